@@ -1,0 +1,12 @@
+//! Wire contract shared by every service and the UI: stream, subject and consumer names, and the
+//! JSON shapes that cross a process boundary. No I/O dependencies, so it compiles to wasm32.
+
+pub mod health;
+pub mod streams;
+
+mod error;
+
+pub use error::{ErrorBody, ErrorDetail};
+
+/// The product's name, as the UI and the services show it.
+pub const PRODUCT_NAME: &str = "Event Analytics";

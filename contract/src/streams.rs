@@ -1,0 +1,34 @@
+//! JetStream stream, subject and durable consumer names (see the JetStream contract in README).
+
+/// Every ingested event, on `events.<project_id>.<kind>`.
+pub const EVENTS_STREAM: &str = "EVENTS";
+/// Events the sink could not store after its maximum deliveries, on `dlq.events.<project_id>`.
+pub const EVENTS_DLQ_STREAM: &str = "EVENTS_DLQ";
+/// Every user, project and write-key change, kept forever.
+pub const AUTH_STREAM: &str = "AUTH";
+
+/// Durable pull consumer on [`EVENTS_STREAM`] that stores events in ClickHouse.
+pub const SINK_CONSUMER: &str = "sink-clickhouse";
+/// Durable pull consumer on [`AUTH_STREAM`] that applies auth events to the Postgres projections.
+pub const AUTH_PROJECTOR_CONSUMER: &str = "auth-projector";
+
+/// Subject of one event: `events.<project_id>.<kind>`.
+pub fn event_subject(project_id: &str, kind: &str) -> String {
+    format!("events.{project_id}.{kind}")
+}
+
+/// Subject of one dead-lettered event: `dlq.events.<project_id>`.
+pub fn dlq_subject(project_id: &str) -> String {
+    format!("dlq.events.{project_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_follow_the_documented_layout() {
+        assert_eq!(event_subject("p1", "track"), "events.p1.track");
+        assert_eq!(dlq_subject("p1"), "dlq.events.p1");
+    }
+}

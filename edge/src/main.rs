@@ -1,0 +1,13 @@
+//! The edge binary: configuration from the environment, then [`edge::run`].
+
+use anyhow::Context as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    plumbing::telemetry::init("edge");
+    let config = edge::Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
+        .await
+        .with_context(|| format!("binding {}", config.http.bind_addr()))?;
+    edge::run(config, listener, plumbing::shutdown::signal()).await
+}

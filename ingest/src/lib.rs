@@ -1,0 +1,86 @@
+//! HTTP event intake: accepts events (native API and SDK wire formats) and publishes each one to
+//! the JetStream `EVENTS` stream, answering 2xx only after the PubAck.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use plumbing::config::{ConfigError, HttpConfig, NatsConfig};
+use plumbing::health::Health;
+use plumbing::metrics::Metrics;
+use plumbing::streams::{Definitions, JetStream};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use tokio::net::TcpListener;
+
+/// Service name, in logs, metric names and `/readyz`.
+pub const SERVICE: &str = "ingest";
+
+/// Everything ingest reads from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listener (`INGEST_PORT`, default 8001).
+    pub http: HttpConfig,
+    /// JetStream server.
+    pub nats: NatsConfig,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpConfig::from_env("INGEST_PORT", 8001)?,
+            nats: NatsConfig::from_env()?,
+        })
+    }
+}
+
+/// Ingest's own metrics.
+#[derive(Debug, Clone, Default)]
+pub struct IngestMetrics {
+    /// `ingest_events_total{route, result}`: events received, by route and outcome.
+    pub events: Family<Vec<(&'static str, String)>, Counter>,
+}
+
+/// Shared state of the request handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub jetstream: JetStream,
+    pub metrics: IngestMetrics,
+}
+
+/// Serves ingest on `listener` until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new(SERVICE));
+    let ingest_metrics = IngestMetrics::default();
+    metrics.register(
+        "events",
+        "Events received, by route and result",
+        ingest_metrics.events.clone(),
+    );
+    let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    let health = Health::new(SERVICE, Arc::clone(&metrics)).with_check("nats", jetstream.readiness_check());
+    let state = AppState {
+        jetstream,
+        metrics: ingest_metrics,
+    };
+    plumbing::http::run_service(
+        listener,
+        router(state),
+        health,
+        metrics,
+        Duration::from_millis(config.http.shutdown_delay_ms),
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The intake routes.
+pub fn router(state: AppState) -> Router {
+    Router::new().with_state(state)
+}

@@ -1,0 +1,28 @@
+//! The ClickHouse client, configured the one way every service needs it.
+
+use crate::config::ClickHouseConfig;
+
+/// A client for `config`'s server and database. Row-type validation is off because ClickHouse
+/// 18.16 cannot answer in `RowBinaryWithNamesAndTypes`.
+pub fn client(config: &ClickHouseConfig) -> clickhouse::Client {
+    server_client(config).with_database(&config.database)
+}
+
+/// A client for the server without a database selected, for creating the database itself.
+pub fn server_client(config: &ClickHouseConfig) -> clickhouse::Client {
+    clickhouse::Client::default()
+        .with_url(config.url())
+        .with_user(&config.user)
+        .with_password(config.password.expose())
+        .with_validation(false)
+}
+
+/// Readiness check: the server answers `SELECT 1`.
+pub async fn ping(client: &clickhouse::Client) -> Result<(), String> {
+    client
+        .query("SELECT 1")
+        .fetch_one::<u8>()
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}

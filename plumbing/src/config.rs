@@ -1,0 +1,202 @@
+//! Reading typed configuration from the environment, failing fast with the variable's name.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A configuration variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// The value of `name`, parsed, or `default` when it is unset or empty.
+pub fn var_or<T>(name: &str, default: T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(raw) if !raw.trim().is_empty() => parse(name, raw.trim()),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(default),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError {
+            name: name.to_owned(),
+            problem: "is not valid UTF-8".to_owned(),
+        }),
+    }
+}
+
+/// The value of `name`, parsed; an error naming it when it is unset.
+pub fn var<T>(name: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(raw) if !raw.trim().is_empty() => parse(name, raw.trim()),
+        _ => Err(ConfigError {
+            name: name.to_owned(),
+            problem: "is required but not set".to_owned(),
+        }),
+    }
+}
+
+fn parse<T>(name: &str, raw: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    raw.parse().map_err(|err| ConfigError {
+        name: name.to_owned(),
+        problem: format!("cannot parse {raw:?}: {err}"),
+    })
+}
+
+/// A secret (password, key) that never shows in `Debug` or `Display` output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must hand it to a client library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Where a service listens and how it shuts down. Every service reads these.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Interface to bind (`LISTEN_HOST`, default `127.0.0.1`; `0.0.0.0` in containers).
+    pub host: String,
+    /// TCP port (`<SERVICE>_PORT`).
+    pub port: u16,
+    /// Time between readiness turning 503 and the listener closing (`SHUTDOWN_DELAY_MS`), so a
+    /// load balancer stops sending new requests before they would be refused.
+    pub shutdown_delay_ms: u64,
+}
+
+impl HttpConfig {
+    /// Reads `LISTEN_HOST`, `port_var` and `SHUTDOWN_DELAY_MS`.
+    pub fn from_env(port_var: &str, default_port: u16) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: var_or("LISTEN_HOST", "127.0.0.1".to_owned())?,
+            port: var_or(port_var, default_port)?,
+            shutdown_delay_ms: var_or("SHUTDOWN_DELAY_MS", 0)?,
+        })
+    }
+
+    /// `host:port`, for binding.
+    pub fn bind_addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// How to reach NATS (`NATS_URL`, default `nats://127.0.0.1:4222`).
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub url: String,
+}
+
+impl NatsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: var_or("NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
+        })
+    }
+}
+
+/// How to reach ClickHouse over HTTP.
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    /// `CLICKHOUSE_HOST`, default `127.0.0.1`.
+    pub host: String,
+    /// HTTP port, `CLICKHOUSE_PORT`, default 8123.
+    pub port: u16,
+    /// Database, `CLICKHOUSE_DB`, default `analytics`.
+    pub database: String,
+    /// `CLICKHOUSE_USER`, default `default`.
+    pub user: String,
+    /// `CLICKHOUSE_PASSWORD`, default empty.
+    pub password: Secret,
+}
+
+impl ClickHouseConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: var_or("CLICKHOUSE_HOST", "127.0.0.1".to_owned())?,
+            port: var_or("CLICKHOUSE_PORT", 8123)?,
+            database: var_or("CLICKHOUSE_DB", "analytics".to_owned())?,
+            user: var_or("CLICKHOUSE_USER", "default".to_owned())?,
+            password: var_or("CLICKHOUSE_PASSWORD", Secret::default())?,
+        })
+    }
+
+    /// `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+}
+
+/// How to reach PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// `POSTGRES_HOST`, default `127.0.0.1`.
+    pub host: String,
+    /// `POSTGRES_PORT`, default 5432.
+    pub port: u16,
+    /// `POSTGRES_DB`, default `analytics_auth`.
+    pub database: String,
+    /// `POSTGRES_USER`, default `postgres`.
+    pub user: String,
+    /// `POSTGRES_PASSWORD`, default `postgres`.
+    pub password: Secret,
+}
+
+impl PostgresConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: var_or("POSTGRES_HOST", "127.0.0.1".to_owned())?,
+            port: var_or("POSTGRES_PORT", 5432)?,
+            database: var_or("POSTGRES_DB", "analytics_auth".to_owned())?,
+            user: var_or("POSTGRES_USER", "postgres".to_owned())?,
+            password: var_or("POSTGRES_PASSWORD", Secret::new("postgres"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let err = parse::<u16>("SOME_PORT", "eighty").expect_err("must not parse");
+        assert!(err.to_string().contains("SOME_PORT"), "{err}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP pieces every service shares: `/healthz`, `/readyz`, `/metrics`, the per-request
+//! span, request id and metrics, and serving with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use contract::health::Status;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::health::Health;
+use crate::metrics::{self, Metrics};
+
+/// Header that carries the request id from the edge through every service.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the operational routes need.
+#[derive(Debug, Clone)]
+pub struct Ops {
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// `GET /healthz`, `GET /readyz` and `GET /metrics`.
+pub fn ops_router(ops: Ops) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(ops)
+}
+
+async fn healthz(State(ops): State<Ops>) -> Response {
+    axum::Json(ops.health.liveness()).into_response()
+}
+
+async fn readyz(State(ops): State<Ops>) -> Response {
+    let body = ops.health.readiness().await;
+    let status = if body.status == Status::Ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(ops): State<Ops>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        ops.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Wraps a router so every request gets a request id, a `request` span with method, matched
+/// route and request id, a closing log line, and the HTTP metrics.
+pub fn observe(router: Router, metrics: Arc<Metrics>) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(metrics, track_request))
+}
+
+async fn track_request(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|value| is_acceptable_request_id(value))
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    request.headers_mut().insert(REQUEST_ID.clone(), request_id.clone());
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = request_id.to_str().unwrap_or_default(),
+    );
+
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    let status = response.status();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request finished");
+        }
+    });
+    metrics
+        .http_requests
+        .get_or_create(&vec![
+            ("method", method.clone()),
+            ("route", route.clone()),
+            ("status", status.as_u16().to_string()),
+        ])
+        .inc();
+    metrics
+        .http_duration
+        .get_or_create(&vec![("method", method), ("route", route)])
+        .observe(elapsed.as_secs_f64());
+    response.headers_mut().insert(REQUEST_ID.clone(), request_id);
+    response
+}
+
+/// A client-sent id is kept when it is short printable ASCII, so it cannot forge log lines.
+fn is_acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> HeaderValue {
+    // A UUID's text form is always a valid header value.
+    HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// Serves a service's own `routes` plus the operational routes, observed, until `shutdown`
+/// completes (see [`serve`]).
+pub async fn run_service(
+    listener: TcpListener,
+    routes: Router,
+    health: Health,
+    metrics: Arc<Metrics>,
+    shutdown_delay: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let health = Arc::new(health);
+    let app = routes.merge(ops_router(Ops {
+        health: Arc::clone(&health),
+        metrics: Arc::clone(&metrics),
+    }));
+    serve(listener, observe(app, metrics), health, shutdown_delay, shutdown).await
+}
+
+/// Serves `app` until `shutdown` completes; then readiness turns 503, and after
+/// `shutdown_delay` the listener closes and in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    health: Arc<Health>,
+    shutdown_delay: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(service = health.service(), %addr, "listening");
+    let draining = Arc::clone(&health);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        draining.start_draining();
+        tokio::time::sleep(shutdown_delay).await;
+    })
+    .await?;
+    tracing::info!(service = health.service(), "stopped");
+    Ok(())
+}

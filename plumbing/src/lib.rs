@@ -1,0 +1,14 @@
+//! Service plumbing shared by every service: typed configuration from the environment, JSON
+//! logs, Prometheus metrics, `/healthz` `/readyz` `/metrics`, graceful shutdown and JetStream
+//! provisioning from the definitions in `nats/`.
+
+#[cfg(feature = "clickhouse")]
+pub mod clickhouse;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod startup;
+pub mod streams;
+pub mod telemetry;

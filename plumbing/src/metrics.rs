@@ -1,0 +1,87 @@
+//! Prometheus metrics: one registry per service, names prefixed with the service's name.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the HTTP request metrics; the route is the matched pattern, never the raw path,
+/// so the label set stays small.
+pub type HttpLabels = Vec<(&'static str, String)>;
+
+/// A service's registry plus the metrics every service has.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// `<service>_http_requests_total{method, route, status}`.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// `<service>_http_request_duration_seconds{method, route}`.
+    pub http_duration: Family<HttpLabels, Histogram>,
+    /// `<service>_dependency_up{dependency}`: 1 when the last readiness check reached it.
+    pub dependency_up: Family<Vec<(&'static str, String)>, Gauge>,
+}
+
+impl Metrics {
+    /// A registry whose metric names all start with `<service>_`.
+    pub fn new(service: &str) -> Self {
+        let mut registry = Registry::with_prefix(service);
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, matched route and status",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from request received to response headers sent",
+            http_duration.clone(),
+        );
+        let dependency_up = Family::<Vec<(&'static str, String)>, Gauge>::default();
+        registry.register(
+            "dependency_up",
+            "1 when the last readiness check reached the dependency, else 0",
+            dependency_up.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_duration,
+            dependency_up,
+        }
+    }
+
+    /// Registers a service's own metric under `<service>_<name>`.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.lock().register(name, help, metric);
+    }
+
+    /// The whole registry in the OpenMetrics text format that Prometheus scrapes.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.lock());
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while holding the lock leaves the registry intact, so recover it.
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -1,0 +1,13 @@
+//! The sink binary: configuration from the environment, then [`sink::run`].
+
+use anyhow::Context as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    plumbing::telemetry::init("sink");
+    let config = sink::Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
+        .await
+        .with_context(|| format!("binding {}", config.http.bind_addr()))?;
+    sink::run(config, listener, plumbing::shutdown::signal()).await
+}
