@@ -1,1 +1,34 @@
-//! placeholder
+//! Real servers as local processes, for `cargo xtask up` and for tests: NATS with JetStream,
+//! PostgreSQL, ClickHouse, and headless Chromium driven over WebDriver. Also finds (and, on
+//! Debian/Ubuntu, installs) the binaries they need. Everything here is blocking: call it from a
+//! plain thread, or from a test whose services run on their own runtime ([`test::spawn_service`]).
+
+pub mod browser;
+pub mod clickhouse;
+pub mod http;
+pub mod install;
+pub mod nats;
+pub mod ports;
+pub mod postgres;
+pub mod process;
+pub mod test;
+pub mod wait;
+
+use std::path::PathBuf;
+
+/// The workspace root (the folder holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.clone(), PathBuf::from)
+}
+
+/// `name` is a plain SQL identifier (`[A-Za-z_][A-Za-z0-9_]*`), safe to splice into DDL.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,172 @@
+//! Headless Chromium driven over WebDriver (chromedriver), for browser tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::process::{Options, Process};
+use crate::{http, install, ports, wait};
+
+/// A browser session: chromedriver plus one headless Chromium.
+#[derive(Debug)]
+pub struct Browser {
+    session: String,
+    port: u16,
+    // Dropped last: the session is deleted first (closing Chromium), then chromedriver stops.
+    _driver: Process,
+}
+
+/// WebDriver's identifier key of an element reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a4e6-4a4e6f7e2f9f";
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a fresh profile under `dir`.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        let tools = install::locate();
+        let chromium = tools
+            .chromium
+            .context("chromium not found; `cargo xtask test` installs it")?;
+        let chromedriver = tools
+            .chromedriver
+            .context("chromedriver not found; `cargo xtask test` installs it")?;
+        std::fs::create_dir_all(dir)?;
+        let port = ports::free_port()?;
+        let mut command = Command::new(chromedriver);
+        command.arg(format!("--port={port}"));
+        let driver = Process::spawn(
+            "chromedriver",
+            command,
+            &dir.join("chromedriver.log"),
+            Options {
+                stop_timeout: Duration::from_secs(5),
+                ..Options::default()
+            },
+        )?;
+        wait::until("chromedriver to listen", Duration::from_secs(20), || {
+            http::get(port, "/status", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+        })?;
+        let profile = dir.join("profile");
+        let capabilities = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chromium,
+                        "args": [
+                            "--headless=new",
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--disable-dev-shm-usage",
+                            "--disable-quic",
+                            "--no-first-run",
+                            "--disable-background-networking",
+                            "--disable-component-update",
+                            "--disable-sync",
+                            "--window-size=1280,900",
+                            format!("--user-data-dir={}", profile.display()),
+                        ]
+                    }
+                }
+            }
+        });
+        let answer = call(port, "POST", "/session", Some(&capabilities))?;
+        let session = answer["sessionId"]
+            .as_str()
+            .context("chromedriver gave no session id")?
+            .to_owned();
+        Ok(Self {
+            session,
+            port,
+            _driver: driver,
+        })
+    }
+
+    /// Opens `url` and waits for the document to load.
+    pub fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.command("POST", "/url", Some(&json!({ "url": url })))?;
+        Ok(())
+    }
+
+    /// Text of the first element matching `css`, if there is one.
+    pub fn text(&self, css: &str) -> anyhow::Result<Option<String>> {
+        let found = self.command(
+            "POST",
+            "/elements",
+            Some(&json!({ "using": "css selector", "value": css })),
+        )?;
+        let Some(element) = found
+            .as_array()
+            .and_then(|all| all.first())
+            .and_then(|e| e[ELEMENT_KEY].as_str())
+        else {
+            return Ok(None);
+        };
+        let text = self.command("GET", &format!("/element/{element}/text"), None)?;
+        Ok(text.as_str().map(str::to_owned))
+    }
+
+    /// Waits until the first element matching `css` shows `expected`; returns its text.
+    pub fn wait_for_text(&self, css: &str, expected: &str, timeout: Duration) -> anyhow::Result<String> {
+        let mut last = None;
+        wait::until(&format!("{css:?} to show {expected:?}"), timeout, || {
+            last = self.text(css).ok().flatten();
+            last.as_deref().is_some_and(|text| text.contains(expected))
+        })
+        .with_context(|| format!("last text of {css:?}: {last:?}"))?;
+        Ok(last.unwrap_or_default())
+    }
+
+    /// Runs `script` in the page and returns its value.
+    pub fn execute(&self, script: &str) -> anyhow::Result<Value> {
+        self.command("POST", "/execute/sync", Some(&json!({ "script": script, "args": [] })))
+    }
+
+    /// Saves a PNG screenshot of the viewport to `path`.
+    pub fn screenshot(&self, path: &Path) -> anyhow::Result<PathBuf> {
+        let encoded = self.command("GET", "/screenshot", None)?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().context("screenshot is not a string")?)
+            .context("screenshot is not base64")?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, png)?;
+        Ok(path.to_owned())
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        call(self.port, method, &format!("/session/{}{path}", self.session), body)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = call(self.port, "DELETE", &format!("/session/{}", self.session), None);
+    }
+}
+
+/// One WebDriver call; returns the `value` of the answer.
+fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let response = http::request(
+        port,
+        method,
+        path,
+        Some("application/json"),
+        payload.as_bytes(),
+        Duration::from_secs(60),
+    )?;
+    let answer: Value = serde_json::from_str(&response.body)
+        .with_context(|| format!("webdriver {method} {path} answered {}", response.status))?;
+    anyhow::ensure!(
+        response.status == 200,
+        "webdriver {method} {path} failed ({}): {}",
+        response.status,
+        answer["value"]["message"]
+    );
+    Ok(answer["value"].clone())
+}

@@ -1,0 +1,179 @@
+//! ClickHouse from the system package, with a generated config: the stock `config.xml` and
+//! `users.xml` with paths, ports and listen host replaced.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::process::{self, Options, Process};
+use crate::{http, install, is_identifier, wait};
+
+/// Where the stock configuration of the system package lives.
+const STOCK_CONFIG_DIR: &str = "/etc/clickhouse-server";
+
+/// Ports of one server.
+#[derive(Debug, Clone, Copy)]
+pub struct ClickHousePorts {
+    pub http: u16,
+    pub tcp: u16,
+    pub interserver: u16,
+}
+
+/// A running ClickHouse server.
+#[derive(Debug)]
+pub struct ClickHouse {
+    process: Process,
+    ports: ClickHousePorts,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl ClickHouse {
+    /// Starts a server with data, config and logs under `dir`.
+    pub fn start(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<Self> {
+        let bin = install::locate()
+            .clickhouse_server
+            .context("clickhouse-server not found; `cargo xtask up` installs it")?;
+        std::fs::create_dir_all(dir.join("data"))?;
+        let config = write_config(dir, ports)?;
+        let log = dir.join("clickhouse-stdout.log");
+        let mut command = Command::new(bin);
+        command.arg(format!("--config-file={}", config.display())).current_dir(dir);
+        let process = Process::spawn(
+            "clickhouse-server",
+            command,
+            &log,
+            Options {
+                stop_timeout: Duration::from_secs(30),
+                ..Options::default()
+            },
+        )?;
+        let mut server = Self {
+            process,
+            ports,
+            dir: dir.to_owned(),
+            log,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let port = self.ports.http;
+        let mut exited = None;
+        let ready = wait::until("clickhouse to answer /ping", Duration::from_secs(90), || {
+            exited = self.process.exit_status();
+            exited.is_some()
+                || http::get(port, "/ping", Duration::from_secs(2))
+                    .is_ok_and(|r| r.status == 200)
+        });
+        if let Some(status) = exited {
+            anyhow::bail!(
+                "clickhouse-server {}:\n{}\n{}",
+                process::describe(status),
+                process::log_tail(&self.log, 10),
+                process::log_tail(&self.dir.join("log/clickhouse-server.err.log"), 20)
+            );
+        }
+        ready
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.ports.http
+    }
+
+    /// Runs one statement and returns its text output.
+    pub fn query(&self, sql: &str) -> anyhow::Result<String> {
+        let response = http::request(
+            self.ports.http,
+            "POST",
+            "/",
+            Some("text/plain"),
+            sql.as_bytes(),
+            Duration::from_secs(60),
+        )?;
+        anyhow::ensure!(
+            response.status == 200,
+            "clickhouse answered {}: {}",
+            response.status,
+            response.body.trim()
+        );
+        Ok(response.body)
+    }
+
+    pub fn create_database(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
+        self.query(&format!("CREATE DATABASE IF NOT EXISTS {name}"))?;
+        Ok(())
+    }
+
+    pub fn drop_database(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
+        self.query(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        Ok(())
+    }
+
+    pub fn process_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+}
+
+/// Writes `dir/config.xml` and `dir/users.xml` from the stock files.
+fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
+    let stock = Path::new(STOCK_CONFIG_DIR);
+    let config = std::fs::read_to_string(stock.join("config.xml")).with_context(|| {
+        format!("reading {STOCK_CONFIG_DIR}/config.xml (installed with the clickhouse-server package)")
+    })?;
+    let users = std::fs::read_to_string(stock.join("users.xml"))
+        .with_context(|| format!("reading {STOCK_CONFIG_DIR}/users.xml"))?;
+    let data = format!("{}/", dir.join("data").display());
+    let logs = dir.join("log");
+    let replacements = [
+        ("<http_port>8123</http_port>", format!("<http_port>{}</http_port>", ports.http)),
+        ("<tcp_port>9000</tcp_port>", format!("<tcp_port>{}</tcp_port>", ports.tcp)),
+        (
+            "<interserver_http_port>9009</interserver_http_port>",
+            format!("<interserver_http_port>{}</interserver_http_port>", ports.interserver),
+        ),
+        ("<path>/var/lib/clickhouse/</path>", format!("<path>{data}</path>")),
+        ("<tmp_path>/var/lib/clickhouse/tmp/</tmp_path>", format!("<tmp_path>{data}tmp/</tmp_path>")),
+        (
+            "<user_files_path>/var/lib/clickhouse/user_files/</user_files_path>",
+            format!("<user_files_path>{data}user_files/</user_files_path>"),
+        ),
+        (
+            "<format_schema_path>/var/lib/clickhouse/format_schemas/</format_schema_path>",
+            format!("<format_schema_path>{data}format_schemas/</format_schema_path>"),
+        ),
+        (
+            "/var/log/clickhouse-server/clickhouse-server.log",
+            logs.join("clickhouse-server.log").display().to_string(),
+        ),
+        (
+            "/var/log/clickhouse-server/clickhouse-server.err.log",
+            logs.join("clickhouse-server.err.log").display().to_string(),
+        ),
+        // Loopback only, IPv4 only: not every machine has ::1.
+        ("<listen_host>::1</listen_host>", String::new()),
+        ("<listen_host>127.0.0.1</listen_host>", "<listen_host>127.0.0.1</listen_host>".to_owned()),
+    ];
+    let mut generated = config;
+    for (stock_text, ours) in replacements {
+        anyhow::ensure!(
+            generated.contains(stock_text),
+            "{STOCK_CONFIG_DIR}/config.xml has no `{stock_text}`; this ClickHouse version's config is not supported"
+        );
+        generated = generated.replace(stock_text, &ours);
+    }
+    std::fs::create_dir_all(&logs)?;
+    let config_path = dir.join("config.xml");
+    std::fs::write(&config_path, generated)?;
+    std::fs::write(dir.join("users.xml"), users)?;
+    Ok(config_path)
+}

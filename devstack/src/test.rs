@@ -1,0 +1,263 @@
+//! Test support: one ClickHouse and one PostgreSQL per test binary, a fresh database on them per
+//! test (dropped with its handle), a private nats-server per test, temporary folders removed
+//! on drop, and services started on their own runtime thread.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+
+use crate::clickhouse::{ClickHouse, ClickHousePorts};
+use crate::nats::NatsServer;
+use crate::ports::free_port;
+use crate::postgres::{Postgres, PostgresOptions};
+
+/// A folder under the system temp dir, removed when dropped. Its name carries our pid, so a
+/// later run can sweep folders left by a test binary that was killed.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> anyhow::Result<Self> {
+        sweep_stale();
+        let path = std::env::temp_dir().join(format!(
+            "devstack-{}-{label}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes temp folders of test processes that are gone.
+fn sweep_stale() {
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("devstack-"))
+                .and_then(|rest| rest.split('-').next())
+            else {
+                continue;
+            };
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+}
+
+/// A fresh, unique database name for one test.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+struct Shared<T> {
+    server: T,
+    _dir: TempDir,
+}
+
+/// The ClickHouse of this test binary, started on first use.
+pub fn clickhouse() -> &'static ClickHouse {
+    static SERVER: OnceLock<Shared<ClickHouse>> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            let start = || -> anyhow::Result<Shared<ClickHouse>> {
+                let dir = TempDir::new("clickhouse")?;
+                let ports = ClickHousePorts {
+                    http: free_port()?,
+                    tcp: free_port()?,
+                    interserver: free_port()?,
+                };
+                Ok(Shared {
+                    server: ClickHouse::start(dir.path(), ports)?,
+                    _dir: dir,
+                })
+            };
+            start().unwrap_or_else(|err| panic!("cannot start ClickHouse for tests: {err:#}"))
+        })
+        .server
+}
+
+/// The PostgreSQL of this test binary, started on first use.
+pub fn postgres() -> &'static Postgres {
+    static SERVER: OnceLock<Shared<Postgres>> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            let start = || -> anyhow::Result<Shared<Postgres>> {
+                let dir = TempDir::new("postgres")?;
+                let server = Postgres::start(PostgresOptions {
+                    dir: dir.path().to_owned(),
+                    port: free_port()?,
+                    password: uuid::Uuid::new_v4().simple().to_string(),
+                    ephemeral: true,
+                })?;
+                Ok(Shared { server, _dir: dir })
+            };
+            start().unwrap_or_else(|err| panic!("cannot start PostgreSQL for tests: {err:#}"))
+        })
+        .server
+}
+
+/// A database of its own on the shared ClickHouse, dropped with the handle.
+#[derive(Debug)]
+pub struct ClickHouseDb {
+    pub name: String,
+}
+
+impl ClickHouseDb {
+    /// A unique name; the database itself is created by whoever applies the schema.
+    pub fn unique() -> Self {
+        Self {
+            name: unique_name("test"),
+        }
+    }
+
+    pub fn server(&self) -> &'static ClickHouse {
+        clickhouse()
+    }
+}
+
+impl Drop for ClickHouseDb {
+    fn drop(&mut self) {
+        let _ = clickhouse().drop_database(&self.name);
+    }
+}
+
+/// A database of its own on the shared PostgreSQL, dropped with the handle.
+#[derive(Debug)]
+pub struct PostgresDb {
+    pub name: String,
+}
+
+impl PostgresDb {
+    pub fn create() -> anyhow::Result<Self> {
+        let name = unique_name("test");
+        postgres().create_database(&name)?;
+        Ok(Self { name })
+    }
+
+    pub fn server(&self) -> &'static Postgres {
+        postgres()
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let _ = postgres().drop_database(&self.name);
+    }
+}
+
+/// A nats-server of one test's own, with its data folder.
+#[derive(Debug)]
+pub struct TestNats {
+    pub server: NatsServer,
+    _dir: TempDir,
+}
+
+impl TestNats {
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = TempDir::new("nats")?;
+        let server = NatsServer::start(dir.path(), free_port()?, None)?;
+        Ok(Self { server, _dir: dir })
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+}
+
+/// The shutdown future handed to a service's `run`.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A service running on its own thread and runtime, so a test may block (WebDriver, process
+/// control) without starving it. Stopped (gracefully) on drop.
+#[derive(Debug)]
+pub struct ServiceHandle {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl ServiceHandle {
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Triggers graceful shutdown and waits for `run` to return its result.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("service thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServiceHandle {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Binds 127.0.0.1:0 and runs `run(listener, shutdown)` on a new thread with its own runtime.
+pub fn spawn_service<F, Fut>(name: &str, run: F) -> anyhow::Result<ServiceHandle>
+where
+    F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("service-{name}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let shutdown: Shutdown = Box::pin(async move {
+                    let _ = stopped.await;
+                });
+                run(listener, shutdown).await
+            })
+        })?;
+    Ok(ServiceHandle {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Where tests write artifacts a person may look at (screenshots): `target/test-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    crate::workspace_root().join("target/test-artifacts")
+}
