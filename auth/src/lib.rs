@@ -10,8 +10,6 @@ use plumbing::config::{ConfigError, HttpConfig, NatsConfig, PostgresConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
@@ -64,7 +62,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let logins = Family::<Vec<(&'static str, String)>, Counter>::default();
+    let logins = plumbing::metrics::counter_family("result", &["success", "failure"]);
     metrics.register("logins", "Login attempts, by result", logins);
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let pool = pool(&config.postgres);

@@ -119,6 +119,11 @@ impl ClickHouse {
         &mut self.process
     }
 
+    /// The server process itself, for the caller to stop when it chooses.
+    pub fn into_process(self) -> Process {
+        self.process
+    }
+
     pub fn stop(&mut self) {
         self.process.stop();
     }

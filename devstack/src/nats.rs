@@ -84,6 +84,11 @@ impl NatsServer {
         &mut self.process
     }
 
+    /// The server process itself, for the caller to stop when it chooses.
+    pub fn into_process(self) -> Process {
+        self.process
+    }
+
     /// Stops the server (orderly, then killed after a timeout).
     pub fn stop(&mut self) {
         self.process.stop();

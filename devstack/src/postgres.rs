@@ -123,12 +123,17 @@ impl Postgres {
         Ok(())
     }
 
-    /// Runs one statement as the superuser and returns its unaligned output.
+    /// Runs one statement as the superuser in the `postgres` database.
     pub fn psql(&self, sql: &str) -> anyhow::Result<String> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Runs one statement as the superuser in `database` and returns its unaligned output.
+    pub fn psql_in(&self, database: &str, sql: &str) -> anyhow::Result<String> {
         let output = Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
             .args(["-h", "127.0.0.1", "-p", &self.options.port.to_string()])
-            .args(["-U", "postgres", "-d", "postgres", "-c", sql])
+            .args(["-U", "postgres", "-d", database, "-c", sql])
             .env("PGPASSWORD", &self.options.password)
             .output()
             .context("running psql")?;
@@ -142,6 +147,11 @@ impl Postgres {
 
     pub fn process_mut(&mut self) -> &mut Process {
         &mut self.process
+    }
+
+    /// The server process itself, for the caller to stop when it chooses.
+    pub fn into_process(self) -> Process {
+        self.process
     }
 
     pub fn stop(&mut self) {

@@ -261,3 +261,46 @@ where
 pub fn artifacts_dir() -> PathBuf {
     crate::workspace_root().join("target/test-artifacts")
 }
+
+/// `GET path` on a test service: status and body parsed as JSON (`Null` when it is not JSON).
+pub fn get_json(service: &ServiceHandle, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let response = crate::http::get(service.addr.port(), path, std::time::Duration::from_secs(10))?;
+    let body = serde_json::from_str(&response.body).unwrap_or(serde_json::Value::Null);
+    Ok((response.status, body))
+}
+
+/// Waits until `/readyz` answers `status`; returns that answer's body.
+pub fn wait_for_readiness(service: &ServiceHandle, status: u16) -> anyhow::Result<serde_json::Value> {
+    let mut last = None;
+    crate::wait::until(
+        &format!("/readyz to answer {status}"),
+        std::time::Duration::from_secs(60),
+        || {
+            last = get_json(service, "/readyz").ok();
+            last.as_ref().is_some_and(|(s, _)| *s == status)
+        },
+    )
+    .with_context(|| format!("last /readyz answer: {last:?}"))?;
+    Ok(last.map(|(_, body)| body).unwrap_or_default())
+}
+
+/// Checks what every service must answer: `/healthz` 200 naming the service, and `/metrics`
+/// in the Prometheus text format with `own_metric` (a metric of the service's own) in it.
+pub fn assert_liveness_and_metrics(
+    service: &ServiceHandle,
+    name: &str,
+    own_metric: &str,
+) -> anyhow::Result<String> {
+    let (status, body) = get_json(service, "/healthz")?;
+    anyhow::ensure!(status == 200, "/healthz answered {status}: {body}");
+    anyhow::ensure!(body["service"] == name && body["status"] == "ok", "/healthz body: {body}");
+    let metrics = crate::http::get(service.addr.port(), "/metrics", std::time::Duration::from_secs(10))?;
+    anyhow::ensure!(metrics.status == 200, "/metrics answered {}", metrics.status);
+    anyhow::ensure!(
+        metrics.body.contains(&format!("# TYPE {own_metric} ")),
+        "/metrics lacks {own_metric}:\n{}",
+        metrics.body
+    );
+    anyhow::ensure!(metrics.body.trim_end().ends_with("# EOF"), "not OpenMetrics text");
+    Ok(metrics.body)
+}

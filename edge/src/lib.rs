@@ -60,7 +60,7 @@ impl Config {
 }
 
 /// Edge's own metrics.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EdgeMetrics {
     /// `edge_ui_responses_total{kind}`: web app responses, `index` or `asset`.
     pub ui_responses: Family<Vec<(&'static str, String)>, Counter>,
@@ -73,7 +73,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let edge_metrics = EdgeMetrics::default();
+    let edge_metrics = EdgeMetrics {
+        ui_responses: plumbing::metrics::counter_family("kind", &["index", "asset"]),
+    };
     metrics.register(
         "ui_responses",
         "Web app responses, by kind (index or asset)",

@@ -36,9 +36,9 @@ impl Config {
 }
 
 /// Ingest's own metrics.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IngestMetrics {
-    /// `ingest_events_total{route, result}`: events received, by route and outcome.
+    /// `ingest_events_total{result}`: events received, by outcome.
     pub events: Family<Vec<(&'static str, String)>, Counter>,
 }
 
@@ -56,10 +56,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let ingest_metrics = IngestMetrics::default();
+    let ingest_metrics = IngestMetrics {
+        events: plumbing::metrics::counter_family("result", &["accepted", "rejected", "unavailable"]),
+    };
     metrics.register(
         "events",
-        "Events received, by route and result",
+        "Events received, by result",
         ingest_metrics.events.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;

@@ -10,8 +10,6 @@ use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use tokio::net::TcpListener;
 
 /// Service name, in logs, metric names and `/readyz`.
@@ -45,8 +43,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let queries = Family::<Vec<(&'static str, String)>, Counter>::default();
-    metrics.register("queries", "Analytics queries run, by kind and result", queries);
+    let queries = plumbing::metrics::counter_family("result", &["ok", "invalid", "failed"]);
+    metrics.register("queries", "Analytics queries run, by result", queries);
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
 

@@ -1,0 +1,204 @@
+//! `cargo xtask up`: the whole product on this machine, no Docker. Data lives under `.data/`
+//! and survives restarts; Ctrl-C or SIGTERM stops every process we started, services first.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use devstack::clickhouse::{ClickHouse, ClickHousePorts};
+use devstack::install::Need;
+use devstack::nats::NatsServer;
+use devstack::ports::ensure_free;
+use devstack::postgres::{Postgres, PostgresOptions};
+use devstack::process::{self, Options, Process};
+
+use crate::{Profile, cargo, run};
+
+/// A port of the stack: what uses it, the variable that moves it, its default.
+struct Port {
+    what: &'static str,
+    variable: &'static str,
+    default: u16,
+}
+
+const PORTS: &[Port] = &[
+    Port { what: "edge (public)", variable: "API_GATEWAY_PORT", default: 8000 },
+    Port { what: "ingest", variable: "INGEST_PORT", default: 8001 },
+    Port { what: "auth", variable: "AUTH_PORT", default: 8002 },
+    Port { what: "query", variable: "QUERY_PORT", default: 8003 },
+    Port { what: "sink", variable: "SINK_PORT", default: 8004 },
+    Port { what: "NATS", variable: "NATS_PORT", default: 4222 },
+    Port { what: "NATS monitoring", variable: "NATS_MONITOR_PORT", default: 8222 },
+    Port { what: "PostgreSQL", variable: "POSTGRES_PORT", default: 5432 },
+    Port { what: "ClickHouse HTTP", variable: "CLICKHOUSE_PORT", default: 8123 },
+    Port { what: "ClickHouse native", variable: "CLICKHOUSE_TCP_PORT", default: 9000 },
+    Port { what: "ClickHouse interserver", variable: "CLICKHOUSE_INTERSERVER_PORT", default: 9009 },
+];
+
+fn port(variable: &str) -> anyhow::Result<u16> {
+    let default = PORTS
+        .iter()
+        .find(|p| p.variable == variable)
+        .map(|p| p.default)
+        .context("unknown port variable")?;
+    match std::env::var(variable) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .with_context(|| format!("environment variable {variable}: {value:?} is not a port")),
+        _ => Ok(default),
+    }
+}
+
+fn env_or(variable: &str, default: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The five services, in start order (edge last, since it checks the others).
+const SERVICES: &[(&str, &str)] = &[
+    ("ingest", "INGEST_PORT"),
+    ("sink", "SINK_PORT"),
+    ("auth", "AUTH_PORT"),
+    ("query", "QUERY_PORT"),
+    ("edge", "API_GATEWAY_PORT"),
+];
+
+pub fn up(profile: Profile) -> anyhow::Result<()> {
+    let root = devstack::workspace_root();
+    devstack::install::ensure(&[Need::Nats, Need::Postgres, Need::ClickHouse, Need::Wasm])?;
+    for p in PORTS {
+        ensure_free(port(p.variable)?, p.what, p.variable)?;
+    }
+
+    let ui_dir = crate::ui::build(profile)?;
+    eprintln!("building the services ({})", profile.dir());
+    let mut build = Command::new(cargo());
+    build.current_dir(&root).arg("build");
+    for (service, _) in SERVICES {
+        build.args(["--package", service, "--bin", service]);
+    }
+    build.args(profile.cargo_flag());
+    run(&mut build)?;
+
+    let data = root.join(".data");
+    let logs = data.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let postgres_password = env_or("POSTGRES_PASSWORD", "postgres");
+    let postgres_db = env_or("POSTGRES_DB", "analytics_auth");
+    let clickhouse_db = env_or("CLICKHOUSE_DB", "analytics");
+
+    eprintln!("starting NATS, PostgreSQL and ClickHouse under {}", data.display());
+    let nats = NatsServer::start(&data.join("nats"), port("NATS_PORT")?, Some(port("NATS_MONITOR_PORT")?))?;
+    let postgres = Postgres::start(PostgresOptions {
+        dir: data.join("postgres"),
+        port: port("POSTGRES_PORT")?,
+        password: postgres_password.clone(),
+        ephemeral: false,
+    })?;
+    postgres.create_database(&postgres_db)?;
+    let clickhouse = ClickHouse::start(
+        &data.join("clickhouse"),
+        ClickHousePorts {
+            http: port("CLICKHOUSE_PORT")?,
+            tcp: port("CLICKHOUSE_TCP_PORT")?,
+            interserver: port("CLICKHOUSE_INTERSERVER_PORT")?,
+        },
+    )?;
+
+    let environment: Vec<(&str, String)> = vec![
+        ("NATS_URL", nats.url()),
+        ("POSTGRES_HOST", "127.0.0.1".to_owned()),
+        ("POSTGRES_PORT", postgres.port().to_string()),
+        ("POSTGRES_DB", postgres_db.clone()),
+        ("POSTGRES_USER", "postgres".to_owned()),
+        ("POSTGRES_PASSWORD", postgres_password),
+        ("CLICKHOUSE_HOST", "127.0.0.1".to_owned()),
+        ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+        ("CLICKHOUSE_DB", clickhouse_db.clone()),
+        ("UI_DIR", ui_dir.display().to_string()),
+        ("INGEST_URL", format!("http://127.0.0.1:{}", port("INGEST_PORT")?)),
+        ("AUTH_URL", format!("http://127.0.0.1:{}", port("AUTH_PORT")?)),
+        ("QUERY_URL", format!("http://127.0.0.1:{}", port("QUERY_PORT")?)),
+    ];
+    let bin_dir = root.join("target").join(profile.dir());
+    let mut services = Vec::new();
+    for (service, port_variable) in SERVICES {
+        let mut command = Command::new(bin_dir.join(service));
+        command.envs(environment.iter().map(|(k, v)| (*k, v.as_str())));
+        command.env(port_variable, port(port_variable)?.to_string());
+        let log = logs.join(format!("{service}.log"));
+        services.push((*service, port(port_variable)?, log.clone(), Process::spawn(service, command, &log, Options::default())?));
+    }
+
+    for (service, service_port, log, process) in &mut services {
+        wait_ready(service, *service_port, log, process)?;
+    }
+
+    println!();
+    println!("  {:<11} {}", "nats", format!("{}  (monitoring http://127.0.0.1:{})", nats.url(), port("NATS_MONITOR_PORT")?));
+    println!("  {:<11} postgres://postgres@127.0.0.1:{}/{postgres_db}", "postgres", postgres.port());
+    println!("  {:<11} http://127.0.0.1:{}  (database {clickhouse_db})", "clickhouse", clickhouse.http_port());
+    for (service, service_port, _, _) in &services {
+        let note = if *service == "edge" { "  <- open this" } else { "" };
+        println!("  {service:<11} http://127.0.0.1:{service_port}{note}");
+    }
+    println!();
+    println!("logs in {}; Ctrl-C stops everything", logs.display());
+
+    let stopped_by = wait_for_stop(&mut services)?;
+    eprintln!("\nstopping ({stopped_by})");
+    // Services first (edge first, it is last in the list), then the servers they use.
+    while let Some((service, _, _, mut process)) = services.pop() {
+        process.stop();
+        eprintln!("  stopped {service}");
+    }
+    for mut server in [clickhouse.into_process(), postgres.into_process(), nats.into_process()] {
+        let name = server.name().to_owned();
+        server.stop();
+        eprintln!("  stopped {name}");
+    }
+    Ok(())
+}
+
+fn wait_ready(service: &str, port: u16, log: &Path, process: &mut Process) -> anyhow::Result<()> {
+    let mut exited = None;
+    let ready = devstack::wait::until(&format!("{service} /readyz"), Duration::from_secs(120), || {
+        exited = process.exit_status();
+        exited.is_some()
+            || devstack::http::get(port, "/readyz", Duration::from_secs(3)).is_ok_and(|r| r.status == 200)
+    });
+    if let Some(status) = exited {
+        anyhow::bail!("{service} {}:\n{}", process::describe(status), process::log_tail(log, 20));
+    }
+    ready.with_context(|| format!("{service} not ready; its log ends with:\n{}", process::log_tail(log, 20)))
+}
+
+/// Blocks until Ctrl-C, SIGTERM, or a service exiting on its own.
+fn wait_for_stop(services: &mut [(&str, u16, PathBuf, Process)]) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok("ctrl-c".to_owned()),
+                _ = terminate.recv() => return Ok("SIGTERM".to_owned()),
+                _ = tick.tick() => {
+                    for (service, _, log, process) in services.iter_mut() {
+                        if let Some(status) = process.exit_status() {
+                            return Ok(format!(
+                                "{service} {}; its log ends with:\n{}",
+                                process::describe(status),
+                                process::log_tail(log, 20)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    })
+}

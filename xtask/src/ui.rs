@@ -1,0 +1,75 @@
+//! Building the web app: the `ui` crate to wasm32, `wasm-bindgen` (the Cargo.lock version), and
+//! an `index.html` whose assets carry a content hash in their names, so edge can cache them
+//! for a year and a new build is never mixed with an old one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::{Profile, cargo, run};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+/// Builds the app into `ui/dist` and returns that folder.
+pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
+    let root = devstack::workspace_root();
+    let tools = devstack::install::ensure(&[devstack::install::Need::Wasm])?;
+    let wasm_bindgen = tools.wasm_bindgen.context("wasm-bindgen not found")?;
+
+    eprintln!("building the web app ({})", profile.dir());
+    let mut build = Command::new(cargo());
+    build
+        .current_dir(&root)
+        .args(["build", "--package", "ui", "--bin", "ui", "--target", TARGET]);
+    build.args(profile.cargo_flag());
+    run(&mut build)?;
+
+    let wasm = root.join("target").join(TARGET).join(profile.dir()).join("ui.wasm");
+    let hash = short_hash(&std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?);
+    let staging = root.join("target/ui-staging");
+    let _ = std::fs::remove_dir_all(&staging);
+    let assets = staging.join("assets");
+    std::fs::create_dir_all(&assets)?;
+
+    let module_name = format!("ui-{hash}");
+    run(Command::new(wasm_bindgen)
+        .args(["--target", "web", "--no-typescript", "--out-name", &module_name, "--out-dir"])
+        .arg(&assets)
+        .arg(&wasm))?;
+
+    let module = format!("{module_name}.js");
+    let boot_source = format!("import init from './{module}';\ninit();\n");
+    let boot = hashed_file(&assets, "boot", "js", boot_source.as_bytes())?;
+    let style = hashed_file(&assets, "style", "css", &std::fs::read(root.join("ui/style.css"))?)?;
+    let html = std::fs::read_to_string(root.join("ui/index.html"))?
+        .replace("{{module}}", &module)
+        .replace("{{boot}}", &boot)
+        .replace("{{style}}", &style);
+    std::fs::write(staging.join("index.html"), html)?;
+
+    // Swap the finished build in whole, so a running edge never serves half of one.
+    let dist = root.join("ui/dist");
+    let old = root.join("target/ui-previous");
+    let _ = std::fs::remove_dir_all(&old);
+    if dist.exists() {
+        std::fs::rename(&dist, &old)?;
+    }
+    std::fs::rename(&staging, &dist)?;
+    let _ = std::fs::remove_dir_all(&old);
+    eprintln!("web app built into {}", dist.display());
+    Ok(dist)
+}
+
+/// Writes `<stem>-<hash>.<ext>` into `dir` and returns its name.
+fn hashed_file(dir: &Path, stem: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
+    let name = format!("{stem}-{}.{ext}", short_hash(content));
+    std::fs::write(dir.join(&name), content)?;
+    Ok(name)
+}
+
+fn short_hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
