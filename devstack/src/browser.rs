@@ -21,7 +21,7 @@ pub struct Browser {
 }
 
 /// WebDriver's identifier key of an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a4e6-4a4e6f7e2f9f";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile under `dir`.
@@ -111,13 +111,14 @@ impl Browser {
 
     /// Waits until the first element matching `css` shows `expected`; returns its text.
     pub fn wait_for_text(&self, css: &str, expected: &str, timeout: Duration) -> anyhow::Result<String> {
-        let mut last = None;
+        let mut last = Ok(None);
         wait::until(&format!("{css:?} to show {expected:?}"), timeout, || {
-            last = self.text(css).ok().flatten();
-            last.as_deref().is_some_and(|text| text.contains(expected))
+            last = self.text(css);
+            last.as_ref()
+                .is_ok_and(|text| text.as_deref().is_some_and(|t| t.contains(expected)))
         })
-        .with_context(|| format!("last text of {css:?}: {last:?}"))?;
-        Ok(last.unwrap_or_default())
+        .with_context(|| format!("last look at {css:?}: {last:?}"))?;
+        Ok(last.ok().flatten().unwrap_or_default())
     }
 
     /// Runs `script` in the page and returns its value.

@@ -11,7 +11,19 @@ use anyhow::Context as _;
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Response {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Sends one request to `127.0.0.1:port` and reads the whole answer.
@@ -37,11 +49,41 @@ pub fn request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
+    // Some servers (chromedriver) keep the connection open despite `Connection: close`, so the
+    // answer ends where its length says, not at end of stream.
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .with_context(|| format!("reading the answer to {method} {path}"))?;
+    let mut chunk = [0_u8; 16 * 1024];
+    loop {
+        if is_complete(&raw) {
+            break;
+        }
+        let read = stream
+            .read(&mut chunk)
+            .with_context(|| format!("reading the answer to {method} {path}"))?;
+        if read == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..read]);
+    }
     parse(&raw).with_context(|| format!("parsing the answer to {method} {path}"))
+}
+
+/// Whether `raw` holds a whole answer, judged by its Content-Length or final chunk.
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    for line in head.split("\r\n") {
+        if let Some(length) = line.strip_prefix("content-length:") {
+            return length.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return body.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// `GET` shorthand.
@@ -61,14 +103,18 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|code| code.parse().ok())
         .context("no status line")?;
-    let chunked = lines.any(|line| {
-        let lower = line.to_ascii_lowercase();
-        lower.starts_with("transfer-encoding:") && lower.contains("chunked")
-    });
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
     let payload = &raw[split + 4..];
     let body = if chunked { dechunk(payload)? } else { payload.to_vec() };
     Ok(Response {
         status,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
