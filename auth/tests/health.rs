@@ -1,6 +1,8 @@
 //! Auth's operational endpoints and migrations against real nats-server and PostgreSQL.
 
-use devstack::test::{PostgresDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness};
+use devstack::test::{
+    PostgresDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
+};
 use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig, Secret};
 
 #[test]
@@ -8,7 +10,11 @@ fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result
     let mut nats = TestNats::start()?;
     let db = PostgresDb::create()?;
     let config = auth::Config {
-        http: HttpConfig { host: "127.0.0.1".into(), port: 0, shutdown_delay_ms: 0 },
+        http: HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_delay_ms: 0,
+        },
         nats: NatsConfig { url: nats.url() },
         postgres: PostgresConfig {
             host: "127.0.0.1".into(),
@@ -18,7 +24,9 @@ fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result
             password: Secret::new(db.server().password()),
         },
     };
-    let service = spawn_service("auth", move |listener, shutdown| auth::run(config, listener, shutdown))?;
+    let service = spawn_service("auth", move |listener, shutdown| {
+        auth::run(config, listener, shutdown)
+    })?;
 
     let ready = wait_for_readiness(&service, 200)?;
     assert_eq!(ready["checks"]["postgres"], "up", "{ready}");
@@ -27,7 +35,10 @@ fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result
         "SELECT count(*) FROM _sqlx_migrations WHERE success AND version = 1",
     )?;
     assert_eq!(migrated.trim(), "1", "the first migration is recorded");
-    let table = db.server().psql_in(&db.name, "SELECT to_regclass('projection_state') IS NOT NULL")?;
+    let table = db.server().psql_in(
+        &db.name,
+        "SELECT to_regclass('projection_state') IS NOT NULL",
+    )?;
     assert_eq!(table.trim(), "t", "the projection_state table exists");
     assert_liveness_and_metrics(&service, "auth", "auth_logins")?;
 

@@ -110,7 +110,12 @@ impl Browser {
     }
 
     /// Waits until the first element matching `css` shows `expected`; returns its text.
-    pub fn wait_for_text(&self, css: &str, expected: &str, timeout: Duration) -> anyhow::Result<String> {
+    pub fn wait_for_text(
+        &self,
+        css: &str,
+        expected: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
         let mut last = Ok(None);
         wait::until(&format!("{css:?} to show {expected:?}"), timeout, || {
             last = self.text(css);
@@ -123,7 +128,11 @@ impl Browser {
 
     /// Runs `script` in the page and returns its value.
     pub fn execute(&self, script: &str) -> anyhow::Result<Value> {
-        self.command("POST", "/execute/sync", Some(&json!({ "script": script, "args": [] })))
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(&json!({ "script": script, "args": [] })),
+        )
     }
 
     /// Saves a PNG screenshot of the viewport to `path`.
@@ -140,13 +149,23 @@ impl Browser {
     }
 
     fn command(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        call(self.port, method, &format!("/session/{}{path}", self.session), body)
+        call(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body,
+        )
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = call(self.port, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = call(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
     }
 }
 

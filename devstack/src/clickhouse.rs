@@ -40,7 +40,9 @@ impl ClickHouse {
         let config = write_config(dir, ports)?;
         let log = dir.join("clickhouse-stdout.log");
         let mut command = Command::new(bin);
-        command.arg(format!("--config-file={}", config.display())).current_dir(dir);
+        command
+            .arg(format!("--config-file={}", config.display()))
+            .current_dir(dir);
         let process = Process::spawn(
             "clickhouse-server",
             command,
@@ -63,12 +65,16 @@ impl ClickHouse {
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let port = self.ports.http;
         let mut exited = None;
-        let ready = wait::until("clickhouse to answer /ping", Duration::from_secs(90), || {
-            exited = self.process.exit_status();
-            exited.is_some()
-                || http::get(port, "/ping", Duration::from_secs(2))
-                    .is_ok_and(|r| r.status == 200)
-        });
+        let ready = wait::until(
+            "clickhouse to answer /ping",
+            Duration::from_secs(90),
+            || {
+                exited = self.process.exit_status();
+                exited.is_some()
+                    || http::get(port, "/ping", Duration::from_secs(2))
+                        .is_ok_and(|r| r.status == 200)
+            },
+        );
         if let Some(status) = exited {
             anyhow::bail!(
                 "clickhouse-server {}:\n{}\n{}",
@@ -104,13 +110,19 @@ impl ClickHouse {
     }
 
     pub fn create_database(&self, name: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
+        anyhow::ensure!(
+            is_identifier(name),
+            "database name {name:?} is not a plain identifier"
+        );
         self.query(&format!("CREATE DATABASE IF NOT EXISTS {name}"))?;
         Ok(())
     }
 
     pub fn drop_database(&self, name: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
+        anyhow::ensure!(
+            is_identifier(name),
+            "database name {name:?} is not a plain identifier"
+        );
         self.query(&format!("DROP DATABASE IF EXISTS {name}"))?;
         Ok(())
     }
@@ -133,21 +145,38 @@ impl ClickHouse {
 fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
     let stock = Path::new(STOCK_CONFIG_DIR);
     let config = std::fs::read_to_string(stock.join("config.xml")).with_context(|| {
-        format!("reading {STOCK_CONFIG_DIR}/config.xml (installed with the clickhouse-server package)")
+        format!(
+            "reading {STOCK_CONFIG_DIR}/config.xml (installed with the clickhouse-server package)"
+        )
     })?;
     let users = std::fs::read_to_string(stock.join("users.xml"))
         .with_context(|| format!("reading {STOCK_CONFIG_DIR}/users.xml"))?;
     let data = format!("{}/", dir.join("data").display());
     let logs = dir.join("log");
     let replacements = [
-        ("<http_port>8123</http_port>", format!("<http_port>{}</http_port>", ports.http)),
-        ("<tcp_port>9000</tcp_port>", format!("<tcp_port>{}</tcp_port>", ports.tcp)),
+        (
+            "<http_port>8123</http_port>",
+            format!("<http_port>{}</http_port>", ports.http),
+        ),
+        (
+            "<tcp_port>9000</tcp_port>",
+            format!("<tcp_port>{}</tcp_port>", ports.tcp),
+        ),
         (
             "<interserver_http_port>9009</interserver_http_port>",
-            format!("<interserver_http_port>{}</interserver_http_port>", ports.interserver),
+            format!(
+                "<interserver_http_port>{}</interserver_http_port>",
+                ports.interserver
+            ),
         ),
-        ("<path>/var/lib/clickhouse/</path>", format!("<path>{data}</path>")),
-        ("<tmp_path>/var/lib/clickhouse/tmp/</tmp_path>", format!("<tmp_path>{data}tmp/</tmp_path>")),
+        (
+            "<path>/var/lib/clickhouse/</path>",
+            format!("<path>{data}</path>"),
+        ),
+        (
+            "<tmp_path>/var/lib/clickhouse/tmp/</tmp_path>",
+            format!("<tmp_path>{data}tmp/</tmp_path>"),
+        ),
         (
             "<user_files_path>/var/lib/clickhouse/user_files/</user_files_path>",
             format!("<user_files_path>{data}user_files/</user_files_path>"),
@@ -166,7 +195,10 @@ fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
         ),
         // Loopback only, IPv4 only: not every machine has ::1.
         ("<listen_host>::1</listen_host>", String::new()),
-        ("<listen_host>127.0.0.1</listen_host>", "<listen_host>127.0.0.1</listen_host>".to_owned()),
+        (
+            "<listen_host>127.0.0.1</listen_host>",
+            "<listen_host>127.0.0.1</listen_host>".to_owned(),
+        ),
     ];
     let mut generated = config;
     for (stock_text, ours) in replacements {

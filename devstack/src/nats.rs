@@ -22,9 +22,9 @@ impl NatsServer {
     /// Starts nats-server with `nats/nats-server.conf`, client port `port`, JetStream data
     /// under `dir/jetstream`, and waits until it accepts connections.
     pub fn start(dir: &Path, port: u16, monitor_port: Option<u16>) -> anyhow::Result<Self> {
-        let bin = install::locate()
-            .nats_server
-            .context("nats-server 2.10+ not found; `cargo xtask up` or `cargo xtask test` installs it")?;
+        let bin = install::locate().nats_server.context(
+            "nats-server 2.10+ not found; `cargo xtask up` or `cargo xtask test` installs it",
+        )?;
         std::fs::create_dir_all(dir)?;
         let log = dir.join("nats-server.log");
         let mut command = Command::new(bin);
@@ -52,10 +52,14 @@ impl NatsServer {
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let port = self.port;
         let mut exited = None;
-        let ready = wait::until("nats-server to accept connections", Duration::from_secs(30), || {
-            exited = self.process.exit_status();
-            exited.is_some() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let ready = wait::until(
+            "nats-server to accept connections",
+            Duration::from_secs(30),
+            || {
+                exited = self.process.exit_status();
+                exited.is_some() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            },
+        );
         if let Some(status) = exited {
             anyhow::bail!(
                 "nats-server {}:\n{}",

@@ -36,7 +36,11 @@ impl Postgres {
         let bin = install::locate()
             .postgres_bin_dir
             .context("PostgreSQL server binaries not found; `cargo xtask up` installs them")?;
-        let run_as = if install::is_root() { Some(postgres_user()?) } else { None };
+        let run_as = if install::is_root() {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
         std::fs::create_dir_all(&options.dir)?;
         let data = options.dir.join("data");
         let log = options.dir.join("postgres.log");
@@ -53,9 +57,21 @@ impl Postgres {
             .arg(&data)
             .args(["-p", &options.port.to_string(), "-k"])
             .arg(&data)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"]);
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+            ]);
         if options.ephemeral {
-            command.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+            command.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
         }
         let process = Process::spawn(
             "postgres",
@@ -80,14 +96,24 @@ impl Postgres {
 
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let mut exited = None;
-        let ready = wait::until("postgres to accept connections", Duration::from_secs(60), || {
-            exited = self.process.exit_status();
-            exited.is_some()
-                || Command::new(self.bin.join("pg_isready"))
-                    .args(["-q", "-h", "127.0.0.1", "-p", &self.options.port.to_string()])
-                    .status()
-                    .is_ok_and(|s| s.success())
-        });
+        let ready = wait::until(
+            "postgres to accept connections",
+            Duration::from_secs(60),
+            || {
+                exited = self.process.exit_status();
+                exited.is_some()
+                    || Command::new(self.bin.join("pg_isready"))
+                        .args([
+                            "-q",
+                            "-h",
+                            "127.0.0.1",
+                            "-p",
+                            &self.options.port.to_string(),
+                        ])
+                        .status()
+                        .is_ok_and(|s| s.success())
+            },
+        );
         if let Some(status) = exited {
             anyhow::bail!(
                 "postgres {}:\n{}",
@@ -108,8 +134,13 @@ impl Postgres {
 
     /// Creates `name` unless it exists.
     pub fn create_database(&self, name: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
-        let exists = self.psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"))?;
+        anyhow::ensure!(
+            is_identifier(name),
+            "database name {name:?} is not a plain identifier"
+        );
+        let exists = self.psql(&format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+        ))?;
         if exists.trim() != "1" {
             self.psql(&format!("CREATE DATABASE \"{name}\""))?;
         }
@@ -118,7 +149,10 @@ impl Postgres {
 
     /// Drops `name`, closing its connections.
     pub fn drop_database(&self, name: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(is_identifier(name), "database name {name:?} is not a plain identifier");
+        anyhow::ensure!(
+            is_identifier(name),
+            "database name {name:?} is not a plain identifier"
+        );
         self.psql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))?;
         Ok(())
     }
@@ -190,7 +224,9 @@ fn init_cluster(
             ..Options::default()
         },
     )?;
-    let finished = wait::until("initdb", Duration::from_secs(120), || initdb.exit_status().is_some());
+    let finished = wait::until("initdb", Duration::from_secs(120), || {
+        initdb.exit_status().is_some()
+    });
     let _ = std::fs::remove_file(&password_file);
     finished?;
     match initdb.exit_status() {

@@ -49,7 +49,12 @@ pub struct Process {
 
 impl Process {
     /// Spawns `command` with stdout and stderr appended to `log`.
-    pub fn spawn(name: &str, mut command: Command, log: &Path, options: Options) -> anyhow::Result<Self> {
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        log: &Path,
+        options: Options,
+    ) -> anyhow::Result<Self> {
         let log_file = File::options()
             .create(true)
             .append(true)
@@ -86,8 +91,8 @@ impl Process {
                 Ok(())
             });
         }
-        let child = spawn_from_reaper_thread(command)
-            .with_context(|| format!("starting {name}"))?;
+        let child =
+            spawn_from_reaper_thread(command).with_context(|| format!("starting {name}"))?;
         Ok(Self {
             name: name.to_owned(),
             child,

@@ -264,13 +264,20 @@ pub fn artifacts_dir() -> PathBuf {
 
 /// `GET path` on a test service: status and body parsed as JSON (`Null` when it is not JSON).
 pub fn get_json(service: &ServiceHandle, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
-    let response = crate::http::get(service.addr.port(), path, std::time::Duration::from_secs(10))?;
+    let response = crate::http::get(
+        service.addr.port(),
+        path,
+        std::time::Duration::from_secs(10),
+    )?;
     let body = serde_json::from_str(&response.body).unwrap_or(serde_json::Value::Null);
     Ok((response.status, body))
 }
 
 /// Waits until `/readyz` answers `status`; returns that answer's body.
-pub fn wait_for_readiness(service: &ServiceHandle, status: u16) -> anyhow::Result<serde_json::Value> {
+pub fn wait_for_readiness(
+    service: &ServiceHandle,
+    status: u16,
+) -> anyhow::Result<serde_json::Value> {
     let mut last = None;
     crate::wait::until(
         &format!("/readyz to answer {status}"),
@@ -293,14 +300,28 @@ pub fn assert_liveness_and_metrics(
 ) -> anyhow::Result<String> {
     let (status, body) = get_json(service, "/healthz")?;
     anyhow::ensure!(status == 200, "/healthz answered {status}: {body}");
-    anyhow::ensure!(body["service"] == name && body["status"] == "ok", "/healthz body: {body}");
-    let metrics = crate::http::get(service.addr.port(), "/metrics", std::time::Duration::from_secs(10))?;
-    anyhow::ensure!(metrics.status == 200, "/metrics answered {}", metrics.status);
+    anyhow::ensure!(
+        body["service"] == name && body["status"] == "ok",
+        "/healthz body: {body}"
+    );
+    let metrics = crate::http::get(
+        service.addr.port(),
+        "/metrics",
+        std::time::Duration::from_secs(10),
+    )?;
+    anyhow::ensure!(
+        metrics.status == 200,
+        "/metrics answered {}",
+        metrics.status
+    );
     anyhow::ensure!(
         metrics.body.contains(&format!("# TYPE {own_metric} ")),
         "/metrics lacks {own_metric}:\n{}",
         metrics.body
     );
-    anyhow::ensure!(metrics.body.trim_end().ends_with("# EOF"), "not OpenMetrics text");
+    anyhow::ensure!(
+        metrics.body.trim_end().ends_with("# EOF"),
+        "not OpenMetrics text"
+    );
     Ok(metrics.body)
 }

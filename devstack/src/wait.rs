@@ -22,7 +22,11 @@ pub fn until(
 }
 
 /// The async form of [`until`], for tests.
-pub async fn until_async<F, Fut>(what: &str, timeout: Duration, mut condition: F) -> anyhow::Result<()>
+pub async fn until_async<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut condition: F,
+) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

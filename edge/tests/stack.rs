@@ -11,7 +11,11 @@ use devstack::test::{
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig, Secret};
 
 fn http() -> HttpConfig {
-    HttpConfig { host: "127.0.0.1".into(), port: 0, shutdown_delay_ms: 0 }
+    HttpConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        shutdown_delay_ms: 0,
+    }
 }
 
 fn ui_dir() -> PathBuf {
@@ -32,7 +36,9 @@ fn edge(ingest: String, auth: String, query: String) -> anyhow::Result<ServiceHa
         ui_dir: ui_dir(),
         upstream_timeout_ms: 5_000,
     };
-    spawn_service("edge", move |listener, shutdown| edge::run(config, listener, shutdown))
+    spawn_service("edge", move |listener, shutdown| {
+        edge::run(config, listener, shutdown)
+    })
 }
 
 #[test]
@@ -42,7 +48,10 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
     let ch = ClickHouseDb::unique();
     ch.server().create_database(&ch.name)?;
     let ingest = spawn_service("ingest", {
-        let config = ingest::Config { http: http(), nats: NatsConfig { url: nats.url() } };
+        let config = ingest::Config {
+            http: http(),
+            nats: NatsConfig { url: nats.url() },
+        };
         move |listener, shutdown| ingest::run(config, listener, shutdown)
     })?;
     let auth = spawn_service("auth", {
@@ -90,7 +99,11 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
 
 #[test]
 fn edge_serves_the_app_shell_with_security_headers_and_spa_fallback() -> anyhow::Result<()> {
-    let edge = edge("http://127.0.0.1:9".into(), "http://127.0.0.1:9".into(), "http://127.0.0.1:9".into())?;
+    let edge = edge(
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+    )?;
     let port = edge.addr.port();
     let timeout = Duration::from_secs(10);
 
@@ -102,21 +115,40 @@ fn edge_serves_the_app_shell_with_security_headers_and_spa_fallback() -> anyhow:
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("index.html loads a script from /assets/");
-    assert!(script.starts_with("boot-") && script.ends_with(".js"), "{script}");
+    assert!(
+        script.starts_with("boot-") && script.ends_with(".js"),
+        "{script}"
+    );
     let csp = index.header("content-security-policy").unwrap_or_default();
-    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(index.header("cache-control"), Some("no-cache"));
-    assert!(index.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    assert!(
+        index
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
 
     let route = devstack::http::get(port, "/analytics/trends?x=1", timeout)?;
-    assert_eq!(route.status, 200, "client-side routes fall back to index.html");
+    assert_eq!(
+        route.status, 200,
+        "client-side routes fall back to index.html"
+    );
     assert_eq!(route.body, index.body);
 
     let boot = devstack::http::get(port, &format!("/assets/{script}"), timeout)?;
     assert_eq!(boot.status, 200);
-    assert_eq!(boot.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(
+        boot.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
     let module = boot
         .body
         .split("from './")
@@ -137,12 +169,17 @@ fn edge_serves_the_app_shell_with_security_headers_and_spa_fallback() -> anyhow:
 
 #[test]
 fn the_web_app_loads_in_chromium_and_shows_the_product_name() -> anyhow::Result<()> {
-    let edge = edge("http://127.0.0.1:9".into(), "http://127.0.0.1:9".into(), "http://127.0.0.1:9".into())?;
+    let edge = edge(
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+    )?;
     let dir = TempDir::new("chromium")?;
     let browser = Browser::start(dir.path())?;
 
     browser.goto(&edge.url("/"))?;
-    let heading = browser.wait_for_text("#product-name", "Event Analytics", Duration::from_secs(30))?;
+    let heading =
+        browser.wait_for_text("#product-name", "Event Analytics", Duration::from_secs(30))?;
     assert_eq!(heading, "Event Analytics");
     let title = browser.execute("return document.title")?;
     assert_eq!(title, "Event Analytics");
@@ -153,6 +190,10 @@ fn the_web_app_loads_in_chromium_and_shows_the_product_name() -> anyhow::Result<
     assert_eq!(wasm_loaded, true, "the page fetched the .wasm module");
 
     let shot = browser.screenshot(&artifacts_dir().join("ui-home.png"))?;
-    assert!(std::fs::metadata(&shot)?.len() > 1_000, "screenshot written to {}", shot.display());
+    assert!(
+        std::fs::metadata(&shot)?.len() > 1_000,
+        "screenshot written to {}",
+        shot.display()
+    );
     Ok(())
 }

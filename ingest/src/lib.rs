@@ -57,7 +57,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
     let ingest_metrics = IngestMetrics {
-        events: plumbing::metrics::counter_family("result", &["accepted", "rejected", "unavailable"]),
+        events: plumbing::metrics::counter_family(
+            "result",
+            &["accepted", "rejected", "unavailable"],
+        ),
     };
     metrics.register(
         "events",
@@ -65,7 +68,8 @@ pub async fn run(
         ingest_metrics.events.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
-    let health = Health::new(SERVICE, Arc::clone(&metrics)).with_check("nats", jetstream.readiness_check());
+    let health =
+        Health::new(SERVICE, Arc::clone(&metrics)).with_check("nats", jetstream.readiness_check());
     let state = AppState {
         jetstream,
         metrics: ingest_metrics,

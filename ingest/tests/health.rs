@@ -7,7 +7,11 @@ use plumbing::config::{HttpConfig, NatsConfig};
 fn ingest_is_ready_with_nats_and_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let mut nats = TestNats::start()?;
     let config = ingest::Config {
-        http: HttpConfig { host: "127.0.0.1".into(), port: 0, shutdown_delay_ms: 0 },
+        http: HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_delay_ms: 0,
+        },
         nats: NatsConfig { url: nats.url() },
     };
     let service = spawn_service("ingest", move |listener, shutdown| {
@@ -17,7 +21,10 @@ fn ingest_is_ready_with_nats_and_unavailable_when_nats_stops() -> anyhow::Result
     let ready = wait_for_readiness(&service, 200)?;
     assert_eq!(ready["checks"]["nats"], "up", "{ready}");
     let metrics = assert_liveness_and_metrics(&service, "ingest", "ingest_events")?;
-    assert!(metrics.contains("ingest_dependency_up{dependency=\"nats\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("ingest_dependency_up{dependency=\"nats\"} 1"),
+        "{metrics}"
+    );
 
     nats.server.stop();
     let unready = wait_for_readiness(&service, 503)?;

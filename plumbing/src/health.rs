@@ -33,7 +33,10 @@ impl std::fmt::Debug for Health {
         f.debug_struct("Health")
             .field("service", &self.service)
             .field("draining", &self.draining)
-            .field("checks", &self.checks.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "checks",
+                &self.checks.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -107,7 +110,11 @@ impl Health {
                 .set(i64::from(up));
             checks.insert(
                 name.to_owned(),
-                if up { CheckStatus::Up } else { CheckStatus::Down },
+                if up {
+                    CheckStatus::Up
+                } else {
+                    CheckStatus::Down
+                },
             );
         }
         let status = if self.is_draining() {

@@ -77,7 +77,9 @@ async fn track_request(
         .filter(|value| is_acceptable_request_id(value))
         .cloned()
         .unwrap_or_else(new_request_id);
-    request.headers_mut().insert(REQUEST_ID.clone(), request_id.clone());
+    request
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), request_id.clone());
     let method = request.method().to_string();
     let route = request
         .extensions()
@@ -96,9 +98,17 @@ async fn track_request(
     let elapsed = started.elapsed();
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request failed");
+            tracing::warn!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis() as u64,
+                "request failed"
+            );
         } else {
-            tracing::debug!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request finished");
+            tracing::debug!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis() as u64,
+                "request finished"
+            );
         }
     });
     metrics
@@ -113,7 +123,9 @@ async fn track_request(
         .http_duration
         .get_or_create(&vec![("method", method), ("route", route)])
         .observe(elapsed.as_secs_f64());
-    response.headers_mut().insert(REQUEST_ID.clone(), request_id);
+    response
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), request_id);
     response
 }
 
@@ -144,7 +156,14 @@ pub async fn run_service(
         health: Arc::clone(&health),
         metrics: Arc::clone(&metrics),
     }));
-    serve(listener, observe(app, metrics), health, shutdown_delay, shutdown).await
+    serve(
+        listener,
+        observe(app, metrics),
+        health,
+        shutdown_delay,
+        shutdown,
+    )
+    .await
 }
 
 /// Serves `app` until `shutdown` completes; then readiness turns 503, and after

@@ -85,7 +85,10 @@ impl Metrics {
 
 /// A counter family with one label whose series start at 0 for every known value, so they show
 /// in `/metrics` (and in rate queries) before the first event.
-pub fn counter_family(label: &'static str, values: &[&str]) -> Family<Vec<(&'static str, String)>, Counter> {
+pub fn counter_family(
+    label: &'static str,
+    values: &[&str],
+) -> Family<Vec<(&'static str, String)>, Counter> {
     let family = Family::<Vec<(&'static str, String)>, Counter>::default();
     for value in values {
         let _ = family.get_or_create(&vec![(label, (*value).to_owned())]);

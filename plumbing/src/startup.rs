@@ -35,7 +35,11 @@ where
                     return;
                 }
                 Err(err) => {
-                    tracing::warn!(step = what, error = format!("{err:#}"), "start-up step failed, retrying");
+                    tracing::warn!(
+                        step = what,
+                        error = format!("{err:#}"),
+                        "start-up step failed, retrying"
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }

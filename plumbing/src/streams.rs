@@ -11,8 +11,14 @@ use crate::startup::Done;
 
 /// Stream definitions bundled from `nats/streams/`.
 const STREAM_FILES: &[(&str, &str)] = &[
-    ("EVENTS.json", include_str!("../../nats/streams/EVENTS.json")),
-    ("EVENTS_DLQ.json", include_str!("../../nats/streams/EVENTS_DLQ.json")),
+    (
+        "EVENTS.json",
+        include_str!("../../nats/streams/EVENTS.json"),
+    ),
+    (
+        "EVENTS_DLQ.json",
+        include_str!("../../nats/streams/EVENTS_DLQ.json"),
+    ),
     ("AUTH.json", include_str!("../../nats/streams/AUTH.json")),
 ];
 
@@ -147,10 +153,10 @@ impl JetStream {
     /// Readiness check: connected, and the streams and consumers exist.
     pub fn check(&self) -> Result<(), String> {
         match self.client.connection_state() {
-            async_nats::connection::State::Connected if self.provisioned.is_done() => {
-                Ok(())
+            async_nats::connection::State::Connected if self.provisioned.is_done() => Ok(()),
+            async_nats::connection::State::Connected => {
+                Err("streams not provisioned yet".to_owned())
             }
-            async_nats::connection::State::Connected => Err("streams not provisioned yet".to_owned()),
             state => Err(format!("nats connection is {state:?}")),
         }
     }

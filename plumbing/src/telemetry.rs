@@ -23,6 +23,10 @@ pub fn init(service: &'static str) {
             .is_ok()
     };
     if installed {
-        tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "telemetry started");
+        tracing::info!(
+            service,
+            version = env!("CARGO_PKG_VERSION"),
+            "telemetry started"
+        );
     }
 }

@@ -8,7 +8,9 @@ use devstack::test::TestNats;
 use plumbing::streams::{Definitions, provision};
 
 async fn context(nats: &TestNats) -> jetstream::Context {
-    let client = async_nats::connect(nats.url()).await.expect("connects to nats");
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connects to nats");
     jetstream::new(client)
 }
 
@@ -80,7 +82,9 @@ async fn a_changed_definition_updates_the_stream_in_place() {
     let events = defs.stream_mut("EVENTS").expect("EVENTS is defined");
     events.max_age = Duration::from_secs(7 * 24 * 3600);
     events.description = Some("changed".to_owned());
-    provision(&js, &defs).await.expect("provisioning the change");
+    provision(&js, &defs)
+        .await
+        .expect("provisioning the change");
 
     let mut stream = js.get_stream("EVENTS").await.expect("stream exists");
     let info = stream.info().await.expect("stream info");

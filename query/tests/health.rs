@@ -1,6 +1,8 @@
 //! Query's operational endpoints against real nats-server and ClickHouse.
 
-use devstack::test::{ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness};
+use devstack::test::{
+    ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
+};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, Secret};
 
 #[test]
@@ -9,7 +11,11 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let db = ClickHouseDb::unique();
     db.server().create_database(&db.name)?;
     let config = query::Config {
-        http: HttpConfig { host: "127.0.0.1".into(), port: 0, shutdown_delay_ms: 0 },
+        http: HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_delay_ms: 0,
+        },
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig {
             host: "127.0.0.1".into(),
@@ -19,7 +25,9 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
             password: Secret::default(),
         },
     };
-    let service = spawn_service("query", move |listener, shutdown| query::run(config, listener, shutdown))?;
+    let service = spawn_service("query", move |listener, shutdown| {
+        query::run(config, listener, shutdown)
+    })?;
 
     let ready = wait_for_readiness(&service, 200)?;
     assert_eq!(ready["checks"]["clickhouse"], "up", "{ready}");

@@ -59,7 +59,11 @@ pub async fn run(
         move || {
             let config = config.clone();
             async move {
-                schema::apply(&plumbing::clickhouse::server_client(&config), &config.database).await
+                schema::apply(
+                    &plumbing::clickhouse::server_client(&config),
+                    &config.database,
+                )
+                .await
             }
         }
     });
@@ -89,4 +93,3 @@ pub async fn run(
     .await?;
     Ok(())
 }
-

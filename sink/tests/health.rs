@@ -1,6 +1,8 @@
 //! The sink's operational endpoints and schema against real nats-server and ClickHouse.
 
-use devstack::test::{ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness};
+use devstack::test::{
+    ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
+};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, Secret};
 
 #[test]
@@ -8,7 +10,11 @@ fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyho
     let mut nats = TestNats::start()?;
     let db = ClickHouseDb::unique();
     let config = sink::Config {
-        http: HttpConfig { host: "127.0.0.1".into(), port: 0, shutdown_delay_ms: 0 },
+        http: HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_delay_ms: 0,
+        },
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig {
             host: "127.0.0.1".into(),
@@ -18,13 +24,21 @@ fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyho
             password: Secret::default(),
         },
     };
-    let service = spawn_service("sink", move |listener, shutdown| sink::run(config, listener, shutdown))?;
+    let service = spawn_service("sink", move |listener, shutdown| {
+        sink::run(config, listener, shutdown)
+    })?;
 
     let ready = wait_for_readiness(&service, 200)?;
     assert_eq!(ready["checks"]["clickhouse"], "up", "{ready}");
     assert_eq!(ready["checks"]["nats"], "up", "{ready}");
-    let exists = db.server().query(&format!("EXISTS TABLE {}.events", db.name))?;
-    assert_eq!(exists.trim(), "1", "the events table exists in the test's database");
+    let exists = db
+        .server()
+        .query(&format!("EXISTS TABLE {}.events", db.name))?;
+    assert_eq!(
+        exists.trim(),
+        "1",
+        "the events table exists in the test's database"
+    );
     let engine = db.server().query(&format!(
         "SELECT engine FROM system.tables WHERE database = '{}' AND name = 'events'",
         db.name

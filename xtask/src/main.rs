@@ -80,7 +80,13 @@ fn profile(args: &[String]) -> Profile {
 
 fn everything() -> Vec<devstack::install::Need> {
     use devstack::install::Need;
-    vec![Need::Nats, Need::Postgres, Need::ClickHouse, Need::Browser, Need::Wasm]
+    vec![
+        Need::Nats,
+        Need::Postgres,
+        Need::ClickHouse,
+        Need::Browser,
+        Need::Wasm,
+    ]
 }
 
 /// `cargo xtask test`: everything the tests start must exist first; then one `cargo test`.

@@ -23,17 +23,61 @@ struct Port {
 }
 
 const PORTS: &[Port] = &[
-    Port { what: "edge (public)", variable: "API_GATEWAY_PORT", default: 8000 },
-    Port { what: "ingest", variable: "INGEST_PORT", default: 8001 },
-    Port { what: "auth", variable: "AUTH_PORT", default: 8002 },
-    Port { what: "query", variable: "QUERY_PORT", default: 8003 },
-    Port { what: "sink", variable: "SINK_PORT", default: 8004 },
-    Port { what: "NATS", variable: "NATS_PORT", default: 4222 },
-    Port { what: "NATS monitoring", variable: "NATS_MONITOR_PORT", default: 8222 },
-    Port { what: "PostgreSQL", variable: "POSTGRES_PORT", default: 5432 },
-    Port { what: "ClickHouse HTTP", variable: "CLICKHOUSE_PORT", default: 8123 },
-    Port { what: "ClickHouse native", variable: "CLICKHOUSE_TCP_PORT", default: 9000 },
-    Port { what: "ClickHouse interserver", variable: "CLICKHOUSE_INTERSERVER_PORT", default: 9009 },
+    Port {
+        what: "edge (public)",
+        variable: "API_GATEWAY_PORT",
+        default: 8000,
+    },
+    Port {
+        what: "ingest",
+        variable: "INGEST_PORT",
+        default: 8001,
+    },
+    Port {
+        what: "auth",
+        variable: "AUTH_PORT",
+        default: 8002,
+    },
+    Port {
+        what: "query",
+        variable: "QUERY_PORT",
+        default: 8003,
+    },
+    Port {
+        what: "sink",
+        variable: "SINK_PORT",
+        default: 8004,
+    },
+    Port {
+        what: "NATS",
+        variable: "NATS_PORT",
+        default: 4222,
+    },
+    Port {
+        what: "NATS monitoring",
+        variable: "NATS_MONITOR_PORT",
+        default: 8222,
+    },
+    Port {
+        what: "PostgreSQL",
+        variable: "POSTGRES_PORT",
+        default: 5432,
+    },
+    Port {
+        what: "ClickHouse HTTP",
+        variable: "CLICKHOUSE_PORT",
+        default: 8123,
+    },
+    Port {
+        what: "ClickHouse native",
+        variable: "CLICKHOUSE_TCP_PORT",
+        default: 9000,
+    },
+    Port {
+        what: "ClickHouse interserver",
+        variable: "CLICKHOUSE_INTERSERVER_PORT",
+        default: 9009,
+    },
 ];
 
 fn port(variable: &str) -> anyhow::Result<u16> {
@@ -91,8 +135,15 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
     let postgres_db = env_or("POSTGRES_DB", "analytics_auth");
     let clickhouse_db = env_or("CLICKHOUSE_DB", "analytics");
 
-    eprintln!("starting NATS, PostgreSQL and ClickHouse under {}", data.display());
-    let nats = NatsServer::start(&data.join("nats"), port("NATS_PORT")?, Some(port("NATS_MONITOR_PORT")?))?;
+    eprintln!(
+        "starting NATS, PostgreSQL and ClickHouse under {}",
+        data.display()
+    );
+    let nats = NatsServer::start(
+        &data.join("nats"),
+        port("NATS_PORT")?,
+        Some(port("NATS_MONITOR_PORT")?),
+    )?;
     let postgres = Postgres::start(PostgresOptions {
         dir: data.join("postgres"),
         port: port("POSTGRES_PORT")?,
@@ -120,9 +171,18 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
         ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
         ("CLICKHOUSE_DB", clickhouse_db.clone()),
         ("UI_DIR", ui_dir.display().to_string()),
-        ("INGEST_URL", format!("http://127.0.0.1:{}", port("INGEST_PORT")?)),
-        ("AUTH_URL", format!("http://127.0.0.1:{}", port("AUTH_PORT")?)),
-        ("QUERY_URL", format!("http://127.0.0.1:{}", port("QUERY_PORT")?)),
+        (
+            "INGEST_URL",
+            format!("http://127.0.0.1:{}", port("INGEST_PORT")?),
+        ),
+        (
+            "AUTH_URL",
+            format!("http://127.0.0.1:{}", port("AUTH_PORT")?),
+        ),
+        (
+            "QUERY_URL",
+            format!("http://127.0.0.1:{}", port("QUERY_PORT")?),
+        ),
     ];
     let bin_dir = root.join("target").join(profile.dir());
     let mut services = Vec::new();
@@ -131,7 +191,12 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
         command.envs(environment.iter().map(|(k, v)| (*k, v.as_str())));
         command.env(port_variable, port(port_variable)?.to_string());
         let log = logs.join(format!("{service}.log"));
-        services.push((*service, port(port_variable)?, log.clone(), Process::spawn(service, command, &log, Options::default())?));
+        services.push((
+            *service,
+            port(port_variable)?,
+            log.clone(),
+            Process::spawn(service, command, &log, Options::default())?,
+        ));
     }
 
     for (service, service_port, log, process) in &mut services {
@@ -139,11 +204,28 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
     }
 
     println!();
-    println!("  {:<11} {}", "nats", format!("{}  (monitoring http://127.0.0.1:{})", nats.url(), port("NATS_MONITOR_PORT")?));
-    println!("  {:<11} postgres://postgres@127.0.0.1:{}/{postgres_db}", "postgres", postgres.port());
-    println!("  {:<11} http://127.0.0.1:{}  (database {clickhouse_db})", "clickhouse", clickhouse.http_port());
+    println!(
+        "  {:<11} {}  (monitoring http://127.0.0.1:{})",
+        "nats",
+        nats.url(),
+        port("NATS_MONITOR_PORT")?
+    );
+    println!(
+        "  {:<11} postgres://postgres@127.0.0.1:{}/{postgres_db}",
+        "postgres",
+        postgres.port()
+    );
+    println!(
+        "  {:<11} http://127.0.0.1:{}  (database {clickhouse_db})",
+        "clickhouse",
+        clickhouse.http_port()
+    );
     for (service, service_port, _, _) in &services {
-        let note = if *service == "edge" { "  <- open this" } else { "" };
+        let note = if *service == "edge" {
+            "  <- open this"
+        } else {
+            ""
+        };
         println!("  {service:<11} http://127.0.0.1:{service_port}{note}");
     }
     println!();
@@ -156,7 +238,11 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
         process.stop();
         eprintln!("  stopped {service}");
     }
-    for mut server in [clickhouse.into_process(), postgres.into_process(), nats.into_process()] {
+    for mut server in [
+        clickhouse.into_process(),
+        postgres.into_process(),
+        nats.into_process(),
+    ] {
         let name = server.name().to_owned();
         server.stop();
         eprintln!("  stopped {name}");
@@ -166,22 +252,39 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
 
 fn wait_ready(service: &str, port: u16, log: &Path, process: &mut Process) -> anyhow::Result<()> {
     let mut exited = None;
-    let ready = devstack::wait::until(&format!("{service} /readyz"), Duration::from_secs(120), || {
-        exited = process.exit_status();
-        exited.is_some()
-            || devstack::http::get(port, "/readyz", Duration::from_secs(3)).is_ok_and(|r| r.status == 200)
-    });
+    let ready = devstack::wait::until(
+        &format!("{service} /readyz"),
+        Duration::from_secs(120),
+        || {
+            exited = process.exit_status();
+            exited.is_some()
+                || devstack::http::get(port, "/readyz", Duration::from_secs(3))
+                    .is_ok_and(|r| r.status == 200)
+        },
+    );
     if let Some(status) = exited {
-        anyhow::bail!("{service} {}:\n{}", process::describe(status), process::log_tail(log, 20));
+        anyhow::bail!(
+            "{service} {}:\n{}",
+            process::describe(status),
+            process::log_tail(log, 20)
+        );
     }
-    ready.with_context(|| format!("{service} not ready; its log ends with:\n{}", process::log_tail(log, 20)))
+    ready.with_context(|| {
+        format!(
+            "{service} not ready; its log ends with:\n{}",
+            process::log_tail(log, 20)
+        )
+    })
 }
 
 /// Blocks until Ctrl-C, SIGTERM, or a service exiting on its own.
 fn wait_for_stop(services: &mut [(&str, u16, PathBuf, Process)]) -> anyhow::Result<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {

@@ -20,14 +20,25 @@ pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
 
     eprintln!("building the web app ({})", profile.dir());
     let mut build = Command::new(cargo());
-    build
-        .current_dir(&root)
-        .args(["build", "--package", "ui", "--bin", "ui", "--target", TARGET]);
+    build.current_dir(&root).args([
+        "build",
+        "--package",
+        "ui",
+        "--bin",
+        "ui",
+        "--target",
+        TARGET,
+    ]);
     build.args(profile.cargo_flag());
     run(&mut build)?;
 
-    let wasm = root.join("target").join(TARGET).join(profile.dir()).join("ui.wasm");
-    let hash = short_hash(&std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?);
+    let wasm = root
+        .join("target")
+        .join(TARGET)
+        .join(profile.dir())
+        .join("ui.wasm");
+    let hash =
+        short_hash(&std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?);
     let staging = root.join("target/ui-staging");
     let _ = std::fs::remove_dir_all(&staging);
     let assets = staging.join("assets");
@@ -35,14 +46,26 @@ pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
 
     let module_name = format!("ui-{hash}");
     run(Command::new(wasm_bindgen)
-        .args(["--target", "web", "--no-typescript", "--out-name", &module_name, "--out-dir"])
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            &module_name,
+            "--out-dir",
+        ])
         .arg(&assets)
         .arg(&wasm))?;
 
     let module = format!("{module_name}.js");
     let boot_source = format!("import init from './{module}';\ninit();\n");
     let boot = hashed_file(&assets, "boot", "js", boot_source.as_bytes())?;
-    let style = hashed_file(&assets, "style", "css", &std::fs::read(root.join("ui/style.css"))?)?;
+    let style = hashed_file(
+        &assets,
+        "style",
+        "css",
+        &std::fs::read(root.join("ui/style.css"))?,
+    )?;
     let html = std::fs::read_to_string(root.join("ui/index.html"))?
         .replace("{{module}}", &module)
         .replace("{{boot}}", &boot)
