@@ -177,7 +177,7 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
         ))?;
     }
     run(privileged(sudo, "apt-get", &["update", "-q"]))?;
-    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    let mut args = vec!["install", "-y", "-q"];
     args.extend_from_slice(packages);
     run(privileged(sudo, "apt-get", &args))
 }
