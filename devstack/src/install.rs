@@ -225,7 +225,13 @@ fn install_wasm_tools() -> anyhow::Result<()> {
         // unlocked build then resolves the newest compatible ones.
         if run(locked).is_err() {
             let mut unlocked = Command::new("cargo");
-            unlocked.args(["install", "wasm-bindgen-cli", "--version", &version]);
+            unlocked.args([
+                "install",
+                "--force",
+                "wasm-bindgen-cli",
+                "--version",
+                &version,
+            ]);
             run(unlocked)?;
         }
     }
