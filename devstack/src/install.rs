@@ -216,6 +216,7 @@ fn install_wasm_tools() -> anyhow::Result<()> {
         let mut locked = Command::new("cargo");
         locked.args([
             "install",
+            "--force",
             "--locked",
             "wasm-bindgen-cli",
             "--version",
