@@ -96,7 +96,7 @@ pub async fn run(
         Router::new(),
         health,
         metrics,
-        Duration::from_millis(config.http.shutdown_delay_ms),
+        &config.http,
         shutdown,
     )
     .await?;

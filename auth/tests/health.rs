@@ -3,7 +3,7 @@
 use devstack::test::{
     PostgresDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
 };
-use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig, Secret};
+use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
 
 #[test]
 fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
@@ -16,13 +16,7 @@ fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result
             shutdown_delay_ms: 0,
         },
         nats: NatsConfig { url: nats.url() },
-        postgres: PostgresConfig {
-            host: "127.0.0.1".into(),
-            port: db.server().port(),
-            database: db.name.clone(),
-            user: "postgres".into(),
-            password: Secret::new(db.server().password()),
-        },
+        postgres: PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
     };
     let service = spawn_service("auth", move |listener, shutdown| {
         auth::run(config, listener, shutdown)

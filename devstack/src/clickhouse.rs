@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::process::{self, Options, Process};
-use crate::{http, install, is_identifier, wait};
+use crate::{http, install, is_identifier};
 
 /// Where the stock configuration of the system package lives.
 const STOCK_CONFIG_DIR: &str = "/etc/clickhouse-server";
@@ -64,26 +64,20 @@ impl ClickHouse {
 
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let port = self.ports.http;
-        let mut exited = None;
-        let ready = wait::until(
-            "clickhouse to answer /ping",
-            Duration::from_secs(90),
-            || {
-                exited = self.process.exit_status();
-                exited.is_some()
-                    || http::get(port, "/ping", Duration::from_secs(2))
-                        .is_ok_and(|r| r.status == 200)
-            },
-        );
-        if let Some(status) = exited {
-            anyhow::bail!(
-                "clickhouse-server {}:\n{}\n{}",
-                process::describe(status),
-                process::log_tail(&self.log, 10),
-                process::log_tail(&self.dir.join("log/clickhouse-server.err.log"), 20)
-            );
-        }
-        ready
+        let errors = self.dir.join("log/clickhouse-server.err.log");
+        self.process
+            .wait_ready(
+                "clickhouse to answer /ping",
+                Duration::from_secs(90),
+                &self.log,
+                || http::get(port, "/ping", Duration::from_secs(2)).is_ok_and(|r| r.status == 200),
+            )
+            .with_context(|| {
+                format!(
+                    "its error log ends with:\n{}",
+                    process::log_tail(&errors, 20)
+                )
+            })
     }
 
     pub fn http_port(&self) -> u16 {

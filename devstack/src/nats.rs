@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::process::{self, Options, Process};
-use crate::{install, wait, workspace_root};
+use crate::process::{Options, Process};
+use crate::{install, workspace_root};
 
 /// A running nats-server.
 #[derive(Debug)]
@@ -51,23 +51,12 @@ impl NatsServer {
 
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let port = self.port;
-        let mut exited = None;
-        let ready = wait::until(
+        self.process.wait_ready(
             "nats-server to accept connections",
             Duration::from_secs(30),
-            || {
-                exited = self.process.exit_status();
-                exited.is_some() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            },
-        );
-        if let Some(status) = exited {
-            anyhow::bail!(
-                "nats-server {}:\n{}",
-                process::describe(status),
-                process::log_tail(&self.log, 20)
-            );
-        }
-        ready
+            &self.log,
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        )
     }
 
     /// `nats://127.0.0.1:<port>`.

@@ -95,33 +95,19 @@ impl Postgres {
     }
 
     fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let mut exited = None;
-        let ready = wait::until(
+        let pg_isready = self.bin.join("pg_isready");
+        let port = self.options.port.to_string();
+        self.process.wait_ready(
             "postgres to accept connections",
             Duration::from_secs(60),
+            &self.log,
             || {
-                exited = self.process.exit_status();
-                exited.is_some()
-                    || Command::new(self.bin.join("pg_isready"))
-                        .args([
-                            "-q",
-                            "-h",
-                            "127.0.0.1",
-                            "-p",
-                            &self.options.port.to_string(),
-                        ])
-                        .status()
-                        .is_ok_and(|s| s.success())
+                Command::new(&pg_isready)
+                    .args(["-q", "-h", "127.0.0.1", "-p", &port])
+                    .status()
+                    .is_ok_and(|s| s.success())
             },
-        );
-        if let Some(status) = exited {
-            anyhow::bail!(
-                "postgres {}:\n{}",
-                process::describe(status),
-                process::log_tail(&self.log, 20)
-            );
-        }
-        ready
+        )
     }
 
     pub fn port(&self) -> u16 {

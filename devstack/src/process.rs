@@ -117,6 +117,25 @@ impl Process {
         self.exited
     }
 
+    /// Waits until `ready` holds; fails early, with the end of `log`, if the process exits.
+    pub fn wait_ready(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        log: &Path,
+        mut ready: impl FnMut() -> bool,
+    ) -> anyhow::Result<()> {
+        let mut exited = None;
+        let outcome = crate::wait::until(what, timeout, || {
+            exited = self.exit_status();
+            exited.is_some() || ready()
+        });
+        if let Some(status) = exited {
+            anyhow::bail!("{} {}:\n{}", self.name, describe(status), log_tail(log, 20));
+        }
+        outcome.with_context(|| format!("{} log ends with:\n{}", self.name, log_tail(log, 20)))
+    }
+
     /// Sends the stop signal, waits up to the stop timeout, then kills.
     pub fn stop(&mut self) {
         if self.exit_status().is_some() {

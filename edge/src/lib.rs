@@ -106,15 +106,7 @@ pub async fn run(
         metrics: edge_metrics,
     })
     .layer(security_headers());
-    plumbing::http::run_service(
-        listener,
-        app,
-        health,
-        metrics,
-        Duration::from_millis(config.http.shutdown_delay_ms),
-        shutdown,
-    )
-    .await?;
+    plumbing::http::run_service(listener, app, health, metrics, &config.http, shutdown).await?;
     Ok(())
 }
 

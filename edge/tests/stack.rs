@@ -8,7 +8,7 @@ use devstack::test::{
     ClickHouseDb, PostgresDb, ServiceHandle, TempDir, TestNats, artifacts_dir,
     assert_liveness_and_metrics, get_json, spawn_service, wait_for_readiness,
 };
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig, Secret};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
 
 fn http() -> HttpConfig {
     HttpConfig {
@@ -58,13 +58,7 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
         let config = auth::Config {
             http: http(),
             nats: NatsConfig { url: nats.url() },
-            postgres: PostgresConfig {
-                host: "127.0.0.1".into(),
-                port: pg.server().port(),
-                database: pg.name.clone(),
-                user: "postgres".into(),
-                password: Secret::new(pg.server().password()),
-            },
+            postgres: PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
         };
         move |listener, shutdown| auth::run(config, listener, shutdown)
     })?;
@@ -72,13 +66,7 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
         let config = query::Config {
             http: http(),
             nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig {
-                host: "127.0.0.1".into(),
-                port: ch.server().http_port(),
-                database: ch.name.clone(),
-                user: "default".into(),
-                password: Secret::default(),
-            },
+            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
         };
         move |listener, shutdown| query::run(config, listener, shutdown)
     })?;

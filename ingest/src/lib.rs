@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use plumbing::config::{ConfigError, HttpConfig, NatsConfig};
@@ -79,7 +78,7 @@ pub async fn run(
         router(state),
         health,
         metrics,
-        Duration::from_millis(config.http.shutdown_delay_ms),
+        &config.http,
         shutdown,
     )
     .await?;

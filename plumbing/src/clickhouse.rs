@@ -17,6 +17,28 @@ pub fn server_client(config: &ClickHouseConfig) -> clickhouse::Client {
         .with_validation(false)
 }
 
+/// [`ping`], then (when given) whether a start-up step such as the schema is done, in the
+/// shape [`crate::health::Health::with_check`] takes.
+pub fn readiness_check(
+    client: clickhouse::Client,
+    schema: Option<crate::startup::Done>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
++ Send
++ Sync
++ 'static {
+    move || {
+        let client = client.clone();
+        let schema = schema.clone();
+        Box::pin(async move {
+            ping(&client).await?;
+            match schema {
+                Some(done) if !done.is_done() => Err("schema not applied yet".to_owned()),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
 /// Readiness check: the server answers `SELECT 1`.
 pub async fn ping(client: &clickhouse::Client) -> Result<(), String> {
     client

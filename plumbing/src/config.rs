@@ -104,6 +104,15 @@ impl HttpConfig {
         })
     }
 
+    /// 127.0.0.1, any free port, no shutdown delay: for tests.
+    pub fn ephemeral() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            shutdown_delay_ms: 0,
+        }
+    }
+
     /// `host:port`, for binding.
     pub fn bind_addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -150,6 +159,17 @@ impl ClickHouseConfig {
         })
     }
 
+    /// The `default` user of a server on 127.0.0.1, without password (local stack, tests).
+    pub fn local(port: u16, database: &str) -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port,
+            database: database.to_owned(),
+            user: "default".to_owned(),
+            password: Secret::default(),
+        }
+    }
+
     /// `http://host:port`.
     pub fn url(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
@@ -172,6 +192,17 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
+    /// The `postgres` superuser of a server on 127.0.0.1 (local stack, tests).
+    pub fn local(port: u16, database: &str, password: &str) -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port,
+            database: database.to_owned(),
+            user: "postgres".to_owned(),
+            password: Secret::new(password),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             host: var_or("POSTGRES_HOST", "127.0.0.1".to_owned())?,

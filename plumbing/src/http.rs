@@ -15,6 +15,7 @@ use contract::health::Status;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::config::HttpConfig;
 use crate::health::Health;
 use crate::metrics::{self, Metrics};
 
@@ -148,9 +149,10 @@ pub async fn run_service(
     routes: Router,
     health: Health,
     metrics: Arc<Metrics>,
-    shutdown_delay: Duration,
+    http: &HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let shutdown_delay = Duration::from_millis(http.shutdown_delay_ms);
     let health = Arc::new(health);
     let app = routes.merge(ops_router(Ops {
         health: Arc::clone(&health),

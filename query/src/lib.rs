@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
@@ -50,16 +49,16 @@ pub async fn run(
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
-        .with_check("clickhouse", move || {
-            let clickhouse = clickhouse.clone();
-            async move { plumbing::clickhouse::ping(&clickhouse).await }
-        });
+        .with_check(
+            "clickhouse",
+            plumbing::clickhouse::readiness_check(clickhouse, None),
+        );
     plumbing::http::run_service(
         listener,
         Router::new(),
         health,
         metrics,
-        Duration::from_millis(config.http.shutdown_delay_ms),
+        &config.http,
         shutdown,
     )
     .await?;

@@ -3,7 +3,7 @@
 use devstack::test::{
     ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
 };
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, Secret};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 
 #[test]
 fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
@@ -17,13 +17,7 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
             shutdown_delay_ms: 0,
         },
         nats: NatsConfig { url: nats.url() },
-        clickhouse: ClickHouseConfig {
-            host: "127.0.0.1".into(),
-            port: db.server().http_port(),
-            database: db.name.clone(),
-            user: "default".into(),
-            password: Secret::default(),
-        },
+        clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
     };
     let service = spawn_service("query", move |listener, shutdown| {
         query::run(config, listener, shutdown)

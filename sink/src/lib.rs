@@ -5,7 +5,6 @@ pub mod schema;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
@@ -70,24 +69,16 @@ pub async fn run(
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
-        .with_check("clickhouse", move || {
-            let clickhouse = clickhouse.clone();
-            let schema_ready = schema_ready.clone();
-            async move {
-                plumbing::clickhouse::ping(&clickhouse).await?;
-                if schema_ready.is_done() {
-                    Ok(())
-                } else {
-                    Err("schema not applied yet".to_owned())
-                }
-            }
-        });
+        .with_check(
+            "clickhouse",
+            plumbing::clickhouse::readiness_check(clickhouse, Some(schema_ready)),
+        );
     plumbing::http::run_service(
         listener,
         Router::new(),
         health,
         metrics,
-        Duration::from_millis(config.http.shutdown_delay_ms),
+        &config.http,
         shutdown,
     )
     .await?;
