@@ -1,12 +1,20 @@
-//! Auth: users, roles, projects and write keys. Every change is an event on the JetStream `AUTH`
-//! stream; Postgres holds projections rebuilt from it.
+//! Auth: users, roles and sessions. Every change is an event on the JetStream `AUTH` stream;
+//! Postgres holds projections rebuilt from it, and access tokens are EdDSA JWTs.
+
+pub mod api;
+pub mod email;
+pub mod keys;
+pub mod passwords;
+pub mod projector;
+pub mod store;
+pub mod tokens;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use plumbing::config::{ConfigError, HttpConfig, NatsConfig, PostgresConfig};
+use plumbing::config::{ConfigError, HttpConfig, NatsConfig, PostgresConfig, Secret, var_or};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
@@ -14,11 +22,32 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
+use crate::keys::Keys;
+use crate::tokens::TokenSettings;
+
 /// Service name, in logs, metric names and `/readyz`.
 pub const SERVICE: &str = "auth";
 
 /// The Postgres migrations of the projections.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Where the token signing keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `AUTH_SIGNING_KEYS_FILE`: a file with one base64url Ed25519 seed per line.
+    File(PathBuf),
+    /// `AUTH_SIGNING_KEYS`: the same lines in a variable (newline or comma separated).
+    Inline(Secret),
+}
+
+impl KeySource {
+    pub fn load(&self) -> anyhow::Result<Keys> {
+        match self {
+            KeySource::File(path) => Keys::load(path),
+            KeySource::Inline(secret) => Keys::from_lines(&secret.expose().replace(',', "\n")),
+        }
+    }
+}
 
 /// Everything auth reads from the environment.
 #[derive(Debug, Clone)]
@@ -29,14 +58,70 @@ pub struct Config {
     pub nats: NatsConfig,
     /// Projections database.
     pub postgres: PostgresConfig,
+    /// Token signing keys (`AUTH_SIGNING_KEYS_FILE` or `AUTH_SIGNING_KEYS`, one is required).
+    pub keys: KeySource,
+    /// `iss` and `aud` of access tokens, TTLs (`AUTH_ISSUER`, `AUTH_AUDIENCE`,
+    /// `ACCESS_TOKEN_TTL_SECS` default 900, `REFRESH_TOKEN_TTL_SECS` default 30 days).
+    pub tokens: TokenSettings,
+    /// How long a command waits for its own event in the projection (`PROJECTION_TIMEOUT_MS`).
+    pub projection_timeout_ms: u64,
+    /// Mark the refresh cookie `Secure` (`SECURE_COOKIES`, default false; true behind TLS).
+    pub secure_cookies: bool,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let keys = match (
+            var_or::<String>("AUTH_SIGNING_KEYS_FILE", String::new())?,
+            var_or("AUTH_SIGNING_KEYS", Secret::default())?,
+        ) {
+            (file, _) if !file.is_empty() => KeySource::File(PathBuf::from(file)),
+            (_, inline) if !inline.expose().is_empty() => KeySource::Inline(inline),
+            _ => {
+                return Err(ConfigError {
+                    name: "AUTH_SIGNING_KEYS_FILE".to_owned(),
+                    problem: "is required (or AUTH_SIGNING_KEYS); `cargo xtask up` generates one"
+                        .to_owned(),
+                });
+            }
+        };
         Ok(Self {
             http: HttpConfig::from_env("AUTH_PORT", 8002)?,
             nats: NatsConfig::from_env()?,
             postgres: PostgresConfig::from_env()?,
+            keys,
+            tokens: TokenSettings {
+                issuer: var_or("AUTH_ISSUER", "event-analytics".to_owned())?,
+                audience: var_or("AUTH_AUDIENCE", "event-analytics".to_owned())?,
+                access_ttl_secs: var_or("ACCESS_TOKEN_TTL_SECS", 900)?,
+                refresh_ttl_secs: var_or("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
+            },
+            projection_timeout_ms: var_or("PROJECTION_TIMEOUT_MS", 5_000)?,
+            secure_cookies: var_or("SECURE_COOKIES", false)?,
+        })
+    }
+}
+
+impl Config {
+    /// Defaults everywhere and a freshly generated signing key: for tests and tools.
+    pub fn with_defaults(
+        http: HttpConfig,
+        nats: NatsConfig,
+        postgres: PostgresConfig,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            http,
+            nats,
+            postgres,
+            keys: KeySource::Inline(Secret::new(keys::generate_line()?)),
+            tokens: TokenSettings {
+                issuer: "event-analytics".to_owned(),
+                audience: "event-analytics".to_owned(),
+                access_ttl_secs: 900,
+                refresh_ttl_secs: 30 * 24 * 3600,
+            },
+            projection_timeout_ms: 5_000,
+            secure_cookies: false,
         })
     }
 }
@@ -61,9 +146,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let keys = Arc::new(config.keys.load()?);
     let metrics = Arc::new(Metrics::new(SERVICE));
     let logins = plumbing::metrics::counter_family("result", &["success", "failure"]);
-    metrics.register("logins", "Login attempts, by result", logins);
+    metrics.register("logins", "Login attempts, by result", logins.clone());
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let pool = pool(&config.postgres);
     let migrated = plumbing::startup::spawn_until_ok("postgres migrations", {
@@ -73,27 +159,41 @@ pub async fn run(
             async move { MIGRATOR.run(&pool).await.map_err(anyhow::Error::from) }
         }
     });
+    let projection = projector::spawn(jetstream.context.clone(), pool.clone());
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
-        .with_check("postgres", move || {
+        .with_check("postgres", {
             let pool = pool.clone();
-            let migrated = migrated.clone();
-            async move {
-                sqlx::query("SELECT 1")
-                    .execute(&pool)
-                    .await
-                    .map_err(|err| err.to_string())?;
-                if migrated.is_done() {
-                    Ok(())
-                } else {
-                    Err("migrations not applied yet".to_owned())
+            move || {
+                let pool = pool.clone();
+                let migrated = migrated.clone();
+                async move {
+                    sqlx::query("SELECT 1")
+                        .execute(&pool)
+                        .await
+                        .map_err(|err| err.to_string())?;
+                    if migrated.is_done() {
+                        Ok(())
+                    } else {
+                        Err("migrations not applied yet".to_owned())
+                    }
                 }
             }
         });
+    let state = api::AppState {
+        publisher: store::Publisher::new(jetstream.context.clone()),
+        pool,
+        projection,
+        keys,
+        tokens: config.tokens.clone(),
+        projection_timeout: Duration::from_millis(config.projection_timeout_ms),
+        secure_cookies: config.secure_cookies,
+        logins,
+    };
     plumbing::http::run_service(
         listener,
-        Router::new(),
+        api::router(state),
         health,
         metrics,
         &config.http,

@@ -9,15 +9,11 @@ use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
 fn auth_migrates_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let mut nats = TestNats::start()?;
     let db = PostgresDb::create()?;
-    let config = auth::Config {
-        http: HttpConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            shutdown_delay_ms: 0,
-        },
-        nats: NatsConfig { url: nats.url() },
-        postgres: PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
-    };
+    let config = auth::Config::with_defaults(
+        HttpConfig::ephemeral(),
+        NatsConfig { url: nats.url() },
+        PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
+    )?;
     let service = spawn_service("auth", move |listener, shutdown| {
         auth::run(config, listener, shutdown)
     })?;

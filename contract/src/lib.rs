@@ -1,6 +1,7 @@
 //! Wire contract shared by every service and the UI: stream, subject and consumer names, and the
 //! JSON shapes that cross a process boundary. No I/O dependencies, so it compiles to wasm32.
 
+pub mod auth;
 pub mod health;
 pub mod streams;
 

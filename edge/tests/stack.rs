@@ -11,11 +11,7 @@ use devstack::test::{
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
 
 fn http() -> HttpConfig {
-    HttpConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        shutdown_delay_ms: 0,
-    }
+    HttpConfig::ephemeral()
 }
 
 fn ui_dir() -> PathBuf {
@@ -55,11 +51,11 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
         move |listener, shutdown| ingest::run(config, listener, shutdown)
     })?;
     let auth = spawn_service("auth", {
-        let config = auth::Config {
-            http: http(),
-            nats: NatsConfig { url: nats.url() },
-            postgres: PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-        };
+        let config = auth::Config::with_defaults(
+            http(),
+            NatsConfig { url: nats.url() },
+            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+        )?;
         move |listener, shutdown| auth::run(config, listener, shutdown)
     })?;
     let mut query = spawn_service("query", {

@@ -7,11 +7,7 @@ use plumbing::config::{HttpConfig, NatsConfig};
 fn ingest_is_ready_with_nats_and_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let mut nats = TestNats::start()?;
     let config = ingest::Config {
-        http: HttpConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            shutdown_delay_ms: 0,
-        },
+        http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
     };
     let service = spawn_service("ingest", move |listener, shutdown| {

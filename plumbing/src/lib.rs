@@ -5,6 +5,7 @@
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
 pub mod config;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -11,11 +11,7 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let db = ClickHouseDb::unique();
     db.server().create_database(&db.name)?;
     let config = query::Config {
-        http: HttpConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            shutdown_delay_ms: 0,
-        },
+        http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
     };

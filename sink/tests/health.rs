@@ -10,11 +10,7 @@ fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyho
     let mut nats = TestNats::start()?;
     let db = ClickHouseDb::unique();
     let config = sink::Config {
-        http: HttpConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            shutdown_delay_ms: 0,
-        },
+        http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
     };

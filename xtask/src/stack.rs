@@ -128,6 +128,7 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
     build.args(profile.cargo_flag());
     run(&mut build)?;
 
+    let bin_dir = root.join("target").join(profile.dir());
     let data = root.join(".data");
     let logs = data.join("logs");
     std::fs::create_dir_all(&logs)?;
@@ -160,7 +161,16 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
         },
     )?;
 
+    // The token signing key is generated once and kept, so sessions survive a restart.
+    let signing_keys = data.join("auth/signing-keys");
+    if !signing_keys.exists() {
+        run(Command::new(bin_dir.join("auth"))
+            .args(["keys", "add"])
+            .arg(&signing_keys))?;
+    }
+
     let environment: Vec<(&str, String)> = vec![
+        ("AUTH_SIGNING_KEYS_FILE", signing_keys.display().to_string()),
         ("NATS_URL", nats.url()),
         ("POSTGRES_HOST", "127.0.0.1".to_owned()),
         ("POSTGRES_PORT", postgres.port().to_string()),
@@ -184,7 +194,6 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
             format!("http://127.0.0.1:{}", port("QUERY_PORT")?),
         ),
     ];
-    let bin_dir = root.join("target").join(profile.dir());
     let mut services = Vec::new();
     for (service, port_variable) in SERVICES {
         let mut command = Command::new(bin_dir.join(service));

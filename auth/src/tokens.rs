@@ -1,0 +1,101 @@
+//! Access tokens (EdDSA JWTs with `kid`) and opaque refresh tokens.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contract::auth::{Claims, Role};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::keys::Keys;
+
+/// Who issues tokens and for whom, and for how long.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+}
+
+/// Why a bearer token was refused. The client only ever learns "401".
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("invalid token: {0}")]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+}
+
+/// A signed access token for `user_id` with `role`.
+pub fn issue_access(
+    keys: &Keys,
+    settings: &TokenSettings,
+    user_id: Uuid,
+    role: Role,
+) -> anyhow::Result<String> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = Claims {
+        sub: user_id,
+        role,
+        iss: settings.issuer.clone(),
+        aud: settings.audience.clone(),
+        exp: now + i64::try_from(settings.access_ttl_secs)?,
+        nbf: now,
+        iat: now,
+        jti: Uuid::now_v7(),
+    };
+    let (kid, key) = keys.signing();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    Ok(jsonwebtoken::encode(&header, &claims, key)?)
+}
+
+/// Verifies signature (EdDSA only, key by `kid`), issuer, audience, `exp` and `nbf`, and that
+/// every claim is present with its type.
+pub fn verify_access(
+    keys: &Keys,
+    settings: &TokenSettings,
+    token: &str,
+) -> Result<Claims, TokenError> {
+    let header = jsonwebtoken::decode_header(token)?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(TokenError::Malformed(format!("algorithm {:?}", header.alg)));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| TokenError::Malformed("no kid".to_owned()))?;
+    let key = keys.verifying(&kid).ok_or(TokenError::UnknownKey)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[settings.issuer.as_str()]);
+    validation.set_audience(&[settings.audience.as_str()]);
+    validation.validate_nbf = true;
+    validation.leeway = 5;
+    validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<HashSet<_>>();
+    Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims)
+}
+
+/// A new refresh token and the hash that is stored in its place.
+pub fn new_refresh_token() -> anyhow::Result<(String, String)> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = refresh_hash(&token);
+    Ok((token, hash))
+}
+
+/// SHA-256 (hex) of a refresh token.
+pub fn refresh_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

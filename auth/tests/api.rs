@@ -1,0 +1,478 @@
+//! The auth API against real nats-server and PostgreSQL: registration, login, refresh-token
+//! rotation, the unique email under concurrency, and every way a forged token must fail.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contract::auth::{AuthEvent, Claims, Role};
+use devstack::test::{PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// One auth service with its own NATS and database.
+struct TestAuth {
+    nats: TestNats,
+    db: PostgresDb,
+    service: ServiceHandle,
+    keys: auth::keys::Keys,
+    settings: auth::tokens::TokenSettings,
+    http: reqwest::Client,
+}
+
+impl TestAuth {
+    fn start() -> anyhow::Result<Self> {
+        let nats = TestNats::start()?;
+        let db = PostgresDb::create()?;
+        let config = auth::Config::with_defaults(
+            HttpConfig::ephemeral(),
+            NatsConfig { url: nats.url() },
+            PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
+        )?;
+        let keys = config.keys.load()?;
+        let settings = config.tokens.clone();
+        let service = spawn_service("auth", move |listener, shutdown| {
+            auth::run(config, listener, shutdown)
+        })?;
+        wait_for_readiness(&service, 200)?;
+        Ok(Self {
+            nats,
+            db,
+            service,
+            keys,
+            settings,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let response = self
+            .http
+            .post(self.service.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("auth answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        )
+    }
+
+    async fn register(&self, email: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post(
+                "/api/auth/register",
+                json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post(
+                "/api/auth/login",
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn refresh(&self, token: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post("/api/auth/refresh", json!({ "refresh_token": token }))
+            .await;
+        (status, body)
+    }
+
+    async fn me(&self, access_token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.service.url("/api/auth/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("auth answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        self.db
+            .server()
+            .psql_in(&self.db.name, sql)
+            .expect("psql")
+            .trim()
+            .to_owned()
+    }
+
+    async fn stream_messages(&self, subject: &str) -> Vec<AuthEvent> {
+        let client = async_nats::connect(self.nats.url()).await.expect("nats");
+        let js = jetstream::new(client);
+        let stream = js.get_stream("AUTH").await.expect("AUTH exists");
+        let mut events = Vec::new();
+        let mut sequence = 0;
+        loop {
+            match stream
+                .direct_get_next_for_subject(subject, Some(sequence + 1))
+                .await
+            {
+                Ok(message) => {
+                    sequence = message.sequence;
+                    events.push(serde_json::from_slice(&message.payload).expect("auth event"));
+                }
+                Err(_) => return events,
+            }
+        }
+    }
+
+    /// A token signed with auth's own key, with `edit` applied to otherwise valid claims.
+    fn signed(&self, edit: impl FnOnce(&mut Value)) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut claims = serde_json::to_value(Claims {
+            sub: Uuid::now_v7(),
+            role: Role::Admin,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            exp: now + 600,
+            nbf: now,
+            iat: now,
+            jti: Uuid::now_v7(),
+        })
+        .expect("claims");
+        edit(&mut claims);
+        let (kid, key) = self.keys.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, key).expect("signs")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_then_me_shows_the_user_from_the_projection() {
+    let auth = TestAuth::start().expect("auth starts");
+    let (status, user) = auth.register("  Ada@Example.com ").await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["role"], "user");
+    // Read-your-writes: the row is there the moment register answered.
+    assert_eq!(
+        auth.sql("SELECT count(*) FROM users WHERE email = 'ada@example.com'"),
+        "1"
+    );
+
+    let (status, tokens) = auth.login("ADA@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let access = tokens["access_token"].as_str().expect("access token");
+    let (status, me) = auth.me(access).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], user["id"]);
+    assert_eq!(me["email"], "ada@example.com");
+
+    let user_id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
+    let events = auth
+        .stream_messages(&contract::auth::user_subject(user_id))
+        .await;
+    assert!(
+        matches!(
+            events.as_slice(),
+            [AuthEvent::UserRegistered {
+                role: Role::User,
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    let phc = auth.sql("SELECT password_hash FROM users");
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+
+    let jwks = auth
+        .http
+        .get(auth.service.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks");
+    let jwks: Value = jwks.json().await.expect("json");
+    assert_eq!(jwks["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+    assert_eq!(jwks["keys"][0]["kid"], auth.keys.signing().0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("bob@example.com").await;
+    let (status, first) = auth.login("bob@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let first_token = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    let (status, second) = auth.refresh(&first_token).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second_token = second["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    assert_ne!(first_token, second_token);
+    let (status, _) = auth
+        .me(second["access_token"].as_str().expect("access"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The old token again: theft suspected, the family ends, the newest token dies with it.
+    let (status, body) = auth.refresh(&first_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = auth.refresh(&second_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        auth.sql("SELECT revoked_reason FROM sessions"),
+        "token_reuse"
+    );
+
+    // A new login starts a new family; logout ends it.
+    let (_, third) = auth.login("bob@example.com", PASSWORD).await;
+    let third_token = third["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let (status, _, headers) = auth
+        .post("/api/auth/logout", json!({ "refresh_token": third_token }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let cookie = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        cookie.starts_with("refresh_token=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+    let (status, _) = auth.refresh(&third_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        auth.sql("SELECT count(*) FROM sessions WHERE revoked_reason = 'logout'"),
+        "1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_registrations_of_one_email_make_exactly_one_account() {
+    let auth = TestAuth::start().expect("auth starts");
+    let variants = [
+        "carol@example.com",
+        "CAROL@example.com",
+        " carol@EXAMPLE.com ",
+        "\u{FF43}arol@example.com",
+    ];
+    let attempts = (0..50).map(|i| auth.register(variants[i % variants.len()]));
+    let outcomes = futures_util::future::join_all(attempts).await;
+
+    let created = outcomes
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    let conflicts = outcomes
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, conflicts), (1, 49), "{outcomes:?}");
+    let conflict = &outcomes
+        .iter()
+        .find(|(s, _)| *s == StatusCode::CONFLICT)
+        .expect("a conflict")
+        .1;
+    assert_eq!(conflict["error"]["code"], "conflict");
+
+    let hash = auth::email::hash("carol@example.com");
+    let claims = auth
+        .stream_messages(&contract::auth::email_subject(&hash))
+        .await;
+    assert_eq!(claims.len(), 1, "one claim on the stream: {claims:?}");
+    assert_eq!(auth.sql("SELECT count(*) FROM users"), "1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_email_and_wrong_password_answer_identically() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("dave@example.com").await;
+    let unknown = auth.login("nobody@example.com", PASSWORD).await;
+    let wrong = auth.login("dave@example.com", "not the password").await;
+    assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown, wrong);
+    // The failure is an audit event, projected as a counter on the account.
+    let counted = devstack::wait::until_async(
+        "the failure to be projected",
+        Duration::from_secs(10),
+        || async { auth.sql("SELECT failed_logins FROM users") == "1" },
+    )
+    .await;
+    assert!(counted.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_clear_400_and_the_service_stays_up() {
+    let auth = TestAuth::start().expect("auth starts");
+    for (body, expected) in [
+        ("{not json", "invalid_json"),
+        (r#"{"email": 5, "password": "x"}"#, "invalid_json"),
+        (r#"{"email": "a@b.co", "password": "short"}"#, "bad_request"),
+        (
+            r#"{"email": "no-at-sign", "password": "long enough pass"}"#,
+            "bad_request",
+        ),
+    ] {
+        let response = auth
+            .http
+            .post(auth.service.url("/api/auth/register"))
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = response.json().await.expect("json error");
+        assert_eq!(answer["error"]["code"], expected, "{body}: {answer}");
+    }
+    let (status, _) = auth.register("erin@example.com").await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_expired_and_misaddressed_tokens_are_refused() {
+    let auth = TestAuth::start().expect("auth starts");
+    let valid = auth.signed(|_| {});
+    // The subject does not exist, so a valid token gets 404, proving the signature passed.
+    assert_eq!(auth.me(&valid).await.0, StatusCode::NOT_FOUND);
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (header_b64, payload_b64) = {
+        let mut parts = valid.split('.');
+        (
+            parts.next().expect("header").to_owned(),
+            parts.next().expect("payload").to_owned(),
+        )
+    };
+    let payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&payload_b64).expect("b64")).expect("json");
+
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "typ": "JWT" }).to_string()),
+        payload_b64
+    );
+    let public_key = URL_SAFE_NO_PAD
+        .decode(auth.keys.jwks()["keys"][0]["x"].as_str().expect("x"))
+        .expect("public key");
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some(auth.keys.signing().0.to_owned());
+    let hs256_with_public_key = jsonwebtoken::encode(
+        &hs_header,
+        &payload,
+        &EncodingKey::from_secret(&public_key).expect("hmac key"),
+    )
+    .expect("hs256");
+    let tampered = {
+        let mut claims = payload.clone();
+        claims["role"] = json!("admin");
+        claims["sub"] = json!(Uuid::now_v7());
+        let signature = valid.rsplit('.').next().expect("signature");
+        format!(
+            "{header_b64}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    };
+    let unknown_kid = {
+        let other =
+            auth::keys::Keys::from_lines(&auth::keys::generate_line().expect("key")).expect("keys");
+        let (kid, key) = other.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &payload, key).expect("signs")
+    };
+
+    let cases = [
+        ("alg none", alg_none),
+        ("HS256 signed with the public key", hs256_with_public_key),
+        ("tampered payload", tampered),
+        ("unknown kid", unknown_kid),
+        (
+            "wrong iss",
+            auth.signed(|c| c["iss"] = json!("someone-else")),
+        ),
+        (
+            "wrong aud",
+            auth.signed(|c| c["aud"] = json!("another-product")),
+        ),
+        ("expired", auth.signed(|c| c["exp"] = json!(now - 120))),
+        (
+            "nbf in the future",
+            auth.signed(|c| c["nbf"] = json!(now + 600)),
+        ),
+        (
+            "exp as a string",
+            auth.signed(|c| c["exp"] = json!((now + 600).to_string())),
+        ),
+        (
+            "no exp",
+            auth.signed(|c| {
+                c.as_object_mut().expect("object").remove("exp");
+            }),
+        ),
+        ("garbage", "not.a.token".to_owned()),
+    ];
+    for (case, token) in cases {
+        let (status, body) = auth.me(&token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized", "{case}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_event_is_applied_once() {
+    let auth = TestAuth::start().expect("auth starts");
+    let (_, user) = auth.register("frank@example.com").await;
+    let user_id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
+    let pool = auth::pool(&PostgresConfig::local(
+        auth.db.server().port(),
+        &auth.db.name,
+        auth.db.server().password(),
+    ));
+    let last = auth::projector::last_applied(&pool).await.expect("state");
+    let failed = AuthEvent::LoginFailed {
+        user_id,
+        at: time::OffsetDateTime::now_utc(),
+    };
+
+    // As if the projector committed sequence `last + 1000` and died before acking: the
+    // redelivery of the same sequence changes nothing.
+    auth::projector::apply(&pool, last + 1000, &failed)
+        .await
+        .expect("applies");
+    auth::projector::apply(&pool, last + 1000, &failed)
+        .await
+        .expect("skips");
+    assert_eq!(auth.sql("SELECT failed_logins FROM users"), "1");
+    assert_eq!(
+        auth::projector::last_applied(&pool).await.expect("state"),
+        last + 1000
+    );
+}

@@ -1,0 +1,231 @@
+//! Auth on the wire: the events on the `AUTH` stream, and the request and response bodies of
+//! `/api/auth/*`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What a user may do: `user` uses the dashboard, `analyst` reads aggregates, `admin` everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Analyst,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role includes everything `required` may do.
+    pub fn includes(self, required: Role) -> bool {
+        self.rank() >= required.rank()
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Role::User => 0,
+            Role::Analyst => 1,
+            Role::Admin => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Role::User),
+            "analyst" => Ok(Role::Analyst),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?}")),
+        }
+    }
+}
+
+/// Every change to users and sessions, as stored on the `AUTH` stream (JSON, tagged by `type`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthEvent {
+    /// The first message on `auth.email.<hash>`: this user id owns the email.
+    EmailClaimed {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserRegistered {
+        user_id: Uuid,
+        email: String,
+        email_hash: String,
+        name: String,
+        /// argon2id PHC string.
+        password_hash: String,
+        role: Role,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Audit, on `auth.login.<user_id>`.
+    LoginSucceeded {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Audit, on `auth.login.<user_id>`: a wrong password for an existing account.
+    LoginFailed {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: a login opened a refresh-token family.
+    SessionStarted {
+        family_id: Uuid,
+        user_id: Uuid,
+        /// SHA-256 (hex) of the refresh token; the token itself is never stored.
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: a refresh replaced the family's token.
+    SessionRefreshed {
+        family_id: Uuid,
+        previous_hash: String,
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: logout, or reuse of a rotated token.
+    SessionRevoked {
+        family_id: Uuid,
+        reason: SessionRevokedReason,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+/// Why a refresh-token family ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionRevokedReason {
+    Logout,
+    /// A token that had already been rotated was presented again: it may be stolen.
+    TokenReuse,
+}
+
+/// `auth.user.<id>`.
+pub fn user_subject(user_id: Uuid) -> String {
+    format!("auth.user.{user_id}")
+}
+
+/// `auth.email.<sha256 of the normalised email>`.
+pub fn email_subject(email_hash: &str) -> String {
+    format!("auth.email.{email_hash}")
+}
+
+/// `auth.login.<user_id>`.
+pub fn login_subject(user_id: Uuid) -> String {
+    format!("auth.login.{user_id}")
+}
+
+/// `auth.session.<family_id>`.
+pub fn session_subject(family_id: Uuid) -> String {
+    format!("auth.session.{family_id}")
+}
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// `POST /api/auth/refresh` and `/logout` for clients without the cookie.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Answer of login and refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Also set as an httpOnly cookie; in the body for clients without cookies.
+    pub refresh_token: String,
+    pub user: UserView,
+}
+
+/// Claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_readable_json_tagged_by_type() {
+        let event = AuthEvent::EmailClaimed {
+            user_id: Uuid::nil(),
+            at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let json = serde_json::to_string(&event).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"type":"email_claimed","user_id":"00000000-0000-0000-0000-000000000000","at":"1970-01-01T00:00:00Z"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<AuthEvent>(&json).expect("parses"),
+            event
+        );
+    }
+
+    #[test]
+    fn admin_includes_analyst_includes_user() {
+        assert!(Role::Admin.includes(Role::Analyst));
+        assert!(Role::Analyst.includes(Role::User));
+        assert!(!Role::User.includes(Role::Analyst));
+    }
+}
