@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
         .route("/.well-known/jwks.json", get(jwks))
+        .merge(crate::admin::router())
         .with_state(state)
 }
 
@@ -66,6 +67,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("the account is disabled")]
     Disabled,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("not found")]
@@ -83,6 +86,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Disabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unavailable(cause) => {
@@ -117,7 +121,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl AppState {
     /// Answers only once the projection holds the event (read-your-writes).
-    async fn projected(&self, sequence: u64) -> Result<(), ApiError> {
+    pub async fn projected(&self, sequence: u64) -> Result<(), ApiError> {
         if self
             .projection
             .wait_for(sequence, self.projection_timeout)
@@ -137,12 +141,26 @@ async fn register(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    if !email::is_plausible(&request.email) {
+    let name = request.name.unwrap_or_default();
+    let user = register_user(&state, &request.email, request.password, &name, Role::User).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// Validates, claims the email on the stream (only the first claim wins), publishes the user and
+/// answers once the projection holds it.
+pub async fn register_user(
+    state: &AppState,
+    email: &str,
+    password: String,
+    name: &str,
+    role: Role,
+) -> Result<UserView, ApiError> {
+    if !email::is_plausible(email) {
         return Err(ApiError::BadRequest(
             "email is not a valid address".to_owned(),
         ));
     }
-    let length = request.password.chars().count();
+    let length = password.chars().count();
     if !passwords::LENGTH.contains(&length) {
         return Err(ApiError::BadRequest(format!(
             "password must be {} to {} characters",
@@ -150,18 +168,17 @@ async fn register(
             passwords::LENGTH.end()
         )));
     }
-    let name = request.name.unwrap_or_default().trim().to_owned();
+    let name = name.trim().to_owned();
     if name.chars().count() > 100 {
         return Err(ApiError::BadRequest(
             "name must be at most 100 characters".to_owned(),
         ));
     }
-    let email = email::normalise(&request.email);
+    let email = email::normalise(email);
     let email_hash = email::hash(&email);
     let user_id = Uuid::now_v7();
     let at = OffsetDateTime::now_utc();
 
-    // Only the first claim on the email's subject succeeds: uniqueness decided by the stream.
     state
         .publisher
         .publish(
@@ -178,7 +195,7 @@ async fn register(
             other => other.into(),
         })?;
 
-    let password_hash = passwords::hash(request.password).await?;
+    let password_hash = passwords::hash(password).await?;
     let sequence = state
         .publisher
         .publish(
@@ -189,7 +206,7 @@ async fn register(
                 email_hash,
                 name: name.clone(),
                 password_hash,
-                role: Role::User,
+                role,
                 at,
             },
             &format!("registered-{user_id}"),
@@ -197,13 +214,12 @@ async fn register(
         )
         .await?;
     state.projected(sequence).await?;
-    let user = UserView {
+    Ok(UserView {
         id: user_id,
         email,
         name,
-        role: Role::User,
-    };
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+        role,
+    })
 }
 
 /// A user row as login needs it.

@@ -1,11 +1,13 @@
 //! Auth: users, roles and sessions. Every change is an event on the JetStream `AUTH` stream;
 //! Postgres holds projections rebuilt from it, and access tokens are EdDSA JWTs.
 
+pub mod admin;
 pub mod api;
 pub mod email;
 pub mod keys;
 pub mod passwords;
 pub mod projector;
+pub mod rebuild;
 pub mod store;
 pub mod tokens;
 
@@ -67,6 +69,9 @@ pub struct Config {
     pub projection_timeout_ms: u64,
     /// Mark the refresh cookie `Secure` (`SECURE_COOKIES`, default false; true behind TLS).
     pub secure_cookies: bool,
+    /// The first admin (`ADMIN_EMAIL`, `ADMIN_PASSWORD`), created or promoted at start when no
+    /// admin exists.
+    pub first_admin: Option<(String, Secret)>,
 }
 
 impl Config {
@@ -98,6 +103,19 @@ impl Config {
             },
             projection_timeout_ms: var_or("PROJECTION_TIMEOUT_MS", 5_000)?,
             secure_cookies: var_or("SECURE_COOKIES", false)?,
+            first_admin: match (
+                var_or("ADMIN_EMAIL", String::new())?,
+                var_or("ADMIN_PASSWORD", Secret::default())?,
+            ) {
+                (email, _) if email.is_empty() => None,
+                (_, password) if password.expose().is_empty() => {
+                    return Err(ConfigError {
+                        name: "ADMIN_PASSWORD".to_owned(),
+                        problem: "is required when ADMIN_EMAIL is set".to_owned(),
+                    });
+                }
+                (email, password) => Some((email, password)),
+            },
         })
     }
 }
@@ -122,6 +140,7 @@ impl Config {
             },
             projection_timeout_ms: 5_000,
             secure_cookies: false,
+            first_admin: None,
         })
     }
 }
@@ -191,6 +210,31 @@ pub async fn run(
         secure_cookies: config.secure_cookies,
         logins,
     };
+    if let Some((email, password)) = config.first_admin.clone() {
+        let state = state.clone();
+        plumbing::startup::spawn_until_ok("first admin", move || {
+            let state = state.clone();
+            let (email, password) = (email.clone(), password.clone());
+            async move {
+                // Decide on a projection that has caught up with the stream, or a restart could
+                // miss the admin that already exists.
+                let mut stream = state
+                    .publisher
+                    .context()
+                    .get_stream(contract::streams::AUTH_STREAM)
+                    .await?;
+                let last = stream.info().await?.state.last_sequence;
+                anyhow::ensure!(
+                    state
+                        .projection
+                        .wait_for(last, Duration::from_secs(30))
+                        .await,
+                    "projection has not caught up with the stream"
+                );
+                admin::bootstrap_admin(&state, &email, password.expose()).await
+            }
+        });
+    }
     plumbing::http::run_service(
         listener,
         api::router(state),

@@ -13,8 +13,11 @@ async fn main() -> anyhow::Result<()> {
         println!("added signing key {kid} to {file}; it signs new tokens after the next restart");
         return Ok(());
     }
+    if args.first().map(String::as_str) == Some("rebuild") && args.len() == 1 {
+        return rebuild().await;
+    }
     if !args.is_empty() {
-        anyhow::bail!("usage: auth [keys add <keys-file>]");
+        anyhow::bail!("usage: auth [keys add <keys-file> | rebuild]");
     }
 
     plumbing::telemetry::init("auth");
@@ -23,4 +26,19 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.http.bind_addr()))?;
     auth::run(config, listener, plumbing::shutdown::signal()).await
+}
+
+/// `auth rebuild`: truncates the projections and replays the `AUTH` stream into them.
+async fn rebuild() -> anyhow::Result<()> {
+    let nats = plumbing::config::NatsConfig::from_env()?;
+    let postgres = plumbing::config::PostgresConfig::from_env()?;
+    let client = async_nats::connect(&nats.url)
+        .await
+        .with_context(|| format!("connecting to NATS at {}", nats.url))?;
+    let js = async_nats::jetstream::new(client);
+    let pool = auth::pool(&postgres);
+    auth::MIGRATOR.run(&pool).await?;
+    let applied = auth::rebuild::rebuild(&js, &pool, auth::rebuild::print_progress).await?;
+    eprintln!("\nrebuilt the projections from {applied} events");
+    Ok(())
 }

@@ -145,7 +145,8 @@ pub async fn apply(pool: &PgPool, sequence: u64, event: &AuthEvent) -> Result<()
     tx.commit().await
 }
 
-async fn apply_event(
+/// Applies one event inside `tx`, without the sequence bookkeeping (see [`apply`]).
+pub async fn apply_event(
     tx: &mut Transaction<'_, Postgres>,
     sequence: i64,
     event: &AuthEvent,
@@ -202,9 +203,11 @@ async fn apply_event(
             expires_at,
             at,
         } => {
+            // After an erasure, a rebuild meets sessions of a user who no longer exists.
             sqlx::query(
                 "INSERT INTO sessions (family_id, user_id, current_hash, expires_at, created_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
+                 ON CONFLICT DO NOTHING",
             )
             .bind(family_id)
             .bind(user_id)
@@ -214,11 +217,15 @@ async fn apply_event(
             .bind(sequence)
             .execute(&mut **tx)
             .await?;
-            sqlx::query("INSERT INTO session_tokens (token_hash, family_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(token_hash)
-                .bind(family_id)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO session_tokens (token_hash, family_id)
+                 SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE family_id = $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(token_hash)
+            .bind(family_id)
+            .execute(&mut **tx)
+            .await?;
         }
         AuthEvent::SessionRefreshed {
             family_id,
@@ -241,9 +248,108 @@ async fn apply_event(
                 .bind(at)
                 .execute(&mut **tx)
                 .await?;
-            sqlx::query("INSERT INTO session_tokens (token_hash, family_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(token_hash)
-                .bind(family_id)
+            sqlx::query(
+                "INSERT INTO session_tokens (token_hash, family_id)
+                 SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE family_id = $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(token_hash)
+            .bind(family_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        AuthEvent::RoleChanged { user_id, role, .. } => {
+            sqlx::query("UPDATE users SET role = $2, version = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(role.as_str())
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+        }
+        AuthEvent::UserDisabled { user_id, at, .. }
+        | AuthEvent::UserEnabled { user_id, at, .. } => {
+            let disabled = matches!(event, AuthEvent::UserDisabled { .. });
+            sqlx::query("UPDATE users SET disabled = $2, version = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(disabled)
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+            if disabled {
+                // A disabled account keeps no session.
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $2, revoked_reason = 'disabled'
+                     WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        AuthEvent::UserErased { user_id, .. } => {
+            // Sessions and tokens go with the row (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        AuthEvent::ProjectCreated {
+            project_id,
+            name,
+            timezone,
+            at,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO projects (id, name, timezone, created_at, version)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(project_id)
+            .bind(name)
+            .bind(timezone)
+            .bind(at)
+            .bind(sequence)
+            .execute(&mut **tx)
+            .await?;
+        }
+        AuthEvent::WriteKeyIssued {
+            project_id,
+            key_id,
+            key,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO write_keys (id, project_id, key, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(key_id)
+            .bind(project_id)
+            .bind(key)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
+                .bind(project_id)
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+        }
+        AuthEvent::WriteKeyRevoked {
+            project_id,
+            key_id,
+            at,
+        } => {
+            sqlx::query(
+                "UPDATE write_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(key_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
+                .bind(project_id)
+                .bind(sequence)
                 .execute(&mut **tx)
                 .await?;
         }

@@ -26,6 +26,10 @@ impl Publisher {
         Self { js }
     }
 
+    pub fn context(&self) -> &jetstream::Context {
+        &self.js
+    }
+
     /// Publishes `event` on `subject` and returns its stream sequence once JetStream stored it.
     /// `expected` is the subject's last sequence this write is based on (0: the subject must be
     /// empty); `None` appends unconditionally.

@@ -28,13 +28,23 @@ struct TestAuth {
 
 impl TestAuth {
     fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// With `ADMIN_EMAIL` / `ADMIN_PASSWORD` set to `first_admin`.
+    fn start_with(first_admin: Option<&str>) -> anyhow::Result<Self> {
+        if std::env::var_os("TEST_LOGS").is_some() {
+            plumbing::telemetry::init("auth-test");
+        }
         let nats = TestNats::start()?;
         let db = PostgresDb::create()?;
-        let config = auth::Config::with_defaults(
+        let mut config = auth::Config::with_defaults(
             HttpConfig::ephemeral(),
             NatsConfig { url: nats.url() },
             PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
         )?;
+        config.first_admin =
+            first_admin.map(|email| (email.to_owned(), plumbing::config::Secret::new(PASSWORD)));
         let keys = config.keys.load()?;
         let settings = config.tokens.clone();
         let service = spawn_service("auth", move |listener, shutdown| {
@@ -110,6 +120,75 @@ impl TestAuth {
             .expect("auth answers");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends `method path` with a bearer token and an optional JSON body.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.service.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("auth answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Logs in and returns the access token.
+    async fn token(&self, email: &str) -> String {
+        let (status, body) = self.login(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    /// Waits for the first admin, created in the background at start.
+    async fn admin_token(&self, email: &str) -> String {
+        devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
+            self.login(email, PASSWORD).await.0 == StatusCode::OK
+        })
+        .await
+        .expect("first admin created");
+        self.token(email).await
+    }
+
+    fn pool(&self) -> sqlx::PgPool {
+        auth::pool(&PostgresConfig::local(
+            self.db.server().port(),
+            &self.db.name,
+            self.db.server().password(),
+        ))
+    }
+
+    async fn js(&self) -> jetstream::Context {
+        jetstream::new(async_nats::connect(self.nats.url()).await.expect("nats"))
+    }
+
+    /// Every projection table, ordered, as text, for comparing live state with a rebuild.
+    fn dump(&self) -> String {
+        [
+            "SELECT id, email, email_hash, name, password_hash, role, disabled, created_at, last_login_at, failed_logins, version FROM users ORDER BY id",
+            "SELECT family_id, user_id, current_hash, expires_at, created_at, revoked_at, revoked_reason, version FROM sessions ORDER BY family_id",
+            "SELECT token_hash, family_id, rotated_at FROM session_tokens ORDER BY token_hash",
+            "SELECT id, name, timezone, created_at, version FROM projects ORDER BY id",
+            "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
+            "SELECT last_sequence FROM projection_state",
+        ]
+        .iter()
+        .map(|sql| self.sql(sql))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
     }
 
     fn sql(&self, sql: &str) -> String {
@@ -474,5 +553,241 @@ async fn a_redelivered_event_is_applied_once() {
     assert_eq!(
         auth::projector::last_applied(&pool).await.expect("state"),
         last + 1000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_admin_manages_roles_and_cannot_remove_the_last_admin() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let admin = auth.admin_token("root@example.com").await;
+    let (_, grace) = auth.register("grace@example.com").await;
+    let grace_id = grace["id"].as_str().expect("id").to_owned();
+    let user_token = auth.token("grace@example.com").await;
+
+    let (status, _) = auth
+        .call(reqwest::Method::GET, "/api/admin/users", &user_token, None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a user is not an admin");
+    let (status, _) = auth
+        .call(reqwest::Method::GET, "/api/admin/users", "garbage", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, page) = auth
+        .call(
+            reqwest::Method::GET,
+            "/api/admin/users?q=GRACE",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["users"][0]["email"], "grace@example.com");
+    let (_, everyone) = auth
+        .call(reqwest::Method::GET, "/api/admin/users", &admin, None)
+        .await;
+    assert_eq!(everyone["total"], 2);
+
+    let path = format!("/api/admin/users/{grace_id}");
+    let (status, changed) = auth
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({ "role": "analyst" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["role"], "analyst");
+    let (_, relogin) = auth.login("grace@example.com", PASSWORD).await;
+    assert_eq!(relogin["user"]["role"], "analyst");
+
+    let (status, disabled) = auth
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({ "disabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{disabled}");
+    let (status, refused) = auth.login("grace@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "account_disabled");
+    let (status, _) = auth
+        .refresh(relogin["refresh_token"].as_str().expect("token"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "disabling ended the sessions"
+    );
+
+    let (_, me) = auth.me(&admin).await;
+    let own = format!("/api/admin/users/{}", me["id"].as_str().expect("id"));
+    let (status, body) = auth
+        .call(
+            reqwest::Method::PATCH,
+            &own,
+            &admin,
+            Some(json!({ "role": "user" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the last admin stays: {body}");
+    let (status, _) = auth.call(reqwest::Method::DELETE, &own, &admin, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projects_get_write_keys_that_can_be_added_and_revoked() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let admin = auth.admin_token("root@example.com").await;
+    let (status, project) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/admin/projects",
+            &admin,
+            Some(json!({ "name": "Shop", "timezone": "Europe/Paris" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    assert_eq!(project["timezone"], "Europe/Paris");
+    let first_key = project["write_key"].as_str().expect("write key").to_owned();
+    assert!(
+        first_key.starts_with("ea_") && first_key.len() > 30,
+        "{first_key}"
+    );
+    let id = project["id"].as_str().expect("id").to_owned();
+
+    let (status, second) = auth
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/admin/projects/{id}/keys"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let (_, listed) = auth
+        .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
+        .await;
+    let keys = listed["projects"][0]["keys"]
+        .as_array()
+        .expect("keys")
+        .clone();
+    assert_eq!(keys.len(), 2, "{listed}");
+    let first_id = keys[0]["id"].as_str().expect("key id").to_owned();
+    assert_eq!(keys[0]["key"], first_key.as_str());
+
+    let (status, _) = auth
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/admin/projects/{id}/keys/{first_id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = auth
+        .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
+        .await;
+    assert_eq!(listed["projects"][0]["keys"], json!([second.clone()]));
+
+    let (status, body) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/admin/projects",
+            &admin,
+            Some(json!({ "name": "Bad", "timezone": "Mars; DROP TABLE" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let admin = auth.admin_token("root@example.com").await;
+    for name in ["heidi", "ivan", "judy"] {
+        auth.register(&format!("{name}@example.com")).await;
+    }
+    let (_, session) = auth.login("ivan@example.com", PASSWORD).await;
+    let (_, refreshed) = auth
+        .refresh(session["refresh_token"].as_str().expect("token"))
+        .await;
+    assert!(refreshed["access_token"].is_string(), "{refreshed}");
+    auth.login("judy@example.com", "wrong password!").await;
+    auth.call(
+        reqwest::Method::POST,
+        "/api/admin/projects",
+        &admin,
+        Some(json!({ "name": "Site" })),
+    )
+    .await;
+    let (_, heidi) = auth.login("heidi@example.com", PASSWORD).await;
+    let heidi_id = heidi["user"]["id"].as_str().expect("id").to_owned();
+
+    let (status, _) = auth
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/admin/users/{heidi_id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        auth.sql("SELECT count(*) FROM users WHERE email LIKE 'heidi%'"),
+        "0"
+    );
+    let (status, _) = auth.login("heidi@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Let the audit events (failed login) settle, then compare a rebuild with the live state.
+    let js = auth.js().await;
+    let last = js
+        .get_stream("AUTH")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .last_sequence;
+    let pool = auth.pool();
+    devstack::wait::until_async("projection caught up", Duration::from_secs(10), || async {
+        auth::projector::last_applied(&pool)
+            .await
+            .is_ok_and(|l| l >= last)
+    })
+    .await
+    .expect("caught up");
+    let live = auth.dump();
+    let applied = auth::rebuild::rebuild(&js, &pool, |_, _| {})
+        .await
+        .expect("rebuilds");
+    assert!(applied > 10, "replayed {applied} events");
+    assert_eq!(auth.dump(), live, "rebuild equals live");
+
+    // No trace of the erased email: not in Postgres, not in any message on the stream.
+    assert!(!live.contains("heidi"), "{live}");
+    let stream = js.get_stream("AUTH").await.expect("stream");
+    let mut leaked = Vec::new();
+    for sequence in 1..=last {
+        if let Ok(message) = stream.direct_get(sequence).await
+            && String::from_utf8_lossy(&message.payload).contains("heidi")
+        {
+            leaked.push(sequence);
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "messages still carrying the email: {leaked:?}"
+    );
+    // The email can be registered again.
+    assert_eq!(
+        auth.register("heidi@example.com").await.0,
+        StatusCode::CREATED
     );
 }

@@ -112,6 +112,61 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.user.<id>`: an admin changed the user's role (or the first-admin bootstrap).
+    RoleChanged {
+        user_id: Uuid,
+        role: Role,
+        /// The admin who did it; `None` for the start-up bootstrap.
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserDisabled {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserEnabled {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`: the tombstone written after the messages that carried the user's
+    /// personal data were erased from the stream.
+    UserErased {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`.
+    ProjectCreated {
+        project_id: Uuid,
+        name: String,
+        timezone: String,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`: a write key, public like PostHog's project token.
+    WriteKeyIssued {
+        project_id: Uuid,
+        key_id: Uuid,
+        key: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`.
+    WriteKeyRevoked {
+        project_id: Uuid,
+        key_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
 }
 
 /// Why a refresh-token family ended.
@@ -142,6 +197,14 @@ pub fn login_subject(user_id: Uuid) -> String {
 pub fn session_subject(family_id: Uuid) -> String {
     format!("auth.session.{family_id}")
 }
+
+/// `auth.project.<id>`.
+pub fn project_subject(project_id: Uuid) -> String {
+    format!("auth.project.{project_id}")
+}
+
+/// Filter matching every project event.
+pub const PROJECT_SUBJECTS: &str = "auth.project.>";
 
 /// `POST /api/auth/register`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +249,74 @@ pub struct TokenResponse {
     /// Also set as an httpOnly cookie; in the body for clients without cookies.
     pub refresh_token: String,
     pub user: UserView,
+}
+
+/// A user as the admin panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+/// `GET /api/admin/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserPage {
+    pub users: Vec<AdminUserView>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+/// `PATCH /api/admin/users/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+/// `POST /api/admin/projects`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateProjectRequest {
+    pub name: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// Answer of `POST /api/admin/projects`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedProject {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    pub write_key: String,
+}
+
+/// A write key of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteKeyView {
+    pub id: Uuid,
+    pub key: String,
+}
+
+/// A project as `GET /api/admin/projects` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectView {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Keys not revoked.
+    pub keys: Vec<WriteKeyView>,
 }
 
 /// Claims of an access token.

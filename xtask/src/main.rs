@@ -17,6 +17,9 @@ commands:
   test [ARGS...]    install what is missing, build the web app, run every test of the workspace
                     (ARGS go to `cargo test`)
   ui [--debug]      build the web app into ui/dist
+  rebuild-projections
+                    truncate the auth projections in PostgreSQL and replay the AUTH stream
+                    into them (against the running `up` stack)
   install           install what `up` and `test` need, nothing else
 ";
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         Some("up") => stack::up(profile(&args[1..])),
         Some("test") => test(&args[1..]),
         Some("ui") => ui::build(profile(&args[1..])).map(|_| ()),
+        Some("rebuild-projections") => stack::rebuild_projections(),
         Some("install") => devstack::install::ensure(&everything()).map(|_| ()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");

@@ -169,8 +169,13 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
             .arg(&signing_keys))?;
     }
 
+    let admin_email = env_or("ADMIN_EMAIL", "admin@example.com");
+    let admin_password = env_or("ADMIN_PASSWORD", "change-me-please");
+
     let environment: Vec<(&str, String)> = vec![
         ("AUTH_SIGNING_KEYS_FILE", signing_keys.display().to_string()),
+        ("ADMIN_EMAIL", admin_email.clone()),
+        ("ADMIN_PASSWORD", admin_password.clone()),
         ("NATS_URL", nats.url()),
         ("POSTGRES_HOST", "127.0.0.1".to_owned()),
         ("POSTGRES_PORT", postgres.port().to_string()),
@@ -238,6 +243,7 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
         println!("  {service:<11} http://127.0.0.1:{service_port}{note}");
     }
     println!();
+    println!("first admin: {admin_email} / {admin_password} (ADMIN_EMAIL, ADMIN_PASSWORD)");
     println!("logs in {}; Ctrl-C stops everything", logs.display());
 
     let stopped_by = wait_for_stop(&mut services)?;
@@ -313,4 +319,26 @@ fn wait_for_stop(services: &mut [(&str, u16, PathBuf, Process)]) -> anyhow::Resu
             }
         }
     })
+}
+
+/// `cargo xtask rebuild-projections`: replays `AUTH` into the Postgres projections of the local
+/// stack (`cargo xtask up` must be running).
+pub fn rebuild_projections() -> anyhow::Result<()> {
+    let root = devstack::workspace_root();
+    run(Command::new(cargo()).current_dir(&root).args([
+        "build",
+        "--package",
+        "auth",
+        "--bin",
+        "auth",
+    ]))?;
+    let postgres_password = env_or("POSTGRES_PASSWORD", "postgres");
+    run(Command::new(root.join("target/debug/auth"))
+        .arg("rebuild")
+        .env(
+            "NATS_URL",
+            format!("nats://127.0.0.1:{}", port("NATS_PORT")?),
+        )
+        .env("POSTGRES_PORT", port("POSTGRES_PORT")?.to_string())
+        .env("POSTGRES_PASSWORD", postgres_password))
 }

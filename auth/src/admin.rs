@@ -1,0 +1,516 @@
+//! The admin API: users (list, role, disable, erase), projects and their write keys, and the
+//! first-admin bootstrap.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use contract::auth::{
+    AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectView, Role,
+    UpdateUserRequest, UserPage, WriteKeyView,
+};
+use contract::streams::AUTH_STREAM;
+use plumbing::error::JsonBody;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::{ApiError, AppState, bearer_claims, register_user};
+use crate::email;
+
+/// Users shown per page of `GET /api/admin/users`.
+const PER_PAGE: u32 = 50;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/users", get(list_users))
+        .route(
+            "/api/admin/users/{id}",
+            patch(update_user).delete(erase_user),
+        )
+        .route(
+            "/api/admin/projects",
+            post(create_project).get(list_projects),
+        )
+        .route("/api/admin/projects/{id}/keys", post(issue_key))
+        .route("/api/admin/projects/{id}/keys/{key_id}", delete(revoke_key))
+}
+
+/// The calling admin's id. The role is read from the projection, not only from the token, so a
+/// demoted or disabled admin loses access at once rather than when the token expires.
+async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> {
+    let claims = bearer_claims(state, headers)?;
+    let row: Option<(String, bool)> =
+        sqlx::query_as("SELECT role, disabled FROM users WHERE id = $1")
+            .bind(claims.sub)
+            .fetch_optional(&state.pool)
+            .await?;
+    match row {
+        Some((role, false)) if role == Role::Admin.as_str() => Ok(claims.sub),
+        Some(_) => Err(ApiError::Forbidden("this needs the admin role".to_owned())),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    page: Option<u32>,
+    #[serde(default)]
+    q: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct AdminUserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    disabled: bool,
+    created_at: OffsetDateTime,
+    last_login_at: Option<OffsetDateTime>,
+    version: i64,
+}
+
+impl AdminUserRow {
+    fn view(&self) -> Result<AdminUserView, ApiError> {
+        Ok(AdminUserView {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self
+                .role
+                .parse()
+                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+            disabled: self.disabled,
+            created_at: self.created_at,
+            last_login_at: self.last_login_at,
+        })
+    }
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<UserPage>, ApiError> {
+    admin(&state, &headers).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let pattern = format!(
+        "%{}%",
+        query
+            .q
+            .unwrap_or_default()
+            .trim()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows: Vec<AdminUserRow> = sqlx::query_as(
+        "SELECT id, email, name, role, disabled, created_at, last_login_at, version FROM users
+         WHERE email ILIKE $1 OR name ILIKE $1
+         ORDER BY created_at, id LIMIT $2 OFFSET $3",
+    )
+    .bind(&pattern)
+    .bind(i64::from(PER_PAGE))
+    .bind(i64::from(page - 1) * i64::from(PER_PAGE))
+    .fetch_all(&state.pool)
+    .await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE email ILIKE $1 OR name ILIKE $1")
+            .bind(&pattern)
+            .fetch_one(&state.pool)
+            .await?;
+    Ok(Json(UserPage {
+        users: rows
+            .iter()
+            .map(AdminUserRow::view)
+            .collect::<Result<_, _>>()?,
+        page,
+        per_page: PER_PAGE,
+        total: u64::try_from(total).unwrap_or(0),
+    }))
+}
+
+async fn find_user(state: &AppState, id: Uuid) -> Result<AdminUserRow, ApiError> {
+    sqlx::query_as(
+        "SELECT id, email, name, role, disabled, created_at, last_login_at, version FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+/// Refuses a change that would leave no active admin.
+async fn ensure_not_last_admin(state: &AppState, user: &AdminUserRow) -> Result<(), ApiError> {
+    if user.role != Role::Admin.as_str() || user.disabled {
+        return Ok(());
+    }
+    let admins: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(&state.pool)
+            .await?;
+    if admins <= 1 {
+        return Err(ApiError::Conflict(
+            "the last admin cannot be demoted, disabled or deleted".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    JsonBody(request): JsonBody<UpdateUserRequest>,
+) -> Result<Json<AdminUserView>, ApiError> {
+    let by = Some(admin(&state, &headers).await?);
+    let mut user = find_user(&state, id).await?;
+    let at = OffsetDateTime::now_utc();
+    let mut events = Vec::new();
+    if let Some(role) = request.role
+        && role.as_str() != user.role
+    {
+        if role != Role::Admin {
+            ensure_not_last_admin(&state, &user).await?;
+        }
+        events.push(AuthEvent::RoleChanged {
+            user_id: id,
+            role,
+            by,
+            at,
+        });
+    }
+    if let Some(disabled) = request.disabled
+        && disabled != user.disabled
+    {
+        if disabled {
+            ensure_not_last_admin(&state, &user).await?;
+            events.push(AuthEvent::UserDisabled {
+                user_id: id,
+                by,
+                at,
+            });
+        } else {
+            events.push(AuthEvent::UserEnabled {
+                user_id: id,
+                by,
+                at,
+            });
+        }
+    }
+    for event in events {
+        // Optimistic concurrency on the user: based on the version this request read.
+        let sequence = state
+            .publisher
+            .publish(
+                contract::auth::user_subject(id),
+                &event,
+                &Uuid::now_v7().to_string(),
+                Some(u64::try_from(user.version).unwrap_or(0)),
+            )
+            .await?;
+        state.projected(sequence).await?;
+        user = find_user(&state, id).await?;
+    }
+    Ok(Json(user.view()?))
+}
+
+/// Erasure: the messages that carried the user's personal data are erased from the stream, a
+/// tombstone is recorded, and the projection forgets the user; a rebuild shows no trace.
+async fn erase_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let by = Some(admin(&state, &headers).await?);
+    let user = find_user(&state, id).await?;
+    ensure_not_last_admin(&state, &user).await?;
+    let stream = state
+        .publisher
+        .context()
+        .get_stream(AUTH_STREAM)
+        .await
+        .map_err(|err| ApiError::Unavailable(err.to_string()))?;
+    for subject in [
+        contract::auth::user_subject(id),
+        contract::auth::email_subject(&email::hash(&user.email)),
+    ] {
+        let mut sequence = 0;
+        while let Ok(message) = stream
+            .direct_get_next_for_subject(subject.as_str(), Some(sequence + 1))
+            .await
+        {
+            sequence = message.sequence;
+            stream
+                .delete_message(sequence)
+                .await
+                .map_err(|err| ApiError::Unavailable(err.to_string()))?;
+        }
+    }
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::user_subject(id),
+            &AuthEvent::UserErased {
+                user_id: id,
+                by,
+                at: OffsetDateTime::now_utc(),
+            },
+            &format!("erased-{id}"),
+            None,
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new write key: `ea_` and 32 random bytes, base64url.
+fn new_write_key() -> Result<String, ApiError> {
+    let mut bytes = [0_u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("no randomness: {err}")))?;
+    Ok(format!(
+        "ea_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// IANA-style zone names: `UTC`, `Europe/Paris`, `America/Argentina/Buenos_Aires`, `Etc/GMT+3`.
+fn is_timezone_name(name: &str) -> bool {
+    name == "UTC"
+        || (name.len() <= 64
+            && name.contains('/')
+            && name.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+            }))
+}
+
+async fn create_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<CreateProjectRequest>,
+) -> Result<Response, ApiError> {
+    let by = Some(admin(&state, &headers).await?);
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 100 characters".to_owned(),
+        ));
+    }
+    let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
+    if !is_timezone_name(&timezone) {
+        return Err(ApiError::BadRequest(format!(
+            "{timezone:?} is not a time zone name like Europe/Paris"
+        )));
+    }
+    let project_id = Uuid::now_v7();
+    let at = OffsetDateTime::now_utc();
+    let subject = contract::auth::project_subject(project_id);
+    let created = state
+        .publisher
+        .publish(
+            subject.clone(),
+            &AuthEvent::ProjectCreated {
+                project_id,
+                name: name.clone(),
+                timezone: timezone.clone(),
+                by,
+                at,
+            },
+            &format!("project-{project_id}"),
+            Some(0),
+        )
+        .await?;
+    let write_key = new_write_key()?;
+    let sequence = state
+        .publisher
+        .publish(
+            subject,
+            &AuthEvent::WriteKeyIssued {
+                project_id,
+                key_id: Uuid::now_v7(),
+                key: write_key.clone(),
+                at,
+            },
+            &format!("project-key-{project_id}"),
+            Some(created),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    let body = CreatedProject {
+        id: project_id,
+        name,
+        timezone,
+        write_key,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ProjectRow {
+    id: Uuid,
+    name: String,
+    timezone: String,
+    created_at: OffsetDateTime,
+}
+
+async fn list_projects(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers).await?;
+    let projects: Vec<ProjectRow> = sqlx::query_as(
+        "SELECT id, name, timezone, created_at FROM projects ORDER BY created_at, id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let keys: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT project_id, id, key FROM write_keys WHERE revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let views: Vec<ProjectView> = projects
+        .into_iter()
+        .map(|p| ProjectView {
+            keys: keys
+                .iter()
+                .filter(|(project, _, _)| *project == p.id)
+                .map(|(_, id, key)| WriteKeyView {
+                    id: *id,
+                    key: key.clone(),
+                })
+                .collect(),
+            id: p.id,
+            name: p.name,
+            timezone: p.timezone,
+            created_at: p.created_at,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "projects": views })))
+}
+
+async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
+    let version: Option<i64> = sqlx::query_scalar("SELECT version FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?;
+    version
+        .map(|v| u64::try_from(v).unwrap_or(0))
+        .ok_or(ApiError::NotFound)
+}
+
+async fn issue_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers).await?;
+    let version = project_version(&state, project_id).await?;
+    let key_id = Uuid::now_v7();
+    let key = new_write_key()?;
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::project_subject(project_id),
+            &AuthEvent::WriteKeyIssued {
+                project_id,
+                key_id,
+                key: key.clone(),
+                at: OffsetDateTime::now_utc(),
+            },
+            &format!("key-{key_id}"),
+            Some(version),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok((StatusCode::CREATED, Json(WriteKeyView { id: key_id, key })).into_response())
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &headers).await?;
+    let version = project_version(&state, project_id).await?;
+    let live: Option<bool> = sqlx::query_scalar(
+        "SELECT revoked_at IS NULL FROM write_keys WHERE id = $1 AND project_id = $2",
+    )
+    .bind(key_id)
+    .bind(project_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    match live {
+        None => return Err(ApiError::NotFound),
+        Some(false) => return Ok(StatusCode::NO_CONTENT),
+        Some(true) => {}
+    }
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::project_subject(project_id),
+            &AuthEvent::WriteKeyRevoked {
+                project_id,
+                key_id,
+                at: OffsetDateTime::now_utc(),
+            },
+            &format!("revoke-key-{key_id}"),
+            Some(version),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Makes `email` an admin at start when no admin exists: registers it, or promotes the
+/// existing account. Idempotent across restarts and replicas.
+pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> anyhow::Result<()> {
+    let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'")
+        .fetch_one(&state.pool)
+        .await?;
+    if admins > 0 {
+        return Ok(());
+    }
+    let existing: Option<(Uuid, i64)> =
+        sqlx::query_as("SELECT id, version FROM users WHERE email_hash = $1")
+            .bind(email::hash(email))
+            .fetch_optional(&state.pool)
+            .await?;
+    match existing {
+        Some((user_id, version)) => {
+            let sequence = state
+                .publisher
+                .publish(
+                    contract::auth::user_subject(user_id),
+                    &AuthEvent::RoleChanged {
+                        user_id,
+                        role: Role::Admin,
+                        by: None,
+                        at: OffsetDateTime::now_utc(),
+                    },
+                    &format!("bootstrap-admin-{user_id}"),
+                    Some(u64::try_from(version).unwrap_or(0)),
+                )
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            anyhow::ensure!(
+                state.projected(sequence).await.is_ok(),
+                "projection did not catch up"
+            );
+        }
+        None => {
+            register_user(state, email, password.to_owned(), "Admin", Role::Admin)
+                .await
+                .map_err(|err| anyhow::anyhow!("registering the first admin: {err}"))?;
+        }
+    }
+    tracing::info!("first admin ready");
+    Ok(())
+}
