@@ -1,6 +1,8 @@
 //! HTTP event intake: accepts events (native API and SDK wire formats) and publishes each one to
 //! the JetStream `EVENTS` stream, answering 2xx only after the PubAck.
 
+pub mod write_keys;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -45,6 +47,8 @@ pub struct IngestMetrics {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub jetstream: JetStream,
+    /// Write key -> project, followed from the `AUTH` stream.
+    pub write_keys: write_keys::WriteKeys,
     pub metrics: IngestMetrics,
 }
 
@@ -67,10 +71,23 @@ pub async fn run(
         ingest_metrics.events.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
-    let health =
-        Health::new(SERVICE, Arc::clone(&metrics)).with_check("nats", jetstream.readiness_check());
+    let write_keys = write_keys::WriteKeys::follow(jetstream.context.clone());
+    let health = Health::new(SERVICE, Arc::clone(&metrics))
+        .with_check("nats", jetstream.readiness_check())
+        .with_check("write_keys", {
+            let write_keys = write_keys.clone();
+            move || {
+                let outcome = if write_keys.is_caught_up() {
+                    Ok(())
+                } else {
+                    Err("write keys not loaded yet".to_owned())
+                };
+                std::future::ready(outcome)
+            }
+        });
     let state = AppState {
         jetstream,
+        write_keys,
         metrics: ingest_metrics,
     };
     plumbing::http::run_service(

@@ -1,0 +1,130 @@
+//! Write keys, kept in memory from the `AUTH` stream: ingest validates an SDK's key and finds
+//! its project with no database round trip. An ordered consumer replays every project event
+//! from the start, then follows new ones as they are published, so a revoked key stops working
+//! within moments.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use contract::auth::{AuthEvent, PROJECT_SUBJECTS};
+use contract::streams::AUTH_STREAM;
+use futures_util::StreamExt as _;
+use uuid::Uuid;
+
+#[derive(Debug, Default)]
+struct Keys {
+    /// Live key -> project.
+    projects: HashMap<String, Uuid>,
+    /// Key id -> key, to find what a revocation removes.
+    by_id: HashMap<Uuid, String>,
+    /// Stream sequence of the last event seen.
+    last_sequence: u64,
+    /// The replay reached the stream's end as it was at start.
+    caught_up: bool,
+}
+
+/// The shared key map.
+#[derive(Debug, Clone, Default)]
+pub struct WriteKeys {
+    inner: Arc<RwLock<Keys>>,
+}
+
+impl WriteKeys {
+    /// The project a live write key belongs to.
+    pub fn project(&self, key: &str) -> Option<Uuid> {
+        self.read().projects.get(key).copied()
+    }
+
+    /// Whether the map has replayed everything that existed when ingest started.
+    pub fn is_caught_up(&self) -> bool {
+        self.read().caught_up
+    }
+
+    /// Starts following the stream in the background.
+    pub fn follow(js: jetstream::Context) -> Self {
+        let keys = Self::default();
+        let this = keys.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = this.consume(&js).await {
+                    tracing::warn!(error = format!("{err:#}"), "write key feed interrupted, resuming");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        keys
+    }
+
+    async fn consume(&self, js: &jetstream::Context) -> anyhow::Result<()> {
+        let mut stream = js.get_stream(AUTH_STREAM).await?;
+        let end_at_start = stream.info().await?.state.last_sequence;
+        let start = self.read().last_sequence + 1;
+        let reader = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: PROJECT_SUBJECTS.to_owned(),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..Default::default()
+            })
+            .await?;
+        if self.read().last_sequence >= end_at_start {
+            self.write().caught_up = true;
+        }
+        let mut messages = reader.messages().await?;
+        loop {
+            // The feed idles between events; an idle feed past the start-time end is caught up.
+            let next = tokio::time::timeout(Duration::from_millis(500), messages.next()).await;
+            let message = match next {
+                Err(_) => {
+                    self.write().caught_up = true;
+                    continue;
+                }
+                Ok(None) => return Ok(()),
+                Ok(Some(message)) => message?,
+            };
+            let sequence = message
+                .info()
+                .map_err(|err| anyhow::anyhow!("{err}"))?
+                .stream_sequence;
+            let event = serde_json::from_slice::<AuthEvent>(&message.payload);
+            let mut keys = self.write();
+            match event {
+                Ok(AuthEvent::WriteKeyIssued {
+                    project_id,
+                    key_id,
+                    key,
+                    ..
+                }) => {
+                    keys.projects.insert(key.clone(), project_id);
+                    keys.by_id.insert(key_id, key);
+                }
+                Ok(AuthEvent::WriteKeyRevoked { key_id, .. }) => {
+                    if let Some(key) = keys.by_id.remove(&key_id) {
+                        keys.projects.remove(&key);
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(sequence, error = %err, "unreadable auth event, skipped"),
+            }
+            keys.last_sequence = sequence;
+            if sequence >= end_at_start {
+                keys.caught_up = true;
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
