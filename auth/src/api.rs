@@ -1,9 +1,10 @@
 //! The HTTP API of auth: register, login, refresh, logout, me, JWKS.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +21,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::keys::Keys;
+use crate::limits::{self, Failures, LoginLimits};
 use crate::projector::Projection;
 use crate::store::{PublishError, Publisher};
 use crate::tokens::{self, TokenSettings};
@@ -41,6 +43,11 @@ pub struct AppState {
     /// Whether the refresh cookie is marked `Secure` (served over TLS).
     pub secure_cookies: bool,
     pub logins: Family<Vec<(&'static str, String)>, Counter>,
+    /// Failed-login counters, opened on first use.
+    pub failures: Arc<tokio::sync::OnceCell<Failures>>,
+    pub login_limits: LoginLimits,
+    /// Peers whose `X-Forwarded-For` names the client (edge).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// The routes under `/api/auth/` and the JWKS.
@@ -69,6 +76,8 @@ pub enum ApiError {
     Disabled,
     #[error("{0}")]
     Forbidden(String),
+    #[error("too many failed attempts, retry in {0} seconds")]
+    TooManyRequests(u64),
     #[error("{0}")]
     Conflict(String),
     #[error("not found")]
@@ -87,6 +96,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Disabled => (StatusCode::FORBIDDEN, "account_disabled"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unavailable(cause) => {
@@ -98,7 +108,13 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        error_response(status, code, self.to_string())
+        let mut response = error_response(status, code, self.to_string());
+        if let ApiError::TooManyRequests(seconds) = self
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -120,6 +136,13 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl AppState {
+    async fn failures(&self) -> Result<&Failures, ApiError> {
+        self.failures
+            .get_or_try_init(|| Failures::open(self.publisher.context(), self.login_limits.clone()))
+            .await
+            .map_err(|err| ApiError::Unavailable(format!("{err:#}")))
+    }
+
     /// Answers only once the projection holds the event (read-your-writes).
     pub async fn projected(&self, sequence: u64) -> Result<(), ApiError> {
         if self
@@ -252,8 +275,27 @@ const USER_BY_ID: &str =
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let email_hash = email::hash(&request.email);
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = Some(limits::client_ip(
+        peer.ip(),
+        forwarded,
+        &state.trusted_proxies,
+    ));
+    let failures = state.failures().await?;
+    let unavailable = |err: anyhow::Error| ApiError::Unavailable(format!("{err:#}"));
+    if let Some(wait) = failures
+        .locked(&email_hash, ip)
+        .await
+        .map_err(unavailable)?
+    {
+        count(&state, "locked");
+        return Err(ApiError::TooManyRequests(wait));
+    }
     let user: Option<UserRow> = sqlx::query_as(
         "SELECT id, email, name, password_hash, role, disabled FROM users WHERE email_hash = $1",
     )
@@ -262,6 +304,10 @@ async fn login(
     .await?;
     let Some(user) = user else {
         passwords::verify_dummy(request.password).await?;
+        failures
+            .record_failure(&email_hash, ip)
+            .await
+            .map_err(unavailable)?;
         count(&state, "failure");
         return Err(ApiError::InvalidCredentials);
     };
@@ -279,6 +325,10 @@ async fn login(
                 None,
             )
             .await?;
+        failures
+            .record_failure(&email_hash, ip)
+            .await
+            .map_err(unavailable)?;
         count(&state, "failure");
         return Err(ApiError::InvalidCredentials);
     }
@@ -316,6 +366,10 @@ async fn login(
         )
         .await?;
     state.projected(sequence).await?;
+    failures
+        .clear_account(&email_hash)
+        .await
+        .map_err(unavailable)?;
     count(&state, "success");
     token_response(&state, user.view()?, refresh_token)
 }

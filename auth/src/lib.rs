@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod email;
 pub mod keys;
+pub mod limits;
 pub mod passwords;
 pub mod projector;
 pub mod rebuild;
@@ -72,6 +73,11 @@ pub struct Config {
     /// The first admin (`ADMIN_EMAIL`, `ADMIN_PASSWORD`), created or promoted at start when no
     /// admin exists.
     pub first_admin: Option<(String, Secret)>,
+    /// Brute-force limits on login.
+    pub login_limits: limits::LoginLimits,
+    /// Peers trusted to name the client in `X-Forwarded-For` (`TRUSTED_PROXIES`, comma
+    /// separated, default `127.0.0.1,::1`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -116,6 +122,21 @@ impl Config {
                 }
                 (email, password) => Some((email, password)),
             },
+            login_limits: limits::LoginLimits {
+                per_account: var_or("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)?,
+                per_ip: var_or("LOGIN_MAX_FAILURES_PER_IP", 100)?,
+                window_secs: var_or("LOGIN_FAILURE_WINDOW_SECS", 900)?,
+            },
+            trusted_proxies: var_or::<String>("TRUSTED_PROXIES", "127.0.0.1,::1".to_owned())?
+                .split(',')
+                .filter(|part| !part.trim().is_empty())
+                .map(|part| {
+                    part.trim().parse().map_err(|err| ConfigError {
+                        name: "TRUSTED_PROXIES".to_owned(),
+                        problem: format!("{part:?} is not an IP address: {err}"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -141,6 +162,8 @@ impl Config {
             projection_timeout_ms: 5_000,
             secure_cookies: false,
             first_admin: None,
+            login_limits: limits::LoginLimits::default(),
+            trusted_proxies: vec![std::net::Ipv4Addr::LOCALHOST.into()],
         })
     }
 }
@@ -167,7 +190,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let keys = Arc::new(config.keys.load()?);
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let logins = plumbing::metrics::counter_family("result", &["success", "failure"]);
+    let logins = plumbing::metrics::counter_family("result", &["success", "failure", "locked"]);
     metrics.register("logins", "Login attempts, by result", logins.clone());
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let pool = pool(&config.postgres);
@@ -209,6 +232,9 @@ pub async fn run(
         projection_timeout: Duration::from_millis(config.projection_timeout_ms),
         secure_cookies: config.secure_cookies,
         logins,
+        failures: Arc::default(),
+        login_limits: config.login_limits.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     if let Some((email, password)) = config.first_admin.clone() {
         let state = state.clone();

@@ -791,3 +791,45 @@ async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace
         StatusCode::CREATED
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_eleventh_failed_login_is_refused_with_429_and_retry_after() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("mallory@example.com").await;
+    for attempt in 1..=10 {
+        let (status, body) = auth.login("mallory@example.com", "guess number x").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {body}"
+        );
+    }
+    let response = auth
+        .http
+        .post(auth.service.url("/api/auth/login"))
+        .json(&json!({ "email": "mallory@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    // Another account from elsewhere is not affected by this lock.
+    auth.register("trent@example.com").await;
+    assert_eq!(
+        auth.login("trent@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}

@@ -49,7 +49,10 @@ impl WriteKeys {
         tokio::spawn(async move {
             loop {
                 if let Err(err) = this.consume(&js).await {
-                    tracing::warn!(error = format!("{err:#}"), "write key feed interrupted, resuming");
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "write key feed interrupted, resuming"
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -107,7 +110,9 @@ impl WriteKeys {
                     }
                 }
                 Ok(_) => {}
-                Err(err) => tracing::error!(sequence, error = %err, "unreadable auth event, skipped"),
+                Err(err) => {
+                    tracing::error!(sequence, error = %err, "unreadable auth event, skipped")
+                }
             }
             keys.last_sequence = sequence;
             if sequence >= end_at_start {

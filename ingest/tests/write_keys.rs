@@ -12,11 +12,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uuid) {
-    js.publish(project_subject(project_id), serde_json::to_vec(event).expect("json").into())
-        .await
-        .expect("publishes")
-        .await
-        .expect("stored");
+    js.publish(
+        project_subject(project_id),
+        serde_json::to_vec(event).expect("json").into(),
+    )
+    .await
+    .expect("publishes")
+    .await
+    .expect("stored");
 }
 
 fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
@@ -32,19 +35,29 @@ fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
 async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seconds() {
     let nats = TestNats::start().expect("nats starts");
     let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
-    provision(&js, &Definitions::bundled().expect("definitions")).await.expect("provisioned");
+    provision(&js, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
 
     let project = Uuid::now_v7();
     let (old_id, new_id) = (Uuid::now_v7(), Uuid::now_v7());
     publish(&js, &issued(project, old_id, "ea_old"), project).await;
     // Noise on other subjects must not confuse the map.
-    js.publish("auth.user.x", "{\"type\":\"unknown\"}".into()).await.expect("publishes");
+    js.publish("auth.user.x", "{\"type\":\"unknown\"}".into())
+        .await
+        .expect("publishes");
 
     let keys = WriteKeys::follow(js.clone());
-    devstack::wait::until_async("the replay", Duration::from_secs(10), || async { keys.is_caught_up() })
-        .await
-        .expect("catches up");
-    assert_eq!(keys.project("ea_old"), Some(project), "a key issued before start resolves");
+    devstack::wait::until_async("the replay", Duration::from_secs(10), || async {
+        keys.is_caught_up()
+    })
+    .await
+    .expect("catches up");
+    assert_eq!(
+        keys.project("ea_old"),
+        Some(project),
+        "a key issued before start resolves"
+    );
     assert_eq!(keys.project("ea_unknown"), None);
 
     publish(&js, &issued(project, new_id, "ea_new"), project).await;
@@ -67,5 +80,9 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
     .await
     .expect("a revoked key stops resolving within 5 s");
     eprintln!("revocation took effect after {:?}", revoked_at.elapsed());
-    assert_eq!(keys.project("ea_new"), Some(project), "the other key still works");
+    assert_eq!(
+        keys.project("ea_new"),
+        Some(project),
+        "the other key still works"
+    );
 }
