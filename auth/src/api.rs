@@ -197,6 +197,9 @@ pub async fn register_user(
             "name must be at most 100 characters".to_owned(),
         ));
     }
+    // Refuse before publishing anything when the projection cannot take the change: a command
+    // answers 503 rather than leave an event it cannot confirm.
+    sqlx::query("SELECT 1").execute(&state.pool).await?;
     let email = email::normalise(email);
     let email_hash = email::hash(&email);
     let user_id = Uuid::now_v7();

@@ -177,6 +177,13 @@ impl Postgres {
     pub fn stop(&mut self) {
         self.process.stop();
     }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        *self = Self::start(self.options.clone())?;
+        Ok(())
+    }
 }
 
 fn init_cluster(

@@ -168,6 +168,28 @@ impl Drop for PostgresDb {
     }
 }
 
+/// A PostgreSQL server of one test's own (for tests that stop it), with its data folder.
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    pub server: Postgres,
+    _dir: TempDir,
+}
+
+impl PrivatePostgres {
+    /// Starts a server and creates `database` on it.
+    pub fn start(database: &str) -> anyhow::Result<Self> {
+        let dir = TempDir::new("postgres-private")?;
+        let server = Postgres::start(PostgresOptions {
+            dir: dir.path().to_owned(),
+            port: free_port()?,
+            password: uuid::Uuid::new_v4().simple().to_string(),
+            ephemeral: true,
+        })?;
+        server.create_database(database)?;
+        Ok(Self { server, _dir: dir })
+    }
+}
+
 /// A nats-server of one test's own, with its data folder.
 #[derive(Debug)]
 pub struct TestNats {
