@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod bench;
 pub mod email;
 pub mod keys;
 pub mod limits;

@@ -16,8 +16,16 @@ async fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("rebuild") && args.len() == 1 {
         return rebuild().await;
     }
+    if let [command, seconds] = args.as_slice()
+        && command == "bench-crypto"
+    {
+        let seconds: u64 = seconds.parse().context("bench-crypto <seconds>")?;
+        let report = auth::bench::crypto(std::time::Duration::from_secs(seconds)).await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     if !args.is_empty() {
-        anyhow::bail!("usage: auth [keys add <keys-file> | rebuild]");
+        anyhow::bail!("usage: auth [keys add <keys-file> | rebuild | bench-crypto <seconds>]");
     }
 
     plumbing::telemetry::init("auth");

@@ -1,6 +1,7 @@
 //! Automation for developers and CI, in Rust: `cargo xtask up` runs the whole stack locally,
 //! `cargo xtask test` runs every test, `cargo xtask ui` builds the web app.
 
+mod bench;
 mod stack;
 mod ui;
 
@@ -20,6 +21,7 @@ commands:
   rebuild-projections
                     truncate the auth projections in PostgreSQL and replay the AUTH stream
                     into them (against the running `up` stack)
+  bench [--quick]   measure on a stack of its own; report in target/bench/
   install           install what `up` and `test` need, nothing else
 ";
 
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ui") => ui::build(profile(&args[1..])).map(|_| ()),
         Some("rebuild-projections") => stack::rebuild_projections(),
+        Some("bench") => bench::bench(args[1..].iter().any(|a| a == "--quick")),
         Some("install") => devstack::install::ensure(&everything()).map(|_| ()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
