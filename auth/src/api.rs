@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::auth::{
-    AuthEvent, Claims, LoginRequest, RefreshRequest, RegisterRequest, Role, SessionRevokedReason,
-    TokenResponse, UserView,
+    AuthEvent, ChangePasswordRequest, Claims, LoginRequest, RefreshRequest, RegisterRequest, Role,
+    SessionRevokedReason, TokenResponse, UserView,
 };
 use plumbing::error::{JsonBody, error_response};
 use prometheus_client::metrics::counter::Counter;
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
+        .route("/api/auth/password", post(change_password))
         .route("/.well-known/jwks.json", get(jwks))
         .merge(crate::admin::router())
         .with_state(state)
@@ -183,14 +184,7 @@ pub async fn register_user(
             "email is not a valid address".to_owned(),
         ));
     }
-    let length = password.chars().count();
-    if !passwords::LENGTH.contains(&length) {
-        return Err(ApiError::BadRequest(format!(
-            "password must be {} to {} characters",
-            passwords::LENGTH.start(),
-            passwords::LENGTH.end()
-        )));
-    }
+    check_password_length(&password)?;
     let name = name.trim().to_owned();
     if name.chars().count() > 100 {
         return Err(ApiError::BadRequest(
@@ -503,6 +497,52 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
         return Err(ApiError::Disabled);
     }
     Ok(Json(user.view()?).into_response())
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let claims = bearer_claims(&state, &headers)?;
+    check_password_length(&request.new_password)?;
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT password_hash, version FROM users WHERE id = $1")
+            .bind(claims.sub)
+            .fetch_optional(&state.pool)
+            .await?;
+    let (current_hash, version) = row.ok_or(ApiError::Unauthorized)?;
+    if !passwords::verify(request.current_password, current_hash).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let password_hash = passwords::hash(request.new_password).await?;
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::user_subject(claims.sub),
+            &AuthEvent::PasswordChanged {
+                user_id: claims.sub,
+                password_hash,
+                at: OffsetDateTime::now_utc(),
+            },
+            &Uuid::now_v7().to_string(),
+            Some(u64::try_from(version).unwrap_or(0)),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn check_password_length(password: &str) -> Result<(), ApiError> {
+    if passwords::LENGTH.contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "password must be {} to {} characters",
+            passwords::LENGTH.start(),
+            passwords::LENGTH.end()
+        )))
+    }
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {

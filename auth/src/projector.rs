@@ -258,6 +258,26 @@ pub async fn apply_event(
             .execute(&mut **tx)
             .await?;
         }
+        AuthEvent::PasswordChanged {
+            user_id,
+            password_hash,
+            at,
+        } => {
+            sqlx::query("UPDATE users SET password_hash = $2, version = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(password_hash)
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $2, revoked_reason = 'password_changed'
+                 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
         AuthEvent::RoleChanged { user_id, role, .. } => {
             sqlx::query("UPDATE users SET role = $2, version = $3 WHERE id = $1")
                 .bind(user_id)

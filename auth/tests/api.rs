@@ -833,3 +833,50 @@ async fn the_eleventh_failed_login_is_refused_with_429_and_retry_after() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changing_the_password_ends_every_session_and_the_old_password() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("oscar@example.com").await;
+    let (_, session) = auth.login("oscar@example.com", PASSWORD).await;
+    let access = session["access_token"].as_str().expect("access").to_owned();
+    let refresh = session["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+
+    let (status, body) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/auth/password",
+            &access,
+            Some(json!({ "current_password": "not it at all", "new_password": "a brand new secret" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/auth/password",
+            &access,
+            Some(json!({ "current_password": PASSWORD, "new_password": "a brand new secret" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    assert_eq!(
+        auth.refresh(&refresh).await.0,
+        StatusCode::UNAUTHORIZED,
+        "sessions ended"
+    );
+    assert_eq!(
+        auth.login("oscar@example.com", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        auth.login("oscar@example.com", "a brand new secret")
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

@@ -112,6 +112,14 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.user.<id>`: the user changed their password; every session ends.
+    PasswordChanged {
+        user_id: Uuid,
+        /// argon2id PHC string.
+        password_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.user.<id>`: an admin changed the user's role (or the first-admin bootstrap).
     RoleChanged {
         user_id: Uuid,
@@ -227,6 +235,13 @@ pub struct LoginRequest {
 pub struct RefreshRequest {
     #[serde(default)]
     pub refresh_token: Option<String>,
+}
+
+/// `POST /api/auth/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
 }
 
 /// A user as the API shows it.
