@@ -217,15 +217,7 @@ pub async fn apply_event(
             .bind(sequence)
             .execute(&mut **tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO session_tokens (token_hash, family_id)
-                 SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE family_id = $2)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(token_hash)
-            .bind(family_id)
-            .execute(&mut **tx)
-            .await?;
+            insert_session_token(tx, token_hash, *family_id).await?;
         }
         AuthEvent::SessionRefreshed {
             family_id,
@@ -248,15 +240,7 @@ pub async fn apply_event(
                 .bind(at)
                 .execute(&mut **tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO session_tokens (token_hash, family_id)
-                 SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE family_id = $2)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(token_hash)
-            .bind(family_id)
-            .execute(&mut **tx)
-            .await?;
+            insert_session_token(tx, token_hash, *family_id).await?;
         }
         AuthEvent::PasswordChanged {
             user_id,
@@ -349,11 +333,7 @@ pub async fn apply_event(
             .bind(at)
             .execute(&mut **tx)
             .await?;
-            sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
-                .bind(project_id)
-                .bind(sequence)
-                .execute(&mut **tx)
-                .await?;
+            touch_project(tx, *project_id, sequence).await?;
         }
         AuthEvent::WriteKeyRevoked {
             project_id,
@@ -367,11 +347,7 @@ pub async fn apply_event(
             .bind(at)
             .execute(&mut **tx)
             .await?;
-            sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
-                .bind(project_id)
-                .bind(sequence)
-                .execute(&mut **tx)
-                .await?;
+            touch_project(tx, *project_id, sequence).await?;
         }
         AuthEvent::SessionRevoked {
             family_id,
@@ -394,5 +370,37 @@ pub async fn apply_event(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Records a token of a session family (skipped when the family is unknown, after an erasure).
+async fn insert_session_token(
+    tx: &mut Transaction<'_, Postgres>,
+    token_hash: &str,
+    family_id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO session_tokens (token_hash, family_id)
+         SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE family_id = $2)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(token_hash)
+    .bind(family_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a project's version to the sequence of its latest event.
+async fn touch_project(
+    tx: &mut Transaction<'_, Postgres>,
+    project_id: uuid::Uuid,
+    sequence: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
+        .bind(project_id)
+        .bind(sequence)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
