@@ -1,6 +1,9 @@
 //! HTTP event intake: accepts events (native API and SDK wire formats) and publishes each one to
 //! the JetStream `EVENTS` stream, answering 2xx only after the PubAck.
 
+pub mod api;
+pub mod body;
+pub mod posthog;
 pub mod write_keys;
 
 use std::future::Future;
@@ -104,5 +107,5 @@ pub async fn run(
 
 /// The intake routes.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    api::router(state)
 }

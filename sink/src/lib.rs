@@ -1,17 +1,18 @@
 //! The sink: a durable JetStream consumer that stores events in ClickHouse, acking each message
 //! only after the insert that holds it succeeded.
 
+pub mod consumer;
 pub mod schema;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
-use prometheus_client::metrics::counter::Counter;
 use tokio::net::TcpListener;
 
 /// Service name, in logs, metric names and `/readyz`.
@@ -26,6 +27,8 @@ pub struct Config {
     pub nats: NatsConfig,
     /// Where events are stored.
     pub clickhouse: ClickHouseConfig,
+    /// Batching (`SINK_BATCH_SIZE`, `SINK_BATCH_WAIT_MS`).
+    pub batch: consumer::BatchSettings,
 }
 
 impl Config {
@@ -34,6 +37,11 @@ impl Config {
             http: HttpConfig::from_env("SINK_PORT", 8004)?,
             nats: NatsConfig::from_env()?,
             clickhouse: ClickHouseConfig::from_env()?,
+            batch: consumer::BatchSettings {
+                max_messages: plumbing::config::var_or("SINK_BATCH_SIZE", 5_000)?,
+                max_wait_ms: plumbing::config::var_or("SINK_BATCH_WAIT_MS", 200)?,
+                ..consumer::BatchSettings::default()
+            },
         })
     }
 }
@@ -45,11 +53,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let rows_inserted = Counter::<u64>::default();
+    let counters = consumer::SinkCounters::default();
     metrics.register(
         "rows_inserted",
         "Rows inserted into ClickHouse",
-        rows_inserted.clone(),
+        counters.rows_inserted.clone(),
+    );
+    metrics.register(
+        "dead_lettered",
+        "Events moved to EVENTS_DLQ",
+        counters.dead_lettered.clone(),
+    );
+    metrics.register(
+        "insert_failures",
+        "Batch inserts ClickHouse refused or did not confirm",
+        counters.insert_failures.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
@@ -71,16 +89,40 @@ pub async fn run(
         .with_check("nats", jetstream.readiness_check())
         .with_check(
             "clickhouse",
-            plumbing::clickhouse::readiness_check(clickhouse, Some(schema_ready)),
+            plumbing::clickhouse::readiness_check(clickhouse.clone(), Some(schema_ready.clone())),
         );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consuming = tokio::spawn({
+        let js = jetstream.context.clone();
+        let clickhouse = clickhouse.clone();
+        let schema_ready = schema_ready.clone();
+        let batch = config.batch.clone();
+        async move {
+            // Insert only once the table exists.
+            while !schema_ready.is_done() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            consumer::run(js, clickhouse, batch, counters, stopped).await;
+        }
+    });
     plumbing::http::run_service(
         listener,
         Router::new(),
         health,
         metrics,
         &config.http,
-        shutdown,
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
     )
     .await?;
+    // The batch in flight is inserted and acked before we exit.
+    if tokio::time::timeout(Duration::from_secs(30), consuming)
+        .await
+        .is_err()
+    {
+        tracing::warn!("sink consumer did not finish within 30 s");
+    }
     Ok(())
 }

@@ -6,20 +6,24 @@ use anyhow::Context as _;
 /// Statements applied in order at start; `{db}` is the configured database.
 pub const STATEMENTS: &[&str] = &[
     "CREATE DATABASE IF NOT EXISTS {db}",
-    // ReplacingMergeTree keyed on the event id (last column of the sorting key): a redelivered
-    // or retried event collapses into one row, so nothing counts twice. `inserted_at` is the
-    // version, so the latest copy wins.
+    // ReplacingMergeTree whose sorting key starts with project and date and ends with the event
+    // id: a redelivered or retried event is the same row, merged away in the background and
+    // never counted twice by queries that read with FINAL or count distinct event ids.
+    // `inserted_at` is the version, so the latest copy wins. Properties are parallel key and
+    // value arrays, which ClickHouse 18.16 and current versions both filter and group by.
     "CREATE TABLE IF NOT EXISTS {db}.events (
-        event_id UUID,
         project_id UUID,
-        kind String,
+        date Date,
+        timestamp DateTime('UTC'),
         event String,
+        event_id UUID,
+        kind String,
         distinct_id String,
         user_id String,
         session_id String,
-        timestamp DateTime('UTC'),
         received_at DateTime('UTC'),
-        properties String,
+        prop_keys Array(String),
+        prop_values Array(String),
         url String,
         host String,
         path String,
@@ -29,11 +33,14 @@ pub const STATEMENTS: &[&str] = &[
         os String,
         device_type String,
         lib String,
+        ip String,
+        is_bot UInt8,
+        stream_sequence UInt64,
         inserted_at DateTime('UTC') DEFAULT now()
     )
     ENGINE = ReplacingMergeTree(inserted_at)
-    PARTITION BY toYYYYMM(timestamp)
-    ORDER BY (project_id, toDate(timestamp), event, event_id)",
+    PARTITION BY toYYYYMM(date)
+    ORDER BY (project_id, date, event, event_id)",
 ];
 
 /// `name` is usable as a database name without quoting: `[A-Za-z_][A-Za-z0-9_]*`.

@@ -1,0 +1,91 @@
+//! The event envelope: every event, whatever SDK sent it, as it travels on the `EVENTS` stream
+//! (JSON, so `nats stream view` shows it) and into ClickHouse.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The kind of an event, the last token of its subject `events.<project_id>.<kind>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Track,
+    Page,
+    Screen,
+    Identify,
+    Alias,
+    Group,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Track => "track",
+            EventKind::Page => "page",
+            EventKind::Screen => "screen",
+            EventKind::Identify => "identify",
+            EventKind::Alias => "alias",
+            EventKind::Group => "group",
+        }
+    }
+}
+
+/// One event, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The SDK's id (`uuid`, `messageId`), a UUIDv5 of project and a non-UUID id, or a fresh
+    /// UUIDv7 when the SDK sent none. The `Nats-Msg-Id` and the last column of the sorting key.
+    pub event_id: Uuid,
+    pub project_id: Uuid,
+    pub kind: EventKind,
+    /// Event name (`$pageview`, `Signed Up`, …).
+    pub event: String,
+    /// Who did it, as the SDK names them (PostHog `distinct_id`, Segment `userId` or
+    /// `anonymousId`).
+    pub distinct_id: String,
+    /// The logged-in dashboard user, from the verified token (native API only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// When it happened, corrected for the client's clock skew.
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    /// When ingest received it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    #[serde(default)]
+    pub context: EventContext,
+}
+
+/// What ingest derived from the request and the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventContext {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub referrer: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub referrer_domain: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub browser: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_type: String,
+    /// The SDK (`posthog-js`, `analytics-node`, …).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lib: String,
+    /// The client address with its last octet (IPv4) or last 80 bits (IPv6) zeroed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ip: String,
+    #[serde(default)]
+    pub is_bot: bool,
+}

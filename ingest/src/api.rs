@@ -1,0 +1,264 @@
+//! The intake routes: PostHog capture, with CORS that mirrors the Origin (SDKs call from any
+//! site), answering only after JetStream stored every accepted event.
+
+use std::net::{IpAddr, SocketAddr};
+
+use async_nats::jetstream;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use contract::event::Event;
+use plumbing::error::error_response;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::body::{self, BodyError, MAX_RAW_BYTES};
+use crate::{AppState, posthog};
+
+/// The PostHog capture paths, with and without trailing slash.
+const POSTHOG_PATHS: &[&str] = &[
+    "/e",
+    "/e/",
+    "/i/v0/e",
+    "/i/v0/e/",
+    "/capture",
+    "/capture/",
+    "/batch",
+    "/batch/",
+];
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for path in POSTHOG_PATHS {
+        router = router.route(path, post(posthog_capture).options(preflight));
+    }
+    router
+        .layer(axum::middleware::from_fn(mirror_cors))
+        .with_state(state)
+}
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("unknown or revoked project key")]
+    UnknownKey,
+    #[error("events could not be stored, retry later")]
+    Unavailable(String),
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            IngestError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+            IngestError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "jetstream did not store events");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+        };
+        let mut response = error_response(status, code, self.to_string());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<BodyError> for IngestError {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::TooLarge(_) => IngestError::TooLarge(err.to_string()),
+            other => IngestError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+async fn posthog_capture(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Body,
+) -> Result<Response, IngestError> {
+    let received_at = OffsetDateTime::now_utc();
+    let raw = read_limited(request).await?;
+    let json = body::decode(&raw)?;
+    let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
+    let ip = anonymise(peer.ip());
+    let mut events = Vec::with_capacity(parsed.events.len());
+    let mut rejected = Vec::new();
+    for (index, raw_event) in parsed.events.iter().enumerate() {
+        let token =
+            posthog::token(raw_event, parsed.token.as_deref()).ok_or(IngestError::UnknownKey)?;
+        let project_id = state
+            .write_keys
+            .project(&token)
+            .ok_or(IngestError::UnknownKey)?;
+        match posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip) {
+            Ok(event) => events.push(event),
+            Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
+        }
+    }
+    if events.is_empty() && !rejected.is_empty() {
+        count(&state, "rejected", rejected.len());
+        return Err(IngestError::BadRequest(format!(
+            "no valid event: {}",
+            rejected[0]["error"].as_str().unwrap_or_default()
+        )));
+    }
+    publish(&state.jetstream.context, &events)
+        .await
+        .inspect_err(|_| {
+            count(&state, "unavailable", events.len());
+        })?;
+    count(&state, "accepted", events.len());
+    count(&state, "rejected", rejected.len());
+    // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
+    let mut body = json!({ "status": 1 });
+    if !rejected.is_empty() {
+        body["rejected"] = json!(rejected);
+    }
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// Reads at most [`MAX_RAW_BYTES`]. An oversized body is read on (and dropped) up to a bound,
+/// so the client, still sending, gets the 413 instead of a broken connection.
+async fn read_limited(body: Body) -> Result<Vec<u8>, IngestError> {
+    use futures_util::StreamExt as _;
+
+    const DRAIN_BYTES: usize = 16 * MAX_RAW_BYTES;
+    let mut stream = body.into_data_stream();
+    let mut raw = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| IngestError::BadRequest("the body could not be read".to_owned()))?;
+        seen += chunk.len();
+        if seen <= MAX_RAW_BYTES {
+            raw.extend_from_slice(&chunk);
+        } else if seen > DRAIN_BYTES {
+            break;
+        }
+    }
+    if seen > MAX_RAW_BYTES {
+        return Err(IngestError::TooLarge(format!(
+            "the body is larger than {MAX_RAW_BYTES} bytes"
+        )));
+    }
+    Ok(raw)
+}
+
+/// Publishes every event with its id as `Nats-Msg-Id` (JetStream drops duplicates within its
+/// window), all at once, then waits for every PubAck.
+pub async fn publish(js: &jetstream::Context, events: &[Event]) -> Result<(), IngestError> {
+    let mut acks = Vec::with_capacity(events.len());
+    for event in events {
+        let payload =
+            serde_json::to_vec(event).map_err(|err| IngestError::Unavailable(err.to_string()))?;
+        let message = jetstream::message::PublishMessage::build()
+            .payload(payload.into())
+            .message_id(event.event_id.to_string());
+        let subject =
+            contract::streams::event_subject(&event.project_id.to_string(), event.kind.as_str());
+        let ack = js
+            .send_publish(subject, message)
+            .await
+            .map_err(|err| IngestError::Unavailable(err.to_string()))?;
+        acks.push(ack);
+    }
+    for ack in acks {
+        ack.await
+            .map_err(|err| IngestError::Unavailable(err.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The client address with its last octet (IPv4) or last 80 bits (IPv6) zeroed.
+pub fn anonymise(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            std::net::Ipv4Addr::new(a, b, c, 0).to_string()
+        }
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            for segment in &mut segments[3..] {
+                *segment = 0;
+            }
+            std::net::Ipv6Addr::from(segments).to_string()
+        }
+    }
+}
+
+fn count(state: &AppState, result: &str, n: usize) {
+    state
+        .metrics
+        .events
+        .get_or_create(&vec![("result", result.to_owned())])
+        .inc_by(n as u64);
+}
+
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// SDK routes are called from any site: the Origin is mirrored, and preflights answered.
+async fn mirror_cors(request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let is_preflight = request.method() == Method::OPTIONS;
+    let requested_headers = request
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned();
+    let mut response = next.run(request).await;
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if is_preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST, OPTIONS"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                requested_headers.unwrap_or_else(|| HeaderValue::from_static("content-type")),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_anonymised() {
+        assert_eq!(
+            anonymise("203.0.113.77".parse().expect("ip")),
+            "203.0.113.0"
+        );
+        assert_eq!(
+            anonymise("2001:db8:85a3:1234:5678:8a2e:370:7334".parse().expect("ip")),
+            "2001:db8:85a3::"
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! The event pipeline end to end on real servers: PostHog-format requests to ingest, JetStream,
+//! the sink, rows in ClickHouse; retries counted once; bad input refused with its 4xx.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use base64::Engine as _;
+use contract::auth::AuthEvent;
+use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const KEY: &str = "ea_pipeline_test_key";
+
+struct Pipeline {
+    _nats: TestNats,
+    db: ClickHouseDb,
+    ingest: ServiceHandle,
+    _sink: ServiceHandle,
+    project: Uuid,
+    http: reqwest::Client,
+}
+
+impl Pipeline {
+    async fn start() -> Self {
+        let nats = TestNats::start().expect("nats");
+        let db = ClickHouseDb::unique();
+        let project = Uuid::now_v7();
+        let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+        plumbing::streams::provision(
+            &js,
+            &plumbing::streams::Definitions::bundled().expect("defs"),
+        )
+        .await
+        .expect("provisioned");
+        // The key as auth publishes it when an admin creates a project.
+        let issued = AuthEvent::WriteKeyIssued {
+            project_id: project,
+            key_id: Uuid::now_v7(),
+            key: KEY.to_owned(),
+            at: time::OffsetDateTime::now_utc(),
+        };
+        js.publish(
+            contract::auth::project_subject(project),
+            serde_json::to_vec(&issued).expect("json").into(),
+        )
+        .await
+        .expect("publishes")
+        .await
+        .expect("stored");
+
+        let ingest = spawn_service("ingest", {
+            let config = ingest::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+            };
+            move |l, s| ingest::run(config, l, s)
+        })
+        .expect("ingest");
+        let sink = spawn_service("sink", {
+            let config = sink::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
+                batch: sink::consumer::BatchSettings {
+                    max_wait_ms: 50,
+                    ..Default::default()
+                },
+            };
+            move |l, s| sink::run(config, l, s)
+        })
+        .expect("sink");
+        wait_for_readiness(&ingest, 200).expect("ingest ready");
+        wait_for_readiness(&sink, 200).expect("sink ready");
+        Self {
+            _nats: nats,
+            db,
+            ingest,
+            _sink: sink,
+            project,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.ingest.url(path))
+            .header("content-type", "text/plain")
+            .header("origin", "https://shop.example")
+            .body(body)
+            .send()
+            .await
+            .expect("ingest answers");
+        let status = response.status();
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://shop.example"),
+            "CORS mirrors the origin"
+        );
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    fn query(&self, sql: &str) -> String {
+        self.db
+            .server()
+            .query(&sql.replace("{db}", &self.db.name))
+            .expect("query")
+            .trim()
+            .to_owned()
+    }
+
+    async fn wait_for_rows(&self, expected: u64) {
+        devstack::wait::until_async(
+            &format!("{expected} rows in ClickHouse"),
+            Duration::from_secs(30),
+            || async {
+                self.query("SELECT count() FROM {db}.events FINAL") == expected.to_string()
+            },
+        )
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "{err}; rows: {}",
+                self.query("SELECT count() FROM {db}.events")
+            )
+        });
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("writes");
+    encoder.finish().expect("finishes")
+}
+
+fn pageview(uuid: &str, user: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "event": "$pageview",
+        "distinct_id": user,
+        "timestamp": "2026-11-30T10:00:00Z",
+        "properties": {
+            "$current_url": "https://shop.example/products/42?ref=mail",
+            "$referrer": "https://news.example.org/item",
+            "$lib": "web",
+            "$session_id": "s-1",
+            "plan": "pro",
+            "items": 3
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posthog_bodies_of_every_shape_land_in_clickhouse_once() {
+    let pipeline = Pipeline::start().await;
+    let first = Uuid::now_v7().to_string();
+    let batch = json!({
+        "api_key": KEY,
+        "sent_at": "2026-11-30T10:00:05Z",
+        "batch": [pageview(&first, "alice"), pageview(&Uuid::now_v7().to_string(), "bob"),
+                  { "event": "signed up", "distinct_id": "carol", "uuid": "not-a-uuid-1" }]
+    });
+    // posthog-js: gzip without Content-Encoding, text/plain.
+    let (status, body) = pipeline
+        .send("/e/", gzip(batch.to_string().as_bytes()))
+        .await;
+    assert_eq!(
+        (status, body.clone()),
+        (StatusCode::OK, json!({ "status": 1 })),
+        "{body}"
+    );
+
+    // A single event with the token in its properties, on /capture (no trailing slash).
+    let single = json!({ "event": "clicked", "distinct_id": "dave", "properties": { "token": KEY, "button": "buy" } });
+    assert_eq!(
+        pipeline
+            .send("/capture", single.to_string().into_bytes())
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // A data=<base64> form body, as older SDKs send it.
+    let form = format!(
+        "data={}",
+        base64::engine::general_purpose::STANDARD.encode(
+            json!([{ "event": "form event", "distinct_id": "erin", "api_key": KEY }]).to_string()
+        )
+    );
+    assert_eq!(
+        pipeline.send("/batch/", form.into_bytes()).await.0,
+        StatusCode::OK
+    );
+
+    pipeline.wait_for_rows(5).await;
+    let row = pipeline.query(&format!(
+        "SELECT event, kind, distinct_id, host, path, referrer_domain, session_id, \
+         prop_values[indexOf(prop_keys, 'plan')], prop_values[indexOf(prop_keys, 'items')], toString(project_id) \
+         FROM {{db}}.events WHERE event_id = toUUID('{first}') FORMAT TSV"
+    ));
+    assert_eq!(
+        row,
+        format!(
+            "$pageview\tpage\talice\tshop.example\t/products/42\tnews.example.org\ts-1\tpro\t3\t{}",
+            pipeline.project
+        )
+    );
+    assert_eq!(
+        pipeline.query(
+            "SELECT count() FROM {db}.events WHERE prop_keys = ['button'] AND prop_values = ['buy']"
+        ),
+        "1",
+        "the token is not stored"
+    );
+
+    // The same batch again (a client retry) and the same single event id: counted once.
+    let (status, _) = pipeline
+        .send("/batch", batch.to_string().into_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let retry_of_first = json!({ "api_key": KEY, "batch": [pageview(&first, "alice")] });
+    assert_eq!(
+        pipeline
+            .send("/i/v0/e/", retry_of_first.to_string().into_bytes())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pipeline.wait_for_rows(5).await;
+    assert_eq!(
+        pipeline.query("SELECT uniqExact(event_id) FROM {db}.events"),
+        "5"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_bodies_get_their_4xx_and_ingest_keeps_working() {
+    let pipeline = Pipeline::start().await;
+    let event = |key: &str| {
+        json!({ "api_key": key, "event": "x", "distinct_id": "u" })
+            .to_string()
+            .into_bytes()
+    };
+
+    let (status, body) = pipeline.send("/e/", event("ea_unknown")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
+    );
+    let (status, body) = pipeline.send("/e/", b"{\"api_key\": ".to_vec()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{body}"
+    );
+    let (status, _) = pipeline.send("/e/", vec![0xff, 0xfe, 0x00, 0x80]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "invalid UTF-8");
+    let (status, body) = pipeline
+        .send(
+            "/e/",
+            json!({ "api_key": KEY, "event": 5, "distinct_id": "u" })
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("event:"),
+        "{body}"
+    );
+    let bomb = gzip(&vec![b' '; 21 * 1024 * 1024]);
+    assert_eq!(
+        pipeline.send("/batch/", bomb).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        pipeline
+            .send("/batch/", vec![b' '; 2 * 1024 * 1024])
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    assert_eq!(
+        pipeline.send("/batch/", deep.into_bytes()).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A batch with one bad event: the others are accepted, the bad one named.
+    let mixed = json!({ "api_key": KEY, "batch": [{ "event": "ok", "distinct_id": "u" }, { "event": "no id" }] });
+    let (status, body) = pipeline
+        .send("/batch/", mixed.to_string().into_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"][0]["index"], 1, "{body}");
+    assert_eq!(pipeline.send("/e/", event(KEY)).await.0, StatusCode::OK);
+    pipeline.wait_for_rows(2).await;
+}
