@@ -22,6 +22,9 @@ pub enum Need {
     Browser,
     /// The `wasm32-unknown-unknown` target and `wasm-bindgen` matching Cargo.lock.
     Wasm,
+    /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`) from
+    /// `devstack/sdk-clients/package-lock.json`, for the pipeline tests.
+    SdkClients,
 }
 
 /// Where the tools are.
@@ -71,6 +74,10 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
             Need::ClickHouse => tools.clickhouse_server.is_none(),
             Need::Browser => tools.chromium.is_none() || tools.chromedriver.is_none(),
             Need::Wasm => !wasm_target_installed() || tools.wasm_bindgen.is_none(),
+            Need::SdkClients => {
+                on_path("node").is_none()
+                    || !sdk_clients_dir().join("node_modules/posthog-node").exists()
+            }
         })
         .collect()
 }
@@ -110,6 +117,7 @@ fn describe(need: Need) -> &'static str {
         Need::Wasm => {
             "rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the Cargo.lock version"
         }
+        Need::SdkClients => "node and npm (then `npm ci` in devstack/sdk-clients)",
     }
 }
 
@@ -122,6 +130,8 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
             Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
             Need::Nats => apt_packages.extend(["python3-venv", "python3-pip"]),
             Need::Wasm => {}
+            Need::SdkClients if on_path("npm").is_none() => apt_packages.extend(["nodejs", "npm"]),
+            Need::SdkClients => {}
         }
     }
     if !apt_packages.is_empty() {
@@ -143,7 +153,26 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
     if missing.contains(&Need::Wasm) {
         install_wasm_tools()?;
     }
+    if missing.contains(&Need::SdkClients) {
+        eprintln!(
+            "installing the SDK clients (npm ci in {})",
+            sdk_clients_dir().display()
+        );
+        let mut npm = Command::new("npm");
+        npm.current_dir(sdk_clients_dir()).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]);
+        run(npm)?;
+    }
     Ok(())
+}
+
+/// The node project holding the real SDKs the pipeline tests drive.
+pub fn sdk_clients_dir() -> PathBuf {
+    workspace_root().join("devstack/sdk-clients")
 }
 
 fn apt_install(packages: &[&str]) -> anyhow::Result<()> {

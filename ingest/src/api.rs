@@ -7,17 +7,17 @@ use async_nats::jetstream;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use contract::event::Event;
+use contract::event::{Event, EventKind};
 use plumbing::error::error_response;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::body::{self, BodyError, MAX_RAW_BYTES};
-use crate::{AppState, posthog};
+use crate::{AppState, posthog, segment};
 
 /// The PostHog capture paths, with and without trailing slash.
 const POSTHOG_PATHS: &[&str] = &[
@@ -36,6 +36,16 @@ pub fn router(state: AppState) -> Router {
     for path in POSTHOG_PATHS {
         router = router.route(path, post(posthog_capture).options(preflight));
     }
+    router = router
+        .route("/v1/track", post(segment_track).options(preflight))
+        .route("/v1/page", post(segment_page).options(preflight))
+        .route("/v1/screen", post(segment_screen).options(preflight))
+        .route("/v1/identify", post(segment_identify).options(preflight))
+        .route("/v1/group", post(segment_group).options(preflight))
+        .route("/v1/alias", post(segment_alias).options(preflight))
+        .route("/v1/batch", post(segment_batch).options(preflight))
+        .route("/v1/b", post(segment_batch).options(preflight))
+        .route("/b", post(segment_batch).options(preflight));
     router
         .layer(axum::middleware::from_fn(mirror_cors))
         .with_state(state)
@@ -90,44 +100,127 @@ async fn posthog_capture(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let raw = read_limited(request).await?;
-    let json = body::decode(&raw)?;
+    let json = body::decode(&read_limited(request).await?)?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
     let ip = anonymise(peer.ip());
-    let mut events = Vec::with_capacity(parsed.events.len());
-    let mut rejected = Vec::new();
-    for (index, raw_event) in parsed.events.iter().enumerate() {
+    let mut outcomes = Vec::with_capacity(parsed.events.len());
+    for raw_event in &parsed.events {
         let token =
             posthog::token(raw_event, parsed.token.as_deref()).ok_or(IngestError::UnknownKey)?;
         let project_id = state
             .write_keys
             .project(&token)
             .ok_or(IngestError::UnknownKey)?;
-        match posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip) {
-            Ok(event) => events.push(event),
-            Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
-        }
+        outcomes.push(posthog::normalise(
+            raw_event,
+            project_id,
+            parsed.sent_at,
+            received_at,
+            &ip,
+        ));
     }
-    if events.is_empty() && !rejected.is_empty() {
-        count(&state, "rejected", rejected.len());
-        return Err(IngestError::BadRequest(format!(
-            "no valid event: {}",
-            rejected[0]["error"].as_str().unwrap_or_default()
-        )));
-    }
-    publish(&state.jetstream.context, &events)
-        .await
-        .inspect_err(|_| {
-            count(&state, "unavailable", events.len());
-        })?;
-    count(&state, "accepted", events.len());
-    count(&state, "rejected", rejected.len());
+    let rejected = accept(&state, outcomes).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let mut body = json!({ "status": 1 });
     if !rejected.is_empty() {
         body["rejected"] = json!(rejected);
     }
     Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+async fn segment(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    request: Body,
+    kind: Option<EventKind>,
+) -> Result<Response, IngestError> {
+    let received_at = OffsetDateTime::now_utc();
+    let json = body::decode(&read_limited(request).await?)?;
+    let parsed = segment::parse(&json, kind).map_err(IngestError::BadRequest)?;
+    let header_key = segment::basic_auth_key(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let ip = anonymise(peer.ip());
+    let mut outcomes = Vec::with_capacity(parsed.messages.len());
+    for message in &parsed.messages {
+        let key = message
+            .get("writeKey")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| header_key.clone())
+            .or_else(|| parsed.write_key.clone())
+            .ok_or(IngestError::UnknownKey)?;
+        let project_id = state
+            .write_keys
+            .project(&key)
+            .ok_or(IngestError::UnknownKey)?;
+        outcomes.push(segment::normalise(
+            message,
+            project_id,
+            parsed.sent_at,
+            received_at,
+            &ip,
+        ));
+    }
+    let rejected = accept(&state, outcomes).await?;
+    let mut body = json!({ "success": true });
+    if !rejected.is_empty() {
+        body["rejected"] = json!(rejected);
+    }
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+macro_rules! segment_route {
+    ($name:ident, $kind:expr) => {
+        async fn $name(
+            State(state): State<AppState>,
+            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+            headers: HeaderMap,
+            request: Body,
+        ) -> Result<Response, IngestError> {
+            segment(state, peer, headers, request, $kind).await
+        }
+    };
+}
+
+segment_route!(segment_track, Some(EventKind::Track));
+segment_route!(segment_page, Some(EventKind::Page));
+segment_route!(segment_screen, Some(EventKind::Screen));
+segment_route!(segment_identify, Some(EventKind::Identify));
+segment_route!(segment_group, Some(EventKind::Group));
+segment_route!(segment_alias, Some(EventKind::Alias));
+segment_route!(segment_batch, None);
+
+/// Publishes the valid events and returns the invalid ones, each with its index and the
+/// reason; a request with nothing valid is a 400 that names the first problem.
+async fn accept(
+    state: &AppState,
+    outcomes: Vec<Result<Event, String>>,
+) -> Result<Vec<serde_json::Value>, IngestError> {
+    let mut events = Vec::with_capacity(outcomes.len());
+    let mut rejected = Vec::new();
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(event) => events.push(event),
+            Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
+        }
+    }
+    count(state, "rejected", rejected.len());
+    if events.is_empty() {
+        let first = rejected
+            .first()
+            .and_then(|r| r["error"].as_str())
+            .unwrap_or("the request holds no event");
+        return Err(IngestError::BadRequest(format!("no valid event: {first}")));
+    }
+    publish(&state.jetstream.context, &events)
+        .await
+        .inspect_err(|_| count(state, "unavailable", events.len()))?;
+    count(state, "accepted", events.len());
+    Ok(rejected)
 }
 
 /// Reads at most [`MAX_RAW_BYTES`]. An oversized body is read on (and dropped) up to a bound,

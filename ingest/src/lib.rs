@@ -4,6 +4,7 @@
 pub mod api;
 pub mod body;
 pub mod posthog;
+pub mod segment;
 pub mod write_keys;
 
 use std::future::Future;

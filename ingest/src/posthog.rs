@@ -222,7 +222,7 @@ fn event_time(
     Ok(at)
 }
 
-fn parse_time(text: &str) -> Option<OffsetDateTime> {
+pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 

@@ -307,3 +307,101 @@ async fn hostile_bodies_get_their_4xx_and_ingest_keeps_working() {
     assert_eq!(pipeline.send("/e/", event(KEY)).await.0, StatusCode::OK);
     pipeline.wait_for_rows(2).await;
 }
+
+/// Runs `devstack/sdk-clients/send.mjs` with the real SDK `sdk`.
+fn send_with_sdk(pipeline: &Pipeline, sdk: &str, count: usize, prefix: &str) {
+    let dir = devstack::install::sdk_clients_dir();
+    assert!(
+        dir.join("node_modules").exists(),
+        "the SDK clients are not installed: run `cargo xtask test` (or `cargo xtask install`)"
+    );
+    let output = std::process::Command::new("node")
+        .current_dir(&dir)
+        .args([
+            "send.mjs",
+            sdk,
+            &pipeline.ingest.url(""),
+            KEY,
+            &count.to_string(),
+            prefix,
+        ])
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{sdk} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_posthog_node_and_segment_node_sdks_deliver_every_event() {
+    let pipeline = Pipeline::start().await;
+    send_with_sdk(&pipeline, "posthog", 50, "ph");
+    send_with_sdk(&pipeline, "segment", 50, "seg");
+    pipeline.wait_for_rows(100).await;
+
+    let summary = pipeline.query(
+        "SELECT event, lib, count(), uniqExact(distinct_id), uniqExact(event_id), \
+         countIf(prop_values[indexOf(prop_keys, 'index')] != '') \
+         FROM {db}.events FINAL GROUP BY event, lib ORDER BY event FORMAT TSV",
+    );
+    assert_eq!(
+        summary,
+        "ph event\tposthog-node\t50\t3\t50\t50\nseg event\t@segment/analytics-node\t50\t3\t50\t50",
+    );
+    assert_eq!(
+        pipeline.query("SELECT count() FROM {db}.events WHERE distinct_id = 'seg-user-0'"),
+        "17"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn segment_routes_take_the_key_from_basic_auth_or_the_body() {
+    let pipeline = Pipeline::start().await;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"))
+    );
+    let send = |path: &str, body: Value, auth: Option<String>| {
+        let mut request = pipeline.http.post(pipeline.ingest.url(path)).json(&body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        async move {
+            let response = request.send().await.expect("answers");
+            (
+                response.status(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = send(
+        "/v1/track",
+        json!({ "userId": "u1", "event": "Order Completed", "messageId": "ajs-1" }),
+        Some(basic.clone()),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "success": true })));
+    let page = json!({ "anonymousId": "a1", "name": "Home", "writeKey": KEY, "context": { "page": { "url": "https://x.example/home" } } });
+    assert_eq!(send("/v1/page", page, None).await.0, StatusCode::OK);
+    let batch = json!({ "writeKey": KEY, "batch": [
+        { "type": "identify", "userId": "u1", "traits": { "plan": "pro" }, "messageId": "ajs-2" },
+        { "type": "track", "userId": "u1", "event": "Order Completed", "messageId": "ajs-1" }
+    ] });
+    assert_eq!(send("/v1/batch", batch, None).await.0, StatusCode::OK);
+    assert_eq!(
+        send("/v1/track", json!({ "userId": "u", "event": "x" }), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // ajs-1 arrived twice (track, then in the batch): one row.
+    pipeline.wait_for_rows(3).await;
+    assert_eq!(
+        pipeline.query("SELECT kind, event, concat('[', path, ']') FROM {db}.events FINAL ORDER BY kind FORMAT TSV"),
+        "identify\t$identify\t[]\npage\t$pageview\t[/home]\ntrack\tOrder Completed\t[]"
+    );
+}

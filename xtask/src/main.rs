@@ -93,6 +93,7 @@ fn everything() -> Vec<devstack::install::Need> {
         Need::ClickHouse,
         Need::Browser,
         Need::Wasm,
+        Need::SdkClients,
     ]
 }
 

@@ -1,0 +1,244 @@
+//! The Segment HTTP tracking API: `/v1/track|page|screen|identify|group|alias`, `/v1/batch`,
+//! `/v1/b`, `/b`. The write key comes from `Authorization: Basic base64(key:)` or the body's
+//! `writeKey`; `messageId` is the event id.
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use contract::event::{Event, EventContext, EventKind};
+
+use crate::posthog::{MAX_EVENT_BYTES, MAX_EVENTS, event_id, parse_time, split_url};
+
+/// The write key of `Authorization: Basic base64(key:)`.
+pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
+    let encoded = header?.strip_prefix("Basic ")?.trim();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let key = text.split(':').next().unwrap_or_default();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
+/// A parsed body: its messages, the body's write key and `sentAt`.
+#[derive(Debug)]
+pub struct Body {
+    pub write_key: Option<String>,
+    pub sent_at: Option<OffsetDateTime>,
+    pub messages: Vec<Value>,
+}
+
+/// `kind` is the route's type (`track`, …) or `None` for batch routes.
+pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, String> {
+    let value: Value =
+        serde_json::from_slice(json).map_err(|err| format!("invalid JSON body: {err}"))?;
+    let Value::Object(mut object) = value else {
+        return Err("the body must be a JSON object".to_owned());
+    };
+    let write_key = object
+        .get("writeKey")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let sent_at = object
+        .get("sentAt")
+        .and_then(Value::as_str)
+        .and_then(parse_time);
+    let messages = match kind {
+        Some(kind) => {
+            object
+                .entry("type")
+                .or_insert_with(|| Value::String(kind.as_str().to_owned()));
+            vec![Value::Object(object)]
+        }
+        None => match object.remove("batch") {
+            Some(Value::Array(messages)) => messages,
+            _ => return Err("batch: must be an array".to_owned()),
+        },
+    };
+    if messages.len() > MAX_EVENTS {
+        return Err(format!("at most {MAX_EVENTS} messages per request"));
+    }
+    Ok(Body {
+        write_key,
+        sent_at,
+        messages,
+    })
+}
+
+/// Normalises one Segment message; the error names the field.
+pub fn normalise(
+    message: &Value,
+    project_id: Uuid,
+    sent_at: Option<OffsetDateTime>,
+    received_at: OffsetDateTime,
+    ip: &str,
+) -> Result<Event, String> {
+    let object = message
+        .as_object()
+        .ok_or("a message must be a JSON object")?;
+    if message.to_string().len() > MAX_EVENT_BYTES {
+        return Err(format!("a message must be at most {MAX_EVENT_BYTES} bytes"));
+    }
+    let kind = match object.get("type").and_then(Value::as_str) {
+        Some("track") => EventKind::Track,
+        Some("page") => EventKind::Page,
+        Some("screen") => EventKind::Screen,
+        Some("identify") => EventKind::Identify,
+        Some("group") => EventKind::Group,
+        Some("alias") => EventKind::Alias,
+        _ => return Err("type: must be track, page, screen, identify, group or alias".to_owned()),
+    };
+    let string = |key: &str| match object.get(key) {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    };
+    let distinct_id = string("userId")
+        .or_else(|| string("anonymousId"))
+        .ok_or("userId or anonymousId: is required")?;
+    let mut properties = match object.get("properties").or_else(|| object.get("traits")) {
+        Some(Value::Object(properties)) => properties.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err("properties: must be an object".to_owned()),
+    };
+    let event = match kind {
+        EventKind::Track => match object.get("event") {
+            Some(Value::String(name)) if !name.trim().is_empty() && name.len() <= 200 => {
+                name.clone()
+            }
+            _ => {
+                return Err(
+                    "event: is required for track, a string of 1 to 200 characters".to_owned(),
+                );
+            }
+        },
+        EventKind::Page => "$pageview".to_owned(),
+        EventKind::Screen => "$screen".to_owned(),
+        EventKind::Identify => "$identify".to_owned(),
+        EventKind::Group => "$groupidentify".to_owned(),
+        EventKind::Alias => "$create_alias".to_owned(),
+    };
+    if let Some(name) = string("name") {
+        properties.insert("name".to_owned(), Value::String(name));
+    }
+    if let Some(previous) = string("previousId") {
+        properties.insert("previous_id".to_owned(), Value::String(previous));
+    }
+    if let Some(group) = string("groupId") {
+        properties.insert("group_id".to_owned(), Value::String(group));
+    }
+    let event_id = string("messageId").map_or_else(Uuid::now_v7, |id| event_id(project_id, &id));
+    let time_of = |key: &str| object.get(key).and_then(Value::as_str).and_then(parse_time);
+    let sent_at = time_of("sentAt").or(sent_at);
+    let timestamp = match (time_of("originalTimestamp"), time_of("timestamp"), sent_at) {
+        (Some(original), _, Some(sent)) => received_at + (original - sent),
+        (_, Some(timestamp), Some(sent)) => received_at + (timestamp - sent),
+        (_, Some(timestamp), None) => timestamp,
+        _ => received_at,
+    };
+    let timestamp = if timestamp - received_at > time::Duration::hours(23) {
+        properties.insert("$ingest_future_timestamp".to_owned(), Value::Bool(true));
+        received_at
+    } else {
+        timestamp
+    };
+    let context = object.get("context").and_then(Value::as_object);
+    let page = context
+        .and_then(|c| c.get("page"))
+        .and_then(Value::as_object);
+    let page_text = |key: &str| {
+        page.and_then(|p| p.get(key))
+            .or_else(|| properties.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let url = page_text("url");
+    let referrer = page_text("referrer");
+    let page_path = page_text("path");
+    let (host, path) = split_url(&url);
+    let lib = context
+        .and_then(|c| c.get("library"))
+        .and_then(|l| l.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Event {
+        event_id,
+        project_id,
+        kind,
+        event,
+        distinct_id,
+        user_id: None,
+        session_id: None,
+        timestamp,
+        received_at,
+        properties,
+        context: EventContext {
+            path: if path.is_empty() { page_path } else { path },
+            host,
+            url,
+            referrer_domain: split_url(&referrer).0,
+            referrer,
+            lib,
+            ip: ip.to_owned(),
+            ..EventContext::default()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_write_key_comes_from_basic_auth() {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ea_key:")
+        );
+        assert_eq!(basic_auth_key(Some(&header)).as_deref(), Some("ea_key"));
+        assert_eq!(basic_auth_key(Some("Bearer x")), None);
+    }
+
+    #[test]
+    fn node_message_ids_and_types_normalise() {
+        let project = Uuid::now_v7();
+        let now = OffsetDateTime::now_utc();
+        let message = json!({
+            "type": "track", "event": "Order Completed", "userId": "u1",
+            "messageId": "node-next-1700000000000-abc", "properties": { "total": 30 },
+            "context": { "library": { "name": "@segment/analytics-node" } }
+        });
+        let event = normalise(&message, project, None, now, "").expect("normalises");
+        assert_eq!(
+            event.event_id,
+            event_id(project, "node-next-1700000000000-abc")
+        );
+        assert_eq!(
+            (event.event.as_str(), event.distinct_id.as_str()),
+            ("Order Completed", "u1")
+        );
+        assert_eq!(event.context.lib, "@segment/analytics-node");
+        let page = json!({ "type": "page", "anonymousId": "a", "name": "Home", "properties": { "url": "https://x.example/a" } });
+        let event = normalise(&page, project, None, now, "").expect("normalises");
+        assert_eq!(
+            (event.event.as_str(), event.context.path.as_str()),
+            ("$pageview", "/a")
+        );
+        assert!(
+            normalise(
+                &json!({ "type": "track", "userId": "u" }),
+                project,
+                None,
+                now,
+                ""
+            )
+            .is_err()
+        );
+    }
+}
