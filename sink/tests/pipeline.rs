@@ -1,144 +1,15 @@
 //! The event pipeline end to end on real servers: PostHog-format requests to ingest, JetStream,
 //! the sink, rows in ClickHouse; retries counted once; bad input refused with its 4xx.
 
-use std::io::Write as _;
 use std::time::Duration;
 
-use async_nats::jetstream;
+mod common;
+
 use base64::Engine as _;
-use contract::auth::AuthEvent;
-use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use common::{KEY, Pipeline, gzip};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const KEY: &str = "ea_pipeline_test_key";
-
-struct Pipeline {
-    _nats: TestNats,
-    db: ClickHouseDb,
-    ingest: ServiceHandle,
-    _sink: ServiceHandle,
-    project: Uuid,
-    http: reqwest::Client,
-}
-
-impl Pipeline {
-    async fn start() -> Self {
-        let nats = TestNats::start().expect("nats");
-        let db = ClickHouseDb::unique();
-        let project = Uuid::now_v7();
-        let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
-        plumbing::streams::provision(
-            &js,
-            &plumbing::streams::Definitions::bundled().expect("defs"),
-        )
-        .await
-        .expect("provisioned");
-        // The key as auth publishes it when an admin creates a project.
-        let issued = AuthEvent::WriteKeyIssued {
-            project_id: project,
-            key_id: Uuid::now_v7(),
-            key: KEY.to_owned(),
-            at: time::OffsetDateTime::now_utc(),
-        };
-        js.publish(
-            contract::auth::project_subject(project),
-            serde_json::to_vec(&issued).expect("json").into(),
-        )
-        .await
-        .expect("publishes")
-        .await
-        .expect("stored");
-
-        let ingest = spawn_service("ingest", {
-            let config = ingest::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-            };
-            move |l, s| ingest::run(config, l, s)
-        })
-        .expect("ingest");
-        let sink = spawn_service("sink", {
-            let config = sink::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-                clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
-                batch: sink::consumer::BatchSettings {
-                    max_wait_ms: 50,
-                    ..Default::default()
-                },
-            };
-            move |l, s| sink::run(config, l, s)
-        })
-        .expect("sink");
-        wait_for_readiness(&ingest, 200).expect("ingest ready");
-        wait_for_readiness(&sink, 200).expect("sink ready");
-        Self {
-            _nats: nats,
-            db,
-            ingest,
-            _sink: sink,
-            project,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(self.ingest.url(path))
-            .header("content-type", "text/plain")
-            .header("origin", "https://shop.example")
-            .body(body)
-            .send()
-            .await
-            .expect("ingest answers");
-        let status = response.status();
-        assert_eq!(
-            response
-                .headers()
-                .get("access-control-allow-origin")
-                .and_then(|v| v.to_str().ok()),
-            Some("https://shop.example"),
-            "CORS mirrors the origin"
-        );
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    fn query(&self, sql: &str) -> String {
-        self.db
-            .server()
-            .query(&sql.replace("{db}", &self.db.name))
-            .expect("query")
-            .trim()
-            .to_owned()
-    }
-
-    async fn wait_for_rows(&self, expected: u64) {
-        devstack::wait::until_async(
-            &format!("{expected} rows in ClickHouse"),
-            Duration::from_secs(30),
-            || async {
-                self.query("SELECT count() FROM {db}.events FINAL") == expected.to_string()
-            },
-        )
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "{err}; rows: {}",
-                self.query("SELECT count() FROM {db}.events")
-            )
-        });
-    }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(data).expect("writes");
-    encoder.finish().expect("finishes")
-}
 
 fn pageview(uuid: &str, user: &str) -> Value {
     json!({

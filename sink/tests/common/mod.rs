@@ -1,0 +1,152 @@
+//! Shared by the sink's pipeline and fault tests: NATS, ClickHouse, ingest and the sink on
+//! real servers, and a project write key published the way auth publishes it.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use contract::auth::AuthEvent;
+use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const KEY: &str = "ea_pipeline_test_key";
+
+pub struct Pipeline {
+    pub nats: TestNats,
+    pub db: ClickHouseDb,
+    pub ingest: ServiceHandle,
+    /// The in-process sink; `None` when the test runs the sink binary itself.
+    pub sink: Option<ServiceHandle>,
+    pub project: Uuid,
+    pub http: reqwest::Client,
+}
+
+impl Pipeline {
+    pub async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// With the sink in this process, or without a sink (the test runs the binary).
+    pub async fn start_with(in_process_sink: bool) -> Self {
+        let nats = TestNats::start().expect("nats");
+        let db = ClickHouseDb::unique();
+        let project = Uuid::now_v7();
+        let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+        plumbing::streams::provision(
+            &js,
+            &plumbing::streams::Definitions::bundled().expect("defs"),
+        )
+        .await
+        .expect("provisioned");
+        // The key as auth publishes it when an admin creates a project.
+        let issued = AuthEvent::WriteKeyIssued {
+            project_id: project,
+            key_id: Uuid::now_v7(),
+            key: KEY.to_owned(),
+            at: time::OffsetDateTime::now_utc(),
+        };
+        js.publish(
+            contract::auth::project_subject(project),
+            serde_json::to_vec(&issued).expect("json").into(),
+        )
+        .await
+        .expect("publishes")
+        .await
+        .expect("stored");
+
+        let ingest = spawn_service("ingest", {
+            let config = ingest::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+            };
+            move |l, s| ingest::run(config, l, s)
+        })
+        .expect("ingest");
+        let sink = in_process_sink.then(|| {
+            spawn_service("sink", {
+                let config = sink::Config {
+                    http: HttpConfig::ephemeral(),
+                    nats: NatsConfig { url: nats.url() },
+                    clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
+                    batch: sink::consumer::BatchSettings {
+                        max_wait_ms: 50,
+                        ..Default::default()
+                    },
+                };
+                move |l, s| sink::run(config, l, s)
+            })
+            .expect("sink")
+        });
+        wait_for_readiness(&ingest, 200).expect("ingest ready");
+        if let Some(sink) = &sink {
+            wait_for_readiness(sink, 200).expect("sink ready");
+        }
+        Self {
+            nats,
+            db,
+            ingest,
+            sink,
+            project,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn send(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.ingest.url(path))
+            .header("content-type", "text/plain")
+            .header("origin", "https://shop.example")
+            .body(body)
+            .send()
+            .await
+            .expect("ingest answers");
+        let status = response.status();
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://shop.example"),
+            "CORS mirrors the origin"
+        );
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn query(&self, sql: &str) -> String {
+        self.db
+            .server()
+            .query(&sql.replace("{db}", &self.db.name))
+            .expect("query")
+            .trim()
+            .to_owned()
+    }
+
+    pub async fn wait_for_rows(&self, expected: u64) {
+        devstack::wait::until_async(
+            &format!("{expected} rows in ClickHouse"),
+            Duration::from_secs(30),
+            || async {
+                self.query("SELECT count() FROM {db}.events FINAL") == expected.to_string()
+            },
+        )
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "{err}; rows: {}",
+                self.query("SELECT count() FROM {db}.events")
+            )
+        });
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("writes");
+    encoder.finish().expect("finishes")
+}
