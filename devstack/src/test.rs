@@ -190,6 +190,34 @@ impl PrivatePostgres {
     }
 }
 
+/// A ClickHouse server of one test's own (for tests that stop it), with its data folder.
+#[derive(Debug)]
+pub struct PrivateClickHouse {
+    pub server: ClickHouse,
+    dir: TempDir,
+    ports: ClickHousePorts,
+}
+
+impl PrivateClickHouse {
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = TempDir::new("clickhouse-private")?;
+        let ports = ClickHousePorts {
+            http: free_port()?,
+            tcp: free_port()?,
+            interserver: free_port()?,
+        };
+        let server = ClickHouse::start(dir.path(), ports)?;
+        Ok(Self { server, dir, ports })
+    }
+
+    /// Starts the stopped server again on the same ports and data.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.server.stop();
+        self.server = ClickHouse::start(self.dir.path(), self.ports)?;
+        Ok(())
+    }
+}
+
 /// A nats-server of one test's own, with its data folder.
 #[derive(Debug)]
 pub struct TestNats {

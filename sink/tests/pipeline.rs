@@ -276,3 +276,61 @@ async fn segment_routes_take_the_key_from_basic_auth_or_the_body() {
         "identify\t$identify\t[]\npage\t$pageview\t[/home]\ntrack\tOrder Completed\t[]"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
+    let pipeline = Pipeline::start().await;
+    let js = async_nats::jetstream::new(
+        async_nats::connect(pipeline.nats.url())
+            .await
+            .expect("nats"),
+    );
+    let subject = contract::streams::event_subject(&pipeline.project.to_string(), "track");
+    let event = |name: &str| contract::event::Event {
+        event_id: Uuid::now_v7(),
+        project_id: pipeline.project,
+        kind: contract::event::EventKind::Track,
+        event: name.to_owned(),
+        distinct_id: "u".to_owned(),
+        user_id: None,
+        session_id: None,
+        timestamp: time::OffsetDateTime::now_utc(),
+        received_at: time::OffsetDateTime::now_utc(),
+        properties: serde_json::Map::new(),
+        context: contract::event::EventContext::default(),
+    };
+    for payload in [
+        serde_json::to_vec(&event("before")).expect("json"),
+        b"{\"this is\": \"not an event\"}".to_vec(),
+        serde_json::to_vec(&event("after")).expect("json"),
+    ] {
+        js.publish(subject.clone(), payload.into())
+            .await
+            .expect("publishes")
+            .await
+            .expect("stored");
+    }
+    pipeline.wait_for_rows(2).await;
+    assert_eq!(pipeline.query("SELECT arrayStringConcat(groupArray(event), ',') FROM (SELECT event FROM {db}.events ORDER BY event)"), "after,before");
+
+    let dlq = js.get_stream("EVENTS_DLQ").await.expect("dlq");
+    let dead =
+        devstack::wait::until_async("the poison in the DLQ", Duration::from_secs(10), || async {
+            dlq.direct_get_next_for_subject(format!("dlq.events.{}", pipeline.project), None)
+                .await
+                .is_ok()
+        })
+        .await;
+    assert!(dead.is_ok());
+    let message = dlq
+        .direct_get_next_for_subject(format!("dlq.events.{}", pipeline.project), None)
+        .await
+        .expect("dead letter");
+    assert_eq!(&message.payload[..], b"{\"this is\": \"not an event\"}");
+    let reason = message
+        .headers
+        .get(sink::consumer::ERROR_HEADER)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    assert!(reason.contains("not an event"), "{reason}");
+}
