@@ -4,12 +4,12 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use contract::auth::{
     AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectView, Role,
-    UpdateUserRequest, UserPage, WriteKeyView,
+    SetDomainsRequest, UpdateUserRequest, UserPage, WriteKeyView,
 };
 use contract::streams::AUTH_STREAM;
 use plumbing::error::JsonBody;
@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
             post(create_project).get(list_projects),
         )
         .route("/api/admin/projects/{id}/keys", post(issue_key))
+        .route("/api/admin/projects/{id}/domains", put(set_domains))
         .route("/api/admin/projects/{id}/keys/{key_id}", delete(revoke_key))
 }
 
@@ -359,6 +360,7 @@ struct ProjectRow {
     name: String,
     timezone: String,
     created_at: OffsetDateTime,
+    domains: Vec<String>,
 }
 
 async fn list_projects(
@@ -367,7 +369,7 @@ async fn list_projects(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&state, &headers).await?;
     let projects: Vec<ProjectRow> = sqlx::query_as(
-        "SELECT id, name, timezone, created_at FROM projects ORDER BY created_at, id",
+        "SELECT id, name, timezone, created_at, domains FROM projects ORDER BY created_at, id",
     )
     .fetch_all(&state.pool)
     .await?;
@@ -391,6 +393,7 @@ async fn list_projects(
             name: p.name,
             timezone: p.timezone,
             created_at: p.created_at,
+            domains: p.domains,
         })
         .collect();
     Ok(Json(serde_json::json!({ "projects": views })))
@@ -404,6 +407,55 @@ async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
     version
         .map(|v| u64::try_from(v).unwrap_or(0))
         .ok_or(ApiError::NotFound)
+}
+
+/// A site domain as Plausible's script sends it: a lower-case host name.
+fn normalise_domain(domain: &str) -> Option<String> {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    let valid = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    valid.then_some(domain)
+}
+
+async fn set_domains(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<Uuid>,
+    JsonBody(request): JsonBody<SetDomainsRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers).await?;
+    let version = project_version(&state, project_id).await?;
+    let mut domains = Vec::new();
+    for domain in &request.domains {
+        let normalised = normalise_domain(domain).ok_or_else(|| {
+            ApiError::BadRequest(format!("domains: {domain:?} is not a domain name"))
+        })?;
+        if !domains.contains(&normalised) {
+            domains.push(normalised);
+        }
+    }
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::project_subject(project_id),
+            &AuthEvent::ProjectDomainsSet {
+                project_id,
+                domains: domains.clone(),
+                at: OffsetDateTime::now_utc(),
+            },
+            &Uuid::now_v7().to_string(),
+            Some(version),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(Json(
+        serde_json::json!({ "id": project_id, "domains": domains }),
+    ))
 }
 
 async fn issue_key(

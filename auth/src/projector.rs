@@ -317,6 +317,18 @@ pub async fn apply_event(
             .execute(&mut **tx)
             .await?;
         }
+        AuthEvent::ProjectDomainsSet {
+            project_id,
+            domains,
+            ..
+        } => {
+            sqlx::query("UPDATE projects SET domains = $2, version = $3 WHERE id = $1")
+                .bind(project_id)
+                .bind(domains)
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+        }
         AuthEvent::WriteKeyIssued {
             project_id,
             key_id,

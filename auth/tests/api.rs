@@ -181,7 +181,7 @@ impl TestAuth {
             "SELECT id, email, email_hash, name, password_hash, role, disabled, created_at, last_login_at, failed_logins, version FROM users ORDER BY id",
             "SELECT family_id, user_id, current_hash, expires_at, created_at, revoked_at, revoked_reason, version FROM sessions ORDER BY family_id",
             "SELECT token_hash, family_id, rotated_at FROM session_tokens ORDER BY token_hash",
-            "SELECT id, name, timezone, created_at, version FROM projects ORDER BY id",
+            "SELECT id, name, timezone, created_at, version, domains FROM projects ORDER BY id",
             "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
             "SELECT last_sequence FROM projection_state",
         ]
@@ -693,6 +693,36 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
         .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
         .await;
     assert_eq!(listed["projects"][0]["keys"], json!([second.clone()]));
+
+    let (status, domains) = auth
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/projects/{id}/domains"),
+            &admin,
+            Some(json!({ "domains": ["Shop.Example.", "shop.example", "www.shop.example"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{domains}");
+    assert_eq!(
+        domains["domains"],
+        json!(["shop.example", "www.shop.example"])
+    );
+    let (_, listed) = auth
+        .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
+        .await;
+    assert_eq!(
+        listed["projects"][0]["domains"],
+        json!(["shop.example", "www.shop.example"])
+    );
+    let (status, _) = auth
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/projects/{id}/domains"),
+            &admin,
+            Some(json!({ "domains": ["not a domain/"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let (status, body) = auth
         .call(

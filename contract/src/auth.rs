@@ -160,6 +160,13 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<id>`: the site domains whose Plausible events belong to the project.
+    ProjectDomainsSet {
+        project_id: Uuid,
+        domains: Vec<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<id>`: a write key, public like PostHog's project token.
     WriteKeyIssued {
         project_id: Uuid,
@@ -332,6 +339,15 @@ pub struct ProjectView {
     pub created_at: OffsetDateTime,
     /// Keys not revoked.
     pub keys: Vec<WriteKeyView>,
+    /// Site domains accepted from Plausible's script.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// `PUT /api/admin/projects/{id}/domains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetDomainsRequest {
+    pub domains: Vec<String>,
 }
 
 /// Claims of an access token.

@@ -17,7 +17,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::body::{self, BodyError, MAX_RAW_BYTES};
-use crate::{AppState, posthog, segment};
+use crate::{AppState, cookieless, enrich, posthog, segment};
 
 /// The PostHog capture paths, with and without trailing slash.
 const POSTHOG_PATHS: &[&str] = &[
@@ -45,7 +45,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alias", post(segment_alias).options(preflight))
         .route("/v1/batch", post(segment_batch).options(preflight))
         .route("/v1/b", post(segment_batch).options(preflight))
-        .route("/b", post(segment_batch).options(preflight));
+        .route("/b", post(segment_batch).options(preflight))
+        .route("/api/event", post(plausible).options(preflight))
+        .route("/api/send", post(umami).options(preflight));
     router
         .layer(axum::middleware::from_fn(mirror_cors))
         .with_state(state)
@@ -97,6 +99,7 @@ impl From<BodyError> for IngestError {
 async fn posthog_capture(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
@@ -119,7 +122,7 @@ async fn posthog_capture(
             &ip,
         ));
     }
-    let rejected = accept(&state, outcomes).await?;
+    let rejected = accept(&state, outcomes, &headers).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let mut body = json!({ "status": 1 });
     if !rejected.is_empty() {
@@ -165,12 +168,80 @@ async fn segment(
             &ip,
         ));
     }
-    let rejected = accept(&state, outcomes).await?;
+    let rejected = accept(&state, outcomes, &headers).await?;
     let mut body = json!({ "success": true });
     if !rejected.is_empty() {
         body["rejected"] = json!(rejected);
     }
     Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Plausible's `POST /api/event`: answers 202, as Plausible does.
+async fn plausible(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Body,
+) -> Result<Response, IngestError> {
+    let received_at = OffsetDateTime::now_utc();
+    let json = body::decode(&read_limited(request).await?)?;
+    let parsed = cookieless::parse_plausible(&json).map_err(IngestError::BadRequest)?;
+    let project_id = parsed
+        .domains
+        .iter()
+        .find_map(|domain| state.write_keys.project_for_domain(domain))
+        .ok_or(IngestError::UnknownKey)?;
+    let visitor = cookieless::daily_visitor(
+        project_id,
+        &peer.ip().to_string(),
+        user_agent(&headers),
+        received_at,
+    );
+    let event = cookieless::plausible_event(
+        parsed,
+        project_id,
+        visitor,
+        received_at,
+        &anonymise(peer.ip()),
+    );
+    accept(&state, vec![Ok(event)], &headers).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "ok",
+    )
+        .into_response())
+}
+
+/// Umami's `POST /api/send`.
+async fn umami(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Body,
+) -> Result<Response, IngestError> {
+    let received_at = OffsetDateTime::now_utc();
+    let json = body::decode(&read_limited(request).await?)?;
+    let parsed = cookieless::parse_umami(&json).map_err(IngestError::BadRequest)?;
+    if !state.write_keys.has_project(parsed.website) {
+        return Err(IngestError::UnknownKey);
+    }
+    let visitor = cookieless::daily_visitor(
+        parsed.website,
+        &peer.ip().to_string(),
+        user_agent(&headers),
+        received_at,
+    );
+    let event = cookieless::umami_event(parsed, visitor, received_at, &anonymise(peer.ip()));
+    accept(&state, vec![event], &headers).await?;
+    Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
 }
 
 macro_rules! segment_route {
@@ -199,12 +270,19 @@ segment_route!(segment_batch, None);
 async fn accept(
     state: &AppState,
     outcomes: Vec<Result<Event, String>>,
+    headers: &HeaderMap,
 ) -> Result<Vec<serde_json::Value>, IngestError> {
+    let request_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
     let mut events = Vec::with_capacity(outcomes.len());
     let mut rejected = Vec::new();
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
-            Ok(event) => events.push(event),
+            Ok(mut event) => {
+                enrich::user_agent(&mut event, request_agent);
+                events.push(event);
+            }
             Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
         }
     }

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod body;
+pub mod cookieless;
+pub mod enrich;
 pub mod posthog;
 pub mod segment;
 pub mod write_keys;

@@ -159,6 +159,15 @@ pub fn normalise(
     let referrer = page_text("referrer");
     let page_path = page_text("path");
     let (host, path) = split_url(&url);
+    if let Some(agent) = context
+        .and_then(|c| c.get("userAgent"))
+        .and_then(Value::as_str)
+    {
+        properties.insert(
+            "$raw_user_agent".to_owned(),
+            Value::String(agent.to_owned()),
+        );
+    }
     let lib = context
         .and_then(|c| c.get("library"))
         .and_then(|l| l.get("name"))

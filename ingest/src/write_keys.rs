@@ -19,6 +19,10 @@ struct Keys {
     projects: HashMap<String, Uuid>,
     /// Key id -> key, to find what a revocation removes.
     by_id: HashMap<Uuid, String>,
+    /// Every project (Umami names the project by its id).
+    projects_known: std::collections::HashSet<Uuid>,
+    /// Site domain -> project (Plausible names the site by its domain).
+    domains: HashMap<String, Uuid>,
     /// Stream sequence of the last event seen.
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
@@ -35,6 +39,19 @@ impl WriteKeys {
     /// The project a live write key belongs to.
     pub fn project(&self, key: &str) -> Option<Uuid> {
         self.read().projects.get(key).copied()
+    }
+
+    /// Whether `project_id` is a project.
+    pub fn has_project(&self, project_id: Uuid) -> bool {
+        self.read().projects_known.contains(&project_id)
+    }
+
+    /// The project that accepts events of the site `domain`.
+    pub fn project_for_domain(&self, domain: &str) -> Option<Uuid> {
+        self.read()
+            .domains
+            .get(&domain.trim().to_lowercase())
+            .copied()
     }
 
     /// Whether the map has replayed everything that existed when ingest started.
@@ -95,12 +112,26 @@ impl WriteKeys {
             let event = serde_json::from_slice::<AuthEvent>(&message.payload);
             let mut keys = self.write();
             match event {
+                Ok(AuthEvent::ProjectCreated { project_id, .. }) => {
+                    keys.projects_known.insert(project_id);
+                }
+                Ok(AuthEvent::ProjectDomainsSet {
+                    project_id,
+                    domains,
+                    ..
+                }) => {
+                    keys.domains.retain(|_, owner| *owner != project_id);
+                    for domain in domains {
+                        keys.domains.insert(domain, project_id);
+                    }
+                }
                 Ok(AuthEvent::WriteKeyIssued {
                     project_id,
                     key_id,
                     key,
                     ..
                 }) => {
+                    keys.projects_known.insert(project_id);
                     keys.projects.insert(key.clone(), project_id);
                     keys.by_id.insert(key_id, key);
                 }

@@ -334,3 +334,91 @@ async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
         .unwrap_or_default();
     assert!(reason.contains("not an event"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
+    let pipeline = Pipeline::start().await;
+    let js = async_nats::jetstream::new(
+        async_nats::connect(pipeline.nats.url())
+            .await
+            .expect("nats"),
+    );
+    let domains = contract::auth::AuthEvent::ProjectDomainsSet {
+        project_id: pipeline.project,
+        domains: vec!["site.example".to_owned()],
+        at: time::OffsetDateTime::now_utc(),
+    };
+    js.publish(
+        contract::auth::project_subject(pipeline.project),
+        serde_json::to_vec(&domains).expect("json").into(),
+    )
+    .await
+    .expect("publishes")
+    .await
+    .expect("stored");
+    const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    let post = |path: &str, body: Value| {
+        let request = pipeline
+            .http
+            .post(pipeline.ingest.url(path))
+            .header("content-type", "text/plain")
+            .header("user-agent", CHROME)
+            .body(body.to_string());
+        async move {
+            let response = request.send().await.expect("answers");
+            (response.status(), response.text().await.unwrap_or_default())
+        }
+    };
+
+    // The domain list reaches ingest through the stream, within moments.
+    devstack::wait::until_async("the domain to be known", Duration::from_secs(5), || async {
+        pipeline
+            .http
+            .post(pipeline.ingest.url("/api/event"))
+            .body(
+                json!({ "n": "probe", "u": "https://site.example/", "d": "site.example" })
+                    .to_string(),
+            )
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::ACCEPTED)
+    })
+    .await
+    .expect("domain known");
+    let (status, body) = post("/api/event", json!({ "n": "pageview", "u": "https://site.example/pricing", "d": "site.example", "r": "https://www.google.com/search" })).await;
+    assert_eq!((status, body.as_str()), (StatusCode::ACCEPTED, "ok"));
+    let (status, _) = post(
+        "/api/event",
+        json!({ "n": "pageview", "u": "https://other.example/", "d": "other.example" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a domain no project lists"
+    );
+
+    let website = pipeline.project.to_string();
+    let view = json!({ "type": "event", "payload": { "website": website, "hostname": "site.example", "url": "/docs", "title": "Docs", "language": "en" } });
+    assert_eq!(post("/api/send", view).await.0, StatusCode::OK);
+    let signup = json!({ "type": "event", "payload": { "website": website, "hostname": "site.example", "url": "/join", "name": "signup", "data": { "plan": "pro" } } });
+    assert_eq!(post("/api/send", signup).await.0, StatusCode::OK);
+    let unknown = json!({ "type": "event", "payload": { "website": Uuid::now_v7().to_string(), "url": "/" } });
+    assert_eq!(post("/api/send", unknown).await.0, StatusCode::UNAUTHORIZED);
+
+    pipeline.wait_for_rows(4).await;
+    assert_eq!(
+        pipeline.query(
+            "SELECT lib, event, path, referrer_domain, browser, device_type, is_bot FROM {db}.events FINAL \
+             WHERE event != 'probe' ORDER BY lib, event FORMAT TSV"
+        ),
+        "plausible\t$pageview\t/pricing\twww.google.com\tChrome\tDesktop\t0\n\
+         umami\t$pageview\t/docs\t\tChrome\tDesktop\t0\n\
+         umami\tsignup\t/join\t\tChrome\tDesktop\t0"
+    );
+    // One visitor all along: the same address and browser on the same day.
+    assert_eq!(
+        pipeline.query("SELECT uniqExact(distinct_id) FROM {db}.events WHERE event != 'probe'"),
+        "1"
+    );
+}

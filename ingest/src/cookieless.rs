@@ -1,0 +1,272 @@
+//! Plausible and Umami: scripts that send no visitor id. A visitor is a daily hash of project,
+//! client address and user agent (Plausible's scheme), so no cookie is needed and the raw
+//! address is never stored. Plausible names the site by `domain` (a project lists its domains),
+//! Umami by `website` (the project id).
+
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use contract::event::{Event, EventContext, EventKind};
+
+use crate::posthog::{MAX_EVENT_BYTES, split_url};
+
+/// The visitor id of `ip` + `user_agent` on `project_id`, stable for one UTC day.
+pub fn daily_visitor(project_id: Uuid, ip: &str, user_agent: &str, now: OffsetDateTime) -> String {
+    let digest = Sha256::new()
+        .chain_update(now.date().to_string())
+        .chain_update(project_id.as_bytes())
+        .chain_update(ip)
+        .chain_update([0])
+        .chain_update(user_agent)
+        .finalize();
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a Plausible body holds (short and long field names).
+#[derive(Debug)]
+pub struct PlausibleEvent {
+    pub name: String,
+    pub url: String,
+    /// One or more domains, comma separated.
+    pub domains: Vec<String>,
+    pub referrer: String,
+    pub props: Map<String, Value>,
+}
+
+pub fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
+    if json.len() > MAX_EVENT_BYTES {
+        return Err(format!("an event must be at most {MAX_EVENT_BYTES} bytes"));
+    }
+    let value: Value =
+        serde_json::from_slice(json).map_err(|err| format!("invalid JSON body: {err}"))?;
+    let object = value.as_object().ok_or("the body must be a JSON object")?;
+    let field = |short: &str, long: &str| object.get(short).or_else(|| object.get(long));
+    let text = |short: &str, long: &str| {
+        field(short, long)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let name = text("n", "name");
+    if name.is_empty() || name.len() > 200 {
+        return Err("name: is required, 1 to 200 characters".to_owned());
+    }
+    let url = text("u", "url");
+    if url::Url::parse(&url).is_err() {
+        return Err("url: must be an absolute URL".to_owned());
+    }
+    let domains: Vec<String> = text("d", "domain")
+        .split(',')
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if domains.is_empty() {
+        return Err("domain: is required".to_owned());
+    }
+    let props = match field("p", "props") {
+        Some(Value::Object(props)) => props.clone(),
+        // The script sends props as a JSON string.
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(Value::Object(props)) => props,
+            _ => return Err("props: must be an object".to_owned()),
+        },
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err("props: must be an object".to_owned()),
+    };
+    Ok(PlausibleEvent {
+        name,
+        url,
+        domains,
+        referrer: text("r", "referrer"),
+        props,
+    })
+}
+
+/// The Plausible event as an envelope; `visitor` from [`daily_visitor`].
+pub fn plausible_event(
+    request: PlausibleEvent,
+    project_id: Uuid,
+    visitor: String,
+    received_at: OffsetDateTime,
+    ip: &str,
+) -> Event {
+    let (kind, event) = if request.name == "pageview" {
+        (EventKind::Page, "$pageview".to_owned())
+    } else {
+        (EventKind::Track, request.name)
+    };
+    let (host, path) = split_url(&request.url);
+    let referrer_domain = split_url(&request.referrer).0;
+    Event {
+        event_id: Uuid::now_v7(),
+        project_id,
+        kind,
+        event,
+        distinct_id: visitor,
+        user_id: None,
+        session_id: None,
+        timestamp: received_at,
+        received_at,
+        properties: request.props,
+        context: EventContext {
+            url: request.url,
+            host,
+            path,
+            referrer: request.referrer,
+            referrer_domain,
+            lib: "plausible".to_owned(),
+            ip: ip.to_owned(),
+            ..EventContext::default()
+        },
+    }
+}
+
+/// What an Umami body holds: `{type, payload: {website, hostname, url, referrer, name?, data?, …}}`.
+#[derive(Debug)]
+pub struct UmamiEvent {
+    pub website: Uuid,
+    pub kind: String,
+    pub payload: Map<String, Value>,
+}
+
+pub fn parse_umami(json: &[u8]) -> Result<UmamiEvent, String> {
+    if json.len() > MAX_EVENT_BYTES {
+        return Err(format!("an event must be at most {MAX_EVENT_BYTES} bytes"));
+    }
+    let value: Value =
+        serde_json::from_slice(json).map_err(|err| format!("invalid JSON body: {err}"))?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("event")
+        .to_owned();
+    if kind != "event" && kind != "identify" {
+        return Err("type: must be event or identify".to_owned());
+    }
+    let payload = value
+        .get("payload")
+        .and_then(Value::as_object)
+        .ok_or("payload: is required, an object")?
+        .clone();
+    let website = payload
+        .get("website")
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or("payload.website: must be a project id")?;
+    Ok(UmamiEvent {
+        website,
+        kind,
+        payload,
+    })
+}
+
+pub fn umami_event(
+    request: UmamiEvent,
+    visitor: String,
+    received_at: OffsetDateTime,
+    ip: &str,
+) -> Result<Event, String> {
+    let payload = request.payload;
+    let text = |key: &str| {
+        payload
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let hostname = text("hostname");
+    let url = match text("url") {
+        path if path.starts_with('/') && !hostname.is_empty() => {
+            format!("https://{hostname}{path}")
+        }
+        url => url,
+    };
+    let mut properties = match payload.get("data") {
+        Some(Value::Object(data)) => data.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err("payload.data: must be an object".to_owned()),
+    };
+    for (key, name) in [
+        ("title", "$title"),
+        ("language", "$language"),
+        ("screen", "$screen"),
+    ] {
+        if let Some(value) = payload.get(key).filter(|v| !v.is_null()) {
+            properties.insert(name.to_owned(), value.clone());
+        }
+    }
+    let name = text("name");
+    let (kind, event) = match (request.kind.as_str(), name.is_empty()) {
+        ("identify", _) => (EventKind::Identify, "$identify".to_owned()),
+        (_, true) => (EventKind::Page, "$pageview".to_owned()),
+        (_, false) if name.len() <= 200 => (EventKind::Track, name),
+        _ => return Err("payload.name: must be at most 200 characters".to_owned()),
+    };
+    let distinct_id = match text("id") {
+        id if !id.is_empty() => id,
+        _ => visitor,
+    };
+    let (host, path) = split_url(&url);
+    let referrer = text("referrer");
+    Ok(Event {
+        event_id: Uuid::now_v7(),
+        project_id: request.website,
+        kind,
+        event,
+        distinct_id,
+        user_id: None,
+        session_id: None,
+        timestamp: received_at,
+        received_at,
+        properties,
+        context: EventContext {
+            url,
+            host: if host.is_empty() { hostname } else { host },
+            path,
+            referrer_domain: split_url(&referrer).0,
+            referrer,
+            lib: "umami".to_owned(),
+            ip: ip.to_owned(),
+            ..EventContext::default()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visitor_is_stable_for_a_day_and_differs_across_projects() {
+        let project = Uuid::now_v7();
+        let now = OffsetDateTime::now_utc();
+        let a = daily_visitor(project, "203.0.113.7", "UA", now);
+        assert_eq!(a, daily_visitor(project, "203.0.113.7", "UA", now));
+        assert_ne!(a, daily_visitor(Uuid::now_v7(), "203.0.113.7", "UA", now));
+        assert_ne!(
+            a,
+            daily_visitor(project, "203.0.113.7", "UA", now + time::Duration::days(1))
+        );
+    }
+
+    #[test]
+    fn plausible_short_and_long_names_parse() {
+        let short = parse_plausible(br#"{"n":"pageview","u":"https://site.example/a","d":"site.example","r":"https://ref.example/x","p":"{\"plan\":\"pro\"}"}"#).expect("short");
+        assert_eq!(
+            (
+                short.name.as_str(),
+                short.domains.as_slice(),
+                short.props["plan"].as_str()
+            ),
+            ("pageview", &["site.example".to_owned()][..], Some("pro"))
+        );
+        let long = parse_plausible(
+            br#"{"name":"Signup","url":"https://site.example/","domain":"a.example,site.example"}"#,
+        )
+        .expect("long");
+        assert_eq!(long.domains.len(), 2);
+        assert!(parse_plausible(br#"{"n":"pageview","u":"not a url","d":"x"}"#).is_err());
+    }
+}
