@@ -128,3 +128,170 @@ async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing
     );
     sink.stop();
 }
+
+/// Sends `batches` PostHog batches of 100 fresh events, retrying a batch (same event ids, as an
+/// SDK does) until ingest answers 200. Returns how many answers were not 200.
+async fn send_until_accepted(
+    http: reqwest::Client,
+    url: String,
+    batches: std::ops::Range<usize>,
+    accepted: Arc<AtomicUsize>,
+) -> usize {
+    let mut refusals = 0;
+    for batch in batches {
+        let events: Vec<_> = (0..BATCH_SIZE)
+            .map(|i| json!({ "uuid": Uuid::now_v7().to_string(), "event": "load", "distinct_id": format!("u{i}"), "properties": { "batch": batch } }))
+            .collect();
+        let body = json!({ "api_key": KEY, "batch": events }).to_string();
+        loop {
+            match http.post(&url).body(body.clone()).send().await {
+                Ok(response) if response.status() == StatusCode::OK => {
+                    accepted.fetch_add(BATCH_SIZE, Ordering::SeqCst);
+                    break;
+                }
+                Ok(response) => {
+                    assert_eq!(
+                        response.status(),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "only 503 while NATS is down"
+                    );
+                    refusals += 1;
+                }
+                Err(_) => refusals += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    refusals
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
+    let mut pipeline = Pipeline::start().await;
+    let batches = BATCHES;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let senders: Vec<_> = (0..2)
+        .map(|sender| {
+            let (http, url) = (pipeline.http.clone(), pipeline.ingest.url("/batch/"));
+            let range = sender * batches / 2..(sender + 1) * batches / 2;
+            tokio::spawn(send_until_accepted(http, url, range, Arc::clone(&accepted)))
+        })
+        .collect();
+    devstack::wait::until_async("load under way", Duration::from_secs(60), || async {
+        accepted.load(Ordering::SeqCst) >= 10_000
+    })
+    .await
+    .expect("progress");
+    pipeline.nats.server.process_mut().kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pipeline.nats.server.restart().expect("nats restarts");
+
+    let mut refusals = 0;
+    for sender in senders {
+        refusals += sender.await.expect("sender");
+    }
+    let total = (batches * BATCH_SIZE).to_string();
+    devstack::wait::until_async(
+        "every accepted event stored",
+        Duration::from_secs(120),
+        || async { pipeline.query("SELECT count() FROM {db}.events FINAL") == total },
+    )
+    .await
+    .unwrap_or_else(|err| {
+        panic!(
+            "{err}: {} stored",
+            pipeline.query("SELECT count() FROM {db}.events FINAL")
+        )
+    });
+    assert_eq!(
+        pipeline.query("SELECT uniqExact(event_id) FROM {db}.events"),
+        total
+    );
+    assert!(refusals > 0, "the outage happened under load");
+    eprintln!("{refusals} requests refused while NATS was down, retried and stored once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
+    let pipeline = Pipeline::start_with(false).await;
+    let js = async_nats::jetstream::new(
+        async_nats::connect(pipeline.nats.url())
+            .await
+            .expect("nats"),
+    );
+    // A small stream refusing new messages when full, as production sizes it.
+    let mut config = js
+        .get_stream("EVENTS")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone();
+    config.max_bytes = 256 * 1024;
+    config.discard = async_nats::jetstream::stream::DiscardPolicy::New;
+    js.update_stream(config).await.expect("limits the stream");
+
+    let mut accepted = 0;
+    let mut refused = None;
+    for batch in 0..200 {
+        let events: Vec<_> = (0..BATCH_SIZE)
+            .map(|i| json!({ "uuid": Uuid::now_v7().to_string(), "event": "fill", "distinct_id": format!("u{i}"), "properties": { "batch": batch } }))
+            .collect();
+        let response = pipeline
+            .http
+            .post(pipeline.ingest.url("/batch/"))
+            .body(json!({ "api_key": KEY, "batch": events }).to_string())
+            .send()
+            .await
+            .expect("answers");
+        match response.status() {
+            StatusCode::OK => accepted += BATCH_SIZE,
+            status => {
+                let retry_after = response.headers().get("retry-after").cloned();
+                refused = Some((status, retry_after));
+                break;
+            }
+        }
+    }
+    let (status, retry_after) = refused.expect("the stream filled up");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after.is_some(), "503 carries Retry-After");
+    assert!(accepted > 0);
+
+    // Every event that got its 200 is on the stream, and reaches ClickHouse once a sink runs.
+    let mut stream = js.get_stream("EVENTS").await.expect("stream");
+    let on_stream = stream.info().await.expect("info").state.messages as usize;
+    assert!(
+        on_stream >= accepted,
+        "{on_stream} on the stream, {accepted} accepted"
+    );
+    let _sink = devstack::test::spawn_service("sink", {
+        let config = sink::Config {
+            http: plumbing::config::HttpConfig::ephemeral(),
+            nats: plumbing::config::NatsConfig {
+                url: pipeline.nats.url(),
+            },
+            clickhouse: plumbing::config::ClickHouseConfig::local(
+                pipeline.db.server().http_port(),
+                &pipeline.db.name,
+            ),
+            batch: sink::consumer::BatchSettings::default(),
+        };
+        move |l, s| sink::run(config, l, s)
+    })
+    .expect("sink");
+    devstack::wait::until_async(
+        "the accepted events stored",
+        Duration::from_secs(60),
+        || async {
+            pipeline
+                .try_query("SELECT count() FROM {db}.events FINAL")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n >= accepted)
+        },
+    )
+    .await
+    .expect("stored");
+}

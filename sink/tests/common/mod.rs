@@ -118,6 +118,15 @@ impl Pipeline {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `query`, or `None` while the database does not exist yet.
+    pub fn try_query(&self, sql: &str) -> Option<String> {
+        self.db
+            .server()
+            .query(&sql.replace("{db}", &self.db.name))
+            .ok()
+            .map(|text| text.trim().to_owned())
+    }
+
     pub fn query(&self, sql: &str) -> String {
         self.db
             .server()
