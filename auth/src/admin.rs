@@ -566,3 +566,36 @@ pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> a
     tracing::info!("first admin ready");
     Ok(())
 }
+
+/// Creates the built-in project (the product's own dashboard traffic) unless it exists. The
+/// claim is the first message on its subject, so concurrent replicas create it once.
+pub async fn ensure_builtin_project(state: &AppState) -> anyhow::Result<()> {
+    let project_id = contract::BUILTIN_PROJECT_ID;
+    let created = state
+        .publisher
+        .publish(
+            contract::auth::project_subject(project_id),
+            &AuthEvent::ProjectCreated {
+                project_id,
+                name: "Event Analytics dashboard".to_owned(),
+                timezone: "UTC".to_owned(),
+                by: None,
+                at: OffsetDateTime::now_utc(),
+            },
+            "project-builtin",
+            Some(0),
+        )
+        .await;
+    match created {
+        Ok(sequence) => {
+            anyhow::ensure!(
+                state.projected(sequence).await.is_ok(),
+                "projection did not catch up"
+            );
+            tracing::info!("built-in project created");
+            Ok(())
+        }
+        Err(crate::store::PublishError::Conflict) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("{err}")),
+    }
+}

@@ -237,6 +237,13 @@ pub async fn run(
         login_limits: config.login_limits.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
     };
+    plumbing::startup::spawn_until_ok("built-in project", {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { admin::ensure_builtin_project(&state).await }
+        }
+    });
     if let Some((email, password)) = config.first_admin.clone() {
         let state = state.clone();
         plumbing::startup::spawn_until_ok("first admin", move || {

@@ -1,11 +1,9 @@
 //! Access tokens (EdDSA JWTs with `kid`) and opaque refresh tokens.
 
-use std::collections::HashSet;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::auth::{Claims, Role};
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Header};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,16 +19,7 @@ pub struct TokenSettings {
     pub refresh_ttl_secs: u64,
 }
 
-/// Why a bearer token was refused. The client only ever learns "401".
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("malformed token: {0}")]
-    Malformed(String),
-    #[error("unknown key id")]
-    UnknownKey,
-    #[error("invalid token: {0}")]
-    Invalid(#[from] jsonwebtoken::errors::Error),
-}
+pub use plumbing::jwt::TokenError;
 
 /// A signed access token for `user_id` with `role`.
 pub fn issue_access(
@@ -63,24 +52,13 @@ pub fn verify_access(
     settings: &TokenSettings,
     token: &str,
 ) -> Result<Claims, TokenError> {
-    let header = jsonwebtoken::decode_header(token)?;
-    if header.alg != Algorithm::EdDSA {
-        return Err(TokenError::Malformed(format!("algorithm {:?}", header.alg)));
-    }
-    let kid = header
-        .kid
-        .ok_or_else(|| TokenError::Malformed("no kid".to_owned()))?;
+    let kid = plumbing::jwt::eddsa_kid(token)?;
     let key = keys.verifying(&kid).ok_or(TokenError::UnknownKey)?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_issuer(&[settings.issuer.as_str()]);
-    validation.set_audience(&[settings.audience.as_str()]);
-    validation.validate_nbf = true;
-    validation.leeway = 5;
-    validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<HashSet<_>>();
-    Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims)
+    let audience = plumbing::jwt::Audience {
+        issuer: settings.issuer.clone(),
+        audience: settings.audience.clone(),
+    };
+    plumbing::jwt::verify(token, key, &audience)
 }
 
 /// A new refresh token and the hash that is stored in its place.

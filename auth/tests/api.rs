@@ -672,7 +672,12 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
     let (_, listed) = auth
         .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
         .await;
-    let keys = listed["projects"][0]["keys"]
+    assert_eq!(
+        listed["projects"][0]["id"],
+        contract::BUILTIN_PROJECT_ID.to_string(),
+        "the built-in project exists from the start"
+    );
+    let keys = listed["projects"][1]["keys"]
         .as_array()
         .expect("keys")
         .clone();
@@ -692,7 +697,7 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
     let (_, listed) = auth
         .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
         .await;
-    assert_eq!(listed["projects"][0]["keys"], json!([second.clone()]));
+    assert_eq!(listed["projects"][1]["keys"], json!([second.clone()]));
 
     let (status, domains) = auth
         .call(
@@ -711,7 +716,7 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
         .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
         .await;
     assert_eq!(
-        listed["projects"][0]["domains"],
+        listed["projects"][1]["domains"],
         json!(["shop.example", "www.shop.example"])
     );
     let (status, _) = auth

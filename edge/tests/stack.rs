@@ -47,6 +47,7 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
         let config = ingest::Config {
             http: http(),
             nats: NatsConfig { url: nats.url() },
+            auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
         };
         move |listener, shutdown| ingest::run(config, listener, shutdown)
     })?;

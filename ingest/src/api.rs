@@ -48,8 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/b", post(segment_batch).options(preflight))
         .route("/api/event", post(plausible).options(preflight))
         .route("/api/send", post(umami).options(preflight));
+    // The dashboard's own events: same origin, a bearer token, no CORS.
+    let native = Router::new().route("/api/events", post(native_events));
     router
         .layer(axum::middleware::from_fn(mirror_cors))
+        .merge(native)
         .with_state(state)
 }
 
@@ -62,6 +65,10 @@ pub enum IngestError {
     TooLarge(String),
     #[error("unknown or revoked project key")]
     UnknownKey,
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("events could not be stored, retry later")]
     Unavailable(String),
 }
@@ -72,6 +79,8 @@ impl IntoResponse for IngestError {
             IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             IngestError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+            IngestError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            IngestError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             IngestError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "jetstream did not store events");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -170,6 +179,88 @@ async fn segment(
     }
     let rejected = accept(&state, outcomes, &headers).await?;
     let mut body = json!({ "success": true });
+    if !rejected.is_empty() {
+        body["rejected"] = json!(rejected);
+    }
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// `POST /api/events`: one event `{event, properties?, timestamp?, uuid?, project_id?}` or
+/// `{batch: [...]}` from a logged-in dashboard user. Who did it comes from the verified token,
+/// never from the body; without `project_id` the event goes to the built-in project.
+async fn native_events(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Body,
+) -> Result<Response, IngestError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(IngestError::Unauthorized)?;
+    let claims = state.tokens.verify(token.trim()).await.map_err(|err| {
+        tracing::debug!(error = %err, "bearer token refused");
+        match err {
+            plumbing::jwt::TokenError::KeysUnavailable(cause) => IngestError::Unavailable(cause),
+            _ => IngestError::Unauthorized,
+        }
+    })?;
+    let received_at = OffsetDateTime::now_utc();
+    let json = body::decode(&read_limited(request).await?)?;
+    let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
+    let ip = anonymise(peer.ip());
+    let mut outcomes = Vec::with_capacity(parsed.events.len());
+    for raw in parsed.events {
+        let serde_json::Value::Object(mut object) = raw else {
+            outcomes.push(Err("an event must be a JSON object".to_owned()));
+            continue;
+        };
+        let project_id = match object.remove("project_id") {
+            None | Some(serde_json::Value::Null) => contract::BUILTIN_PROJECT_ID,
+            Some(serde_json::Value::String(id)) => uuid::Uuid::parse_str(&id)
+                .map_err(|_| IngestError::BadRequest("project_id: must be a UUID".to_owned()))?,
+            Some(_) => {
+                return Err(IngestError::BadRequest(
+                    "project_id: must be a UUID".to_owned(),
+                ));
+            }
+        };
+        if project_id != contract::BUILTIN_PROJECT_ID {
+            if !claims.role.includes(contract::auth::Role::Admin) {
+                return Err(IngestError::Forbidden(
+                    "only admins send events to other projects".to_owned(),
+                ));
+            }
+            if !state.write_keys.has_project(project_id) {
+                return Err(IngestError::BadRequest(
+                    "project_id: no such project".to_owned(),
+                ));
+            }
+        }
+        object.insert(
+            "distinct_id".to_owned(),
+            serde_json::Value::String(claims.sub.to_string()),
+        );
+        let outcome = posthog::normalise(
+            &serde_json::Value::Object(object),
+            project_id,
+            parsed.sent_at,
+            received_at,
+            &ip,
+        )
+        .map(|mut event| {
+            event.user_id = Some(claims.sub);
+            if event.context.lib.is_empty() {
+                event.context.lib = "event-analytics".to_owned();
+            }
+            event
+        });
+        outcomes.push(outcome);
+    }
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    let rejected = accept(&state, outcomes, &headers).await?;
+    let mut body = json!({ "accepted": accepted });
     if !rejected.is_empty() {
         body["rejected"] = json!(rejected);
     }

@@ -31,6 +31,40 @@ pub struct Config {
     pub http: HttpConfig,
     /// JetStream server.
     pub nats: NatsConfig,
+    /// Where auth publishes its keys, and what tokens must say, for `POST /api/events`
+    /// (`AUTH_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`).
+    pub auth: AuthConfig,
+}
+
+/// How ingest verifies the access tokens of logged-in dashboard users.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Base URL of auth, for `/.well-known/jwks.json` (`AUTH_URL`, default `http://127.0.0.1:8002`).
+    pub url: String,
+    pub audience: plumbing::jwt::Audience,
+}
+
+impl AuthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: plumbing::config::var_or("AUTH_URL", "http://127.0.0.1:8002".to_owned())?,
+            audience: plumbing::jwt::Audience {
+                issuer: plumbing::config::var_or("AUTH_ISSUER", "event-analytics".to_owned())?,
+                audience: plumbing::config::var_or("AUTH_AUDIENCE", "event-analytics".to_owned())?,
+            },
+        })
+    }
+
+    /// Auth on `url` with the default issuer and audience.
+    pub fn at(url: String) -> Self {
+        Self {
+            url,
+            audience: plumbing::jwt::Audience {
+                issuer: "event-analytics".to_owned(),
+                audience: "event-analytics".to_owned(),
+            },
+        }
+    }
 }
 
 impl Config {
@@ -38,6 +72,7 @@ impl Config {
         Ok(Self {
             http: HttpConfig::from_env("INGEST_PORT", 8001)?,
             nats: NatsConfig::from_env()?,
+            auth: AuthConfig::from_env()?,
         })
     }
 }
@@ -55,6 +90,8 @@ pub struct AppState {
     pub jetstream: JetStream,
     /// Write key -> project, followed from the `AUTH` stream.
     pub write_keys: write_keys::WriteKeys,
+    /// Verifies the bearer tokens of `POST /api/events`.
+    pub tokens: Arc<plumbing::jwt::JwksVerifier>,
     pub metrics: IngestMetrics,
 }
 
@@ -91,9 +128,17 @@ pub async fn run(
                 std::future::ready(outcome)
             }
         });
+    let tokens = Arc::new(plumbing::jwt::JwksVerifier::new(
+        format!(
+            "{}/.well-known/jwks.json",
+            config.auth.url.trim_end_matches('/')
+        ),
+        config.auth.audience.clone(),
+    ));
     let state = AppState {
         jetstream,
         write_keys,
+        tokens,
         metrics: ingest_metrics,
     };
     plumbing::http::run_service(

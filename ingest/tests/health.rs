@@ -9,6 +9,7 @@ fn ingest_is_ready_with_nats_and_unavailable_when_nats_stops() -> anyhow::Result
     let config = ingest::Config {
         http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
+        auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
     };
     let service = spawn_service("ingest", move |listener, shutdown| {
         ingest::run(config, listener, shutdown)

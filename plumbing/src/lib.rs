@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod http;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod metrics;
 pub mod shutdown;
 pub mod startup;

@@ -55,6 +55,7 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
         let config = ingest::Config {
             http: HttpConfig::ephemeral(),
             nats: NatsConfig { url: nats.url() },
+            auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
         };
         move |l, s| ingest::run(config, l, s)
     })

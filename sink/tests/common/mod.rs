@@ -33,6 +33,11 @@ impl Pipeline {
 
     /// With the sink in this process, or without a sink (the test runs the binary).
     pub async fn start_with(in_process_sink: bool) -> Self {
+        Self::start_full(in_process_sink, "http://127.0.0.1:9".to_owned()).await
+    }
+
+    /// With ingest verifying tokens against the auth at `auth_url`.
+    pub async fn start_full(in_process_sink: bool, auth_url: String) -> Self {
         let nats = TestNats::start().expect("nats");
         let db = ClickHouseDb::unique();
         let project = Uuid::now_v7();
@@ -63,6 +68,7 @@ impl Pipeline {
             let config = ingest::Config {
                 http: HttpConfig::ephemeral(),
                 nats: NatsConfig { url: nats.url() },
+                auth: ingest::AuthConfig::at(auth_url.clone()),
             };
             move |l, s| ingest::run(config, l, s)
         })

@@ -1,0 +1,132 @@
+//! Verifying access tokens, the same way in every service: EdDSA only, the key chosen by `kid`,
+//! `iss`, `aud`, `exp`, `nbf`, `iat` and `sub` all required and checked. Services other than auth
+//! get the keys from auth's JWKS, cached, and refetched on an unknown `kid` at most every few
+//! seconds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use contract::auth::Claims;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+/// Who issues tokens and for whom (`AUTH_ISSUER`, `AUTH_AUDIENCE`).
+#[derive(Debug, Clone)]
+pub struct Audience {
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// Why a bearer token was refused. The client only ever learns "401".
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("invalid token: {0}")]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+/// The key id of an EdDSA token, refusing every other algorithm before any key is looked at.
+pub fn eddsa_kid(token: &str) -> Result<String, TokenError> {
+    let header = jsonwebtoken::decode_header(token)?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(TokenError::Malformed(format!("algorithm {:?}", header.alg)));
+    }
+    header
+        .kid
+        .ok_or_else(|| TokenError::Malformed("no kid".to_owned()))
+}
+
+/// Verifies `token` with `key` (found by its `kid`) and returns its claims.
+pub fn verify(token: &str, key: &DecodingKey, audience: &Audience) -> Result<Claims, TokenError> {
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[audience.issuer.as_str()]);
+    validation.set_audience(&[audience.audience.as_str()]);
+    validation.validate_nbf = true;
+    validation.leeway = 5;
+    validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<HashSet<_>>();
+    Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims)
+}
+
+/// The public keys of auth's `/.well-known/jwks.json`, fetched on demand.
+#[derive(Debug)]
+pub struct JwksVerifier {
+    url: String,
+    audience: Audience,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// Shortest time between two JWKS fetches, so unknown `kid`s cannot hammer auth.
+const REFETCH_EVERY: Duration = Duration::from_secs(5);
+
+impl JwksVerifier {
+    pub fn new(jwks_url: String, audience: Audience) -> Self {
+        Self {
+            url: jwks_url,
+            audience,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The claims of a valid token.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let kid = eddsa_kid(token)?;
+        if let Some(key) = self.key(&kid) {
+            return verify(token, &key, &self.audience);
+        }
+        self.refresh().await?;
+        let key = self.key(&kid).ok_or(TokenError::UnknownKey)?;
+        verify(token, &key, &self.audience)
+    }
+
+    fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(kid)
+            .cloned()
+    }
+
+    async fn refresh(&self) -> Result<(), TokenError> {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|at| at.elapsed() < REFETCH_EVERY) {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        let jwks: jsonwebtoken::jwk::JwkSet = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|err| TokenError::KeysUnavailable(err.to_string()))?
+            .json()
+            .await
+            .map_err(|err| TokenError::KeysUnavailable(err.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+                keys.insert(kid, key);
+            }
+        }
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        Ok(())
+    }
+}
