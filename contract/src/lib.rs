@@ -16,4 +16,4 @@ pub const PRODUCT_NAME: &str = "Event Analytics";
 /// The built-in project that holds the product's own dashboard traffic: the product measures
 /// itself. Auth creates it at first start; `POST /api/events` without `project_id` lands here.
 pub const BUILTIN_PROJECT_ID: uuid::Uuid =
-    uuid::Uuid::from_u128(0x00000000_0000_4000_8000_0000_0000_0001);
+    uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
