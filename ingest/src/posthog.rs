@@ -13,6 +13,8 @@ use contract::event::{Event, EventContext, EventKind};
 pub const MAX_EVENTS: usize = 1000;
 /// Largest single event, as JSON.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+/// Most properties on one event.
+pub const MAX_PROPERTIES: usize = 1000;
 /// Events more than this far in the future get the receive time instead.
 const MAX_FUTURE: time::Duration = time::Duration::hours(23);
 
@@ -97,6 +99,9 @@ pub fn normalise(
     };
     for secret in ["token", "$token"] {
         properties.remove(secret);
+    }
+    if properties.len() > MAX_PROPERTIES {
+        return Err(format!("properties: at most {MAX_PROPERTIES} keys"));
     }
     let distinct_id = [
         object.get("distinct_id"),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-use crate::posthog::{MAX_EVENT_BYTES, MAX_EVENTS, event_id, parse_time, split_url};
+use crate::posthog::{MAX_EVENT_BYTES, MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url};
 
 /// The write key of `Authorization: Basic base64(key:)`.
 pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
@@ -103,6 +103,9 @@ pub fn normalise(
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err("properties: must be an object".to_owned()),
     };
+    if properties.len() > MAX_PROPERTIES {
+        return Err(format!("properties: at most {MAX_PROPERTIES} keys"));
+    }
     let event = match kind {
         EventKind::Track => match object.get("event") {
             Some(Value::String(name)) if !name.trim().is_empty() && name.len() <= 200 => {
