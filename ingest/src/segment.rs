@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-use crate::posthog::{MAX_EVENT_BYTES, MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url};
+use crate::posthog::{
+    MAX_EVENT_BYTES, MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url,
+};
 
 /// The write key of `Authorization: Basic base64(key:)`.
 pub fn basic_auth_key(header: Option<&str>) -> Option<String> {

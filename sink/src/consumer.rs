@@ -226,9 +226,10 @@ async fn store(
     match insert(clickhouse, &rows).await {
         Ok(()) => {
             counters.rows_inserted.inc_by(rows.len() as u64);
+            // Plain acks, sent back to back without waiting for each confirmation: an ack lost
+            // on the way only means a redelivery, which the table deduplicates by event id.
             for message in stored {
-                if let Err(err) = message.double_ack().await {
-                    // The rows are stored; a redelivery is deduplicated by its event id.
+                if let Err(err) = message.ack().await {
                     tracing::warn!(error = %err, "ack failed after insert");
                 }
             }

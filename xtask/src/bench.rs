@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: measures on a stack of its own (free ports, temporary folders), each
 //! figure next to a limit measured in the same run, and writes `target/bench/report.md` and
-//! `report.json`. Scenario so far: auth (logins against the argon2id bound, token costs).
+//! `report.json`. Scenarios: ingest and sink (see `pipeline_bench`), and auth (logins against
+//! the argon2id bound, token costs).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,43 +15,138 @@ use devstack::process::{Options, Process};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 
+use crate::pipeline_bench::Load;
 use crate::{cargo, run};
 
-/// Rounds and durations of one run.
-struct Plan {
-    sequential_logins: usize,
-    concurrent_logins_per_client: usize,
-    crypto_seconds: u64,
-}
-
+/// `cargo xtask bench`: builds the services and xtask itself in release, then measures there,
+/// so no figure comes from unoptimised code.
 pub fn bench(quick: bool) -> anyhow::Result<()> {
-    let plan = if quick {
-        Plan {
-            sequential_logins: 40,
-            concurrent_logins_per_client: 40,
-            crypto_seconds: 3,
-        }
-    } else {
-        Plan {
-            sequential_logins: 200,
-            concurrent_logins_per_client: 200,
-            crypto_seconds: 10,
-        }
-    };
-    devstack::install::ensure(&[Need::Nats, Need::Postgres])?;
+    devstack::install::ensure(&[Need::Nats, Need::Postgres, Need::ClickHouse])?;
     let root = devstack::workspace_root();
-    run(Command::new(cargo()).current_dir(&root).args([
-        "build",
+    let mut build = Command::new(cargo());
+    build.current_dir(&root).args(["build", "--release"]);
+    for service in ["auth", "ingest", "sink"] {
+        build.args(["--package", service, "--bin", service]);
+    }
+    run(&mut build)?;
+    let mut measure = Command::new(cargo());
+    measure.current_dir(&root).args([
+        "run",
+        "--quiet",
         "--release",
         "--package",
-        "auth",
-        "--bin",
-        "auth",
-    ]))?;
-    let auth_bin = root.join("target/release/auth");
+        "xtask",
+        "--",
+        "bench-run",
+    ]);
+    if quick {
+        measure.arg("--quick");
+    }
+    run(&mut measure)
+}
 
+/// The measuring itself, in the release build.
+pub fn bench_run(quick: bool) -> anyhow::Result<()> {
     let dir = TempDir::new("bench")?;
-    let nats = NatsServer::start(&dir.path().join("nats"), free_port()?, None)?;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let pipeline = runtime.block_on(crate::pipeline_bench::run(quick, &dir))?;
+    let (auth, auth_markdown) = auth_scenario(quick, &dir, cores)?;
+
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let batch_ratio = ratio(
+        pipeline.batch.events_per_sec,
+        pipeline.raw_batch.events_per_sec,
+    );
+    let single_ratio = ratio(
+        pipeline.single.events_per_sec,
+        pipeline.raw_single.events_per_sec,
+    );
+    let sink_ratio = ratio(pipeline.sink_rows_per_sec, pipeline.raw_insert_rows_per_sec);
+    let report = json!({
+        "machine": { "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH },
+        "quick": quick,
+        "ingest": {
+            "batch_100": load_json(&pipeline.batch),
+            "raw_jetstream_batch_100": load_json(&pipeline.raw_batch),
+            "batch_ratio": batch_ratio,
+            "single": load_json(&pipeline.single),
+            "raw_jetstream_single": load_json(&pipeline.raw_single),
+            "single_ratio": single_ratio,
+        },
+        "sink": {
+            "rows": pipeline.rows,
+            "rows_per_sec": pipeline.sink_rows_per_sec,
+            "raw_insert_rows_per_sec": pipeline.raw_insert_rows_per_sec,
+            "ratio": sink_ratio,
+        },
+        "auth": auth,
+    });
+    let row = |name: &str, load: &Load, raw: &Load, ratio: f64| {
+        format!(
+            "| {name} | {:.0} ({:.0} req/s) | {:.1} / {:.1} ms | {:.0} events/s ({:.1} / {:.1} ms) | {ratio:.2} |\n",
+            load.events_per_sec,
+            load.requests_per_sec,
+            load.p50_ms,
+            load.p99_ms,
+            raw.events_per_sec,
+            raw.p50_ms,
+            raw.p99_ms,
+        )
+    };
+    let markdown = format!(
+        "# Benchmark report\n\n{} run on {cores} cores, the whole stack on this machine.\n\n\
+## Ingest (HTTP, 8 keep-alive clients, PostHog `/batch/`)\n\n\
+| load | events/s | p50 / p99 | limit: raw JetStream publish of the same events, same acks | ratio |\n\
+|---|---|---|---|---|\n{}{}\n\
+## Sink (stream to ClickHouse)\n\n\
+| rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio |\n|---|---|---|---|\n\
+| {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} |\n\n{auth_markdown}",
+        if quick { "Quick" } else { "Full" },
+        row(
+            "100-event batches",
+            &pipeline.batch,
+            &pipeline.raw_batch,
+            batch_ratio
+        ),
+        row(
+            "single events",
+            &pipeline.single,
+            &pipeline.raw_single,
+            single_ratio
+        ),
+        pipeline.rows,
+        pipeline.sink_rows_per_sec,
+        pipeline.raw_insert_rows_per_sec,
+    );
+    let out = devstack::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(out.join("report.md"), &markdown)?;
+    println!("{markdown}");
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+fn load_json(load: &Load) -> Value {
+    json!({
+        "events_per_sec": load.events_per_sec,
+        "requests_per_sec": load.requests_per_sec,
+        "p50_ms": load.p50_ms,
+        "p99_ms": load.p99_ms,
+    })
+}
+
+/// Logins against the argon2id bound, and token costs.
+fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(Value, String)> {
+    let (sequential, per_client, crypto_seconds) = if quick { (40, 40, 3) } else { (200, 200, 10) };
+    let auth_bin = devstack::workspace_root().join("target/release/auth");
+    let nats = NatsServer::start(&dir.path().join("nats-auth"), free_port()?, None)?;
     let postgres = Postgres::start(PostgresOptions {
         dir: dir.path().join("postgres"),
         port: free_port()?,
@@ -59,12 +155,9 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
     })?;
     postgres.create_database("bench")?;
 
-    eprintln!(
-        "auth: measuring argon2id and token costs ({} s)",
-        plan.crypto_seconds
-    );
+    eprintln!("auth: measuring argon2id and token costs ({crypto_seconds} s)");
     let crypto = Command::new(&auth_bin)
-        .args(["bench-crypto", &plan.crypto_seconds.to_string()])
+        .args(["bench-crypto", &crypto_seconds.to_string()])
         .output()
         .context("running auth bench-crypto")?;
     anyhow::ensure!(crypto.status.success(), "auth bench-crypto failed");
@@ -82,10 +175,7 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
         .env("POSTGRES_PORT", postgres.port().to_string())
         .env("POSTGRES_DB", "bench")
         .env("POSTGRES_PASSWORD", postgres.password())
-        .env(
-            "AUTH_SIGNING_KEYS",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        )
+        .env("AUTH_SIGNING_KEYS_FILE", &keys)
         .env("RUST_LOG", "warn");
     let mut auth = Process::spawn("auth", command, &log, Options::default())?;
     auth.wait_ready("auth /readyz", Duration::from_secs(60), &log, || {
@@ -93,31 +183,26 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
     })?;
     let login =
         json!({ "email": "bench@example.com", "password": "benchmark password 123" }).to_string();
-    let register = devstack::http::request(
-        port,
-        "POST",
-        "/api/auth/register",
-        Some("application/json"),
-        login.as_bytes(),
-        Duration::from_secs(30),
-    )?;
+    let post = |path: &str| {
+        devstack::http::request(
+            port,
+            "POST",
+            path,
+            Some("application/json"),
+            login.as_bytes(),
+            Duration::from_secs(30),
+        )
+    };
+    let register = post("/api/auth/register")?;
     anyhow::ensure!(
         register.status == 201,
         "register answered {}: {}",
         register.status,
         register.body
     );
-
     let one_login = || -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let response = devstack::http::request(
-            port,
-            "POST",
-            "/api/auth/login",
-            Some("application/json"),
-            login.as_bytes(),
-            Duration::from_secs(30),
-        )?;
+        let response = post("/api/auth/login")?;
         anyhow::ensure!(
             response.status == 200,
             "login answered {}: {}",
@@ -126,28 +211,20 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
         );
         Ok(started.elapsed())
     };
-    eprintln!("auth: {} sequential logins", plan.sequential_logins);
+
+    eprintln!("auth: {sequential} sequential logins");
     for _ in 0..5 {
         one_login()?;
     }
-    let mut latencies = (0..plan.sequential_logins)
+    let mut latencies = (0..sequential)
         .map(|_| one_login())
         .collect::<anyhow::Result<Vec<_>>>()?;
     latencies.sort();
-
-    let clients = std::thread::available_parallelism().map_or(2, usize::from);
-    eprintln!(
-        "auth: {clients} clients x {} logins",
-        plan.concurrent_logins_per_client
-    );
+    eprintln!("auth: {clients} clients x {per_client} logins");
     let started = Instant::now();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..clients)
-            .map(|_| {
-                scope.spawn(|| {
-                    (0..plan.concurrent_logins_per_client).try_for_each(|_| one_login().map(|_| ()))
-                })
-            })
+            .map(|_| scope.spawn(|| (0..per_client).try_for_each(|_| one_login().map(|_| ()))))
             .collect();
         for worker in workers {
             worker
@@ -156,54 +233,40 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    let logins_per_sec =
-        (clients * plan.concurrent_logins_per_client) as f64 / started.elapsed().as_secs_f64();
+    let logins_per_sec = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
     auth.stop();
 
     let hashes_per_sec = crypto["hashes_per_sec"].as_f64().unwrap_or(0.0);
     let p50 = percentile_ms(&latencies, 0.50);
     let p99 = percentile_ms(&latencies, 0.99);
+    let ratio = if hashes_per_sec > 0.0 {
+        logins_per_sec / hashes_per_sec
+    } else {
+        0.0
+    };
+    let hash_ms = if hashes_per_sec > 0.0 {
+        1000.0 * clients as f64 / hashes_per_sec
+    } else {
+        0.0
+    };
+    let verify_us = crypto["jwt_verify_us"].as_f64().unwrap_or(0.0);
+    let sign_us = crypto["jwt_sign_us"].as_f64().unwrap_or(0.0);
     let report = json!({
-        "machine": { "cores": clients, "os": std::env::consts::OS, "arch": std::env::consts::ARCH },
-        "quick": quick,
-        "auth": {
-            "login_p50_ms": p50,
-            "login_p99_ms": p99,
-            "logins_per_sec": logins_per_sec,
-            "argon2id_hashes_per_sec": hashes_per_sec,
-            "logins_to_hashes_ratio": if hashes_per_sec > 0.0 { logins_per_sec / hashes_per_sec } else { 0.0 },
-            "jwt_verify_us": crypto["jwt_verify_us"],
-            "jwt_sign_us": crypto["jwt_sign_us"],
-        }
+        "login_p50_ms": p50,
+        "login_p99_ms": p99,
+        "logins_per_sec": logins_per_sec,
+        "argon2id_hashes_per_sec": hashes_per_sec,
+        "logins_to_hashes_ratio": ratio,
+        "jwt_verify_us": verify_us,
+        "jwt_sign_us": sign_us,
     });
-    let out = root.join("target/bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
     let markdown = format!(
-        "# Benchmark report\n\n{} run on {clients} cores.\n\n## Auth\n\n\
-| figure | value | limit measured in the same run | ratio |\n|---|---|---|---|\n\
-| logins/s ({clients} clients) | {logins_per_sec:.1} | argon2id hashes/s on all cores: {hashes_per_sec:.1} | {:.2} |\n\
-| login latency p50 / p99 | {p50:.1} ms / {p99:.1} ms | one argon2id hash: {:.1} ms per core | |\n\
-| JWT verification | {:.1} µs | | |\n| JWT signing | {:.1} µs | | |\n",
-        if quick { "Quick" } else { "Full" },
-        report["auth"]["logins_to_hashes_ratio"]
-            .as_f64()
-            .unwrap_or(0.0),
-        if hashes_per_sec > 0.0 {
-            1000.0 * clients as f64 / hashes_per_sec
-        } else {
-            0.0
-        },
-        crypto["jwt_verify_us"].as_f64().unwrap_or(0.0),
-        crypto["jwt_sign_us"].as_f64().unwrap_or(0.0),
+        "## Auth\n\n| figure | value | limit measured in the same run | ratio |\n|---|---|---|---|\n\
+| logins/s ({clients} clients) | {logins_per_sec:.1} | argon2id hashes/s on all cores: {hashes_per_sec:.1} | {ratio:.2} |\n\
+| login latency p50 / p99 | {p50:.1} ms / {p99:.1} ms | one argon2id hash: {hash_ms:.1} ms per core | |\n\
+| JWT verification | {verify_us:.1} µs | | |\n| JWT signing | {sign_us:.1} µs | | |\n"
     );
-    std::fs::write(out.join("report.md"), &markdown)?;
-    println!("{markdown}");
-    println!("written to {}", out.display());
-    Ok(())
+    Ok((report, markdown))
 }
 
 fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {

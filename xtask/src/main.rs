@@ -2,6 +2,7 @@
 //! `cargo xtask test` runs every test, `cargo xtask ui` builds the web app.
 
 mod bench;
+mod pipeline_bench;
 mod stack;
 mod ui;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Some("ui") => ui::build(profile(&args[1..])).map(|_| ()),
         Some("rebuild-projections") => stack::rebuild_projections(),
         Some("bench") => bench::bench(args[1..].iter().any(|a| a == "--quick")),
+        Some("bench-run") => bench::bench_run(args[1..].iter().any(|a| a == "--quick")),
         Some("install") => devstack::install::ensure(&everything()).map(|_| ()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
