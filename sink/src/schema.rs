@@ -43,6 +43,34 @@ pub const STATEMENTS: &[&str] = &[
     ORDER BY (project_id, date, event, event_id)",
 ];
 
+/// The columns the sink writes, which an existing table must have.
+pub const EVENT_COLUMNS: &[&str] = &[
+    "project_id",
+    "date",
+    "timestamp",
+    "event",
+    "event_id",
+    "kind",
+    "distinct_id",
+    "user_id",
+    "session_id",
+    "received_at",
+    "prop_keys",
+    "prop_values",
+    "url",
+    "host",
+    "path",
+    "referrer",
+    "referrer_domain",
+    "browser",
+    "os",
+    "device_type",
+    "lib",
+    "ip",
+    "is_bot",
+    "stream_sequence",
+];
+
 /// `name` is usable as a database name without quoting: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_valid_database_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -73,6 +101,22 @@ pub async fn apply(server: &clickhouse::Client, database: &str) -> anyhow::Resul
             .await
             .with_context(|| format!("applying ClickHouse schema: {}", first_line(&sql)))?;
     }
+    let present: Vec<String> = server
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = 'events'")
+        .bind(database)
+        .fetch_all()
+        .await
+        .context("reading the columns of the events table")?;
+    let missing: Vec<&str> = EVENT_COLUMNS
+        .iter()
+        .copied()
+        .filter(|column| !present.iter().any(|p| p == column))
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "{database}.events lacks the columns {missing:?}: an older version created it; drop it \
+         and restart the sink, which recreates it; events not stored yet are still on the stream"
+    );
     Ok(())
 }
 

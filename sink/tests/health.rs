@@ -43,3 +43,24 @@ fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyho
     assert_eq!(unready["checks"]["clickhouse"], "up", "{unready}");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_events_table_of_an_older_layout_is_reported_not_written() {
+    let db = ClickHouseDb::unique();
+    db.server().create_database(&db.name).expect("database");
+    db.server()
+        .query(&format!(
+            "CREATE TABLE {}.events (event_id UUID) ENGINE = MergeTree ORDER BY event_id",
+            db.name
+        ))
+        .expect("old table");
+    let config = ClickHouseConfig::local(db.server().http_port(), &db.name);
+    let err = sink::schema::apply(&plumbing::clickhouse::server_client(&config), &db.name)
+        .await
+        .expect_err("an old layout is refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("lacks the columns") && message.contains("prop_keys"),
+        "{message}"
+    );
+}
