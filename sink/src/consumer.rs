@@ -138,7 +138,9 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(200);
-    while !*stop.borrow() {
+    // The insert of one batch overlaps the fetch of the next; at most one insert runs.
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<(), clickhouse::error::Error>>> = None;
+    'consumer: while !*stop.borrow() {
         let consumer: PullConsumer = match js
             .get_consumer_from_stream(SINK_CONSUMER, EVENTS_STREAM)
             .await
@@ -155,7 +157,7 @@ pub async fn run(
         };
         loop {
             if *stop.borrow() {
-                return;
+                break 'consumer;
             }
             let fetched = consumer
                 .fetch()
@@ -178,18 +180,43 @@ pub async fn run(
                     break;
                 }
             }
+            if let Some(previous) = in_flight.take() {
+                settle(previous, &mut backoff).await;
+            }
             if batch.is_empty() {
                 continue;
             }
-            match store(&js, &clickhouse, &settings, &counters, batch).await {
-                Ok(()) => backoff = Duration::from_millis(200),
-                Err(err) => {
-                    tracing::warn!(error = %err, "insert failed; batch will be redelivered");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
+            in_flight = Some(tokio::spawn({
+                let (js, clickhouse, settings, counters) = (
+                    js.clone(),
+                    clickhouse.clone(),
+                    settings.clone(),
+                    counters.clone(),
+                );
+                async move { store(&js, &clickhouse, &settings, &counters, batch).await }
+            }));
         }
+    }
+    // Shutting down: the batch in flight is inserted and acked (or naked) before we return.
+    if let Some(previous) = in_flight.take() {
+        let mut no_wait = Duration::ZERO;
+        settle(previous, &mut no_wait).await;
+    }
+}
+
+/// Waits for a batch's insert; after a failure, backs off before the next one.
+async fn settle(
+    insert: tokio::task::JoinHandle<Result<(), clickhouse::error::Error>>,
+    backoff: &mut Duration,
+) {
+    match insert.await {
+        Ok(Ok(())) => *backoff = Duration::from_millis(200),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "insert failed; batch will be redelivered");
+            tokio::time::sleep(*backoff).await;
+            *backoff = (*backoff * 2).clamp(Duration::from_millis(200), Duration::from_secs(10));
+        }
+        Err(err) => tracing::error!(error = %err, "insert task failed; batch will be redelivered"),
     }
 }
 
