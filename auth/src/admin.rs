@@ -17,7 +17,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ApiError, AppState, bearer_claims, register_user};
+use crate::api::{ApiError, AppState, bearer_claims, parse_role, register_user};
 use crate::email;
 
 /// Users shown per page of `GET /api/admin/users`.
@@ -81,10 +81,7 @@ impl AdminUserRow {
             id: self.id,
             email: self.email.clone(),
             name: self.name.clone(),
-            role: self
-                .role
-                .parse()
-                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+            role: parse_role(&self.role)?,
             disabled: self.disabled,
             created_at: self.created_at,
             last_login_at: self.last_login_at,

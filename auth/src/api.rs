@@ -259,12 +259,15 @@ impl UserRow {
             id: self.id,
             email: self.email.clone(),
             name: self.name.clone(),
-            role: self
-                .role
-                .parse()
-                .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?,
+            role: parse_role(&self.role)?,
         })
     }
+}
+
+/// A role as the projection stores it; anything else there is a bug, not bad input.
+pub fn parse_role(role: &str) -> Result<Role, ApiError> {
+    role.parse()
+        .map_err(|err: String| ApiError::Internal(anyhow::anyhow!(err)))
 }
 
 const USER_BY_ID: &str =

@@ -112,7 +112,7 @@ async fn posthog_capture(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = body::decode(&read_limited(request).await?)?;
+    let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
     let ip = anonymise(peer.ip());
     let mut outcomes = Vec::with_capacity(parsed.events.len());
@@ -148,7 +148,7 @@ async fn segment(
     kind: Option<EventKind>,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = body::decode(&read_limited(request).await?)?;
+    let json = read_body(request).await?;
     let parsed = segment::parse(&json, kind).map_err(IngestError::BadRequest)?;
     let header_key = segment::basic_auth_key(
         headers
@@ -207,7 +207,7 @@ async fn native_events(
         }
     })?;
     let received_at = OffsetDateTime::now_utc();
-    let json = body::decode(&read_limited(request).await?)?;
+    let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
     let ip = anonymise(peer.ip());
     let mut outcomes = Vec::with_capacity(parsed.events.len());
@@ -282,7 +282,7 @@ async fn plausible(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = body::decode(&read_limited(request).await?)?;
+    let json = read_body(request).await?;
     let parsed = cookieless::parse_plausible(&json).map_err(IngestError::BadRequest)?;
     let project_id = parsed
         .domains
@@ -319,7 +319,7 @@ async fn umami(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = body::decode(&read_limited(request).await?)?;
+    let json = read_body(request).await?;
     let parsed = cookieless::parse_umami(&json).map_err(IngestError::BadRequest)?;
     if !state.write_keys.has_project(parsed.website) {
         return Err(IngestError::UnknownKey);
@@ -372,7 +372,10 @@ async fn accept(
         match outcome {
             Ok(mut event) => {
                 enrich::user_agent(&mut event, request_agent);
-                events.push(event);
+                match Encoded::new(&event) {
+                    Ok(encoded) => events.push(encoded),
+                    Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
+                }
             }
             Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
         }
@@ -385,11 +388,17 @@ async fn accept(
             .unwrap_or("the request holds no event");
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
-    publish(&state.jetstream.context, &events)
+    let accepted = events.len();
+    publish(&state.jetstream.context, events)
         .await
-        .inspect_err(|_| count(state, "unavailable", events.len()))?;
-    count(state, "accepted", events.len());
+        .inspect_err(|_| count(state, "unavailable", accepted))?;
+    count(state, "accepted", accepted);
     Ok(rejected)
+}
+
+/// The JSON text of a request: read within the limit, ungzipped, unwrapped from forms.
+async fn read_body(request: Body) -> Result<Vec<u8>, IngestError> {
+    Ok(body::decode(&read_limited(request).await?)?)
 }
 
 /// Reads at most [`MAX_RAW_BYTES`]. An oversized body is read on (and dropped) up to a bound,
@@ -419,20 +428,46 @@ async fn read_limited(body: Body) -> Result<Vec<u8>, IngestError> {
     Ok(raw)
 }
 
+/// An event ready to publish: serialised once, for the size check and for the stream.
+#[derive(Debug)]
+pub struct Encoded {
+    subject: String,
+    event_id: String,
+    payload: Vec<u8>,
+}
+
+impl Encoded {
+    /// Serialises `event`; an event over [`posthog::MAX_EVENT_BYTES`] is refused.
+    pub fn new(event: &Event) -> Result<Self, String> {
+        let payload =
+            serde_json::to_vec(event).map_err(|err| format!("cannot encode the event: {err}"))?;
+        if payload.len() > posthog::MAX_EVENT_BYTES {
+            return Err(format!(
+                "an event must be at most {} bytes",
+                posthog::MAX_EVENT_BYTES
+            ));
+        }
+        Ok(Self {
+            subject: contract::streams::event_subject(
+                &event.project_id.to_string(),
+                event.kind.as_str(),
+            ),
+            event_id: event.event_id.to_string(),
+            payload,
+        })
+    }
+}
+
 /// Publishes every event with its id as `Nats-Msg-Id` (JetStream drops duplicates within its
 /// window), all at once, then waits for every PubAck.
-pub async fn publish(js: &jetstream::Context, events: &[Event]) -> Result<(), IngestError> {
+pub async fn publish(js: &jetstream::Context, events: Vec<Encoded>) -> Result<(), IngestError> {
     let mut acks = Vec::with_capacity(events.len());
     for event in events {
-        let payload =
-            serde_json::to_vec(event).map_err(|err| IngestError::Unavailable(err.to_string()))?;
         let message = jetstream::message::PublishMessage::build()
-            .payload(payload.into())
-            .message_id(event.event_id.to_string());
-        let subject =
-            contract::streams::event_subject(&event.project_id.to_string(), event.kind.as_str());
+            .payload(event.payload.into())
+            .message_id(event.event_id);
         let ack = js
-            .send_publish(subject, message)
+            .send_publish(event.subject, message)
             .await
             .map_err(|err| IngestError::Unavailable(err.to_string()))?;
         acks.push(ack);

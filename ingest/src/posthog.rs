@@ -83,9 +83,6 @@ pub fn normalise(
     ip: &str,
 ) -> Result<Event, String> {
     let object = event.as_object().ok_or("an event must be a JSON object")?;
-    if event.to_string().len() > MAX_EVENT_BYTES {
-        return Err(format!("an event must be at most {MAX_EVENT_BYTES} bytes"));
-    }
     let name = match object.get("event") {
         Some(Value::String(name)) if !name.trim().is_empty() && name.len() <= 200 => name.clone(),
         Some(Value::String(_)) => return Err("event: must be 1 to 200 characters".to_owned()),

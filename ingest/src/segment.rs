@@ -9,9 +9,7 @@ use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-use crate::posthog::{
-    MAX_EVENT_BYTES, MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url,
-};
+use crate::posthog::{MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url};
 
 /// The write key of `Authorization: Basic base64(key:)`.
 pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
@@ -80,9 +78,6 @@ pub fn normalise(
     let object = message
         .as_object()
         .ok_or("a message must be a JSON object")?;
-    if message.to_string().len() > MAX_EVENT_BYTES {
-        return Err(format!("a message must be at most {MAX_EVENT_BYTES} bytes"));
-    }
     let kind = match object.get("type").and_then(Value::as_str) {
         Some("track") => EventKind::Track,
         Some("page") => EventKind::Page,

@@ -1,10 +1,11 @@
 //! ClickHouse stopped for 60 seconds under load: ingest keeps answering 2xx, the sink acks
 //! nothing while it is down, and every event is there once it is back.
 
+mod common;
+
 use std::time::Duration;
 
 use async_nats::jetstream;
-use contract::auth::AuthEvent;
 use devstack::test::{PrivateClickHouse, TestNats, spawn_service, wait_for_readiness};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 use serde_json::json;
@@ -29,28 +30,8 @@ async fn ack_floor(js: &jetstream::Context) -> u64 {
 async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it_returns() {
     let nats = TestNats::start().expect("nats");
     let mut clickhouse = PrivateClickHouse::start().expect("clickhouse");
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
-    plumbing::streams::provision(
-        &js,
-        &plumbing::streams::Definitions::bundled().expect("defs"),
-    )
-    .await
-    .expect("provisioned");
     let project = Uuid::now_v7();
-    let issued = AuthEvent::WriteKeyIssued {
-        project_id: project,
-        key_id: Uuid::now_v7(),
-        key: KEY.to_owned(),
-        at: time::OffsetDateTime::now_utc(),
-    };
-    js.publish(
-        contract::auth::project_subject(project),
-        serde_json::to_vec(&issued).expect("json").into(),
-    )
-    .await
-    .expect("publishes")
-    .await
-    .expect("stored");
+    let js = common::prepare_streams(&nats, project, KEY).await;
     let ingest = spawn_service("ingest", {
         let config = ingest::Config {
             http: HttpConfig::ephemeral(),

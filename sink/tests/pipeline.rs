@@ -104,7 +104,19 @@ async fn posthog_bodies_of_every_shape_land_in_clickhouse_once() {
             .0,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The 200s came after the PubAcks, so the stream is final: the retries were dropped there
+    // (same Nats-Msg-Id), and the sink has nothing new to store.
+    let js = async_nats::jetstream::new(
+        async_nats::connect(pipeline.nats.url())
+            .await
+            .expect("nats"),
+    );
+    let mut stream = js.get_stream("EVENTS").await.expect("stream");
+    assert_eq!(
+        stream.info().await.expect("info").state.messages,
+        5,
+        "retries deduplicated on the stream"
+    );
     pipeline.wait_for_rows(5).await;
     assert_eq!(
         pipeline.query("SELECT uniqExact(event_id) FROM {db}.events"),

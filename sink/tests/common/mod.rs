@@ -16,6 +16,33 @@ use uuid::Uuid;
 
 pub const KEY: &str = "ea_pipeline_test_key";
 
+/// Provisions the streams on `nats` and publishes a write key for `project` the way auth does
+/// when an admin creates a project.
+pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetstream::Context {
+    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    plumbing::streams::provision(
+        &js,
+        &plumbing::streams::Definitions::bundled().expect("defs"),
+    )
+    .await
+    .expect("provisioned");
+    let issued = AuthEvent::WriteKeyIssued {
+        project_id: project,
+        key_id: Uuid::now_v7(),
+        key: key.to_owned(),
+        at: time::OffsetDateTime::now_utc(),
+    };
+    js.publish(
+        contract::auth::project_subject(project),
+        serde_json::to_vec(&issued).expect("json").into(),
+    )
+    .await
+    .expect("publishes")
+    .await
+    .expect("stored");
+    js
+}
+
 pub struct Pipeline {
     pub nats: TestNats,
     pub db: ClickHouseDb,
@@ -41,28 +68,7 @@ impl Pipeline {
         let nats = TestNats::start().expect("nats");
         let db = ClickHouseDb::unique();
         let project = Uuid::now_v7();
-        let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
-        plumbing::streams::provision(
-            &js,
-            &plumbing::streams::Definitions::bundled().expect("defs"),
-        )
-        .await
-        .expect("provisioned");
-        // The key as auth publishes it when an admin creates a project.
-        let issued = AuthEvent::WriteKeyIssued {
-            project_id: project,
-            key_id: Uuid::now_v7(),
-            key: KEY.to_owned(),
-            at: time::OffsetDateTime::now_utc(),
-        };
-        js.publish(
-            contract::auth::project_subject(project),
-            serde_json::to_vec(&issued).expect("json").into(),
-        )
-        .await
-        .expect("publishes")
-        .await
-        .expect("stored");
+        prepare_streams(&nats, project, KEY).await;
 
         let ingest = spawn_service("ingest", {
             let config = ingest::Config {
