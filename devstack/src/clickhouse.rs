@@ -121,6 +121,10 @@ impl ClickHouse {
         Ok(())
     }
 
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
     pub fn process_mut(&mut self) -> &mut Process {
         &mut self.process
     }

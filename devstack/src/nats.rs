@@ -73,6 +73,10 @@ impl NatsServer {
         &self.dir
     }
 
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
     pub fn process_mut(&mut self) -> &mut Process {
         &mut self.process
     }

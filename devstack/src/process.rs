@@ -109,6 +109,18 @@ impl Process {
         self.child.id()
     }
 
+    /// CPU time (user and system) the process has used so far, from `/proc`; `None` once it
+    /// has exited.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // `/proc` counts in USER_HZ, which Linux fixes at 100 for user space.
+        Some(ticks as f64 / 100.0)
+    }
+
     /// The exit status, when the child has exited.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
         if self.exited.is_none() {

@@ -2,6 +2,9 @@
 
 use anyhow::Context as _;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     plumbing::telemetry::init("ingest");

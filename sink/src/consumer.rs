@@ -1,8 +1,9 @@
-//! The consuming loop: fetch a batch from the durable consumer `sink-clickhouse`, write it with
-//! one RowBinary INSERT, and ack every message only after ClickHouse confirmed the insert. One
-//! batch is in flight at a time. A ClickHouse error naks the batch with a delay (the consumer
-//! keeps its place, nothing is dropped); a message that cannot be stored on its own after its
-//! last delivery, or that cannot even be read, goes to `EVENTS_DLQ` with the error in a header.
+//! The consuming loop: read the durable consumer `sink-clickhouse` continuously, write each
+//! batch with one RowBinary INSERT, and ack every message only after ClickHouse confirmed the
+//! insert. One insert runs at a time while the next batch fills. ClickHouse down or overloaded:
+//! the batch is retried until it is stored (the consumer keeps its place, nothing is dropped or
+//! acked). A message that cannot be stored on its own after its last delivery, or that cannot
+//! even be read, goes to `EVENTS_DLQ` with the error in a header.
 
 use std::time::Duration;
 
@@ -21,19 +22,22 @@ pub const ERROR_HEADER: &str = "Sink-Error";
 /// Batching of the sink.
 #[derive(Debug, Clone)]
 pub struct BatchSettings {
-    /// Most messages per INSERT (`SINK_BATCH_SIZE`, default 5000).
+    /// Most messages per INSERT (`SINK_BATCH_SIZE`, default 20000): ClickHouse spends per
+    /// part it writes and merges, so fewer, larger inserts cost it far less per row.
     pub max_messages: usize,
     /// Longest wait to fill a batch (`SINK_BATCH_WAIT_MS`, default 200).
     pub max_wait_ms: u64,
-    /// Deliveries after which a message that fails alone is dead-lettered; the consumer's
-    /// `max_deliver` (10).
+    /// Deliveries after which a message ClickHouse refuses on its own is dead-lettered (10).
+    /// The consumer's `max_deliver` (100) is higher: a long outage can spend a delivery on a
+    /// message waiting in the client buffer (one per `ack_wait`), and the server gives up on a
+    /// message at its `max_deliver`.
     pub max_deliver: i64,
 }
 
 impl Default for BatchSettings {
     fn default() -> Self {
         Self {
-            max_messages: 5_000,
+            max_messages: 20_000,
             max_wait_ms: 200,
             max_deliver: 10,
         }
@@ -129,108 +133,23 @@ impl EventRow {
     }
 }
 
-/// Runs until `stop` completes, finishing the batch in flight first.
-pub async fn run(
-    js: jetstream::Context,
-    clickhouse: clickhouse::Client,
-    settings: BatchSettings,
-    counters: SinkCounters,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut backoff = Duration::from_millis(200);
-    // The insert of one batch overlaps the fetch of the next; at most one insert runs.
-    let mut in_flight: Option<tokio::task::JoinHandle<Result<(), clickhouse::error::Error>>> = None;
-    'consumer: while !*stop.borrow() {
-        let consumer: PullConsumer = match js
-            .get_consumer_from_stream(SINK_CONSUMER, EVENTS_STREAM)
-            .await
-        {
-            Ok(consumer) => consumer,
-            Err(err) => {
-                tracing::warn!(error = %err, "sink consumer not available yet");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-        };
-        loop {
-            if *stop.borrow() {
-                break 'consumer;
-            }
-            let fetched = consumer
-                .fetch()
-                .max_messages(settings.max_messages)
-                .expires(Duration::from_millis(settings.max_wait_ms))
-                .messages()
-                .await;
-            let mut batch = Vec::new();
-            match fetched {
-                Ok(mut messages) => {
-                    while let Some(message) = messages.next().await {
-                        match message {
-                            Ok(message) => batch.push(message),
-                            Err(err) => tracing::warn!(error = %err, "fetch interrupted"),
-                        }
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "fetch failed");
-                    break;
-                }
-            }
-            if let Some(previous) = in_flight.take() {
-                settle(previous, &mut backoff).await;
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            in_flight = Some(tokio::spawn({
-                let (js, clickhouse, settings, counters) = (
-                    js.clone(),
-                    clickhouse.clone(),
-                    settings.clone(),
-                    counters.clone(),
-                );
-                async move { store(&js, &clickhouse, &settings, &counters, batch).await }
-            }));
-        }
-    }
-    // Shutting down: the batch in flight is inserted and acked (or naked) before we return.
-    if let Some(previous) = in_flight.take() {
-        let mut no_wait = Duration::ZERO;
-        settle(previous, &mut no_wait).await;
-    }
+/// Messages read from the stream, decoded, waiting to be inserted together.
+#[derive(Default)]
+struct Batch {
+    /// Decoded rows, in the order of `messages`.
+    rows: Vec<EventRow>,
+    messages: Vec<Message>,
+    /// Messages that are not events at all, with the reason: they fail on their own whatever
+    /// the number of deliveries.
+    unreadable: Vec<(Message, String)>,
 }
 
-/// Waits for a batch's insert; after a failure, backs off before the next one.
-async fn settle(
-    insert: tokio::task::JoinHandle<Result<(), clickhouse::error::Error>>,
-    backoff: &mut Duration,
-) {
-    match insert.await {
-        Ok(Ok(())) => *backoff = Duration::from_millis(200),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "insert failed; batch will be redelivered");
-            tokio::time::sleep(*backoff).await;
-            *backoff = (*backoff * 2).clamp(Duration::from_millis(200), Duration::from_secs(10));
-        }
-        Err(err) => tracing::error!(error = %err, "insert task failed; batch will be redelivered"),
+impl Batch {
+    fn len(&self) -> usize {
+        self.messages.len() + self.unreadable.len()
     }
-}
 
-/// Inserts one batch and acks it, or naks it for redelivery.
-async fn store(
-    js: &jetstream::Context,
-    clickhouse: &clickhouse::Client,
-    settings: &BatchSettings,
-    counters: &SinkCounters,
-    batch: Vec<Message>,
-) -> Result<(), clickhouse::error::Error> {
-    let mut rows = Vec::with_capacity(batch.len());
-    let mut stored = Vec::with_capacity(batch.len());
-    for message in batch {
+    fn push(&mut self, message: Message) {
         let decoded = message
             .info()
             .map_err(|err| err.to_string())
@@ -241,42 +160,288 @@ async fn store(
             });
         match decoded {
             Ok(row) => {
-                rows.push(row);
-                stored.push(message);
+                self.rows.push(row);
+                self.messages.push(message);
             }
-            Err(reason) => dead_letter(js, counters, &message, &reason).await,
+            Err(reason) => self.unreadable.push((message, reason)),
         }
     }
-    if rows.is_empty() {
-        return Ok(());
+
+    /// Tells the server the batch is still being worked on, so its `ack_wait` restarts
+    /// without spending a delivery.
+    async fn in_progress(&self) {
+        let all = self
+            .messages
+            .iter()
+            .chain(self.unreadable.iter().map(|(m, _)| m));
+        for message in all {
+            let _ = message.ack_with(AckKind::Progress).await;
+        }
     }
-    match insert(clickhouse, &rows).await {
-        Ok(()) => {
-            counters.rows_inserted.inc_by(rows.len() as u64);
-            // Plain acks, sent back to back without waiting for each confirmation: an ack lost
-            // on the way only means a redelivery, which the table deduplicates by event id.
-            for message in stored {
-                if let Err(err) = message.ack().await {
-                    tracing::warn!(error = %err, "ack failed after insert");
+}
+
+/// How often a batch that waits (ClickHouse down, or the batch ahead still inserting) is
+/// marked in progress; well inside the consumer's 60 s `ack_wait`.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+
+/// Runs until `stop` completes, storing every batch already read before it returns.
+///
+/// Two tasks: this one reads the stream continuously (the client keeps a pull request
+/// outstanding) and decodes each message as it arrives; a writer inserts and acks one batch
+/// at a time. A channel of one batch between them lets the next batch fill while the previous
+/// one is inserted, and holds the reader back when ClickHouse is slower than the stream.
+pub async fn run(
+    js: jetstream::Context,
+    clickhouse: clickhouse::Client,
+    settings: BatchSettings,
+    counters: SinkCounters,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (batches, queued) = tokio::sync::mpsc::channel(1);
+    let writer = tokio::spawn(write(
+        js.clone(),
+        clickhouse,
+        settings.clone(),
+        counters,
+        queued,
+        stop.clone(),
+    ));
+    read(js, settings, batches, stop).await;
+    if let Err(err) = writer.await {
+        tracing::error!(error = %err, "sink writer failed");
+    }
+}
+
+/// Reads the stream into batches of at most `max_messages`, closed `max_wait_ms` after their
+/// first message, and hands them to the writer.
+async fn read(
+    js: jetstream::Context,
+    settings: BatchSettings,
+    batches: tokio::sync::mpsc::Sender<Batch>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let max_wait = Duration::from_millis(settings.max_wait_ms);
+    let mut batch = Batch::default();
+    'consumer: while !*stop.borrow() {
+        let messages = subscribe(&js, &settings).await;
+        let mut messages = match messages {
+            Ok(messages) => messages,
+            Err(err) => {
+                tracing::warn!(error = %err, "sink consumer not available yet");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
                 }
+                continue;
             }
-            Ok(())
+        };
+        let mut closes = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break 'consumer,
+                () = tokio::time::sleep_until(closes), if batch.len() > 0 => {
+                    if hand_over(&batches, std::mem::take(&mut batch)).await.is_err() {
+                        return;
+                    }
+                }
+                next = messages.next() => match next {
+                    Some(Ok(message)) => {
+                        if batch.len() == 0 {
+                            closes = tokio::time::Instant::now() + max_wait;
+                        }
+                        batch.push(message);
+                        if batch.len() >= settings.max_messages
+                            && hand_over(&batches, std::mem::take(&mut batch)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %err, "reading the sink consumer; resubscribing");
+                        continue 'consumer;
+                    }
+                    None => continue 'consumer,
+                },
+            }
         }
-        Err(err) => {
-            counters.insert_failures.inc();
-            for message in stored {
-                let delivered = message.info().map(|info| info.delivered).unwrap_or(0);
-                if delivered >= settings.max_deliver {
-                    dead_letter(js, counters, &message, &err.to_string()).await;
+    }
+    // Stopping: what was read is still stored and acked.
+    if batch.len() > 0 {
+        let _ = hand_over(&batches, batch).await;
+    }
+}
+
+/// A continuous pull from the durable consumer: the client asks for the next messages before
+/// the previous ones are used up.
+async fn subscribe(
+    js: &jetstream::Context,
+    settings: &BatchSettings,
+) -> Result<jetstream::consumer::pull::Stream, async_nats::Error> {
+    let consumer: PullConsumer = js
+        .get_consumer_from_stream(SINK_CONSUMER, EVENTS_STREAM)
+        .await?;
+    Ok(consumer
+        .stream()
+        .max_messages_per_batch(settings.max_messages)
+        .expires(Duration::from_secs(30))
+        .heartbeat(Duration::from_secs(10))
+        .messages()
+        .await?)
+}
+
+/// Waits for room in the channel, keeping the batch's messages from being redelivered while
+/// it waits. Fails only when the writer is gone.
+async fn hand_over(batches: &tokio::sync::mpsc::Sender<Batch>, batch: Batch) -> Result<(), ()> {
+    let mut keep_alive =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            permit = batches.reserve() => {
+                permit.map_err(|_| ())?.send(batch);
+                return Ok(());
+            }
+            _ = keep_alive.tick() => batch.in_progress().await,
+        }
+    }
+}
+
+/// Stores the batches the reader hands over, one at a time, until the reader is done.
+async fn write(
+    js: jetstream::Context,
+    clickhouse: clickhouse::Client,
+    settings: BatchSettings,
+    counters: SinkCounters,
+    mut queued: tokio::sync::mpsc::Receiver<Batch>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while let Some(batch) = queued.recv().await {
+        for (message, reason) in &batch.unreadable {
+            dead_letter(&js, &counters, message, reason).await;
+        }
+        let writer = Writer {
+            js: &js,
+            clickhouse: &clickhouse,
+            settings: &settings,
+            counters: &counters,
+            stop: &stop,
+        };
+        writer.store(batch.rows, batch.messages).await;
+    }
+}
+
+struct Writer<'a> {
+    js: &'a jetstream::Context,
+    clickhouse: &'a clickhouse::Client,
+    settings: &'a BatchSettings,
+    counters: &'a SinkCounters,
+    stop: &'a tokio::sync::watch::Receiver<bool>,
+}
+
+impl Writer<'_> {
+    /// Inserts `rows` and acks their messages. ClickHouse unavailable or overloaded: the same
+    /// insert is retried with backoff for as long as it takes, the messages marked in progress
+    /// (no delivery spent, nothing acked). ClickHouse rejecting the data: the batch is split
+    /// until the rows that fail on their own are found; such a row is naked for a later
+    /// delivery, and dead-lettered on its last.
+    async fn store(&self, mut rows: Vec<EventRow>, mut messages: Vec<Message>) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(200);
+        let mut marked = tokio::time::Instant::now();
+        loop {
+            let err = match insert(self.clickhouse, &rows).await {
+                Ok(()) => {
+                    self.counters.rows_inserted.inc_by(rows.len() as u64);
+                    // Plain acks, sent back to back without waiting for each confirmation: an
+                    // ack lost on the way only means a redelivery, which the table
+                    // deduplicates by event id.
+                    for message in messages {
+                        if let Err(err) = message.ack().await {
+                            tracing::warn!(error = %err, "ack failed after insert");
+                        }
+                    }
+                    return;
+                }
+                Err(err) => err,
+            };
+            self.counters.insert_failures.inc();
+            if is_rejection(&err) {
+                if rows.len() > 1 {
+                    let half = rows.len() / 2;
+                    let (later_rows, later_messages) =
+                        (rows.split_off(half), messages.split_off(half));
+                    Box::pin(self.store(rows, messages)).await;
+                    Box::pin(self.store(later_rows, later_messages)).await;
                 } else {
-                    let _ = message
-                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                        .await;
+                    self.reject(&messages, &err.to_string()).await;
                 }
+                return;
             }
-            Err(err)
+            if *self.stop.borrow() {
+                // Shutting down during an outage: hand the batch back for the next sink.
+                for message in &messages {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                }
+                return;
+            }
+            tracing::warn!(error = %err, rows = rows.len(), "insert failed; retrying the batch");
+            if marked.elapsed() >= PROGRESS_EVERY {
+                for message in &messages {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+                marked = tokio::time::Instant::now();
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
+
+    /// One row ClickHouse refused on its own: retried on a later delivery, dead-lettered on
+    /// its last.
+    async fn reject(&self, messages: &[Message], reason: &str) {
+        for message in messages {
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(0);
+            if delivered >= self.settings.max_deliver {
+                dead_letter(self.js, self.counters, message, reason).await;
+            } else {
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+        }
+    }
+}
+
+/// ClickHouse refused the data itself (it could not parse or convert a value), as opposed to
+/// being unreachable, overloaded or misconfigured, which retrying the same insert outlasts.
+fn is_rejection(err: &clickhouse::error::Error) -> bool {
+    // Exception codes of ClickHouse about the values of a row: CANNOT_PARSE_TEXT,
+    // CANNOT_PARSE_QUOTED_STRING, CANNOT_PARSE_INPUT_ASSERTION_FAILED, CANNOT_READ_ALL_DATA,
+    // CANNOT_PARSE_DATE, CANNOT_PARSE_DATETIME, TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND,
+    // CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA, CANNOT_READ_ARRAY_FROM_TEXT,
+    // TOO_LARGE_STRING_SIZE, SIZES_OF_ARRAYS_DOESNT_MATCH.
+    const ROW_CODES: &[u32] = &[6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190];
+    match err {
+        clickhouse::error::Error::BadResponse(text) => {
+            exception_code(text).is_some_and(|code| ROW_CODES.contains(&code))
+        }
+        _ => false,
+    }
+}
+
+/// The number in `Code: N.` of a ClickHouse exception text.
+fn exception_code(text: &str) -> Option<u32> {
+    let rest = &text[text.find("Code: ")? + "Code: ".len()..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
 }
 
 async fn insert(
@@ -328,5 +493,34 @@ async fn dead_letter(
                 .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_clickhouse_complaints_about_values_count_as_rejections() {
+        let error = |text: &str| clickhouse::error::Error::BadResponse(text.to_owned());
+        assert_eq!(
+            exception_code("Code: 27. DB::Exception: Cannot parse input"),
+            Some(27)
+        );
+        assert!(is_rejection(&error(
+            "Code: 27. DB::Exception: Cannot parse input"
+        )));
+        // Too many parts, memory limit, unknown table: the next attempt can succeed.
+        assert!(!is_rejection(&error(
+            "Code: 252. DB::Exception: Too many parts"
+        )));
+        assert!(!is_rejection(&error(
+            "Code: 241. DB::Exception: Memory limit"
+        )));
+        assert!(!is_rejection(&error(
+            "Code: 60. DB::Exception: Table doesn't exist"
+        )));
+        assert!(!is_rejection(&error("502 Bad Gateway")));
+        assert!(!is_rejection(&clickhouse::error::Error::TimedOut));
     }
 }

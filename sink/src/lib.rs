@@ -38,7 +38,7 @@ impl Config {
             nats: NatsConfig::from_env()?,
             clickhouse: ClickHouseConfig::from_env()?,
             batch: consumer::BatchSettings {
-                max_messages: plumbing::config::var_or("SINK_BATCH_SIZE", 5_000)?,
+                max_messages: plumbing::config::var_or("SINK_BATCH_SIZE", 20_000)?,
                 max_wait_ms: plumbing::config::var_or("SINK_BATCH_WAIT_MS", 200)?,
                 ..consumer::BatchSettings::default()
             },

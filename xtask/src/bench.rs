@@ -65,6 +65,10 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         pipeline.raw_single.events_per_sec,
     );
     let sink_ratio = ratio(pipeline.sink_rows_per_sec, pipeline.raw_insert_rows_per_sec);
+    let consume_ratio = ratio(
+        pipeline.sink_rows_per_sec,
+        pipeline.raw_consume_rows_per_sec,
+    );
     let report = json!({
         "machine": { "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH },
         "quick": quick,
@@ -81,6 +85,14 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
             "rows_per_sec": pipeline.sink_rows_per_sec,
             "raw_insert_rows_per_sec": pipeline.raw_insert_rows_per_sec,
             "ratio": sink_ratio,
+            "raw_consume_rows_per_sec": pipeline.raw_consume_rows_per_sec,
+            "consume_ratio": consume_ratio,
+            "cpu_us_per_row": {
+                "sink": pipeline.sink_cpu_us[0],
+                "nats_server": pipeline.sink_cpu_us[1],
+                "clickhouse": pipeline.sink_cpu_us[2],
+                "clickhouse_direct_insert": pipeline.raw_insert_cpu_us,
+            },
         },
         "auth": auth,
     });
@@ -102,8 +114,10 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
 | load | events/s | p50 / p99 | limit: raw JetStream publish of the same events, same acks | ratio |\n\
 |---|---|---|---|---|\n{}{}\n\
 ## Sink (stream to ClickHouse)\n\n\
-| rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio |\n|---|---|---|---|\n\
-| {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} |\n\n{auth_markdown}",
+| rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio | limit: raw JetStream pull + ack of the same messages | ratio |\n|---|---|---|---|---|---|\n\
+| {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} | {:.0} rows/s | {consume_ratio:.2} |\n\n\
+CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
+(direct insert: ClickHouse {:.1}).\n\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
         row(
             "100-event batches",
@@ -120,6 +134,11 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         pipeline.rows,
         pipeline.sink_rows_per_sec,
         pipeline.raw_insert_rows_per_sec,
+        pipeline.raw_consume_rows_per_sec,
+        pipeline.sink_cpu_us[0],
+        pipeline.sink_cpu_us[1],
+        pipeline.sink_cpu_us[2],
+        pipeline.raw_insert_cpu_us,
     );
     let out = devstack::workspace_root().join("target/bench");
     std::fs::create_dir_all(&out)?;

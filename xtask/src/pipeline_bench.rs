@@ -40,6 +40,12 @@ pub struct PipelineReport {
     pub raw_single: Load,
     pub sink_rows_per_sec: f64,
     pub raw_insert_rows_per_sec: f64,
+    /// Raw JetStream consumption of the same messages: pull, explicit ack, nothing else.
+    pub raw_consume_rows_per_sec: f64,
+    /// CPU µs per row while the sink drained the stream: sink, nats-server, ClickHouse.
+    pub sink_cpu_us: [f64; 3],
+    /// CPU µs per row of ClickHouse during the direct insert.
+    pub raw_insert_cpu_us: f64,
     pub rows: usize,
 }
 
@@ -115,25 +121,35 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         .env("NATS_URL", nats.url())
         .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
         .env("CLICKHOUSE_DB", "bench")
+        .env("SINK_BATCH_SIZE", batch_size().to_string())
         .env("RUST_LOG", "warn");
-    let started = Instant::now();
     let mut sink = Process::spawn("sink", command, &sink_log, Options::default())?;
-    let target = rows.to_string();
-    sink.wait_ready(
-        "the sink to store every row",
-        Duration::from_secs(600),
-        &sink_log,
-        || {
-            clickhouse
-                .query("SELECT count() FROM bench.events")
-                .is_ok_and(|n| n.trim() == target)
-        },
-    )?;
-    let sink_rows_per_sec = rows as f64 / started.elapsed().as_secs_f64();
+    let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
+    let before = [cpu(nats.process()), cpu(clickhouse.process())];
+    let sink_rows_per_sec = sink_rate(&mut sink, sink_port, rows, &sink_log)?;
+    let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
+    let sink_cpu_us = [
+        per_row(cpu(&sink)),
+        per_row(cpu(nats.process()) - before[0]),
+        per_row(cpu(clickhouse.process()) - before[1]),
+    ];
+    eprintln!(
+        "sink: CPU µs per row: sink {:.1}, nats-server {:.1}, clickhouse {:.1}",
+        sink_cpu_us[0], sink_cpu_us[1], sink_cpu_us[2]
+    );
+    anyhow::ensure!(
+        clickhouse.query("SELECT count() FROM bench.events")?.trim() == rows.to_string(),
+        "the sink reported every row inserted, but ClickHouse does not hold them all"
+    );
     sink.stop();
 
     eprintln!("sink: the same rows inserted directly");
+    let before = cpu(clickhouse.process());
     let raw_insert_rows_per_sec = raw_insert(&clickhouse, rows).await?;
+    let raw_insert_cpu_us = per_row(cpu(clickhouse.process()) - before);
+    eprintln!("direct insert: CPU µs per row: clickhouse {raw_insert_cpu_us:.1}");
+    eprintln!("sink: the same messages consumed and acked, nothing else");
+    let raw_consume_rows_per_sec = raw_consume(&js, rows).await?;
     Ok(PipelineReport {
         batch,
         raw_batch,
@@ -141,8 +157,94 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         raw_single,
         sink_rows_per_sec,
         raw_insert_rows_per_sec,
+        raw_consume_rows_per_sec,
+        sink_cpu_us,
+        raw_insert_cpu_us,
         rows,
     })
+}
+
+/// Rows per second the sink inserts, from its own counter: from the first batch it stored
+/// (process start and connecting excluded) until it stored all `rows`.
+fn sink_rate(
+    sink: &mut Process,
+    port: u16,
+    rows: usize,
+    log: &std::path::Path,
+) -> anyhow::Result<f64> {
+    let inserted = || -> usize {
+        devstack::http::get(port, "/metrics", Duration::from_secs(2))
+            .ok()
+            .and_then(|response| {
+                response.body.lines().find_map(|line| {
+                    line.strip_prefix("sink_rows_inserted_total ")
+                        .and_then(|n| n.trim().parse().ok())
+                })
+            })
+            .unwrap_or(0)
+    };
+    // Polled every few milliseconds: the whole drain takes about a second.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut first = None;
+    loop {
+        let n = inserted();
+        if n > 0 && first.is_none() {
+            first = Some((Instant::now(), n));
+        }
+        if n >= rows {
+            break;
+        }
+        anyhow::ensure!(
+            sink.exit_status().is_none() && Instant::now() < deadline,
+            "the sink stopped or stalled at {n} of {rows} rows; see {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (started, already) = first.context("the sink stored nothing")?;
+    let elapsed = started.elapsed().as_secs_f64();
+    anyhow::ensure!(already < rows, "one batch held every row; use more rows");
+    Ok((rows - already) as f64 / elapsed)
+}
+
+/// The other limit of the sink: a durable consumer configured like the sink's, read with the
+/// same continuous pull and batch size, each message acked and otherwise ignored.
+async fn raw_consume(js: &jetstream::Context, rows: usize) -> anyhow::Result<f64> {
+    let stream = js.get_stream("EVENTS").await?;
+    let sink: jetstream::consumer::PullConsumer = stream
+        .get_consumer("sink-clickhouse")
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let like = &sink.cached_info().config;
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("bench-raw-consume".to_owned()),
+            ack_policy: like.ack_policy,
+            ack_wait: like.ack_wait,
+            max_deliver: like.max_deliver,
+            max_ack_pending: like.max_ack_pending,
+            filter_subject: like.filter_subject.clone(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(batch_size())
+        .messages()
+        .await?;
+    let started = Instant::now();
+    for _ in 0..rows {
+        let message = futures_util::StreamExt::next(&mut messages)
+            .await
+            .context("the consumer ended")?
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        message
+            .ack()
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
 /// A PostHog batch body of `events` fresh events.
@@ -285,7 +387,7 @@ async fn raw_insert(clickhouse: &ClickHouse, rows: usize) -> anyhow::Result<f64>
         .map(|i| sink::consumer::EventRow::new(sample_event(), i as u64))
         .collect();
     let started = Instant::now();
-    for chunk in all.chunks(5_000) {
+    for chunk in all.chunks(batch_size()) {
         let mut insert = client.insert::<sink::consumer::EventRow>("events").await?;
         for row in chunk {
             insert.write(row).await?;
@@ -309,4 +411,13 @@ fn load(elapsed: Duration, mut latencies: Vec<Duration>, events_per_request: usi
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),
     }
+}
+
+/// Rows per insert, for the sink and the direct insert alike: the sink's default, or
+/// `BENCH_BATCH` to compare sizes.
+fn batch_size() -> usize {
+    std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(sink::consumer::BatchSettings::default().max_messages)
 }
