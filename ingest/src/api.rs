@@ -194,18 +194,10 @@ async fn native_events(
     headers: HeaderMap,
     request: Body,
 ) -> Result<Response, IngestError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(IngestError::Unauthorized)?;
-    let claims = state.tokens.verify(token.trim()).await.map_err(|err| {
-        tracing::debug!(error = %err, "bearer token refused");
-        match err {
-            plumbing::jwt::TokenError::KeysUnavailable(cause) => IngestError::Unavailable(cause),
-            _ => IngestError::Unauthorized,
-        }
-    })?;
+    let claims = match plumbing::jwt::authorize(&headers, &state.tokens, contract::auth::Role::User).await {
+        Ok(claims) => claims,
+        Err(refused) => return Ok(refused),
+    };
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;

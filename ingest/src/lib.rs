@@ -7,7 +7,6 @@ pub mod cookieless;
 pub mod enrich;
 pub mod posthog;
 pub mod segment;
-pub mod write_keys;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,36 +35,7 @@ pub struct Config {
     pub auth: AuthConfig,
 }
 
-/// How ingest verifies the access tokens of logged-in dashboard users.
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    /// Base URL of auth, for `/.well-known/jwks.json` (`AUTH_URL`, default `http://127.0.0.1:8002`).
-    pub url: String,
-    pub audience: plumbing::jwt::Audience,
-}
-
-impl AuthConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            url: plumbing::config::var_or("AUTH_URL", "http://127.0.0.1:8002".to_owned())?,
-            audience: plumbing::jwt::Audience {
-                issuer: plumbing::config::var_or("AUTH_ISSUER", "event-analytics".to_owned())?,
-                audience: plumbing::config::var_or("AUTH_AUDIENCE", "event-analytics".to_owned())?,
-            },
-        })
-    }
-
-    /// Auth on `url` with the default issuer and audience.
-    pub fn at(url: String) -> Self {
-        Self {
-            url,
-            audience: plumbing::jwt::Audience {
-                issuer: "event-analytics".to_owned(),
-                audience: "event-analytics".to_owned(),
-            },
-        }
-    }
-}
+pub use plumbing::jwt::AuthConfig;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -89,7 +59,7 @@ pub struct IngestMetrics {
 pub struct AppState {
     pub jetstream: JetStream,
     /// Write key -> project, followed from the `AUTH` stream.
-    pub write_keys: write_keys::WriteKeys,
+    pub write_keys: plumbing::projects::Projects,
     /// Verifies the bearer tokens of `POST /api/events`.
     pub tokens: Arc<plumbing::jwt::JwksVerifier>,
     pub metrics: IngestMetrics,
@@ -114,7 +84,7 @@ pub async fn run(
         ingest_metrics.events.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
-    let write_keys = write_keys::WriteKeys::follow(jetstream.context.clone());
+    let write_keys = plumbing::projects::Projects::follow(jetstream.context.clone());
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check("write_keys", {
@@ -128,13 +98,7 @@ pub async fn run(
                 std::future::ready(outcome)
             }
         });
-    let tokens = Arc::new(plumbing::jwt::JwksVerifier::new(
-        format!(
-            "{}/.well-known/jwks.json",
-            config.auth.url.trim_end_matches('/')
-        ),
-        config.auth.audience.clone(),
-    ));
+    let tokens = Arc::new(config.auth.verifier());
     let state = AppState {
         jetstream,
         write_keys,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use contract::auth::{AuthEvent, project_subject};
 use devstack::test::TestNats;
-use ingest::write_keys::WriteKeys;
+use plumbing::projects::Projects;
 use plumbing::streams::{Definitions, provision};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -47,7 +47,7 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
         .await
         .expect("publishes");
 
-    let keys = WriteKeys::follow(js.clone());
+    let keys = Projects::follow(js.clone());
     devstack::wait::until_async("the replay", Duration::from_secs(10), || async {
         keys.is_caught_up()
     })

@@ -11,6 +11,7 @@ pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;
+pub mod projects;
 pub mod shutdown;
 pub mod startup;
 pub mod streams;

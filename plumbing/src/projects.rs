@@ -1,5 +1,6 @@
-//! Write keys, kept in memory from the `AUTH` stream: ingest validates an SDK's key and finds
-//! its project with no database round trip. An ordered consumer replays every project event
+//! Projects and their write keys, kept in memory from the `AUTH` stream: ingest validates an
+//! SDK's key and finds its project, and query finds a project's time zone, with no database
+//! round trip. An ordered consumer replays every project event
 //! from the start, then follows new ones as they are published, so a revoked key stops working
 //! within moments.
 
@@ -19,8 +20,8 @@ struct Keys {
     projects: HashMap<String, Uuid>,
     /// Key id -> key, to find what a revocation removes.
     by_id: HashMap<Uuid, String>,
-    /// Every project (Umami names the project by its id).
-    projects_known: std::collections::HashSet<Uuid>,
+    /// Every project -> its IANA time zone (Umami names the project by its id).
+    projects_known: HashMap<Uuid, String>,
     /// Site domain -> project (Plausible names the site by its domain).
     domains: HashMap<String, Uuid>,
     /// Stream sequence of the last event seen.
@@ -29,13 +30,13 @@ struct Keys {
     caught_up: bool,
 }
 
-/// The shared key map.
+/// The shared project map.
 #[derive(Debug, Clone, Default)]
-pub struct WriteKeys {
+pub struct Projects {
     inner: Arc<RwLock<Keys>>,
 }
 
-impl WriteKeys {
+impl Projects {
     /// The project a live write key belongs to.
     pub fn project(&self, key: &str) -> Option<Uuid> {
         self.read().projects.get(key).copied()
@@ -43,7 +44,12 @@ impl WriteKeys {
 
     /// Whether `project_id` is a project.
     pub fn has_project(&self, project_id: Uuid) -> bool {
-        self.read().projects_known.contains(&project_id)
+        self.read().projects_known.contains_key(&project_id)
+    }
+
+    /// The IANA time zone of `project_id`, when it is a project.
+    pub fn timezone(&self, project_id: Uuid) -> Option<String> {
+        self.read().projects_known.get(&project_id).cloned()
     }
 
     /// The project that accepts events of the site `domain`.
@@ -68,7 +74,7 @@ impl WriteKeys {
                 if let Err(err) = this.consume(&js).await {
                     tracing::warn!(
                         error = format!("{err:#}"),
-                        "write key feed interrupted, resuming"
+                        "project feed interrupted, resuming"
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -112,8 +118,12 @@ impl WriteKeys {
             let event = serde_json::from_slice::<AuthEvent>(&message.payload);
             let mut keys = self.write();
             match event {
-                Ok(AuthEvent::ProjectCreated { project_id, .. }) => {
-                    keys.projects_known.insert(project_id);
+                Ok(AuthEvent::ProjectCreated {
+                    project_id,
+                    timezone,
+                    ..
+                }) => {
+                    keys.projects_known.insert(project_id, timezone);
                 }
                 Ok(AuthEvent::ProjectDomainsSet {
                     project_id,
@@ -131,7 +141,9 @@ impl WriteKeys {
                     key,
                     ..
                 }) => {
-                    keys.projects_known.insert(project_id);
+                    keys.projects_known
+                        .entry(project_id)
+                        .or_insert_with(|| "UTC".to_owned());
                     keys.projects.insert(key.clone(), project_id);
                     keys.by_id.insert(key_id, key);
                 }
