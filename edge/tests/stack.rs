@@ -64,6 +64,8 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
             http: http(),
             nats: NatsConfig { url: nats.url() },
             clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+            auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+            limits: query::Limits::default(),
         };
         move |listener, shutdown| query::run(config, listener, shutdown)
     })?;

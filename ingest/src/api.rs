@@ -194,10 +194,11 @@ async fn native_events(
     headers: HeaderMap,
     request: Body,
 ) -> Result<Response, IngestError> {
-    let claims = match plumbing::jwt::authorize(&headers, &state.tokens, contract::auth::Role::User).await {
-        Ok(claims) => claims,
-        Err(refused) => return Ok(refused),
-    };
+    let claims =
+        match plumbing::jwt::authorize(&headers, &state.tokens, contract::auth::Role::User).await {
+            Ok(claims) => claims,
+            Err(refused) => return Ok(refused),
+        };
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;

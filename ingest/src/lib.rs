@@ -87,17 +87,7 @@ pub async fn run(
     let write_keys = plumbing::projects::Projects::follow(jetstream.context.clone());
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
-        .with_check("write_keys", {
-            let write_keys = write_keys.clone();
-            move || {
-                let outcome = if write_keys.is_caught_up() {
-                    Ok(())
-                } else {
-                    Err("write keys not loaded yet".to_owned())
-                };
-                std::future::ready(outcome)
-            }
-        });
+        .with_check("write_keys", write_keys.readiness_check());
     let tokens = Arc::new(config.auth.verifier());
     let state = AppState {
         jetstream,

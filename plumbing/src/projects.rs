@@ -65,6 +65,21 @@ impl Projects {
         self.read().caught_up
     }
 
+    /// Readiness check: the replay has caught up, in the shape
+    /// [`crate::health::Health::with_check`] takes.
+    pub fn readiness_check(
+        &self,
+    ) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
+        let projects = self.clone();
+        move || {
+            std::future::ready(if projects.is_caught_up() {
+                Ok(())
+            } else {
+                Err("projects and write keys not loaded yet".to_owned())
+            })
+        }
+    }
+
     /// Starts following the stream in the background.
     pub fn follow(js: jetstream::Context) -> Self {
         let keys = Self::default();

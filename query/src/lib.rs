@@ -1,10 +1,13 @@
 //! Query: the analytics API over ClickHouse (trends, breakdowns, funnels, retention, explorer)
 //! and the live feed from NATS.
 
+pub mod api;
+pub mod params;
+pub mod sql;
+
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::Router;
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
@@ -23,6 +26,28 @@ pub struct Config {
     pub nats: NatsConfig,
     /// Where events are read.
     pub clickhouse: ClickHouseConfig,
+    /// Whose tokens are accepted.
+    pub auth: plumbing::jwt::AuthConfig,
+    /// Limits of every ClickHouse query.
+    pub limits: Limits,
+}
+
+/// What one query may spend.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `QUERY_TIMEOUT_SECONDS` (default 10): ClickHouse `max_execution_time`.
+    pub timeout_seconds: u64,
+    /// `QUERY_MAX_MEMORY_BYTES` (default 2 GiB): ClickHouse `max_memory_usage`.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout_seconds: 10,
+            max_memory_bytes: 2 << 30,
+        }
+    }
 }
 
 impl Config {
@@ -31,6 +56,11 @@ impl Config {
             http: HttpConfig::from_env("QUERY_PORT", 8003)?,
             nats: NatsConfig::from_env()?,
             clickhouse: ClickHouseConfig::from_env()?,
+            auth: plumbing::jwt::AuthConfig::from_env()?,
+            limits: Limits {
+                timeout_seconds: plumbing::config::var_or("QUERY_TIMEOUT_SECONDS", 10)?,
+                max_memory_bytes: plumbing::config::var_or("QUERY_MAX_MEMORY_BYTES", 2 << 30)?,
+            },
         })
     }
 }
@@ -43,19 +73,39 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
     let queries = plumbing::metrics::counter_family("result", &["ok", "invalid", "failed"]);
-    metrics.register("queries", "Analytics queries run, by result", queries);
+    metrics.register(
+        "queries",
+        "Analytics queries run, by result",
+        queries.clone(),
+    );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
-    let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
+    let clickhouse = plumbing::clickhouse::client(&config.clickhouse)
+        .with_setting(
+            "max_execution_time",
+            config.limits.timeout_seconds.to_string(),
+        )
+        .with_setting(
+            "max_memory_usage",
+            config.limits.max_memory_bytes.to_string(),
+        );
+    let projects = plumbing::projects::Projects::follow(jetstream.context.clone());
+    let state = api::AppState {
+        clickhouse: clickhouse.clone(),
+        projects: projects.clone(),
+        tokens: Arc::new(config.auth.verifier()),
+        queries,
+    };
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check(
             "clickhouse",
             plumbing::clickhouse::readiness_check(clickhouse, None),
-        );
+        )
+        .with_check("projects", projects.readiness_check());
     plumbing::http::run_service(
         listener,
-        Router::new(),
+        api::routes(state),
         health,
         metrics,
         &config.http,

@@ -14,6 +14,8 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
         http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
+        auth: plumbing::jwt::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+        limits: query::Limits::default(),
     };
     let service = spawn_service("query", move |listener, shutdown| {
         query::run(config, listener, shutdown)

@@ -1,0 +1,617 @@
+//! The HTTP handlers of `/api/query/*`. Each checks the caller's token and role, reads and
+//! checks its parameters, runs SQL with bound parameters only, and answers with the exact
+//! range the SQL covered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get};
+use clickhouse::Row;
+use contract::auth::Role;
+use jiff::tz::TimeZone;
+use plumbing::error::error_response;
+use plumbing::jwt::JwksVerifier;
+use plumbing::projects::Projects;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::params::{self, Dimension, Interval, Invalid, Range};
+use crate::sql;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub clickhouse: clickhouse::Client,
+    pub projects: Projects,
+    pub tokens: Arc<JwksVerifier>,
+    /// `query_queries_total{result}`.
+    pub queries: Family<Vec<(&'static str, String)>, Counter>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/query/overview", get(overview))
+        .route("/api/query/trends", get(trends))
+        .route("/api/query/top", get(top))
+        .route("/api/query/events", get(events))
+        .route("/api/query/events/{id}", get(event))
+        .with_state(state)
+}
+
+/// Why a query was not answered.
+#[derive(Debug)]
+pub enum QueryError {
+    Refused(Box<Response>),
+    Invalid(String),
+    NotFound(String),
+    Timeout,
+    Unavailable(String),
+}
+
+impl From<Invalid> for QueryError {
+    fn from(err: Invalid) -> Self {
+        Self::Invalid(err.0)
+    }
+}
+
+impl From<clickhouse::error::Error> for QueryError {
+    fn from(err: clickhouse::error::Error) -> Self {
+        let text = err.to_string();
+        // TIMEOUT_EXCEEDED: the query ran into `max_execution_time`.
+        if text.contains("Code: 159.") || matches!(err, clickhouse::error::Error::TimedOut) {
+            Self::Timeout
+        } else {
+            Self::Unavailable(text)
+        }
+    }
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Refused(response) => *response,
+            Self::Invalid(message) => {
+                error_response(StatusCode::BAD_REQUEST, "bad_request", message)
+            }
+            Self::NotFound(message) => error_response(StatusCode::NOT_FOUND, "not_found", message),
+            Self::Timeout => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "query_timeout",
+                "the query took longer than allowed; narrow the range or the filters",
+            ),
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "query failed");
+                error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the event store cannot answer right now",
+                )
+            }
+        }
+    }
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// The project, its zone and the range a query covers, once the caller may see them.
+struct Scope {
+    project: Uuid,
+    zone: TimeZone,
+    zone_name: String,
+    range: Range,
+}
+
+impl Scope {
+    fn json(&self) -> Value {
+        json!({
+            "project_id": self.project,
+            "timezone": self.zone_name,
+            "range": self.range.to_json(),
+        })
+    }
+}
+
+impl AppState {
+    /// Checks the token (analyst or admin), the project and the range.
+    async fn scope(
+        &self,
+        headers: &HeaderMap,
+        params: &HashMap<String, String>,
+    ) -> Result<Scope, QueryError> {
+        plumbing::jwt::authorize(headers, &self.tokens, Role::Analyst)
+            .await
+            .map_err(|refused| QueryError::Refused(Box::new(refused)))?;
+        let project = params
+            .get("project_id")
+            .ok_or_else(|| QueryError::Invalid("project_id is required".to_owned()))?;
+        let project = Uuid::parse_str(project)
+            .map_err(|_| QueryError::Invalid("project_id is not a UUID".to_owned()))?;
+        let zone_name = self
+            .projects
+            .timezone(project)
+            .ok_or_else(|| QueryError::NotFound("no such project".to_owned()))?;
+        let zone = params::zone(&zone_name);
+        let range = Range::parse(
+            params.get("from").map(String::as_str),
+            params.get("to").map(String::as_str),
+            &zone,
+        )?;
+        Ok(Scope {
+            project,
+            zone,
+            zone_name,
+            range,
+        })
+    }
+
+    fn count(&self, result: &str) {
+        self.queries
+            .get_or_create(&vec![("result", result.to_owned())])
+            .inc();
+    }
+
+    /// Counts the outcome of a handler.
+    fn finish(&self, outcome: Result<Value, QueryError>) -> Response {
+        match outcome {
+            Ok(body) => {
+                self.count("ok");
+                Json(body).into_response()
+            }
+            Err(err) => {
+                self.count(match err {
+                    QueryError::Refused(_) | QueryError::Invalid(_) | QueryError::NotFound(_) => {
+                        "invalid"
+                    }
+                    _ => "failed",
+                });
+                err.into_response()
+            }
+        }
+    }
+
+    /// A query whose first binds are the project and the range.
+    fn scoped(&self, sql: &str, scope: &Scope, range: &Range) -> clickhouse::query::Query {
+        let (from, to) = range.seconds();
+        self.clickhouse
+            .query(sql)
+            .bind(scope.project.to_string())
+            .bind(from)
+            .bind(to)
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Totals {
+    events: u64,
+    users: u64,
+    pageviews: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Sessions {
+    sessions: u64,
+    bounced: u64,
+}
+
+/// `GET /api/query/overview`: events, unique users, sessions, pageviews and bounce rate, each
+/// with the same figure for the previous period of equal length.
+async fn overview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let current = overview_figures(&state, &scope, &scope.range).await?;
+        let previous = overview_figures(&state, &scope, &scope.range.previous()).await?;
+        let mut figures = serde_json::Map::new();
+        for (name, value) in current {
+            let before = previous
+                .iter()
+                .find(|(previous, _)| *previous == name)
+                .map_or(0.0, |(_, value)| *value);
+            let change = (before != 0.0).then(|| (value - before) / before);
+            figures.insert(
+                name,
+                json!({ "value": value, "previous": before, "change": change }),
+            );
+        }
+        let mut body = scope.json();
+        body["previous_range"] = scope.range.previous().to_json();
+        body["figures"] = Value::Object(figures);
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+async fn overview_figures(
+    state: &AppState,
+    scope: &Scope,
+    range: &Range,
+) -> Result<Vec<(String, f64)>, QueryError> {
+    let totals: Totals = state
+        .scoped(sql::OVERVIEW_TOTALS, scope, range)
+        .fetch_one()
+        .await?;
+    let sessions: Sessions = state
+        .scoped(sql::OVERVIEW_SESSIONS, scope, range)
+        .fetch_one()
+        .await?;
+    let bounce = if sessions.sessions == 0 {
+        0.0
+    } else {
+        sessions.bounced as f64 / sessions.sessions as f64
+    };
+    Ok(vec![
+        ("events".to_owned(), totals.events as f64),
+        ("users".to_owned(), totals.users as f64),
+        ("sessions".to_owned(), sessions.sessions as f64),
+        ("pageviews".to_owned(), totals.pageviews as f64),
+        ("bounce_rate".to_owned(), bounce),
+    ])
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Point {
+    t: String,
+    label: String,
+    value: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Ranked {
+    label: String,
+}
+
+/// `GET /api/query/trends?event=&measure=count|uniques&interval=&breakdown=&limit=`: one series
+/// per breakdown value (the top `limit`, 5 by default, then "other"), every bucket present.
+async fn trends(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let interval = Interval::parse(params.get("interval").map(String::as_str))?;
+        let buckets = interval.buckets(&scope.range)?;
+        let measure = match params.get("measure").map(String::as_str) {
+            None | Some("" | "count") => "count()",
+            Some("uniques") => "uniqExact(distinct_id)",
+            Some(other) => {
+                return Err(QueryError::Invalid(format!(
+                    "measure {other:?} is not count or uniques"
+                )));
+            }
+        };
+        let event = params.get("event").filter(|e| !e.is_empty());
+        let breakdown = params
+            .get("breakdown")
+            .filter(|b| !b.is_empty())
+            .map(|b| Dimension::parse(b))
+            .transpose()?;
+        let limit = params::limit(params.get("limit").map(String::as_str), 5)?;
+        let event_filter = if event.is_some() { " AND event = ?" } else { "" };
+
+        // The breakdown's top values over the whole range; the rest become "other".
+        let top: Vec<String> = match &breakdown {
+            None => Vec::new(),
+            Some(dimension) => {
+                let text = format!(
+                    "SELECT {} AS label FROM events FINAL WHERE {}{event_filter} \
+                     GROUP BY label ORDER BY {measure} DESC, label LIMIT ?",
+                    dimension.sql(),
+                    sql::SCOPE
+                );
+                let mut query = state.clickhouse.query(&text);
+                if let Some(key) = dimension.bind() {
+                    query = query.bind(key);
+                }
+                let (from, to) = scope.range.seconds();
+                query = query.bind(scope.project.to_string()).bind(from).bind(to);
+                if let Some(event) = event {
+                    query = query.bind(event);
+                }
+                query
+                    .bind(limit as u64)
+                    .fetch_all::<Ranked>()
+                    .await?
+                    .into_iter()
+                    .map(|r| r.label)
+                    .collect()
+            }
+        };
+        let label_sql = match &breakdown {
+            None => "''".to_owned(),
+            Some(dimension) => format!("if(has(?, {0}), {0}, '$other')", dimension.sql()),
+        };
+        let text = format!(
+            "SELECT {} AS t, {label_sql} AS label, {measure} AS value FROM events FINAL \
+             WHERE {}{event_filter} GROUP BY t, label",
+            interval.sql(),
+            sql::SCOPE
+        );
+        let mut query = state.clickhouse.query(&text);
+        for _ in 0..interval.zone_binds() {
+            query = query.bind(scope.zone_name.as_str());
+        }
+        if let Some(dimension) = &breakdown {
+            query = query.bind(top.clone());
+            if let Some(key) = dimension.bind() {
+                query = query.bind(key).bind(key);
+            }
+        }
+        let (from, to) = scope.range.seconds();
+        query = query.bind(scope.project.to_string()).bind(from).bind(to);
+        if let Some(event) = event {
+            query = query.bind(event);
+        }
+        let points: Vec<Point> = query.fetch_all().await?;
+
+        let mut labels: Vec<String> = match &breakdown {
+            None => vec![String::new()],
+            Some(_) => top,
+        };
+        if points.iter().any(|p| p.label == "$other") {
+            labels.push("$other".to_owned());
+        }
+        let mut values: HashMap<(&str, &str), u64> = HashMap::new();
+        for point in &points {
+            values.insert((point.label.as_str(), point.t.as_str()), point.value);
+        }
+        let series: Vec<Value> = labels
+            .iter()
+            .map(|label| {
+                let points: Vec<Value> = buckets
+                    .iter()
+                    .map(|bucket| {
+                        let key = interval.key(*bucket);
+                        let value = values.get(&(label.as_str(), key.as_str())).copied().unwrap_or(0);
+                        json!({ "t": params::bucket_time(*bucket, &scope.zone), "value": value })
+                    })
+                    .collect();
+                let shown = match (breakdown.is_some(), label.as_str()) {
+                    (false, _) => event.cloned().unwrap_or_else(|| "all events".to_owned()),
+                    (true, "$other") => "other".to_owned(),
+                    (true, label) => label.to_owned(),
+                };
+                let total: u64 = points.iter().filter_map(|p| p["value"].as_u64()).sum();
+                json!({ "label": shown, "breakdown_value": label, "total": total, "points": points })
+            })
+            .collect();
+        let mut body = scope.json();
+        body["interval"] = json!(params.get("interval").cloned().unwrap_or_else(|| "day".to_owned()));
+        body["series"] = Value::Array(series);
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct TopValue {
+    value: String,
+    count: u64,
+    users: u64,
+}
+
+/// `GET /api/query/top?dimension=&event=&limit=`: the most frequent values of a dimension, with
+/// event counts and unique users.
+async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): Params) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let dimension = Dimension::parse(
+            params
+                .get("dimension")
+                .map(String::as_str)
+                .unwrap_or("event"),
+        )?;
+        let limit = params::limit(params.get("limit").map(String::as_str), 10)?;
+        let event = params.get("event").filter(|e| !e.is_empty());
+        let text = format!(
+            "SELECT {} AS value, count() AS count, uniqExact(distinct_id) AS users \
+             FROM events FINAL WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
+            dimension.sql(),
+            sql::SCOPE,
+            if event.is_some() {
+                " AND event = ?"
+            } else {
+                ""
+            }
+        );
+        let mut query = state.clickhouse.query(&text);
+        if let Some(key) = dimension.bind() {
+            query = query.bind(key);
+        }
+        let (from, to) = scope.range.seconds();
+        query = query.bind(scope.project.to_string()).bind(from).bind(to);
+        if let Some(event) = event {
+            query = query.bind(event);
+        }
+        let rows: Vec<TopValue> = query.bind(limit as u64).fetch_all().await?;
+        let mut body = scope.json();
+        body["dimension"] = json!(
+            params
+                .get("dimension")
+                .cloned()
+                .unwrap_or_else(|| "event".to_owned())
+        );
+        body["values"] = rows
+            .into_iter()
+            .map(|r| json!({ "value": r.value, "count": r.count, "users": r.users }))
+            .collect();
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+/// One stored event, as the explorer shows it.
+#[derive(Debug, Row, Deserialize)]
+pub struct StoredEvent {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    event: String,
+    kind: String,
+    distinct_id: String,
+    user_id: String,
+    session_id: String,
+    timestamp: u32,
+    received_at: u32,
+    url: String,
+    host: String,
+    path: String,
+    referrer: String,
+    referrer_domain: String,
+    browser: String,
+    os: String,
+    device_type: String,
+    lib: String,
+    prop_keys: Vec<String>,
+    prop_values: Vec<String>,
+}
+
+impl StoredEvent {
+    fn json(self) -> Value {
+        let time = |seconds: u32| {
+            jiff::Timestamp::from_second(i64::from(seconds))
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        let properties: serde_json::Map<String, Value> = self
+            .prop_keys
+            .into_iter()
+            .zip(self.prop_values)
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect();
+        json!({
+            "event_id": self.event_id,
+            "event": self.event,
+            "kind": self.kind,
+            "distinct_id": self.distinct_id,
+            "user_id": (!self.user_id.is_empty()).then_some(self.user_id),
+            "session_id": (!self.session_id.is_empty()).then_some(self.session_id),
+            "timestamp": time(self.timestamp),
+            "received_at": time(self.received_at),
+            "properties": properties,
+            "context": {
+                "url": self.url, "host": self.host, "path": self.path,
+                "referrer": self.referrer, "referrer_domain": self.referrer_domain,
+                "browser": self.browser, "os": self.os, "device_type": self.device_type,
+                "lib": self.lib,
+            },
+        })
+    }
+}
+
+/// `GET /api/query/events?event=&distinct_id=&limit=&cursor=`: events newest first. The cursor
+/// is the position of the last event returned (time and id), so a page never shifts when new
+/// events arrive.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let limit = params::limit(params.get("limit").map(String::as_str), 50)?;
+        let event = params.get("event").filter(|e| !e.is_empty());
+        let distinct_id = params.get("distinct_id").filter(|e| !e.is_empty());
+        let cursor = params
+            .get("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| parse_cursor(c))
+            .transpose()?;
+        let mut text = format!("SELECT {} FROM events FINAL WHERE {}", sql::EVENT_COLUMNS, sql::SCOPE);
+        if event.is_some() {
+            text.push_str(" AND event = ?");
+        }
+        if distinct_id.is_some() {
+            text.push_str(" AND distinct_id = ?");
+        }
+        if cursor.is_some() {
+            text.push_str(
+                " AND (timestamp < toDateTime(?) OR (timestamp = toDateTime(?) AND event_id < toUUID(?)))",
+            );
+        }
+        text.push_str(" ORDER BY timestamp DESC, event_id DESC LIMIT ?");
+        let (from, to) = scope.range.seconds();
+        let mut query = state
+            .clickhouse
+            .query(&text)
+            .bind(scope.project.to_string())
+            .bind(from)
+            .bind(to);
+        if let Some(event) = event {
+            query = query.bind(event);
+        }
+        if let Some(distinct_id) = distinct_id {
+            query = query.bind(distinct_id);
+        }
+        if let Some((seconds, id)) = cursor {
+            query = query.bind(seconds).bind(seconds).bind(id.to_string());
+        }
+        let rows: Vec<StoredEvent> = query.bind(limit as u64).fetch_all().await?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|last| format!("{}_{}", last.timestamp, last.event_id)))
+            .flatten();
+        let mut body = scope.json();
+        body["events"] = rows.into_iter().map(StoredEvent::json).collect();
+        body["next_cursor"] = json!(next);
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+fn parse_cursor(text: &str) -> Result<(u32, Uuid), QueryError> {
+    let bad = || QueryError::Invalid("cursor is not one this API returned".to_owned());
+    let (seconds, id) = text.split_once('_').ok_or_else(bad)?;
+    Ok((
+        seconds.parse().map_err(|_| bad())?,
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    ))
+}
+
+/// `GET /api/query/events/{id}?project_id=`: one event in full.
+async fn event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let id = Uuid::parse_str(&id)
+            .map_err(|_| QueryError::Invalid("the event id is not a UUID".to_owned()))?;
+        let text = format!(
+            "SELECT {} FROM events FINAL WHERE project_id = toUUID(?) AND event_id = toUUID(?) LIMIT 1",
+            sql::EVENT_COLUMNS
+        );
+        let found: Option<StoredEvent> = state
+            .clickhouse
+            .query(&text)
+            .bind(scope.project.to_string())
+            .bind(id.to_string())
+            .fetch_optional()
+            .await?;
+        let found = found.ok_or_else(|| QueryError::NotFound("no such event".to_owned()))?;
+        let mut body = json!({ "project_id": scope.project });
+        body["event"] = found.json();
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}

@@ -1,0 +1,541 @@
+//! The analytics API over a known dataset sent through the real ingest and sink: every answer
+//! is compared with the figure computed here from the generated events, in the project's time
+//! zone (Europe/Berlin, with an event just after local midnight).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use devstack::test::{
+    ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
+};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// One generated event.
+#[derive(Debug, Clone)]
+struct Generated {
+    id: Uuid,
+    user: String,
+    event: &'static str,
+    at: Timestamp,
+    path: &'static str,
+    plan: &'static str,
+}
+
+/// Twelve users over six days, some with a second session, some signing up, plus one night
+/// owl whose pageview at 23:30 UTC is already the next day in Berlin.
+fn dataset() -> Vec<Generated> {
+    let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+    let mut events = Vec::new();
+    for i in 0..12u32 {
+        let day = 2 + (i % 6) as i8;
+        let base = jiff::civil::date(2026, 11, day)
+            .at(9, 0, 0, 0)
+            .to_zoned(berlin.clone())
+            .expect("time")
+            .timestamp();
+        let user = format!("user-{i}");
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        let mut add = |event, minutes: i64, path| {
+            events.push(Generated {
+                id: Uuid::new_v4(),
+                user: user.clone(),
+                event,
+                at: base + jiff::SignedDuration::from_mins(minutes),
+                path,
+                plan,
+            });
+        };
+        add("$pageview", 0, "/home");
+        add(
+            "$pageview",
+            10,
+            if i % 2 == 0 { "/pricing" } else { "/docs" },
+        );
+        if i % 4 == 0 {
+            add("signup", 12, "/pricing");
+        }
+        if i % 3 == 0 {
+            // Forty minutes later: a second session, of one event.
+            add("$pageview", 50, "/home");
+        }
+    }
+    events.push(Generated {
+        id: Uuid::new_v4(),
+        user: "night-owl".to_owned(),
+        event: "$pageview",
+        at: "2026-11-03T23:30:00Z".parse().expect("time"),
+        path: "/blog",
+        plan: "free",
+    });
+    events
+}
+
+struct Stack {
+    _nats: TestNats,
+    _pg: PostgresDb,
+    _ch: ClickHouseDb,
+    auth: ServiceHandle,
+    ingest: ServiceHandle,
+    _sink: ServiceHandle,
+    query: ServiceHandle,
+    http: reqwest::Client,
+}
+
+impl Stack {
+    fn start() -> Self {
+        let nats = TestNats::start().expect("nats");
+        let pg = PostgresDb::create().expect("postgres");
+        let ch = ClickHouseDb::unique();
+        let auth = spawn_service("auth", {
+            let mut config = auth::Config::with_defaults(
+                HttpConfig::ephemeral(),
+                NatsConfig { url: nats.url() },
+                PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+            )
+            .expect("config");
+            config.first_admin = Some((
+                "admin@example.com".to_owned(),
+                plumbing::config::Secret::new(PASSWORD),
+            ));
+            move |l, s| auth::run(config, l, s)
+        })
+        .expect("auth");
+        let ingest = spawn_service("ingest", {
+            let config = ingest::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+                auth: ingest::AuthConfig::at(auth.url("")),
+            };
+            move |l, s| ingest::run(config, l, s)
+        })
+        .expect("ingest");
+        let sink = spawn_service("sink", {
+            let config = sink::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                batch: sink::consumer::BatchSettings {
+                    max_wait_ms: 50,
+                    ..Default::default()
+                },
+            };
+            move |l, s| sink::run(config, l, s)
+        })
+        .expect("sink");
+        let query = spawn_service("query", {
+            let config = query::Config {
+                http: HttpConfig::ephemeral(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+                limits: query::Limits::default(),
+            };
+            move |l, s| query::run(config, l, s)
+        })
+        .expect("query");
+        for service in [&auth, &ingest, &sink, &query] {
+            wait_for_readiness(service, 200).expect("ready");
+        }
+        Self {
+            _nats: nats,
+            _pg: pg,
+            _ch: ch,
+            auth,
+            ingest,
+            _sink: sink,
+            query,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn token(&self, email: &str) -> String {
+        let login = || async {
+            let response = self
+                .http
+                .post(self.auth.url("/api/auth/login"))
+                .json(&json!({ "email": email, "password": PASSWORD }))
+                .send()
+                .await
+                .ok()?;
+            let body: Value = response.json().await.ok()?;
+            body["access_token"].as_str().map(str::to_owned)
+        };
+        devstack::wait::until_async("a login", Duration::from_secs(30), || async {
+            login().await.is_some()
+        })
+        .await
+        .expect("logged in");
+        login().await.expect("token")
+    }
+
+    async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
+        let mut request = self.http.get(self.query.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("query answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Sessions of `events`: per user, split where two events are more than 30 minutes apart;
+/// returns (sessions, sessions of one event).
+fn sessions(events: &[&Generated]) -> (u64, u64) {
+    let mut by_user: HashMap<&str, Vec<i64>> = HashMap::new();
+    for event in events {
+        by_user
+            .entry(&event.user)
+            .or_default()
+            .push(event.at.as_second());
+    }
+    let (mut total, mut bounced) = (0, 0);
+    for times in by_user.values_mut() {
+        times.sort_unstable();
+        let mut size = 1;
+        for pair in times.windows(2) {
+            if pair[1] - pair[0] > 1800 {
+                total += 1;
+                bounced += u64::from(size == 1);
+                size = 0;
+            }
+            size += 1;
+        }
+        total += 1;
+        bounced += u64::from(size == 1);
+    }
+    (total, bounced)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
+    let stack = Stack::start();
+    let admin = stack.token("admin@example.com").await;
+    let created: Value = stack
+        .http
+        .post(stack.auth.url("/api/admin/projects"))
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "Shop", "timezone": "Europe/Berlin" }))
+        .send()
+        .await
+        .expect("create project")
+        .json()
+        .await
+        .expect("json");
+    let project = created["id"].as_str().expect("project id").to_owned();
+    let key = created["write_key"].as_str().expect("write key").to_owned();
+
+    let events = dataset();
+    let batch: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "uuid": e.id, "event": e.event, "distinct_id": e.user,
+                "timestamp": e.at.to_string(),
+                "properties": { "$current_url": format!("https://shop.example{}", e.path), "plan": e.plan },
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        // Sent twice: a client retry, counted once.
+        let response = stack
+            .http
+            .post(stack.ingest.url("/batch/"))
+            .json(&json!({ "api_key": key, "batch": batch }))
+            .send()
+            .await
+            .expect("ingest");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let scope = format!("project_id={project}&from=2026-11-02&to=2026-11-08");
+    // The query layer counts every event once, as soon as the sink stored them.
+    let expected_total = events.len() as f64;
+    devstack::wait::until_async("the events counted", Duration::from_secs(30), || async {
+        let (_, body) = stack
+            .get(Some(&admin), &format!("/api/query/overview?{scope}"))
+            .await;
+        body["figures"]["events"]["value"].as_f64() == Some(expected_total)
+    })
+    .await
+    .expect("counted");
+
+    // Overview.
+    let (status, overview) = stack
+        .get(Some(&admin), &format!("/api/query/overview?{scope}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    let all: Vec<&Generated> = events.iter().collect();
+    let users: HashSet<&str> = events.iter().map(|e| e.user.as_str()).collect();
+    let pageviews = events.iter().filter(|e| e.event == "$pageview").count();
+    let (session_count, bounced) = sessions(&all);
+    let figures = &overview["figures"];
+    assert_eq!(figures["users"]["value"], json!(users.len() as f64));
+    assert_eq!(figures["pageviews"]["value"], json!(pageviews as f64));
+    assert_eq!(figures["sessions"]["value"], json!(session_count as f64));
+    assert_eq!(
+        figures["bounce_rate"]["value"],
+        json!(bounced as f64 / session_count as f64)
+    );
+    assert_eq!(figures["events"]["previous"], json!(0.0));
+    assert_eq!(overview["range"]["from"], "2026-11-01T23:00:00Z");
+    assert_eq!(overview["range"]["to"], "2026-11-08T23:00:00Z");
+
+    // Trends: pageviews per Berlin day, every day present.
+    let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+    let mut per_day: BTreeMap<String, u64> = (2..=8)
+        .map(|d| (format!("2026-11-{d:02}T00:00:00+01:00"), 0))
+        .collect();
+    for event in events.iter().filter(|e| e.event == "$pageview") {
+        let day = event.at.to_zoned(berlin.clone()).date();
+        *per_day.entry(format!("{day}T00:00:00+01:00")).or_default() += 1;
+    }
+    assert_eq!(
+        per_day["2026-11-04T00:00:00+01:00"], 5,
+        "the night owl counts on the 4th"
+    );
+    let (status, trends) = stack
+        .get(
+            Some(&admin),
+            &format!("/api/query/trends?{scope}&event=$pageview&interval=day"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trends}");
+    let points: BTreeMap<String, u64> = trends["series"][0]["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| {
+            (
+                p["t"].as_str().unwrap_or_default().to_owned(),
+                p["value"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(points, per_day);
+
+    // Trends of unique users broken down by plan, top 1 and "other".
+    let (status, by_plan) = stack
+        .get(
+            Some(&admin),
+            &format!("/api/query/trends?{scope}&measure=uniques&breakdown=property:plan&limit=1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{by_plan}");
+    let free: HashSet<&str> = events
+        .iter()
+        .filter(|e| e.plan == "free")
+        .map(|e| e.user.as_str())
+        .collect();
+    let pro: HashSet<&str> = events
+        .iter()
+        .filter(|e| e.plan == "pro")
+        .map(|e| e.user.as_str())
+        .collect();
+    let series = by_plan["series"].as_array().expect("series");
+    assert_eq!(series.len(), 2, "{by_plan}");
+    assert_eq!(series[0]["label"], "free");
+    assert_eq!(series[1]["label"], "other");
+    // Each user is active on one day only, so the daily uniques add up to the users.
+    assert_eq!(series[0]["total"], json!(free.len()));
+    assert_eq!(series[1]["total"], json!(pro.len()));
+
+    // Top paths with counts and unique users.
+    let (status, top) = stack
+        .get(
+            Some(&admin),
+            &format!("/api/query/top?{scope}&dimension=path&limit=2"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{top}");
+    let mut paths: HashMap<&str, (u64, HashSet<&str>)> = HashMap::new();
+    for event in &events {
+        let entry = paths.entry(event.path).or_default();
+        entry.0 += 1;
+        entry.1.insert(&event.user);
+    }
+    let mut ranked: Vec<(&str, u64, usize)> = paths
+        .iter()
+        .map(|(path, (count, users))| (*path, *count, users.len()))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let expected: Vec<Value> = ranked
+        .iter()
+        .take(2)
+        .map(|(path, count, users)| json!({ "value": path, "count": count, "users": users }))
+        .collect();
+    assert_eq!(top["values"], json!(expected));
+
+    // Explorer: pages of 4, newest first, every event exactly once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = stack
+            .get(
+                Some(&admin),
+                &format!("/api/query/events?{scope}&limit=4&cursor={cursor}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for event in page["events"].as_array().expect("events") {
+            seen.push((
+                event["timestamp"].as_str().unwrap_or_default().to_owned(),
+                event["event_id"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    // Newest first (events of the same second in ClickHouse's UUID order).
+    let times: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    let mut newest_first = times.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, newest_first);
+    let ids: HashSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+    let generated: HashSet<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(seen.len(), events.len());
+    assert_eq!(ids, generated);
+
+    // One event in full.
+    let night = events.last().expect("night owl");
+    let (status, one) = stack
+        .get(
+            Some(&admin),
+            &format!("/api/query/events/{}?project_id={project}", night.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["event"]["distinct_id"], "night-owl");
+    assert_eq!(one["event"]["timestamp"], "2026-11-03T23:30:00Z");
+    assert_eq!(one["event"]["context"]["path"], "/blog");
+    assert_eq!(one["event"]["properties"]["plan"], "free");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
+    let stack = Stack::start();
+    let admin = stack.token("admin@example.com").await;
+    let created: Value = stack
+        .http
+        .post(stack.auth.url("/api/admin/projects"))
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "Abuse" }))
+        .send()
+        .await
+        .expect("create project")
+        .json()
+        .await
+        .expect("json");
+    let project = created["id"].as_str().expect("project id").to_owned();
+    let register = json!({ "email": "plain@example.com", "password": PASSWORD });
+    let response = stack
+        .http
+        .post(stack.auth.url("/api/auth/register"))
+        .json(&register)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user = stack.token("plain@example.com").await;
+
+    let overview = format!("/api/query/overview?project_id={project}");
+    assert_eq!(stack.get(None, &overview).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        stack.get(Some("not.a.token"), &overview).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = stack.get(Some(&user), &overview).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
+
+    for (path, status, mentions) in [
+        (
+            format!("/api/query/overview?project_id={}", Uuid::new_v4()),
+            StatusCode::NOT_FOUND,
+            "project",
+        ),
+        (
+            "/api/query/overview?project_id=1 OR 1=1".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "project_id",
+        ),
+        (
+            "/api/query/overview".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "project_id",
+        ),
+        (
+            format!("/api/query/overview?project_id={project}&from=2015-01-01&to=2026-01-01"),
+            StatusCode::BAD_REQUEST,
+            "days",
+        ),
+        (
+            format!(
+                "/api/query/trends?project_id={project}&from=2026-01-01&to=2026-03-01&interval=minute"
+            ),
+            StatusCode::BAD_REQUEST,
+            "buckets",
+        ),
+        (
+            format!("/api/query/trends?project_id={project}&interval=fortnight"),
+            StatusCode::BAD_REQUEST,
+            "interval",
+        ),
+        (
+            format!("/api/query/trends?project_id={project}&measure=sum(1)"),
+            StatusCode::BAD_REQUEST,
+            "measure",
+        ),
+        (
+            format!("/api/query/top?project_id={project}&dimension=property:x')%20OR%201%3D1%20--"),
+            StatusCode::BAD_REQUEST,
+            "property key",
+        ),
+        (
+            format!("/api/query/top?project_id={project}&dimension=password"),
+            StatusCode::BAD_REQUEST,
+            "dimension",
+        ),
+        (
+            format!("/api/query/top?project_id={project}&limit=999999"),
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            format!("/api/query/events?project_id={project}&cursor=abc"),
+            StatusCode::BAD_REQUEST,
+            "cursor",
+        ),
+        (
+            format!("/api/query/events/not-a-uuid?project_id={project}"),
+            StatusCode::BAD_REQUEST,
+            "UUID",
+        ),
+        (
+            format!("/api/query/events/{}?project_id={project}", Uuid::new_v4()),
+            StatusCode::NOT_FOUND,
+            "event",
+        ),
+        (
+            format!("/api/query/overview?project_id={project}&from=tomorrow"),
+            StatusCode::BAD_REQUEST,
+            "tomorrow",
+        ),
+    ] {
+        let (got, body) = stack.get(Some(&admin), &path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{path}: {body}");
+    }
+    // Still answering.
+    assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
+}
