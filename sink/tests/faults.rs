@@ -12,6 +12,7 @@ use common::{KEY, Pipeline};
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
 use devstack::test::TempDir;
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -122,11 +123,95 @@ async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing
         total,
         "FINAL counts each event once"
     );
+    assert_eq!(
+        query_layer_count(&pipeline).await,
+        BATCHES * BATCH_SIZE,
+        "the query API counts each event once"
+    );
     eprintln!(
         "after {kills} kills: {} rows before merging duplicates, {total} events",
         pipeline.query("SELECT count() FROM {db}.events")
     );
     sink.stop();
+}
+
+/// The events of the pipeline's project today, as the query API's overview counts them, asked
+/// by an admin of a real auth.
+async fn query_layer_count(pipeline: &Pipeline) -> usize {
+    const PASSWORD: &str = "correct horse battery staple";
+    let pg = devstack::test::PostgresDb::create().expect("postgres");
+    let auth = devstack::test::spawn_service("auth", {
+        let mut config = auth::Config::with_defaults(
+            HttpConfig::ephemeral(),
+            NatsConfig {
+                url: pipeline.nats.url(),
+            },
+            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+        )
+        .expect("config");
+        config.first_admin = Some((
+            "admin@example.com".to_owned(),
+            plumbing::config::Secret::new(PASSWORD),
+        ));
+        move |l, s| auth::run(config, l, s)
+    })
+    .expect("auth");
+    let query = devstack::test::spawn_service("query", {
+        let config = query::Config {
+            http: HttpConfig::ephemeral(),
+            nats: NatsConfig {
+                url: pipeline.nats.url(),
+            },
+            clickhouse: ClickHouseConfig::local(
+                pipeline.db.server().http_port(),
+                &pipeline.db.name,
+            ),
+            auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+            limits: query::Limits::default(),
+        };
+        move |l, s| query::run(config, l, s)
+    })
+    .expect("query");
+    for service in [&auth, &query] {
+        devstack::test::wait_for_readiness(service, 200).expect("ready");
+    }
+    let login = || async {
+        let response = pipeline
+            .http
+            .post(auth.url("/api/auth/login"))
+            .json(&json!({ "email": "admin@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = response.json().await.ok()?;
+        body["access_token"].as_str().map(str::to_owned)
+    };
+    devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
+        login().await.is_some()
+    })
+    .await
+    .expect("admin");
+    let token = login().await.expect("token");
+    let today = time::OffsetDateTime::now_utc().date();
+    let path = format!(
+        "/api/query/overview?project_id={}&from={}&to={}",
+        pipeline.project,
+        today.previous_day().expect("date"),
+        today.next_day().expect("date"),
+    );
+    let body: serde_json::Value = pipeline
+        .http
+        .get(query.url(&path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("overview")
+        .json()
+        .await
+        .expect("json");
+    body["figures"]["events"]["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no event count in {body}")) as usize
 }
 
 /// Sends `batches` PostHog batches of 100 fresh events, retrying a batch (same event ids, as an

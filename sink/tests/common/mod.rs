@@ -26,20 +26,29 @@ pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetst
     )
     .await
     .expect("provisioned");
+    let created = AuthEvent::ProjectCreated {
+        project_id: project,
+        name: "Test".to_owned(),
+        timezone: "UTC".to_owned(),
+        by: None,
+        at: time::OffsetDateTime::now_utc(),
+    };
     let issued = AuthEvent::WriteKeyIssued {
         project_id: project,
         key_id: Uuid::now_v7(),
         key: key.to_owned(),
         at: time::OffsetDateTime::now_utc(),
     };
-    js.publish(
-        contract::auth::project_subject(project),
-        serde_json::to_vec(&issued).expect("json").into(),
-    )
-    .await
-    .expect("publishes")
-    .await
-    .expect("stored");
+    for event in [created, issued] {
+        js.publish(
+            contract::auth::project_subject(project),
+            serde_json::to_vec(&event).expect("json").into(),
+        )
+        .await
+        .expect("publishes")
+        .await
+        .expect("stored");
+    }
     js
 }
 
