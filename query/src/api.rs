@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::params::{self, Dimension, Interval, Invalid, Range};
+use crate::params::{self, Bound, Dimension, Filter, Interval, Invalid, Range};
 use crate::sql;
 
 /// What every handler shares.
@@ -111,9 +111,36 @@ struct Scope {
     zone: TimeZone,
     zone_name: String,
     range: Range,
+    /// From the `filter` parameter, on every query of the request.
+    filters: Vec<Filter>,
 }
 
 impl Scope {
+    /// The WHERE condition of the project, the range and the filters.
+    fn where_sql(&self) -> String {
+        let mut sql = sql::SCOPE.to_owned();
+        for filter in &self.filters {
+            sql.push_str(" AND ");
+            sql.push_str(&filter.sql());
+        }
+        sql
+    }
+
+    /// Binds what [`Self::where_sql`] holds, for `range`.
+    fn bind(&self, mut query: clickhouse::query::Query, range: &Range) -> clickhouse::query::Query {
+        let (from, to) = range.seconds();
+        query = query.bind(self.project.to_string()).bind(from).bind(to);
+        for filter in &self.filters {
+            for value in filter.binds() {
+                query = match value {
+                    Bound::Text(text) => query.bind(text),
+                    Bound::Number(number) => query.bind(number),
+                };
+            }
+        }
+        query
+    }
+
     fn json(&self) -> Value {
         json!({
             "project_id": self.project,
@@ -148,11 +175,13 @@ impl AppState {
             params.get("to").map(String::as_str),
             &zone,
         )?;
+        let filters = Filter::parse_all(params.get("filter").map(String::as_str))?;
         Ok(Scope {
             project,
             zone,
             zone_name,
             range,
+            filters,
         })
     }
 
@@ -181,14 +210,10 @@ impl AppState {
         }
     }
 
-    /// A query whose first binds are the project and the range.
-    fn scoped(&self, sql: &str, scope: &Scope, range: &Range) -> clickhouse::query::Query {
-        let (from, to) = range.seconds();
-        self.clickhouse
-            .query(sql)
-            .bind(scope.project.to_string())
-            .bind(from)
-            .bind(to)
+    /// A query of `template` whose only binds are the scope's, in `{scope}`.
+    fn scoped(&self, template: &str, scope: &Scope, range: &Range) -> clickhouse::query::Query {
+        let sql = template.replace("{scope}", &scope.where_sql());
+        scope.bind(self.clickhouse.query(&sql), range)
     }
 }
 
@@ -313,14 +338,13 @@ async fn trends(
                     "SELECT {} AS label FROM events FINAL WHERE {}{event_filter} \
                      GROUP BY label ORDER BY {measure} DESC, label LIMIT ?",
                     dimension.sql(),
-                    sql::SCOPE
+                    scope.where_sql()
                 );
                 let mut query = state.clickhouse.query(&text);
                 if let Some(key) = dimension.bind() {
                     query = query.bind(key);
                 }
-                let (from, to) = scope.range.seconds();
-                query = query.bind(scope.project.to_string()).bind(from).bind(to);
+                query = scope.bind(query, &scope.range);
                 if let Some(event) = event {
                     query = query.bind(event);
                 }
@@ -341,7 +365,7 @@ async fn trends(
             "SELECT {} AS t, {label_sql} AS label, {measure} AS value FROM events FINAL \
              WHERE {}{event_filter} GROUP BY t, label",
             interval.sql(),
-            sql::SCOPE
+            scope.where_sql()
         );
         let mut query = state.clickhouse.query(&text);
         for _ in 0..interval.zone_binds() {
@@ -353,8 +377,7 @@ async fn trends(
                 query = query.bind(key).bind(key);
             }
         }
-        let (from, to) = scope.range.seconds();
-        query = query.bind(scope.project.to_string()).bind(from).bind(to);
+        query = scope.bind(query, &scope.range);
         if let Some(event) = event {
             query = query.bind(event);
         }
@@ -424,7 +447,7 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
             "SELECT {} AS value, count() AS count, uniqExact(distinct_id) AS users \
              FROM events FINAL WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
             dimension.sql(),
-            sql::SCOPE,
+            scope.where_sql(),
             if event.is_some() {
                 " AND event = ?"
             } else {
@@ -435,8 +458,7 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
         if let Some(key) = dimension.bind() {
             query = query.bind(key);
         }
-        let (from, to) = scope.range.seconds();
-        query = query.bind(scope.project.to_string()).bind(from).bind(to);
+        query = scope.bind(query, &scope.range);
         if let Some(event) = event {
             query = query.bind(event);
         }
@@ -534,7 +556,7 @@ async fn events(
             .filter(|c| !c.is_empty())
             .map(|c| parse_cursor(c))
             .transpose()?;
-        let mut text = format!("SELECT {} FROM events FINAL WHERE {}", sql::EVENT_COLUMNS, sql::SCOPE);
+        let mut text = format!("SELECT {} FROM events FINAL WHERE {}", sql::EVENT_COLUMNS, scope.where_sql());
         if event.is_some() {
             text.push_str(" AND event = ?");
         }
@@ -547,13 +569,7 @@ async fn events(
             );
         }
         text.push_str(" ORDER BY timestamp DESC, event_id DESC LIMIT ?");
-        let (from, to) = scope.range.seconds();
-        let mut query = state
-            .clickhouse
-            .query(&text)
-            .bind(scope.project.to_string())
-            .bind(from)
-            .bind(to);
+        let mut query = scope.bind(state.clickhouse.query(&text), &scope.range);
         if let Some(event) = event {
             query = query.bind(event);
         }

@@ -7,21 +7,18 @@
 pub const SCOPE: &str =
     "project_id = toUUID(?) AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)";
 
-/// Events, unique users and pageviews of a range.
+/// Events, unique users and pageviews of a range; `{scope}` is [`SCOPE`] and the filters.
 pub const OVERVIEW_TOTALS: &str = "SELECT count() AS events, uniqExact(distinct_id) AS users, \
-     countIf(event = '$pageview') AS pageviews \
-     FROM events FINAL WHERE project_id = toUUID(?) AND timestamp >= toDateTime(?) \
-     AND timestamp < toDateTime(?)";
+     countIf(event = '$pageview') AS pageviews FROM events FINAL WHERE {scope}";
 
 /// Sessions of a range (a user's events split where they are more than 30 minutes apart) and
-/// the bounced ones (a single event). Binds: the scope.
+/// the bounced ones (a single event); `{scope}` as above.
 pub const OVERVIEW_SESSIONS: &str = "SELECT toUInt64(sum(length(sizes))) AS sessions, \
      toUInt64(sum(arrayCount(s -> s = 1, sizes))) AS bounced FROM ( \
        SELECT arraySort(groupArray(toUInt32(timestamp))) AS ts, \
          arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(ts), arrayDifference(ts)) AS starts, \
          arrayPopFront(arrayDifference(arrayPushBack(starts, length(ts) + 1))) AS sizes \
-       FROM events FINAL WHERE project_id = toUUID(?) AND timestamp >= toDateTime(?) \
-       AND timestamp < toDateTime(?) GROUP BY distinct_id)";
+       FROM events FINAL WHERE {scope} GROUP BY distinct_id)";
 
 /// The columns of one event, in the order of `api::StoredEvent`.
 pub const EVENT_COLUMNS: &str = "event_id, event, kind, distinct_id, user_id, session_id, \

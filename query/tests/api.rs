@@ -26,6 +26,8 @@ struct Generated {
     at: Timestamp,
     path: &'static str,
     plan: &'static str,
+    /// Minutes after the user's first event, sent as a number property.
+    minutes: i64,
 }
 
 /// Twelve users over six days, some with a second session, some signing up, plus one night
@@ -50,6 +52,7 @@ fn dataset() -> Vec<Generated> {
                 at: base + jiff::SignedDuration::from_mins(minutes),
                 path,
                 plan,
+                minutes,
             });
         };
         add("$pageview", 0, "/home");
@@ -73,6 +76,7 @@ fn dataset() -> Vec<Generated> {
         at: "2026-11-03T23:30:00Z".parse().expect("time"),
         path: "/blog",
         plan: "free",
+        minutes: 0,
     });
     events
 }
@@ -239,7 +243,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
             json!({
                 "uuid": e.id, "event": e.event, "distinct_id": e.user,
                 "timestamp": e.at.to_string(),
-                "properties": { "$current_url": format!("https://shop.example{}", e.path), "plan": e.plan },
+                "properties": { "$current_url": format!("https://shop.example{}", e.path), "plan": e.plan, "minutes": e.minutes },
             })
         })
         .collect();
@@ -372,6 +376,47 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         .map(|(path, count, users)| json!({ "value": path, "count": count, "users": users }))
         .collect();
     assert_eq!(top["values"], json!(expected));
+
+    // Filters: a property equal to a value, a path containing text (any case), a number.
+    let filtered = |filter: Value| {
+        let filter = filter.to_string();
+        let scope = scope.clone();
+        let admin = admin.clone();
+        let stack = &stack;
+        async move {
+            let (status, body) = stack
+                .get(
+                    Some(&admin),
+                    &format!("/api/query/overview?{scope}&filter={}", urlencode(&filter)),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+            body["figures"]["events"]["value"].as_f64().unwrap_or(-1.0) as usize
+        }
+    };
+    assert_eq!(
+        filtered(json!([{ "key": "property:plan", "op": "eq", "value": "pro" }])).await,
+        events.iter().filter(|e| e.plan == "pro").count()
+    );
+    assert_eq!(
+        filtered(json!([{ "key": "path", "op": "contains", "value": "PRIC" }])).await,
+        events.iter().filter(|e| e.path == "/pricing").count()
+    );
+    assert_eq!(
+        filtered(json!([
+            { "key": "property:minutes", "op": "gte", "value": 10 },
+            { "key": "event", "op": "neq", "value": "signup" }
+        ]))
+        .await,
+        events
+            .iter()
+            .filter(|e| e.minutes >= 10 && e.event != "signup")
+            .count()
+    );
+    assert_eq!(
+        filtered(json!([{ "key": "property:coupon", "op": "set" }])).await,
+        0
+    );
 
     // Explorer: pages of 4, newest first, every event exactly once.
     let mut seen = Vec::new();
@@ -530,6 +575,27 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
             StatusCode::BAD_REQUEST,
             "tomorrow",
         ),
+        (
+            format!(
+                "/api/query/overview?project_id={project}&filter={}",
+                urlencode(r#"[{"key":"property:x') OR 1=1 --","op":"eq","value":"a"}]"#)
+            ),
+            StatusCode::BAD_REQUEST,
+            "property key",
+        ),
+        (
+            format!(
+                "/api/query/overview?project_id={project}&filter={}",
+                urlencode(r#"[{"key":"path","op":"gt","value":"many"}]"#)
+            ),
+            StatusCode::BAD_REQUEST,
+            "numeric",
+        ),
+        (
+            format!("/api/query/overview?project_id={project}&filter=plan%3Dpro"),
+            StatusCode::BAD_REQUEST,
+            "JSON array",
+        ),
     ] {
         let (got, body) = stack.get(Some(&admin), &path).await;
         assert_eq!(got, status, "{path}: {body}");
@@ -538,4 +604,16 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     }
     // Still answering.
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
+}
+
+/// `text` as a query-string value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
