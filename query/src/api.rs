@@ -8,7 +8,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, routing::get};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use clickhouse::Row;
 use contract::auth::Role;
 use jiff::tz::TimeZone;
@@ -47,6 +48,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/query/top", get(top))
         .route("/api/query/events", get(events))
         .route("/api/query/events/{id}", get(event))
+        .route("/api/query/funnel", post(crate::journeys::funnel))
+        .route("/api/query/retention", post(crate::journeys::retention))
         .with_state(state)
 }
 
@@ -103,21 +106,21 @@ impl IntoResponse for QueryError {
     }
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
 /// The project, its zone and the range a query covers, once the caller may see them.
-struct Scope {
-    project: Uuid,
-    zone: TimeZone,
-    zone_name: String,
-    range: Range,
+pub(crate) struct Scope {
+    pub(crate) project: Uuid,
+    pub(crate) zone: TimeZone,
+    pub(crate) zone_name: String,
+    pub(crate) range: Range,
     /// From the `filter` parameter, on every query of the request.
-    filters: Vec<Filter>,
+    pub(crate) filters: Vec<Filter>,
 }
 
 impl Scope {
     /// The WHERE condition of the project, the range and the filters.
-    fn where_sql(&self) -> String {
+    pub(crate) fn where_sql(&self) -> String {
         let mut sql = sql::SCOPE.to_owned();
         for filter in &self.filters {
             sql.push_str(" AND ");
@@ -127,7 +130,11 @@ impl Scope {
     }
 
     /// Binds what [`Self::where_sql`] holds, for `range`.
-    fn bind(&self, mut query: clickhouse::query::Query, range: &Range) -> clickhouse::query::Query {
+    pub(crate) fn bind(
+        &self,
+        mut query: clickhouse::query::Query,
+        range: &Range,
+    ) -> clickhouse::query::Query {
         let (from, to) = range.seconds();
         query = query.bind(self.project.to_string()).bind(from).bind(to);
         for filter in &self.filters {
@@ -141,7 +148,7 @@ impl Scope {
         query
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "project_id": self.project,
             "timezone": self.zone_name,
@@ -152,7 +159,7 @@ impl Scope {
 
 impl AppState {
     /// Checks the token (analyst or admin), the project and the range.
-    async fn scope(
+    pub(crate) async fn scope(
         &self,
         headers: &HeaderMap,
         params: &HashMap<String, String>,
@@ -192,7 +199,7 @@ impl AppState {
     }
 
     /// Counts the outcome of a handler.
-    fn finish(&self, outcome: Result<Value, QueryError>) -> Response {
+    pub(crate) fn finish(&self, outcome: Result<Value, QueryError>) -> Response {
         match outcome {
             Ok(body) => {
                 self.count("ok");

@@ -2,6 +2,7 @@
 //! and the live feed from NATS.
 
 pub mod api;
+pub mod journeys;
 pub mod params;
 pub mod sql;
 

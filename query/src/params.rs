@@ -300,9 +300,10 @@ pub struct Filter {
     value: Option<Bound>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// A filter as clients write it.
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FilterSpec {
+pub struct FilterSpec {
     key: String,
     op: String,
     #[serde(default)]
@@ -328,7 +329,7 @@ impl Filter {
         specs.into_iter().map(Self::from_spec).collect()
     }
 
-    fn from_spec(spec: FilterSpec) -> Result<Self, Invalid> {
+    pub fn from_spec(spec: FilterSpec) -> Result<Self, Invalid> {
         let dimension = Dimension::parse(&spec.key)?;
         let op = match spec.op.as_str() {
             "eq" => Op::Equals,

@@ -30,8 +30,9 @@ struct Generated {
     minutes: i64,
 }
 
-/// Twelve users over six days, some with a second session, some signing up, plus one night
-/// owl whose pageview at 23:30 UTC is already the next day in Berlin.
+/// Twelve users over six days, some with a second session, some signing up, three coming back
+/// two days later, plus one night owl whose pageview at 23:30 UTC is already the next day in
+/// Berlin.
 fn dataset() -> Vec<Generated> {
     let berlin = TimeZone::get("Europe/Berlin").expect("zone");
     let mut events = Vec::new();
@@ -67,6 +68,10 @@ fn dataset() -> Vec<Generated> {
         if i % 3 == 0 {
             // Forty minutes later: a second session, of one event.
             add("$pageview", 50, "/home");
+        }
+        if [1, 3, 4].contains(&i) {
+            // Back two days later, in the evening.
+            add("$pageview", 2 * 24 * 60 + 9 * 60, "/home");
         }
     }
     events.push(Generated {
@@ -333,23 +338,21 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{by_plan}");
-    let free: HashSet<&str> = events
-        .iter()
-        .filter(|e| e.plan == "free")
-        .map(|e| e.user.as_str())
-        .collect();
-    let pro: HashSet<&str> = events
-        .iter()
-        .filter(|e| e.plan == "pro")
-        .map(|e| e.user.as_str())
-        .collect();
+    // Daily uniques: one per user and Berlin day.
+    let daily_uniques = |plan: &str| {
+        events
+            .iter()
+            .filter(|e| e.plan == plan)
+            .map(|e| (e.user.as_str(), e.at.to_zoned(berlin.clone()).date()))
+            .collect::<HashSet<_>>()
+            .len()
+    };
     let series = by_plan["series"].as_array().expect("series");
     assert_eq!(series.len(), 2, "{by_plan}");
     assert_eq!(series[0]["label"], "free");
     assert_eq!(series[1]["label"], "other");
-    // Each user is active on one day only, so the daily uniques add up to the users.
-    assert_eq!(series[0]["total"], json!(free.len()));
-    assert_eq!(series[1]["total"], json!(pro.len()));
+    assert_eq!(series[0]["total"], json!(daily_uniques("free")));
+    assert_eq!(series[1]["total"], json!(daily_uniques("pro")));
 
     // Top paths with counts and unique users.
     let (status, top) = stack
@@ -449,6 +452,127 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     let generated: HashSet<String> = events.iter().map(|e| e.id.to_string()).collect();
     assert_eq!(seen.len(), events.len());
     assert_eq!(ids, generated);
+
+    // Funnel: home, then pricing, then signup, within an hour of the first step.
+    let funnel = json!({
+        "steps": [
+            { "event": "$pageview", "filters": [{ "key": "path", "op": "eq", "value": "/home" }] },
+            { "event": "$pageview", "filters": [{ "key": "path", "op": "eq", "value": "/pricing" }] },
+            { "event": "signup" }
+        ],
+        "window_seconds": 3600
+    });
+    let response = stack
+        .http
+        .post(stack.query.url(&format!("/api/query/funnel?{scope}")))
+        .bearer_auth(&admin)
+        .json(&funnel)
+        .send()
+        .await
+        .expect("funnel");
+    assert_eq!(response.status(), StatusCode::OK);
+    let funnel: Value = response.json().await.expect("json");
+    // Computed here: per user, the first /home, then a /pricing after it, then a signup after
+    // that, all within the hour after the /home.
+    let mut reached = [0u64; 3];
+    let mut seconds_to_convert = Vec::new();
+    for user in &users {
+        let mine: Vec<&Generated> = events.iter().filter(|e| e.user == *user).collect();
+        let step = |after: Timestamp, matches: &dyn Fn(&Generated) -> bool| {
+            mine.iter()
+                .filter(|e| matches(e) && e.at >= after)
+                .map(|e| e.at)
+                .min()
+        };
+        let Some(start) = step(Timestamp::MIN, &|e| {
+            e.event == "$pageview" && e.path == "/home"
+        }) else {
+            continue;
+        };
+        let window_end = start + jiff::SignedDuration::from_hours(1);
+        reached[0] += 1;
+        let Some(second) = step(start, &|e| e.event == "$pageview" && e.path == "/pricing")
+            .filter(|t| *t <= window_end)
+        else {
+            continue;
+        };
+        reached[1] += 1;
+        if let Some(third) = step(second, &|e| e.event == "signup").filter(|t| *t <= window_end) {
+            reached[2] += 1;
+            seconds_to_convert.push(third.as_second() - start.as_second());
+        }
+    }
+    assert_eq!(reached, [12, 6, 3], "the generated funnel");
+    for (i, step) in funnel["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(step["count"], json!(reached[i]), "{funnel}");
+        assert_eq!(
+            step["conversion_from_first"],
+            json!(reached[i] as f64 / reached[0] as f64)
+        );
+        let previous = if i == 0 { reached[0] } else { reached[i - 1] };
+        assert_eq!(
+            step["conversion_from_previous"],
+            json!(reached[i] as f64 / previous as f64)
+        );
+    }
+    assert_eq!(seconds_to_convert, [720, 720, 720]);
+    assert_eq!(funnel["median_seconds_to_convert"], json!(720.0));
+
+    // Retention by day: cohorts by the first pageview's Berlin day, returns 0..2 days later.
+    let response = stack
+        .http
+        .post(stack.query.url(&format!("/api/query/retention?{scope}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "start_event": "$pageview", "return_event": "$pageview", "period": "day", "periods": 3 }))
+        .send()
+        .await
+        .expect("retention");
+    assert_eq!(response.status(), StatusCode::OK);
+    let retention: Value = response.json().await.expect("json");
+    let mut expected: BTreeMap<String, (u64, Vec<u64>)> = BTreeMap::new();
+    for user in &users {
+        let days: Vec<jiff::civil::Date> = events
+            .iter()
+            .filter(|e| e.user == *user && e.event == "$pageview")
+            .map(|e| e.at.to_zoned(berlin.clone()).date())
+            .collect();
+        let Some(first) = days.iter().min().copied() else {
+            continue;
+        };
+        let cohort = expected.entry(first.to_string()).or_insert((0, vec![0; 3]));
+        cohort.0 += 1;
+        let offsets: HashSet<i32> = days.iter().map(|d| (*d - first).get_days()).collect();
+        for offset in offsets.into_iter().filter(|o| (0..3).contains(o)) {
+            cohort.1[offset as usize] += 1;
+        }
+    }
+    let got: BTreeMap<String, (u64, Vec<u64>)> = retention["cohorts"]
+        .as_array()
+        .expect("cohorts")
+        .iter()
+        .map(|c| {
+            (
+                c["start"].as_str().unwrap_or_default().to_owned(),
+                (
+                    c["size"].as_u64().unwrap_or(0),
+                    c["returned"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(Value::as_u64).collect())
+                        .unwrap_or_default(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "{retention}");
+    assert!(
+        expected.values().any(|(_, returned)| returned[2] > 0),
+        "some users come back two days later"
+    );
 
     // One event in full.
     let night = events.last().expect("night owl");

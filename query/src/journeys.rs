@@ -1,0 +1,340 @@
+//! What users do over time: funnels (ordered steps within a conversion window, ClickHouse
+//! `windowFunnel`) and retention (cohorts by the first start event, returns per period).
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use clickhouse::Row;
+use plumbing::error::JsonBody;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{AppState, Params, QueryError, Scope};
+use crate::params::{Bound, Filter, FilterSpec, Invalid};
+
+/// Most steps of a funnel.
+pub const MAX_STEPS: usize = 10;
+/// Longest conversion window: 90 days.
+pub const MAX_WINDOW_SECONDS: u64 = 90 * 86_400;
+/// Most periods of a retention grid.
+pub const MAX_PERIODS: u32 = 52;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelRequest {
+    steps: Vec<StepSpec>,
+    #[serde(default = "default_window")]
+    window_seconds: u64,
+}
+
+fn default_window() -> u64 {
+    86_400
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepSpec {
+    event: String,
+    #[serde(default)]
+    filters: Vec<FilterSpec>,
+}
+
+/// A step as SQL: `event = ?` and its filters, with the values to bind in order.
+struct Step {
+    event: String,
+    sql: String,
+    binds: Vec<Bound>,
+}
+
+impl Step {
+    fn parse(spec: StepSpec) -> Result<Self, Invalid> {
+        if spec.event.is_empty() || spec.event.chars().count() > 200 {
+            return Err(Invalid(
+                "every step needs an event name of at most 200 characters".to_owned(),
+            ));
+        }
+        let mut sql = "event = ?".to_owned();
+        let mut binds = vec![Bound::Text(spec.event.clone())];
+        for filter in spec.filters {
+            let filter = Filter::from_spec(filter)?;
+            sql.push_str(" AND ");
+            sql.push_str(&filter.sql());
+            binds.extend(filter.binds());
+        }
+        Ok(Self {
+            event: spec.event,
+            sql: format!("({sql})"),
+            binds,
+        })
+    }
+}
+
+fn bind_all(mut query: clickhouse::query::Query, binds: &[Bound]) -> clickhouse::query::Query {
+    for value in binds {
+        query = match value {
+            Bound::Text(text) => query.bind(text.as_str()),
+            Bound::Number(number) => query.bind(*number),
+        };
+    }
+    query
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Reached {
+    level: u8,
+    users: u64,
+    /// Median seconds from the first step to the last, over the users who converted.
+    median_seconds: f64,
+}
+
+/// `POST /api/query/funnel {steps:[{event, filters?}], window_seconds}` with `project_id`,
+/// `from`, `to` (and `filter`) in the query string: how many users did each step in order
+/// within the window of their first step, conversion from the first and the previous step,
+/// median time to convert.
+pub async fn funnel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+    JsonBody(request): JsonBody<FunnelRequest>,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        if !(2..=MAX_STEPS).contains(&request.steps.len()) {
+            return Err(QueryError::Invalid(format!(
+                "a funnel has 2 to {MAX_STEPS} steps"
+            )));
+        }
+        if !(1..=MAX_WINDOW_SECONDS).contains(&request.window_seconds) {
+            return Err(QueryError::Invalid(format!(
+                "window_seconds must be from 1 to {MAX_WINDOW_SECONDS}"
+            )));
+        }
+        let steps = request
+            .steps
+            .into_iter()
+            .map(Step::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let conditions: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+        let last = &steps[steps.len() - 1].sql;
+        let first = &steps[0].sql;
+        // Per user: the deepest step reached in order within the window, and (for the median)
+        // the first time of the first step and the first time of the last step after it.
+        let text = format!(
+            "SELECT level, toUInt64(count()) AS users, \
+               toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
+             FROM ( \
+               SELECT distinct_id, windowFunnel(?)(timestamp, {conditions}) AS level, \
+                 minIf(toUInt32(timestamp), {first}) AS started, \
+                 arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last}))) AS finished \
+               FROM events FINAL WHERE {scope} GROUP BY distinct_id) \
+             WHERE level > 0 GROUP BY level ORDER BY level",
+            n = steps.len(),
+            conditions = conditions.join(", "),
+            scope = scope.where_sql(),
+        );
+        let mut query = state.clickhouse.query(&text).bind(request.window_seconds);
+        for step in &steps {
+            query = bind_all(query, &step.binds);
+        }
+        query = bind_all(query, &steps[0].binds);
+        query = bind_all(query, &steps[steps.len() - 1].binds);
+        let reached: Vec<Reached> = scope.bind(query, &scope.range).fetch_all().await?;
+
+        // A user who reached level k also did every step before it.
+        let counts: Vec<u64> = (1..=steps.len())
+            .map(|step| {
+                reached
+                    .iter()
+                    .filter(|r| usize::from(r.level) >= step)
+                    .map(|r| r.users)
+                    .sum()
+            })
+            .collect();
+        let ratio = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
+        let body_steps: Vec<Value> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                json!({
+                    "event": step.event,
+                    "count": counts[i],
+                    "conversion_from_first": ratio(counts[i], counts[0]),
+                    "conversion_from_previous": if i == 0 { 1.0 } else { ratio(counts[i], counts[i - 1]) },
+                })
+            })
+            .collect();
+        let median = reached
+            .iter()
+            .find(|r| usize::from(r.level) == steps.len())
+            .map(|r| r.median_seconds);
+        let mut body = scope.json();
+        body["window_seconds"] = json!(request.window_seconds);
+        body["steps"] = Value::Array(body_steps);
+        body["median_seconds_to_convert"] = json!(median);
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRequest {
+    start_event: String,
+    return_event: String,
+    #[serde(default = "default_period")]
+    period: String,
+    #[serde(default = "default_periods")]
+    periods: u32,
+}
+
+fn default_period() -> String {
+    "week".to_owned()
+}
+
+fn default_periods() -> u32 {
+    8
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct CohortCell {
+    cohort: u32,
+    offset: u32,
+    users: u64,
+}
+
+/// `POST /api/query/retention {start_event, return_event, period: day|week, periods}`: users
+/// grouped by the period of their first start event in the range; for each cohort, how many
+/// did the return event 0, 1, … periods later (within the range), as counts and percentages.
+pub async fn retention(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+    JsonBody(request): JsonBody<RetentionRequest>,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let days_per_period = match request.period.as_str() {
+            "day" => 1,
+            "week" => 7,
+            other => {
+                return Err(QueryError::Invalid(format!(
+                    "period {other:?} is not day or week"
+                )));
+            }
+        };
+        if !(1..=MAX_PERIODS).contains(&request.periods) {
+            return Err(QueryError::Invalid(format!(
+                "periods must be from 1 to {MAX_PERIODS}"
+            )));
+        }
+        for name in [&request.start_event, &request.return_event] {
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(QueryError::Invalid(
+                    "start_event and return_event are event names of at most 200 characters"
+                        .to_owned(),
+                ));
+            }
+        }
+        // A period is named by the day number (days since 1970-01-01, in the project's zone) of
+        // its first day: the day itself, or the Monday of the week.
+        let period_sql = if days_per_period == 1 {
+            "toUInt32(toDate(timestamp, ?))"
+        } else {
+            "toUInt32(toMonday(timestamp, ?))"
+        };
+        let text = format!(
+            "SELECT cohort, offset, toUInt64(count()) AS users FROM ( \
+               SELECT first AS cohort, arrayJoin(arrayConcat([toUInt32(0)], \
+                 arrayMap(r -> toUInt32(intDiv(r - first, {days_per_period}) + 1), \
+                   arrayFilter(r -> r >= first, returns)))) AS offset \
+               FROM ( \
+                 SELECT distinct_id, minIf(period, event = ?) AS first, \
+                   groupUniqArrayIf(period, event = ?) AS returns, countIf(event = ?) AS starts \
+                 FROM (SELECT distinct_id, event, {period_sql} AS period FROM events FINAL \
+                       WHERE {scope} AND event IN (?, ?)) \
+                 GROUP BY distinct_id HAVING starts > 0)) \
+             WHERE offset <= ? GROUP BY cohort, offset ORDER BY cohort, offset",
+            scope = scope.where_sql(),
+        );
+        let query = state
+            .clickhouse
+            .query(&text)
+            .bind(request.start_event.as_str())
+            .bind(request.return_event.as_str())
+            .bind(request.start_event.as_str())
+            .bind(scope.zone_name.as_str());
+        let query = scope
+            .bind(query, &scope.range)
+            .bind(request.start_event.as_str())
+            .bind(request.return_event.as_str())
+            .bind(request.periods);
+        let cells: Vec<CohortCell> = query.fetch_all().await?;
+        Ok(retention_body(
+            &scope,
+            &cells,
+            request.periods,
+            days_per_period,
+        ))
+    }
+    .await;
+    state.finish(outcome)
+}
+
+/// Offset 0 of a cohort counts its size (every user of the cohort, marked by the `first`
+/// entry); offset k ≥ 1 counts the users who did the return event k − 1 periods after the
+/// cohort's period, so returns in the start period itself are offset 1 → `returned[0]`.
+fn retention_body(
+    scope: &Scope,
+    cells: &[CohortCell],
+    periods: u32,
+    days_per_period: u32,
+) -> Value {
+    let mut cohorts: Vec<Value> = Vec::new();
+    let mut current: Option<(u32, u64, Vec<u64>)> = None;
+    let flush = |entry: Option<(u32, u64, Vec<u64>)>, cohorts: &mut Vec<Value>| {
+        if let Some((day, size, returned)) = entry {
+            let start = jiff::civil::date(1970, 1, 1)
+                .checked_add(jiff::Span::new().days(i64::from(day)))
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            let percent: Vec<f64> = returned
+                .iter()
+                .map(|n| {
+                    if size == 0 {
+                        0.0
+                    } else {
+                        *n as f64 * 100.0 / size as f64
+                    }
+                })
+                .collect();
+            cohorts.push(
+                json!({ "start": start, "size": size, "returned": returned, "percent": percent }),
+            );
+        }
+    };
+    for cell in cells {
+        if current
+            .as_ref()
+            .is_none_or(|(day, _, _)| *day != cell.cohort)
+        {
+            flush(current.take(), &mut cohorts);
+            current = Some((cell.cohort, 0, vec![0; periods as usize]));
+        }
+        if let Some((_, size, returned)) = current.as_mut() {
+            match cell.offset {
+                0 => *size = cell.users,
+                k => {
+                    if let Some(slot) = returned.get_mut((k - 1) as usize) {
+                        *slot = cell.users;
+                    }
+                }
+            }
+        }
+    }
+    flush(current.take(), &mut cohorts);
+    let mut body = scope.json();
+    body["period_days"] = json!(days_per_period);
+    body["cohorts"] = Value::Array(cohorts);
+    body
+}
