@@ -29,6 +29,8 @@ use crate::sql;
 #[derive(Clone)]
 pub struct AppState {
     pub clickhouse: clickhouse::Client,
+    /// For the live feed.
+    pub nats: async_nats::Client,
     pub projects: Projects,
     pub tokens: Arc<JwksVerifier>,
     /// `query_queries_total{result}`.
@@ -50,6 +52,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/query/events/{id}", get(event))
         .route("/api/query/funnel", post(crate::journeys::funnel))
         .route("/api/query/retention", post(crate::journeys::retention))
+        .route("/api/query/live", get(crate::live::live))
+        .route("/api/query/catalog", get(catalog))
         .with_state(state)
 }
 
@@ -481,6 +485,49 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
             .into_iter()
             .map(|r| json!({ "value": r.value, "count": r.count, "users": r.users }))
             .collect();
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Seen {
+    value: String,
+    count: u64,
+}
+
+/// Most entries of each catalogue list.
+const CATALOG_LIMIT: u64 = 500;
+
+/// `GET /api/query/catalog`: the event names and property keys seen in the range, most
+/// frequent first, with counts, for the UI's pickers. (A property's top values:
+/// `top?dimension=property:<key>`.)
+async fn catalog(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let mut body = scope.json();
+        for (name, expression) in [("events", "event"), ("properties", "arrayJoin(prop_keys)")] {
+            let text = format!(
+                "SELECT {expression} AS value, toUInt64(count()) AS count FROM events FINAL \
+                 WHERE {} GROUP BY value ORDER BY count DESC, value LIMIT ?",
+                scope.where_sql()
+            );
+            let rows: Vec<Seen> = scope
+                .bind(state.clickhouse.query(&text), &scope.range)
+                .bind(CATALOG_LIMIT)
+                .fetch_all()
+                .await?;
+            let key = if name == "events" { "event" } else { "key" };
+            body[name] = rows
+                .into_iter()
+                .map(|row| json!({ key: row.value, "count": row.count }))
+                .collect();
+        }
         Ok(body)
     }
     .await;

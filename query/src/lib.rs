@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod journeys;
+pub mod live;
 pub mod params;
 pub mod sql;
 
@@ -92,6 +93,7 @@ pub async fn run(
     let projects = plumbing::projects::Projects::follow(jetstream.context.clone());
     let state = api::AppState {
         clickhouse: clickhouse.clone(),
+        nats: jetstream.context.client(),
         projects: projects.clone(),
         tokens: Arc::new(config.auth.verifier()),
         queries,

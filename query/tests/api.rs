@@ -574,6 +574,46 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         "some users come back two days later"
     );
 
+    // Catalogue: event names and property keys with their counts.
+    let (status, catalog) = stack
+        .get(Some(&admin), &format!("/api/query/catalog?{scope}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalog}");
+    let mut names: HashMap<&str, u64> = HashMap::new();
+    for event in &events {
+        *names.entry(event.event).or_default() += 1;
+    }
+    let listed: HashMap<String, u64> = catalog["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap_or_default().to_owned(),
+                e["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let names: HashMap<String, u64> = names.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    assert_eq!(listed, names);
+    let keys: HashMap<String, u64> = catalog["properties"]
+        .as_array()
+        .expect("properties")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap_or_default().to_owned(),
+                e["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(keys.get("plan"), Some(&(events.len() as u64)), "{catalog}");
+    assert_eq!(
+        keys.get("minutes"),
+        Some(&(events.len() as u64)),
+        "{catalog}"
+    );
+
     // One event in full.
     let night = events.last().expect("night owl");
     let (status, one) = stack
@@ -587,6 +627,109 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     assert_eq!(one["event"]["timestamp"], "2026-11-03T23:30:00Z");
     assert_eq!(one["event"]["context"]["path"], "/blog");
     assert_eq!(one["event"]["properties"]["plan"], "free");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_live_feed_shows_an_event_within_a_second_and_counts_active_users() {
+    let stack = Stack::start();
+    let admin = stack.token("admin@example.com").await;
+    let created: Value = stack
+        .http
+        .post(stack.auth.url("/api/admin/projects"))
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "Live" }))
+        .send()
+        .await
+        .expect("create project")
+        .json()
+        .await
+        .expect("json");
+    let project = created["id"].as_str().expect("project id").to_owned();
+    let key = created["write_key"].as_str().expect("write key").to_owned();
+    devstack::wait::until_async(
+        "the project known to query",
+        Duration::from_secs(10),
+        || async {
+            stack
+                .get(
+                    Some(&admin),
+                    &format!("/api/query/overview?project_id={project}"),
+                )
+                .await
+                .0
+                == StatusCode::OK
+        },
+    )
+    .await
+    .expect("project known");
+
+    let mut feed = stack
+        .http
+        .get(
+            stack
+                .query
+                .url(&format!("/api/query/live?project_id={project}")),
+        )
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert_eq!(
+        feed.headers()["content-type"].to_str().unwrap_or_default(),
+        "text/event-stream"
+    );
+    // The first count arrives at once: the subscription is open.
+    let mut received = String::new();
+    while !received.contains("event: active_users") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), feed.chunk())
+            .await
+            .expect("a first message")
+            .expect("reads")
+            .expect("open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    let id = Uuid::new_v4().to_string();
+    let response = stack
+        .http
+        .post(stack.ingest.url("/e/"))
+        .json(
+            &json!({ "api_key": key, "uuid": id, "event": "live-click", "distinct_id": "watcher" }),
+        )
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(response.status(), StatusCode::OK);
+    let accepted = std::time::Instant::now();
+    while !received.contains(&id) {
+        let chunk = tokio::time::timeout(Duration::from_secs(1), feed.chunk())
+            .await
+            .expect("the event within a second")
+            .expect("reads")
+            .expect("open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(accepted.elapsed() < Duration::from_secs(1));
+    assert!(received.contains("event: event"), "{received}");
+
+    // Once stored, the next count includes the watcher.
+    let counted = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if received.contains("{\"count\":1}") {
+                return;
+            }
+            match feed.chunk().await {
+                Ok(Some(chunk)) => received.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        counted.is_ok() && received.contains("{\"count\":1}"),
+        "{received}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
