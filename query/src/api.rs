@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::params::{self, Bound, Dimension, Filter, Interval, Invalid, Range};
+use crate::params::{self, Bound, Dimension, Filter, Invalid, Range};
 use crate::sql;
 
 /// What every handler shares.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for AppState {
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/query/overview", get(overview))
-        .route("/api/query/trends", get(trends))
+        .route("/api/query/trends", get(crate::trends::trends))
         .route("/api/query/top", get(top))
         .route("/api/query/events", get(events))
         .route("/api/query/events/{id}", get(event))
@@ -298,140 +298,6 @@ async fn overview_figures(
         ("pageviews".to_owned(), totals.pageviews as f64),
         ("bounce_rate".to_owned(), bounce),
     ])
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct Point {
-    t: String,
-    label: String,
-    value: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct Ranked {
-    label: String,
-}
-
-/// `GET /api/query/trends?event=&measure=count|uniques&interval=&breakdown=&limit=`: one series
-/// per breakdown value (the top `limit`, 5 by default, then "other"), every bucket present.
-async fn trends(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Params,
-) -> Response {
-    let outcome = async {
-        let scope = state.scope(&headers, &params).await?;
-        let interval = Interval::parse(params.get("interval").map(String::as_str))?;
-        let buckets = interval.buckets(&scope.range)?;
-        let measure = match params.get("measure").map(String::as_str) {
-            None | Some("" | "count") => "count()",
-            Some("uniques") => "uniqExact(distinct_id)",
-            Some(other) => {
-                return Err(QueryError::Invalid(format!(
-                    "measure {other:?} is not count or uniques"
-                )));
-            }
-        };
-        let event = params.get("event").filter(|e| !e.is_empty());
-        let breakdown = params
-            .get("breakdown")
-            .filter(|b| !b.is_empty())
-            .map(|b| Dimension::parse(b))
-            .transpose()?;
-        let limit = params::limit(params.get("limit").map(String::as_str), 5)?;
-        let event_filter = if event.is_some() { " AND event = ?" } else { "" };
-
-        // The breakdown's top values over the whole range; the rest become "other".
-        let top: Vec<String> = match &breakdown {
-            None => Vec::new(),
-            Some(dimension) => {
-                let text = format!(
-                    "SELECT {} AS label FROM events FINAL WHERE {}{event_filter} \
-                     GROUP BY label ORDER BY {measure} DESC, label LIMIT ?",
-                    dimension.sql(),
-                    scope.where_sql()
-                );
-                let mut query = state.clickhouse.query(&text);
-                if let Some(key) = dimension.bind() {
-                    query = query.bind(key);
-                }
-                query = scope.bind(query, &scope.range);
-                if let Some(event) = event {
-                    query = query.bind(event);
-                }
-                query
-                    .bind(limit as u64)
-                    .fetch_all::<Ranked>()
-                    .await?
-                    .into_iter()
-                    .map(|r| r.label)
-                    .collect()
-            }
-        };
-        let label_sql = match &breakdown {
-            None => "''".to_owned(),
-            Some(dimension) => format!("if(has(?, {0}), {0}, '$other')", dimension.sql()),
-        };
-        let text = format!(
-            "SELECT {} AS t, {label_sql} AS label, {measure} AS value FROM events FINAL \
-             WHERE {}{event_filter} GROUP BY t, label",
-            interval.sql(),
-            scope.where_sql()
-        );
-        let mut query = state.clickhouse.query(&text);
-        for _ in 0..interval.zone_binds() {
-            query = query.bind(scope.zone_name.as_str());
-        }
-        if let Some(dimension) = &breakdown {
-            query = query.bind(top.clone());
-            if let Some(key) = dimension.bind() {
-                query = query.bind(key).bind(key);
-            }
-        }
-        query = scope.bind(query, &scope.range);
-        if let Some(event) = event {
-            query = query.bind(event);
-        }
-        let points: Vec<Point> = query.fetch_all().await?;
-
-        let mut labels: Vec<String> = match &breakdown {
-            None => vec![String::new()],
-            Some(_) => top,
-        };
-        if points.iter().any(|p| p.label == "$other") {
-            labels.push("$other".to_owned());
-        }
-        let mut values: HashMap<(&str, &str), u64> = HashMap::new();
-        for point in &points {
-            values.insert((point.label.as_str(), point.t.as_str()), point.value);
-        }
-        let series: Vec<Value> = labels
-            .iter()
-            .map(|label| {
-                let points: Vec<Value> = buckets
-                    .iter()
-                    .map(|bucket| {
-                        let key = interval.key(*bucket);
-                        let value = values.get(&(label.as_str(), key.as_str())).copied().unwrap_or(0);
-                        json!({ "t": params::bucket_time(*bucket, &scope.zone), "value": value })
-                    })
-                    .collect();
-                let shown = match (breakdown.is_some(), label.as_str()) {
-                    (false, _) => event.cloned().unwrap_or_else(|| "all events".to_owned()),
-                    (true, "$other") => "other".to_owned(),
-                    (true, label) => label.to_owned(),
-                };
-                let total: u64 = points.iter().filter_map(|p| p["value"].as_u64()).sum();
-                json!({ "label": shown, "breakdown_value": label, "total": total, "points": points })
-            })
-            .collect();
-        let mut body = scope.json();
-        body["interval"] = json!(params.get("interval").cloned().unwrap_or_else(|| "day".to_owned()));
-        body["series"] = Value::Array(series);
-        Ok(body)
-    }
-    .await;
-    state.finish(outcome)
 }
 
 #[derive(Debug, Row, Deserialize)]

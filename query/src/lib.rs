@@ -6,6 +6,7 @@ pub mod journeys;
 pub mod live;
 pub mod params;
 pub mod sql;
+pub mod trends;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -330,6 +330,55 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         .collect();
     assert_eq!(points, per_day);
 
+    // Sum and average of a number property per day, compared with the (empty) week before.
+    let (status, sums) = stack
+        .get(
+            Some(&admin),
+            &format!(
+                "/api/query/trends?{scope}&measure=sum&property=minutes&interval=day&compare=true"
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sums}");
+    let mut minutes_per_day: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for event in &events {
+        let day = event.at.to_zoned(berlin.clone()).date();
+        let entry = minutes_per_day
+            .entry(format!("{day}T00:00:00+01:00"))
+            .or_default();
+        entry.0 += event.minutes;
+        entry.1 += 1;
+    }
+    for point in sums["series"][0]["points"].as_array().expect("points") {
+        let t = point["t"].as_str().unwrap_or_default();
+        let expected = minutes_per_day.get(t).map_or(0, |(sum, _)| *sum);
+        assert_eq!(point["value"].as_f64(), Some(expected as f64), "{t}");
+    }
+    let previous = sums["previous_series"][0]["points"]
+        .as_array()
+        .expect("previous");
+    assert_eq!(previous.len(), 7);
+    assert!(previous.iter().all(|p| p["value"].as_f64() == Some(0.0)));
+    assert_eq!(sums["previous_range"]["to"], "2026-11-01T23:00:00Z");
+    let (status, averages) = stack
+        .get(
+            Some(&admin),
+            &format!("/api/query/trends?{scope}&measure=avg&property=minutes&interval=day"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{averages}");
+    for point in averages["series"][0]["points"].as_array().expect("points") {
+        let t = point["t"].as_str().unwrap_or_default();
+        let expected = minutes_per_day
+            .get(t)
+            .map_or(0.0, |(sum, n)| *sum as f64 / *n as f64);
+        let got = point["value"].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "{t}: {got} against {expected}"
+        );
+    }
+
     // Trends of unique users broken down by plan, top 1 and "other".
     let (status, by_plan) = stack
         .get(
@@ -806,6 +855,11 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
             format!("/api/query/trends?project_id={project}&measure=sum(1)"),
             StatusCode::BAD_REQUEST,
             "measure",
+        ),
+        (
+            format!("/api/query/trends?project_id={project}&measure=sum"),
+            StatusCode::BAD_REQUEST,
+            "property",
         ),
         (
             format!("/api/query/top?project_id={project}&dimension=property:x')%20OR%201%3D1%20--"),

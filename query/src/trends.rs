@@ -1,0 +1,270 @@
+//! `GET /api/query/trends`: a measure of events per bucket, optionally broken down by a
+//! dimension and compared with the previous period.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use clickhouse::Row;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{AppState, Params, QueryError, Scope};
+use crate::params::{self, Dimension, Interval, Range};
+
+/// What is measured per bucket.
+#[derive(Debug, Clone)]
+enum Measure {
+    Count,
+    Uniques,
+    /// Sum of a numeric property (text that is not a number counts as 0).
+    Sum(String),
+    /// Average of a numeric property over the events that have it.
+    Average(String),
+}
+
+impl Measure {
+    fn parse(measure: Option<&str>, property: Option<&str>) -> Result<Self, QueryError> {
+        let key = || {
+            property
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| QueryError::Invalid("sum and avg need `property`".to_owned()))
+                .and_then(|p| Ok(params::property_key(p)?.to_owned()))
+        };
+        match measure.unwrap_or("count") {
+            "" | "count" => Ok(Self::Count),
+            "uniques" => Ok(Self::Uniques),
+            "sum" => Ok(Self::Sum(key()?)),
+            "avg" => Ok(Self::Average(key()?)),
+            other => Err(QueryError::Invalid(format!(
+                "measure {other:?} is not count, uniques, sum or avg"
+            ))),
+        }
+    }
+
+    /// The aggregate, as Float64; `?` are the property key.
+    fn sql(&self) -> &'static str {
+        match self {
+            Self::Count => "toFloat64(count())",
+            Self::Uniques => "toFloat64(uniqExact(distinct_id))",
+            Self::Sum(_) => "sum(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]))",
+            Self::Average(_) => {
+                "ifNull(avgIf(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]), has(prop_keys, ?)), 0)"
+            }
+        }
+    }
+
+    fn bind(&self, mut query: clickhouse::query::Query) -> clickhouse::query::Query {
+        match self {
+            Self::Count | Self::Uniques => {}
+            Self::Sum(key) => query = query.bind(key.as_str()),
+            Self::Average(key) => query = query.bind(key.as_str()).bind(key.as_str()),
+        }
+        query
+    }
+
+    fn whole(&self) -> bool {
+        matches!(self, Self::Count | Self::Uniques)
+    }
+}
+
+/// One trends request, checked.
+struct Request {
+    interval: Interval,
+    measure: Measure,
+    event: Option<String>,
+    breakdown: Option<Dimension>,
+    limit: usize,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Point {
+    t: String,
+    label: String,
+    value: f64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Ranked {
+    label: String,
+}
+
+/// `GET /api/query/trends?event=&measure=count|uniques|sum|avg&property=&interval=&breakdown=
+/// &limit=&compare=true`: one series per breakdown value (the top `limit`, 5 by default, then
+/// "other"), every bucket present; with `compare`, the same series for the previous period.
+pub async fn trends(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let outcome = async {
+        let scope = state.scope(&headers, &params).await?;
+        let get = |name: &str| params.get(name).map(String::as_str);
+        let request = Request {
+            interval: Interval::parse(get("interval"))?,
+            measure: Measure::parse(get("measure"), get("property"))?,
+            event: get("event").filter(|e| !e.is_empty()).map(str::to_owned),
+            breakdown: get("breakdown")
+                .filter(|b| !b.is_empty())
+                .map(Dimension::parse)
+                .transpose()?,
+            limit: params::limit(get("limit"), 5)?,
+        };
+        let compare = matches!(get("compare"), Some("true" | "1"));
+        // The breakdown values are chosen once, over the current period, for both.
+        let top = top_labels(&state, &scope, &request).await?;
+        let series = series(&state, &scope, &scope.range, &request, &top).await?;
+        let mut body = scope.json();
+        body["interval"] = json!(get("interval").unwrap_or("day"));
+        body["series"] = Value::Array(series);
+        if compare {
+            let previous = scope.range.previous();
+            body["previous_range"] = previous.to_json();
+            body["previous_series"] =
+                Value::Array(self::series(&state, &scope, &previous, &request, &top).await?);
+        }
+        Ok(body)
+    }
+    .await;
+    state.finish(outcome)
+}
+
+fn event_filter(request: &Request) -> &'static str {
+    if request.event.is_some() {
+        " AND event = ?"
+    } else {
+        ""
+    }
+}
+
+/// The breakdown's top values over the whole range, by the measure.
+async fn top_labels(
+    state: &AppState,
+    scope: &Scope,
+    request: &Request,
+) -> Result<Vec<String>, QueryError> {
+    let Some(dimension) = &request.breakdown else {
+        return Ok(Vec::new());
+    };
+    let text = format!(
+        "SELECT {} AS label FROM events FINAL WHERE {}{} \
+         GROUP BY label ORDER BY {} DESC, label LIMIT ?",
+        dimension.sql(),
+        scope.where_sql(),
+        event_filter(request),
+        request.measure.sql(),
+    );
+    let mut query = state.clickhouse.query(&text);
+    if let Some(key) = dimension.bind() {
+        query = query.bind(key);
+    }
+    query = scope.bind(query, &scope.range);
+    if let Some(event) = &request.event {
+        query = query.bind(event.as_str());
+    }
+    query = request.measure.bind(query);
+    Ok(query
+        .bind(request.limit as u64)
+        .fetch_all::<Ranked>()
+        .await?
+        .into_iter()
+        .map(|r| r.label)
+        .collect())
+}
+
+/// The series of `range`: one per top value (and "other"), every bucket present.
+async fn series(
+    state: &AppState,
+    scope: &Scope,
+    range: &Range,
+    request: &Request,
+    top: &[String],
+) -> Result<Vec<Value>, QueryError> {
+    let interval = request.interval;
+    let buckets = interval.buckets(range)?;
+    let label_sql = match &request.breakdown {
+        None => "''".to_owned(),
+        Some(dimension) => format!("if(has(?, {0}), {0}, '$other')", dimension.sql()),
+    };
+    let text = format!(
+        "SELECT {} AS t, {label_sql} AS label, {} AS value FROM events FINAL \
+         WHERE {}{} GROUP BY t, label",
+        interval.sql(),
+        request.measure.sql(),
+        scope.where_sql(),
+        event_filter(request),
+    );
+    let mut query = state.clickhouse.query(&text);
+    for _ in 0..interval.zone_binds() {
+        query = query.bind(scope.zone_name.as_str());
+    }
+    if let Some(dimension) = &request.breakdown {
+        query = query.bind(top.to_vec());
+        if let Some(key) = dimension.bind() {
+            query = query.bind(key).bind(key);
+        }
+    }
+    query = request.measure.bind(query);
+    query = scope.bind(query, range);
+    if let Some(event) = &request.event {
+        query = query.bind(event.as_str());
+    }
+    let points: Vec<Point> = query.fetch_all().await?;
+
+    let mut labels: Vec<String> = match &request.breakdown {
+        None => vec![String::new()],
+        Some(_) => top.to_vec(),
+    };
+    if points.iter().any(|p| p.label == "$other") {
+        labels.push("$other".to_owned());
+    }
+    let mut values: HashMap<(&str, &str), f64> = HashMap::new();
+    for point in &points {
+        values.insert((point.label.as_str(), point.t.as_str()), point.value);
+    }
+    let number = |value: f64| {
+        if request.measure.whole() {
+            json!(value as u64)
+        } else {
+            json!(value)
+        }
+    };
+    Ok(labels
+        .iter()
+        .map(|label| {
+            let mut total = 0.0;
+            let points: Vec<Value> = buckets
+                .iter()
+                .map(|bucket| {
+                    let key = interval.key(*bucket);
+                    let value = values
+                        .get(&(label.as_str(), key.as_str()))
+                        .copied()
+                        .unwrap_or(0.0);
+                    total += value;
+                    json!({ "t": params::bucket_time(*bucket, &scope.zone), "value": number(value) })
+                })
+                .collect();
+            let shown = match (request.breakdown.is_some(), label.as_str()) {
+                (false, _) => request
+                    .event
+                    .clone()
+                    .unwrap_or_else(|| "all events".to_owned()),
+                (true, "$other") => "other".to_owned(),
+                (true, label) => label.to_owned(),
+            };
+            // A sum of averages means nothing: an average series has no total.
+            let total = match request.measure {
+                Measure::Average(_) => Value::Null,
+                _ => number(total),
+            };
+            json!({
+                "label": shown,
+                "breakdown_value": label,
+                "total": total,
+                "points": points,
+            })
+        })
+        .collect())
+}
