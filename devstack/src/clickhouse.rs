@@ -86,10 +86,19 @@ impl ClickHouse {
 
     /// Runs one statement and returns its text output.
     pub fn query(&self, sql: &str) -> anyhow::Result<String> {
+        self.query_at("/", sql)
+    }
+
+    /// [`Self::query`] with `database` as the default database of the statement.
+    pub fn query_in(&self, database: &str, sql: &str) -> anyhow::Result<String> {
+        self.query_at(&format!("/?database={database}"), sql)
+    }
+
+    fn query_at(&self, path: &str, sql: &str) -> anyhow::Result<String> {
         let response = http::request(
             self.ports.http,
             "POST",
-            "/",
+            path,
             Some("text/plain"),
             sql.as_bytes(),
             Duration::from_secs(60),

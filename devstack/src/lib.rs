@@ -4,6 +4,7 @@
 //! plain thread, or from a test whose services run on their own runtime ([`test::spawn_service`]).
 
 pub mod browser;
+pub mod chdb;
 pub mod clickhouse;
 pub mod http;
 pub mod install;

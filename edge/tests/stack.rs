@@ -66,6 +66,7 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
             clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
             auth: plumbing::jwt::AuthConfig::at(auth.url("")),
             limits: query::Limits::default(),
+            sql_log: None,
         };
         move |listener, shutdown| query::run(config, listener, shutdown)
     })?;

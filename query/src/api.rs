@@ -35,6 +35,8 @@ pub struct AppState {
     pub tokens: Arc<JwksVerifier>,
     /// `query_queries_total{result}`.
     pub queries: Family<Vec<(&'static str, String)>, Counter>,
+    /// Where every statement run is appended, with its values bound (`QUERY_SQL_LOG`).
+    pub sql_log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -221,6 +223,43 @@ impl AppState {
         }
     }
 
+    /// Runs `query` and collects its rows, first appending its SQL to the SQL log if there
+    /// is one. Every statement of the API runs through here.
+    pub(crate) async fn fetch_all<T>(
+        &self,
+        query: clickhouse::query::Query,
+    ) -> Result<Vec<T>, clickhouse::error::Error>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        if let Some(log) = &self.sql_log {
+            use std::io::Write as _;
+            let line = query.sql_display().to_string().replace('\n', " ");
+            let mut file = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(err) = writeln!(file, "{line}") {
+                tracing::warn!(error = %err, "cannot write the SQL log");
+            }
+        }
+        query.fetch_all().await
+    }
+
+    /// [`Self::fetch_all`] of a query that answers one row.
+    pub(crate) async fn fetch_one<T>(
+        &self,
+        query: clickhouse::query::Query,
+    ) -> Result<T, clickhouse::error::Error>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.fetch_all(query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(clickhouse::error::Error::RowNotFound)
+    }
+
     /// A query of `template` whose only binds are the scope's, in `{scope}`.
     fn scoped(&self, template: &str, scope: &Scope, range: &Range) -> clickhouse::query::Query {
         let sql = template.replace("{scope}", &scope.where_sql());
@@ -279,12 +318,10 @@ async fn overview_figures(
     range: &Range,
 ) -> Result<Vec<(String, f64)>, QueryError> {
     let totals: Totals = state
-        .scoped(sql::OVERVIEW_TOTALS, scope, range)
-        .fetch_one()
+        .fetch_one(state.scoped(sql::OVERVIEW_TOTALS, scope, range))
         .await?;
     let sessions: Sessions = state
-        .scoped(sql::OVERVIEW_SESSIONS, scope, range)
-        .fetch_one()
+        .fetch_one(state.scoped(sql::OVERVIEW_SESSIONS, scope, range))
         .await?;
     let bounce = if sessions.sessions == 0 {
         0.0
@@ -339,7 +376,7 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
         if let Some(event) = event {
             query = query.bind(event);
         }
-        let rows: Vec<TopValue> = query.bind(limit as u64).fetch_all().await?;
+        let rows: Vec<TopValue> = state.fetch_all(query.bind(limit as u64)).await?;
         let mut body = scope.json();
         body["dimension"] = json!(
             params
@@ -383,10 +420,12 @@ async fn catalog(
                  WHERE {} GROUP BY value ORDER BY count DESC, value LIMIT ?",
                 scope.where_sql()
             );
-            let rows: Vec<Seen> = scope
-                .bind(state.clickhouse.query(&text), &scope.range)
-                .bind(CATALOG_LIMIT)
-                .fetch_all()
+            let rows: Vec<Seen> = state
+                .fetch_all(
+                    scope
+                        .bind(state.clickhouse.query(&text), &scope.range)
+                        .bind(CATALOG_LIMIT),
+                )
                 .await?;
             let key = if name == "events" { "event" } else { "key" };
             body[name] = rows
@@ -499,7 +538,7 @@ async fn events(
         if let Some((seconds, id)) = cursor {
             query = query.bind(seconds).bind(seconds).bind(id.to_string());
         }
-        let rows: Vec<StoredEvent> = query.bind(limit as u64).fetch_all().await?;
+        let rows: Vec<StoredEvent> = state.fetch_all(query.bind(limit as u64)).await?;
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|last| format!("{}_{}", last.timestamp, last.event_id)))
             .flatten();
@@ -536,14 +575,18 @@ async fn event(
             "SELECT {} FROM events FINAL WHERE project_id = toUUID(?) AND event_id = toUUID(?) LIMIT 1",
             sql::EVENT_COLUMNS
         );
-        let found: Option<StoredEvent> = state
-            .clickhouse
-            .query(&text)
-            .bind(scope.project.to_string())
-            .bind(id.to_string())
-            .fetch_optional()
-            .await?;
-        let found = found.ok_or_else(|| QueryError::NotFound("no such event".to_owned()))?;
+        let found: StoredEvent = state
+            .fetch_all(
+                state
+                    .clickhouse
+                    .query(&text)
+                    .bind(scope.project.to_string())
+                    .bind(id.to_string()),
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| QueryError::NotFound("no such event".to_owned()))?;
         let mut body = json!({ "project_id": scope.project });
         body["event"] = found.json();
         Ok(body)

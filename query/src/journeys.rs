@@ -138,7 +138,7 @@ pub async fn funnel(
         }
         query = bind_all(query, &steps[0].binds);
         query = bind_all(query, &steps[steps.len() - 1].binds);
-        let reached: Vec<Reached> = scope.bind(query, &scope.range).fetch_all().await?;
+        let reached: Vec<Reached> = state.fetch_all(scope.bind(query, &scope.range)).await?;
 
         // A user who reached level k also did every step before it.
         let counts: Vec<u64> = (1..=steps.len())
@@ -269,7 +269,7 @@ pub async fn retention(
             .bind(request.start_event.as_str())
             .bind(request.return_event.as_str())
             .bind(request.periods);
-        let cells: Vec<CohortCell> = query.fetch_all().await?;
+        let cells: Vec<CohortCell> = state.fetch_all(query).await?;
         Ok(retention_body(
             &scope,
             &cells,

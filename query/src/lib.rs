@@ -9,6 +9,8 @@ pub mod sql;
 pub mod trends;
 
 use std::future::Future;
+
+use anyhow::Context as _;
 use std::sync::Arc;
 
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
@@ -33,6 +35,9 @@ pub struct Config {
     pub auth: plumbing::jwt::AuthConfig,
     /// Limits of every ClickHouse query.
     pub limits: Limits,
+    /// `QUERY_SQL_LOG`: a file every statement is appended to, values bound (for checking the
+    /// SQL on another ClickHouse version, or for debugging); unset: none.
+    pub sql_log: Option<std::path::PathBuf>,
 }
 
 /// What one query may spend.
@@ -64,6 +69,9 @@ impl Config {
                 timeout_seconds: plumbing::config::var_or("QUERY_TIMEOUT_SECONDS", 10)?,
                 max_memory_bytes: plumbing::config::var_or("QUERY_MAX_MEMORY_BYTES", 2 << 30)?,
             },
+            sql_log: std::env::var_os("QUERY_SQL_LOG")
+                .filter(|path| !path.is_empty())
+                .map(std::path::PathBuf::from),
         })
     }
 }
@@ -98,6 +106,16 @@ pub async fn run(
         projects: projects.clone(),
         tokens: Arc::new(config.auth.verifier()),
         queries,
+        sql_log: match &config.sql_log {
+            Some(path) => Some(Arc::new(std::sync::Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening QUERY_SQL_LOG {}", path.display()))?,
+            ))),
+            None => None,
+        },
     };
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))

@@ -164,9 +164,8 @@ async fn top_labels(
         query = query.bind(event.as_str());
     }
     query = request.measure.bind(query);
-    Ok(query
-        .bind(request.limit as u64)
-        .fetch_all::<Ranked>()
+    Ok(state
+        .fetch_all::<Ranked>(query.bind(request.limit as u64))
         .await?
         .into_iter()
         .map(|r| r.label)
@@ -210,7 +209,7 @@ async fn series(
     if let Some(event) = &request.event {
         query = query.bind(event.as_str());
     }
-    let points: Vec<Point> = query.fetch_all().await?;
+    let points: Vec<Point> = state.fetch_all(query).await?;
 
     let mut labels: Vec<String> = match &request.breakdown {
         None => vec![String::new()],

@@ -99,6 +99,11 @@ struct Stack {
 
 impl Stack {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With every statement query runs appended to `sql_log`.
+    fn start_with(sql_log: Option<std::path::PathBuf>) -> Self {
         let nats = TestNats::start().expect("nats");
         let pg = PostgresDb::create().expect("postgres");
         let ch = ClickHouseDb::unique();
@@ -145,6 +150,7 @@ impl Stack {
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
                 auth: plumbing::jwt::AuthConfig::at(auth.url("")),
                 limits: query::Limits::default(),
+                sql_log: sql_log.clone(),
             };
             move |l, s| query::run(config, l, s)
         })
@@ -225,7 +231,9 @@ fn sessions(events: &[&Generated]) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
-    let stack = Stack::start();
+    let logs = devstack::test::TempDir::new("query-sql").expect("dir");
+    let sql_log = logs.path().join("statements.sql");
+    let stack = Stack::start_with(Some(sql_log.clone()));
     let admin = stack.token("admin@example.com").await;
     let created: Value = stack
         .http
@@ -676,6 +684,55 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     assert_eq!(one["event"]["timestamp"], "2026-11-03T23:30:00Z");
     assert_eq!(one["event"]["context"]["path"], "/blog");
     assert_eq!(one["event"]["properties"]["plan"], "free");
+
+    same_answers_on_current_clickhouse(&stack, &sql_log);
+}
+
+/// Every statement query ran above, run again on ClickHouse 18.16 and on current ClickHouse
+/// (chdb-core) holding the same rows: the answers are the same.
+fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::path::Path) {
+    let server = stack._ch.server();
+    let database = &stack._ch.name;
+    let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
+    for statement in sink::schema::statements("default").expect("schema") {
+        chdb.query(&statement)
+            .expect("the events DDL runs on current ClickHouse");
+    }
+    // Every row as stored, duplicates of the retried batch included, so FINAL matters on both.
+    let rows = server
+        .query_in(database, "SELECT * FROM events FORMAT Values")
+        .expect("rows");
+    chdb.query(&format!("INSERT INTO default.events VALUES {rows}"))
+        .expect("rows copied");
+    let sorted = |tsv: &str| {
+        let mut lines: Vec<&str> = tsv.lines().collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    };
+    let statements: std::collections::BTreeSet<String> = std::fs::read_to_string(sql_log)
+        .expect("the SQL log")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        statements.len() >= 15,
+        "{} statements logged",
+        statements.len()
+    );
+    for statement in &statements {
+        let old = server
+            .query_in(database, statement)
+            .unwrap_or_else(|err| panic!("18.16: {err}\n{statement}"));
+        let current = chdb
+            .query(statement)
+            .unwrap_or_else(|err| panic!("current ClickHouse: {err}\n{statement}"));
+        assert_eq!(sorted(&old), sorted(&current), "{statement}");
+    }
+    eprintln!(
+        "{} statements gave the same answers on ClickHouse 18.16 and {}",
+        statements.len(),
+        chdb.query("SELECT version()").unwrap_or_default().trim()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

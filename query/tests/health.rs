@@ -16,6 +16,7 @@ fn query_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
         clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
         auth: plumbing::jwt::AuthConfig::at("http://127.0.0.1:9".to_owned()),
         limits: query::Limits::default(),
+        sql_log: None,
     };
     let service = spawn_service("query", move |listener, shutdown| {
         query::run(config, listener, shutdown)

@@ -168,6 +168,7 @@ async fn query_layer_count(pipeline: &Pipeline) -> usize {
             ),
             auth: plumbing::jwt::AuthConfig::at(auth.url("")),
             limits: query::Limits::default(),
+            sql_log: None,
         };
         move |l, s| query::run(config, l, s)
     })

@@ -96,6 +96,7 @@ fn everything() -> Vec<devstack::install::Need> {
         Need::Browser,
         Need::Wasm,
         Need::SdkClients,
+        Need::Chdb,
     ]
 }
 
