@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{AppState, Params, QueryError, Scope};
-use crate::params::{Bound, Filter, FilterSpec, Invalid};
+use crate::params::{self, Bound, Dimension, Filter, FilterSpec, Invalid};
 
 /// Most steps of a funnel.
 pub const MAX_STEPS: usize = 10;
@@ -25,6 +25,12 @@ pub struct FunnelRequest {
     steps: Vec<StepSpec>,
     #[serde(default = "default_window")]
     window_seconds: u64,
+    /// A dimension: each user counts under its value on their first step.
+    #[serde(default)]
+    breakdown: Option<String>,
+    /// How many breakdown values are shown before "other" (5).
+    #[serde(default)]
+    limit: Option<usize>,
 }
 
 fn default_window() -> u64 {
@@ -79,8 +85,10 @@ fn bind_all(mut query: clickhouse::query::Query, binds: &[Bound]) -> clickhouse:
     query
 }
 
-#[derive(Debug, Row, Deserialize)]
+#[derive(Debug, Clone, Row, Deserialize)]
 struct Reached {
+    /// The breakdown value ('' without a breakdown).
+    label: String,
     level: u8,
     users: u64,
     /// Median seconds from the first step to the last, over the users who converted.
@@ -114,67 +122,145 @@ pub async fn funnel(
             .into_iter()
             .map(Step::parse)
             .collect::<Result<Vec<_>, _>>()?;
-        let conditions: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
-        let last = &steps[steps.len() - 1].sql;
-        let first = &steps[0].sql;
-        // Per user: the deepest step reached in order within the window, and (for the median)
-        // the first time of the first step and the first time of the last step after it.
-        let text = format!(
-            "SELECT level, toUInt64(count()) AS users, \
-               toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
-             FROM ( \
-               SELECT distinct_id, windowFunnel(?)(timestamp, {conditions}) AS level, \
-                 minIf(toUInt32(timestamp), {first}) AS started, \
-                 arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last}))) AS finished \
-               FROM events FINAL WHERE {scope} GROUP BY distinct_id) \
-             WHERE level > 0 GROUP BY level ORDER BY level",
-            n = steps.len(),
-            conditions = conditions.join(", "),
-            scope = scope.where_sql(),
-        );
-        let mut query = state.clickhouse.query(&text).bind(request.window_seconds);
-        for step in &steps {
-            query = bind_all(query, &step.binds);
-        }
-        query = bind_all(query, &steps[0].binds);
-        query = bind_all(query, &steps[steps.len() - 1].binds);
-        let reached: Vec<Reached> = state.fetch_all(scope.bind(query, &scope.range)).await?;
-
-        // A user who reached level k also did every step before it.
-        let counts: Vec<u64> = (1..=steps.len())
-            .map(|step| {
-                reached
-                    .iter()
-                    .filter(|r| usize::from(r.level) >= step)
-                    .map(|r| r.users)
-                    .sum()
-            })
-            .collect();
-        let ratio = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
-        let body_steps: Vec<Value> = steps
-            .iter()
-            .enumerate()
-            .map(|(i, step)| {
-                json!({
-                    "event": step.event,
-                    "count": counts[i],
-                    "conversion_from_first": ratio(counts[i], counts[0]),
-                    "conversion_from_previous": if i == 0 { 1.0 } else { ratio(counts[i], counts[i - 1]) },
-                })
-            })
-            .collect();
-        let median = reached
+        let breakdown = request
+            .breakdown
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .map(Dimension::parse)
+            .transpose()?;
+        let limit = params::limit(request.limit.map(|n| n.to_string()).as_deref(), 5)?;
+        let overall = levels(&state, &scope, &steps, request.window_seconds, None).await?;
+        let body_steps = funnel_steps(&steps, &overall);
+        let median = overall
             .iter()
             .find(|r| usize::from(r.level) == steps.len())
             .map(|r| r.median_seconds);
         let mut body = scope.json();
+        if let Some(dimension) = &breakdown {
+            // Each user counts under the value of their first step's event.
+            let rows = levels(
+                &state,
+                &scope,
+                &steps,
+                request.window_seconds,
+                Some(dimension),
+            )
+            .await?;
+            let mut labels: Vec<(String, u64)> = Vec::new();
+            for row in &rows {
+                match labels.iter_mut().find(|(label, _)| *label == row.label) {
+                    Some((_, users)) => *users += row.users,
+                    None => labels.push((row.label.clone(), row.users)),
+                }
+            }
+            labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let (shown, rest) = labels.split_at(labels.len().min(limit));
+            let mut groups: Vec<Value> = shown
+                .iter()
+                .map(|(label, _)| {
+                    let mine: Vec<Reached> =
+                        rows.iter().filter(|r| r.label == *label).cloned().collect();
+                    json!({ "value": label, "steps": funnel_steps(&steps, &mine) })
+                })
+                .collect();
+            if !rest.is_empty() {
+                let others: Vec<Reached> = rows
+                    .iter()
+                    .filter(|r| rest.iter().any(|(label, _)| *label == r.label))
+                    .cloned()
+                    .collect();
+                groups.push(json!({ "value": "other", "steps": funnel_steps(&steps, &others) }));
+            }
+            body["breakdown"] = Value::Array(groups);
+        }
         body["window_seconds"] = json!(request.window_seconds);
-        body["steps"] = Value::Array(body_steps);
+        body["steps"] = body_steps;
         body["median_seconds_to_convert"] = json!(median);
         Ok(body)
     }
     .await;
     state.finish(outcome)
+}
+
+/// Users per deepest level reached (and breakdown value), with the median time to convert.
+async fn levels(
+    state: &AppState,
+    scope: &Scope,
+    steps: &[Step],
+    window_seconds: u64,
+    breakdown: Option<&Dimension>,
+) -> Result<Vec<Reached>, QueryError> {
+    let conditions: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+    let last = &steps[steps.len() - 1];
+    let first = &steps[0];
+    let label = match breakdown {
+        None => "''".to_owned(),
+        Some(dimension) => format!("argMinIf({}, timestamp, {})", dimension.sql(), first.sql),
+    };
+    // Per user: the deepest step reached in order within the window, and (for the median)
+    // the first time of the first step and the first time of the last step after it.
+    let text = format!(
+        "SELECT label, level, toUInt64(count()) AS users, \
+           toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
+         FROM ( \
+           SELECT distinct_id, windowFunnel(?)(timestamp, {conditions}) AS level, \
+             minIf(toUInt32(timestamp), {first_sql}) AS started, \
+             arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last_sql}))) AS finished, \
+             {label} AS label \
+           FROM events FINAL WHERE {scope} GROUP BY distinct_id) \
+         WHERE level > 0 GROUP BY label, level ORDER BY label, level",
+        n = steps.len(),
+        conditions = conditions.join(", "),
+        first_sql = first.sql,
+        last_sql = last.sql,
+        scope = scope.where_sql(),
+    );
+    let mut query = state.clickhouse.query(&text).bind(window_seconds);
+    for step in steps {
+        query = bind_all(query, &step.binds);
+    }
+    query = bind_all(query, &first.binds);
+    query = bind_all(query, &last.binds);
+    if let Some(dimension) = breakdown {
+        if let Some(key) = dimension.bind() {
+            query = query.bind(key);
+        }
+        query = bind_all(query, &first.binds);
+    }
+    Ok(state.fetch_all(scope.bind(query, &scope.range)).await?)
+}
+
+/// Counts and conversions per step, from the users per deepest level: a user who reached level
+/// k also did every step before it.
+fn funnel_steps(steps: &[Step], reached: &[Reached]) -> Value {
+    let counts: Vec<u64> = (1..=steps.len())
+        .map(|step| {
+            reached
+                .iter()
+                .filter(|r| usize::from(r.level) >= step)
+                .map(|r| r.users)
+                .sum()
+        })
+        .collect();
+    let ratio = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            json!({
+                "event": step.event,
+                "count": counts[i],
+                "conversion_from_first": ratio(counts[i], counts[0]),
+                "conversion_from_previous": if i == 0 { 1.0 } else { ratio(counts[i], counts[i - 1]) },
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

@@ -122,7 +122,11 @@ pub async fn run(
         .with_check("nats", jetstream.readiness_check())
         .with_check(
             "clickhouse",
-            plumbing::clickhouse::readiness_check(clickhouse, None),
+            // The ping is no analytics query: it runs without their limits.
+            plumbing::clickhouse::readiness_check(
+                plumbing::clickhouse::client(&config.clickhouse),
+                None,
+            ),
         )
         .with_check("projects", projects.readiness_check());
     plumbing::http::run_service(

@@ -511,7 +511,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     assert_eq!(ids, generated);
 
     // Funnel: home, then pricing, then signup, within an hour of the first step.
-    let funnel = json!({
+    let funnel_request = json!({
         "steps": [
             { "event": "$pageview", "filters": [{ "key": "path", "op": "eq", "value": "/home" }] },
             { "event": "$pageview", "filters": [{ "key": "path", "op": "eq", "value": "/pricing" }] },
@@ -523,7 +523,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         .http
         .post(stack.query.url(&format!("/api/query/funnel?{scope}")))
         .bearer_auth(&admin)
-        .json(&funnel)
+        .json(&funnel_request)
         .send()
         .await
         .expect("funnel");
@@ -532,8 +532,13 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     // Computed here: per user, the first /home, then a /pricing after it, then a signup after
     // that, all within the hour after the /home.
     let mut reached = [0u64; 3];
+    let mut by_plan: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
     let mut seconds_to_convert = Vec::new();
     for user in &users {
+        let plan = events
+            .iter()
+            .find(|e| e.user == *user)
+            .map_or("", |e| e.plan);
         let mine: Vec<&Generated> = events.iter().filter(|e| e.user == *user).collect();
         let step = |after: Timestamp, matches: &dyn Fn(&Generated) -> bool| {
             mine.iter()
@@ -548,18 +553,23 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         };
         let window_end = start + jiff::SignedDuration::from_hours(1);
         reached[0] += 1;
+        let plan_reached = by_plan.entry(plan).or_default();
+        plan_reached[0] += 1;
         let Some(second) = step(start, &|e| e.event == "$pageview" && e.path == "/pricing")
             .filter(|t| *t <= window_end)
         else {
             continue;
         };
         reached[1] += 1;
+        plan_reached[1] += 1;
         if let Some(third) = step(second, &|e| e.event == "signup").filter(|t| *t <= window_end) {
             reached[2] += 1;
+            plan_reached[2] += 1;
             seconds_to_convert.push(third.as_second() - start.as_second());
         }
     }
     assert_eq!(reached, [12, 6, 3], "the generated funnel");
+    assert_eq!(by_plan.len(), 2);
     for (i, step) in funnel["steps"]
         .as_array()
         .expect("steps")
@@ -579,6 +589,39 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     }
     assert_eq!(seconds_to_convert, [720, 720, 720]);
     assert_eq!(funnel["median_seconds_to_convert"], json!(720.0));
+
+    // The same funnel broken down by the plan of the first step.
+    let mut request = funnel_request.clone();
+    request["breakdown"] = json!("property:plan");
+    let response = stack
+        .http
+        .post(stack.query.url(&format!("/api/query/funnel?{scope}")))
+        .bearer_auth(&admin)
+        .json(&request)
+        .send()
+        .await
+        .expect("funnel");
+    assert_eq!(response.status(), StatusCode::OK);
+    let broken: Value = response.json().await.expect("json");
+    let groups: BTreeMap<String, Vec<u64>> = broken["breakdown"]
+        .as_array()
+        .expect("breakdown")
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap_or_default().to_owned(),
+                g["steps"]
+                    .as_array()
+                    .map(|s| s.iter().filter_map(|s| s["count"].as_u64()).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, Vec<u64>> = by_plan
+        .iter()
+        .map(|(plan, counts)| ((*plan).to_owned(), counts.to_vec()))
+        .collect();
+    assert_eq!(groups, expected, "{broken}");
 
     // Retention by day: cohorts by the first pageview's Berlin day, returns 0..2 days later.
     let response = stack
@@ -982,6 +1025,40 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     }
     // Still answering.
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
+
+    // A query over its memory cap is stopped by ClickHouse and answered 503, in JSON.
+    let starved = spawn_service("query", {
+        let config = query::Config {
+            http: HttpConfig::ephemeral(),
+            nats: NatsConfig {
+                url: stack._nats.url(),
+            },
+            clickhouse: ClickHouseConfig::local(stack._ch.server().http_port(), &stack._ch.name),
+            auth: plumbing::jwt::AuthConfig::at(stack.auth.url("")),
+            limits: query::Limits {
+                max_memory_bytes: 1024,
+                ..query::Limits::default()
+            },
+            sql_log: None,
+        };
+        move |l, s| query::run(config, l, s)
+    })
+    .expect("query");
+    wait_for_readiness(&starved, 200).expect("ready");
+    let response = stack
+        .http
+        .get(starved.url(&overview))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(
+        !body.to_string().contains("DB::Exception"),
+        "no internals: {body}"
+    );
 }
 
 /// `text` as a query-string value.
