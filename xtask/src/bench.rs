@@ -25,7 +25,7 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
     let root = devstack::workspace_root();
     let mut build = Command::new(cargo());
     build.current_dir(&root).args(["build", "--release"]);
-    for service in ["auth", "ingest", "sink"] {
+    for service in ["auth", "ingest", "sink", "query"] {
         build.args(["--package", service, "--bin", service]);
     }
     run(&mut build)?;
@@ -53,9 +53,37 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let pipeline = runtime.block_on(crate::pipeline_bench::run(quick, &dir))?;
-    let (auth, auth_markdown) = auth_scenario(quick, &dir, cores)?;
-
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let queries = runtime.block_on(crate::query_bench::run(quick, &dir))?;
+    let (auth, auth_markdown) = auth_scenario(quick, &dir, cores)?;
+    let query_rows: Vec<Value> = queries
+        .scenarios
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "p50_ms": s.p50_ms,
+                "direct_p50_ms": s.direct_p50_ms,
+                "ratio": ratio(s.p50_ms, s.direct_p50_ms),
+                "statements": s.statements,
+            })
+        })
+        .collect();
+    let query_markdown: String = queries
+        .scenarios
+        .iter()
+        .map(|s| {
+            format!(
+                "| {} | {:.1} ms | {:.1} ms ({} statements) | {:.2} |\n",
+                s.name,
+                s.p50_ms,
+                s.direct_p50_ms,
+                s.statements,
+                ratio(s.p50_ms, s.direct_p50_ms)
+            )
+        })
+        .collect();
+
     let batch_ratio = ratio(
         pipeline.batch.events_per_sec,
         pipeline.raw_batch.events_per_sec,
@@ -94,6 +122,7 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
                 "clickhouse_direct_insert": pipeline.raw_insert_cpu_us,
             },
         },
+        "query": { "events": queries.rows, "scenarios": query_rows },
         "auth": auth,
     });
     let row = |name: &str, load: &Load, raw: &Load, ratio: f64| {
@@ -117,7 +146,9 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
 | rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio | limit: raw JetStream pull + ack of the same messages | ratio |\n|---|---|---|---|---|---|\n\
 | {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} | {:.0} rows/s | {consume_ratio:.2} |\n\n\
 CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
-(direct insert: ClickHouse {:.1}).\n\n{auth_markdown}",
+(direct insert: ClickHouse {:.1}).\n\n\
+## Queries ({} generated events, through the query service; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
+| call | p50 | limit: the same SQL straight to ClickHouse, p50 | ratio |\n|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
         row(
             "100-event batches",
@@ -139,6 +170,7 @@ CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1},
         pipeline.sink_cpu_us[1],
         pipeline.sink_cpu_us[2],
         pipeline.raw_insert_cpu_us,
+        queries.rows,
     );
     let out = devstack::workspace_root().join("target/bench");
     std::fs::create_dir_all(&out)?;
@@ -166,14 +198,6 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
     let (sequential, per_client, crypto_seconds) = if quick { (40, 40, 3) } else { (200, 200, 10) };
     let auth_bin = devstack::workspace_root().join("target/release/auth");
     let nats = NatsServer::start(&dir.path().join("nats-auth"), free_port()?, None)?;
-    let postgres = Postgres::start(PostgresOptions {
-        dir: dir.path().join("postgres"),
-        port: free_port()?,
-        password: "bench-password".to_owned(),
-        ephemeral: false,
-    })?;
-    postgres.create_database("bench")?;
-
     eprintln!("auth: measuring argon2id and token costs ({crypto_seconds} s)");
     let crypto = Command::new(&auth_bin)
         .args(["bench-crypto", &crypto_seconds.to_string()])
@@ -183,23 +207,8 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
     let crypto: Value =
         serde_json::from_slice(&crypto.stdout).context("auth bench-crypto output")?;
 
-    let keys = dir.path().join("signing-keys");
-    run(Command::new(&auth_bin).args(["keys", "add"]).arg(&keys))?;
-    let port = free_port()?;
-    let log = dir.path().join("auth.log");
-    let mut command = Command::new(&auth_bin);
-    command
-        .env("AUTH_PORT", port.to_string())
-        .env("NATS_URL", nats.url())
-        .env("POSTGRES_PORT", postgres.port().to_string())
-        .env("POSTGRES_DB", "bench")
-        .env("POSTGRES_PASSWORD", postgres.password())
-        .env("AUTH_SIGNING_KEYS_FILE", &keys)
-        .env("RUST_LOG", "warn");
-    let mut auth = Process::spawn("auth", command, &log, Options::default())?;
-    auth.wait_ready("auth /readyz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
+    let mut auth = start_auth(&dir.path().join("auth"), &nats.url(), &[])?;
+    let port = auth.port;
     let login =
         json!({ "email": "bench@example.com", "password": "benchmark password 123" }).to_string();
     let post = |path: &str| {
@@ -253,7 +262,7 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
         Ok(())
     })?;
     let logins_per_sec = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
-    auth.stop();
+    auth.process.stop();
 
     let hashes_per_sec = crypto["hashes_per_sec"].as_f64().unwrap_or(0.0);
     let p50 = percentile_ms(&latencies, 0.50);
@@ -288,7 +297,55 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
     Ok((report, markdown))
 }
 
-fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {
+/// The release auth on a free port, with a Postgres of its own in `dir`, signing keys, and
+/// the extra environment `env`.
+pub(crate) struct BenchAuth {
+    pub process: Process,
+    pub port: u16,
+    _postgres: Postgres,
+}
+
+pub(crate) fn start_auth(
+    dir: &std::path::Path,
+    nats_url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<BenchAuth> {
+    let auth_bin = devstack::workspace_root().join("target/release/auth");
+    let postgres = Postgres::start(PostgresOptions {
+        dir: dir.join("postgres"),
+        port: free_port()?,
+        password: "bench-password".to_owned(),
+        ephemeral: false,
+    })?;
+    postgres.create_database("bench")?;
+    let keys = dir.join("signing-keys");
+    run(Command::new(&auth_bin).args(["keys", "add"]).arg(&keys))?;
+    let port = free_port()?;
+    let log = dir.join("auth.log");
+    let mut command = Command::new(&auth_bin);
+    command
+        .env("AUTH_PORT", port.to_string())
+        .env("NATS_URL", nats_url)
+        .env("POSTGRES_PORT", postgres.port().to_string())
+        .env("POSTGRES_DB", "bench")
+        .env("POSTGRES_PASSWORD", postgres.password())
+        .env("AUTH_SIGNING_KEYS_FILE", &keys)
+        .env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut process = Process::spawn("auth", command, &log, Options::default())?;
+    process.wait_ready("auth /readyz", Duration::from_secs(60), &log, || {
+        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    })?;
+    Ok(BenchAuth {
+        process,
+        port,
+        _postgres: postgres,
+    })
+}
+
+pub(crate) fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod pipeline_bench;
+mod query_bench;
 mod stack;
 mod ui;
 
