@@ -142,7 +142,12 @@ impl Scope {
         range: &Range,
     ) -> clickhouse::query::Query {
         let (from, to) = range.seconds();
-        query = query.bind(self.project.to_string()).bind(from).bind(to);
+        query = query
+            .bind(self.project.to_string())
+            .bind(from)
+            .bind(to)
+            .bind(from)
+            .bind(to);
         for filter in &self.filters {
             for value in filter.binds() {
                 query = match value {
@@ -359,7 +364,7 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
         let event = params.get("event").filter(|e| !e.is_empty());
         let text = format!(
             "SELECT {} AS value, count() AS count, uniqExact(distinct_id) AS users \
-             FROM events FINAL WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
+             FROM events WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
             dimension.sql(),
             scope.where_sql(),
             if event.is_some() {
@@ -416,7 +421,7 @@ async fn catalog(
         let mut body = scope.json();
         for (name, expression) in [("events", "event"), ("properties", "arrayJoin(prop_keys)")] {
             let text = format!(
-                "SELECT {expression} AS value, toUInt64(count()) AS count FROM events FINAL \
+                "SELECT {expression} AS value, toUInt64(count()) AS count FROM events \
                  WHERE {} GROUP BY value ORDER BY count DESC, value LIMIT ?",
                 scope.where_sql()
             );
@@ -515,7 +520,7 @@ async fn events(
             .filter(|c| !c.is_empty())
             .map(|c| parse_cursor(c))
             .transpose()?;
-        let mut text = format!("SELECT {} FROM events FINAL WHERE {}", sql::EVENT_COLUMNS, scope.where_sql());
+        let mut text = format!("SELECT {} FROM events WHERE {}", sql::EVENT_COLUMNS, scope.where_sql());
         if event.is_some() {
             text.push_str(" AND event = ?");
         }
@@ -572,7 +577,7 @@ async fn event(
         let id = Uuid::parse_str(&id)
             .map_err(|_| QueryError::Invalid("the event id is not a UUID".to_owned()))?;
         let text = format!(
-            "SELECT {} FROM events FINAL WHERE project_id = toUUID(?) AND event_id = toUUID(?) LIMIT 1",
+            "SELECT {} FROM events WHERE project_id = toUUID(?) AND event_id = toUUID(?) LIMIT 1",
             sql::EVENT_COLUMNS
         );
         let found: StoredEvent = state

@@ -207,7 +207,7 @@ async fn levels(
              minIf(toUInt32(timestamp), {first_sql}) AS started, \
              arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last_sql}))) AS finished, \
              {label} AS label \
-           FROM events FINAL WHERE {scope} GROUP BY distinct_id) \
+           FROM events WHERE {scope} GROUP BY distinct_id) \
          WHERE level > 0 GROUP BY label, level ORDER BY label, level",
         n = steps.len(),
         conditions = conditions.join(", "),
@@ -337,7 +337,7 @@ pub async fn retention(
                FROM ( \
                  SELECT distinct_id, minIf(period, event = ?) AS first, \
                    groupUniqArrayIf(period, event = ?) AS returns, countIf(event = ?) AS starts \
-                 FROM (SELECT distinct_id, event, {period_sql} AS period FROM events FINAL \
+                 FROM (SELECT distinct_id, event, {period_sql} AS period FROM events \
                        WHERE {scope} AND event IN (?, ?)) \
                  GROUP BY distinct_id HAVING starts > 0)) \
              WHERE offset <= ? GROUP BY cohort, offset ORDER BY cohort, offset",

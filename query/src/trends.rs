@@ -148,7 +148,7 @@ async fn top_labels(
         return Ok(Vec::new());
     };
     let text = format!(
-        "SELECT {} AS label FROM events FINAL WHERE {}{} \
+        "SELECT {} AS label FROM events WHERE {}{} \
          GROUP BY label ORDER BY {} DESC, label LIMIT ?",
         dimension.sql(),
         scope.where_sql(),
@@ -187,7 +187,7 @@ async fn series(
         Some(dimension) => format!("if(has(?, {0}), {0}, '$other')", dimension.sql()),
     };
     let text = format!(
-        "SELECT {} AS t, {label_sql} AS label, {} AS value FROM events FINAL \
+        "SELECT {} AS t, {label_sql} AS label, {} AS value FROM events \
          WHERE {}{} GROUP BY t, label",
         interval.sql(),
         request.measure.sql(),

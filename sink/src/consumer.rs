@@ -50,6 +50,8 @@ pub struct SinkCounters {
     pub rows_inserted: Counter<u64>,
     pub dead_lettered: Counter<u64>,
     pub insert_failures: Counter<u64>,
+    /// Redelivered rows found already stored, acked without being written again.
+    pub already_stored: Counter<u64>,
 }
 
 /// One row of `events`, in the column order of the table.
@@ -326,7 +328,12 @@ async fn write(
             counters: &counters,
             stop: &stop,
         };
-        writer.store(batch.rows, batch.messages).await;
+        // A message delivered before may already be in the table: its batch is checked first.
+        let seen_before = batch
+            .messages
+            .iter()
+            .any(|m| m.info().map_or(true, |info| info.delivered > 1));
+        writer.store(batch.rows, batch.messages, seen_before).await;
     }
 }
 
@@ -339,19 +346,52 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Inserts `rows` and acks their messages. ClickHouse unavailable or overloaded: the same
-    /// insert is retried with backoff for as long as it takes, the messages marked in progress
-    /// (no delivery spent, nothing acked). ClickHouse rejecting the data: the batch is split
-    /// until the rows that fail on their own are found; such a row is naked for a later
-    /// delivery, and dead-lettered on its last.
-    async fn store(&self, mut rows: Vec<EventRow>, mut messages: Vec<Message>) {
+    /// Inserts `rows` and acks their messages. When some may already be stored (`uncertain`:
+    /// a redelivery, or an earlier attempt whose outcome is unknown), the rows already in the
+    /// table are acked without being written again, so no event is ever stored twice.
+    /// ClickHouse unavailable or overloaded: the same insert is retried with backoff for as
+    /// long as it takes, the messages marked in progress (no delivery spent, nothing acked).
+    /// ClickHouse rejecting the data: the batch is split until the rows that fail on their own
+    /// are found; such a row is naked for a later delivery, and dead-lettered on its last.
+    async fn store(
+        &self,
+        mut rows: Vec<EventRow>,
+        mut messages: Vec<Message>,
+        mut uncertain: bool,
+    ) {
         if rows.is_empty() {
             return;
         }
         let mut backoff = Duration::from_millis(200);
         let mut marked = tokio::time::Instant::now();
         loop {
-            let err = match insert(self.clickhouse, &rows).await {
+            let attempt = async {
+                if uncertain {
+                    let stored = already_stored(self.clickhouse, &rows).await?;
+                    if !stored.is_empty() {
+                        let mut kept = (Vec::new(), Vec::new());
+                        for (row, message) in rows.drain(..).zip(messages.drain(..)) {
+                            if stored.contains(&row.event_id) {
+                                let _ = message.ack().await;
+                            } else {
+                                kept.0.push(row);
+                                kept.1.push(message);
+                            }
+                        }
+                        self.counters.already_stored.inc_by(stored.len() as u64);
+                        tracing::info!(
+                            skipped = stored.len(),
+                            "rows already stored were not written again"
+                        );
+                        (rows, messages) = kept;
+                    }
+                    if rows.is_empty() {
+                        return Ok(());
+                    }
+                }
+                insert(self.clickhouse, &rows).await
+            };
+            let err = match attempt.await {
                 Ok(()) => {
                     self.counters.rows_inserted.inc_by(rows.len() as u64);
                     // Plain acks, sent back to back without waiting for each confirmation: an
@@ -366,14 +406,16 @@ impl Writer<'_> {
                 }
                 Err(err) => err,
             };
+            // Part of the batch may have been written before the failure.
+            uncertain = true;
             self.counters.insert_failures.inc();
             if is_rejection(&err) {
                 if rows.len() > 1 {
                     let half = rows.len() / 2;
                     let (later_rows, later_messages) =
                         (rows.split_off(half), messages.split_off(half));
-                    Box::pin(self.store(rows, messages)).await;
-                    Box::pin(self.store(later_rows, later_messages)).await;
+                    Box::pin(self.store(rows, messages, true)).await;
+                    Box::pin(self.store(later_rows, later_messages, true)).await;
                 } else {
                     self.reject(&messages, &err.to_string()).await;
                 }
@@ -444,6 +486,55 @@ fn exception_code(text: &str) -> Option<u32> {
     rest[..digits].parse().ok()
 }
 
+/// Rows per existence check: the event ids of one check stay well under ClickHouse's
+/// default `max_query_size` (256 KiB).
+const CHECK_CHUNK: usize = 4_000;
+
+/// The event ids of `rows` that the table already holds. Bounded by the rows' projects and
+/// days, the start of the sorting key, so ClickHouse reads only those index ranges.
+async fn already_stored(
+    clickhouse: &clickhouse::Client,
+    rows: &[EventRow],
+) -> Result<std::collections::HashSet<Uuid>, clickhouse::error::Error> {
+    let mut stored = std::collections::HashSet::new();
+    for chunk in rows.chunks(CHECK_CHUNK) {
+        let distinct = |values: Vec<String>| {
+            let mut values = values;
+            values.sort_unstable();
+            values.dedup();
+            values
+        };
+        let projects = distinct(chunk.iter().map(|row| row.project_id.to_string()).collect());
+        let days = distinct(chunk.iter().map(|row| day_text(row.date)).collect());
+        let ids: Vec<String> = chunk.iter().map(|row| row.event_id.to_string()).collect();
+        let placeholders = |n: usize| vec!["?"; n].join(", ");
+        let sql = format!(
+            "SELECT toString(event_id) FROM events WHERE project_id IN ({}) AND date IN ({}) \
+             AND event_id IN ({})",
+            placeholders(projects.len()),
+            placeholders(days.len()),
+            placeholders(ids.len())
+        );
+        let mut query = clickhouse.query(&sql);
+        for value in projects.iter().chain(&days).chain(&ids) {
+            query = query.bind(value.as_str());
+        }
+        for id in query.fetch_all::<String>().await? {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                stored.insert(id);
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// `YYYY-MM-DD` of a ClickHouse `Date` (days since 1970-01-01).
+fn day_text(days: u16) -> String {
+    time::Date::from_julian_day(2_440_588 + i32::from(days))
+        .map(|date| date.to_string())
+        .unwrap_or_default()
+}
+
 async fn insert(
     clickhouse: &clickhouse::Client,
     rows: &[EventRow],
@@ -499,6 +590,12 @@ async fn dead_letter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_written_as_clickhouse_dates() {
+        assert_eq!(day_text(0), "1970-01-01");
+        assert_eq!(day_text(20_787), "2026-11-30");
+    }
 
     #[test]
     fn only_clickhouse_complaints_about_values_count_as_rejections() {

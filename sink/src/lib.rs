@@ -69,6 +69,11 @@ pub async fn run(
         "Batch inserts ClickHouse refused or did not confirm",
         counters.insert_failures.clone(),
     );
+    metrics.register(
+        "already_stored",
+        "Redelivered events found already stored and acked without a second write",
+        counters.already_stored.clone(),
+    );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
     let schema_ready = plumbing::startup::spawn_until_ok("clickhouse schema", {

@@ -77,7 +77,7 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
     };
     let stored = |server: &devstack::clickhouse::ClickHouse| {
         server
-            .query("SELECT count() FROM analytics.events FINAL")
+            .query("SELECT count() FROM analytics.events")
             .map(|n| n.trim().to_owned())
             .unwrap_or_default()
     };
