@@ -64,7 +64,6 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
                 "name": s.name,
                 "p50_ms": s.p50_ms,
                 "direct_p50_ms": s.direct_p50_ms,
-                "without_final_p50_ms": s.without_final_p50_ms,
                 "ratio": ratio(s.p50_ms, s.direct_p50_ms),
                 "statements": s.statements,
             })
@@ -75,13 +74,12 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         .iter()
         .map(|s| {
             format!(
-                "| {} | {:.1} ms | {:.1} ms ({} statements) | {:.2} | {:.1} ms |\n",
+                "| {} | {:.1} ms | {:.1} ms ({} statements) | {:.2} |\n",
                 s.name,
                 s.p50_ms,
                 s.direct_p50_ms,
                 s.statements,
-                ratio(s.p50_ms, s.direct_p50_ms),
-                s.without_final_p50_ms,
+                ratio(s.p50_ms, s.direct_p50_ms)
             )
         })
         .collect();
@@ -150,7 +148,7 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
 CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
 (direct insert: ClickHouse {:.1}).\n\n\
 ## Queries ({} generated events, through the query service; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
-| call | p50 | limit: the same SQL straight to ClickHouse, p50 | ratio | the same SQL without `FINAL` |\n|---|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
+| call | p50 | limit: the same SQL straight to ClickHouse, p50 | ratio |\n|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
         row(
             "100-event batches",

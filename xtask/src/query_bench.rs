@@ -28,8 +28,6 @@ pub struct Scenario {
     pub p50_ms: f64,
     /// The same statements straight to ClickHouse over HTTP.
     pub direct_p50_ms: f64,
-    /// The same statements without `FINAL` (what deduplication on read costs).
-    pub without_final_p50_ms: f64,
     pub statements: usize,
 }
 
@@ -177,17 +175,16 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
             "http://127.0.0.1:{}/?database={DATABASE}",
             clickhouse.http_port()
         );
-        let direct_round = |final_too: bool| {
+        let direct_round = || {
             let (http, clickhouse_url, statements) = (&http, &clickhouse_url, &statements);
             async move {
                 let started = Instant::now();
                 for statement in statements {
-                    let statement = if final_too {
-                        statement.clone()
-                    } else {
-                        statement.replace(" FINAL ", " ")
-                    };
-                    let response = http.post(clickhouse_url).body(statement).send().await?;
+                    let response = http
+                        .post(clickhouse_url)
+                        .body(statement.clone())
+                        .send()
+                        .await?;
                     let status = response.status();
                     let text = response.text().await?;
                     anyhow::ensure!(status.is_success(), "direct {name}: {status} {text}");
@@ -196,19 +193,15 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
             }
         };
         let mut direct = Vec::with_capacity(rounds);
-        let mut without_final = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            direct.push(direct_round(true).await?);
-            without_final.push(direct_round(false).await?);
+            direct.push(direct_round().await?);
         }
         through.sort();
         direct.sort();
-        without_final.sort();
         scenarios.push(Scenario {
             name,
             p50_ms: crate::bench::percentile_ms(&through, 0.5),
             direct_p50_ms: crate::bench::percentile_ms(&direct, 0.5),
-            without_final_p50_ms: crate::bench::percentile_ms(&without_final, 0.5),
             statements: statements.len(),
         });
     }
