@@ -276,6 +276,7 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
     .await
     .expect("progress");
     pipeline.nats.server.process_mut().kill();
+    let accepted_at_kill = accepted.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
     pipeline.nats.server.restart().expect("nats restarts");
 
@@ -300,7 +301,12 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
         pipeline.query("SELECT uniqExact(event_id) FROM {db}.events"),
         total
     );
-    assert!(refusals > 0, "the outage happened under load");
+    // Under load: senders were still sending when NATS died. (Whether they saw 503s depends on
+    // whether the outage outlasted ingest's wait for the PubAck, so it is reported, not required.)
+    assert!(
+        accepted_at_kill < batches * BATCH_SIZE,
+        "the outage happened under load"
+    );
     eprintln!("{refusals} requests refused while NATS was down, retried and stored once");
 }
 
