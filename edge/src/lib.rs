@@ -1,6 +1,7 @@
 //! Edge: the one public entry point. It serves the web app and routes browser and SDK calls to
 //! the services behind it.
 
+pub mod proxy;
 mod ui;
 
 use std::future::Future;
@@ -101,11 +102,18 @@ pub async fn run(
         });
     }
 
-    let app = ui::router(ui::UiState {
-        dir: config.ui_dir.clone(),
-        metrics: edge_metrics,
-    })
-    .layer(security_headers());
+    let proxy = proxy::Proxy {
+        client: proxy::Proxy::client(Duration::from_millis(config.upstream_timeout_ms))?,
+        auth: config.auth_url.clone(),
+        ingest: config.ingest_url.clone(),
+        query: config.query_url.clone(),
+    };
+    let app = proxy::router(proxy)
+        .merge(ui::router(ui::UiState {
+            dir: config.ui_dir.clone(),
+            metrics: edge_metrics,
+        }))
+        .layer(security_headers());
     plumbing::http::run_service(listener, app, health, metrics, &config.http, shutdown).await?;
     Ok(())
 }

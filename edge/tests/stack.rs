@@ -185,3 +185,158 @@ fn the_web_app_loads_in_chromium_and_shows_the_product_name() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_503()
+-> anyhow::Result<()> {
+    const PASSWORD: &str = "correct horse battery staple";
+    let nats = TestNats::start()?;
+    let pg = PostgresDb::create()?;
+    let ch = ClickHouseDb::unique();
+    let auth = spawn_service("auth", {
+        let mut config = auth::Config::with_defaults(
+            http(),
+            NatsConfig { url: nats.url() },
+            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+        )?;
+        config.first_admin = Some((
+            "admin@example.com".to_owned(),
+            plumbing::config::Secret::new(PASSWORD),
+        ));
+        move |listener, shutdown| auth::run(config, listener, shutdown)
+    })?;
+    let ingest = spawn_service("ingest", {
+        let config = ingest::Config {
+            http: http(),
+            nats: NatsConfig { url: nats.url() },
+            auth: ingest::AuthConfig::at(auth.url("")),
+        };
+        move |listener, shutdown| ingest::run(config, listener, shutdown)
+    })?;
+    let _sink = spawn_service("sink", {
+        let config = sink::Config {
+            http: http(),
+            nats: NatsConfig { url: nats.url() },
+            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+            batch: sink::consumer::BatchSettings {
+                max_wait_ms: 50,
+                ..Default::default()
+            },
+        };
+        move |listener, shutdown| sink::run(config, listener, shutdown)
+    })?;
+    let mut query = spawn_service("query", {
+        let config = query::Config {
+            http: http(),
+            nats: NatsConfig { url: nats.url() },
+            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+            auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+            limits: query::Limits::default(),
+            sql_log: None,
+        };
+        move |listener, shutdown| query::run(config, listener, shutdown)
+    })?;
+    let edge = edge(ingest.url(""), auth.url(""), query.url(""))?;
+    wait_for_readiness(&edge, 200)?;
+    let http = reqwest::Client::new();
+
+    // Auth through edge: the first admin logs in; the refresh cookie comes back too.
+    let login = || async {
+        let response = http
+            .post(edge.url("/api/auth/login"))
+            .json(&serde_json::json!({ "email": "admin@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .ok()?;
+        let cookie = response.headers().get("set-cookie").is_some();
+        let body: serde_json::Value = response.json().await.ok()?;
+        body["access_token"]
+            .as_str()
+            .map(|t| (t.to_owned(), cookie))
+    };
+    devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
+        login().await.is_some()
+    })
+    .await?;
+    let (token, cookie) = login().await.expect("token");
+    assert!(cookie, "the refresh cookie passes through edge");
+    let project: serde_json::Value = http
+        .post(edge.url("/api/admin/projects"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": "Through edge" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let project_id = project["id"].as_str().expect("project id").to_owned();
+    let key = project["write_key"].as_str().expect("write key").to_owned();
+
+    // The live feed through edge streams: its first message arrives while the stream is open.
+    let overview = format!("/api/query/overview?project_id={project_id}");
+    devstack::wait::until_async(
+        "query knows the project",
+        Duration::from_secs(10),
+        || async {
+            http.get(edge.url(&overview))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await?;
+    let mut live = http
+        .get(edge.url(&format!("/api/query/live?project_id={project_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(live.status(), 200);
+    let first = tokio::time::timeout(Duration::from_secs(10), live.chunk()).await??;
+    assert!(
+        first.is_some_and(|chunk| String::from_utf8_lossy(&chunk).contains("active_users")),
+        "server-sent events pass through unbuffered"
+    );
+
+    // An SDK batch through edge, then counted by query through edge.
+    let batch: Vec<_> = (0..25)
+        .map(|i| serde_json::json!({ "event": "edge-test", "distinct_id": format!("u{i}") }))
+        .collect();
+    let response = http
+        .post(edge.url("/batch/"))
+        .header("content-type", "text/plain")
+        .body(serde_json::json!({ "api_key": key, "batch": batch }).to_string())
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<serde_json::Value>().await?["status"], 1);
+    devstack::wait::until_async("the batch counted", Duration::from_secs(30), || async {
+        let body: serde_json::Value = match http
+            .get(edge.url(&overview))
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        body["figures"]["events"]["value"].as_f64() == Some(25.0)
+    })
+    .await?;
+    // Without a token, query refuses through edge as it does directly.
+    let refused = http.get(edge.url(&overview)).send().await?;
+    assert_eq!(refused.status(), 401);
+
+    // Query stopped: edge answers 503 in JSON, and keeps serving the rest.
+    query.stop()?;
+    let down = http
+        .get(edge.url(&overview))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(down.status(), 503);
+    let body: serde_json::Value = down.json().await?;
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let jwks = http.get(edge.url("/.well-known/jwks.json")).send().await?;
+    assert_eq!(jwks.status(), 200);
+    Ok(())
+}
