@@ -25,7 +25,7 @@ pub fn bench(quick: bool) -> anyhow::Result<()> {
     let root = devstack::workspace_root();
     let mut build = Command::new(cargo());
     build.current_dir(&root).args(["build", "--release"]);
-    for service in ["auth", "ingest", "sink", "query"] {
+    for service in ["auth", "ingest", "sink", "query", "edge"] {
         build.args(["--package", service, "--bin", service]);
     }
     run(&mut build)?;
@@ -62,7 +62,9 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         .map(|s| {
             json!({
                 "name": s.name,
+                "edge_p50_ms": s.edge_p50_ms,
                 "p50_ms": s.p50_ms,
+                "edge_ratio": ratio(s.edge_p50_ms, s.direct_p50_ms),
                 "direct_p50_ms": s.direct_p50_ms,
                 "ratio": ratio(s.p50_ms, s.direct_p50_ms),
                 "statements": s.statements,
@@ -74,8 +76,10 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         .iter()
         .map(|s| {
             format!(
-                "| {} | {:.1} ms | {:.1} ms ({} statements) | {:.2} |\n",
+                "| {} | {:.1} ms | {:.2} | {:.1} ms | {:.1} ms ({} statements) | {:.2} |\n",
                 s.name,
+                s.edge_p50_ms,
+                ratio(s.edge_p50_ms, s.direct_p50_ms),
                 s.p50_ms,
                 s.direct_p50_ms,
                 s.statements,
@@ -147,8 +151,8 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
 | {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} | {:.0} rows/s | {consume_ratio:.2} |\n\n\
 CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
 (direct insert: ClickHouse {:.1}).\n\n\
-## Queries ({} generated events, through the query service; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
-| call | p50 | limit: the same SQL straight to ClickHouse, p50 | ratio |\n|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
+## Queries ({} generated events; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
+| call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query |\n|---|---|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
         row(
             "100-event batches",

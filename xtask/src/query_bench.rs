@@ -1,6 +1,7 @@
 //! Query benchmarks: generated events (10 M, or 1 M with `--quick`) over 60 days in a
-//! ClickHouse of its own, the release query service in front of it, and each API call timed
-//! against the very SQL it ran (from `QUERY_SQL_LOG`) sent straight to ClickHouse.
+//! ClickHouse of its own, the release query service and edge in front of it, and each API call
+//! timed through edge and through query against the very SQL it ran (from `QUERY_SQL_LOG`) sent
+//! straight to ClickHouse.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ const PASSWORD: &str = "benchmark password 123";
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: &'static str,
+    /// Through edge, then the query service (HTTP twice, token check, SQL, JSON).
+    pub edge_p50_ms: f64,
     /// Through the query service (HTTP, token check, SQL, JSON).
     pub p50_ms: f64,
     /// The same statements straight to ClickHouse over HTTP.
@@ -103,6 +106,22 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     query.wait_ready("query /readyz", Duration::from_secs(60), &log, || {
         devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
     })?;
+    let edge_port = free_port()?;
+    let edge_log = dir.path().join("edge.log");
+    let mut command = Command::new(root.join("target/release/edge"));
+    command
+        .env("API_GATEWAY_PORT", edge_port.to_string())
+        .env("AUTH_URL", format!("http://127.0.0.1:{}", auth.port))
+        .env("QUERY_URL", format!("http://127.0.0.1:{port}"))
+        .env("INGEST_URL", "http://127.0.0.1:9")
+        .env("UI_DIR", root.join("ui/dist"))
+        .env("RUST_LOG", "warn");
+    let mut edge = Process::spawn("edge", command, &edge_log, Options::default())?;
+    // Ingest is not running here, so edge is alive but never ready: wait for liveness.
+    edge.wait_ready("edge /healthz", Duration::from_secs(60), &edge_log, || {
+        devstack::http::get(edge_port, "/healthz", Duration::from_secs(2))
+            .is_ok_and(|r| r.status == 200)
+    })?;
 
     let today = time::OffsetDateTime::now_utc().date();
     let days_ago = |days: i64| today - time::Duration::days(days);
@@ -143,33 +162,39 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     let mut scenarios = Vec::new();
     for (name, path, body) in calls {
         eprintln!("query: {name}");
-        let url = format!("http://127.0.0.1:{port}{path}");
-        let call = || async {
-            let request = match &body {
-                Some(body) => http.post(&url).json(body),
-                None => http.get(&url),
-            };
-            let started = Instant::now();
-            let response = request.bearer_auth(&token).send().await?;
-            let status = response.status();
-            let text = response.text().await?;
-            anyhow::ensure!(status.is_success(), "{name}: {status} {text}");
-            anyhow::Ok(started.elapsed())
+        let call_at = |port: u16| {
+            let (http, path, body, token) = (&http, &path, &body, &token);
+            async move {
+                let url = format!("http://127.0.0.1:{port}{path}");
+                let request = match body {
+                    Some(body) => http.post(&url).json(body),
+                    None => http.get(&url),
+                };
+                let started = Instant::now();
+                let response = request.bearer_auth(token).send().await?;
+                let status = response.status();
+                let text = response.text().await?;
+                anyhow::ensure!(status.is_success(), "{name}: {status} {text}");
+                anyhow::Ok(started.elapsed())
+            }
         };
         // The warm-up call also shows which statements the call runs.
         let before = std::fs::read_to_string(&sql_log)
             .unwrap_or_default()
             .lines()
             .count();
-        call().await?;
+        call_at(port).await?;
         let statements: Vec<String> = std::fs::read_to_string(&sql_log)?
             .lines()
             .skip(before)
             .map(str::to_owned)
             .collect();
+        // Rounds alternate between edge and query, so drift in the machine's speed hits both.
         let mut through = Vec::with_capacity(rounds);
+        let mut through_edge = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            through.push(call().await?);
+            through_edge.push(call_at(edge_port).await?);
+            through.push(call_at(port).await?);
         }
         let clickhouse_url = format!(
             "http://127.0.0.1:{}/?database={DATABASE}",
@@ -197,14 +222,17 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
             direct.push(direct_round().await?);
         }
         through.sort();
+        through_edge.sort();
         direct.sort();
         scenarios.push(Scenario {
             name,
+            edge_p50_ms: crate::bench::percentile_ms(&through_edge, 0.5),
             p50_ms: crate::bench::percentile_ms(&through, 0.5),
             direct_p50_ms: crate::bench::percentile_ms(&direct, 0.5),
             statements: statements.len(),
         });
     }
+    edge.stop();
     query.stop();
     Ok(QueryReport { rows, scenarios })
 }
