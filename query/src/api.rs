@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::params::{self, Bound, Dimension, Filter, Invalid, Range};
+use crate::params::{self, Dimension, Filter, Invalid, Range};
 use crate::sql;
 
 /// What every handler shares.
@@ -149,12 +149,7 @@ impl Scope {
             .bind(from)
             .bind(to);
         for filter in &self.filters {
-            for value in filter.binds() {
-                query = match value {
-                    Bound::Text(text) => query.bind(text),
-                    Bound::Number(number) => query.bind(number),
-                };
-            }
+            query = params::bind_all(query, &filter.binds());
         }
         query
     }

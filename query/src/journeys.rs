@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{AppState, Params, QueryError, Scope};
-use crate::params::{self, Bound, Dimension, Filter, FilterSpec, Invalid};
+use crate::params::{self, Bound, Dimension, Filter, FilterSpec, Invalid, bind_all};
 
 /// Most steps of a funnel.
 pub const MAX_STEPS: usize = 10;
@@ -73,16 +73,6 @@ impl Step {
             binds,
         })
     }
-}
-
-fn bind_all(mut query: clickhouse::query::Query, binds: &[Bound]) -> clickhouse::query::Query {
-    for value in binds {
-        query = match value {
-            Bound::Text(text) => query.bind(text.as_str()),
-            Bound::Number(number) => query.bind(*number),
-        };
-    }
-    query
 }
 
 #[derive(Debug, Clone, Row, Deserialize)]

@@ -274,6 +274,17 @@ pub enum Bound {
     Number(f64),
 }
 
+/// Binds `binds` to the next placeholders of `query`, in order.
+pub fn bind_all(mut query: clickhouse::query::Query, binds: &[Bound]) -> clickhouse::query::Query {
+    for value in binds {
+        query = match value {
+            Bound::Text(text) => query.bind(text.as_str()),
+            Bound::Number(number) => query.bind(*number),
+        };
+    }
+    query
+}
+
 /// How a filter compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {

@@ -144,6 +144,8 @@ struct Batch {
     /// Messages that are not events at all, with the reason: they fail on their own whatever
     /// the number of deliveries.
     unreadable: Vec<(Message, String)>,
+    /// Some stored row was delivered before, so it may already be in the table.
+    redelivered: bool,
 }
 
 impl Batch {
@@ -157,11 +159,12 @@ impl Batch {
             .map_err(|err| err.to_string())
             .and_then(|info| {
                 serde_json::from_slice::<Event>(&message.payload)
-                    .map(|event| EventRow::new(event, info.stream_sequence))
+                    .map(|event| (EventRow::new(event, info.stream_sequence), info.delivered))
                     .map_err(|err| format!("not an event: {err}"))
             });
         match decoded {
-            Ok(row) => {
+            Ok((row, delivered)) => {
+                self.redelivered |= delivered > 1;
                 self.rows.push(row);
                 self.messages.push(message);
             }
@@ -329,11 +332,9 @@ async fn write(
             stop: &stop,
         };
         // A message delivered before may already be in the table: its batch is checked first.
-        let seen_before = batch
-            .messages
-            .iter()
-            .any(|m| m.info().map_or(true, |info| info.delivered > 1));
-        writer.store(batch.rows, batch.messages, seen_before).await;
+        writer
+            .store(batch.rows, batch.messages, batch.redelivered)
+            .await;
     }
 }
 
