@@ -307,6 +307,34 @@ where
     })
 }
 
+/// The access token of `email` from the auth on `port`, logging in until `timeout` has passed
+/// (the first admin is created in the background at start).
+pub fn access_token(
+    port: u16,
+    email: &str,
+    password: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<String> {
+    let body = serde_json::json!({ "email": email, "password": password }).to_string();
+    let mut token = None;
+    crate::wait::until(&format!("a login as {email}"), timeout, || {
+        token = crate::http::request(
+            port,
+            "POST",
+            "/api/auth/login",
+            Some("application/json"),
+            body.as_bytes(),
+            std::time::Duration::from_secs(10),
+        )
+        .ok()
+        .filter(|response| response.status == 200)
+        .and_then(|response| serde_json::from_str::<serde_json::Value>(&response.body).ok())
+        .and_then(|answer| answer["access_token"].as_str().map(str::to_owned));
+        token.is_some()
+    })?;
+    token.context("no access token")
+}
+
 /// Where tests write artifacts a person may look at (screenshots): `target/test-artifacts`.
 pub fn artifacts_dir() -> PathBuf {
     crate::workspace_root().join("target/test-artifacts")

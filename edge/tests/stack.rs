@@ -241,25 +241,21 @@ async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_5
     let http = reqwest::Client::new();
 
     // Auth through edge: the first admin logs in; the refresh cookie comes back too.
-    let login = || async {
-        let response = http
-            .post(edge.url("/api/auth/login"))
-            .json(&serde_json::json!({ "email": "admin@example.com", "password": PASSWORD }))
-            .send()
-            .await
-            .ok()?;
-        let cookie = response.headers().get("set-cookie").is_some();
-        let body: serde_json::Value = response.json().await.ok()?;
-        body["access_token"]
-            .as_str()
-            .map(|t| (t.to_owned(), cookie))
-    };
-    devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
-        login().await.is_some()
-    })
-    .await?;
-    let (token, cookie) = login().await.expect("token");
-    assert!(cookie, "the refresh cookie passes through edge");
+    let token = devstack::test::access_token(
+        edge.addr.port(),
+        "admin@example.com",
+        PASSWORD,
+        Duration::from_secs(30),
+    )?;
+    let login = http
+        .post(edge.url("/api/auth/login"))
+        .json(&serde_json::json!({ "email": "admin@example.com", "password": PASSWORD }))
+        .send()
+        .await?;
+    assert!(
+        login.headers().get("set-cookie").is_some(),
+        "the refresh cookie passes through edge"
+    );
     let project: serde_json::Value = http
         .post(edge.url("/api/admin/projects"))
         .bearer_auth(&token)

@@ -170,24 +170,14 @@ impl Stack {
         }
     }
 
-    async fn token(&self, email: &str) -> String {
-        let login = || async {
-            let response = self
-                .http
-                .post(self.auth.url("/api/auth/login"))
-                .json(&json!({ "email": email, "password": PASSWORD }))
-                .send()
-                .await
-                .ok()?;
-            let body: Value = response.json().await.ok()?;
-            body["access_token"].as_str().map(str::to_owned)
-        };
-        devstack::wait::until_async("a login", Duration::from_secs(30), || async {
-            login().await.is_some()
-        })
-        .await
-        .expect("logged in");
-        login().await.expect("token")
+    fn token(&self, email: &str) -> String {
+        devstack::test::access_token(
+            self.auth.addr.port(),
+            email,
+            PASSWORD,
+            Duration::from_secs(30),
+        )
+        .expect("logged in")
     }
 
     async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
@@ -234,7 +224,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     let logs = devstack::test::TempDir::new("query-sql").expect("dir");
     let sql_log = logs.path().join("statements.sql");
     let stack = Stack::start_with(Some(sql_log.clone()));
-    let admin = stack.token("admin@example.com").await;
+    let admin = stack.token("admin@example.com");
     let created: Value = stack
         .http
         .post(stack.auth.url("/api/admin/projects"))
@@ -781,7 +771,7 @@ fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::path::Path) 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_live_feed_shows_an_event_within_a_second_and_counts_active_users() {
     let stack = Stack::start();
-    let admin = stack.token("admin@example.com").await;
+    let admin = stack.token("admin@example.com");
     let created: Value = stack
         .http
         .post(stack.auth.url("/api/admin/projects"))
@@ -884,7 +874,7 @@ async fn the_live_feed_shows_an_event_within_a_second_and_counts_active_users() 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     let stack = Stack::start();
-    let admin = stack.token("admin@example.com").await;
+    let admin = stack.token("admin@example.com");
     let created: Value = stack
         .http
         .post(stack.auth.url("/api/admin/projects"))
@@ -906,7 +896,7 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
         .await
         .expect("register");
     assert_eq!(response.status(), StatusCode::CREATED);
-    let user = stack.token("plain@example.com").await;
+    let user = stack.token("plain@example.com");
 
     let overview = format!("/api/query/overview?project_id={project}");
     assert_eq!(stack.get(None, &overview).await.0, StatusCode::UNAUTHORIZED);

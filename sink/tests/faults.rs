@@ -183,23 +183,13 @@ async fn query_layer_count(pipeline: &Pipeline) -> usize {
     for service in [&auth, &query] {
         devstack::test::wait_for_readiness(service, 200).expect("ready");
     }
-    let login = || async {
-        let response = pipeline
-            .http
-            .post(auth.url("/api/auth/login"))
-            .json(&json!({ "email": "admin@example.com", "password": PASSWORD }))
-            .send()
-            .await
-            .ok()?;
-        let body: serde_json::Value = response.json().await.ok()?;
-        body["access_token"].as_str().map(str::to_owned)
-    };
-    devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
-        login().await.is_some()
-    })
-    .await
+    let token = devstack::test::access_token(
+        auth.addr.port(),
+        "admin@example.com",
+        PASSWORD,
+        Duration::from_secs(30),
+    )
     .expect("admin");
-    let token = login().await.expect("token");
     let today = time::OffsetDateTime::now_utc().date();
     let path = format!(
         "/api/query/overview?project_id={}&from={}&to={}",

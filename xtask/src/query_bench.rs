@@ -6,7 +6,6 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use async_nats::jetstream;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::nats::NatsServer;
@@ -87,7 +86,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
         &[("ADMIN_EMAIL", ADMIN), ("ADMIN_PASSWORD", PASSWORD)],
     )?;
     let http = reqwest::Client::new();
-    let token = admin_token(&http, auth.port).await?;
+    let token = devstack::test::access_token(auth.port, ADMIN, PASSWORD, Duration::from_secs(30))?;
 
     let sql_log = dir.path().join("query-statements.sql");
     let port = free_port()?;
@@ -235,27 +234,6 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     edge.stop();
     query.stop();
     Ok(QueryReport { rows, scenarios })
-}
-
-async fn admin_token(http: &reqwest::Client, auth_port: u16) -> anyhow::Result<String> {
-    let url = format!("http://127.0.0.1:{auth_port}/api/auth/login");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = http
-            .post(&url)
-            .json(&json!({ "email": ADMIN, "password": PASSWORD }))
-            .send()
-            .await?;
-        if response.status().is_success() {
-            let body: Value = response.json().await?;
-            return body["access_token"]
-                .as_str()
-                .map(str::to_owned)
-                .context("no access token");
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the first admin never logged in");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A small, fast, seeded generator: the same data every run.
