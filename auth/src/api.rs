@@ -1,6 +1,6 @@
 //! The HTTP API of auth: register, login, refresh, logout, me, JWKS.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::keys::Keys;
-use crate::limits::{self, Failures, LoginLimits};
+use crate::limits::{Failures, LoginLimits};
 use crate::projector::Projection;
 use crate::store::{PublishError, Publisher};
 use crate::tokens::{self, TokenSettings};
@@ -47,7 +47,7 @@ pub struct AppState {
     pub failures: Arc<tokio::sync::OnceCell<Failures>>,
     pub login_limits: LoginLimits,
     /// Peers whose `X-Forwarded-For` names the client (edge).
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: plumbing::forwarded::TrustedProxies,
 }
 
 /// The routes under `/api/auth/` and the JWKS.
@@ -280,12 +280,7 @@ async fn login(
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email_hash = email::hash(&request.email);
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let ip = Some(limits::client_ip(
-        peer.ip(),
-        forwarded,
-        &state.trusted_proxies,
-    ));
+    let ip = Some(state.trusted_proxies.client_ip(peer.ip(), &headers));
     let failures = state.failures().await?;
     let unavailable = |err: anyhow::Error| ApiError::Unavailable(format!("{err:#}"));
     if let Some(wait) = failures

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plumbing::config::{ConfigError, HttpConfig, NatsConfig, PostgresConfig, Secret, var_or};
+use plumbing::forwarded::TrustedProxies;
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
@@ -76,9 +77,9 @@ pub struct Config {
     pub first_admin: Option<(String, Secret)>,
     /// Brute-force limits on login.
     pub login_limits: limits::LoginLimits,
-    /// Peers trusted to name the client in `X-Forwarded-For` (`TRUSTED_PROXIES`, comma
-    /// separated, default `127.0.0.1,::1`).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Peers trusted to name the client in `X-Forwarded-For` (`TRUSTED_PROXIES`, addresses or
+    /// CIDR blocks, comma separated, default `127.0.0.1,::1`: an edge on the same host).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -128,16 +129,7 @@ impl Config {
                 per_ip: var_or("LOGIN_MAX_FAILURES_PER_IP", 100)?,
                 window_secs: var_or("LOGIN_FAILURE_WINDOW_SECS", 900)?,
             },
-            trusted_proxies: var_or::<String>("TRUSTED_PROXIES", "127.0.0.1,::1".to_owned())?
-                .split(',')
-                .filter(|part| !part.trim().is_empty())
-                .map(|part| {
-                    part.trim().parse().map_err(|err| ConfigError {
-                        name: "TRUSTED_PROXIES".to_owned(),
-                        problem: format!("{part:?} is not an IP address: {err}"),
-                    })
-                })
-                .collect::<Result<_, _>>()?,
+            trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
         })
     }
 }
@@ -164,7 +156,7 @@ impl Config {
             secure_cookies: false,
             first_admin: None,
             login_limits: limits::LoginLimits::default(),
-            trusted_proxies: vec![std::net::Ipv4Addr::LOCALHOST.into()],
+            trusted_proxies: TrustedProxies::local(),
         })
     }
 }

@@ -12,6 +12,12 @@ pub const SINK_CONSUMER: &str = "sink-clickhouse";
 /// Durable pull consumer on [`AUTH_STREAM`] that applies auth events to the Postgres projections.
 pub const AUTH_PROJECTOR_CONSUMER: &str = "auth-projector";
 
+/// NATS message header holding the id of the HTTP request that published an event.
+pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
+
+/// NATS message header holding the W3C trace context of that request.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
 /// Subject of one event: `events.<project_id>.<kind>`.
 pub fn event_subject(project_id: &str, kind: &str) -> String {
     format!("events.{project_id}.{kind}")

@@ -281,7 +281,20 @@ where
     F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    spawn_service_at(name, SocketAddr::from(([127, 0, 0, 1], 0)), run)
+}
+
+/// [`spawn_service`] on `addr`: a service restarted where its clients expect it.
+pub fn spawn_service_at<F, Fut>(
+    name: &str,
+    addr: SocketAddr,
+    run: F,
+) -> anyhow::Result<ServiceHandle>
+where
+    F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

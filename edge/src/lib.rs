@@ -11,8 +11,11 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use plumbing::config::{ConfigError, HttpConfig, var_or};
+use plumbing::forwarded::TrustedProxies;
 use plumbing::health::Health;
+use plumbing::jwt::AuthConfig;
 use plumbing::metrics::Metrics;
+use plumbing::ratelimit::{Rate, RateLimiter};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::net::TcpListener;
@@ -28,14 +31,65 @@ pub struct Config {
     pub http: HttpConfig,
     /// Base URL of ingest (`INGEST_URL`, default `http://127.0.0.1:8001`).
     pub ingest_url: String,
-    /// Base URL of auth (`AUTH_URL`, default `http://127.0.0.1:8002`).
-    pub auth_url: String,
+    /// Auth: its base URL (`AUTH_URL`, default `http://127.0.0.1:8002`), whose JWKS edge
+    /// verifies tokens with, and what tokens must say (`AUTH_ISSUER`, `AUTH_AUDIENCE`).
+    pub auth: AuthConfig,
     /// Base URL of query (`QUERY_URL`, default `http://127.0.0.1:8003`).
     pub query_url: String,
     /// Directory of the built web app (`UI_DIR`, default `ui/dist`).
     pub ui_dir: PathBuf,
     /// How long an upstream may take before edge answers 504 (`UPSTREAM_TIMEOUT_MS`).
     pub upstream_timeout_ms: u64,
+    /// Peers trusted to name the client in `X-Forwarded-For` and to say it came over TLS in
+    /// `X-Forwarded-Proto` (`TRUSTED_PROXIES`, addresses or CIDR blocks; default none: edge is
+    /// the public door). Set it to the load balancer's addresses when one is in front.
+    pub trusted_proxies: TrustedProxies,
+    /// Request rates, per edge replica.
+    pub limits: Limits,
+}
+
+/// Request rates edge allows, each per replica (see `plumbing::ratelimit`); 0 turns one off.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Logins, registrations, refreshes and password changes per client address
+    /// (`AUTH_REQUESTS_PER_MINUTE_PER_CLIENT`, default 60).
+    pub auth_per_client: Rate,
+    /// Logins and registrations naming one account (`AUTH_REQUESTS_PER_MINUTE_PER_ACCOUNT`,
+    /// default 10).
+    pub auth_per_account: Rate,
+    /// Query and dashboard-event calls per user (`API_REQUESTS_PER_MINUTE_PER_USER`,
+    /// default 1200).
+    pub api_per_user: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            auth_per_client: Rate::per_minute(60),
+            auth_per_account: Rate::per_minute(10),
+            api_per_user: Rate::per_minute(1_200),
+        }
+    }
+}
+
+impl Limits {
+    fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            auth_per_client: Rate::per_minute(var_or(
+                "AUTH_REQUESTS_PER_MINUTE_PER_CLIENT",
+                defaults.auth_per_client.burst,
+            )?),
+            auth_per_account: Rate::per_minute(var_or(
+                "AUTH_REQUESTS_PER_MINUTE_PER_ACCOUNT",
+                defaults.auth_per_account.burst,
+            )?),
+            api_per_user: Rate::per_minute(var_or(
+                "API_REQUESTS_PER_MINUTE_PER_USER",
+                defaults.api_per_user.burst,
+            )?),
+        })
+    }
 }
 
 impl Config {
@@ -43,18 +97,34 @@ impl Config {
         Ok(Self {
             http: HttpConfig::from_env("API_GATEWAY_PORT", 8000)?,
             ingest_url: var_or("INGEST_URL", "http://127.0.0.1:8001".to_owned())?,
-            auth_url: var_or("AUTH_URL", "http://127.0.0.1:8002".to_owned())?,
+            auth: AuthConfig::from_env()?,
             query_url: var_or("QUERY_URL", "http://127.0.0.1:8003".to_owned())?,
             ui_dir: var_or("UI_DIR", PathBuf::from("ui/dist"))?,
             upstream_timeout_ms: var_or("UPSTREAM_TIMEOUT_MS", 30_000)?,
+            trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::none())?,
+            limits: Limits::from_env()?,
         })
+    }
+
+    /// Defaults for everything but where the services and the app are: for tests and tools.
+    pub fn new(ingest_url: String, auth_url: String, query_url: String, ui_dir: PathBuf) -> Self {
+        Self {
+            http: HttpConfig::ephemeral(),
+            ingest_url,
+            auth: AuthConfig::at(auth_url),
+            query_url,
+            ui_dir,
+            upstream_timeout_ms: 30_000,
+            trusted_proxies: TrustedProxies::none(),
+            limits: Limits::default(),
+        }
     }
 
     /// The services edge forwards to, by name.
     fn upstreams(&self) -> [(&'static str, String); 3] {
         [
             ("ingest", self.ingest_url.clone()),
-            ("auth", self.auth_url.clone()),
+            ("auth", self.auth.url.clone()),
             ("query", self.query_url.clone()),
         ]
     }
@@ -102,13 +172,22 @@ pub async fn run(
         });
     }
 
-    let proxy = proxy::Proxy {
-        client: proxy::Proxy::client(Duration::from_millis(config.upstream_timeout_ms))?,
-        auth: config.auth_url.clone(),
-        ingest: config.ingest_url.clone(),
-        query: config.query_url.clone(),
+    let gate = proxy::Gate {
+        proxy: proxy::Proxy {
+            client: proxy::Proxy::client(Duration::from_millis(config.upstream_timeout_ms))?,
+            auth: config.auth.url.clone(),
+            ingest: config.ingest_url.clone(),
+            query: config.query_url.clone(),
+        },
+        tokens: config.auth.verifier(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        limiters: proxy::Limiters {
+            credentials_per_client: RateLimiter::new(config.limits.auth_per_client),
+            credentials_per_account: RateLimiter::new(config.limits.auth_per_account),
+            per_user: RateLimiter::new(config.limits.api_per_user),
+        },
     };
-    let app = proxy::router(proxy)
+    let app = proxy::router(Arc::new(gate))
         .merge(ui::router(ui::UiState {
             dir: config.ui_dir.clone(),
             metrics: edge_metrics,

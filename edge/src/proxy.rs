@@ -1,8 +1,10 @@
-//! Forwarding API and SDK calls to the services: one routing table, bodies streamed both ways
-//! (so Server-Sent Events pass through as they are written), upstream down → 503 JSON, upstream
-//! too slow → 504 JSON.
+//! Forwarding API and SDK calls to the services: one routing table that says, per route, which
+//! service answers, who may call it and how often; tokens verified and rates limited before a
+//! request leaves the edge; bodies streamed both ways (so Server-Sent Events pass through as they
+//! are written); upstream down → 503 JSON, upstream too slow → 504 JSON.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +13,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::any;
+use contract::auth::Role;
 use plumbing::error::error_response;
+use plumbing::forwarded::TrustedProxies;
+use plumbing::jwt::JwksVerifier;
+use plumbing::ratelimit::{RateLimiter, too_many_requests};
 
 /// A service behind edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,32 +35,92 @@ pub enum PathMatch {
     Prefix(&'static str),
 }
 
+/// Who may call a route. The service behind checks the same token again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; SDK routes carry a write key that ingest checks.
+    Public,
+    /// A valid access token whose role includes this one.
+    Token(Role),
+}
+
+/// How often a route may be called, and counted by what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Unlimited,
+    /// Per client address, and per account named by the body's `email`.
+    Credentials,
+    /// Per client address.
+    Client,
+    /// Per user (the token's subject).
+    User,
+}
+
+/// One row of the routing table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub path: PathMatch,
+    pub upstream: Upstream,
+    pub access: Access,
+    pub limit: Limit,
+}
+
+use Access::{Public, Token};
+use Limit::{Client, Credentials, Unlimited, User};
 use PathMatch::{Exact, Prefix};
 use Upstream::{Auth, Ingest, Query};
 
-/// The routing table. Everything not listed is the web app.
-pub const ROUTES: &[(PathMatch, Upstream)] = &[
-    // Accounts, sessions, admin, and the keys services verify tokens with.
-    (Prefix("/api/auth/"), Auth),
-    (Prefix("/api/admin/"), Auth),
-    (Exact("/.well-known/jwks.json"), Auth),
-    // Events: the dashboard's own, then the SDK wire formats (DESIGN.md).
-    (Exact("/api/events"), Ingest),
-    (Exact("/e"), Ingest),
-    (Exact("/e/"), Ingest),
-    (Exact("/i/v0/e"), Ingest),
-    (Exact("/i/v0/e/"), Ingest),
-    (Exact("/capture"), Ingest),
-    (Exact("/capture/"), Ingest),
-    (Exact("/batch"), Ingest),
-    (Exact("/batch/"), Ingest),
-    (Prefix("/v1/"), Ingest),
-    (Exact("/b"), Ingest),
-    (Exact("/api/event"), Ingest),
-    (Exact("/api/send"), Ingest),
+const fn route(path: PathMatch, upstream: Upstream, access: Access, limit: Limit) -> Route {
+    Route {
+        path,
+        upstream,
+        access,
+        limit,
+    }
+}
+
+/// The routing table. Other `/api/` paths are 404; everything else is the web app.
+#[rustfmt::skip]
+pub const ROUTES: &[Route] = &[
+    // Accounts and sessions, and the keys services verify tokens with.
+    route(Exact("/api/auth/login"),           Auth,   Public,                Credentials),
+    route(Exact("/api/auth/register"),        Auth,   Public,                Credentials),
+    route(Exact("/api/auth/refresh"),         Auth,   Public,                Client),
+    route(Exact("/api/auth/logout"),          Auth,   Public,                Unlimited),
+    route(Exact("/api/auth/me"),              Auth,   Token(Role::User),     Unlimited),
+    route(Exact("/api/auth/password"),        Auth,   Token(Role::User),     Client),
+    route(Exact("/.well-known/jwks.json"),    Auth,   Public,                Unlimited),
+    route(Prefix("/api/admin/"),              Auth,   Token(Role::Admin),    Unlimited),
+    // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
+    // key by ingest.
+    route(Exact("/api/events"),               Ingest, Token(Role::User),     User),
+    route(Exact("/e"),                        Ingest, Public,                Unlimited),
+    route(Exact("/e/"),                       Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e"),                   Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e/"),                  Ingest, Public,                Unlimited),
+    route(Exact("/capture"),                  Ingest, Public,                Unlimited),
+    route(Exact("/capture/"),                 Ingest, Public,                Unlimited),
+    route(Exact("/batch"),                    Ingest, Public,                Unlimited),
+    route(Exact("/batch/"),                   Ingest, Public,                Unlimited),
+    route(Prefix("/v1/"),                     Ingest, Public,                Unlimited),
+    route(Exact("/b"),                        Ingest, Public,                Unlimited),
+    route(Exact("/api/event"),                Ingest, Public,                Unlimited),
+    route(Exact("/api/send"),                 Ingest, Public,                Unlimited),
     // Analytics.
-    (Prefix("/api/query/"), Query),
+    route(Prefix("/api/query/"),              Query,  Token(Role::Analyst),  User),
 ];
+
+/// The route of `path`, as the router picks it: an exact path before a prefix.
+pub fn route_of(path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|route| matches!(route.path, Exact(exact) if exact == path))
+        .or_else(|| {
+            ROUTES
+                .iter()
+                .find(|route| matches!(route.path, Prefix(prefix) if path.starts_with(prefix)))
+        })
+}
 
 /// Where each upstream is, and the client that reaches them.
 #[derive(Debug, Clone)]
@@ -86,24 +152,137 @@ impl Proxy {
     }
 }
 
-/// The routes of [`ROUTES`], each forwarding to its upstream.
-pub fn router(proxy: Proxy) -> Router {
+/// The rate limiters of [`Limit`].
+#[derive(Debug)]
+pub struct Limiters {
+    pub credentials_per_client: RateLimiter,
+    pub credentials_per_account: RateLimiter,
+    pub per_user: RateLimiter,
+}
+
+/// What the gate needs: the proxy, the token verifier, who may speak for the client, limits.
+#[derive(Debug)]
+pub struct Gate {
+    pub proxy: Proxy,
+    pub tokens: JwksVerifier,
+    pub trusted_proxies: TrustedProxies,
+    pub limiters: Limiters,
+}
+
+/// The routes of [`ROUTES`], each checked and forwarded to its upstream, and a JSON 404 for
+/// every other `/api/` path.
+pub fn router(gate: Arc<Gate>) -> Router {
     let mut router = Router::new();
-    for (path, upstream) in ROUTES {
-        let upstream = *upstream;
+    for route in ROUTES {
         let handler = any(
-            move |State(proxy): State<Proxy>,
+            move |State(gate): State<Arc<Gate>>,
                   ConnectInfo(peer): ConnectInfo<SocketAddr>,
-                  request: Request| async move {
-                forward(&proxy, upstream, peer, request).await
-            },
+                  request: Request| async move { pass(&gate, route, peer, request).await },
         );
-        router = match path {
+        router = match route.path {
             Exact(path) => router.route(path, handler),
             Prefix(prefix) => router.route(&format!("{prefix}{{*rest}}"), handler),
         };
     }
-    router.with_state(proxy)
+    router
+        .route("/api/{*rest}", any(no_such_route))
+        .with_state(gate)
+}
+
+async fn no_such_route() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such API route")
+}
+
+/// The largest body edge reads to find the account a login or registration names.
+const MAX_CREDENTIALS_BYTES: usize = 64 * 1024;
+
+/// Checks `request` against its route, then forwards it.
+async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) -> Response {
+    let client = gate.trusted_proxies.client_ip(peer.ip(), request.headers());
+    let https = gate.trusted_proxies.is_https(peer.ip(), request.headers());
+    let user = match route.access {
+        Public => None,
+        Token(role) => {
+            match plumbing::jwt::authorize(request.headers(), &gate.tokens, role).await {
+                Ok(claims) => Some(claims.sub),
+                Err(refused) => return refused,
+            }
+        }
+    };
+    let limiters = &gate.limiters;
+    let request = match route.limit {
+        Unlimited => request,
+        Client => {
+            if let Err(wait) = limiters.credentials_per_client.check(&client.to_string()) {
+                return too_many_requests(wait, "attempts from this address");
+            }
+            request
+        }
+        User => {
+            let key = user.map(|id| id.to_string()).unwrap_or_default();
+            if let Err(wait) = limiters.per_user.check(&key) {
+                return too_many_requests(wait, "requests");
+            }
+            request
+        }
+        Credentials => {
+            if let Err(wait) = limiters.credentials_per_client.check(&client.to_string()) {
+                return too_many_requests(wait, "attempts from this address");
+            }
+            let (parts, body) = request.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_CREDENTIALS_BYTES).await else {
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                );
+            };
+            if let Some(account) = account_of(&bytes)
+                && let Err(wait) = limiters.credentials_per_account.check(&account)
+            {
+                return too_many_requests(wait, "attempts for this account");
+            }
+            Request::from_parts(parts, Body::from(bytes))
+        }
+    };
+    let mut response = forward(&gate.proxy, route.upstream, client, https, request).await;
+    if https {
+        secure_for_tls(response.headers_mut());
+    }
+    response
+}
+
+/// The account a login or registration body names: its `email`, trimmed and lowercased.
+fn account_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        email: String,
+    }
+    serde_json::from_slice::<Named>(body)
+        .ok()
+        .map(|named| named.email.trim().to_lowercase())
+}
+
+/// Over TLS: HSTS, and every cookie `Secure`.
+fn secure_for_tls(headers: &mut HeaderMap) {
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|cookie| match cookie.to_str() {
+            Ok(text) if !text.to_ascii_lowercase().contains("; secure") => {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or_else(|_| cookie.clone())
+            }
+            _ => cookie.clone(),
+        })
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
 }
 
 /// Headers that describe one hop, not the message: never forwarded either way.
@@ -142,7 +321,8 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, also_dropped: &[&str]) {
 async fn forward(
     proxy: &Proxy,
     upstream: Upstream,
-    peer: SocketAddr,
+    client: IpAddr,
+    https: bool,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -150,8 +330,8 @@ async fn forward(
     let url = format!("{}{path_and_query}", proxy.base(upstream));
     let mut headers = HeaderMap::new();
     copy_headers(&parts.headers, &mut headers, SET_BY_EDGE);
-    // The client as edge saw it; anything the client claimed is dropped above.
-    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
+    // The client as edge determined it; anything the client claimed is dropped above.
+    if let Ok(ip) = HeaderValue::from_str(&client.to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
     }
     if let Some(host) = parts.headers.get(header::HOST) {
@@ -159,7 +339,7 @@ async fn forward(
     }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
+        HeaderValue::from_static(if https { "https" } else { "http" }),
     );
     let sent = proxy
         .client
@@ -207,13 +387,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_sdk_route_of_the_design_goes_to_ingest_and_the_api_to_its_service() {
-        let upstream_of = |path: &str| {
-            ROUTES.iter().find_map(|(matcher, upstream)| match matcher {
-                Exact(exact) => (*exact == path).then_some(*upstream),
-                Prefix(prefix) => path.starts_with(prefix).then_some(*upstream),
-            })
-        };
+    fn every_route_of_the_design_goes_to_its_service_with_its_access_rule() {
+        let rule = |path: &str| route_of(path).map(|route| (route.upstream, route.access));
         for path in [
             "/e/",
             "/i/v0/e/",
@@ -224,23 +399,60 @@ mod tests {
             "/b",
             "/api/event",
             "/api/send",
-            "/api/events",
         ] {
-            assert_eq!(upstream_of(path), Some(Ingest), "{path}");
+            assert_eq!(rule(path), Some((Ingest, Public)), "{path}");
         }
+        assert_eq!(rule("/api/events"), Some((Ingest, Token(Role::User))));
         for path in [
             "/api/auth/login",
-            "/api/admin/users",
+            "/api/auth/register",
+            "/api/auth/refresh",
             "/.well-known/jwks.json",
         ] {
-            assert_eq!(upstream_of(path), Some(Auth), "{path}");
+            assert_eq!(rule(path), Some((Auth, Public)), "{path}");
         }
-        assert_eq!(upstream_of("/api/query/trends"), Some(Query));
+        assert_eq!(rule("/api/auth/me"), Some((Auth, Token(Role::User))));
+        assert_eq!(rule("/api/admin/users"), Some((Auth, Token(Role::Admin))));
         assert_eq!(
-            upstream_of("/analytics/trends"),
-            None,
+            rule("/api/query/trends"),
+            Some((Query, Token(Role::Analyst)))
+        );
+        assert!(rule("/api/nope").is_none(), "an unknown API path is a 404");
+        assert!(
+            rule("/analytics/trends").is_none(),
             "client routes are the web app"
         );
-        assert_eq!(upstream_of("/assets/boot.js"), None);
+        assert_eq!(
+            route_of("/api/auth/login").map(|route| route.limit),
+            Some(Credentials)
+        );
+    }
+
+    #[test]
+    fn cookies_turn_secure_over_tls() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("refresh_token=x; HttpOnly; SameSite=Strict; Path=/api/auth"),
+        );
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("a=b; Secure"));
+        secure_for_tls(&mut headers);
+        let cookies: Vec<_> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        assert_eq!(
+            cookies,
+            [
+                "refresh_token=x; HttpOnly; SameSite=Strict; Path=/api/auth; Secure",
+                "a=b; Secure"
+            ]
+        );
+        assert!(headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert_eq!(
+            account_of(br#"{"email":" Ann@Example.com ","password":"x"}"#).as_deref(),
+            Some("ann@example.com")
+        );
     }
 }

@@ -24,14 +24,18 @@ fn ui_dir() -> PathBuf {
 }
 
 fn edge(ingest: String, auth: String, query: String) -> anyhow::Result<ServiceHandle> {
-    let config = edge::Config {
-        http: http(),
-        ingest_url: ingest,
-        auth_url: auth,
-        query_url: query,
-        ui_dir: ui_dir(),
-        upstream_timeout_ms: 5_000,
-    };
+    edge_with(ingest, auth, query, |_| {})
+}
+
+fn edge_with(
+    ingest: String,
+    auth: String,
+    query: String,
+    adjust: impl FnOnce(&mut edge::Config),
+) -> anyhow::Result<ServiceHandle> {
+    let mut config = edge::Config::new(ingest, auth, query, ui_dir());
+    config.upstream_timeout_ms = 5_000;
+    adjust(&mut config);
     spawn_service("edge", move |listener, shutdown| {
         edge::run(config, listener, shutdown)
     })
@@ -44,11 +48,11 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
     let ch = ClickHouseDb::unique();
     ch.server().create_database(&ch.name)?;
     let ingest = spawn_service("ingest", {
-        let config = ingest::Config {
-            http: http(),
-            nats: NatsConfig { url: nats.url() },
-            auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-        };
+        let config = ingest::Config::new(
+            http(),
+            NatsConfig { url: nats.url() },
+            ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+        );
         move |listener, shutdown| ingest::run(config, listener, shutdown)
     })?;
     let auth = spawn_service("auth", {
@@ -186,70 +190,118 @@ fn the_web_app_loads_in_chromium_and_shows_the_product_name() -> anyhow::Result<
     Ok(())
 }
 
+const ADMIN: &str = "admin@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Every service on real NATS, Postgres and ClickHouse, with a first admin. Services are listed
+/// first so they stop before the servers they use.
+struct Stack {
+    query: ServiceHandle,
+    ingest: ServiceHandle,
+    _sink: ServiceHandle,
+    auth: ServiceHandle,
+    nats: TestNats,
+    _pg: PostgresDb,
+    ch: ClickHouseDb,
+}
+
+impl Stack {
+    fn start() -> anyhow::Result<Self> {
+        let nats = TestNats::start()?;
+        let pg = PostgresDb::create()?;
+        let ch = ClickHouseDb::unique();
+        let auth = spawn_auth(&nats, &pg, None, None)?;
+        let ingest = spawn_service("ingest", {
+            let config = ingest::Config::new(
+                http(),
+                NatsConfig { url: nats.url() },
+                ingest::AuthConfig::at(auth.url("")),
+            );
+            move |listener, shutdown| ingest::run(config, listener, shutdown)
+        })?;
+        let sink = spawn_service("sink", {
+            let config = sink::Config {
+                http: http(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                batch: sink::consumer::BatchSettings {
+                    max_wait_ms: 50,
+                    ..Default::default()
+                },
+            };
+            move |listener, shutdown| sink::run(config, listener, shutdown)
+        })?;
+        let query = spawn_service("query", {
+            let config = query::Config {
+                http: http(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+                limits: query::Limits::default(),
+                sql_log: None,
+            };
+            move |listener, shutdown| query::run(config, listener, shutdown)
+        })?;
+        Ok(Self {
+            query,
+            ingest,
+            _sink: sink,
+            auth,
+            nats,
+            _pg: pg,
+            ch,
+        })
+    }
+
+    fn edge(&self, adjust: impl FnOnce(&mut edge::Config)) -> anyhow::Result<ServiceHandle> {
+        let edge = edge_with(
+            self.ingest.url(""),
+            self.auth.url(""),
+            self.query.url(""),
+            adjust,
+        )?;
+        wait_for_readiness(&edge, 200)?;
+        Ok(edge)
+    }
+}
+
+/// Auth with the first admin, signing with `keys` (generated when `None`), on `addr` (any free
+/// port when `None`).
+fn spawn_auth(
+    nats: &TestNats,
+    pg: &PostgresDb,
+    keys: Option<String>,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ServiceHandle> {
+    let mut config = auth::Config::with_defaults(
+        http(),
+        NatsConfig { url: nats.url() },
+        PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+    )?;
+    config.first_admin = Some((ADMIN.to_owned(), plumbing::config::Secret::new(PASSWORD)));
+    if let Some(keys) = keys {
+        config.keys = auth::KeySource::Inline(plumbing::config::Secret::new(keys));
+    }
+    let run = move |listener, shutdown| auth::run(config, listener, shutdown);
+    match addr {
+        Some(addr) => devstack::test::spawn_service_at("auth", addr, run),
+        None => spawn_service("auth", run),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_503()
 -> anyhow::Result<()> {
-    const PASSWORD: &str = "correct horse battery staple";
-    let nats = TestNats::start()?;
-    let pg = PostgresDb::create()?;
-    let ch = ClickHouseDb::unique();
-    let auth = spawn_service("auth", {
-        let mut config = auth::Config::with_defaults(
-            http(),
-            NatsConfig { url: nats.url() },
-            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-        )?;
-        config.first_admin = Some((
-            "admin@example.com".to_owned(),
-            plumbing::config::Secret::new(PASSWORD),
-        ));
-        move |listener, shutdown| auth::run(config, listener, shutdown)
-    })?;
-    let ingest = spawn_service("ingest", {
-        let config = ingest::Config {
-            http: http(),
-            nats: NatsConfig { url: nats.url() },
-            auth: ingest::AuthConfig::at(auth.url("")),
-        };
-        move |listener, shutdown| ingest::run(config, listener, shutdown)
-    })?;
-    let _sink = spawn_service("sink", {
-        let config = sink::Config {
-            http: http(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-            batch: sink::consumer::BatchSettings {
-                max_wait_ms: 50,
-                ..Default::default()
-            },
-        };
-        move |listener, shutdown| sink::run(config, listener, shutdown)
-    })?;
-    let mut query = spawn_service("query", {
-        let config = query::Config {
-            http: http(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-            auth: plumbing::jwt::AuthConfig::at(auth.url("")),
-            limits: query::Limits::default(),
-            sql_log: None,
-        };
-        move |listener, shutdown| query::run(config, listener, shutdown)
-    })?;
-    let edge = edge(ingest.url(""), auth.url(""), query.url(""))?;
-    wait_for_readiness(&edge, 200)?;
+    let mut stack = Stack::start()?;
+    let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
 
     // Auth through edge: the first admin logs in; the refresh cookie comes back too.
-    let token = devstack::test::access_token(
-        edge.addr.port(),
-        "admin@example.com",
-        PASSWORD,
-        Duration::from_secs(30),
-    )?;
+    let token =
+        devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
     let login = http
         .post(edge.url("/api/auth/login"))
-        .json(&serde_json::json!({ "email": "admin@example.com", "password": PASSWORD }))
+        .json(&serde_json::json!({ "email": ADMIN, "password": PASSWORD }))
         .send()
         .await?;
     assert!(
@@ -323,7 +375,7 @@ async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_5
     assert_eq!(refused.status(), 401);
 
     // Query stopped: edge answers 503 in JSON, and keeps serving the rest.
-    query.stop()?;
+    stack.query.stop()?;
     let down = http
         .get(edge.url(&overview))
         .bearer_auth(&token)
@@ -334,5 +386,311 @@ async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_5
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
     let jwks = http.get(edge.url("/.well-known/jwks.json")).send().await?;
     assert_eq!(jwks.status(), 200);
+    Ok(())
+}
+
+/// `method path` with `token`, and the status edge answered.
+async fn status(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+) -> anyhow::Result<u16> {
+    let mut request = http.request(method.clone(), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if method == reqwest::Method::POST {
+        request = request.json(&serde_json::json!({ "event": "role-matrix" }));
+    }
+    Ok(request.send().await?.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> anyhow::Result<()> {
+    let stack = Stack::start()?;
+    let edge = stack.edge(|_| {})?;
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let timeout = Duration::from_secs(30);
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, timeout)?;
+
+    // A user and an analyst, registered through edge; the admin promotes the analyst.
+    for email in ["user@example.com", "analyst@example.com"] {
+        let registered = http
+            .post(edge.url("/api/auth/register"))
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?;
+        assert_eq!(registered.status(), 201, "{email}");
+        if email.starts_with("analyst") {
+            let user: serde_json::Value = registered.json().await?;
+            let id = user["id"].as_str().expect("user id");
+            let promoted = http
+                .patch(edge.url(&format!("/api/admin/users/{id}")))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({ "role": "analyst" }))
+                .send()
+                .await?;
+            assert_eq!(promoted.status(), 200);
+        }
+    }
+    let user = devstack::test::access_token(port, "user@example.com", PASSWORD, timeout)?;
+    let analyst = devstack::test::access_token(port, "analyst@example.com", PASSWORD, timeout)?;
+    let project = contract::BUILTIN_PROJECT_ID;
+    let catalog = format!("/api/query/catalog?project_id={project}");
+    devstack::wait::until_async("query is up", timeout, || async {
+        status(
+            &http,
+            reqwest::Method::GET,
+            edge.url(&catalog),
+            Some(&admin),
+        )
+        .await
+        .is_ok_and(|code| code == 200)
+    })
+    .await?;
+
+    // Expected status with no token, a user's, an analyst's, an admin's.
+    use reqwest::Method;
+    let matrix: [(Method, &str, [u16; 4]); 5] = [
+        (Method::GET, "/api/auth/me", [401, 200, 200, 200]),
+        (Method::POST, "/api/events", [401, 200, 200, 200]),
+        (Method::GET, &catalog, [401, 403, 200, 200]),
+        (Method::GET, "/api/admin/users", [401, 403, 403, 200]),
+        (Method::GET, "/api/admin/projects", [401, 403, 403, 200]),
+    ];
+    for (method, path, expected) in &matrix {
+        let mut seen = [0_u16; 4];
+        for (slot, token) in [None, Some(&user), Some(&analyst), Some(&admin)]
+            .into_iter()
+            .enumerate()
+        {
+            seen[slot] = status(
+                &http,
+                method.clone(),
+                edge.url(path),
+                token.map(String::as_str),
+            )
+            .await?;
+        }
+        assert_eq!(
+            &seen, expected,
+            "{method} {path}: none, user, analyst, admin"
+        );
+    }
+    let forged = status(
+        &http,
+        Method::GET,
+        edge.url("/api/auth/me"),
+        Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."),
+    )
+    .await?;
+    assert_eq!(forged, 401, "an unsigned token");
+
+    // Bypassing edge gets nothing either: each service checks the token itself.
+    for (service, method, path) in [
+        (&stack.query, Method::GET, catalog.as_str()),
+        (&stack.ingest, Method::POST, "/api/events"),
+        (&stack.auth, Method::GET, "/api/admin/users"),
+    ] {
+        assert_eq!(
+            status(&http, method.clone(), service.url(path), None).await?,
+            401,
+            "{method} {path} directly"
+        );
+        assert_eq!(
+            status(&http, method.clone(), service.url(path), Some(&user)).await?,
+            if path == "/api/events" { 200 } else { 403 },
+            "{method} {path} directly with a user's token"
+        );
+    }
+
+    // An unknown API path is a JSON 404, not the web app.
+    let unknown = http.get(edge.url("/api/nope")).send().await?;
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await?;
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_address_request_id_and_trace_follow_an_event_to_clickhouse()
+-> anyhow::Result<()> {
+    let stack = Stack::start()?;
+    // The public door believes nobody's X-Forwarded-For; one behind a trusted load balancer does.
+    let public = stack.edge(|_| {})?;
+    let behind_proxy = stack.edge(|config| {
+        config.trusted_proxies = plumbing::forwarded::TrustedProxies::local();
+    })?;
+    let http = reqwest::Client::new();
+    let admin =
+        devstack::test::access_token(public.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
+    let project: serde_json::Value = http
+        .post(public.url("/api/admin/projects"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "name": "Traced" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = project["write_key"].as_str().expect("write key").to_owned();
+    let project_id = project["id"].as_str().expect("project id").to_owned();
+    let js = async_nats::jetstream::new(async_nats::connect(stack.nats.url()).await?);
+    let mut events = js.get_stream(contract::streams::EVENTS_STREAM).await?;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (edge, event, request_id) in [
+        (&public, "via-public", "req-public-1"),
+        (&behind_proxy, "via-proxy", "req-proxy-1"),
+    ] {
+        let sent = http
+            .post(edge.url("/batch/"))
+            .header("x-request-id", request_id)
+            .header("traceparent", TRACEPARENT)
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .body(
+                serde_json::json!({ "api_key": key, "event": event, "distinct_id": "d1" })
+                    .to_string(),
+            )
+            .send()
+            .await?;
+        assert_eq!(sent.status(), 200, "{event}");
+        assert_eq!(
+            sent.headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(request_id)
+        );
+        // The message on the stream carries the request's id and trace context.
+        let last = events.info().await?.state.last_sequence;
+        let message = events.get_raw_message(last).await?;
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|value| value.as_str().to_owned())
+        };
+        assert_eq!(
+            header(contract::streams::REQUEST_ID_HEADER).as_deref(),
+            Some(request_id)
+        );
+        assert_eq!(
+            header(contract::streams::TRACEPARENT_HEADER).as_deref(),
+            Some(TRACEPARENT)
+        );
+    }
+
+    // In ClickHouse: the public edge recorded its peer, the proxied one the client the trusted
+    // proxy named (the nearest untrusted hop), both anonymised.
+    let sql = format!(
+        "SELECT event, ip FROM events WHERE project_id = '{project_id}' ORDER BY event FORMAT TSV"
+    );
+    let expected = "via-proxy\t203.0.113.0\nvia-public\t127.0.0.0\n";
+    devstack::wait::until("both events stored", Duration::from_secs(30), || {
+        stack
+            .ch
+            .server()
+            .query_in(&stack.ch.name, &sql)
+            .is_ok_and(|rows| rows == expected)
+    })?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_without_restarting_edge()
+-> anyhow::Result<()> {
+    let nats = TestNats::start()?;
+    let pg = PostgresDb::create()?;
+    let first_key = auth::keys::generate_line()?;
+    let mut auth = spawn_auth(&nats, &pg, Some(first_key.clone()), None)?;
+    let nowhere = || "http://127.0.0.1:9".to_owned();
+    let edge = edge(nowhere(), auth.url(""), nowhere())?;
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let old_token = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))?;
+    let me = |token: String| {
+        let http = http.clone();
+        let url = edge.url("/api/auth/me");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(me(old_token.clone()).await, 200);
+
+    // Rotation: auth restarts where it was with a second key, which now signs; edge, still
+    // running, fetches the JWKS again for the unknown key id.
+    let addr = auth.addr;
+    auth.stop()?;
+    let second_key = auth::keys::generate_line()?;
+    let _auth = spawn_auth(
+        &nats,
+        &pg,
+        Some(format!("{first_key},{second_key}")),
+        Some(addr),
+    )?;
+    let new_token = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))?;
+    assert_ne!(
+        new_token.split('.').next(),
+        old_token.split('.').next(),
+        "the new token names another key"
+    );
+    devstack::wait::until_async(
+        "edge accepts the new key",
+        Duration::from_secs(20),
+        || async { me(new_token.clone()).await == 200 },
+    )
+    .await?;
+    assert_eq!(me(old_token).await, 200, "the old key still verifies");
+
+    // Logins: edge's own limiters, 3 per account and 5 per address (auth's failure lock is at
+    // 10 per account, never reached).
+    let limited = edge_with(nowhere(), format!("http://{addr}"), nowhere(), |config| {
+        config.limits.auth_per_client = plumbing::ratelimit::Rate::per_minute(5);
+        config.limits.auth_per_account = plumbing::ratelimit::Rate::per_minute(3);
+    })?;
+    let login = |email: &'static str| {
+        let http = http.clone();
+        let url = limited.url("/api/auth/login");
+        async move {
+            http.post(url)
+                .json(&serde_json::json!({ "email": email, "password": "wrong password" }))
+                .send()
+                .await
+        }
+    };
+    let mut codes = Vec::new();
+    for email in [
+        "victim@example.com",
+        "victim@example.com",
+        "Victim@Example.com",
+        "victim@example.com",
+        "other@example.com",
+        "other@example.com",
+    ] {
+        let answer = login(email).await?;
+        codes.push(answer.status().as_u16());
+        if answer.status() == 429 {
+            let retry: u64 = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("Retry-After in seconds");
+            assert!((1..=60).contains(&retry), "{retry}");
+            let body: serde_json::Value = answer.json().await?;
+            assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+        }
+    }
+    assert_eq!(
+        codes[..],
+        [401, 401, 401, 429, 401, 429],
+        "the 4th for one account, then the 6th from one address"
+    );
     Ok(())
 }

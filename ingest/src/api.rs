@@ -71,10 +71,15 @@ pub enum IngestError {
     Forbidden(String),
     #[error("events could not be stored, retry later")]
     Unavailable(String),
+    #[error("too many requests for this write key")]
+    RateLimited(std::time::Duration),
 }
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
+        if let IngestError::RateLimited(wait) = self {
+            return plumbing::ratelimit::too_many_requests(wait, "requests for this write key");
+        }
         let (status, code) = match &self {
             IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             IngestError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -85,6 +90,7 @@ impl IntoResponse for IngestError {
                 tracing::warn!(cause = %cause, "jetstream did not store events");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            IngestError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         let mut response = error_response(status, code, self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -114,8 +120,9 @@ async fn posthog_capture(
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
-    let ip = anonymise(peer.ip());
+    let ip = anonymise(client_ip(&state, peer, &headers));
     let mut outcomes = Vec::with_capacity(parsed.events.len());
+    let mut checked = Vec::new();
     for raw_event in &parsed.events {
         let token =
             posthog::token(raw_event, parsed.token.as_deref()).ok_or(IngestError::UnknownKey)?;
@@ -123,6 +130,7 @@ async fn posthog_capture(
             .write_keys
             .project(&token)
             .ok_or(IngestError::UnknownKey)?;
+        within_rate(&state, &token, &mut checked)?;
         outcomes.push(posthog::normalise(
             raw_event,
             project_id,
@@ -155,8 +163,9 @@ async fn segment(
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok()),
     );
-    let ip = anonymise(peer.ip());
+    let ip = anonymise(client_ip(&state, peer, &headers));
     let mut outcomes = Vec::with_capacity(parsed.messages.len());
+    let mut checked = Vec::new();
     for message in &parsed.messages {
         let key = message
             .get("writeKey")
@@ -169,6 +178,7 @@ async fn segment(
             .write_keys
             .project(&key)
             .ok_or(IngestError::UnknownKey)?;
+        within_rate(&state, &key, &mut checked)?;
         outcomes.push(segment::normalise(
             message,
             project_id,
@@ -202,7 +212,7 @@ async fn native_events(
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
-    let ip = anonymise(peer.ip());
+    let ip = anonymise(client_ip(&state, peer, &headers));
     let mut outcomes = Vec::with_capacity(parsed.events.len());
     for raw in parsed.events {
         let serde_json::Value::Object(mut object) = raw else {
@@ -260,6 +270,23 @@ async fn native_events(
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
+/// The client: the socket's peer, or whom a trusted proxy (the edge) names.
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    state.trusted_proxies.client_ip(peer.ip(), headers)
+}
+
+/// Takes one request from each write key (or cookieless project) a request names, once.
+fn within_rate(state: &AppState, key: &str, checked: &mut Vec<String>) -> Result<(), IngestError> {
+    if checked.iter().any(|seen| seen == key) {
+        return Ok(());
+    }
+    checked.push(key.to_owned());
+    state
+        .write_key_limits
+        .check(key)
+        .map_err(IngestError::RateLimited)
+}
+
 fn user_agent(headers: &HeaderMap) -> &str {
     headers
         .get(header::USER_AGENT)
@@ -282,9 +309,10 @@ async fn plausible(
         .iter()
         .find_map(|domain| state.write_keys.project_for_domain(domain))
         .ok_or(IngestError::UnknownKey)?;
+    within_rate(&state, &format!("project:{project_id}"), &mut Vec::new())?;
     let visitor = cookieless::daily_visitor(
         project_id,
-        &peer.ip().to_string(),
+        &client_ip(&state, peer, &headers).to_string(),
         user_agent(&headers),
         received_at,
     );
@@ -293,7 +321,7 @@ async fn plausible(
         project_id,
         visitor,
         received_at,
-        &anonymise(peer.ip()),
+        &anonymise(client_ip(&state, peer, &headers)),
     );
     accept(&state, vec![Ok(event)], &headers).await?;
     Ok((
@@ -317,13 +345,23 @@ async fn umami(
     if !state.write_keys.has_project(parsed.website) {
         return Err(IngestError::UnknownKey);
     }
+    within_rate(
+        &state,
+        &format!("project:{}", parsed.website),
+        &mut Vec::new(),
+    )?;
     let visitor = cookieless::daily_visitor(
         parsed.website,
-        &peer.ip().to_string(),
+        &client_ip(&state, peer, &headers).to_string(),
         user_agent(&headers),
         received_at,
     );
-    let event = cookieless::umami_event(parsed, visitor, received_at, &anonymise(peer.ip()));
+    let event = cookieless::umami_event(
+        parsed,
+        visitor,
+        received_at,
+        &anonymise(client_ip(&state, peer, &headers)),
+    );
     accept(&state, vec![event], &headers).await?;
     Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
 }
@@ -382,7 +420,13 @@ async fn accept(
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
     let accepted = events.len();
-    publish(&state.jetstream.context, events)
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for event in &events {
+            // Inside the request span: request id and trace id stand next to the event id.
+            tracing::debug!(event_id = %event.event_id, subject = %event.subject, "publishing event");
+        }
+    }
+    publish(&state.jetstream.context, events, &Trace::of(headers))
         .await
         .inspect_err(|_| count(state, "unavailable", accepted))?;
     count(state, "accepted", accepted);
@@ -451,14 +495,47 @@ impl Encoded {
     }
 }
 
+/// The request's id and trace context, copied into the headers of every message it publishes,
+/// so an event can be followed from the browser to ClickHouse in the logs.
+#[derive(Debug, Default)]
+pub struct Trace {
+    request_id: Option<String>,
+    traceparent: Option<String>,
+}
+
+impl Trace {
+    pub fn of(headers: &HeaderMap) -> Self {
+        let text = |name: &axum::http::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            request_id: text(&plumbing::http::REQUEST_ID),
+            traceparent: text(&plumbing::http::TRACEPARENT),
+        }
+    }
+}
+
 /// Publishes every event with its id as `Nats-Msg-Id` (JetStream drops duplicates within its
-/// window), all at once, then waits for every PubAck.
-pub async fn publish(js: &jetstream::Context, events: Vec<Encoded>) -> Result<(), IngestError> {
+/// window) and the request's [`Trace`], all at once, then waits for every PubAck.
+pub async fn publish(
+    js: &jetstream::Context,
+    events: Vec<Encoded>,
+    trace: &Trace,
+) -> Result<(), IngestError> {
     let mut acks = Vec::with_capacity(events.len());
     for event in events {
-        let message = jetstream::message::PublishMessage::build()
+        let mut message = jetstream::message::PublishMessage::build()
             .payload(event.payload.into())
             .message_id(event.event_id);
+        if let Some(request_id) = &trace.request_id {
+            message = message.header(contract::streams::REQUEST_ID_HEADER, request_id.as_str());
+        }
+        if let Some(traceparent) = &trace.traceparent {
+            message = message.header(contract::streams::TRACEPARENT_HEADER, traceparent.as_str());
+        }
         let ack = js
             .send_publish(event.subject, message)
             .await

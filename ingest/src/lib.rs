@@ -12,9 +12,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use plumbing::config::{ConfigError, HttpConfig, NatsConfig};
+use plumbing::config::{ConfigError, HttpConfig, NatsConfig, var_or};
+use plumbing::forwarded::TrustedProxies;
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
+use plumbing::ratelimit::{Rate, RateLimiter};
 use plumbing::streams::{Definitions, JetStream};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -33,6 +35,13 @@ pub struct Config {
     /// Where auth publishes its keys, and what tokens must say, for `POST /api/events`
     /// (`AUTH_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`).
     pub auth: AuthConfig,
+    /// Peers trusted to name the client in `X-Forwarded-For` (`TRUSTED_PROXIES`, default
+    /// `127.0.0.1,::1`: an edge on the same host). The client address feeds the anonymised IP
+    /// and the cookieless visitor hash.
+    pub trusted_proxies: TrustedProxies,
+    /// Requests per write key (or per project on the cookieless routes), per replica
+    /// (`WRITE_KEY_REQUESTS_PER_SECOND`, default 2000, 0 for no limit).
+    pub write_key_rate: Rate,
 }
 
 pub use plumbing::jwt::AuthConfig;
@@ -43,7 +52,20 @@ impl Config {
             http: HttpConfig::from_env("INGEST_PORT", 8001)?,
             nats: NatsConfig::from_env()?,
             auth: AuthConfig::from_env()?,
+            trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
+            write_key_rate: Rate::per_second(var_or("WRITE_KEY_REQUESTS_PER_SECOND", 2_000)?),
         })
+    }
+
+    /// Defaults for everything but where things are: for tests and tools.
+    pub fn new(http: HttpConfig, nats: NatsConfig, auth: AuthConfig) -> Self {
+        Self {
+            http,
+            nats,
+            auth,
+            trusted_proxies: TrustedProxies::local(),
+            write_key_rate: Rate::per_second(2_000),
+        }
     }
 }
 
@@ -63,6 +85,9 @@ pub struct AppState {
     /// Verifies the bearer tokens of `POST /api/events`.
     pub tokens: Arc<plumbing::jwt::JwksVerifier>,
     pub metrics: IngestMetrics,
+    pub trusted_proxies: TrustedProxies,
+    /// Request rate per write key.
+    pub write_key_limits: Arc<RateLimiter>,
 }
 
 /// Serves ingest on `listener` until `shutdown` completes.
@@ -94,6 +119,8 @@ pub async fn run(
         write_keys,
         tokens,
         metrics: ingest_metrics,
+        trusted_proxies: config.trusted_proxies.clone(),
+        write_key_limits: Arc::new(RateLimiter::new(config.write_key_rate)),
     };
     plumbing::http::run_service(
         listener,

@@ -6,11 +6,11 @@ use plumbing::config::{HttpConfig, NatsConfig};
 #[test]
 fn ingest_is_ready_with_nats_and_unavailable_when_nats_stops() -> anyhow::Result<()> {
     let mut nats = TestNats::start()?;
-    let config = ingest::Config {
-        http: HttpConfig::ephemeral(),
-        nats: NatsConfig { url: nats.url() },
-        auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-    };
+    let config = ingest::Config::new(
+        HttpConfig::ephemeral(),
+        NatsConfig { url: nats.url() },
+        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+    );
     let service = spawn_service("ingest", move |listener, shutdown| {
         ingest::run(config, listener, shutdown)
     })?;

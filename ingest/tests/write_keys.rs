@@ -86,3 +86,53 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
         "the other key still works"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not() {
+    let nats = TestNats::start().expect("nats starts");
+    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
+    provision(&js, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
+    let project = Uuid::now_v7();
+    publish(&js, &issued(project, Uuid::now_v7(), "ea_busy"), project).await;
+    publish(&js, &issued(project, Uuid::now_v7(), "ea_calm"), project).await;
+    let mut config = ingest::Config::new(
+        plumbing::config::HttpConfig::ephemeral(),
+        plumbing::config::NatsConfig { url: nats.url() },
+        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+    );
+    config.write_key_rate = plumbing::ratelimit::Rate::per_minute(3);
+    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
+        ingest::run(config, listener, shutdown)
+    })
+    .expect("ingest starts");
+    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+
+    let http = reqwest::Client::new();
+    let send = |key: &'static str| {
+        http.post(ingest.url("/batch/"))
+            .body(serde_json::json!({ "api_key": key, "batch": [{ "event": "e", "distinct_id": "d" }] }).to_string())
+            .send()
+    };
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(send("ea_busy").await.expect("answers").status().as_u16());
+    }
+    assert_eq!(codes, [200, 200, 200, 429]);
+    let refused = send("ea_busy").await.expect("answers");
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert_eq!(
+        send("ea_calm").await.expect("answers").status(),
+        200,
+        "another key of the same project has its own budget"
+    );
+}

@@ -22,6 +22,10 @@ use crate::metrics::{self, Metrics};
 /// Header that carries the request id from the edge through every service.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The W3C trace context header, carried from the edge through every service and into NATS
+/// message headers.
+pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 /// What the operational routes need.
 #[derive(Debug, Clone)]
 pub struct Ops {
@@ -81,6 +85,15 @@ async fn track_request(
     request
         .headers_mut()
         .insert(REQUEST_ID.clone(), request_id.clone());
+    let traceparent = request
+        .headers()
+        .get(&TRACEPARENT)
+        .filter(|value| trace_id(value).is_some())
+        .cloned()
+        .unwrap_or_else(new_traceparent);
+    request
+        .headers_mut()
+        .insert(TRACEPARENT.clone(), traceparent.clone());
     let method = request.method().to_string();
     let route = request
         .extensions()
@@ -91,6 +104,7 @@ async fn track_request(
         method = %method,
         route = %route,
         request_id = request_id.to_str().unwrap_or_default(),
+        trace_id = trace_id(&traceparent).unwrap_or_default(),
     );
 
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -134,6 +148,37 @@ async fn track_request(
 fn is_acceptable_request_id(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
+pub fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
+    let text = traceparent.to_str().ok()?;
+    let mut parts = text.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |part: &str, len: usize| {
+        part.len() == len
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && part.bytes().any(|b| b != b'0')
+    };
+    (parts.next().is_none()
+        && version == "00"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && flags.len() == 2
+        && flags.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(trace)
+}
+
+/// A new sampled trace context.
+fn new_traceparent() -> HeaderValue {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = uuid::Uuid::new_v4().simple().to_string();
+    HeaderValue::from_str(&format!("00-{trace}-{}-01", &span[..16])).unwrap_or_else(|_| {
+        HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    })
 }
 
 fn new_request_id() -> HeaderValue {
@@ -192,4 +237,31 @@ pub async fn serve(
     .await?;
     tracing::info!(service = health.service(), "stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_well_formed_traceparent_is_kept() {
+        let trace =
+            |text: &'static str| trace_id(&HeaderValue::from_static(text)).map(str::to_owned);
+        assert_eq!(
+            trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "hello",
+        ] {
+            assert_eq!(trace(bad), None, "{bad}");
+        }
+        let fresh = new_traceparent();
+        assert!(trace_id(&fresh).is_some(), "{fresh:?}");
+    }
 }

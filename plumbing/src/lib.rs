@@ -6,12 +6,14 @@
 pub mod clickhouse;
 pub mod config;
 pub mod error;
+pub mod forwarded;
 pub mod health;
 pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;
 pub mod projects;
+pub mod ratelimit;
 pub mod shutdown;
 pub mod startup;
 pub mod streams;

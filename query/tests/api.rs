@@ -122,11 +122,11 @@ impl Stack {
         })
         .expect("auth");
         let ingest = spawn_service("ingest", {
-            let config = ingest::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-                auth: ingest::AuthConfig::at(auth.url("")),
-            };
+            let config = ingest::Config::new(
+                HttpConfig::ephemeral(),
+                NatsConfig { url: nats.url() },
+                ingest::AuthConfig::at(auth.url("")),
+            );
             move |l, s| ingest::run(config, l, s)
         })
         .expect("ingest");

@@ -185,6 +185,33 @@ impl Batch {
     }
 }
 
+/// At debug level, one line per stored event with the request id and trace id ingest copied
+/// into its message headers: the last link from the browser to ClickHouse.
+fn log_stored(rows: &[EventRow], messages: &[Message]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for (row, message) in rows.iter().zip(messages) {
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(name))
+                .map_or("", |value| value.as_str())
+        };
+        let trace_id = header(contract::streams::TRACEPARENT_HEADER)
+            .split('-')
+            .nth(1)
+            .unwrap_or_default();
+        tracing::debug!(
+            event_id = %row.event_id,
+            request_id = header(contract::streams::REQUEST_ID_HEADER),
+            trace_id,
+            "event stored"
+        );
+    }
+}
+
 /// How often a batch that waits (ClickHouse down, or the batch ahead still inserting) is
 /// marked in progress; well inside the consumer's 60 s `ack_wait`.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
@@ -395,6 +422,7 @@ impl Writer<'_> {
             let err = match attempt.await {
                 Ok(()) => {
                     self.counters.rows_inserted.inc_by(rows.len() as u64);
+                    log_stored(&rows, &messages);
                     // Plain acks, sent back to back without waiting for each confirmation: an
                     // ack lost on the way only means a redelivery, which the table
                     // deduplicates by event id.

@@ -33,11 +33,11 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
     let project = Uuid::now_v7();
     let js = common::prepare_streams(&nats, project, KEY).await;
     let ingest = spawn_service("ingest", {
-        let config = ingest::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            auth: ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-        };
+        let config = ingest::Config::new(
+            HttpConfig::ephemeral(),
+            NatsConfig { url: nats.url() },
+            ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+        );
         move |l, s| ingest::run(config, l, s)
     })
     .expect("ingest");

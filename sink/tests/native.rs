@@ -25,11 +25,11 @@ async fn a_logged_in_user_sends_events_to_the_built_in_project_as_themselves() {
     })
     .expect("auth");
     let ingest = spawn_service("ingest", {
-        let config = ingest::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            auth: ingest::AuthConfig::at(auth.url("")),
-        };
+        let config = ingest::Config::new(
+            HttpConfig::ephemeral(),
+            NatsConfig { url: nats.url() },
+            ingest::AuthConfig::at(auth.url("")),
+        );
         move |l, s| ingest::run(config, l, s)
     })
     .expect("ingest");

@@ -80,11 +80,11 @@ impl Pipeline {
         prepare_streams(&nats, project, KEY).await;
 
         let ingest = spawn_service("ingest", {
-            let config = ingest::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-                auth: ingest::AuthConfig::at(auth_url.clone()),
-            };
+            let config = ingest::Config::new(
+                HttpConfig::ephemeral(),
+                NatsConfig { url: nats.url() },
+                ingest::AuthConfig::at(auth_url.clone()),
+            );
             move |l, s| ingest::run(config, l, s)
         })
         .expect("ingest");
