@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 /// What a user may do: `user` uses the dashboard, `analyst` reads aggregates, `admin` everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
@@ -223,6 +224,7 @@ pub const PROJECT_SUBJECTS: &str = "auth.project.>";
 
 /// `POST /api/auth/register`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     pub email: String,
     pub password: String,
@@ -232,6 +234,7 @@ pub struct RegisterRequest {
 
 /// `POST /api/auth/login`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -239,6 +242,7 @@ pub struct LoginRequest {
 
 /// `POST /api/auth/refresh` and `/logout` for clients without the cookie.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     #[serde(default)]
     pub refresh_token: Option<String>,
@@ -246,6 +250,7 @@ pub struct RefreshRequest {
 
 /// `POST /api/auth/password`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -253,6 +258,7 @@ pub struct ChangePasswordRequest {
 
 /// A user as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -262,6 +268,7 @@ pub struct UserView {
 
 /// Answer of login and refresh.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -275,6 +282,7 @@ pub struct TokenResponse {
 
 /// A user as the admin panel shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserView {
     pub id: Uuid,
     pub email: String,
@@ -289,6 +297,7 @@ pub struct AdminUserView {
 
 /// `GET /api/admin/users`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserPage {
     pub users: Vec<AdminUserView>,
     pub page: u32,
@@ -298,6 +307,7 @@ pub struct UserPage {
 
 /// `PATCH /api/admin/users/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateUserRequest {
     #[serde(default)]
     pub role: Option<Role>,
@@ -307,6 +317,7 @@ pub struct UpdateUserRequest {
 
 /// `POST /api/admin/projects`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateProjectRequest {
     pub name: String,
     #[serde(default)]
@@ -315,6 +326,7 @@ pub struct CreateProjectRequest {
 
 /// Answer of `POST /api/admin/projects`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedProject {
     pub id: Uuid,
     pub name: String,
@@ -324,6 +336,7 @@ pub struct CreatedProject {
 
 /// A write key of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WriteKeyView {
     pub id: Uuid,
     pub key: String,
@@ -331,6 +344,7 @@ pub struct WriteKeyView {
 
 /// A project as `GET /api/admin/projects` lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectView {
     pub id: Uuid,
     pub name: String,
@@ -346,6 +360,7 @@ pub struct ProjectView {
 
 /// `PUT /api/admin/projects/{id}/domains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetDomainsRequest {
     pub domains: Vec<String>,
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Overall state of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Alive (`/healthz`) or able to serve (`/readyz`).
@@ -18,6 +19,7 @@ pub enum Status {
 
 /// State of one dependency as seen by a readiness check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Up,
@@ -26,6 +28,7 @@ pub enum CheckStatus {
 
 /// Body of `/healthz` and `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub service: String,
     pub status: Status,

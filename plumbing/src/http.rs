@@ -42,6 +42,19 @@ pub fn ops_router(ops: Ops) -> Router {
         .with_state(ops)
 }
 
+/// `GET /openapi.json`: this service's part of the public API description, serialised once.
+/// The edge merges every service's part into `/api/openapi.json`.
+pub fn openapi_route(document: &impl serde::Serialize) -> Router {
+    let body = axum::body::Bytes::from(serde_json::to_vec(document).unwrap_or_default());
+    Router::new().route(
+        "/openapi.json",
+        get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() }
+        }),
+    )
+}
+
 async fn healthz(State(ops): State<Ops>) -> Response {
     axum::Json(ops.health.liveness()).into_response()
 }
