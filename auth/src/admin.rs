@@ -1,18 +1,18 @@
 //! The admin API: users (list, role, disable, erase), projects and their write keys, and the
 //! first-admin bootstrap.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use contract::auth::{
-    AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectView, Role,
-    SetDomainsRequest, UpdateUserRequest, UserPage, WriteKeyView,
+    AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList,
+    ProjectView, Role, SetDomainsRequest, UpdateUserRequest, UserPage, WriteKeyView,
 };
 use contract::streams::AUTH_STREAM;
-use plumbing::error::JsonBody;
+use plumbing::error::{JsonBody, PathParams, QueryParams};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,6 +56,8 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> 
 }
 
 #[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]
     page: Option<u32>,
@@ -89,10 +91,21 @@ impl AdminUserRow {
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/users", tag = "admin", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of users, newest first", body = UserPage),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn list_users(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     admin(&state, &headers).await?;
     let page = query.page.unwrap_or(1).max(1);
@@ -159,10 +172,25 @@ async fn ensure_not_last_admin(state: &AppState, user: &AdminUserRow) -> Result<
     Ok(())
 }
 
+#[utoipa::path(
+    patch, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "user id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "the user as changed", body = AdminUserView),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn update_user(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PathParams(id): PathParams<Uuid>,
     JsonBody(request): JsonBody<UpdateUserRequest>,
 ) -> Result<Json<AdminUserView>, ApiError> {
     let by = Some(admin(&state, &headers).await?);
@@ -219,10 +247,23 @@ async fn update_user(
 
 /// Erasure: the messages that carried the user's personal data are erased from the stream, a
 /// tombstone is recorded, and the projection forgets the user; a rebuild shows no trace.
+#[utoipa::path(
+    delete, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses(
+        (status = 204, description = "the user is deleted and their personal data erased"),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn erase_user(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PathParams(id): PathParams<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let by = Some(admin(&state, &headers).await?);
     let user = find_user(&state, id).await?;
@@ -290,6 +331,19 @@ fn is_timezone_name(name: &str) -> bool {
             }))
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
+    request_body = CreateProjectRequest,
+    responses(
+        (status = 201, description = "the project and its first write key", body = CreatedProject),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn create_project(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -360,10 +414,19 @@ struct ProjectRow {
     domains: Vec<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every project with its live keys", body = ProjectList),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn list_projects(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ProjectList>, ApiError> {
     admin(&state, &headers).await?;
     let projects: Vec<ProjectRow> = sqlx::query_as(
         "SELECT id, name, timezone, created_at, domains FROM projects ORDER BY created_at, id",
@@ -393,7 +456,7 @@ async fn list_projects(
             domains: p.domains,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "projects": views })))
+    Ok(Json(ProjectList { projects: views }))
 }
 
 async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
@@ -419,12 +482,27 @@ fn normalise_domain(domain: &str) -> Option<String> {
     valid.then_some(domain)
 }
 
+#[utoipa::path(
+    put, path = "/api/admin/projects/{id}/domains", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    request_body = SetDomainsRequest,
+    responses(
+        (status = 200, description = "the domains Plausible's script may name for this project", body = ProjectDomains),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn set_domains(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(project_id): Path<Uuid>,
+    PathParams(project_id): PathParams<Uuid>,
     JsonBody(request): JsonBody<SetDomainsRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ProjectDomains>, ApiError> {
     admin(&state, &headers).await?;
     let version = project_version(&state, project_id).await?;
     let mut domains = Vec::new();
@@ -450,15 +528,29 @@ async fn set_domains(
         )
         .await?;
     state.projected(sequence).await?;
-    Ok(Json(
-        serde_json::json!({ "id": project_id, "domains": domains }),
-    ))
+    Ok(Json(ProjectDomains {
+        id: project_id,
+        domains,
+    }))
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/projects/{id}/keys", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    responses(
+        (status = 201, description = "a new write key", body = WriteKeyView),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn issue_key(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(project_id): Path<Uuid>,
+    PathParams(project_id): PathParams<Uuid>,
 ) -> Result<Response, ApiError> {
     admin(&state, &headers).await?;
     let version = project_version(&state, project_id).await?;
@@ -482,10 +574,23 @@ async fn issue_key(
     Ok((StatusCode::CREATED, Json(WriteKeyView { id: key_id, key })).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/api/admin/projects/{id}/keys/{key_id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id"), ("key_id" = Uuid, Path, description = "write key id")),
+    responses(
+        (status = 204, description = "the key no longer accepts events (also when it was already revoked)"),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((project_id, key_id)): Path<(Uuid, Uuid)>,
+    PathParams((project_id, key_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     admin(&state, &headers).await?;
     let version = project_version(&state, project_id).await?;

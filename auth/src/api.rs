@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::auth::{
-    AuthEvent, ChangePasswordRequest, Claims, LoginRequest, RefreshRequest, RegisterRequest, Role,
+    AuthEvent, ChangePasswordRequest, Claims, Jwks, LoginRequest, RefreshRequest, RegisterRequest, Role,
     SessionRevokedReason, TokenResponse, UserView,
 };
 use plumbing::error::{JsonBody, error_response};
@@ -62,6 +62,9 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .merge(crate::admin::router())
         .with_state(state)
+        .merge(plumbing::http::openapi_route(
+            &<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
 }
 
 /// Everything a handler can answer besides success.
@@ -161,6 +164,18 @@ impl AppState {
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "the account, with the role user", body = UserView),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 429, description = "too many requests (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<RegisterRequest>,
@@ -273,6 +288,20 @@ pub fn parse_role(role: &str) -> Result<Role, ApiError> {
 const USER_BY_ID: &str =
     "SELECT id, email, name, password_hash, role, disabled FROM users WHERE id = $1";
 
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "an access token; the refresh token also in an httpOnly cookie", body = TokenResponse,
+            headers(("set-cookie" = String, description = "refresh_token, HttpOnly, SameSite=Strict, Path=/api/auth"))),
+        (status = 401, description = "wrong email or password", body = contract::ErrorBody),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 429, description = "too many requests (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -392,6 +421,17 @@ async fn find_session(state: &AppState, token: &str) -> Result<Option<SessionRow
     .await?)
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "only for clients without the cookie"),
+    responses(
+        (status = 200, description = "a new access token; the refresh token rotated", body = TokenResponse),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 429, description = "too many requests (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -444,6 +484,14 @@ async fn refresh(
     token_response(&state, user.view()?, refresh_token)
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "only for clients without the cookie"),
+    responses(
+        (status = 204, description = "the session ended and the cookie cleared"),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -484,6 +532,16 @@ async fn revoke(
     state.projected(sequence).await
 }
 
+#[utoipa::path(
+    get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller", body = UserView),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 404, description = "no such user or project", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let claims = bearer_claims(&state, &headers)?;
     let user: UserRow = sqlx::query_as(USER_BY_ID)
@@ -497,6 +555,19 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
     Ok(Json(user.view()?).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "changed; every other session ended"),
+        (status = 401, description = "no valid token, or the current password is wrong", body = contract::ErrorBody),
+        (status = 400, description = "bad input", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently, or it would leave no admin", body = contract::ErrorBody),
+        (status = 413, description = "the body is too large", body = contract::ErrorBody),
+        (status = 429, description = "too many requests (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -543,6 +614,10 @@ fn check_password_length(password: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "the keys access tokens are signed with", body = Jwks))
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use serde_json::{Value, json};
+use contract::auth::{Jwk, Jwks};
 use sha2::{Digest as _, Sha256};
 
 /// The keys auth signs and verifies with.
@@ -19,7 +19,7 @@ pub struct Keys {
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
-    jwks: Value,
+    jwks: Jwks,
 }
 
 impl std::fmt::Debug for Keys {
@@ -70,7 +70,14 @@ impl Keys {
                 kid.clone(),
                 DecodingKey::from_ed_components(&x).context("public key")?,
             );
-            jwks.push(json!({ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x }));
+            jwks.push(Jwk {
+                kty: "OKP".to_owned(),
+                crv: "Ed25519".to_owned(),
+                alg: "EdDSA".to_owned(),
+                use_: "sig".to_owned(),
+                kid: kid.clone(),
+                x: x.clone(),
+            });
             let der = key
                 .to_pkcs8_der()
                 .map_err(|err| anyhow::anyhow!("encoding a signing key: {err}"))?;
@@ -81,7 +88,7 @@ impl Keys {
             signing_kid,
             signing,
             verifying,
-            jwks: json!({ "keys": jwks }),
+            jwks: Jwks { keys: jwks },
         })
     }
 
@@ -94,7 +101,7 @@ impl Keys {
     }
 
     /// The body of `/.well-known/jwks.json`.
-    pub fn jwks(&self) -> &Value {
+    pub fn jwks(&self) -> &Jwks {
         &self.jwks
     }
 }

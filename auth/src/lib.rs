@@ -7,6 +7,7 @@ pub mod bench;
 pub mod email;
 pub mod keys;
 pub mod limits;
+pub mod openapi;
 pub mod passwords;
 pub mod projector;
 pub mod rebuild;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use contract::event::{Event, EventKind};
 use plumbing::error::error_response;
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::body::{self, BodyError, MAX_RAW_BYTES};
@@ -30,6 +30,52 @@ const POSTHOG_PATHS: &[&str] = &[
     "/batch",
     "/batch/",
 ];
+
+/// Ingest's part of the public API description. The PostHog and Segment handlers answer on
+/// several paths; each alias gets a copy of the documented operation.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(
+        paths(
+            posthog_capture,
+            segment_track,
+            segment_page,
+            segment_screen,
+            segment_identify,
+            segment_group,
+            segment_alias,
+            segment_batch,
+            plausible,
+            umami,
+            native_events,
+        ),
+        tags((name = "ingest", description = "Events from SDKs and from the dashboard"))
+    )]
+    struct ApiDoc;
+
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    let aliases = POSTHOG_PATHS
+        .iter()
+        .map(|path| ("/batch/", *path))
+        .chain([("/v1/batch", "/v1/b"), ("/v1/batch", "/b")]);
+    for (documented, alias) in aliases {
+        if documented == alias {
+            continue;
+        }
+        let Some(mut item) = doc.paths.paths.get(documented).cloned() else {
+            continue;
+        };
+        if let Some(operation) = item.post.as_mut() {
+            operation.operation_id = Some(format!(
+                "{}_{}",
+                operation.operation_id.as_deref().unwrap_or("post"),
+                alias.trim_matches('/').replace('/', "_")
+            ));
+        }
+        doc.paths.paths.insert(alias.to_owned(), item);
+    }
+    doc
+}
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
@@ -54,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(mirror_cors))
         .merge(native)
         .with_state(state)
+        .merge(plumbing::http::openapi_route(&openapi()))
 }
 
 /// Why a request was refused.
@@ -111,6 +158,18 @@ impl From<BodyError> for IngestError {
     }
 }
 
+#[utoipa::path(
+    post, path = "/batch/", tag = "ingest",
+    request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "stored", body = PosthogAccepted),
+        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
+    )
+)]
 async fn posthog_capture(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -141,10 +200,10 @@ async fn posthog_capture(
     }
     let rejected = accept(&state, outcomes, &headers).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
-    let mut body = json!({ "status": 1 });
-    if !rejected.is_empty() {
-        body["rejected"] = json!(rejected);
-    }
+    let body = PosthogAccepted {
+        status: 1,
+        rejected,
+    };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
@@ -188,16 +247,29 @@ async fn segment(
         ));
     }
     let rejected = accept(&state, outcomes, &headers).await?;
-    let mut body = json!({ "success": true });
-    if !rejected.is_empty() {
-        body["rejected"] = json!(rejected);
-    }
+    let body = SegmentAccepted {
+        success: true,
+        rejected,
+    };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
 /// `POST /api/events`: one event `{event, properties?, timestamp?, uuid?, project_id?}` or
 /// `{batch: [...]}` from a logged-in dashboard user. Who did it comes from the verified token,
 /// never from the body; without `project_id` the event goes to the built-in project.
+#[utoipa::path(
+    post, path = "/api/events", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, description = "one event `{event, properties?, timestamp?, uuid?, project_id?}` or `{batch: [...]}`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "stored", body = NativeAccepted),
+        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "the token's role may not send to that project", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
+    )
+)]
 async fn native_events(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -263,10 +335,7 @@ async fn native_events(
     }
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
     let rejected = accept(&state, outcomes, &headers).await?;
-    let mut body = json!({ "accepted": accepted });
-    if !rejected.is_empty() {
-        body["rejected"] = json!(rejected);
-    }
+    let body = NativeAccepted { accepted, rejected };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
@@ -295,6 +364,18 @@ fn user_agent(headers: &HeaderMap) -> &str {
 }
 
 /// Plausible's `POST /api/event`: answers 202, as Plausible does.
+#[utoipa::path(
+    post, path = "/api/event", tag = "ingest",
+    request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
+    responses(
+        (status = 202, description = "stored", body = String, content_type = "text/plain"),
+        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
+    )
+)]
 async fn plausible(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -333,6 +414,18 @@ async fn plausible(
 }
 
 /// Umami's `POST /api/send`.
+#[utoipa::path(
+    post, path = "/api/send", tag = "ingest",
+    request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "stored", body = UmamiAccepted),
+        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
+    )
+)]
 async fn umami(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -363,11 +456,23 @@ async fn umami(
         &anonymise(client_ip(&state, peer, &headers)),
     );
     accept(&state, vec![event], &headers).await?;
-    Ok((StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response())
+    Ok((StatusCode::OK, axum::Json(UmamiAccepted { ok: true })).into_response())
 }
 
 macro_rules! segment_route {
-    ($name:ident, $kind:expr) => {
+    ($name:ident, $path:literal, $kind:expr) => {
+        #[utoipa::path(
+            post, path = $path, tag = "ingest",
+            request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
+            responses(
+                (status = 200, description = "stored", body = SegmentAccepted),
+                (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
+            )
+        )]
         async fn $name(
             State(state): State<AppState>,
             ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -379,13 +484,55 @@ macro_rules! segment_route {
     };
 }
 
-segment_route!(segment_track, Some(EventKind::Track));
-segment_route!(segment_page, Some(EventKind::Page));
-segment_route!(segment_screen, Some(EventKind::Screen));
-segment_route!(segment_identify, Some(EventKind::Identify));
-segment_route!(segment_group, Some(EventKind::Group));
-segment_route!(segment_alias, Some(EventKind::Alias));
-segment_route!(segment_batch, None);
+segment_route!(segment_track, "/v1/track", Some(EventKind::Track));
+segment_route!(segment_page, "/v1/page", Some(EventKind::Page));
+segment_route!(segment_screen, "/v1/screen", Some(EventKind::Screen));
+segment_route!(segment_identify, "/v1/identify", Some(EventKind::Identify));
+segment_route!(segment_group, "/v1/group", Some(EventKind::Group));
+segment_route!(segment_alias, "/v1/alias", Some(EventKind::Alias));
+segment_route!(segment_batch, "/v1/batch", None);
+
+/// An event of a request that was not accepted, by its position in the request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rejected {
+    pub index: usize,
+    pub error: String,
+}
+
+/// What PostHog's SDKs expect: exactly 200 `{"status": 1}` (202 makes posthog-js retry).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PosthogAccepted {
+    /// Always 1.
+    pub status: u8,
+    /// Events refused while the others were accepted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+}
+
+/// What Segment's SDKs expect.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentAccepted {
+    /// Always true.
+    pub success: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+}
+
+/// Answer of `POST /api/events`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NativeAccepted {
+    /// Events stored.
+    pub accepted: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+}
+
+/// What Umami's script expects.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UmamiAccepted {
+    /// Always true.
+    pub ok: bool,
+}
 
 /// Publishes the valid events and returns the invalid ones, each with its index and the
 /// reason; a request with nothing valid is a 400 that names the first problem.
@@ -393,7 +540,7 @@ async fn accept(
     state: &AppState,
     outcomes: Vec<Result<Event, String>>,
     headers: &HeaderMap,
-) -> Result<Vec<serde_json::Value>, IngestError> {
+) -> Result<Vec<Rejected>, IngestError> {
     let request_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
@@ -405,18 +552,17 @@ async fn accept(
                 enrich::user_agent(&mut event, request_agent);
                 match Encoded::new(&event) {
                     Ok(encoded) => events.push(encoded),
-                    Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
+                    Err(error) => rejected.push(Rejected { index, error }),
                 }
             }
-            Err(reason) => rejected.push(json!({ "index": index, "error": reason })),
+            Err(error) => rejected.push(Rejected { index, error }),
         }
     }
     count(state, "rejected", rejected.len());
     if events.is_empty() {
         let first = rejected
             .first()
-            .and_then(|r| r["error"].as_str())
-            .unwrap_or("the request holds no event");
+            .map_or("the request holds no event", |r| r.error.as_str());
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
     let accepted = events.len();

@@ -1,7 +1,8 @@
 //! Pieces of the JSON error contract every service shares: the body builder and a JSON body
 //! extractor whose rejections use the same shape.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contract::ErrorBody;
@@ -46,5 +47,47 @@ where
                 format!("invalid JSON body: {err}"),
             )
         })
+    }
+}
+
+/// Path parameters (`{id}`) that answer 400 in the shared error shape when they do not parse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PathParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParams<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParams(value))
+            .map_err(|rejection| {
+                error_response(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+            })
+    }
+}
+
+/// Query-string parameters that answer 400 in the shared error shape when they do not parse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| QueryParams(value))
+            .map_err(|rejection| {
+                error_response(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+            })
     }
 }

@@ -209,6 +209,7 @@ impl AppState {
         match outcome {
             Ok(body) => {
                 self.count("ok");
+                dump_for_check(&body);
                 Json(body).into_response()
             }
             Err(err) => {
@@ -593,4 +594,13 @@ async fn event(
     }
     .await;
     state.finish(outcome)
+}
+
+/// TEMPORARY, not to be committed: appends every answer to `$QUERY_DUMP`.
+fn dump_for_check(body: &impl serde::Serialize) {
+    if let Some(path) = std::env::var_os("QUERY_DUMP") {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("dump");
+        writeln!(file, "{}", serde_json::to_string(body).expect("json")).expect("dump");
+    }
 }
