@@ -55,8 +55,7 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> 
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[derive(utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]

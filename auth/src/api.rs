@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::auth::{
-    AuthEvent, ChangePasswordRequest, Claims, Jwks, LoginRequest, RefreshRequest, RegisterRequest, Role,
-    SessionRevokedReason, TokenResponse, UserView,
+    AuthEvent, ChangePasswordRequest, Claims, Jwks, LoginRequest, RefreshRequest, RegisterRequest,
+    Role, SessionRevokedReason, TokenResponse, UserView,
 };
 use plumbing::error::{JsonBody, error_response};
 use prometheus_client::metrics::counter::Counter;

@@ -8,10 +8,10 @@ use std::path::Path;
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contract::auth::{Jwk, Jwks};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use contract::auth::{Jwk, Jwks};
 use sha2::{Digest as _, Sha256};
 
 /// The keys auth signs and verifies with.

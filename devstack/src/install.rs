@@ -25,6 +25,9 @@ pub enum Need {
     /// `chdb-core` (current ClickHouse in-process, from pip) in a venv of its own, to run the
     /// query templates on a current ClickHouse too.
     Chdb,
+    /// Schemathesis (pip, pinned) in a venv of its own, to fuzz the API against its OpenAPI
+    /// document.
+    Schemathesis,
     /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`) from
     /// `devstack/sdk-clients/package-lock.json`, for the pipeline tests.
     SdkClients,
@@ -41,6 +44,8 @@ pub struct Tools {
     pub wasm_bindgen: Option<PathBuf>,
     /// The Python of the venv that has `chdb`.
     pub chdb_python: Option<PathBuf>,
+    /// The `schemathesis` command.
+    pub schemathesis: Option<PathBuf>,
 }
 
 /// Folder of tools installed for this checkout only (git-ignored).
@@ -80,6 +85,7 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
             Need::Browser => tools.chromium.is_none() || tools.chromedriver.is_none(),
             Need::Wasm => !wasm_target_installed() || tools.wasm_bindgen.is_none(),
             Need::Chdb => tools.chdb_python.is_none(),
+            Need::Schemathesis => tools.schemathesis.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
@@ -115,6 +121,7 @@ pub fn locate() -> Tools {
                 .flatten()
                 .any(|python| python.path().join("site-packages/chdb").is_dir())
         }),
+        schemathesis: existing(tools_dir().join("schemathesis/bin/schemathesis")),
     }
 }
 
@@ -133,6 +140,7 @@ fn describe(need: Need) -> &'static str {
         }
         Need::SdkClients => "node and npm (then `npm ci` in devstack/sdk-clients)",
         Need::Chdb => "python3 with venv and pip (for the pip package chdb-core)",
+        Need::Schemathesis => "python3 with venv and pip (for the pip package schemathesis)",
     }
 }
 
@@ -143,7 +151,9 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
             Need::Postgres => apt_packages.push("postgresql"),
             Need::ClickHouse => apt_packages.push("clickhouse-server"),
             Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
-            Need::Nats | Need::Chdb => apt_packages.extend(["python3-venv", "python3-pip"]),
+            Need::Nats | Need::Chdb | Need::Schemathesis => {
+                apt_packages.extend(["python3-venv", "python3-pip"]);
+            }
             Need::Wasm => {}
             Need::SdkClients if on_path("npm").is_none() => apt_packages.extend(["nodejs", "npm"]),
             Need::SdkClients => {}
@@ -168,6 +178,9 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
     if missing.contains(&Need::Chdb) {
         pip_venv("chdb", "chdb-core")?;
     }
+    if missing.contains(&Need::Schemathesis) {
+        pip_venv("schemathesis", SCHEMATHESIS)?;
+    }
     if missing.contains(&Need::Wasm) {
         install_wasm_tools()?;
     }
@@ -187,6 +200,9 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The schemathesis release the API fuzzing runs with.
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 /// The node project holding the real SDKs the pipeline tests drive.
 pub fn sdk_clients_dir() -> PathBuf {

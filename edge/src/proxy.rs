@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use contract::auth::Role;
 use plumbing::error::error_response;
 use plumbing::forwarded::TrustedProxies;
@@ -142,7 +142,7 @@ impl Proxy {
             .build()?)
     }
 
-    fn base(&self, upstream: Upstream) -> &str {
+    pub fn base(&self, upstream: Upstream) -> &str {
         match upstream {
             Auth => &self.auth,
             Ingest => &self.ingest,
@@ -185,6 +185,27 @@ pub fn router(gate: Arc<Gate>) -> Router {
         };
     }
     router
+        .route(
+            "/api/openapi.json",
+            get(|State(gate): State<Arc<Gate>>| async move {
+                crate::openapi::serve_json(&gate).await
+            }),
+        )
+        .route(
+            "/api/docs",
+            get(|State(gate): State<Arc<Gate>>| async move {
+                crate::openapi::serve_page(&gate).await
+            }),
+        )
+        .route(
+            "/api/docs.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    crate::openapi::DOCS_CSS,
+                )
+            }),
+        )
         .route("/api/{*rest}", any(no_such_route))
         .with_state(gate)
 }

@@ -2,8 +2,8 @@
 //! extractor whose rejections use the same shape.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use contract::ErrorBody;
 
@@ -66,7 +66,11 @@ where
             .await
             .map(|axum::extract::Path(value)| PathParams(value))
             .map_err(|rejection| {
-                error_response(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    rejection.body_text(),
+                )
             })
     }
 }
@@ -87,7 +91,11 @@ where
             .await
             .map(|axum::extract::Query(value)| QueryParams(value))
             .map_err(|rejection| {
-                error_response(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    rejection.body_text(),
+                )
             })
     }
 }

@@ -98,6 +98,7 @@ fn everything() -> Vec<devstack::install::Need> {
         Need::Wasm,
         Need::SdkClients,
         Need::Chdb,
+        Need::Schemathesis,
     ]
 }
 
