@@ -459,7 +459,7 @@ async fn forged_expired_and_misaddressed_tokens_are_refused() {
         payload_b64
     );
     let public_key = URL_SAFE_NO_PAD
-        .decode(auth.keys.jwks()["keys"][0]["x"].as_str().expect("x"))
+        .decode(&auth.keys.jwks().keys.first().expect("a key").x)
         .expect("public key");
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.kid = Some(auth.keys.signing().0.to_owned());

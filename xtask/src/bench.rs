@@ -3,6 +3,7 @@
 //! `report.json`. Scenarios: ingest and sink (see `pipeline_bench`), and auth (logins against
 //! the argon2id bound, token costs).
 
+use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -266,6 +267,11 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
         Ok(())
     })?;
     let logins_per_sec = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
+    let token = serde_json::from_str::<Value>(&post("/api/auth/login")?.body)?["access_token"]
+        .as_str()
+        .context("login answered no access token")?
+        .to_owned();
+    let (edge, edge_markdown) = edge_overhead(quick, dir, port, &token)?;
     auth.process.stop();
 
     let hashes_per_sec = crypto["hashes_per_sec"].as_f64().unwrap_or(0.0);
@@ -284,6 +290,7 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
     let verify_us = crypto["jwt_verify_us"].as_f64().unwrap_or(0.0);
     let sign_us = crypto["jwt_sign_us"].as_f64().unwrap_or(0.0);
     let report = json!({
+        "edge": edge,
         "login_p50_ms": p50,
         "login_p99_ms": p99,
         "logins_per_sec": logins_per_sec,
@@ -296,9 +303,90 @@ fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(
         "## Auth\n\n| figure | value | limit measured in the same run | ratio |\n|---|---|---|---|\n\
 | logins/s ({clients} clients) | {logins_per_sec:.1} | argon2id hashes/s on all cores: {hashes_per_sec:.1} | {ratio:.2} |\n\
 | login latency p50 / p99 | {p50:.1} ms / {p99:.1} ms | one argon2id hash: {hash_ms:.1} ms per core | |\n\
-| JWT verification | {verify_us:.1} µs | | |\n| JWT signing | {sign_us:.1} µs | | |\n"
+| JWT verification | {verify_us:.1} µs | | |\n| JWT signing | {sign_us:.1} µs | | |\n\n{edge_markdown}"
     );
     Ok((report, markdown))
+}
+
+/// What edge adds to a request: the same calls, one after another on a keep-alive connection,
+/// through the release edge and straight to auth. `/.well-known/jwks.json` is the bare proxy;
+/// `/api/auth/me` adds the token check at the door.
+fn edge_overhead(
+    quick: bool,
+    dir: &TempDir,
+    auth_port: u16,
+    token: &str,
+) -> anyhow::Result<(Value, String)> {
+    let rounds = if quick { 1_000 } else { 5_000 };
+    let root = devstack::workspace_root();
+    let port = free_port()?;
+    let log = dir.path().join("edge-overhead.log");
+    let mut command = Command::new(root.join("target/release/edge"));
+    command
+        .env("API_GATEWAY_PORT", port.to_string())
+        .env("AUTH_URL", format!("http://127.0.0.1:{auth_port}"))
+        .env("INGEST_URL", "http://127.0.0.1:9")
+        .env("QUERY_URL", "http://127.0.0.1:9")
+        .env("UI_DIR", root.join("ui/dist"))
+        .env("RUST_LOG", "warn");
+    let mut edge = Process::spawn("edge", command, &log, Options::default())?;
+    edge.wait_ready("edge /healthz", Duration::from_secs(30), &log, || {
+        devstack::http::get(port, "/healthz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let measure = |target: u16, path: &'static str| {
+        let client = client.clone();
+        let token = token.to_owned();
+        runtime.block_on(async move {
+            let url = format!("http://127.0.0.1:{target}{path}");
+            let mut latencies = Vec::with_capacity(rounds);
+            for round in 0..rounds + 100 {
+                let started = Instant::now();
+                let response = client.get(&url).bearer_auth(&token).send().await?;
+                anyhow::ensure!(
+                    response.status() == 200,
+                    "{path} answered {}",
+                    response.status()
+                );
+                response.bytes().await?;
+                if round >= 100 {
+                    latencies.push(started.elapsed());
+                }
+            }
+            latencies.sort();
+            Ok::<_, anyhow::Error>((
+                percentile_ms(&latencies, 0.50),
+                percentile_ms(&latencies, 0.99),
+            ))
+        })
+    };
+    let mut rows = Vec::new();
+    let mut markdown = format!(
+        "## Edge overhead ({rounds} sequential requests each, keep-alive)\n\n\
+| call | through edge p50 / p99 | straight to auth p50 / p99 | added by edge p50 / p99 |\n|---|---|---|---|\n"
+    );
+    for path in ["/.well-known/jwks.json", "/api/auth/me"] {
+        eprintln!("edge: {rounds} x {path} through edge and direct");
+        let (edge_p50, edge_p99) = measure(port, path)?;
+        let (direct_p50, direct_p99) = measure(auth_port, path)?;
+        let _ = writeln!(
+            markdown,
+            "| `GET {path}` | {edge_p50:.3} / {edge_p99:.3} ms | {direct_p50:.3} / {direct_p99:.3} ms | {:.3} / {:.3} ms |",
+            edge_p50 - direct_p50,
+            edge_p99 - direct_p99,
+        );
+        rows.push(json!({
+            "path": path,
+            "edge_p50_ms": edge_p50, "edge_p99_ms": edge_p99,
+            "direct_p50_ms": direct_p50, "direct_p99_ms": direct_p99,
+            "added_p50_ms": edge_p50 - direct_p50, "added_p99_ms": edge_p99 - direct_p99,
+        }));
+    }
+    edge.stop();
+    Ok((Value::Array(rows), markdown))
 }
 
 /// The release auth on a free port, with a Postgres of its own in `dir`, signing keys, and
