@@ -846,3 +846,39 @@ async fn the_openapi_document_describes_the_whole_api_and_schemathesis_finds_no_
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_that_stays_silent_gets_a_504_after_the_configured_timeout()
+-> anyhow::Result<()> {
+    // Accepts connections, reads, never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let silent_url = format!("http://{}", silent.local_addr()?);
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let edge = edge_with(
+        silent_url,
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+        |config| config.upstream_timeout_ms = 500,
+    )?;
+    let started = std::time::Instant::now();
+    let answer = reqwest::Client::new()
+        .post(edge.url("/batch/"))
+        .body(r#"{"api_key":"k","event":"e","distinct_id":"d"}"#)
+        .send()
+        .await?;
+    let waited = started.elapsed();
+    assert_eq!(answer.status(), 504);
+    let body: serde_json::Value = answer.json().await?;
+    assert_eq!(body["error"]["code"], "upstream_timeout", "{body}");
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "answered after {waited:?}"
+    );
+    held.abort();
+    Ok(())
+}
