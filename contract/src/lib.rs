@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod event;
 pub mod health;
+pub mod query;
 pub mod streams;
 
 mod error;

@@ -2,24 +2,27 @@
 //! checks its parameters, runs SQL with bound parameters only, and answers with the exact
 //! range the SQL covered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clickhouse::Row;
 use contract::auth::Role;
+use contract::query::{
+    CatalogEvent, CatalogProperty, CatalogResponse, EventResponse, EventView, EventViewContext,
+    EventsPage, Figure, OverviewResponse, TopResponse, TopValue,
+};
 use jiff::tz::TimeZone;
-use plumbing::error::error_response;
+use plumbing::error::{PathParams, QueryParams, error_response};
 use plumbing::jwt::JwksVerifier;
 use plumbing::projects::Projects;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::params::{self, Dimension, Filter, Invalid, Range};
@@ -112,7 +115,8 @@ impl IntoResponse for QueryError {
     }
 }
 
-pub(crate) type Params = Query<HashMap<String, String>>;
+/// The query string, as text: each handler checks the parameters it reads.
+pub(crate) type Params = QueryParams<HashMap<String, String>>;
 
 /// The project, its zone and the range a query covers, once the caller may see them.
 pub(crate) struct Scope {
@@ -154,12 +158,13 @@ impl Scope {
         query
     }
 
-    pub(crate) fn json(&self) -> Value {
-        json!({
-            "project_id": self.project,
-            "timezone": self.zone_name,
-            "range": self.range.to_json(),
-        })
+    /// What every answer over the range starts with.
+    pub(crate) fn to_wire(&self) -> contract::query::Scope {
+        contract::query::Scope {
+            project_id: self.project,
+            timezone: self.zone_name.clone(),
+            range: self.range.to_wire(),
+        }
     }
 }
 
@@ -204,24 +209,24 @@ impl AppState {
             .inc();
     }
 
-    /// Counts the outcome of a handler.
-    pub(crate) fn finish(&self, outcome: Result<Value, QueryError>) -> Response {
+    /// Counts the outcome of a handler and answers it.
+    pub(crate) fn finish<T: Serialize>(&self, outcome: Result<T, QueryError>) -> Response {
         match outcome {
             Ok(body) => {
                 self.count("ok");
-                dump_for_check(&body);
                 Json(body).into_response()
             }
-            Err(err) => {
-                self.count(match err {
-                    QueryError::Refused(_) | QueryError::Invalid(_) | QueryError::NotFound(_) => {
-                        "invalid"
-                    }
-                    _ => "failed",
-                });
-                err.into_response()
-            }
+            Err(err) => self.fail(err),
         }
+    }
+
+    /// Counts a refused or failed query and answers its error.
+    pub(crate) fn fail(&self, err: QueryError) -> Response {
+        self.count(match err {
+            QueryError::Refused(_) | QueryError::Invalid(_) | QueryError::NotFound(_) => "invalid",
+            _ => "failed",
+        });
+        err.into_response()
     }
 
     /// Runs `query` and collects its rows, first appending its SQL to the SQL log if there
@@ -286,13 +291,13 @@ struct Sessions {
 async fn overview(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
 ) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
         let current = overview_figures(&state, &scope, &scope.range).await?;
         let previous = overview_figures(&state, &scope, &scope.range.previous()).await?;
-        let mut figures = serde_json::Map::new();
+        let mut figures = BTreeMap::new();
         for (name, value) in current {
             let before = previous
                 .iter()
@@ -301,13 +306,18 @@ async fn overview(
             let change = (before != 0.0).then(|| (value - before) / before);
             figures.insert(
                 name,
-                json!({ "value": value, "previous": before, "change": change }),
+                Figure {
+                    value,
+                    previous: before,
+                    change,
+                },
             );
         }
-        let mut body = scope.json();
-        body["previous_range"] = scope.range.previous().to_json();
-        body["figures"] = Value::Object(figures);
-        Ok(body)
+        Ok(OverviewResponse {
+            scope: scope.to_wire(),
+            previous_range: scope.range.previous().to_wire(),
+            figures,
+        })
     }
     .await;
     state.finish(outcome)
@@ -339,7 +349,7 @@ async fn overview_figures(
 }
 
 #[derive(Debug, Row, Deserialize)]
-struct TopValue {
+struct TopRow {
     value: String,
     count: u64,
     users: u64,
@@ -347,7 +357,11 @@ struct TopValue {
 
 /// `GET /api/query/top?dimension=&event=&limit=`: the most frequent values of a dimension, with
 /// event counts and unique users.
-async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): Params) -> Response {
+async fn top(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(params): Params,
+) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
         let dimension = Dimension::parse(
@@ -377,19 +391,22 @@ async fn top(State(state): State<AppState>, headers: HeaderMap, Query(params): P
         if let Some(event) = event {
             query = query.bind(event);
         }
-        let rows: Vec<TopValue> = state.fetch_all(query.bind(limit as u64)).await?;
-        let mut body = scope.json();
-        body["dimension"] = json!(
-            params
+        let rows: Vec<TopRow> = state.fetch_all(query.bind(limit as u64)).await?;
+        Ok(TopResponse {
+            scope: scope.to_wire(),
+            dimension: params
                 .get("dimension")
                 .cloned()
-                .unwrap_or_else(|| "event".to_owned())
-        );
-        body["values"] = rows
-            .into_iter()
-            .map(|r| json!({ "value": r.value, "count": r.count, "users": r.users }))
-            .collect();
-        Ok(body)
+                .unwrap_or_else(|| "event".to_owned()),
+            values: rows
+                .into_iter()
+                .map(|r| TopValue {
+                    value: r.value,
+                    count: r.count,
+                    users: r.users,
+                })
+                .collect(),
+        })
     }
     .await;
     state.finish(outcome)
@@ -410,34 +427,48 @@ const CATALOG_LIMIT: u64 = 500;
 async fn catalog(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
 ) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
-        let mut body = scope.json();
-        for (name, expression) in [("events", "event"), ("properties", "arrayJoin(prop_keys)")] {
-            let text = format!(
-                "SELECT {expression} AS value, toUInt64(count()) AS count FROM events \
-                 WHERE {} GROUP BY value ORDER BY count DESC, value LIMIT ?",
-                scope.where_sql()
-            );
-            let rows: Vec<Seen> = state
-                .fetch_all(
-                    scope
-                        .bind(state.clickhouse.query(&text), &scope.range)
-                        .bind(CATALOG_LIMIT),
-                )
-                .await?;
-            let key = if name == "events" { "event" } else { "key" };
-            body[name] = rows
+        let events = seen(&state, &scope, "event").await?;
+        let properties = seen(&state, &scope, "arrayJoin(prop_keys)").await?;
+        Ok(CatalogResponse {
+            scope: scope.to_wire(),
+            events: events
                 .into_iter()
-                .map(|row| json!({ key: row.value, "count": row.count }))
-                .collect();
-        }
-        Ok(body)
+                .map(|row| CatalogEvent {
+                    event: row.value,
+                    count: row.count,
+                })
+                .collect(),
+            properties: properties
+                .into_iter()
+                .map(|row| CatalogProperty {
+                    key: row.value,
+                    count: row.count,
+                })
+                .collect(),
+        })
     }
     .await;
     state.finish(outcome)
+}
+
+/// The most frequent values of `expression` in the scope, with their counts.
+async fn seen(state: &AppState, scope: &Scope, expression: &str) -> Result<Vec<Seen>, QueryError> {
+    let text = format!(
+        "SELECT {expression} AS value, toUInt64(count()) AS count FROM events \
+         WHERE {} GROUP BY value ORDER BY count DESC, value LIMIT ?",
+        scope.where_sql()
+    );
+    Ok(state
+        .fetch_all(
+            scope
+                .bind(state.clickhouse.query(&text), &scope.range)
+                .bind(CATALOG_LIMIT),
+        )
+        .await?)
 }
 
 /// One stored event, as the explorer shows it.
@@ -466,35 +497,34 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    fn json(self) -> Value {
+    fn view(self) -> EventView {
         let time = |seconds: u32| {
             jiff::Timestamp::from_second(i64::from(seconds))
                 .map(|t| t.to_string())
                 .unwrap_or_default()
         };
-        let properties: serde_json::Map<String, Value> = self
-            .prop_keys
-            .into_iter()
-            .zip(self.prop_values)
-            .map(|(key, value)| (key, Value::String(value)))
-            .collect();
-        json!({
-            "event_id": self.event_id,
-            "event": self.event,
-            "kind": self.kind,
-            "distinct_id": self.distinct_id,
-            "user_id": (!self.user_id.is_empty()).then_some(self.user_id),
-            "session_id": (!self.session_id.is_empty()).then_some(self.session_id),
-            "timestamp": time(self.timestamp),
-            "received_at": time(self.received_at),
-            "properties": properties,
-            "context": {
-                "url": self.url, "host": self.host, "path": self.path,
-                "referrer": self.referrer, "referrer_domain": self.referrer_domain,
-                "browser": self.browser, "os": self.os, "device_type": self.device_type,
-                "lib": self.lib,
+        EventView {
+            event_id: self.event_id,
+            event: self.event,
+            kind: self.kind,
+            distinct_id: self.distinct_id,
+            user_id: (!self.user_id.is_empty()).then_some(self.user_id),
+            session_id: (!self.session_id.is_empty()).then_some(self.session_id),
+            timestamp: time(self.timestamp),
+            received_at: time(self.received_at),
+            properties: self.prop_keys.into_iter().zip(self.prop_values).collect(),
+            context: EventViewContext {
+                url: self.url,
+                host: self.host,
+                path: self.path,
+                referrer: self.referrer,
+                referrer_domain: self.referrer_domain,
+                browser: self.browser,
+                os: self.os,
+                device_type: self.device_type,
+                lib: self.lib,
             },
-        })
+        }
     }
 }
 
@@ -504,7 +534,7 @@ impl StoredEvent {
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
 ) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
@@ -543,10 +573,11 @@ async fn events(
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|last| format!("{}_{}", last.timestamp, last.event_id)))
             .flatten();
-        let mut body = scope.json();
-        body["events"] = rows.into_iter().map(StoredEvent::json).collect();
-        body["next_cursor"] = json!(next);
-        Ok(body)
+        Ok(EventsPage {
+            scope: scope.to_wire(),
+            events: rows.into_iter().map(StoredEvent::view).collect(),
+            next_cursor: next,
+        })
     }
     .await;
     state.finish(outcome)
@@ -565,8 +596,8 @@ fn parse_cursor(text: &str) -> Result<(u32, Uuid), QueryError> {
 async fn event(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(params): Params,
+    PathParams(id): PathParams<String>,
+    QueryParams(params): Params,
 ) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
@@ -588,19 +619,11 @@ async fn event(
             .into_iter()
             .next()
             .ok_or_else(|| QueryError::NotFound("no such event".to_owned()))?;
-        let mut body = json!({ "project_id": scope.project });
-        body["event"] = found.json();
-        Ok(body)
+        Ok(EventResponse {
+            project_id: scope.project,
+            event: found.view(),
+        })
     }
     .await;
     state.finish(outcome)
-}
-
-/// TEMPORARY, not to be committed: appends every answer to `$QUERY_DUMP`.
-fn dump_for_check(body: &impl serde::Serialize) {
-    if let Some(path) = std::env::var_os("QUERY_DUMP") {
-        use std::io::Write as _;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("dump");
-        writeln!(file, "{}", serde_json::to_string(body).expect("json")).expect("dump");
-    }
 }

@@ -1,49 +1,19 @@
 //! What users do over time: funnels (ordered steps within a conversion window, ClickHouse
 //! `windowFunnel`) and retention (cohorts by the first start event, returns per period).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use clickhouse::Row;
-use plumbing::error::JsonBody;
+use contract::query::{
+    Cohort, FunnelGroup, FunnelRequest, FunnelResponse, FunnelStep, FunnelStepSpec, MAX_PERIODS,
+    MAX_STEPS, MAX_WINDOW_SECONDS, RetentionRequest, RetentionResponse,
+};
+use plumbing::error::{JsonBody, QueryParams};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::api::{AppState, Params, QueryError, Scope};
-use crate::params::{self, Bound, Dimension, Filter, FilterSpec, Invalid, bind_all};
-
-/// Most steps of a funnel.
-pub const MAX_STEPS: usize = 10;
-/// Longest conversion window: 90 days.
-pub const MAX_WINDOW_SECONDS: u64 = 90 * 86_400;
-/// Most periods of a retention grid.
-pub const MAX_PERIODS: u32 = 52;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FunnelRequest {
-    steps: Vec<StepSpec>,
-    #[serde(default = "default_window")]
-    window_seconds: u64,
-    /// A dimension: each user counts under its value on their first step.
-    #[serde(default)]
-    breakdown: Option<String>,
-    /// How many breakdown values are shown before "other" (5).
-    #[serde(default)]
-    limit: Option<usize>,
-}
-
-fn default_window() -> u64 {
-    86_400
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepSpec {
-    event: String,
-    #[serde(default)]
-    filters: Vec<FilterSpec>,
-}
+use crate::params::{self, Bound, Dimension, Filter, Invalid, bind_all};
 
 /// A step as SQL: `event = ?` and its filters, with the values to bind in order.
 struct Step {
@@ -53,7 +23,7 @@ struct Step {
 }
 
 impl Step {
-    fn parse(spec: StepSpec) -> Result<Self, Invalid> {
+    fn parse(spec: FunnelStepSpec) -> Result<Self, Invalid> {
         if spec.event.is_empty() || spec.event.chars().count() > 200 {
             return Err(Invalid(
                 "every step needs an event name of at most 200 characters".to_owned(),
@@ -92,7 +62,7 @@ struct Reached {
 pub async fn funnel(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
     JsonBody(request): JsonBody<FunnelRequest>,
 ) -> Response {
     let outcome = async {
@@ -120,12 +90,17 @@ pub async fn funnel(
             .transpose()?;
         let limit = params::limit(request.limit.map(|n| n.to_string()).as_deref(), 5)?;
         let overall = levels(&state, &scope, &steps, request.window_seconds, None).await?;
-        let body_steps = funnel_steps(&steps, &overall);
         let median = overall
             .iter()
             .find(|r| usize::from(r.level) == steps.len())
             .map(|r| r.median_seconds);
-        let mut body = scope.json();
+        let mut body = FunnelResponse {
+            scope: scope.to_wire(),
+            steps: funnel_steps(&steps, &overall),
+            window_seconds: request.window_seconds,
+            median_seconds_to_convert: median,
+            breakdown: None,
+        };
         if let Some(dimension) = &breakdown {
             // Each user counts under the value of their first step's event.
             let rows = levels(
@@ -145,12 +120,15 @@ pub async fn funnel(
             }
             labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let (shown, rest) = labels.split_at(labels.len().min(limit));
-            let mut groups: Vec<Value> = shown
+            let mut groups: Vec<FunnelGroup> = shown
                 .iter()
                 .map(|(label, _)| {
                     let mine: Vec<Reached> =
                         rows.iter().filter(|r| r.label == *label).cloned().collect();
-                    json!({ "value": label, "steps": funnel_steps(&steps, &mine) })
+                    FunnelGroup {
+                        value: label.clone(),
+                        steps: funnel_steps(&steps, &mine),
+                    }
                 })
                 .collect();
             if !rest.is_empty() {
@@ -159,13 +137,13 @@ pub async fn funnel(
                     .filter(|r| rest.iter().any(|(label, _)| *label == r.label))
                     .cloned()
                     .collect();
-                groups.push(json!({ "value": "other", "steps": funnel_steps(&steps, &others) }));
+                groups.push(FunnelGroup {
+                    value: "other".to_owned(),
+                    steps: funnel_steps(&steps, &others),
+                });
             }
-            body["breakdown"] = Value::Array(groups);
+            body.breakdown = Some(groups);
         }
-        body["window_seconds"] = json!(request.window_seconds);
-        body["steps"] = body_steps;
-        body["median_seconds_to_convert"] = json!(median);
         Ok(body)
     }
     .await;
@@ -222,7 +200,7 @@ async fn levels(
 
 /// Counts and conversions per step, from the users per deepest level: a user who reached level
 /// k also did every step before it.
-fn funnel_steps(steps: &[Step], reached: &[Reached]) -> Value {
+fn funnel_steps(steps: &[Step], reached: &[Reached]) -> Vec<FunnelStep> {
     let counts: Vec<u64> = (1..=steps.len())
         .map(|step| {
             reached
@@ -242,34 +220,17 @@ fn funnel_steps(steps: &[Step], reached: &[Reached]) -> Value {
     steps
         .iter()
         .enumerate()
-        .map(|(i, step)| {
-            json!({
-                "event": step.event,
-                "count": counts[i],
-                "conversion_from_first": ratio(counts[i], counts[0]),
-                "conversion_from_previous": if i == 0 { 1.0 } else { ratio(counts[i], counts[i - 1]) },
-            })
+        .map(|(i, step)| FunnelStep {
+            event: step.event.clone(),
+            count: counts[i],
+            conversion_from_first: ratio(counts[i], counts[0]),
+            conversion_from_previous: if i == 0 {
+                1.0
+            } else {
+                ratio(counts[i], counts[i - 1])
+            },
         })
         .collect()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionRequest {
-    start_event: String,
-    return_event: String,
-    #[serde(default = "default_period")]
-    period: String,
-    #[serde(default = "default_periods")]
-    periods: u32,
-}
-
-fn default_period() -> String {
-    "week".to_owned()
-}
-
-fn default_periods() -> u32 {
-    8
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -285,7 +246,7 @@ struct CohortCell {
 pub async fn retention(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
     JsonBody(request): JsonBody<RetentionRequest>,
 ) -> Response {
     let outcome = async {
@@ -365,10 +326,10 @@ fn retention_body(
     cells: &[CohortCell],
     periods: u32,
     days_per_period: u32,
-) -> Value {
-    let mut cohorts: Vec<Value> = Vec::new();
+) -> RetentionResponse {
+    let mut cohorts: Vec<Cohort> = Vec::new();
     let mut current: Option<(u32, u64, Vec<u64>)> = None;
-    let flush = |entry: Option<(u32, u64, Vec<u64>)>, cohorts: &mut Vec<Value>| {
+    let flush = |entry: Option<(u32, u64, Vec<u64>)>, cohorts: &mut Vec<Cohort>| {
         if let Some((day, size, returned)) = entry {
             let start = jiff::civil::date(1970, 1, 1)
                 .checked_add(jiff::Span::new().days(i64::from(day)))
@@ -384,9 +345,12 @@ fn retention_body(
                     }
                 })
                 .collect();
-            cohorts.push(
-                json!({ "start": start, "size": size, "returned": returned, "percent": percent }),
-            );
+            cohorts.push(Cohort {
+                start,
+                size,
+                returned,
+                percent,
+            });
         }
     };
     for cell in cells {
@@ -409,8 +373,9 @@ fn retention_body(
         }
     }
     flush(current.take(), &mut cohorts);
-    let mut body = scope.json();
-    body["period_days"] = json!(days_per_period);
-    body["cohorts"] = Value::Array(cohorts);
-    body
+    RetentionResponse {
+        scope: scope.to_wire(),
+        period_days: days_per_period,
+        cohorts,
+    }
 }

@@ -5,12 +5,13 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use contract::query::ActiveUsers;
 use futures_util::StreamExt as _;
-use serde_json::json;
+use plumbing::error::QueryParams;
 use uuid::Uuid;
 
 use crate::api::{AppState, Params, QueryError};
@@ -25,16 +26,16 @@ const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(distinct_id)) FROM events 
 pub async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
 ) -> Response {
     let scope = match state.scope(&headers, &params).await {
         Ok(scope) => scope,
-        Err(err) => return state.finish(Err(err)),
+        Err(err) => return state.fail(err),
     };
     let subject = contract::streams::event_subject(&scope.project.to_string(), "*");
     let subscription = match state.nats.subscribe(subject).await {
         Ok(subscription) => subscription,
-        Err(err) => return state.finish(Err(QueryError::Unavailable(err.to_string()))),
+        Err(err) => return state.fail(QueryError::Unavailable(err.to_string())),
     };
     let mut ticker = tokio::time::interval(ACTIVE_USERS_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -77,7 +78,9 @@ impl Feed {
                     .fetch_one::<u64>()
                     .await
                     .ok();
-                Some(SseEvent::default().event("active_users").data(json!({ "count": count }).to_string()))
+                // Serialising an optional number cannot fail.
+                let data = serde_json::to_string(&ActiveUsers { count }).unwrap_or_default();
+                Some(SseEvent::default().event("active_users").data(data))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What a query may ask for, checked before any SQL is built: the date range in the project's
 //! time zone, the bucket interval, dimensions and property keys.
 
+use contract::query::{FilterSpec, TimeRange};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan as _, Zoned};
@@ -76,12 +77,12 @@ impl Range {
         )
     }
 
-    /// `{"from", "to"}` as RFC 3339 instants in UTC: exactly what the SQL covered.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "from": self.from.timestamp().to_string(),
-            "to": self.to.timestamp().to_string(),
-        })
+    /// `{from, to}` as RFC 3339 instants in UTC: exactly what the SQL covered.
+    pub fn to_wire(&self) -> TimeRange {
+        TimeRange {
+            from: self.from.timestamp().to_string(),
+            to: self.to.timestamp().to_string(),
+        }
     }
 }
 
@@ -311,16 +312,6 @@ pub struct Filter {
     value: Option<Bound>,
 }
 
-/// A filter as clients write it.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterSpec {
-    key: String,
-    op: String,
-    #[serde(default)]
-    value: Option<serde_json::Value>,
-}
-
 impl Filter {
     /// The filters of a `filter` parameter (absent or empty: none).
     pub fn parse_all(text: Option<&str>) -> Result<Vec<Self>, Invalid> {
@@ -467,11 +458,11 @@ mod tests {
     fn dates_are_days_in_the_project_zone_and_to_is_inclusive() {
         let berlin = zone("Europe/Berlin");
         let range = Range::parse(Some("2026-03-28"), Some("2026-03-29"), &berlin).expect("range");
-        assert_eq!(range.to_json()["from"], "2026-03-27T23:00:00Z");
+        assert_eq!(range.to_wire().from, "2026-03-27T23:00:00Z");
         // The night of the switch to summer time: the day after ends at 22:00 UTC.
-        assert_eq!(range.to_json()["to"], "2026-03-29T22:00:00Z");
+        assert_eq!(range.to_wire().to, "2026-03-29T22:00:00Z");
         let previous = range.previous();
-        assert_eq!(previous.to_json()["to"], "2026-03-27T23:00:00Z");
+        assert_eq!(previous.to_wire().to, "2026-03-27T23:00:00Z");
     }
 
     #[test]

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use clickhouse::Row;
+use contract::query::{Amount, TrendPoint, TrendSeries, TrendsResponse};
+use plumbing::error::QueryParams;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::api::{AppState, Params, QueryError, Scope};
 use crate::params::{self, Dimension, Interval, Range};
@@ -96,7 +97,7 @@ struct Ranked {
 pub async fn trends(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Params,
+    QueryParams(params): Params,
 ) -> Response {
     let outcome = async {
         let scope = state.scope(&headers, &params).await?;
@@ -115,14 +116,18 @@ pub async fn trends(
         // The breakdown values are chosen once, over the current period, for both.
         let top = top_labels(&state, &scope, &request).await?;
         let series = series(&state, &scope, &scope.range, &request, &top).await?;
-        let mut body = scope.json();
-        body["interval"] = json!(get("interval").unwrap_or("day"));
-        body["series"] = Value::Array(series);
+        let mut body = TrendsResponse {
+            scope: scope.to_wire(),
+            interval: get("interval").unwrap_or("day").to_owned(),
+            series,
+            previous_range: None,
+            previous_series: None,
+        };
         if compare {
             let previous = scope.range.previous();
-            body["previous_range"] = previous.to_json();
-            body["previous_series"] =
-                Value::Array(self::series(&state, &scope, &previous, &request, &top).await?);
+            body.previous_range = Some(previous.to_wire());
+            body.previous_series =
+                Some(self::series(&state, &scope, &previous, &request, &top).await?);
         }
         Ok(body)
     }
@@ -179,7 +184,7 @@ async fn series(
     range: &Range,
     request: &Request,
     top: &[String],
-) -> Result<Vec<Value>, QueryError> {
+) -> Result<Vec<TrendSeries>, QueryError> {
     let interval = request.interval;
     let buckets = interval.buckets(range)?;
     let label_sql = match &request.breakdown {
@@ -224,16 +229,16 @@ async fn series(
     }
     let number = |value: f64| {
         if request.measure.whole() {
-            json!(value as u64)
+            Amount::Whole(value as u64)
         } else {
-            json!(value)
+            Amount::Fraction(value)
         }
     };
     Ok(labels
         .iter()
         .map(|label| {
             let mut total = 0.0;
-            let points: Vec<Value> = buckets
+            let points: Vec<TrendPoint> = buckets
                 .iter()
                 .map(|bucket| {
                     let key = interval.key(*bucket);
@@ -242,7 +247,10 @@ async fn series(
                         .copied()
                         .unwrap_or(0.0);
                     total += value;
-                    json!({ "t": params::bucket_time(*bucket, &scope.zone), "value": number(value) })
+                    TrendPoint {
+                        t: params::bucket_time(*bucket, &scope.zone),
+                        value: number(value),
+                    }
                 })
                 .collect();
             let shown = match (request.breakdown.is_some(), label.as_str()) {
@@ -255,15 +263,106 @@ async fn series(
             };
             // A sum of averages means nothing: an average series has no total.
             let total = match request.measure {
-                Measure::Average(_) => Value::Null,
-                _ => number(total),
+                Measure::Average(_) => None,
+                _ => Some(number(total)),
             };
-            json!({
-                "label": shown,
-                "breakdown_value": label,
-                "total": total,
-                "points": points,
-            })
+            TrendSeries {
+                label: shown,
+                breakdown_value: label.clone(),
+                total,
+                points,
+            }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use contract::query::{Scope, TimeRange};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn range(from: &str, to: &str) -> TimeRange {
+        TimeRange {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        }
+    }
+
+    fn series(values: &[Amount], total: Option<Amount>) -> Vec<TrendSeries> {
+        vec![TrendSeries {
+            label: "signup".to_owned(),
+            breakdown_value: String::new(),
+            total,
+            points: ["2026-11-02T00:00:00+01:00", "2026-11-03T00:00:00+01:00"]
+                .iter()
+                .zip(values)
+                .map(|(t, value)| TrendPoint {
+                    t: (*t).to_owned(),
+                    value: *value,
+                })
+                .collect(),
+        }]
+    }
+
+    /// The answer as `json!` built it before the answers were typed: counts as integers, an
+    /// average's total null, the previous period only when compared.
+    #[test]
+    fn a_typed_answer_is_the_json_the_handler_built_before() {
+        let scope = Scope {
+            project_id: Uuid::nil(),
+            timezone: "Europe/Berlin".to_owned(),
+            range: range("2026-11-01T23:00:00Z", "2026-11-03T23:00:00Z"),
+        };
+        let counted = TrendsResponse {
+            scope: scope.clone(),
+            interval: "day".to_owned(),
+            series: series(
+                &[Amount::Whole(2), Amount::Whole(0)],
+                Some(Amount::Whole(2)),
+            ),
+            previous_range: None,
+            previous_series: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&counted).expect("json"),
+            json!({
+                "project_id": "00000000-0000-0000-0000-000000000000",
+                "timezone": "Europe/Berlin",
+                "range": { "from": "2026-11-01T23:00:00Z", "to": "2026-11-03T23:00:00Z" },
+                "interval": "day",
+                "series": [{
+                    "label": "signup",
+                    "breakdown_value": "",
+                    "total": 2,
+                    "points": [
+                        { "t": "2026-11-02T00:00:00+01:00", "value": 2 },
+                        { "t": "2026-11-03T00:00:00+01:00", "value": 0 },
+                    ],
+                }],
+            })
+        );
+
+        let averaged = TrendsResponse {
+            scope,
+            interval: "".to_owned(),
+            series: series(&[Amount::Fraction(2.5), Amount::Fraction(0.0)], None),
+            previous_range: Some(range("2026-10-30T23:00:00Z", "2026-11-01T23:00:00Z")),
+            previous_series: Some(series(
+                &[Amount::Fraction(1.0), Amount::Fraction(0.0)],
+                None,
+            )),
+        };
+        let text = serde_json::to_string(&averaged).expect("json");
+        assert!(text.contains(r#""total":null"#), "{text}");
+        assert!(text.contains(r#""value":1.0"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).expect("parses")["previous_range"],
+            json!({ "from": "2026-10-30T23:00:00Z", "to": "2026-11-01T23:00:00Z" })
+        );
+        let back: TrendsResponse = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, averaged);
+    }
 }

@@ -977,6 +977,11 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
             "UUID",
         ),
         (
+            format!("/api/query/events/%FF?project_id={project}"),
+            StatusCode::BAD_REQUEST,
+            "UTF-8",
+        ),
+        (
             format!("/api/query/events/{}?project_id={project}", Uuid::new_v4()),
             StatusCode::NOT_FOUND,
             "event",
