@@ -48,6 +48,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// The query routes, and `GET /openapi.json` (no token needed) describing them.
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/query/overview", get(overview))
@@ -60,6 +61,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/query/live", get(crate::live::live))
         .route("/api/query/catalog", get(catalog))
         .with_state(state)
+        .merge(plumbing::http::openapi_route(
+            &<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
 }
 
 /// Why a query was not answered.
@@ -288,6 +292,18 @@ struct Sessions {
 
 /// `GET /api/query/overview`: events, unique users, sessions, pageviews and bounce rate, each
 /// with the same figure for the previous period of equal length.
+#[utoipa::path(
+    get,
+    path = "/api/query/overview",
+    tag = "query",
+    security(("bearer" = [])),
+    params(crate::openapi::ScopeParams),
+    responses(
+        (status = 200, description = "the figures of the range and of the period before", body = OverviewResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 async fn overview(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -357,6 +373,32 @@ struct TopRow {
 
 /// `GET /api/query/top?dimension=&event=&limit=`: the most frequent values of a dimension, with
 /// event counts and unique users.
+#[utoipa::path(
+    get,
+    path = "/api/query/top",
+    tag = "query",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::ScopeParams,
+        (
+            "dimension" = Option<String>, Query, nullable = false,
+            description = "What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id` or `property:<key>` (a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)"
+        ),
+        (
+            "event" = Option<String>, Query, nullable = false,
+            description = "Only events of this name (empty: all)"
+        ),
+        (
+            "limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 1000,
+            description = "How many values (default 10)"
+        ),
+    ),
+    responses(
+        (status = 200, description = "the most frequent values, with events and unique users", body = TopResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 async fn top(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -424,6 +466,18 @@ const CATALOG_LIMIT: u64 = 500;
 /// `GET /api/query/catalog`: the event names and property keys seen in the range, most
 /// frequent first, with counts, for the UI's pickers. (A property's top values:
 /// `top?dimension=property:<key>`.)
+#[utoipa::path(
+    get,
+    path = "/api/query/catalog",
+    tag = "query",
+    security(("bearer" = [])),
+    params(crate::openapi::ScopeParams),
+    responses(
+        (status = 200, description = "the event names and property keys of the range", body = CatalogResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 async fn catalog(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -531,6 +585,36 @@ impl StoredEvent {
 /// `GET /api/query/events?event=&distinct_id=&limit=&cursor=`: events newest first. The cursor
 /// is the position of the last event returned (time and id), so a page never shifts when new
 /// events arrive.
+#[utoipa::path(
+    get,
+    path = "/api/query/events",
+    tag = "query",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::ScopeParams,
+        (
+            "event" = Option<String>, Query, nullable = false,
+            description = "Only events of this name (empty: all)"
+        ),
+        (
+            "distinct_id" = Option<String>, Query, nullable = false,
+            description = "Only events of this user (empty: all)"
+        ),
+        (
+            "limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 1000,
+            description = "Events per page (default 50)"
+        ),
+        (
+            "cursor" = Option<String>, Query, nullable = false,
+            description = "The `next_cursor` of the previous page (empty: the first page)"
+        ),
+    ),
+    responses(
+        (status = 200, description = "a page of events, newest first", body = EventsPage),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -593,6 +677,21 @@ fn parse_cursor(text: &str) -> Result<(u32, Uuid), QueryError> {
 }
 
 /// `GET /api/query/events/{id}?project_id=`: one event in full.
+#[utoipa::path(
+    get,
+    path = "/api/query/events/{id}",
+    tag = "query",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The event's `event_id`"),
+        crate::openapi::ScopeParams
+    ),
+    responses(
+        (status = 200, description = "the event", body = EventResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 async fn event(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -59,6 +59,20 @@ struct Reached {
 /// `from`, `to` (and `filter`) in the query string: how many users did each step in order
 /// within the window of their first step, conversion from the first and the previous step,
 /// median time to convert.
+#[utoipa::path(
+    post,
+    path = "/api/query/funnel",
+    tag = "query",
+    security(("bearer" = [])),
+    params(crate::openapi::ScopeParams),
+    request_body = FunnelRequest,
+    responses(
+        (status = 200, description = "users per step, conversions and the median time to convert", body = FunnelResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+        (status = 413, description = "the request body is too large", body = contract::ErrorBody),
+    )
+)]
 pub async fn funnel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -243,6 +257,20 @@ struct CohortCell {
 /// `POST /api/query/retention {start_event, return_event, period: day|week, periods}`: users
 /// grouped by the period of their first start event in the range; for each cohort, how many
 /// did the return event 0, 1, … periods later (within the range), as counts and percentages.
+#[utoipa::path(
+    post,
+    path = "/api/query/retention",
+    tag = "query",
+    security(("bearer" = [])),
+    params(crate::openapi::ScopeParams),
+    request_body = RetentionRequest,
+    responses(
+        (status = 200, description = "cohorts by their first start event, with their returns per period", body = RetentionResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+        (status = 413, description = "the request body is too large", body = contract::ErrorBody),
+    )
+)]
 pub async fn retention(
     State(state): State<AppState>,
     headers: HeaderMap,

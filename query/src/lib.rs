@@ -4,6 +4,7 @@
 pub mod api;
 pub mod journeys;
 pub mod live;
+pub mod openapi;
 pub mod params;
 pub mod sql;
 pub mod trends;

@@ -23,6 +23,22 @@ pub const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
 const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(distinct_id)) FROM events \
      WHERE project_id = toUUID(?) AND timestamp >= now() - 300";
 
+#[utoipa::path(
+    get,
+    path = "/api/query/live",
+    tag = "query",
+    security(("bearer" = [])),
+    params(crate::openapi::ScopeParams),
+    responses(
+        (
+            status = 200,
+            description = "Server-Sent Events: `event` messages carry an event envelope as published; every 5 seconds an `active_users` message carries `ActiveUsers`",
+            content_type = "text/event-stream",
+            body = String
+        ),
+        crate::openapi::ScopeErrors,
+    )
+)]
 pub async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,

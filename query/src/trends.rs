@@ -94,6 +94,50 @@ struct Ranked {
 /// `GET /api/query/trends?event=&measure=count|uniques|sum|avg&property=&interval=&breakdown=
 /// &limit=&compare=true`: one series per breakdown value (the top `limit`, 5 by default, then
 /// "other"), every bucket present; with `compare`, the same series for the previous period.
+#[utoipa::path(
+    get,
+    path = "/api/query/trends",
+    tag = "query",
+    security(("bearer" = [])),
+    params(
+        crate::openapi::ScopeParams,
+        (
+            "event" = Option<String>, Query, nullable = false,
+            description = "Only events of this name (empty: all)"
+        ),
+        (
+            "measure" = Option<String>, Query, nullable = false,
+            pattern = "^(|count|uniques|sum|avg)$",
+            description = "`count` (default) of events, `uniques` (distinct users), or `sum` or `avg` of the numeric property `property`"
+        ),
+        (
+            "property" = Option<String>, Query, nullable = false,
+            description = "The property `sum` and `avg` read (1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)"
+        ),
+        (
+            "interval" = Option<String>, Query, nullable = false,
+            pattern = "^(|minute|hour|day|week|month)$",
+            description = "Bucket size (default `day`); at most 2000 buckets"
+        ),
+        (
+            "breakdown" = Option<String>, Query, nullable = false,
+            description = "One series per value of this dimension (as `dimension` of top); empty: one series"
+        ),
+        (
+            "limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 1000,
+            description = "How many breakdown values get a series before the rest is `other` (default 5)"
+        ),
+        (
+            "compare" = Option<String>, Query, nullable = false,
+            description = "`true` or `1`: also the same series over the previous period of equal length; anything else: not"
+        ),
+    ),
+    responses(
+        (status = 200, description = "the series of the range (and of the previous period)", body = TrendsResponse),
+        crate::openapi::ScopeErrors,
+        crate::openapi::QueryTimeout,
+    )
+)]
 pub async fn trends(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1021,6 +1021,15 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     // Still answering.
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
 
+    // The API description is public: no token needed.
+    let (status, document) = stack.get(None, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        document["paths"].as_object().map(serde_json::Map::len),
+        Some(9),
+        "{document}"
+    );
+
     // A query over its memory cap is stopped by ClickHouse and answered 503, in JSON.
     let starved = spawn_service("query", {
         let config = query::Config {
