@@ -17,7 +17,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ApiError, AppState, bearer_claims, parse_role, register_user};
+use crate::api::{ApiError, AppState, bearer_claims, parse_role, plain_text, register_user};
 use crate::email;
 
 /// Users shown per page of `GET /api/admin/users`.
@@ -108,6 +108,7 @@ async fn list_users(
 ) -> Result<Json<UserPage>, ApiError> {
     admin(&state, &headers).await?;
     let page = query.page.unwrap_or(1).max(1);
+    plain_text("q", query.q.as_deref().unwrap_or_default())?;
     let pattern = format!(
         "%{}%",
         query
@@ -355,6 +356,7 @@ async fn create_project(
             "name must be 1 to 100 characters".to_owned(),
         ));
     }
+    plain_text("name", &name)?;
     let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
     if !is_timezone_name(&timezone) {
         return Err(ApiError::BadRequest(format!(

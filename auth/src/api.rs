@@ -206,6 +206,7 @@ pub async fn register_user(
             "name must be at most 100 characters".to_owned(),
         ));
     }
+    plain_text("name", &name)?;
     // Refuse before publishing anything when the projection cannot take the change: a command
     // answers 503 rather than leave an event it cannot confirm.
     sqlx::query("SELECT 1").execute(&state.pool).await?;
@@ -277,6 +278,17 @@ impl UserRow {
             role: parse_role(&self.role)?,
         })
     }
+}
+
+/// Refuses control characters (NUL above all, which PostgreSQL text cannot hold: an event
+/// carrying one would stop the projection).
+pub fn plain_text(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// A role as the projection stores it; anything else there is a bug, not bad input.

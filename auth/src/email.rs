@@ -27,7 +27,7 @@ pub fn is_plausible(email: &str) -> bool {
         && !local.is_empty()
         && domain.contains('.')
         && !domain.contains('@')
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -48,6 +48,10 @@ mod tests {
         assert!(!is_plausible("no-at-sign"));
         assert!(!is_plausible("@example.com"));
         assert!(!is_plausible("a b@example.com"));
+        assert!(
+            !is_plausible("a\0b@example.com"),
+            "PostgreSQL text cannot hold NUL"
+        );
         assert!(!is_plausible("a@localhost"));
     }
 }
