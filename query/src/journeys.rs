@@ -185,11 +185,11 @@ async fn levels(
         "SELECT label, level, toUInt64(count()) AS users, \
            toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
          FROM ( \
-           SELECT distinct_id, windowFunnel(?)(timestamp, {conditions}) AS level, \
+           SELECT user_hash, windowFunnel(?)(timestamp, {conditions}) AS level, \
              minIf(toUInt32(timestamp), {first_sql}) AS started, \
              arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last_sql}))) AS finished, \
              {label} AS label \
-           FROM events WHERE {scope} GROUP BY distinct_id) \
+           FROM events WHERE {scope} GROUP BY user_hash) \
          WHERE level > 0 GROUP BY label, level ORDER BY label, level",
         n = steps.len(),
         conditions = conditions.join(", "),
@@ -314,11 +314,11 @@ pub async fn retention(
                  arrayMap(r -> toUInt32(intDiv(r - first, {days_per_period}) + 1), \
                    arrayFilter(r -> r >= first, returns)))) AS offset \
                FROM ( \
-                 SELECT distinct_id, minIf(period, event = ?) AS first, \
+                 SELECT user_hash, minIf(period, event = ?) AS first, \
                    groupUniqArrayIf(period, event = ?) AS returns, countIf(event = ?) AS starts \
-                 FROM (SELECT distinct_id, event, {period_sql} AS period FROM events \
+                 FROM (SELECT user_hash, event, {period_sql} AS period FROM events \
                        WHERE {scope} AND event IN (?, ?)) \
-                 GROUP BY distinct_id HAVING starts > 0)) \
+                 GROUP BY user_hash HAVING starts > 0)) \
              WHERE offset <= ? GROUP BY cohort, offset ORDER BY cohort, offset",
             scope = scope.where_sql(),
         );

@@ -20,7 +20,7 @@ use crate::api::{AppState, Params, QueryError};
 pub const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
 
 /// Users with an event in the last five minutes.
-const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(distinct_id)) FROM events \
+const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(user_hash)) FROM events \
      WHERE project_id = toUUID(?) AND timestamp >= now() - 300";
 
 #[utoipa::path(

@@ -11,7 +11,7 @@ pub const SCOPE: &str = "project_id = toUUID(?) \
      AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)";
 
 /// Events, unique users and pageviews of a range; `{scope}` is [`SCOPE`] and the filters.
-pub const OVERVIEW_TOTALS: &str = "SELECT count() AS events, uniqExact(distinct_id) AS users, \
+pub const OVERVIEW_TOTALS: &str = "SELECT count() AS events, uniqExact(user_hash) AS users, \
      countIf(event = '$pageview') AS pageviews FROM events WHERE {scope}";
 
 /// Sessions of a range (a user's events split where they are more than 30 minutes apart) and
@@ -21,7 +21,7 @@ pub const OVERVIEW_SESSIONS: &str = "SELECT toUInt64(sum(length(sizes))) AS sess
        SELECT arraySort(groupArray(toUInt32(timestamp))) AS ts, \
          arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(ts), arrayDifference(ts)) AS starts, \
          arrayPopFront(arrayDifference(arrayPushBack(starts, length(ts) + 1))) AS sizes \
-       FROM events WHERE {scope} GROUP BY distinct_id)";
+       FROM events WHERE {scope} GROUP BY user_hash)";
 
 /// The columns of one event, in the order of `api::StoredEvent`.
 pub const EVENT_COLUMNS: &str = "event_id, event, kind, distinct_id, user_id, session_id, \

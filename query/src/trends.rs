@@ -48,7 +48,7 @@ impl Measure {
     fn sql(&self) -> &'static str {
         match self {
             Self::Count => "toFloat64(count())",
-            Self::Uniques => "toFloat64(uniqExact(distinct_id))",
+            Self::Uniques => "toFloat64(uniqExact(user_hash))",
             Self::Sum(_) => "sum(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]))",
             Self::Average(_) => {
                 "ifNull(avgIf(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]), has(prop_keys, ?)), 0)"

@@ -64,3 +64,42 @@ async fn an_events_table_of_an_older_layout_is_reported_not_written() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_table_of_the_previous_release_gains_the_user_hash_column_with_its_rows_hashed() {
+    let db = ClickHouseDb::unique();
+    db.server().create_database(&db.name).expect("database");
+    // The layout as released before `user_hash`, with one row already stored.
+    let previous = sink::schema::STATEMENTS[1]
+        .replace("{db}", &db.name)
+        .replace(
+            ",\n        user_hash UInt64 MATERIALIZED cityHash64(distinct_id)",
+            "",
+        );
+    assert!(!previous.contains("user_hash"), "{previous}");
+    db.server().query(&previous).expect("previous table");
+    db.server()
+        .query(&format!(
+            "INSERT INTO {}.events (project_id, date, timestamp, event, event_id, distinct_id) \
+             VALUES ('00000000-0000-0000-0000-000000000001', today(), now(), 'e', \
+             '00000000-0000-0000-0000-000000000002', 'user-1')",
+            db.name
+        ))
+        .expect("old row");
+    let config = ClickHouseConfig::local(db.server().http_port(), &db.name);
+    let server = plumbing::clickhouse::server_client(&config);
+    sink::schema::apply(&server, &db.name)
+        .await
+        .expect("the column is added");
+    sink::schema::apply(&server, &db.name)
+        .await
+        .expect("and applying again changes nothing");
+    let hashed = db
+        .server()
+        .query_in(
+            &db.name,
+            "SELECT user_hash = cityHash64('user-1') FROM events",
+        )
+        .expect("reads");
+    assert_eq!(hashed.trim(), "1", "the old row is hashed on read");
+}

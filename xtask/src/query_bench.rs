@@ -79,6 +79,19 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
         "query: {rows} events stored in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // Measure the steady state: the 50 inserted parts merged, not merges fighting the queries
+    // for the two cores, as they would only for minutes after a bulk load.
+    let started = Instant::now();
+    clickhouse.query_in(DATABASE, "OPTIMIZE TABLE events FINAL")?;
+    devstack::wait::until("merges done", Duration::from_secs(600), || {
+        clickhouse
+            .query_in(DATABASE, "SELECT count() FROM system.merges")
+            .is_ok_and(|merges| merges.trim() == "0")
+    })?;
+    eprintln!(
+        "query: parts merged in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let auth = crate::bench::start_auth(
         &dir.path().join("query-auth"),
