@@ -197,7 +197,7 @@ pub async fn run(
     });
     let projection = projector::spawn(jetstream.context.clone(), pool.clone());
 
-    let health = Health::new(SERVICE, Arc::clone(&metrics))
+    let mut health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check("postgres", {
             let pool = pool.clone();
@@ -230,7 +230,7 @@ pub async fn run(
         login_limits: config.login_limits.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
     };
-    plumbing::startup::spawn_until_ok("built-in project", {
+    let builtin_project = plumbing::startup::spawn_until_ok("built-in project", {
         let state = state.clone();
         move || {
             let state = state.clone();
@@ -239,7 +239,7 @@ pub async fn run(
     });
     if let Some((email, password)) = config.first_admin.clone() {
         let state = state.clone();
-        plumbing::startup::spawn_until_ok("first admin", move || {
+        let first_admin = plumbing::startup::spawn_until_ok("first admin", move || {
             let state = state.clone();
             let (email, password) = (email.clone(), password.clone());
             async move {
@@ -261,7 +261,29 @@ pub async fn run(
                 admin::bootstrap_admin(&state, &email, password.expose()).await
             }
         });
+        // Ready once the configured admin can log in: a client that waits for readiness never
+        // spends failed logins (which lock the account) on an admin that does not exist yet.
+        health = health.with_check("first_admin", move || {
+            let done = first_admin.is_done();
+            async move {
+                if done {
+                    Ok(())
+                } else {
+                    Err("the first admin is not created yet".to_owned())
+                }
+            }
+        });
     }
+    health = health.with_check("builtin_project", move || {
+        let done = builtin_project.is_done();
+        async move {
+            if done {
+                Ok(())
+            } else {
+                Err("the built-in project is not created yet".to_owned())
+            }
+        }
+    });
     plumbing::http::run_service(
         listener,
         api::router(state),

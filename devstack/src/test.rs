@@ -320,8 +320,9 @@ where
     })
 }
 
-/// The access token of `email` from the auth on `port`, logging in until `timeout` has passed
-/// (the first admin is created in the background at start).
+/// The access token of `email` from the auth (or the edge in front of it) on `port`, logging in
+/// every half second until `timeout` has passed. A failed login counts towards auth's lock (10
+/// per account), so callers first wait for auth's readiness, which includes its first admin.
 pub fn access_token(
     port: u16,
     email: &str,
@@ -329,23 +330,33 @@ pub fn access_token(
     timeout: std::time::Duration,
 ) -> anyhow::Result<String> {
     let body = serde_json::json!({ "email": email, "password": password }).to_string();
-    let mut token = None;
-    crate::wait::until(&format!("a login as {email}"), timeout, || {
-        token = crate::http::request(
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let answer = crate::http::request(
             port,
             "POST",
             "/api/auth/login",
             Some("application/json"),
             body.as_bytes(),
             std::time::Duration::from_secs(10),
-        )
-        .ok()
-        .filter(|response| response.status == 200)
-        .and_then(|response| serde_json::from_str::<serde_json::Value>(&response.body).ok())
-        .and_then(|answer| answer["access_token"].as_str().map(str::to_owned));
-        token.is_some()
-    })?;
-    token.context("no access token")
+        );
+        match answer {
+            Ok(response) if response.status == 200 => {
+                let answer: serde_json::Value = serde_json::from_str(&response.body)?;
+                return answer["access_token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("the login answer holds no access token");
+            }
+            Ok(response) if response.status == 429 => {
+                anyhow::bail!("logins as {email} are locked: {}", response.body)
+            }
+            _ if std::time::Instant::now() >= deadline => {
+                anyhow::bail!("timed out after {timeout:?} waiting for a login as {email}")
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
 }
 
 /// Where tests write artifacts a person may look at (screenshots): `target/test-artifacts`.

@@ -211,6 +211,7 @@ impl Stack {
         let pg = PostgresDb::create()?;
         let ch = ClickHouseDb::unique();
         let auth = spawn_auth(&nats, &pg, None, None)?;
+        wait_for_readiness(&auth, 200)?;
         let ingest = spawn_service("ingest", {
             let config = ingest::Config::new(
                 http(),
@@ -604,6 +605,7 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
     let pg = PostgresDb::create()?;
     let first_key = auth::keys::generate_line()?;
     let mut auth = spawn_auth(&nats, &pg, Some(first_key.clone()), None)?;
+    wait_for_readiness(&auth, 200)?;
     let nowhere = || "http://127.0.0.1:9".to_owned();
     let edge = edge(nowhere(), auth.url(""), nowhere())?;
     let http = reqwest::Client::new();
@@ -628,12 +630,13 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
     let addr = auth.addr;
     auth.stop()?;
     let second_key = auth::keys::generate_line()?;
-    let _auth = spawn_auth(
+    let restarted = spawn_auth(
         &nats,
         &pg,
         Some(format!("{first_key},{second_key}")),
         Some(addr),
     )?;
+    wait_for_readiness(&restarted, 200)?;
     let new_token = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))?;
     assert_ne!(
         new_token.split('.').next(),
