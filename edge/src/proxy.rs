@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{any, get};
 use contract::auth::Role;
@@ -60,19 +60,42 @@ pub enum Limit {
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub path: PathMatch,
+    /// Methods the service answers; others get 405 from edge, never reaching it.
+    pub methods: &'static [Method],
     pub upstream: Upstream,
     pub access: Access,
     pub limit: Limit,
 }
+
+const GET: &[Method] = &[Method::GET, Method::HEAD];
+const POST: &[Method] = &[Method::POST];
+/// SDKs in browsers may send a CORS preflight first.
+const SDK: &[Method] = &[Method::POST, Method::OPTIONS];
+const QUERY: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
+const ADMIN: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
 
 use Access::{Public, Token};
 use Limit::{Client, Credentials, Unlimited, User};
 use PathMatch::{Exact, Prefix};
 use Upstream::{Auth, Ingest, Query};
 
-const fn route(path: PathMatch, upstream: Upstream, access: Access, limit: Limit) -> Route {
+const fn route(
+    path: PathMatch,
+    methods: &'static [Method],
+    upstream: Upstream,
+    access: Access,
+    limit: Limit,
+) -> Route {
     Route {
         path,
+        methods,
         upstream,
         access,
         limit,
@@ -83,31 +106,31 @@ const fn route(path: PathMatch, upstream: Upstream, access: Access, limit: Limit
 #[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
     // Accounts and sessions, and the keys services verify tokens with.
-    route(Exact("/api/auth/login"),           Auth,   Public,                Credentials),
-    route(Exact("/api/auth/register"),        Auth,   Public,                Credentials),
-    route(Exact("/api/auth/refresh"),         Auth,   Public,                Client),
-    route(Exact("/api/auth/logout"),          Auth,   Public,                Unlimited),
-    route(Exact("/api/auth/me"),              Auth,   Token(Role::User),     Unlimited),
-    route(Exact("/api/auth/password"),        Auth,   Token(Role::User),     Client),
-    route(Exact("/.well-known/jwks.json"),    Auth,   Public,                Unlimited),
-    route(Prefix("/api/admin/"),              Auth,   Token(Role::Admin),    Unlimited),
+    route(Exact("/api/auth/login"),           POST,  Auth,   Public,                Credentials),
+    route(Exact("/api/auth/register"),        POST,  Auth,   Public,                Credentials),
+    route(Exact("/api/auth/refresh"),         POST,  Auth,   Public,                Client),
+    route(Exact("/api/auth/logout"),          POST,  Auth,   Public,                Unlimited),
+    route(Exact("/api/auth/me"),              GET,   Auth,   Token(Role::User),     Unlimited),
+    route(Exact("/api/auth/password"),        POST,  Auth,   Token(Role::User),     Client),
+    route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),
+    route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
-    route(Exact("/api/events"),               Ingest, Token(Role::User),     User),
-    route(Exact("/e"),                        Ingest, Public,                Unlimited),
-    route(Exact("/e/"),                       Ingest, Public,                Unlimited),
-    route(Exact("/i/v0/e"),                   Ingest, Public,                Unlimited),
-    route(Exact("/i/v0/e/"),                  Ingest, Public,                Unlimited),
-    route(Exact("/capture"),                  Ingest, Public,                Unlimited),
-    route(Exact("/capture/"),                 Ingest, Public,                Unlimited),
-    route(Exact("/batch"),                    Ingest, Public,                Unlimited),
-    route(Exact("/batch/"),                   Ingest, Public,                Unlimited),
-    route(Prefix("/v1/"),                     Ingest, Public,                Unlimited),
-    route(Exact("/b"),                        Ingest, Public,                Unlimited),
-    route(Exact("/api/event"),                Ingest, Public,                Unlimited),
-    route(Exact("/api/send"),                 Ingest, Public,                Unlimited),
+    route(Exact("/api/events"),               POST,  Ingest, Token(Role::User),     User),
+    route(Exact("/e"),                        SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/e/"),                       SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e"),                   SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e/"),                  SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/capture"),                  SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/capture/"),                 SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/batch"),                    SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/batch/"),                   SDK,   Ingest, Public,                Unlimited),
+    route(Prefix("/v1/"),                     SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/b"),                        SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/api/event"),                SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/api/send"),                 SDK,   Ingest, Public,                Unlimited),
     // Analytics.
-    route(Prefix("/api/query/"),              Query,  Token(Role::Analyst),  User),
+    route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::Analyst),  User),
 ];
 
 /// The route of `path`, as the router picks it: an exact path before a prefix.
@@ -221,6 +244,23 @@ const MAX_CREDENTIALS_BYTES: usize = 64 * 1024;
 async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) -> Response {
     let client = gate.trusted_proxies.client_ip(peer.ip(), request.headers());
     let https = gate.trusted_proxies.is_https(peer.ip(), request.headers());
+    if !route.methods.contains(request.method()) {
+        let allow = route
+            .methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut refused = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this path answers {allow}"),
+        );
+        if let Ok(allow) = HeaderValue::from_str(&allow) {
+            refused.headers_mut().insert(header::ALLOW, allow);
+        }
+        return refused;
+    }
     let user = match route.access {
         Public => None,
         Token(role) => {

@@ -212,10 +212,18 @@ pub async fn run_service(
 ) -> std::io::Result<()> {
     let shutdown_delay = Duration::from_millis(http.shutdown_delay_ms);
     let health = Arc::new(health);
-    let app = routes.merge(ops_router(Ops {
-        health: Arc::clone(&health),
-        metrics: Arc::clone(&metrics),
-    }));
+    let app = routes
+        .merge(ops_router(Ops {
+            health: Arc::clone(&health),
+            metrics: Arc::clone(&metrics),
+        }))
+        .method_not_allowed_fallback(|| async {
+            crate::error::error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not answer this method",
+            )
+        });
     serve(
         listener,
         observe(app, metrics),
