@@ -359,9 +359,10 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Request headers edge sets itself (the client's are dropped), and those of the client's hop.
+/// `Content-Length` passes: the body is streamed as it came, and a sized body lets a service
+/// answer early (a refusal) without the connection breaking under a chunked upload.
 const SET_BY_EDGE: &[&str] = &[
     "host",
-    "content-length",
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
