@@ -91,22 +91,73 @@ impl Browser {
         Ok(())
     }
 
+    /// Reloads the page and waits for it to load again.
+    pub fn refresh(&self) -> anyhow::Result<()> {
+        self.command("POST", "/refresh", Some(&json!({})))?;
+        Ok(())
+    }
+
+    /// Resizes the window, so a page can be seen at a phone's width as well as a desktop's.
+    pub fn set_window_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.command(
+            "POST",
+            "/window/rect",
+            Some(&json!({ "width": width, "height": height })),
+        )?;
+        Ok(())
+    }
+
     /// Text of the first element matching `css`, if there is one.
     pub fn text(&self, css: &str) -> anyhow::Result<Option<String>> {
+        let Some(element) = self.find(css)? else {
+            return Ok(None);
+        };
+        let text = self.command("GET", &format!("/element/{element}/text"), None)?;
+        Ok(text.as_str().map(str::to_owned))
+    }
+
+    /// Clicks the first element matching `css`, as a person would.
+    pub fn click(&self, css: &str) -> anyhow::Result<()> {
+        let element = self
+            .find(css)?
+            .with_context(|| format!("no {css:?} to click"))?;
+        self.command(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(&json!({})),
+        )?;
+        Ok(())
+    }
+
+    /// Types `text` into the first element matching `css`, key by key after what it holds;
+    /// [`Browser::ENTER`] presses Enter.
+    pub fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let element = self
+            .find(css)?
+            .with_context(|| format!("no {css:?} to type into"))?;
+        self.command(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(&json!({ "text": text })),
+        )?;
+        Ok(())
+    }
+
+    /// The Enter key, for [`Browser::type_into`].
+    pub const ENTER: &'static str = "\u{E007}";
+
+    /// The WebDriver reference of the first element matching `css`.
+    fn find(&self, css: &str) -> anyhow::Result<Option<String>> {
         let found = self.command(
             "POST",
             "/elements",
             Some(&json!({ "using": "css selector", "value": css })),
         )?;
-        let Some(element) = found
+        Ok(found
             .as_array()
             .and_then(|all| all.first())
             .and_then(|e| e[ELEMENT_KEY].as_str())
-        else {
-            return Ok(None);
-        };
-        let text = self.command("GET", &format!("/element/{element}/text"), None)?;
-        Ok(text.as_str().map(str::to_owned))
+            .map(str::to_owned))
     }
 
     /// Waits until the first element matching `css` shows `expected`; returns its text.
