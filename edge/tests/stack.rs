@@ -1,45 +1,17 @@
 //! Edge in front of the real services, and the web app it serves, in headless Chromium.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
+
+use common::{ADMIN, PASSWORD, Stack, edge, edge_with, http, signing_keys, spawn_auth};
 
 use devstack::browser::Browser;
 use devstack::test::{
-    ClickHouseDb, PostgresDb, ServiceHandle, TempDir, TestNats, artifacts_dir,
-    assert_liveness_and_metrics, get_json, spawn_service, wait_for_readiness,
+    ClickHouseDb, PostgresDb, TempDir, TestNats, artifacts_dir, assert_liveness_and_metrics,
+    get_json, spawn_service, wait_for_readiness,
 };
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
-
-fn http() -> HttpConfig {
-    HttpConfig::ephemeral()
-}
-
-fn ui_dir() -> PathBuf {
-    let dir = devstack::workspace_root().join("ui/dist");
-    assert!(
-        dir.join("index.html").exists(),
-        "the web app is not built: run `cargo xtask test` (or `cargo xtask ui`) first"
-    );
-    dir
-}
-
-fn edge(ingest: String, auth: String, query: String) -> anyhow::Result<ServiceHandle> {
-    edge_with(ingest, auth, query, |_| {})
-}
-
-fn edge_with(
-    ingest: String,
-    auth: String,
-    query: String,
-    adjust: impl FnOnce(&mut edge::Config),
-) -> anyhow::Result<ServiceHandle> {
-    let mut config = edge::Config::new(ingest, auth, query, ui_dir());
-    config.upstream_timeout_ms = 5_000;
-    adjust(&mut config);
-    spawn_service("edge", move |listener, shutdown| {
-        edge::run(config, listener, shutdown)
-    })
-}
+use plumbing::config::{ClickHouseConfig, NatsConfig, PostgresConfig};
 
 #[test]
 fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::Result<()> {
@@ -188,106 +160,6 @@ fn the_web_app_loads_in_chromium_and_shows_the_product_name() -> anyhow::Result<
         shot.display()
     );
     Ok(())
-}
-
-const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Every service on real NATS, Postgres and ClickHouse, with a first admin. Services are listed
-/// first so they stop before the servers they use.
-struct Stack {
-    query: ServiceHandle,
-    ingest: ServiceHandle,
-    _sink: ServiceHandle,
-    auth: ServiceHandle,
-    nats: TestNats,
-    _pg: PostgresDb,
-    ch: ClickHouseDb,
-}
-
-impl Stack {
-    fn start() -> anyhow::Result<Self> {
-        let nats = TestNats::start()?;
-        let pg = PostgresDb::create()?;
-        let ch = ClickHouseDb::unique();
-        let auth = spawn_auth(&nats, &pg, None, None)?;
-        wait_for_readiness(&auth, 200)?;
-        let ingest = spawn_service("ingest", {
-            let config = ingest::Config::new(
-                http(),
-                NatsConfig { url: nats.url() },
-                ingest::AuthConfig::at(auth.url("")),
-            );
-            move |listener, shutdown| ingest::run(config, listener, shutdown)
-        })?;
-        let sink = spawn_service("sink", {
-            let config = sink::Config {
-                http: http(),
-                nats: NatsConfig { url: nats.url() },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                batch: sink::consumer::BatchSettings {
-                    max_wait_ms: 50,
-                    ..Default::default()
-                },
-            };
-            move |listener, shutdown| sink::run(config, listener, shutdown)
-        })?;
-        let query = spawn_service("query", {
-            let config = query::Config {
-                http: http(),
-                nats: NatsConfig { url: nats.url() },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
-                limits: query::Limits::default(),
-                sql_log: None,
-            };
-            move |listener, shutdown| query::run(config, listener, shutdown)
-        })?;
-        Ok(Self {
-            query,
-            ingest,
-            _sink: sink,
-            auth,
-            nats,
-            _pg: pg,
-            ch,
-        })
-    }
-
-    fn edge(&self, adjust: impl FnOnce(&mut edge::Config)) -> anyhow::Result<ServiceHandle> {
-        let edge = edge_with(
-            self.ingest.url(""),
-            self.auth.url(""),
-            self.query.url(""),
-            adjust,
-        )?;
-        wait_for_readiness(&edge, 200)?;
-        Ok(edge)
-    }
-}
-
-/// Auth with the first admin, signing with `keys` (generated when `None`), on `addr` (any free
-/// port when `None`).
-fn spawn_auth(
-    nats: &TestNats,
-    pg: &PostgresDb,
-    keys: Option<String>,
-    addr: Option<std::net::SocketAddr>,
-) -> anyhow::Result<ServiceHandle> {
-    let mut config = auth::Config::with_defaults(
-        http(),
-        NatsConfig { url: nats.url() },
-        PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-    )?;
-    config.first_admin = Some((ADMIN.to_owned(), plumbing::config::Secret::new(PASSWORD)));
-    if let Some(keys) = keys {
-        config.keys = auth::KeySource::Inline(plumbing::config::Secret::new(keys));
-    }
-    let run = move |listener, shutdown| auth::run(config, listener, shutdown);
-    match addr {
-        Some(addr) => devstack::test::spawn_service_at("auth", addr, run),
-        None => spawn_service("auth", run),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -604,7 +476,7 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
     let nats = TestNats::start()?;
     let pg = PostgresDb::create()?;
     let first_key = auth::keys::generate_line()?;
-    let mut auth = spawn_auth(&nats, &pg, Some(first_key.clone()), None)?;
+    let mut auth = spawn_auth(&nats, &pg, None, signing_keys(first_key.clone()))?;
     wait_for_readiness(&auth, 200)?;
     let nowhere = || "http://127.0.0.1:9".to_owned();
     let edge = edge(nowhere(), auth.url(""), nowhere())?;
@@ -633,8 +505,8 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
     let restarted = spawn_auth(
         &nats,
         &pg,
-        Some(format!("{first_key},{second_key}")),
         Some(addr),
+        signing_keys(format!("{first_key},{second_key}")),
     )?;
     wait_for_readiness(&restarted, 200)?;
     let new_token = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))?;

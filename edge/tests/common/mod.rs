@@ -1,0 +1,160 @@
+//! The stack the edge tests run against: every service on real NATS, Postgres and ClickHouse,
+//! edge in front of them serving the built web app, and the first admin's credentials.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use devstack::test::{
+    ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
+};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+
+pub const ADMIN: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn http() -> HttpConfig {
+    HttpConfig::ephemeral()
+}
+
+pub fn ui_dir() -> PathBuf {
+    let dir = devstack::workspace_root().join("ui/dist");
+    assert!(
+        dir.join("index.html").exists(),
+        "the web app is not built: run `cargo xtask test` (or `cargo xtask ui`) first"
+    );
+    dir
+}
+
+pub fn edge(ingest: String, auth: String, query: String) -> anyhow::Result<ServiceHandle> {
+    edge_with(ingest, auth, query, |_| {})
+}
+
+pub fn edge_with(
+    ingest: String,
+    auth: String,
+    query: String,
+    adjust: impl FnOnce(&mut edge::Config),
+) -> anyhow::Result<ServiceHandle> {
+    let mut config = edge::Config::new(ingest, auth, query, ui_dir());
+    config.upstream_timeout_ms = 5_000;
+    adjust(&mut config);
+    spawn_service("edge", move |listener, shutdown| {
+        edge::run(config, listener, shutdown)
+    })
+}
+
+/// Every service on real NATS, Postgres and ClickHouse, with a first admin. Services are listed
+/// first so they stop before the servers they use.
+pub struct Stack {
+    pub query: ServiceHandle,
+    pub ingest: ServiceHandle,
+    _sink: ServiceHandle,
+    pub auth: ServiceHandle,
+    pub nats: TestNats,
+    pg: PostgresDb,
+    pub ch: ClickHouseDb,
+}
+
+impl Stack {
+    pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {})
+    }
+
+    /// The stack with auth configured by `adjust_auth` (shorter token lifetimes, say).
+    pub fn start_with(adjust_auth: impl FnOnce(&mut auth::Config)) -> anyhow::Result<Self> {
+        let nats = TestNats::start()?;
+        let pg = PostgresDb::create()?;
+        let ch = ClickHouseDb::unique();
+        let auth = spawn_auth(&nats, &pg, None, adjust_auth)?;
+        wait_for_readiness(&auth, 200)?;
+        let ingest = spawn_service("ingest", {
+            let config = ingest::Config::new(
+                http(),
+                NatsConfig { url: nats.url() },
+                ingest::AuthConfig::at(auth.url("")),
+            );
+            move |listener, shutdown| ingest::run(config, listener, shutdown)
+        })?;
+        let sink = spawn_service("sink", {
+            let config = sink::Config {
+                http: http(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                batch: sink::consumer::BatchSettings {
+                    max_wait_ms: 50,
+                    ..Default::default()
+                },
+            };
+            move |listener, shutdown| sink::run(config, listener, shutdown)
+        })?;
+        let query = spawn_service("query", {
+            let config = query::Config {
+                http: http(),
+                nats: NatsConfig { url: nats.url() },
+                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
+                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
+                limits: query::Limits::default(),
+                sql_log: None,
+            };
+            move |listener, shutdown| query::run(config, listener, shutdown)
+        })?;
+        Ok(Self {
+            query,
+            ingest,
+            _sink: sink,
+            auth,
+            nats,
+            pg,
+            ch,
+        })
+    }
+
+    /// Stops auth and starts it again where its clients expect it, configured by `adjust`.
+    pub fn restart_auth(&mut self, adjust: impl FnOnce(&mut auth::Config)) -> anyhow::Result<()> {
+        let addr = self.auth.addr;
+        self.auth.stop()?;
+        self.auth = spawn_auth(&self.nats, &self.pg, Some(addr), adjust)?;
+        wait_for_readiness(&self.auth, 200)?;
+        Ok(())
+    }
+
+    pub fn edge(&self, adjust: impl FnOnce(&mut edge::Config)) -> anyhow::Result<ServiceHandle> {
+        let edge = edge_with(
+            self.ingest.url(""),
+            self.auth.url(""),
+            self.query.url(""),
+            adjust,
+        )?;
+        wait_for_readiness(&edge, 200)?;
+        Ok(edge)
+    }
+}
+
+/// Auth with the first admin, configured by `adjust` (its signing keys, say), on `addr` (any
+/// free port when `None`).
+pub fn spawn_auth(
+    nats: &TestNats,
+    pg: &PostgresDb,
+    addr: Option<std::net::SocketAddr>,
+    adjust: impl FnOnce(&mut auth::Config),
+) -> anyhow::Result<ServiceHandle> {
+    let mut config = auth::Config::with_defaults(
+        http(),
+        NatsConfig { url: nats.url() },
+        PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
+    )?;
+    config.first_admin = Some((ADMIN.to_owned(), plumbing::config::Secret::new(PASSWORD)));
+    adjust(&mut config);
+    let run = move |listener, shutdown| auth::run(config, listener, shutdown);
+    match addr {
+        Some(addr) => devstack::test::spawn_service_at("auth", addr, run),
+        None => spawn_service("auth", run),
+    }
+}
+
+/// Auth's signing keys set to `keys` (comma-separated lines).
+pub fn signing_keys(keys: String) -> impl FnOnce(&mut auth::Config) {
+    move |config| config.keys = auth::KeySource::Inline(plumbing::config::Secret::new(keys))
+}
