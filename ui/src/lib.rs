@@ -1,30 +1,206 @@
 //! The web app: a sycamore single-page application compiled to WebAssembly and served by edge.
 
+pub mod api;
+pub mod pages;
+pub mod route;
+pub mod session;
+
 use sycamore::prelude::*;
 
-/// The whole app.
+use crate::pages::{HomePage, LoginPage, NotFoundPage, RegisterPage, SectionPage};
+use crate::route::{Link, Route, Router};
+use crate::session::{Auth, Phase, Session};
+
+/// The whole app: starts on the page in the address bar and restores the session from the
+/// refresh cookie.
 #[component]
 pub fn App() -> View {
+    let session = Session::new(Auth::Checking);
+    on_mount(move || session.restore());
+    shell(Route::parse(&route::location_path()), session)
+}
+
+/// The app on `initial` with `session`: the masthead and the page the route and session allow.
+pub fn shell(initial: Route, session: Session) -> View {
+    let router = Router::new(initial);
+    provide_context(router);
+    provide_context(session);
+    // Pages behind sign-in send a signed-out visitor to the sign-in form (and back afterwards);
+    // the forms send a signed-in one home.
+    create_effect(move || {
+        let route = router.current();
+        match session.phase() {
+            Phase::Checking => {}
+            Phase::SignedOut if !route.is_public() => router.require_sign_in(),
+            Phase::SignedIn if matches!(route, Route::Login | Route::Register) => {
+                router.signed_in();
+            }
+            Phase::SignedOut | Phase::SignedIn => {}
+        }
+    });
+    let page = move || match (session.phase(), router.current()) {
+        (Phase::Checking, _) => view! {
+            p(id="session-checking", class="status", role="status") { "Checking your session…" }
+        },
+        (_, Route::Login) => view! { LoginPage {} },
+        (_, Route::Register) => view! { RegisterPage {} },
+        (_, Route::NotFound) => view! { NotFoundPage {} },
+        // A signed-out visitor is on the way to the sign-in form.
+        (Phase::SignedOut, _) => view! {},
+        (Phase::SignedIn, Route::Home) => view! { HomePage {} },
+        (Phase::SignedIn, section) => view! { SectionPage(route=section) },
+    };
     view! {
-        main(class="shell") {
-            header(class="masthead") {
-                h1(id="product-name") { (contract::PRODUCT_NAME) }
+        div(class="shell") {
+            Masthead {}
+            main(id="page", class="page") { (page) }
+        }
+    }
+}
+
+/// The product's name on every page; for a signed-in user also the sections their role opens,
+/// who they are, and the way out.
+#[component]
+fn Masthead() -> View {
+    let session = use_context::<Session>();
+    let router = use_context::<Router>();
+    let busy = create_signal(false);
+    let sign_out = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        js_sys::futures::spawn_local(async move {
+            session.sign_out().await;
+            router.forget_intended();
+            if busy.is_alive() {
+                busy.set(false);
+            }
+        });
+    };
+    view! {
+        header(class="masthead") {
+            div(class="brand") {
+                h1(id="product-name") {
+                    Link(to=Route::Home) { (contract::PRODUCT_NAME) }
+                }
                 p(class="tagline") {
                     "Every event collected, none lost, none counted twice."
                 }
             }
+            (move || session.user().map(|user| {
+                let name = pages::display_name(&user);
+                let role = pages::role_label(user.role);
+                let links = pages::SECTIONS
+                    .iter()
+                    .filter(|(route, _, _)| user.role.includes(route.required_role()))
+                    .map(|&(route, title, _)| view! {
+                        li { Link(to=route, id=nav_id(route)) { (title) } }
+                    })
+                    .collect::<Vec<_>>();
+                view! {
+                    nav(class="sections-nav", aria-label="Sections") {
+                        ul {
+                            li { Link(to=Route::Home, id="nav-home") { "Home" } }
+                            (links)
+                        }
+                    }
+                    div(class="account") {
+                        span(id="signed-in-as") {
+                            "Signed in as "
+                            strong { (name) }
+                            " "
+                            span(id="signed-in-role", class="role") { (role) }
+                        }
+                        button(id="sign-out", r#type="button", disabled=busy, on:click=sign_out) {
+                            (move || if busy.get() { "Signing out…" } else { "Sign out" })
+                        }
+                    }
+                }
+            }))
         }
+    }
+}
+
+fn nav_id(route: Route) -> &'static str {
+    match route {
+        Route::Dashboard => "nav-dashboard",
+        Route::Analytics => "nav-analytics",
+        Route::Admin => "nav-admin",
+        _ => "nav-other",
     }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
+    use contract::auth::{Role, UserView};
+
     use super::*;
+    use crate::session::SignedIn;
+
+    fn signed_in(name: &str, role: Role) -> Session {
+        let user = serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000001",
+            "email": "ada@example.com",
+            "name": name,
+            "role": role,
+        });
+        let user: UserView = serde_json::from_value(user).expect("a user view");
+        Session::new(Auth::SignedIn(SignedIn::new(user, "token".to_owned())))
+    }
+
+    fn render(route: Route, session: impl FnOnce() -> Session + 'static) -> String {
+        sycamore::web::render_to_string(move || shell(route, session()))
+    }
 
     #[test]
     fn the_app_shows_the_product_name() {
         let html = sycamore::web::render_to_string(App);
         assert!(html.contains("Event Analytics"), "{html}");
         assert!(html.contains("id=\"product-name\""), "{html}");
+    }
+
+    #[test]
+    fn the_sign_in_form_has_labelled_inputs_and_a_submit_button() {
+        let html = render(Route::Login, || Session::new(Auth::SignedOut));
+        for id in ["login-email", "login-password"] {
+            assert!(
+                html.contains(&format!("for=\"{id}\"")),
+                "{id} labelled: {html}"
+            );
+            assert!(html.contains(&format!("id=\"{id}\"")), "{html}");
+        }
+        assert!(html.contains("id=\"login-submit\""), "{html}");
+        assert!(html.contains("id=\"product-name\""), "{html}");
+        assert!(!html.contains("id=\"sign-out\""), "{html}");
+    }
+
+    #[test]
+    fn home_names_the_user_and_their_role_and_links_only_what_the_role_opens() {
+        let html = render(Route::Home, || signed_in("Ada", Role::User));
+        assert!(html.contains("id=\"signed-in-as\""), "{html}");
+        assert!(html.contains("Ada"), "{html}");
+        assert!(html.contains(">User<"), "{html}");
+        assert!(html.contains("id=\"sign-out\""), "{html}");
+        assert!(html.contains("href=\"/dashboard\""), "{html}");
+        assert!(!html.contains("href=\"/analytics\""), "{html}");
+        assert!(!html.contains("href=\"/admin\""), "{html}");
+
+        let html = render(Route::Home, || signed_in("", Role::Admin));
+        assert!(
+            html.contains("ada@example.com"),
+            "no name: the email: {html}"
+        );
+        for path in ["/dashboard", "/analytics", "/admin"] {
+            assert!(html.contains(&format!("href=\"{path}\"")), "{path}: {html}");
+        }
+    }
+
+    #[test]
+    fn a_section_the_role_does_not_open_says_so_instead_of_showing_it() {
+        let html = render(Route::Admin, || signed_in("Ada", Role::Analyst));
+        assert!(html.contains("No access"), "{html}");
+        let html = render(Route::Analytics, || signed_in("Ada", Role::Analyst));
+        assert!(html.contains("This section is coming"), "{html}");
     }
 }

@@ -1,0 +1,229 @@
+//! Client-side routing over the History API: the pages of the app, the current one as a signal,
+//! and links that change it without reloading. Edge answers every such path with `index.html`,
+//! so a reload or a shared link lands on the same page.
+
+use contract::auth::Role;
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast as _;
+
+/// A page of the app, by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Home,
+    Login,
+    Register,
+    Dashboard,
+    Analytics,
+    Admin,
+    NotFound,
+}
+
+impl Route {
+    /// The page at `path` (query and fragment ignored, a trailing slash allowed).
+    pub fn parse(path: &str) -> Self {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let path = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
+        match path {
+            "" | "/" => Route::Home,
+            "/login" => Route::Login,
+            "/register" => Route::Register,
+            "/dashboard" => Route::Dashboard,
+            "/analytics" => Route::Analytics,
+            "/admin" => Route::Admin,
+            _ => Route::NotFound,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Home => "/",
+            Route::Login => "/login",
+            Route::Register => "/register",
+            Route::Dashboard => "/dashboard",
+            Route::Analytics => "/analytics",
+            Route::Admin => "/admin",
+            // Only reached by a path nobody links to; home is where its link leads.
+            Route::NotFound => "/",
+        }
+    }
+
+    /// Whether the page is for visitors who are not signed in.
+    pub fn is_public(self) -> bool {
+        matches!(self, Route::Login | Route::Register | Route::NotFound)
+    }
+
+    /// The least role that may open the page, for pages behind sign-in.
+    pub fn required_role(self) -> Role {
+        match self {
+            Route::Analytics => Role::Analyst,
+            Route::Admin => Role::Admin,
+            _ => Role::User,
+        }
+    }
+}
+
+/// The current page, shared through the context.
+#[derive(Debug, Clone, Copy)]
+pub struct Router {
+    current: Signal<Route>,
+    /// The page a signed-out visitor asked for, opened once they sign in.
+    intended: Signal<Option<Route>>,
+}
+
+impl Router {
+    /// A router on `initial`; in the browser it also follows the back and forward buttons.
+    pub fn new(initial: Route) -> Self {
+        let router = Self {
+            current: create_signal(initial),
+            intended: create_signal(None),
+        };
+        if cfg!(target_arch = "wasm32") {
+            router.follow_history();
+        }
+        router
+    }
+
+    /// The page shown now (tracked).
+    pub fn current(self) -> Route {
+        self.current.get()
+    }
+
+    /// Opens `route` as a new history entry.
+    pub fn navigate(self, route: Route) {
+        if self.current.get_untracked() != route {
+            history(route, false);
+            self.current.set(route);
+        }
+    }
+
+    /// Shows `route` in place of the current entry: for redirects, which the back button should
+    /// skip.
+    pub fn redirect(self, route: Route) {
+        if self.current.get_untracked() != route {
+            history(route, true);
+            self.current.set(route);
+        }
+    }
+
+    /// Sends a signed-out visitor to the sign-in form, remembering where they were going.
+    pub fn require_sign_in(self) {
+        self.intended.set(Some(self.current.get_untracked()));
+        self.redirect(Route::Login);
+    }
+
+    /// Leaves the sign-in and registration forms for the page the visitor had asked for.
+    pub fn signed_in(self) {
+        let next = self.intended.take().unwrap_or(Route::Home);
+        self.redirect(next);
+    }
+
+    /// After signing out, the next person to sign in starts at home.
+    pub fn forget_intended(self) {
+        self.intended.set(None);
+    }
+
+    fn follow_history(self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let current = self.current;
+        let on_pop = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+            current.set(Route::parse(&location_path()));
+        });
+        let _ =
+            window.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+        // The router lives as long as the page does.
+        on_pop.forget();
+    }
+}
+
+/// The path the browser shows, `/` outside a browser.
+pub fn location_path() -> String {
+    if !cfg!(target_arch = "wasm32") {
+        return "/".to_owned();
+    }
+    web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+/// Puts `route` in the address bar (only in a browser).
+fn history(route: Route, replace: bool) {
+    if !cfg!(target_arch = "wasm32") {
+        return;
+    }
+    let Some(history) = web_sys::window().and_then(|window| window.history().ok()) else {
+        return;
+    };
+    let state = wasm_bindgen::JsValue::NULL;
+    let _ = if replace {
+        history.replace_state_with_url(&state, "", Some(route.path()))
+    } else {
+        history.push_state_with_url(&state, "", Some(route.path()))
+    };
+}
+
+/// A link to a page of the app: a real `<a href>` (so it can be opened in a new tab, and works
+/// by keyboard), followed in place on a plain click.
+#[component(inline_props)]
+pub fn Link(
+    to: Route,
+    id: Option<&'static str>,
+    class: Option<&'static str>,
+    children: Children,
+) -> View {
+    let router = use_context::<Router>();
+    let aria_current = move || (router.current() == to).then_some("page");
+    view! {
+        a(
+            href=to.path(),
+            id=id,
+            class=class,
+            aria-current=aria_current,
+            on:click=move |event: web_sys::MouseEvent| {
+                let modified = event.ctrl_key() || event.meta_key() || event.shift_key()
+                    || event.alt_key() || event.button() != 0;
+                if !modified {
+                    event.prevent_default();
+                    router.navigate(to);
+                }
+            },
+        ) {
+            (children)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_pages_and_back() {
+        for route in [
+            Route::Home,
+            Route::Login,
+            Route::Register,
+            Route::Dashboard,
+            Route::Analytics,
+            Route::Admin,
+        ] {
+            assert_eq!(Route::parse(route.path()), route);
+        }
+        assert_eq!(Route::parse("/login/"), Route::Login);
+        assert_eq!(Route::parse("/login?next=x#top"), Route::Login);
+        assert_eq!(Route::parse("/analytics/trends"), Route::NotFound);
+        assert_eq!(Route::parse(""), Route::Home);
+    }
+
+    #[test]
+    fn each_section_names_the_least_role_that_opens_it() {
+        assert_eq!(Route::Dashboard.required_role(), Role::User);
+        assert_eq!(Route::Analytics.required_role(), Role::Analyst);
+        assert_eq!(Route::Admin.required_role(), Role::Admin);
+        assert!(Route::Login.is_public() && !Route::Home.is_public());
+    }
+}
