@@ -909,7 +909,10 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
     // A method the path does not answer: 405 in the same JSON shape as every error.
     let (status, body) = stack
-        .get(Some(&admin), &format!("/api/query/funnel?project_id={project}"))
+        .get(
+            Some(&admin),
+            &format!("/api/query/funnel?project_id={project}"),
+        )
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
