@@ -51,8 +51,26 @@ pub struct Definitions {
 }
 
 impl Definitions {
-    /// The definitions compiled in from `nats/`.
+    /// The definitions compiled in from `nats/`, with every stream's replica count taken from
+    /// `NATS_STREAM_REPLICAS` when it is set (3 on a three-node JetStream cluster; the files say
+    /// 1, for one server).
     pub fn bundled() -> anyhow::Result<Self> {
+        let mut definitions = Self::from_files()?;
+        let replicas: usize = crate::config::var_or("NATS_STREAM_REPLICAS", 0)?;
+        if replicas > 0 {
+            definitions.set_replicas(replicas);
+        }
+        Ok(definitions)
+    }
+
+    /// Every stream kept on `replicas` servers (consumers follow their stream).
+    pub fn set_replicas(&mut self, replicas: usize) {
+        for stream in &mut self.streams {
+            stream.num_replicas = replicas;
+        }
+    }
+
+    fn from_files() -> anyhow::Result<Self> {
         let streams = STREAM_FILES
             .iter()
             .map(|(file, json)| {
@@ -165,6 +183,14 @@ impl JetStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_keeps_every_stream_on_as_many_servers_as_asked() {
+        let mut definitions = Definitions::from_files().expect("definitions");
+        assert!(definitions.streams.iter().all(|s| s.num_replicas == 1));
+        definitions.set_replicas(3);
+        assert!(definitions.streams.iter().all(|s| s.num_replicas == 3));
+    }
 
     #[test]
     fn bundled_definitions_parse_and_name_the_contract() {

@@ -1,0 +1,66 @@
+//! The Kubernetes manifests keep their promises (no cluster on the CI machines, so the text is
+//! checked): every service probed on /readyz and /healthz, limited, non-root and read-only;
+//! autoscaled where it is stateless; disruption budgets; only edge open to the outside.
+
+use std::path::PathBuf;
+
+fn read(path: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+#[test]
+fn every_service_is_probed_limited_non_root_and_read_only() {
+    for service in ["auth", "ingest", "sink", "query", "edge"] {
+        let text = read(&format!("k8s/base/{service}.yaml"));
+        for needed in [
+            "kind: Deployment",
+            "kind: Service",
+            "kind: PodDisruptionBudget",
+            "path: /readyz",
+            "path: /healthz",
+            "runAsNonRoot: true",
+            "readOnlyRootFilesystem: true",
+            "allowPrivilegeEscalation: false",
+            "requests: {",
+            "limits: {",
+            &format!("args: [\"{service}\"]"),
+        ] {
+            assert!(text.contains(needed), "{service}.yaml lacks {needed:?}");
+        }
+        assert_eq!(
+            text.contains("kind: HorizontalPodAutoscaler"),
+            service != "auth",
+            "{service}: the stateless services scale out; auth runs the one projector"
+        );
+        assert!(read("k8s/base/kustomization.yaml").contains(&format!("- {service}.yaml")));
+    }
+}
+
+#[test]
+fn nats_is_a_three_node_cluster_and_only_edge_takes_outside_traffic() {
+    let nats = read("k8s/base/nats.yaml");
+    assert!(nats.contains("kind: StatefulSet") && nats.contains("replicas: 3"));
+    for node in 0..3 {
+        assert!(nats.contains(&format!("nats://nats-{node}.nats-cluster:6222")));
+    }
+    let prod = read("k8s/overlays/prod/kustomization.yaml");
+    assert!(
+        prod.contains("NATS_STREAM_REPLICAS, value: \"3\""),
+        "streams on 3 servers in prod"
+    );
+
+    let network = read("k8s/base/network.yaml");
+    assert!(network.contains("name: default-deny"));
+    let open_to_all: Vec<&str> = network
+        .split("---")
+        .filter(|policy| policy.contains("ingress:") && !policy.contains("from:"))
+        .collect();
+    assert_eq!(open_to_all.len(), 1, "one policy without `from`");
+    assert!(open_to_all[0].contains("app.kubernetes.io/name: edge"));
+    let ingress = read("k8s/base/ingress.yaml");
+    assert!(ingress.contains("service: { name: edge"));
+}
