@@ -48,7 +48,16 @@ fn only_edge_is_published_and_every_service_waits_for_healthy_dependencies() {
     let names: Vec<&str> = services.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["nats", "postgres", "clickhouse", "auth", "ingest", "sink", "query", "edge"]
+        [
+            "nats",
+            "postgres",
+            "clickhouse",
+            "auth",
+            "ingest",
+            "sink",
+            "query",
+            "edge"
+        ]
     );
     for (name, text) in &services {
         assert!(text.contains("healthcheck:"), "{name} has no health check");
@@ -98,7 +107,10 @@ fn every_variable_compose_reads_is_offered_in_env_example() {
     let missing: Vec<_> = read_by_compose.difference(&offered).collect();
     assert!(missing.is_empty(), "not in .env.example: {missing:?}");
     let unused: Vec<_> = offered.difference(&read_by_compose).collect();
-    assert!(unused.is_empty(), "in .env.example but not read: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "in .env.example but not read: {unused:?}"
+    );
 }
 
 #[test]
@@ -108,5 +120,8 @@ fn the_image_runs_as_a_non_root_user_and_ships_the_web_app() {
     assert!(dockerfile.contains("--mount=type=cache,target=/usr/local/cargo/registry"));
     assert!(dockerfile.contains("COPY --from=build /out/ui /srv/ui"));
     let ignored = read(".dockerignore");
-    assert!(ignored.lines().any(|line| line == "target/"), "no build output in the context");
+    assert!(
+        ignored.lines().any(|line| line == "target/"),
+        "no build output in the context"
+    );
 }
