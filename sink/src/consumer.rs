@@ -593,7 +593,10 @@ async fn dead_letter(
             .collect::<String>()
             .as_str(),
     );
-    headers.insert("Sink-Original-Subject", message.subject.as_str());
+    headers.insert(
+        crate::dlq::ORIGINAL_SUBJECT_HEADER,
+        message.subject.as_str(),
+    );
     let stored = match js
         .publish_with_headers(dlq_subject(project), headers, message.payload.clone())
         .await

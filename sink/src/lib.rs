@@ -2,6 +2,7 @@
 //! only after the insert that holds it succeeded.
 
 pub mod consumer;
+pub mod dlq;
 pub mod schema;
 
 use std::future::Future;

@@ -1,4 +1,10 @@
-//! The sink binary: configuration from the environment, then [`sink::run`].
+//! The sink binary: configuration from the environment, then [`sink::run`]; or an operator
+//! command on the dead letters:
+//!
+//! ```text
+//! sink dlq list [<project id>]      what is in EVENTS_DLQ, and why
+//! sink dlq redrive [<project id>]   send it back to EVENTS (after fixing the cause)
+//! ```
 
 use anyhow::Context as _;
 
@@ -7,10 +13,52 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("dlq") {
+        return dlq(&args[1..]).await;
+    }
     plumbing::telemetry::init("sink");
     let config = sink::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await
         .with_context(|| format!("binding {}", config.http.bind_addr()))?;
     sink::run(config, listener, plumbing::shutdown::signal()).await
+}
+
+async fn dlq(args: &[String]) -> anyhow::Result<()> {
+    let project = args
+        .get(1)
+        .map(|id| uuid::Uuid::parse_str(id).with_context(|| format!("{id:?} is not a project id")))
+        .transpose()?;
+    let nats = plumbing::config::NatsConfig::from_env()?;
+    let js = async_nats::jetstream::new(
+        async_nats::connect(&nats.url)
+            .await
+            .with_context(|| format!("connecting to {}", nats.url))?,
+    );
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            let letters = sink::dlq::list(&js, project).await?;
+            for letter in &letters {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    letter.sequence,
+                    letter.original_subject,
+                    letter.event_id.as_deref().unwrap_or("-"),
+                    letter.error
+                );
+            }
+            eprintln!("{} dead letters", letters.len());
+            Ok(())
+        }
+        Some("redrive") => {
+            let done = sink::dlq::redrive(&js, project, &mut std::io::stderr()).await?;
+            eprintln!(
+                "{} events back on EVENTS; {} dead letters kept (not events)",
+                done.redriven, done.kept
+            );
+            Ok(())
+        }
+        _ => anyhow::bail!("usage: sink dlq list [<project id>] | sink dlq redrive [<project id>]"),
+    }
 }
