@@ -3,6 +3,7 @@
 
 pub mod consumer;
 pub mod dlq;
+pub mod retention;
 pub mod schema;
 
 use std::future::Future;

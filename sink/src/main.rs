@@ -4,6 +4,7 @@
 //! ```text
 //! sink dlq list [<project id>]      what is in EVENTS_DLQ, and why
 //! sink dlq redrive [<project id>]   send it back to EVENTS (after fixing the cause)
+//! sink retention <days>             drop the months of events older than that
 //! ```
 
 use anyhow::Context as _;
@@ -14,8 +15,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("dlq") {
-        return dlq(&args[1..]).await;
+    match args.first().map(String::as_str) {
+        Some("dlq") => return dlq(&args[1..]).await,
+        Some("retention") => return retention(&args[1..]).await,
+        _ => {}
     }
     plumbing::telemetry::init("sink");
     let config = sink::Config::from_env()?;
@@ -61,4 +64,28 @@ async fn dlq(args: &[String]) -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("usage: sink dlq list [<project id>] | sink dlq redrive [<project id>]"),
     }
+}
+
+async fn retention(args: &[String]) -> anyhow::Result<()> {
+    let days: u16 = args
+        .first()
+        .and_then(|days| days.parse().ok())
+        .context("usage: sink retention <days to keep>")?;
+    let clickhouse = plumbing::config::ClickHouseConfig::from_env()?;
+    let today = u16::try_from(time::OffsetDateTime::now_utc().unix_timestamp() / 86_400)
+        .context("the date is past 2149")?;
+    let dropped = sink::retention::drop_older_than(
+        &plumbing::clickhouse::server_client(&clickhouse),
+        &clickhouse.database,
+        days,
+        today,
+    )
+    .await?;
+    eprintln!(
+        "dropped {} monthly partitions of {}.events: {}",
+        dropped.len(),
+        clickhouse.database,
+        dropped.join(", ")
+    );
+    Ok(())
 }

@@ -103,3 +103,50 @@ async fn a_table_of_the_previous_release_gains_the_user_hash_column_with_its_row
         .expect("reads");
     assert_eq!(hashed.trim(), "1", "the old row is hashed on read");
 }
+
+#[tokio::test]
+async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
+    let db = ClickHouseDb::unique();
+    let config = ClickHouseConfig::local(db.server().http_port(), &db.name);
+    let server = plumbing::clickhouse::server_client(&config);
+    sink::schema::apply(&server, &db.name)
+        .await
+        .expect("schema");
+    for (day, id) in [
+        ("2026-08-15", 1),
+        ("2026-10-05", 2),
+        ("2026-10-31", 3),
+        ("2026-11-02", 4),
+    ] {
+        db.server()
+            .query(&format!(
+                "INSERT INTO {}.events (project_id, date, timestamp, event, event_id, distinct_id) \
+                 VALUES ('00000000-0000-0000-0000-000000000001', '{day}', '{day} 12:00:00', 'e', \
+                 '00000000-0000-0000-0000-00000000000{id}', 'u')",
+                db.name
+            ))
+            .expect("row");
+    }
+    let today = db
+        .server()
+        .query("SELECT toUInt16(toDate('2026-11-30'))")
+        .expect("day")
+        .trim()
+        .parse::<u16>()
+        .expect("a day number");
+    // 30 days kept: everything from 31 October on. August goes; October keeps its 31st, so it
+    // stays whole.
+    let dropped = sink::retention::drop_older_than(&server, &db.name, 30, today)
+        .await
+        .expect("retention");
+    assert_eq!(dropped, ["202608"]);
+    let left = db
+        .server()
+        .query_in(&db.name, "SELECT count() FROM events")
+        .expect("count");
+    assert_eq!(left.trim(), "3");
+    let again = sink::retention::drop_older_than(&server, &db.name, 30, today)
+        .await
+        .expect("retention");
+    assert!(again.is_empty(), "nothing more to drop");
+}
