@@ -521,7 +521,7 @@ const CHECK_CHUNK: usize = 4_000;
 
 /// The event ids of `rows` that the table already holds. Bounded by the rows' projects and
 /// days, the start of the sorting key, so ClickHouse reads only those index ranges.
-async fn already_stored(
+pub(crate) async fn already_stored(
     clickhouse: &clickhouse::Client,
     rows: &[EventRow],
 ) -> Result<std::collections::HashSet<Uuid>, clickhouse::error::Error> {
@@ -564,7 +564,7 @@ fn day_text(days: u16) -> String {
         .unwrap_or_default()
 }
 
-async fn insert(
+pub(crate) async fn insert(
     clickhouse: &clickhouse::Client,
     rows: &[EventRow],
 ) -> Result<(), clickhouse::error::Error> {

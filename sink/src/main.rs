@@ -5,6 +5,8 @@
 //! sink dlq list [<project id>]      what is in EVENTS_DLQ, and why
 //! sink dlq redrive [<project id>]   send it back to EVENTS (after fixing the cause)
 //! sink retention <days>             drop the months of events older than that
+//! sink replay [<project id>|all] [<since, RFC 3339>]
+//!                                   rebuild events in ClickHouse from the EVENTS stream
 //! ```
 
 use anyhow::Context as _;
@@ -18,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("dlq") => return dlq(&args[1..]).await,
         Some("retention") => return retention(&args[1..]).await,
+        Some("replay") => return replay(&args[1..]).await,
         _ => {}
     }
     plumbing::telemetry::init("sink");
@@ -86,6 +89,42 @@ async fn retention(args: &[String]) -> anyhow::Result<()> {
         dropped.len(),
         clickhouse.database,
         dropped.join(", ")
+    );
+    Ok(())
+}
+
+async fn replay(args: &[String]) -> anyhow::Result<()> {
+    let project = match args.first().map(String::as_str) {
+        None | Some("all") => None,
+        Some(id) => {
+            Some(uuid::Uuid::parse_str(id).with_context(|| format!("{id:?} is not a project id"))?)
+        }
+    };
+    let since = args
+        .get(1)
+        .map(|text| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("{text:?} is not an RFC 3339 time"))
+        })
+        .transpose()?;
+    let nats = plumbing::config::NatsConfig::from_env()?;
+    let clickhouse = plumbing::config::ClickHouseConfig::from_env()?;
+    let js = async_nats::jetstream::new(
+        async_nats::connect(&nats.url)
+            .await
+            .with_context(|| format!("connecting to {}", nats.url))?,
+    );
+    let done = sink::replay::replay(
+        &js,
+        &plumbing::clickhouse::client(&clickhouse),
+        project,
+        since,
+        &mut std::io::stderr(),
+    )
+    .await?;
+    eprintln!(
+        "read {} messages: {} events inserted, {} already stored, {} not events",
+        done.read, done.inserted, done.already_stored, done.unreadable
     );
     Ok(())
 }
