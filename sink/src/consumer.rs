@@ -13,6 +13,7 @@ use contract::event::Event;
 use contract::streams::{EVENTS_STREAM, SINK_CONSUMER, dlq_subject};
 use futures_util::StreamExt as _;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -45,13 +46,30 @@ impl Default for BatchSettings {
 }
 
 /// What the sink counts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SinkCounters {
     pub rows_inserted: Counter<u64>,
     pub dead_lettered: Counter<u64>,
     pub insert_failures: Counter<u64>,
     /// Redelivered rows found already stored, acked without being written again.
     pub already_stored: Counter<u64>,
+    /// Rows per successful INSERT.
+    pub batch_rows: Histogram,
+    /// Seconds from the start of a batch's write (lookup included) to ClickHouse's confirmation.
+    pub insert_seconds: Histogram,
+}
+
+impl Default for SinkCounters {
+    fn default() -> Self {
+        Self {
+            rows_inserted: Counter::default(),
+            dead_lettered: Counter::default(),
+            insert_failures: Counter::default(),
+            already_stored: Counter::default(),
+            batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
+            insert_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+        }
+    }
 }
 
 /// One row of `events`, in the column order of the table.
@@ -419,9 +437,14 @@ impl Writer<'_> {
                 }
                 insert(self.clickhouse, &rows).await
             };
+            let started = std::time::Instant::now();
             let err = match attempt.await {
                 Ok(()) => {
                     self.counters.rows_inserted.inc_by(rows.len() as u64);
+                    self.counters.batch_rows.observe(rows.len() as f64);
+                    self.counters
+                        .insert_seconds
+                        .observe(started.elapsed().as_secs_f64());
                     log_stored(&rows, &messages);
                     // Plain acks, sent back to back without waiting for each confirmation: an
                     // ack lost on the way only means a redelivery, which the table

@@ -16,6 +16,7 @@ use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 
 /// Service name, in logs, metric names and `/readyz`.
@@ -49,6 +50,69 @@ impl Config {
     }
 }
 
+/// What the operator watches on the streams, read from JetStream every few seconds.
+#[derive(Debug, Clone, Default)]
+struct StreamGauges {
+    /// Messages of `EVENTS` the sink's consumer has not been given yet.
+    pending: Gauge,
+    /// Messages given to the sink and not acked yet.
+    ack_pending: Gauge,
+    /// Messages given more than once and not acked yet.
+    redelivered: Gauge,
+    /// Messages in `EVENTS_DLQ`.
+    dlq: Gauge,
+}
+
+impl StreamGauges {
+    fn register(&self, metrics: &Metrics) {
+        for (name, help, gauge) in [
+            (
+                "consumer_pending",
+                "Messages of EVENTS the sink has not been given yet",
+                &self.pending,
+            ),
+            (
+                "consumer_ack_pending",
+                "Messages given to the sink and not acked yet",
+                &self.ack_pending,
+            ),
+            (
+                "consumer_redelivered",
+                "Messages given more than once and not acked yet",
+                &self.redelivered,
+            ),
+            ("dlq_messages", "Messages in EVENTS_DLQ", &self.dlq),
+        ] {
+            metrics.register(name, help, gauge.clone());
+        }
+    }
+
+    /// Reads the consumer and the DLQ every 5 s, for the life of the process.
+    async fn follow(self, js: async_nats::jetstream::Context) {
+        let as_gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        loop {
+            if let Ok(mut consumer) = js
+                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                    contract::streams::SINK_CONSUMER,
+                    contract::streams::EVENTS_STREAM,
+                )
+                .await
+                && let Ok(info) = consumer.info().await
+            {
+                self.pending.set(as_gauge(info.num_pending));
+                self.ack_pending.set(as_gauge(info.num_ack_pending as u64));
+                self.redelivered.set(as_gauge(info.num_redelivered as u64));
+            }
+            if let Ok(mut dlq) = js.get_stream(contract::streams::EVENTS_DLQ_STREAM).await
+                && let Ok(info) = dlq.info().await
+            {
+                self.dlq.set(as_gauge(info.state.messages));
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+}
+
 /// Runs the sink until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -77,7 +141,20 @@ pub async fn run(
         "Redelivered events found already stored and acked without a second write",
         counters.already_stored.clone(),
     );
+    metrics.register(
+        "batch_rows",
+        "Rows per successful ClickHouse INSERT",
+        counters.batch_rows.clone(),
+    );
+    metrics.register(
+        "insert_seconds",
+        "Time to write one batch, lookup included, until ClickHouse confirmed",
+        counters.insert_seconds.clone(),
+    );
+    let stream_gauges = StreamGauges::default();
+    stream_gauges.register(&metrics);
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    tokio::spawn(stream_gauges.follow(jetstream.context.clone()));
     let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
     let schema_ready = plumbing::startup::spawn_until_ok("clickhouse schema", {
         let config = config.clickhouse.clone();

@@ -55,6 +55,21 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
             .expect("stored");
     }
 
+    // The operator sees them in the sink's metrics too.
+    let metric = |line: &'static str| {
+        let port = sink.addr.port();
+        move || {
+            devstack::http::get(port, "/metrics", Duration::from_secs(5))
+                .is_ok_and(|answer| answer.body.lines().any(|l| l == line))
+        }
+    };
+    devstack::wait::until(
+        "the DLQ gauge",
+        Duration::from_secs(20),
+        metric("sink_dlq_messages 2"),
+    )
+    .expect("sink_dlq_messages 2");
+
     let letters = sink::dlq::list(&js, None).await.expect("list");
     assert_eq!(letters.len(), 2);
     assert_eq!(letters[0].event_id, Some(event_id.to_string()));
@@ -82,6 +97,13 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
             .is_ok_and(|rows| rows.trim() == "1")
     })
     .expect("stored");
+
+    devstack::wait::until("the gauges", Duration::from_secs(20), || {
+        metric("sink_dlq_messages 1")()
+            && metric("sink_batch_rows_count 1")()
+            && metric("sink_consumer_pending 0")()
+    })
+    .expect("DLQ 1, one batch written, nothing pending");
 
     // Again: the event is gone from the DLQ, so nothing is sent twice; the rest stays.
     let again = sink::dlq::redrive(&js, None, &mut Vec::new())
