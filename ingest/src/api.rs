@@ -198,7 +198,7 @@ async fn posthog_capture(
             &ip,
         ));
     }
-    let rejected = accept(&state, outcomes, &headers).await?;
+    let rejected = accept(&state, "posthog", outcomes, &headers).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let body = PosthogAccepted {
         status: 1,
@@ -246,7 +246,7 @@ async fn segment(
             &ip,
         ));
     }
-    let rejected = accept(&state, outcomes, &headers).await?;
+    let rejected = accept(&state, "segment", outcomes, &headers).await?;
     let body = SegmentAccepted {
         success: true,
         rejected,
@@ -334,7 +334,7 @@ async fn native_events(
         outcomes.push(outcome);
     }
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
-    let rejected = accept(&state, outcomes, &headers).await?;
+    let rejected = accept(&state, "native", outcomes, &headers).await?;
     let body = NativeAccepted { accepted, rejected };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
@@ -404,7 +404,7 @@ async fn plausible(
         received_at,
         &anonymise(client_ip(&state, peer, &headers)),
     );
-    accept(&state, vec![Ok(event)], &headers).await?;
+    accept(&state, "plausible", vec![Ok(event)], &headers).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::CONTENT_TYPE, "text/plain")],
@@ -455,7 +455,7 @@ async fn umami(
         received_at,
         &anonymise(client_ip(&state, peer, &headers)),
     );
-    accept(&state, vec![event], &headers).await?;
+    accept(&state, "umami", vec![event], &headers).await?;
     Ok((StatusCode::OK, axum::Json(UmamiAccepted { ok: true })).into_response())
 }
 
@@ -538,6 +538,7 @@ pub struct UmamiAccepted {
 /// reason; a request with nothing valid is a 400 that names the first problem.
 async fn accept(
     state: &AppState,
+    route: &'static str,
     outcomes: Vec<Result<Event, String>>,
     headers: &HeaderMap,
 ) -> Result<Vec<Rejected>, IngestError> {
@@ -558,7 +559,7 @@ async fn accept(
             Err(error) => rejected.push(Rejected { index, error }),
         }
     }
-    count(state, "rejected", rejected.len());
+    count(state, route, "rejected", rejected.len());
     if events.is_empty() {
         let first = rejected
             .first()
@@ -574,8 +575,8 @@ async fn accept(
     }
     publish(&state.jetstream.context, events, &Trace::of(headers))
         .await
-        .inspect_err(|_| count(state, "unavailable", accepted))?;
-    count(state, "accepted", accepted);
+        .inspect_err(|_| count(state, route, "unavailable", accepted))?;
+    count(state, route, "accepted", accepted);
     Ok(rejected)
 }
 
@@ -712,11 +713,17 @@ pub fn anonymise(ip: IpAddr) -> String {
     }
 }
 
-fn count(state: &AppState, result: &str, n: usize) {
+/// The `route` label values of `ingest_events_total`: the wire formats.
+pub const ROUTES_COUNTED: &[&str] = &["posthog", "segment", "plausible", "umami", "native"];
+
+fn count(state: &AppState, route: &'static str, result: &str, n: usize) {
     state
         .metrics
         .events
-        .get_or_create(&vec![("result", result.to_owned())])
+        .get_or_create(&vec![
+            ("route", route.to_owned()),
+            ("result", result.to_owned()),
+        ])
         .inc_by(n as u64);
 }
 

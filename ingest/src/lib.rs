@@ -72,7 +72,7 @@ impl Config {
 /// Ingest's own metrics.
 #[derive(Debug, Clone)]
 pub struct IngestMetrics {
-    /// `ingest_events_total{result}`: events received, by outcome.
+    /// `ingest_events_total{route, result}`: events received, by wire format and outcome.
     pub events: Family<Vec<(&'static str, String)>, Counter>,
 }
 
@@ -98,14 +98,20 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
     let ingest_metrics = IngestMetrics {
-        events: plumbing::metrics::counter_family(
-            "result",
-            &["accepted", "rejected", "unavailable"],
-        ),
+        events: Family::default(),
     };
+    // Every series from the start, so rates and alerts see zeros rather than gaps.
+    for route in api::ROUTES_COUNTED {
+        for result in ["accepted", "rejected", "unavailable"] {
+            let _ = ingest_metrics.events.get_or_create(&vec![
+                ("route", (*route).to_owned()),
+                ("result", result.to_owned()),
+            ]);
+        }
+    }
     metrics.register(
         "events",
-        "Events received, by result",
+        "Events received, by route (the wire format) and result",
         ingest_metrics.events.clone(),
     );
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;

@@ -135,4 +135,17 @@ async fn a_write_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_n
         200,
         "another key of the same project has its own budget"
     );
+    let metrics = http
+        .get(ingest.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ingest_events_total{route=\"posthog\",result=\"accepted\"} 4"),
+        "the four events accepted, counted under their wire format: {metrics}"
+    );
+    assert!(metrics.contains("ingest_events_total{route=\"segment\",result=\"accepted\"} 0"));
 }
