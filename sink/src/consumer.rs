@@ -365,6 +365,7 @@ async fn write(
     mut queued: tokio::sync::mpsc::Receiver<Batch>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let recent = std::sync::Mutex::new(RecentIds::default());
     while let Some(batch) = queued.recv().await {
         for (message, reason) in &batch.unreadable {
             dead_letter(&js, &counters, message, reason).await;
@@ -375,6 +376,7 @@ async fn write(
             settings: &settings,
             counters: &counters,
             stop: &stop,
+            recent: &recent,
         };
         // A message delivered before may already be in the table: its batch is checked first.
         writer
@@ -389,6 +391,40 @@ struct Writer<'a> {
     settings: &'a BatchSettings,
     counters: &'a SinkCounters,
     stop: &'a tokio::sync::watch::Receiver<bool>,
+    /// Event ids this sink stored last.
+    recent: &'a std::sync::Mutex<RecentIds>,
+}
+
+/// The ids of the events this sink stored last. A message can come twice while the first copy
+/// still waits in this process (its `ack_wait` ran out during a ClickHouse outage): the second
+/// copy is flagged redelivered and looked up, but the first is not, and either may be written
+/// first. Both copies are caught here, and inside one batch.
+#[derive(Debug, Default)]
+struct RecentIds {
+    ids: std::collections::HashSet<Uuid>,
+    order: std::collections::VecDeque<Uuid>,
+}
+
+/// How many ids [`RecentIds`] keeps: a few batches, well past what a stall can queue.
+const RECENT_IDS: usize = 200_000;
+
+impl RecentIds {
+    fn contains(&self, id: &Uuid) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn remember(&mut self, ids: impl IntoIterator<Item = Uuid>) {
+        for id in ids {
+            if self.ids.insert(id) {
+                self.order.push_back(id);
+            }
+        }
+        while self.order.len() > RECENT_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
 }
 
 impl Writer<'_> {
@@ -405,6 +441,18 @@ impl Writer<'_> {
         mut messages: Vec<Message>,
         mut uncertain: bool,
     ) {
+        // Copies of one event (in this batch, or just stored by this sink) are acked unwritten.
+        let copies = self.drop_copies(&mut rows, &mut messages);
+        if !copies.is_empty() {
+            self.counters.already_stored.inc_by(copies.len() as u64);
+            tracing::info!(
+                copies = copies.len(),
+                "copies of one event were not written twice"
+            );
+        }
+        for message in copies {
+            let _ = message.ack().await;
+        }
         if rows.is_empty() {
             return;
         }
@@ -446,6 +494,10 @@ impl Writer<'_> {
                         .insert_seconds
                         .observe(started.elapsed().as_secs_f64());
                     log_stored(&rows, &messages);
+                    self.recent
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remember(rows.iter().map(|row| row.event_id));
                     // Plain acks, sent back to back without waiting for each confirmation: an
                     // ack lost on the way only means a redelivery, which the table
                     // deduplicates by event id.
@@ -494,6 +546,28 @@ impl Writer<'_> {
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+    }
+
+    /// Takes out of the batch the rows whose event this sink just stored, and the second copy of
+    /// an event inside the batch; returns their messages.
+    fn drop_copies(&self, rows: &mut Vec<EventRow>, messages: &mut Vec<Message>) -> Vec<Message> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::new();
+        let mut kept = (Vec::new(), Vec::new());
+        let mut copies = Vec::new();
+        for (row, message) in rows.drain(..).zip(messages.drain(..)) {
+            if recent.contains(&row.event_id) || !seen.insert(row.event_id) {
+                copies.push(message);
+            } else {
+                kept.0.push(row);
+                kept.1.push(message);
+            }
+        }
+        (*rows, *messages) = kept;
+        copies
     }
 
     /// One row ClickHouse refused on its own: retried on a later delivery, dead-lettered on
@@ -645,6 +719,19 @@ async fn dead_letter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_ids_remember_the_last_ones_and_forget_the_oldest() {
+        let mut recent = RecentIds::default();
+        let first = Uuid::now_v7();
+        recent.remember([first]);
+        recent.remember([first]);
+        assert!(recent.contains(&first));
+        assert_eq!(recent.order.len(), 1, "an id is kept once");
+        recent.remember((0..RECENT_IDS).map(|_| Uuid::now_v7()));
+        assert!(!recent.contains(&first), "the oldest goes first");
+        assert_eq!(recent.ids.len(), RECENT_IDS);
+    }
 
     #[test]
     fn days_are_written_as_clickhouse_dates() {
