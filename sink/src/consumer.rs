@@ -230,6 +230,27 @@ fn log_stored(rows: &[EventRow], messages: &[Message]) {
     }
 }
 
+/// Takes the rows for which `is_copy` holds out of the batch, and returns their messages (to
+/// be acked without a write).
+fn take_out(
+    rows: &mut Vec<EventRow>,
+    messages: &mut Vec<Message>,
+    mut is_copy: impl FnMut(&EventRow) -> bool,
+) -> Vec<Message> {
+    let mut kept = (Vec::new(), Vec::new());
+    let mut copies = Vec::new();
+    for (row, message) in rows.drain(..).zip(messages.drain(..)) {
+        if is_copy(&row) {
+            copies.push(message);
+        } else {
+            kept.0.push(row);
+            kept.1.push(message);
+        }
+    }
+    (*rows, *messages) = kept;
+    copies
+}
+
 /// How often a batch that waits (ClickHouse down, or the batch ahead still inserting) is
 /// marked in progress; well inside the consumer's 60 s `ack_wait`.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
@@ -463,21 +484,17 @@ impl Writer<'_> {
                 if uncertain {
                     let stored = already_stored(self.clickhouse, &rows).await?;
                     if !stored.is_empty() {
-                        let mut kept = (Vec::new(), Vec::new());
-                        for (row, message) in rows.drain(..).zip(messages.drain(..)) {
-                            if stored.contains(&row.event_id) {
-                                let _ = message.ack().await;
-                            } else {
-                                kept.0.push(row);
-                                kept.1.push(message);
-                            }
-                        }
-                        self.counters.already_stored.inc_by(stored.len() as u64);
+                        let copies = take_out(&mut rows, &mut messages, |row| {
+                            stored.contains(&row.event_id)
+                        });
+                        self.counters.already_stored.inc_by(copies.len() as u64);
                         tracing::info!(
-                            skipped = stored.len(),
+                            skipped = copies.len(),
                             "rows already stored were not written again"
                         );
-                        (rows, messages) = kept;
+                        for message in copies {
+                            let _ = message.ack().await;
+                        }
                     }
                     if rows.is_empty() {
                         return Ok(());
@@ -556,18 +573,9 @@ impl Writer<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut seen = std::collections::HashSet::new();
-        let mut kept = (Vec::new(), Vec::new());
-        let mut copies = Vec::new();
-        for (row, message) in rows.drain(..).zip(messages.drain(..)) {
-            if recent.contains(&row.event_id) || !seen.insert(row.event_id) {
-                copies.push(message);
-            } else {
-                kept.0.push(row);
-                kept.1.push(message);
-            }
-        }
-        (*rows, *messages) = kept;
-        copies
+        take_out(rows, messages, |row| {
+            recent.contains(&row.event_id) || !seen.insert(row.event_id)
+        })
     }
 
     /// One row ClickHouse refused on its own: retried on a later delivery, dead-lettered on
