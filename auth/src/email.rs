@@ -1,13 +1,8 @@
 //! Email normalisation: the key under which an email is unique.
 
 use sha2::{Digest as _, Sha256};
-use unicode_normalization::UnicodeNormalization as _;
 
-/// Trimmed, Unicode NFKC, lower case: `" Ａlice@Example.COM "` and `"alice@example.com"` are
-/// the same account.
-pub fn normalise(email: &str) -> String {
-    email.trim().nfkc().collect::<String>().to_lowercase()
-}
+pub use contract::auth::normalise_email as normalise;
 
 /// SHA-256 (hex) of the normalised email: the subject token of its claim on the stream.
 pub fn hash(email: &str) -> String {

@@ -263,27 +263,15 @@ pub async fn run(
         });
         // Ready once the configured admin can log in: a client that waits for readiness never
         // spends failed logins (which lock the account) on an admin that does not exist yet.
-        health = health.with_check("first_admin", move || {
-            let done = first_admin.is_done();
-            async move {
-                if done {
-                    Ok(())
-                } else {
-                    Err("the first admin is not created yet".to_owned())
-                }
-            }
-        });
+        health = health.with_check(
+            "first_admin",
+            first_admin.readiness_check("the first admin is not created yet"),
+        );
     }
-    health = health.with_check("builtin_project", move || {
-        let done = builtin_project.is_done();
-        async move {
-            if done {
-                Ok(())
-            } else {
-                Err("the built-in project is not created yet".to_owned())
-            }
-        }
-    });
+    health = health.with_check(
+        "builtin_project",
+        builtin_project.readiness_check("the built-in project is not created yet"),
+    );
     plumbing::http::run_service(
         listener,
         api::router(state),

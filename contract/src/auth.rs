@@ -222,6 +222,14 @@ pub fn project_subject(project_id: Uuid) -> String {
 /// Filter matching every project event.
 pub const PROJECT_SUBJECTS: &str = "auth.project.>";
 
+/// The key under which an email is one account: trimmed, Unicode NFKC, lower case
+/// (`" Ａlice@Example.COM "` and `"alice@example.com"` are the same account). Auth keys
+/// accounts by it, and edge counts login attempts per account by it.
+pub fn normalise_email(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    email.trim().nfkc().collect::<String>().to_lowercase()
+}
+
 /// `POST /api/auth/register`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

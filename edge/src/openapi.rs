@@ -55,13 +55,9 @@ pub async fn document(gate: &Gate) -> Result<Value, String> {
 
 /// Adds `part`'s paths, schemas and tags to `document`.
 fn merge(document: &mut Value, part: &Value) {
-    for (section, target) in [("paths", "/paths"), ("schemas", "/components/schemas")] {
-        let source = match section {
-            "paths" => part.get("paths"),
-            _ => part.pointer("/components/schemas"),
-        };
+    for section in ["/paths", "/components/schemas"] {
         if let (Some(Value::Object(from)), Some(Value::Object(into))) =
-            (source, document.pointer_mut(target))
+            (part.pointer(section), document.pointer_mut(section))
         {
             for (key, value) in from {
                 into.insert(key.clone(), value.clone());
@@ -116,15 +112,17 @@ fn add_edge_answers(document: &mut Value) {
 pub async fn serve_json(gate: &Gate) -> Response {
     match document(gate).await {
         Ok(document) => axum::Json(document).into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "a service did not describe its API");
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the API description is unavailable while a service is down",
-            )
-        }
+        Err(err) => unavailable(&err),
     }
+}
+
+fn unavailable(err: &str) -> Response {
+    tracing::warn!(error = %err, "a service did not describe its API");
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the API description is unavailable while a service is down",
+    )
 }
 
 /// The page's stylesheet (a file, as the CSP allows no inline style).
@@ -149,7 +147,7 @@ pub async fn serve_page(gate: &Gate) -> Response {
             render(&document),
         )
             .into_response(),
-        Err(_) => serve_json(gate).await,
+        Err(err) => unavailable(&err),
     }
 }
 

@@ -271,14 +271,13 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
         }
     };
     let limiters = &gate.limiters;
+    if matches!(route.limit, Client | Credentials)
+        && let Err(wait) = limiters.credentials_per_client.check(&client.to_string())
+    {
+        return too_many_requests(wait, "attempts from this address");
+    }
     let request = match route.limit {
-        Unlimited => request,
-        Client => {
-            if let Err(wait) = limiters.credentials_per_client.check(&client.to_string()) {
-                return too_many_requests(wait, "attempts from this address");
-            }
-            request
-        }
+        Unlimited | Client => request,
         User => {
             let key = user.map(|id| id.to_string()).unwrap_or_default();
             if let Err(wait) = limiters.per_user.check(&key) {
@@ -287,9 +286,6 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
             request
         }
         Credentials => {
-            if let Err(wait) = limiters.credentials_per_client.check(&client.to_string()) {
-                return too_many_requests(wait, "attempts from this address");
-            }
             let (parts, body) = request.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, MAX_CREDENTIALS_BYTES).await else {
                 return error_response(
@@ -313,7 +309,8 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
     response
 }
 
-/// The account a login or registration body names: its `email`, trimmed and lowercased.
+/// The account a login or registration body names: its `email`, normalised as auth keys
+/// accounts, so no spelling of one address gets a budget of its own.
 fn account_of(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Named {
@@ -321,7 +318,7 @@ fn account_of(body: &[u8]) -> Option<String> {
     }
     serde_json::from_slice::<Named>(body)
         .ok()
-        .map(|named| named.email.trim().to_lowercase())
+        .map(|named| contract::auth::normalise_email(&named.email))
 }
 
 /// Over TLS: HSTS, and every cookie `Secure`.

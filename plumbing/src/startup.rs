@@ -15,6 +15,21 @@ impl Done {
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// A readiness check that fails with `pending` until the step is done.
+    pub fn readiness_check(
+        &self,
+        pending: &'static str,
+    ) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
+        let done = self.clone();
+        move || {
+            std::future::ready(if done.is_done() {
+                Ok(())
+            } else {
+                Err(pending.to_owned())
+            })
+        }
+    }
 }
 
 /// Runs `step` until it succeeds, with capped exponential backoff, in a background task.
