@@ -380,6 +380,24 @@ pub struct ProjectList {
     pub projects: Vec<ProjectView>,
 }
 
+/// A project as analysts see it in `GET /api/auth/projects`: what the analytics page needs to
+/// pick one, without its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectSummary {
+    pub id: Uuid,
+    pub name: String,
+    /// IANA time zone its days are counted in.
+    pub timezone: String,
+}
+
+/// `GET /api/auth/projects` (analysts and admins): every project, the built-in one first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectSummaries {
+    pub projects: Vec<ProjectSummary>,
+}
+
 /// Answer of `PUT /api/admin/projects/{id}/domains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

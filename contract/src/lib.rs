@@ -5,6 +5,7 @@ pub mod auth;
 pub mod event;
 pub mod health;
 pub mod query;
+pub mod status;
 pub mod streams;
 
 mod error;

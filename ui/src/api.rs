@@ -45,6 +45,8 @@ impl ApiError {
 pub enum Action {
     SignIn,
     Register,
+    /// Loading or changing data on a page of the app.
+    Work,
 }
 
 /// The sentence to show for `error`.
@@ -67,6 +69,7 @@ pub fn explain(error: &ApiError, action: Action) -> String {
         },
         (401, Action::SignIn) => "Wrong email or password".to_owned(),
         (409, Action::Register) => "This email is already registered".to_owned(),
+        (401, Action::Work) => "Your session has ended, sign in again".to_owned(),
         (403, _) if code == "account_disabled" => "This account is disabled".to_owned(),
         _ if message.is_empty() => format!("The request failed ({status})"),
         // The API's messages are written for people (e.g. "password must be 10 to 128
@@ -100,17 +103,70 @@ pub async fn refresh() -> Result<TokenResponse, ApiError> {
 
 /// `POST /api/auth/logout`: ends the session and clears the cookie.
 pub async fn logout() -> Result<(), ApiError> {
-    let answer = call("POST", "/api/auth/logout", None, None).await?;
-    if answer.is_success() {
-        Ok(())
-    } else {
-        Err(answer.into_error())
-    }
+    expect_success(call("POST", "/api/auth/logout", None, None).await?)
 }
 
 /// `GET /api/auth/me`: the signed-in user as auth knows them now.
 pub async fn me(token: &str) -> Result<UserView, ApiError> {
     decode(call("GET", "/api/auth/me", None, Some(token)).await?)
+}
+
+/// `GET path` with the access token (use [`with_query`] for parameters): the answer decoded.
+pub async fn get<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, ApiError> {
+    decode(call("GET", path, None, Some(token)).await?)
+}
+
+/// `method path` with `body` as JSON and the access token: the answer decoded.
+pub async fn send<B, T>(method: &str, path: &str, body: &B, token: &str) -> Result<T, ApiError>
+where
+    B: serde::Serialize + ?Sized,
+    T: DeserializeOwned,
+{
+    decode(call(method, path, Some(to_json(body)?), Some(token)).await?)
+}
+
+/// `method path` with an optional JSON body and the access token, for calls whose answer holds
+/// nothing to read (a 204, say).
+pub async fn send_without_answer<B>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+    token: &str,
+) -> Result<(), ApiError>
+where
+    B: serde::Serialize + ?Sized,
+{
+    let body = body.map(to_json).transpose()?;
+    expect_success(call(method, path, body, Some(token)).await?)
+}
+
+/// `path` with `pairs` as its query string, each name and value percent-encoded; pairs with an
+/// empty value are left out.
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{}={}", encode_component(name), encode_component(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// Percent-encodes everything but the characters `encodeURIComponent` keeps.
+pub fn encode_component(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// An answer as it came: status, `Retry-After` and body text.
@@ -143,6 +199,14 @@ impl Answer {
     }
 }
 
+fn expect_success(answer: Answer) -> Result<(), ApiError> {
+    if answer.is_success() {
+        Ok(())
+    } else {
+        Err(answer.into_error())
+    }
+}
+
 fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, ApiError> {
     if !answer.is_success() {
         return Err(answer.into_error());
@@ -151,7 +215,7 @@ fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, ApiError> {
         .map_err(|err| ApiError::Unreachable(format!("unexpected answer: {err}")))
 }
 
-fn to_json(body: &impl serde::Serialize) -> Result<String, ApiError> {
+fn to_json(body: &(impl serde::Serialize + ?Sized)) -> Result<String, ApiError> {
     serde_json::to_string(body).map_err(|err| ApiError::Unreachable(err.to_string()))
 }
 
@@ -254,6 +318,23 @@ mod tests {
             explain(&short, Action::Register),
             "Password must be 10 to 128 characters"
         );
+    }
+
+    #[test]
+    fn query_strings_are_encoded_and_skip_empty_values() {
+        assert_eq!(
+            with_query(
+                "/api/query/top",
+                &[
+                    ("field", "path"),
+                    ("filters", r#"[{"a":"b c"}]"#),
+                    ("to", "")
+                ]
+            ),
+            "/api/query/top?field=path&filters=%5B%7B%22a%22%3A%22b%20c%22%7D%5D"
+        );
+        assert_eq!(with_query("/x", &[("to", "")]), "/x");
+        assert_eq!(encode_component("é&="), "%C3%A9%26%3D");
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The web app: a sycamore single-page application compiled to WebAssembly and served by edge.
 
+pub mod admin;
+pub mod analytics;
 pub mod api;
+pub mod dashboard;
 pub mod pages;
 pub mod route;
 pub mod session;
 
 use sycamore::prelude::*;
 
-use crate::pages::{HomePage, LoginPage, NotFoundPage, RegisterPage, SectionPage};
+use crate::pages::{HomePage, LoginPage, NotFoundPage, RegisterPage};
 use crate::route::{Link, Route, Router};
 use crate::session::{Auth, Phase, Session};
 
@@ -48,7 +51,13 @@ pub fn shell(initial: Route, session: Session) -> View {
         // A signed-out visitor is on the way to the sign-in form.
         (Phase::SignedOut, _) => view! {},
         (Phase::SignedIn, Route::Home) => view! { HomePage {} },
-        (Phase::SignedIn, section) => view! { SectionPage(route=section) },
+        (Phase::SignedIn, Route::Dashboard) => {
+            pages::restricted(Route::Dashboard, dashboard::DashboardPage)
+        }
+        (Phase::SignedIn, Route::Analytics) => {
+            pages::restricted(Route::Analytics, analytics::AnalyticsPage)
+        }
+        (Phase::SignedIn, Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
     };
     view! {
         div(class="shell") {
@@ -200,7 +209,9 @@ mod tests {
     fn a_section_the_role_does_not_open_says_so_instead_of_showing_it() {
         let html = render(Route::Admin, || signed_in("Ada", Role::Analyst));
         assert!(html.contains("No access"), "{html}");
+        assert!(!html.contains("id=\"admin-page\""), "{html}");
         let html = render(Route::Analytics, || signed_in("Ada", Role::Analyst));
-        assert!(html.contains("This section is coming"), "{html}");
+        assert!(!html.contains("No access"), "{html}");
+        assert!(html.contains("id=\"analytics-page\""), "{html}");
     }
 }

@@ -1,5 +1,5 @@
-//! The pages: sign-in and registration forms, home, and the sections (still to come) each role
-//! may open.
+//! The pages every visitor meets: sign-in and registration forms, home, "no access" and "not
+//! found". The sections live in their own modules.
 
 use contract::auth::{LoginRequest, RegisterRequest, Role, UserView};
 use js_sys::futures::spawn_local;
@@ -32,7 +32,7 @@ pub const SECTIONS: [(Route, &str, &str); 3] = [
     (
         Route::Dashboard,
         "Dashboard",
-        "Charts of the events you care about.",
+        "The demo shop: every click, view and step is tracked.",
     ),
     (
         Route::Analytics,
@@ -241,42 +241,38 @@ pub fn HomePage() -> View {
     }
 }
 
-/// A section of the app; none of them holds data yet, and this page says so.
-#[component(inline_props)]
-pub fn SectionPage(route: Route) -> View {
+/// A section of the app behind a role: `page` for a user whose role opens it, a "No access"
+/// page for anyone else (the API refuses them too). A role changed meanwhile switches between
+/// the two.
+pub fn restricted(route: Route, page: fn() -> View) -> View {
     let session = use_context::<Session>();
-    let (title, about) = SECTIONS
+    let title = SECTIONS
         .iter()
         .find(|(r, _, _)| *r == route)
-        .map(|&(_, title, about)| (title, about))
-        .unwrap_or(("Section", ""));
+        .map_or("This section", |&(_, title, _)| title);
+    let allowed = create_selector(move || {
+        session
+            .user()
+            .is_some_and(|user| user.role.includes(route.required_role()))
+    });
     view! {
-        (move || session.user().map(|user| if user.role.includes(route.required_role()) {
-            view! {
-                section(class="card", aria-labelledby="page-title") {
-                    h2(id="page-title") { (title) }
-                    p { (about) }
-                    p(id="section-status", class="coming") {
-                        "This section is coming: nothing is shown here yet."
-                    }
-                    p { Link(to=Route::Home, id="back-home") { "Back to home" } }
-                }
-            }
+        (move || if allowed.get() {
+            page()
         } else {
+            let role = session.user().map_or("none", |user| user.role.as_str());
             view! {
                 section(class="card", aria-labelledby="page-title") {
                     h2(id="page-title") { "No access" }
                     p(id="section-status") {
                         (format!(
-                            "{title} needs the role {} or higher; yours is {}. An admin can change it.",
+                            "{title} needs the role {} or higher; yours is {role}. An admin can change it.",
                             route.required_role().as_str(),
-                            user.role.as_str()
                         ))
                     }
                     p { Link(to=Route::Home, id="back-home") { "Back to home" } }
                 }
             }
-        }))
+        })
     }
 }
 

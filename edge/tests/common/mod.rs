@@ -4,6 +4,8 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::PathBuf;
 
 use devstack::test::{

@@ -1,0 +1,78 @@
+//! `GET /api/admin/status`: what an admin checks first when numbers look wrong — whether every
+//! service is ready, how far the sink is behind the stream, what waits in the dead-letter
+//! stream, and how much ClickHouse holds.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole answer. Each part is gathered on its own: one that could not be read is `null`
+/// (with the reason in `problems`) and the rest is still shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SystemStatus {
+    /// When the figures were read, RFC 3339 in UTC.
+    pub checked_at: String,
+    /// Every service's readiness, as its `/readyz` answered edge.
+    pub services: Vec<ServiceStatus>,
+    /// The JetStream streams (`EVENTS`, `EVENTS_DLQ`, `AUTH`).
+    pub streams: Vec<StreamStatus>,
+    /// The durable consumers on them (the sink's, auth's projector).
+    pub consumers: Vec<ConsumerStatus>,
+    /// Messages waiting in the dead-letter stream; null when it could not be read.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub dlq_messages: Option<u64>,
+    /// What ClickHouse holds; null when it could not be read.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub clickhouse: Option<ClickHouseStatus>,
+    /// Parts that could not be read, as sentences for the admin.
+    pub problems: Vec<String>,
+}
+
+/// One service's readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceStatus {
+    /// `edge`, `ingest`, `sink`, `query` or `auth`.
+    pub name: String,
+    pub ready: bool,
+    /// Why it is not ready (its failing checks, or why it did not answer).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub detail: Option<String>,
+}
+
+/// One stream's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StreamStatus {
+    pub name: String,
+    pub messages: u64,
+    pub bytes: u64,
+    /// Sequence of the first and last message kept.
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+}
+
+/// One durable consumer's backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsumerStatus {
+    pub stream: String,
+    pub name: String,
+    /// Messages not given to the consumer yet.
+    pub pending: u64,
+    /// Messages given and not acked yet.
+    pub ack_pending: u64,
+    /// Messages given more than once and not acked yet.
+    pub redelivered: u64,
+}
+
+/// The events table in ClickHouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClickHouseStatus {
+    /// Rows of the active parts (before merges remove replaced copies).
+    pub rows: u64,
+    pub bytes_on_disk: u64,
+    pub parts: u64,
+    /// The server's version.
+    pub version: String,
+}

@@ -1,0 +1,91 @@
+//! Driving the web app in headless Chromium: where it is, what it called, screenshots.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use devstack::browser::Browser;
+use devstack::test::artifacts_dir;
+
+/// How long the app may take to show what a step expects.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The path the address bar shows.
+pub fn path(browser: &Browser) -> anyhow::Result<String> {
+    Ok(browser
+        .execute("return location.pathname")?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+pub fn wait_for_path(browser: &Browser, expected: &str) -> anyhow::Result<()> {
+    let mut last = String::new();
+    devstack::wait::until(&format!("the app at {expected}"), WAIT, || {
+        last = path(browser).unwrap_or_default();
+        last == expected
+    })
+    .map_err(|err| err.context(format!("the app is at {last}")))
+}
+
+/// Waits for the sign-in form, with the app on `/login`.
+pub fn wait_for_sign_in_form(browser: &Browser) -> anyhow::Result<()> {
+    browser.wait_for_text("#login-submit", "Sign in", WAIT)?;
+    wait_for_path(browser, "/login")
+}
+
+/// Calls of the page to `path` so far, with the status each got.
+pub fn calls_to(browser: &Browser, path: &str) -> anyhow::Result<Vec<u64>> {
+    let statuses = browser.execute(&format!(
+        "return performance.getEntriesByType('resource')
+             .filter(e => new URL(e.name).pathname === '{path}')
+             .map(e => e.responseStatus)"
+    ))?;
+    Ok(statuses
+        .as_array()
+        .map(|all| all.iter().filter_map(|s| s.as_u64()).collect())
+        .unwrap_or_default())
+}
+
+/// Waits until the page's calls to `path` got exactly the statuses `expected`.
+pub fn wait_for_calls(browser: &Browser, path: &str, expected: &[u64]) -> anyhow::Result<()> {
+    let mut last = Vec::new();
+    devstack::wait::until(
+        &format!("calls to {path} answered {expected:?}"),
+        WAIT,
+        || {
+            last = calls_to(browser, path).unwrap_or_default();
+            last == expected
+        },
+    )
+    .map_err(|err| err.context(format!("they answered {last:?}")))
+}
+
+/// A screenshot of the page at `width` px, saved as `ui-<name>-<width>.png`; checks that it is
+/// a PNG of that width with more in it than a blank page.
+pub fn screenshot(browser: &Browser, name: &str, width: u32) -> anyhow::Result<PathBuf> {
+    browser.set_window_size(width, 900)?;
+    devstack::wait::until(&format!("the page laid out at {width} px"), WAIT, || {
+        browser
+            .execute("return window.innerWidth")
+            .is_ok_and(|w| w.as_u64() == Some(u64::from(width)))
+    })?;
+    let shot = browser.screenshot(&artifacts_dir().join(format!("ui-{name}-{width}.png")))?;
+    let png = std::fs::read(&shot)?;
+    assert!(
+        png.len() > 8_000,
+        "{} is {} bytes: a blank page?",
+        shot.display(),
+        png.len()
+    );
+    assert_eq!(&png[1..4], b"PNG", "{}", shot.display());
+    // The IHDR chunk opens with the width, big-endian.
+    let png_width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    assert_eq!(png_width, width, "{}", shot.display());
+    Ok(shot)
+}
+
+pub fn sign_in(browser: &Browser, email: &str, password: &str) -> anyhow::Result<()> {
+    browser.type_into("#login-email", email)?;
+    browser.type_into("#login-password", password)?;
+    browser.click("#login-submit")
+}
