@@ -60,12 +60,7 @@ pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
     let module = format!("{module_name}.js");
     let boot_source = format!("import init from './{module}';\ninit();\n");
     let boot = hashed_file(&assets, "boot", "js", boot_source.as_bytes())?;
-    let style = hashed_file(
-        &assets,
-        "style",
-        "css",
-        &std::fs::read(root.join("ui/style.css"))?,
-    )?;
+    let style = hashed_file(&assets, "style", "css", &stylesheet(&root)?)?;
     let html = std::fs::read_to_string(root.join("ui/index.html"))?
         .replace("{{module}}", &module)
         .replace("{{boot}}", &boot)
@@ -86,6 +81,22 @@ pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes `<stem>-<hash>.<ext>` into `dir` and returns its name.
+/// The app's one stylesheet: `ui/style.css` (the base), then each section's `ui/styles/*.css`
+/// in name order.
+fn stylesheet(root: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut css = std::fs::read(root.join("ui/style.css"))?;
+    let mut parts = std::fs::read_dir(root.join("ui/styles"))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()?;
+    parts.retain(|path| path.extension().is_some_and(|ext| ext == "css"));
+    parts.sort();
+    for part in parts {
+        css.push(b'\n');
+        css.extend(std::fs::read(part)?);
+    }
+    Ok(css)
+}
+
 fn hashed_file(dir: &Path, stem: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
     let name = format!("{stem}-{}.{ext}", short_hash(content));
     std::fs::write(dir.join(&name), content)?;
