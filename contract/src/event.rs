@@ -89,3 +89,21 @@ pub struct EventContext {
     #[serde(default)]
     pub is_bot: bool,
 }
+
+/// An event of a request that was not accepted, by its position in the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rejected {
+    pub index: usize,
+    pub error: String,
+}
+
+/// Answer of `POST /api/events`: how many events were stored, and which were refused and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NativeAccepted {
+    /// Events stored.
+    pub accepted: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+}

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use contract::event::{Event, EventKind};
+use contract::event::{Event, EventKind, NativeAccepted, Rejected};
 use plumbing::error::error_response;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -492,13 +492,6 @@ segment_route!(segment_group, "/v1/group", Some(EventKind::Group));
 segment_route!(segment_alias, "/v1/alias", Some(EventKind::Alias));
 segment_route!(segment_batch, "/v1/batch", None);
 
-/// An event of a request that was not accepted, by its position in the request.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Rejected {
-    pub index: usize,
-    pub error: String,
-}
-
 /// What PostHog's SDKs expect: exactly 200 `{"status": 1}` (202 makes posthog-js retry).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PosthogAccepted {
@@ -514,15 +507,6 @@ pub struct PosthogAccepted {
 pub struct SegmentAccepted {
     /// Always true.
     pub success: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub rejected: Vec<Rejected>,
-}
-
-/// Answer of `POST /api/events`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NativeAccepted {
-    /// Events stored.
-    pub accepted: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejected>,
 }
