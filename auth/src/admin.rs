@@ -1,5 +1,5 @@
 //! The admin API: users (list, role, disable, erase), projects and their write keys, and the
-//! first-admin bootstrap.
+//! first-admin bootstrap; and the project list analysts pick from.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,7 +9,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use contract::auth::{
     AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList,
-    ProjectView, Role, SetDomainsRequest, UpdateUserRequest, UserPage, WriteKeyView,
+    ProjectSummaries, ProjectSummary, ProjectView, Role, SetDomainsRequest, UpdateUserRequest,
+    UserPage, WriteKeyView,
 };
 use contract::streams::AUTH_STREAM;
 use plumbing::error::{JsonBody, PathParams, QueryParams};
@@ -37,11 +38,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/projects/{id}/keys", post(issue_key))
         .route("/api/admin/projects/{id}/domains", put(set_domains))
         .route("/api/admin/projects/{id}/keys/{key_id}", delete(revoke_key))
+        .route("/api/auth/projects", get(list_project_summaries))
 }
 
-/// The calling admin's id. The role is read from the projection, not only from the token, so a
-/// demoted or disabled admin loses access at once rather than when the token expires.
+/// The calling admin's id.
 async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> {
+    caller_with(state, headers, Role::Admin).await
+}
+
+/// The caller's id when their role includes `required`. The role is read from the projection,
+/// not only from the token, so a demoted or disabled user loses access at once rather than when
+/// the token expires.
+async fn caller_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    required: Role,
+) -> Result<Uuid, ApiError> {
     let claims = bearer_claims(state, headers)?;
     let row: Option<(String, bool)> =
         sqlx::query_as("SELECT role, disabled FROM users WHERE id = $1")
@@ -49,8 +61,11 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> 
             .fetch_optional(&state.pool)
             .await?;
     match row {
-        Some((role, false)) if role == Role::Admin.as_str() => Ok(claims.sub),
-        Some(_) => Err(ApiError::Forbidden("this needs the admin role".to_owned())),
+        Some((role, false)) if parse_role(&role)?.includes(required) => Ok(claims.sub),
+        Some(_) => Err(ApiError::Forbidden(format!(
+            "this needs the {} role",
+            required.as_str()
+        ))),
         None => Err(ApiError::Unauthorized),
     }
 }
@@ -458,6 +473,33 @@ async fn list_projects(
         })
         .collect();
     Ok(Json(ProjectList { projects: views }))
+}
+
+#[utoipa::path(
+    get, path = "/api/auth/projects", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every project, the built-in one first, then by name", body = ProjectSummaries),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an analyst or admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 503, description = "a dependency is down; retry", body = contract::ErrorBody)
+    )
+)]
+async fn list_project_summaries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ProjectSummaries>, ApiError> {
+    caller_with(&state, &headers, Role::Analyst).await?;
+    let projects: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, name, timezone FROM projects ORDER BY id <> $1, name, id")
+            .bind(contract::BUILTIN_PROJECT_ID)
+            .fetch_all(&state.pool)
+            .await?;
+    Ok(Json(ProjectSummaries {
+        projects: projects
+            .into_iter()
+            .map(|(id, name, timezone)| ProjectSummary { id, name, timezone })
+            .collect(),
+    }))
 }
 
 async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {

@@ -18,6 +18,7 @@ use crate::{admin, api};
         admin::erase_user,
         admin::create_project,
         admin::list_projects,
+        admin::list_project_summaries,
         admin::set_domains,
         admin::issue_key,
         admin::revoke_key,
