@@ -1,0 +1,307 @@
+//! The status tab: `GET /api/admin/status`, read again every 10 s while the tab is open. Each
+//! part of the answer may be missing (edge could not read it); what was read is still shown.
+
+use contract::status::SystemStatus;
+use js_sys::futures::spawn_local;
+use sycamore::prelude::*;
+
+use super::every;
+use super::format::{bytes_label, count_label};
+use crate::api::{self, Action, ApiError};
+use crate::session::Session;
+
+const REFRESH_MS: i32 = 10_000;
+
+/// The sentence for a failed status call: a server without the endpoint says so plainly.
+pub fn status_error(error: &ApiError) -> String {
+    if error.status() == Some(404) {
+        "This server does not report its status yet (GET /api/admin/status answered 404)."
+            .to_owned()
+    } else {
+        format!(
+            "Could not read the status: {}",
+            api::explain(error, Action::Work)
+        )
+    }
+}
+
+#[component]
+pub fn StatusPanel() -> View {
+    let session = use_context::<Session>();
+    let status: Signal<Option<SystemStatus>> = create_signal(None);
+    let loading = create_signal(false);
+    let error: Signal<Option<String>> = create_signal(None);
+    let load = move || {
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        spawn_local(async move {
+            let answer = session
+                .authorized(|token| async move {
+                    api::get::<SystemStatus>("/api/admin/status", &token).await
+                })
+                .await;
+            if !loading.is_alive() {
+                return;
+            }
+            loading.set(false);
+            match answer {
+                Ok(answer) => {
+                    error.set(None);
+                    status.set(Some(answer));
+                }
+                Err(err) => error.set(Some(status_error(&err))),
+            }
+        });
+    };
+    on_mount(move || {
+        load();
+        every(REFRESH_MS, load);
+    });
+    view! {
+        div(class="admin-toolbar") {
+            p(class="status-checked") {
+                (move || status.with(|s| s.as_ref().map_or_else(
+                    || "Not read yet.".to_owned(),
+                    |s| format!("Checked at {} · refreshes every 10 s", s.checked_at),
+                )))
+            }
+            button(id="status-refresh", r#type="button", disabled=loading, on:click=move |_| load()) {
+                (move || if loading.get() { "Refreshing…" } else { "Refresh" })
+            }
+        }
+        (move || (loading.get() && status.with(Option::is_none)).then(|| view! {
+            p(id="status-loading", class="status", role="status") { "Reading the system's status…" }
+        }))
+        (move || error.get_clone().map(|message| view! {
+            p(id="status-error", class="form-error", role="alert") { (message) }
+        }))
+        (move || status.get_clone().map(status_view))
+    }
+}
+
+fn status_view(status: SystemStatus) -> View {
+    let all_ready = status.services.iter().all(|s| s.ready);
+    let summary = if status.services.is_empty() {
+        "No services reported.".to_owned()
+    } else if all_ready {
+        format!("All {} services are ready.", status.services.len())
+    } else {
+        let down = status.services.iter().filter(|s| !s.ready).count();
+        format!(
+            "{down} of {} services are not ready.",
+            status.services.len()
+        )
+    };
+    let SystemStatus {
+        services,
+        streams,
+        consumers,
+        dlq_messages,
+        clickhouse,
+        problems,
+        ..
+    } = status;
+    let services = services
+        .into_iter()
+        .map(|service| {
+            let state = if service.ready { "Ready" } else { "Not ready" };
+            let class = if service.ready {
+                "service ready"
+            } else {
+                "service not-ready"
+            };
+            let ready = service.ready.to_string();
+            let name_attr = service.name.clone();
+            let name = service.name;
+            let detail = match service.detail {
+                Some(detail) if !detail.is_empty() => {
+                    view! { span(class="service-detail") { (detail) } }
+                }
+                _ => view! {},
+            };
+            view! {
+                li(class=class, data-service=name_attr, data-ready=ready) {
+                    span(class="service-name") { (name) }
+                    span(class="service-state") { (state) }
+                    (detail)
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    let streams = streams
+        .into_iter()
+        .map(|stream| {
+            let name_attr = stream.name.clone();
+            let name = stream.name;
+            let messages = count_label(stream.messages);
+            let bytes = bytes_label(stream.bytes);
+            let sequences = format!(
+                "{} – {}",
+                count_label(stream.first_sequence),
+                count_label(stream.last_sequence)
+            );
+            view! {
+                tr(data-stream=name_attr) {
+                    th(scope="row") { (name) }
+                    td(class="num") { (messages) }
+                    td(class="num") { (bytes) }
+                    td(class="num") { (sequences) }
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    let consumers = consumers
+        .into_iter()
+        .map(|consumer| {
+            let class = if consumer.pending > 0 || consumer.redelivered > 0 {
+                "behind"
+            } else {
+                ""
+            };
+            let name_attr = consumer.name.clone();
+            let name = format!("{} / {}", consumer.stream, consumer.name);
+            let pending = count_label(consumer.pending);
+            let ack_pending = count_label(consumer.ack_pending);
+            let redelivered = count_label(consumer.redelivered);
+            view! {
+                tr(data-consumer=name_attr, class=class) {
+                    th(scope="row") { (name) }
+                    td(class="num") { (pending) }
+                    td(class="num") { (ack_pending) }
+                    td(class="num") { (redelivered) }
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    let has_problems = !problems.is_empty();
+    let problems = problems
+        .into_iter()
+        .map(|problem| view! { li { (problem) } })
+        .collect::<Vec<_>>();
+    let dlq = dlq_messages.map_or_else(|| "unknown".to_owned(), count_label);
+    let dlq_class = match dlq_messages {
+        Some(0) => "figure",
+        _ => "figure warn",
+    };
+    let clickhouse = match clickhouse {
+        Some(ch) => {
+            let rows = count_label(ch.rows);
+            let bytes = bytes_label(ch.bytes_on_disk);
+            let parts = count_label(ch.parts);
+            let version = ch.version;
+            view! {
+                div(id="status-clickhouse-rows", class="figure") { dt { "ClickHouse rows" } dd { (rows) } }
+                div(id="status-clickhouse-bytes", class="figure") { dt { "On disk" } dd { (bytes) } }
+                div(id="status-clickhouse-parts", class="figure") { dt { "Active parts" } dd { (parts) } }
+                div(id="status-clickhouse-version", class="figure") { dt { "ClickHouse version" } dd { (version) } }
+            }
+        }
+        None => view! {
+            div(id="status-clickhouse-rows", class="figure warn") { dt { "ClickHouse" } dd { "unknown" } }
+        },
+    };
+    let no_streams = streams.is_empty();
+    let no_consumers = consumers.is_empty();
+    view! {
+        div(class="status-grid") {
+            section(class="card status-card", aria-labelledby="status-services-title") {
+                h3(id="status-services-title") { "Services" }
+                p(id="status-summary", class=if all_ready { "summary ok" } else { "summary bad" }) { (summary) }
+                ul(id="status-services", class="services") { (services) }
+            }
+            section(class="card status-card", aria-labelledby="status-storage-title") {
+                h3(id="status-storage-title") { "Dead letters and storage" }
+                dl(class="figures") {
+                    div(id="status-dlq", class=dlq_class) { dt { "Dead-letter messages" } dd { (dlq) } }
+                    (clickhouse)
+                }
+            }
+        }
+        (if has_problems { view! {
+            section(id="status-problems", class="card problems", role="alert", aria-labelledby="status-problems-title") {
+                h3(id="status-problems-title") { "Problems" }
+                ul { (problems) }
+            }
+        } } else { view! {} })
+        section(class="card status-card", aria-labelledby="status-streams-title") {
+            h3(id="status-streams-title") { "Streams" }
+            (if no_streams { view! { p(class="status") { "No stream could be read." } } } else { view! {
+                div(class="table-scroll") {
+                    table(id="status-streams", class="admin-table") {
+                        thead { tr {
+                            th(scope="col") { "Stream" }
+                            th(scope="col", class="num") { "Messages" }
+                            th(scope="col", class="num") { "Size" }
+                            th(scope="col", class="num") { "Sequences" }
+                        } }
+                        tbody { (streams) }
+                    }
+                }
+            } })
+        }
+        section(class="card status-card", aria-labelledby="status-consumers-title") {
+            h3(id="status-consumers-title") { "Consumers" }
+            (if no_consumers { view! { p(class="status") { "No consumer could be read." } } } else { view! {
+                div(class="table-scroll") {
+                    table(id="status-consumers", class="admin-table") {
+                        thead { tr {
+                            th(scope="col") { "Consumer" }
+                            th(scope="col", class="num") { "Pending" }
+                            th(scope="col", class="num") { "Ack pending" }
+                            th(scope="col", class="num") { "Redelivered" }
+                        } }
+                        tbody { (consumers) }
+                    }
+                }
+            } })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_endpoint_reads_as_not_reported_yet_and_others_as_the_api_explains() {
+        let missing = ApiError::Refused {
+            status: 404,
+            code: "not_found".to_owned(),
+            message: "not found".to_owned(),
+            retry_after_secs: None,
+        };
+        assert!(status_error(&missing).contains("does not report its status yet"));
+        let down = ApiError::Unreachable("TypeError".to_owned());
+        assert_eq!(
+            status_error(&down),
+            format!("Could not read the status: {}", api::UNAVAILABLE)
+        );
+    }
+
+    #[test]
+    fn every_part_of_the_status_is_shown() {
+        let status: SystemStatus = serde_json::from_value(serde_json::json!({
+            "checked_at": "2026-01-01T00:00:00Z",
+            "services": [
+                {"name": "ingest", "ready": true, "detail": null},
+                {"name": "sink", "ready": false, "detail": "clickhouse: connection refused"}
+            ],
+            "streams": [{"name": "EVENTS", "messages": 1234, "bytes": 2048, "first_sequence": 1, "last_sequence": 1234}],
+            "consumers": [{"stream": "EVENTS", "name": "sink", "pending": 5, "ack_pending": 2, "redelivered": 1}],
+            "dlq_messages": 3,
+            "clickhouse": null,
+            "problems": ["clickhouse: timed out"]
+        }))
+        .expect("a status");
+        let html = sycamore::web::render_to_string(move || status_view(status));
+        assert!(html.contains("data-service=\"ingest\""), "{html}");
+        assert!(html.contains("clickhouse: connection refused"), "{html}");
+        assert!(html.contains("1 of 2 services are not ready."), "{html}");
+        assert!(html.contains("1,234"), "{html}");
+        assert!(html.contains("2 KiB"), "{html}");
+        assert!(html.contains("clickhouse: timed out"), "{html}");
+        assert!(html.contains("id=\"status-dlq\""), "{html}");
+    }
+}
