@@ -1,0 +1,322 @@
+//! The explorer tab: the events themselves, newest first, a page at a time, and every
+//! property of one in a drawer.
+
+use contract::query::{EventView, EventsPage};
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast as _;
+
+use super::{Page, ViewState, target_value};
+use crate::api::{self, Action};
+
+/// Events per page.
+const PAGE: &str = "50";
+
+#[derive(Debug, Clone, PartialEq)]
+enum Rows {
+    Loading,
+    Shown {
+        events: Vec<EventView>,
+        next: Option<String>,
+        more: bool,
+    },
+    Failed(String),
+}
+
+/// The explorer's query for `v`, without the cursor: the bucket's window when one was chosen.
+fn events_path(v: &ViewState) -> Option<String> {
+    if v.project.is_empty() {
+        return None;
+    }
+    let (from, to) = if v.at_from.is_empty() {
+        (v.from.as_str(), v.to.as_str())
+    } else {
+        (v.at_from.as_str(), v.at_to.as_str())
+    };
+    Some(api::with_query(
+        "/api/query/events",
+        &[
+            ("project_id", &v.project),
+            ("from", from),
+            ("to", to),
+            ("filter", &v.filter_param()),
+            ("event", &v.explore_event),
+            ("limit", PAGE),
+        ],
+    ))
+}
+
+#[component]
+pub fn ExplorerTab() -> View {
+    let page = use_context::<Page>();
+    let view = page.view;
+    let rows = create_signal(Rows::Loading);
+    let drawer = create_signal(None::<EventView>);
+    let wanted = create_selector(move || view.with(events_path));
+
+    let fetch = move |base: String, cursor: Option<String>| {
+        let url = match &cursor {
+            Some(cursor) => format!("{base}&cursor={}", api::encode_component(cursor)),
+            None => base.clone(),
+        };
+        if !cfg!(target_arch = "wasm32") {
+            return;
+        }
+        js_sys::futures::spawn_local(async move {
+            let answer = page
+                .session
+                .authorized(|token| {
+                    let url = url.clone();
+                    async move { api::get::<EventsPage>(&url, &token).await }
+                })
+                .await;
+            if !rows.is_alive() || wanted.with_untracked(|w| w.as_deref() != Some(base.as_str())) {
+                return;
+            }
+            rows.update(|rows| match answer {
+                Ok(answer) => {
+                    let mut events = match (&mut *rows, cursor.is_some()) {
+                        (Rows::Shown { events, .. }, true) => std::mem::take(events),
+                        _ => Vec::new(),
+                    };
+                    events.extend(answer.events);
+                    *rows = Rows::Shown {
+                        events,
+                        next: answer.next_cursor,
+                        more: false,
+                    };
+                }
+                Err(err) => *rows = Rows::Failed(api::explain(&err, Action::Work)),
+            });
+        });
+    };
+    create_effect(move || {
+        if let Some(path) = wanted.get_clone() {
+            rows.set(Rows::Loading);
+            fetch(path, None);
+        }
+    });
+    let load_more = move |_| {
+        let next = rows.with_untracked(|r| match r {
+            Rows::Shown {
+                next: Some(next),
+                more: false,
+                ..
+            } => Some(next.clone()),
+            _ => None,
+        });
+        if let (Some(next), Some(path)) = (next, wanted.get_clone_untracked()) {
+            rows.update(|r| {
+                if let Rows::Shown { more, .. } = r {
+                    *more = true;
+                }
+            });
+            fetch(path, Some(next));
+        }
+    };
+
+    // Escape closes the drawer wherever the focus is.
+    on_mount(move || {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let on_key = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(
+            move |event: web_sys::KeyboardEvent| {
+                if event.key() == "Escape" && drawer.with_untracked(Option::is_some) {
+                    close(drawer);
+                }
+            },
+        );
+        let _ = window.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+        on_cleanup(move || {
+            if let Some(window) = web_sys::window() {
+                let _ = window.remove_event_listener_with_callback(
+                    "keydown",
+                    on_key.as_ref().unchecked_ref(),
+                );
+            }
+        });
+    });
+
+    let names = move || {
+        let chosen = view.with(|v| v.explore_event.clone());
+        let mut names = vec![String::new()];
+        if let super::Load::Ready(catalog) = page.catalog.state.get_clone() {
+            names.extend(catalog.events.iter().map(|e| e.event.clone()));
+        }
+        if !names.contains(&chosen) {
+            names.push(chosen.clone());
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let selected = name == chosen;
+                let title = if name.is_empty() {
+                    "All events".to_owned()
+                } else {
+                    name.clone()
+                };
+                view! { option(value=name, selected=selected) { (title) } }
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let table = move || match rows.get_clone() {
+        Rows::Loading => view! { p(class="status", role="status") { "Loading the events…" } },
+        Rows::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
+        Rows::Shown { events, next, more } => {
+            if events.is_empty() {
+                return view! { p(id="explorer-empty", class="status empty", role="status") { "No events match." } };
+            }
+            let count = format!(
+                "{} event{} shown{}",
+                events.len(),
+                if events.len() == 1 { "" } else { "s" },
+                if next.is_some() { ", more to load" } else { "" }
+            );
+            let body = events
+                .into_iter()
+                .map(|event| {
+                    let id = event.event_id.to_string();
+                    let when = event
+                        .timestamp
+                        .replace('T', " ")
+                        .trim_end_matches('Z')
+                        .to_owned();
+                    let path = event.context.path.clone();
+                    let who = event.distinct_id.clone();
+                    let name = event.event.clone();
+                    let open_click = event.clone();
+                    let open_key = event;
+                    view! {
+                        tr(class="event-row", tabindex="0", data-event-id=id,
+                            on:click=move |_| drawer.set(Some(open_click.clone())),
+                            on:keydown=move |e: web_sys::KeyboardEvent| {
+                                if e.key() == "Enter" || e.key() == " " {
+                                    e.prevent_default();
+                                    drawer.set(Some(open_key.clone()));
+                                }
+                            }) {
+                            td(class="event-time") { (when) }
+                            td(class="event-name") { (name) }
+                            td(class="event-who") { (who) }
+                            td(class="event-path") { (path) }
+                        }
+                    }
+                })
+                .collect::<Vec<_>>();
+            let more_button = next.map(|_| {
+                view! {
+                    button(id="explorer-more", r#type="button", disabled=more, on:click=load_more) {
+                        (if more { "Loading…" } else { "Load more" })
+                    }
+                }
+            });
+            view! {
+                p(id="explorer-count", class="status", role="status") { (count) }
+                div(class="table-scroll") {
+                    table(id="explorer", class="explorer") {
+                        caption(class="visually-hidden") { "Events, newest first; open one for all its properties" }
+                        thead { tr {
+                            th(scope="col") { "Time (UTC)" } th(scope="col") { "Event" }
+                            th(scope="col") { "User" } th(scope="col") { "Path" }
+                        } }
+                        tbody { (body) }
+                    }
+                }
+                (more_button)
+            }
+        }
+    };
+
+    view! {
+        div(class="explorer-tab") {
+            div(class="trend-controls") {
+                div(class="control") {
+                    label(r#for="explorer-event") { "Event" }
+                    select(id="explorer-event", on:change=move |e: web_sys::Event| {
+                        let value = target_value(&e);
+                        view.update(|v| v.explore_event = value);
+                    }) { (names) }
+                }
+            }
+            div(class="card") { (table) }
+            (move || drawer.get_clone().map(|event| drawer_view(event, drawer)))
+        }
+    }
+}
+
+/// Closes the drawer and gives the focus back to the row it was opened from.
+fn close(drawer: Signal<Option<EventView>>) {
+    let id = drawer.with_untracked(|d| d.as_ref().map(|e| e.event_id.to_string()));
+    drawer.set(None);
+    if let Some(row) = id.and_then(|id| {
+        web_sys::window()?
+            .document()?
+            .query_selector(&format!("tr.event-row[data-event-id=\"{id}\"]"))
+            .ok()
+            .flatten()
+    }) {
+        if let Ok(row) = row.dyn_into::<web_sys::HtmlElement>() {
+            let _ = row.focus();
+        }
+    }
+}
+
+fn drawer_view(event: EventView, drawer: Signal<Option<EventView>>) -> View {
+    let close_button = create_node_ref();
+    on_mount(move || {
+        if let Ok(button) = close_button.get().dyn_into::<web_sys::HtmlElement>() {
+            let _ = button.focus();
+        }
+    });
+    let context = &event.context;
+    let mut fields: Vec<(String, String)> = vec![
+        ("event".to_owned(), event.event.clone()),
+        ("event id".to_owned(), event.event_id.to_string()),
+        ("kind".to_owned(), event.kind.clone()),
+        ("distinct id".to_owned(), event.distinct_id.clone()),
+        (
+            "user id".to_owned(),
+            event.user_id.clone().unwrap_or_default(),
+        ),
+        (
+            "session id".to_owned(),
+            event.session_id.clone().unwrap_or_default(),
+        ),
+        ("time".to_owned(), event.timestamp.clone()),
+        ("received".to_owned(), event.received_at.clone()),
+        ("url".to_owned(), context.url.clone()),
+        ("path".to_owned(), context.path.clone()),
+        ("referrer".to_owned(), context.referrer.clone()),
+        ("browser".to_owned(), context.browser.clone()),
+        ("os".to_owned(), context.os.clone()),
+        ("device".to_owned(), context.device_type.clone()),
+        ("library".to_owned(), context.lib.clone()),
+    ];
+    fields.retain(|(_, value)| !value.is_empty());
+    let fields = fields
+        .into_iter()
+        .map(|(name, value)| view! { dt { (name) } dd { (value) } })
+        .collect::<Vec<_>>();
+    let properties = event
+        .properties
+        .iter()
+        .map(|(key, value)| {
+            let (key, shown, value) = (key.clone(), key.clone(), value.clone());
+            view! { tr(data-property=key) { th(scope="row") { (shown) } td { (value) } } }
+        })
+        .collect::<Vec<_>>();
+    let name = event.event.clone();
+    view! {
+        div(class="drawer-backdrop", on:click=move |_| close(drawer)) {}
+        aside(id="event-drawer", class="drawer", role="dialog", aria-modal="true", aria-labelledby="drawer-title") {
+            div(class="drawer-head") {
+                h3(id="drawer-title") { (name) }
+                button(id="drawer-close", r#type="button", r#ref=close_button, on:click=move |_| close(drawer)) { "Close" }
+            }
+            dl(class="drawer-fields") { (fields) }
+            h4 { "Properties" }
+            table(id="event-properties", class="properties") { tbody { (properties) } }
+        }
+    }
+}

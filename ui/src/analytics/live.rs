@@ -1,0 +1,344 @@
+//! The live tab: `GET /api/query/live` read as a stream. EventSource cannot send the
+//! Authorization header query requires, so the app fetches the stream itself and parses its
+//! Server-Sent Events; leaving the tab or the page aborts the request.
+
+use contract::query::ActiveUsers;
+use sycamore::prelude::*;
+
+use super::{Page, charts};
+
+/// Most events the feed keeps.
+const FEED_LENGTH: usize = 50;
+
+/// One message of an event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseMessage {
+    /// `message` when the server named none.
+    pub event: String,
+    pub data: String,
+}
+
+/// Reads Server-Sent Events from bytes as they arrive, in chunks cut anywhere.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    pending: Vec<u8>,
+    event: String,
+    data: Vec<String>,
+}
+
+impl SseParser {
+    /// The messages `bytes` completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseMessage> {
+        self.pending.extend_from_slice(bytes);
+        let mut messages = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !self.data.is_empty() {
+                    let event = std::mem::take(&mut self.event);
+                    messages.push(SseMessage {
+                        event: if event.is_empty() {
+                            "message".to_owned()
+                        } else {
+                            event
+                        },
+                        data: std::mem::take(&mut self.data).join("\n"),
+                    });
+                }
+                self.event.clear();
+                continue;
+            }
+            if line.starts_with(':') {
+                // A comment: the keep-alive.
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => self.event = value.to_owned(),
+                "data" => self.data.push(value.to_owned()),
+                _ => {}
+            }
+        }
+        messages
+    }
+}
+
+/// An event of the feed, as its row shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedItem {
+    pub id: String,
+    pub event: String,
+    pub who: String,
+    pub at: String,
+    pub path: String,
+}
+
+/// The feed row of an `event` message (an event envelope as published).
+pub fn feed_item(data: &str) -> Option<FeedItem> {
+    let value: serde_json::Value = serde_json::from_str(data).ok()?;
+    let text = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let event = text("/event");
+    if event.is_empty() {
+        return None;
+    }
+    Some(FeedItem {
+        id: text("/event_id"),
+        event,
+        who: text("/distinct_id"),
+        at: text("/timestamp"),
+        path: text("/context/path"),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Link {
+    Connecting,
+    Open,
+    Failed(String),
+}
+
+#[component]
+pub fn LiveTab() -> View {
+    let page = use_context::<Page>();
+    let link = create_signal(Link::Connecting);
+    let active = create_signal(None::<Option<u64>>);
+    let feed = create_signal(Vec::<FeedItem>::new());
+    let project = create_selector(move || page.view.with(|v| v.project.clone()));
+    create_effect(move || {
+        let project = project.get_clone();
+        if project.is_empty() || !cfg!(target_arch = "wasm32") {
+            return;
+        }
+        feed.set(Vec::new());
+        active.set(None);
+        link.set(Link::Connecting);
+        let controller = web_sys::AbortController::new().ok();
+        let signal = controller.as_ref().map(web_sys::AbortController::signal);
+        on_cleanup(move || {
+            if let Some(controller) = controller {
+                controller.abort();
+            }
+        });
+        let path = crate::api::with_query("/api/query/live", &[("project_id", &project)]);
+        js_sys::futures::spawn_local(async move {
+            let opened = page
+                .session
+                .authorized(|token| open(path.clone(), token, signal.clone()))
+                .await;
+            let reader = match opened {
+                Ok(reader) => reader,
+                Err(err) => {
+                    if link.is_alive() {
+                        link.set(Link::Failed(crate::api::explain(
+                            &err,
+                            crate::api::Action::Work,
+                        )));
+                    }
+                    return;
+                }
+            };
+            if !link.is_alive() {
+                let _ = reader.cancel();
+                return;
+            }
+            link.set(Link::Open);
+            let mut parser = SseParser::default();
+            loop {
+                let Ok(chunk) = js_sys::futures::JsFuture::from(reader.read()).await else {
+                    break;
+                };
+                if !link.is_alive() {
+                    let _ = reader.cancel();
+                    return;
+                }
+                let done = js_sys::Reflect::get(&chunk, &"done".into())
+                    .ok()
+                    .and_then(|d| d.as_bool())
+                    .unwrap_or(true);
+                if done {
+                    break;
+                }
+                let bytes = js_sys::Reflect::get(&chunk, &"value".into())
+                    .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+                    .unwrap_or_default();
+                for message in parser.push(&bytes) {
+                    match message.event.as_str() {
+                        "active_users" => {
+                            if let Ok(users) = serde_json::from_str::<ActiveUsers>(&message.data) {
+                                active.set(Some(users.count));
+                            }
+                        }
+                        "event" => {
+                            if let Some(item) = feed_item(&message.data) {
+                                feed.update(|feed| {
+                                    feed.insert(0, item);
+                                    feed.truncate(FEED_LENGTH);
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if link.is_alive() {
+                link.set(Link::Failed(
+                    "The live feed closed; switch tabs to reconnect".to_owned(),
+                ));
+            }
+        });
+    });
+
+    view! {
+        div(class="live") {
+            div(class="card figure live-figure") {
+                h3 { "Active users" }
+                p(class="hint") { "With an event in the last five minutes." }
+                p(id="active-users", class="figure-value") {
+                    (move || match active.get() {
+                        None => "…".to_owned(),
+                        Some(None) => "unknown".to_owned(),
+                        Some(Some(count)) => charts::format_number(count as f64),
+                    })
+                }
+            }
+            div(class="card") {
+                h3 { "Events as they arrive" }
+                (move || match link.get_clone() {
+                    Link::Connecting => view! {
+                        p(class="status", role="status") { "Connecting to the live feed…" }
+                    },
+                    Link::Open => view! {
+                        p(class="status", role="status") {
+                            (move || if feed.with(Vec::is_empty) {
+                                "Connected. Waiting for events…"
+                            } else {
+                                "Connected."
+                            })
+                        }
+                    },
+                    Link::Failed(message) => view! {
+                        p(class="form-error", role="alert") { (message) }
+                    },
+                })
+                ul(id="live-feed", class="live-feed", aria-live="polite") {
+                    Keyed(
+                        list=feed,
+                        view=|item: FeedItem| {
+                            let when = item.at.get(11..19).unwrap_or_default().to_owned();
+                            view! {
+                                li(class="live-item") {
+                                    span(class="live-time") { (when) }
+                                    strong(class="live-event") { (item.event) }
+                                    span(class="live-who") { (item.who) }
+                                    span(class="live-path") { (item.path) }
+                                }
+                            }
+                        },
+                        key=|item| item.id.clone(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Starts the stream with `token`: its reader, or the API's refusal.
+async fn open(
+    path: String,
+    token: String,
+    signal: Option<web_sys::AbortSignal>,
+) -> Result<web_sys::ReadableStreamDefaultReader, crate::api::ApiError> {
+    use wasm_bindgen::JsCast as _;
+    let unreachable = |err: wasm_bindgen::JsValue| {
+        crate::api::ApiError::Unreachable(err.as_string().unwrap_or_else(|| format!("{err:?}")))
+    };
+    let window = web_sys::window()
+        .ok_or_else(|| crate::api::ApiError::Unreachable("no window".to_owned()))?;
+    let headers = web_sys::Headers::new().map_err(unreachable)?;
+    headers
+        .set("accept", "text/event-stream")
+        .map_err(unreachable)?;
+    headers
+        .set("authorization", &format!("Bearer {token}"))
+        .map_err(unreachable)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    init.set_signal(signal.as_ref());
+    let response: web_sys::Response =
+        js_sys::futures::JsFuture::from(window.fetch_with_str_and_init(&path, &init))
+            .await
+            .map_err(unreachable)?
+            .dyn_into()
+            .map_err(unreachable)?;
+    if !response.ok() {
+        let status = response.status();
+        return Err(crate::api::ApiError::Refused {
+            status,
+            code: String::new(),
+            message: String::new(),
+            retry_after_secs: None,
+        });
+    }
+    let body = response
+        .body()
+        .ok_or_else(|| crate::api::ApiError::Unreachable("no stream".to_owned()))?;
+    body.get_reader()
+        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
+        .map_err(|object| unreachable(object.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_whole_however_the_bytes_are_cut() {
+        let stream = b"event: active_users\ndata: {\"count\":3}\n\n: keep-alive\n\nevent: event\r\ndata: {\"event\":\"signup\",\r\ndata: \"distinct_id\":\"u1\"}\r\n\r\ndata: plain\n\n";
+        let expected = vec![
+            SseMessage {
+                event: "active_users".to_owned(),
+                data: "{\"count\":3}".to_owned(),
+            },
+            SseMessage {
+                event: "event".to_owned(),
+                data: "{\"event\":\"signup\",\n\"distinct_id\":\"u1\"}".to_owned(),
+            },
+            SseMessage {
+                event: "message".to_owned(),
+                data: "plain".to_owned(),
+            },
+        ];
+        let mut whole = SseParser::default();
+        assert_eq!(whole.push(stream), expected);
+        for cut in [1, 7, 20, 40] {
+            let mut parser = SseParser::default();
+            let mut got = Vec::new();
+            for chunk in stream.chunks(cut) {
+                got.extend(parser.push(chunk));
+            }
+            assert_eq!(got, expected, "chunks of {cut}");
+        }
+    }
+
+    #[test]
+    fn an_envelope_becomes_a_feed_row() {
+        let data = r#"{"event_id":"e1","event":"signup","distinct_id":"u1","timestamp":"2026-11-02T10:00:00Z","context":{"path":"/join"}}"#;
+        let item = feed_item(data).expect("an item");
+        assert_eq!(
+            (item.event.as_str(), item.who.as_str(), item.path.as_str()),
+            ("signup", "u1", "/join")
+        );
+        assert_eq!(feed_item("{}"), None);
+        assert_eq!(feed_item("not json"), None);
+    }
+}

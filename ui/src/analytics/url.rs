@@ -1,0 +1,531 @@
+//! What the analytics page shows, as the query string of its address: a reload or a shared link
+//! opens the same view. Also the calendar arithmetic the date-range presets need.
+
+use contract::query::FilterSpec;
+
+/// The tabs of the page, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Funnel,
+    Retention,
+    Live,
+    Explorer,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [
+        Tab::Overview,
+        Tab::Funnel,
+        Tab::Retention,
+        Tab::Live,
+        Tab::Explorer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tab::Overview => "overview",
+            Tab::Funnel => "funnel",
+            Tab::Retention => "retention",
+            Tab::Live => "live",
+            Tab::Explorer => "explorer",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Funnel => "Funnel",
+            Tab::Retention => "Retention",
+            Tab::Live => "Live",
+            Tab::Explorer => "Explorer",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Tab::ALL.into_iter().find(|tab| tab.as_str() == text)
+    }
+}
+
+/// The date range: a preset relative to today, or two fixed dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Today,
+    Days7,
+    Days30,
+    Days90,
+    Custom,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [
+        Preset::Today,
+        Preset::Days7,
+        Preset::Days30,
+        Preset::Days90,
+        Preset::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Today => "today",
+            Preset::Days7 => "7d",
+            Preset::Days30 => "30d",
+            Preset::Days90 => "90d",
+            Preset::Custom => "custom",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Preset::Today => "Today",
+            Preset::Days7 => "Last 7 days",
+            Preset::Days30 => "Last 30 days",
+            Preset::Days90 => "Last 90 days",
+            Preset::Custom => "Custom dates",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Preset::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// The first and last day (inclusive) of the preset ending `today`; `None` for custom.
+    pub fn days(self, today: &str) -> Option<(String, String)> {
+        let back = match self {
+            Preset::Today => 0,
+            Preset::Days7 => 6,
+            Preset::Days30 => 29,
+            Preset::Days90 => 89,
+            Preset::Custom => return None,
+        };
+        Some((add_days(today, -back)?, today.to_owned()))
+    }
+}
+
+/// Everything the address holds. Defaults are left out of the query string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewState {
+    pub tab: Tab,
+    /// The project's id; empty until the project list chose one.
+    pub project: String,
+    pub preset: Preset,
+    /// `YYYY-MM-DD`, inclusive; what the preset gives unless it is custom.
+    pub from: String,
+    pub to: String,
+    /// Conditions on every query of the page.
+    pub filters: Vec<FilterSpec>,
+    pub interval: String,
+    /// `count` (events) or `uniques` (users).
+    pub measure: String,
+    /// A dimension, or empty for one series.
+    pub breakdown: String,
+    /// Only this event in the trends chart (empty: all).
+    pub event: String,
+    pub line: bool,
+    pub compare: bool,
+    /// Funnel steps, by event name.
+    pub steps: Vec<String>,
+    pub window_seconds: u64,
+    pub start_event: String,
+    pub return_event: String,
+    /// `day` or `week`.
+    pub period: String,
+    pub periods: u32,
+    /// The explorer's event name.
+    pub explore_event: String,
+    /// A narrower window of the explorer (a chart bucket), as RFC 3339 instants.
+    pub at_from: String,
+    pub at_to: String,
+}
+
+impl ViewState {
+    /// The page as it opens without a query string, `today` being `YYYY-MM-DD`.
+    pub fn new(today: &str) -> Self {
+        let (from, to) = Preset::Days7
+            .days(today)
+            .unwrap_or_else(|| (today.to_owned(), today.to_owned()));
+        Self {
+            tab: Tab::Overview,
+            project: String::new(),
+            preset: Preset::Days7,
+            from,
+            to,
+            filters: Vec::new(),
+            interval: "day".to_owned(),
+            measure: "count".to_owned(),
+            breakdown: String::new(),
+            event: String::new(),
+            line: false,
+            compare: false,
+            steps: vec![String::new(), String::new()],
+            window_seconds: 86_400,
+            start_event: String::new(),
+            return_event: String::new(),
+            period: "day".to_owned(),
+            periods: 7,
+            explore_event: String::new(),
+            at_from: String::new(),
+            at_to: String::new(),
+        }
+    }
+
+    /// The view `search` (a query string, with or without its `?`) describes; what it does not
+    /// say, or says wrongly, keeps the defaults.
+    pub fn decode(search: &str, today: &str) -> Self {
+        let mut state = Self::new(today);
+        let mut from = None;
+        let mut to = None;
+        for pair in search.trim_start_matches('?').split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = decode_component(value);
+            match name {
+                "tab" => state.tab = Tab::parse(&value).unwrap_or(state.tab),
+                "project" => state.project = value,
+                "range" => state.preset = Preset::parse(&value).unwrap_or(state.preset),
+                "from" if parse_date(&value).is_some() => from = Some(value),
+                "to" if parse_date(&value).is_some() => to = Some(value),
+                "filters" => {
+                    state.filters = serde_json::from_str(&value).unwrap_or_default();
+                }
+                "interval" if matches!(value.as_str(), "hour" | "day" | "week" | "month") => {
+                    state.interval = value;
+                }
+                "measure" if matches!(value.as_str(), "count" | "uniques") => {
+                    state.measure = value;
+                }
+                "breakdown" => state.breakdown = value,
+                "event" => state.event = value,
+                "chart" => state.line = value == "line",
+                "compare" => state.compare = value == "1",
+                "steps" => {
+                    let mut steps: Vec<String> = serde_json::from_str(&value).unwrap_or_default();
+                    steps.truncate(contract::query::MAX_STEPS);
+                    while steps.len() < 2 {
+                        steps.push(String::new());
+                    }
+                    state.steps = steps;
+                }
+                "window" => {
+                    if let Ok(seconds) = value.parse::<u64>() {
+                        state.window_seconds =
+                            seconds.clamp(1, contract::query::MAX_WINDOW_SECONDS);
+                    }
+                }
+                "start" => state.start_event = value,
+                "return" => state.return_event = value,
+                "period" if matches!(value.as_str(), "day" | "week") => state.period = value,
+                "periods" => {
+                    if let Ok(periods) = value.parse::<u32>() {
+                        state.periods = periods.clamp(1, contract::query::MAX_PERIODS);
+                    }
+                }
+                "name" => state.explore_event = value,
+                "at_from" => state.at_from = value,
+                "at_to" => state.at_to = value,
+                _ => {}
+            }
+        }
+        match (from, to) {
+            (Some(from), Some(to)) if from <= to => {
+                state.preset = Preset::Custom;
+                state.from = from;
+                state.to = to;
+            }
+            _ => {
+                if state.preset == Preset::Custom {
+                    state.preset = Preset::Days7;
+                }
+                if let Some((from, to)) = state.preset.days(today) {
+                    state.from = from;
+                    state.to = to;
+                }
+            }
+        }
+        state
+    }
+
+    /// The query string (without `?`) that [`ViewState::decode`] reads back as this view.
+    pub fn encode(&self) -> String {
+        let defaults = Self::new(&self.to);
+        let mut pairs: Vec<(&str, String)> = vec![("tab", self.tab.as_str().to_owned())];
+        pairs.push(("project", self.project.clone()));
+        if self.preset == Preset::Custom {
+            pairs.push(("from", self.from.clone()));
+            pairs.push(("to", self.to.clone()));
+        } else {
+            pairs.push(("range", self.preset.as_str().to_owned()));
+        }
+        if !self.filters.is_empty() {
+            pairs.push(("filters", json(&self.filters)));
+        }
+        pairs.push(("interval", self.interval.clone()));
+        if self.measure != defaults.measure {
+            pairs.push(("measure", self.measure.clone()));
+        }
+        pairs.push(("breakdown", self.breakdown.clone()));
+        pairs.push(("event", self.event.clone()));
+        if self.line {
+            pairs.push(("chart", "line".to_owned()));
+        }
+        if self.compare {
+            pairs.push(("compare", "1".to_owned()));
+        }
+        if self.steps.iter().any(|step| !step.is_empty()) {
+            pairs.push(("steps", json(&self.steps)));
+        }
+        if self.window_seconds != defaults.window_seconds {
+            pairs.push(("window", self.window_seconds.to_string()));
+        }
+        pairs.push(("start", self.start_event.clone()));
+        pairs.push(("return", self.return_event.clone()));
+        if self.period != defaults.period {
+            pairs.push(("period", self.period.clone()));
+        }
+        if self.periods != defaults.periods {
+            pairs.push(("periods", self.periods.to_string()));
+        }
+        pairs.push(("name", self.explore_event.clone()));
+        pairs.push(("at_from", self.at_from.clone()));
+        pairs.push(("at_to", self.at_to.clone()));
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        crate::api::with_query("", &pairs)
+            .trim_start_matches('?')
+            .to_owned()
+    }
+
+    /// The `filter` parameter of the queries: the page's filters as JSON, empty when none.
+    pub fn filter_param(&self) -> String {
+        if self.filters.is_empty() {
+            String::new()
+        } else {
+            json(&self.filters)
+        }
+    }
+
+    /// The funnel steps that name an event.
+    pub fn named_steps(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|step| step.trim().to_owned())
+            .filter(|step| !step.is_empty())
+            .collect()
+    }
+}
+
+/// Plain data (strings, the filters) as JSON: serialising it cannot fail.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A filter of `key` equal to `value`, as the API reads it.
+pub fn equals(key: &str, value: &str) -> FilterSpec {
+    FilterSpec {
+        key: key.to_owned(),
+        op: "eq".to_owned(),
+        value: Some(serde_json::Value::String(value.to_owned())),
+    }
+}
+
+/// How a filter reads on its chip: `path = /pricing`, `plan is set`.
+pub fn describe(filter: &FilterSpec) -> String {
+    let key = filter.key.strip_prefix("property:").unwrap_or(&filter.key);
+    let value = match &filter.value {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let op = match filter.op.as_str() {
+        "eq" => "=",
+        "neq" => "≠",
+        "contains" => "contains",
+        "set" => return format!("{key} is set"),
+        "not_set" => return format!("{key} is not set"),
+        "gt" => ">",
+        "gte" => "≥",
+        "lt" => "<",
+        "lte" => "≤",
+        other => other,
+    };
+    format!("{key} {op} {value}")
+}
+
+/// Undoes percent-encoding (and `+` for a space, as forms write it); invalid escapes stay as
+/// they are.
+pub fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    if text.len() != 10 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (format_date(days) == text).then_some(days)
+}
+
+/// The `YYYY-MM-DD` date `days` after 1970-01-01.
+pub fn format_date(days: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `date` moved by `days`.
+pub fn add_days(date: &str, days: i64) -> Option<String> {
+    Some(format_date(parse_date(date)? + days))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_move_across_months_years_and_leap_days() {
+        assert_eq!(add_days("2026-03-01", -1).as_deref(), Some("2026-02-28"));
+        assert_eq!(add_days("2024-03-01", -1).as_deref(), Some("2024-02-29"));
+        assert_eq!(add_days("2026-12-31", 1).as_deref(), Some("2027-01-01"));
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("2026-2-3"), None);
+        assert_eq!(parse_date("soon"), None);
+    }
+
+    #[test]
+    fn presets_end_today_and_count_today_as_a_day() {
+        assert_eq!(
+            Preset::Days7.days("2026-11-30"),
+            Some(("2026-11-24".to_owned(), "2026-11-30".to_owned()))
+        );
+        assert_eq!(
+            Preset::Today.days("2026-11-30"),
+            Some(("2026-11-30".to_owned(), "2026-11-30".to_owned()))
+        );
+        assert_eq!(Preset::Custom.days("2026-11-30"), None);
+    }
+
+    #[test]
+    fn a_view_survives_its_address() {
+        let mut view = ViewState::new("2026-11-30");
+        view.tab = Tab::Explorer;
+        view.project = "00000000-0000-4000-8000-000000000001".to_owned();
+        view.preset = Preset::Custom;
+        view.from = "2026-11-02".to_owned();
+        view.to = "2026-11-08".to_owned();
+        view.filters = vec![
+            equals("path", "/pricing & plans"),
+            equals("property:plan", "pro"),
+        ];
+        view.interval = "hour".to_owned();
+        view.breakdown = "property:plan".to_owned();
+        view.line = true;
+        view.compare = true;
+        view.steps = vec![
+            "signup".to_owned(),
+            "view item".to_owned(),
+            "buy".to_owned(),
+        ];
+        view.window_seconds = 3_600;
+        view.period = "week".to_owned();
+        view.periods = 4;
+        view.explore_event = "buy".to_owned();
+        view.at_from = "2026-11-03T00:00:00+01:00".to_owned();
+        view.at_to = "2026-11-04T00:00:00+01:00".to_owned();
+        let search = view.encode();
+        assert!(search.starts_with("tab=explorer&project="), "{search}");
+        assert!(!search.contains(' '), "{search}");
+        assert_eq!(ViewState::decode(&format!("?{search}"), "2030-01-01"), view);
+    }
+
+    #[test]
+    fn a_preset_stays_relative_and_nonsense_keeps_the_defaults() {
+        let view = ViewState::decode("range=30d&tab=nope&interval=year&steps=%5B1", "2026-11-30");
+        assert_eq!(view.preset, Preset::Days30);
+        assert_eq!(
+            (view.from.as_str(), view.to.as_str()),
+            ("2026-11-01", "2026-11-30")
+        );
+        assert_eq!(view.tab, Tab::Overview);
+        assert_eq!(view.interval, "day");
+        assert_eq!(view.steps, vec![String::new(), String::new()]);
+        assert_eq!(
+            ViewState::decode("", "2026-11-30"),
+            ViewState::new("2026-11-30")
+        );
+        let view = ViewState::decode("from=2026-11-09&to=2026-11-02", "2026-11-30");
+        assert_eq!(
+            view.preset,
+            Preset::Days7,
+            "a range that ends before it starts"
+        );
+    }
+
+    #[test]
+    fn components_decode_like_the_browser_encodes_them() {
+        assert_eq!(decode_component("a%20b+c%C3%A9%2"), "a b cé%2");
+        assert_eq!(decode_component("%zz"), "%zz");
+        let text = "[{\"key\":\"path\",\"value\":\"/a b?c=d&e\"}]";
+        assert_eq!(decode_component(&crate::api::encode_component(text)), text);
+    }
+
+    #[test]
+    fn filters_read_as_short_sentences() {
+        assert_eq!(describe(&equals("property:plan", "pro")), "plan = pro");
+        let set = FilterSpec {
+            key: "referrer".to_owned(),
+            op: "set".to_owned(),
+            value: None,
+        };
+        assert_eq!(describe(&set), "referrer is set");
+    }
+}
