@@ -27,6 +27,40 @@ pub struct SystemStatus {
     pub problems: Vec<String>,
 }
 
+/// Query's part of the status (`GET /api/query/system`, admins): the streams, the durable
+/// consumers and ClickHouse, each read on its own. Edge adds the services' readiness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PipelineStatus {
+    /// The JetStream streams that could be read (`EVENTS`, `EVENTS_DLQ`, `AUTH`).
+    pub streams: Vec<StreamStatus>,
+    /// The durable consumers that could be read (the sink's, auth's projector).
+    pub consumers: Vec<ConsumerStatus>,
+    /// Messages waiting in the dead-letter stream; null when it could not be read.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub dlq_messages: Option<u64>,
+    /// What ClickHouse holds; null when it could not be read.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub clickhouse: Option<ClickHouseStatus>,
+    /// Parts that could not be read, as sentences for the admin.
+    pub problems: Vec<String>,
+}
+
+impl SystemStatus {
+    /// The whole answer from the services' readiness and query's part.
+    pub fn new(checked_at: String, services: Vec<ServiceStatus>, pipeline: PipelineStatus) -> Self {
+        Self {
+            checked_at,
+            services,
+            streams: pipeline.streams,
+            consumers: pipeline.consumers,
+            dlq_messages: pipeline.dlq_messages,
+            clickhouse: pipeline.clickhouse,
+            problems: pipeline.problems,
+        }
+    }
+}
+
 /// One service's readiness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

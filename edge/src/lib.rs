@@ -3,6 +3,7 @@
 
 mod openapi;
 pub mod proxy;
+mod status;
 mod ui;
 
 use std::future::Future;
@@ -25,6 +26,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Service name, in logs, metric names and `/readyz`.
 pub const SERVICE: &str = "edge";
 
+/// Where the sink listens unless `SINK_URL` says otherwise (its `SINK_PORT` default).
+const DEFAULT_SINK_URL: &str = "http://127.0.0.1:8004";
+
 /// Everything edge reads from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,6 +41,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Base URL of query (`QUERY_URL`, default `http://127.0.0.1:8003`).
     pub query_url: String,
+    /// Base URL of the sink's health listener (`SINK_URL`, default `http://127.0.0.1:8004`):
+    /// nothing is forwarded there, edge reads its `/readyz` for the system status.
+    pub sink_url: String,
     /// Directory of the built web app (`UI_DIR`, default `ui/dist`).
     pub ui_dir: PathBuf,
     /// How long an upstream may take before edge answers 504 (`UPSTREAM_TIMEOUT_MS`).
@@ -100,6 +107,7 @@ impl Config {
             ingest_url: var_or("INGEST_URL", "http://127.0.0.1:8001".to_owned())?,
             auth: AuthConfig::from_env()?,
             query_url: var_or("QUERY_URL", "http://127.0.0.1:8003".to_owned())?,
+            sink_url: var_or("SINK_URL", DEFAULT_SINK_URL.to_owned())?,
             ui_dir: var_or("UI_DIR", PathBuf::from("ui/dist"))?,
             upstream_timeout_ms: var_or("UPSTREAM_TIMEOUT_MS", 30_000)?,
             trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::none())?,
@@ -108,12 +116,14 @@ impl Config {
     }
 
     /// Defaults for everything but where the services and the app are: for tests and tools.
+    /// The sink is where it listens by default; set `sink_url` when it is elsewhere.
     pub fn new(ingest_url: String, auth_url: String, query_url: String, ui_dir: PathBuf) -> Self {
         Self {
             http: HttpConfig::ephemeral(),
             ingest_url,
             auth: AuthConfig::at(auth_url),
             query_url,
+            sink_url: DEFAULT_SINK_URL.to_owned(),
             ui_dir,
             upstream_timeout_ms: 30_000,
             trusted_proxies: TrustedProxies::none(),
@@ -179,6 +189,7 @@ pub async fn run(
             auth: config.auth.url.clone(),
             ingest: config.ingest_url.clone(),
             query: config.query_url.clone(),
+            sink: config.sink_url.clone(),
         },
         tokens: config.auth.verifier(),
         trusted_proxies: config.trusted_proxies.clone(),

@@ -34,8 +34,11 @@ pub async fn document(gate: &Gate) -> Result<Value, String> {
         },
         "tags": [],
     });
-    for upstream in [Upstream::Auth, Upstream::Ingest, Upstream::Query] {
-        let url = format!("{}/openapi.json", gate.proxy.base(upstream));
+    for upstream in Upstream::SERVICES {
+        let Some(base) = gate.proxy.base(upstream) else {
+            continue;
+        };
+        let url = format!("{base}/openapi.json");
         let part: Value = gate
             .proxy
             .client
@@ -49,8 +52,18 @@ pub async fn document(gate: &Gate) -> Result<Value, String> {
             .map_err(|err| format!("{upstream:?}: {err}"))?;
         merge(&mut document, &part);
     }
+    merge(&mut document, &edge_part());
     add_edge_answers(&mut document);
     Ok(document)
+}
+
+/// What edge answers itself, generated from its handler's annotation like the services' parts.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(crate::status::serve), components(schemas(contract::ErrorBody)))]
+struct EdgePart;
+
+fn edge_part() -> Value {
+    serde_json::to_value(<EdgePart as utoipa::OpenApi>::openapi()).unwrap_or_default()
 }
 
 /// Adds `part`'s paths, schemas and tags to `document`.

@@ -1,7 +1,8 @@
 //! Forwarding API and SDK calls to the services: one routing table that says, per route, which
 //! service answers, who may call it and how often; tokens verified and rates limited before a
 //! request leaves the edge; bodies streamed both ways (so Server-Sent Events pass through as they
-//! are written); upstream down → 503 JSON, upstream too slow → 504 JSON.
+//! are written); upstream down → 503 JSON, upstream too slow → 504 JSON. The system status is
+//! the one route edge answers itself, behind the same checks.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,12 +20,19 @@ use plumbing::forwarded::TrustedProxies;
 use plumbing::jwt::JwksVerifier;
 use plumbing::ratelimit::{RateLimiter, too_many_requests};
 
-/// A service behind edge.
+/// Who answers a route: a service behind edge, or edge itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
     Auth,
     Ingest,
     Query,
+    /// Edge answers itself (`GET /api/admin/status`, from what it asks the services).
+    Edge,
+}
+
+impl Upstream {
+    /// The services edge forwards to.
+    pub const SERVICES: [Upstream; 3] = [Upstream::Auth, Upstream::Ingest, Upstream::Query];
 }
 
 /// How a route's path matches.
@@ -84,7 +92,7 @@ const ADMIN: &[Method] = &[
 use Access::{Public, Token};
 use Limit::{Client, Credentials, Unlimited, User};
 use PathMatch::{Exact, Prefix};
-use Upstream::{Auth, Ingest, Query};
+use Upstream::{Auth, Edge, Ingest, Query};
 
 const fn route(
     path: PathMatch,
@@ -113,6 +121,10 @@ pub const ROUTES: &[Route] = &[
     route(Exact("/api/auth/me"),              GET,   Auth,   Token(Role::User),     Unlimited),
     route(Exact("/api/auth/password"),        POST,  Auth,   Token(Role::User),     Client),
     route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),
+    // The projects analysts pick from.
+    route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::Analyst),  User),
+    // The system status, gathered by edge itself; then the rest of administration.
+    route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
@@ -129,7 +141,8 @@ pub const ROUTES: &[Route] = &[
     route(Exact("/b"),                        SDK,   Ingest, Public,                Unlimited),
     route(Exact("/api/event"),                SDK,   Ingest, Public,                Unlimited),
     route(Exact("/api/send"),                 SDK,   Ingest, Public,                Unlimited),
-    // Analytics.
+    // Analytics, and the pipeline's figures the system status shows.
+    route(Exact("/api/query/system"),         GET,   Query,  Token(Role::Admin),    User),
     route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::Analyst),  User),
 ];
 
@@ -152,6 +165,9 @@ pub struct Proxy {
     pub auth: String,
     pub ingest: String,
     pub query: String,
+    /// The sink's health listener: nothing is forwarded there, the system status reads its
+    /// `/readyz`.
+    pub sink: String,
 }
 
 impl Proxy {
@@ -165,13 +181,15 @@ impl Proxy {
             .build()?)
     }
 
-    pub fn base(&self, upstream: Upstream) -> &str {
+    /// Where `upstream` is; `None` for edge itself.
+    pub fn base(&self, upstream: Upstream) -> Option<&str> {
         match upstream {
-            Auth => &self.auth,
-            Ingest => &self.ingest,
-            Query => &self.query,
+            Auth => Some(&self.auth),
+            Ingest => Some(&self.ingest),
+            Query => Some(&self.query),
+            Edge => None,
         }
-        .trim_end_matches('/')
+        .map(|base| base.trim_end_matches('/'))
     }
 }
 
@@ -302,7 +320,10 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
             Request::from_parts(parts, Body::from(bytes))
         }
     };
-    let mut response = forward(&gate.proxy, route.upstream, client, https, request).await;
+    let mut response = match gate.proxy.base(route.upstream) {
+        Some(base) => forward(&gate.proxy, base, client, https, request).await,
+        None => crate::status::serve(gate, request.headers()).await,
+    };
     if https {
         secure_for_tls(response.headers_mut());
     }
@@ -379,14 +400,14 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, also_dropped: &[&str]) {
 
 async fn forward(
     proxy: &Proxy,
-    upstream: Upstream,
+    base: &str,
     client: IpAddr,
     https: bool,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("{}{path_and_query}", proxy.base(upstream));
+    let url = format!("{base}{path_and_query}");
     let mut headers = HeaderMap::new();
     copy_headers(&parts.headers, &mut headers, SET_BY_EDGE);
     // The client as edge determined it; anything the client claimed is dropped above.
@@ -410,7 +431,7 @@ async fn forward(
     let answer = match sent {
         Ok(answer) => answer,
         Err(err) if err.is_timeout() => {
-            tracing::warn!(?upstream, error = %err, "upstream too slow");
+            tracing::warn!(upstream = base, error = %err, "upstream too slow");
             return error_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
@@ -418,7 +439,7 @@ async fn forward(
             );
         }
         Err(err) => {
-            tracing::warn!(?upstream, error = %err, "upstream unavailable");
+            tracing::warn!(upstream = base, error = %err, "upstream unavailable");
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -472,6 +493,12 @@ mod tests {
         }
         assert_eq!(rule("/api/auth/me"), Some((Auth, Token(Role::User))));
         assert_eq!(rule("/api/admin/users"), Some((Auth, Token(Role::Admin))));
+        assert_eq!(rule("/api/admin/status"), Some((Edge, Token(Role::Admin))));
+        assert_eq!(
+            rule("/api/auth/projects"),
+            Some((Auth, Token(Role::Analyst)))
+        );
+        assert_eq!(rule("/api/query/system"), Some((Query, Token(Role::Admin))));
         assert_eq!(
             rule("/api/query/trends"),
             Some((Query, Token(Role::Analyst)))
@@ -485,6 +512,17 @@ mod tests {
             route_of("/api/auth/login").map(|route| route.limit),
             Some(Credentials)
         );
+        for path in [
+            "/api/auth/projects",
+            "/api/query/system",
+            "/api/query/trends",
+        ] {
+            assert_eq!(
+                route_of(path).map(|route| route.limit),
+                Some(User),
+                "{path}"
+            );
+        }
     }
 
     #[test]

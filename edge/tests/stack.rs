@@ -262,6 +262,40 @@ async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_5
     Ok(())
 }
 
+/// A user and an analyst, registered through edge (the admin promotes the analyst), with their
+/// access tokens.
+async fn user_and_analyst(
+    http: &reqwest::Client,
+    edge: &devstack::test::ServiceHandle,
+    admin: &str,
+) -> anyhow::Result<(String, String)> {
+    for email in ["user@example.com", "analyst@example.com"] {
+        let registered = http
+            .post(edge.url("/api/auth/register"))
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?;
+        assert_eq!(registered.status(), 201, "{email}");
+        if email.starts_with("analyst") {
+            let user: serde_json::Value = registered.json().await?;
+            let id = user["id"].as_str().expect("user id");
+            let promoted = http
+                .patch(edge.url(&format!("/api/admin/users/{id}")))
+                .bearer_auth(admin)
+                .json(&serde_json::json!({ "role": "analyst" }))
+                .send()
+                .await?;
+            assert_eq!(promoted.status(), 200);
+        }
+    }
+    let port = edge.addr.port();
+    let timeout = Duration::from_secs(30);
+    Ok((
+        devstack::test::access_token(port, "user@example.com", PASSWORD, timeout)?,
+        devstack::test::access_token(port, "analyst@example.com", PASSWORD, timeout)?,
+    ))
+}
+
 /// `method path` with `token`, and the status edge answered.
 async fn status(
     http: &reqwest::Client,
@@ -288,28 +322,7 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
     let timeout = Duration::from_secs(30);
     let admin = devstack::test::access_token(port, ADMIN, PASSWORD, timeout)?;
 
-    // A user and an analyst, registered through edge; the admin promotes the analyst.
-    for email in ["user@example.com", "analyst@example.com"] {
-        let registered = http
-            .post(edge.url("/api/auth/register"))
-            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await?;
-        assert_eq!(registered.status(), 201, "{email}");
-        if email.starts_with("analyst") {
-            let user: serde_json::Value = registered.json().await?;
-            let id = user["id"].as_str().expect("user id");
-            let promoted = http
-                .patch(edge.url(&format!("/api/admin/users/{id}")))
-                .bearer_auth(&admin)
-                .json(&serde_json::json!({ "role": "analyst" }))
-                .send()
-                .await?;
-            assert_eq!(promoted.status(), 200);
-        }
-    }
-    let user = devstack::test::access_token(port, "user@example.com", PASSWORD, timeout)?;
-    let analyst = devstack::test::access_token(port, "analyst@example.com", PASSWORD, timeout)?;
+    let (user, analyst) = user_and_analyst(&http, &edge, &admin).await?;
     let project = contract::BUILTIN_PROJECT_ID;
     let catalog = format!("/api/query/catalog?project_id={project}");
     devstack::wait::until_async("query is up", timeout, || async {
@@ -326,8 +339,11 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
 
     // Expected status with no token, a user's, an analyst's, an admin's.
     use reqwest::Method;
-    let matrix: [(Method, &str, [u16; 4]); 5] = [
+    let matrix: [(Method, &str, [u16; 4]); 8] = [
         (Method::GET, "/api/auth/me", [401, 200, 200, 200]),
+        (Method::GET, "/api/auth/projects", [401, 403, 200, 200]),
+        (Method::GET, "/api/query/system", [401, 403, 403, 200]),
+        (Method::GET, "/api/admin/status", [401, 403, 403, 200]),
         (Method::POST, "/api/events", [401, 200, 200, 200]),
         (Method::GET, &catalog, [401, 403, 200, 200]),
         (Method::GET, "/api/admin/users", [401, 403, 403, 200]),
@@ -361,11 +377,28 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
     .await?;
     assert_eq!(forged, 401, "an unsigned token");
 
+    // The projects analysts pick from: the built-in one first.
+    let projects: serde_json::Value = http
+        .get(edge.url("/api/auth/projects"))
+        .bearer_auth(&analyst)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        projects["projects"][0]["id"],
+        project.to_string(),
+        "{projects}"
+    );
+    assert_eq!(projects["projects"][0]["timezone"], "UTC", "{projects}");
+
     // Bypassing edge gets nothing either: each service checks the token itself.
     for (service, method, path) in [
         (&stack.query, Method::GET, catalog.as_str()),
         (&stack.ingest, Method::POST, "/api/events"),
         (&stack.auth, Method::GET, "/api/admin/users"),
+        (&stack.auth, Method::GET, "/api/auth/projects"),
+        (&stack.query, Method::GET, "/api/query/system"),
     ] {
         assert_eq!(
             status(&http, method.clone(), service.url(path), None).await?,
@@ -384,6 +417,167 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
     assert_eq!(unknown.status(), 404);
     let body: serde_json::Value = unknown.json().await?;
     assert_eq!(body["error"]["code"], "not_found", "{body}");
+    Ok(())
+}
+
+/// `GET /api/admin/status` through `edge` with `token`: the status code and the body.
+async fn system_status(
+    http: &reqwest::Client,
+    edge: &devstack::test::ServiceHandle,
+    token: Option<&str>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut request = http.get(edge.url("/api/admin/status"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await?;
+    let code = answer.status().as_u16();
+    Ok((code, answer.json().await.unwrap_or_default()))
+}
+
+/// The entry of `list` (`services`, `streams`, `consumers`) whose `name` is `name`.
+fn named<'a>(status: &'a serde_json::Value, list: &str, name: &str) -> &'a serde_json::Value {
+    status[list]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|entry| entry["name"] == name))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_status_counts_the_events_sent_and_shows_a_stopped_service_not_ready()
+-> anyhow::Result<()> {
+    let mut stack = Stack::start()?;
+    let edge = stack.edge(|_| {})?;
+    let http = reqwest::Client::new();
+    let timeout = Duration::from_secs(30);
+    let admin = devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, timeout)?;
+    let (user, analyst) = user_and_analyst(&http, &edge, &admin).await?;
+
+    // Only admins see it.
+    for (token, expected) in [(None, 401), (Some(&user), 403), (Some(&analyst), 403)] {
+        let (code, body) = system_status(&http, &edge, token.map(String::as_str)).await?;
+        assert_eq!(code, expected, "{body}");
+    }
+
+    // A known number of events, stored in ClickHouse.
+    const SENT: u64 = 25;
+    let project: serde_json::Value = http
+        .post(edge.url("/api/admin/projects"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "name": "Status" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = project["write_key"].as_str().expect("write key");
+    let batch: Vec<_> = (0..SENT)
+        .map(|i| serde_json::json!({ "event": "status-test", "distinct_id": format!("u{i}") }))
+        .collect();
+    let sent = http
+        .post(edge.url("/batch/"))
+        .body(serde_json::json!({ "api_key": key, "batch": batch }).to_string())
+        .send()
+        .await?;
+    assert_eq!(sent.status(), 200);
+    devstack::wait::until("the events stored", timeout, || {
+        stack
+            .ch
+            .server()
+            .query_in(&stack.ch.name, "SELECT count() FROM events FORMAT TSV")
+            .is_ok_and(|rows| rows.trim() == SENT.to_string())
+    })?;
+    // The sink acks right after its insert: the status shows nothing pending once it has.
+    devstack::wait::until_async("the sink's acks", timeout, || async {
+        system_status(&http, &edge, Some(&admin))
+            .await
+            .is_ok_and(|(_, status)| {
+                let sink = named(&status, "consumers", contract::streams::SINK_CONSUMER);
+                sink["pending"] == 0 && sink["ack_pending"] == 0
+            })
+    })
+    .await?;
+
+    let (code, status) = system_status(&http, &edge, Some(&admin)).await?;
+    assert_eq!(code, 200, "{status}");
+    for service in ["edge", "ingest", "auth", "query", "sink"] {
+        let found = named(&status, "services", service);
+        assert_eq!(found["ready"], true, "{service}: {status}");
+        assert!(found["detail"].is_null(), "{service}: {status}");
+    }
+    assert_eq!(
+        status["services"].as_array().map(Vec::len),
+        Some(5),
+        "{status}"
+    );
+    let events = named(&status, "streams", contract::streams::EVENTS_STREAM);
+    assert_eq!(events["messages"], SENT, "{status}");
+    assert_eq!(events["last_sequence"], SENT, "{status}");
+    let auth_stream = named(&status, "streams", contract::streams::AUTH_STREAM);
+    assert!(auth_stream["messages"].as_u64() > Some(0), "{status}");
+    let projector = named(
+        &status,
+        "consumers",
+        contract::streams::AUTH_PROJECTOR_CONSUMER,
+    );
+    assert_eq!(
+        projector["stream"],
+        contract::streams::AUTH_STREAM,
+        "{status}"
+    );
+    assert_eq!(status["dlq_messages"], 0, "{status}");
+    assert_eq!(status["clickhouse"]["rows"], SENT, "{status}");
+    assert!(status["clickhouse"]["parts"].as_u64() > Some(0), "{status}");
+    assert!(
+        status["clickhouse"]["version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{status}"
+    );
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+    assert!(
+        status["checked_at"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z')),
+        "{status}"
+    );
+
+    // The sink stopped: shown not ready, and the rest still answered.
+    stack.sink.stop()?;
+    let (code, status) = system_status(&http, &edge, Some(&admin)).await?;
+    assert_eq!(code, 200, "{status}");
+    let sink = named(&status, "services", "sink");
+    assert_eq!(sink["ready"], false, "{status}");
+    assert!(sink["detail"].is_string(), "{status}");
+    assert_eq!(
+        named(&status, "services", "query")["ready"],
+        true,
+        "{status}"
+    );
+    assert_eq!(status["clickhouse"]["rows"], SENT, "{status}");
+
+    // Query stopped too: its figures are missing, with a sentence saying so.
+    stack.query.stop()?;
+    let (code, status) = system_status(&http, &edge, Some(&admin)).await?;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(
+        named(&status, "services", "query")["ready"],
+        false,
+        "{status}"
+    );
+    assert_eq!(
+        named(&status, "services", "ingest")["ready"],
+        true,
+        "{status}"
+    );
+    assert!(status["clickhouse"].is_null(), "{status}");
+    assert!(status["dlq_messages"].is_null(), "{status}");
+    assert_eq!(status["streams"], serde_json::json!([]), "{status}");
+    assert!(
+        status["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("query")),
+        "{status}"
+    );
     Ok(())
 }
 
@@ -578,6 +772,8 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/auth/logout"),
     ("get", "/api/auth/me"),
     ("get", "/.well-known/jwks.json"),
+    ("get", "/api/admin/status"),
+    ("get", "/api/auth/projects"),
     ("get", "/api/admin/users"),
     ("patch", "/api/admin/users/{id}"),
     ("delete", "/api/admin/users/{id}"),
@@ -604,6 +800,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("get", "/api/query/events/{id}"),
     ("get", "/api/query/live"),
     ("get", "/api/query/catalog"),
+    ("get", "/api/query/system"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

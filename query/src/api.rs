@@ -60,6 +60,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/query/retention", post(crate::journeys::retention))
         .route("/api/query/live", get(crate::live::live))
         .route("/api/query/catalog", get(catalog))
+        .route("/api/query/system", get(crate::system::system))
         .with_state(state)
         .merge(plumbing::http::openapi_route(
             &<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),

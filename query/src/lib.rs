@@ -7,6 +7,7 @@ pub mod live;
 pub mod openapi;
 pub mod params;
 pub mod sql;
+pub mod system;
 pub mod trends;
 
 use std::future::Future;

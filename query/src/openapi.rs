@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use uuid::Uuid;
 
-use crate::{api, journeys, live, trends};
+use crate::{api, journeys, live, system, trends};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{api, journeys, live, trends};
         journeys::retention,
         live::live,
         api::catalog,
+        system::system,
     ),
     components(schemas(contract::ErrorBody, contract::query::ActiveUsers)),
     modifiers(&BearerAuth),

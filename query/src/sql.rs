@@ -27,3 +27,12 @@ pub const OVERVIEW_SESSIONS: &str = "SELECT toUInt64(sum(length(sizes))) AS sess
 pub const EVENT_COLUMNS: &str = "event_id, event, kind, distinct_id, user_id, session_id, \
      toUInt32(timestamp) AS timestamp, toUInt32(received_at) AS received_at, url, host, path, \
      referrer, referrer_domain, browser, os, device_type, lib, prop_keys, prop_values";
+
+/// What ClickHouse holds for the events table: rows and bytes of its active parts, their
+/// number, and the server's version (`system.parts` reads the same on 18.16 and today). The
+/// aliases differ from the column names: ClickHouse resolves aliases everywhere in a query, so
+/// `sum(rows) AS rows` would nest the aggregate in itself.
+pub const EVENTS_PARTS: &str = "SELECT toUInt64(sum(rows)) AS active_rows, \
+     toUInt64(sum(bytes_on_disk)) AS disk_bytes, toUInt64(count()) AS part_count, \
+     version() AS server_version \
+     FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active";

@@ -52,7 +52,7 @@ pub fn edge_with(
 pub struct Stack {
     pub query: ServiceHandle,
     pub ingest: ServiceHandle,
-    _sink: ServiceHandle,
+    pub sink: ServiceHandle,
     pub auth: ServiceHandle,
     pub nats: TestNats,
     pg: PostgresDb,
@@ -105,7 +105,7 @@ impl Stack {
         Ok(Self {
             query,
             ingest,
-            _sink: sink,
+            sink,
             auth,
             nats,
             pg,
@@ -122,12 +122,18 @@ impl Stack {
         Ok(())
     }
 
+    /// Edge in front of the stack (and probing the sink for the system status), configured by
+    /// `adjust`.
     pub fn edge(&self, adjust: impl FnOnce(&mut edge::Config)) -> anyhow::Result<ServiceHandle> {
+        let sink_url = self.sink.url("");
         let edge = edge_with(
             self.ingest.url(""),
             self.auth.url(""),
             self.query.url(""),
-            adjust,
+            |config| {
+                config.sink_url = sink_url;
+                adjust(config);
+            },
         )?;
         wait_for_readiness(&edge, 200)?;
         Ok(edge)

@@ -1,0 +1,184 @@
+//! `GET /api/admin/status` (admins): the system status, gathered by edge itself. Edge asks every
+//! service's `/readyz` and query's `/api/query/system` (the streams, consumers and ClickHouse)
+//! at once, each with a deadline, and answers with whatever came back: a service that does not
+//! answer is shown not ready, and a missing part is a sentence in `problems`, never an error.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use contract::health::{CheckStatus, Health, Status};
+use contract::status::{PipelineStatus, ServiceStatus, SystemStatus};
+
+use crate::proxy::Gate;
+
+/// How long a service's `/readyz` may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long query may take for its part: it reads each figure within 2 seconds, all at once.
+const PIPELINE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GET /api/admin/status`, once the gate has checked the caller is an admin. Query checks the
+/// forwarded token again for its part.
+#[utoipa::path(
+    get, path = "/api/admin/status", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every service's readiness, the streams, consumers and ClickHouse; a part that could not be read is null or left out, with a sentence in `problems`", body = SystemStatus),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "the token's role is below admin", body = contract::ErrorBody),
+        (status = 503, description = "auth's signing keys cannot be reached", body = contract::ErrorBody)
+    )
+)]
+pub async fn serve(gate: &Gate, headers: &HeaderMap) -> Response {
+    let proxy = &gate.proxy;
+    let services = [
+        ("ingest", proxy.ingest.as_str()),
+        ("auth", proxy.auth.as_str()),
+        ("query", proxy.query.as_str()),
+        ("sink", proxy.sink.as_str()),
+    ];
+    let probes =
+        futures_util::future::join_all(services.map(|(name, base)| probe(gate, name, base)));
+    let (probed, pipeline) = tokio::join!(probes, pipeline(gate, headers));
+    // Edge is answering this very request.
+    let mut services = vec![ServiceStatus {
+        name: crate::SERVICE.to_owned(),
+        ready: true,
+        detail: None,
+    }];
+    services.extend(probed);
+    let checked_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(SystemStatus::new(checked_at, services, pipeline)),
+    )
+        .into_response()
+}
+
+/// `name`'s readiness from its `/readyz`: its failing checks when it is not ready.
+async fn probe(gate: &Gate, name: &str, base: &str) -> ServiceStatus {
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let answer = gate
+        .proxy
+        .client
+        .get(&url)
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await;
+    let (ready, detail) = match answer {
+        Ok(answer) if answer.status() == StatusCode::OK => (true, None),
+        Ok(answer) => {
+            let status = answer.status();
+            let detail = match answer.json::<Health>().await {
+                Ok(health) => not_ready(&health),
+                Err(_) => format!("its readiness check answered {status}"),
+            };
+            (false, Some(detail))
+        }
+        Err(err) => {
+            tracing::warn!(service = name, error = %err, "readiness probe failed");
+            let detail = if err.is_timeout() {
+                format!("did not answer within {} seconds", PROBE_TIMEOUT.as_secs())
+            } else {
+                "cannot be reached".to_owned()
+            };
+            (false, Some(detail))
+        }
+    };
+    ServiceStatus {
+        name: name.to_owned(),
+        ready,
+        detail,
+    }
+}
+
+/// Why a `/readyz` body says not ready, in words.
+fn not_ready(health: &Health) -> String {
+    if health.status == Status::ShuttingDown {
+        return "shutting down".to_owned();
+    }
+    let down: Vec<&str> = health
+        .checks
+        .iter()
+        .filter(|(_, check)| **check == CheckStatus::Down)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if down.is_empty() {
+        "not ready".to_owned()
+    } else {
+        format!("down: {}", down.join(", "))
+    }
+}
+
+/// Query's part, asked with the caller's token; when query cannot give it, every figure is
+/// missing and one sentence says why.
+async fn pipeline(gate: &Gate, headers: &HeaderMap) -> PipelineStatus {
+    let url = format!(
+        "{}/api/query/system",
+        gate.proxy.query.trim_end_matches('/')
+    );
+    let mut request = gate.proxy.client.get(&url).timeout(PIPELINE_TIMEOUT);
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        request = request.header(header::AUTHORIZATION, authorization.clone());
+    }
+    let answer = match request.send().await {
+        Ok(answer) if answer.status() == StatusCode::OK => answer.json::<PipelineStatus>().await,
+        Ok(answer) => {
+            tracing::warn!(status = %answer.status(), "query refused the system figures");
+            return missing("query did not give");
+        }
+        Err(err) => Err(err),
+    };
+    answer.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "query's system figures unavailable");
+        if err.is_timeout() {
+            missing("query did not answer in time with")
+        } else {
+            missing("query could not be asked for")
+        }
+    })
+}
+
+fn missing(why: &str) -> PipelineStatus {
+    PipelineStatus {
+        streams: Vec::new(),
+        consumers: Vec::new(),
+        dlq_messages: None,
+        clickhouse: None,
+        problems: vec![format!(
+            "{why} the streams, consumers and ClickHouse figures"
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_service_not_ready_is_described_by_its_failing_checks() {
+        let health = Health {
+            service: "sink".to_owned(),
+            status: Status::Unavailable,
+            checks: BTreeMap::from([
+                ("clickhouse".to_owned(), CheckStatus::Down),
+                ("nats".to_owned(), CheckStatus::Up),
+            ]),
+        };
+        assert_eq!(not_ready(&health), "down: clickhouse");
+        let stopping = Health {
+            status: Status::ShuttingDown,
+            ..health
+        };
+        assert_eq!(not_ready(&stopping), "shutting down");
+        assert_eq!(
+            missing("query did not give").problems,
+            ["query did not give the streams, consumers and ClickHouse figures"]
+        );
+    }
+}

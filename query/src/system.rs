@@ -1,0 +1,166 @@
+//! `GET /api/query/system` (admins): the figures of the pipeline an admin checks first when
+//! numbers look wrong — the streams, the durable consumers' backlogs, the dead-letter stream and
+//! what ClickHouse holds. Each part is read on its own with a deadline, so one that is down or
+//! slow becomes a sentence in `problems` and the rest is still answered. Edge adds the services'
+//! readiness and serves the whole as `GET /api/admin/status`.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use clickhouse::Row;
+use contract::auth::Role;
+use contract::status::{ClickHouseStatus, ConsumerStatus, PipelineStatus, StreamStatus};
+use contract::streams::{
+    AUTH_PROJECTOR_CONSUMER, AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_STREAM, SINK_CONSUMER,
+};
+use serde::Deserialize;
+
+use crate::api::AppState;
+
+/// How long one part may take before it is reported as not answering.
+pub const PART_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The streams shown, in this order.
+const STREAMS: [&str; 3] = [EVENTS_STREAM, EVENTS_DLQ_STREAM, AUTH_STREAM];
+
+/// The durable consumers shown, with their streams.
+const CONSUMERS: [(&str, &str); 2] = [
+    (EVENTS_STREAM, SINK_CONSUMER),
+    (AUTH_STREAM, AUTH_PROJECTOR_CONSUMER),
+];
+
+#[derive(Debug, Row, Deserialize)]
+struct Parts {
+    rows: u64,
+    bytes_on_disk: u64,
+    parts: u64,
+    version: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/query/system",
+    tag = "query",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the streams, consumers and ClickHouse figures; a part that could not be read is left out or null, with a sentence in `problems`", body = PipelineStatus),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "the token's role is below admin", body = contract::ErrorBody),
+        (status = 503, description = "auth's signing keys cannot be reached", body = contract::ErrorBody),
+    )
+)]
+pub async fn system(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = plumbing::jwt::authorize(&headers, &state.tokens, Role::Admin).await {
+        return refused;
+    }
+    Json(pipeline(&state).await).into_response()
+}
+
+/// Every part, read concurrently.
+pub async fn pipeline(state: &AppState) -> PipelineStatus {
+    let js = jetstream::new(state.nats.clone());
+    let streams = futures_util::future::join_all(
+        STREAMS.map(|name| within(format!("the stream {name}"), stream(&js, name))),
+    );
+    let consumers = futures_util::future::join_all(CONSUMERS.map(|(stream, name)| {
+        within(
+            format!("the consumer {name} on {stream}"),
+            consumer(&js, stream, name),
+        )
+    }));
+    let clickhouse = within("the ClickHouse events table".to_owned(), clickhouse(state));
+    let (streams, consumers, clickhouse) = tokio::join!(streams, consumers, clickhouse);
+
+    let mut problems = Vec::new();
+    let streams: Vec<StreamStatus> = streams
+        .into_iter()
+        .filter_map(|part| found(part, &mut problems))
+        .collect();
+    let consumers: Vec<ConsumerStatus> = consumers
+        .into_iter()
+        .filter_map(|part| found(part, &mut problems))
+        .collect();
+    let clickhouse = found(clickhouse, &mut problems);
+    let dlq_messages = streams
+        .iter()
+        .find(|stream| stream.name == EVENTS_DLQ_STREAM)
+        .map(|stream| stream.messages);
+    PipelineStatus {
+        streams,
+        consumers,
+        dlq_messages,
+        clickhouse,
+        problems,
+    }
+}
+
+/// What a part found, or nothing with its problem added to `problems`.
+fn found<T>(part: Result<T, String>, problems: &mut Vec<String>) -> Option<T> {
+    part.map_err(|problem| problems.push(problem)).ok()
+}
+
+/// `part` within [`PART_TIMEOUT`]; its failure as a sentence naming `what`. The cause is
+/// logged, not sent: it may name hosts and ports.
+async fn within<T, E: std::fmt::Display>(
+    what: String,
+    part: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(PART_TIMEOUT, part).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(err)) => {
+            tracing::warn!(part = %what, error = %err, "system status part unreadable");
+            Err(format!("{what} could not be read"))
+        }
+        Err(_) => Err(format!(
+            "{what} did not answer within {} seconds",
+            PART_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+async fn stream(js: &jetstream::Context, name: &str) -> Result<StreamStatus, String> {
+    let stream = js.get_stream(name).await.map_err(|err| err.to_string())?;
+    let state = &stream.cached_info().state;
+    Ok(StreamStatus {
+        name: name.to_owned(),
+        messages: state.messages,
+        bytes: state.bytes,
+        first_sequence: state.first_sequence,
+        last_sequence: state.last_sequence,
+    })
+}
+
+async fn consumer(
+    js: &jetstream::Context,
+    stream: &str,
+    name: &str,
+) -> Result<ConsumerStatus, String> {
+    let consumer = js
+        .get_consumer_from_stream::<pull::Config, _, _>(name, stream)
+        .await
+        .map_err(|err| err.to_string())?;
+    let info = consumer.cached_info();
+    Ok(ConsumerStatus {
+        stream: stream.to_owned(),
+        name: name.to_owned(),
+        pending: info.num_pending,
+        ack_pending: info.num_ack_pending as u64,
+        redelivered: info.num_redelivered as u64,
+    })
+}
+
+async fn clickhouse(state: &AppState) -> Result<ClickHouseStatus, clickhouse::error::Error> {
+    let parts: Parts = state
+        .fetch_one(state.clickhouse.query(crate::sql::EVENTS_PARTS))
+        .await?;
+    Ok(ClickHouseStatus {
+        rows: parts.rows,
+        bytes_on_disk: parts.bytes_on_disk,
+        parts: parts.parts,
+        version: parts.version,
+    })
+}
