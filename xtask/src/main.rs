@@ -1,5 +1,6 @@
 //! Automation for developers and CI, in Rust: `cargo xtask up` runs the whole stack locally,
-//! `cargo xtask test` runs every test, `cargo xtask ui` builds the web app.
+//! `cargo xtask test` runs every test, `cargo xtask ui` builds the web app, `cargo xtask demo`
+//! fills a running stack with a few weeks of made-up traffic.
 
 mod bench;
 mod pipeline_bench;
@@ -15,8 +16,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  up [--debug]      install what is missing, start NATS, PostgreSQL, ClickHouse and the five
+  up [--debug] [--demo]
+                    install what is missing, start NATS, PostgreSQL, ClickHouse and the five
                     services under .data/, print their URLs; Ctrl-C stops everything
+                    (--demo: once it is ready, send it the traffic of `demo`)
+  demo [--url URL] [--days 28] [--visitors 1500] [--seed 1] [--email E] [--password P]
+       [--batch 500]
+                    send a running stack (default: the `up` stack's edge) weeks of made-up
+                    traffic through the public SDK routes, with the first admin's
+                    (ADMIN_EMAIL, ADMIN_PASSWORD) built-in project write key
   test [ARGS...]    install what is missing, build the web app, run every test of the workspace
                     (ARGS go to `cargo test`)
   ui [--debug]      build the web app into ui/dist
@@ -30,7 +38,8 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
-        Some("up") => stack::up(profile(&args[1..])),
+        Some("up") => stack::up(profile(&args[1..]), args[1..].iter().any(|a| a == "--demo")),
+        Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("ui") => ui::build(profile(&args[1..])).map(|_| ()),
         Some("rebuild-projections") => stack::rebuild_projections(),
@@ -99,6 +108,9 @@ fn everything() -> Vec<devstack::install::Need> {
         Need::SdkClients,
         Need::Chdb,
         Need::Schemathesis,
+        Need::CheckJsonschema,
+        Need::KubernetesValidate,
+        Need::Kustomize,
     ]
 }
 
@@ -113,6 +125,17 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         .status()
         .context("running cargo test")?;
     anyhow::ensure!(status.success(), "tests failed ({status})");
+    Ok(())
+}
+
+/// `cargo xtask demo`: the demo traffic, sent to the stack the options name.
+fn demo(args: &[String]) -> anyhow::Result<()> {
+    let options = xtask::demo::Options::parse(args, stack::demo_options()?)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let summary = runtime.block_on(xtask::demo::run(&options))?;
+    println!("{}", summary.report(&options.url));
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use devstack::test::TempDir;
 use serde_json::{Value, json};
 use sink::consumer::EventRow;
 use uuid::Uuid;
+use xtask::demo::Rng;
 
 const DATABASE: &str = "bench_q";
 const ADMIN: &str = "bench-admin@example.com";
@@ -251,26 +252,6 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     Ok(QueryReport { rows, scenarios })
 }
 
-/// A small, fast, seeded generator: the same data every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
 const PATHS: &[&str] = &[
     "/",
     "/pricing",
@@ -313,7 +294,7 @@ async fn insert_events(clickhouse: &ClickHouse, project: Uuid, rows: usize) -> a
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let start = now - 60 * 86_400;
     let users = (rows / 50).max(1) as u64;
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::with_state(0x9E37_79B9_7F4A_7C15);
     let mut written = 0;
     let mut sequence = 0u64;
     while written < rows {
@@ -331,7 +312,7 @@ async fn insert_events(clickhouse: &ClickHouse, project: Uuid, rows: usize) -> a
             let device = DEVICES[(user % DEVICES.len() as u64) as usize];
             let referrer = rng.pick(REFERRERS);
             let plan = PLANS[(user % PLANS.len() as u64) as usize];
-            let session = format!("s-{}", rng.next());
+            let session = format!("s-{}", rng.next_u64());
             let length = 3 + rng.below(6);
             let mut carted = false;
             for _ in 0..length {
@@ -352,7 +333,7 @@ async fn insert_events(clickhouse: &ClickHouse, project: Uuid, rows: usize) -> a
                     date: u16::try_from(at / 86_400).unwrap_or(u16::MAX),
                     timestamp: seconds,
                     event: event.to_owned(),
-                    event_id: Uuid::from_u64_pair(rng.next(), rng.next()),
+                    event_id: Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()),
                     kind: if event == "$pageview" {
                         "page"
                     } else {

@@ -111,7 +111,30 @@ const SERVICES: &[(&str, &str)] = &[
     ("edge", "API_GATEWAY_PORT"),
 ];
 
-pub fn up(profile: Profile) -> anyhow::Result<()> {
+/// The first admin `up` creates: `ADMIN_EMAIL` and `ADMIN_PASSWORD`, or their defaults.
+fn admin() -> (String, String) {
+    (
+        env_or("ADMIN_EMAIL", "admin@example.com"),
+        env_or("ADMIN_PASSWORD", "change-me-please"),
+    )
+}
+
+/// What `demo` sends, and where, unless told otherwise: the `up` stack's edge and first admin.
+pub fn demo_options() -> anyhow::Result<xtask::demo::Options> {
+    let (email, password) = admin();
+    Ok(xtask::demo::Options {
+        url: format!("http://127.0.0.1:{}", port("API_GATEWAY_PORT")?),
+        email,
+        password: plumbing::config::Secret::new(password),
+        plan: xtask::demo::Plan::default(),
+        batch_size: 500,
+        progress: true,
+    })
+}
+
+/// Starts the stack and keeps it running until Ctrl-C; with `demo`, sends it the demo traffic
+/// once it is ready.
+pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
     let root = devstack::workspace_root();
     devstack::install::ensure(&[Need::Nats, Need::Postgres, Need::ClickHouse, Need::Wasm])?;
     for p in PORTS {
@@ -169,8 +192,7 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
             .arg(&signing_keys))?;
     }
 
-    let admin_email = env_or("ADMIN_EMAIL", "admin@example.com");
-    let admin_password = env_or("ADMIN_PASSWORD", "change-me-please");
+    let (admin_email, admin_password) = admin();
 
     let environment: Vec<(&str, String)> = vec![
         ("AUTH_SIGNING_KEYS_FILE", signing_keys.display().to_string()),
@@ -246,7 +268,8 @@ pub fn up(profile: Profile) -> anyhow::Result<()> {
     println!("first admin: {admin_email} / {admin_password} (ADMIN_EMAIL, ADMIN_PASSWORD)");
     println!("logs in {}; Ctrl-C stops everything", logs.display());
 
-    let stopped_by = wait_for_stop(&mut services)?;
+    let demo = demo.then(demo_options).transpose()?;
+    let stopped_by = wait_for_stop(&mut services, demo)?;
     eprintln!("\nstopping ({stopped_by})");
     // Services first (edge first, it is last in the list), then the servers they use.
     while let Some((service, _, _, mut process)) = services.pop() {
@@ -292,8 +315,12 @@ fn wait_ready(service: &str, port: u16, log: &Path, process: &mut Process) -> an
     })
 }
 
-/// Blocks until Ctrl-C, SIGTERM, or a service exiting on its own.
-fn wait_for_stop(services: &mut [(&str, u16, PathBuf, Process)]) -> anyhow::Result<String> {
+/// Blocks until Ctrl-C, SIGTERM, or a service exiting on its own; meanwhile sends the `demo`
+/// traffic, if any. A failed demo is reported and leaves the stack running.
+fn wait_for_stop(
+    services: &mut [(&str, u16, PathBuf, Process)],
+    demo: Option<xtask::demo::Options>,
+) -> anyhow::Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -301,10 +328,28 @@ fn wait_for_stop(services: &mut [(&str, u16, PathBuf, Process)]) -> anyhow::Resu
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut demo_done = demo.is_none();
+        let sending = async {
+            match &demo {
+                Some(options) => (xtask::demo::run(options).await, options.url.clone()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sending);
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return Ok("ctrl-c".to_owned()),
                 _ = terminate.recv() => return Ok("SIGTERM".to_owned()),
+                (outcome, url) = &mut sending, if !demo_done => {
+                    demo_done = true;
+                    match outcome {
+                        Ok(summary) => println!("{}", summary.report(&url)),
+                        Err(err) => eprintln!(
+                            "demo data failed: {err:#}\n(the stack keeps running; \
+                             `cargo xtask demo` tries again)"
+                        ),
+                    }
+                }
                 _ = tick.tick() => {
                     for (service, _, log, process) in services.iter_mut() {
                         if let Some(status) = process.exit_status() {
