@@ -140,6 +140,35 @@ where
     expect_success(call(method, path, body, Some(token)).await?)
 }
 
+/// `POST path` with `body` as JSON and the access token, in a `keepalive` request: the browser
+/// completes it even when the page is closed meanwhile. Nobody waits for the answer; this only
+/// says whether the request could be started.
+pub fn send_keepalive(
+    path: &str,
+    body: &(impl serde::Serialize + ?Sized),
+    token: &str,
+) -> Result<(), ApiError> {
+    let window = web_sys::window().ok_or_else(|| ApiError::Unreachable("no window".to_owned()))?;
+    let headers = Headers::new().map_err(js_error)?;
+    headers
+        .set("content-type", "application/json")
+        .map_err(js_error)?;
+    headers
+        .set("authorization", &format!("Bearer {token}"))
+        .map_err(js_error)?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_credentials(RequestCredentials::SameOrigin);
+    // web-sys has no setter for it yet.
+    js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)
+        .map_err(js_error)?;
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&to_json(body)?));
+    // The promise is dropped: the request goes on without anyone waiting.
+    let _ = window.fetch_with_str_and_init(path, &init);
+    Ok(())
+}
+
 /// `path` with `pairs` as its query string, each name and value percent-encoded; pairs with an
 /// empty value are left out.
 pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {

@@ -7,12 +7,14 @@ pub mod dashboard;
 pub mod pages;
 pub mod route;
 pub mod session;
+pub mod tracker;
 
 use sycamore::prelude::*;
 
 use crate::pages::{HomePage, LoginPage, NotFoundPage, RegisterPage};
 use crate::route::{Link, Route, Router};
 use crate::session::{Auth, Phase, Session};
+use crate::tracker::Tracker;
 
 /// The whole app: starts on the page in the address bar and restores the session from the
 /// refresh cookie.
@@ -26,8 +28,20 @@ pub fn App() -> View {
 /// The app on `initial` with `session`: the masthead and the page the route and session allow.
 pub fn shell(initial: Route, session: Session) -> View {
     let router = Router::new(initial);
+    let tracker = Tracker::new(session);
     provide_context(router);
     provide_context(session);
+    provide_context(tracker);
+    if cfg!(target_arch = "wasm32") {
+        tracker.start();
+    }
+    // The app measures itself: a page view for each page a signed-in user opens.
+    create_effect(move || {
+        let route = router.current();
+        if session.phase() == Phase::SignedIn && !route.is_public() {
+            tracker.capture("$pageview", serde_json::Map::new());
+        }
+    });
     // Pages behind sign-in send a signed-out visitor to the sign-in form (and back afterwards);
     // the forms send a signed-in one home.
     create_effect(move || {

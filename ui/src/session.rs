@@ -115,7 +115,8 @@ impl Session {
         self.notice.get_clone()
     }
 
-    fn token(self) -> Option<String> {
+    /// The current access token, untracked (for calls the app makes on its own).
+    pub fn token(self) -> Option<String> {
         self.auth.with_untracked(|auth| match auth {
             Auth::SignedIn(signed_in) => Some(signed_in.access_token.clone()),
             _ => None,

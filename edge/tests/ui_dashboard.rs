@@ -1,0 +1,203 @@
+//! The dashboard in headless Chromium against the real stack: what a user clicks becomes events
+//! of the built-in project in ClickHouse, exactly once each, including the clicks made just
+//! before the page is left.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Stack;
+use common::browser::{WAIT, screenshot, sign_in, wait_for_path, wait_for_sign_in_form};
+use devstack::browser::Browser;
+use devstack::test::TempDir;
+
+const SHOPPER: &str = "shopper@example.com";
+const SHOPPER_PASSWORD: &str = "window shopping 2026";
+
+/// Registers a user through edge; their id.
+fn register(
+    edge: &devstack::test::ServiceHandle,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let request = reqwest::Client::new()
+        .post(edge.url("/api/auth/register"))
+        .json(&serde_json::json!({ "email": email, "password": password, "name": "Shopper" }));
+    let user: serde_json::Value = tokio::runtime::Runtime::new()?.block_on(async {
+        let answer = request.send().await?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "register: {}",
+            answer.status()
+        );
+        Ok(answer.json().await?)
+    })?;
+    user["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no id in {user}"))
+}
+
+/// Events of `user` in ClickHouse, counted by name (each event id once).
+fn stored_events(stack: &Stack, user: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+    let sql = format!(
+        "SELECT event, uniqExact(event_id) FROM events WHERE project_id = '{}' AND distinct_id = '{user}' \
+         GROUP BY event FORMAT TSV",
+        contract::BUILTIN_PROJECT_ID
+    );
+    let out = stack.ch.server().query_in(&stack.ch.name, &sql)?;
+    out.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (event, count) = line
+                .split_once('\t')
+                .ok_or_else(|| anyhow::anyhow!("unexpected row {line:?}"))?;
+            Ok((event.to_owned(), count.parse()?))
+        })
+        .collect()
+}
+
+/// Rows of `user` in ClickHouse, copies included: each event is stored once.
+fn stored_rows(stack: &Stack, user: &str) -> anyhow::Result<u64> {
+    let sql = format!(
+        "SELECT count() FROM events FINAL WHERE project_id = '{}' AND distinct_id = '{user}' FORMAT TSV",
+        contract::BUILTIN_PROJECT_ID
+    );
+    Ok(stack
+        .ch
+        .server()
+        .query_in(&stack.ch.name, &sql)?
+        .trim()
+        .parse()?)
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs
+        .iter()
+        .map(|&(event, n)| (event.to_owned(), n))
+        .collect()
+}
+
+/// Waits until ClickHouse holds exactly `expected` for `user`.
+fn wait_for_events(
+    stack: &Stack,
+    user: &str,
+    expected: &BTreeMap<String, u64>,
+) -> anyhow::Result<()> {
+    let mut last = BTreeMap::new();
+    devstack::wait::until("the clicks stored as events", WAIT, || {
+        last = stored_events(stack, user).unwrap_or_default();
+        &last == expected
+    })
+    .map_err(|err| err.context(format!("stored: {last:?}, expected: {expected:?}")))
+}
+
+#[test]
+fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is_left_at_once()
+-> anyhow::Result<()> {
+    let stack = Stack::start()?;
+    let edge = stack.edge(|_| {})?;
+    let user = register(&edge, SHOPPER, SHOPPER_PASSWORD)?;
+    let dir = TempDir::new("chromium")?;
+    let browser = Browser::start(dir.path())?;
+
+    browser.goto(&edge.url("/login"))?;
+    wait_for_sign_in_form(&browser)?;
+    sign_in(&browser, SHOPPER, SHOPPER_PASSWORD)?;
+    browser.wait_for_text("#signed-in-as", "Shopper", WAIT)?;
+    browser.click("#nav-dashboard")?;
+    browser.wait_for_text("#dashboard-page h2", "Dashboard", WAIT)?;
+    wait_for_path(&browser, "/dashboard")?;
+
+    // Two calls to action, two products looked at, three things in the cart, the checkout.
+    browser.click("#highlight-guide")?;
+    browser.wait_for_text("#highlight-chosen", "Read the guide", WAIT)?;
+    browser.click("#highlight-invite")?;
+    browser.click("#product-notebook .view-product")?;
+    browser.wait_for_text("#product-notebook .about", "A5", WAIT)?;
+    browser.click("#product-mug .view-product")?;
+    browser.click("#product-notebook .add-to-cart")?;
+    browser.click("#product-notebook .add-to-cart")?;
+    browser.click("#product-mug .add-to-cart")?;
+    browser.wait_for_text("#cart-count", "3", WAIT)?;
+    browser.wait_for_text("#cart-total", "€47.00", WAIT)?;
+    let shots = [
+        screenshot(&browser, "dashboard", 1280)?,
+        screenshot(&browser, "dashboard", 390)?,
+    ];
+    browser.set_window_size(1280, 900)?;
+    browser.click("#checkout-start")?;
+    browser.type_into("#shipping-name", "Ada")?;
+    browser.type_into("#shipping-city", "London")?;
+    browser.click("#shipping-continue")?;
+    browser.click("#payment-paypal")?;
+    browser.click("#place-order")?;
+    browser.wait_for_text(
+        "#order-confirmation",
+        "Order placed: 3 items, €47.00.",
+        WAIT,
+    )?;
+    // Plans: a tab and a plan.
+    browser.click("#dash-tab-plans")?;
+    browser.click("#plan-team .choose-plan")?;
+    browser.wait_for_text("#plan-team .choose-plan", "Chosen", WAIT)?;
+
+    // Home and the dashboard were opened once each.
+    let expected = counts(&[
+        ("$pageview", 2),
+        ("add_to_cart", 3),
+        ("button_clicked", 2),
+        ("checkout_started", 1),
+        ("checkout_step", 1),
+        ("order_completed", 1),
+        ("plan_selected", 1),
+        ("product_viewed", 2),
+        ("tab_changed", 1),
+    ]);
+    let total: u64 = expected.values().sum();
+    // The page says when everything is sent, and ingest's count agrees.
+    devstack::wait::until("the page to have sent every event", WAIT, || {
+        browser
+            .execute(
+                "const s = document.querySelector('#tracker-status'); \
+                 return s ? [s.dataset.sent, s.dataset.waiting] : null",
+            )
+            .is_ok_and(|state| state == serde_json::json!([total.to_string(), "0"]))
+    })?;
+    browser.wait_for_text(
+        "#tracker-status",
+        &format!("{total} events sent, none waiting."),
+        WAIT,
+    )?;
+    wait_for_events(&stack, &user, &expected)?;
+
+    // What the events say: the order's value and payment, the product of each cart event.
+    let order = stack.ch.server().query_in(
+        &stack.ch.name,
+        &format!(
+            "SELECT prop_values[indexOf(prop_keys, 'value')], \
+             prop_values[indexOf(prop_keys, 'payment')], lib, browser, path FROM events \
+             WHERE distinct_id = '{user}' AND event = 'order_completed' FORMAT TSV"
+        ),
+    )?;
+    assert_eq!(
+        order.trim(),
+        "47.0\tpaypal\tevent-analytics-web\tChrome\t/dashboard",
+        "{order}"
+    );
+
+    // A click made as the page is left is not lost: the page sends it on its way out.
+    browser.execute(
+        "document.querySelector('#plan-hobby .choose-plan').click(); location.href = 'about:blank';",
+    )?;
+    let mut expected = expected;
+    expected.insert("plan_selected".to_owned(), 2);
+    wait_for_events(&stack, &user, &expected)?;
+    // And nothing was stored twice.
+    assert_eq!(stored_rows(&stack, &user)?, total + 1);
+
+    for shot in &shots {
+        eprintln!("screenshot: {}", shot.display());
+    }
+    Ok(())
+}
