@@ -1,6 +1,6 @@
 //! Finding the binaries the stack needs and, on Debian/Ubuntu, installing what is missing:
-//! apt-get (ClickHouse, PostgreSQL, Chromium), pip (nats-server 2.10+), rustup (the wasm
-//! target) and cargo (`wasm-bindgen-cli` at the version in Cargo.lock).
+//! apt-get (ClickHouse, PostgreSQL, Chromium), pip (nats-server 2.10+, the test tools), rustup
+//! (the wasm target) and cargo (`wasm-bindgen-cli` at the version in Cargo.lock).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +31,14 @@ pub enum Need {
     /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`) from
     /// `devstack/sdk-clients/package-lock.json`, for the pipeline tests.
     SdkClients,
+    /// `check-jsonschema` (pip, pinned) in a venv of its own, with the Compose specification and
+    /// GitHub's workflow schema built in.
+    CheckJsonschema,
+    /// `kubernetes-validate` (pip, pinned) in a venv of its own, with the API schemas of the
+    /// Kubernetes releases it knows built in.
+    KubernetesValidate,
+    /// A kustomize v5+ to render the overlays: `kustomize`, or the one inside `kubectl`.
+    Kustomize,
 }
 
 /// Where the tools are.
@@ -46,6 +54,53 @@ pub struct Tools {
     pub chdb_python: Option<PathBuf>,
     /// The `schemathesis` command.
     pub schemathesis: Option<PathBuf>,
+    /// The `check-jsonschema` command.
+    pub check_jsonschema: Option<PathBuf>,
+    /// The `kubernetes-validate` command.
+    pub kubernetes_validate: Option<PathBuf>,
+    pub kustomize: Option<Kustomize>,
+}
+
+/// A kustomize that renders a kustomization folder to one YAML stream on stdout.
+#[derive(Debug, Clone)]
+pub struct Kustomize {
+    program: PathBuf,
+    /// `build` for kustomize itself, `kustomize` for kubectl.
+    subcommand: &'static str,
+}
+
+impl Kustomize {
+    /// The command that renders the kustomization in `dir`.
+    pub fn build(&self, dir: &Path) -> Command {
+        let mut command = Command::new(&self.program);
+        command.arg(self.subcommand).arg(dir);
+        command
+    }
+
+    /// Looks for `kustomize` (`KUSTOMIZE_BIN` or on `PATH`), then for a `kubectl` whose
+    /// embedded kustomize is v5 or newer: older ones cannot read the `labels` and `patches`
+    /// fields the overlays use.
+    fn locate() -> Option<Self> {
+        let standalone = env_path("KUSTOMIZE_BIN")
+            .or_else(|| on_path("kustomize"))
+            .filter(|bin| major_version(&command_output(bin, &["version"]), "") >= Some(5))
+            .map(|program| Self {
+                program,
+                subcommand: "build",
+            });
+        standalone.or_else(|| {
+            on_path("kubectl")
+                .filter(|bin| {
+                    // "Kustomize Version: v5.5.0"
+                    let output = command_output(bin, &["version", "--client"]);
+                    major_version(&output, "Kustomize Version:") >= Some(5)
+                })
+                .map(|program| Self {
+                    program,
+                    subcommand: "kustomize",
+                })
+        })
+    }
 }
 
 /// Folder of tools installed for this checkout only (git-ignored).
@@ -86,6 +141,9 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
             Need::Wasm => !wasm_target_installed() || tools.wasm_bindgen.is_none(),
             Need::Chdb => tools.chdb_python.is_none(),
             Need::Schemathesis => tools.schemathesis.is_none(),
+            Need::CheckJsonschema => tools.check_jsonschema.is_none(),
+            Need::KubernetesValidate => tools.kubernetes_validate.is_none(),
+            Need::Kustomize => tools.kustomize.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
@@ -122,6 +180,11 @@ pub fn locate() -> Tools {
                 .any(|python| python.path().join("site-packages/chdb").is_dir())
         }),
         schemathesis: existing(tools_dir().join("schemathesis/bin/schemathesis")),
+        check_jsonschema: existing(tools_dir().join("check-jsonschema/bin/check-jsonschema")),
+        kubernetes_validate: existing(
+            tools_dir().join("kubernetes-validate/bin/kubernetes-validate"),
+        ),
+        kustomize: Kustomize::locate(),
     }
 }
 
@@ -141,6 +204,13 @@ fn describe(need: Need) -> &'static str {
         Need::SdkClients => "node and npm (then `npm ci` in devstack/sdk-clients)",
         Need::Chdb => "python3 with venv and pip (for the pip package chdb-core)",
         Need::Schemathesis => "python3 with venv and pip (for the pip package schemathesis)",
+        Need::CheckJsonschema => "python3 with venv and pip (for the pip package check-jsonschema)",
+        Need::KubernetesValidate => {
+            "python3 with venv and pip (for the pip package kubernetes-validate)"
+        }
+        Need::Kustomize => {
+            "kubectl 1.27+ or kustomize v5+ on PATH (set KUSTOMIZE_BIN); Debian's kubernetes-client is too old"
+        }
     }
 }
 
@@ -151,10 +221,15 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
             Need::Postgres => apt_packages.push("postgresql"),
             Need::ClickHouse => apt_packages.push("clickhouse-server"),
             Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
-            Need::Nats | Need::Chdb | Need::Schemathesis => {
+            Need::Nats
+            | Need::Chdb
+            | Need::Schemathesis
+            | Need::CheckJsonschema
+            | Need::KubernetesValidate => {
                 apt_packages.extend(["python3-venv", "python3-pip"]);
             }
-            Need::Wasm => {}
+            // No registry this machine reaches has a recent kustomize: describe() names it.
+            Need::Wasm | Need::Kustomize => {}
             Need::SdkClients if on_path("npm").is_none() => apt_packages.extend(["nodejs", "npm"]),
             Need::SdkClients => {}
         }
@@ -181,6 +256,12 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
     if missing.contains(&Need::Schemathesis) {
         pip_venv("schemathesis", SCHEMATHESIS)?;
     }
+    if missing.contains(&Need::CheckJsonschema) {
+        pip_venv("check-jsonschema", CHECK_JSONSCHEMA)?;
+    }
+    if missing.contains(&Need::KubernetesValidate) {
+        pip_venv("kubernetes-validate", KUBERNETES_VALIDATE)?;
+    }
     if missing.contains(&Need::Wasm) {
         install_wasm_tools()?;
     }
@@ -203,6 +284,13 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
 
 /// The schemathesis release the API fuzzing runs with.
 pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// The check-jsonschema release the compose files and workflows are validated with; its
+/// built-in schemas are part of the release, so a new one can change the verdict.
+pub const CHECK_JSONSCHEMA: &str = "check-jsonschema==0.39.0";
+
+/// The kubernetes-validate release the manifests are validated with (schemas up to 1.37).
+pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 
 /// The node project holding the real SDKs the pipeline tests drive.
 pub fn sdk_clients_dir() -> PathBuf {
@@ -339,11 +427,28 @@ fn nats_is_recent(bin: &Path) -> bool {
 }
 
 fn version_output(bin: &Path) -> String {
+    command_output(bin, &["--version"])
+}
+
+/// What `bin args` printed on stdout, empty when it could not run.
+fn command_output(bin: &Path, args: &[&str]) -> String {
     Command::new(bin)
-        .arg("--version")
+        .args(args)
         .output()
         .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
         .unwrap_or_default()
+}
+
+/// The major version in the first line of `output` that starts with `prefix`, written as
+/// `v5.5.0` or `5.5.0`.
+fn major_version(output: &str, prefix: &str) -> Option<u32> {
+    output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(prefix))
+        .and_then(|rest| {
+            let version = rest.trim().trim_start_matches('v');
+            version.split('.').next()?.parse().ok()
+        })
 }
 
 fn env_path(variable: &str) -> Option<PathBuf> {
