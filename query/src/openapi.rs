@@ -149,7 +149,17 @@ mod tests {
             ("/api/query/catalog", "get", &sql),
         ];
         let paths = document["paths"].as_object().expect("paths");
-        assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+        // And the admins' system figures, which take no project.
+        assert_eq!(paths.len(), expected.len() + 1, "{:?}", paths.keys());
+        let system = &document["paths"]["/api/query/system"]["get"];
+        assert_eq!(system["security"], json!([{ "bearer": [] }]));
+        assert_eq!(
+            system["responses"]["200"]["content"]["application/json"]["schema"],
+            json!({ "$ref": "#/components/schemas/PipelineStatus" })
+        );
+        for status in ["401", "403", "503"] {
+            assert!(system["responses"][status].is_object(), "{status}");
+        }
         for (path, method, statuses) in expected {
             let operation = &document["paths"][path][method];
             assert!(operation.is_object(), "{method} {path} is not described");

@@ -1035,7 +1035,7 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         document["paths"].as_object().map(serde_json::Map::len),
-        Some(9),
+        Some(10),
         "{document}"
     );
 
