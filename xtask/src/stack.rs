@@ -220,6 +220,10 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
             "QUERY_URL",
             format!("http://127.0.0.1:{}", port("QUERY_PORT")?),
         ),
+        (
+            "SINK_URL",
+            format!("http://127.0.0.1:{}", port("SINK_PORT")?),
+        ),
     ];
     let mut services = Vec::new();
     for (service, port_variable) in SERVICES {
