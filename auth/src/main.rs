@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: auth [keys add <keys-file> | rebuild | bench-crypto <seconds>]");
     }
 
-    plumbing::telemetry::init("auth");
+    let _telemetry = plumbing::telemetry::init("auth");
     let config = auth::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await

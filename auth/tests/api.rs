@@ -34,7 +34,7 @@ impl TestAuth {
     /// With `ADMIN_EMAIL` / `ADMIN_PASSWORD` set to `first_admin`.
     fn start_with(first_admin: Option<&str>) -> anyhow::Result<Self> {
         if std::env::var_os("TEST_LOGS").is_some() {
-            plumbing::telemetry::init("auth-test");
+            let _ = plumbing::telemetry::init("auth-test");
         }
         let nats = TestNats::start()?;
         let db = PostgresDb::create()?;

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    plumbing::telemetry::init("edge");
+    let _telemetry = plumbing::telemetry::init("edge");
     let config = edge::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await

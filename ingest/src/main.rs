@@ -7,7 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    plumbing::telemetry::init("ingest");
+    let _telemetry = plumbing::telemetry::init("ingest");
     let config = ingest::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await

@@ -98,15 +98,11 @@ async fn track_request(
     request
         .headers_mut()
         .insert(REQUEST_ID.clone(), request_id.clone());
-    let traceparent = request
+    let incoming = request
         .headers()
         .get(&TRACEPARENT)
         .filter(|value| trace_id(value).is_some())
-        .cloned()
-        .unwrap_or_else(new_traceparent);
-    request
-        .headers_mut()
-        .insert(TRACEPARENT.clone(), traceparent.clone());
+        .cloned();
     let method = request.method().to_string();
     let route = request
         .extensions()
@@ -117,8 +113,22 @@ async fn track_request(
         method = %method,
         route = %route,
         request_id = request_id.to_str().unwrap_or_default(),
-        trace_id = trace_id(&traceparent).unwrap_or_default(),
+        trace_id = tracing::field::Empty,
     );
+    // When spans are exported, this span continues the caller's trace and the next hop (a
+    // service behind the edge, a NATS message) continues from this span; otherwise the
+    // caller's trace context is handed on as it came, or a new one is started.
+    if let Some(text) = incoming.as_ref().and_then(|value| value.to_str().ok()) {
+        crate::telemetry::set_remote_parent(&span, text);
+    }
+    let traceparent = crate::telemetry::traceparent_of(&span)
+        .and_then(|own| HeaderValue::from_str(&own).ok())
+        .or(incoming)
+        .unwrap_or_else(new_traceparent);
+    span.record("trace_id", trace_id(&traceparent).unwrap_or_default());
+    request
+        .headers_mut()
+        .insert(TRACEPARENT.clone(), traceparent);
 
     let mut response = next.run(request).instrument(span.clone()).await;
 
@@ -165,7 +175,22 @@ fn is_acceptable_request_id(value: &HeaderValue) -> bool {
 
 /// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
 pub fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
-    let text = traceparent.to_str().ok()?;
+    parse_traceparent(traceparent.to_str().ok()?).map(|parsed| parsed.trace_id)
+}
+
+/// The parts of a W3C `traceparent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Traceparent<'a> {
+    /// 32 lowercase hex digits.
+    pub trace_id: &'a str,
+    /// The caller's span: 16 lowercase hex digits.
+    pub parent_id: &'a str,
+    /// 2 hex digits; `01` is sampled.
+    pub flags: &'a str,
+}
+
+/// The parts of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
+pub fn parse_traceparent(text: &str) -> Option<Traceparent<'_>> {
     let mut parts = text.split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -182,7 +207,11 @@ pub fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
         && hex(parent, 16)
         && flags.len() == 2
         && flags.bytes().all(|b| b.is_ascii_hexdigit()))
-    .then_some(trace)
+    .then_some(Traceparent {
+        trace_id: trace,
+        parent_id: parent,
+        flags,
+    })
 }
 
 /// A new sampled trace context.

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    plumbing::telemetry::init("query");
+    let _telemetry = plumbing::telemetry::init("query");
     let config = query::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await

@@ -15,6 +15,7 @@ use futures_util::StreamExt as _;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::Serialize;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// Header of a dead-lettered message: why it could not be stored.
@@ -203,30 +204,39 @@ impl Batch {
     }
 }
 
+/// The most links a batch's span carries (the OpenTelemetry SDK keeps 128 by default).
+const MAX_LINKS: usize = 128;
+
+/// A header of `message`, empty when it has none.
+fn header<'a>(message: &'a Message, name: &str) -> &'a str {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(name))
+        .map_or("", |value| value.as_str())
+}
+
 /// At debug level, one line per stored event with the request id and trace id ingest copied
-/// into its message headers: the last link from the browser to ClickHouse.
+/// into its message headers: the last link from the browser to ClickHouse. Each line is in an
+/// `event_stored` span whose parent is the request's span, so an exported trace ends there.
 fn log_stored(rows: &[EventRow], messages: &[Message]) {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }
     for (row, message) in rows.iter().zip(messages) {
-        let header = |name: &str| {
-            message
-                .headers
-                .as_ref()
-                .and_then(|headers| headers.get(name))
-                .map_or("", |value| value.as_str())
-        };
-        let trace_id = header(contract::streams::TRACEPARENT_HEADER)
-            .split('-')
-            .nth(1)
-            .unwrap_or_default();
-        tracing::debug!(
-            event_id = %row.event_id,
-            request_id = header(contract::streams::REQUEST_ID_HEADER),
-            trace_id,
-            "event stored"
-        );
+        let traceparent = header(message, contract::streams::TRACEPARENT_HEADER);
+        let trace_id =
+            plumbing::http::parse_traceparent(traceparent).map_or("", |parsed| parsed.trace_id);
+        let span = tracing::debug_span!("event_stored", event_id = %row.event_id);
+        plumbing::telemetry::set_remote_parent(&span, traceparent);
+        span.in_scope(|| {
+            tracing::debug!(
+                event_id = %row.event_id,
+                request_id = header(message, contract::streams::REQUEST_ID_HEADER),
+                trace_id,
+                "event stored"
+            );
+        });
     }
 }
 
@@ -399,9 +409,21 @@ async fn write(
             stop: &stop,
             recent: &recent,
         };
+        // Exported, the batch's span links to the requests whose events it stores (ingest's
+        // spans, from the `traceparent` of each message).
+        let span = tracing::info_span!("store_batch", rows = batch.rows.len());
+        plumbing::telemetry::link_remote(
+            &span,
+            batch
+                .messages
+                .iter()
+                .map(|message| header(message, contract::streams::TRACEPARENT_HEADER)),
+            MAX_LINKS,
+        );
         // A message delivered before may already be in the table: its batch is checked first.
         writer
             .store(batch.rows, batch.messages, batch.redelivered)
+            .instrument(span)
             .await;
     }
 }

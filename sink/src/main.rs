@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Some("replay") => return replay(&args[1..]).await,
         _ => {}
     }
-    plumbing::telemetry::init("sink");
+    let _telemetry = plumbing::telemetry::init("sink");
     let config = sink::Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http.bind_addr())
         .await
