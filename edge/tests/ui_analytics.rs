@@ -192,6 +192,17 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
     ))?;
     let tip = browser.wait_for_text("#chart-tooltip", ": 6", WAIT)?;
     assert!(tip.contains("Nov 2"), "{tip}");
+    let over_the_chart = browser.execute(
+        "const t = document.querySelector('#chart-tooltip').getBoundingClientRect();
+         const c = document.querySelector('#trends-chart').getBoundingClientRect();
+         return [t.top, t.bottom, c.top, c.bottom]",
+    )?;
+    let [tip_top, tip_bottom, chart_top, chart_bottom] =
+        [0, 1, 2, 3].map(|i| over_the_chart[i].as_f64().unwrap_or(f64::NAN));
+    assert!(
+        tip_bottom > chart_top && tip_top < chart_bottom,
+        "the tooltip shows over the chart: {over_the_chart}"
+    );
     wait_for_texts(
         &browser,
         "#top-event tr[data-value] td:nth-child(2)",
@@ -217,7 +228,7 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
         "newest first"
     );
     assert!(
-        texts(&browser, "#active-filters .chip")?
+        texts(&browser, "#active-filters .filter-chip")?
             .iter()
             .any(|chip| chip.contains("Nov 3")),
         "the bucket shows as a removable filter"

@@ -213,7 +213,7 @@ pub fn ExplorerTab() -> View {
             });
             view! {
                 p(id="explorer-count", class="status", role="status") { (count) }
-                div(class="table-scroll") {
+                div(class="wide-table") {
                     table(id="explorer", class="explorer") {
                         caption(class="visually-hidden") { "Events, newest first; open one for all its properties" }
                         thead { tr {

@@ -180,7 +180,7 @@ fn result(answer: FunnelResponse, page: Page) -> View {
                 li(class="funnel-step", data-step=data_step, data-event=data_event) {
                     button(r#type="button", class="funnel-open", aria-label=label, on:click=move |_| open()) {
                         span(class="funnel-name") { (name) }
-                        span(class="funnel-bar-track") { span(class="funnel-bar", style=width) {} }
+                        span(class="funnel-bar-track") { span(class="funnel-bar", prop:style=width) {} }
                         span(class="funnel-figures") {
                             span(class="funnel-count") { (count) }
                             " users · "

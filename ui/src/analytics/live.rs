@@ -199,7 +199,7 @@ pub fn LiveTab() -> View {
 
     view! {
         div(class="live") {
-            div(class="card figure live-figure") {
+            div(class="card ov-figure live-figure") {
                 h3 { "Active users" }
                 p(class="hint") { "With an event in the last five minutes." }
                 p(id="active-users", class="figure-value") {

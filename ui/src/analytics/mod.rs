@@ -508,9 +508,9 @@ fn Filters() -> View {
                 let text = url::describe(&filter);
                 let label = format!("Remove the filter {text}");
                 view! {
-                    li(class="chip", data-key=filter.key.clone()) {
+                    li(class="filter-chip", data-key=filter.key.clone()) {
                         span { (text) }
-                        button(r#type="button", class="chip-remove", aria-label=label,
+                        button(r#type="button", class="filter-chip-remove", aria-label=label,
                             on:click=move |_| view.update(|v| { if i < v.filters.len() { v.filters.remove(i); } })) { "×" }
                     }
                 }
@@ -523,9 +523,9 @@ fn Filters() -> View {
                 charts::bucket_label(&at_to, &interval)
             );
             chips.push(view! {
-                li(class="chip", data-key="time") {
+                li(class="filter-chip", data-key="time") {
                     span { (text) }
-                    button(r#type="button", class="chip-remove", aria-label="Remove the time filter",
+                    button(r#type="button", class="filter-chip-remove", aria-label="Remove the time filter",
                         on:click=move |_| view.update(|v| { v.at_from.clear(); v.at_to.clear(); })) { "×" }
                 }
             });
@@ -555,7 +555,7 @@ fn Filters() -> View {
     };
     view! {
         div(class="filters") {
-            ul(id="active-filters", class="chips", aria-label="Active filters") {
+            ul(id="active-filters", class="filter-chips", aria-label="Active filters") {
                 (chips)
             }
             form(id="filter-form", class="filter-form", on:submit=add) {

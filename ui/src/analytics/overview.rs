@@ -107,7 +107,7 @@ fn figures(answer: OverviewResponse) -> View {
             let about = format!("previous period: {previous}");
             let hidden = about.clone();
             view! {
-                li(class="card figure", data-figure=name) {
+                li(class="card ov-figure", data-figure=name) {
                     h3(class="figure-name") { (title) }
                     p(class="figure-value") { (value) }
                     p(class=class, title=about) {
@@ -117,7 +117,7 @@ fn figures(answer: OverviewResponse) -> View {
             }
         })
         .collect::<Vec<_>>();
-    view! { ul(id="figures", class="figures") { (cards) } }
+    view! { ul(id="figures", class="ov-figures") { (cards) } }
 }
 
 #[component(inline_props)]
@@ -214,7 +214,7 @@ fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
                     .iter()
                     .enumerate()
                     .map(|(j, s)| {
-                        let swatch = format!("swatch series-{}", j % charts::PALETTE);
+                        let swatch = format!("legend-swatch series-{}", j % charts::PALETTE);
                         let total = s
                             .total
                             .map(charts::amount)
@@ -231,7 +231,7 @@ fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
                     })
                     .collect::<Vec<_>>();
                 let compared = answer.previous_series.is_some().then(|| view! {
-                    li(class="legend-previous") { span(class="swatch previous-swatch", aria-hidden="true") {} "previous period" }
+                    li(class="legend-previous") { span(class="legend-swatch legend-previous-swatch", aria-hidden="true") {} "previous period" }
                 });
                 let drawn = charts::trend_chart(&answer, line, width, tip, pick);
                 let note = empty.then(|| {
@@ -306,7 +306,7 @@ fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
                 (chart)
                 div(id="chart-tooltip", class="chart-tooltip", role="status",
                     hidden=move || tip.with(Option::is_none),
-                    style=move || tooltip().map(|t| format!("left: {:.0}px; top: {:.0}px", t.x, t.y)).unwrap_or_default()) {
+                    prop:style=move || tooltip().map(|t| format!("left: {:.0}px; top: {:.0}px", t.x, t.y)).unwrap_or_default()) {
                     (move || tooltip().map(|t| {
                         let lines = t.lines.into_iter().map(|l| view! { span(class="tip-line") { (l) } }).collect::<Vec<_>>();
                         view! { strong { (t.title) } (lines) }
@@ -356,12 +356,12 @@ fn TopTable(dimension: &'static str, title: &'static str) -> View {
                 view! {
                     tr(data-value=value.value.clone()) {
                         td(class="top-value") {
-                            span(class="top-bar", style=share, aria-hidden="true") {}
-                            button(r#type="button", class="link-button", aria-label=label,
+                            span(class="top-bar", prop:style=share, aria-hidden="true") {}
+                            button(r#type="button", class="value-button", aria-label=label,
                                 on:click=move |_| page.add_filter(url::equals(dimension, &chosen))) { (shown) }
                         }
-                        td(class="num") { (charts::format_number(value.count as f64)) }
-                        td(class="num") { (charts::format_number(value.users as f64)) }
+                        td(class="numeric") { (charts::format_number(value.count as f64)) }
+                        td(class="numeric") { (charts::format_number(value.users as f64)) }
                     }
                 }
             })
@@ -369,7 +369,7 @@ fn TopTable(dimension: &'static str, title: &'static str) -> View {
         let (table_id, heading_id) = (table_id.clone(), heading_id.clone());
         view! {
             table(id=table_id, class="top-table", aria-labelledby=heading_id) {
-                thead { tr { th(scope="col") { (title) } th(scope="col", class="num") { "Events" } th(scope="col", class="num") { "Users" } } }
+                thead { tr { th(scope="col") { (title) } th(scope="col", class="numeric") { "Events" } th(scope="col", class="numeric") { "Users" } } }
                 tbody { (rows) }
             }
         }

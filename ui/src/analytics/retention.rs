@@ -123,7 +123,7 @@ fn grid(answer: RetentionResponse) -> View {
         .max()
         .unwrap_or(0);
     let head = (0..periods)
-        .map(|p| view! { th(scope="col", class="num") { (format!("{unit} {p}")) } })
+        .map(|p| view! { th(scope="col", class="numeric") { (format!("{unit} {p}")) } })
         .collect::<Vec<_>>();
     let rows = answer
         .cohorts
@@ -140,8 +140,8 @@ fn grid(answer: RetentionResponse) -> View {
                             let style = charts::heat_style(percent);
                             let shown = charts::format_percent(percent / 100.0);
                             view! {
-                                td(class="heat num", data-cohort=start, data-period=period,
-                                    data-returned=back, title=title, style=style) { (shown) }
+                                td(class="heat numeric", data-cohort=start, data-period=period,
+                                    data-returned=back, title=title, prop:style=style) { (shown) }
                             }
                         }
                         _ => view! { td(class="heat future", data-cohort=start, data-period=period) {} },
@@ -153,17 +153,17 @@ fn grid(answer: RetentionResponse) -> View {
             view! {
                 tr(data-cohort=start) {
                     th(scope="row") { (shown) }
-                    td(class="num cohort-size") { (size) }
+                    td(class="numeric cohort-size") { (size) }
                     (cells)
                 }
             }
         })
         .collect::<Vec<_>>();
     view! {
-        div(class="table-scroll") {
+        div(class="wide-table") {
             table(id="retention-grid", class="retention") {
                 caption(class="visually-hidden") { "Share of each cohort who came back, per period" }
-                thead { tr { th(scope="col") { "Cohort" } th(scope="col", class="num") { "Users" } (head) } }
+                thead { tr { th(scope="col") { "Cohort" } th(scope="col", class="numeric") { "Users" } (head) } }
                 tbody { (rows) }
             }
         }
