@@ -208,7 +208,7 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
         "#top-event tr[data-value] td:nth-child(2)",
         &["5", "3", "1"],
     )?;
-    let shots = vec![
+    let shots = [
         screenshot(&browser, "analytics", 1280)?,
         screenshot(&browser, "analytics", 390)?,
     ];
@@ -272,7 +272,7 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
         texts(&browser, ".funnel-step .funnel-conversion")?,
         ["100%", "66.7%", "33.3%"]
     );
-    let funnel_shots = vec![
+    let funnel_shots = [
         screenshot(&browser, "funnel", 1280)?,
         screenshot(&browser, "funnel", 390)?,
     ];
@@ -304,7 +304,7 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
             .starts_with("2 of 3 users"),
         "{title}"
     );
-    let retention_shots = vec![
+    let retention_shots = [
         screenshot(&browser, "retention", 1280)?,
         screenshot(&browser, "retention", 390)?,
     ];
