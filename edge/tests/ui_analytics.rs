@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{WAIT, screenshot, sign_in, wait_for_path, wait_for_sign_in_form};
+use common::browser::{
+    WAIT, screenshot, sign_in, texts, wait_for_path, wait_for_sign_in_form, wait_for_texts,
+};
 use common::{ADMIN, PASSWORD, Stack};
 use devstack::browser::Browser;
 use devstack::test::TempDir;
@@ -60,31 +62,6 @@ impl Api {
             Ok(serde_json::from_str(&text)?)
         })
     }
-}
-
-/// The texts of every element matching `css`.
-fn texts(browser: &Browser, css: &str) -> anyhow::Result<Vec<String>> {
-    let found = browser.execute(&format!(
-        "return Array.from(document.querySelectorAll({css:?})).map(e => e.textContent.trim())"
-    ))?;
-    Ok(found
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter_map(|t| t.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-/// Waits until the elements matching `css` hold exactly `expected`, in order.
-fn wait_for_texts(browser: &Browser, css: &str, expected: &[&str]) -> anyhow::Result<()> {
-    let mut last = Vec::new();
-    devstack::wait::until(&format!("{css} to show {expected:?}"), WAIT, || {
-        last = texts(browser, css).unwrap_or_default();
-        last == expected
-    })
-    .map_err(|err| err.context(format!("{css} showed {last:?}")))
 }
 
 #[test]

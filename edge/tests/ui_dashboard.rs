@@ -1,28 +1,33 @@
 //! The dashboard in headless Chromium against the real stack: what a user clicks becomes events
 //! of the built-in project in ClickHouse, exactly once each, including the clicks made just
-//! before the page is left.
+//! before the page is left, and an analyst sees them in Analytics.
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use common::Stack;
-use common::browser::{WAIT, screenshot, sign_in, wait_for_path, wait_for_sign_in_form};
+use common::browser::{
+    WAIT, screenshot, sign_in, texts, wait_for_path, wait_for_sign_in_form, wait_for_texts,
+};
+use common::{ADMIN, PASSWORD, Stack};
 use devstack::browser::Browser;
 use devstack::test::TempDir;
 
 const SHOPPER: &str = "shopper@example.com";
 const SHOPPER_PASSWORD: &str = "window shopping 2026";
+const ANALYST: &str = "analyst@example.com";
+const ANALYST_PASSWORD: &str = "looking at numbers 2026";
 
 /// Registers a user through edge; their id.
 fn register(
     edge: &devstack::test::ServiceHandle,
     email: &str,
     password: &str,
+    name: &str,
 ) -> anyhow::Result<String> {
     let request = reqwest::Client::new()
         .post(edge.url("/api/auth/register"))
-        .json(&serde_json::json!({ "email": email, "password": password, "name": "Shopper" }));
+        .json(&serde_json::json!({ "email": email, "password": password, "name": name }));
     let user: serde_json::Value = tokio::runtime::Runtime::new()?.block_on(async {
         let answer = request.send().await?;
         anyhow::ensure!(
@@ -97,7 +102,7 @@ fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is
 -> anyhow::Result<()> {
     let stack = Stack::start()?;
     let edge = stack.edge(|_| {})?;
-    let user = register(&edge, SHOPPER, SHOPPER_PASSWORD)?;
+    let user = register(&edge, SHOPPER, SHOPPER_PASSWORD, "Shopper")?;
     let dir = TempDir::new("chromium")?;
     let browser = Browser::start(dir.path())?;
 
@@ -121,6 +126,7 @@ fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is
     browser.click("#product-mug .add-to-cart")?;
     browser.wait_for_text("#cart-count", "3", WAIT)?;
     browser.wait_for_text("#cart-total", "€47.00", WAIT)?;
+    browser.execute("window.scrollTo(0, 0)")?;
     let shots = [
         screenshot(&browser, "dashboard", 1280)?,
         screenshot(&browser, "dashboard", 390)?,
@@ -195,6 +201,55 @@ fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is
     wait_for_events(&stack, &user, &expected)?;
     // And nothing was stored twice.
     assert_eq!(stored_rows(&stack, &user)?, total + 1);
+
+    // An analyst sees those clicks in Analytics: today's bar of `button_clicked` holds the two
+    // calls to action, the top events table the three cart additions, and the bar opens exactly
+    // those two events in the explorer.
+    let analyst_id = register(&edge, ANALYST, ANALYST_PASSWORD, "Analyst")?;
+    let admin = devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, WAIT)?;
+    let promote = reqwest::Client::new()
+        .patch(edge.url(&format!("/api/admin/users/{analyst_id}")))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "role": "analyst" }));
+    let status = tokio::runtime::Runtime::new()?
+        .block_on(async { promote.send().await })?
+        .status();
+    assert_eq!(status, 200, "the admin makes them an analyst");
+    let dir = TempDir::new("chromium-analyst")?;
+    let analyst = Browser::start(dir.path())?;
+    analyst.goto(&edge.url("/login"))?;
+    wait_for_sign_in_form(&analyst)?;
+    sign_in(&analyst, ANALYST, ANALYST_PASSWORD)?;
+    analyst.wait_for_text("#signed-in-as", "Analyst", WAIT)?;
+    analyst.goto(&edge.url("/analytics?range=today&event=button_clicked"))?;
+    let bar = "#trends-chart rect.mark[data-series='all']";
+    let mut bars = serde_json::Value::Null;
+    devstack::wait::until("today's bar of button_clicked", WAIT, || {
+        bars = analyst
+            .execute(&format!(
+                "return Array.from(document.querySelectorAll({bar:?})).map(e => e.dataset.value)"
+            ))
+            .unwrap_or_default();
+        bars == serde_json::json!(["2"])
+    })
+    .map_err(|err| err.context(format!("the chart shows {bars}")))?;
+    wait_for_texts(
+        &analyst,
+        "#top-event tr[data-value='add_to_cart'] td:nth-child(2)",
+        &["3"],
+    )?;
+    analyst.click(bar)?;
+    analyst.wait_for_text("#tab-explorer[aria-selected=true]", "Explorer", WAIT)?;
+    wait_for_texts(
+        &analyst,
+        "#explorer tr.event-row .event-name",
+        &["button_clicked", "button_clicked"],
+    )?;
+    assert_eq!(
+        texts(&analyst, "#explorer tr.event-row .event-who")?,
+        [user.as_str(), user.as_str()],
+        "both clicks are the shopper's"
+    );
 
     for shot in &shots {
         eprintln!("screenshot: {}", shot.display());

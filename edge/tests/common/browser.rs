@@ -89,3 +89,28 @@ pub fn sign_in(browser: &Browser, email: &str, password: &str) -> anyhow::Result
     browser.type_into("#login-password", password)?;
     browser.click("#login-submit")
 }
+
+/// The texts of every element matching `css`.
+pub fn texts(browser: &Browser, css: &str) -> anyhow::Result<Vec<String>> {
+    let found = browser.execute(&format!(
+        "return Array.from(document.querySelectorAll({css:?})).map(e => e.textContent.trim())"
+    ))?;
+    Ok(found
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Waits until the elements matching `css` hold exactly `expected`, in order.
+pub fn wait_for_texts(browser: &Browser, css: &str, expected: &[&str]) -> anyhow::Result<()> {
+    let mut last = Vec::new();
+    devstack::wait::until(&format!("{css} to show {expected:?}"), WAIT, || {
+        last = texts(browser, css).unwrap_or_default();
+        last == expected
+    })
+    .map_err(|err| err.context(format!("{css} showed {last:?}")))
+}
