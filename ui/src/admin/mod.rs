@@ -268,11 +268,11 @@ fn ConfirmDialog() -> View {
     let view = view! {
         dialog(r#ref=dialog, id="confirm-dialog", class="confirm-dialog", aria-labelledby="confirm-title",
             aria-describedby="confirm-message", on:close=move |_| close()) {
-            (move || confirm.pending.with(|ask| ask.as_ref().map(|ask| {
+            (move || confirm.pending.get_clone().map(|ask| {
                 let title = ask.title.clone();
                 let message = ask.message.clone();
                 let label = ask.confirm.clone();
-                let action = Rc::clone(&ask.on_confirm);
+                let action = ask.on_confirm;
                 view! {
                     h3(id="confirm-title") { (title) }
                     p(id="confirm-message") { (message) }
@@ -281,12 +281,13 @@ fn ConfirmDialog() -> View {
                             "Cancel"
                         }
                         button(id="confirm-delete", r#type="button", class="danger", on:click=move |_| {
-                            close();
+                            // The action first: closing disposes of this button and its handler.
                             action();
+                            close();
                         }) { (label) }
                     }
                 }
-            })))
+            }))
         }
     };
     create_effect(move || {
@@ -304,7 +305,8 @@ fn ConfirmDialog() -> View {
                 .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
             opener.set_silent(active);
             let _ = element.show_modal();
-            focus_element("cancel-delete");
+            // The question may be drawn after this effect: focus Cancel once it is.
+            after(0, || focus_element("cancel-delete"));
         } else if !open && element.open() {
             element.close();
         }

@@ -88,13 +88,7 @@ pub fn UsersPanel() -> View {
     };
     let typed = create_signal(String::new());
     let keystrokes = create_signal(0_u64);
-    on_mount(move || {
-        create_effect(move || {
-            users.page.track();
-            users.query.track();
-            users.load(session);
-        });
-    });
+    on_mount(move || users.load(session));
     let on_search = move |_| {
         let stroke = keystrokes.update_silent(|k| {
             *k += 1;
@@ -102,10 +96,11 @@ pub fn UsersPanel() -> View {
         });
         after(SEARCH_DEBOUNCE_MS, move || {
             if keystrokes.is_alive() && keystrokes.get_untracked() == stroke {
-                batch(|| {
-                    users.page.set(1);
-                    users.query.set(typed.get_clone_untracked());
-                });
+                // A timer runs outside any reactive root, where `batch` is not available;
+                // nothing tracks the page and query to load on their own, so set both, then load.
+                users.page.set(1);
+                users.query.set(typed.get_clone_untracked());
+                users.load(session);
             }
         });
     };
@@ -197,10 +192,16 @@ pub fn UsersPanel() -> View {
         }))
         nav(class="pager", aria-label="Pages of users") {
             button(id="users-prev", r#type="button", disabled=move || !has_prev() || users.loading.get(),
-                on:click=move |_| users.page.update(|p| *p = p.saturating_sub(1).max(1))) { "Previous" }
+                on:click=move |_| {
+                    users.page.update(|p| *p = p.saturating_sub(1).max(1));
+                    users.load(session);
+                }) { "Previous" }
             span(class="page-label") { (label) }
             button(id="users-next", r#type="button", disabled=move || !has_next() || users.loading.get(),
-                on:click=move |_| users.page.update(|p| *p += 1)) { "Next" }
+                on:click=move |_| {
+                    users.page.update(|p| *p += 1);
+                    users.load(session);
+                }) { "Next" }
         }
     }
 }
