@@ -25,6 +25,16 @@ pub fn status_error(error: &ApiError) -> String {
     }
 }
 
+/// `2026-01-01T12:30:05.123Z` as `2026-01-01 12:30:05 UTC`; other text as it came.
+pub fn checked_label(checked_at: &str) -> String {
+    match (checked_at.get(..19), checked_at.ends_with('Z')) {
+        (Some(seconds), true) if seconds.as_bytes().get(10) == Some(&b'T') => {
+            format!("{} UTC", seconds.replacen('T', " ", 1))
+        }
+        _ => checked_at.to_owned(),
+    }
+}
+
 #[component]
 pub fn StatusPanel() -> View {
     let session = use_context::<Session>();
@@ -64,7 +74,7 @@ pub fn StatusPanel() -> View {
             p(class="status-checked") {
                 (move || status.with(|s| s.as_ref().map_or_else(
                     || "Not read yet.".to_owned(),
-                    |s| format!("Checked at {} · refreshes every 10 s", s.checked_at),
+                    |s| format!("Checked at {} · refreshes every 10 s", checked_label(&s.checked_at)),
                 )))
             }
             button(id="status-refresh", r#type="button", disabled=loading, on:click=move |_| load()) {
@@ -278,6 +288,19 @@ mod tests {
             status_error(&down),
             format!("Could not read the status: {}", api::UNAVAILABLE)
         );
+    }
+
+    #[test]
+    fn the_check_time_reads_to_the_second() {
+        assert_eq!(
+            checked_label("2026-11-30T13:00:59.068388999Z"),
+            "2026-11-30 13:00:59 UTC"
+        );
+        assert_eq!(
+            checked_label("2026-11-30T13:00:59Z"),
+            "2026-11-30 13:00:59 UTC"
+        );
+        assert_eq!(checked_label("soon"), "soon");
     }
 
     #[test]
