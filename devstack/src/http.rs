@@ -13,7 +13,10 @@ pub struct Response {
     pub status: u16,
     /// Header names in lower case, with their values.
     pub headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body's bytes, as sent (chunked transfer undone).
+    pub raw_body: Vec<u8>,
 }
 
 impl Response {
@@ -35,6 +38,19 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<Response> {
+    let content_type = content_type.map(|value| ("content-type", value));
+    request_with_headers(port, method, path, content_type.as_slice(), body, timeout)
+}
+
+/// [`request`] with any request headers.
+pub fn request_with_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
     stream.set_read_timeout(Some(timeout))?;
@@ -43,8 +59,8 @@ pub fn request(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(content_type) = content_type {
-        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
@@ -123,6 +139,7 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw_body: body,
     })
 }
 

@@ -1,5 +1,6 @@
-//! Serving the web app: hashed assets under `/assets/` with a year-long cache, and `index.html`
-//! (never cached) for every other path, so client-side routes survive a reload.
+//! Serving the web app: hashed assets under `/assets/` with a year-long cache (gzip-compressed
+//! for browsers that accept it), and `index.html` (never cached) for every other path, so
+//! client-side routes survive a reload.
 
 use std::path::PathBuf;
 
@@ -41,7 +42,9 @@ async fn asset(State(state): State<UiState>, request: Request) -> Response {
         Ok(uri) => uri,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
+    // The build writes a gzip copy of each asset next to it (`cargo xtask ui`).
     let served = ServeDir::new(state.dir.join("assets"))
+        .precompressed_gzip()
         .oneshot(Request::from_parts(parts, body))
         .await;
     let mut response = match served {

@@ -122,6 +122,32 @@ fn edge_serves_the_app_shell_with_security_headers_and_spa_fallback() -> anyhow:
     let wasm = module.replace(".js", "_bg.wasm");
     let wasm_answer = devstack::http::get(port, &format!("/assets/{wasm}"), timeout)?;
     assert_eq!(wasm_answer.status, 200, "the .wasm is served");
+    assert_eq!(wasm_answer.header("content-type"), Some("application/wasm"));
+    assert_eq!(wasm_answer.header("content-encoding"), None);
+    // Browsers get it compressed: a quarter of the size, the same bytes once inflated.
+    let compressed = devstack::http::request_with_headers(
+        port,
+        "GET",
+        &format!("/assets/{wasm}"),
+        &[("accept-encoding", "gzip, deflate, br")],
+        b"",
+        timeout,
+    )?;
+    assert_eq!(compressed.status, 200);
+    assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    assert_eq!(compressed.header("content-type"), Some("application/wasm"));
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(compressed.raw_body.as_slice()),
+        &mut inflated,
+    )?;
+    assert_eq!(inflated, wasm_answer.raw_body, "the same module");
+    assert!(
+        compressed.raw_body.len() * 2 < wasm_answer.raw_body.len(),
+        "{} bytes compressed of {}",
+        compressed.raw_body.len(),
+        wasm_answer.raw_body.len()
+    );
 
     let missing = devstack::http::get(port, "/assets/nope-0000.js", timeout)?;
     assert_eq!(missing.status, 404);
