@@ -1,5 +1,6 @@
 //! ClickHouse from the system package, with a generated config: the stock `config.xml` and
-//! `users.xml` with paths, ports and listen host replaced.
+//! `users.xml` with paths, ports and listen host replaced; for a member of a cluster also its
+//! `remote_servers`, `zookeeper`, `macros` and `distributed_ddl` path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +22,19 @@ pub struct ClickHousePorts {
     pub interserver: u16,
 }
 
+/// The place of one server in a cluster of shards with one replica each, all on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct ClusterMember {
+    /// The cluster's name in `remote_servers`.
+    pub cluster: String,
+    /// The TCP (native protocol) port of each shard's server, in shard order.
+    pub shard_tcp_ports: Vec<u16>,
+    /// Which shard this server is (from 1), its `{shard}` macro.
+    pub shard: usize,
+    /// The ZooKeeper every member shares.
+    pub zookeeper_port: u16,
+}
+
 /// A running ClickHouse server.
 #[derive(Debug)]
 pub struct ClickHouse {
@@ -33,11 +47,20 @@ pub struct ClickHouse {
 impl ClickHouse {
     /// Starts a server with data, config and logs under `dir`.
     pub fn start(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<Self> {
+        Self::start_member(dir, ports, None)
+    }
+
+    /// [`Self::start`] for a server that is `member` of a cluster (alone when `None`).
+    pub fn start_member(
+        dir: &Path,
+        ports: ClickHousePorts,
+        member: Option<&ClusterMember>,
+    ) -> anyhow::Result<Self> {
         let bin = install::locate()
             .clickhouse_server
             .context("clickhouse-server not found; `cargo xtask up` installs it")?;
         std::fs::create_dir_all(dir.join("data"))?;
-        let config = write_config(dir, ports)?;
+        let config = write_config(dir, ports, member)?;
         let log = dir.join("clickhouse-stdout.log");
         let mut command = Command::new(bin);
         command
@@ -149,7 +172,11 @@ impl ClickHouse {
 }
 
 /// Writes `dir/config.xml` and `dir/users.xml` from the stock files.
-fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
+fn write_config(
+    dir: &Path,
+    ports: ClickHousePorts,
+    member: Option<&ClusterMember>,
+) -> anyhow::Result<PathBuf> {
     let stock = Path::new(STOCK_CONFIG_DIR);
     let config = std::fs::read_to_string(stock.join("config.xml")).with_context(|| {
         format!(
@@ -160,7 +187,7 @@ fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("reading {STOCK_CONFIG_DIR}/users.xml"))?;
     let data = format!("{}/", dir.join("data").display());
     let logs = dir.join("log");
-    let replacements = [
+    let mut replacements = vec![
         (
             "<http_port>8123</http_port>",
             format!("<http_port>{}</http_port>", ports.http),
@@ -207,6 +234,9 @@ fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
             "<listen_host>127.0.0.1</listen_host>".to_owned(),
         ),
     ];
+    if let Some(member) = member {
+        replacements.extend(cluster_replacements(member)?);
+    }
     let mut generated = config;
     for (stock_text, ours) in replacements {
         anyhow::ensure!(
@@ -220,4 +250,58 @@ fn write_config(dir: &Path, ports: ClickHousePorts) -> anyhow::Result<PathBuf> {
     std::fs::write(&config_path, generated)?;
     std::fs::write(dir.join("users.xml"), users)?;
     Ok(config_path)
+}
+
+/// What makes a server `member` of its cluster: the cluster among the `remote_servers` (each
+/// shard with `internal_replication`, which replicated tables behind a `Distributed` table and
+/// `ALTER … ON CLUSTER` require), ZooKeeper, the `{shard}` and `{replica}` macros, a DDL queue
+/// of the cluster's own, and the loopback address as the host replicas fetch parts from.
+fn cluster_replacements(member: &ClusterMember) -> anyhow::Result<Vec<(&'static str, String)>> {
+    anyhow::ensure!(
+        is_identifier(&member.cluster),
+        "cluster name {:?} is not a plain identifier",
+        member.cluster
+    );
+    let shards: String = member
+        .shard_tcp_ports
+        .iter()
+        .map(|port| {
+            format!(
+                "<shard><internal_replication>true</internal_replication><replica>\
+                 <host>127.0.0.1</host><port>{port}</port></replica></shard>"
+            )
+        })
+        .collect();
+    let name = &member.cluster;
+    Ok(vec![
+        (
+            "<remote_servers incl=\"clickhouse_remote_servers\" >",
+            format!("<remote_servers>\n        <{name}>{shards}</{name}>"),
+        ),
+        (
+            "<zookeeper incl=\"zookeeper-servers\" optional=\"true\" />",
+            format!(
+                "<zookeeper><node><host>127.0.0.1</host><port>{}</port></node>\
+                 <session_timeout_ms>30000</session_timeout_ms></zookeeper>",
+                member.zookeeper_port
+            ),
+        ),
+        (
+            "<macros incl=\"macros\" optional=\"true\" />",
+            format!(
+                "<macros><shard>{shard}</shard><replica>replica_{shard}</replica></macros>",
+                shard = member.shard
+            ),
+        ),
+        (
+            "<path>/clickhouse/task_queue/ddl</path>",
+            format!("<path>/clickhouse/{name}/task_queue/ddl</path>"),
+        ),
+        (
+            "<!-- Listen specified host.",
+            "<interserver_http_host>127.0.0.1</interserver_http_host>\n    \
+             <!-- Listen specified host."
+                .to_owned(),
+        ),
+    ])
 }

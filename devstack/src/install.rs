@@ -39,6 +39,9 @@ pub enum Need {
     KubernetesValidate,
     /// A kustomize v5+ to render the overlays: `kustomize`, or the one inside `kubectl`.
     Kustomize,
+    /// ZooKeeper (Debian's `zookeeper`, which pulls a headless JRE), for the ClickHouse cluster
+    /// tests: replicated tables and `ON CLUSTER` DDL need it on ClickHouse 18.16.
+    ZooKeeper,
 }
 
 /// Where the tools are.
@@ -59,6 +62,10 @@ pub struct Tools {
     /// The `kubernetes-validate` command.
     pub kubernetes_validate: Option<PathBuf>,
     pub kustomize: Option<Kustomize>,
+    /// The ZooKeeper server jar.
+    pub zookeeper_jar: Option<PathBuf>,
+    /// The `java` that runs it.
+    pub java: Option<PathBuf>,
 }
 
 /// A kustomize that renders a kustomization folder to one YAML stream on stdout.
@@ -144,6 +151,7 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
             Need::CheckJsonschema => tools.check_jsonschema.is_none(),
             Need::KubernetesValidate => tools.kubernetes_validate.is_none(),
             Need::Kustomize => tools.kustomize.is_none(),
+            Need::ZooKeeper => tools.zookeeper_jar.is_none() || tools.java.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
@@ -185,6 +193,9 @@ pub fn locate() -> Tools {
             tools_dir().join("kubernetes-validate/bin/kubernetes-validate"),
         ),
         kustomize: Kustomize::locate(),
+        zookeeper_jar: env_path("ZOOKEEPER_JAR")
+            .or_else(|| existing(crate::zookeeper::default_jar())),
+        java: env_path("JAVA_BIN").or_else(|| on_path("java")),
     }
 }
 
@@ -208,6 +219,7 @@ fn describe(need: Need) -> &'static str {
         Need::KubernetesValidate => {
             "python3 with venv and pip (for the pip package kubernetes-validate)"
         }
+        Need::ZooKeeper => "ZooKeeper 3.5+ and java (set ZOOKEEPER_JAR, JAVA_BIN)",
         Need::Kustomize => {
             "kubectl 1.27+ or kustomize v5+ on PATH (set KUSTOMIZE_BIN); Debian's kubernetes-client is too old"
         }
@@ -221,6 +233,7 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
             Need::Postgres => apt_packages.push("postgresql"),
             Need::ClickHouse => apt_packages.push("clickhouse-server"),
             Need::Browser => apt_packages.extend(["chromium", "chromium-driver"]),
+            Need::ZooKeeper => apt_packages.push("zookeeper"),
             Need::Nats
             | Need::Chdb
             | Need::Schemathesis

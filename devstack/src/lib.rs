@@ -1,5 +1,5 @@
 //! Real servers as local processes, for `cargo xtask up` and for tests: NATS with JetStream,
-//! PostgreSQL, ClickHouse, and headless Chromium driven over WebDriver. Also finds (and, on
+//! PostgreSQL, ClickHouse (alone, or as a cluster with ZooKeeper), and headless Chromium driven over WebDriver. Also finds (and, on
 //! Debian/Ubuntu, installs) the binaries they need. Everything here is blocking: call it from a
 //! plain thread, or from a test whose services run on their own runtime ([`test::spawn_service`]).
 
@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod process;
 pub mod test;
 pub mod wait;
+pub mod zookeeper;
 
 use std::path::PathBuf;
 

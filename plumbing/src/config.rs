@@ -146,6 +146,9 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// `CLICKHOUSE_PASSWORD`, default empty.
     pub password: Secret,
+    /// `CLICKHOUSE_CLUSTER`: the cluster (a name in the servers' `remote_servers`) whose shards
+    /// hold the events, behind a `Distributed` table; unset or empty: one server.
+    pub cluster: Option<String>,
 }
 
 impl ClickHouseConfig {
@@ -156,6 +159,7 @@ impl ClickHouseConfig {
             database: var_or("CLICKHOUSE_DB", "analytics".to_owned())?,
             user: var_or("CLICKHOUSE_USER", "default".to_owned())?,
             password: var_or("CLICKHOUSE_PASSWORD", Secret::default())?,
+            cluster: cluster_name(var_or("CLICKHOUSE_CLUSTER", String::new())?)?,
         })
     }
 
@@ -167,12 +171,29 @@ impl ClickHouseConfig {
             database: database.to_owned(),
             user: "default".to_owned(),
             password: Secret::default(),
+            cluster: None,
         }
     }
 
     /// `http://host:port`.
     pub fn url(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
+    }
+}
+
+/// `CLICKHOUSE_CLUSTER` as read: `None` when empty, else a name that can stand in SQL unquoted
+/// (`[A-Za-z0-9_]+`), since `ON CLUSTER` and `Distributed(...)` take no bound parameters.
+fn cluster_name(raw: String) -> Result<Option<String>, ConfigError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(Some(raw))
+    } else {
+        Err(ConfigError {
+            name: "CLICKHOUSE_CLUSTER".to_owned(),
+            problem: format!("{raw:?} is not a plain name ([A-Za-z0-9_]+)"),
+        })
     }
 }
 
@@ -229,5 +250,16 @@ mod tests {
     fn a_bad_value_names_the_variable() {
         let err = parse::<u16>("SOME_PORT", "eighty").expect_err("must not parse");
         assert!(err.to_string().contains("SOME_PORT"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_name_is_empty_or_plain() {
+        assert_eq!(cluster_name(String::new()).ok(), Some(None));
+        assert_eq!(
+            cluster_name("events_2x1".to_owned()).ok(),
+            Some(Some("events_2x1".to_owned()))
+        );
+        let err = cluster_name("a b'; DROP".to_owned()).expect_err("refused");
+        assert!(err.to_string().contains("CLICKHOUSE_CLUSTER"), "{err}");
     }
 }

@@ -40,6 +40,11 @@ pub struct AppState {
     pub queries: Family<Vec<(&'static str, String)>, Counter>,
     /// Where every statement run is appended, with its values bound (`QUERY_SQL_LOG`).
     pub sql_log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
+    /// `CLICKHOUSE_DB`, the database `clickhouse` reads.
+    pub database: String,
+    /// `CLICKHOUSE_CLUSTER`: the events are read through the `Distributed` table `events` like
+    /// a single table, except the parts, which are the shards' (`sql::events_parts`).
+    pub cluster: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {

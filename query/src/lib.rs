@@ -118,6 +118,8 @@ pub async fn run(
             ))),
             None => None,
         },
+        database: config.clickhouse.database.clone(),
+        cluster: config.clickhouse.cluster.clone(),
     };
 
     let health = Health::new(SERVICE, Arc::clone(&metrics))

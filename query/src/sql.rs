@@ -36,3 +36,30 @@ pub const EVENTS_PARTS: &str = "SELECT toUInt64(sum(rows)) AS active_rows, \
      toUInt64(sum(bytes_on_disk)) AS disk_bytes, toUInt64(count()) AS part_count, \
      version() AS server_version \
      FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active";
+
+/// [`EVENTS_PARTS`] on a cluster (`{cluster}` is its name): the parts of every shard's
+/// `events_local`, read through `cluster()`, which asks one replica of each shard, so rows
+/// and bytes are those of one copy of the data. (`clusterAllReplicas`, which would add up every
+/// copy, is newer than ClickHouse 18.16.) Binds the database: `currentDatabase()` would be
+/// evaluated on each shard, whose connection has the server's default database.
+pub const CLUSTER_EVENTS_PARTS: &str = "SELECT toUInt64(sum(rows)) AS active_rows, \
+     toUInt64(sum(bytes_on_disk)) AS disk_bytes, toUInt64(count()) AS part_count, \
+     version() AS server_version \
+     FROM cluster('{cluster}', system, parts) \
+     WHERE database = ? AND table = 'events_local' AND active";
+
+/// The parts statement for the events in `database` on one server (`cluster` `None`) or on
+/// `cluster`, whose name was checked to be plain (`plumbing::config`): the table function
+/// takes it spliced.
+pub fn events_parts(
+    client: &clickhouse::Client,
+    database: &str,
+    cluster: Option<&str>,
+) -> clickhouse::query::Query {
+    match cluster {
+        Some(cluster) => client
+            .query(&CLUSTER_EVENTS_PARTS.replace("{cluster}", cluster))
+            .bind(database),
+        None => client.query(EVENTS_PARTS),
+    }
+}

@@ -155,7 +155,11 @@ async fn consumer(
 
 async fn clickhouse(state: &AppState) -> Result<ClickHouseStatus, clickhouse::error::Error> {
     let parts: Parts = state
-        .fetch_one(state.clickhouse.query(crate::sql::EVENTS_PARTS))
+        .fetch_one(crate::sql::events_parts(
+            &state.clickhouse,
+            &state.database,
+            state.cluster.as_deref(),
+        ))
         .await?;
     Ok(ClickHouseStatus {
         rows: parts.rows,

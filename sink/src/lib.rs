@@ -113,6 +113,23 @@ impl StreamGauges {
     }
 }
 
+/// The client the sink (and `sink replay`) writes events with. On a cluster it inserts into the
+/// `Distributed` table with `insert_distributed_sync = 1` (so named on 18.16; an alias of
+/// `distributed_foreground_insert` today): the insert returns only once every row is written
+/// on its shard, so an ack still means the event is stored. Without it the `Distributed` table
+/// would queue rows on the local disk and answer at once, and an ack would stand for a copy in
+/// that queue. Writing to the shards' local tables directly would spare that hop, but the sink
+/// would then need the cluster's layout and sharding itself; the `Distributed` table already
+/// knows both, and a server of the cluster is all the sink is told about.
+pub fn clickhouse_client(config: &ClickHouseConfig) -> clickhouse::Client {
+    let client = plumbing::clickhouse::client(config);
+    if config.cluster.is_some() {
+        client.with_setting("insert_distributed_sync", "1")
+    } else {
+        client
+    }
+}
+
 /// Runs the sink until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -155,17 +172,15 @@ pub async fn run(
     stream_gauges.register(&metrics);
     let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
     tokio::spawn(stream_gauges.follow(jetstream.context.clone()));
-    let clickhouse = plumbing::clickhouse::client(&config.clickhouse);
+    let clickhouse = clickhouse_client(&config.clickhouse);
+    let layout = schema::Layout::of(&config.clickhouse)?;
     let schema_ready = plumbing::startup::spawn_until_ok("clickhouse schema", {
         let config = config.clickhouse.clone();
         move || {
             let config = config.clone();
+            let layout = layout.clone();
             async move {
-                schema::apply(
-                    &plumbing::clickhouse::server_client(&config),
-                    &config.database,
-                )
-                .await
+                schema::apply_layout(&plumbing::clickhouse::server_client(&config), &layout).await
             }
         }
     });

@@ -77,17 +77,20 @@ async fn retention(args: &[String]) -> anyhow::Result<()> {
     let clickhouse = plumbing::config::ClickHouseConfig::from_env()?;
     let today = u16::try_from(time::OffsetDateTime::now_utc().unix_timestamp() / 86_400)
         .context("the date is past 2149")?;
-    let dropped = sink::retention::drop_older_than(
+    let layout = sink::schema::Layout::of(&clickhouse)?;
+    let dropped = sink::retention::drop_older_than_in(
         &plumbing::clickhouse::server_client(&clickhouse),
-        &clickhouse.database,
+        &layout,
         days,
         today,
     )
     .await?;
     eprintln!(
-        "dropped {} monthly partitions of {}.events: {}",
+        "dropped {} monthly partitions of {}.{}{}: {}",
         dropped.len(),
         clickhouse.database,
+        layout.storage_table(),
+        layout.on_cluster(),
         dropped.join(", ")
     );
     Ok(())
@@ -116,7 +119,7 @@ async fn replay(args: &[String]) -> anyhow::Result<()> {
     );
     let done = sink::replay::replay(
         &js,
-        &plumbing::clickhouse::client(&clickhouse),
+        &sink::clickhouse_client(&clickhouse),
         project,
         since,
         &mut std::io::stderr(),

@@ -2,7 +2,9 @@
 //! `EVENTS` stream, for one project or all, from a time on. It reads with an ordered consumer of
 //! its own (the sink's durable consumer keeps its place), looks every batch up the way the sink
 //! looks up a redelivery, and inserts only the events not stored: replaying twice, or while the
-//! sink runs, gives the same counts.
+//! sink runs, gives the same counts. On a cluster it reads and writes the `Distributed` table,
+//! through the sink's own client ([`crate::clickhouse_client`]), so its inserts are on their
+//! shards before it moves on.
 
 use std::time::Duration;
 

@@ -1,9 +1,12 @@
 //! `sink retention <days>`: drops the monthly partitions of `events` whose every day is older
 //! than the age kept. Dropping a partition is instant and frees its disk at once; a month that
 //! still holds a day inside the age is kept whole (deleting single days would be a mutation that
-//! rewrites the month).
+//! rewrites the month). On a cluster the partitions are those of every shard's `events_local`,
+//! dropped `ON CLUSTER`.
 
 use anyhow::Context as _;
+
+use crate::schema::Layout;
 
 /// Drops every partition whose newest day is more than `keep_days` before `today` (days since
 /// 1970-01-01); returns the partition ids dropped (`YYYYMM`).
@@ -13,29 +16,47 @@ pub async fn drop_older_than(
     keep_days: u16,
     today: u16,
 ) -> anyhow::Result<Vec<String>> {
-    anyhow::ensure!(
-        crate::schema::is_valid_database_name(database),
-        "CLICKHOUSE_DB {database:?} is not a plain identifier"
-    );
+    drop_older_than_in(client, &Layout::new(database, None)?, keep_days, today).await
+}
+
+/// [`drop_older_than`] for the events of `layout`, on one server or a cluster.
+pub async fn drop_older_than_in(
+    client: &clickhouse::Client,
+    layout: &Layout,
+    keep_days: u16,
+    today: u16,
+) -> anyhow::Result<Vec<String>> {
     let cutoff = today.saturating_sub(keep_days);
+    let table = layout.storage_table();
+    // A shard may hold a month the others lack: the parts of the whole cluster count, one
+    // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16).
+    let parts = match layout.cluster() {
+        Some(cluster) => format!("cluster('{cluster}', system, parts)"),
+        None => "system.parts".to_owned(),
+    };
     let old: Vec<String> = client
-        .query(
-            "SELECT partition FROM system.parts \
-             WHERE database = ? AND table = 'events' AND active \
-             GROUP BY partition HAVING toUInt16(max(max_date)) < ? ORDER BY partition",
-        )
-        .bind(database)
+        .query(&format!(
+            "SELECT partition FROM {parts} \
+             WHERE database = ? AND table = ? AND active \
+             GROUP BY partition HAVING toUInt16(max(max_date)) < ? ORDER BY partition"
+        ))
+        .bind(layout.database())
+        .bind(table)
         .bind(cutoff)
         .fetch_all()
         .await
-        .context("reading the partitions of events")?;
+        .with_context(|| format!("reading the partitions of {table}"))?;
     let mut dropped = Vec::new();
     for partition in old {
         let month: u32 = partition
             .parse()
             .with_context(|| format!("partition {partition:?} is not a month"))?;
         client
-            .query(&format!("ALTER TABLE {database}.events DROP PARTITION ?"))
+            .query(&format!(
+                "ALTER TABLE {}.{table}{} DROP PARTITION ?",
+                layout.database(),
+                layout.on_cluster()
+            ))
             .bind(month)
             .execute()
             .await

@@ -3,19 +3,11 @@
 
 use anyhow::Context as _;
 
-/// Statements applied in order at start; `{db}` is the configured database.
-pub const STATEMENTS: &[&str] = &[
-    "CREATE DATABASE IF NOT EXISTS {db}",
-    // ReplacingMergeTree whose sorting key starts with project and date and ends with the event
-    // id: a redelivered or retried event is the same row, merged away in the background and
-    // never counted twice by queries that read with FINAL or count distinct event ids.
-    // `inserted_at` is the version, so the latest copy wins. Properties are parallel key and
-    // value arrays, which ClickHouse 18.16 and current versions both filter and group by.
-    // `user_hash` (computed on insert) is what queries count and group users by: a UInt64
-    // hashes and compares two to three times faster than the string, and 64-bit CityHash
-    // collisions are out of reach (about one in 10^7 for a million users).
-    "CREATE TABLE IF NOT EXISTS {db}.events (
-        project_id UUID,
+/// The columns of the events table up to `user_hash`, whose kind differs between one server
+/// and a cluster. A macro, so that both layouts' statements stay `&'static str` constants.
+macro_rules! event_columns {
+    () => {
+        "project_id UUID,
         date Date,
         timestamp DateTime('UTC'),
         event String,
@@ -39,20 +31,98 @@ pub const STATEMENTS: &[&str] = &[
         ip String,
         is_bot UInt8,
         stream_sequence UInt64,
-        inserted_at DateTime('UTC') DEFAULT now(),
+        inserted_at DateTime('UTC') DEFAULT now()"
+    };
+}
+
+/// Partitioning and sorting of the table that stores events, on one server or on each shard.
+macro_rules! events_storage {
+    () => {
+        "PARTITION BY toYYYYMM(date)
+    ORDER BY (project_id, date, event, event_id)"
+    };
+}
+
+/// Statements applied in order at start; `{db}` is the configured database.
+pub const STATEMENTS: &[&str] = &[
+    "CREATE DATABASE IF NOT EXISTS {db}",
+    // ReplacingMergeTree whose sorting key starts with project and date and ends with the event
+    // id: a redelivered or retried event is the same row, merged away in the background and
+    // never counted twice by queries that read with FINAL or count distinct event ids.
+    // `inserted_at` is the version, so the latest copy wins. Properties are parallel key and
+    // value arrays, which ClickHouse 18.16 and current versions both filter and group by.
+    // `user_hash` (computed on insert) is what queries count and group users by: a UInt64
+    // hashes and compares two to three times faster than the string, and 64-bit CityHash
+    // collisions are out of reach (about one in 10^7 for a million users).
+    concat!(
+        "CREATE TABLE IF NOT EXISTS {db}.events (
+        ",
+        event_columns!(),
+        ",
         user_hash UInt64 MATERIALIZED cityHash64(distinct_id)
     )
     ENGINE = ReplacingMergeTree(inserted_at)
-    PARTITION BY toYYYYMM(date)
-    ORDER BY (project_id, date, event, event_id)",
+    ",
+        events_storage!()
+    ),
 ];
 
-/// Columns added after the table was first released: name and the `ALTER` that adds them
-/// (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`, so `apply` checks first). Parts written
-/// before compute them on read until they are merged.
-pub const ADDED_COLUMNS: &[(&str, &str)] = &[(
+/// The same table on a cluster (`CLICKHOUSE_CLUSTER`); `{cluster}` is its name. Every shard
+/// stores its events in `events_local`, replicated through ZooKeeper (or Keeper) under a path
+/// named by the shard's `{shard}` macro, one replica per `{replica}` macro; `events` is a
+/// `Distributed` table over them, which the sink writes and query reads exactly as it would the
+/// single table.
+///
+/// The sharding key is the hash of `distinct_id`. ReplacingMergeTree removes copies only within
+/// one shard, so a copy of an event must land where the first one did: it does, since a copy is
+/// the same message (a redelivery) or the same payload (a client's retry under the same id),
+/// with the same `distinct_id`. It also keeps a user's events on one shard, where sessions,
+/// funnels and retention group them.
+///
+/// `user_hash` is `DEFAULT` here, not `MATERIALIZED`: ClickHouse 18.16's `Distributed` table
+/// computes a materialized column before sending rows to the shards, which then refuse it as
+/// an insert into a materialized column. As a default it is computed once, by the `Distributed`
+/// table, and stored on the shard like any column; the sink's inserts name their columns, so
+/// it is never sent by hand.
+pub const CLUSTER_STATEMENTS: &[&str] = &[
+    "CREATE DATABASE IF NOT EXISTS {db} ON CLUSTER {cluster}",
+    concat!(
+        "CREATE TABLE IF NOT EXISTS {db}.events_local ON CLUSTER {cluster} (
+        ",
+        event_columns!(),
+        ",
+        user_hash UInt64 DEFAULT cityHash64(distinct_id)
+    )
+    ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{db}/events_local', '{replica}', inserted_at)
+    ",
+        events_storage!()
+    ),
+    DISTRIBUTED_TABLE,
+];
+
+/// The `Distributed` table of a cluster. It holds no rows (the sink inserts synchronously), so
+/// a migration may drop it and create it again.
+const DISTRIBUTED_TABLE: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS {db}.events ON CLUSTER {cluster} (
+        ",
+    event_columns!(),
+    ",
+        user_hash UInt64 DEFAULT cityHash64(distinct_id)
+    )
+    ENGINE = Distributed({cluster}, {db}, events_local, cityHash64(distinct_id))"
+);
+
+/// Columns added after the table was first released: name, the `ALTER` that adds them on one
+/// server, and the one that adds them to every shard's `events_local` (ClickHouse 18.16 has no
+/// `ADD COLUMN IF NOT EXISTS`, so `apply` checks first). Parts written before compute them on
+/// read until they are merged. A cluster's `Distributed` table is created again instead: 18.16
+/// refuses `ALTER … ON CLUSTER` on a table that is not replicated when the cluster's shards
+/// are (`internal_replication`), and that table holds no rows to keep.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
     "user_hash",
     "ALTER TABLE {db}.events ADD COLUMN user_hash UInt64 MATERIALIZED cityHash64(distinct_id)",
+    "ALTER TABLE {db}.events_local ON CLUSTER {cluster} \
+     ADD COLUMN user_hash UInt64 DEFAULT cityHash64(distinct_id)",
 )];
 
 /// The columns the sink writes, which an existing table must have.
@@ -92,33 +162,114 @@ pub fn is_valid_database_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The statements for `database`.
-pub fn statements(database: &str) -> anyhow::Result<Vec<String>> {
-    anyhow::ensure!(
-        is_valid_database_name(database),
-        "CLICKHOUSE_DB {database:?} is not a plain identifier"
-    );
-    Ok(STATEMENTS
-        .iter()
-        .map(|sql| sql.replace("{db}", database))
-        .collect())
+/// `name` can stand unquoted in SQL as a cluster name: `[A-Za-z0-9_]+` (what
+/// `plumbing::config` accepts for `CLICKHOUSE_CLUSTER`).
+pub fn is_valid_cluster_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Applies every statement through a client without a database selected.
+/// Where the events live: a database on one server, or on the shards of a cluster. Both names
+/// are checked once here, since DDL takes them spliced, not bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    database: String,
+    cluster: Option<String>,
+}
+
+impl Layout {
+    pub fn new(database: &str, cluster: Option<&str>) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            is_valid_database_name(database),
+            "CLICKHOUSE_DB {database:?} is not a plain identifier"
+        );
+        if let Some(cluster) = cluster {
+            anyhow::ensure!(
+                is_valid_cluster_name(cluster),
+                "CLICKHOUSE_CLUSTER {cluster:?} is not a plain name"
+            );
+        }
+        Ok(Self {
+            database: database.to_owned(),
+            cluster: cluster.map(str::to_owned),
+        })
+    }
+
+    /// The database and cluster of `config`.
+    pub fn of(config: &plumbing::config::ClickHouseConfig) -> anyhow::Result<Self> {
+        Self::new(&config.database, config.cluster.as_deref())
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The table whose parts hold the rows: `events`, or each shard's `events_local`.
+    pub fn storage_table(&self) -> &'static str {
+        if self.cluster.is_some() {
+            "events_local"
+        } else {
+            "events"
+        }
+    }
+
+    /// ` ON CLUSTER <name>` for DDL that every server of the cluster runs; empty on one server.
+    pub fn on_cluster(&self) -> String {
+        self.cluster
+            .as_deref()
+            .map(|cluster| format!(" ON CLUSTER {cluster}"))
+            .unwrap_or_default()
+    }
+
+    /// `sql` with `{db}` and `{cluster}` filled in.
+    fn fill(&self, sql: &str) -> String {
+        sql.replace("{db}", &self.database)
+            .replace("{cluster}", self.cluster.as_deref().unwrap_or_default())
+    }
+
+    /// The schema's statements for this layout.
+    pub fn statements(&self) -> Vec<String> {
+        let templates = if self.cluster.is_some() {
+            CLUSTER_STATEMENTS
+        } else {
+            STATEMENTS
+        };
+        templates.iter().map(|sql| self.fill(sql)).collect()
+    }
+}
+
+/// The statements for `database` on one server.
+pub fn statements(database: &str) -> anyhow::Result<Vec<String>> {
+    Ok(Layout::new(database, None)?.statements())
+}
+
+/// The statements for `database` on the shards of `cluster`.
+pub fn cluster_statements(database: &str, cluster: &str) -> anyhow::Result<Vec<String>> {
+    Ok(Layout::new(database, Some(cluster))?.statements())
+}
+
+/// Applies every statement for `database` on one server, through a client without a database
+/// selected.
 pub async fn apply(server: &clickhouse::Client, database: &str) -> anyhow::Result<()> {
-    for sql in statements(database)? {
+    apply_layout(server, &Layout::new(database, None)?).await
+}
+
+/// Applies every statement of `layout`, through a client without a database selected; on a
+/// cluster that client's server must be one of the cluster's (its `system.columns` is read).
+pub async fn apply_layout(server: &clickhouse::Client, layout: &Layout) -> anyhow::Result<()> {
+    let database = layout.database();
+    for sql in layout.statements() {
         server
             .query(&sql)
             .execute()
             .await
             .with_context(|| format!("applying ClickHouse schema: {}", first_line(&sql)))?;
     }
-    let present: Vec<String> = server
-        .query("SELECT name FROM system.columns WHERE database = ? AND table = 'events'")
-        .bind(database)
-        .fetch_all()
-        .await
-        .context("reading the columns of the events table")?;
+    let table = layout.storage_table();
+    let present = columns(server, database, table).await?;
     let missing: Vec<&str> = EVENT_COLUMNS
         .iter()
         .copied()
@@ -126,19 +277,60 @@ pub async fn apply(server: &clickhouse::Client, database: &str) -> anyhow::Resul
         .collect();
     anyhow::ensure!(
         missing.is_empty(),
-        "{database}.events lacks the columns {missing:?}: an older version created it; drop it \
+        "{database}.{table} lacks the columns {missing:?}: an older version created it; drop it \
          and restart the sink, which recreates it; events not stored yet are still on the stream"
     );
-    for (column, alter) in ADDED_COLUMNS {
+    for (column, single, cluster) in ADDED_COLUMNS {
         if !present.iter().any(|p| p == column) {
+            let alter = if layout.cluster().is_some() {
+                cluster
+            } else {
+                single
+            };
             server
-                .query(&alter.replace("{db}", database))
+                .query(&layout.fill(alter))
                 .execute()
                 .await
-                .with_context(|| format!("adding the column {column}"))?;
+                .with_context(|| format!("adding the column {column} to {table}"))?;
+        }
+    }
+    if layout.cluster().is_some() {
+        let routed = columns(server, database, "events").await?;
+        let stale = EVENT_COLUMNS
+            .iter()
+            .chain(ADDED_COLUMNS.iter().map(|(column, _, _)| column))
+            .any(|column| !routed.iter().any(|r| r == column));
+        if stale {
+            for sql in [
+                "DROP TABLE IF EXISTS {db}.events ON CLUSTER {cluster}",
+                DISTRIBUTED_TABLE,
+            ] {
+                server
+                    .query(&layout.fill(sql))
+                    .execute()
+                    .await
+                    .with_context(|| {
+                        format!("recreating {database}.events: {}", first_line(sql))
+                    })?;
+            }
         }
     }
     Ok(())
+}
+
+/// The column names of `database.table` on the server `server` talks to.
+async fn columns(
+    server: &clickhouse::Client,
+    database: &str,
+    table: &str,
+) -> anyhow::Result<Vec<String>> {
+    server
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
+        .bind(database)
+        .bind(table)
+        .fetch_all()
+        .await
+        .with_context(|| format!("reading the columns of {database}.{table}"))
 }
 
 fn first_line(sql: &str) -> &str {
@@ -157,5 +349,41 @@ mod tests {
         assert!(!is_valid_database_name("x; DROP TABLE y"));
         assert!(!is_valid_database_name(""));
         assert!(statements("bad name").is_err());
+        assert!(cluster_statements("analytics", "bad name").is_err());
+        assert!(cluster_statements("analytics", "x;y").is_err());
+    }
+
+    #[test]
+    fn a_cluster_layout_creates_replicated_shards_behind_a_distributed_table() {
+        let statements = cluster_statements("analytics", "events_2x1").expect("valid names");
+        assert!(
+            statements
+                .iter()
+                .all(|sql| sql.contains(" ON CLUSTER events_2x1"))
+        );
+        assert!(statements[1].contains(
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/analytics/events_local', \
+             '{replica}', inserted_at)"
+        ));
+        assert!(
+            statements[2].contains(
+                "Distributed(events_2x1, analytics, events_local, cityHash64(distinct_id))"
+            )
+        );
+        // The same columns, partitioning and sorting as the single table.
+        let single = &self::statements("analytics").expect("valid")[1];
+        let body = |sql: &str| {
+            let start = sql.find("project_id UUID").unwrap_or(0);
+            let end = sql.find("inserted_at DateTime").unwrap_or(sql.len());
+            sql[start..end].to_owned()
+        };
+        assert_eq!(body(single), body(&statements[1]));
+        assert_eq!(body(single), body(&statements[2]));
+        assert!(statements[1].ends_with(events_storage!()));
+        assert!(single.ends_with(events_storage!()));
+        assert!(
+            statements.iter().all(|sql| !sql.contains('?')),
+            "no bind placeholders"
+        );
     }
 }

@@ -111,6 +111,7 @@ fn everything() -> Vec<devstack::install::Need> {
         Need::CheckJsonschema,
         Need::KubernetesValidate,
         Need::Kustomize,
+        Need::ZooKeeper,
     ]
 }
 
