@@ -121,8 +121,16 @@ async fn pipeline(gate: &Gate, headers: &HeaderMap) -> PipelineStatus {
         gate.proxy.query.trim_end_matches('/')
     );
     let mut request = gate.proxy.client.get(&url).timeout(PIPELINE_TIMEOUT);
-    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
-        request = request.header(header::AUTHORIZATION, authorization.clone());
+    // The caller's token, and the request id and trace the request carries, so query's log of
+    // this call joins the caller's.
+    for name in [
+        &header::AUTHORIZATION,
+        &plumbing::http::REQUEST_ID,
+        &plumbing::http::TRACEPARENT,
+    ] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.clone());
+        }
     }
     let answer = match request.send().await {
         Ok(answer) if answer.status() == StatusCode::OK => answer.json::<PipelineStatus>().await,

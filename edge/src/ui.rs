@@ -57,6 +57,10 @@ async fn asset(State(state): State<UiState>, request: Request) -> Response {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
+        // One address, two bodies (gzip or not): caches must keep them apart.
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }

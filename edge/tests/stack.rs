@@ -135,6 +135,8 @@ fn edge_serves_the_app_shell_with_security_headers_and_spa_fallback() -> anyhow:
     )?;
     assert_eq!(compressed.status, 200);
     assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    assert_eq!(compressed.header("vary"), Some("accept-encoding"));
+    assert_eq!(wasm_answer.header("vary"), Some("accept-encoding"));
     assert_eq!(compressed.header("content-type"), Some("application/wasm"));
     let mut inflated = Vec::new();
     std::io::Read::read_to_end(
@@ -296,14 +298,8 @@ async fn user_and_analyst(
     admin: &str,
 ) -> anyhow::Result<(String, String)> {
     for email in ["user@example.com", "analyst@example.com"] {
-        let registered = http
-            .post(edge.url("/api/auth/register"))
-            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await?;
-        assert_eq!(registered.status(), 201, "{email}");
+        let user = common::register(http, edge, email, PASSWORD, "").await?;
         if email.starts_with("analyst") {
-            let user: serde_json::Value = registered.json().await?;
             let id = user["id"].as_str().expect("user id");
             let promoted = http
                 .patch(edge.url(&format!("/api/admin/users/{id}")))
@@ -329,14 +325,9 @@ async fn status(
     url: String,
     token: Option<&str>,
 ) -> anyhow::Result<u16> {
-    let mut request = http.request(method.clone(), url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if method == reqwest::Method::POST {
-        request = request.json(&serde_json::json!({ "event": "role-matrix" }));
-    }
-    Ok(request.send().await?.status().as_u16())
+    let body = serde_json::json!({ "event": "role-matrix" });
+    let body = (method == reqwest::Method::POST).then_some(&body);
+    Ok(common::call(http, method, url, token, body).await?.0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,13 +443,8 @@ async fn system_status(
     edge: &devstack::test::ServiceHandle,
     token: Option<&str>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
-    let mut request = http.get(edge.url("/api/admin/status"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let answer = request.send().await?;
-    let code = answer.status().as_u16();
-    Ok((code, answer.json().await.unwrap_or_default()))
+    let url = edge.url("/api/admin/status");
+    common::call(http, reqwest::Method::GET, url, token, None).await
 }
 
 /// The entry of `list` (`services`, `streams`, `consumers`) whose `name` is `name`.

@@ -48,18 +48,14 @@ impl Api {
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
         self.runtime.block_on(async {
-            let mut request = self
-                .http
-                .request(method, format!("{}{path}", self.base))
-                .bearer_auth(&self.token);
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            let response = request.send().await?;
-            let status = response.status();
-            let text = response.text().await?;
-            anyhow::ensure!(status.is_success(), "{path} answered {status}: {text}");
-            Ok(serde_json::from_str(&text)?)
+            let url = format!("{}{path}", self.base);
+            let (status, answer) =
+                common::call(&self.http, method, url, Some(&self.token), body.as_ref()).await?;
+            anyhow::ensure!(
+                (200..300).contains(&status),
+                "{path} answered {status}: {answer}"
+            );
+            Ok(answer)
         })
     }
 }

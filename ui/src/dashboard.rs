@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 use sycamore::prelude::*;
 
+use crate::a11y;
 use crate::tracker::Tracker;
 
 /// A product of the catalogue.
@@ -112,13 +113,6 @@ impl Tab {
             Tab::Help => "Help",
         }
     }
-
-    /// The tab `step` places away, wrapping around (arrow keys in the tab list).
-    fn moved(self, step: isize) -> Tab {
-        let at = Tab::ALL.iter().position(|tab| *tab == self).unwrap_or(0);
-        let len = Tab::ALL.len() as isize;
-        Tab::ALL[(at as isize + step).rem_euclid(len) as usize]
-    }
 }
 
 /// A line of the cart.
@@ -216,15 +210,14 @@ pub fn DashboardPage() -> View {
                     tabindex=move || if tab.get() == this { "0" } else { "-1" },
                     on:click=move |_| select_tab(this),
                     on:keydown=move |event: web_sys::KeyboardEvent| {
-                        let step = match event.key().as_str() {
-                            "ArrowRight" => 1,
-                            "ArrowLeft" => -1,
-                            _ => return,
+                        let index = Tab::ALL.iter().position(|tab| *tab == this).unwrap_or(0);
+                        let Some(next) = a11y::tab_key(index, Tab::ALL.len(), &event.key()) else {
+                            return;
                         };
                         event.prevent_default();
-                        let next = this.moved(step);
+                        let next = Tab::ALL[next];
                         select_tab(next);
-                        focus(&format!("dash-tab-{}", next.name()));
+                        a11y::focus_by_id(&format!("dash-tab-{}", next.name()));
                     },
                 ) { (this.label()) }
             }
@@ -260,21 +253,6 @@ pub fn DashboardPage() -> View {
                 Tab::Help => view! { Help {} },
             })
         }
-    }
-}
-
-/// Moves the keyboard focus to the element `id`.
-fn focus(id: &str) {
-    if !cfg!(target_arch = "wasm32") {
-        return;
-    }
-    use wasm_bindgen::JsCast as _;
-    let element = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.get_element_by_id(id))
-        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(element) = element {
-        let _ = element.focus();
     }
 }
 
@@ -697,12 +675,5 @@ mod tests {
             tracker_summary(5, 1, Some("The service is unavailable, try again")),
             "5 events sent, 1 waiting: The service is unavailable, try again"
         );
-    }
-
-    #[test]
-    fn arrow_keys_walk_the_tabs_around() {
-        assert_eq!(Tab::Shop.moved(1), Tab::Plans);
-        assert_eq!(Tab::Shop.moved(-1), Tab::Help);
-        assert_eq!(Tab::Help.moved(1), Tab::Shop);
     }
 }

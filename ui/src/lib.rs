@@ -1,5 +1,6 @@
 //! The web app: a sycamore single-page application compiled to WebAssembly and served by edge.
 
+pub mod a11y;
 pub mod admin;
 pub mod analytics;
 pub mod api;

@@ -1,8 +1,8 @@
 //! The app measures itself: pages opened and what people click are events of the built-in
 //! project, sent through `POST /api/events` with the signed-in user's token. Events wait in a
-//! queue and leave in batches, every second or as soon as a batch is full, and whatever is still
-//! queued when the page is hidden or closed leaves at once in a `keepalive` request, which the
-//! browser completes after the page is gone.
+//! queue and leave in batches, every second or as soon as a batch is full; when the page is hidden
+//! or closed, what is queued (up to the browsers' 64 KiB quota) also leaves at once in `keepalive`
+//! requests, which the browser completes after the page is gone.
 //!
 //! Each event carries its own UUID, so a batch sent again after a failure is stored once.
 
@@ -22,6 +22,8 @@ const EVENTS_PATH: &str = "/api/events";
 const BATCH: usize = 50;
 /// How often the queue is sent while the page is open.
 const FLUSH_EVERY_MS: i32 = 1_000;
+/// Bytes of `keepalive` bodies sent as the page is left: under the browsers' 64 KiB quota.
+const KEEPALIVE_BUDGET_BYTES: usize = 60 * 1024;
 /// Most events kept while they cannot be sent (the oldest go first).
 const MAX_QUEUED: usize = 1_000;
 /// The library name events carry, as PostHog's SDKs put theirs in `$lib`.
@@ -105,7 +107,12 @@ impl Tracker {
         let batch: Vec<Value> = self
             .queue
             .with_untracked(|queue| queue.iter().take(BATCH).cloned().collect());
-        let count = batch.len();
+        // The queue may change while the batch is on its way (events added, the oldest dropped):
+        // what leaves it afterwards is named by id, never by position.
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|event| event_uuid(event).to_owned())
+            .collect();
         let body = batch_body(batch, &now_rfc3339());
         self.sending.set(true);
         spawn_local(async move {
@@ -144,31 +151,34 @@ impl Tracker {
             };
             if done {
                 self.queue.update(|queue| {
-                    queue.drain(..count.min(queue.len()));
+                    queue.retain(|event| !ids.iter().any(|id| id == event_uuid(event)))
                 });
             }
             self.sending.set(false);
         });
     }
 
-    /// Sends everything queued now, in requests the browser completes after the page is gone.
+    /// Sends what is queued now in `keepalive` requests, which the browser completes even when
+    /// the page is gone. The events stay queued: if the page lives on (it was only hidden), the
+    /// next flush sends them again, and ingest stores each id once. Browsers allow 64 KiB of
+    /// `keepalive` bodies in flight, so the oldest events go first, up to a budget under that.
     fn flush_on_leave(self) {
         let Some(token) = self.session.token() else {
             return;
         };
         let queued = self.queue.with_untracked(|queue| queue.clone());
-        if queued.is_empty() {
-            return;
-        }
-        // A batch already on its way leaves its events queued: they go again, and ingest
-        // stores each UUID once.
+        let mut budget = KEEPALIVE_BUDGET_BYTES;
         for batch in queued.chunks(BATCH) {
             let body = batch_body(batch.to_vec(), &now_rfc3339());
+            let size = body.to_string().len();
+            if size > budget {
+                return;
+            }
+            budget -= size;
             if api::send_keepalive(EVENTS_PATH, &body, &token).is_err() {
                 return;
             }
         }
-        self.queue.update(Vec::clear);
     }
 
     /// Starts the timer and the page-hide listeners (in a browser only).
@@ -202,6 +212,11 @@ impl Tracker {
         tick.forget();
         leave.forget();
     }
+}
+
+/// The id an event was queued with.
+fn event_uuid(event: &Value) -> &str {
+    event["uuid"].as_str().unwrap_or_default()
 }
 
 /// Failures that may pass: no answer, the server failing, a rate limit, a session being renewed.

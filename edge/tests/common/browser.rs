@@ -114,3 +114,28 @@ pub fn wait_for_texts(browser: &Browser, css: &str, expected: &[&str]) -> anyhow
     })
     .map_err(|err| err.context(format!("{css} showed {last:?}")))
 }
+
+/// Whether `css` matches anything on the page.
+pub fn exists(browser: &Browser, css: &str) -> bool {
+    let css = serde_json::to_string(css).unwrap_or_default();
+    browser
+        .execute(&format!("return document.querySelector({css}) !== null"))
+        .is_ok_and(|found| found == true)
+}
+
+pub fn wait_for(browser: &Browser, css: &str) -> anyhow::Result<()> {
+    devstack::wait::until(&format!("{css} on the page"), WAIT, || exists(browser, css))
+}
+
+pub fn wait_for_none(browser: &Browser, css: &str) -> anyhow::Result<()> {
+    devstack::wait::until(&format!("no {css} on the page"), WAIT, || {
+        !exists(browser, css)
+    })
+}
+
+/// A JavaScript expression's value, evaluated in the page.
+pub fn eval(browser: &Browser, expression: &str) -> serde_json::Value {
+    browser
+        .execute(&format!("return {expression}"))
+        .unwrap_or(serde_json::Value::Null)
+}

@@ -47,6 +47,52 @@ pub fn edge_with(
     })
 }
 
+/// `method url` with an optional bearer `token` and JSON `body`: the status and the answer's JSON
+/// (null when it is not JSON).
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut request = http.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let answer = request.send().await?;
+    let status = answer.status().as_u16();
+    Ok((status, answer.json().await.unwrap_or_default()))
+}
+
+/// Registers a user through edge (`name` left out when empty); the new account as auth answers
+/// it.
+pub async fn register(
+    http: &reqwest::Client,
+    edge: &ServiceHandle,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut body = serde_json::json!({ "email": email, "password": password });
+    if !name.is_empty() {
+        body["name"] = serde_json::Value::from(name);
+    }
+    let (status, user) = call(
+        http,
+        reqwest::Method::POST,
+        edge.url("/api/auth/register"),
+        None,
+        Some(&body),
+    )
+    .await?;
+    anyhow::ensure!(status == 201, "register {email}: {status} {user}");
+    Ok(user)
+}
+
 /// Every service on real NATS, Postgres and ClickHouse, with a first admin. Services are listed
 /// first so they stop before the servers they use.
 pub struct Stack {

@@ -68,15 +68,7 @@ impl Tab {
     /// The tab an arrow, Home or End key moves to from this one.
     fn moved(self, key: &str) -> Option<Self> {
         let index = Tab::ALL.iter().position(|tab| *tab == self)?;
-        let last = Tab::ALL.len() - 1;
-        let next = match key {
-            "ArrowRight" => (index + 1) % Tab::ALL.len(),
-            "ArrowLeft" => index.checked_sub(1).unwrap_or(last),
-            "Home" => 0,
-            "End" => last,
-            _ => return None,
-        };
-        Some(Tab::ALL[next])
+        crate::a11y::tab_key(index, Tab::ALL.len(), key).map(|next| Tab::ALL[next])
     }
 }
 
@@ -95,7 +87,7 @@ pub fn AdminPage() -> View {
         current.set(tab);
         remember_tab(tab);
         if focus {
-            focus_element(tab.tab_id());
+            crate::a11y::focus_by_id(tab.tab_id());
         }
     };
     let tabs = Tab::ALL
@@ -156,20 +148,6 @@ fn remember_tab(tab: Tab) {
     };
     let url = format!("/admin?tab={}", tab.name());
     let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-}
-
-/// Moves the keyboard focus to the element `id`, if the page has it.
-fn focus_element(id: &str) {
-    if !cfg!(target_arch = "wasm32") {
-        return;
-    }
-    let element = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.get_element_by_id(id))
-        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(element) = element {
-        let _ = element.focus();
-    }
 }
 
 /// `window.location.origin`: where SDKs reach this server.
@@ -306,7 +284,7 @@ fn ConfirmDialog() -> View {
             opener.set_silent(active);
             let _ = element.show_modal();
             // The question may be drawn after this effect: focus Cancel once it is.
-            after(0, || focus_element("cancel-delete"));
+            after(0, || crate::a11y::focus_by_id("cancel-delete"));
         } else if !open && element.open() {
             element.close();
         }

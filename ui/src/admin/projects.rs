@@ -354,7 +354,7 @@ fn ProjectCard(id: Uuid, projects: Projects) -> View {
                             button(r#type="button", class="use-key", aria-pressed=move || is_chosen().to_string(),
                                 on:click=move |_| {
                                     projects.chosen.set(Some(use_text.clone()));
-                                    super::focus_element("snippets-title");
+                                    crate::a11y::focus_by_id("snippets-title");
                                 }) { "Snippets" }
                             button(r#type="button", class="revoke-key danger", disabled=busy,
                                 on:click=move |_| revoke(key.clone())) { "Revoke" }

@@ -12,17 +12,12 @@ use crate::session::Session;
 
 const REFRESH_MS: i32 = 10_000;
 
-/// The sentence for a failed status call: a server without the endpoint says so plainly.
+/// The sentence for a failed status call.
 pub fn status_error(error: &ApiError) -> String {
-    if error.status() == Some(404) {
-        "This server does not report its status yet (GET /api/admin/status answered 404)."
-            .to_owned()
-    } else {
-        format!(
-            "Could not read the status: {}",
-            api::explain(error, Action::Work)
-        )
-    }
+    format!(
+        "Could not read the status: {}",
+        api::explain(error, Action::Work)
+    )
 }
 
 /// `2026-01-01T12:30:05.123Z` as `2026-01-01 12:30:05 UTC`; other text as it came.
@@ -275,14 +270,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_endpoint_reads_as_not_reported_yet_and_others_as_the_api_explains() {
-        let missing = ApiError::Refused {
-            status: 404,
-            code: "not_found".to_owned(),
-            message: "not found".to_owned(),
-            retry_after_secs: None,
-        };
-        assert!(status_error(&missing).contains("does not report its status yet"));
+    fn a_failed_call_reads_as_the_api_explains_it() {
         let down = ApiError::Unreachable("TypeError".to_owned());
         assert_eq!(
             status_error(&down),

@@ -289,11 +289,10 @@ fn load_projects(page: Page) {
         };
         let mut projects = match answer {
             Ok(list) => list.projects,
-            Err(err) if err.status() == Some(404) => vec![builtin()],
             Err(err) => {
                 page.projects
                     .set(Load::Failed(api::explain(&err, Action::Work)));
-                vec![]
+                return;
             }
         };
         if projects.is_empty() {
@@ -579,13 +578,7 @@ fn Tabs() -> View {
     let choose = move |tab: Tab, focus: bool| {
         view.update(|v| v.tab = tab);
         if focus {
-            if let Some(element) = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.get_element_by_id(&format!("tab-{}", tab.as_str())))
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-            {
-                let _ = element.focus();
-            }
+            crate::a11y::focus_by_id(&format!("tab-{}", tab.as_str()));
         }
     };
     let buttons = Tab::ALL
@@ -594,13 +587,8 @@ fn Tabs() -> View {
         .map(|(i, tab)| {
             let selected = create_selector(move || view.with(|v| v.tab == tab));
             let on_key = move |event: web_sys::KeyboardEvent| {
-                let n = Tab::ALL.len();
-                let next = match event.key().as_str() {
-                    "ArrowRight" => (i + 1) % n,
-                    "ArrowLeft" => (i + n - 1) % n,
-                    "Home" => 0,
-                    "End" => n - 1,
-                    _ => return,
+                let Some(next) = crate::a11y::tab_key(i, Tab::ALL.len(), &event.key()) else {
+                    return;
                 };
                 event.prevent_default();
                 choose(Tab::ALL[next], true);
