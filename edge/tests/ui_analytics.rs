@@ -314,6 +314,26 @@ fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the
         Some(search.as_str())
     );
 
+    // 6. Live: an event sent now shows in the feed of the open tab, and its user is active.
+    browser.click("#tab-live")?;
+    browser.wait_for_text("#tab-live[aria-selected=true]", "Live", WAIT)?;
+    browser.wait_for_text(".live [role=status]", "Connected", WAIT)?;
+    api.runtime.block_on(async {
+        let ping =
+            json!({ "api_key": key, "batch": [{ "event": "live_ping", "distinct_id": "u9" }] });
+        let sent = api
+            .http
+            .post(edge.url("/batch/"))
+            .body(ping.to_string())
+            .send()
+            .await?;
+        anyhow::ensure!(sent.status() == 200, "the ping answered {}", sent.status());
+        anyhow::Ok(())
+    })?;
+    browser.wait_for_text("#live-feed .live-item", "live_ping", WAIT)?;
+    assert_eq!(texts(&browser, "#live-feed .live-who")?, ["u9"]);
+    browser.wait_for_text("#active-users", "1", WAIT)?;
+
     for shot in shots.iter().chain(&funnel_shots).chain(&retention_shots) {
         eprintln!("screenshot: {}", shot.display());
     }

@@ -149,24 +149,39 @@ pub fn send_keepalive(
     token: &str,
 ) -> Result<(), ApiError> {
     let window = web_sys::window().ok_or_else(|| ApiError::Unreachable("no window".to_owned()))?;
-    let headers = Headers::new().map_err(js_error)?;
-    headers
-        .set("content-type", "application/json")
-        .map_err(js_error)?;
-    headers
-        .set("authorization", &format!("Bearer {token}"))
-        .map_err(js_error)?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_credentials(RequestCredentials::SameOrigin);
+    let init = request_init(
+        "POST",
+        Some(to_json(body)?),
+        Some(token),
+        "application/json",
+    )?;
     // web-sys has no setter for it yet.
     js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)
         .map_err(js_error)?;
-    init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&to_json(body)?));
     // The promise is dropped: the request goes on without anyone waiting.
     let _ = window.fetch_with_str_and_init(path, &init);
     Ok(())
+}
+
+/// `GET path` as a server-sent event stream with the access token, cancelled by `signal`: the
+/// reader of its body, or the API's refusal explained like any other.
+pub async fn open_stream(
+    path: &str,
+    token: &str,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<web_sys::ReadableStreamDefaultReader, ApiError> {
+    let init = request_init("GET", None, Some(token), "text/event-stream")?;
+    init.set_signal(signal);
+    let response = fetch(path, &init).await?;
+    if !response.ok() {
+        return Err(read_answer(&response).await?.into_error());
+    }
+    let body = response
+        .body()
+        .ok_or_else(|| ApiError::Unreachable("an answer without a stream".to_owned()))?;
+    body.get_reader()
+        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
+        .map_err(|object| js_error(object.into()))
 }
 
 /// `path` with `pairs` as its query string, each name and value percent-encoded; pairs with an
@@ -256,11 +271,21 @@ async fn call(
     body: Option<String>,
     token: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    let window = web_sys::window().ok_or_else(|| ApiError::Unreachable("no window".to_owned()))?;
+    let init = request_init(method, body, token, "application/json")?;
+    let response = fetch(path, &init).await?;
+    read_answer(&response).await
+}
+
+/// A request on the same origin (credentials included, so the refresh cookie is sent and the
+/// cookies an answer sets are kept), with a JSON `body` and the access `token` when given.
+fn request_init(
+    method: &str,
+    body: Option<String>,
+    token: Option<&str>,
+    accept: &str,
+) -> Result<RequestInit, ApiError> {
     let headers = Headers::new().map_err(js_error)?;
-    headers
-        .set("accept", "application/json")
-        .map_err(js_error)?;
+    headers.set("accept", accept).map_err(js_error)?;
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
@@ -276,11 +301,20 @@ async fn call(
             .map_err(js_error)?;
     }
     init.set_headers(&headers);
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+    Ok(init)
+}
+
+async fn fetch(path: &str, init: &RequestInit) -> Result<Response, ApiError> {
+    let window = web_sys::window().ok_or_else(|| ApiError::Unreachable("no window".to_owned()))?;
+    JsFuture::from(window.fetch_with_str_and_init(path, init))
         .await
         .map_err(js_error)?
         .dyn_into()
-        .map_err(js_error)?;
+        .map_err(js_error)
+}
+
+/// The whole answer: status, `Retry-After` and body text.
+async fn read_answer(response: &Response) -> Result<Answer, ApiError> {
     let text = JsFuture::from(response.text().map_err(js_error)?)
         .await
         .map_err(js_error)?;

@@ -130,14 +130,25 @@ pub fn LiveTab() -> View {
         });
         let path = crate::api::with_query("/api/query/live", &[("project_id", &project)]);
         js_sys::futures::spawn_local(async move {
+            // This stream is the page's until the project changes or the tab closes (both abort
+            // it): a stream replaced meanwhile must not write over its successor's state.
+            let current = {
+                let signal = signal.clone();
+                move || {
+                    link.is_alive() && !signal.as_ref().is_some_and(web_sys::AbortSignal::aborted)
+                }
+            };
             let opened = page
                 .session
-                .authorized(|token| open(path.clone(), token, signal.clone()))
+                .authorized(|token| {
+                    let (path, signal) = (&path, signal.as_ref());
+                    async move { crate::api::open_stream(path, &token, signal).await }
+                })
                 .await;
             let reader = match opened {
                 Ok(reader) => reader,
                 Err(err) => {
-                    if link.is_alive() {
+                    if current() {
                         link.set(Link::Failed(crate::api::explain(
                             &err,
                             crate::api::Action::Work,
@@ -146,7 +157,7 @@ pub fn LiveTab() -> View {
                     return;
                 }
             };
-            if !link.is_alive() {
+            if !current() {
                 let _ = reader.cancel();
                 return;
             }
@@ -156,7 +167,7 @@ pub fn LiveTab() -> View {
                 let Ok(chunk) = js_sys::futures::JsFuture::from(reader.read()).await else {
                     break;
                 };
-                if !link.is_alive() {
+                if !current() {
                     let _ = reader.cancel();
                     return;
                 }
@@ -189,7 +200,7 @@ pub fn LiveTab() -> View {
                     }
                 }
             }
-            if link.is_alive() {
+            if current() {
                 link.set(Link::Failed(
                     "The live feed closed; switch tabs to reconnect".to_owned(),
                 ));
@@ -249,52 +260,6 @@ pub fn LiveTab() -> View {
             }
         }
     }
-}
-
-/// Starts the stream with `token`: its reader, or the API's refusal.
-async fn open(
-    path: String,
-    token: String,
-    signal: Option<web_sys::AbortSignal>,
-) -> Result<web_sys::ReadableStreamDefaultReader, crate::api::ApiError> {
-    use wasm_bindgen::JsCast as _;
-    let unreachable = |err: wasm_bindgen::JsValue| {
-        crate::api::ApiError::Unreachable(err.as_string().unwrap_or_else(|| format!("{err:?}")))
-    };
-    let window = web_sys::window()
-        .ok_or_else(|| crate::api::ApiError::Unreachable("no window".to_owned()))?;
-    let headers = web_sys::Headers::new().map_err(unreachable)?;
-    headers
-        .set("accept", "text/event-stream")
-        .map_err(unreachable)?;
-    headers
-        .set("authorization", &format!("Bearer {token}"))
-        .map_err(unreachable)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(&headers);
-    init.set_signal(signal.as_ref());
-    let response: web_sys::Response =
-        js_sys::futures::JsFuture::from(window.fetch_with_str_and_init(&path, &init))
-            .await
-            .map_err(unreachable)?
-            .dyn_into()
-            .map_err(unreachable)?;
-    if !response.ok() {
-        let status = response.status();
-        return Err(crate::api::ApiError::Refused {
-            status,
-            code: String::new(),
-            message: String::new(),
-            retry_after_secs: None,
-        });
-    }
-    let body = response
-        .body()
-        .ok_or_else(|| crate::api::ApiError::Unreachable("no stream".to_owned()))?;
-    body.get_reader()
-        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
-        .map_err(|object| unreachable(object.into()))
 }
 
 #[cfg(test)]
