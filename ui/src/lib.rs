@@ -5,6 +5,7 @@ pub mod admin;
 pub mod analytics;
 pub mod api;
 pub mod dashboard;
+pub mod format;
 pub mod pages;
 pub mod route;
 pub mod session;

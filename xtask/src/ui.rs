@@ -102,7 +102,6 @@ fn precompress(assets: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `<stem>-<hash>.<ext>` into `dir` and returns its name.
 /// The app's one stylesheet: `ui/style.css` (the base), then each section's `ui/styles/*.css`
 /// in name order.
 fn stylesheet(root: &Path) -> anyhow::Result<Vec<u8>> {
@@ -119,6 +118,7 @@ fn stylesheet(root: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(css)
 }
 
+/// Writes `<stem>-<hash>.<ext>` into `dir` and returns its name.
 fn hashed_file(dir: &Path, stem: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
     let name = format!("{stem}-{}.{ext}", short_hash(content));
     std::fs::write(dir.join(&name), content)?;

@@ -11,10 +11,10 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::format::date_label;
 use super::snippets::{self, Target};
 use super::{Ask, Confirm, after, copy_to_clipboard, origin};
 use crate::api::{self, Action};
+use crate::format::date_label;
 use crate::session::Session;
 
 /// The projects as last loaded, and the key the snippets are written for.

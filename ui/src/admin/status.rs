@@ -6,8 +6,8 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
 use super::every;
-use super::format::{bytes_label, count_label};
 use crate::api::{self, Action, ApiError};
+use crate::format::{bytes_label, count_label};
 use crate::session::Session;
 
 const REFRESH_MS: i32 = 10_000;

@@ -9,9 +9,9 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::format::{ago_label, date_label, has_next_page, page_label};
 use super::{Ask, Confirm, after};
 use crate::api::{self, Action};
+use crate::format::{ago_label, date_label, has_next_page, page_label};
 use crate::pages::role_label;
 use crate::session::Session;
 

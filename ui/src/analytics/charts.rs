@@ -45,14 +45,7 @@ pub fn format_number(value: f64) -> String {
         let text = format!("{value:.2}");
         return text.trim_end_matches('0').trim_end_matches('.').to_owned();
     }
-    let digits = format!("{}", value.round().abs() as u64);
-    let mut grouped = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
+    let grouped = crate::format::count_label(value.round().abs() as u64);
     if value < -0.5 {
         format!("-{grouped}")
     } else {

@@ -359,8 +359,10 @@ pub fn decode_component(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
+                // `from_str_radix` would also take a sign (`%+5`): two hex digits or nothing.
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
                     .ok()
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(byte) => {
@@ -514,6 +516,7 @@ mod tests {
     fn components_decode_like_the_browser_encodes_them() {
         assert_eq!(decode_component("a%20b+c%C3%A9%2"), "a b cé%2");
         assert_eq!(decode_component("%zz"), "%zz");
+        assert_eq!(decode_component("%+5"), "% 5", "a sign is no hex digit");
         let text = "[{\"key\":\"path\",\"value\":\"/a b?c=d&e\"}]";
         assert_eq!(decode_component(&crate::api::encode_component(text)), text);
     }

@@ -1,4 +1,4 @@
-//! How the admin panel writes numbers, sizes, dates and page positions: plain functions, so
+//! How the app writes counts, sizes, dates and page positions for people: plain functions, so
 //! they are tested natively.
 
 /// A byte count in binary units, three significant digits at most: `512 B`, `1.5 KiB`,
