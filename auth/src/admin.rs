@@ -62,6 +62,7 @@ async fn caller_with(
             .await?;
     match row {
         Some((role, false)) if parse_role(&role)?.includes(required) => Ok(claims.sub),
+        Some((_, true)) => Err(ApiError::Disabled),
         Some(_) => Err(ApiError::Forbidden(format!(
             "this needs the {} role",
             required.as_str()
