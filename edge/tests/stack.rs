@@ -553,6 +553,26 @@ async fn the_admin_status_counts_the_events_sent_and_shows_a_stopped_service_not
         "{status}"
     );
 
+    // The operator's counters agree with the known load: every event accepted once by ingest,
+    // every row inserted once by the sink, one batch request through PostHog's route.
+    let metrics = |service: &devstack::test::ServiceHandle| {
+        let url = service.url("/metrics");
+        let http = http.clone();
+        async move { anyhow::Ok(http.get(url).send().await?.text().await?) }
+    };
+    let ingest_metrics = metrics(&stack.ingest).await?;
+    assert!(
+        ingest_metrics.contains(&format!(
+            "ingest_events_total{{route=\"posthog\",result=\"accepted\"}} {SENT}\n"
+        )),
+        "{ingest_metrics}"
+    );
+    let sink_metrics = metrics(&stack.sink).await?;
+    assert!(
+        sink_metrics.contains(&format!("sink_rows_inserted_total {SENT}\n")),
+        "{sink_metrics}"
+    );
+
     // The sink stopped: shown not ready, and the rest still answered.
     stack.sink.stop()?;
     let (code, status) = system_status(&http, &edge, Some(&admin)).await?;
