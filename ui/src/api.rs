@@ -213,6 +213,57 @@ pub fn encode_component(text: &str) -> String {
     encoded
 }
 
+/// Undoes percent-encoding (and `+` for a space, as forms write it); invalid escapes stay as
+/// they are.
+pub fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                // `from_str_radix` would also take a sign (`%+5`): two hex digits or nothing.
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The name and value pairs of a query string (with or without its `?`), both decoded.
+pub fn query_pairs(search: &str) -> Vec<(String, String)> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(name), decode_component(value))
+        })
+        .collect()
+}
+
 /// An answer as it came: status, `Retry-After` and body text.
 #[derive(Debug, Clone)]
 struct Answer {
@@ -380,6 +431,23 @@ mod tests {
         assert_eq!(
             explain(&short, Action::Register),
             "Password must be 10 to 128 characters"
+        );
+    }
+
+    #[test]
+    fn components_decode_like_the_browser_encodes_them() {
+        assert_eq!(decode_component("a%20b+c%C3%A9%2"), "a b cé%2");
+        assert_eq!(decode_component("%zz"), "%zz");
+        assert_eq!(decode_component("%+5"), "% 5", "a sign is no hex digit");
+        let text = "[{\"key\":\"path\",\"value\":\"/a b?c=d&e\"}]";
+        assert_eq!(decode_component(&encode_component(text)), text);
+        assert_eq!(
+            query_pairs("?tab=users&q=ada%20l&flag"),
+            [
+                ("tab".to_owned(), "users".to_owned()),
+                ("q".to_owned(), "ada l".to_owned()),
+                ("flag".to_owned(), String::new()),
+            ]
         );
     }
 

@@ -150,6 +150,16 @@ pub fn location_path() -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
+/// The query string the browser shows (with its `?`), empty outside a browser.
+pub fn location_search() -> String {
+    if !cfg!(target_arch = "wasm32") {
+        return String::new();
+    }
+    web_sys::window()
+        .and_then(|window| window.location().search().ok())
+        .unwrap_or_default()
+}
+
 /// Puts `route` in the address bar (only in a browser).
 fn history(route: Route, replace: bool) {
     if !cfg!(target_arch = "wasm32") {

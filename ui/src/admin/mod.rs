@@ -56,11 +56,10 @@ impl Tab {
 
     /// The tab a query string (`?tab=projects&x=1`) names; users when it names none.
     pub fn from_query(search: &str) -> Self {
-        search
-            .trim_start_matches('?')
-            .split('&')
-            .filter_map(|pair| pair.strip_prefix("tab="))
-            .find_map(|name| Tab::ALL.into_iter().find(|tab| tab.name() == name))
+        crate::api::query_pairs(search)
+            .into_iter()
+            .filter(|(name, _)| name == "tab")
+            .find_map(|(_, value)| Tab::ALL.into_iter().find(|tab| tab.name() == value))
             .unwrap_or(Tab::Users)
     }
 
@@ -73,13 +72,7 @@ impl Tab {
 
 #[allow(non_snake_case)]
 pub fn AdminPage() -> View {
-    let initial = if cfg!(target_arch = "wasm32") {
-        web_sys::window()
-            .and_then(|window| window.location().search().ok())
-            .map_or(Tab::Users, |search| Tab::from_query(&search))
-    } else {
-        Tab::Users
-    };
+    let initial = Tab::from_query(&crate::route::location_search());
     let current = create_signal(initial);
     provide_context(Confirm::new());
     let select = move |tab: Tab, focus: bool| {

@@ -25,18 +25,24 @@ struct Projects {
     error: Signal<Option<String>>,
     /// The write key (its text) the snippets show.
     chosen: Signal<Option<String>>,
+    /// Bumped by each load: an answer to an older one is not shown over a newer one's.
+    generation: Signal<u64>,
 }
 
 impl Projects {
     fn load(self, session: Session, then_choose: Option<String>) {
         self.loading.set(true);
+        let generation = self.generation.update_silent(|g| {
+            *g += 1;
+            *g
+        });
         spawn_local(async move {
             let answer = session
                 .authorized(|token| async move {
                     api::get::<ProjectList>("/api/admin/projects", &token).await
                 })
                 .await;
-            if !self.loading.is_alive() {
+            if !self.loading.is_alive() || self.generation.get_untracked() != generation {
                 return;
             }
             self.loading.set(false);
@@ -90,6 +96,7 @@ pub fn ProjectsPanel() -> View {
         loading: create_signal(true),
         error: create_signal(None),
         chosen: create_signal(None),
+        generation: create_signal(0),
     };
     on_mount(move || projects.load(session, None));
     let ids = create_memo(move || {

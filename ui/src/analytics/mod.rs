@@ -167,15 +167,6 @@ fn today() -> String {
     }
 }
 
-fn location_search() -> String {
-    if !cfg!(target_arch = "wasm32") {
-        return String::new();
-    }
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .unwrap_or_default()
-}
-
 /// The value of the input or select an event came from.
 pub fn target_value(event: &web_sys::Event) -> String {
     let Some(target) = event.target() else {
@@ -212,7 +203,10 @@ const BUILTIN_NAME: &str = "Event Analytics (this app)";
 #[allow(non_snake_case)]
 pub fn AnalyticsPage() -> View {
     let session = use_context::<Session>();
-    let view = create_signal(ViewState::decode(&location_search(), &today()));
+    let view = create_signal(ViewState::decode(
+        &crate::route::location_search(),
+        &today(),
+    ));
     let page = Page {
         session,
         view,
@@ -327,7 +321,7 @@ fn follow_the_address(page: Page) {
             return;
         };
         let url = format!("/analytics?{search}");
-        let current = format!("/analytics{}", location_search());
+        let current = format!("/analytics{}", crate::route::location_search());
         if current == url {
             last_tab = Some(tab);
             return;
@@ -345,7 +339,7 @@ fn follow_the_address(page: Page) {
     };
     let on_pop = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
         if view.is_alive() && crate::route::location_path() == "/analytics" {
-            let mut next = ViewState::decode(&location_search(), &today());
+            let mut next = ViewState::decode(&crate::route::location_search(), &today());
             if next.project.is_empty() {
                 next.project = view.with_untracked(|v| v.project.clone());
             }

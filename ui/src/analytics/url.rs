@@ -176,10 +176,8 @@ impl ViewState {
         let mut state = Self::new(today);
         let mut from = None;
         let mut to = None;
-        for pair in search.trim_start_matches('?').split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = decode_component(value);
-            match name {
+        for (name, value) in crate::api::query_pairs(search) {
+            match name.as_str() {
                 "tab" => state.tab = Tab::parse(&value).unwrap_or(state.tab),
                 "project" => state.project = value,
                 "range" => state.preset = Preset::parse(&value).unwrap_or(state.preset),
@@ -350,44 +348,6 @@ pub fn describe(filter: &FilterSpec) -> String {
     format!("{key} {op} {value}")
 }
 
-/// Undoes percent-encoding (and `+` for a space, as forms write it); invalid escapes stay as
-/// they are.
-pub fn decode_component(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                // `from_str_radix` would also take a sign (`%+5`): two hex digits or nothing.
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
 pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.splitn(3, '-');
@@ -510,15 +470,6 @@ mod tests {
             Preset::Days7,
             "a range that ends before it starts"
         );
-    }
-
-    #[test]
-    fn components_decode_like_the_browser_encodes_them() {
-        assert_eq!(decode_component("a%20b+c%C3%A9%2"), "a b cé%2");
-        assert_eq!(decode_component("%zz"), "%zz");
-        assert_eq!(decode_component("%+5"), "% 5", "a sign is no hex digit");
-        let text = "[{\"key\":\"path\",\"value\":\"/a b?c=d&e\"}]";
-        assert_eq!(decode_component(&crate::api::encode_component(text)), text);
     }
 
     #[test]
