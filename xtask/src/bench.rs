@@ -16,7 +16,7 @@ use devstack::process::{Options, Process};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 
-use crate::pipeline_bench::Load;
+use crate::pipeline_bench::{Load, Rounds};
 use crate::{cargo, run};
 
 /// `cargo xtask bench`: builds the services and xtask itself in release, then measures there,
@@ -89,94 +89,298 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         })
         .collect();
 
+    let p = &pipeline;
     let batch_ratio = ratio(
-        pipeline.batch.events_per_sec,
-        pipeline.raw_batch.events_per_sec,
+        p.batch_edge.median().events_per_sec,
+        p.raw_batch.median().events_per_sec,
     );
     let single_ratio = ratio(
-        pipeline.single.events_per_sec,
-        pipeline.raw_single.events_per_sec,
+        p.single_edge.median().events_per_sec,
+        p.raw_single.median().events_per_sec,
     );
-    let sink_ratio = ratio(pipeline.sink_rows_per_sec, pipeline.raw_insert_rows_per_sec);
-    let consume_ratio = ratio(
-        pipeline.sink_rows_per_sec,
-        pipeline.raw_consume_rows_per_sec,
+    let sink_ratio = ratio(p.sink_rows_per_sec, p.raw_insert_rows_per_sec);
+    let consume_ratio = ratio(p.sink_rows_per_sec, p.raw_consume_rows_per_sec);
+    let mut half_p99: Vec<f64> = p.half_rate.iter().map(|r| r.load.p99_ms).collect();
+    half_p99.sort_by(f64::total_cmp);
+    let half = p.half_rate[(p.half_rate.len() - 1) / 2];
+    let half_p99 = half_p99[(half_p99.len() - 1) / 2];
+    let query_p50 = |prefix: &str| {
+        queries
+            .scenarios
+            .iter()
+            .filter(|s| s.name.starts_with(prefix))
+            .map(|s| s.edge_p50_ms)
+            .fold(0.0, f64::max)
+    };
+    let edge_ratio = queries
+        .scenarios
+        .iter()
+        .map(|s| ratio(s.edge_p50_ms, s.direct_p50_ms))
+        .fold(0.0, f64::max);
+    let (fast, slow) = (
+        query_p50("trends").max(query_p50("top")),
+        query_p50("3-step funnel").max(query_p50("8-week retention")),
     );
+    let targets: Vec<(&str, String, bool)> = vec![
+        (
+            "100-event batches through edge ≥ 50 000 events/s",
+            format!("{:.0} events/s", p.batch_edge.median().events_per_sec),
+            p.batch_edge.median().events_per_sec >= 50_000.0,
+        ),
+        (
+            "100-event batches ≥ 0.7 of raw JetStream publish",
+            format!("{batch_ratio:.2}"),
+            batch_ratio >= 0.7,
+        ),
+        (
+            "single events through edge ≥ 10 000 req/s",
+            format!("{:.0} req/s", p.single_edge.median().requests_per_sec),
+            p.single_edge.median().requests_per_sec >= 10_000.0,
+        ),
+        (
+            "single events at half the max rate: p99 < 20 ms",
+            format!(
+                "{half_p99:.1} ms at {:.0} req/s",
+                half.target_events_per_sec
+            ),
+            half_p99 < 20.0,
+        ),
+        (
+            "sink ≥ 200 000 rows/s",
+            format!("{:.0} rows/s", p.sink_rows_per_sec),
+            p.sink_rows_per_sec >= 200_000.0,
+        ),
+        (
+            "sink ≥ 0.7 of direct insert",
+            format!("{sink_ratio:.2}"),
+            sink_ratio >= 0.7,
+        ),
+        (
+            "freshness p99 < 2 s",
+            format!(
+                "{:.0} ms at {:.0} events/s",
+                p.freshness.p99_ms, p.freshness.events_per_sec
+            ),
+            p.freshness.p99_ms < 2_000.0,
+        ),
+        (
+            "trends and top values p50 < 300 ms",
+            format!("{fast:.0} ms (slower of the two, through edge)"),
+            fast < 300.0,
+        ),
+        (
+            "funnel and retention p50 < 1.5 s",
+            format!("{slow:.0} ms (slower of the two, through edge)"),
+            slow < 1_500.0,
+        ),
+        (
+            "query through edge ≤ 1.2 × the same SQL straight to ClickHouse",
+            format!("{edge_ratio:.2} (worst call)"),
+            edge_ratio <= 1.2,
+        ),
+    ];
+    let targets_markdown: String = targets
+        .iter()
+        .map(|(target, measured, holds)| {
+            format!(
+                "| {target} | {measured} | {} |\n",
+                if *holds { "yes" } else { "**no**" }
+            )
+        })
+        .collect();
+    let machine = machine_facts(cores, p);
     let report = json!({
-        "machine": { "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH },
+        "machine": machine,
         "quick": quick,
+        "targets": targets.iter().map(|(target, measured, holds)| json!({
+            "target": target, "measured": measured, "holds": holds,
+        })).collect::<Vec<_>>(),
         "ingest": {
-            "batch_100": load_json(&pipeline.batch),
-            "raw_jetstream_batch_100": load_json(&pipeline.raw_batch),
+            "rounds": p.rounds,
+            "batch_100_through_edge": rounds_json(&p.batch_edge),
+            "batch_100_direct": rounds_json(&p.batch),
+            "raw_jetstream_batch_100": rounds_json(&p.raw_batch),
             "batch_ratio": batch_ratio,
-            "single": load_json(&pipeline.single),
-            "raw_jetstream_single": load_json(&pipeline.raw_single),
+            "single_through_edge": rounds_json(&p.single_edge),
+            "single_direct": rounds_json(&p.single),
+            "raw_jetstream_single": rounds_json(&p.raw_single),
             "single_ratio": single_ratio,
-        },
-        "sink": {
-            "rows": pipeline.rows,
-            "rows_per_sec": pipeline.sink_rows_per_sec,
-            "raw_insert_rows_per_sec": pipeline.raw_insert_rows_per_sec,
-            "ratio": sink_ratio,
-            "raw_consume_rows_per_sec": pipeline.raw_consume_rows_per_sec,
-            "consume_ratio": consume_ratio,
-            "cpu_us_per_row": {
-                "sink": pipeline.sink_cpu_us[0],
-                "nats_server": pipeline.sink_cpu_us[1],
-                "clickhouse": pipeline.sink_cpu_us[2],
-                "clickhouse_direct_insert": pipeline.raw_insert_cpu_us,
+            "single_at_half_rate": p.half_rate.iter().map(|r| json!({
+                "target_req_per_sec": r.target_events_per_sec,
+                "load": load_json(&r.load),
+            })).collect::<Vec<_>>(),
+            "single_at_half_rate_median_p99_ms": half_p99,
+            "events_per_sec_by_batch_size_through_edge": p.by_batch_size.iter().map(|(size, load)| json!({
+                "events_per_request": size, "load": load_json(load),
+            })).collect::<Vec<_>>(),
+            "cpu_us_per_event_batch_100_through_edge": {
+                "edge": p.ingest_cpu_us[0],
+                "ingest": p.ingest_cpu_us[1],
+                "nats_server": p.ingest_cpu_us[2],
             },
         },
+        "sink": {
+            "rows": p.rows,
+            "rows_per_sec": p.sink_rows_per_sec,
+            "raw_insert_rows_per_sec": p.raw_insert_rows_per_sec,
+            "ratio": sink_ratio,
+            "raw_consume_rows_per_sec": p.raw_consume_rows_per_sec,
+            "consume_ratio": consume_ratio,
+            "batch_wait_ms": crate::pipeline_bench::SINK_BATCH_WAIT_MS,
+            "cpu_us_per_row": {
+                "sink": p.sink_cpu_us[0],
+                "nats_server": p.sink_cpu_us[1],
+                "clickhouse": p.sink_cpu_us[2],
+                "clickhouse_direct_insert": p.raw_insert_cpu_us,
+            },
+        },
+        "freshness": {
+            "events_per_sec": p.freshness.events_per_sec,
+            "events": p.freshness.events,
+            "p50_ms": p.freshness.p50_ms,
+            "p99_ms": p.freshness.p99_ms,
+            "max_ms": p.freshness.max_ms,
+            "poll_interval_ms": p.freshness.poll_interval_ms,
+            "sink_batch_wait_ms": crate::pipeline_bench::SINK_BATCH_WAIT_MS,
+        },
+        "peak_rss_mib": p.peak_rss_mib.iter().map(|(name, mib)| (name.to_string(), json!(mib))).collect::<serde_json::Map<_, _>>(),
         "query": { "events": queries.rows, "scenarios": query_rows },
         "auth": auth,
     });
-    let row = |name: &str, load: &Load, raw: &Load, ratio: f64| {
+    let row = |name: &str, load: &Rounds, raw: Option<&Rounds>| {
+        let (m, limit) = (load.median(), raw.map(Rounds::median));
         format!(
-            "| {name} | {:.0} ({:.0} req/s) | {:.1} / {:.1} ms | {:.0} events/s ({:.1} / {:.1} ms) | {ratio:.2} |\n",
-            load.events_per_sec,
-            load.requests_per_sec,
-            load.p50_ms,
-            load.p99_ms,
-            raw.events_per_sec,
-            raw.p50_ms,
-            raw.p99_ms,
+            "| {name} | {:.0} ({:.0} req/s; rounds {:.0}–{:.0}) | {:.1} / {:.1} ms | {} | {} |\n",
+            m.events_per_sec,
+            m.requests_per_sec,
+            load.min().events_per_sec,
+            load.max().events_per_sec,
+            m.p50_ms,
+            m.p99_ms,
+            limit.map_or(String::new(), |l| format!(
+                "{:.0} events/s ({:.1} / {:.1} ms)",
+                l.events_per_sec, l.p50_ms, l.p99_ms
+            )),
+            limit.map_or(String::new(), |l| format!(
+                "{:.2}",
+                ratio(m.events_per_sec, l.events_per_sec)
+            )),
         )
     };
+    let sweep: String = p
+        .by_batch_size
+        .iter()
+        .map(|(size, load)| {
+            format!(
+                "| {size} | {:.0} | {:.0} | {:.1} / {:.1} ms | {:.2} |\n",
+                load.events_per_sec,
+                load.requests_per_sec,
+                load.p50_ms,
+                load.p99_ms,
+                ratio(load.events_per_sec, p.raw_batch.median().events_per_sec)
+            )
+        })
+        .collect();
+    let rss: Vec<String> = p
+        .peak_rss_mib
+        .iter()
+        .map(|(name, mib)| format!("{name} {mib:.0}"))
+        .collect();
+    let half_line = format!(
+        "| single events through edge, paced at half the median rate ({:.0} req/s, open loop) | {:.0} | {:.1} / {half_p99:.1} ms (median round) | | |\n",
+        half.target_events_per_sec, half.load.events_per_sec, half.load.p50_ms,
+    );
     let markdown = format!(
-        "# Benchmark report\n\n{} run on {cores} cores, the whole stack on this machine.\n\n\
-## Ingest (HTTP, 8 keep-alive clients, PostHog `/batch/`)\n\n\
+        "# Benchmark report\n\n{} run on {cores} cores ({}), the whole stack on this machine.\n\n\
+## Targets (issue 9)\n\n| target | measured | holds? |\n|---|---|---|\n{targets_markdown}\n\
+## Ingest (HTTP, 8 keep-alive clients, PostHog `/batch/`; median of {} rounds after a warm-up)\n\n\
 | load | events/s | p50 / p99 | limit: raw JetStream publish of the same events, same acks | ratio |\n\
-|---|---|---|---|---|\n{}{}\n\
-## Sink (stream to ClickHouse)\n\n\
+|---|---|---|---|---|\n{}{}{}{}{}{half_line}\n\
+CPU µs per event while 100-event batches went through edge: edge {:.1}, ingest {:.1}, nats-server {:.1}.\n\n\
+### Events/s by events per request (through edge, one round each)\n\n\
+![ingest events/s by batch size](ingest-vs-batch.svg)\n\n\
+| events per request | events/s | req/s | p50 / p99 | ratio to raw publish of 100-event batches |\n|---|---|---|---|---|\n{sweep}\n\
+## Sink (stream to ClickHouse, `SINK_BATCH_WAIT_MS` {})\n\n\
 | rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio | limit: raw JetStream pull + ack of the same messages | ratio |\n|---|---|---|---|---|---|\n\
 | {} | {:.0} | {:.0} rows/s | {sink_ratio:.2} | {:.0} rows/s | {consume_ratio:.2} |\n\n\
 CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
 (direct insert: ClickHouse {:.1}).\n\n\
+## Freshness (2xx at ingest to counted by the query API)\n\n\
+{:.0} events/s for {} events in 10-event requests through edge, one event name per 100 ms of sending; \
+the query API polled through edge back to back (`top?dimension=event`, a poll every {:.0} ms). \
+An event is fresh at the end of the first poll that counts every event of its name, so each figure \
+is an upper bound by up to one poll. Sink batch wait {} ms.\n\n\
+| p50 | p99 | max | target |\n|---|---|---|---|\n| {:.0} ms | {:.0} ms | {:.0} ms | p99 < 2 s |\n\n\
+## Resources\n\n\
+Peak resident memory (VmHWM) over the pipeline scenarios, MiB: {}.\n\n\
+CPU s per million events: ingest {:.1}, edge {:.1}, nats-server {:.1} (ingest) + {:.1} (sink's reads), sink {:.1}, ClickHouse {:.1}.\n\n\
 ## Queries ({} generated events; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
 | call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query |\n|---|---|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
+        machine["cpu"].as_str().unwrap_or("unknown CPU"),
+        p.rounds,
         row(
-            "100-event batches",
-            &pipeline.batch,
-            &pipeline.raw_batch,
-            batch_ratio
+            "100-event batches through edge",
+            &p.batch_edge,
+            Some(&p.raw_batch)
         ),
         row(
-            "single events",
-            &pipeline.single,
-            &pipeline.raw_single,
-            single_ratio
+            "100-event batches straight to ingest",
+            &p.batch,
+            Some(&p.raw_batch)
         ),
-        pipeline.rows,
-        pipeline.sink_rows_per_sec,
-        pipeline.raw_insert_rows_per_sec,
-        pipeline.raw_consume_rows_per_sec,
-        pipeline.sink_cpu_us[0],
-        pipeline.sink_cpu_us[1],
-        pipeline.sink_cpu_us[2],
-        pipeline.raw_insert_cpu_us,
+        row(
+            "single events through edge",
+            &p.single_edge,
+            Some(&p.raw_single)
+        ),
+        row(
+            "single events straight to ingest",
+            &p.single,
+            Some(&p.raw_single)
+        ),
+        "",
+        p.ingest_cpu_us[0],
+        p.ingest_cpu_us[1],
+        p.ingest_cpu_us[2],
+        crate::pipeline_bench::SINK_BATCH_WAIT_MS,
+        p.rows,
+        p.sink_rows_per_sec,
+        p.raw_insert_rows_per_sec,
+        p.raw_consume_rows_per_sec,
+        p.sink_cpu_us[0],
+        p.sink_cpu_us[1],
+        p.sink_cpu_us[2],
+        p.raw_insert_cpu_us,
+        p.freshness.events_per_sec,
+        p.freshness.events,
+        p.freshness.poll_interval_ms,
+        crate::pipeline_bench::SINK_BATCH_WAIT_MS,
+        p.freshness.p50_ms,
+        p.freshness.p99_ms,
+        p.freshness.max_ms,
+        rss.join(", "),
+        p.ingest_cpu_us[1],
+        p.ingest_cpu_us[0],
+        p.ingest_cpu_us[2],
+        p.sink_cpu_us[1],
+        p.sink_cpu_us[0],
+        p.sink_cpu_us[2],
         queries.rows,
     );
+    let points: Vec<(usize, f64)> = p
+        .by_batch_size
+        .iter()
+        .map(|(size, load)| (*size, load.events_per_sec))
+        .collect();
+    let chart = crate::bench_chart::ingest_vs_batch(
+        &points,
+        p.raw_batch.median().events_per_sec,
+        &format!("Ingest through edge, events/s by events per request ({cores} cores)"),
+    );
+    let docs = devstack::workspace_root().join("docs/bench");
+    std::fs::create_dir_all(&docs)?;
+    std::fs::write(docs.join("ingest-vs-batch.svg"), &chart)?;
     let out = devstack::workspace_root().join("target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
@@ -184,9 +388,51 @@ CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1},
         serde_json::to_string_pretty(&report)?,
     )?;
     std::fs::write(out.join("report.md"), &markdown)?;
+    std::fs::write(out.join("ingest-vs-batch.svg"), &chart)?;
     println!("{markdown}");
     println!("written to {}", out.display());
     Ok(())
+}
+
+/// Min, median and max of a scenario's rounds (by events/s), each round in full.
+fn rounds_json(rounds: &Rounds) -> Value {
+    json!({
+        "min": load_json(&rounds.min()),
+        "median": load_json(&rounds.median()),
+        "max": load_json(&rounds.max()),
+        "rounds": rounds.0.iter().map(load_json).collect::<Vec<_>>(),
+    })
+}
+
+/// What the figures ran on: cores, CPU model, memory, and the servers' versions.
+fn machine_facts(cores: usize, pipeline: &crate::pipeline_bench::PipelineReport) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_owned());
+    let memory_mib = proc_kib("/proc/meminfo", "MemTotal:").map(|kib| (kib / 1024.0).round());
+    json!({
+        "cores": cores,
+        "cpu": cpu,
+        "memory_mib": memory_mib,
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "nats_server": pipeline.nats_version,
+        "clickhouse": pipeline.clickhouse_version,
+    })
+}
+
+/// The `kB` figure of the line starting with `key` in a `/proc` file such as `meminfo` or
+/// `<pid>/status`.
+pub(crate) fn proc_kib(file: &str, key: &str) -> Option<f64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(key)
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        })
 }
 
 fn load_json(load: &Load) -> Value {
@@ -318,21 +564,8 @@ fn edge_overhead(
     token: &str,
 ) -> anyhow::Result<(Value, String)> {
     let rounds = if quick { 1_000 } else { 5_000 };
-    let root = devstack::workspace_root();
     let port = free_port()?;
-    let log = dir.path().join("edge-overhead.log");
-    let mut command = Command::new(root.join("target/release/edge"));
-    command
-        .env("API_GATEWAY_PORT", port.to_string())
-        .env("AUTH_URL", format!("http://127.0.0.1:{auth_port}"))
-        .env("INGEST_URL", "http://127.0.0.1:9")
-        .env("QUERY_URL", "http://127.0.0.1:9")
-        .env("UI_DIR", root.join("ui/dist"))
-        .env("RUST_LOG", "warn");
-    let mut edge = Process::spawn("edge", command, &log, Options::default())?;
-    edge.wait_ready("edge /healthz", Duration::from_secs(30), &log, || {
-        devstack::http::get(port, "/healthz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
+    let mut edge = start_edge(dir, "edge-overhead", port, auth_port, 9, 9)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -387,6 +620,36 @@ fn edge_overhead(
     }
     edge.stop();
     Ok((Value::Array(rows), markdown))
+}
+
+/// The release edge on `port` in front of auth, ingest and query on theirs (9, the discard
+/// port, for one not running), with no per-user rate limit; waits for liveness, since edge is
+/// never ready while a service behind it is missing.
+pub(crate) fn start_edge(
+    dir: &TempDir,
+    name: &str,
+    port: u16,
+    auth_port: u16,
+    ingest_port: u16,
+    query_port: u16,
+) -> anyhow::Result<Process> {
+    let root = devstack::workspace_root();
+    let log = dir.path().join(format!("{name}.log"));
+    let mut command = Command::new(root.join("target/release/edge"));
+    command
+        .env("API_GATEWAY_PORT", port.to_string())
+        .env("AUTH_URL", format!("http://127.0.0.1:{auth_port}"))
+        .env("INGEST_URL", format!("http://127.0.0.1:{ingest_port}"))
+        .env("QUERY_URL", format!("http://127.0.0.1:{query_port}"))
+        .env("UI_DIR", root.join("ui/dist"))
+        // The bench measures capacity and latency, not the per-user policy.
+        .env("API_REQUESTS_PER_MINUTE_PER_USER", "0")
+        .env("RUST_LOG", "warn");
+    let mut edge = Process::spawn("edge", command, &log, Options::default())?;
+    edge.wait_ready("edge /healthz", Duration::from_secs(60), &log, || {
+        devstack::http::get(port, "/healthz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    })?;
+    Ok(edge)
 }
 
 /// The release auth on a free port, with a Postgres of its own in `dir`, signing keys, and

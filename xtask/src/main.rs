@@ -3,6 +3,7 @@
 //! fills a running stack with a few weeks of made-up traffic.
 
 mod bench;
+mod bench_chart;
 mod pipeline_bench;
 mod query_bench;
 mod stack;

@@ -3,6 +3,7 @@
 //! and sink rows/s from a filled stream against a direct `clickhouse` crate insert of the same
 //! rows.
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,10 @@ use uuid::Uuid;
 
 const KEY: &str = "ea_benchmark_key";
 const CLIENTS: usize = 8;
+const ADMIN: &str = "bench-admin@example.com";
+const PASSWORD: &str = "benchmark password 123";
+/// The sink's batch wait in every scenario here, its default; freshness depends on it.
+pub const SINK_BATCH_WAIT_MS: u64 = 200;
 
 /// One measured load: events per second and request latencies.
 #[derive(Debug, Clone, Copy)]
@@ -31,48 +36,122 @@ pub struct Load {
     pub p99_ms: f64,
 }
 
+/// The same load measured in several rounds, slowest first by events/s.
+#[derive(Debug, Clone)]
+pub struct Rounds(pub Vec<Load>);
+
+impl Rounds {
+    pub fn min(&self) -> Load {
+        self.0[0]
+    }
+    /// The round with the median events/s (the lower middle one of an even count).
+    pub fn median(&self) -> Load {
+        self.0[(self.0.len() - 1) / 2]
+    }
+    pub fn max(&self) -> Load {
+        self.0[self.0.len() - 1]
+    }
+}
+
+/// A paced, open-loop load: requests sent on a fixed schedule whatever the answers take;
+/// latency counts from the scheduled send, so a stall is not hidden by sending less.
+#[derive(Debug, Clone, Copy)]
+pub struct Paced {
+    pub target_events_per_sec: f64,
+    pub load: Load,
+}
+
+/// Time from the 2xx at ingest until the query API counts the event.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    pub events_per_sec: f64,
+    pub events: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Mean time between the starts of two polls of the query API.
+    pub poll_interval_ms: f64,
+}
+
 /// Everything this module measures.
 #[derive(Debug)]
 pub struct PipelineReport {
-    pub batch: Load,
-    pub raw_batch: Load,
-    pub single: Load,
-    pub raw_single: Load,
+    pub rounds: usize,
+    /// 100-event batches through edge, then straight to ingest, then the raw limit.
+    pub batch_edge: Rounds,
+    pub batch: Rounds,
+    pub raw_batch: Rounds,
+    pub single_edge: Rounds,
+    pub single: Rounds,
+    pub raw_single: Rounds,
+    /// Single events through edge at half the median single-event rate through edge.
+    pub half_rate: Vec<Paced>,
+    /// Events/s through edge by events per request.
+    pub by_batch_size: Vec<(usize, Load)>,
+    pub freshness: Freshness,
     pub sink_rows_per_sec: f64,
     pub raw_insert_rows_per_sec: f64,
     /// Raw JetStream consumption of the same messages: pull, explicit ack, nothing else.
     pub raw_consume_rows_per_sec: f64,
     /// CPU µs per row while the sink drained the stream: sink, nats-server, ClickHouse.
     pub sink_cpu_us: [f64; 3],
+    /// CPU µs per event while 100-event batches went through edge: edge, ingest, nats-server.
+    pub ingest_cpu_us: [f64; 3],
     /// CPU µs per row of ClickHouse during the direct insert.
     pub raw_insert_cpu_us: f64,
+    /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
+    pub peak_rss_mib: Vec<(&'static str, f64)>,
+    pub nats_version: String,
+    pub clickhouse_version: String,
     pub rows: usize,
 }
 
 pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let root = devstack::workspace_root();
-    let (batches, singles) = if quick {
-        (1_500, 6_000)
+    let (batches, singles, rounds, paced_secs) = if quick {
+        (1_000, 5_000, 2, 4)
     } else {
-        (5_000, 20_000)
+        (5_000, 20_000, 3, 10)
     };
     let nats = NatsServer::start(&dir.path().join("nats-pipeline"), free_port()?, None)?;
     let client = async_nats::connect(nats.url()).await?;
     let js = jetstream::new(client);
     plumbing::streams::provision(&js, &plumbing::streams::Definitions::bundled()?).await?;
     let project = Uuid::now_v7();
-    let issued = contract::auth::AuthEvent::WriteKeyIssued {
-        project_id: project,
-        key_id: Uuid::now_v7(),
-        key: KEY.to_owned(),
-        at: time::OffsetDateTime::now_utc(),
-    };
-    js.publish(
-        contract::auth::project_subject(project),
-        serde_json::to_vec(&issued)?.into(),
-    )
-    .await?
-    .await?;
+    let at = time::OffsetDateTime::now_utc();
+    for issued in [
+        contract::auth::AuthEvent::ProjectCreated {
+            project_id: project,
+            name: "Bench".to_owned(),
+            timezone: "UTC".to_owned(),
+            by: None,
+            at,
+        },
+        contract::auth::AuthEvent::WriteKeyIssued {
+            project_id: project,
+            key_id: Uuid::now_v7(),
+            key: KEY.to_owned(),
+            at,
+        },
+    ] {
+        js.publish(
+            contract::auth::project_subject(project),
+            serde_json::to_vec(&issued)?.into(),
+        )
+        .await?
+        .await?;
+    }
+    // Auth (for edge and query) first: it creates its key-value buckets at start, before the
+    // raw stream below reserves its share of JetStream storage.
+    let mut auth = crate::bench::start_auth(
+        &dir.path().join("pipeline-auth"),
+        &nats.url(),
+        &[("ADMIN_EMAIL", ADMIN), ("ADMIN_PASSWORD", PASSWORD)],
+    )?;
+    let token = devstack::test::access_token(auth.port, ADMIN, PASSWORD, Duration::from_secs(60))
+        .with_context(|| {
+        devstack::process::log_tail(&dir.path().join("pipeline-auth/auth.log"), 20)
+    })?;
     // The raw limit publishes to a stream of its own, configured like EVENTS.
     let mut raw_config = js.get_stream("EVENTS").await?.info().await?.config.clone();
     raw_config.name = "BENCH_RAW".to_owned();
@@ -92,20 +171,104 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     ingest.wait_ready("ingest /readyz", Duration::from_secs(60), &log, || {
         devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
     })?;
-    let url = format!("http://127.0.0.1:{port}/batch/");
+    // The public door in front of ingest, and later of query (started for freshness).
+    let query_port = free_port()?;
+    let edge_port = free_port()?;
+    let mut edge =
+        crate::bench::start_edge(dir, "edge-pipeline", edge_port, auth.port, port, query_port)?;
+    let direct = format!("http://127.0.0.1:{port}/batch/");
+    let url = format!("http://127.0.0.1:{edge_port}/batch/");
 
-    eprintln!("ingest: {batches} requests of 100 events, {CLIENTS} clients");
-    let bodies = (0..batches).map(|_| posthog_body(100)).collect();
-    let batch = http_load(&url, bodies, 100).await?;
-    let raw_batch = raw_load(&js, batches, 100).await?;
-    eprintln!("ingest: {singles} single-event requests");
-    let bodies = (0..singles).map(|_| posthog_body(1)).collect();
-    let single = http_load(&url, bodies, 1).await?;
-    let raw_single = raw_load(&js, singles, 1).await?;
-    ingest.stop();
+    let bodies = |requests: usize, events: usize| -> Vec<String> {
+        (0..requests)
+            .map(|_| posthog_body(events, "$pageview"))
+            .collect()
+    };
+    eprintln!("ingest: warm-up");
+    http_load(&url, bodies(batches / 10, 100), 100).await?;
+    http_load(&direct, bodies(batches / 10, 100), 100).await?;
+    raw_load(&js, batches / 10, 100).await?;
+    let (mut batch_edge, mut batch, mut raw_batch) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut single_edge, mut single, mut raw_single) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!(
+            "ingest round {round}/{rounds}: {batches} requests of 100 events, {CLIENTS} clients, through edge, direct, raw"
+        );
+        batch_edge.push(http_load(&url, bodies(batches, 100), 100).await?);
+        batch.push(http_load(&direct, bodies(batches, 100), 100).await?);
+        raw_batch.push(raw_load(&js, batches, 100).await?);
+        eprintln!(
+            "ingest round {round}/{rounds}: {singles} single-event requests, through edge, direct, raw"
+        );
+        single_edge.push(http_load(&url, bodies(singles, 1), 1).await?);
+        single.push(http_load(&direct, bodies(singles, 1), 1).await?);
+        raw_single.push(raw_load(&js, singles, 1).await?);
+    }
+    let rounds_of = |mut loads: Vec<Load>| {
+        loads.sort_by(|a, b| a.events_per_sec.total_cmp(&b.events_per_sec));
+        Rounds(loads)
+    };
+    let (batch_edge, batch, raw_batch) = (
+        rounds_of(batch_edge),
+        rounds_of(batch),
+        rounds_of(raw_batch),
+    );
+    let (single_edge, single, raw_single) = (
+        rounds_of(single_edge),
+        rounds_of(single),
+        rounds_of(raw_single),
+    );
+    let half = single_edge.median().requests_per_sec / 2.0;
+    let mut half_rate = Vec::new();
+    for round in 1..=rounds {
+        eprintln!(
+            "ingest round {round}/{rounds}: single events through edge paced at {half:.0}/s for {paced_secs} s"
+        );
+        let load = paced_load(&url, half, Duration::from_secs(paced_secs), 1, |_| {
+            posthog_body(1, "$pageview")
+        })
+        .await?;
+        half_rate.push(Paced {
+            target_events_per_sec: half,
+            load: load.load,
+        });
+    }
+
+    let events_per_point = if quick { 50_000 } else { 150_000 };
+    let sizes: &[usize] = if quick {
+        &[1, 10, 50, 100, 250, 500]
+    } else {
+        &[1, 10, 50, 100, 250, 500, 1_000]
+    };
+    let mut by_batch_size = Vec::new();
+    for &size in sizes {
+        let requests = (events_per_point / size).min(singles);
+        eprintln!("ingest: {requests} requests of {size} events through edge");
+        by_batch_size.push((size, http_load(&url, bodies(requests, size), size).await?));
+    }
+
+    // What the sink drains: one more load of 100-event batches through edge, into an emptied
+    // stream, with the CPU each process spent on it.
+    // The raw stream gives its storage back, for the services started below.
+    js.delete_stream("BENCH_RAW").await?;
+    js.get_stream("EVENTS").await?.purge().await?;
+    eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
+    let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
+    let before = [cpu(&edge), cpu(&ingest), cpu(nats.process())];
+    http_load(&url, bodies(batches, 100), 100).await?;
+    let rows = js.get_stream("EVENTS").await?.info().await?.state.messages as usize;
+    let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
+    let ingest_cpu_us = [
+        per_row(cpu(&edge) - before[0]),
+        per_row(cpu(&ingest) - before[1]),
+        per_row(cpu(nats.process()) - before[2]),
+    ];
+    eprintln!(
+        "ingest: CPU µs per event: edge {:.1}, ingest {:.1}, nats-server {:.1}",
+        ingest_cpu_us[0], ingest_cpu_us[1], ingest_cpu_us[2]
+    );
 
     // The sink drains what ingest stored, into a fresh ClickHouse.
-    let rows = js.get_stream("EVENTS").await?.info().await?.state.messages as usize;
     let clickhouse = ClickHouse::start(
         &dir.path().join("clickhouse"),
         ClickHousePorts {
@@ -117,19 +280,21 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     eprintln!("sink: {rows} rows from the stream");
     let sink_port = free_port()?;
     let sink_log = dir.path().join("sink.log");
-    let mut command = Command::new(root.join("target/release/sink"));
-    command
-        .env("SINK_PORT", sink_port.to_string())
-        .env("NATS_URL", nats.url())
-        .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
-        .env("CLICKHOUSE_DB", "bench")
-        .env("SINK_BATCH_SIZE", batch_size().to_string())
-        .env("RUST_LOG", "warn");
-    let mut sink = Process::spawn("sink", command, &sink_log, Options::default())?;
-    let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
+    let sink_command = || {
+        let mut command = Command::new(root.join("target/release/sink"));
+        command
+            .env("SINK_PORT", sink_port.to_string())
+            .env("NATS_URL", nats.url())
+            .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
+            .env("CLICKHOUSE_DB", "bench")
+            .env("SINK_BATCH_SIZE", batch_size().to_string())
+            .env("SINK_BATCH_WAIT_MS", SINK_BATCH_WAIT_MS.to_string())
+            .env("RUST_LOG", "warn");
+        command
+    };
+    let mut sink = Process::spawn("sink", sink_command(), &sink_log, Options::default())?;
     let before = [cpu(nats.process()), cpu(clickhouse.process())];
     let sink_rows_per_sec = sink_rate(&mut sink, sink_port, rows, &sink_log)?;
-    let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
     let sink_cpu_us = [
         per_row(cpu(&sink)),
         per_row(cpu(nats.process()) - before[0]),
@@ -143,6 +308,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         clickhouse.query("SELECT count() FROM bench.events")?.trim() == rows.to_string(),
         "the sink reported every row inserted, but ClickHouse does not hold them all"
     );
+    let mut sink_peak_rss = peak_rss_mib(&sink);
     sink.stop();
 
     eprintln!("sink: the same rows inserted directly");
@@ -152,17 +318,262 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     eprintln!("direct insert: CPU µs per row: clickhouse {raw_insert_cpu_us:.1}");
     eprintln!("sink: the same messages consumed and acked, nothing else");
     let raw_consume_rows_per_sec = raw_consume(&js, rows).await?;
+
+    // Freshness: the whole pipeline at once, the query API polled through edge.
+    let mut sink = Process::spawn("sink", sink_command(), &sink_log, Options::default())?;
+    let query_log = dir.path().join("query-pipeline.log");
+    let mut command = Command::new(root.join("target/release/query"));
+    command
+        .env("QUERY_PORT", query_port.to_string())
+        .env("NATS_URL", nats.url())
+        .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
+        .env("CLICKHOUSE_DB", "bench")
+        .env("AUTH_URL", format!("http://127.0.0.1:{}", auth.port))
+        .env("RUST_LOG", "warn");
+    let mut query = Process::spawn("query", command, &query_log, Options::default())?;
+    query.wait_ready("query /readyz", Duration::from_secs(60), &query_log, || {
+        devstack::http::get(query_port, "/readyz", Duration::from_secs(2))
+            .is_ok_and(|r| r.status == 200)
+    })?;
+    let fresh_rate = if quick { 2_000.0 } else { 5_000.0 };
+    let freshness = freshness(
+        &url,
+        &format!("http://127.0.0.1:{edge_port}"),
+        &token,
+        project,
+        fresh_rate,
+        Duration::from_secs(if quick { 8 } else { 15 }),
+    )
+    .await?;
+    eprintln!(
+        "freshness at {fresh_rate:.0} events/s: p50 {:.0} ms, p99 {:.0} ms",
+        freshness.p50_ms, freshness.p99_ms
+    );
+    sink_peak_rss = sink_peak_rss.max(peak_rss_mib(&sink));
+    let peak_rss = vec![
+        ("edge", peak_rss_mib(&edge)),
+        ("ingest", peak_rss_mib(&ingest)),
+        ("nats-server", peak_rss_mib(nats.process())),
+        ("sink", sink_peak_rss),
+        ("ClickHouse", peak_rss_mib(clickhouse.process())),
+        ("query", peak_rss_mib(&query)),
+        ("auth", peak_rss_mib(&auth.process)),
+    ];
+    let nats_version = devstack::install::locate()
+        .nats_server
+        .and_then(|bin| Command::new(bin).arg("--version").output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let clickhouse_version = clickhouse
+        .query("SELECT version()")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    for process in [
+        &mut sink,
+        &mut query,
+        &mut edge,
+        &mut ingest,
+        &mut auth.process,
+    ] {
+        process.stop();
+    }
     Ok(PipelineReport {
+        rounds,
+        batch_edge,
         batch,
         raw_batch,
+        single_edge,
         single,
         raw_single,
+        half_rate,
+        by_batch_size,
+        freshness,
         sink_rows_per_sec,
         raw_insert_rows_per_sec,
         raw_consume_rows_per_sec,
         sink_cpu_us,
+        ingest_cpu_us,
         raw_insert_cpu_us,
+        peak_rss_mib: peak_rss,
+        nats_version,
+        clickhouse_version,
         rows,
+    })
+}
+
+/// Peak resident memory of a running process (`VmHWM`), MiB; 0 once it has exited.
+fn peak_rss_mib(process: &Process) -> f64 {
+    crate::bench::proc_kib(&format!("/proc/{}/status", process.pid()), "VmHWM:")
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Freshness at `rate` events/s for `duration`: 10-event requests on a fixed schedule, each
+/// 100 ms of sending under an event name of its own (a marker), while one client polls the
+/// query API through edge (`/api/query/top?dimension=event`) back to back. An event counts
+/// as fresh at the end of the first poll that counted every event of its marker; its
+/// freshness is that instant minus the 2xx of its request. So a figure is an upper bound, by
+/// at most one poll.
+async fn freshness(
+    url: &str,
+    edge: &str,
+    token: &str,
+    project: Uuid,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<Freshness> {
+    const PER_REQUEST: usize = 10;
+    let requests_per_marker = ((rate / PER_REQUEST as f64) / 10.0).max(1.0) as usize;
+    let marker = |request: usize| format!("fresh_{}", request / requests_per_marker);
+    let today = time::OffsetDateTime::now_utc().date();
+    let poll_url = format!(
+        "{edge}/api/query/top?project_id={project}&from={}&to={}&dimension=event&limit=1000",
+        today - time::Duration::days(1),
+        today + time::Duration::days(1),
+    );
+    let http = reqwest::Client::new();
+    // Set once sending has ended: every marker with the events it must count.
+    let expected = Arc::new(std::sync::Mutex::new(None::<HashMap<String, u64>>));
+    let poller = {
+        let (http, token, expected) = (http.clone(), token.to_owned(), Arc::clone(&expected));
+        tokio::spawn(async move {
+            let mut polls: Vec<(Instant, Instant, HashMap<String, u64>)> = Vec::new();
+            let mut deadline = None;
+            loop {
+                let started = Instant::now();
+                let response = http.get(&poll_url).bearer_auth(&token).send().await?;
+                anyhow::ensure!(
+                    response.status() == 200,
+                    "top answered {}",
+                    response.status()
+                );
+                let top: contract::query::TopResponse = response.json().await?;
+                let counts: HashMap<String, u64> =
+                    top.values.into_iter().map(|v| (v.value, v.count)).collect();
+                let all_counted = expected
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .as_ref()
+                    .map(|expected: &HashMap<String, u64>| {
+                        expected
+                            .iter()
+                            .all(|(name, n)| counts.get(name).is_some_and(|c| c >= n))
+                    });
+                polls.push((started, Instant::now(), counts));
+                match all_counted {
+                    Some(true) => return anyhow::Ok(polls),
+                    Some(false) => {
+                        let deadline =
+                            *deadline.get_or_insert(Instant::now() + Duration::from_secs(60));
+                        anyhow::ensure!(
+                            Instant::now() < deadline,
+                            "events not counted by the query API 60 s after they were sent"
+                        );
+                    }
+                    None => {}
+                }
+            }
+        })
+    };
+    let sent = paced_load(
+        url,
+        rate / PER_REQUEST as f64,
+        duration,
+        PER_REQUEST,
+        |request| posthog_body(PER_REQUEST, &marker(request)),
+    )
+    .await?;
+    let mut all = HashMap::<String, u64>::new();
+    for (request, _) in &sent.acked {
+        *all.entry(marker(*request)).or_default() += PER_REQUEST as u64;
+    }
+    let expected_markers = all.clone();
+    *expected.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(all);
+    let polls = poller.await??;
+    let expected = expected_markers;
+    // When each marker was first counted in full.
+    let seen: HashMap<&String, Instant> = expected
+        .iter()
+        .filter_map(|(name, n)| {
+            polls
+                .iter()
+                .find(|(_, _, counts)| counts.get(name).is_some_and(|c| c >= n))
+                .map(|(_, ended, _)| (name, *ended))
+        })
+        .collect();
+    anyhow::ensure!(
+        seen.len() == expected.len(),
+        "{} of {} markers never counted in full",
+        expected.len() - seen.len(),
+        expected.len()
+    );
+    let mut ages: Vec<Duration> = sent
+        .acked
+        .iter()
+        .map(|(request, acked)| seen[&marker(*request)].saturating_duration_since(*acked))
+        .collect();
+    ages.sort();
+    let poll_interval_ms = match (polls.first(), polls.last()) {
+        (Some(first), Some(last)) if polls.len() > 1 => {
+            last.0.duration_since(first.0).as_secs_f64() * 1000.0 / (polls.len() - 1) as f64
+        }
+        _ => 0.0,
+    };
+    Ok(Freshness {
+        events_per_sec: sent.load.events_per_sec,
+        events: sent.acked.len() * PER_REQUEST,
+        p50_ms: crate::bench::percentile_ms(&ages, 0.50),
+        p99_ms: crate::bench::percentile_ms(&ages, 0.99),
+        max_ms: crate::bench::percentile_ms(&ages, 1.0),
+        poll_interval_ms,
+    })
+}
+
+/// What a paced load sent: the load, and when each request (by index) was answered.
+struct PacedRun {
+    load: Load,
+    acked: Vec<(usize, Instant)>,
+}
+
+/// Sends `body(i)` to `url` at `requests_per_sec` for `duration`, each request on its own
+/// task (the client keeps a pool of keep-alive connections); each answer must be 200.
+async fn paced_load(
+    url: &str,
+    requests_per_sec: f64,
+    duration: Duration,
+    events_per_request: usize,
+    body: impl Fn(usize) -> String,
+) -> anyhow::Result<PacedRun> {
+    let http = reqwest::Client::new();
+    let interval = Duration::from_secs_f64(1.0 / requests_per_sec.max(1.0));
+    let count = (duration.as_secs_f64() * requests_per_sec) as usize;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for request in 0..count {
+        let due = started + interval.mul_f64(request as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let request_body = body(request);
+        let (http, url) = (http.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let response = http.post(&url).body(request_body).send().await?;
+            anyhow::ensure!(
+                response.status() == 200,
+                "ingest answered {}",
+                response.status()
+            );
+            let acked = Instant::now();
+            anyhow::Ok((request, acked, acked.duration_since(due)))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut acked = Vec::with_capacity(count);
+    for task in tasks {
+        let (request, at, latency) = task.await??;
+        latencies.push(latency);
+        acked.push((request, at));
+    }
+    Ok(PacedRun {
+        load: load(started.elapsed(), latencies, events_per_request),
+        acked,
     })
 }
 
@@ -249,13 +660,13 @@ async fn raw_consume(js: &jetstream::Context, rows: usize) -> anyhow::Result<f64
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A PostHog batch body of `events` fresh events.
-fn posthog_body(events: usize) -> String {
+/// A PostHog batch body of `events` fresh events named `name`.
+fn posthog_body(events: usize, name: &str) -> String {
     let batch: Vec<Value> = (0..events)
         .map(|i| {
             json!({
                 "uuid": Uuid::now_v7().to_string(),
-                "event": "$pageview",
+                "event": name,
                 "distinct_id": format!("user-{}", i % 97),
                 "properties": { "$current_url": "https://shop.example/products/42", "$lib": "web", "plan": "pro" }
             })

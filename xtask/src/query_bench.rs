@@ -120,23 +120,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
         devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
     })?;
     let edge_port = free_port()?;
-    let edge_log = dir.path().join("edge.log");
-    let mut command = Command::new(root.join("target/release/edge"));
-    command
-        .env("API_GATEWAY_PORT", edge_port.to_string())
-        .env("AUTH_URL", format!("http://127.0.0.1:{}", auth.port))
-        .env("QUERY_URL", format!("http://127.0.0.1:{port}"))
-        .env("INGEST_URL", "http://127.0.0.1:9")
-        .env("UI_DIR", root.join("ui/dist"))
-        // The bench measures latency, not the per-user policy.
-        .env("API_REQUESTS_PER_MINUTE_PER_USER", "0")
-        .env("RUST_LOG", "warn");
-    let mut edge = Process::spawn("edge", command, &edge_log, Options::default())?;
-    // Ingest is not running here, so edge is alive but never ready: wait for liveness.
-    edge.wait_ready("edge /healthz", Duration::from_secs(60), &edge_log, || {
-        devstack::http::get(edge_port, "/healthz", Duration::from_secs(2))
-            .is_ok_and(|r| r.status == 200)
-    })?;
+    let mut edge = crate::bench::start_edge(dir, "edge", edge_port, auth.port, 9, port)?;
 
     let today = time::OffsetDateTime::now_utc().date();
     let days_ago = |days: i64| today - time::Duration::days(days);
