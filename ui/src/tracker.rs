@@ -36,6 +36,10 @@ pub struct Tracker {
     queue: Signal<Vec<Value>>,
     /// A request is on its way: the next flush waits for it, so batches stay in order.
     sending: Signal<bool>,
+    /// Failed sends in a row, and when (ms since the epoch) the next may start: a failing API
+    /// is tried again after 2, 4, 8… seconds (at most 30), not every second.
+    failures: Signal<u32>,
+    retry_at_ms: Signal<f64>,
     /// Events ingest stored since the page opened.
     sent: Signal<u64>,
     /// Why the last batch could not be sent, while it waits to be sent again.
@@ -50,6 +54,8 @@ impl Tracker {
             session,
             queue: create_signal(Vec::new()),
             sending: create_signal(false),
+            failures: create_signal(0),
+            retry_at_ms: create_signal(0.0),
             sent: create_signal(0),
             problem: create_signal(None),
             session_id: create_signal(uuid::Uuid::now_v7().to_string()),
@@ -100,6 +106,9 @@ impl Tracker {
         if self.sending.get_untracked() || self.queue.with_untracked(Vec::is_empty) {
             return;
         }
+        if now_ms() < self.retry_at_ms.get_untracked() {
+            return;
+        }
         if self.session.token().is_none() {
             // Signed out: nobody to send them as.
             return;
@@ -139,6 +148,11 @@ impl Tracker {
                 Err(err) if is_worth_retrying(&err) => {
                     self.problem
                         .set(Some(api::explain(&err, api::Action::Work)));
+                    let failures = self.failures.update_silent(|f| {
+                        *f = f.saturating_add(1);
+                        *f
+                    });
+                    self.retry_at_ms.set(now_ms() + backoff_ms(failures));
                     false
                 }
                 Err(err) => {
@@ -150,6 +164,8 @@ impl Tracker {
                 }
             };
             if done {
+                self.failures.set(0);
+                self.retry_at_ms.set(0.0);
                 self.queue.update(|queue| {
                     queue.retain(|event| !ids.iter().any(|id| id == event_uuid(event)))
                 });
@@ -311,6 +327,21 @@ fn visit_properties() -> Map<String, Value> {
     properties
 }
 
+/// How long to wait after `failures` failed sends in a row: 2 s, 4 s, 8 s… at most 30 s.
+fn backoff_ms(failures: u32) -> f64 {
+    let seconds = 2_u32.saturating_pow(failures.min(5)).min(30);
+    f64::from(seconds) * 1000.0
+}
+
+/// Now, in ms since the epoch (0 outside a browser).
+fn now_ms() -> f64 {
+    if cfg!(target_arch = "wasm32") {
+        js_sys::Date::now()
+    } else {
+        0.0
+    }
+}
+
 /// Now, as RFC 3339 in UTC (the browser's clock; ingest corrects its skew with `sent_at`).
 fn now_rfc3339() -> String {
     if cfg!(target_arch = "wasm32") {
@@ -365,6 +396,15 @@ mod tests {
         );
         assert_eq!(body["batch"].as_array().map(Vec::len), Some(2));
         assert_eq!(body["sent_at"], "2026-11-30T12:00:00Z");
+    }
+
+    #[test]
+    fn a_failing_api_is_tried_again_less_and_less_often() {
+        let waits: Vec<f64> = (1..=7).map(backoff_ms).collect();
+        assert_eq!(
+            waits,
+            [2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0, 30000.0]
+        );
     }
 
     #[test]
