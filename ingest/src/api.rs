@@ -557,7 +557,7 @@ async fn accept(
             tracing::debug!(event_id = %event.event_id, subject = %event.subject, "publishing event");
         }
     }
-    publish(&state.jetstream.context, events, &Trace::of(headers))
+    publish(&state.publisher, events, &Trace::of(headers))
         .await
         .inspect_err(|_| count(state, route, "unavailable", accepted))?;
     count(state, route, "accepted", accepted);
@@ -649,14 +649,30 @@ impl Trace {
     }
 }
 
-/// Publishes every event with its id as `Nats-Msg-Id` (JetStream drops duplicates within its
-/// window) and the request's [`Trace`], all at once, then waits for every PubAck.
+/// Acks awaited at most at once per NATS connection (async-nats' default).
+const MAX_ACKS_IN_FLIGHT: usize = 5_000;
+
+/// The context events are published with. It refuses a publish when `MAX_ACKS_IN_FLIGHT` acks
+/// are pending instead of waiting for a free slot: requests that each hold unawaited acks and
+/// all wait for a slot would wait for each other (eight requests of 1000 events did, until
+/// edge's timeout), so [`publish`] frees its own slots instead.
+pub fn publisher(client: &async_nats::Client) -> jetstream::Context {
+    jetstream::context::ContextBuilder::new()
+        .max_ack_inflight(MAX_ACKS_IN_FLIGHT)
+        .backpressure_on_inflight(false)
+        .build(client.clone())
+}
+
+/// Publishes `events` and waits for every ack: the request's 2xx means JetStream stored them.
+/// Publishes are pipelined; when the connection's in-flight limit is reached, the oldest of
+/// this request's own acks is awaited first, which frees a slot.
 pub async fn publish(
     js: &jetstream::Context,
     events: Vec<Encoded>,
     trace: &Trace,
 ) -> Result<(), IngestError> {
-    let mut acks = Vec::with_capacity(events.len());
+    let unavailable = |err: &dyn std::fmt::Display| IngestError::Unavailable(err.to_string());
+    let mut acks = std::collections::VecDeque::with_capacity(events.len());
     for event in events {
         let mut message = jetstream::message::PublishMessage::build()
             .payload(event.payload.into())
@@ -667,15 +683,31 @@ pub async fn publish(
         if let Some(traceparent) = &trace.traceparent {
             message = message.header(contract::streams::TRACEPARENT_HEADER, traceparent.as_str());
         }
-        let ack = js
-            .send_publish(event.subject, message)
-            .await
-            .map_err(|err| IngestError::Unavailable(err.to_string()))?;
-        acks.push(ack);
+        loop {
+            // A clone shares the payload's bytes.
+            match js
+                .send_publish(event.subject.clone(), message.clone())
+                .await
+            {
+                Ok(ack) => {
+                    acks.push_back(ack);
+                    break;
+                }
+                Err(err) if err.kind() == jetstream::context::PublishErrorKind::MaxAckPending => {
+                    match acks.pop_front() {
+                        Some(ack) => {
+                            ack.await.map_err(|err| unavailable(&err))?;
+                        }
+                        // Every slot is another request's: they free them as their acks come.
+                        None => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+                    }
+                }
+                Err(err) => return Err(unavailable(&err)),
+            }
+        }
     }
     for ack in acks {
-        ack.await
-            .map_err(|err| IngestError::Unavailable(err.to_string()))?;
+        ack.await.map_err(|err| unavailable(&err))?;
     }
     Ok(())
 }

@@ -80,6 +80,9 @@ pub struct IngestMetrics {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub jetstream: JetStream,
+    /// Publishes events: a context that refuses a publish beyond its in-flight acks limit
+    /// instead of waiting, so a request can free its own (see `api::publish`).
+    pub publisher: async_nats::jetstream::Context,
     /// Write key -> project, followed from the `AUTH` stream.
     pub write_keys: plumbing::projects::Projects,
     /// Verifies the bearer tokens of `POST /api/events`.
@@ -120,8 +123,10 @@ pub async fn run(
         .with_check("nats", jetstream.readiness_check())
         .with_check("write_keys", write_keys.readiness_check());
     let tokens = Arc::new(config.auth.verifier());
+    let publisher = api::publisher(&jetstream.client);
     let state = AppState {
         jetstream,
+        publisher,
         write_keys,
         tokens,
         metrics: ingest_metrics,

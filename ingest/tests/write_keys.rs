@@ -149,3 +149,50 @@ async fn a_write_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_n
     );
     assert!(metrics.contains("ingest_events_total{route=\"segment\",result=\"accepted\"} 0"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_large_batches_at_once_are_all_stored_without_waiting_on_each_other() {
+    let nats = TestNats::start().expect("nats starts");
+    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
+    provision(&js, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
+    let project = Uuid::now_v7();
+    publish(&js, &issued(project, Uuid::now_v7(), "ea_bulk"), project).await;
+    let config = ingest::Config::new(
+        plumbing::config::HttpConfig::ephemeral(),
+        plumbing::config::NatsConfig { url: nats.url() },
+        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+    );
+    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
+        ingest::run(config, listener, shutdown)
+    })
+    .expect("ingest starts");
+    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+
+    // Ten requests of 1000 events at once: 10 000 acks, twice what one NATS connection lets
+    // wait at once. Each request must free its own slots rather than wait for the others'.
+    const REQUESTS: usize = 10;
+    const EVENTS: usize = 1000;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let sends = (0..REQUESTS).map(|request| {
+        let batch: Vec<_> = (0..EVENTS)
+            .map(|i| serde_json::json!({ "event": "bulk", "distinct_id": format!("u{request}-{i}") }))
+            .collect();
+        let body = serde_json::json!({ "api_key": "ea_bulk", "batch": batch }).to_string();
+        let request = http.post(ingest.url("/batch/")).body(body).send();
+        async move { request.await.map(|answer| answer.status().as_u16()) }
+    });
+    let codes: Vec<_> = futures_util::future::join_all(sends).await;
+    let codes: Vec<u16> = codes
+        .into_iter()
+        .map(|code| code.expect("answered within 20 s"))
+        .collect();
+    assert_eq!(codes, [200; REQUESTS]);
+    let mut events = js.get_stream("EVENTS").await.expect("stream");
+    let stored = events.info().await.expect("info").state.messages;
+    assert_eq!(stored, (REQUESTS * EVENTS) as u64);
+}
