@@ -137,28 +137,7 @@ pub fn ExplorerTab() -> View {
         });
     });
 
-    let names = move || {
-        let chosen = view.with(|v| v.explore_event.clone());
-        let mut names = vec![String::new()];
-        if let super::Load::Ready(catalog) = page.catalog.state.get_clone() {
-            names.extend(catalog.events.iter().map(|e| e.event.clone()));
-        }
-        if !names.contains(&chosen) {
-            names.push(chosen.clone());
-        }
-        names
-            .into_iter()
-            .map(|name| {
-                let selected = name == chosen;
-                let title = if name.is_empty() {
-                    "All events".to_owned()
-                } else {
-                    name.clone()
-                };
-                view! { option(value=name, selected=selected) { (title) } }
-            })
-            .collect::<Vec<_>>()
-    };
+    let names = move || super::event_options(page, &view.with(|v| v.explore_event.clone()));
 
     let table = move || match rows.get_clone() {
         Rows::Loading => view! { p(class="status", role="status") { "Loading the events…" } },

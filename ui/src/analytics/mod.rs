@@ -167,6 +167,30 @@ fn today() -> String {
     }
 }
 
+/// The options of an event picker: "All events", every event of the catalogue, and `chosen`
+/// even when the catalogue does not hold it (a shared link may name one); `chosen` selected.
+fn event_options(page: Page, chosen: &str) -> Vec<View> {
+    let mut names = vec![String::new()];
+    if let Load::Ready(catalog) = page.catalog.state.get_clone() {
+        names.extend(catalog.events.iter().map(|e| e.event.clone()));
+    }
+    if !names.iter().any(|name| name == chosen) {
+        names.push(chosen.to_owned());
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let selected = name == chosen;
+            let title = if name.is_empty() {
+                "All events".to_owned()
+            } else {
+                name.clone()
+            };
+            view! { option(value=name, selected=selected) { (title) } }
+        })
+        .collect()
+}
+
 /// The value of the input or select an event came from.
 pub fn target_value(event: &web_sys::Event) -> String {
     let Some(target) = event.target() else {

@@ -168,28 +168,7 @@ fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
             })
             .collect::<Vec<_>>()
     };
-    let events = move || {
-        let chosen = view.with(|v| v.event.clone());
-        let mut names = vec![String::new()];
-        if let Load::Ready(catalog) = page.catalog.state.get_clone() {
-            names.extend(catalog.events.iter().map(|e| e.event.clone()));
-        }
-        if !names.contains(&chosen) {
-            names.push(chosen.clone());
-        }
-        names
-            .into_iter()
-            .map(|name| {
-                let selected = name == chosen;
-                let title = if name.is_empty() {
-                    "All events".to_owned()
-                } else {
-                    name.clone()
-                };
-                view! { option(value=name, selected=selected) { (title) } }
-            })
-            .collect::<Vec<_>>()
-    };
+    let events = move || super::event_options(page, &view.with(|v| v.event.clone()));
     let option = move |value: &'static str,
                        title: &'static str,
                        of: fn(&url::ViewState) -> String| {
