@@ -421,7 +421,7 @@ async fn top(
         let limit = params::limit(params.get("limit").map(String::as_str), 10)?;
         let event = params.get("event").filter(|e| !e.is_empty());
         let text = format!(
-            "SELECT {} AS value, count() AS count, uniqExact(user_hash) AS users \
+            "SELECT {} AS value, count() AS count, uniqCombined(user_hash) AS users \
              FROM events WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
             dimension.sql(),
             scope.where_sql(),

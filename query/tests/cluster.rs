@@ -404,10 +404,12 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
     // table.
     let older = Layout::new(&unique_name("test"), Some(cluster.name())).expect("layout");
     for statement in older.statements() {
-        let previous = statement.replace(
-            ",\n        user_hash UInt64 DEFAULT cityHash64(distinct_id)",
-            "",
-        );
+        let previous = statement
+            .replace(
+                ",\n        user_hash UInt64 DEFAULT cityHash64(distinct_id)",
+                "",
+            )
+            .replace("LowCardinality(String)", "String");
         cluster.servers[0]
             .query(&previous)
             .expect("previous layout");
@@ -427,6 +429,17 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
             ))
             .expect("columns");
         assert_eq!(hashed.trim(), "2", "events_local and events");
+        let dimensions = server
+            .query(&format!(
+                "SELECT table, type FROM system.columns WHERE database = '{}' \
+                 AND name = 'browser' ORDER BY table",
+                older.database()
+            ))
+            .expect("columns");
+        assert_eq!(
+            dimensions, "events\tLowCardinality(String)\nevents_local\tLowCardinality(String)\n",
+            "dimensions converted on every shard and in the Distributed table"
+        );
     }
 
     // The same DDL and parts statement parse on current ClickHouse (chdb has no cluster to run

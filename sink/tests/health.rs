@@ -66,7 +66,8 @@ async fn an_events_table_of_an_older_layout_is_reported_not_written() {
 }
 
 #[tokio::test]
-async fn a_table_of_the_previous_release_gains_the_user_hash_column_with_its_rows_hashed() {
+async fn a_table_of_the_previous_release_gains_user_hash_and_low_cardinality_dimensions_keeping_its_rows()
+ {
     let db = ClickHouseDb::unique();
     db.server().create_database(&db.name).expect("database");
     // The layout as released before `user_hash`, with one row already stored.
@@ -75,7 +76,8 @@ async fn a_table_of_the_previous_release_gains_the_user_hash_column_with_its_row
         .replace(
             ",\n        user_hash UInt64 MATERIALIZED cityHash64(distinct_id)",
             "",
-        );
+        )
+        .replace("LowCardinality(String)", "String");
     assert!(!previous.contains("user_hash"), "{previous}");
     db.server().query(&previous).expect("previous table");
     db.server()
@@ -102,6 +104,24 @@ async fn a_table_of_the_previous_release_gains_the_user_hash_column_with_its_row
         )
         .expect("reads");
     assert_eq!(hashed.trim(), "1", "the old row is hashed on read");
+    // Its dimensions are stored as LowCardinality now, the old row unchanged.
+    let types = db
+        .server()
+        .query(&format!(
+            "SELECT name, type FROM system.columns WHERE database = '{}' AND table = 'events' \
+             AND name IN ('path', 'browser', 'event', 'url') ORDER BY name",
+            db.name
+        ))
+        .expect("columns");
+    assert_eq!(
+        types,
+        "browser\tLowCardinality(String)\nevent\tString\npath\tLowCardinality(String)\nurl\tString\n"
+    );
+    let row = db
+        .server()
+        .query_in(&db.name, "SELECT distinct_id, path, browser FROM events")
+        .expect("reads");
+    assert_eq!(row, "user-1\t\t\n");
 }
 
 #[tokio::test]

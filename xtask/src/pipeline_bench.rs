@@ -795,13 +795,9 @@ async fn raw_insert(clickhouse: &ClickHouse, rows: usize) -> anyhow::Result<f64>
     let server = clickhouse::Client::default()
         .with_url(config.url())
         .with_validation(false);
-    for statement in sink::schema::statements("bench_raw")? {
-        server
-            .query(&statement)
-            .execute()
-            .await
-            .context("raw schema")?;
-    }
+    sink::schema::apply(&server, "bench_raw")
+        .await
+        .context("raw schema")?;
     let client = server.with_database("bench_raw");
     let all: Vec<sink::consumer::EventRow> = (0..rows)
         .map(|i| sink::consumer::EventRow::new(sample_event(), i as u64))

@@ -271,9 +271,7 @@ async fn insert_events(clickhouse: &ClickHouse, project: Uuid, rows: usize) -> a
     let server = clickhouse::Client::default()
         .with_url(format!("http://127.0.0.1:{}", clickhouse.http_port()))
         .with_validation(false);
-    for statement in sink::schema::statements(DATABASE)? {
-        server.query(&statement).execute().await?;
-    }
+    sink::schema::apply(&server, DATABASE).await?;
     let client = server.with_database(DATABASE);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let start = now - 60 * 86_400;
