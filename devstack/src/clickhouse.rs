@@ -248,8 +248,29 @@ fn write_config(
     std::fs::create_dir_all(&logs)?;
     let config_path = dir.join("config.xml");
     std::fs::write(&config_path, generated)?;
-    std::fs::write(dir.join("users.xml"), users)?;
+    std::fs::write(dir.join("users.xml"), allow_low_cardinality(&users)?)?;
     Ok(config_path)
+}
+
+/// `users` with `LowCardinality` columns allowed in the default profile, on a server of the
+/// `<yandex>` configuration era (ClickHouse 18.x, where the type was experimental; the 19 to 21
+/// servers of that era accept the setting as obsolete). Sent with a query, the setting reaches
+/// the server that receives it but not the `ON CLUSTER` DDL its shards run, so the profile is
+/// where a cluster's servers get it. Newer servers refuse it, and need nothing.
+fn allow_low_cardinality(users: &str) -> anyhow::Result<String> {
+    if !users.contains("<yandex>") {
+        return Ok(users.to_owned());
+    }
+    let profile = users
+        .find("<profiles>")
+        .and_then(|at| users[at..].find("<default>").map(|offset| at + offset))
+        .context("users.xml has no default profile")?
+        + "<default>".len();
+    Ok(format!(
+        "{}\n            <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>{}",
+        &users[..profile],
+        &users[profile..]
+    ))
 }
 
 /// What makes a server `member` of its cluster: the cluster among the `remote_servers` (each
