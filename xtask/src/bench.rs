@@ -4,6 +4,7 @@
 //! the argon2id bound, token costs).
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -633,23 +634,45 @@ pub(crate) fn start_edge(
     ingest_port: u16,
     query_port: u16,
 ) -> anyhow::Result<Process> {
-    let root = devstack::workspace_root();
-    let log = dir.path().join(format!("{name}.log"));
-    let mut command = Command::new(root.join("target/release/edge"));
-    command
-        .env("API_GATEWAY_PORT", port.to_string())
-        .env("AUTH_URL", format!("http://127.0.0.1:{auth_port}"))
-        .env("INGEST_URL", format!("http://127.0.0.1:{ingest_port}"))
-        .env("QUERY_URL", format!("http://127.0.0.1:{query_port}"))
-        .env("UI_DIR", root.join("ui/dist"))
+    let ui = devstack::workspace_root().join("ui/dist");
+    let env = [
+        ("API_GATEWAY_PORT", port.to_string()),
+        ("AUTH_URL", format!("http://127.0.0.1:{auth_port}")),
+        ("INGEST_URL", format!("http://127.0.0.1:{ingest_port}")),
+        ("QUERY_URL", format!("http://127.0.0.1:{query_port}")),
+        ("UI_DIR", ui.display().to_string()),
         // The bench measures capacity and latency, not the per-user policy.
-        .env("API_REQUESTS_PER_MINUTE_PER_USER", "0")
-        .env("RUST_LOG", "warn");
-    let mut edge = Process::spawn("edge", command, &log, Options::default())?;
-    edge.wait_ready("edge /healthz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/healthz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
-    Ok(edge)
+        ("API_REQUESTS_PER_MINUTE_PER_USER", "0".to_owned()),
+    ];
+    start_release(dir.path(), name, "edge", &env, Some((port, "/healthz")))
+}
+
+/// The release build of `service`, started with `env` and `RUST_LOG=warn`, its output in
+/// `<dir>/<name>.log`; with `probe` (a port and path), waits up to a minute for it to answer 200.
+pub(crate) fn start_release(
+    dir: &Path,
+    name: &str,
+    service: &str,
+    env: &[(&str, String)],
+    probe: Option<(u16, &str)>,
+) -> anyhow::Result<Process> {
+    let mut command = Command::new(
+        devstack::workspace_root()
+            .join("target/release")
+            .join(service),
+    );
+    command.env("RUST_LOG", "warn");
+    for (variable, value) in env {
+        command.env(variable, value);
+    }
+    let log = dir.join(format!("{name}.log"));
+    let mut process = Process::spawn(service, command, &log, Options::default())?;
+    if let Some((port, path)) = probe {
+        process.wait_ready(path, Duration::from_secs(60), &log, || {
+            devstack::http::get(port, path, Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+        })?;
+    }
+    Ok(process)
 }
 
 /// The release auth on a free port, with a Postgres of its own in `dir`, signing keys, and
@@ -676,23 +699,16 @@ pub(crate) fn start_auth(
     let keys = dir.join("signing-keys");
     run(Command::new(&auth_bin).args(["keys", "add"]).arg(&keys))?;
     let port = free_port()?;
-    let log = dir.join("auth.log");
-    let mut command = Command::new(&auth_bin);
-    command
-        .env("AUTH_PORT", port.to_string())
-        .env("NATS_URL", nats_url)
-        .env("POSTGRES_PORT", postgres.port().to_string())
-        .env("POSTGRES_DB", "bench")
-        .env("POSTGRES_PASSWORD", postgres.password())
-        .env("AUTH_SIGNING_KEYS_FILE", &keys)
-        .env("RUST_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut process = Process::spawn("auth", command, &log, Options::default())?;
-    process.wait_ready("auth /readyz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
+    let mut settings = vec![
+        ("AUTH_PORT", port.to_string()),
+        ("NATS_URL", nats_url.to_owned()),
+        ("POSTGRES_PORT", postgres.port().to_string()),
+        ("POSTGRES_DB", "bench".to_owned()),
+        ("POSTGRES_PASSWORD", postgres.password().to_owned()),
+        ("AUTH_SIGNING_KEYS_FILE", keys.display().to_string()),
+    ];
+    settings.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
+    let process = start_release(dir, "auth", "auth", &settings, Some((port, "/readyz")))?;
     Ok(BenchAuth {
         process,
         port,

@@ -15,10 +15,12 @@ use contract::event::{Event, EventContext, EventKind};
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::nats::NatsServer;
 use devstack::ports::free_port;
-use devstack::process::{Options, Process};
+use devstack::process::Process;
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::bench::start_release;
 
 const KEY: &str = "ea_benchmark_key";
 const CLIENTS: usize = 8;
@@ -107,7 +109,6 @@ pub struct PipelineReport {
 }
 
 pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
-    let root = devstack::workspace_root();
     let (batches, singles, rounds, paced_secs) = if quick {
         (1_000, 5_000, 2, 4)
     } else {
@@ -159,18 +160,19 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     js.create_stream(raw_config).await?;
 
     let port = free_port()?;
-    let log = dir.path().join("ingest.log");
-    let mut command = Command::new(root.join("target/release/ingest"));
-    command
-        .env("INGEST_PORT", port.to_string())
-        .env("NATS_URL", nats.url())
+    let env = [
+        ("INGEST_PORT", port.to_string()),
+        ("NATS_URL", nats.url()),
         // The bench measures capacity, not the per-key policy.
-        .env("WRITE_KEY_REQUESTS_PER_SECOND", "0")
-        .env("RUST_LOG", "warn");
-    let mut ingest = Process::spawn("ingest", command, &log, Options::default())?;
-    ingest.wait_ready("ingest /readyz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
+        ("WRITE_KEY_REQUESTS_PER_SECOND", "0".to_owned()),
+    ];
+    let mut ingest = start_release(
+        dir.path(),
+        "ingest",
+        "ingest",
+        &env,
+        Some((port, "/readyz")),
+    )?;
     // The public door in front of ingest, and later of query (started for freshness).
     let query_port = free_port()?;
     let edge_port = free_port()?;
@@ -287,19 +289,15 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     eprintln!("sink: {rows} rows from the stream");
     let sink_port = free_port()?;
     let sink_log = dir.path().join("sink.log");
-    let sink_command = || {
-        let mut command = Command::new(root.join("target/release/sink"));
-        command
-            .env("SINK_PORT", sink_port.to_string())
-            .env("NATS_URL", nats.url())
-            .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
-            .env("CLICKHOUSE_DB", "bench")
-            .env("SINK_BATCH_SIZE", batch_size().to_string())
-            .env("SINK_BATCH_WAIT_MS", SINK_BATCH_WAIT_MS.to_string())
-            .env("RUST_LOG", "warn");
-        command
-    };
-    let mut sink = Process::spawn("sink", sink_command(), &sink_log, Options::default())?;
+    let sink_env = [
+        ("SINK_PORT", sink_port.to_string()),
+        ("NATS_URL", nats.url()),
+        ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+        ("CLICKHOUSE_DB", "bench".to_owned()),
+        ("SINK_BATCH_SIZE", batch_size().to_string()),
+        ("SINK_BATCH_WAIT_MS", SINK_BATCH_WAIT_MS.to_string()),
+    ];
+    let mut sink = start_release(dir.path(), "sink", "sink", &sink_env, None)?;
     let before = [cpu(nats.process()), cpu(clickhouse.process())];
     let sink_rows_per_sec = sink_rate(&mut sink, sink_port, rows, &sink_log)?;
     let sink_cpu_us = [
@@ -327,21 +325,21 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let raw_consume_rows_per_sec = raw_consume(&js, rows).await?;
 
     // Freshness: the whole pipeline at once, the query API polled through edge.
-    let mut sink = Process::spawn("sink", sink_command(), &sink_log, Options::default())?;
-    let query_log = dir.path().join("query-pipeline.log");
-    let mut command = Command::new(root.join("target/release/query"));
-    command
-        .env("QUERY_PORT", query_port.to_string())
-        .env("NATS_URL", nats.url())
-        .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
-        .env("CLICKHOUSE_DB", "bench")
-        .env("AUTH_URL", format!("http://127.0.0.1:{}", auth.port))
-        .env("RUST_LOG", "warn");
-    let mut query = Process::spawn("query", command, &query_log, Options::default())?;
-    query.wait_ready("query /readyz", Duration::from_secs(60), &query_log, || {
-        devstack::http::get(query_port, "/readyz", Duration::from_secs(2))
-            .is_ok_and(|r| r.status == 200)
-    })?;
+    let mut sink = start_release(dir.path(), "sink", "sink", &sink_env, None)?;
+    let env = [
+        ("QUERY_PORT", query_port.to_string()),
+        ("NATS_URL", nats.url()),
+        ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+        ("CLICKHOUSE_DB", "bench".to_owned()),
+        ("AUTH_URL", format!("http://127.0.0.1:{}", auth.port)),
+    ];
+    let mut query = start_release(
+        dir.path(),
+        "query-pipeline",
+        "query",
+        &env,
+        Some((query_port, "/readyz")),
+    )?;
     let fresh_rate = if quick { 2_000.0 } else { 5_000.0 };
     let freshness = freshness(
         &url,

@@ -3,14 +3,12 @@
 //! timed through edge and through query against the very SQL it ran (from `QUERY_SQL_LOG`) sent
 //! straight to ClickHouse.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::nats::NatsServer;
 use devstack::ports::free_port;
-use devstack::process::{Options, Process};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 use sink::consumer::EventRow;
@@ -46,7 +44,6 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     } else {
         (10_000_000, 15)
     };
-    let root = devstack::workspace_root();
     let nats = NatsServer::start(&dir.path().join("nats-query"), free_port()?, None)?;
     let js = jetstream::new(async_nats::connect(nats.url()).await?);
     plumbing::streams::provision(&js, &plumbing::streams::Definitions::bundled()?).await?;
@@ -104,21 +101,17 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
 
     let sql_log = dir.path().join("query-statements.sql");
     let port = free_port()?;
-    let log = dir.path().join("query.log");
-    let mut command = Command::new(root.join("target/release/query"));
-    command
-        .env("QUERY_PORT", port.to_string())
-        .env("NATS_URL", nats.url())
-        .env("CLICKHOUSE_PORT", clickhouse.http_port().to_string())
-        .env("CLICKHOUSE_DB", DATABASE)
-        .env("AUTH_URL", format!("http://127.0.0.1:{}", auth.port))
-        .env("QUERY_SQL_LOG", &sql_log)
-        .env("QUERY_TIMEOUT_SECONDS", "60")
-        .env("RUST_LOG", "warn");
-    let mut query = Process::spawn("query", command, &log, Options::default())?;
-    query.wait_ready("query /readyz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })?;
+    let env = [
+        ("QUERY_PORT", port.to_string()),
+        ("NATS_URL", nats.url()),
+        ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+        ("CLICKHOUSE_DB", DATABASE.to_owned()),
+        ("AUTH_URL", format!("http://127.0.0.1:{}", auth.port)),
+        ("QUERY_SQL_LOG", sql_log.display().to_string()),
+        ("QUERY_TIMEOUT_SECONDS", "60".to_owned()),
+    ];
+    let mut query =
+        crate::bench::start_release(dir.path(), "query", "query", &env, Some((port, "/readyz")))?;
     let edge_port = free_port()?;
     let mut edge = crate::bench::start_edge(dir, "edge", edge_port, auth.port, 9, port)?;
 
