@@ -57,6 +57,27 @@ impl Metrics {
         }
     }
 
+    /// Counts one answered request and its duration. The labels are built once for both
+    /// metrics: this runs for every request.
+    pub fn observe_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: axum::http::StatusCode,
+        elapsed: std::time::Duration,
+    ) {
+        let mut labels: HttpLabels = vec![
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.as_str().to_owned()),
+        ];
+        self.http_requests.get_or_create(&labels).inc();
+        labels.truncate(2);
+        self.http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
     /// Registers a service's own metric under `<service>_<name>`.
     pub fn register(
         &self,
