@@ -2,6 +2,11 @@
 
 use anyhow::Context as _;
 
+// Edge allocates for every request it forwards (headers, URLs, bodies); the system allocator
+// was a seventh of its CPU on single-event requests.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = plumbing::telemetry::init("edge");

@@ -168,9 +168,56 @@ pub struct Proxy {
     /// The sink's health listener: nothing is forwarded there, the system status reads its
     /// `/readyz`.
     pub sink: String,
+    /// The services' base URLs parsed once, in the order of [`Upstream::SERVICES`], each
+    /// when it has no path of its own: a request's URL is then this one with the request's
+    /// path and query, instead of a whole URL parsed (host name checks included) per request.
+    parsed: [Option<reqwest::Url>; 3],
 }
 
 impl Proxy {
+    pub fn new(
+        client: reqwest::Client,
+        auth: String,
+        ingest: String,
+        query: String,
+        sink: String,
+    ) -> Self {
+        let parse = |base: &str| {
+            reqwest::Url::parse(base.trim_end_matches('/'))
+                .ok()
+                .filter(|url| url.path() == "/" && url.query().is_none() && !url.cannot_be_a_base())
+        };
+        let parsed = [parse(&auth), parse(&ingest), parse(&query)];
+        Self {
+            client,
+            auth,
+            ingest,
+            query,
+            sink,
+            parsed,
+        }
+    }
+
+    /// The URL of the request `uri` at `upstream`, whose base is `base`.
+    fn url(&self, upstream: Upstream, base: &str, uri: &axum::http::Uri) -> UpstreamUrl {
+        let parsed = Upstream::SERVICES
+            .iter()
+            .position(|service| *service == upstream)
+            .and_then(|index| self.parsed[index].as_ref());
+        match parsed {
+            Some(parsed) => {
+                let mut url = parsed.clone();
+                url.set_path(uri.path());
+                url.set_query(uri.query());
+                UpstreamUrl::Parsed(url)
+            }
+            None => {
+                let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+                UpstreamUrl::Text(format!("{base}{path_and_query}"))
+            }
+        }
+    }
+
     /// A client that streams, never follows redirects, and gives up on an upstream that sends
     /// nothing for `timeout`.
     pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
@@ -321,7 +368,7 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
         }
     };
     let mut response = match gate.proxy.base(route.upstream) {
-        Some(base) => forward(&gate.proxy, base, client, https, request).await,
+        Some(base) => forward(&gate.proxy, route.upstream, base, client, https, request).await,
         None => crate::status::serve(gate, request.headers()).await,
     };
     if https {
@@ -398,16 +445,22 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, also_dropped: &[&str]) {
     }
 }
 
+/// Where a request goes: a URL built from the parsed base, or the text of one to parse.
+enum UpstreamUrl {
+    Parsed(reqwest::Url),
+    Text(String),
+}
+
 async fn forward(
     proxy: &Proxy,
+    upstream: Upstream,
     base: &str,
     client: IpAddr,
     https: bool,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("{base}{path_and_query}");
+    let url = proxy.url(upstream, base, &parts.uri);
     let mut headers = HeaderMap::new();
     copy_headers(&parts.headers, &mut headers, SET_BY_EDGE);
     // The client as edge determined it; anything the client claimed is dropped above.
@@ -421,9 +474,11 @@ async fn forward(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    let sent = proxy
-        .client
-        .request(parts.method, &url)
+    let builder = match url {
+        UpstreamUrl::Parsed(url) => proxy.client.request(parts.method, url),
+        UpstreamUrl::Text(url) => proxy.client.request(parts.method, url),
+    };
+    let sent = builder
         .headers(headers)
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))
         .send()
