@@ -154,6 +154,10 @@ impl EventRow {
     }
 }
 
+/// Most messages a batch has room for from the start: the default batch size. A larger
+/// `SINK_BATCH_SIZE` grows past it as messages come, rather than reserve hundreds of MiB.
+const PREALLOCATED: usize = 20_000;
+
 /// Messages read from the stream, decoded, waiting to be inserted together.
 #[derive(Default)]
 struct Batch {
@@ -168,6 +172,19 @@ struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for `capacity` messages (at most [`PREALLOCATED`]). Grown one
+    /// push at a time, the rows and messages of a full batch were copied again and again into
+    /// ever larger, freshly faulted-in memory. Room not filled is never touched, so a batch
+    /// closed early by its wait costs no memory for it.
+    fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.min(PREALLOCATED);
+        Self {
+            rows: Vec::with_capacity(capacity),
+            messages: Vec::with_capacity(capacity),
+            ..Self::default()
+        }
+    }
+
     fn len(&self) -> usize {
         self.messages.len() + self.unreadable.len()
     }
@@ -247,7 +264,10 @@ fn take_out(
     messages: &mut Vec<Message>,
     mut is_copy: impl FnMut(&EventRow) -> bool,
 ) -> Vec<Message> {
-    let mut kept = (Vec::new(), Vec::new());
+    let mut kept = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
     let mut copies = Vec::new();
     for (row, message) in rows.drain(..).zip(messages.drain(..)) {
         if is_copy(&row) {
@@ -302,7 +322,7 @@ async fn read(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let max_wait = Duration::from_millis(settings.max_wait_ms);
-    let mut batch = Batch::default();
+    let mut batch = Batch::with_capacity(settings.max_messages);
     'consumer: while !*stop.borrow() {
         let messages = subscribe(&js, &settings).await;
         let mut messages = match messages {
@@ -316,26 +336,34 @@ async fn read(
                 continue;
             }
         };
-        let mut closes = tokio::time::Instant::now();
+        // One timer, reset when a batch starts: a timer made anew for every message registers
+        // with the runtime's timer wheel (and wakes its driver) once per message.
+        let closes = tokio::time::sleep(max_wait);
+        tokio::pin!(closes);
         loop {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break 'consumer,
-                () = tokio::time::sleep_until(closes), if batch.len() > 0 => {
-                    if hand_over(&batches, std::mem::take(&mut batch)).await.is_err() {
+                () = &mut closes, if batch.len() > 0 => {
+                    let full = std::mem::replace(&mut batch, Batch::with_capacity(settings.max_messages));
+                    if hand_over(&batches, full).await.is_err() {
                         return;
                     }
                 }
                 next = messages.next() => match next {
                     Some(Ok(message)) => {
                         if batch.len() == 0 {
-                            closes = tokio::time::Instant::now() + max_wait;
+                            closes.as_mut().reset(tokio::time::Instant::now() + max_wait);
                         }
                         batch.push(message);
-                        if batch.len() >= settings.max_messages
-                            && hand_over(&batches, std::mem::take(&mut batch)).await.is_err()
-                        {
-                            return;
+                        if batch.len() >= settings.max_messages {
+                            let full = std::mem::replace(
+                                &mut batch,
+                                Batch::with_capacity(settings.max_messages),
+                            );
+                            if hand_over(&batches, full).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     Some(Err(err)) => {
@@ -594,10 +622,21 @@ impl Writer<'_> {
             .recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut seen = std::collections::HashSet::new();
-        take_out(rows, messages, |row| {
-            recent.contains(&row.event_id) || !seen.insert(row.event_id)
-        })
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let mut is_copy =
+            |row: &EventRow| recent.contains(&row.event_id) || !seen.insert(row.event_id);
+        // Copies are rare: the batch is rebuilt only from the first one on.
+        let Some(first) = rows.iter().position(&mut is_copy) else {
+            return Vec::new();
+        };
+        let mut later_rows = rows.split_off(first);
+        let mut later_messages = messages.split_off(first);
+        let mut copies = vec![later_messages.remove(0)];
+        later_rows.remove(0);
+        copies.extend(take_out(&mut later_rows, &mut later_messages, is_copy));
+        rows.append(&mut later_rows);
+        messages.append(&mut later_messages);
+        copies
     }
 
     /// One row ClickHouse refused on its own: retried on a later delivery, dead-lettered on
