@@ -50,10 +50,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// When it happened, corrected for the client's clock skew.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     pub timestamp: OffsetDateTime,
     /// When ingest received it.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     pub received_at: OffsetDateTime,
     #[serde(default)]
     pub properties: Map<String, Value>,
@@ -106,4 +106,52 @@ pub struct NativeAccepted {
     pub accepted: usize,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejected>,
+}
+
+/// RFC 3339 date-times exactly as `time::serde::rfc3339` writes and reads them, written from a
+/// buffer on the stack rather than a `String` per field: ingest writes two for every event.
+mod rfc3339 {
+    use serde::{Serializer, ser::Error as _};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub use time::serde::rfc3339::deserialize;
+
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        // The longest is `-9999-12-31T23:59:59.999999999+23:59`, 36 bytes.
+        let mut buffer = [0_u8; 64];
+        let mut rest = &mut buffer[..];
+        at.format_into(&mut rest, &Rfc3339)
+            .map_err(S::Error::custom)?;
+        // What was written is what the writer moved past (the count `format_into` returns is
+        // not the whole length).
+        let length = 64 - rest.len();
+        let text = std::str::from_utf8(&buffer[..length]).map_err(S::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_times_are_written_as_time_writes_them() {
+        let at = OffsetDateTime::now_utc();
+        for at in [
+            at,
+            at.replace_nanosecond(0).expect("valid"),
+            OffsetDateTime::UNIX_EPOCH,
+        ] {
+            let expected = serde_json::to_string(
+                &at.format(&time::format_description::well_known::Rfc3339)
+                    .expect("formats"),
+            )
+            .expect("writes");
+            let mut written = Vec::new();
+            rfc3339::serialize(&at, &mut serde_json::Serializer::new(&mut written))
+                .expect("writes");
+            assert_eq!(String::from_utf8(written).expect("utf-8"), expected);
+        }
+    }
 }

@@ -181,24 +181,35 @@ async fn posthog_capture(
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
     let ip = anonymise(client_ip(&state, peer, &headers));
-    let mut outcomes = Vec::with_capacity(parsed.events.len());
+    let mut project_ids = Vec::with_capacity(parsed.events.len());
     let mut checked = Vec::new();
+    // The last key's project: a batch names one key, looked up once.
+    let mut last: Option<(&str, uuid::Uuid)> = None;
+    let body_token = parsed.token.as_deref();
     for raw_event in &parsed.events {
-        let token =
-            posthog::token(raw_event, parsed.token.as_deref()).ok_or(IngestError::UnknownKey)?;
-        let project_id = state
-            .write_keys
-            .project(&token)
-            .ok_or(IngestError::UnknownKey)?;
-        within_rate(&state, &token, &mut checked)?;
-        outcomes.push(posthog::normalise(
-            raw_event,
-            project_id,
-            parsed.sent_at,
-            received_at,
-            &ip,
-        ));
+        let token = posthog::token(raw_event, body_token).ok_or(IngestError::UnknownKey)?;
+        let project_id = match last {
+            Some((key, project_id)) if key == token => project_id,
+            _ => {
+                let project_id = state
+                    .write_keys
+                    .project(token)
+                    .ok_or(IngestError::UnknownKey)?;
+                within_rate(&state, token, &mut checked)?;
+                last = Some((token, project_id));
+                project_id
+            }
+        };
+        project_ids.push(project_id);
     }
+    let outcomes = parsed
+        .events
+        .into_iter()
+        .zip(project_ids)
+        .map(|(raw_event, project_id)| {
+            posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip)
+        })
+        .collect();
     let rejected = accept(&state, "posthog", outcomes, &headers).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let body = PosthogAccepted {
@@ -288,13 +299,13 @@ async fn native_events(
     let ip = anonymise(client_ip(&state, peer, &headers));
     let mut outcomes = Vec::with_capacity(parsed.events.len());
     for raw in parsed.events {
-        let serde_json::Value::Object(mut object) = raw else {
+        let posthog::RawEvent::Object(mut object) = raw else {
             outcomes.push(Err("an event must be a JSON object".to_owned()));
             continue;
         };
-        let project_id = match object.remove("project_id") {
-            None | Some(serde_json::Value::Null) => contract::BUILTIN_PROJECT_ID,
-            Some(serde_json::Value::String(id)) => uuid::Uuid::parse_str(&id)
+        let project_id = match object.project_id.take() {
+            None | Some(posthog::Field::Null) => contract::BUILTIN_PROJECT_ID,
+            Some(posthog::Field::Str(id)) => uuid::Uuid::parse_str(&id)
                 .map_err(|_| IngestError::BadRequest("project_id: must be a UUID".to_owned()))?,
             Some(_) => {
                 return Err(IngestError::BadRequest(
@@ -314,12 +325,9 @@ async fn native_events(
                 ));
             }
         }
-        object.insert(
-            "distinct_id".to_owned(),
-            serde_json::Value::String(claims.sub.to_string()),
-        );
+        object.distinct_id = Some(posthog::Field::Str(claims.sub.to_string().into()));
         let outcome = posthog::normalise(
-            &serde_json::Value::Object(object),
+            posthog::RawEvent::Object(object),
             project_id,
             parsed.sent_at,
             received_at,
@@ -530,35 +538,34 @@ async fn accept(
     let request_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
-    let mut events = Vec::with_capacity(outcomes.len());
+    let mut batch = Encoded::with_capacity(outcomes.len());
     let mut rejected = Vec::new();
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(mut event) => {
                 enrich::user_agent(&mut event, request_agent);
-                match Encoded::new(&event) {
-                    Ok(encoded) => events.push(encoded),
-                    Err(error) => rejected.push(Rejected { index, error }),
+                if let Err(error) = batch.push(&event) {
+                    rejected.push(Rejected { index, error });
                 }
             }
             Err(error) => rejected.push(Rejected { index, error }),
         }
     }
     count(state, route, "rejected", rejected.len());
-    if events.is_empty() {
+    if batch.events.is_empty() {
         let first = rejected
             .first()
             .map_or("the request holds no event", |r| r.error.as_str());
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
-    let accepted = events.len();
+    let accepted = batch.events.len();
     if tracing::enabled!(tracing::Level::DEBUG) {
-        for event in &events {
+        for event in &batch.events {
             // Inside the request span: request id and trace id stand next to the event id.
             tracing::debug!(event_id = %event.event_id, subject = %event.subject, "publishing event");
         }
     }
-    publish(&state.publisher, events, &Trace::of(headers))
+    publish(&state.publisher, batch, &Trace::of(headers))
         .await
         .inspect_err(|_| count(state, route, "unavailable", accepted))?;
     count(state, route, "accepted", accepted);
@@ -597,33 +604,72 @@ async fn read_limited(body: Body) -> Result<Vec<u8>, IngestError> {
     Ok(raw)
 }
 
-/// An event ready to publish: serialised once, for the size check and for the stream.
-#[derive(Debug)]
+/// A request's events ready to publish: serialised once, for the size check and for the
+/// stream, one after the other into one buffer that every message shares.
+#[derive(Debug, Default)]
 pub struct Encoded {
-    subject: String,
-    event_id: String,
-    payload: Vec<u8>,
+    payloads: Vec<u8>,
+    events: Vec<EncodedEvent>,
+    /// The subjects of this request so far: one or two, for a request of one project.
+    subjects: Vec<(uuid::Uuid, EventKind, async_nats::Subject)>,
+}
+
+/// One event of [`Encoded`]: its payload is `payloads[start..end]`.
+#[derive(Debug)]
+struct EncodedEvent {
+    subject: async_nats::Subject,
+    event_id: uuid::Uuid,
+    start: usize,
+    end: usize,
 }
 
 impl Encoded {
+    pub fn with_capacity(events: usize) -> Self {
+        Self {
+            // About what a small browser event takes.
+            payloads: Vec::with_capacity(events * 512),
+            events: Vec::with_capacity(events),
+            subjects: Vec::new(),
+        }
+    }
+
     /// Serialises `event`; an event over [`posthog::MAX_EVENT_BYTES`] is refused.
-    pub fn new(event: &Event) -> Result<Self, String> {
-        let payload =
-            serde_json::to_vec(event).map_err(|err| format!("cannot encode the event: {err}"))?;
-        if payload.len() > posthog::MAX_EVENT_BYTES {
+    pub fn push(&mut self, event: &Event) -> Result<(), String> {
+        let start = self.payloads.len();
+        if let Err(err) = serde_json::to_writer(&mut self.payloads, event) {
+            self.payloads.truncate(start);
+            return Err(format!("cannot encode the event: {err}"));
+        }
+        if self.payloads.len() - start > posthog::MAX_EVENT_BYTES {
+            self.payloads.truncate(start);
             return Err(format!(
                 "an event must be at most {} bytes",
                 posthog::MAX_EVENT_BYTES
             ));
         }
-        Ok(Self {
-            subject: contract::streams::event_subject(
-                &event.project_id.to_string(),
-                event.kind.as_str(),
-            ),
-            event_id: event.event_id.to_string(),
-            payload,
-        })
+        let known = self
+            .subjects
+            .iter()
+            .find(|(project_id, kind, _)| *project_id == event.project_id && *kind == event.kind);
+        let subject = match known {
+            Some((_, _, subject)) => subject.clone(),
+            None => {
+                let subject = async_nats::Subject::from(contract::streams::event_subject(
+                    &event.project_id.to_string(),
+                    event.kind.as_str(),
+                ));
+                self.subjects
+                    .push((event.project_id, event.kind, subject.clone()));
+                subject
+            }
+        };
+        self.events.push(EncodedEvent {
+            subject,
+            event_id: event.event_id,
+            start,
+            end: self.payloads.len(),
+        });
+        Ok(())
     }
 }
 
@@ -669,27 +715,38 @@ pub fn publisher(client: &async_nats::Client) -> jetstream::Context {
 /// this request's own acks is awaited first, which frees a slot.
 pub async fn publish(
     js: &jetstream::Context,
-    events: Vec<Encoded>,
+    batch: Encoded,
     trace: &Trace,
 ) -> Result<(), IngestError> {
+    // The custom header names as static bytes, rather than parsed and copied per message.
+    const REQUEST_ID: async_nats::HeaderName =
+        async_nats::HeaderName::from_static(contract::streams::REQUEST_ID_HEADER);
+    const TRACEPARENT: async_nats::HeaderName =
+        async_nats::HeaderName::from_static(contract::streams::TRACEPARENT_HEADER);
     let unavailable = |err: &dyn std::fmt::Display| IngestError::Unavailable(err.to_string());
-    let mut acks = std::collections::VecDeque::with_capacity(events.len());
-    for event in events {
-        let mut message = jetstream::message::PublishMessage::build()
-            .payload(event.payload.into())
-            .message_id(event.event_id);
-        if let Some(request_id) = &trace.request_id {
-            message = message.header(contract::streams::REQUEST_ID_HEADER, request_id.as_str());
-        }
-        if let Some(traceparent) = &trace.traceparent {
-            message = message.header(contract::streams::TRACEPARENT_HEADER, traceparent.as_str());
-        }
+    let payloads = axum::body::Bytes::from(batch.payloads);
+    let mut acks = std::collections::VecDeque::with_capacity(batch.events.len());
+    for event in batch.events {
+        let payload = payloads.slice(event.start..event.end);
+        let mut id = uuid::Uuid::encode_buffer();
+        let id: &str = event.event_id.hyphenated().encode_lower(&mut id);
+        // Built again for a second try: the first is consumed by the refused publish.
+        let message = || {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+            if let Some(request_id) = &trace.request_id {
+                headers.insert(REQUEST_ID, request_id.as_str());
+            }
+            if let Some(traceparent) = &trace.traceparent {
+                headers.insert(TRACEPARENT, traceparent.as_str());
+            }
+            // A clone shares the payloads' bytes.
+            jetstream::message::PublishMessage::build()
+                .payload(payload.clone())
+                .headers(headers)
+        };
         loop {
-            // A clone shares the payload's bytes.
-            match js
-                .send_publish(event.subject.clone(), message.clone())
-                .await
-            {
+            match js.send_publish(event.subject.clone(), message()).await {
                 Ok(ack) => {
                     acks.push_back(ack);
                     break;
