@@ -235,29 +235,39 @@ async fn segment(
             .and_then(|value| value.to_str().ok()),
     );
     let ip = anonymise(client_ip(&state, peer, &headers));
-    let mut outcomes = Vec::with_capacity(parsed.messages.len());
+    let mut project_ids = Vec::with_capacity(parsed.messages.len());
     let mut checked = Vec::new();
+    // The last key's project: a batch names one key, looked up once.
+    let mut last: Option<(&str, uuid::Uuid)> = None;
     for message in &parsed.messages {
         let key = message
             .get("writeKey")
             .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| header_key.clone())
-            .or_else(|| parsed.write_key.clone())
+            .or(header_key.as_deref())
+            .or(parsed.write_key.as_deref())
             .ok_or(IngestError::UnknownKey)?;
-        let project_id = state
-            .write_keys
-            .project(&key)
-            .ok_or(IngestError::UnknownKey)?;
-        within_rate(&state, &key, &mut checked)?;
-        outcomes.push(segment::normalise(
-            message,
-            project_id,
-            parsed.sent_at,
-            received_at,
-            &ip,
-        ));
+        let project_id = match last {
+            Some((last_key, project_id)) if last_key == key => project_id,
+            _ => {
+                let project_id = state
+                    .write_keys
+                    .project(key)
+                    .ok_or(IngestError::UnknownKey)?;
+                within_rate(&state, key, &mut checked)?;
+                last = Some((key, project_id));
+                project_id
+            }
+        };
+        project_ids.push(project_id);
     }
+    let outcomes = parsed
+        .messages
+        .into_iter()
+        .zip(project_ids)
+        .map(|(message, project_id)| {
+            segment::normalise(message, project_id, parsed.sent_at, received_at, &ip)
+        })
+        .collect();
     let rejected = accept(&state, "segment", outcomes, &headers).await?;
     let body = SegmentAccepted {
         success: true,
@@ -539,11 +549,12 @@ async fn accept(
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
     let mut batch = Encoded::with_capacity(outcomes.len());
+    let mut agents = enrich::UserAgents::default();
     let mut rejected = Vec::new();
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(mut event) => {
-                enrich::user_agent(&mut event, request_agent);
+                agents.enrich(&mut event, request_agent);
                 if let Err(error) = batch.push(&event) {
                     rejected.push(Rejected { index, error });
                 }

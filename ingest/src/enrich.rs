@@ -7,39 +7,84 @@ use serde_json::Value;
 /// Fills browser, OS and device type where the SDK did not, and flags bots. The user agent is
 /// the SDK's (`$raw_user_agent`, Segment's `context.userAgent`) or else the request's.
 pub fn user_agent(event: &mut Event, request_agent: Option<&str>) {
-    let agent = event
-        .properties
-        .get("$raw_user_agent")
-        .or_else(|| event.properties.get("$user_agent"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| request_agent.map(str::to_owned));
-    let Some(agent) = agent.filter(|a| !a.is_empty()) else {
-        return;
-    };
-    let Some(parsed) = woothee::parser::Parser::new().parse(&agent) else {
-        return;
-    };
-    let known = |text: &str| (text != woothee::woothee::VALUE_UNKNOWN).then(|| text.to_owned());
-    let context = &mut event.context;
-    context.is_bot = parsed.category == "crawler" || is_headless(&agent);
-    if context.browser.is_empty() {
-        context.browser = known(parsed.name).unwrap_or_default();
+    UserAgents::default().enrich(event, request_agent);
+}
+
+/// [`user_agent`] for the events of one request, which mostly share one user agent: each agent
+/// is parsed once, not once per event.
+#[derive(Debug, Default)]
+pub struct UserAgents {
+    /// The last agent parsed, and what it said.
+    last: Option<(String, Option<Agent>)>,
+}
+
+/// What a user agent says.
+#[derive(Debug, Clone)]
+struct Agent {
+    browser: String,
+    os: String,
+    device_type: &'static str,
+    is_bot: bool,
+}
+
+impl UserAgents {
+    /// Enriches `event` as [`user_agent`] does.
+    pub fn enrich(&mut self, event: &mut Event, request_agent: Option<&str>) {
+        let agent = event
+            .properties
+            .get("$raw_user_agent")
+            .or_else(|| event.properties.get("$user_agent"))
+            .and_then(Value::as_str)
+            .or(request_agent);
+        let Some(agent) = agent.filter(|a| !a.is_empty()) else {
+            return;
+        };
+        let parsed = match &self.last {
+            Some((last, parsed)) if last == agent => parsed,
+            _ => {
+                let parsed = parse(agent);
+                &self.last.insert((agent.to_owned(), parsed)).1
+            }
+        };
+        let Some(parsed) = parsed else {
+            return;
+        };
+        let context = &mut event.context;
+        context.is_bot = parsed.is_bot;
+        if context.browser.is_empty() {
+            context.browser.clone_from(&parsed.browser);
+        }
+        if context.os.is_empty() {
+            context.os.clone_from(&parsed.os);
+        }
+        if context.device_type.is_empty() {
+            parsed.device_type.clone_into(&mut context.device_type);
+        }
     }
-    if context.os.is_empty() {
-        context.os = known(parsed.os).unwrap_or_default();
-    }
-    if context.device_type.is_empty() {
-        context.device_type = match parsed.category {
+}
+
+fn parse(agent: &str) -> Option<Agent> {
+    let parsed = woothee::parser::Parser::new().parse(agent)?;
+    let known = |text: &str| {
+        if text == woothee::woothee::VALUE_UNKNOWN {
+            String::new()
+        } else {
+            text.to_owned()
+        }
+    };
+    Some(Agent {
+        browser: known(parsed.name),
+        os: known(parsed.os),
+        device_type: match parsed.category {
             "pc" => "Desktop",
             "smartphone" | "mobilephone" if parsed.os.contains("iPad") => "Tablet",
             "smartphone" | "mobilephone" => "Mobile",
             "crawler" => "Bot",
             "appliance" => "Other",
             _ => "",
-        }
-        .to_owned();
-    }
+        },
+        is_bot: parsed.category == "crawler" || is_headless(agent),
+    })
 }
 
 /// Automation that real visitors never use.

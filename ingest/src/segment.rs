@@ -69,15 +69,15 @@ pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, String> {
 
 /// Normalises one Segment message; the error names the field.
 pub fn normalise(
-    message: &Value,
+    message: Value,
     project_id: Uuid,
     sent_at: Option<OffsetDateTime>,
     received_at: OffsetDateTime,
     ip: &str,
 ) -> Result<Event, String> {
-    let object = message
-        .as_object()
-        .ok_or("a message must be a JSON object")?;
+    let Value::Object(mut object) = message else {
+        return Err("a message must be a JSON object".to_owned());
+    };
     let kind = match object.get("type").and_then(Value::as_str) {
         Some("track") => EventKind::Track,
         Some("page") => EventKind::Page,
@@ -87,6 +87,10 @@ pub fn normalise(
         Some("alias") => EventKind::Alias,
         _ => return Err("type: must be track, page, screen, identify, group or alias".to_owned()),
     };
+    // Moved out of the message, not copied: nothing below reads them from it.
+    let properties = object
+        .remove("properties")
+        .or_else(|| object.remove("traits"));
     let string = |key: &str| match object.get(key) {
         Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
         Some(Value::Number(number)) => Some(number.to_string()),
@@ -95,8 +99,8 @@ pub fn normalise(
     let distinct_id = string("userId")
         .or_else(|| string("anonymousId"))
         .ok_or("userId or anonymousId: is required")?;
-    let mut properties = match object.get("properties").or_else(|| object.get("traits")) {
-        Some(Value::Object(properties)) => properties.clone(),
+    let mut properties = match properties {
+        Some(Value::Object(properties)) => properties,
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err("properties: must be an object".to_owned()),
     };
@@ -223,7 +227,7 @@ mod tests {
             "messageId": "node-next-1700000000000-abc", "properties": { "total": 30 },
             "context": { "library": { "name": "@segment/analytics-node" } }
         });
-        let event = normalise(&message, project, None, now, "").expect("normalises");
+        let event = normalise(message, project, None, now, "").expect("normalises");
         assert_eq!(
             event.event_id,
             event_id(project, "node-next-1700000000000-abc")
@@ -234,14 +238,14 @@ mod tests {
         );
         assert_eq!(event.context.lib, "@segment/analytics-node");
         let page = json!({ "type": "page", "anonymousId": "a", "name": "Home", "properties": { "url": "https://x.example/a" } });
-        let event = normalise(&page, project, None, now, "").expect("normalises");
+        let event = normalise(page, project, None, now, "").expect("normalises");
         assert_eq!(
             (event.event.as_str(), event.context.path.as_str()),
             ("$pageview", "/a")
         );
         assert!(
             normalise(
-                &json!({ "type": "track", "userId": "u" }),
+                json!({ "type": "track", "userId": "u" }),
                 project,
                 None,
                 now,
