@@ -283,7 +283,8 @@ fn new_request_id() -> HeaderValue {
 
 /// Random bits for request and trace ids: SplitMix64 per thread, seeded once from the operating
 /// system. `uuid`'s generators ask the kernel on every call, which cost a system call per id;
-/// these ids need to be unique, not unpredictable.
+/// these ids need to be unique, not unpredictable: one id seen reveals the thread's state, so
+/// never use them as secrets or tokens (event ids, keys and tokens come from elsewhere).
 fn random_u64() -> u64 {
     thread_local! {
         static STATE: std::cell::Cell<u64> =

@@ -264,27 +264,20 @@ async fn series(
     }
     let points: Vec<Point> = state.fetch_all(query).await?;
 
-    let mut labels: Vec<String> = match &request.breakdown {
-        None => vec![String::new()],
-        Some(_) => top.to_vec(),
-    };
+    // Each series by its index: 1.. for the top values, 0 for the rest (and for the one series
+    // without a breakdown). A top value spelled "$other" stays a series of its own.
     let breakdown = request.breakdown.is_some();
-    if breakdown && points.iter().any(|p| p.label == 0) {
-        labels.push("$other".to_owned());
-    }
-    let label_of = |index: u64| -> &str {
-        match (breakdown, index) {
-            (true, 0) => "$other",
-            (true, place) => usize::try_from(place - 1)
-                .ok()
-                .and_then(|i| top.get(i))
-                .map_or("$other", String::as_str),
-            (false, _) => "",
-        }
+    let mut labels: Vec<(u64, &str)> = if breakdown {
+        (1..).zip(top.iter().map(String::as_str)).collect()
+    } else {
+        vec![(0, "")]
     };
-    let mut values: HashMap<(&str, &str), f64> = HashMap::new();
+    if breakdown && points.iter().any(|p| p.label == 0) {
+        labels.push((0, "$other"));
+    }
+    let mut values: HashMap<(u64, &str), f64> = HashMap::new();
     for point in &points {
-        values.insert((label_of(point.label), point.t.as_str()), point.value);
+        values.insert((point.label, point.t.as_str()), point.value);
     }
     let number = |value: f64| {
         if request.measure.whole() {
@@ -295,16 +288,13 @@ async fn series(
     };
     Ok(labels
         .iter()
-        .map(|label| {
+        .map(|&(index, label)| {
             let mut total = 0.0;
             let points: Vec<TrendPoint> = buckets
                 .iter()
                 .map(|bucket| {
                     let key = interval.key(*bucket);
-                    let value = values
-                        .get(&(label.as_str(), key.as_str()))
-                        .copied()
-                        .unwrap_or(0.0);
+                    let value = values.get(&(index, key.as_str())).copied().unwrap_or(0.0);
                     total += value;
                     TrendPoint {
                         t: params::bucket_time(*bucket, &scope.zone),
@@ -312,13 +302,13 @@ async fn series(
                     }
                 })
                 .collect();
-            let shown = match (request.breakdown.is_some(), label.as_str()) {
+            let shown = match (breakdown, index) {
                 (false, _) => request
                     .event
                     .clone()
                     .unwrap_or_else(|| "all events".to_owned()),
-                (true, "$other") => "other".to_owned(),
-                (true, label) => label.to_owned(),
+                (true, 0) => "other".to_owned(),
+                (true, _) => label.to_owned(),
             };
             // A sum of averages means nothing: an average series has no total.
             let total = match request.measure {
@@ -327,7 +317,7 @@ async fn series(
             };
             TrendSeries {
                 label: shown,
-                breakdown_value: label.clone(),
+                breakdown_value: label.to_owned(),
                 total,
                 points,
             }

@@ -731,6 +731,24 @@ fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::path::Path) 
         chdb.query(&statement)
             .expect("the events DDL runs on current ClickHouse");
     }
+    // A table of the previous layout (dimensions as `String`) converts there too.
+    let previous = sink::schema::Layout::new("previous", None).expect("layout");
+    for statement in previous.statements() {
+        chdb.query(&statement.replace("LowCardinality(String)", "String"))
+            .expect("the previous layout");
+    }
+    chdb.query(&previous.low_cardinality_alter(sink::schema::LOW_CARDINALITY_COLUMNS))
+        .expect("the conversion runs on current ClickHouse");
+    let converted = chdb
+        .query(
+            "SELECT count() FROM system.columns WHERE database = 'previous' AND table = 'events' \
+             AND type = 'LowCardinality(String)'",
+        )
+        .expect("columns");
+    assert_eq!(
+        converted.trim(),
+        sink::schema::LOW_CARDINALITY_COLUMNS.len().to_string()
+    );
     // Every row as stored, duplicates of the retried batch included, so FINAL matters on both.
     let rows = server
         .query_in(database, "SELECT * FROM events FORMAT Values")

@@ -414,6 +414,14 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
             .query(&previous)
             .expect("previous layout");
     }
+    cluster.servers[0]
+        .query(&format!(
+            "INSERT INTO {}.events_local (project_id, date, timestamp, event, event_id, \
+             distinct_id, browser) VALUES ('00000000-0000-0000-0000-000000000001', today(), \
+             now(), 'e', '00000000-0000-0000-0000-000000000002', 'user-1', 'Firefox')",
+            older.database()
+        ))
+        .expect("a row of the previous layout");
     sink::schema::apply_layout(&server_client, &older)
         .await
         .expect("migrated");
@@ -441,6 +449,16 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
             "dimensions converted on every shard and in the Distributed table"
         );
     }
+    let kept = cluster.servers[0]
+        .query(&format!(
+            "SELECT distinct_id, browser FROM {}.events_local",
+            older.database()
+        ))
+        .expect("the row");
+    assert_eq!(
+        kept, "user-1\tFirefox\n",
+        "the row's values survive the conversion"
+    );
 
     // The same DDL and parts statement parse on current ClickHouse (chdb has no cluster to run
     // them on; the per-event SQL is the single server's, checked in api.rs).

@@ -337,8 +337,13 @@ async fn read(
             }
         };
         // One timer, reset when a batch starts: a timer made anew for every message registers
-        // with the runtime's timer wheel (and wakes its driver) once per message.
-        let closes = tokio::time::sleep(max_wait);
+        // with the runtime's timer wheel (and wakes its driver) once per message. A batch read
+        // before a resubscription is handed over at once.
+        let closes = tokio::time::sleep(if batch.len() > 0 {
+            Duration::ZERO
+        } else {
+            max_wait
+        });
         tokio::pin!(closes);
         loop {
             tokio::select! {

@@ -253,6 +253,22 @@ impl Layout {
             .replace("{cluster}", self.cluster.as_deref().unwrap_or_default())
     }
 
+    /// The `ALTER` that stores `columns` (of [`LOW_CARDINALITY_COLUMNS`]) of the table holding
+    /// the rows as `LowCardinality(String)`, on every shard of a cluster.
+    pub fn low_cardinality_alter(&self, columns: &[&str]) -> String {
+        let modify: Vec<String> = columns
+            .iter()
+            .map(|name| format!("MODIFY COLUMN {name} LowCardinality(String)"))
+            .collect();
+        format!(
+            "ALTER TABLE {}.{}{} {}",
+            self.database,
+            self.storage_table(),
+            self.on_cluster(),
+            modify.join(", ")
+        )
+    }
+
     /// The schema's statements for this layout.
     pub fn statements(&self) -> Vec<String> {
         let templates = if self.cluster.is_some() {
@@ -329,21 +345,16 @@ pub async fn apply_layout(server: &clickhouse::Client, layout: &Layout) -> anyho
                 .with_context(|| format!("adding the column {column} to {table}"))?;
         }
     }
-    let plain: Vec<String> = typed
+    let plain: Vec<&str> = typed
         .iter()
         .filter(|(name, kind)| {
             LOW_CARDINALITY_COLUMNS.contains(&name.as_str()) && kind.as_str() == "String"
         })
-        .map(|(name, _)| format!("MODIFY COLUMN {name} LowCardinality(String)"))
+        .map(|(name, _)| name.as_str())
         .collect();
     if !plain.is_empty() {
-        let alter = format!(
-            "ALTER TABLE {{db}}.{table}{} {}",
-            layout.on_cluster(),
-            plain.join(", ")
-        );
         server
-            .query(&layout.fill(&alter))
+            .query(&layout.low_cardinality_alter(&plain))
             .execute()
             .await
             .with_context(|| format!("storing {table}'s dimensions as LowCardinality"))?;
@@ -351,8 +362,16 @@ pub async fn apply_layout(server: &clickhouse::Client, layout: &Layout) -> anyho
     if layout.cluster().is_some() {
         let local = columns(server, database, table).await?;
         let routed = columns(server, database, "events").await?;
-        // The Distributed table must read every column of the shards' table, with its type.
-        let stale = local.iter().any(|column| !routed.contains(column));
+        // The Distributed table must have every column of ours the shards have, with its type
+        // (a column an operator added to the shards alone is theirs, and left alone).
+        let ours = |name: &str| {
+            EVENT_COLUMNS.contains(&name)
+                || ADDED_COLUMNS.iter().any(|(added, _, _)| *added == name)
+        };
+        let stale = local
+            .iter()
+            .filter(|(name, _)| ours(name))
+            .any(|column| !routed.contains(column));
         if stale {
             for sql in [
                 "DROP TABLE IF EXISTS {db}.events ON CLUSTER {cluster}",

@@ -82,9 +82,9 @@ async fn a_table_of_the_previous_release_gains_user_hash_and_low_cardinality_dim
     db.server().query(&previous).expect("previous table");
     db.server()
         .query(&format!(
-            "INSERT INTO {}.events (project_id, date, timestamp, event, event_id, distinct_id) \
-             VALUES ('00000000-0000-0000-0000-000000000001', today(), now(), 'e', \
-             '00000000-0000-0000-0000-000000000002', 'user-1')",
+            "INSERT INTO {}.events (project_id, date, timestamp, event, event_id, distinct_id, \
+             path, browser) VALUES ('00000000-0000-0000-0000-000000000001', today(), now(), 'e', \
+             '00000000-0000-0000-0000-000000000002', 'user-1', '/pricing', 'Firefox')",
             db.name
         ))
         .expect("old row");
@@ -121,7 +121,7 @@ async fn a_table_of_the_previous_release_gains_user_hash_and_low_cardinality_dim
         .server()
         .query_in(&db.name, "SELECT distinct_id, path, browser FROM events")
         .expect("reads");
-    assert_eq!(row, "user-1\t\t\n");
+    assert_eq!(row, "user-1\t/pricing\tFirefox\n");
 }
 
 #[tokio::test]
