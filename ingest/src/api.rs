@@ -181,27 +181,14 @@ async fn posthog_capture(
     let json = read_body(request).await?;
     let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
     let ip = anonymise(client_ip(&state, peer, &headers));
-    let mut project_ids = Vec::with_capacity(parsed.events.len());
-    let mut checked = Vec::new();
-    // The last key's project: a batch names one key, looked up once.
-    let mut last: Option<(&str, uuid::Uuid)> = None;
     let body_token = parsed.token.as_deref();
-    for raw_event in &parsed.events {
-        let token = posthog::token(raw_event, body_token).ok_or(IngestError::UnknownKey)?;
-        let project_id = match last {
-            Some((key, project_id)) if key == token => project_id,
-            _ => {
-                let project_id = state
-                    .write_keys
-                    .project(token)
-                    .ok_or(IngestError::UnknownKey)?;
-                within_rate(&state, token, &mut checked)?;
-                last = Some((token, project_id));
-                project_id
-            }
-        };
-        project_ids.push(project_id);
-    }
+    let project_ids = projects_of(
+        &state,
+        parsed
+            .events
+            .iter()
+            .map(|raw_event| posthog::token(raw_event, body_token)),
+    )?;
     let outcomes = parsed
         .events
         .into_iter()
@@ -235,31 +222,16 @@ async fn segment(
             .and_then(|value| value.to_str().ok()),
     );
     let ip = anonymise(client_ip(&state, peer, &headers));
-    let mut project_ids = Vec::with_capacity(parsed.messages.len());
-    let mut checked = Vec::new();
-    // The last key's project: a batch names one key, looked up once.
-    let mut last: Option<(&str, uuid::Uuid)> = None;
-    for message in &parsed.messages {
-        let key = message
-            .get("writeKey")
-            .and_then(serde_json::Value::as_str)
-            .or(header_key.as_deref())
-            .or(parsed.write_key.as_deref())
-            .ok_or(IngestError::UnknownKey)?;
-        let project_id = match last {
-            Some((last_key, project_id)) if last_key == key => project_id,
-            _ => {
-                let project_id = state
-                    .write_keys
-                    .project(key)
-                    .ok_or(IngestError::UnknownKey)?;
-                within_rate(&state, key, &mut checked)?;
-                last = Some((key, project_id));
-                project_id
-            }
-        };
-        project_ids.push(project_id);
-    }
+    let project_ids = projects_of(
+        &state,
+        parsed.messages.iter().map(|message| {
+            message
+                .get("writeKey")
+                .and_then(serde_json::Value::as_str)
+                .or(header_key.as_deref())
+                .or(parsed.write_key.as_deref())
+        }),
+    )?;
     let outcomes = parsed
         .messages
         .into_iter()
@@ -364,6 +336,35 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
 }
 
 /// Takes one request from each write key (or cookieless project) a request names, once.
+/// The project of each event's write key (`None`: the event names none), in order; every key's
+/// rate spent once per request. A batch names one key, so the last key's project is kept at
+/// hand instead of looked up for every event.
+fn projects_of<'k>(
+    state: &AppState,
+    keys: impl ExactSizeIterator<Item = Option<&'k str>>,
+) -> Result<Vec<uuid::Uuid>, IngestError> {
+    let mut projects = Vec::with_capacity(keys.len());
+    let mut checked = Vec::new();
+    let mut last: Option<(&str, uuid::Uuid)> = None;
+    for key in keys {
+        let key = key.ok_or(IngestError::UnknownKey)?;
+        let project_id = match last {
+            Some((last_key, project_id)) if last_key == key => project_id,
+            _ => {
+                let project_id = state
+                    .write_keys
+                    .project(key)
+                    .ok_or(IngestError::UnknownKey)?;
+                within_rate(state, key, &mut checked)?;
+                last = Some((key, project_id));
+                project_id
+            }
+        };
+        projects.push(project_id);
+    }
+    Ok(projects)
+}
+
 fn within_rate(state: &AppState, key: &str, checked: &mut Vec<String>) -> Result<(), IngestError> {
     if checked.iter().any(|seen| seen == key) {
         return Ok(());

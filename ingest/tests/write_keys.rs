@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use contract::auth::{AuthEvent, project_subject};
-use devstack::test::TestNats;
+use devstack::test::{ServiceHandle, TestNats};
 use plumbing::projects::Projects;
 use plumbing::streams::{Definitions, provision};
 use time::OffsetDateTime;
@@ -31,13 +31,44 @@ fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seconds() {
+/// A NATS server with the bundled streams.
+async fn nats_with_streams() -> (TestNats, jetstream::Context) {
     let nats = TestNats::start().expect("nats starts");
     let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
     provision(&js, &Definitions::bundled().expect("definitions"))
         .await
         .expect("provisioned");
+    (nats, js)
+}
+
+/// NATS with `keys` issued to one new project, and a ready ingest (its `config` changed by
+/// `configure`) in front of it.
+async fn ingest_with_keys(
+    keys: &[&str],
+    configure: impl FnOnce(&mut ingest::Config),
+) -> (TestNats, jetstream::Context, ServiceHandle) {
+    let (nats, js) = nats_with_streams().await;
+    let project = Uuid::now_v7();
+    for key in keys {
+        publish(&js, &issued(project, Uuid::now_v7(), key), project).await;
+    }
+    let mut config = ingest::Config::new(
+        plumbing::config::HttpConfig::ephemeral(),
+        plumbing::config::NatsConfig { url: nats.url() },
+        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
+    );
+    configure(&mut config);
+    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
+        ingest::run(config, listener, shutdown)
+    })
+    .expect("ingest starts");
+    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+    (nats, js, ingest)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seconds() {
+    let (_nats, js) = nats_with_streams().await;
 
     let project = Uuid::now_v7();
     let (old_id, new_id) = (Uuid::now_v7(), Uuid::now_v7());
@@ -89,25 +120,10 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not() {
-    let nats = TestNats::start().expect("nats starts");
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
-    provision(&js, &Definitions::bundled().expect("definitions"))
-        .await
-        .expect("provisioned");
-    let project = Uuid::now_v7();
-    publish(&js, &issued(project, Uuid::now_v7(), "ea_busy"), project).await;
-    publish(&js, &issued(project, Uuid::now_v7(), "ea_calm"), project).await;
-    let mut config = ingest::Config::new(
-        plumbing::config::HttpConfig::ephemeral(),
-        plumbing::config::NatsConfig { url: nats.url() },
-        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-    );
-    config.write_key_rate = plumbing::ratelimit::Rate::per_minute(3);
-    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
-        ingest::run(config, listener, shutdown)
+    let (_nats, _js, ingest) = ingest_with_keys(&["ea_busy", "ea_calm"], |config| {
+        config.write_key_rate = plumbing::ratelimit::Rate::per_minute(3);
     })
-    .expect("ingest starts");
-    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+    .await;
 
     let http = reqwest::Client::new();
     let send = |key: &'static str| {
@@ -152,23 +168,7 @@ async fn a_write_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn many_large_batches_at_once_are_all_stored_without_waiting_on_each_other() {
-    let nats = TestNats::start().expect("nats starts");
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
-    provision(&js, &Definitions::bundled().expect("definitions"))
-        .await
-        .expect("provisioned");
-    let project = Uuid::now_v7();
-    publish(&js, &issued(project, Uuid::now_v7(), "ea_bulk"), project).await;
-    let config = ingest::Config::new(
-        plumbing::config::HttpConfig::ephemeral(),
-        plumbing::config::NatsConfig { url: nats.url() },
-        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-    );
-    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
-        ingest::run(config, listener, shutdown)
-    })
-    .expect("ingest starts");
-    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+    let (_nats, js, ingest) = ingest_with_keys(&["ea_bulk"], |_| {}).await;
 
     // Ten requests of 1000 events at once: 10 000 acks, twice what one NATS connection lets
     // wait at once. Each request must free its own slots rather than wait for the others'.
