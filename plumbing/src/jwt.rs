@@ -1,7 +1,7 @@
 //! Verifying access tokens, the same way in every service: EdDSA only, the key chosen by `kid`,
 //! `iss`, `aud`, `exp`, `nbf`, `iat` and `sub` all required and checked. Services other than auth
-//! get the keys from auth's JWKS, cached, and refetched on an unknown `kid` at most every few
-//! seconds.
+//! get the keys from auth's JWKS, cached, and refetched on an unknown `kid` at most once a
+//! second.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -149,8 +149,10 @@ pub struct JwksVerifier {
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
 
-/// Shortest time between two JWKS fetches, so unknown `kid`s cannot hammer auth.
-const REFETCH_EVERY: Duration = Duration::from_secs(5);
+/// Shortest time between two JWKS fetches, so unknown `kid`s cannot hammer auth. A token whose
+/// `kid` is unknown waits for the next fetch (at most this long) rather than being refused: a key
+/// auth started signing with a moment after the last fetch is accepted on its first use.
+const REFETCH_EVERY: Duration = Duration::from_secs(1);
 
 impl JwksVerifier {
     pub fn new(jwks_url: String, audience: Audience) -> Self {
@@ -172,7 +174,7 @@ impl JwksVerifier {
         if let Some(key) = self.key(&kid) {
             return verify(token, &key, &self.audience);
         }
-        self.refresh().await?;
+        self.refresh(Instant::now()).await?;
         let key = self.key(&kid).ok_or(TokenError::UnknownKey)?;
         verify(token, &key, &self.audience)
     }
@@ -185,10 +187,17 @@ impl JwksVerifier {
             .cloned()
     }
 
-    async fn refresh(&self) -> Result<(), TokenError> {
+    /// Fetches the keys again for a `kid` found unknown at `asked_at`: one fetch at a time, at
+    /// most one per `REFETCH_EVERY`. A caller queued behind a fetch that started after it asked
+    /// takes that fetch's keys, so nobody waits for more than one fetch slot.
+    async fn refresh(&self, asked_at: Instant) -> Result<(), TokenError> {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < REFETCH_EVERY) {
-            return Ok(());
+        if let Some(at) = *last {
+            if at >= asked_at {
+                return Ok(());
+            }
+            // Holding the lock: callers arriving meanwhile take this fetch's keys.
+            tokio::time::sleep_until((at + REFETCH_EVERY).into()).await;
         }
         *last = Some(Instant::now());
         let jwks: jsonwebtoken::jwk::JwkSet = self
