@@ -185,12 +185,12 @@ pub async fn run(
 
     let gate = proxy::Gate {
         proxy: proxy::Proxy::new(
-            proxy::Proxy::client(Duration::from_millis(config.upstream_timeout_ms))?,
+            Duration::from_millis(config.upstream_timeout_ms),
             config.auth.url.clone(),
             config.ingest_url.clone(),
             config.query_url.clone(),
             config.sink_url.clone(),
-        ),
+        )?,
         tokens: config.auth.verifier(),
         trusted_proxies: config.trusted_proxies.clone(),
         limiters: proxy::Limiters {

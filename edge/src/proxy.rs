@@ -4,17 +4,23 @@
 //! are written); upstream down → 503 JSON, upstream too slow → 504 JSON. The system status is
 //! the one route edge answers itself, behind the same checks.
 
+use std::future::Future as _;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{any, get};
+use axum::{BoxError, Router};
 use contract::auth::Role;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use plumbing::error::error_response;
 use plumbing::forwarded::TrustedProxies;
 use plumbing::jwt::JwksVerifier;
@@ -158,9 +164,18 @@ pub fn route_of(path: &str) -> Option<&'static Route> {
         })
 }
 
-/// Where each upstream is, and the client that reaches them.
+/// The client that forwards requests: hyper's pooled HTTP/1 client, which takes the request's
+/// body and gives the answer's as they are, with nothing between them and the socket.
+pub type Forwarder = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
+/// Where each upstream is, and the clients that reach them.
 #[derive(Debug, Clone)]
 pub struct Proxy {
+    /// Forwards the calls of [`ROUTES`].
+    forwarder: Forwarder,
+    /// How long an upstream may send nothing, waiting for its answer or within it.
+    timeout: Duration,
+    /// Edge's own calls to the services (readiness probes, the OpenAPI parts).
     pub client: reqwest::Client,
     pub auth: String,
     pub ingest: String,
@@ -168,64 +183,70 @@ pub struct Proxy {
     /// The sink's health listener: nothing is forwarded there, the system status reads its
     /// `/readyz`.
     pub sink: String,
-    /// The services' base URLs parsed once, in the order of [`Upstream::SERVICES`], each
-    /// when it has no path of its own: a request's URL is then this one with the request's
-    /// path and query, instead of a whole URL parsed (host name checks included) per request.
-    parsed: [Option<reqwest::Url>; 3],
+    /// The scheme and authority of the services' base URLs, in the order of
+    /// [`Upstream::SERVICES`], each when its base has no path of its own: a request's URI is
+    /// then these with the request's path and query, nothing parsed per request.
+    parsed: [Option<(Scheme, Authority)>; 3],
 }
 
 impl Proxy {
+    /// The services at their base URLs, given up on when they send nothing for `timeout`.
     pub fn new(
-        client: reqwest::Client,
+        timeout: Duration,
         auth: String,
         ingest: String,
         query: String,
         sink: String,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        connector.set_nodelay(true);
+        let forwarder = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .read_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let parse = |base: &str| {
-            reqwest::Url::parse(base.trim_end_matches('/'))
-                .ok()
-                .filter(|url| url.path() == "/" && url.query().is_none() && !url.cannot_be_a_base())
+            let uri: Uri = base.trim_end_matches('/').parse().ok()?;
+            let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+            let parts = uri.into_parts();
+            bare.then_some(())?;
+            Some((parts.scheme?, parts.authority?))
         };
         let parsed = [parse(&auth), parse(&ingest), parse(&query)];
-        Self {
+        Ok(Self {
+            forwarder,
+            timeout,
             client,
             auth,
             ingest,
             query,
             sink,
             parsed,
-        }
+        })
     }
 
-    /// The URL of the request `uri` at `upstream`, whose base is `base`.
-    fn url(&self, upstream: Upstream, base: &str, uri: &axum::http::Uri) -> UpstreamUrl {
+    /// The URI of the request `uri` at `upstream`, whose base is `base`.
+    fn uri(&self, upstream: Upstream, base: &str, uri: &Uri) -> Result<Uri, axum::http::Error> {
+        let path_and_query = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let parsed = Upstream::SERVICES
             .iter()
             .position(|service| *service == upstream)
             .and_then(|index| self.parsed[index].as_ref());
         match parsed {
-            Some(parsed) => {
-                let mut url = parsed.clone();
-                url.set_path(uri.path());
-                url.set_query(uri.query());
-                UpstreamUrl::Parsed(url)
-            }
-            None => {
-                let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-                UpstreamUrl::Text(format!("{base}{path_and_query}"))
-            }
+            Some((scheme, authority)) => Uri::builder()
+                .scheme(scheme.clone())
+                .authority(authority.clone())
+                .path_and_query(path_and_query)
+                .build(),
+            None => Ok(format!("{base}{path_and_query}").parse()?),
         }
-    }
-
-    /// A client that streams, never follows redirects, and gives up on an upstream that sends
-    /// nothing for `timeout`.
-    pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-        Ok(reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .read_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?)
     }
 
     /// Where `upstream` is; `None` for edge itself.
@@ -445,12 +466,6 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, also_dropped: &[&str]) {
     }
 }
 
-/// Where a request goes: a URL built from the parsed base, or the text of one to parse.
-enum UpstreamUrl {
-    Parsed(reqwest::Url),
-    Text(String),
-}
-
 async fn forward(
     proxy: &Proxy,
     upstream: Upstream,
@@ -460,9 +475,23 @@ async fn forward(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let url = proxy.url(upstream, base, &parts.uri);
-    let mut headers = HeaderMap::new();
-    copy_headers(&parts.headers, &mut headers, SET_BY_EDGE);
+    let uri = match proxy.uri(upstream, base, &parts.uri) {
+        Ok(uri) => uri,
+        Err(err) => {
+            tracing::warn!(upstream = base, error = %err, "no upstream URL for the request");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is unavailable; try again shortly",
+            );
+        }
+    };
+    let mut forwarded = Request::new(body);
+    *forwarded.method_mut() = parts.method;
+    *forwarded.uri_mut() = uri;
+    let headers = forwarded.headers_mut();
+    headers.reserve(parts.headers.len() + 3);
+    copy_headers(&parts.headers, headers, SET_BY_EDGE);
     // The client as edge determined it; anything the client claimed is dropped above.
     if let Ok(ip) = HeaderValue::from_str(&client.to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
@@ -474,26 +503,18 @@ async fn forward(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    let builder = match url {
-        UpstreamUrl::Parsed(url) => proxy.client.request(parts.method, url),
-        UpstreamUrl::Text(url) => proxy.client.request(parts.method, url),
-    };
-    let sent = builder
-        .headers(headers)
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
+    let sent = tokio::time::timeout(proxy.timeout, proxy.forwarder.request(forwarded)).await;
     let answer = match sent {
-        Ok(answer) => answer,
-        Err(err) if err.is_timeout() => {
-            tracing::warn!(upstream = base, error = %err, "upstream too slow");
+        Ok(Ok(answer)) => answer,
+        Err(_) => {
+            tracing::warn!(upstream = base, timeout = ?proxy.timeout, "upstream too slow");
             return error_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
                 "the service did not answer in time",
             );
         }
-        Err(err) => {
+        Ok(Err(err)) => {
             tracing::warn!(upstream = base, error = %err, "upstream unavailable");
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -502,19 +523,69 @@ async fn forward(
             );
         }
     };
-    let mut response = Response::builder().status(answer.status());
-    if let Some(response_headers) = response.headers_mut() {
-        copy_headers(answer.headers(), response_headers, &[]);
+    let (mut parts, body) = answer.into_parts();
+    for name in HOP_BY_HOP {
+        parts.headers.remove(*name);
     }
-    response
-        .body(Body::from_stream(answer.bytes_stream()))
-        .unwrap_or_else(|_| {
-            error_response(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                "the service sent an unreadable answer",
+    Response::from_parts(parts, Body::new(IdleTimeout::new(body, proxy.timeout)))
+}
+
+/// An answer's body that fails when the upstream sends nothing more for `idle`, so an upstream
+/// stalled mid-answer does not hold the client's connection for ever. The clock runs only while
+/// the body waits: frames that are there already cost no timer.
+struct IdleTimeout<B> {
+    body: B,
+    idle: Duration,
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> IdleTimeout<B> {
+    fn new(body: B, idle: Duration) -> Self {
+        Self {
+            body,
+            idle,
+            waiting: None,
+        }
+    }
+}
+
+impl<B> http_body::Body for IdleTimeout<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            this.waiting = None;
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        let idle = this.idle;
+        let waiting = this
+            .waiting
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match waiting.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                "the service sent nothing for {idle:?} in the middle of its answer"
             )
-        })
+            .into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 #[cfg(test)]
