@@ -112,13 +112,7 @@ impl Process {
     /// CPU time (user and system) the process has used so far, from `/proc`; `None` once it
     /// has exited.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // `/proc` counts in USER_HZ, which Linux fixes at 100 for user space.
-        Some(ticks as f64 / 100.0)
+        cpu_seconds_of(self.pid())
     }
 
     /// The exit status, when the child has exited.
@@ -233,4 +227,15 @@ pub fn log_tail(log: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// CPU time (user and system) the process `pid` has used so far, from `/proc`; `None` when there
+/// is no such process.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // `/proc` counts in USER_HZ, which Linux fixes at 100 for user space.
+    Some(ticks as f64 / 100.0)
 }

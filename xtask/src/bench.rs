@@ -135,7 +135,11 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         ),
         (
             "single events through edge ≥ 10 000 req/s",
-            format!("{:.0} req/s", p.single_edge.median().requests_per_sec),
+            format!(
+                "{:.0} req/s ({} clients)",
+                p.single_edge.median().requests_per_sec,
+                crate::pipeline_bench::SINGLE_CLIENTS
+            ),
             p.single_edge.median().requests_per_sec >= 10_000.0,
         ),
         (
@@ -202,7 +206,10 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
             "batch_100_direct": rounds_json(&p.batch),
             "raw_jetstream_batch_100": rounds_json(&p.raw_batch),
             "batch_ratio": batch_ratio,
+            "clients_batches": crate::pipeline_bench::CLIENTS,
+            "clients_single": crate::pipeline_bench::SINGLE_CLIENTS,
             "single_through_edge": rounds_json(&p.single_edge),
+            "single_through_edge_few_clients": rounds_json(&p.single_edge_few),
             "single_direct": rounds_json(&p.single),
             "raw_jetstream_single": rounds_json(&p.raw_single),
             "single_ratio": single_ratio,
@@ -218,6 +225,13 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
                 "edge": p.ingest_cpu_us[0],
                 "ingest": p.ingest_cpu_us[1],
                 "nats_server": p.ingest_cpu_us[2],
+                "load_generator": p.ingest_cpu_us[3],
+            },
+            "cpu_us_per_request_single_through_edge": {
+                "edge": p.single_cpu_us[0],
+                "ingest": p.single_cpu_us[1],
+                "nats_server": p.single_cpu_us[2],
+                "load_generator": p.single_cpu_us[3],
             },
         },
         "sink": {
@@ -294,10 +308,11 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
     let markdown = format!(
         "# Benchmark report\n\n{} run on {cores} cores ({}), the whole stack on this machine.\n\n\
 ## Targets (issue 9)\n\n| target | measured | holds? |\n|---|---|---|\n{targets_markdown}\n\
-## Ingest (HTTP, 8 keep-alive clients, PostHog `/batch/`; median of {} rounds after a warm-up)\n\n\
+## Ingest (HTTP, PostHog `/batch/`, keep-alive clients: {} for batches, {} for single events; median of {} rounds after a warm-up)\n\n\
 | load | events/s | p50 / p99 | limit: raw JetStream publish of the same events, same acks | ratio |\n\
 |---|---|---|---|---|\n{}{}{}{}{}{half_line}\n\
-CPU µs per event while 100-event batches went through edge: edge {:.1}, ingest {:.1}, nats-server {:.1}.\n\n\
+CPU µs per event while 100-event batches went through edge: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}. \
+Per request while single events went through edge: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}.\n\n\
 ### Events/s by events per request (through edge, one round each)\n\n\
 ![ingest events/s by batch size](ingest-vs-batch.svg)\n\n\
 | events per request | events/s | req/s | p50 / p99 | ratio to raw publish of 100-event batches |\n|---|---|---|---|---|\n{sweep}\n\
@@ -319,6 +334,8 @@ CPU s per million events: ingest {:.1}, edge {:.1}, nats-server {:.1} (ingest) +
 | call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query |\n|---|---|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },
         machine["cpu"].as_str().unwrap_or("unknown CPU"),
+        crate::pipeline_bench::CLIENTS,
+        crate::pipeline_bench::SINGLE_CLIENTS,
         p.rounds,
         row(
             "100-event batches through edge",
@@ -340,10 +357,22 @@ CPU s per million events: ingest {:.1}, edge {:.1}, nats-server {:.1} (ingest) +
             &p.single,
             Some(&p.raw_single)
         ),
-        "",
+        row(
+            &format!(
+                "single events through edge, {} clients",
+                crate::pipeline_bench::CLIENTS
+            ),
+            &p.single_edge_few,
+            None
+        ),
         p.ingest_cpu_us[0],
         p.ingest_cpu_us[1],
         p.ingest_cpu_us[2],
+        p.ingest_cpu_us[3],
+        p.single_cpu_us[0],
+        p.single_cpu_us[1],
+        p.single_cpu_us[2],
+        p.single_cpu_us[3],
         crate::pipeline_bench::SINK_BATCH_WAIT_MS,
         p.rows,
         p.sink_rows_per_sec,

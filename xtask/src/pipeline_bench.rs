@@ -17,13 +17,20 @@ use devstack::nats::NatsServer;
 use devstack::ports::free_port;
 use devstack::process::Process;
 use devstack::test::TempDir;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::bench::start_release;
 
 const KEY: &str = "ea_benchmark_key";
-const CLIENTS: usize = 8;
+/// Keep-alive clients sending batches: a few servers flushing their SDKs' queues.
+pub const CLIENTS: usize = 8;
+/// Keep-alive clients sending one event per request: many browsers at once. Eight closed-loop
+/// clients cannot keep the stack busy with requests this small (each waits a round trip of
+/// about a millisecond between requests), so they would measure the clients, not the stack.
+pub const SINGLE_CLIENTS: usize = 64;
 const ADMIN: &str = "bench-admin@example.com";
 const PASSWORD: &str = "benchmark password 123";
 /// The sink's batch wait in every scenario here, its default; freshness depends on it.
@@ -83,9 +90,13 @@ pub struct PipelineReport {
     pub batch_edge: Rounds,
     pub batch: Rounds,
     pub raw_batch: Rounds,
+    /// Single events from `SINGLE_CLIENTS` clients through edge, then straight to ingest,
+    /// then the raw limit with as many publishing tasks.
     pub single_edge: Rounds,
     pub single: Rounds,
     pub raw_single: Rounds,
+    /// Single events from `CLIENTS` clients through edge.
+    pub single_edge_few: Rounds,
     /// Single events through edge at half the median single-event rate through edge.
     pub half_rate: Vec<Paced>,
     /// Events/s through edge by events per request.
@@ -97,8 +108,11 @@ pub struct PipelineReport {
     pub raw_consume_rows_per_sec: f64,
     /// CPU µs per row while the sink drained the stream: sink, nats-server, ClickHouse.
     pub sink_cpu_us: [f64; 3],
-    /// CPU µs per event while 100-event batches went through edge: edge, ingest, nats-server.
-    pub ingest_cpu_us: [f64; 3],
+    /// CPU µs per event while 100-event batches went through edge: edge, ingest, nats-server,
+    /// the load generator.
+    pub ingest_cpu_us: [f64; 4],
+    /// CPU µs per request while single events went through edge, the same four.
+    pub single_cpu_us: [f64; 4],
     /// CPU µs per row of ClickHouse during the direct insert.
     pub raw_insert_cpu_us: f64,
     /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
@@ -111,9 +125,9 @@ pub struct PipelineReport {
 pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     // Three rounds in either run, so the median is the middle one, not the slower of two.
     let (batches, singles, rounds, paced_secs) = if quick {
-        (1_000, 5_000, 3, 4)
+        (1_000, 10_000, 3, 4)
     } else {
-        (5_000, 20_000, 3, 10)
+        (5_000, 40_000, 3, 10)
     };
     let nats = NatsServer::start(&dir.path().join("nats-pipeline"), free_port()?, None)?;
     let client = async_nats::connect(nats.url()).await?;
@@ -188,24 +202,48 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
             .collect()
     };
     eprintln!("ingest: warm-up");
-    http_load(&url, bodies(batches / 10, 100), 100).await?;
-    http_load(&direct, bodies(batches / 10, 100), 100).await?;
-    raw_load(&js, batches / 10, 100).await?;
+    http_load(&url, bodies(batches / 10, 100), 100, CLIENTS).await?;
+    http_load(&direct, bodies(batches / 10, 100), 100, CLIENTS).await?;
+    raw_load(&js, batches / 10, 100, CLIENTS).await?;
     let (mut batch_edge, mut batch, mut raw_batch) = (Vec::new(), Vec::new(), Vec::new());
     let (mut single_edge, mut single, mut raw_single) = (Vec::new(), Vec::new(), Vec::new());
+    let mut single_edge_few = Vec::new();
+    let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
+    // CPU seconds spent on the single events through edge: edge, ingest, nats-server, the load
+    // generator.
+    let mut single_cpu_seconds = [0.0; 4];
     for round in 1..=rounds {
         eprintln!(
             "ingest round {round}/{rounds}: {batches} requests of 100 events, {CLIENTS} clients, through edge, direct, raw"
         );
-        batch_edge.push(http_load(&url, bodies(batches, 100), 100).await?);
-        batch.push(http_load(&direct, bodies(batches, 100), 100).await?);
-        raw_batch.push(raw_load(&js, batches, 100).await?);
+        batch_edge.push(http_load(&url, bodies(batches, 100), 100, CLIENTS).await?);
+        batch.push(http_load(&direct, bodies(batches, 100), 100, CLIENTS).await?);
+        raw_batch.push(raw_load(&js, batches, 100, CLIENTS).await?);
         eprintln!(
             "ingest round {round}/{rounds}: {singles} single-event requests, through edge, direct, raw"
         );
-        single_edge.push(http_load(&url, bodies(singles, 1), 1).await?);
-        single.push(http_load(&direct, bodies(singles, 1), 1).await?);
-        raw_single.push(raw_load(&js, singles, 1).await?);
+        let before = [
+            cpu(&edge),
+            cpu(&ingest),
+            cpu(nats.process()),
+            own_cpu_seconds(),
+        ];
+        single_edge.push(http_load(&url, bodies(singles, 1), 1, SINGLE_CLIENTS).await?);
+        for (spent, (now, then)) in single_cpu_seconds.iter_mut().zip(
+            [
+                cpu(&edge),
+                cpu(&ingest),
+                cpu(nats.process()),
+                own_cpu_seconds(),
+            ]
+            .into_iter()
+            .zip(before),
+        ) {
+            *spent += now - then;
+        }
+        single.push(http_load(&direct, bodies(singles, 1), 1, SINGLE_CLIENTS).await?);
+        raw_single.push(raw_load(&js, singles, 1, SINGLE_CLIENTS).await?);
+        single_edge_few.push(http_load(&url, bodies(singles, 1), 1, CLIENTS).await?);
     }
     let rounds_of = |mut loads: Vec<Load>| {
         loads.sort_by(|a, b| a.events_per_sec.total_cmp(&b.events_per_sec));
@@ -220,6 +258,12 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         rounds_of(single_edge),
         rounds_of(single),
         rounds_of(raw_single),
+    );
+    let single_edge_few = rounds_of(single_edge_few);
+    let single_cpu_us = single_cpu_seconds.map(|seconds| seconds * 1e6 / (rounds * singles) as f64);
+    eprintln!(
+        "ingest: CPU µs per single-event request through edge: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}",
+        single_cpu_us[0], single_cpu_us[1], single_cpu_us[2], single_cpu_us[3]
     );
     let half = single_edge.median().requests_per_sec / 2.0;
     let mut half_rate = Vec::new();
@@ -250,7 +294,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         js.get_stream("EVENTS").await?.purge().await?;
         let requests = (events_per_point / size).min(singles);
         eprintln!("ingest: {requests} requests of {size} events through edge");
-        match http_load(&url, bodies(requests, size), size).await {
+        match http_load(&url, bodies(requests, size), size, CLIENTS).await {
             Ok(load) => by_batch_size.push((size, load)),
             // A size that fails is left out of the chart and named here, not the end of the run.
             Err(err) => eprintln!("ingest: {size} events per request failed: {err:#}"),
@@ -263,19 +307,24 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     js.delete_stream("BENCH_RAW").await?;
     js.get_stream("EVENTS").await?.purge().await?;
     eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
-    let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
-    let before = [cpu(&edge), cpu(&ingest), cpu(nats.process())];
-    http_load(&url, bodies(batches, 100), 100).await?;
+    let before = [
+        cpu(&edge),
+        cpu(&ingest),
+        cpu(nats.process()),
+        own_cpu_seconds(),
+    ];
+    http_load(&url, bodies(batches, 100), 100, CLIENTS).await?;
     let rows = js.get_stream("EVENTS").await?.info().await?.state.messages as usize;
     let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
     let ingest_cpu_us = [
         per_row(cpu(&edge) - before[0]),
         per_row(cpu(&ingest) - before[1]),
         per_row(cpu(nats.process()) - before[2]),
+        per_row(own_cpu_seconds() - before[3]),
     ];
     eprintln!(
-        "ingest: CPU µs per event: edge {:.1}, ingest {:.1}, nats-server {:.1}",
-        ingest_cpu_us[0], ingest_cpu_us[1], ingest_cpu_us[2]
+        "ingest: CPU µs per event: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}",
+        ingest_cpu_us[0], ingest_cpu_us[1], ingest_cpu_us[2], ingest_cpu_us[3]
     );
 
     // The sink drains what ingest stored, into a fresh ClickHouse.
@@ -389,6 +438,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         batch,
         raw_batch,
         single_edge,
+        single_edge_few,
         single,
         raw_single,
         half_rate,
@@ -399,6 +449,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         raw_consume_rows_per_sec,
         sink_cpu_us,
         ingest_cpu_us,
+        single_cpu_us,
         raw_insert_cpu_us,
         peak_rss_mib: peak_rss,
         nats_version,
@@ -541,7 +592,8 @@ struct PacedRun {
 }
 
 /// Sends `body(i)` to `url` at `requests_per_sec` for `duration`, each request on its own
-/// task (the client keeps a pool of keep-alive connections); each answer must be 200.
+/// task, on a keep-alive connection that is free at the time or else a new one; each answer
+/// must be 200.
 async fn paced_load(
     url: &str,
     requests_per_sec: f64,
@@ -549,24 +601,35 @@ async fn paced_load(
     events_per_request: usize,
     body: impl Fn(usize) -> String,
 ) -> anyhow::Result<PacedRun> {
-    let http = reqwest::Client::new();
     let interval = Duration::from_secs_f64(1.0 / requests_per_sec.max(1.0));
     let count = (duration.as_secs_f64() * requests_per_sec) as usize;
+    // Connections with no request on them.
+    let free = Arc::new(std::sync::Mutex::new(Vec::<Poster>::new()));
+    for _ in 0..CLIENTS {
+        let poster = Poster::connect(url).await?;
+        free.lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .push(poster);
+    }
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for request in 0..count {
         let due = started + interval.mul_f64(request as f64);
         tokio::time::sleep_until(due.into()).await;
-        let request_body = body(request);
-        let (http, url) = (http.clone(), url.to_owned());
+        let request_body = Bytes::from(body(request));
+        let (free, url) = (Arc::clone(&free), url.to_owned());
         tasks.push(tokio::spawn(async move {
-            let response = http.post(&url).body(request_body).send().await?;
-            anyhow::ensure!(
-                response.status() == 200,
-                "ingest answered {}",
-                response.status()
-            );
+            let taken = free.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+            let mut poster = match taken {
+                Some(poster) => poster,
+                None => Poster::connect(&url).await?,
+            };
+            let status = poster.post(request_body).await?;
+            anyhow::ensure!(status == 200, "ingest answered {status}");
             let acked = Instant::now();
+            free.lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .push(poster);
             anyhow::Ok((request, acked, acked.duration_since(due)))
         }));
     }
@@ -682,15 +745,67 @@ fn posthog_body(events: usize, name: &str) -> String {
     json!({ "api_key": KEY, "batch": batch }).to_string()
 }
 
-/// `CLIENTS` keep-alive clients send `bodies`; each answer must be 200.
-async fn http_load(url: &str, bodies: Vec<String>, events_per_body: usize) -> anyhow::Result<Load> {
-    let http = reqwest::Client::new();
+/// One keep-alive HTTP/1.1 connection that posts JSON bodies to one URL, on hyper's connection
+/// API: the load generator spends little CPU per request (reqwest parses the URL and checks a
+/// connection out of its pool for each), which on this machine is CPU the stack does not get.
+struct Poster {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    path: String,
+    host: String,
+}
+
+impl Poster {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        let uri: hyper::Uri = url.parse()?;
+        let host = uri.authority().context("a URL with a host")?.to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender, path, host })
+    }
+
+    /// Posts `body`; the answer's status, its body read to the end.
+    async fn post(&mut self, body: Bytes) -> anyhow::Result<hyper::StatusCode> {
+        self.sender.ready().await?;
+        let request = hyper::Request::post(&self.path)
+            .header(hyper::header::HOST, &self.host)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let answer = self.sender.send_request(request).await?;
+        let status = answer.status();
+        answer.into_body().collect().await?;
+        Ok(status)
+    }
+}
+
+/// The CPU seconds this process (the load generator) has used so far.
+fn own_cpu_seconds() -> f64 {
+    devstack::process::cpu_seconds_of(std::process::id()).unwrap_or(0.0)
+}
+
+/// `clients` keep-alive clients send `bodies`; each answer must be 200.
+async fn http_load(
+    url: &str,
+    bodies: Vec<String>,
+    events_per_body: usize,
+    clients: usize,
+) -> anyhow::Result<Load> {
     let count = bodies.len();
     let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let mut posters = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        posters.push(Poster::connect(url).await?);
+    }
     let started = Instant::now();
-    let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (http, url, queue) = (http.clone(), url.to_owned(), Arc::clone(&queue));
+    let workers: Vec<_> = posters
+        .into_iter()
+        .map(|mut poster| {
+            let queue = Arc::clone(&queue);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -699,12 +814,8 @@ async fn http_load(url: &str, bodies: Vec<String>, events_per_body: usize) -> an
                         return anyhow::Ok(latencies);
                     };
                     let sent = Instant::now();
-                    let response = http.post(&url).body(body).send().await?;
-                    anyhow::ensure!(
-                        response.status() == 200,
-                        "ingest answered {}",
-                        response.status()
-                    );
+                    let status = poster.post(Bytes::from(body)).await?;
+                    anyhow::ensure!(status == 200, "ingest answered {status}");
                     latencies.push(sent.elapsed());
                 }
             })
@@ -718,15 +829,16 @@ async fn http_load(url: &str, bodies: Vec<String>, events_per_body: usize) -> an
 }
 
 /// The limit: the same number of normalised events published straight to JetStream by
-/// `CLIENTS` tasks, each publishing a batch and then awaiting all its acks.
+/// `clients` tasks, each publishing a batch and then awaiting all its acks.
 async fn raw_load(
     js: &jetstream::Context,
     requests: usize,
     events_per_request: usize,
+    clients: usize,
 ) -> anyhow::Result<Load> {
     let remaining = Arc::new(AtomicUsize::new(requests));
     let started = Instant::now();
-    let workers: Vec<_> = (0..CLIENTS)
+    let workers: Vec<_> = (0..clients)
         .map(|_| {
             let (js, remaining) = (js.clone(), Arc::clone(&remaining));
             tokio::spawn(async move {
