@@ -164,6 +164,9 @@ pub fn route_of(path: &str) -> Option<&'static Route> {
         })
 }
 
+/// How long edge tries to open a connection to a service.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The client that forwards requests: hyper's pooled HTTP/1 client, which takes the request's
 /// body and gives the answer's as they are, with nothing between them and the socket.
 pub type Forwarder = hyper_util::client::legacy::Client<HttpConnector, Body>;
@@ -199,13 +202,13 @@ impl Proxy {
         sink: String,
     ) -> anyhow::Result<Self> {
         let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
         let forwarder = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
+            .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -515,7 +518,8 @@ async fn forward(
             );
         }
         Ok(Err(err)) => {
-            tracing::warn!(upstream = base, error = %err, "upstream unavailable");
+            // The legacy client's own message names only the kind ("client error (Connect)").
+            tracing::warn!(upstream = base, error = ?err, "upstream unavailable");
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -146,13 +146,22 @@ pub struct JwksVerifier {
     audience: Audience,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// The last fetch that ended: when, and why it failed if it did. Locked for as long as a
+    /// caller waits for its fetch slot and fetches, so fetches happen one at a time.
+    last_fetch: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    /// Room for callers waiting on a fetch: tokens naming keys nobody knows (a flood of made-up
+    /// `kid`s, say) park at most this many requests; the rest are refused at once.
+    waiting: tokio::sync::Semaphore,
 }
 
 /// Shortest time between two JWKS fetches, so unknown `kid`s cannot hammer auth. A token whose
-/// `kid` is unknown waits for the next fetch (at most this long) rather than being refused: a key
-/// auth started signing with a moment after the last fetch is accepted on its first use.
+/// `kid` is unknown waits for the next fetch (at most this long, plus a fetch in progress) rather
+/// than being refused: a key auth started signing with a moment after the last fetch is accepted
+/// on its first use.
 const REFETCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Most callers waiting for a JWKS fetch at once.
+const MAX_WAITING: usize = 64;
 
 impl JwksVerifier {
     pub fn new(jwks_url: String, audience: Audience) -> Self {
@@ -165,6 +174,7 @@ impl JwksVerifier {
                 .unwrap_or_default(),
             keys: RwLock::new(HashMap::new()),
             last_fetch: tokio::sync::Mutex::new(None),
+            waiting: tokio::sync::Semaphore::new(MAX_WAITING),
         }
     }
 
@@ -188,28 +198,37 @@ impl JwksVerifier {
     }
 
     /// Fetches the keys again for a `kid` found unknown at `asked_at`: one fetch at a time, at
-    /// most one per `REFETCH_EVERY`. A caller queued behind a fetch that started after it asked
-    /// takes that fetch's keys, so nobody waits for more than one fetch slot.
+    /// most one per `REFETCH_EVERY`. A caller queued behind a fetch that ended after it asked
+    /// takes that fetch's keys, or its failure, instead of fetching again. A fetch given up
+    /// half way (its caller went away) counts as none.
     async fn refresh(&self, asked_at: Instant) -> Result<(), TokenError> {
+        let Ok(_waiting) = self.waiting.try_acquire() else {
+            return Err(TokenError::UnknownKey);
+        };
         let mut last = self.last_fetch.lock().await;
-        if let Some(at) = *last {
-            if at >= asked_at {
-                return Ok(());
+        if let Some((at, outcome)) = last.as_ref() {
+            if *at >= asked_at {
+                return outcome.clone().map_err(TokenError::KeysUnavailable);
             }
-            // Holding the lock: callers arriving meanwhile take this fetch's keys.
-            tokio::time::sleep_until((at + REFETCH_EVERY).into()).await;
+            tokio::time::sleep_until((*at + REFETCH_EVERY).into()).await;
         }
-        *last = Some(Instant::now());
+        let outcome = self.fetch().await;
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome.map_err(TokenError::KeysUnavailable)
+    }
+
+    /// Fetches the JWKS and keeps its keys in place of those known so far.
+    async fn fetch(&self) -> Result<(), String> {
         let jwks: jsonwebtoken::jwk::JwkSet = self
             .http
             .get(&self.url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|err| TokenError::KeysUnavailable(err.to_string()))?
+            .map_err(|err| err.to_string())?
             .json()
             .await
-            .map_err(|err| TokenError::KeysUnavailable(err.to_string()))?;
+            .map_err(|err| err.to_string())?;
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {
             if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
