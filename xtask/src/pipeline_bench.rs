@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -209,8 +209,16 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let (mut single_edge, mut single, mut raw_single) = (Vec::new(), Vec::new(), Vec::new());
     let mut single_edge_few = Vec::new();
     let cpu = |process: &Process| process.cpu_seconds().unwrap_or(0.0);
-    // CPU seconds spent on the single events through edge: edge, ingest, nats-server, the load
-    // generator.
+    // CPU seconds used so far by edge, ingest, nats-server and the load generator.
+    let sample = || {
+        [
+            cpu(&edge),
+            cpu(&ingest),
+            cpu(nats.process()),
+            own_cpu_seconds(),
+        ]
+    };
+    // What the single events through edge cost each of them.
     let mut single_cpu_seconds = [0.0; 4];
     for round in 1..=rounds {
         eprintln!(
@@ -222,23 +230,12 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         eprintln!(
             "ingest round {round}/{rounds}: {singles} single-event requests, through edge, direct, raw"
         );
-        let before = [
-            cpu(&edge),
-            cpu(&ingest),
-            cpu(nats.process()),
-            own_cpu_seconds(),
-        ];
-        single_edge.push(http_load(&url, bodies(singles, 1), 1, SINGLE_CLIENTS).await?);
-        for (spent, (now, then)) in single_cpu_seconds.iter_mut().zip(
-            [
-                cpu(&edge),
-                cpu(&ingest),
-                cpu(nats.process()),
-                own_cpu_seconds(),
-            ]
-            .into_iter()
-            .zip(before),
-        ) {
+        // The bodies are written before the clock starts: the load generator's CPU is what
+        // sending them costs.
+        let requests = bodies(singles, 1);
+        let before = sample();
+        single_edge.push(http_load(&url, requests, 1, SINGLE_CLIENTS).await?);
+        for ((spent, now), then) in single_cpu_seconds.iter_mut().zip(sample()).zip(before) {
             *spent += now - then;
         }
         single.push(http_load(&direct, bodies(singles, 1), 1, SINGLE_CLIENTS).await?);
@@ -307,21 +304,13 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     js.delete_stream("BENCH_RAW").await?;
     js.get_stream("EVENTS").await?.purge().await?;
     eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
-    let before = [
-        cpu(&edge),
-        cpu(&ingest),
-        cpu(nats.process()),
-        own_cpu_seconds(),
-    ];
-    http_load(&url, bodies(batches, 100), 100, CLIENTS).await?;
+    let requests = bodies(batches, 100);
+    let before = sample();
+    http_load(&url, requests, 100, CLIENTS).await?;
+    let after = sample();
     let rows = js.get_stream("EVENTS").await?.info().await?.state.messages as usize;
     let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
-    let ingest_cpu_us = [
-        per_row(cpu(&edge) - before[0]),
-        per_row(cpu(&ingest) - before[1]),
-        per_row(cpu(nats.process()) - before[2]),
-        per_row(own_cpu_seconds() - before[3]),
-    ];
+    let ingest_cpu_us: [f64; 4] = std::array::from_fn(|i| per_row(after[i] - before[i]));
     eprintln!(
         "ingest: CPU µs per event: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}",
         ingest_cpu_us[0], ingest_cpu_us[1], ingest_cpu_us[2], ingest_cpu_us[3]
@@ -603,14 +592,13 @@ async fn paced_load(
 ) -> anyhow::Result<PacedRun> {
     let interval = Duration::from_secs_f64(1.0 / requests_per_sec.max(1.0));
     let count = (duration.as_secs_f64() * requests_per_sec) as usize;
-    // Connections with no request on them.
-    let free = Arc::new(std::sync::Mutex::new(Vec::<Poster>::new()));
-    for _ in 0..CLIENTS {
-        let poster = Poster::connect(url).await?;
-        free.lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?
-            .push(poster);
+    // Connections with no request on them; as many as the single-event clients to start with,
+    // so none is opened in the middle of the run unless the stack falls behind.
+    let mut posters = Vec::with_capacity(SINGLE_CLIENTS);
+    for _ in 0..SINGLE_CLIENTS {
+        posters.push(Poster::connect(url).await?);
     }
+    let free = Arc::new(std::sync::Mutex::new(posters));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for request in 0..count {
@@ -619,7 +607,7 @@ async fn paced_load(
         let request_body = Bytes::from(body(request));
         let (free, url) = (Arc::clone(&free), url.to_owned());
         tasks.push(tokio::spawn(async move {
-            let taken = free.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+            let taken = free.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let mut poster = match taken {
                 Some(poster) => poster,
                 None => Poster::connect(&url).await?,
@@ -628,7 +616,7 @@ async fn paced_load(
             anyhow::ensure!(status == 200, "ingest answered {status}");
             let acked = Instant::now();
             free.lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .unwrap_or_else(PoisonError::into_inner)
                 .push(poster);
             anyhow::Ok((request, acked, acked.duration_since(due)))
         }));
