@@ -213,11 +213,9 @@ impl Proxy {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let parse = |base: &str| {
-            let uri: Uri = base.trim_end_matches('/').parse().ok()?;
-            let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
-            let parts = uri.into_parts();
-            bare.then_some(())?;
-            Some((parts.scheme?, parts.authority?))
+            let parts = base.trim_end_matches('/').parse::<Uri>().ok()?.into_parts();
+            let bare = parts.path_and_query.is_none_or(|p| p.as_str() == "/");
+            Some((parts.scheme?, parts.authority?)).filter(|_| bare)
         };
         let parsed = [parse(&auth), parse(&ingest), parse(&query)];
         Ok(Self {

@@ -335,7 +335,6 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
     state.trusted_proxies.client_ip(peer.ip(), headers)
 }
 
-/// Takes one request from each write key (or cookieless project) a request names, once.
 /// The project of each event's write key (`None`: the event names none), in order; every key's
 /// rate spent once per request. A batch names one key, so the last key's project is kept at
 /// hand instead of looked up for every event.
@@ -365,6 +364,7 @@ fn projects_of<'k>(
     Ok(projects)
 }
 
+/// Takes one request from each write key (or cookieless project) a request names, once.
 fn within_rate(state: &AppState, key: &str, checked: &mut Vec<String>) -> Result<(), IngestError> {
     if checked.iter().any(|seen| seen == key) {
         return Ok(());

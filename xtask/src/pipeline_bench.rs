@@ -594,11 +594,9 @@ async fn paced_load(
     let count = (duration.as_secs_f64() * requests_per_sec) as usize;
     // Connections with no request on them; as many as the single-event clients to start with,
     // so none is opened in the middle of the run unless the stack falls behind.
-    let mut posters = Vec::with_capacity(SINGLE_CLIENTS);
-    for _ in 0..SINGLE_CLIENTS {
-        posters.push(Poster::connect(url).await?);
-    }
-    let free = Arc::new(std::sync::Mutex::new(posters));
+    let free = Arc::new(std::sync::Mutex::new(
+        Poster::connect_many(url, SINGLE_CLIENTS).await?,
+    ));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for request in 0..count {
@@ -757,6 +755,15 @@ impl Poster {
         Ok(Self { sender, path, host })
     }
 
+    /// `count` connections to `url`.
+    async fn connect_many(url: &str, count: usize) -> anyhow::Result<Vec<Self>> {
+        let mut posters = Vec::with_capacity(count);
+        for _ in 0..count {
+            posters.push(Self::connect(url).await?);
+        }
+        Ok(posters)
+    }
+
     /// Posts `body`; the answer's status, its body read to the end.
     async fn post(&mut self, body: Bytes) -> anyhow::Result<hyper::StatusCode> {
         self.sender.ready().await?;
@@ -785,10 +792,7 @@ async fn http_load(
 ) -> anyhow::Result<Load> {
     let count = bodies.len();
     let queue = Arc::new(std::sync::Mutex::new(bodies));
-    let mut posters = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        posters.push(Poster::connect(url).await?);
-    }
+    let posters = Poster::connect_many(url, clients).await?;
     let started = Instant::now();
     let workers: Vec<_> = posters
         .into_iter()
