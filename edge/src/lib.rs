@@ -62,8 +62,8 @@ pub struct Limits {
     /// Logins, registrations, refreshes and password changes per client address
     /// (`AUTH_REQUESTS_PER_MINUTE_PER_CLIENT`, default 60).
     pub auth_per_client: Rate,
-    /// Logins and registrations naming one account (`AUTH_REQUESTS_PER_MINUTE_PER_ACCOUNT`,
-    /// default 10).
+    /// Logins and registrations naming one account from one client address
+    /// (`AUTH_REQUESTS_PER_MINUTE_PER_ACCOUNT`, default 10).
     pub auth_per_account: Rate,
     /// Query and dashboard-event calls per user (`API_REQUESTS_PER_MINUTE_PER_USER`,
     /// default 1200).

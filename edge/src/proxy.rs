@@ -381,10 +381,15 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
                     "the request body is too large",
                 );
             };
+            // Counted per account and address together: a budget shared by every address
+            // would let anyone keep it empty and lock the owner out. Guesses from many
+            // addresses are auth's to slow down (see `auth::limits`).
             if let Some(account) = account_of(&bytes)
-                && let Err(wait) = limiters.credentials_per_account.check(&account)
+                && let Err(wait) = limiters
+                    .credentials_per_account
+                    .check(&format!("{account} {client}"))
             {
-                return too_many_requests(wait, "attempts for this account");
+                return too_many_requests(wait, "attempts for this account from this address");
             }
             Request::from_parts(parts, Body::from(bytes))
         }
