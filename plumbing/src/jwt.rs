@@ -1,10 +1,10 @@
 //! Verifying access tokens, the same way in every service: EdDSA only, the key chosen by `kid`,
 //! `iss`, `aud`, `exp`, `nbf`, `iat` and `sub` all required and checked. Services other than auth
-//! get the keys from auth's JWKS, cached, and refetched on an unknown `kid` at most once a
-//! second.
+//! get the keys from auth's JWKS, cached, refetched on an unknown `kid` at most once a second,
+//! and refetched on a schedule so that a key auth no longer lists stops verifying.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::sync::{Arc, Once, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use contract::auth::Claims;
@@ -23,20 +23,35 @@ pub struct AuthConfig {
     /// Base URL of auth, for `/.well-known/jwks.json` (`AUTH_URL`, default `http://127.0.0.1:8002`).
     pub url: String,
     pub audience: Audience,
+    /// Time between two scheduled fetches of the JWKS (`AUTH_JWKS_REFRESH_SECS`, default 300):
+    /// a key removed from auth is refused at most this long (plus a fetch) afterwards.
+    pub jwks_refresh_secs: u64,
 }
+
+/// Default of `AUTH_JWKS_REFRESH_SECS`: a removed key is refused within five minutes, for one
+/// small request per service replica every five minutes.
+const JWKS_REFRESH_SECS: u64 = 300;
 
 impl AuthConfig {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let jwks_refresh_secs = crate::config::var_or("AUTH_JWKS_REFRESH_SECS", JWKS_REFRESH_SECS)?;
+        if jwks_refresh_secs == 0 {
+            return Err(crate::config::ConfigError {
+                name: "AUTH_JWKS_REFRESH_SECS".to_owned(),
+                problem: "must be at least 1 second".to_owned(),
+            });
+        }
         Ok(Self {
             url: crate::config::var_or("AUTH_URL", "http://127.0.0.1:8002".to_owned())?,
             audience: Audience {
                 issuer: crate::config::var_or("AUTH_ISSUER", "event-analytics".to_owned())?,
                 audience: crate::config::var_or("AUTH_AUDIENCE", "event-analytics".to_owned())?,
             },
+            jwks_refresh_secs,
         })
     }
 
-    /// Auth on `url` with the default issuer and audience.
+    /// Auth on `url` with the default issuer, audience and JWKS refresh interval.
     pub fn at(url: String) -> Self {
         Self {
             url,
@@ -44,6 +59,7 @@ impl AuthConfig {
                 issuer: "event-analytics".to_owned(),
                 audience: "event-analytics".to_owned(),
             },
+            jwks_refresh_secs: JWKS_REFRESH_SECS,
         }
     }
 
@@ -52,6 +68,7 @@ impl AuthConfig {
         JwksVerifier::new(
             format!("{}/.well-known/jwks.json", self.url.trim_end_matches('/')),
             self.audience.clone(),
+            Duration::from_secs(self.jwks_refresh_secs.max(1)),
         )
     }
 }
@@ -139,9 +156,20 @@ pub fn verify(token: &str, key: &DecodingKey, audience: &Audience) -> Result<Cla
     Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims)
 }
 
-/// The public keys of auth's `/.well-known/jwks.json`, fetched on demand.
+/// The public keys of auth's `/.well-known/jwks.json`, fetched on demand and on a schedule.
+/// The scheduled fetches end when the verifier is dropped.
 #[derive(Debug)]
 pub struct JwksVerifier {
+    jwks: Arc<Jwks>,
+    /// Starts the scheduled fetches on the first verification, which always runs inside the
+    /// service's runtime (a verifier may be built before there is one).
+    schedule: Once,
+    refresh_every: Duration,
+}
+
+/// What the verifier and its scheduled fetches share.
+#[derive(Debug)]
+struct Jwks {
     url: String,
     audience: Audience,
     http: reqwest::Client,
@@ -164,31 +192,69 @@ const REFETCH_EVERY: Duration = Duration::from_secs(1);
 const MAX_WAITING: usize = 64;
 
 impl JwksVerifier {
-    pub fn new(jwks_url: String, audience: Audience) -> Self {
+    /// A verifier of the tokens whose keys `jwks_url` lists, fetching the list again every
+    /// `refresh_every` once it has verified its first token.
+    pub fn new(jwks_url: String, audience: Audience, refresh_every: Duration) -> Self {
         Self {
-            url: jwks_url,
-            audience,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
-            keys: RwLock::new(HashMap::new()),
-            last_fetch: tokio::sync::Mutex::new(None),
-            waiting: tokio::sync::Semaphore::new(MAX_WAITING),
+            jwks: Arc::new(Jwks {
+                url: jwks_url,
+                audience,
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(3))
+                    .build()
+                    .unwrap_or_default(),
+                keys: RwLock::new(HashMap::new()),
+                last_fetch: tokio::sync::Mutex::new(None),
+                waiting: tokio::sync::Semaphore::new(MAX_WAITING),
+            }),
+            schedule: Once::new(),
+            refresh_every,
         }
     }
 
     /// The claims of a valid token.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.schedule.call_once(|| {
+            tokio::spawn(refresh_on_schedule(
+                Arc::downgrade(&self.jwks),
+                self.refresh_every,
+            ));
+        });
+        let jwks = &self.jwks;
         let kid = eddsa_kid(token)?;
-        if let Some(key) = self.key(&kid) {
-            return verify(token, &key, &self.audience);
+        if let Some(key) = jwks.key(&kid) {
+            return verify(token, &key, &jwks.audience);
         }
-        self.refresh(Instant::now()).await?;
-        let key = self.key(&kid).ok_or(TokenError::UnknownKey)?;
-        verify(token, &key, &self.audience)
+        jwks.refresh(Instant::now()).await?;
+        let key = jwks.key(&kid).ok_or(TokenError::UnknownKey)?;
+        verify(token, &key, &jwks.audience)
     }
+}
 
+/// Fetches the JWKS every `every` for as long as its verifier lives, so a key auth stopped
+/// listing (an old key retired after a rotation, a leaked one withdrawn) stops verifying here
+/// too; nothing else would drop it, since only unknown `kid`s cause a fetch. A failed fetch keeps
+/// the keys of the last good one: auth being down for a moment must not refuse every token.
+async fn refresh_on_schedule(jwks: Weak<Jwks>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(jwks) = jwks.upgrade() else {
+            return;
+        };
+        let mut last = jwks.last_fetch.lock().await;
+        let outcome = jwks.fetch().await;
+        if let Err(err) = &outcome {
+            tracing::warn!(
+                url = %jwks.url,
+                error = %err,
+                "scheduled JWKS fetch failed; the keys fetched last stay in use"
+            );
+        }
+        *last = Some((Instant::now(), outcome));
+    }
+}
+
+impl Jwks {
     fn key(&self, kid: &str) -> Option<DecodingKey> {
         self.keys
             .read()
@@ -217,7 +283,8 @@ impl JwksVerifier {
         outcome.map_err(TokenError::KeysUnavailable)
     }
 
-    /// Fetches the JWKS and keeps its keys in place of those known so far.
+    /// Fetches the JWKS and keeps its keys in place of those known so far: a key it no longer
+    /// lists is dropped. A failed fetch changes nothing.
     async fn fetch(&self) -> Result<(), String> {
         let jwks: jsonwebtoken::jwk::JwkSet = self
             .http
