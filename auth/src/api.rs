@@ -321,7 +321,7 @@ async fn login(
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email_hash = email::hash(&request.email);
-    let ip = Some(state.trusted_proxies.client_ip(peer.ip(), &headers));
+    let ip = state.trusted_proxies.client_ip(peer.ip(), &headers);
     let failures = state.failures().await?;
     let unavailable = |err: anyhow::Error| ApiError::Unavailable(format!("{err:#}"));
     if let Some(wait) = failures
@@ -402,10 +402,7 @@ async fn login(
         )
         .await?;
     state.projected(sequence).await?;
-    failures
-        .clear_account(&email_hash)
-        .await
-        .map_err(unavailable)?;
+    failures.clear(&email_hash, ip).await.map_err(unavailable)?;
     count(&state, "success");
     token_response(&state, user.view()?, refresh_token)
 }

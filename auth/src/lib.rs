@@ -127,6 +127,7 @@ impl Config {
             },
             login_limits: limits::LoginLimits {
                 per_account: var_or("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)?,
+                per_account_under_attack: var_or("LOGIN_MAX_FAILURES_PER_ACCOUNT_UNDER_ATTACK", 3)?,
                 per_ip: var_or("LOGIN_MAX_FAILURES_PER_IP", 100)?,
                 window_secs: var_or("LOGIN_FAILURE_WINDOW_SECS", 900)?,
             },

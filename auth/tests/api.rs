@@ -103,6 +103,19 @@ impl TestAuth {
         (status, body)
     }
 
+    /// Logs in as a client at `address` would through edge, which names the client in
+    /// `X-Forwarded-For` (auth trusts this machine as its proxy).
+    async fn login_from(&self, address: &str, email: &str, password: &str) -> StatusCode {
+        self.http
+            .post(self.service.url("/api/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("auth answers")
+            .status()
+    }
+
     async fn refresh(&self, token: &str) -> (StatusCode, Value) {
         let (status, body, _) = self
             .post("/api/auth/refresh", json!({ "refresh_token": token }))
@@ -828,7 +841,7 @@ async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_eleventh_failed_login_is_refused_with_429_and_retry_after() {
+async fn the_eleventh_failed_login_from_one_address_is_refused_there_with_429_and_retry_after() {
     let auth = TestAuth::start().expect("auth starts");
     auth.register("mallory@example.com").await;
     for attempt in 1..=10 {
@@ -861,12 +874,100 @@ async fn the_eleventh_failed_login_is_refused_with_429_and_retry_after() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
 
+    // The lock is this address's on this account: the owner from another address gets in, and
+    // that does not unlock the guessing address.
+    assert_eq!(
+        auth.login_from("203.0.113.7", "mallory@example.com", PASSWORD)
+            .await,
+        StatusCode::OK,
+        "the right password from a clean address"
+    );
+    assert_eq!(
+        auth.login("mallory@example.com", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing address stays locked"
+    );
+
     // Another account from elsewhere is not affected by this lock.
     auth.register("trent@example.com").await;
     assert_eq!(
         auth.login("trent@example.com", PASSWORD).await.0,
         StatusCode::OK
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_from_many_addresses_slow_an_account_down_but_never_lock_out_a_clean_address() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("victim@example.com").await;
+    let email = "victim@example.com";
+    // Twelve failures from four addresses: none of them is locked by its own three, but the
+    // account is now under attack.
+    for host in 1..=4 {
+        let address = format!("198.51.100.{host}");
+        for attempt in 1..=3 {
+            assert_eq!(
+                auth.login_from(&address, email, "wrong guess").await,
+                StatusCode::UNAUTHORIZED,
+                "{address}, attempt {attempt}"
+            );
+        }
+    }
+    // Under attack each address gets three failures, then waits, the right password included.
+    assert_eq!(
+        auth.login_from("198.51.100.1", email, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an address with three failures on an account under attack"
+    );
+    for attempt in 1..=3 {
+        assert_eq!(
+            auth.login_from("198.51.100.50", email, "wrong guess").await,
+            StatusCode::UNAUTHORIZED,
+            "a fresh address, attempt {attempt}"
+        );
+    }
+    assert_eq!(
+        auth.login_from("198.51.100.50", email, "wrong guess").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a fresh address after its three"
+    );
+    // An IPv6 client counts as its /64: another address in it is not a fresh start.
+    for _ in 1..=3 {
+        auth.login_from("2001:db8:7:7::1", email, "wrong guess")
+            .await;
+    }
+    assert_eq!(
+        auth.login_from("2001:db8:7:7::2", email, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same /64"
+    );
+    // The owner from an address with no failures gets in, and so does another /64.
+    assert_eq!(
+        auth.login_from("198.51.100.99", email, PASSWORD).await,
+        StatusCode::OK,
+        "a clean address"
+    );
+    assert_eq!(
+        auth.login_from("2001:db8:7:8::1", email, PASSWORD).await,
+        StatusCode::OK,
+        "a clean /64"
+    );
+    // A success forgives that address's own typos on the account.
+    assert_eq!(
+        auth.login_from("198.51.100.98", email, "typo").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        auth.login_from("198.51.100.98", email, PASSWORD).await,
+        StatusCode::OK
+    );
+    for attempt in 1..=3 {
+        assert_eq!(
+            auth.login_from("198.51.100.98", email, "typo").await,
+            StatusCode::UNAUTHORIZED,
+            "typo {attempt} after the success"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
