@@ -1,9 +1,11 @@
 //! The consuming loop: read the durable consumer `sink-clickhouse` continuously, write each
-//! batch with one RowBinary INSERT, and ack every message only after ClickHouse confirmed the
-//! insert. One insert runs at a time while the next batch fills. ClickHouse down or overloaded:
-//! the batch is retried until it is stored (the consumer keeps its place, nothing is dropped or
-//! acked). A message that cannot be stored on its own after its last delivery, or that cannot
-//! even be read, goes to `EVENTS_DLQ` with the error in a header.
+//! batch with one RowBinary INSERT per month it spans (one, for live events; see
+//! [`crate::months`]), and ack every message only after ClickHouse confirmed the insert. One
+//! insert runs at a time while the next batch fills. ClickHouse down or overloaded: the batch
+//! is retried until it is stored (the consumer keeps its place, nothing is dropped or acked).
+//! ClickHouse refusing rows for their contents: the batch is split until those rows are found,
+//! and the rest is stored. A message that cannot be stored on its own after its last delivery,
+//! or that cannot even be read, goes to `EVENTS_DLQ` with the error in a header.
 
 use std::time::Duration;
 
@@ -453,11 +455,17 @@ async fn write(
                 .map(|message| header(message, contract::streams::TRACEPARENT_HEADER)),
             MAX_LINKS,
         );
-        // A message delivered before may already be in the table: its batch is checked first.
-        writer
-            .store(batch.rows, batch.messages, batch.redelivered)
-            .instrument(span)
-            .await;
+        // One insert per month (the table's partition), so that no insert spans more months
+        // than current ClickHouse takes in one block. A message delivered before may already
+        // be in the table: the parts of its batch are checked first.
+        let redelivered = batch.redelivered;
+        async {
+            for (rows, messages) in crate::months::split(batch.rows, batch.messages) {
+                writer.store(rows, messages, redelivered).await;
+            }
+        }
+        .instrument(span)
+        .await;
     }
 }
 
@@ -660,8 +668,10 @@ impl Writer<'_> {
     }
 }
 
-/// ClickHouse refused the data itself (it could not parse or convert a value), as opposed to
-/// being unreachable, overloaded or misconfigured, which retrying the same insert outlasts.
+/// ClickHouse refused the data itself (it could not parse or convert a value, or the rows
+/// span too many partitions), as opposed to being unreachable, overloaded or misconfigured,
+/// which retrying the same insert outlasts. A rejected batch is split until the rows that fail
+/// on their own are found, so it is never retried as it is.
 fn is_rejection(err: &clickhouse::error::Error) -> bool {
     // Exception codes of ClickHouse about the values of a row: CANNOT_PARSE_TEXT,
     // CANNOT_PARSE_QUOTED_STRING, CANNOT_PARSE_INPUT_ASSERTION_FAILED, CANNOT_READ_ALL_DATA,
@@ -670,11 +680,27 @@ fn is_rejection(err: &clickhouse::error::Error) -> bool {
     // TOO_LARGE_STRING_SIZE, SIZES_OF_ARRAYS_DOESNT_MATCH.
     const ROW_CODES: &[u32] = &[6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190];
     match err {
-        clickhouse::error::Error::BadResponse(text) => {
-            exception_code(text).is_some_and(|code| ROW_CODES.contains(&code))
-        }
+        clickhouse::error::Error::BadResponse(text) => match exception_code(text) {
+            Some(TOO_MANY_PARTS) => spans_too_many_partitions(text),
+            Some(code) => ROW_CODES.contains(&code),
+            None => false,
+        },
         _ => false,
     }
+}
+
+/// TOO_MANY_PARTS: ClickHouse answers it both when the table has too many active parts (merges
+/// are behind the inserts: transient, the same insert succeeds later) and when the rows of one
+/// INSERT fall into more partitions than `max_partitions_per_insert_block` (about the rows:
+/// the same insert fails every time). Only the message tells them apart.
+const TOO_MANY_PARTS: u32 = 252;
+
+/// The TOO_MANY_PARTS text is the one about an INSERT spanning too many partitions. The sink
+/// writes one month (partition) per insert, so this means the table is partitioned more
+/// finely than the sink knows; smaller inserts still get through.
+fn spans_too_many_partitions(text: &str) -> bool {
+    text.contains("Too many partitions for single INSERT block")
+        || text.contains("max_partitions_per_insert_block")
 }
 
 /// The number in `Code: N.` of a ClickHouse exception text.
@@ -823,10 +849,7 @@ mod tests {
         assert!(is_rejection(&error(
             "Code: 27. DB::Exception: Cannot parse input"
         )));
-        // Too many parts, memory limit, unknown table: the next attempt can succeed.
-        assert!(!is_rejection(&error(
-            "Code: 252. DB::Exception: Too many parts"
-        )));
+        // Memory limit, unknown table: the next attempt can succeed.
         assert!(!is_rejection(&error(
             "Code: 241. DB::Exception: Memory limit"
         )));
@@ -835,5 +858,46 @@ mod tests {
         )));
         assert!(!is_rejection(&error("502 Bad Gateway")));
         assert!(!is_rejection(&clickhouse::error::Error::TimedOut));
+    }
+
+    /// The two TOO_MANY_PARTS messages of ClickHouse 26.9 (chdb-core 26.9.2.1), word for word:
+    /// an INSERT of 150 months into a table partitioned by month, and an INSERT into a table
+    /// at its `parts_to_throw_insert`. A server's HTTP answer appends its version.
+    const TOO_MANY_PARTITIONS: &str = "Code: 252. DB::Exception: Too many partitions for single \
+        INSERT block (more than 100). The limit is controlled by 'max_partitions_per_insert_block' \
+        setting. Large number of partitions is a common misconception. It will lead to severe \
+        negative performance impact, including slow server startup, slow INSERT queries and slow \
+        SELECT queries. Recommended total number of partitions for a table is under 1000..10000. \
+        Please note, that partitioning is not intended to speed up SELECT queries (ORDER BY key is \
+        sufficient to make range queries fast). Partitions are intended for data manipulation \
+        (DROP PARTITION, etc). (TOO_MANY_PARTS)";
+    const TOO_MANY_ACTIVE_PARTS: &str = "Code: 252. DB::Exception: Too many parts (2 with \
+        average size of 337.00 B) in table 'd.p (19a3314c-77d4-4ba8-a448-cda9a57d7548)'. Merges \
+        are processing significantly slower than inserts. (TOO_MANY_PARTS)";
+
+    #[test]
+    fn too_many_partitions_in_one_insert_is_about_the_rows_and_too_many_parts_is_not() {
+        let error = |text: &str| clickhouse::error::Error::BadResponse(text.to_owned());
+        assert_eq!(exception_code(TOO_MANY_PARTITIONS), Some(TOO_MANY_PARTS));
+        assert_eq!(exception_code(TOO_MANY_ACTIVE_PARTS), Some(TOO_MANY_PARTS));
+        assert!(is_rejection(&error(TOO_MANY_PARTITIONS)));
+        assert!(!is_rejection(&error(TOO_MANY_ACTIVE_PARTS)));
+        let version = " (version 26.9.2.1 (official build))\n";
+        assert!(is_rejection(&error(&format!(
+            "{TOO_MANY_PARTITIONS}{version}"
+        ))));
+        assert!(!is_rejection(&error(&format!(
+            "{TOO_MANY_ACTIVE_PARTS}{version}"
+        ))));
+        // ClickHouse 19.x to 21.x, which printed the code with a comma.
+        assert!(is_rejection(&error(
+            "Code: 252, e.displayText() = DB::Exception: Too many partitions for single INSERT \
+             block (more than 100). The limit is controlled by 'max_partitions_per_insert_block' \
+             setting."
+        )));
+        assert!(!is_rejection(&error(
+            "Code: 252, e.displayText() = DB::Exception: Too many parts (300). Merges are \
+             processing significantly slower than inserts."
+        )));
     }
 }

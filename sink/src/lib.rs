@@ -3,6 +3,7 @@
 
 pub mod consumer;
 pub mod dlq;
+pub mod months;
 pub mod replay;
 pub mod retention;
 pub mod schema;

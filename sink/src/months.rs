@@ -1,0 +1,155 @@
+//! The months a batch spans. The events table is partitioned by `toYYYYMM(date)` (see
+//! [`crate::schema`]), and current ClickHouse refuses an INSERT whose rows fall into more than
+//! `max_partitions_per_insert_block` (100) partitions. Events keep the timestamps they were sent
+//! with, so an import of old events can span years; the sink therefore writes a batch with one
+//! INSERT per month. ClickHouse writes one part per partition of an INSERT anyway, so this costs
+//! a request per month but no extra parts.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::consumer::EventRow;
+
+/// Julian day of 1970-01-01, the day a ClickHouse `Date` counts from.
+const EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
+/// The calendar date of a ClickHouse `Date` (days since 1970-01-01). Every `u16` is a valid
+/// day (the last is 2149-06-06), so the fallback is never taken.
+fn calendar(date: u16) -> time::Date {
+    time::Date::from_julian_day(EPOCH_JULIAN_DAY + i32::from(date)).unwrap_or(time::Date::MIN)
+}
+
+/// The partition ClickHouse stores a row of `date` in: `toYYYYMM(date)`, e.g. 202611. `Date`
+/// has no time zone; the sink derives it from the event's timestamp in UTC.
+pub fn partition(date: u16) -> u32 {
+    let day = calendar(date);
+    u32::try_from(day.year()).unwrap_or_default() * 100 + u32::from(u8::from(day.month()))
+}
+
+/// The days (as ClickHouse `Date` values, widened so the last month's end fits) of the month
+/// holding `date`.
+fn month_of(date: u16) -> Range<u32> {
+    let day = calendar(date);
+    let first = u32::from(date) + 1 - u32::from(day.day());
+    first..first + u32::from(day.month().length(day.year()))
+}
+
+/// `rows` and their `messages` (in the same order) as one part per month, oldest month first,
+/// each keeping the order it had in the batch.
+///
+/// A batch within one month, which is what a live stream sends, is returned as it came: one
+/// comparison per row and nothing moved, so the steady state pays nothing for the split.
+pub(crate) fn split<M>(rows: Vec<EventRow>, messages: Vec<M>) -> Vec<(Vec<EventRow>, Vec<M>)> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let month = month_of(first.date);
+    if rows.iter().all(|row| month.contains(&u32::from(row.date))) {
+        return vec![(rows, messages)];
+    }
+    let mut parts: BTreeMap<u32, (Vec<EventRow>, Vec<M>)> = BTreeMap::new();
+    for (row, message) in rows.into_iter().zip(messages) {
+        let part = parts.entry(partition(row.date)).or_default();
+        part.0.push(row);
+        part.1.push(message);
+    }
+    parts.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row of an event at `at` (`YYYY-MM-DDTHH:MM:SSZ`).
+    fn row(at: &str) -> EventRow {
+        let timestamp =
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .expect("a test timestamp");
+        let event = contract::event::Event {
+            event_id: uuid::Uuid::now_v7(),
+            project_id: uuid::Uuid::now_v7(),
+            kind: contract::event::EventKind::Track,
+            event: at.to_owned(),
+            distinct_id: "u".to_owned(),
+            user_id: None,
+            session_id: None,
+            timestamp,
+            received_at: timestamp,
+            properties: serde_json::Map::new(),
+            context: contract::event::EventContext::default(),
+        };
+        EventRow::new(event, 0)
+    }
+
+    #[test]
+    fn partitions_are_the_utc_months_of_clickhouse_dates() {
+        assert_eq!(partition(0), 197_001);
+        assert_eq!(partition(20_787), 202_611, "2026-11-30");
+        assert_eq!(partition(20_788), 202_612, "2026-12-01");
+        assert_eq!(partition(u16::MAX), 214_906, "2149-06-06, the last Date");
+        assert_eq!(partition(row("2013-06-30T23:59:59Z").date), 201_306);
+        assert_eq!(partition(row("2013-07-01T00:00:00Z").date), 201_307);
+        assert_eq!(month_of(20_787), 20_758..20_788, "November 2026");
+        assert_eq!(month_of(u16::MAX), 65_530..65_560, "June 2149");
+    }
+
+    #[test]
+    fn a_batch_within_one_month_is_one_part_left_where_it_was() {
+        let rows: Vec<EventRow> = ["2026-12-01T00:00:00Z", "2026-12-31T23:59:59Z"]
+            .iter()
+            .map(|at| row(at))
+            .collect();
+        let buffer = rows.as_ptr();
+        let parts = split(rows, vec![1, 2]);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].1, [1, 2]);
+        assert_eq!(parts[0].0.as_ptr(), buffer, "the rows were not moved");
+        assert!(split(Vec::new(), Vec::<u8>::new()).is_empty());
+    }
+
+    #[test]
+    fn a_batch_over_many_months_is_one_part_per_month_in_batch_order() {
+        // 150 months from June 2013, each with its first and last second, the batch newest
+        // first; and one more row of the first month at the end.
+        let mut ats = Vec::new();
+        for index in (0..150).rev() {
+            let year = 2013 + (5 + index) / 12;
+            let number = u8::try_from((5 + index) % 12 + 1).expect("1 to 12");
+            let last = time::Month::try_from(number).expect("a month").length(year);
+            ats.push(format!("{year}-{number:02}-01T00:00:00Z"));
+            ats.push(format!("{year}-{number:02}-{last}T23:59:59Z"));
+        }
+        ats.push("2013-06-15T12:00:00Z".to_owned());
+        let rows: Vec<EventRow> = ats.iter().map(|at| row(at)).collect();
+        let order: Vec<usize> = (0..rows.len()).collect();
+        let parts = split(rows, order);
+
+        assert_eq!(parts.len(), 150);
+        let months: Vec<u32> = parts
+            .iter()
+            .map(|(rows, _)| partition(rows[0].date))
+            .collect();
+        assert_eq!((months[0], months[149]), (201_306, 202_511));
+        assert!(
+            months.windows(2).all(|pair| pair[0] < pair[1]),
+            "oldest first"
+        );
+        for (rows, messages) in &parts {
+            assert_eq!(rows.len(), messages.len());
+            assert!(
+                rows.iter()
+                    .all(|r| partition(r.date) == partition(rows[0].date))
+            );
+            assert!(
+                messages.windows(2).all(|pair| pair[0] < pair[1]),
+                "batch order kept"
+            );
+            // Each message still belongs to its row.
+            for (row, index) in rows.iter().zip(messages) {
+                assert_eq!(row.event, ats[*index]);
+            }
+        }
+        assert_eq!(parts[0].0.len(), 3, "June 2013 has the extra row");
+        assert_eq!(parts.iter().map(|(rows, _)| rows.len()).sum::<usize>(), 301);
+    }
+}
