@@ -13,7 +13,7 @@ pub struct SystemStatus {
     pub checked_at: String,
     /// Every service's readiness, as its `/readyz` answered edge.
     pub services: Vec<ServiceStatus>,
-    /// The JetStream streams (`EVENTS`, `EVENTS_DLQ`, `AUTH`).
+    /// The JetStream streams (`EVENTS`, `EVENTS_HISTORY`, `EVENTS_DLQ`, `AUTH`).
     pub streams: Vec<StreamStatus>,
     /// The durable consumers on them (the sink's, auth's projector).
     pub consumers: Vec<ConsumerStatus>,
@@ -32,7 +32,8 @@ pub struct SystemStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineStatus {
-    /// The JetStream streams that could be read (`EVENTS`, `EVENTS_DLQ`, `AUTH`).
+    /// The JetStream streams that could be read (`EVENTS`, `EVENTS_HISTORY`, `EVENTS_DLQ`,
+    /// `AUTH`).
     pub streams: Vec<StreamStatus>,
     /// The durable consumers that could be read (the sink's, auth's projector).
     pub consumers: Vec<ConsumerStatus>,
@@ -73,7 +74,7 @@ pub struct ServiceStatus {
     pub detail: Option<String>,
 }
 
-/// One stream's size.
+/// One stream's size, and how close it is to its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamStatus {
@@ -83,6 +84,33 @@ pub struct StreamStatus {
     /// Sequence of the first and last message kept.
     pub first_sequence: u64,
     pub last_sequence: u64,
+    /// The most messages the stream keeps; null when unlimited.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub max_messages: Option<u64>,
+    /// The most bytes the stream keeps; null when unlimited.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub max_bytes: Option<u64>,
+    /// Whether a full stream refuses new messages (`EVENTS`, the unstored backlog: ingest
+    /// answers 503 then) instead of dropping its oldest (`EVENTS_HISTORY`).
+    #[serde(default)]
+    pub refuses_when_full: bool,
+}
+
+impl StreamStatus {
+    /// How full the stream is, in percent of the nearer of its limits (rounded down); `None`
+    /// when it has none.
+    pub fn used_percent(&self) -> Option<u64> {
+        let of = |used: u64, limit: Option<u64>| {
+            limit
+                .filter(|limit| *limit > 0)
+                .map(|limit| used.saturating_mul(100) / limit)
+        };
+        let by_messages = of(self.messages, self.max_messages);
+        let by_bytes = of(self.bytes, self.max_bytes);
+        by_messages.max(by_bytes)
+    }
 }
 
 /// One durable consumer's backlog.
@@ -109,4 +137,36 @@ pub struct ClickHouseStatus {
     pub parts: u64,
     /// The server's version.
     pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(messages: u64, bytes: u64, limits: (Option<u64>, Option<u64>)) -> StreamStatus {
+        StreamStatus {
+            name: "EVENTS".to_owned(),
+            messages,
+            bytes,
+            first_sequence: 1,
+            last_sequence: messages,
+            max_messages: limits.0,
+            max_bytes: limits.1,
+            refuses_when_full: true,
+        }
+    }
+
+    #[test]
+    fn a_stream_is_as_full_as_its_nearest_limit() {
+        assert_eq!(
+            stream(10, 900, (Some(100), Some(1000))).used_percent(),
+            Some(90)
+        );
+        assert_eq!(
+            stream(50, 100, (Some(100), Some(1000))).used_percent(),
+            Some(50)
+        );
+        assert_eq!(stream(50, 100, (None, Some(1000))).used_percent(), Some(10));
+        assert_eq!(stream(50, 100, (None, None)).used_percent(), None);
+    }
 }

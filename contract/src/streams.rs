@@ -1,7 +1,11 @@
 //! JetStream stream, subject and durable consumer names (see the JetStream contract in README).
 
-/// Every ingested event, on `events.<project_id>.<kind>`.
+/// Ingested events the sink has not stored yet, on `events.<project_id>.<kind>` (interest
+/// retention: a message leaves once the sink and the history have it).
 pub const EVENTS_STREAM: &str = "EVENTS";
+/// Every ingested event for replay, sourced from [`EVENTS_STREAM`] on the same subjects and kept
+/// by age and size (the oldest leave first; intake never waits on it).
+pub const EVENTS_HISTORY_STREAM: &str = "EVENTS_HISTORY";
 /// Events the sink could not store after its maximum deliveries, on `dlq.events.<project_id>`.
 pub const EVENTS_DLQ_STREAM: &str = "EVENTS_DLQ";
 /// Every user, project and write-key change, kept forever.

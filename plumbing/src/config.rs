@@ -17,9 +17,18 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
+    Ok(var_opt(name)?.unwrap_or(default))
+}
+
+/// The value of `name`, parsed, or `None` when it is unset or empty.
+pub fn var_opt<T>(name: &str) -> Result<Option<T>, ConfigError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
     match std::env::var(name) {
-        Ok(raw) if !raw.trim().is_empty() => parse(name, raw.trim()),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(default),
+        Ok(raw) if !raw.trim().is_empty() => parse(name, raw.trim()).map(Some),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError {
             name: name.to_owned(),
             problem: "is not valid UTF-8".to_owned(),

@@ -9,8 +9,15 @@ use async_nats::jetstream::{self, consumer, stream};
 
 use crate::startup::Done;
 
-/// Stream definitions bundled from `nats/streams/`.
+/// Stream definitions bundled from `nats/streams/`, in the order they are provisioned: the
+/// history before `EVENTS`, so that on an upgrade from a limits-retention `EVENTS` the history
+/// takes its copy of what is stored before `EVENTS` turns to interest retention and lets go of
+/// what the sink has acked.
 const STREAM_FILES: &[(&str, &str)] = &[
+    (
+        "EVENTS_HISTORY.json",
+        include_str!("../../nats/streams/EVENTS_HISTORY.json"),
+    ),
     (
         "EVENTS.json",
         include_str!("../../nats/streams/EVENTS.json"),
@@ -53,14 +60,32 @@ pub struct Definitions {
 impl Definitions {
     /// The definitions compiled in from `nats/`, with every stream's replica count taken from
     /// `NATS_STREAM_REPLICAS` when it is set (3 on a three-node JetStream cluster; the files say
-    /// 1, for one server).
+    /// 1, for one server) and the event log's budgets from [`EventBudgets::from_env`]. Every
+    /// service provisions, so every service must see the same values.
     pub fn bundled() -> anyhow::Result<Self> {
         let mut definitions = Self::from_files()?;
         let replicas: usize = crate::config::var_or("NATS_STREAM_REPLICAS", 0)?;
         if replicas > 0 {
             definitions.set_replicas(replicas);
         }
+        definitions.set_budgets(&EventBudgets::from_env()?);
         Ok(definitions)
+    }
+
+    /// The budgets of the unstored backlog (`EVENTS`) and of the history (`EVENTS_HISTORY`)
+    /// that are set; the others keep the files' values.
+    pub fn set_budgets(&mut self, budgets: &EventBudgets) {
+        if let Some(events) = self.stream_mut(contract::streams::EVENTS_STREAM) {
+            set_limit(&mut events.max_bytes, budgets.backlog_max_bytes);
+            set_limit(&mut events.max_messages, budgets.backlog_max_messages);
+        }
+        if let Some(history) = self.stream_mut(contract::streams::EVENTS_HISTORY_STREAM) {
+            set_limit(&mut history.max_bytes, budgets.history_max_bytes);
+            set_limit(&mut history.max_messages, budgets.history_max_messages);
+            if let Some(secs) = budgets.history_max_age_secs {
+                history.max_age = Duration::from_secs(secs);
+            }
+        }
     }
 
     /// Every stream kept on `replicas` servers (consumers follow their stream).
@@ -97,10 +122,50 @@ impl Definitions {
     }
 }
 
+/// What the event log may hold, from the environment; `None` keeps the value of `nats/streams/`.
+///
+/// The backlog budget is what protects acceptance: `EVENTS` holds only what the sink has not
+/// stored yet (interest retention), and ingest answers 503 once it is full. The history budget
+/// is what operators can replay: `EVENTS_HISTORY` drops its oldest messages past it and never
+/// refuses, so history kept never stops intake.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventBudgets {
+    /// `EVENTS_BACKLOG_MAX_BYTES`: bytes of unstored events (the file says 4 GiB).
+    pub backlog_max_bytes: Option<i64>,
+    /// `EVENTS_BACKLOG_MAX_MESSAGES`: unstored events (the file says unlimited).
+    pub backlog_max_messages: Option<i64>,
+    /// `EVENTS_HISTORY_MAX_BYTES`: bytes of history kept for replay (the file says 10 GiB).
+    pub history_max_bytes: Option<i64>,
+    /// `EVENTS_HISTORY_MAX_MESSAGES`: events of history kept (the file says unlimited).
+    pub history_max_messages: Option<i64>,
+    /// `EVENTS_HISTORY_MAX_AGE_SECS`: how long history is kept (the file says 30 days).
+    pub history_max_age_secs: Option<u64>,
+}
+
+impl EventBudgets {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        use crate::config::var_opt;
+        Ok(Self {
+            backlog_max_bytes: var_opt("EVENTS_BACKLOG_MAX_BYTES")?,
+            backlog_max_messages: var_opt("EVENTS_BACKLOG_MAX_MESSAGES")?,
+            history_max_bytes: var_opt("EVENTS_HISTORY_MAX_BYTES")?,
+            history_max_messages: var_opt("EVENTS_HISTORY_MAX_MESSAGES")?,
+            history_max_age_secs: var_opt("EVENTS_HISTORY_MAX_AGE_SECS")?,
+        })
+    }
+}
+
+fn set_limit(limit: &mut i64, budget: Option<i64>) {
+    if let Some(budget) = budget {
+        *limit = budget;
+    }
+}
+
 /// Creates every stream and consumer, or updates it when its definition changed. Running it
 /// twice leaves the same configuration and no error.
 pub async fn provision(js: &jetstream::Context, definitions: &Definitions) -> anyhow::Result<()> {
     for config in &definitions.streams {
+        copied_before_interest(js, definitions, config).await?;
         js.create_or_update_stream(config.clone())
             .await
             .with_context(|| format!("provisioning stream {}", config.name))?;
@@ -123,6 +188,82 @@ pub async fn provision(js: &jetstream::Context, definitions: &Definitions) -> an
         "jetstream provisioned"
     );
     Ok(())
+}
+
+/// How long provisioning waits for a history to copy a stream before turning it to interest
+/// retention; past it provisioning fails (and is retried) rather than drop history.
+const COPY_DEADLINE: Duration = Duration::from_secs(120);
+
+/// On an upgrade, a stream that turns from limits to interest retention drops at once every
+/// message its consumers acked. The streams that source it (the history) must first hold a copy
+/// of everything it stores: this waits until they copied as many messages as it holds. A stream
+/// that does not exist yet, or is not changing retention, needs no wait.
+async fn copied_before_interest(
+    js: &jetstream::Context,
+    definitions: &Definitions,
+    config: &stream::Config,
+) -> anyhow::Result<()> {
+    if config.retention != stream::RetentionPolicy::Interest {
+        return Ok(());
+    }
+    let Some(info) = existing_stream(js, &config.name).await? else {
+        return Ok(());
+    };
+    if info.config.retention != stream::RetentionPolicy::Limits {
+        return Ok(());
+    }
+    let held = info.state.messages;
+    let copies = definitions.streams.iter().filter(|copy| {
+        copy.sources
+            .iter()
+            .flatten()
+            .any(|source| source.name == config.name)
+    });
+    for copy in copies {
+        let deadline = tokio::time::Instant::now() + COPY_DEADLINE;
+        loop {
+            let copied = existing_stream(js, &copy.name)
+                .await?
+                .map_or(0, |info| info.state.last_sequence);
+            if copied >= held {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{} has copied {copied} of the {held} messages of {}: not turning it to interest \
+                 retention yet",
+                copy.name,
+                config.name
+            );
+            tracing::info!(
+                stream = %config.name,
+                copy = %copy.name,
+                copied,
+                held,
+                "waiting for the history to copy the stream before its retention changes"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The stream's information, `None` when it does not exist.
+async fn existing_stream(
+    js: &jetstream::Context,
+    name: &str,
+) -> anyhow::Result<Option<stream::Info>> {
+    match js.get_stream(name).await {
+        Ok(mut stream) => Ok(Some(stream.info().await?.clone())),
+        Err(err) => match err.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(err)
+                if err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Ok(None)
+            }
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// A NATS connection plus the state of provisioning, shared by a service's tasks.
@@ -193,17 +334,47 @@ mod tests {
     }
 
     #[test]
+    fn budgets_set_the_backlog_and_the_history_and_leave_the_rest() {
+        let mut definitions = Definitions::from_files().expect("definitions");
+        let before = definitions.clone();
+        definitions.set_budgets(&EventBudgets::default());
+        assert_eq!(definitions, before, "no budget given changes nothing");
+        definitions.set_budgets(&EventBudgets {
+            backlog_max_bytes: Some(1 << 20),
+            backlog_max_messages: Some(100),
+            history_max_messages: Some(300),
+            history_max_age_secs: Some(3600),
+            ..EventBudgets::default()
+        });
+        let events = definitions.stream_mut("EVENTS").expect("EVENTS").clone();
+        assert_eq!((events.max_bytes, events.max_messages), (1 << 20, 100));
+        let history = definitions.stream_mut("EVENTS_HISTORY").expect("history");
+        assert_eq!(history.max_messages, 300);
+        assert_eq!(history.max_age, Duration::from_secs(3600));
+        assert_eq!(history.max_bytes, 10 << 30, "the file's value is kept");
+    }
+
+    #[test]
     fn bundled_definitions_parse_and_name_the_contract() {
         let defs = Definitions::bundled().expect("bundled definitions parse");
         let names: Vec<_> = defs.streams.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
             [
+                contract::streams::EVENTS_HISTORY_STREAM,
                 contract::streams::EVENTS_STREAM,
                 contract::streams::EVENTS_DLQ_STREAM,
                 contract::streams::AUTH_STREAM
             ]
         );
+        let events = &defs.streams[1];
+        assert_eq!(events.retention, stream::RetentionPolicy::Interest);
+        assert_eq!(events.discard, stream::DiscardPolicy::New);
+        let history = &defs.streams[0];
+        assert_eq!(history.retention, stream::RetentionPolicy::Limits);
+        assert_eq!(history.discard, stream::DiscardPolicy::Old);
+        let sources: Vec<_> = history.sources.iter().flatten().map(|s| &s.name).collect();
+        assert_eq!(sources, [contract::streams::EVENTS_STREAM]);
         let consumers: Vec<_> = defs
             .consumers
             .iter()

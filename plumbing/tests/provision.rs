@@ -56,13 +56,17 @@ async fn provisioning_twice_leaves_identical_streams_and_consumers() {
     provision(&js, &defs).await.expect("second provisioning");
     let second = read_back(&js, &defs).await;
 
-    assert_eq!(first.len(), 5, "three streams and two consumers");
+    assert_eq!(first.len(), 6, "four streams and two consumers");
     assert_eq!(first, second, "configuration and creation times unchanged");
-    let events = &first[0].0;
+    let history = &first[0].0;
+    assert_eq!(history["name"], "EVENTS_HISTORY");
+    assert_eq!(history["sources"][0]["name"], "EVENTS");
+    let events = &first[1].0;
     assert_eq!(events["name"], "EVENTS");
     assert_eq!(events["subjects"], serde_json::json!(["events.>"]));
     assert_eq!(events["storage"], "file");
-    let sink = &first[3].0;
+    assert_eq!(events["retention"], "interest");
+    let sink = &first[4].0;
     assert_eq!(sink["durable_name"], "sink-clickhouse");
     assert_eq!(sink["ack_policy"], "explicit");
 }
@@ -91,4 +95,75 @@ async fn a_changed_definition_updates_the_stream_in_place() {
     assert_eq!(info.config.max_age, Duration::from_secs(7 * 24 * 3600));
     assert_eq!(info.config.description.as_deref(), Some("changed"));
     assert_eq!(info.state.messages, 1, "the update kept the stored message");
+}
+
+/// The `EVENTS` of earlier releases: every event kept 30 days (limits retention).
+const EVENTS_BEFORE: &str = r#"{
+  "name": "EVENTS", "subjects": ["events.>"], "retention": "limits", "max_bytes": 10737418240,
+  "max_age": 2592000000000000, "storage": "file", "discard": "new", "num_replicas": 1,
+  "duplicate_window": 600000000000
+}"#;
+
+#[tokio::test]
+async fn an_upgrade_keeps_the_old_events_as_history_and_only_the_unstored_as_backlog() {
+    let nats = TestNats::start().expect("nats starts");
+    let js = context(&nats).await;
+    let before: jetstream::stream::Config = serde_json::from_str(EVENTS_BEFORE).expect("config");
+    js.create_stream(before).await.expect("the old EVENTS");
+    let defs = Definitions::bundled().expect("definitions parse");
+    let sink = defs
+        .consumers
+        .iter()
+        .find(|c| c.stream == "EVENTS")
+        .expect("the sink's consumer");
+    let consumer = js
+        .create_consumer_on_stream(sink.config.clone(), "EVENTS")
+        .await
+        .expect("the sink's consumer");
+    for n in 0..5 {
+        js.publish(format!("events.p1.e{n}"), "{}".into())
+            .await
+            .expect("publishes")
+            .await
+            .expect("acked");
+    }
+    // The old sink stored and acked the first three.
+    let mut batch = consumer
+        .fetch()
+        .max_messages(3)
+        .messages()
+        .await
+        .expect("fetch");
+    let mut acked = 0;
+    while let Some(message) = futures_util::StreamExt::next(&mut batch).await {
+        message.expect("message").double_ack().await.expect("ack");
+        acked += 1;
+    }
+    assert_eq!(acked, 3);
+
+    provision(&js, &defs)
+        .await
+        .expect("provisioning the new layout");
+
+    let count = |name: &'static str| {
+        let js = js.clone();
+        async move {
+            let mut stream = js.get_stream(name).await.expect("stream");
+            stream.info().await.expect("info").state.messages
+        }
+    };
+    devstack::wait::until_async(
+        "the history holds all five",
+        Duration::from_secs(30),
+        || async { count("EVENTS_HISTORY").await == 5 },
+    )
+    .await
+    .expect("history");
+    devstack::wait::until_async(
+        "the backlog holds the two unstored",
+        Duration::from_secs(30),
+        || async { count("EVENTS").await == 2 },
+    )
+    .await
+    .expect("backlog");
 }

@@ -15,7 +15,8 @@ use clickhouse::Row;
 use contract::auth::Role;
 use contract::status::{ClickHouseStatus, ConsumerStatus, PipelineStatus, StreamStatus};
 use contract::streams::{
-    AUTH_PROJECTOR_CONSUMER, AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_STREAM, SINK_CONSUMER,
+    AUTH_PROJECTOR_CONSUMER, AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_HISTORY_STREAM, EVENTS_STREAM,
+    SINK_CONSUMER,
 };
 use serde::Deserialize;
 
@@ -25,7 +26,15 @@ use crate::api::AppState;
 pub const PART_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The streams shown, in this order.
-const STREAMS: [&str; 3] = [EVENTS_STREAM, EVENTS_DLQ_STREAM, AUTH_STREAM];
+const STREAMS: [&str; 4] = [
+    EVENTS_STREAM,
+    EVENTS_HISTORY_STREAM,
+    EVENTS_DLQ_STREAM,
+    AUTH_STREAM,
+];
+
+/// How full the unstored backlog may get before the status names it as a problem.
+const BACKLOG_WARNING_PERCENT: u64 = 80;
 
 /// The durable consumers shown, with their streams.
 const CONSUMERS: [(&str, &str); 2] = [
@@ -85,6 +94,17 @@ pub async fn pipeline(state: &AppState) -> PipelineStatus {
         .filter_map(|part| found(part, &mut problems))
         .collect();
     let clickhouse = found(clickhouse, &mut problems);
+    if let Some(used) = streams
+        .iter()
+        .find(|stream| stream.name == EVENTS_STREAM)
+        .and_then(StreamStatus::used_percent)
+        .filter(|used| *used >= BACKLOG_WARNING_PERCENT)
+    {
+        problems.push(format!(
+            "the events not stored in ClickHouse yet fill {used} % of their budget on \
+             {EVENTS_STREAM}: ingest refuses events (503) once it is full"
+        ));
+    }
     let dlq_messages = streams
         .iter()
         .find(|stream| stream.name == EVENTS_DLQ_STREAM)
@@ -124,13 +144,19 @@ async fn within<T, E: std::fmt::Display>(
 
 async fn stream(js: &jetstream::Context, name: &str) -> Result<StreamStatus, String> {
     let stream = js.get_stream(name).await.map_err(|err| err.to_string())?;
-    let state = &stream.cached_info().state;
+    let info = stream.cached_info();
+    let (state, config) = (&info.state, &info.config);
+    // JetStream says -1 for "unlimited".
+    let limit = |value: i64| u64::try_from(value).ok().filter(|limit| *limit > 0);
     Ok(StreamStatus {
         name: name.to_owned(),
         messages: state.messages,
         bytes: state.bytes,
         first_sequence: state.first_sequence,
         last_sequence: state.last_sequence,
+        max_messages: limit(config.max_messages),
+        max_bytes: limit(config.max_bytes),
+        refuses_when_full: config.discard == jetstream::stream::DiscardPolicy::New,
     })
 }
 

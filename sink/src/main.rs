@@ -6,7 +6,7 @@
 //! sink dlq redrive [<project id>]   send it back to EVENTS (after fixing the cause)
 //! sink retention <days>             drop the months of events older than that
 //! sink replay [<project id>|all] [<since, RFC 3339>]
-//!                                   rebuild events in ClickHouse from the EVENTS stream
+//!                                   rebuild events in ClickHouse from the EVENTS_HISTORY stream
 //! ```
 
 use anyhow::Context as _;

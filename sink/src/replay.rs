@@ -1,17 +1,17 @@
 //! `sink replay [<project id>] [<since RFC 3339>]`: rebuilds `events` in ClickHouse from the
-//! `EVENTS` stream, for one project or all, from a time on. It reads with an ordered consumer of
-//! its own (the sink's durable consumer keeps its place), looks every batch up the way the sink
-//! looks up a redelivery, and inserts only the events not stored: replaying twice, or while the
-//! sink runs, gives the same counts. On a cluster it reads and writes the `Distributed` table,
-//! through the sink's own client ([`crate::clickhouse_client`]), so its inserts are on their
-//! shards before it moves on.
+//! `EVENTS_HISTORY` stream (the history kept, by age and size), for one project or all, from a
+//! time on. It reads with an ordered consumer of its own (the sink's durable consumer on
+//! `EVENTS` is not involved), looks every batch up the way the sink looks up a redelivery, and
+//! inserts only the events not stored: replaying twice, or while the sink runs, gives the same
+//! counts. On a cluster it reads and writes the `Distributed` table, through the sink's own
+//! client ([`crate::clickhouse_client`]), so its inserts are on their shards before it moves on.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer};
 use contract::event::Event;
-use contract::streams::EVENTS_STREAM;
+use contract::streams::EVENTS_HISTORY_STREAM;
 use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -47,9 +47,9 @@ pub async fn replay(
     progress: &mut impl std::io::Write,
 ) -> anyhow::Result<Replayed> {
     let stream = js
-        .get_stream(EVENTS_STREAM)
+        .get_stream(EVENTS_HISTORY_STREAM)
         .await
-        .context("opening EVENTS")?;
+        .context("opening EVENTS_HISTORY")?;
     let reader = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subject: match project {
@@ -70,7 +70,7 @@ pub async fn replay(
     loop {
         let next = tokio::time::timeout(IDLE, messages.next()).await;
         let message = match next {
-            Ok(Some(message)) => message.context("reading EVENTS")?,
+            Ok(Some(message)) => message.context("reading EVENTS_HISTORY")?,
             Ok(None) | Err(_) => break,
         };
         done.read += 1;

@@ -1,5 +1,7 @@
-//! `sink replay`: ClickHouse rebuilt from the EVENTS stream, per project or all, and replaying
+//! `sink replay`: ClickHouse rebuilt from the history stream, per project or all, and replaying
 //! twice gives the same counts.
+
+use std::time::Duration;
 
 use devstack::test::{ClickHouseDb, TestNats};
 use plumbing::config::ClickHouseConfig;
@@ -53,6 +55,13 @@ async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     .expect("publish")
     .await
     .expect("stored");
+    // The history copies what EVENTS takes, a moment later.
+    devstack::wait::until_async("the history holds all five", Duration::from_secs(30), || async {
+        let mut history = js.get_stream("EVENTS_HISTORY").await.expect("history");
+        history.info().await.expect("info").state.messages == 5
+    })
+    .await
+    .expect("history");
     let count = |project: Uuid| {
         db.server()
             .query_in(

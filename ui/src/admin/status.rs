@@ -1,7 +1,7 @@
 //! The status tab: `GET /api/admin/status`, read again every 10 s while the tab is open. Each
 //! part of the answer may be missing (edge could not read it); what was read is still shown.
 
-use contract::status::SystemStatus;
+use contract::status::{StreamStatus, SystemStatus};
 use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
@@ -138,6 +138,7 @@ fn status_view(status: SystemStatus) -> View {
     let streams = streams
         .into_iter()
         .map(|stream| {
+            let limit = limit_label(&stream);
             let name_attr = stream.name.clone();
             let name = stream.name;
             let messages = count_label(stream.messages);
@@ -153,6 +154,7 @@ fn status_view(status: SystemStatus) -> View {
                     td(class="num") { (messages) }
                     td(class="num") { (bytes) }
                     td(class="num") { (sequences) }
+                    td(class="num") { (limit) }
                 }
             }
         })
@@ -240,6 +242,7 @@ fn status_view(status: SystemStatus) -> View {
                             th(scope="col", class="num") { "Messages" }
                             th(scope="col", class="num") { "Size" }
                             th(scope="col", class="num") { "Sequences" }
+                            th(scope="col", class="num") { "Limit" }
                         } }
                         tbody { (streams) }
                     }
@@ -263,6 +266,23 @@ fn status_view(status: SystemStatus) -> View {
             } })
         }
     }
+}
+
+/// A stream's limit and how full it is: "4 GiB · 12 % used" (the nearer limit is the one
+/// shown); what happens when it is full is in the title.
+fn limit_label(stream: &StreamStatus) -> String {
+    let limit = match (stream.max_bytes, stream.max_messages) {
+        (Some(bytes), _) => bytes_label(bytes),
+        (None, Some(messages)) => format!("{} messages", count_label(messages)),
+        (None, None) => return "none".to_owned(),
+    };
+    let used = stream.used_percent().unwrap_or_default();
+    let full = if stream.refuses_when_full {
+        "refuses when full"
+    } else {
+        "drops the oldest"
+    };
+    format!("{limit} · {used} % used · {full}")
 }
 
 #[cfg(test)]
@@ -299,7 +319,8 @@ mod tests {
                 {"name": "ingest", "ready": true, "detail": null},
                 {"name": "sink", "ready": false, "detail": "clickhouse: connection refused"}
             ],
-            "streams": [{"name": "EVENTS", "messages": 1234, "bytes": 2048, "first_sequence": 1, "last_sequence": 1234}],
+            "streams": [{"name": "EVENTS", "messages": 1234, "bytes": 2048, "first_sequence": 1, "last_sequence": 1234,
+                         "max_messages": null, "max_bytes": 4096, "refuses_when_full": true}],
             "consumers": [{"stream": "EVENTS", "name": "sink", "pending": 5, "ack_pending": 2, "redelivered": 1}],
             "dlq_messages": 3,
             "clickhouse": null,
@@ -312,6 +333,10 @@ mod tests {
         assert!(html.contains("1 of 2 services are not ready."), "{html}");
         assert!(html.contains("1,234"), "{html}");
         assert!(html.contains("2 KiB"), "{html}");
+        assert!(
+            html.contains("4 KiB · 50 % used · refuses when full"),
+            "{html}"
+        );
         assert!(html.contains("clickhouse: timed out"), "{html}");
         assert!(html.contains("id=\"status-dlq\""), "{html}");
     }
