@@ -153,8 +153,13 @@ impl IntoResponse for IngestError {
 impl From<BodyError> for IngestError {
     fn from(err: BodyError) -> Self {
         match err {
-            BodyError::TooLarge(_) => IngestError::TooLarge(err.to_string()),
-            other => IngestError::BadRequest(other.to_string()),
+            BodyError::TooLarge(_)
+            | BodyError::TooManyEvents
+            | BodyError::TooMuchData
+            | BodyError::EventTooLarge => IngestError::TooLarge(err.to_string()),
+            BodyError::BadGzip | BodyError::BadBase64 | BodyError::Invalid(_) => {
+                IngestError::BadRequest(err.to_string())
+            }
         }
     }
 }
@@ -166,7 +171,7 @@ impl From<BodyError> for IngestError {
         (status = 200, description = "stored", body = PosthogAccepted),
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
-        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
@@ -179,7 +184,7 @@ async fn posthog_capture(
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
-    let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
+    let parsed = posthog::parse(&json)?;
     let ip = anonymise(client_ip(&state, peer, &headers));
     let body_token = parsed.token.as_deref();
     let project_ids = projects_of(
@@ -215,7 +220,7 @@ async fn segment(
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
-    let parsed = segment::parse(&json, kind).map_err(IngestError::BadRequest)?;
+    let parsed = segment::parse(&json, kind)?;
     let header_key = segment::basic_auth_key(
         headers
             .get(header::AUTHORIZATION)
@@ -226,7 +231,9 @@ async fn segment(
         &state,
         parsed.messages.iter().map(|message| {
             message
-                .get("writeKey")
+                .as_ref()
+                .ok()
+                .and_then(|message| message.get("writeKey"))
                 .and_then(serde_json::Value::as_str)
                 .or(header_key.as_deref())
                 .or(parsed.write_key.as_deref())
@@ -237,7 +244,9 @@ async fn segment(
         .into_iter()
         .zip(project_ids)
         .map(|(message, project_id)| {
-            segment::normalise(message, project_id, parsed.sent_at, received_at, &ip)
+            message.and_then(|message| {
+                segment::normalise(message, project_id, parsed.sent_at, received_at, &ip)
+            })
         })
         .collect();
     let rejected = accept(&state, "segment", outcomes, &headers).await?;
@@ -259,7 +268,7 @@ async fn segment(
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
         (status = 403, description = "the token's role may not send to that project", body = contract::ErrorBody),
-        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
@@ -277,7 +286,7 @@ async fn native_events(
         };
     let received_at = OffsetDateTime::now_utc();
     let json = read_body(request).await?;
-    let parsed = posthog::parse(&json).map_err(IngestError::BadRequest)?;
+    let parsed = posthog::parse(&json)?;
     let ip = anonymise(client_ip(&state, peer, &headers));
     let mut outcomes = Vec::with_capacity(parsed.events.len());
     for raw in parsed.events {
@@ -391,7 +400,7 @@ fn user_agent(headers: &HeaderMap) -> &str {
         (status = 202, description = "stored", body = String, content_type = "text/plain"),
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
-        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
@@ -403,7 +412,7 @@ async fn plausible(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = read_body(request).await?;
+    let json = read_body_within(request, posthog::MAX_EVENT_BYTES).await?;
     let parsed = cookieless::parse_plausible(&json).map_err(IngestError::BadRequest)?;
     let project_id = parsed
         .domains
@@ -441,7 +450,7 @@ async fn plausible(
         (status = 200, description = "stored", body = UmamiAccepted),
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
-        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
@@ -453,7 +462,7 @@ async fn umami(
     request: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
-    let json = read_body(request).await?;
+    let json = read_body_within(request, posthog::MAX_EVENT_BYTES).await?;
     let parsed = cookieless::parse_umami(&json).map_err(IngestError::BadRequest)?;
     if !state.write_keys.has_project(parsed.website) {
         return Err(IngestError::UnknownKey);
@@ -488,7 +497,7 @@ macro_rules! segment_route {
                 (status = 200, description = "stored", body = SegmentAccepted),
                 (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
-        (status = 413, description = "the body is larger than 1 MiB (after gzip: 8 MiB)", body = contract::ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
             )
@@ -586,7 +595,15 @@ async fn accept(
 
 /// The JSON text of a request: read within the limit, ungzipped, unwrapped from forms.
 async fn read_body(request: Body) -> Result<Vec<u8>, IngestError> {
-    Ok(body::decode(&read_limited(request).await?)?)
+    read_body_within(request, body::MAX_DECODED_BYTES).await
+}
+
+/// [`read_body`] for a route that takes one event: at most `max_bytes` once decoded.
+async fn read_body_within(request: Body, max_bytes: usize) -> Result<Vec<u8>, IngestError> {
+    Ok(body::decode_within(
+        &read_limited(request).await?,
+        max_bytes,
+    )?)
 }
 
 /// Reads at most [`MAX_RAW_BYTES`]. An oversized body is read on (and dropped) up to a bound,

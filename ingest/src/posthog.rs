@@ -6,11 +6,15 @@
 //! the body where they hold no escapes; only `properties`, which the envelope keeps, becomes a
 //! JSON map. Other fields are checked as JSON and dropped. A field of the wrong type is the
 //! event's error, not the body's, as it was when events were `serde_json::Value`s.
+//!
+//! Reading is bounded while it happens ([`crate::body::Budget`]): at most [`MAX_EVENTS`]
+//! events are read (the next one is skipped, not built, and refuses the body), and
+//! `properties` are charged to the request's and the event's share as they are built.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -18,8 +22,9 @@ use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-/// Most events in one request.
-pub const MAX_EVENTS: usize = 1000;
+pub use crate::body::MAX_EVENTS;
+use crate::body::{BodyError, Bounded, Budget, bounded_events, scalars_are};
+
 /// Largest single event, as JSON.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 /// Most properties on one event.
@@ -60,6 +65,8 @@ pub struct Fields<'a> {
     /// The native API's target project.
     pub project_id: Option<Field<'a>>,
     pub properties: Option<Properties>,
+    /// The properties went over an event's share of the read budget and were dropped.
+    pub too_large: bool,
 }
 
 /// A JSON value where a string or a number is expected.
@@ -90,10 +97,14 @@ pub enum Properties {
     Other,
 }
 
-/// Splits a decoded body into its events.
-pub fn parse(json: &[u8]) -> Result<Body<'_>, String> {
-    let top: Top<'_> =
-        serde_json::from_slice(json).map_err(|err| format!("invalid JSON body: {err}"))?;
+/// Splits a decoded body into its events, within the read budget.
+pub fn parse(json: &[u8]) -> Result<Body<'_>, BodyError> {
+    let budget = Budget::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let top = TopSeed(&budget)
+        .deserialize(&mut deserializer)
+        .and_then(|top| deserializer.end().map(|()| top))
+        .map_err(|err| budget.error(&err))?;
     let (token, sent_at, events) = match top {
         Top::Array(events) => (None, None, events),
         Top::Object(object, batch) => {
@@ -106,19 +117,18 @@ pub fn parse(json: &[u8]) -> Result<Body<'_>, String> {
                 .and_then(parse_time);
             match batch {
                 Some(Batch::Array(events)) => (token, sent_at, events),
-                Some(Batch::Other) => return Err("batch must be an array".to_owned()),
+                Some(Batch::Other) => {
+                    return Err(BodyError::Invalid("batch must be an array".to_owned()));
+                }
                 None => (token, sent_at, vec![RawEvent::Object(object)]),
             }
         }
         Top::Other => {
-            return Err(
+            return Err(BodyError::Invalid(
                 "the body must be an event, an array of events or {batch: [...]}".to_owned(),
-            );
+            ));
         }
     };
-    if events.len() > MAX_EVENTS {
-        return Err(format!("at most {MAX_EVENTS} events per request"));
-    }
     Ok(Body {
         token,
         sent_at,
@@ -160,8 +170,12 @@ pub fn normalise(
         sent_at: own_sent_at,
         offset,
         properties,
+        too_large,
         ..
     } = *object;
+    if too_large {
+        return Err(format!("an event must be at most {MAX_EVENT_BYTES} bytes"));
+    }
     let name = match event {
         Some(Field::Str(name)) if !name.trim().is_empty() && name.len() <= 200 => name.into_owned(),
         Some(Field::Str(_)) => return Err("event: must be 1 to 200 characters".to_owned()),
@@ -330,31 +344,6 @@ fn map_string_field<'b>(object: &'b Map<String, Value>, keys: &[&str]) -> Option
         .filter(|value| !value.is_empty())
 }
 
-/// The visitor methods of the JSON values that are neither arrays nor objects, all giving
-/// `$value`.
-macro_rules! scalars_are {
-    ($value:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-    };
-}
-
 /// A body as read: an array of events, an object (with its `batch` when it has one), or
 /// anything else.
 enum Top<'a> {
@@ -369,66 +358,78 @@ enum Batch<'a> {
     Other,
 }
 
-impl<'de> Deserialize<'de> for Top<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopVisitor;
-        impl<'de> Visitor<'de> for TopVisitor {
-            type Value = Top<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                events(seq).map(Top::Array)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let (fields, batch) = fields(map, true)?;
-                Ok(Top::Object(fields, batch))
-            }
-            scalars_are!(Top::Other);
-        }
-        deserializer.deserialize_any(TopVisitor)
+/// Reads a body as a [`Top`] within the budget.
+struct TopSeed<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Top<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Top<'de>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Batch<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BatchVisitor;
-        impl<'de> Visitor<'de> for BatchVisitor {
-            type Value = Batch<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                events(seq).map(Batch::Array)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                skip_map(map).map(|()| Batch::Other)
-            }
-            scalars_are!(Batch::Other);
-        }
-        deserializer.deserialize_any(BatchVisitor)
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = Top<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        events(seq, self.0).map(Top::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let (fields, batch) = fields(map, true, self.0)?;
+        Ok(Top::Object(fields, batch))
+    }
+    scalars_are!(Top::Other);
+}
+
+/// Reads a body's `batch` within the budget.
+struct BatchSeed<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {
+    type Value = Batch<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Batch<'de>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Deserialize<'de> for RawEvent<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EventVisitor;
-        impl<'de> Visitor<'de> for EventVisitor {
-            type Value = RawEvent<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| RawEvent::NotObject)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let (fields, _) = fields(map, false)?;
-                Ok(RawEvent::Object(fields))
-            }
-            scalars_are!(RawEvent::NotObject);
-        }
-        deserializer.deserialize_any(EventVisitor)
+impl<'de> Visitor<'de> for BatchSeed<'_> {
+    type Value = Batch<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        events(seq, self.0).map(Batch::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        skip_map(map).map(|()| Batch::Other)
+    }
+    scalars_are!(Batch::Other);
+}
+
+/// Reads one element of a body's events within the budget.
+struct EventSeed<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = RawEvent<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawEvent<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventSeed<'_> {
+    type Value = RawEvent<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        skip_seq(seq).map(|()| RawEvent::NotObject)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let (fields, _) = fields(map, false, self.0)?;
+        Ok(RawEvent::Object(fields))
+    }
+    scalars_are!(RawEvent::NotObject);
 }
 
 impl<'de> Deserialize<'de> for Field<'de> {
@@ -475,10 +476,14 @@ impl<'de> Deserialize<'de> for Field<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for Properties {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PropertiesVisitor;
-        impl<'de> Visitor<'de> for PropertiesVisitor {
+/// Reads an event's `properties` within the budget.
+struct PropertiesSeed<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for PropertiesSeed<'_> {
+    type Value = Properties;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Properties, D::Error> {
+        struct PropertiesVisitor<'b>(&'b Budget);
+        impl<'de> Visitor<'de> for PropertiesVisitor<'_> {
             type Value = Properties;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -504,30 +509,24 @@ impl<'de> Deserialize<'de> for Properties {
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
                 skip_seq(seq).map(|()| Properties::Other)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut properties = Map::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    properties.insert(key, value);
-                }
-                Ok(Properties::Object(properties))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Bounded(self.0).object(map).map(Properties::Object)
             }
         }
-        deserializer.deserialize_any(PropertiesVisitor)
+        deserializer.deserialize_any(PropertiesVisitor(self.0))
     }
 }
 
-fn events<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Vec<RawEvent<'de>>, A::Error> {
-    let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_EVENTS));
-    while let Some(event) = seq.next_element()? {
-        events.push(event);
-    }
-    Ok(events)
+/// The elements of an array of events: at most [`MAX_EVENTS`], read within the budget.
+fn events<'de, A: SeqAccess<'de>>(seq: A, budget: &Budget) -> Result<Vec<RawEvent<'de>>, A::Error> {
+    bounded_events(seq, budget, |seq| seq.next_element_seed(EventSeed(budget)))
 }
 
 /// The fields of an event object; with `top`, also the body's `batch`.
 fn fields<'de, A: MapAccess<'de>>(
     mut map: A,
     top: bool,
+    budget: &Budget,
 ) -> Result<(Box<Fields<'de>>, Option<Batch<'de>>), A::Error> {
     let mut fields = Box::<Fields<'de>>::default();
     let mut batch = None;
@@ -544,11 +543,16 @@ fn fields<'de, A: MapAccess<'de>>(
             Name::DollarToken => &mut fields.dollar_token,
             Name::ProjectId => &mut fields.project_id,
             Name::Properties => {
-                fields.properties = Some(map.next_value()?);
+                // The event's share starts here: the properties are all of an event that is
+                // built, and the top object of a body may be an event too.
+                budget.start_event();
+                let properties = map.next_value_seed(PropertiesSeed(budget))?;
+                fields.too_large = budget.event_over();
+                fields.properties = (!fields.too_large).then_some(properties);
                 continue;
             }
             Name::Batch if top => {
-                batch = Some(map.next_value()?);
+                batch = Some(map.next_value_seed(BatchSeed(budget))?);
                 continue;
             }
             Name::Batch | Name::Other => {
@@ -709,7 +713,9 @@ mod tests {
 
     /// `event` as the one event of a body.
     fn raw(event: Value) -> RawEvent<'static> {
-        RawEvent::deserialize(event).expect("reads")
+        EventSeed(&Budget::default())
+            .deserialize(event)
+            .expect("reads")
     }
 
     #[test]
@@ -726,6 +732,55 @@ mod tests {
                 .expect("batch");
         assert_eq!((batch.events.len(), batch.sent_at.is_some()), (1, true));
         assert!(parse(b"{nope").is_err());
+    }
+
+    #[test]
+    fn events_are_counted_while_read_and_the_first_past_the_limit_refuses_the_body() {
+        let events = |n: usize| format!("[{}{{}}]", "{},".repeat(n - 1));
+        assert_eq!(
+            parse(events(MAX_EVENTS).as_bytes())
+                .expect("reads")
+                .events
+                .len(),
+            MAX_EVENTS
+        );
+        // 20 MiB of `{},`: millions of events, refused at the 1001st.
+        let flood = events(20 * 1024 * 1024 / 3);
+        assert_eq!(
+            parse(flood.as_bytes()).err(),
+            Some(BodyError::TooManyEvents)
+        );
+        let wrapped = format!(r#"{{"api_key":"k","batch":{flood}}}"#);
+        assert_eq!(
+            parse(wrapped.as_bytes()).err(),
+            Some(BodyError::TooManyEvents)
+        );
+    }
+
+    #[test]
+    fn properties_over_an_events_share_refuse_that_event_and_over_the_requests_the_body() {
+        let zeros = |n: usize| format!("[{}0]", "0,".repeat(n - 1));
+        let big = format!(
+            r#"[{{"event":"big","distinct_id":"u","properties":{{"a":{}}}}},{{"event":"ok","distinct_id":"u"}}]"#,
+            zeros(50_000)
+        );
+        let body = parse(big.as_bytes()).expect("reads");
+        let mut events = body.events.into_iter();
+        let now = OffsetDateTime::now_utc();
+        let project = Uuid::now_v7();
+        let first = events.next().expect("first");
+        assert_eq!(
+            normalise(first, project, None, now, "").expect_err("too large"),
+            format!("an event must be at most {MAX_EVENT_BYTES} bytes")
+        );
+        let second = events.next().expect("second");
+        assert!(normalise(second, project, None, now, "").is_ok());
+        // Twenty events of 1.9 MB once read each: more than a request may build.
+        let one = format!(r#"{{"event":"e","properties":{{"a":{}}}}}"#, zeros(40_000));
+        let many = format!("[{}{one}]", format!("{one},").repeat(19));
+        assert_eq!(parse(many.as_bytes()).err(), Some(BodyError::TooMuchData));
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(matches!(parse(deep.as_bytes()), Err(BodyError::Invalid(_))));
     }
 
     #[test]

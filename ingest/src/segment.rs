@@ -2,14 +2,18 @@
 //! `/v1/b`, `/b`. The write key comes from `Authorization: Basic base64(key:)` or the body's
 //! `writeKey`; `messageId` is the event id.
 
+use std::fmt;
+
 use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-use crate::posthog::{MAX_EVENTS, MAX_PROPERTIES, event_id, parse_time, split_url};
+use crate::body::{BodyError, Bounded, Budget, bounded_events, scalars_are};
+use crate::posthog::{MAX_PROPERTIES, event_id, parse_time, split_url};
 
 /// The write key of `Authorization: Basic base64(key:)`.
 pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
@@ -27,44 +31,162 @@ pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
 pub struct Body {
     pub write_key: Option<String>,
     pub sent_at: Option<OffsetDateTime>,
-    pub messages: Vec<Value>,
+    /// Each message, or why it was dropped while read.
+    pub messages: Vec<Result<Value, String>>,
 }
 
-/// `kind` is the route's type (`track`, …) or `None` for batch routes.
-pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, String> {
-    let value: Value =
-        serde_json::from_slice(json).map_err(|err| format!("invalid JSON body: {err}"))?;
-    let Value::Object(mut object) = value else {
-        return Err("the body must be a JSON object".to_owned());
+/// `kind` is the route's type (`track`, …) or `None` for batch routes. The body is read within
+/// a [`Budget`]: a batch holds at most [`crate::body::MAX_EVENTS`] messages, each within its share.
+pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, BodyError> {
+    let budget = Budget::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let read = match kind {
+        Some(_) => Bounded(&budget)
+            .deserialize(&mut deserializer)
+            .map(Top::Message),
+        None => BatchBody(&budget).deserialize(&mut deserializer),
     };
-    let write_key = object
-        .get("writeKey")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let sent_at = object
-        .get("sentAt")
-        .and_then(Value::as_str)
-        .and_then(parse_time);
-    let messages = match kind {
-        Some(kind) => {
+    let top = read
+        .and_then(|top| deserializer.end().map(|()| top))
+        .map_err(|err| budget.error(&err))?;
+    match (top, kind) {
+        // A single call's message over its share was read and dropped.
+        (Top::Message(_), Some(_)) if budget.event_over() => Err(BodyError::EventTooLarge),
+        (Top::Message(Value::Object(mut object)), Some(kind)) => {
+            let (write_key, sent_at) = key_and_time(object.get("writeKey"), object.get("sentAt"));
             object
                 .entry("type")
                 .or_insert_with(|| Value::String(kind.as_str().to_owned()));
-            vec![Value::Object(object)]
+            Ok(Body {
+                write_key,
+                sent_at,
+                messages: vec![Ok(Value::Object(object))],
+            })
         }
-        None => match object.remove("batch") {
-            Some(Value::Array(messages)) => messages,
-            _ => return Err("batch: must be an array".to_owned()),
-        },
-    };
-    if messages.len() > MAX_EVENTS {
-        return Err(format!("at most {MAX_EVENTS} messages per request"));
+        (
+            Top::Batch {
+                write_key,
+                sent_at,
+                batch,
+            },
+            None,
+        ) => {
+            let (write_key, sent_at) = key_and_time(write_key.as_ref(), sent_at.as_ref());
+            let messages =
+                batch.ok_or_else(|| BodyError::Invalid("batch: must be an array".to_owned()))?;
+            Ok(Body {
+                write_key,
+                sent_at,
+                messages,
+            })
+        }
+        _ => Err(BodyError::Invalid(
+            "the body must be a JSON object".to_owned(),
+        )),
     }
-    Ok(Body {
-        write_key,
-        sent_at,
-        messages,
-    })
+}
+
+/// The body's `writeKey` and `sentAt`, when they are strings.
+fn key_and_time(
+    write_key: Option<&Value>,
+    sent_at: Option<&Value>,
+) -> (Option<String>, Option<OffsetDateTime>) {
+    (
+        write_key.and_then(Value::as_str).map(str::to_owned),
+        sent_at.and_then(Value::as_str).and_then(parse_time),
+    )
+}
+
+/// A body as read.
+enum Top {
+    /// The message of a single call.
+    Message(Value),
+    /// A batch route's body: `batch` is `None` when it is missing or not an array.
+    Batch {
+        write_key: Option<Value>,
+        sent_at: Option<Value>,
+        batch: Option<Vec<Result<Value, String>>>,
+    },
+    /// Anything but an object on a batch route.
+    NotObject,
+}
+
+/// Reads a batch route's body: `writeKey`, `sentAt` and the messages of `batch`; other keys
+/// are skipped without being built.
+struct BatchBody<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for BatchBody<'_> {
+    type Value = Top;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Top, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchBody<'_> {
+    type Value = Top;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let (mut write_key, mut sent_at, mut batch) = (None, None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "writeKey" => write_key = Some(map.next_value_seed(Bounded(self.0))?),
+                "sentAt" => sent_at = Some(map.next_value_seed(Bounded(self.0))?),
+                "batch" => batch = map.next_value_seed(Messages(self.0))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Top::Batch {
+            write_key,
+            sent_at,
+            batch,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Top::NotObject)
+    }
+    scalars_are!(Top::NotObject);
+}
+
+/// Reads `batch`: its messages, each within its share of the budget (`Err` names a message
+/// dropped for its size), or `None` when it is not an array.
+struct Messages<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for Messages<'_> {
+    type Value = Option<Vec<Result<Value, String>>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Messages<'_> {
+    type Value = Option<Vec<Result<Value, String>>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let budget = self.0;
+        bounded_events(seq, budget, |seq| {
+            let message = seq.next_element_seed(Bounded(budget))?;
+            Ok(message.map(|message| {
+                if budget.event_over() {
+                    Err(BodyError::EventTooLarge.to_string())
+                } else {
+                    Ok(message)
+                }
+            }))
+        })
+        .map(Some)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    scalars_are!(None);
 }
 
 /// Normalises one Segment message; the error names the field.
@@ -216,6 +338,51 @@ mod tests {
         );
         assert_eq!(basic_auth_key(Some(&header)).as_deref(), Some("ea_key"));
         assert_eq!(basic_auth_key(Some("Bearer x")), None);
+    }
+
+    #[test]
+    fn batches_are_counted_and_sized_while_read() {
+        let flood = format!(
+            r#"{{"writeKey":"k","batch":[{}{{}}]}}"#,
+            "{},".repeat(7_000_000)
+        );
+        assert_eq!(
+            parse(flood.as_bytes(), None).err(),
+            Some(BodyError::TooManyEvents)
+        );
+        let zeros = format!("[{}0]", "0,".repeat(50_000));
+        let big = format!(
+            r#"{{"writeKey":"k","sentAt":"2026-01-01T00:00:00Z","ignored":[1],"batch":[{{"properties":{{"a":{zeros}}}}},{{"type":"track"}}]}}"#
+        );
+        let body = parse(big.as_bytes(), None).expect("reads");
+        assert_eq!(
+            (body.write_key.as_deref(), body.sent_at.is_some()),
+            (Some("k"), true)
+        );
+        assert_eq!(
+            body.messages[0].as_ref().err().map(String::as_str),
+            Some(BodyError::EventTooLarge.to_string().as_str())
+        );
+        assert_eq!(
+            body.messages[1].as_ref().ok(),
+            Some(&json!({ "type": "track" }))
+        );
+        let single = format!(r#"{{"event":"e","properties":{{"a":{zeros}}}}}"#);
+        assert_eq!(
+            parse(single.as_bytes(), Some(EventKind::Track)).err(),
+            Some(BodyError::EventTooLarge)
+        );
+        assert!(matches!(
+            parse(br#"{"batch":{}}"#, None),
+            Err(BodyError::Invalid(_))
+        ));
+        assert!(matches!(parse(b"[1]", None), Err(BodyError::Invalid(_))));
+        let track =
+            parse(br#"{"event":"e","writeKey":"k"}"#, Some(EventKind::Track)).expect("reads");
+        assert_eq!(
+            track.messages[0].as_ref().ok().map(|m| m["type"].clone()),
+            Some(json!("track"))
+        );
     }
 
     #[test]
