@@ -385,6 +385,24 @@ fn within_rate(state: &AppState, key: &str, checked: &mut Vec<String>) -> Result
         .map_err(IngestError::RateLimited)
 }
 
+/// Script events carry no key (a page's script is public, and Umami's `website` is the project
+/// id), so a project takes them only from the sites its admin listed: refused with 403 for a
+/// project without domains, or from a page whose host is not one of them. Both scripts handle
+/// an error answer by dropping the event (Umami reads the JSON, Plausible ignores the body).
+fn site_allowed(state: &AppState, project_id: uuid::Uuid, host: &str) -> Result<(), IngestError> {
+    if !state.write_keys.has_domains(project_id) {
+        return Err(IngestError::Forbidden(
+            "this project takes no script events: its admin has listed no site domains".to_owned(),
+        ));
+    }
+    if !state.write_keys.accepts_host(project_id, host) {
+        return Err(IngestError::Forbidden(format!(
+            "the page's host {host:?} is not one of the project's domains"
+        )));
+    }
+    Ok(())
+}
+
 fn user_agent(headers: &HeaderMap) -> &str {
     headers
         .get(header::USER_AGENT)
@@ -399,7 +417,8 @@ fn user_agent(headers: &HeaderMap) -> &str {
     responses(
         (status = 202, description = "stored", body = String, content_type = "text/plain"),
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
-        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 401, description = "no project lists the domain", body = contract::ErrorBody),
+        (status = 403, description = "the page's host is not one of the project's domains", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
@@ -419,6 +438,7 @@ async fn plausible(
         .iter()
         .find_map(|domain| state.write_keys.project_for_domain(domain))
         .ok_or(IngestError::UnknownKey)?;
+    site_allowed(&state, project_id, &posthog::split_url(&parsed.url).0)?;
     within_rate(&state, &format!("project:{project_id}"), &mut Vec::new())?;
     let visitor = cookieless::daily_visitor(
         project_id,
@@ -449,7 +469,8 @@ async fn plausible(
     responses(
         (status = 200, description = "stored", body = UmamiAccepted),
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
-        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        (status = 401, description = "the website is no project", body = contract::ErrorBody),
+        (status = 403, description = "the project lists no site domains, or the page's host is not one of them", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
         (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
@@ -467,6 +488,7 @@ async fn umami(
     if !state.write_keys.has_project(parsed.website) {
         return Err(IngestError::UnknownKey);
     }
+    site_allowed(&state, parsed.website, &parsed.host())?;
     within_rate(
         &state,
         &format!("project:{}", parsed.website),

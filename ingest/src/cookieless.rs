@@ -1,7 +1,9 @@
 //! Plausible and Umami: scripts that send no visitor id. A visitor is a daily hash of project,
 //! client address and user agent (Plausible's scheme), so no cookie is needed and the raw
 //! address is never stored. Plausible names the site by `domain` (a project lists its domains),
-//! Umami by `website` (the project id).
+//! Umami by `website` (the project id); either is accepted only for a project whose admin
+//! listed the site's domains, from a page on one of them (see
+//! `plumbing::projects::Projects::accepts_host`), as no key proves who sends.
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -162,12 +164,44 @@ pub fn parse_umami(json: &[u8]) -> Result<UmamiEvent, String> {
     })
 }
 
+impl UmamiEvent {
+    /// The page's URL: `url` when it is absolute, else `hostname` and the path `url`.
+    fn page_url(&self) -> String {
+        let text = |key: &str| {
+            self.payload
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        match (text("url"), text("hostname")) {
+            (path, hostname) if path.starts_with('/') && !hostname.is_empty() => {
+                format!("https://{hostname}{path}")
+            }
+            (url, _) => url.to_owned(),
+        }
+    }
+
+    /// The host of the page the event comes from: the page URL's, else `hostname`.
+    pub fn host(&self) -> String {
+        match split_url(&self.page_url()).0 {
+            host if host.is_empty() => self
+                .payload
+                .get("hostname")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            host => host,
+        }
+    }
+}
+
 pub fn umami_event(
     request: UmamiEvent,
     visitor: String,
     received_at: OffsetDateTime,
     ip: &str,
 ) -> Result<Event, String> {
+    let url = request.page_url();
     let payload = request.payload;
     let text = |key: &str| {
         payload
@@ -177,12 +211,6 @@ pub fn umami_event(
             .to_owned()
     };
     let hostname = text("hostname");
-    let url = match text("url") {
-        path if path.starts_with('/') && !hostname.is_empty() => {
-            format!("https://{hostname}{path}")
-        }
-        url => url,
-    };
     let mut properties = match payload.get("data") {
         Some(Value::Object(data)) => data.clone(),
         None | Some(Value::Null) => Map::new(),

@@ -4,23 +4,14 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use contract::auth::{AuthEvent, project_subject};
+use common::{nats_with_streams, publish, start_ingest};
+use contract::auth::AuthEvent;
 use devstack::test::{ServiceHandle, TestNats};
 use plumbing::projects::Projects;
-use plumbing::streams::{Definitions, provision};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uuid) {
-    js.publish(
-        project_subject(project_id),
-        serde_json::to_vec(event).expect("json").into(),
-    )
-    .await
-    .expect("publishes")
-    .await
-    .expect("stored");
-}
+mod common;
 
 fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     AuthEvent::WriteKeyIssued {
@@ -29,16 +20,6 @@ fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
         key: key.to_owned(),
         at: OffsetDateTime::now_utc(),
     }
-}
-
-/// A NATS server with the bundled streams.
-async fn nats_with_streams() -> (TestNats, jetstream::Context) {
-    let nats = TestNats::start().expect("nats starts");
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
-    provision(&js, &Definitions::bundled().expect("definitions"))
-        .await
-        .expect("provisioned");
-    (nats, js)
 }
 
 /// NATS with `keys` issued to one new project, and a ready ingest (its `config` changed by
@@ -52,17 +33,7 @@ async fn ingest_with_keys(
     for key in keys {
         publish(&js, &issued(project, Uuid::now_v7(), key), project).await;
     }
-    let mut config = ingest::Config::new(
-        plumbing::config::HttpConfig::ephemeral(),
-        plumbing::config::NatsConfig { url: nats.url() },
-        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-    );
-    configure(&mut config);
-    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
-        ingest::run(config, listener, shutdown)
-    })
-    .expect("ingest starts");
-    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
+    let ingest = start_ingest(&nats, configure);
     (nats, js, ingest)
 }
 

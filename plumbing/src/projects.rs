@@ -24,6 +24,8 @@ struct Keys {
     projects_known: HashMap<Uuid, String>,
     /// Site domain -> project (Plausible names the site by its domain).
     domains: HashMap<String, Uuid>,
+    /// Project -> the site domains its admin listed (the hosts its script events may come from).
+    sites: HashMap<Uuid, Vec<String>>,
     /// Stream sequence of the last event seen.
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
@@ -58,6 +60,31 @@ impl Projects {
             .domains
             .get(&domain.trim().to_lowercase())
             .copied()
+    }
+
+    /// Whether a script event (Plausible, Umami) from a page on `host` may go to `project_id`:
+    /// the host is one of the domains the project's admin listed, or a subdomain of one
+    /// (`www.example.com` and `shop.example.com` for `example.com`, not `badexample.com`).
+    /// Host names compare without case and without a trailing dot. A project with no domains
+    /// takes no script events, so a site must be opted in before its page views count.
+    pub fn accepts_host(&self, project_id: Uuid, host: &str) -> bool {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let keys = self.read();
+        let Some(domains) = keys.sites.get(&project_id) else {
+            return false;
+        };
+        domains.iter().any(|domain| {
+            host.strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
+    }
+
+    /// Whether `project_id` listed any site domain.
+    pub fn has_domains(&self, project_id: Uuid) -> bool {
+        self.read()
+            .sites
+            .get(&project_id)
+            .is_some_and(|domains| !domains.is_empty())
     }
 
     /// Whether the map has replayed everything that existed when ingest started.
@@ -146,9 +173,15 @@ impl Projects {
                     ..
                 }) => {
                     keys.domains.retain(|_, owner| *owner != project_id);
-                    for domain in domains {
-                        keys.domains.insert(domain, project_id);
+                    let domains: Vec<String> = domains
+                        .iter()
+                        .map(|domain| domain.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .filter(|domain| !domain.is_empty())
+                        .collect();
+                    for domain in &domains {
+                        keys.domains.insert(domain.clone(), project_id);
                     }
+                    keys.sites.insert(project_id, domains);
                 }
                 Ok(AuthEvent::WriteKeyIssued {
                     project_id,
@@ -189,5 +222,41 @@ impl Projects {
         self.inner
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_accepted_when_it_is_a_listed_domain_or_a_subdomain_of_one() {
+        let projects = Projects::default();
+        let (listed, bare) = (Uuid::now_v7(), Uuid::now_v7());
+        projects.write().sites.insert(
+            listed,
+            vec!["example.com".to_owned(), "shop.test".to_owned()],
+        );
+        for host in [
+            "example.com",
+            "www.example.com",
+            "a.b.example.com",
+            "WWW.Example.com.",
+            "shop.test",
+        ] {
+            assert!(projects.accepts_host(listed, host), "{host}");
+        }
+        for host in [
+            "badexample.com",
+            "example.com.evil.test",
+            "test",
+            "",
+            "example.org",
+        ] {
+            assert!(!projects.accepts_host(listed, host), "{host}");
+        }
+        assert!(projects.has_domains(listed));
+        assert!(!projects.has_domains(bare));
+        assert!(!projects.accepts_host(bare, "example.com"));
     }
 }
