@@ -414,6 +414,25 @@ pub struct ActiveUsers {
     pub count: Option<u64>,
 }
 
+/// The data of the `end` message, the last of `GET /api/query/live` when the server ends the
+/// feed: the caller opens it again with a fresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveEnd {
+    pub reason: LiveEndReason,
+}
+
+/// Why the server ended a live feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LiveEndReason {
+    /// The token the feed was opened with expired.
+    TokenExpired,
+    /// The caller was disabled, erased, or lost the analyst role meanwhile.
+    AccessRevoked,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

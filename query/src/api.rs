@@ -136,6 +136,8 @@ pub(crate) struct Scope {
     pub(crate) range: Range,
     /// From the `filter` parameter, on every query of the request.
     pub(crate) filters: Vec<Filter>,
+    /// The caller's verified token: the live feed ends when it expires.
+    pub(crate) caller: contract::auth::Claims,
 }
 
 impl Scope {
@@ -185,7 +187,7 @@ impl AppState {
         headers: &HeaderMap,
         params: &HashMap<String, String>,
     ) -> Result<Scope, QueryError> {
-        plumbing::jwt::authorize(headers, &self.tokens, Role::Analyst)
+        let caller = plumbing::jwt::authorize(headers, &self.tokens, Role::Analyst)
             .await
             .map_err(|refused| QueryError::Refused(Box::new(refused)))?;
         let project = params
@@ -210,6 +212,7 @@ impl AppState {
             zone_name,
             range,
             filters,
+            caller,
         })
     }
 

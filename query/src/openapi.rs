@@ -20,7 +20,11 @@ use crate::{api, journeys, live, system, trends};
         api::catalog,
         system::system,
     ),
-    components(schemas(contract::ErrorBody, contract::query::ActiveUsers)),
+    components(schemas(
+        contract::ErrorBody,
+        contract::query::ActiveUsers,
+        contract::query::LiveEnd
+    )),
     modifiers(&BearerAuth),
     tags((name = "query", description = "Analytics over a project's events (role analyst)"))
 )]
