@@ -6,6 +6,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The largest request body ingest reads off the wire on any of its routes, gzip or not (what
+/// it decompresses to has a limit of its own). Edge refuses a larger body itself, so the client
+/// gets the 413 and not a connection broken half way through its upload.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
 /// The kind of an event, the last token of its subject `events.<project_id>.<kind>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

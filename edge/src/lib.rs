@@ -1,6 +1,7 @@
 //! Edge: the one public entry point. It serves the web app and routes browser and SDK calls to
 //! the services behind it.
 
+mod body_limit;
 mod openapi;
 pub mod proxy;
 mod status;

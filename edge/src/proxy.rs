@@ -26,6 +26,8 @@ use plumbing::forwarded::TrustedProxies;
 use plumbing::jwt::JwksVerifier;
 use plumbing::ratelimit::{RateLimiter, too_many_requests};
 
+use crate::body_limit;
+
 /// Who answers a route: a service behind edge, or edge itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
@@ -39,6 +41,15 @@ pub enum Upstream {
 impl Upstream {
     /// The services edge forwards to.
     pub const SERVICES: [Upstream; 3] = [Upstream::Auth, Upstream::Ingest, Upstream::Query];
+
+    /// The largest request body the service reads; edge refuses a larger one itself (see
+    /// [`crate::body_limit`]).
+    pub const fn max_body_bytes(self) -> usize {
+        match self {
+            Ingest => contract::event::MAX_REQUEST_BYTES,
+            Auth | Query | Edge => crate::body_limit::SERVICE_JSON_BYTES,
+        }
+    }
 }
 
 /// How a route's path matches.
@@ -348,6 +359,11 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
         }
         return refused;
     }
+    let max_body_bytes = route.upstream.max_body_bytes();
+    if body_limit::announced_over(request.headers(), max_body_bytes) {
+        body_limit::drain(request.into_body());
+        return body_limit::too_large(max_body_bytes);
+    }
     let user = match route.access {
         Public => None,
         Token(role) => {
@@ -481,6 +497,14 @@ async fn forward(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    // A body that says its size was checked against the limit already; hyper holds it to that.
+    let limit = upstream.max_body_bytes();
+    let (body, overflow) = if parts.headers.contains_key(header::CONTENT_LENGTH) {
+        (body, None)
+    } else {
+        let (counted, overflow) = body_limit::Counted::new(body, limit);
+        (Body::new(counted), Some(overflow))
+    };
     let uri = match proxy.uri(upstream, base, &parts.uri) {
         Ok(uri) => uri,
         Err(err) => {
@@ -519,6 +543,9 @@ async fn forward(
                 "upstream_timeout",
                 "the service did not answer in time",
             );
+        }
+        Ok(Err(_)) if overflow.is_some_and(|overflow| overflow.happened()) => {
+            return body_limit::too_large(limit);
         }
         Ok(Err(err)) => {
             // The legacy client's own message names only the kind ("client error (Connect)").

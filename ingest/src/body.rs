@@ -13,8 +13,8 @@ use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// Largest body accepted on the wire.
-pub const MAX_RAW_BYTES: usize = 1024 * 1024;
+/// Largest body accepted on the wire; edge holds bodies to the same limit.
+pub const MAX_RAW_BYTES: usize = contract::event::MAX_REQUEST_BYTES;
 /// Largest body after decompression.
 pub const MAX_DECODED_BYTES: usize = 20 * 1024 * 1024;
 /// Most events in one request.
