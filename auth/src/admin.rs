@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::api::{ApiError, AppState, bearer_claims, parse_role, plain_text, register_user};
 use crate::email;
+use crate::last_admin::{check_removal, is_active_admin};
 
 /// Users shown per page of `GET /api/admin/users`.
 const PER_PAGE: u32 = 50;
@@ -171,23 +172,6 @@ async fn find_user(state: &AppState, id: Uuid) -> Result<AdminUserRow, ApiError>
     .ok_or(ApiError::NotFound)
 }
 
-/// Refuses a change that would leave no active admin.
-async fn ensure_not_last_admin(state: &AppState, user: &AdminUserRow) -> Result<(), ApiError> {
-    if user.role != Role::Admin.as_str() || user.disabled {
-        return Ok(());
-    }
-    let admins: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled")
-            .fetch_one(&state.pool)
-            .await?;
-    if admins <= 1 {
-        return Err(ApiError::Conflict(
-            "the last admin cannot be demoted, disabled or deleted".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
 #[utoipa::path(
     patch, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "user id")),
@@ -213,12 +197,11 @@ async fn update_user(
     let mut user = find_user(&state, id).await?;
     let at = OffsetDateTime::now_utc();
     let mut events = Vec::new();
+    let removes_admin = is_active_admin(&user.role, user.disabled)
+        && (request.role.is_some_and(|role| role != Role::Admin) || request.disabled == Some(true));
     if let Some(role) = request.role
         && role.as_str() != user.role
     {
-        if role != Role::Admin {
-            ensure_not_last_admin(&state, &user).await?;
-        }
         events.push(AuthEvent::RoleChanged {
             user_id: id,
             role,
@@ -230,7 +213,6 @@ async fn update_user(
         && disabled != user.disabled
     {
         if disabled {
-            ensure_not_last_admin(&state, &user).await?;
             events.push(AuthEvent::UserDisabled {
                 user_id: id,
                 by,
@@ -244,8 +226,12 @@ async fn update_user(
             });
         }
     }
+    if removes_admin {
+        check_removal(&state, id, by).await?;
+    }
     for event in events {
-        // Optimistic concurrency on the user: based on the version this request read.
+        // Optimistic concurrency on the user: based on the version this request read (the
+        // last-admin check relies on it for the first event).
         let sequence = state
             .publisher
             .publish(
@@ -283,7 +269,25 @@ async fn erase_user(
 ) -> Result<StatusCode, ApiError> {
     let by = Some(admin(&state, &headers).await?);
     let user = find_user(&state, id).await?;
-    ensure_not_last_admin(&state, &user).await?;
+    if is_active_admin(&user.role, user.disabled) {
+        // An active admin is disabled first, under the last-admin check: the erasure below
+        // deletes messages before its tombstone and could not be undone by a lost race.
+        check_removal(&state, id, by).await?;
+        let sequence = state
+            .publisher
+            .publish(
+                contract::auth::user_subject(id),
+                &AuthEvent::UserDisabled {
+                    user_id: id,
+                    by,
+                    at: OffsetDateTime::now_utc(),
+                },
+                &Uuid::now_v7().to_string(),
+                Some(u64::try_from(user.version).unwrap_or(0)),
+            )
+            .await?;
+        state.projected(sequence).await?;
+    }
     let stream = state
         .publisher
         .context()

@@ -6,6 +6,7 @@ pub mod api;
 pub mod bench;
 pub mod email;
 pub mod keys;
+mod last_admin;
 pub mod limits;
 pub mod openapi;
 pub mod passwords;

@@ -152,7 +152,8 @@ pub async fn apply_event(
     event: &AuthEvent,
 ) -> Result<(), sqlx::Error> {
     match event {
-        AuthEvent::EmailClaimed { .. } => {}
+        // Claims and last-admin checks order writers on the stream; they change no state.
+        AuthEvent::EmailClaimed { .. } | AuthEvent::LastAdminChecked { .. } => {}
         AuthEvent::UserRegistered {
             user_id,
             email,

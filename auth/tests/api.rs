@@ -653,6 +653,105 @@ async fn the_first_admin_manages_roles_and_cannot_remove_the_last_admin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_parallel_removals_of_the_last_two_admins_leave_exactly_one_admin() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let mut survivor = auth.admin_token("root@example.com").await;
+    let (_, me) = auth.me(&survivor).await;
+    let mut survivor_id = me["id"].as_str().expect("id").to_owned();
+    let active_admins = "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled";
+    let mut refusals = Vec::new();
+    for round in 0..20 {
+        // A second admin, then each of the two removes itself at the same moment: the caller
+        // check passes for both, so only the last-admin rule can refuse one.
+        let email = format!("admin{round}@example.com");
+        let (_, user) = auth.register(&email).await;
+        let id = user["id"].as_str().expect("id").to_owned();
+        let (status, body) = auth
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/admin/users/{id}"),
+                &survivor,
+                Some(json!({ "role": "admin" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        let token = auth.token(&email).await;
+        let (method, body) = match round % 3 {
+            0 => (reqwest::Method::PATCH, Some(json!({ "role": "analyst" }))),
+            1 => (reqwest::Method::PATCH, Some(json!({ "disabled": true }))),
+            _ => (reqwest::Method::DELETE, None),
+        };
+        let (new_path, old_path) = (
+            format!("/api/admin/users/{id}"),
+            format!("/api/admin/users/{survivor_id}"),
+        );
+        let (new_admin, old_admin) = tokio::join!(
+            auth.call(method, &new_path, &token, body),
+            auth.call(
+                reqwest::Method::PATCH,
+                &old_path,
+                &survivor,
+                Some(json!({ "role": "user" })),
+            ),
+        );
+        let statuses = [new_admin.0, old_admin.0];
+        let succeeded = statuses.iter().filter(|s| s.is_success()).count();
+        assert_eq!(
+            succeeded, 1,
+            "round {round}: exactly one removal succeeds: {new_admin:?} {old_admin:?}"
+        );
+        let refused = if new_admin.0.is_success() {
+            &old_admin
+        } else {
+            &new_admin
+        };
+        assert_eq!(
+            refused.0,
+            StatusCode::CONFLICT,
+            "round {round}: {refused:?}"
+        );
+        refusals.push(refused.1["error"]["message"].clone());
+        assert_eq!(auth.sql(active_admins), "1", "round {round}");
+        // The one whose removal was refused is the admin of the next round.
+        if old_admin.0.is_success() {
+            survivor = token;
+            survivor_id = id;
+        }
+    }
+    assert!(
+        refusals
+            .iter()
+            .all(|message| message.as_str().is_some_and(|m| m.contains("last admin"))),
+        "{refusals:?}"
+    );
+
+    // The guard's messages change nothing a rebuild would see differently.
+    let js = auth.js().await;
+    let last = js
+        .get_stream("AUTH")
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .last_sequence;
+    let pool = auth.pool();
+    devstack::wait::until_async("projection caught up", Duration::from_secs(10), || async {
+        auth::projector::last_applied(&pool)
+            .await
+            .is_ok_and(|l| l >= last)
+    })
+    .await
+    .expect("caught up");
+    let live = auth.dump();
+    auth::rebuild::rebuild(&js, &pool, |_, _| {})
+        .await
+        .expect("rebuilds");
+    assert_eq!(auth.dump(), live, "rebuild equals live");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn projects_get_write_keys_that_can_be_added_and_revoked() {
     let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
     let admin = auth.admin_token("root@example.com").await;

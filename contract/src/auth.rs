@@ -152,6 +152,17 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.admins`, the subject every change that removes an active admin publishes to
+    /// first, expecting the last sequence it read there: the last-admin rule passed for removing
+    /// `user_id`, and `remaining` are the active admins it counted besides. Of two removals
+    /// racing, only one is stored; the other reads this and counts again. It changes no state.
+    LastAdminChecked {
+        user_id: Uuid,
+        remaining: Vec<Uuid>,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<id>`.
     ProjectCreated {
         project_id: Uuid,
@@ -213,6 +224,10 @@ pub fn login_subject(user_id: Uuid) -> String {
 pub fn session_subject(family_id: Uuid) -> String {
     format!("auth.session.{family_id}")
 }
+
+/// The one subject every removal of an active admin is checked on (see
+/// [`AuthEvent::LastAdminChecked`]).
+pub const ADMINS_SUBJECT: &str = "auth.admins";
 
 /// `auth.project.<id>`.
 pub fn project_subject(project_id: Uuid) -> String {
