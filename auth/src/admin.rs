@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use contract::auth::{
     AdminUserView, AuthEvent, CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList,
-    ProjectSummaries, ProjectSummary, ProjectView, Role, SetDomainsRequest, UpdateUserRequest,
-    UserPage, WriteKeyView,
+    ProjectQuota, ProjectSummaries, ProjectSummary, ProjectView, Role, SetDomainsRequest,
+    UpdateUserRequest, UserPage, WriteKeyView,
 };
 use contract::streams::AUTH_STREAM;
 use plumbing::error::{JsonBody, PathParams, QueryParams};
@@ -38,12 +38,16 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/admin/projects/{id}/keys", post(issue_key))
         .route("/api/admin/projects/{id}/domains", put(set_domains))
+        .route(
+            "/api/admin/projects/{id}/quota",
+            put(crate::quota::set_quota),
+        )
         .route("/api/admin/projects/{id}/keys/{key_id}", delete(revoke_key))
         .route("/api/auth/projects", get(list_project_summaries))
 }
 
 /// The calling admin's id.
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> {
+pub(crate) async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Uuid, ApiError> {
     caller_with(state, headers, Role::Admin).await
 }
 
@@ -433,6 +437,8 @@ struct ProjectRow {
     timezone: String,
     created_at: OffsetDateTime,
     domains: Vec<String>,
+    events_per_second: Option<i64>,
+    bytes_per_second: Option<i64>,
 }
 
 #[utoipa::path(
@@ -450,7 +456,8 @@ async fn list_projects(
 ) -> Result<Json<ProjectList>, ApiError> {
     admin(&state, &headers).await?;
     let projects: Vec<ProjectRow> = sqlx::query_as(
-        "SELECT id, name, timezone, created_at, domains FROM projects ORDER BY created_at, id",
+        "SELECT id, name, timezone, created_at, domains, events_per_second, bytes_per_second
+         FROM projects ORDER BY created_at, id",
     )
     .fetch_all(&state.pool)
     .await?;
@@ -475,6 +482,10 @@ async fn list_projects(
             timezone: p.timezone,
             created_at: p.created_at,
             domains: p.domains,
+            quota: ProjectQuota {
+                events_per_second: p.events_per_second.and_then(|v| u64::try_from(v).ok()),
+                bytes_per_second: p.bytes_per_second.and_then(|v| u64::try_from(v).ok()),
+            },
         })
         .collect();
     Ok(Json(ProjectList { projects: views }))
@@ -507,7 +518,7 @@ async fn list_project_summaries(
     }))
 }
 
-async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
+pub(crate) async fn project_version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
     let version: Option<i64> = sqlx::query_scalar("SELECT version FROM projects WHERE id = $1")
         .bind(id)
         .fetch_optional(&state.pool)

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod openapi;
 pub mod passwords;
 pub mod projector;
+mod quota;
 pub mod rebuild;
 pub mod store;
 pub mod tokens;

@@ -1,7 +1,7 @@
 //! Auth's part of the public API description, generated from the handlers' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
-use crate::{admin, api};
+use crate::{admin, api, quota};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::{admin, api};
         admin::list_projects,
         admin::list_project_summaries,
         admin::set_domains,
+        quota::set_quota,
         admin::issue_key,
         admin::revoke_key,
     ),

@@ -330,6 +330,25 @@ pub async fn apply_event(
                 .execute(&mut **tx)
                 .await?;
         }
+        AuthEvent::ProjectQuotaSet {
+            project_id,
+            events_per_second,
+            bytes_per_second,
+            ..
+        } => {
+            // Rates are checked to fit when set; one that does not is stored as no own rate.
+            let rate = |value: &Option<u64>| value.and_then(|v| i64::try_from(v).ok());
+            sqlx::query(
+                "UPDATE projects SET events_per_second = $2, bytes_per_second = $3, version = $4
+                 WHERE id = $1",
+            )
+            .bind(project_id)
+            .bind(rate(events_per_second))
+            .bind(rate(bytes_per_second))
+            .bind(sequence)
+            .execute(&mut **tx)
+            .await?;
+        }
         AuthEvent::WriteKeyIssued {
             project_id,
             key_id,

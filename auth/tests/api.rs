@@ -194,7 +194,7 @@ impl TestAuth {
             "SELECT id, email, email_hash, name, password_hash, role, disabled, created_at, last_login_at, failed_logins, version FROM users ORDER BY id",
             "SELECT family_id, user_id, current_hash, expires_at, created_at, revoked_at, revoked_reason, version FROM sessions ORDER BY family_id",
             "SELECT token_hash, family_id, rotated_at FROM session_tokens ORDER BY token_hash",
-            "SELECT id, name, timezone, created_at, version, domains FROM projects ORDER BY id",
+            "SELECT id, name, timezone, created_at, version, domains, events_per_second, bytes_per_second FROM projects ORDER BY id",
             "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
             "SELECT last_sequence FROM projection_state",
         ]
@@ -853,6 +853,128 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_admin_sets_a_projects_own_quota_which_is_published_and_listed() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let admin = auth.admin_token("root@example.com").await;
+    let (_, project) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/admin/projects",
+            &admin,
+            Some(json!({ "name": "Busy" })),
+        )
+        .await;
+    let id = project["id"].as_str().expect("id").to_owned();
+    let quota_path = format!("/api/admin/projects/{id}/quota");
+
+    let (status, set) = auth
+        .call(
+            reqwest::Method::PUT,
+            &quota_path,
+            &admin,
+            Some(json!({ "events_per_second": 50, "bytes_per_second": null })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(
+        set,
+        json!({ "id": id, "events_per_second": 50, "bytes_per_second": null })
+    );
+    let (_, listed) = auth
+        .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
+        .await;
+    assert_eq!(
+        listed["projects"][1]["quota"],
+        json!({ "events_per_second": 50, "bytes_per_second": null }),
+        "{listed}"
+    );
+    assert_eq!(
+        listed["projects"][0]["quota"],
+        json!({ "events_per_second": null, "bytes_per_second": null }),
+        "the built-in project keeps the defaults"
+    );
+    // What ingest follows: the event on the project's subject.
+    let stored = auth
+        .js()
+        .await
+        .get_stream("AUTH")
+        .await
+        .expect("stream")
+        .get_last_raw_message_by_subject(&format!("auth.project.{id}"))
+        .await
+        .expect("the quota event");
+    let event: AuthEvent = serde_json::from_slice(&stored.payload).expect("an auth event");
+    assert!(
+        matches!(
+            event,
+            AuthEvent::ProjectQuotaSet {
+                events_per_second: Some(50),
+                bytes_per_second: None,
+                by: Some(_),
+                ..
+            }
+        ),
+        "{event:?}"
+    );
+
+    for (body, code) in [
+        (json!({ "events_per_second": 0 }), "bad_request"),
+        (json!({ "bytes_per_second": -5 }), "invalid_json"),
+        (json!({ "events_per_second": "many" }), "invalid_json"),
+    ] {
+        let (status, error) = auth
+            .call(
+                reqwest::Method::PUT,
+                &quota_path,
+                &admin,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {error}");
+        assert_eq!(error["error"]["code"], code, "{error}");
+    }
+    let (status, _) = auth
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/projects/{}/quota", Uuid::now_v7()),
+            &admin,
+            Some(json!({ "events_per_second": 5 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    auth.register("user@example.com").await;
+    let (_, session) = auth.login("user@example.com", PASSWORD).await;
+    let user = session["access_token"].as_str().expect("token").to_owned();
+    let (status, _) = auth
+        .call(
+            reqwest::Method::PUT,
+            &quota_path,
+            &user,
+            Some(json!({ "events_per_second": 5 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Both null: back to the defaults.
+    let (status, _) = auth
+        .call(
+            reqwest::Method::PUT,
+            &quota_path,
+            &admin,
+            Some(json!({ "events_per_second": null, "bytes_per_second": null })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = auth
+        .call(reqwest::Method::GET, "/api/admin/projects", &admin, None)
+        .await;
+    assert_eq!(
+        listed["projects"][1]["quota"],
+        json!({ "events_per_second": null, "bytes_per_second": null })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace() {
     let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
     let admin = auth.admin_token("root@example.com").await;
@@ -865,13 +987,24 @@ async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace
         .await;
     assert!(refreshed["access_token"].is_string(), "{refreshed}");
     auth.login("judy@example.com", "wrong password!").await;
-    auth.call(
-        reqwest::Method::POST,
-        "/api/admin/projects",
-        &admin,
-        Some(json!({ "name": "Site" })),
-    )
-    .await;
+    let (_, site) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/admin/projects",
+            &admin,
+            Some(json!({ "name": "Site" })),
+        )
+        .await;
+    let site_id = site["id"].as_str().expect("id").to_owned();
+    let (status, _) = auth
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/projects/{site_id}/quota"),
+            &admin,
+            Some(json!({ "events_per_second": 20, "bytes_per_second": 4096 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (_, heidi) = auth.login("heidi@example.com", PASSWORD).await;
     let heidi_id = heidi["user"]["id"].as_str().expect("id").to_owned();
 

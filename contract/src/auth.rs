@@ -179,6 +179,16 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<id>`: the project's own intake quota, set by an admin; a `None` rate
+    /// is ingest's default.
+    ProjectQuotaSet {
+        project_id: Uuid,
+        events_per_second: Option<u64>,
+        bytes_per_second: Option<u64>,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<id>`: a write key, public like PostHog's project token.
     WriteKeyIssued {
         project_id: Uuid,
@@ -379,6 +389,32 @@ pub struct ProjectView {
     /// Site domains accepted from Plausible's script.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// The project's own intake quota (ingest's defaults where it sets none).
+    #[serde(default)]
+    pub quota: ProjectQuota,
+}
+
+/// A project's own intake quota, per second across all ingest replicas: the body of
+/// `PUT /api/admin/projects/{id}/quota`. A `null` (or missing) rate is ingest's default
+/// (`PROJECT_EVENTS_PER_SECOND`, `PROJECT_BYTES_PER_SECOND`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectQuota {
+    /// Events a second; at least 1.
+    #[serde(default)]
+    pub events_per_second: Option<u64>,
+    /// Bytes of stored events a second; at least 1.
+    #[serde(default)]
+    pub bytes_per_second: Option<u64>,
+}
+
+/// Answer of `PUT /api/admin/projects/{id}/quota`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectQuotaView {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub quota: ProjectQuota,
 }
 
 /// `PUT /api/admin/projects/{id}/domains`.

@@ -1,15 +1,15 @@
 //! Projects and their write keys, kept in memory from the `AUTH` stream: ingest validates an
-//! SDK's key and finds its project, and query finds a project's time zone, with no database
-//! round trip. An ordered consumer replays every project event
-//! from the start, then follows new ones as they are published, so a revoked key stops working
-//! within moments.
+//! SDK's key and finds its project and the project's own intake quota, and query finds a
+//! project's time zone, with no database round trip. An ordered consumer replays every project
+//! event from the start, then follows new ones as they are published, so a revoked key stops
+//! working, and a changed quota applies, within moments.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
-use contract::auth::{AuthEvent, PROJECT_SUBJECTS};
+use contract::auth::{AuthEvent, PROJECT_SUBJECTS, ProjectQuota};
 use contract::streams::AUTH_STREAM;
 use futures_util::StreamExt as _;
 use uuid::Uuid;
@@ -26,6 +26,8 @@ struct Keys {
     domains: HashMap<String, Uuid>,
     /// Project -> the site domains its admin listed (the hosts its script events may come from).
     sites: HashMap<Uuid, Vec<String>>,
+    /// Project -> the intake quota its admin set (absent: the defaults).
+    quotas: HashMap<Uuid, ProjectQuota>,
     /// Stream sequence of the last event seen.
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
@@ -85,6 +87,15 @@ impl Projects {
             .sites
             .get(&project_id)
             .is_some_and(|domains| !domains.is_empty())
+    }
+
+    /// The intake quota an admin set for `project_id`; its `None` rates are the defaults.
+    pub fn quota(&self, project_id: Uuid) -> ProjectQuota {
+        self.read()
+            .quotas
+            .get(&project_id)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Whether the map has replayed everything that existed when ingest started.
@@ -182,6 +193,18 @@ impl Projects {
                         keys.domains.insert(domain.clone(), project_id);
                     }
                     keys.sites.insert(project_id, domains);
+                }
+                Ok(AuthEvent::ProjectQuotaSet {
+                    project_id,
+                    events_per_second,
+                    bytes_per_second,
+                    ..
+                }) => {
+                    let quota = ProjectQuota {
+                        events_per_second,
+                        bytes_per_second,
+                    };
+                    keys.quotas.insert(project_id, quota);
                 }
                 Ok(AuthEvent::WriteKeyIssued {
                     project_id,
