@@ -775,6 +775,15 @@ mod tests {
         );
         let second = events.next().expect("second");
         assert!(normalise(second, project, None, now, "").is_ok());
+        // The same for the one event of a body that is an event.
+        let single = format!(
+            r#"{{"event":"big","distinct_id":"u","api_key":"k","properties":{{"a":{}}}}}"#,
+            zeros(50_000)
+        );
+        let body = parse(single.as_bytes()).expect("reads");
+        assert_eq!(body.token.as_deref(), Some("k"));
+        let event = body.events.into_iter().next().expect("the event");
+        assert!(normalise(event, project, None, now, "").is_err());
         // Twenty events of 1.9 MB once read each: more than a request may build.
         let one = format!(r#"{{"event":"e","properties":{{"a":{}}}}}"#, zeros(40_000));
         let many = format!("[{}{one}]", format!("{one},").repeat(19));
