@@ -3,6 +3,7 @@
 
 mod body_limit;
 mod openapi;
+mod ops;
 pub mod proxy;
 mod status;
 mod ui;
@@ -24,6 +25,8 @@ use prometheus_client::metrics::family::Family;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use ops::Listeners;
+
 /// Service name, in logs, metric names and `/readyz`.
 pub const SERVICE: &str = "edge";
 
@@ -35,6 +38,9 @@ const DEFAULT_SINK_URL: &str = "http://127.0.0.1:8004";
 pub struct Config {
     /// Public listener (`API_GATEWAY_PORT`, default 8000).
     pub http: HttpConfig,
+    /// Internal listener of `/metrics` and the detailed `/readyz` (`EDGE_METRICS_PORT`, default
+    /// 8005, on `LISTEN_HOST`), for Prometheus and operators; never published (see `ops`).
+    pub internal: HttpConfig,
     /// Base URL of ingest (`INGEST_URL`, default `http://127.0.0.1:8001`).
     pub ingest_url: String,
     /// Auth: its base URL (`AUTH_URL`, default `http://127.0.0.1:8002`), whose JWKS edge
@@ -105,6 +111,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             http: HttpConfig::from_env("API_GATEWAY_PORT", 8000)?,
+            internal: HttpConfig::from_env("EDGE_METRICS_PORT", 8005)?,
             ingest_url: var_or("INGEST_URL", "http://127.0.0.1:8001".to_owned())?,
             auth: AuthConfig::from_env()?,
             query_url: var_or("QUERY_URL", "http://127.0.0.1:8003".to_owned())?,
@@ -121,6 +128,7 @@ impl Config {
     pub fn new(ingest_url: String, auth_url: String, query_url: String, ui_dir: PathBuf) -> Self {
         Self {
             http: HttpConfig::ephemeral(),
+            internal: HttpConfig::ephemeral(),
             ingest_url,
             auth: AuthConfig::at(auth_url),
             query_url,
@@ -149,10 +157,26 @@ pub struct EdgeMetrics {
     pub ui_responses: Family<Vec<(&'static str, String)>, Counter>,
 }
 
-/// Runs edge until `shutdown` completes.
+/// Runs edge until `shutdown` completes: the public door on `listener`, and the internal
+/// listener bound where `config.internal` says.
 pub async fn run(
     config: Config,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let internal = ops::bind(&config.internal).await?;
+    let listeners = Listeners {
+        public: listener,
+        internal,
+    };
+    run_on(config, listeners, shutdown).await
+}
+
+/// [`run`] on listeners the caller bound (a test that reads the internal listener binds it
+/// first, on any free port).
+pub async fn run_on(
+    config: Config,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
@@ -206,7 +230,8 @@ pub async fn run(
             metrics: edge_metrics,
         }))
         .layer(security_headers());
-    plumbing::http::run_service(listener, app, health, metrics, &config.http, shutdown).await?;
+    let shutdown_delay = Duration::from_millis(config.http.shutdown_delay_ms);
+    ops::serve(listeners, app, health, metrics, shutdown_delay, shutdown).await?;
     Ok(())
 }
 

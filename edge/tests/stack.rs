@@ -4,17 +4,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, PASSWORD, Stack, edge, edge_with, http, signing_keys, spawn_auth};
+use common::{
+    ADMIN, PASSWORD, Stack, edge, edge_with, edge_with_internal, http, signing_keys, spawn_auth,
+};
 
 use devstack::browser::Browser;
 use devstack::test::{
-    ClickHouseDb, PostgresDb, TempDir, TestNats, artifacts_dir, assert_liveness_and_metrics,
-    get_json, spawn_service, wait_for_readiness,
+    ClickHouseDb, PostgresDb, TempDir, TestNats, artifacts_dir, get_json, spawn_service,
+    wait_for_readiness,
 };
 use plumbing::config::{ClickHouseConfig, NatsConfig, PostgresConfig};
 
 #[test]
-fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::Result<()> {
+fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops_saying_which_only_inside()
+-> anyhow::Result<()> {
     let nats = TestNats::start()?;
     let pg = PostgresDb::create()?;
     let ch = ClickHouseDb::unique();
@@ -46,18 +49,54 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops() -> anyhow::
         };
         move |listener, shutdown| query::run(config, listener, shutdown)
     })?;
-    let edge = edge(ingest.url(""), auth.url(""), query.url(""))?;
+    let (edge, internal) = edge_with_internal(ingest.url(""), auth.url(""), query.url(""), |_| {})?;
+    let timeout = Duration::from_secs(10);
+    let internal_json = |path: &str| -> anyhow::Result<(u16, serde_json::Value)> {
+        let answer = devstack::http::get(internal.port(), path, timeout)?;
+        Ok((answer.status, serde_json::from_str(&answer.body)?))
+    };
 
+    // The public door says ready and nothing more; the internal listener says what is up.
     let ready = wait_for_readiness(&edge, 200)?;
+    assert_eq!(
+        ready,
+        serde_json::json!({ "service": "edge", "status": "ok" })
+    );
+    let (status, detailed) = internal_json("/readyz")?;
+    assert_eq!(status, 200, "{detailed}");
     for upstream in ["ingest", "auth", "query"] {
-        assert_eq!(ready["checks"][upstream], "up", "{ready}");
+        assert_eq!(detailed["checks"][upstream], "up", "{detailed}");
     }
-    assert_liveness_and_metrics(&edge, "edge", "edge_ui_responses")?;
+    let (status, alive) = get_json(&edge, "/healthz")?;
+    assert_eq!((status, &alive["status"]), (200, &serde_json::json!("ok")));
+
+    // Metrics only inside: the public door answers 404 JSON, not the web app.
+    let public_metrics = devstack::http::get(edge.addr.port(), "/metrics", timeout)?;
+    assert_eq!(public_metrics.status, 404, "{}", public_metrics.body);
+    let refused: serde_json::Value = serde_json::from_str(&public_metrics.body)?;
+    assert_eq!(refused["error"]["code"], "not_found", "{refused}");
+    let metrics = devstack::http::get(internal.port(), "/metrics", timeout)?;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains("# TYPE edge_ui_responses ")
+            && metrics
+                .body
+                .contains("edge_dependency_up{dependency=\"query\"} 1")
+            && metrics.body.trim_end().ends_with("# EOF"),
+        "{}",
+        metrics.body
+    );
 
     query.stop()?;
     let unready = wait_for_readiness(&edge, 503)?;
-    assert_eq!(unready["checks"]["query"], "down", "{unready}");
-    assert_eq!(unready["checks"]["ingest"], "up", "{unready}");
+    assert_eq!(
+        unready,
+        serde_json::json!({ "service": "edge", "status": "unavailable" })
+    );
+    let (status, detailed) = internal_json("/readyz")?;
+    assert_eq!(status, 503, "{detailed}");
+    assert_eq!(detailed["checks"]["query"], "down", "{detailed}");
+    assert_eq!(detailed["checks"]["ingest"], "up", "{detailed}");
     Ok(())
 }
 

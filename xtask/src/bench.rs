@@ -666,6 +666,8 @@ pub(crate) fn start_edge(
     let ui = devstack::workspace_root().join("ui/dist");
     let env = [
         ("API_GATEWAY_PORT", port.to_string()),
+        // Its internal listener too, so it never meets another edge's (or `up`'s) on 8005.
+        ("EDGE_METRICS_PORT", free_port()?.to_string()),
         ("AUTH_URL", format!("http://127.0.0.1:{auth_port}")),
         ("INGEST_URL", format!("http://127.0.0.1:{ingest_port}")),
         ("QUERY_URL", format!("http://127.0.0.1:{query_port}")),

@@ -29,6 +29,11 @@ const PORTS: &[Port] = &[
         default: 8000,
     },
     Port {
+        what: "edge (metrics, internal)",
+        variable: "EDGE_METRICS_PORT",
+        default: 8005,
+    },
+    Port {
         what: "ingest",
         variable: "INGEST_PORT",
         default: 8001,

@@ -6,6 +6,7 @@
 
 pub mod browser;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use devstack::test::{
@@ -39,12 +40,28 @@ pub fn edge_with(
     query: String,
     adjust: impl FnOnce(&mut edge::Config),
 ) -> anyhow::Result<ServiceHandle> {
+    Ok(edge_with_internal(ingest, auth, query, adjust)?.0)
+}
+
+/// [`edge_with`], and the address of edge's internal listener (`/metrics`, the detailed
+/// `/readyz`).
+pub fn edge_with_internal(
+    ingest: String,
+    auth: String,
+    query: String,
+    adjust: impl FnOnce(&mut edge::Config),
+) -> anyhow::Result<(ServiceHandle, SocketAddr)> {
     let mut config = edge::Config::new(ingest, auth, query, ui_dir());
     config.upstream_timeout_ms = 5_000;
     adjust(&mut config);
-    spawn_service("edge", move |listener, shutdown| {
-        edge::run(config, listener, shutdown)
-    })
+    let internal = std::net::TcpListener::bind("127.0.0.1:0")?;
+    internal.set_nonblocking(true)?;
+    let internal_addr = internal.local_addr()?;
+    let edge = spawn_service("edge", move |public, shutdown| async move {
+        let internal = tokio::net::TcpListener::from_std(internal)?;
+        edge::run_on(config, edge::Listeners { public, internal }, shutdown).await
+    })?;
+    Ok((edge, internal_addr))
 }
 
 /// `method url` with an optional bearer `token` and JSON `body`: the status and the answer's JSON
@@ -171,8 +188,16 @@ impl Stack {
     /// Edge in front of the stack (and probing the sink for the system status), configured by
     /// `adjust`.
     pub fn edge(&self, adjust: impl FnOnce(&mut edge::Config)) -> anyhow::Result<ServiceHandle> {
+        Ok(self.edge_with_internal(adjust)?.0)
+    }
+
+    /// [`Stack::edge`], and the address of its internal listener.
+    pub fn edge_with_internal(
+        &self,
+        adjust: impl FnOnce(&mut edge::Config),
+    ) -> anyhow::Result<(ServiceHandle, SocketAddr)> {
         let sink_url = self.sink.url("");
-        let edge = edge_with(
+        let (edge, internal) = edge_with_internal(
             self.ingest.url(""),
             self.auth.url(""),
             self.query.url(""),
@@ -182,7 +207,7 @@ impl Stack {
             },
         )?;
         wait_for_readiness(&edge, 200)?;
-        Ok(edge)
+        Ok((edge, internal))
     }
 }
 
