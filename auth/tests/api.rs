@@ -185,7 +185,11 @@ impl TestAuth {
     }
 
     async fn js(&self) -> jetstream::Context {
-        jetstream::new(async_nats::connect(self.nats.url()).await.expect("nats"))
+        jetstream::new(
+            plumbing::streams::connect(self.nats.url())
+                .await
+                .expect("nats"),
+        )
     }
 
     /// Every projection table, ordered, as text, for comparing live state with a rebuild.
@@ -214,7 +218,9 @@ impl TestAuth {
     }
 
     async fn stream_messages(&self, subject: &str) -> Vec<AuthEvent> {
-        let client = async_nats::connect(self.nats.url()).await.expect("nats");
+        let client = plumbing::streams::connect(self.nats.url())
+            .await
+            .expect("nats");
         let js = jetstream::new(client);
         let stream = js.get_stream("AUTH").await.expect("AUTH exists");
         let mut events = Vec::new();

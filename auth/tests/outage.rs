@@ -120,7 +120,7 @@ async fn with_postgres_down_auth_is_unready_and_commands_503_then_everything_is_
     assert_eq!(status, 503);
 
     // Events keep arriving on the stream (other replicas) while Postgres is down.
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js = jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     publish_failures(&js, alice_id, 7).await;
 
     pg.server.restart().expect("postgres restarts");
@@ -195,7 +195,7 @@ async fn killing_auth_mid_projection_applies_nothing_twice() {
     assert_eq!(status, 201, "{user}");
     let user_id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
 
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js = jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     publish_failures(&js, user_id, 1000).await;
     let projected = || {
         db.server()

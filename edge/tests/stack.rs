@@ -678,7 +678,7 @@ async fn the_client_address_request_id_and_trace_follow_an_event_to_clickhouse()
         .await?;
     let key = project["write_key"].as_str().expect("write key").to_owned();
     let project_id = project["id"].as_str().expect("project id").to_owned();
-    let js = async_nats::jetstream::new(async_nats::connect(stack.nats.url()).await?);
+    let js = async_nats::jetstream::new(plumbing::streams::connect(stack.nats.url()).await?);
     let mut events = js.get_stream(contract::streams::EVENTS_STREAM).await?;
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -83,6 +83,15 @@ pub struct Cost<'k> {
     pub rate: Rate,
 }
 
+/// Why [`RateLimiter::take`] took nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Refused {
+    /// How long until every bucket holds its cost.
+    pub wait: Duration,
+    /// The cost that waits longest, by its place in the costs taken.
+    pub index: usize,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     /// Below zero after a request that weighed more than the whole burst: a debt the refill
@@ -127,13 +136,15 @@ impl RateLimiter {
             amount: 1,
             rate: self.rate,
         }])
+        .map_err(|refused| refused.wait)
     }
 
     /// Takes every cost from its key's bucket, or none of them: when a bucket lacks its
-    /// amount, nothing is taken and the answer is how long until all of them hold enough.
+    /// amount, nothing is taken and the answer says how long until all of them hold enough,
+    /// and which cost waits longest.
     /// A cost larger than its whole burst is taken from a full bucket, which it leaves in
     /// debt; otherwise a large batch could never pass, and the debt keeps the average rate.
-    pub fn take(&self, costs: &[Cost<'_>]) -> Result<(), Duration> {
+    pub fn take(&self, costs: &[Cost<'_>]) -> Result<(), Refused> {
         if costs.iter().all(|cost| !cost.rate.is_limited()) {
             return Ok(());
         }
@@ -145,8 +156,11 @@ impl RateLimiter {
         if buckets.len() > SWEEP_ABOVE {
             buckets.retain(|_, bucket| bucket.tokens_at(now, bucket.rate) < bucket.rate.capacity());
         }
-        let mut wait = Duration::ZERO;
-        for cost in costs.iter().filter(|cost| cost.rate.is_limited()) {
+        let mut longest: Option<Refused> = None;
+        for (index, cost) in costs.iter().enumerate() {
+            if !cost.rate.is_limited() {
+                continue;
+            }
             let tokens = buckets
                 .get(cost.key)
                 .map_or(cost.rate.capacity(), |bucket| {
@@ -154,13 +168,15 @@ impl RateLimiter {
                 });
             let needed = (cost.amount as f64).min(cost.rate.capacity());
             if tokens < needed {
-                let lacking =
+                let wait =
                     Duration::from_secs_f64((needed - tokens) / cost.rate.refill_per_second());
-                wait = wait.max(lacking);
+                if longest.is_none_or(|longest| wait > longest.wait) {
+                    longest = Some(Refused { wait, index });
+                }
             }
         }
-        if wait > Duration::ZERO {
-            return Err(wait);
+        if let Some(refused) = longest {
+            return Err(refused);
         }
         for cost in costs.iter().filter(|cost| cost.rate.is_limited()) {
             let bucket = buckets.entry(cost.key.to_owned()).or_insert(Bucket {
@@ -236,7 +252,8 @@ mod tests {
         assert_eq!(limiter.take(&[cost("p", 15, rate)]), Ok(()));
         let wait = limiter
             .take(&[cost("p", 10, rate)])
-            .expect_err("10 more than the 5 left");
+            .expect_err("10 more than the 5 left")
+            .wait;
         assert!(about(wait, 0.5), "5 tokens refill in 0.5 s: {wait:?}");
         assert_eq!(limiter.take(&[cost("p", 5, rate)]), Ok(()), "5 still fit");
         assert_eq!(
@@ -257,10 +274,14 @@ mod tests {
         let events = Rate::sustained(100, 1);
         let bytes = Rate::sustained(1_000, 1);
         assert_eq!(limiter.take(&[cost("bytes", 900, bytes)]), Ok(()));
-        let wait = limiter
+        let refused = limiter
             .take(&[cost("events", 50, events), cost("bytes", 400, bytes)])
             .expect_err("the bytes lack 300");
-        assert!(about(wait, 0.3), "300 bytes refill in 0.3 s: {wait:?}");
+        assert_eq!(refused.index, 1, "the bytes wait");
+        assert!(
+            about(refused.wait, 0.3),
+            "300 bytes refill in 0.3 s: {refused:?}"
+        );
         assert_eq!(
             limiter.take(&[cost("events", 100, events)]),
             Ok(()),
@@ -277,12 +298,16 @@ mod tests {
             Ok(()),
             "a full bucket"
         );
-        let wait = limiter.take(&[cost("p", 1, rate)]).expect_err("30 in debt");
+        let wait = limiter
+            .take(&[cost("p", 1, rate)])
+            .expect_err("30 in debt")
+            .wait;
         assert!(about(wait, 3.1), "the debt and one token: {wait:?}");
         assert_eq!(limiter.take(&[cost("q", 5, rate)]), Ok(()));
         let wait = limiter
             .take(&[cost("q", 50, rate)])
-            .expect_err("a cost over the burst needs a full bucket");
+            .expect_err("a cost over the burst needs a full bucket")
+            .wait;
         assert!(about(wait, 0.5), "the 5 taken refill in 0.5 s: {wait:?}");
     }
 
@@ -300,7 +325,8 @@ mod tests {
         );
         let wait = limiter
             .take(&[cost("p", 10, Rate::sustained(1_000, 1))])
-            .expect_err("still empty when the rate is raised");
+            .expect_err("still empty when the rate is raised")
+            .wait;
         assert!(
             wait < Duration::from_millis(50),
             "but refilled 100 times faster: {wait:?}"

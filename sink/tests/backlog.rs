@@ -103,7 +103,7 @@ async fn wait_for(pipeline: &Pipeline, what: &str, sql: &str, expected: String) 
 async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_refuses() {
     let mut pipeline = Pipeline::start().await;
     let js = jetstream::new(
-        async_nats::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.nats.url())
             .await
             .expect("nats"),
     );

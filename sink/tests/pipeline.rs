@@ -107,7 +107,7 @@ async fn posthog_bodies_of_every_shape_land_in_clickhouse_once() {
     // The 200s came after the PubAcks, so the stream is final: the retries were dropped there
     // (same Nats-Msg-Id), and the sink has nothing new to store.
     let js = async_nats::jetstream::new(
-        async_nats::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.nats.url())
             .await
             .expect("nats"),
     );
@@ -295,7 +295,7 @@ async fn segment_routes_take_the_key_from_basic_auth_or_the_body() {
 async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
     let pipeline = Pipeline::start().await;
     let js = async_nats::jetstream::new(
-        async_nats::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.nats.url())
             .await
             .expect("nats"),
     );
@@ -353,7 +353,7 @@ async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
 async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
     let pipeline = Pipeline::start().await;
     let js = async_nats::jetstream::new(
-        async_nats::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.nats.url())
             .await
             .expect("nats"),
     );

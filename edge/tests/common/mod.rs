@@ -9,6 +9,7 @@ pub mod browser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use devstack::nats::NatsUser;
 use devstack::test::{
     ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
 };
@@ -137,7 +138,9 @@ impl Stack {
         let ingest = spawn_service("ingest", {
             let config = ingest::Config::new(
                 http(),
-                NatsConfig { url: nats.url() },
+                NatsConfig {
+                    url: nats.url_for(NatsUser::Ingest),
+                },
                 ingest::AuthConfig::at(auth.url("")),
             );
             move |listener, shutdown| ingest::run(config, listener, shutdown)
@@ -145,7 +148,9 @@ impl Stack {
         let sink = spawn_service("sink", {
             let config = sink::Config {
                 http: http(),
-                nats: NatsConfig { url: nats.url() },
+                nats: NatsConfig {
+                    url: nats.url_for(NatsUser::Sink),
+                },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
                 batch: sink::consumer::BatchSettings {
                     max_wait_ms: 50,
@@ -157,7 +162,9 @@ impl Stack {
         let query = spawn_service("query", {
             let config = query::Config {
                 http: http(),
-                nats: NatsConfig { url: nats.url() },
+                nats: NatsConfig {
+                    url: nats.url_for(NatsUser::Query),
+                },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
                 auth: plumbing::jwt::AuthConfig::at(auth.url("")),
                 limits: query::Limits::default(),
@@ -221,7 +228,9 @@ pub fn spawn_auth(
 ) -> anyhow::Result<ServiceHandle> {
     let mut config = auth::Config::with_defaults(
         http(),
-        NatsConfig { url: nats.url() },
+        NatsConfig {
+            url: nats.url_for(NatsUser::Auth),
+        },
         PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
     )?;
     config.first_admin = Some((ADMIN.to_owned(), plumbing::config::Secret::new(PASSWORD)));
