@@ -40,9 +40,9 @@ async fn main() -> anyhow::Result<()> {
 async fn rebuild() -> anyhow::Result<()> {
     let nats = plumbing::config::NatsConfig::from_env()?;
     let postgres = plumbing::config::PostgresConfig::from_env()?;
-    let client = async_nats::connect(&nats.url)
+    let client = plumbing::streams::connect(&nats.url)
         .await
-        .with_context(|| format!("connecting to NATS at {}", nats.url))?;
+        .with_context(|| format!("connecting to NATS at {nats:?}"))?;
     let js = async_nats::jetstream::new(client);
     let pool = auth::pool(&postgres);
     auth::MIGRATOR.run(&pool).await?;

@@ -42,6 +42,8 @@ pub struct ClickHouse {
     ports: ClickHousePorts,
     dir: PathBuf,
     log: PathBuf,
+    /// The `default` user's password; none for the tests' servers (loopback only).
+    password: Option<String>,
 }
 
 impl ClickHouse {
@@ -50,17 +52,36 @@ impl ClickHouse {
         Self::start_member(dir, ports, None)
     }
 
+    /// [`Self::start`] with `password` for every user of the stock `users.xml`, as a server
+    /// that others could reach would need.
+    pub fn start_with_password(
+        dir: &Path,
+        ports: ClickHousePorts,
+        password: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_as(dir, ports, None, Some(password.to_owned()))
+    }
+
     /// [`Self::start`] for a server that is `member` of a cluster (alone when `None`).
     pub fn start_member(
         dir: &Path,
         ports: ClickHousePorts,
         member: Option<&ClusterMember>,
     ) -> anyhow::Result<Self> {
+        Self::start_as(dir, ports, member, None)
+    }
+
+    fn start_as(
+        dir: &Path,
+        ports: ClickHousePorts,
+        member: Option<&ClusterMember>,
+        password: Option<String>,
+    ) -> anyhow::Result<Self> {
         let bin = install::locate()
             .clickhouse_server
             .context("clickhouse-server not found; `cargo xtask up` installs it")?;
         std::fs::create_dir_all(dir.join("data"))?;
-        let config = write_config(dir, ports, member)?;
+        let config = write_config(dir, ports, member, password.as_deref())?;
         let log = dir.join("clickhouse-stdout.log");
         let mut command = Command::new(bin);
         command
@@ -80,6 +101,7 @@ impl ClickHouse {
             ports,
             dir: dir.to_owned(),
             log,
+            password,
         };
         server.wait_ready()?;
         Ok(server)
@@ -118,11 +140,21 @@ impl ClickHouse {
     }
 
     fn query_at(&self, path: &str, sql: &str) -> anyhow::Result<String> {
-        let response = http::request(
+        let credentials = self.password.as_ref().map(|password| {
+            use base64::Engine as _;
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("default:{password}"));
+            format!("Basic {encoded}")
+        });
+        let mut headers = vec![("content-type", "text/plain")];
+        if let Some(credentials) = &credentials {
+            headers.push(("authorization", credentials.as_str()));
+        }
+        let response = http::request_with_headers(
             self.ports.http,
             "POST",
             path,
-            Some("text/plain"),
+            &headers,
             sql.as_bytes(),
             Duration::from_secs(60),
         )?;
@@ -176,6 +208,7 @@ fn write_config(
     dir: &Path,
     ports: ClickHousePorts,
     member: Option<&ClusterMember>,
+    password: Option<&str>,
 ) -> anyhow::Result<PathBuf> {
     let stock = Path::new(STOCK_CONFIG_DIR);
     let config = std::fs::read_to_string(stock.join("config.xml")).with_context(|| {
@@ -248,8 +281,28 @@ fn write_config(
     std::fs::create_dir_all(&logs)?;
     let config_path = dir.join("config.xml");
     std::fs::write(&config_path, generated)?;
+    let users = match password {
+        Some(password) => with_password(&users, password)?,
+        None => users,
+    };
     std::fs::write(dir.join("users.xml"), allow_low_cardinality(&users)?)?;
     Ok(config_path)
+}
+
+/// `users` with `password` for every user (the stock file leaves them empty).
+fn with_password(users: &str, password: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        users.contains("<password></password>"),
+        "{STOCK_CONFIG_DIR}/users.xml has no empty <password>; this ClickHouse version's users are not supported"
+    );
+    let escaped = password
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    Ok(users.replace(
+        "<password></password>",
+        &format!("<password>{escaped}</password>"),
+    ))
 }
 
 /// `users` with `LowCardinality` columns allowed in the default profile, on a server of the

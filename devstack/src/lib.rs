@@ -34,3 +34,16 @@ pub fn is_identifier(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// A new random secret for a generated password: 244 bits from the operating system's random
+/// source, as a letter and 64 hexadecimal digits (safe in URLs, configuration files and shell
+/// lines). It starts with a letter because nats-server reads a password given through an
+/// environment variable as a configuration value, and one that starts with digits can be taken
+/// for a number.
+pub fn secret() -> String {
+    format!(
+        "s{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}

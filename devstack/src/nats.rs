@@ -1,4 +1,5 @@
-//! nats-server with JetStream on file storage.
+//! nats-server with JetStream on file storage, every client signing in as its own user
+//! (`nats/nats-server.conf` lists them and what each may do).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,96 @@ use anyhow::Context as _;
 use crate::process::{Options, Process};
 use crate::{install, workspace_root};
 
+/// The users of `nats/nats-server.conf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatsUser {
+    /// The `nats` CLI: may do everything.
+    Operator,
+    Auth,
+    Ingest,
+    Sink,
+    Query,
+}
+
+impl NatsUser {
+    pub const ALL: [NatsUser; 5] = [
+        NatsUser::Operator,
+        NatsUser::Auth,
+        NatsUser::Ingest,
+        NatsUser::Sink,
+        NatsUser::Query,
+    ];
+
+    /// The user name in the server's configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            NatsUser::Operator => "operator",
+            NatsUser::Auth => "auth",
+            NatsUser::Ingest => "ingest",
+            NatsUser::Sink => "sink",
+            NatsUser::Query => "query",
+        }
+    }
+
+    /// The environment variable the server reads the user's password from.
+    pub fn password_variable(self) -> &'static str {
+        match self {
+            NatsUser::Operator => "NATS_OPERATOR_PASSWORD",
+            NatsUser::Auth => "NATS_AUTH_PASSWORD",
+            NatsUser::Ingest => "NATS_INGEST_PASSWORD",
+            NatsUser::Sink => "NATS_SINK_PASSWORD",
+            NatsUser::Query => "NATS_QUERY_PASSWORD",
+        }
+    }
+}
+
+/// Every user's password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsPasswords(Vec<(NatsUser, String)>);
+
+impl std::fmt::Debug for NatsPasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NatsPasswords(..)")
+    }
+}
+
+impl NatsPasswords {
+    /// New random passwords (244 bits each, URL-safe).
+    pub fn generate() -> Self {
+        Self(
+            NatsUser::ALL
+                .iter()
+                .map(|user| (*user, crate::secret()))
+                .collect(),
+        )
+    }
+
+    /// The passwords named by `password`, e.g. kept in a secrets file.
+    pub fn from_fn(mut password: impl FnMut(NatsUser) -> String) -> Self {
+        Self(
+            NatsUser::ALL
+                .iter()
+                .map(|user| (*user, password(*user)))
+                .collect(),
+        )
+    }
+
+    pub fn of(&self, user: NatsUser) -> &str {
+        self.0
+            .iter()
+            .find(|(u, _)| *u == user)
+            .map(|(_, password)| password.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The variables the server reads them from.
+    pub fn environment(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0
+            .iter()
+            .map(|(user, password)| (user.password_variable(), password.as_str()))
+    }
+}
+
 /// A running nats-server.
 #[derive(Debug)]
 pub struct NatsServer {
@@ -16,12 +107,18 @@ pub struct NatsServer {
     port: u16,
     dir: PathBuf,
     log: PathBuf,
+    passwords: NatsPasswords,
 }
 
 impl NatsServer {
-    /// Starts nats-server with `nats/nats-server.conf`, client port `port`, JetStream data
-    /// under `dir/jetstream`, and waits until it accepts connections.
-    pub fn start(dir: &Path, port: u16, monitor_port: Option<u16>) -> anyhow::Result<Self> {
+    /// Starts nats-server with `nats/nats-server.conf` and its users' `passwords`, client port
+    /// `port`, JetStream data under `dir/jetstream`, and waits until it accepts connections.
+    pub fn start(
+        dir: &Path,
+        port: u16,
+        monitor_port: Option<u16>,
+        passwords: NatsPasswords,
+    ) -> anyhow::Result<Self> {
         let bin = install::locate().nats_server.context(
             "nats-server 2.14+ not found; `cargo xtask up` or `cargo xtask test` installs it",
         )?;
@@ -34,7 +131,8 @@ impl NatsServer {
             .arg("--jetstream")
             .arg("--store_dir")
             .arg(dir.join("jetstream"))
-            .args(["--addr", "127.0.0.1", "--port", &port.to_string()]);
+            .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
+            .envs(passwords.environment());
         if let Some(monitor_port) = monitor_port {
             command.args(["--http_port", &monitor_port.to_string()]);
         }
@@ -44,6 +142,7 @@ impl NatsServer {
             port,
             dir: dir.to_owned(),
             log,
+            passwords,
         };
         server.wait_ready()?;
         Ok(server)
@@ -59,8 +158,23 @@ impl NatsServer {
         )
     }
 
-    /// `nats://127.0.0.1:<port>`.
+    /// The operator's URL, `nats://operator:<password>@127.0.0.1:<port>`: may do everything.
     pub fn url(&self) -> String {
+        self.url_for(NatsUser::Operator)
+    }
+
+    /// `user`'s URL, `nats://<user>:<password>@127.0.0.1:<port>`.
+    pub fn url_for(&self, user: NatsUser) -> String {
+        format!(
+            "nats://{}:{}@127.0.0.1:{}",
+            user.name(),
+            self.passwords.of(user),
+            self.port
+        )
+    }
+
+    /// `nats://127.0.0.1:<port>`, with no user: the server refuses it.
+    pub fn anonymous_url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -95,7 +209,12 @@ impl NatsServer {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
         let monitor = None;
-        *self = Self::start(&self.dir.clone(), self.port, monitor)?;
+        *self = Self::start(
+            &self.dir.clone(),
+            self.port,
+            monitor,
+            self.passwords.clone(),
+        )?;
         Ok(())
     }
 }

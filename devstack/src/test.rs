@@ -305,12 +305,23 @@ pub struct TestNats {
 impl TestNats {
     pub fn start() -> anyhow::Result<Self> {
         let dir = TempDir::new("nats")?;
-        let server = NatsServer::start(dir.path(), free_port()?, None)?;
+        let server = NatsServer::start(
+            dir.path(),
+            free_port()?,
+            None,
+            crate::nats::NatsPasswords::generate(),
+        )?;
         Ok(Self { server, _dir: dir })
     }
 
+    /// The operator's URL: may do everything (tests inspect and prepare streams with it).
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// The URL a service connects with: its own user, allowed only what it needs.
+    pub fn url_for(&self, user: crate::nats::NatsUser) -> String {
+        self.server.url_for(user)
     }
 }
 

@@ -128,18 +128,70 @@ impl HttpConfig {
     }
 }
 
-/// How to reach NATS (`NATS_URL`, default `nats://127.0.0.1:4222`).
-#[derive(Debug, Clone)]
+/// How to reach NATS (`NATS_URL`, default `nats://127.0.0.1:4222`). The server refuses
+/// anonymous clients, so the URL names the service's own user and password
+/// (`nats://ingest:<password>@nats:4222`); it never shows in `Debug` output or logs.
+#[derive(Clone)]
 pub struct NatsConfig {
     pub url: String,
 }
 
+impl fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &without_password(&self.url))
+            .finish()
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`, for messages and logs.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password fails only on URLs that cannot have one, and this one has one.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<an unreadable URL>".to_owned(),
+    }
+}
+
 impl NatsConfig {
+    /// `NATS_URL`, with the user and password of `NATS_USER` and `NATS_PASSWORD` when they are
+    /// set (Kubernetes takes the password from a Secret, apart from the shared URL).
     pub fn from_env() -> Result<Self, ConfigError> {
+        let url: String = var_or("NATS_URL", "nats://127.0.0.1:4222".to_owned())?;
+        let user: Option<String> = var_opt("NATS_USER")?;
+        let password: Option<String> = var_opt("NATS_PASSWORD")?;
         Ok(Self {
-            url: var_or("NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
+            url: with_credentials(&url, user.as_deref(), password.as_deref())?,
         })
     }
+}
+
+/// `url` signed in as `user` with `password` (percent-encoded as a URL needs), or `url` as it
+/// is when no user is given.
+fn with_credentials(
+    url: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+) -> Result<String, ConfigError> {
+    let Some(user) = user else {
+        return Ok(url.to_owned());
+    };
+    let invalid = |problem: &str| ConfigError {
+        name: "NATS_URL".to_owned(),
+        problem: problem.to_owned(),
+    };
+    let mut parsed = url::Url::parse(url).map_err(|_| invalid("is not a URL"))?;
+    parsed
+        .set_username(user)
+        .map_err(|()| invalid("cannot carry a user"))?;
+    parsed
+        .set_password(password)
+        .map_err(|()| invalid("cannot carry a password"))?;
+    Ok(parsed.to_string())
 }
 
 /// How to reach ClickHouse over HTTP.
@@ -247,6 +299,32 @@ impl PostgresConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nats_user_and_password_sign_the_url_in() {
+        assert_eq!(
+            with_credentials("nats://nats:4222", Some("ingest"), Some("p@ss/word")).ok(),
+            Some("nats://ingest:p%40ss%2Fword@nats:4222".to_owned())
+        );
+        assert_eq!(
+            with_credentials("nats://nats:4222", None, None).ok(),
+            Some("nats://nats:4222".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_nats_password_never_prints() {
+        let config = NatsConfig {
+            url: "nats://ingest:s3cret@nats:4222".to_owned(),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("nats://ingest:***@nats:4222"), "{shown}");
+        assert_eq!(
+            without_password("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+    }
 
     #[test]
     fn a_secret_never_prints() {

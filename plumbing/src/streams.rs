@@ -266,6 +266,60 @@ async fn existing_stream(
     }
 }
 
+/// Options that sign in as the user and password `url` names (`nats://user:password@host:port`:
+/// the server refuses anonymous clients, and the client reads no credentials from a URL), and
+/// the address to connect to.
+pub fn connect_options(url: &str) -> (async_nats::ConnectOptions, String) {
+    let options = async_nats::ConnectOptions::new();
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return (options, url.to_owned());
+    };
+    if parsed.username().is_empty() {
+        return (options, url.to_owned());
+    }
+    let user = percent_decoded(parsed.username());
+    let password = percent_decoded(parsed.password().unwrap_or_default());
+    // Clearing what a parsed URL with a host holds cannot fail.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (
+        options.user_and_password(user, password),
+        parsed.to_string(),
+    )
+}
+
+/// A client connected to `url` as the user it names ([`connect_options`]).
+pub async fn connect(
+    url: impl AsRef<str>,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let (options, address) = connect_options(url.as_ref());
+    options.connect(address).await
+}
+
+/// `text` with its `%XX` escapes decoded (a URL's user and password are escaped).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// A NATS connection plus the state of provisioning, shared by a service's tasks.
 #[derive(Debug, Clone)]
 pub struct JetStream {
@@ -278,13 +332,19 @@ impl JetStream {
     /// Connects in the background (the service starts and reports "not ready" while NATS is
     /// unreachable) and provisions `definitions` as soon as the server answers, retrying.
     pub async fn start(url: &str, service: &str, definitions: Definitions) -> anyhow::Result<Self> {
-        let client = async_nats::ConnectOptions::new()
+        let (options, address) = connect_options(url);
+        let client = options
             .name(service)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
-            .connect(url)
+            .connect(address)
             .await
-            .with_context(|| format!("connecting to NATS at {url}"))?;
+            .with_context(|| {
+                format!(
+                    "connecting to NATS at {}",
+                    crate::config::without_password(url)
+                )
+            })?;
         let context = jetstream::new(client.clone());
         let provisioned = crate::startup::spawn_until_ok("jetstream provisioning", {
             let context = context.clone();
@@ -331,6 +391,15 @@ mod tests {
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 1));
         definitions.set_replicas(3);
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 3));
+    }
+
+    #[test]
+    fn credentials_leave_the_url_for_the_connect_options() {
+        let (_, address) = connect_options("nats://ingest:p%40ss@nats:4222");
+        assert_eq!(address, "nats://nats:4222");
+        assert_eq!(percent_decoded("p%40ss%2Fword%"), "p@ss/word%");
+        let (_, address) = connect_options("nats://127.0.0.1:4222");
+        assert_eq!(address, "nats://127.0.0.1:4222");
     }
 
     #[test]

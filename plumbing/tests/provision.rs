@@ -8,7 +8,7 @@ use devstack::test::TestNats;
 use plumbing::streams::{Definitions, provision};
 
 async fn context(nats: &TestNats) -> jetstream::Context {
-    let client = async_nats::connect(nats.url())
+    let client = plumbing::streams::connect(nats.url())
         .await
         .expect("connects to nats");
     jetstream::new(client)

@@ -360,7 +360,8 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
     assert_eq!(system["problems"], json!([]), "{system}");
 
     // Replay through the Distributed table finds every event stored.
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js =
+        async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     let replayed = sink::replay::replay(
         &js,
         &sink::clickhouse_client(&clickhouse(0)),

@@ -38,9 +38,9 @@ async fn dlq(args: &[String]) -> anyhow::Result<()> {
         .transpose()?;
     let nats = plumbing::config::NatsConfig::from_env()?;
     let js = async_nats::jetstream::new(
-        async_nats::connect(&nats.url)
+        plumbing::streams::connect(&nats.url)
             .await
-            .with_context(|| format!("connecting to {}", nats.url))?,
+            .with_context(|| format!("connecting to {nats:?}"))?,
     );
     match args.first().map(String::as_str) {
         Some("list") => {
@@ -113,9 +113,9 @@ async fn replay(args: &[String]) -> anyhow::Result<()> {
     let nats = plumbing::config::NatsConfig::from_env()?;
     let clickhouse = plumbing::config::ClickHouseConfig::from_env()?;
     let js = async_nats::jetstream::new(
-        async_nats::connect(&nats.url)
+        plumbing::streams::connect(&nats.url)
             .await
-            .with_context(|| format!("connecting to {}", nats.url))?,
+            .with_context(|| format!("connecting to {nats:?}"))?,
     );
     let done = sink::replay::replay(
         &js,

@@ -240,7 +240,8 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
             ..Default::default()
         },
     );
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js =
+        async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
 
     // Two dead letters of one project: an event ClickHouse once refused, and bytes that are no
     // event at all.

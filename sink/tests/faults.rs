@@ -304,7 +304,7 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
 async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
     let pipeline = Pipeline::start_with(false).await;
     let js = async_nats::jetstream::new(
-        async_nats::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.nats.url())
             .await
             .expect("nats"),
     );

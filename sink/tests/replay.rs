@@ -28,7 +28,8 @@ async fn publish_event(js: &async_nats::jetstream::Context, project: Uuid, name:
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     let nats = TestNats::start().expect("nats");
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js =
+        async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     plumbing::streams::provision(
         &js,
         &plumbing::streams::Definitions::bundled().expect("definitions"),
@@ -56,10 +57,14 @@ async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     .await
     .expect("stored");
     // The history copies what EVENTS takes, a moment later.
-    devstack::wait::until_async("the history holds all five", Duration::from_secs(30), || async {
-        let mut history = js.get_stream("EVENTS_HISTORY").await.expect("history");
-        history.info().await.expect("info").state.messages == 5
-    })
+    devstack::wait::until_async(
+        "the history holds all five",
+        Duration::from_secs(30),
+        || async {
+            let mut history = js.get_stream("EVENTS_HISTORY").await.expect("history");
+            history.info().await.expect("info").state.messages == 5
+        },
+    )
     .await
     .expect("history");
     let count = |project: Uuid| {

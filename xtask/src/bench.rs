@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use devstack::install::Need;
-use devstack::nats::NatsServer;
+use devstack::nats::{NatsPasswords, NatsServer};
 use devstack::ports::free_port;
 use devstack::postgres::{Postgres, PostgresOptions};
 use devstack::process::{Options, Process};
@@ -478,7 +478,12 @@ fn load_json(load: &Load) -> Value {
 fn auth_scenario(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<(Value, String)> {
     let (sequential, per_client, crypto_seconds) = if quick { (40, 40, 3) } else { (200, 200, 10) };
     let auth_bin = devstack::workspace_root().join("target/release/auth");
-    let nats = NatsServer::start(&dir.path().join("nats-auth"), free_port()?, None)?;
+    let nats = NatsServer::start(
+        &dir.path().join("nats-auth"),
+        free_port()?,
+        None,
+        NatsPasswords::generate(),
+    )?;
     eprintln!("auth: measuring argon2id and token costs ({crypto_seconds} s)");
     let crypto = Command::new(&auth_bin)
         .args(["bench-crypto", &crypto_seconds.to_string()])

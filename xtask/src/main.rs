@@ -6,6 +6,7 @@ mod bench;
 mod bench_chart;
 mod pipeline_bench;
 mod query_bench;
+mod secrets;
 mod stack;
 mod ui;
 

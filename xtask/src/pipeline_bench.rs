@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 use contract::event::{Event, EventContext, EventKind};
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
-use devstack::nats::NatsServer;
+use devstack::nats::{NatsPasswords, NatsServer};
 use devstack::ports::free_port;
 use devstack::process::Process;
 use devstack::test::TempDir;
@@ -129,8 +129,13 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     } else {
         (5_000, 40_000, 3, 10)
     };
-    let nats = NatsServer::start(&dir.path().join("nats-pipeline"), free_port()?, None)?;
-    let client = async_nats::connect(nats.url()).await?;
+    let nats = NatsServer::start(
+        &dir.path().join("nats-pipeline"),
+        free_port()?,
+        None,
+        NatsPasswords::generate(),
+    )?;
+    let client = plumbing::streams::connect(nats.url()).await?;
     let js = jetstream::new(client);
     plumbing::streams::provision(&js, &plumbing::streams::Definitions::bundled()?).await?;
     let project = Uuid::now_v7();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
-use devstack::nats::NatsServer;
+use devstack::nats::{NatsPasswords, NatsServer};
 use devstack::ports::free_port;
 use devstack::test::TempDir;
 use serde_json::{Value, json};
@@ -46,8 +46,13 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     } else {
         (10_000_000, 15)
     };
-    let nats = NatsServer::start(&dir.path().join("nats-query"), free_port()?, None)?;
-    let js = jetstream::new(async_nats::connect(nats.url()).await?);
+    let nats = NatsServer::start(
+        &dir.path().join("nats-query"),
+        free_port()?,
+        None,
+        NatsPasswords::generate(),
+    )?;
+    let js = jetstream::new(plumbing::streams::connect(nats.url()).await?);
     plumbing::streams::provision(&js, &plumbing::streams::Definitions::bundled()?).await?;
     let project = Uuid::now_v7();
     let created = contract::auth::AuthEvent::ProjectCreated {

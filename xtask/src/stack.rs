@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::install::Need;
-use devstack::nats::NatsServer;
+use devstack::nats::{NatsServer, NatsUser};
 use devstack::ports::ensure_free;
 use devstack::postgres::{Postgres, PostgresOptions};
 use devstack::process::{self, Options, Process};
 
+use crate::secrets::Secrets;
 use crate::{Profile, cargo, run};
 
 /// A port of the stack: what uses it, the variable that moves it, its default.
@@ -117,16 +118,39 @@ const SERVICES: &[(&str, &str)] = &[
 ];
 
 /// The first admin `up` creates: `ADMIN_EMAIL` and `ADMIN_PASSWORD`, or their defaults.
-fn admin() -> (String, String) {
-    (
-        env_or("ADMIN_EMAIL", "admin@example.com"),
-        env_or("ADMIN_PASSWORD", "change-me-please"),
-    )
+/// Where the local stack keeps its data.
+fn data_dir() -> PathBuf {
+    devstack::workspace_root().join(".data")
+}
+
+/// The local stack's secrets (see [`Secrets`]).
+fn secrets() -> anyhow::Result<Secrets> {
+    Secrets::load(&data_dir(), |name| std::env::var(name).ok())
+}
+
+/// The first admin's address and password.
+fn admin() -> anyhow::Result<(String, String)> {
+    let secrets = secrets()?;
+    Ok((
+        secrets.get("ADMIN_EMAIL").to_owned(),
+        secrets.get("ADMIN_PASSWORD").to_owned(),
+    ))
+}
+
+/// The NATS user each service connects as; edge does not use NATS.
+fn nats_user(service: &str) -> Option<NatsUser> {
+    match service {
+        "auth" => Some(NatsUser::Auth),
+        "ingest" => Some(NatsUser::Ingest),
+        "sink" => Some(NatsUser::Sink),
+        "query" => Some(NatsUser::Query),
+        _ => None,
+    }
 }
 
 /// What `demo` sends, and where, unless told otherwise: the `up` stack's edge and first admin.
 pub fn demo_options() -> anyhow::Result<xtask::demo::Options> {
-    let (email, password) = admin();
+    let (email, password) = admin()?;
     Ok(xtask::demo::Options {
         url: format!("http://127.0.0.1:{}", port("API_GATEWAY_PORT")?),
         email,
@@ -157,10 +181,11 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
     run(&mut build)?;
 
     let bin_dir = root.join("target").join(profile.dir());
-    let data = root.join(".data");
+    let data = data_dir();
     let logs = data.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let postgres_password = env_or("POSTGRES_PASSWORD", "postgres");
+    let secrets = secrets()?;
+    let postgres_password = secrets.get("POSTGRES_PASSWORD").to_owned();
     let postgres_db = env_or("POSTGRES_DB", "analytics_auth");
     let clickhouse_db = env_or("CLICKHOUSE_DB", "analytics");
 
@@ -172,7 +197,10 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
         &data.join("nats"),
         port("NATS_PORT")?,
         Some(port("NATS_MONITOR_PORT")?),
+        secrets.nats(),
     )?;
+    let operator_url = data.join("nats/operator-url");
+    write_private(&operator_url, &format!("{}\n", nats.url()))?;
     let postgres = Postgres::start(PostgresOptions {
         dir: data.join("postgres"),
         port: port("POSTGRES_PORT")?,
@@ -180,13 +208,14 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
         ephemeral: false,
     })?;
     postgres.create_database(&postgres_db)?;
-    let clickhouse = ClickHouse::start(
+    let clickhouse = ClickHouse::start_with_password(
         &data.join("clickhouse"),
         ClickHousePorts {
             http: port("CLICKHOUSE_PORT")?,
             tcp: port("CLICKHOUSE_TCP_PORT")?,
             interserver: port("CLICKHOUSE_INTERSERVER_PORT")?,
         },
+        secrets.get("CLICKHOUSE_PASSWORD"),
     )?;
 
     // The token signing key is generated once and kept, so sessions survive a restart.
@@ -197,13 +226,12 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
             .arg(&signing_keys))?;
     }
 
-    let (admin_email, admin_password) = admin();
+    let admin_email = secrets.get("ADMIN_EMAIL").to_owned();
 
     let environment: Vec<(&str, String)> = vec![
         ("AUTH_SIGNING_KEYS_FILE", signing_keys.display().to_string()),
         ("ADMIN_EMAIL", admin_email.clone()),
-        ("ADMIN_PASSWORD", admin_password.clone()),
-        ("NATS_URL", nats.url()),
+        ("ADMIN_PASSWORD", secrets.get("ADMIN_PASSWORD").to_owned()),
         ("POSTGRES_HOST", "127.0.0.1".to_owned()),
         ("POSTGRES_PORT", postgres.port().to_string()),
         ("POSTGRES_DB", postgres_db.clone()),
@@ -212,6 +240,10 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
         ("CLICKHOUSE_HOST", "127.0.0.1".to_owned()),
         ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
         ("CLICKHOUSE_DB", clickhouse_db.clone()),
+        (
+            "CLICKHOUSE_PASSWORD",
+            secrets.get("CLICKHOUSE_PASSWORD").to_owned(),
+        ),
         ("UI_DIR", ui_dir.display().to_string()),
         (
             "INGEST_URL",
@@ -235,6 +267,9 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
         let mut command = Command::new(bin_dir.join(service));
         command.envs(environment.iter().map(|(k, v)| (*k, v.as_str())));
         command.env(port_variable, port(port_variable)?.to_string());
+        if let Some(user) = nats_user(service) {
+            command.env("NATS_URL", nats.url_for(user));
+        }
         let log = logs.join(format!("{service}.log"));
         services.push((
             *service,
@@ -250,10 +285,11 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "  {:<11} {}  (monitoring http://127.0.0.1:{})",
+        "  {:<11} {}  (monitoring http://127.0.0.1:{}; the operator's URL with its password is in {})",
         "nats",
-        nats.url(),
-        port("NATS_MONITOR_PORT")?
+        nats.anonymous_url(),
+        port("NATS_MONITOR_PORT")?,
+        operator_url.display()
     );
     println!(
         "  {:<11} postgres://postgres@127.0.0.1:{}/{postgres_db}",
@@ -274,7 +310,19 @@ pub fn up(profile: Profile, demo: bool) -> anyhow::Result<()> {
         println!("  {service:<11} http://127.0.0.1:{service_port}{note}");
     }
     println!();
-    println!("first admin: {admin_email} / {admin_password} (ADMIN_EMAIL, ADMIN_PASSWORD)");
+    let secrets_file = data.join("secrets.env");
+    if secrets.was_generated("ADMIN_PASSWORD") {
+        println!(
+            "first admin: {admin_email} / {} (shown once; kept in {})",
+            secrets.get("ADMIN_PASSWORD"),
+            secrets_file.display()
+        );
+    } else {
+        println!(
+            "first admin: {admin_email} (password: ADMIN_PASSWORD in {})",
+            secrets_file.display()
+        );
+    }
     println!("logs in {}; Ctrl-C stops everything", logs.display());
 
     let demo = demo.then(demo_options).transpose()?;
@@ -386,13 +434,35 @@ pub fn rebuild_projections() -> anyhow::Result<()> {
         "--bin",
         "auth",
     ]))?;
-    let postgres_password = env_or("POSTGRES_PASSWORD", "postgres");
+    let secrets = secrets()?;
+    let nats_url = format!(
+        "nats://{}:{}@127.0.0.1:{}",
+        NatsUser::Auth.name(),
+        secrets.get(NatsUser::Auth.password_variable()),
+        port("NATS_PORT")?
+    );
     run(Command::new(root.join("target/debug/auth"))
         .arg("rebuild")
-        .env(
-            "NATS_URL",
-            format!("nats://127.0.0.1:{}", port("NATS_PORT")?),
-        )
+        .env("NATS_URL", nats_url)
         .env("POSTGRES_PORT", port("POSTGRES_PORT")?.to_string())
-        .env("POSTGRES_PASSWORD", postgres_password))
+        .env("POSTGRES_PASSWORD", secrets.get("POSTGRES_PASSWORD")))
+}
+
+/// Writes `text` to `file`, readable by its owner only.
+fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
 }

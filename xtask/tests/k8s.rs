@@ -64,3 +64,37 @@ fn nats_is_a_three_node_cluster_and_only_edge_takes_outside_traffic() {
     let ingress = read("k8s/base/ingress.yaml");
     assert!(ingress.contains("service: { name: edge"));
 }
+
+#[test]
+fn nats_in_kubernetes_signs_in_every_client_as_nats_authorization_conf_says() {
+    let nats = read("k8s/base/nats.yaml");
+    let start = nats
+        .find("  authorization.conf: |\n")
+        .expect("the ConfigMap has authorization.conf");
+    let copy: String = nats[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("    "))
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    assert_eq!(
+        copy.trim_end(),
+        read("nats/authorization.conf").trim_end(),
+        "k8s/base/nats.yaml's authorization.conf is a copy of nats/authorization.conf"
+    );
+    assert!(nats.contains("include ./authorization.conf"));
+    let dev = read("k8s/overlays/dev/kustomization.yaml");
+    assert!(
+        dev.contains("include ./authorization.conf"),
+        "the dev overlay's configuration keeps the users"
+    );
+    for service in ["auth", "ingest", "sink", "query"] {
+        let text = read(&format!("k8s/base/{service}.yaml"));
+        let key = format!("key: NATS_{}_PASSWORD", service.to_uppercase());
+        assert!(
+            text.contains(&format!("name: NATS_USER\n              value: {service}"))
+                && text.contains(&key),
+            "{service} signs in as its own NATS user"
+        );
+    }
+}

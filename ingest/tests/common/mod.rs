@@ -24,7 +24,11 @@ pub async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uui
 /// A NATS server with the bundled streams.
 pub async fn nats_with_streams() -> (TestNats, jetstream::Context) {
     let nats = TestNats::start().expect("nats starts");
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connects"));
+    let js = jetstream::new(
+        plumbing::streams::connect(nats.url())
+            .await
+            .expect("connects"),
+    );
     provision(&js, &Definitions::bundled().expect("definitions"))
         .await
         .expect("provisioned");

@@ -19,7 +19,7 @@ pub const KEY: &str = "ea_pipeline_test_key";
 /// Provisions the streams on `nats` and publishes a write key for `project` the way auth does
 /// when an admin creates a project.
 pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetstream::Context {
-    let js = jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+    let js = jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     plumbing::streams::provision(
         &js,
         &plumbing::streams::Definitions::bundled().expect("defs"),

@@ -1,0 +1,142 @@
+//! NATS as `nats/nats-server.conf` sets it up: anonymous clients are refused, every service
+//! signs in as its own user and may do what it needs (provision the streams, publish its own
+//! subjects) and nothing that belongs to another (ingest cannot write users and roles).
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use devstack::nats::NatsUser;
+use devstack::test::TestNats;
+use plumbing::streams::{Definitions, provision};
+
+async fn connect(url: &str) -> Result<jetstream::Context, async_nats::ConnectError> {
+    let (options, address) = plumbing::streams::connect_options(url);
+    let client = options
+        .connection_timeout(Duration::from_secs(10))
+        .connect(address)
+        .await?;
+    let mut js = jetstream::new(client);
+    // A refused request gets no answer: wait for it a short while.
+    js.set_timeout(Duration::from_secs(3));
+    Ok(js)
+}
+
+async fn messages(js: &jetstream::Context, stream: &str) -> u64 {
+    let mut stream = js.get_stream(stream).await.expect("stream");
+    stream.info().await.expect("info").state.messages
+}
+
+#[tokio::test]
+async fn an_anonymous_client_cannot_connect() {
+    let nats = TestNats::start().expect("nats starts");
+    let refused = connect(&nats.server.anonymous_url()).await;
+    let err = refused.err().expect("an anonymous client is refused");
+    assert_eq!(
+        err.kind(),
+        async_nats::ConnectErrorKind::AuthorizationViolation,
+        "{err}"
+    );
+    let wrong = nats.url_for(NatsUser::Ingest).replace("@", "x@");
+    assert!(
+        connect(&wrong).await.is_err(),
+        "a wrong password is refused"
+    );
+}
+
+#[tokio::test]
+async fn every_service_provisions_with_its_own_user() {
+    let nats = TestNats::start().expect("nats starts");
+    let definitions = Definitions::bundled().expect("definitions");
+    for user in [
+        NatsUser::Auth,
+        NatsUser::Ingest,
+        NatsUser::Sink,
+        NatsUser::Query,
+    ] {
+        let js = connect(&nats.url_for(user)).await.expect("connects");
+        provision(&js, &definitions)
+            .await
+            .unwrap_or_else(|err| panic!("{} provisions: {err:#}", user.name()));
+    }
+}
+
+#[tokio::test]
+async fn ingest_publishes_events_but_cannot_write_users_or_remove_history() {
+    let nats = TestNats::start().expect("nats starts");
+    let operator = connect(&nats.url()).await.expect("operator");
+    provision(&operator, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
+    let ingest = connect(&nats.url_for(NatsUser::Ingest))
+        .await
+        .expect("ingest connects");
+
+    ingest
+        .publish("events.p1.track", "{}".into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("EVENTS stores ingest's event");
+    assert_eq!(messages(&operator, "EVENTS").await, 1);
+
+    // A role change forged by a client holding ingest's credentials: no PubAck, nothing stored.
+    let forged = r#"{"type":"user_role_changed","user_id":"x","role":"admin"}"#;
+    let published = match ingest.publish("auth.user.x", forged.into()).await {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!published, "ingest may not publish on auth.>");
+    assert_eq!(messages(&operator, "AUTH").await, 0, "AUTH holds nothing");
+
+    // Nor may it purge or delete the streams.
+    let events = ingest
+        .get_stream("EVENTS")
+        .await
+        .expect("stream info is allowed");
+    assert!(events.purge().await.is_err(), "ingest may not purge EVENTS");
+    assert!(
+        ingest.delete_stream("EVENTS_HISTORY").await.is_err(),
+        "ingest may not delete the history"
+    );
+    assert_eq!(messages(&operator, "EVENTS").await, 1);
+
+    // The operator may: the `nats` CLI's user.
+    let events = operator.get_stream("EVENTS").await.expect("stream");
+    events.purge().await.expect("the operator purges");
+    assert_eq!(messages(&operator, "EVENTS").await, 0);
+}
+
+#[tokio::test]
+async fn only_auth_writes_users_and_query_only_reads() {
+    let nats = TestNats::start().expect("nats starts");
+    let operator = connect(&nats.url()).await.expect("operator");
+    provision(&operator, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
+    let auth = connect(&nats.url_for(NatsUser::Auth)).await.expect("auth");
+    auth.publish("auth.user.x", "{}".into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("AUTH stores auth's message");
+    assert_eq!(messages(&operator, "AUTH").await, 1);
+
+    for user in [NatsUser::Query, NatsUser::Sink] {
+        let js = connect(&nats.url_for(user)).await.expect("connects");
+        let published = match js.publish("auth.user.y", "{}".into()).await {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        };
+        assert!(!published, "{} may not publish on auth.>", user.name());
+    }
+    let query = connect(&nats.url_for(NatsUser::Query))
+        .await
+        .expect("query");
+    let published = match query.publish("events.p1.track", "{}".into()).await {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!published, "query may not publish events");
+    assert_eq!(messages(&operator, "AUTH").await, 1);
+    assert_eq!(messages(&operator, "EVENTS").await, 0);
+}
