@@ -9,8 +9,8 @@
 //! - Failures on an account from every address together are counted as well, and never lock
 //!   it. When they reach `per_account` the account is under attack, which slows the attack
 //!   down: each address then gets only `per_account_under_attack` failures on it before it is
-//!   refused. An attacker cycling addresses thus buys a few guesses per address he controls,
-//!   and at most `per_ip` over all accounts.
+//!   refused. An attacker cycling addresses thus gets a few guesses on the account for each
+//!   address they control, and each address at most `per_ip` over all accounts.
 //! - An IPv6 client counts as its /64 prefix, the block one subscriber is given, so walking the
 //!   addresses of one connection buys nothing.
 //! - The owner signing in from an address with no failures on the account always gets in: no
