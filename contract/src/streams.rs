@@ -10,6 +10,9 @@ pub const EVENTS_HISTORY_STREAM: &str = "EVENTS_HISTORY";
 pub const EVENTS_DLQ_STREAM: &str = "EVENTS_DLQ";
 /// Every user, project and write-key change, kept forever.
 pub const AUTH_STREAM: &str = "AUTH";
+/// JetStream KV bucket of the daily secret salts of cookieless visitor ids, keyed by UTC date
+/// (`2026-12-04`); every salt is deleted two days after it was made.
+pub const VISITOR_SALTS_BUCKET: &str = "VISITOR_SALTS";
 
 /// Durable pull consumer on [`EVENTS_STREAM`] that stores events in ClickHouse.
 pub const SINK_CONSUMER: &str = "sink-clickhouse";

@@ -91,6 +91,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// Request rate per write key.
     pub write_key_limits: Arc<RateLimiter>,
+    /// The daily salts of cookieless visitor ids.
+    pub salts: cookieless::Salts,
 }
 
 /// Serves ingest on `listener` until `shutdown` completes.
@@ -124,6 +126,7 @@ pub async fn run(
         .with_check("write_keys", write_keys.readiness_check());
     let tokens = Arc::new(config.auth.verifier());
     let publisher = api::publisher(&jetstream.client);
+    let salts = cookieless::Salts::new(jetstream.context.clone());
     let state = AppState {
         jetstream,
         publisher,
@@ -132,6 +135,7 @@ pub async fn run(
         metrics: ingest_metrics,
         trusted_proxies: config.trusted_proxies.clone(),
         write_key_limits: Arc::new(RateLimiter::new(config.write_key_rate)),
+        salts,
     };
     plumbing::http::run_service(
         listener,
