@@ -1,14 +1,24 @@
 //! The live tab: `GET /api/query/live` read as a stream. EventSource cannot send the
 //! Authorization header query requires, so the app fetches the stream itself and parses its
-//! Server-Sent Events; leaving the tab or the page aborts the request.
+//! Server-Sent Events; leaving the tab or the page aborts the request. The server ends the feed
+//! when the token it was opened with expires (or the caller's access is withdrawn): the tab then
+//! opens it again with a fresh token, and after a dropped connection too.
 
-use contract::query::ActiveUsers;
+use contract::query::{ActiveUsers, LiveEnd, LiveEndReason};
+use js_sys::futures::JsFuture;
 use sycamore::prelude::*;
 
 use super::{Page, charts};
 
 /// Most events the feed keeps.
 const FEED_LENGTH: usize = 50;
+
+/// A feed that stayed open this long is reopened at once when it ends. One that ended sooner is
+/// reopened after a pause, doubled each time up to [`MAX_PAUSE_MS`], so a feed that cannot stay
+/// open (the service restarting, say) is not asked for in a tight loop.
+const STEADY_MS: f64 = 5_000.0;
+const FIRST_PAUSE_MS: u32 = 1_000;
+const MAX_PAUSE_MS: u32 = 30_000;
 
 /// One message of an event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,72 +148,70 @@ pub fn LiveTab() -> View {
                     link.is_alive() && !signal.as_ref().is_some_and(web_sys::AbortSignal::aborted)
                 }
             };
-            let opened = page
-                .session
-                .authorized(|token| {
-                    let (path, signal) = (&path, signal.as_ref());
-                    async move { crate::api::open_stream(path, &token, signal).await }
-                })
-                .await;
-            let reader = match opened {
-                Ok(reader) => reader,
-                Err(err) => {
-                    if current() {
-                        link.set(Link::Failed(crate::api::explain(
-                            &err,
-                            crate::api::Action::Work,
-                        )));
-                    }
-                    return;
-                }
-            };
-            if !current() {
-                let _ = reader.cancel();
-                return;
-            }
-            link.set(Link::Open);
-            let mut parser = SseParser::default();
+            let mut pause_ms = FIRST_PAUSE_MS;
             loop {
-                let Ok(chunk) = js_sys::futures::JsFuture::from(reader.read()).await else {
-                    break;
+                let used = std::cell::RefCell::new(String::new());
+                let opened = page
+                    .session
+                    .authorized(|token| {
+                        used.replace(token.clone());
+                        let (path, signal) = (&path, signal.as_ref());
+                        async move { crate::api::open_stream(path, &token, signal).await }
+                    })
+                    .await;
+                let reader = match opened {
+                    Ok(reader) => reader,
+                    Err(err) => {
+                        if current() {
+                            link.set(Link::Failed(crate::api::explain(
+                                &err,
+                                crate::api::Action::Work,
+                            )));
+                        }
+                        return;
+                    }
                 };
                 if !current() {
                     let _ = reader.cancel();
                     return;
                 }
-                let done = js_sys::Reflect::get(&chunk, &"done".into())
-                    .ok()
-                    .and_then(|d| d.as_bool())
-                    .unwrap_or(true);
-                if done {
-                    break;
+                link.set(Link::Open);
+                let opened_at = js_sys::Date::now();
+                let ended = read_feed(&reader, &current, active, feed).await;
+                let _ = reader.cancel();
+                if !current() {
+                    return;
                 }
-                let bytes = js_sys::Reflect::get(&chunk, &"value".into())
-                    .map(|v| js_sys::Uint8Array::new(&v).to_vec())
-                    .unwrap_or_default();
-                for message in parser.push(&bytes) {
-                    match message.event.as_str() {
-                        "active_users" => {
-                            if let Ok(users) = serde_json::from_str::<ActiveUsers>(&message.data) {
-                                active.set(Some(users.count));
-                            }
-                        }
-                        "event" => {
-                            if let Some(item) = feed_item(&message.data) {
-                                feed.update(|feed| {
-                                    feed.insert(0, item);
-                                    feed.truncate(FEED_LENGTH);
-                                });
-                            }
-                        }
-                        _ => {}
+                let fresh_token = match ended {
+                    Ended::Replaced => return,
+                    Ended::Closed => false,
+                    // The session trades its token shortly before expiry, so it usually holds a
+                    // fresh one already; a refresh is only needed when it still has this one.
+                    Ended::ByServer(LiveEndReason::TokenExpired) => {
+                        page.session.token().as_deref() == Some(used.borrow().as_str())
                     }
+                    // A token issued before the change would still open the feed: only a
+                    // refresh tells whether the caller may go on (a disabled one is signed out).
+                    Ended::ByServer(LiveEndReason::AccessRevoked) => true,
+                };
+                link.set(Link::Connecting);
+                if js_sys::Date::now() - opened_at < STEADY_MS {
+                    sleep_ms(pause_ms).await;
+                    pause_ms = (pause_ms * 2).min(MAX_PAUSE_MS);
+                } else {
+                    pause_ms = FIRST_PAUSE_MS;
                 }
-            }
-            if current() {
-                link.set(Link::Failed(
-                    "The live feed closed; switch tabs to reconnect".to_owned(),
-                ));
+                if fresh_token && !page.session.refresh().await {
+                    if current() {
+                        link.set(Link::Failed(
+                            "Your session has ended, sign in again".to_owned(),
+                        ));
+                    }
+                    return;
+                }
+                if !current() {
+                    return;
+                }
             }
         });
     });
@@ -262,6 +270,84 @@ pub fn LiveTab() -> View {
     }
 }
 
+/// Why reading a feed stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The server ended it with an `end` message.
+    ByServer(LiveEndReason),
+    /// The connection closed without one: a network failure, a restart.
+    Closed,
+    /// The project changed or the tab closed: nothing more to do.
+    Replaced,
+}
+
+/// Reads the feed until it ends, showing its counts and events as they arrive.
+async fn read_feed(
+    reader: &web_sys::ReadableStreamDefaultReader,
+    current: &impl Fn() -> bool,
+    active: Signal<Option<Option<u64>>>,
+    feed: Signal<Vec<FeedItem>>,
+) -> Ended {
+    let mut parser = SseParser::default();
+    loop {
+        let Ok(chunk) = JsFuture::from(reader.read()).await else {
+            return Ended::Closed;
+        };
+        if !current() {
+            return Ended::Replaced;
+        }
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ended::Closed;
+        }
+        let bytes = js_sys::Reflect::get(&chunk, &"value".into())
+            .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+            .unwrap_or_default();
+        for message in parser.push(&bytes) {
+            match message.event.as_str() {
+                "active_users" => {
+                    if let Ok(users) = serde_json::from_str::<ActiveUsers>(&message.data) {
+                        active.set(Some(users.count));
+                    }
+                }
+                "event" => {
+                    if let Some(item) = feed_item(&message.data) {
+                        feed.update(|feed| {
+                            feed.insert(0, item);
+                            feed.truncate(FEED_LENGTH);
+                        });
+                    }
+                }
+                "end" => return Ended::ByServer(end_reason(&message.data)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The reason an `end` message gives; one the app cannot read counts as withdrawn access, which
+/// asks auth before reopening.
+fn end_reason(data: &str) -> LiveEndReason {
+    serde_json::from_str::<LiveEnd>(data).map_or(LiveEndReason::AccessRevoked, |end| end.reason)
+}
+
+/// Waits `ms` milliseconds.
+async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let delay = i32::try_from(ms).unwrap_or(i32::MAX);
+        let timer = web_sys::window().map(|window| {
+            window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay)
+        });
+        if !matches!(timer, Some(Ok(_))) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +391,18 @@ mod tests {
         );
         assert_eq!(feed_item("{}"), None);
         assert_eq!(feed_item("not json"), None);
+    }
+
+    #[test]
+    fn an_end_message_says_why_and_an_unreadable_one_counts_as_withdrawn_access() {
+        assert_eq!(
+            end_reason(r#"{"reason":"token_expired"}"#),
+            LiveEndReason::TokenExpired
+        );
+        assert_eq!(
+            end_reason(r#"{"reason":"access_revoked"}"#),
+            LiveEndReason::AccessRevoked
+        );
+        assert_eq!(end_reason("{}"), LiveEndReason::AccessRevoked);
     }
 }
