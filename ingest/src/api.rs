@@ -119,14 +119,14 @@ pub enum IngestError {
     Forbidden(String),
     #[error("events could not be stored, retry later")]
     Unavailable(String),
-    #[error("too many requests for this write key")]
-    RateLimited(std::time::Duration),
+    #[error("{0}")]
+    OverQuota(crate::quota::OverQuota),
 }
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        if let IngestError::RateLimited(wait) = self {
-            return plumbing::ratelimit::too_many_requests(wait, "requests for this write key");
+        if let IngestError::OverQuota(over) = self {
+            return plumbing::ratelimit::too_many_requests(over.wait, over.what);
         }
         let (status, code) = match &self {
             IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -138,7 +138,7 @@ impl IntoResponse for IngestError {
                 tracing::warn!(cause = %cause, "jetstream did not store events");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
-            IngestError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            IngestError::OverQuota(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         let mut response = error_response(status, code, self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -172,7 +172,7 @@ impl From<BodyError> for IngestError {
         (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
-        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 429, description = "over the project's intake quota; nothing was stored (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
 )]
@@ -202,7 +202,7 @@ async fn posthog_capture(
             posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip)
         })
         .collect();
-    let rejected = accept(&state, "posthog", outcomes, &headers).await?;
+    let rejected = accept(&state, "posthog", outcomes, &headers, None).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let body = PosthogAccepted {
         status: 1,
@@ -249,7 +249,7 @@ async fn segment(
             })
         })
         .collect();
-    let rejected = accept(&state, "segment", outcomes, &headers).await?;
+    let rejected = accept(&state, "segment", outcomes, &headers, None).await?;
     let body = SegmentAccepted {
         success: true,
         rejected,
@@ -269,7 +269,7 @@ async fn segment(
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
         (status = 403, description = "the token's role may not send to that project", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
-        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 429, description = "over the project's intake quota, or the user's byte budget; nothing was stored (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
 )]
@@ -334,7 +334,7 @@ async fn native_events(
         outcomes.push(outcome);
     }
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
-    let rejected = accept(&state, "native", outcomes, &headers).await?;
+    let rejected = accept(&state, "native", outcomes, &headers, Some(claims.sub)).await?;
     let body = NativeAccepted { accepted, rejected };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
@@ -344,15 +344,14 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
     state.trusted_proxies.client_ip(peer.ip(), headers)
 }
 
-/// The project of each event's write key (`None`: the event names none), in order; every key's
-/// rate spent once per request. A batch names one key, so the last key's project is kept at
-/// hand instead of looked up for every event.
+/// The project of each event's write key (`None`: the event names none), in order. A batch
+/// names one key, so the last key's project is kept at hand instead of looked up for every
+/// event.
 fn projects_of<'k>(
     state: &AppState,
     keys: impl ExactSizeIterator<Item = Option<&'k str>>,
 ) -> Result<Vec<uuid::Uuid>, IngestError> {
     let mut projects = Vec::with_capacity(keys.len());
-    let mut checked = Vec::new();
     let mut last: Option<(&str, uuid::Uuid)> = None;
     for key in keys {
         let key = key.ok_or(IngestError::UnknownKey)?;
@@ -363,7 +362,6 @@ fn projects_of<'k>(
                     .write_keys
                     .project(key)
                     .ok_or(IngestError::UnknownKey)?;
-                within_rate(state, key, &mut checked)?;
                 last = Some((key, project_id));
                 project_id
             }
@@ -371,18 +369,6 @@ fn projects_of<'k>(
         projects.push(project_id);
     }
     Ok(projects)
-}
-
-/// Takes one request from each write key (or cookieless project) a request names, once.
-fn within_rate(state: &AppState, key: &str, checked: &mut Vec<String>) -> Result<(), IngestError> {
-    if checked.iter().any(|seen| seen == key) {
-        return Ok(());
-    }
-    checked.push(key.to_owned());
-    state
-        .write_key_limits
-        .check(key)
-        .map_err(IngestError::RateLimited)
 }
 
 /// Script events carry no key (a page's script is public, and Umami's `website` is the project
@@ -403,28 +389,6 @@ fn site_allowed(state: &AppState, project_id: uuid::Uuid, host: &str) -> Result<
     Ok(())
 }
 
-/// The cookieless visitor id of the request's client on `project_id`, under the salt of the
-/// day it was received; 503 when no salt can be had (JetStream is down).
-async fn visitor(
-    state: &AppState,
-    project_id: uuid::Uuid,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    received_at: OffsetDateTime,
-) -> Result<String, IngestError> {
-    let salt = state
-        .salts
-        .for_day(received_at.date())
-        .await
-        .map_err(|err| IngestError::Unavailable(err.to_string()))?;
-    Ok(cookieless::daily_visitor(
-        &salt,
-        project_id,
-        &client_ip(state, peer, headers).to_string(),
-        user_agent(headers),
-    ))
-}
-
 fn user_agent(headers: &HeaderMap) -> &str {
     headers
         .get(header::USER_AGENT)
@@ -442,7 +406,7 @@ fn user_agent(headers: &HeaderMap) -> &str {
         (status = 401, description = "no project lists the domain", body = contract::ErrorBody),
         (status = 403, description = "the page's host is not one of the project's domains", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
-        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 429, description = "over the project's intake quota; nothing was stored (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
 )]
@@ -461,8 +425,12 @@ async fn plausible(
         .find_map(|domain| state.write_keys.project_for_domain(domain))
         .ok_or(IngestError::UnknownKey)?;
     site_allowed(&state, project_id, &posthog::split_url(&parsed.url).0)?;
-    within_rate(&state, &format!("project:{project_id}"), &mut Vec::new())?;
-    let visitor = visitor(&state, project_id, peer, &headers, received_at).await?;
+    let visitor = cookieless::daily_visitor(
+        project_id,
+        &client_ip(&state, peer, &headers).to_string(),
+        user_agent(&headers),
+        received_at,
+    );
     let event = cookieless::plausible_event(
         parsed,
         project_id,
@@ -470,7 +438,7 @@ async fn plausible(
         received_at,
         &anonymise(client_ip(&state, peer, &headers)),
     );
-    accept(&state, "plausible", vec![Ok(event)], &headers).await?;
+    accept(&state, "plausible", vec![Ok(event)], &headers, None).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::CONTENT_TYPE, "text/plain")],
@@ -489,7 +457,7 @@ async fn plausible(
         (status = 401, description = "the website is no project", body = contract::ErrorBody),
         (status = 403, description = "the project lists no site domains, or the page's host is not one of them", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 32 KiB once decompressed", body = contract::ErrorBody),
-        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 429, description = "over the project's intake quota; nothing was stored (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
     )
 )]
@@ -506,19 +474,19 @@ async fn umami(
         return Err(IngestError::UnknownKey);
     }
     site_allowed(&state, parsed.website, &parsed.host())?;
-    within_rate(
-        &state,
-        &format!("project:{}", parsed.website),
-        &mut Vec::new(),
-    )?;
-    let visitor = visitor(&state, parsed.website, peer, &headers, received_at).await?;
+    let visitor = cookieless::daily_visitor(
+        parsed.website,
+        &client_ip(&state, peer, &headers).to_string(),
+        user_agent(&headers),
+        received_at,
+    );
     let event = cookieless::umami_event(
         parsed,
         visitor,
         received_at,
         &anonymise(client_ip(&state, peer, &headers)),
     );
-    accept(&state, "umami", vec![event], &headers).await?;
+    accept(&state, "umami", vec![event], &headers, None).await?;
     Ok((StatusCode::OK, axum::Json(UmamiAccepted { ok: true })).into_response())
 }
 
@@ -532,7 +500,7 @@ macro_rules! segment_route {
                 (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
         (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
         (status = 413, description = "the body is larger than 1 MiB, or than 20 MiB once decompressed, or holds more than 1000 events", body = contract::ErrorBody),
-        (status = 429, description = "too many requests for this write key (Retry-After)", body = contract::ErrorBody),
+        (status = 429, description = "over the project's intake quota; nothing was stored (Retry-After)", body = contract::ErrorBody),
         (status = 503, description = "events could not be stored; retry (Retry-After)", body = contract::ErrorBody)
             )
         )]
@@ -582,12 +550,15 @@ pub struct UmamiAccepted {
 }
 
 /// Publishes the valid events and returns the invalid ones, each with its index and the
-/// reason; a request with nothing valid is a 400 that names the first problem.
+/// reason; a request with nothing valid is a 400 that names the first problem. The valid ones
+/// are charged to their projects' quotas (and a dashboard `user`'s byte budget) first: over
+/// one, nothing is published.
 async fn accept(
     state: &AppState,
     route: &'static str,
     outcomes: Vec<Result<Event, String>>,
     headers: &HeaderMap,
+    user: Option<uuid::Uuid>,
 ) -> Result<Vec<Rejected>, IngestError> {
     let request_agent = headers
         .get(header::USER_AGENT)
@@ -614,6 +585,11 @@ async fn accept(
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
     let accepted = batch.events.len();
+    state
+        .quotas
+        .charge(&state.write_keys, &batch.usage, user)
+        .map_err(IngestError::OverQuota)
+        .inspect_err(|_| count(state, route, "over_quota", accepted))?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         for event in &batch.events {
             // Inside the request span: request id and trace id stand next to the event id.
@@ -675,6 +651,8 @@ pub struct Encoded {
     events: Vec<EncodedEvent>,
     /// The subjects of this request so far: one or two, for a request of one project.
     subjects: Vec<(uuid::Uuid, EventKind, async_nats::Subject)>,
+    /// Events and bytes by project, for the intake quotas.
+    usage: crate::quota::Usage,
 }
 
 /// One event of [`Encoded`]: its payload is `payloads[start..end]`.
@@ -693,6 +671,7 @@ impl Encoded {
             payloads: Vec::with_capacity(events * 512),
             events: Vec::with_capacity(events),
             subjects: Vec::new(),
+            usage: crate::quota::Usage::default(),
         }
     }
 
@@ -732,6 +711,8 @@ impl Encoded {
             start,
             end: self.payloads.len(),
         });
+        self.usage
+            .add(event.project_id, self.payloads.len() - start);
         Ok(())
     }
 }
@@ -852,6 +833,10 @@ pub fn anonymise(ip: IpAddr) -> String {
 
 /// The `route` label values of `ingest_events_total`: the wire formats.
 pub const ROUTES_COUNTED: &[&str] = &["posthog", "segment", "plausible", "umami", "native"];
+
+/// The `result` label values of `ingest_events_total`: `over_quota` counts the valid events of
+/// requests refused by an intake quota.
+pub const RESULTS_COUNTED: &[&str] = &["accepted", "rejected", "over_quota", "unavailable"];
 
 fn count(state: &AppState, route: &'static str, result: &str, n: usize) {
     // Every series exists from the start: adding nothing changes nothing.

@@ -6,6 +6,7 @@ pub mod body;
 pub mod cookieless;
 pub mod enrich;
 pub mod posthog;
+pub mod quota;
 pub mod segment;
 
 use std::future::Future;
@@ -16,7 +17,6 @@ use plumbing::config::{ConfigError, HttpConfig, NatsConfig, var_or};
 use plumbing::forwarded::TrustedProxies;
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
-use plumbing::ratelimit::{Rate, RateLimiter};
 use plumbing::streams::{Definitions, JetStream};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -39,9 +39,8 @@ pub struct Config {
     /// `127.0.0.1,::1`: an edge on the same host). The client address feeds the anonymised IP
     /// and the cookieless visitor hash.
     pub trusted_proxies: TrustedProxies,
-    /// Requests per write key (or per project on the cookieless routes), per replica
-    /// (`WRITE_KEY_REQUESTS_PER_SECOND`, default 2000, 0 for no limit).
-    pub write_key_rate: Rate,
+    /// What each project may store a second, and each dashboard user send (see [`quota`]).
+    pub quotas: quota::QuotaConfig,
 }
 
 pub use plumbing::jwt::AuthConfig;
@@ -53,7 +52,7 @@ impl Config {
             nats: NatsConfig::from_env()?,
             auth: AuthConfig::from_env()?,
             trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
-            write_key_rate: Rate::per_second(var_or("WRITE_KEY_REQUESTS_PER_SECOND", 2_000)?),
+            quotas: quota::QuotaConfig::from_env()?,
         })
     }
 
@@ -64,7 +63,7 @@ impl Config {
             nats,
             auth,
             trusted_proxies: TrustedProxies::local(),
-            write_key_rate: Rate::per_second(2_000),
+            quotas: quota::QuotaConfig::default(),
         }
     }
 }
@@ -89,10 +88,8 @@ pub struct AppState {
     pub tokens: Arc<plumbing::jwt::JwksVerifier>,
     pub metrics: IngestMetrics,
     pub trusted_proxies: TrustedProxies,
-    /// Request rate per write key.
-    pub write_key_limits: Arc<RateLimiter>,
-    /// The daily salts of cookieless visitor ids.
-    pub salts: cookieless::Salts,
+    /// The intake quotas' buckets.
+    pub quotas: Arc<quota::Quotas>,
 }
 
 /// Serves ingest on `listener` until `shutdown` completes.
@@ -107,10 +104,10 @@ pub async fn run(
     };
     // Every series from the start, so rates and alerts see zeros rather than gaps.
     for route in api::ROUTES_COUNTED {
-        for result in ["accepted", "rejected", "unavailable"] {
+        for result in api::RESULTS_COUNTED {
             let _ = ingest_metrics.events.get_or_create(&vec![
                 ("route", (*route).to_owned()),
-                ("result", result.to_owned()),
+                ("result", (*result).to_owned()),
             ]);
         }
     }
@@ -126,7 +123,6 @@ pub async fn run(
         .with_check("write_keys", write_keys.readiness_check());
     let tokens = Arc::new(config.auth.verifier());
     let publisher = api::publisher(&jetstream.client);
-    let salts = cookieless::Salts::new(jetstream.context.clone());
     let state = AppState {
         jetstream,
         publisher,
@@ -134,8 +130,7 @@ pub async fn run(
         tokens,
         metrics: ingest_metrics,
         trusted_proxies: config.trusted_proxies.clone(),
-        write_key_limits: Arc::new(RateLimiter::new(config.write_key_rate)),
-        salts,
+        quotas: Arc::new(quota::Quotas::new(config.quotas.clone())),
     };
     plumbing::http::run_service(
         listener,

@@ -8,9 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::{access_token, serve_jwks};
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
 use devstack::test::{TempDir, TestNats};
+
+mod common;
 
 const MIB: u64 = 1024 * 1024;
 /// The decoded-body limit of ingest (`ingest::body::MAX_DECODED_BYTES`).
@@ -72,24 +75,6 @@ fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
-/// A JWKS endpoint on a free port for `keys`, served until the test ends.
-async fn serve_jwks(keys: &auth::keys::Keys) -> String {
-    let jwks = serde_json::to_string(keys.jwks()).expect("json");
-    let app = axum::Router::new().route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move { ([("content-type", "application/json")], jwks) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
 /// One hostile request: where it goes, its body, and whether it needs the bearer token.
 struct Hostile {
     name: &'static str,
@@ -102,19 +87,7 @@ async fn bodies_that_inflate_to_millions_of_events_are_refused_and_ingest_stays_
     let nats = TestNats::start().expect("nats");
     let keys = auth::keys::Keys::from_seeds(&[[7; 32]]).expect("keys");
     let auth_url = serve_jwks(&keys).await;
-    let settings = auth::tokens::TokenSettings {
-        issuer: "event-analytics".to_owned(),
-        audience: "event-analytics".to_owned(),
-        access_ttl_secs: 3600,
-        refresh_ttl_secs: 0,
-    };
-    let token = auth::tokens::issue_access(
-        &keys,
-        &settings,
-        uuid::Uuid::now_v7(),
-        contract::auth::Role::User,
-    )
-    .expect("token");
+    let token = access_token(&keys, uuid::Uuid::now_v7(), contract::auth::Role::User);
 
     let dir = TempDir::new("ingest-memory").expect("dir");
     let port = free_port().expect("port");

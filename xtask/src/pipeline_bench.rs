@@ -183,8 +183,9 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let env = [
         ("INGEST_PORT", port.to_string()),
         ("NATS_URL", nats.url()),
-        // The bench measures capacity, not the per-key policy.
-        ("WRITE_KEY_REQUESTS_PER_SECOND", "0".to_owned()),
+        // The bench measures capacity, not the intake quotas.
+        ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
+        ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
     ];
     let mut ingest = start_release(
         dir.path(),

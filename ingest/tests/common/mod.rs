@@ -1,5 +1,5 @@
 //! What the ingest tests share: NATS with the bundled streams, auth events published as auth
-//! does, and a ready ingest in front of them.
+//! does, a ready ingest in front of them, and auth's keys served for dashboard tokens.
 
 #![allow(dead_code)]
 
@@ -50,4 +50,33 @@ pub fn start_ingest(nats: &TestNats, configure: impl FnOnce(&mut ingest::Config)
     .expect("ingest starts");
     devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
     ingest
+}
+
+/// A JWKS endpoint on a free port for `keys`, served until the test ends: ingest's `AUTH_URL`.
+pub async fn serve_jwks(keys: &auth::keys::Keys) -> String {
+    let jwks = serde_json::to_string(keys.jwks()).expect("json");
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { ([("content-type", "application/json")], jwks) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// An hour's access token of `user` with `role`, signed as auth signs them with `keys`.
+pub fn access_token(keys: &auth::keys::Keys, user: Uuid, role: contract::auth::Role) -> String {
+    let settings = auth::tokens::TokenSettings {
+        issuer: "event-analytics".to_owned(),
+        audience: "event-analytics".to_owned(),
+        access_ttl_secs: 3600,
+        refresh_ttl_secs: 0,
+    };
+    auth::tokens::issue_access(keys, &settings, user, role).expect("token")
 }
