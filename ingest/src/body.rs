@@ -99,9 +99,10 @@ fn gunzip_if_gzip(raw: &[u8], max_bytes: usize) -> Result<Vec<u8>, BodyError> {
     if out.len() <= announced {
         return Ok(out);
     }
-    // The trailer understated the size (several members, or a forged trailer): the size is
-    // counted first, without keeping the text, then the body is inflated once more into a
-    // buffer of exactly that size. A bomb costs its size once, not the 1.5 to 2 times of a
+    // The last trailer understated the size (several members, each trailer counting its own; a
+    // trailer that lies about its member is found out as invalid gzip): the size is counted
+    // first, without keeping the text, then the body is inflated once more into a buffer of
+    // exactly that size. A bomb costs its size once, not the 1.5 to 2 times of a
     // buffer that doubles as it grows.
     drop(out);
     let size = std::io::copy(
@@ -411,6 +412,23 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(gzip(json))
         );
         assert_eq!(decode(&gzip(gzipped_form.as_bytes())).expect("form"), json);
+    }
+
+    #[test]
+    fn several_gzip_members_decode_whole_and_a_false_size_trailer_is_refused() {
+        let mut members = gzip(br#"{"batch":["#);
+        members.extend_from_slice(&gzip(br#"{"event":"a"}]}"#));
+        assert_eq!(
+            decode(&members).expect("members"),
+            br#"{"batch":[{"event":"a"}]}"#
+        );
+        // A trailer that lies about its member is invalid gzip, whether it says less or more.
+        let mut forged = gzip(&[b' '; 5000]);
+        let trailer = forged.len() - 4;
+        for size in [7_u32, u32::MAX] {
+            forged[trailer..].copy_from_slice(&size.to_le_bytes());
+            assert_eq!(decode(&forged), Err(BodyError::BadGzip));
+        }
     }
 
     #[test]
