@@ -210,15 +210,31 @@ impl Batch {
         }
     }
 
-    /// Tells the server the batch is still being worked on, so its `ack_wait` restarts
-    /// without spending a delivery.
-    async fn in_progress(&self) {
-        let all = self
-            .messages
+    /// Every message of the batch, events or not.
+    fn all_messages(&self) -> impl Iterator<Item = &Message> + Clone {
+        self.messages
             .iter()
-            .chain(self.unreadable.iter().map(|(m, _)| m));
-        for message in all {
-            let _ = message.ack_with(AckKind::Progress).await;
+            .chain(self.unreadable.iter().map(|(m, _)| m))
+    }
+}
+
+/// Runs `work`, telling the server every [`PROGRESS_EVERY`] meanwhile that `waiting` are still
+/// being worked on, so their `ack_wait` restarts without spending a delivery.
+async fn keeping_alive<'a, T>(
+    waiting: impl Iterator<Item = &'a Message> + Clone,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut keep_alive =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = keep_alive.tick() => {
+                for message in waiting.clone() {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            }
         }
     }
 }
@@ -409,17 +425,9 @@ async fn subscribe(
 /// Waits for room in the channel, keeping the batch's messages from being redelivered while
 /// it waits. Fails only when the writer is gone.
 async fn hand_over(batches: &tokio::sync::mpsc::Sender<Batch>, batch: Batch) -> Result<(), ()> {
-    let mut keep_alive =
-        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-    loop {
-        tokio::select! {
-            permit = batches.reserve() => {
-                permit.map_err(|_| ())?.send(batch);
-                return Ok(());
-            }
-            _ = keep_alive.tick() => batch.in_progress().await,
-        }
-    }
+    let permit = keeping_alive(batch.all_messages(), batches.reserve()).await;
+    permit.map_err(|_| ())?.send(batch);
+    Ok(())
 }
 
 /// Stores the batches the reader hands over, one at a time, until the reader is done.
@@ -456,12 +464,20 @@ async fn write(
             MAX_LINKS,
         );
         // One insert per month (the table's partition), so that no insert spans more months
-        // than current ClickHouse takes in one block. A message delivered before may already
-        // be in the table: the parts of its batch are checked first.
+        // than current ClickHouse takes in one block; the months waiting their turn are kept
+        // from being redelivered meanwhile. A message delivered before may already be in the
+        // table: the parts of its batch are checked first.
         let redelivered = batch.redelivered;
         async {
-            for (rows, messages) in crate::months::split(batch.rows, batch.messages) {
-                writer.store(rows, messages, redelivered).await;
+            let mut parts = crate::months::split(batch.rows, batch.messages).into_iter();
+            while let Some((rows, messages)) = parts.next() {
+                let store = writer.store(rows, messages, redelivered);
+                if parts.len() == 0 {
+                    store.await;
+                } else {
+                    let waiting = parts.as_slice().iter().flat_map(|(_, messages)| messages);
+                    keeping_alive(waiting, store).await;
+                }
             }
         }
         .instrument(span)
