@@ -389,6 +389,28 @@ fn site_allowed(state: &AppState, project_id: uuid::Uuid, host: &str) -> Result<
     Ok(())
 }
 
+/// The cookieless visitor id of the request's client on `project_id`, under the salt of the
+/// day it was received; 503 when no salt can be had (JetStream is down).
+async fn visitor(
+    state: &AppState,
+    project_id: uuid::Uuid,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    received_at: OffsetDateTime,
+) -> Result<String, IngestError> {
+    let salt = state
+        .salts
+        .for_day(received_at.date())
+        .await
+        .map_err(|err| IngestError::Unavailable(err.to_string()))?;
+    Ok(cookieless::daily_visitor(
+        &salt,
+        project_id,
+        &client_ip(state, peer, headers).to_string(),
+        user_agent(headers),
+    ))
+}
+
 fn user_agent(headers: &HeaderMap) -> &str {
     headers
         .get(header::USER_AGENT)
@@ -425,12 +447,7 @@ async fn plausible(
         .find_map(|domain| state.write_keys.project_for_domain(domain))
         .ok_or(IngestError::UnknownKey)?;
     site_allowed(&state, project_id, &posthog::split_url(&parsed.url).0)?;
-    let visitor = cookieless::daily_visitor(
-        project_id,
-        &client_ip(&state, peer, &headers).to_string(),
-        user_agent(&headers),
-        received_at,
-    );
+    let visitor = visitor(&state, project_id, peer, &headers, received_at).await?;
     let event = cookieless::plausible_event(
         parsed,
         project_id,
@@ -474,12 +491,7 @@ async fn umami(
         return Err(IngestError::UnknownKey);
     }
     site_allowed(&state, parsed.website, &parsed.host())?;
-    let visitor = cookieless::daily_visitor(
-        parsed.website,
-        &client_ip(&state, peer, &headers).to_string(),
-        user_agent(&headers),
-        received_at,
-    );
+    let visitor = visitor(&state, parsed.website, peer, &headers, received_at).await?;
     let event = cookieless::umami_event(
         parsed,
         visitor,

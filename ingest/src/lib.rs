@@ -90,6 +90,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// The intake quotas' buckets.
     pub quotas: Arc<quota::Quotas>,
+    /// The daily salts of cookieless visitor ids.
+    pub salts: cookieless::Salts,
 }
 
 /// Serves ingest on `listener` until `shutdown` completes.
@@ -123,6 +125,7 @@ pub async fn run(
         .with_check("write_keys", write_keys.readiness_check());
     let tokens = Arc::new(config.auth.verifier());
     let publisher = api::publisher(&jetstream.client);
+    let salts = cookieless::Salts::new(jetstream.context.clone());
     let state = AppState {
         jetstream,
         publisher,
@@ -131,6 +134,7 @@ pub async fn run(
         metrics: ingest_metrics,
         trusted_proxies: config.trusted_proxies.clone(),
         quotas: Arc::new(quota::Quotas::new(config.quotas.clone())),
+        salts,
     };
     plumbing::http::run_service(
         listener,
