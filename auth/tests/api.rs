@@ -961,6 +961,25 @@ async fn an_admin_sets_a_projects_own_quota_which_is_published_and_listed() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // The route and its body are in the API description edge merges.
+    let document: Value = auth
+        .http
+        .get(auth.service.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    let operation = &document["paths"]["/api/admin/projects/{id}/quota"]["put"];
+    assert!(operation["responses"]["200"].is_object(), "{operation}");
+    assert!(
+        document["components"]["schemas"]["ProjectQuota"]["properties"]["events_per_second"]
+            .is_object(),
+        "{}",
+        document["components"]["schemas"]
+    );
+
     // Both null: back to the defaults.
     let (status, _) = auth
         .call(
