@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use devstack::nats::NatsUser;
 use devstack::test::{
     ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
 };
@@ -16,7 +17,8 @@ const ADMIN: &str = "admin@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
 /// Auth (access tokens living `access_ttl_secs`), ingest, the sink (which creates the events
-/// table query counts active users in) and query on one NATS.
+/// table query counts active users in) and query on one NATS, each as its own NATS user (query's
+/// may subscribe to the live feed and to `auth.user.>`).
 struct Stack {
     _nats: TestNats,
     _pg: PostgresDb,
@@ -36,7 +38,9 @@ impl Stack {
         let auth = spawn_service("auth", {
             let mut config = auth::Config::with_defaults(
                 HttpConfig::ephemeral(),
-                NatsConfig { url: nats.url() },
+                NatsConfig {
+                    url: nats.url_for(NatsUser::Auth),
+                },
                 PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
             )
             .expect("config");
@@ -48,7 +52,9 @@ impl Stack {
         let ingest = spawn_service("ingest", {
             let config = ingest::Config::new(
                 HttpConfig::ephemeral(),
-                NatsConfig { url: nats.url() },
+                NatsConfig {
+                    url: nats.url_for(NatsUser::Ingest),
+                },
                 ingest::AuthConfig::at(auth.url("")),
             );
             move |l, s| ingest::run(config, l, s)
@@ -57,7 +63,9 @@ impl Stack {
         let sink = spawn_service("sink", {
             let config = sink::Config {
                 http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
+                nats: NatsConfig {
+                    url: nats.url_for(NatsUser::Sink),
+                },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
                 batch: sink::consumer::BatchSettings::default(),
             };
@@ -67,7 +75,9 @@ impl Stack {
         let query = spawn_service("query", {
             let config = query::Config {
                 http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
+                nats: NatsConfig {
+                    url: nats.url_for(NatsUser::Query),
+                },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
                 auth: plumbing::jwt::AuthConfig::at(auth.url("")),
                 limits: query::Limits::default(),
