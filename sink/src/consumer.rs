@@ -916,4 +916,46 @@ mod tests {
              processing significantly slower than inserts."
         )));
     }
+
+    /// The pinned texts are still what current ClickHouse answers: both TOO_MANY_PARTS
+    /// exceptions provoked on chdb, the first by the insert of the finding (150 months into
+    /// the sink's own table), are told apart.
+    #[test]
+    fn current_clickhouse_still_words_both_too_many_parts_answers_as_pinned() {
+        let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
+        for statement in crate::schema::statements("default").expect("schema") {
+            chdb.query(&statement).expect("the events DDL");
+        }
+        // ClickHouse's own text, as the HTTP client would carry it.
+        let refused = |result: anyhow::Result<String>| {
+            let text = result.expect_err("refused").to_string();
+            text.trim_start_matches("chdb: ").to_owned()
+        };
+        let error = |text: &str| clickhouse::error::Error::BadResponse(text.to_owned());
+        let spanning = refused(chdb.query(
+            "INSERT INTO default.events (project_id, date, timestamp, event, event_id) \
+             SELECT generateUUIDv4(), addMonths(toDate('2013-06-01'), number), \
+             toDateTime(addMonths(toDate('2013-06-01'), number)), 'imported', generateUUIDv4() \
+             FROM numbers(150)",
+        ));
+        assert_eq!(spanning, TOO_MANY_PARTITIONS);
+        assert!(is_rejection(&error(&spanning)));
+
+        for statement in [
+            "CREATE TABLE default.busy (x UInt8) ENGINE = MergeTree ORDER BY x \
+             SETTINGS parts_to_throw_insert = 2, parts_to_delay_insert = 1, max_delay_to_insert = 0",
+            "SYSTEM STOP MERGES default.busy",
+            "INSERT INTO default.busy VALUES (1)",
+            "INSERT INTO default.busy VALUES (2)",
+        ] {
+            chdb.query(statement)
+                .expect("setting up a table at its parts limit");
+        }
+        let busy = refused(chdb.query("INSERT INTO default.busy VALUES (3)"));
+        assert!(
+            busy.starts_with("Code: 252. DB::Exception: Too many parts (2 with"),
+            "{busy}"
+        );
+        assert!(!is_rejection(&error(&busy)));
+    }
 }

@@ -93,6 +93,33 @@ mod tests {
         assert_eq!(month_of(u16::MAX), 65_530..65_560, "June 2149");
     }
 
+    /// The partition of every `Date` as current ClickHouse (chdb) computes `toYYYYMM(date)`
+    /// for the table, and as ClickHouse 18.16 does up to 2106-02-07, the last day of its date
+    /// tables (later dates fold back to 1970 there) and of a `DateTime` (u32 seconds).
+    #[test]
+    fn partitions_are_what_both_clickhouse_versions_compute() {
+        let sql = |days: u32| {
+            format!(
+                "SELECT toYYYYMM(toDate('1970-01-01') + number) FROM numbers({days}) \
+                 ORDER BY number"
+            )
+        };
+        let ours = |days: u32| -> Vec<String> {
+            (0..days)
+                .map(|date| partition(u16::try_from(date).expect("a Date")).to_string())
+                .collect()
+        };
+        let lines = |tsv: String| -> Vec<String> { tsv.lines().map(str::to_owned).collect() };
+        let last_of_18_16 = 49_710;
+        let old = devstack::test::clickhouse()
+            .query(&sql(last_of_18_16 + 1))
+            .expect("ClickHouse 18.16");
+        assert!(lines(old) == ours(last_of_18_16 + 1), "18.16 differs");
+        let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
+        let current = chdb.query(&sql(1 << 16)).expect("chdb");
+        assert!(lines(current) == ours(1 << 16), "chdb differs");
+    }
+
     #[test]
     fn a_batch_within_one_month_is_one_part_left_where_it_was() {
         let rows: Vec<EventRow> = ["2026-12-01T00:00:00Z", "2026-12-31T23:59:59Z"]
