@@ -173,10 +173,14 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         .with_context(|| {
         devstack::process::log_tail(&dir.path().join("pipeline-auth/auth.log"), 20)
     })?;
-    // The raw limit publishes to a stream of its own, configured like EVENTS.
+    // The raw limit publishes to a stream of its own, configured like EVENTS but keeping what
+    // it takes (EVENTS keeps its messages for the sink's consumer; with no consumer an interest
+    // stream would store nothing). It has no history sourcing from it, so the raw limit leaves
+    // out the copy nats-server makes of every event for EVENTS_HISTORY.
     let mut raw_config = js.get_stream("EVENTS").await?.info().await?.config.clone();
     raw_config.name = "BENCH_RAW".to_owned();
     raw_config.subjects = vec!["bench.>".to_owned()];
+    raw_config.retention = jetstream::stream::RetentionPolicy::Limits;
     js.create_stream(raw_config).await?;
 
     let port = free_port()?;
@@ -294,7 +298,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     // rounds above left (the sink is not draining them yet).
     let mut by_batch_size = Vec::new();
     for &size in sizes {
-        js.get_stream("EVENTS").await?.purge().await?;
+        empty_the_log(&js).await?;
         let requests = (events_per_point / size).min(singles);
         eprintln!("ingest: {requests} requests of {size} events through edge");
         match http_load(&url, bodies(requests, size), size, CLIENTS).await {
@@ -308,7 +312,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     // stream, with the CPU each process spent on it.
     // The raw stream gives its storage back, for the services started below.
     js.delete_stream("BENCH_RAW").await?;
-    js.get_stream("EVENTS").await?.purge().await?;
+    empty_the_log(&js).await?;
     eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
     let requests = bodies(batches, 100);
     let before = sample();
@@ -680,6 +684,14 @@ fn sink_rate(
     let elapsed = started.elapsed().as_secs_f64();
     anyhow::ensure!(already < rows, "one batch held every row; use more rows");
     Ok((rows - already) as f64 / elapsed)
+}
+
+/// Empties `EVENTS` and its history, so a round is not measured against what the rounds before
+/// left (and the history does not fill the disk with the bench's millions of events).
+async fn empty_the_log(js: &jetstream::Context) -> anyhow::Result<()> {
+    js.get_stream("EVENTS").await?.purge().await?;
+    js.get_stream("EVENTS_HISTORY").await?.purge().await?;
+    Ok(())
 }
 
 /// The other limit of the sink: a durable consumer configured like the sink's, read with the
