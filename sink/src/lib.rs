@@ -4,6 +4,7 @@
 pub mod consumer;
 pub mod dlq;
 pub mod months;
+mod refusals;
 pub mod replay;
 pub mod retention;
 pub mod schema;
