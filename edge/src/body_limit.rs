@@ -70,7 +70,7 @@ pub fn too_large(limit: usize) -> Response {
     refused
 }
 
-/// Set once a [`Counted`] body passed its limit, for the caller that forwarded it to tell its
+/// Set once a [`Forwarded`] body passed its limit, for the caller that forwarded it to tell its
 /// own refusal from an upstream failure.
 #[derive(Debug, Clone, Default)]
 pub struct Overflow(Arc<AtomicBool>);
@@ -81,28 +81,33 @@ impl Overflow {
     }
 }
 
-/// A request body passed on as it comes, until more than its limit has come: then it fails
-/// instead of passing the chunk that went over, so the service never reads past its limit and
-/// the request ends on edge's side.
-pub struct Counted {
+/// A request body on its way to a service. It passes as it comes until more than its limit has
+/// come; then it fails instead of passing the chunk that went over, so the service never reads
+/// past its limit and the request ends on edge's side. Dropped before its end (the service
+/// answered early and hyper stopped sending, or it went over), it drains the rest, so the
+/// client, still sending, reads its answer instead of a reset.
+pub struct Forwarded {
     body: Body,
     left: usize,
     overflow: Overflow,
+    /// The body gave its last frame, or was handed to [`drain`].
+    done: bool,
 }
 
-impl Counted {
+impl Forwarded {
     pub fn new(body: Body, limit: usize) -> (Self, Overflow) {
         let overflow = Overflow::default();
-        let counted = Self {
+        let forwarded = Self {
             body,
             left: limit,
             overflow: overflow.clone(),
+            done: false,
         };
-        (counted, overflow)
+        (forwarded, overflow)
     }
 }
 
-impl http_body::Body for Counted {
+impl http_body::Body for Forwarded {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -113,8 +118,14 @@ impl http_body::Body for Counted {
         let this = &mut *self;
         let frame = match Pin::new(&mut this.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err.into()))),
-            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(err))) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(err.into())));
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
             Poll::Pending => return Poll::Pending,
         };
         if let Some(data) = frame.data_ref() {
@@ -122,6 +133,7 @@ impl http_body::Body for Counted {
                 Some(left) => this.left = left,
                 None => {
                     this.overflow.0.store(true, Ordering::Relaxed);
+                    this.done = true;
                     drain(std::mem::take(&mut this.body));
                     return Poll::Ready(Some(Err("the body is larger than its limit".into())));
                 }
@@ -136,6 +148,14 @@ impl http_body::Body for Counted {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+impl Drop for Forwarded {
+    fn drop(&mut self) {
+        if !self.done && !http_body::Body::is_end_stream(&self.body) {
+            drain(std::mem::take(&mut self.body));
+        }
     }
 }
 

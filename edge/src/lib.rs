@@ -2,6 +2,7 @@
 //! the services behind it.
 
 mod body_limit;
+mod connector;
 mod openapi;
 mod ops;
 pub mod proxy;

@@ -27,6 +27,7 @@ use plumbing::jwt::JwksVerifier;
 use plumbing::ratelimit::{RateLimiter, too_many_requests};
 
 use crate::body_limit;
+use crate::connector::Connector;
 
 /// Who answers a route: a service behind edge, or edge itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,8 +180,9 @@ pub fn route_of(path: &str) -> Option<&'static Route> {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The client that forwards requests: hyper's pooled HTTP/1 client, which takes the request's
-/// body and gives the answer's as they are, with nothing between them and the socket.
-pub type Forwarder = hyper_util::client::legacy::Client<HttpConnector, Body>;
+/// body and gives the answer's as they are, with nothing between them and the socket but
+/// [`Connector`]'s care for early answers.
+pub type Forwarder = hyper_util::client::legacy::Client<Connector, Body>;
 
 /// Where each upstream is, and the clients that reach them.
 #[derive(Debug, Clone)]
@@ -217,7 +219,7 @@ impl Proxy {
         connector.set_nodelay(true);
         let forwarder = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+            .build(Connector { http: connector });
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(timeout)
@@ -497,14 +499,11 @@ async fn forward(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    // A body that says its size was checked against the limit already; hyper holds it to that.
+    // A body that says its size was checked against the limit already (hyper holds it to what
+    // it says); a chunked one is counted on the way.
     let limit = upstream.max_body_bytes();
-    let (body, overflow) = if parts.headers.contains_key(header::CONTENT_LENGTH) {
-        (body, None)
-    } else {
-        let (counted, overflow) = body_limit::Counted::new(body, limit);
-        (Body::new(counted), Some(overflow))
-    };
+    let (body, overflow) = body_limit::Forwarded::new(body, limit);
+    let body = Body::new(body);
     let uri = match proxy.uri(upstream, base, &parts.uri) {
         Ok(uri) => uri,
         Err(err) => {
@@ -544,7 +543,7 @@ async fn forward(
                 "the service did not answer in time",
             );
         }
-        Ok(Err(_)) if overflow.is_some_and(|overflow| overflow.happened()) => {
+        Ok(Err(_)) if overflow.happened() => {
             return body_limit::too_large(limit);
         }
         Ok(Err(err)) => {
