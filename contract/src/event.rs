@@ -11,6 +11,9 @@ use uuid::Uuid;
 /// gets the 413 and not a connection broken half way through its upload.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
+/// The most a request body may decompress to at ingest.
+pub const MAX_DECODED_REQUEST_BYTES: usize = 20 * 1024 * 1024;
+
 /// The kind of an event, the last token of its subject `events.<project_id>.<kind>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,7 +16,7 @@ use serde_json::{Map, Number, Value};
 /// Largest body accepted on the wire; edge holds bodies to the same limit.
 pub const MAX_RAW_BYTES: usize = contract::event::MAX_REQUEST_BYTES;
 /// Largest body after decompression.
-pub const MAX_DECODED_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_DECODED_BYTES: usize = contract::event::MAX_DECODED_REQUEST_BYTES;
 /// Most events in one request.
 pub const MAX_EVENTS: usize = 1000;
 /// What the events of one request may take once read, as [`Budget`] estimates it. Real SDK

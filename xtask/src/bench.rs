@@ -261,7 +261,10 @@ pub fn bench_run(quick: bool) -> anyhow::Result<()> {
         "peak_rss_mib": p.peak_rss_mib.iter().map(|(name, mib)| (name.to_string(), json!(mib))).collect::<serde_json::Map<_, _>>(),
         "query": { "events": queries.rows, "scenarios": query_rows },
         "auth": auth,
+        "hostile": crate::bench_hostile::json(&p.hostile),
     });
+    let hostile_markdown =
+        crate::bench_hostile::markdown(&p.hostile, contract::event::MAX_DECODED_REQUEST_BYTES);
     let row = |name: &str, load: &Rounds, raw: Option<&Rounds>| {
         let (m, limit) = (load.median(), raw.map(Rounds::median));
         format!(
@@ -330,6 +333,7 @@ is an upper bound by up to one poll. Sink batch wait {} ms.\n\n\
 ## Resources\n\n\
 Peak resident memory (VmHWM) over the pipeline scenarios, MiB: {}.\n\n\
 CPU s per million events: ingest {:.1}, edge {:.1}, nats-server {:.1} (ingest) + {:.1} (sink's reads), sink {:.1}, ClickHouse {:.1}.\n\n\
+{hostile_markdown}\
 ## Queries ({} generated events; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
 | call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query |\n|---|---|---|---|---|---|\n{query_markdown}\n{auth_markdown}",
         if quick { "Quick" } else { "Full" },

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_chart;
+mod bench_hostile;
 mod pipeline_bench;
 mod query_bench;
 mod secrets;

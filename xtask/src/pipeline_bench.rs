@@ -117,6 +117,8 @@ pub struct PipelineReport {
     pub raw_insert_cpu_us: f64,
     /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
     pub peak_rss_mib: Vec<(&'static str, f64)>,
+    /// Hostile bodies straight to ingest, after everything else (they reset its peak).
+    pub hostile: devstack::hostile::HostileReport,
     pub nats_version: String,
     pub clickhouse_version: String,
     pub rows: usize,
@@ -422,6 +424,19 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         .query("SELECT version()")
         .map(|v| v.trim().to_owned())
         .unwrap_or_default();
+    eprintln!("ingest: hostile bodies, its peak memory read around each");
+    let token = devstack::test::access_token(auth.port, ADMIN, PASSWORD, Duration::from_secs(60))?;
+    let hostile = devstack::hostile::measure(
+        port,
+        ingest.pid(),
+        &token,
+        contract::event::MAX_DECODED_REQUEST_BYTES,
+    )?;
+    eprintln!(
+        "ingest: hostile bodies: worst peak growth {:.1} MiB for one, {:.1} MiB for eight at once",
+        hostile.worst_single_mib(),
+        hostile.eight_at_once_mib()
+    );
     for process in [
         &mut sink,
         &mut query,
@@ -451,6 +466,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
         single_cpu_us,
         raw_insert_cpu_us,
         peak_rss_mib: peak_rss,
+        hostile,
         nats_version,
         clickhouse_version,
         rows,
