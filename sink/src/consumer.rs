@@ -733,9 +733,26 @@ fn day_text(days: u16) -> String {
         .unwrap_or_default()
 }
 
+/// Writes `rows` with one INSERT per month they span: the writer hands them over one month at
+/// a time already, `sink replay` whatever its batch holds. A failure may leave the months
+/// before it written.
 pub(crate) async fn insert(
     clickhouse: &clickhouse::Client,
     rows: &[EventRow],
+) -> Result<(), clickhouse::error::Error> {
+    if crate::months::within_one(rows) {
+        return insert_month(clickhouse, rows.iter()).await;
+    }
+    for month in crate::months::group(rows.iter().map(|row| (row.date, row))) {
+        insert_month(clickhouse, month.into_iter()).await?;
+    }
+    Ok(())
+}
+
+/// One INSERT of `rows`, all of one month.
+async fn insert_month(
+    clickhouse: &clickhouse::Client,
+    rows: impl Iterator<Item = &EventRow>,
 ) -> Result<(), clickhouse::error::Error> {
     let mut insert = clickhouse.insert::<EventRow>("events").await?;
     for row in rows {

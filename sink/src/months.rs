@@ -34,26 +34,44 @@ fn month_of(date: u16) -> Range<u32> {
     first..first + u32::from(day.month().length(day.year()))
 }
 
-/// `rows` and their `messages` (in the same order) as one part per month, oldest month first,
-/// each keeping the order it had in the batch.
-///
-/// A batch within one month, which is what a live stream sends, is returned as it came: one
-/// comparison per row and nothing moved, so the steady state pays nothing for the split.
-pub(crate) fn split<M>(rows: Vec<EventRow>, messages: Vec<M>) -> Vec<(Vec<EventRow>, Vec<M>)> {
+/// All of `rows` fall into one month, which is what a live stream sends: one comparison per
+/// row, so the steady state pays next to nothing for the split.
+pub(crate) fn within_one(rows: &[EventRow]) -> bool {
     let Some(first) = rows.first() else {
-        return Vec::new();
+        return true;
     };
     let month = month_of(first.date);
-    if rows.iter().all(|row| month.contains(&u32::from(row.date))) {
-        return vec![(rows, messages)];
-    }
-    let mut parts: BTreeMap<u32, (Vec<EventRow>, Vec<M>)> = BTreeMap::new();
-    for (row, message) in rows.into_iter().zip(messages) {
-        let part = parts.entry(partition(row.date)).or_default();
-        part.0.push(row);
-        part.1.push(message);
+    rows.iter().all(|row| month.contains(&u32::from(row.date)))
+}
+
+/// `items` (each with the date of its row) as one part per month, oldest month first, each
+/// keeping the order the items came in.
+pub(crate) fn group<T>(items: impl IntoIterator<Item = (u16, T)>) -> Vec<Vec<T>> {
+    let mut parts: BTreeMap<u32, Vec<T>> = BTreeMap::new();
+    for (date, item) in items {
+        parts.entry(partition(date)).or_default().push(item);
     }
     parts.into_values().collect()
+}
+
+/// `rows` and their `messages` (in the same order) as one part per month, oldest month first,
+/// each keeping the order it had in the batch. A batch within one month is returned as it came,
+/// nothing moved.
+pub(crate) fn split<M>(rows: Vec<EventRow>, messages: Vec<M>) -> Vec<(Vec<EventRow>, Vec<M>)> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    if within_one(&rows) {
+        return vec![(rows, messages)];
+    }
+    let dated = rows
+        .into_iter()
+        .zip(messages)
+        .map(|pair| (pair.0.date, pair));
+    group(dated)
+        .into_iter()
+        .map(|part| part.into_iter().unzip())
+        .collect()
 }
 
 #[cfg(test)]
@@ -132,6 +150,32 @@ mod tests {
         assert_eq!(parts[0].1, [1, 2]);
         assert_eq!(parts[0].0.as_ptr(), buffer, "the rows were not moved");
         assert!(split(Vec::new(), Vec::<u8>::new()).is_empty());
+    }
+
+    #[test]
+    fn rows_held_by_reference_are_grouped_by_month_in_their_order() {
+        let rows: Vec<EventRow> = [
+            "2026-11-30T23:59:59Z",
+            "2026-12-01T00:00:00Z",
+            "2026-11-01T00:00:00Z",
+        ]
+        .iter()
+        .map(|at| row(at))
+        .collect();
+        assert!(!within_one(&rows));
+        assert!(within_one(&rows[1..2]) && within_one(&[]));
+        let months = group(rows.iter().map(|row| (row.date, row)));
+        let events: Vec<Vec<&str>> = months
+            .iter()
+            .map(|month| month.iter().map(|row| row.event.as_str()).collect())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                vec!["2026-11-30T23:59:59Z", "2026-11-01T00:00:00Z"],
+                vec!["2026-12-01T00:00:00Z"]
+            ]
+        );
     }
 
     #[test]
