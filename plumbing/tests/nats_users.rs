@@ -30,7 +30,9 @@ async fn messages(js: &jetstream::Context, stream: &str) -> u64 {
 async fn an_anonymous_client_cannot_connect() {
     let nats = TestNats::start().expect("nats starts");
     let refused = connect(&nats.server.anonymous_url()).await;
-    let err = refused.err().expect("an anonymous client is refused");
+    let Err(err) = refused else {
+        panic!("an anonymous client is refused");
+    };
     assert_eq!(
         err.kind(),
         async_nats::ConnectErrorKind::AuthorizationViolation,
