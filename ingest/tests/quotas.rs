@@ -1,7 +1,8 @@
 //! Intake quotas against real NATS: a project over its own quota gets 429 with `Retry-After`
 //! and nothing of the refused request reaches the `EVENTS` stream, while another project's
-//! events are accepted and stored; a quota an admin changes applies at once; a dashboard user
-//! over their byte budget waits alone.
+//! events are accepted and stored; bytes count as well as events, on the SDK and the script
+//! routes alike; a quota an admin changes applies at once; a dashboard user over their byte
+//! budget waits alone.
 
 use std::time::{Duration, Instant};
 
@@ -240,4 +241,47 @@ async fn a_dashboard_user_over_their_byte_budget_gets_429_and_another_user_does_
         16,
         "the two accepted requests, nothing of the refused one"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn umami_page_views_over_their_projects_quota_are_refused_and_not_stored() {
+    let (nats, js) = nats_with_streams().await;
+    let site = Uuid::now_v7();
+    let created = AuthEvent::ProjectCreated {
+        project_id: site,
+        name: "site".to_owned(),
+        timezone: "UTC".to_owned(),
+        by: None,
+        at: OffsetDateTime::now_utc(),
+    };
+    publish(&js, &created, site).await;
+    let domains = AuthEvent::ProjectDomainsSet {
+        project_id: site,
+        domains: vec!["site.example".to_owned()],
+        at: OffsetDateTime::now_utc(),
+    };
+    publish(&js, &domains, site).await;
+    // One event a second: five at once.
+    set_quota(&js, site, Some(1), None).await;
+    let ingest = start_ingest(&nats, |_| {});
+    let page_view = json!({
+        "type": "event",
+        "payload": { "website": site.to_string(), "hostname": "site.example", "url": "/", "title": "Home" },
+    });
+    let send = || {
+        answer(
+            reqwest::Client::new()
+                .post(ingest.url("/api/send"))
+                .header("content-type", "text/plain")
+                .body(page_view.to_string()),
+        )
+    };
+
+    for _ in 0..5 {
+        let accepted = send().await;
+        assert_eq!(accepted.0, 200, "{}", accepted.2);
+    }
+    let retry_after = refused(&send().await, "events for this project");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(stored(&js, site).await, 5);
 }
