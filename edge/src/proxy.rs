@@ -93,6 +93,17 @@ pub struct Route {
     pub limit: Limit,
 }
 
+impl Route {
+    /// The largest request body the route takes: the service's, or for logins and
+    /// registrations what edge reads to find the account they name.
+    pub const fn max_body_bytes(&self) -> usize {
+        match self.limit {
+            Credentials => MAX_CREDENTIALS_BYTES,
+            Unlimited | Client | User => self.upstream.max_body_bytes(),
+        }
+    }
+}
+
 const GET: &[Method] = &[Method::GET, Method::HEAD];
 const POST: &[Method] = &[Method::POST];
 /// SDKs in browsers may send a CORS preflight first.
@@ -361,7 +372,7 @@ async fn pass(gate: &Gate, route: &Route, peer: SocketAddr, request: Request) ->
         }
         return refused;
     }
-    let max_body_bytes = route.upstream.max_body_bytes();
+    let max_body_bytes = route.max_body_bytes();
     if body_limit::announced_over(request.headers(), max_body_bytes) {
         body_limit::drain(request.into_body());
         return body_limit::too_large(max_body_bytes);
@@ -682,6 +693,19 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn each_route_takes_the_bodies_its_service_reads() {
+        let limit = |path: &str| route_of(path).map(Route::max_body_bytes);
+        assert_eq!(limit("/batch/"), Some(contract::event::MAX_REQUEST_BYTES));
+        assert_eq!(
+            limit("/api/events"),
+            Some(contract::event::MAX_REQUEST_BYTES)
+        );
+        assert_eq!(limit("/api/query/funnel"), Some(2 * 1024 * 1024));
+        assert_eq!(limit("/api/admin/projects"), Some(2 * 1024 * 1024));
+        assert_eq!(limit("/api/auth/login"), Some(MAX_CREDENTIALS_BYTES));
     }
 
     #[test]

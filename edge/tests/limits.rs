@@ -96,6 +96,16 @@ async fn an_oversized_body_through_edge_is_a_413_every_time_with_and_without_con
         "{refused}"
     );
 
+    // A login is held to what edge reads to find the account it names.
+    let refused = post(
+        &http,
+        &edge.url("/api/auth/login"),
+        &body_of(64 * 1024 + 1),
+        false,
+    )
+    .await;
+    assert_eq!(refused, "413 \"payload_too_large\"");
+
     // Within the limit, a streamed batch reaches ingest and is accepted.
     let token =
         devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
