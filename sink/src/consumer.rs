@@ -1,6 +1,6 @@
 //! The consuming loop: read the durable consumer `sink-clickhouse` continuously, write each
-//! batch with one RowBinary INSERT per month it spans (one, for live events; see
-//! [`crate::months`]), and ack every message only after ClickHouse confirmed the insert. One
+//! batch with one RowBinary INSERT per month it spans (one, for live events; see the
+//! `months` module), and ack every message only after ClickHouse confirmed the insert. One
 //! insert runs at a time while the next batch fills. ClickHouse down or overloaded: the batch
 //! is retried until it is stored (the consumer keeps its place, nothing is dropped or acked).
 //! ClickHouse refusing rows for their contents: the batch is split until those rows are found,

@@ -3,7 +3,7 @@
 
 pub mod consumer;
 pub mod dlq;
-pub mod months;
+mod months;
 mod refusals;
 pub mod replay;
 pub mod retention;

@@ -21,7 +21,7 @@ fn calendar(date: u16) -> time::Date {
 
 /// The partition ClickHouse stores a row of `date` in: `toYYYYMM(date)`, e.g. 202611. `Date`
 /// has no time zone; the sink derives it from the event's timestamp in UTC.
-pub fn partition(date: u16) -> u32 {
+pub(crate) fn partition(date: u16) -> u32 {
     let day = calendar(date);
     u32::try_from(day.year()).unwrap_or_default() * 100 + u32::from(u8::from(day.month()))
 }
