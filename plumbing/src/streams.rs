@@ -289,9 +289,7 @@ pub fn connect_options(url: &str) -> (async_nats::ConnectOptions, String) {
 }
 
 /// A client connected to `url` as the user it names ([`connect_options`]).
-pub async fn connect(
-    url: impl AsRef<str>,
-) -> Result<async_nats::Client, async_nats::ConnectError> {
+pub async fn connect(url: impl AsRef<str>) -> Result<async_nats::Client, async_nats::ConnectError> {
     let (options, address) = connect_options(url.as_ref());
     options.connect(address).await
 }
