@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -86,31 +86,63 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long the public `/readyz` reuses its last answer. Each answer asks every service behind
+/// edge; the public may ask as often as it likes, the services are asked at most this often on
+/// its behalf. Probes come every few seconds and see a fresh answer.
+const PUBLIC_READINESS_TTL: Duration = Duration::from_secs(1);
+
+/// What the public routes need: the health checks, and the last public readiness answer.
+struct Public {
+    health: Arc<Health>,
+    last: tokio::sync::Mutex<Option<(Instant, Status)>>,
+}
+
 /// `GET /healthz`, `GET /readyz` with the status only, and a 404 JSON for `/metrics`, which
 /// would otherwise be a client route of the web app.
 fn public_router(health: Arc<Health>) -> Router {
+    let public = Arc::new(Public {
+        health,
+        last: tokio::sync::Mutex::new(None),
+    });
     Router::new()
         .route(
             "/healthz",
-            get(|State(health): State<Arc<Health>>| async move { Json(health.liveness()) }),
+            get(|State(public): State<Arc<Public>>| async move { Json(public.health.liveness()) }),
         )
         .route("/readyz", get(public_readiness))
         .route(
             "/metrics",
             any(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") }),
         )
-        .with_state(health)
+        .with_state(public)
 }
 
 /// Ready (200) or not (503), in the shape every service answers, without the checks: the
-/// internal `/readyz` names them.
-async fn public_readiness(State(health): State<Arc<Health>>) -> Response {
-    let mut body = health.readiness().await;
-    body.checks = BTreeMap::new();
-    let status = if body.status == Status::Ok {
+/// internal `/readyz` names them. Shutting down shows at once; otherwise an answer younger than
+/// [`PUBLIC_READINESS_TTL`] is reused, and callers that find it old wait for one new one.
+async fn public_readiness(State(public): State<Arc<Public>>) -> Response {
+    let status = if public.health.is_draining() {
+        Status::ShuttingDown
+    } else {
+        let mut last = public.last.lock().await;
+        match *last {
+            Some((at, status)) if at.elapsed() < PUBLIC_READINESS_TTL => status,
+            _ => {
+                let status = public.health.readiness().await.status;
+                *last = Some((Instant::now(), status));
+                status
+            }
+        }
+    };
+    let code = if status == Status::Ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    let body = contract::health::Health {
+        service: crate::SERVICE.to_owned(),
+        status,
+        checks: BTreeMap::new(),
+    };
+    (code, Json(body)).into_response()
 }

@@ -87,6 +87,35 @@ fn edge_is_ready_with_its_upstreams_and_unavailable_when_one_stops_saying_which_
         metrics.body
     );
 
+    // The public may ask as often as it likes: the services behind edge are asked about once a
+    // second on its behalf (ingest counts the /healthz calls edge's checks make).
+    let healthz_calls = || -> anyhow::Result<f64> {
+        let metrics = devstack::http::get(ingest.addr.port(), "/metrics", timeout)?;
+        Ok(metrics
+            .body
+            .lines()
+            .filter(|line| {
+                line.starts_with("ingest_http_requests_total{")
+                    && line.contains("route=\"/healthz\"")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    };
+    let before = healthz_calls()?;
+    let started = std::time::Instant::now();
+    let mut asked = 0;
+    while asked < 50 || started.elapsed() < Duration::from_millis(2_500) {
+        assert_eq!(get_json(&edge, "/readyz")?.0, 200);
+        asked += 1;
+    }
+    let calls = healthz_calls()? - before;
+    let bound = started.elapsed().as_secs_f64().ceil() + 1.0;
+    assert!(
+        calls >= 1.0 && calls <= bound,
+        "{calls} checks for {asked} public /readyz in {:?}",
+        started.elapsed()
+    );
+
     query.stop()?;
     let unready = wait_for_readiness(&edge, 503)?;
     assert_eq!(
