@@ -135,3 +135,42 @@ impl AsyncWrite for Relaying {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A service that answers before reading the request and closes with the rest unread: its
+    /// socket resets, and writes to it fail. The answer is still read, and the writes taken.
+    #[tokio::test]
+    async fn an_answer_sent_before_the_body_was_read_is_still_read() -> io::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut relaying = Relaying {
+            stream: TcpStream::connect(listener.local_addr()?).await?,
+            peer_gone: false,
+        };
+        let (mut service, _) = listener.accept().await?;
+        relaying.write_all(&[b'a'; 64 * 1024]).await?;
+        let answer = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+        service.write_all(answer).await?;
+        // Closed with the body unread: the kernel resets the connection.
+        drop(service);
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !relaying.peer_gone {
+            assert!(tokio::time::Instant::now() < deadline, "no write failed");
+            relaying.write_all(&[b'a'; 64 * 1024]).await?;
+            tokio::task::yield_now().await;
+        }
+        relaying.write_all(b"more body").await?;
+        relaying.flush().await?;
+        let mut read = vec![0; answer.len()];
+        relaying.read_exact(&mut read).await?;
+        assert_eq!(read, answer);
+        Ok(())
+    }
+}
