@@ -189,7 +189,12 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(SERVICE));
     let logins = plumbing::metrics::counter_family("result", &["success", "failure", "locked"]);
     metrics.register("logins", "Login attempts, by result", logins.clone());
-    let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    let jetstream = JetStream::start(
+        &config.nats.url,
+        SERVICE,
+        Definitions::for_service(plumbing::streams::Service::Auth)?,
+    )
+    .await?;
     let pool = pool(&config.postgres);
     let migrated = plumbing::startup::spawn_until_ok("postgres migrations", {
         let pool = pool.clone();

@@ -597,6 +597,15 @@ async fn accept(
         return Err(IngestError::BadRequest(format!("no valid event: {first}")));
     }
     let accepted = batch.events.len();
+    // EVENTS keeps a message only for the consumers it has: published before the sink's
+    // consumer exists (the first start, or NATS being set up again), an event would reach the
+    // history but never ClickHouse. Refuse it like any moment JetStream cannot take it.
+    if !state.jetstream.is_provisioned() {
+        count(state, route, "unavailable", accepted);
+        return Err(IngestError::Unavailable(
+            "the streams are not provisioned yet".to_owned(),
+        ));
+    }
     state
         .quotas
         .charge(&state.write_keys, &batch.usage, user)

@@ -118,7 +118,12 @@ pub async fn run(
         "Events received, by route (the wire format) and result",
         ingest_metrics.events.clone(),
     );
-    let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    let jetstream = JetStream::start(
+        &config.nats.url,
+        SERVICE,
+        Definitions::for_service(plumbing::streams::Service::Ingest)?,
+    )
+    .await?;
     let write_keys = plumbing::projects::Projects::follow(jetstream.context.clone());
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())

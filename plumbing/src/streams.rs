@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, stream};
 
+pub use crate::connect::{connect, connect_options};
 use crate::startup::Done;
 
 /// Stream definitions bundled from `nats/streams/`, in the order they are provisioned: the
@@ -55,6 +56,39 @@ pub struct ConsumerDefinition {
 pub struct Definitions {
     pub streams: Vec<stream::Config>,
     pub consumers: Vec<ConsumerDefinition>,
+    /// Streams only created when missing, never updated: a service reads them, another owns
+    /// them (and only the owner's NATS user may change them).
+    pub create_only: Vec<String>,
+}
+
+/// The services that provision streams, each as its own NATS user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Auth,
+    Ingest,
+    Sink,
+    Query,
+}
+
+impl Service {
+    /// The streams the service creates or updates (with their consumers), and those it only
+    /// makes sure exist. `nats/authorization.conf` lets each user change only what it owns.
+    fn streams(self) -> (&'static [&'static str], &'static [&'static str]) {
+        use contract::streams::{
+            AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_HISTORY_STREAM, EVENTS_STREAM,
+        };
+        match self {
+            Service::Auth => (&[AUTH_STREAM], &[]),
+            // Ingest publishes to EVENTS, which must hold the sink's consumer before the first
+            // event (interest retention); it follows the projects on AUTH.
+            Service::Ingest => (&[EVENTS_HISTORY_STREAM, EVENTS_STREAM], &[AUTH_STREAM]),
+            Service::Sink => (
+                &[EVENTS_HISTORY_STREAM, EVENTS_STREAM, EVENTS_DLQ_STREAM],
+                &[],
+            ),
+            Service::Query => (&[], &[AUTH_STREAM]),
+        }
+    }
 }
 
 impl Definitions {
@@ -95,6 +129,21 @@ impl Definitions {
         }
     }
 
+    /// [`Self::bundled`], narrowed to what `service` provisions: the streams it owns with their
+    /// consumers, and the streams it only needs to exist.
+    pub fn for_service(service: Service) -> anyhow::Result<Self> {
+        let (owned, needed) = service.streams();
+        let mut definitions = Self::bundled()?;
+        definitions.streams.retain(|stream| {
+            owned.contains(&stream.name.as_str()) || needed.contains(&stream.name.as_str())
+        });
+        definitions
+            .consumers
+            .retain(|consumer| owned.contains(&consumer.stream.as_str()));
+        definitions.create_only = needed.iter().map(|name| (*name).to_owned()).collect();
+        Ok(definitions)
+    }
+
     fn from_files() -> anyhow::Result<Self> {
         let streams = STREAM_FILES
             .iter()
@@ -113,7 +162,11 @@ impl Definitions {
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self { streams, consumers })
+        Ok(Self {
+            streams,
+            consumers,
+            create_only: Vec::new(),
+        })
     }
 
     /// The stream definition named `name`.
@@ -165,22 +218,38 @@ fn set_limit(limit: &mut i64, budget: Option<i64>) {
 /// twice leaves the same configuration and no error.
 pub async fn provision(js: &jetstream::Context, definitions: &Definitions) -> anyhow::Result<()> {
     for config in &definitions.streams {
+        if definitions.create_only.contains(&config.name) {
+            if existing_stream(js, &config.name).await?.is_none() {
+                js.create_stream(config.clone())
+                    .await
+                    .with_context(|| format!("creating stream {}", config.name))?;
+            }
+            continue;
+        }
         copied_before_interest(js, definitions, config).await?;
         js.create_or_update_stream(config.clone())
             .await
             .with_context(|| format!("provisioning stream {}", config.name))?;
-    }
-    for definition in &definitions.consumers {
-        let name = definition
-            .config
-            .durable_name
-            .as_deref()
-            .unwrap_or("<unnamed>");
-        // The server's create action is "create or update" for a durable consumer, so a
-        // changed definition updates it and an unchanged one is a no-op.
-        js.create_consumer_on_stream(definition.config.clone(), definition.stream.as_str())
-            .await
-            .with_context(|| format!("provisioning consumer {name} on {}", definition.stream))?;
+        // A stream's consumers right after it: an interest-retention stream keeps a message
+        // only for the consumers it has when the message arrives.
+        let consumers = definitions
+            .consumers
+            .iter()
+            .filter(|definition| definition.stream == config.name);
+        for definition in consumers {
+            let name = definition
+                .config
+                .durable_name
+                .as_deref()
+                .unwrap_or("<unnamed>");
+            // The server's create action is "create or update" for a durable consumer, so a
+            // changed definition updates it and an unchanged one is a no-op.
+            js.create_consumer_on_stream(definition.config.clone(), definition.stream.as_str())
+                .await
+                .with_context(|| {
+                    format!("provisioning consumer {name} on {}", definition.stream)
+                })?;
+        }
     }
     tracing::info!(
         streams = definitions.streams.len(),
@@ -266,58 +335,6 @@ async fn existing_stream(
     }
 }
 
-/// Options that sign in as the user and password `url` names (`nats://user:password@host:port`:
-/// the server refuses anonymous clients, and the client reads no credentials from a URL), and
-/// the address to connect to.
-pub fn connect_options(url: &str) -> (async_nats::ConnectOptions, String) {
-    let options = async_nats::ConnectOptions::new();
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return (options, url.to_owned());
-    };
-    if parsed.username().is_empty() {
-        return (options, url.to_owned());
-    }
-    let user = percent_decoded(parsed.username());
-    let password = percent_decoded(parsed.password().unwrap_or_default());
-    // Clearing what a parsed URL with a host holds cannot fail.
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    (
-        options.user_and_password(user, password),
-        parsed.to_string(),
-    )
-}
-
-/// A client connected to `url` as the user it names ([`connect_options`]).
-pub async fn connect(url: impl AsRef<str>) -> Result<async_nats::Client, async_nats::ConnectError> {
-    let (options, address) = connect_options(url.as_ref());
-    options.connect(address).await
-}
-
-/// `text` with its `%XX` escapes decoded (a URL's user and password are escaped).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 /// A NATS connection plus the state of provisioning, shared by a service's tasks.
 #[derive(Debug, Clone)]
 pub struct JetStream {
@@ -330,7 +347,7 @@ impl JetStream {
     /// Connects in the background (the service starts and reports "not ready" while NATS is
     /// unreachable) and provisions `definitions` as soon as the server answers, retrying.
     pub async fn start(url: &str, service: &str, definitions: Definitions) -> anyhow::Result<Self> {
-        let (options, address) = connect_options(url);
+        let (options, address) = crate::connect::connect_options(url);
         let client = options
             .name(service)
             .retry_on_initial_connect()
@@ -367,6 +384,11 @@ impl JetStream {
         move || std::future::ready(this.check())
     }
 
+    /// Whether the streams and consumers were provisioned since the service started.
+    pub fn is_provisioned(&self) -> bool {
+        self.provisioned.is_done()
+    }
+
     /// Readiness check: connected, and the streams and consumers exist.
     pub fn check(&self) -> Result<(), String> {
         match self.client.connection_state() {
@@ -389,15 +411,6 @@ mod tests {
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 1));
         definitions.set_replicas(3);
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 3));
-    }
-
-    #[test]
-    fn credentials_leave_the_url_for_the_connect_options() {
-        let (_, address) = connect_options("nats://ingest:p%40ss@nats:4222");
-        assert_eq!(address, "nats://nats:4222");
-        assert_eq!(percent_decoded("p%40ss%2Fword%"), "p@ss/word%");
-        let (_, address) = connect_options("nats://127.0.0.1:4222");
-        assert_eq!(address, "nats://127.0.0.1:4222");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use devstack::nats::NatsUser;
 use devstack::test::TestNats;
-use plumbing::streams::{Definitions, provision};
+use plumbing::streams::{Definitions, Service, provision};
 
 async fn connect(url: &str) -> Result<jetstream::Context, async_nats::ConnectError> {
     let (options, address) = plumbing::streams::connect_options(url);
@@ -48,17 +48,24 @@ async fn an_anonymous_client_cannot_connect() {
 #[tokio::test]
 async fn every_service_provisions_with_its_own_user() {
     let nats = TestNats::start().expect("nats starts");
-    let definitions = Definitions::bundled().expect("definitions");
-    for user in [
-        NatsUser::Auth,
-        NatsUser::Ingest,
-        NatsUser::Sink,
-        NatsUser::Query,
-    ] {
-        let js = connect(&nats.url_for(user)).await.expect("connects");
-        provision(&js, &definitions)
-            .await
-            .unwrap_or_else(|err| panic!("{} provisions: {err:#}", user.name()));
+    // In the order a fresh stack may start them, and again (an update of what exists).
+    for _ in 0..2 {
+        for (user, service) in [
+            (NatsUser::Query, Service::Query),
+            (NatsUser::Ingest, Service::Ingest),
+            (NatsUser::Sink, Service::Sink),
+            (NatsUser::Auth, Service::Auth),
+        ] {
+            let js = connect(&nats.url_for(user)).await.expect("connects");
+            let definitions = Definitions::for_service(service).expect("definitions");
+            provision(&js, &definitions)
+                .await
+                .unwrap_or_else(|err| panic!("{} provisions: {err:#}", user.name()));
+        }
+    }
+    let operator = connect(&nats.url()).await.expect("operator");
+    for stream in ["AUTH", "EVENTS", "EVENTS_HISTORY", "EVENTS_DLQ"] {
+        assert!(operator.get_stream(stream).await.is_ok(), "{stream} exists");
     }
 }
 
@@ -101,6 +108,60 @@ async fn ingest_publishes_events_but_cannot_write_users_or_remove_history() {
         "ingest may not delete the history"
     );
     assert_eq!(messages(&operator, "EVENTS").await, 1);
+
+    // Nor empty AUTH by shrinking it, nor drop the sink's consumer (which would take the
+    // unstored backlog with it), nor read AUTH message by message (password hashes).
+    let mut auth_config = operator
+        .get_stream("AUTH")
+        .await
+        .expect("AUTH")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone();
+    auth_config.max_messages = 1;
+    assert!(
+        ingest.update_stream(auth_config).await.is_err(),
+        "ingest may not update AUTH"
+    );
+    let events = ingest.get_stream("EVENTS").await.expect("stream info");
+    assert!(
+        events.delete_consumer("sink-clickhouse").await.is_err(),
+        "ingest may not delete the sink's consumer"
+    );
+    operator
+        .publish("auth.user.a", r#"{"password_hash":"…"}"#.into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("stored");
+    let as_operator = operator.get_stream("AUTH").await.expect("AUTH");
+    assert!(
+        as_operator
+            .direct_get_first_for_subject("auth.user.a")
+            .await
+            .is_ok(),
+        "the message can be read, by the operator"
+    );
+    let auth_stream = ingest.get_stream("AUTH").await.expect("stream info");
+    assert!(
+        auth_stream
+            .direct_get_first_for_subject("auth.user.a")
+            .await
+            .is_err(),
+        "ingest may not read AUTH message by message"
+    );
+    assert!(
+        operator
+            .get_stream("EVENTS")
+            .await
+            .expect("EVENTS")
+            .consumer_info("sink-clickhouse")
+            .await
+            .is_ok(),
+        "the sink's consumer is still there"
+    );
 
     // The operator may: the `nats` CLI's user.
     let events = operator.get_stream("EVENTS").await.expect("stream");

@@ -91,7 +91,12 @@ pub async fn run(
         "Analytics queries run, by result",
         queries.clone(),
     );
-    let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    let jetstream = JetStream::start(
+        &config.nats.url,
+        SERVICE,
+        Definitions::for_service(plumbing::streams::Service::Query)?,
+    )
+    .await?;
     let clickhouse = plumbing::clickhouse::client(&config.clickhouse)
         .with_setting(
             "max_execution_time",

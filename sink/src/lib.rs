@@ -172,7 +172,12 @@ pub async fn run(
     );
     let stream_gauges = StreamGauges::default();
     stream_gauges.register(&metrics);
-    let jetstream = JetStream::start(&config.nats.url, SERVICE, Definitions::bundled()?).await?;
+    let jetstream = JetStream::start(
+        &config.nats.url,
+        SERVICE,
+        Definitions::for_service(plumbing::streams::Service::Sink)?,
+    )
+    .await?;
     tokio::spawn(stream_gauges.follow(jetstream.context.clone()));
     let clickhouse = clickhouse_client(&config.clickhouse);
     let layout = schema::Layout::of(&config.clickhouse)?;
