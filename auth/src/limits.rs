@@ -149,7 +149,11 @@ impl Failures {
     /// Adds one to `key`, compare-and-set, retried: concurrent failures on other replicas all
     /// count.
     async fn increment(&self, key: String) -> anyhow::Result<()> {
-        for _ in 0..10 {
+        // Compare-and-set, tried again when another failure (here or on another replica) wrote
+        // first. A failure that cannot be counted is an error (the login answers 503), never a
+        // guess let through uncounted.
+        let mut last = None;
+        for _ in 0..INCREMENT_TRIES {
             let outcome = match self.store.entry(&key).await? {
                 Some(entry) => {
                     let next = match entry.operation {
@@ -169,11 +173,16 @@ impl Failures {
                     .map(|_| ())
                     .map_err(anyhow::Error::from),
             };
-            if outcome.is_ok() {
-                break;
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(err) => last = Some(err),
             }
         }
-        Ok(())
+        Err(last
+            .unwrap_or_else(|| anyhow::anyhow!("no attempt made"))
+            .context(format!(
+                "a failed login not counted after {INCREMENT_TRIES} tries"
+            )))
     }
 
     /// Seconds until a full counter expires (at least 1).
@@ -187,6 +196,9 @@ impl Failures {
             .max(1)
     }
 }
+
+/// How many times a failure's compare-and-set is tried before the login gives up (503).
+const INCREMENT_TRIES: usize = 50;
 
 fn account_key(email_hash: &str) -> String {
     format!("account.{email_hash}")
