@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::auth::AuthEvent;
+use devstack::nats::NatsUser;
 use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 use reqwest::StatusCode;
@@ -80,11 +81,16 @@ impl Pipeline {
         prepare_streams(&nats, project, KEY).await;
 
         let ingest = spawn_service("ingest", {
-            let config = ingest::Config::new(
+            let mut config = ingest::Config::new(
                 HttpConfig::ephemeral(),
-                NatsConfig { url: nats.url() },
+                NatsConfig {
+                    url: nats.url_for(NatsUser::Ingest),
+                },
                 ingest::AuthConfig::at(auth_url.clone()),
             );
+            // The load and fault tests here measure the pipeline, not the per-project quota
+            // (ingest's own tests do): their bursts would be over it.
+            config.quotas = ingest::quota::QuotaConfig::unlimited();
             move |l, s| ingest::run(config, l, s)
         })
         .expect("ingest");
@@ -92,7 +98,9 @@ impl Pipeline {
             spawn_service("sink", {
                 let config = sink::Config {
                     http: HttpConfig::ephemeral(),
-                    nats: NatsConfig { url: nats.url() },
+                    nats: NatsConfig {
+                        url: nats.url_for(NatsUser::Sink),
+                    },
                     clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
                     batch: sink::consumer::BatchSettings {
                         max_wait_ms: 50,
