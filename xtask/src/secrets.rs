@@ -88,26 +88,13 @@ impl Secrets {
     }
 
     fn write(&self, file: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(file)
-            .with_context(|| format!("writing {}", file.display()))?;
-        // An existing file keeps the mode it was created with: make sure of it.
-        out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        writeln!(
-            out,
-            "# Secrets of the local stack (cargo xtask up); the environment overrides each one."
-        )?;
+        let mut text = String::from(
+            "# Secrets of the local stack (cargo xtask up); the environment overrides each one.\n",
+        );
         for name in Self::names() {
-            writeln!(out, "{name}={}", self.get(name))?;
+            text.push_str(&format!("{name}={}\n", self.get(name)));
         }
-        Ok(())
+        write_private(file, &text)
     }
 
     pub fn get(&self, name: &str) -> &str {
@@ -122,6 +109,24 @@ impl Secrets {
     pub fn nats(&self) -> NatsPasswords {
         NatsPasswords::from_fn(|user| self.get(user.password_variable()).to_owned())
     }
+}
+
+/// Writes `text` to `file`, readable by its owner only.
+pub fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    // An existing file keeps the mode it was created with: make sure of it.
+    out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 fn parse(text: &str) -> BTreeMap<String, String> {

@@ -13,7 +13,7 @@ use devstack::ports::ensure_free;
 use devstack::postgres::{Postgres, PostgresOptions};
 use devstack::process::{self, Options, Process};
 
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, write_private};
 use crate::{Profile, cargo, run};
 
 /// A port of the stack: what uses it, the variable that moves it, its default.
@@ -446,23 +446,4 @@ pub fn rebuild_projections() -> anyhow::Result<()> {
         .env("NATS_URL", nats_url)
         .env("POSTGRES_PORT", port("POSTGRES_PORT")?.to_string())
         .env("POSTGRES_PASSWORD", secrets.get("POSTGRES_PASSWORD")))
-}
-
-/// Writes `text` to `file`, readable by its owner only.
-fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(file)
-        .with_context(|| format!("writing {}", file.display()))?;
-    out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    out.write_all(text.as_bytes())?;
-    Ok(())
 }
