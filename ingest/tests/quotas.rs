@@ -129,11 +129,7 @@ async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_acc
         (1..=3).contains(&retry_after),
         "3 events refill in 3 s: {retry_after}"
     );
-    assert_eq!(
-        stored(&js, busy).await,
-        5,
-        "nothing of the refused request"
-    );
+    assert_eq!(stored(&js, busy).await, 5, "nothing of the refused request");
 
     // The other project keeps the default quota (1000 a second) and is not slowed down.
     for _ in 0..3 {
