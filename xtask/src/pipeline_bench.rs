@@ -337,6 +337,12 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
             interserver: free_port()?,
         },
     )?;
+    // The bare consumer reads first: EVENTS keeps each message until every consumer acked it
+    // (interest retention), so the sink still finds them all, and its own acks then remove them
+    // as in production.
+    eprintln!("sink: the same messages consumed and acked, nothing else");
+    let raw_consume_rows_per_sec = raw_consume(&js, rows).await?;
+
     eprintln!("sink: {rows} rows from the stream");
     let sink_port = free_port()?;
     let sink_log = dir.path().join("sink.log");
@@ -372,8 +378,6 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let raw_insert_rows_per_sec = raw_insert(&clickhouse, rows).await?;
     let raw_insert_cpu_us = per_row(cpu(clickhouse.process()) - before);
     eprintln!("direct insert: CPU µs per row: clickhouse {raw_insert_cpu_us:.1}");
-    eprintln!("sink: the same messages consumed and acked, nothing else");
-    let raw_consume_rows_per_sec = raw_consume(&js, rows).await?;
 
     // Freshness: the whole pipeline at once, the query API polled through edge.
     let mut sink = start_release(dir.path(), "sink", "sink", &sink_env, None)?;
@@ -711,7 +715,8 @@ async fn empty_the_log(js: &jetstream::Context) -> anyhow::Result<()> {
 }
 
 /// The other limit of the sink: a durable consumer configured like the sink's, read with the
-/// same continuous pull and batch size, each message acked and otherwise ignored.
+/// same continuous pull and batch size, each message acked and otherwise ignored; deleted
+/// afterwards, so that EVENTS does not keep messages for it.
 async fn raw_consume(js: &jetstream::Context, rows: usize) -> anyhow::Result<f64> {
     let stream = js.get_stream("EVENTS").await?;
     let sink: jetstream::consumer::PullConsumer = stream
@@ -747,7 +752,9 @@ async fn raw_consume(js: &jetstream::Context, rows: usize) -> anyhow::Result<f64
             .await
             .map_err(|err| anyhow::anyhow!("{err}"))?;
     }
-    Ok(rows as f64 / started.elapsed().as_secs_f64())
+    let rate = rows as f64 / started.elapsed().as_secs_f64();
+    stream.delete_consumer("bench-raw-consume").await?;
+    Ok(rate)
 }
 
 /// A PostHog batch body of `events` fresh events named `name`.
