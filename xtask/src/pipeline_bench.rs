@@ -177,18 +177,33 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     })?;
     // The raw limit publishes to a stream of its own, configured like EVENTS but keeping what
     // it takes (EVENTS keeps its messages for the sink's consumer; with no consumer an interest
-    // stream would store nothing). It has no history sourcing from it, so the raw limit leaves
-    // out the copy nats-server makes of every event for EVENTS_HISTORY.
+    // stream would store nothing).
     let mut raw_config = js.get_stream("EVENTS").await?.info().await?.config.clone();
     raw_config.name = "BENCH_RAW".to_owned();
     raw_config.subjects = vec!["bench.>".to_owned()];
     raw_config.retention = jetstream::stream::RetentionPolicy::Limits;
     js.create_stream(raw_config).await?;
+    // And a history sourced from it, as EVENTS_HISTORY is from EVENTS: nats-server copies
+    // every event it takes, for the raw limit too.
+    let mut raw_history = js
+        .get_stream("EVENTS_HISTORY")
+        .await?
+        .info()
+        .await?
+        .config
+        .clone();
+    raw_history.name = "BENCH_RAW_HISTORY".to_owned();
+    if let Some(source) = raw_history.sources.as_mut().and_then(|s| s.first_mut()) {
+        source.name = "BENCH_RAW".to_owned();
+    }
+    js.create_stream(raw_history).await?;
 
     let port = free_port()?;
     let env = [
         ("INGEST_PORT", port.to_string()),
         ("NATS_URL", nats.url()),
+        // Where ingest verifies the dashboard's tokens (`/api/events`, the hostile bodies).
+        ("AUTH_URL", format!("http://127.0.0.1:{}", auth.port)),
         // The bench measures capacity, not the intake quotas.
         ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
         ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
@@ -314,6 +329,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     // stream, with the CPU each process spent on it.
     // The raw stream gives its storage back, for the services started below.
     js.delete_stream("BENCH_RAW").await?;
+    js.delete_stream("BENCH_RAW_HISTORY").await?;
     empty_the_log(&js).await?;
     eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
     let requests = bodies(batches, 100);
