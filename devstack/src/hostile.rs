@@ -255,20 +255,11 @@ fn base64_form(body: &[u8]) -> Vec<u8> {
 
 /// A process's resident memory and its peak, in bytes, from `/proc/<pid>/status`.
 pub fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let file = format!("/proc/{pid}/status");
     let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kib| kib * 1024)
-            .ok_or_else(|| anyhow::anyhow!("no {name} in /proc/{pid}/status"))
+        crate::process::proc_kib(&file, name)
+            .map(|kib| kib as u64 * 1024)
+            .ok_or_else(|| anyhow::anyhow!("no {name} in {file}"))
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }

@@ -229,6 +229,18 @@ pub fn log_tail(log: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The `kB` figure of the line starting with `key` in a `/proc` file such as `meminfo` or
+/// `<pid>/status`.
+pub fn proc_kib(file: &str, key: &str) -> Option<f64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(key)
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+}
+
 /// CPU time (user and system) the process `pid` has used so far, from `/proc`; `None` when there
 /// is no such process.
 pub fn cpu_seconds_of(pid: u32) -> Option<f64> {

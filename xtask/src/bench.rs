@@ -445,7 +445,8 @@ fn machine_facts(cores: usize, pipeline: &crate::pipeline_bench::PipelineReport)
         .lines()
         .find_map(|line| line.strip_prefix("model name"))
         .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_owned());
-    let memory_mib = proc_kib("/proc/meminfo", "MemTotal:").map(|kib| (kib / 1024.0).round());
+    let memory_mib =
+        devstack::process::proc_kib("/proc/meminfo", "MemTotal:").map(|kib| (kib / 1024.0).round());
     json!({
         "cores": cores,
         "cpu": cpu,
@@ -455,18 +456,6 @@ fn machine_facts(cores: usize, pipeline: &crate::pipeline_bench::PipelineReport)
         "nats_server": pipeline.nats_version,
         "clickhouse": pipeline.clickhouse_version,
     })
-}
-
-/// The `kB` figure of the line starting with `key` in a `/proc` file such as `meminfo` or
-/// `<pid>/status`.
-pub(crate) fn proc_kib(file: &str, key: &str) -> Option<f64> {
-    std::fs::read_to_string(file)
-        .ok()?
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(key)
-                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-        })
 }
 
 fn load_json(load: &Load) -> Value {

@@ -499,7 +499,7 @@ pub async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
 
 /// Peak resident memory of a running process (`VmHWM`), MiB; 0 once it has exited.
 fn peak_rss_mib(process: &Process) -> f64 {
-    crate::bench::proc_kib(&format!("/proc/{}/status", process.pid()), "VmHWM:")
+    devstack::process::proc_kib(&format!("/proc/{}/status", process.pid()), "VmHWM:")
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
