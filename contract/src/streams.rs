@@ -25,6 +25,14 @@ pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// NATS message header holding the W3C trace context of that request.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 
+/// NATS message header of a dead letter on [`EVENTS_DLQ_STREAM`]: why the sink could not store
+/// the event (`sink dlq list` shows it).
+pub const DLQ_ERROR_HEADER: &str = "Sink-Error";
+
+/// NATS message header of a dead letter: the subject the event had on [`EVENTS_STREAM`], where
+/// `sink dlq redrive` sends it back.
+pub const DLQ_ORIGINAL_SUBJECT_HEADER: &str = "Sink-Original-Subject";
+
 /// Subject of one event: `events.<project_id>.<kind>`.
 pub fn event_subject(project_id: &str, kind: &str) -> String {
     format!("events.{project_id}.{kind}")

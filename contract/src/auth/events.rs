@@ -1,0 +1,193 @@
+//! The events on the `AUTH` stream: every change to users, sessions and projects.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::role::Role;
+
+/// Every change to users and sessions, as stored on the `AUTH` stream (JSON, tagged by `type`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthEvent {
+    /// The first message on `auth.email.<hash>`: this user id owns the email.
+    EmailClaimed {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserRegistered {
+        user_id: Uuid,
+        email: String,
+        email_hash: String,
+        name: String,
+        /// argon2id PHC string.
+        password_hash: String,
+        role: Role,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Audit, on `auth.login.<user_id>`.
+    LoginSucceeded {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Audit, on `auth.login.<user_id>`: a wrong password for an existing account.
+    LoginFailed {
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: a login opened a refresh-token family.
+    SessionStarted {
+        family_id: Uuid,
+        user_id: Uuid,
+        /// SHA-256 (hex) of the refresh token; the token itself is never stored.
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: a refresh replaced the family's token.
+    SessionRefreshed {
+        family_id: Uuid,
+        previous_hash: String,
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.session.<family_id>`: logout, or reuse of a rotated token.
+    SessionRevoked {
+        family_id: Uuid,
+        reason: SessionRevokedReason,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`: the user changed their password; every session ends.
+    PasswordChanged {
+        user_id: Uuid,
+        /// argon2id PHC string.
+        password_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`: an admin changed the user's role (or the first-admin bootstrap).
+    RoleChanged {
+        user_id: Uuid,
+        role: Role,
+        /// The admin who did it; `None` for the start-up bootstrap.
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserDisabled {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`.
+    UserEnabled {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.user.<id>`: the tombstone written after the messages that carried the user's
+    /// personal data were erased from the stream.
+    UserErased {
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.admins`, the subject every change that removes an active admin publishes to
+    /// first, expecting the last sequence it read there: the last-admin rule passed for removing
+    /// `user_id`, and `remaining` are the active admins it counted besides. Of two removals
+    /// racing, only one is stored; the other reads this and counts again. It changes no state.
+    LastAdminChecked {
+        user_id: Uuid,
+        remaining: Vec<Uuid>,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`.
+    ProjectCreated {
+        project_id: Uuid,
+        name: String,
+        timezone: String,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`: the site domains whose Plausible events belong to the project.
+    ProjectDomainsSet {
+        project_id: Uuid,
+        domains: Vec<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`: the project's own intake quota, set by an admin; a `None` rate
+    /// is ingest's default.
+    ProjectQuotaSet {
+        project_id: Uuid,
+        events_per_second: Option<u64>,
+        bytes_per_second: Option<u64>,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`: a write key, public like PostHog's project token.
+    WriteKeyIssued {
+        project_id: Uuid,
+        key_id: Uuid,
+        key: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<id>`.
+    WriteKeyRevoked {
+        project_id: Uuid,
+        key_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+/// Why a refresh-token family ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionRevokedReason {
+    Logout,
+    /// A token that had already been rotated was presented again: it may be stolen.
+    TokenReuse,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_readable_json_tagged_by_type() {
+        let event = AuthEvent::EmailClaimed {
+            user_id: Uuid::nil(),
+            at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let json = serde_json::to_string(&event).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"type":"email_claimed","user_id":"00000000-0000-0000-0000-000000000000","at":"1970-01-01T00:00:00Z"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<AuthEvent>(&json).expect("parses"),
+            event
+        );
+    }
+}

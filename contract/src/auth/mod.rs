@@ -1,0 +1,25 @@
+//! Auth on the wire: the events on the `AUTH` stream, and the request and response bodies of
+//! `/api/auth/*`.
+
+mod account;
+mod admin;
+mod events;
+mod role;
+mod subjects;
+mod tokens;
+
+pub use account::{
+    ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserView,
+};
+pub use admin::{
+    AdminUserView, CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
+    ProjectQuotaView, ProjectSummaries, ProjectSummary, ProjectView, SetDomainsRequest,
+    UpdateUserRequest, UserPage, WriteKeyView,
+};
+pub use events::{AuthEvent, SessionRevokedReason};
+pub use role::Role;
+pub use subjects::{
+    ADMINS_SUBJECT, PROJECT_SUBJECTS, email_subject, login_subject, normalise_email,
+    project_subject, session_subject, user_subject,
+};
+pub use tokens::{Claims, Jwk, Jwks};
