@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast as _;
 
 /// The tab a key moves to in a list of `count` tabs from tab `index`: the next or previous one
 /// (wrapping around), the first or the last; `None` for any other key.
-pub fn tab_key(index: usize, count: usize, key: &str) -> Option<usize> {
+pub(crate) fn tab_key(index: usize, count: usize, key: &str) -> Option<usize> {
     if count == 0 {
         return None;
     }
@@ -19,7 +19,7 @@ pub fn tab_key(index: usize, count: usize, key: &str) -> Option<usize> {
 }
 
 /// Moves the keyboard focus to the element `id`, if the page has it (only in a browser).
-pub fn focus_by_id(id: &str) {
+pub(crate) fn focus_by_id(id: &str) {
     if !cfg!(target_arch = "wasm32") {
         return;
     }

@@ -9,11 +9,11 @@ use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{Headers, RequestCredentials, RequestInit, Response};
 
 /// What the app shows when the API cannot be reached or fails on its side.
-pub const UNAVAILABLE: &str = "The service is unavailable, try again";
+pub(crate) const UNAVAILABLE: &str = "The service is unavailable, try again";
 
 /// Why a call did not give what it asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The API answered with an error status and (usually) the shared error body.
     Refused {
         status: u16,
@@ -27,7 +27,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             ApiError::Refused { status, .. } => Some(*status),
             ApiError::Unreachable(_) => None,
@@ -35,14 +35,14 @@ impl ApiError {
     }
 
     /// The API did not accept the credentials: the token, the refresh cookie or the password.
-    pub fn is_unauthorized(&self) -> bool {
+    pub(crate) fn is_unauthorized(&self) -> bool {
         self.status() == Some(401)
     }
 }
 
 /// What the person was doing when a call failed: one status means different things per form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     SignIn,
     Register,
     /// Loading or changing data on a page of the app.
@@ -50,7 +50,7 @@ pub enum Action {
 }
 
 /// The sentence to show for `error`.
-pub fn explain(error: &ApiError, action: Action) -> String {
+pub(crate) fn explain(error: &ApiError, action: Action) -> String {
     let ApiError::Refused {
         status,
         code,
@@ -87,37 +87,42 @@ fn capitalise(text: &str) -> String {
 }
 
 /// `POST /api/auth/login`: an access token, and the refresh cookie set by the answer.
-pub async fn login(request: &LoginRequest) -> Result<TokenResponse, ApiError> {
+pub(crate) async fn login(request: &LoginRequest) -> Result<TokenResponse, ApiError> {
     decode(call("POST", "/api/auth/login", Some(to_json(request)?), None).await?)
 }
 
 /// `POST /api/auth/register`: the new account (not signed in yet).
-pub async fn register(request: &RegisterRequest) -> Result<UserView, ApiError> {
+pub(crate) async fn register(request: &RegisterRequest) -> Result<UserView, ApiError> {
     decode(call("POST", "/api/auth/register", Some(to_json(request)?), None).await?)
 }
 
 /// `POST /api/auth/refresh` with the cookie: a fresh access token, the cookie rotated.
-pub async fn refresh() -> Result<TokenResponse, ApiError> {
+pub(crate) async fn refresh() -> Result<TokenResponse, ApiError> {
     decode(call("POST", "/api/auth/refresh", None, None).await?)
 }
 
 /// `POST /api/auth/logout`: ends the session and clears the cookie.
-pub async fn logout() -> Result<(), ApiError> {
+pub(crate) async fn logout() -> Result<(), ApiError> {
     expect_success(call("POST", "/api/auth/logout", None, None).await?)
 }
 
 /// `GET /api/auth/me`: the signed-in user as auth knows them now.
-pub async fn me(token: &str) -> Result<UserView, ApiError> {
+pub(crate) async fn me(token: &str) -> Result<UserView, ApiError> {
     decode(call("GET", "/api/auth/me", None, Some(token)).await?)
 }
 
 /// `GET path` with the access token (use [`with_query`] for parameters): the answer decoded.
-pub async fn get<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, ApiError> {
+pub(crate) async fn get<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, ApiError> {
     decode(call("GET", path, None, Some(token)).await?)
 }
 
 /// `method path` with `body` as JSON and the access token: the answer decoded.
-pub async fn send<B, T>(method: &str, path: &str, body: &B, token: &str) -> Result<T, ApiError>
+pub(crate) async fn send<B, T>(
+    method: &str,
+    path: &str,
+    body: &B,
+    token: &str,
+) -> Result<T, ApiError>
 where
     B: serde::Serialize + ?Sized,
     T: DeserializeOwned,
@@ -127,7 +132,7 @@ where
 
 /// `method path` with an optional JSON body and the access token, for calls whose answer holds
 /// nothing to read (a 204, say).
-pub async fn send_without_answer<B>(
+pub(crate) async fn send_without_answer<B>(
     method: &str,
     path: &str,
     body: Option<&B>,
@@ -143,7 +148,7 @@ where
 /// `POST path` with `body` as JSON and the access token, in a `keepalive` request: the browser
 /// completes it even when the page is closed meanwhile. Nobody waits for the answer; this only
 /// says whether the request could be started.
-pub fn send_keepalive(
+pub(crate) fn send_keepalive(
     path: &str,
     body: &(impl serde::Serialize + ?Sized),
     token: &str,
@@ -165,7 +170,7 @@ pub fn send_keepalive(
 
 /// `GET path` as a server-sent event stream with the access token, cancelled by `signal`: the
 /// reader of its body, or the API's refusal explained like any other.
-pub async fn open_stream(
+pub(crate) async fn open_stream(
     path: &str,
     token: &str,
     signal: Option<&web_sys::AbortSignal>,
@@ -186,7 +191,7 @@ pub async fn open_stream(
 
 /// `path` with `pairs` as its query string, each name and value percent-encoded; pairs with an
 /// empty value are left out.
-pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     let query = pairs
         .iter()
         .filter(|(_, value)| !value.is_empty())
@@ -201,7 +206,7 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Percent-encodes everything but the characters `encodeURIComponent` keeps.
-pub fn encode_component(text: &str) -> String {
+pub(crate) fn encode_component(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
@@ -215,7 +220,7 @@ pub fn encode_component(text: &str) -> String {
 
 /// Undoes percent-encoding (and `+` for a space, as forms write it); invalid escapes stay as
 /// they are.
-pub fn decode_component(text: &str) -> String {
+pub(crate) fn decode_component(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -252,7 +257,7 @@ pub fn decode_component(text: &str) -> String {
 }
 
 /// The name and value pairs of a query string (with or without its `?`), both decoded.
-pub fn query_pairs(search: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(search: &str) -> Vec<(String, String)> {
     search
         .trim_start_matches('?')
         .split('&')

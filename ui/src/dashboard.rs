@@ -11,14 +11,14 @@ use crate::tracker::Tracker;
 
 /// A product of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Product {
-    pub slug: &'static str,
-    pub name: &'static str,
-    pub price_cents: u64,
-    pub about: &'static str,
+pub(crate) struct Product {
+    pub(crate) slug: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) price_cents: u64,
+    pub(crate) about: &'static str,
 }
 
-pub const CATALOGUE: [Product; 6] = [
+pub(crate) const CATALOGUE: [Product; 6] = [
     Product {
         slug: "notebook",
         name: "Dot-grid notebook",
@@ -58,7 +58,7 @@ pub const CATALOGUE: [Product; 6] = [
 ];
 
 /// The plans of the plans tab: name, monthly price in cents, what it holds.
-pub const PLANS: [(&str, u64, &str); 3] = [
+pub(crate) const PLANS: [(&str, u64, &str); 3] = [
     ("Hobby", 0, "1 project, 1 million events a month"),
     (
         "Team",
@@ -117,13 +117,13 @@ impl Tab {
 
 /// A line of the cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CartLine {
-    pub product: Product,
-    pub quantity: u64,
+pub(crate) struct CartLine {
+    pub(crate) product: Product,
+    pub(crate) quantity: u64,
 }
 
 /// Items and value of a cart.
-pub fn cart_totals(cart: &[CartLine]) -> (u64, u64) {
+pub(crate) fn cart_totals(cart: &[CartLine]) -> (u64, u64) {
     cart.iter().fold((0, 0), |(items, cents), line| {
         (
             items + line.quantity,
@@ -133,7 +133,7 @@ pub fn cart_totals(cart: &[CartLine]) -> (u64, u64) {
 }
 
 /// Adds one of `product`, as a new line or to its line.
-pub fn add_to(cart: &mut Vec<CartLine>, product: Product) {
+pub(crate) fn add_to(cart: &mut Vec<CartLine>, product: Product) {
     match cart.iter_mut().find(|line| line.product == product) {
         Some(line) => line.quantity += 1,
         None => cart.push(CartLine {
@@ -144,7 +144,7 @@ pub fn add_to(cart: &mut Vec<CartLine>, product: Product) {
 }
 
 /// Euros from cents, as the shop shows them: `€14.50`.
-pub fn euros(cents: u64) -> String {
+pub(crate) fn euros(cents: u64) -> String {
     format!("€{}.{:02}", cents / 100, cents % 100)
 }
 
@@ -173,7 +173,7 @@ enum Checkout {
 }
 
 /// What the tracker line says.
-pub fn tracker_summary(sent: u64, waiting: usize, problem: Option<&str>) -> String {
+pub(crate) fn tracker_summary(sent: u64, waiting: usize, problem: Option<&str>) -> String {
     let sent_text = match sent {
         1 => "1 event sent".to_owned(),
         n => format!("{n} events sent"),
@@ -186,7 +186,7 @@ pub fn tracker_summary(sent: u64, waiting: usize, problem: Option<&str>) -> Stri
 }
 
 #[allow(non_snake_case)]
-pub fn DashboardPage() -> View {
+pub(crate) fn DashboardPage() -> View {
     let tracker = use_context::<Tracker>();
     let tab = create_signal(Tab::Shop);
     let select_tab = move |next: Tab| {

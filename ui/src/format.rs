@@ -3,7 +3,7 @@
 
 /// A byte count in binary units, three significant digits at most: `512 B`, `1.5 KiB`,
 /// `12.3 MiB`, `240 GiB`.
-pub fn bytes_label(bytes: u64) -> String {
+pub(crate) fn bytes_label(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -31,7 +31,7 @@ pub fn bytes_label(bytes: u64) -> String {
 }
 
 /// A count with thousands separated: `1,234,567`.
-pub fn count_label(count: u64) -> String {
+pub(crate) fn count_label(count: u64) -> String {
     let digits = count.to_string();
     let mut text = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
@@ -44,7 +44,7 @@ pub fn count_label(count: u64) -> String {
 }
 
 /// Where a page of a list is: `51–100 of 230`, `No users` for an empty list.
-pub fn page_label(page: u32, per_page: u32, shown: usize, total: u64, noun: &str) -> String {
+pub(crate) fn page_label(page: u32, per_page: u32, shown: usize, total: u64, noun: &str) -> String {
     if total == 0 || shown == 0 {
         return if total == 0 {
             format!("No {noun}")
@@ -63,17 +63,17 @@ pub fn page_label(page: u32, per_page: u32, shown: usize, total: u64, noun: &str
 }
 
 /// Whether a page after `page` exists.
-pub fn has_next_page(page: u32, per_page: u32, total: u64) -> bool {
+pub(crate) fn has_next_page(page: u32, per_page: u32, total: u64) -> bool {
     u64::from(page.max(1)) * u64::from(per_page) < total
 }
 
 /// A calendar date as ISO 8601: `2026-03-07`.
-pub fn date_label(year: i32, month: u8, day: u8) -> String {
+pub(crate) fn date_label(year: i32, month: u8, day: u8) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// How long ago something happened, coarsely: `just now`, `5 min ago`, `3 h ago`, `12 days ago`.
-pub fn ago_label(seconds: i64) -> String {
+pub(crate) fn ago_label(seconds: i64) -> String {
     match seconds.max(0) {
         0..60 => "just now".to_owned(),
         s @ 60..3_600 => format!("{} min ago", s / 60),

@@ -1,15 +1,15 @@
 //! The web app: a sycamore single-page application compiled to WebAssembly and served by edge.
 
-pub mod a11y;
-pub mod admin;
-pub mod analytics;
-pub mod api;
-pub mod dashboard;
-pub mod format;
-pub mod pages;
-pub mod route;
-pub mod session;
-pub mod tracker;
+mod a11y;
+mod admin;
+mod analytics;
+mod api;
+mod dashboard;
+mod format;
+mod pages;
+mod route;
+mod session;
+mod tracker;
 
 use sycamore::prelude::*;
 
@@ -28,7 +28,7 @@ pub fn App() -> View {
 }
 
 /// The app on `initial` with `session`: the masthead and the page the route and session allow.
-pub fn shell(initial: Route, session: Session) -> View {
+pub(crate) fn shell(initial: Route, session: Session) -> View {
     let router = Router::new(initial);
     let tracker = Tracker::new(session);
     provide_context(router);

@@ -10,7 +10,7 @@ use crate::route::{Link, Route};
 use crate::session::Session;
 
 /// How the app names a user: their name, or their email when they gave none.
-pub fn display_name(user: &UserView) -> String {
+pub(crate) fn display_name(user: &UserView) -> String {
     let name = user.name.trim();
     if name.is_empty() {
         user.email.clone()
@@ -19,7 +19,7 @@ pub fn display_name(user: &UserView) -> String {
     }
 }
 
-pub fn role_label(role: Role) -> &'static str {
+pub(crate) fn role_label(role: Role) -> &'static str {
     match role {
         Role::User => "User",
         Role::Analyst => "Analyst",
@@ -28,7 +28,7 @@ pub fn role_label(role: Role) -> &'static str {
 }
 
 /// The sections of the app, in the order the navigation shows them, with what each will hold.
-pub const SECTIONS: [(Route, &str, &str); 3] = [
+pub(crate) const SECTIONS: [(Route, &str, &str); 3] = [
     (
         Route::Dashboard,
         "Dashboard",
@@ -95,7 +95,7 @@ impl FormState {
 }
 
 #[component]
-pub fn LoginPage() -> View {
+pub(crate) fn LoginPage() -> View {
     let session = use_context::<Session>();
     let email = create_signal(String::new());
     let password = create_signal(String::new());
@@ -142,7 +142,7 @@ pub fn LoginPage() -> View {
 }
 
 #[component]
-pub fn RegisterPage() -> View {
+pub(crate) fn RegisterPage() -> View {
     let session = use_context::<Session>();
     let name = create_signal(String::new());
     let email = create_signal(String::new());
@@ -197,7 +197,7 @@ pub fn RegisterPage() -> View {
 
 /// Home of a signed-in user: who they are and the sections their role opens.
 #[component]
-pub fn HomePage() -> View {
+pub(crate) fn HomePage() -> View {
     let session = use_context::<Session>();
     // Ask auth who this is now: a role an admin changed shows without signing in again, and
     // an expired access token is refreshed on the way.
@@ -244,7 +244,7 @@ pub fn HomePage() -> View {
 /// A section of the app behind a role: `page` for a user whose role opens it, a "No access"
 /// page for anyone else (the API refuses them too). A role changed meanwhile switches between
 /// the two.
-pub fn restricted(route: Route, page: fn() -> View) -> View {
+pub(crate) fn restricted(route: Route, page: fn() -> View) -> View {
     let session = use_context::<Session>();
     let title = SECTIONS
         .iter()
@@ -277,7 +277,7 @@ pub fn restricted(route: Route, page: fn() -> View) -> View {
 }
 
 #[component]
-pub fn NotFoundPage() -> View {
+pub(crate) fn NotFoundPage() -> View {
     view! {
         section(class="card", aria-labelledby="page-title") {
             h2(id="page-title") { "Page not found" }

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast as _;
 
 /// A page of the app, by its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Home,
     Login,
     Register,
@@ -20,7 +20,7 @@ pub enum Route {
 
 impl Route {
     /// The page at `path` (query and fragment ignored, a trailing slash allowed).
-    pub fn parse(path: &str) -> Self {
+    pub(crate) fn parse(path: &str) -> Self {
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let path = path
             .strip_suffix('/')
@@ -37,7 +37,7 @@ impl Route {
         }
     }
 
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         match self {
             Route::Home => "/",
             Route::Login => "/login",
@@ -51,12 +51,12 @@ impl Route {
     }
 
     /// Whether the page is for visitors who are not signed in.
-    pub fn is_public(self) -> bool {
+    pub(crate) fn is_public(self) -> bool {
         matches!(self, Route::Login | Route::Register | Route::NotFound)
     }
 
     /// The least role that may open the page, for pages behind sign-in.
-    pub fn required_role(self) -> Role {
+    pub(crate) fn required_role(self) -> Role {
         match self {
             Route::Analytics => Role::Analyst,
             Route::Admin => Role::Admin,
@@ -67,7 +67,7 @@ impl Route {
 
 /// The current page, shared through the context.
 #[derive(Debug, Clone, Copy)]
-pub struct Router {
+pub(crate) struct Router {
     current: Signal<Route>,
     /// The page a signed-out visitor asked for, opened once they sign in.
     intended: Signal<Option<Route>>,
@@ -75,7 +75,7 @@ pub struct Router {
 
 impl Router {
     /// A router on `initial`; in the browser it also follows the back and forward buttons.
-    pub fn new(initial: Route) -> Self {
+    pub(crate) fn new(initial: Route) -> Self {
         let router = Self {
             current: create_signal(initial),
             intended: create_signal(None),
@@ -87,12 +87,12 @@ impl Router {
     }
 
     /// The page shown now (tracked).
-    pub fn current(self) -> Route {
+    pub(crate) fn current(self) -> Route {
         self.current.get()
     }
 
     /// Opens `route` as a new history entry.
-    pub fn navigate(self, route: Route) {
+    pub(crate) fn navigate(self, route: Route) {
         if self.current.get_untracked() != route {
             history(route, false);
             self.current.set(route);
@@ -101,7 +101,7 @@ impl Router {
 
     /// Shows `route` in place of the current entry: for redirects, which the back button should
     /// skip.
-    pub fn redirect(self, route: Route) {
+    pub(crate) fn redirect(self, route: Route) {
         if self.current.get_untracked() != route {
             history(route, true);
             self.current.set(route);
@@ -109,19 +109,19 @@ impl Router {
     }
 
     /// Sends a signed-out visitor to the sign-in form, remembering where they were going.
-    pub fn require_sign_in(self) {
+    pub(crate) fn require_sign_in(self) {
         self.intended.set(Some(self.current.get_untracked()));
         self.redirect(Route::Login);
     }
 
     /// Leaves the sign-in and registration forms for the page the visitor had asked for.
-    pub fn signed_in(self) {
+    pub(crate) fn signed_in(self) {
         let next = self.intended.take().unwrap_or(Route::Home);
         self.redirect(next);
     }
 
     /// After signing out, the next person to sign in starts at home.
-    pub fn forget_intended(self) {
+    pub(crate) fn forget_intended(self) {
         self.intended.set(None);
     }
 
@@ -141,7 +141,7 @@ impl Router {
 }
 
 /// The path the browser shows, `/` outside a browser.
-pub fn location_path() -> String {
+pub(crate) fn location_path() -> String {
     if !cfg!(target_arch = "wasm32") {
         return "/".to_owned();
     }
@@ -151,7 +151,7 @@ pub fn location_path() -> String {
 }
 
 /// The query string the browser shows (with its `?`), empty outside a browser.
-pub fn location_search() -> String {
+pub(crate) fn location_search() -> String {
     if !cfg!(target_arch = "wasm32") {
         return String::new();
     }
@@ -179,7 +179,7 @@ fn history(route: Route, replace: bool) {
 /// A link to a page of the app: a real `<a href>` (so it can be opened in a new tab, and works
 /// by keyboard), followed in place on a plain click.
 #[component(inline_props)]
-pub fn Link(
+pub(crate) fn Link(
     to: Route,
     id: Option<&'static str>,
     class: Option<&'static str>,

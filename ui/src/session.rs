@@ -14,7 +14,7 @@ use crate::api::{self, ApiError};
 
 /// Whether someone is signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// The app has not heard yet whether the refresh cookie holds a session.
     Checking,
     SignedOut,
@@ -24,7 +24,7 @@ pub enum Auth {
 /// Whether someone is signed in, without who: what decides the page to show, and which does
 /// not change when a token is replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Checking,
     SignedOut,
     SignedIn,
@@ -32,13 +32,13 @@ pub enum Phase {
 
 /// The signed-in user and their current access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedIn {
-    pub user: UserView,
+pub(crate) struct SignedIn {
+    pub(crate) user: UserView,
     access_token: String,
 }
 
 impl SignedIn {
-    pub fn new(user: UserView, access_token: String) -> Self {
+    pub(crate) fn new(user: UserView, access_token: String) -> Self {
         Self { user, access_token }
     }
 }
@@ -67,7 +67,7 @@ struct Refreshing {
 
 /// The session, shared through the context.
 #[derive(Debug, Clone, Copy)]
-pub struct Session {
+pub(crate) struct Session {
     auth: Signal<Auth>,
     /// Derived from `auth`, notifying only on a change: a refreshed token re-renders nothing.
     phase: ReadSignal<Phase>,
@@ -78,7 +78,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(auth: Auth) -> Self {
+    pub(crate) fn new(auth: Auth) -> Self {
         let auth = create_signal(auth);
         Self {
             auth,
@@ -101,22 +101,22 @@ impl Session {
     }
 
     /// Whether someone is signed in (tracked).
-    pub fn phase(self) -> Phase {
+    pub(crate) fn phase(self) -> Phase {
         self.phase.get()
     }
 
     /// The signed-in user (tracked).
-    pub fn user(self) -> Option<UserView> {
+    pub(crate) fn user(self) -> Option<UserView> {
         self.user.get_clone()
     }
 
     /// A message about the last attempt to restore the session (tracked).
-    pub fn notice(self) -> Option<String> {
+    pub(crate) fn notice(self) -> Option<String> {
         self.notice.get_clone()
     }
 
     /// The current access token, untracked (for calls the app makes on its own).
-    pub fn token(self) -> Option<String> {
+    pub(crate) fn token(self) -> Option<String> {
         self.auth.with_untracked(|auth| match auth {
             Auth::SignedIn(signed_in) => Some(signed_in.access_token.clone()),
             _ => None,
@@ -125,14 +125,14 @@ impl Session {
 
     /// At start: whoever holds a valid refresh cookie is signed in again, so a reload keeps
     /// the session.
-    pub fn restore(self) {
+    pub(crate) fn restore(self) {
         spawn_local(async move {
             self.refresh().await;
         });
     }
 
     /// The user as auth knows them now (a role an admin changed, say).
-    pub fn update_user(self, user: UserView) {
+    pub(crate) fn update_user(self, user: UserView) {
         let changed = self.auth.with_untracked(
             |auth| matches!(auth, Auth::SignedIn(s) if s.user.id == user.id && s.user != user),
         );
@@ -145,14 +145,14 @@ impl Session {
         }
     }
 
-    pub async fn sign_in(self, request: &LoginRequest) -> Result<(), ApiError> {
+    pub(crate) async fn sign_in(self, request: &LoginRequest) -> Result<(), ApiError> {
         let tokens = api::login(request).await?;
         self.accept(tokens);
         Ok(())
     }
 
     /// Registers, then signs in with the same credentials.
-    pub async fn register(self, request: &RegisterRequest) -> Result<(), ApiError> {
+    pub(crate) async fn register(self, request: &RegisterRequest) -> Result<(), ApiError> {
         api::register(request).await?;
         self.sign_in(&LoginRequest {
             email: request.email.clone(),
@@ -163,7 +163,7 @@ impl Session {
 
     /// Ends the session at auth (clearing the cookie) and here, whatever auth answers: a person
     /// who asked to sign out is signed out of this page at least.
-    pub async fn sign_out(self) {
+    pub(crate) async fn sign_out(self) {
         self.refreshing.update_silent(|r| r.timer += 1);
         // A refresh answering after the logout would sign this page in again, and present a
         // cookie the logout is about to end: let it finish first.
@@ -176,7 +176,7 @@ impl Session {
 
     /// Runs `call` with the access token; when it answers 401 (the token expired, say), trades
     /// the refresh cookie for a new token once and runs it again.
-    pub async fn authorized<T, F, Fut>(self, call: F) -> Result<T, ApiError>
+    pub(crate) async fn authorized<T, F, Fut>(self, call: F) -> Result<T, ApiError>
     where
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -201,7 +201,7 @@ impl Session {
     }
 
     /// Trades the refresh cookie for a new access token; whether the session goes on.
-    pub async fn refresh(self) -> bool {
+    pub(crate) async fn refresh(self) -> bool {
         let in_flight = self.refreshing.with_untracked(|r| r.in_flight);
         if in_flight {
             let mut waiters = Vec::new();

@@ -27,11 +27,11 @@ const KEEPALIVE_BUDGET_BYTES: usize = 60 * 1024;
 /// Most events kept while they cannot be sent (the oldest go first).
 const MAX_QUEUED: usize = 1_000;
 /// The library name events carry, as PostHog's SDKs put theirs in `$lib`.
-pub const LIB: &str = "event-analytics-web";
+pub(crate) const LIB: &str = "event-analytics-web";
 
 /// The queue and what became of it, shared through the context.
 #[derive(Debug, Clone, Copy)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     session: Session,
     queue: Signal<Vec<Value>>,
     /// A request is on its way: the next flush waits for it, so batches stay in order.
@@ -49,7 +49,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(session: Session) -> Self {
+    pub(crate) fn new(session: Session) -> Self {
         Self {
             session,
             queue: create_signal(Vec::new()),
@@ -63,22 +63,22 @@ impl Tracker {
     }
 
     /// Events waiting to be sent (tracked).
-    pub fn waiting(self) -> usize {
+    pub(crate) fn waiting(self) -> usize {
         self.queue.with(Vec::len)
     }
 
     /// Events stored since the page opened (tracked).
-    pub fn sent(self) -> u64 {
+    pub(crate) fn sent(self) -> u64 {
         self.sent.get()
     }
 
     /// Why sending fails at the moment (tracked).
-    pub fn problem(self) -> Option<String> {
+    pub(crate) fn problem(self) -> Option<String> {
         self.problem.get_clone()
     }
 
     /// Queues `event` with `properties` and what the page knows about the visit.
-    pub fn capture(self, event: &str, properties: Map<String, Value>) {
+    pub(crate) fn capture(self, event: &str, properties: Map<String, Value>) {
         let mut all = visit_properties();
         all.insert(
             "$session_id".to_owned(),
@@ -102,7 +102,7 @@ impl Tracker {
     }
 
     /// Sends the oldest batch, unless one is on its way already.
-    pub fn flush(self) {
+    pub(crate) fn flush(self) {
         if self.sending.get_untracked() || self.queue.with_untracked(Vec::is_empty) {
             return;
         }
@@ -198,7 +198,7 @@ impl Tracker {
     }
 
     /// Starts the timer and the page-hide listeners (in a browser only).
-    pub fn start(self) {
+    pub(crate) fn start(self) {
         let Some(window) = web_sys::window() else {
             return;
         };
@@ -244,12 +244,12 @@ fn is_worth_retrying(error: &ApiError) -> bool {
 }
 
 /// The request body: PostHog's batch shape, which `POST /api/events` reads.
-pub fn batch_body(events: Vec<Value>, sent_at: &str) -> Value {
+pub(crate) fn batch_body(events: Vec<Value>, sent_at: &str) -> Value {
     json!({ "batch": events, "sent_at": sent_at })
 }
 
 /// Browser and operating system named by a user agent, as PostHog's `$browser` and `$os`.
-pub fn browser_and_os(user_agent: &str) -> (&'static str, &'static str) {
+pub(crate) fn browser_and_os(user_agent: &str) -> (&'static str, &'static str) {
     let browser = if user_agent.contains("Edg/") {
         "Microsoft Edge"
     } else if user_agent.contains("OPR/") {
@@ -280,7 +280,7 @@ pub fn browser_and_os(user_agent: &str) -> (&'static str, &'static str) {
 }
 
 /// PostHog's `$device_type` by the width of the window.
-pub fn device_type(width_px: f64) -> &'static str {
+pub(crate) fn device_type(width_px: f64) -> &'static str {
     if width_px < 768.0 {
         "Mobile"
     } else if width_px < 1024.0 {

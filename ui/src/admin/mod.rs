@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast as _;
 
 /// A tab of the panel, named in the address bar as `?tab=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
+pub(crate) enum Tab {
     Users,
     Projects,
     Status,
@@ -55,7 +55,7 @@ impl Tab {
     }
 
     /// The tab a query string (`?tab=projects&x=1`) names; users when it names none.
-    pub fn from_query(search: &str) -> Self {
+    pub(crate) fn from_query(search: &str) -> Self {
         crate::api::query_pairs(search)
             .into_iter()
             .filter(|(name, _)| name == "tab")
@@ -71,7 +71,7 @@ impl Tab {
 }
 
 #[allow(non_snake_case)]
-pub fn AdminPage() -> View {
+pub(crate) fn AdminPage() -> View {
     let initial = Tab::from_query(&crate::route::location_search());
     let current = create_signal(initial);
     provide_context(Confirm::new());
@@ -191,12 +191,12 @@ async fn copy_to_clipboard(text: &str) -> bool {
 
 /// A question before a change that cannot be undone.
 #[derive(Clone)]
-pub struct Ask {
-    pub title: String,
-    pub message: String,
+pub(crate) struct Ask {
+    pub(crate) title: String,
+    pub(crate) message: String,
     /// The confirming button's label: "Delete user", "Revoke key".
-    pub confirm: String,
-    pub on_confirm: Rc<dyn Fn()>,
+    pub(crate) confirm: String,
+    pub(crate) on_confirm: Rc<dyn Fn()>,
 }
 
 impl std::fmt::Debug for Ask {
@@ -209,7 +209,7 @@ impl std::fmt::Debug for Ask {
 
 /// The panel's one confirmation dialog, shared through the context.
 #[derive(Debug, Clone, Copy)]
-pub struct Confirm {
+pub(crate) struct Confirm {
     pending: Signal<Option<Ask>>,
 }
 
@@ -221,7 +221,7 @@ impl Confirm {
     }
 
     /// Asks `ask`; its action runs only when the admin confirms.
-    pub fn ask(self, ask: Ask) {
+    pub(crate) fn ask(self, ask: Ask) {
         self.pending.set(Some(ask));
     }
 }

@@ -89,7 +89,7 @@ impl Projects {
 }
 
 #[component]
-pub fn ProjectsPanel() -> View {
+pub(crate) fn ProjectsPanel() -> View {
     let session = use_context::<Session>();
     let projects = Projects {
         list: create_signal(None),
@@ -553,7 +553,7 @@ fn copy_button(
 }
 
 /// Domains typed as a list: separated by commas, spaces or new lines.
-pub fn split_domains(text: &str) -> Vec<String> {
+pub(crate) fn split_domains(text: &str) -> Vec<String> {
     text.split([',', ' ', '\n', '\t'])
         .map(str::trim)
         .filter(|d| !d.is_empty())

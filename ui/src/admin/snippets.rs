@@ -6,28 +6,28 @@
 
 /// One SDK's set-up text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snippet {
+pub(crate) struct Snippet {
     /// Short id, used in element ids (`snippet-posthog`).
-    pub id: &'static str,
-    pub title: &'static str,
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
     /// What to do with it, in one sentence.
-    pub note: String,
-    pub code: String,
+    pub(crate) note: String,
+    pub(crate) code: String,
 }
 
 /// What the snippets are made of: where this server is, and the project and key chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// `window.location.origin`: `https://analytics.example.com`.
-    pub origin: &'a str,
-    pub key: &'a str,
-    pub project_id: &'a str,
+    pub(crate) origin: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) project_id: &'a str,
     /// The project's first Plausible domain, if it has one.
-    pub domain: Option<&'a str>,
+    pub(crate) domain: Option<&'a str>,
 }
 
 /// Every snippet for `target`, in the order the panel shows them.
-pub fn all(target: &Target<'_>) -> Vec<Snippet> {
+pub(crate) fn all(target: &Target<'_>) -> Vec<Snippet> {
     vec![
         posthog(target),
         segment(target),

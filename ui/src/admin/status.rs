@@ -13,7 +13,7 @@ use crate::session::Session;
 const REFRESH_MS: i32 = 10_000;
 
 /// The sentence for a failed status call.
-pub fn status_error(error: &ApiError) -> String {
+pub(crate) fn status_error(error: &ApiError) -> String {
     format!(
         "Could not read the status: {}",
         api::explain(error, Action::Work)
@@ -21,7 +21,7 @@ pub fn status_error(error: &ApiError) -> String {
 }
 
 /// `2026-01-01T12:30:05.123Z` as `2026-01-01 12:30:05 UTC`; other text as it came.
-pub fn checked_label(checked_at: &str) -> String {
+pub(crate) fn checked_label(checked_at: &str) -> String {
     match (checked_at.get(..19), checked_at.ends_with('Z')) {
         (Some(seconds), true) if seconds.as_bytes().get(10) == Some(&b'T') => {
             format!("{} UTC", seconds.replacen('T', " ", 1))
@@ -31,7 +31,7 @@ pub fn checked_label(checked_at: &str) -> String {
 }
 
 #[component]
-pub fn StatusPanel() -> View {
+pub(crate) fn StatusPanel() -> View {
     let session = use_context::<Session>();
     let status: Signal<Option<SystemStatus>> = create_signal(None);
     let loading = create_signal(false);

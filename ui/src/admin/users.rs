@@ -76,7 +76,7 @@ impl Users {
 }
 
 #[component]
-pub fn UsersPanel() -> View {
+pub(crate) fn UsersPanel() -> View {
     let session = use_context::<Session>();
     let users = Users {
         page: create_signal(1),

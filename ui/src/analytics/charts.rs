@@ -11,9 +11,9 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// How many colours the series cycle through (`.series-0` … in the stylesheet).
-pub const PALETTE: usize = 8;
+pub(crate) const PALETTE: usize = 8;
 
-pub fn amount(value: Amount) -> f64 {
+pub(crate) fn amount(value: Amount) -> f64 {
     match value {
         Amount::Whole(n) => n as f64,
         Amount::Fraction(x) => x,
@@ -21,7 +21,7 @@ pub fn amount(value: Amount) -> f64 {
 }
 
 /// The smallest of 1, 2, 2.5, 5 times a power of ten at or above `max` (1 for nothing).
-pub fn nice_ceiling(max: f64) -> f64 {
+pub(crate) fn nice_ceiling(max: f64) -> f64 {
     if !max.is_finite() || max <= 0.0 {
         return 1.0;
     }
@@ -34,13 +34,13 @@ pub fn nice_ceiling(max: f64) -> f64 {
 }
 
 /// The gridlines of an axis up to `max`: 0, then four equal steps to its nice ceiling.
-pub fn ticks(max: f64) -> Vec<f64> {
+pub(crate) fn ticks(max: f64) -> Vec<f64> {
     let top = nice_ceiling(max);
     (0..=4).map(|i| top * f64::from(i) / 4.0).collect()
 }
 
 /// A value as a person reads it: whole numbers grouped by thousands, fractions to two places.
-pub fn format_number(value: f64) -> String {
+pub(crate) fn format_number(value: f64) -> String {
     if (value - value.round()).abs() > 1e-9 {
         let text = format!("{value:.2}");
         return text.trim_end_matches('0').trim_end_matches('.').to_owned();
@@ -54,7 +54,7 @@ pub fn format_number(value: f64) -> String {
 }
 
 /// An axis label: short (`1.5k`, `2M`).
-pub fn format_axis(value: f64) -> String {
+pub(crate) fn format_axis(value: f64) -> String {
     let (scaled, unit) = if value.abs() >= 1e6 {
         (value / 1e6, "M")
     } else if value.abs() >= 1e3 {
@@ -66,13 +66,13 @@ pub fn format_axis(value: f64) -> String {
 }
 
 /// A fraction as a percentage with one decimal: `0.6667` → `66.7%`.
-pub fn format_percent(fraction: f64) -> String {
+pub(crate) fn format_percent(fraction: f64) -> String {
     let text = format!("{:.1}", fraction * 100.0);
     format!("{}%", text.trim_end_matches(".0"))
 }
 
 /// The change against the previous period, and whether it went up, down or nowhere.
-pub fn format_change(change: Option<f64>) -> (String, &'static str) {
+pub(crate) fn format_change(change: Option<f64>) -> (String, &'static str) {
     match change {
         None => ("no earlier data".to_owned(), "flat"),
         Some(c) if c.abs() < 0.0005 => ("±0%".to_owned(), "flat"),
@@ -82,7 +82,7 @@ pub fn format_change(change: Option<f64>) -> (String, &'static str) {
 }
 
 /// A bucket's start (RFC 3339 with the zone's offset) as the chart labels it.
-pub fn bucket_label(t: &str, interval: &str) -> String {
+pub(crate) fn bucket_label(t: &str, interval: &str) -> String {
     let month = t
         .get(5..7)
         .and_then(|m| m.parse::<usize>().ok())
@@ -106,7 +106,7 @@ pub fn bucket_label(t: &str, interval: &str) -> String {
 
 /// The background and text colour of a retention cell holding `percent` (0 to 100): the
 /// accent, more opaque the more users came back.
-pub fn heat_style(percent: f64) -> String {
+pub(crate) fn heat_style(percent: f64) -> String {
     let share = (percent / 100.0).clamp(0.0, 1.0);
     let alpha = 0.06 + 0.84 * share;
     let text = if alpha > 0.5 { "#ffffff" } else { "inherit" };
@@ -115,17 +115,17 @@ pub fn heat_style(percent: f64) -> String {
 
 /// Where the plot sits in the SVG, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Frame {
-    pub width: f64,
-    pub height: f64,
-    pub left: f64,
-    pub right: f64,
-    pub top: f64,
-    pub bottom: f64,
+pub(crate) struct Frame {
+    pub(crate) width: f64,
+    pub(crate) height: f64,
+    pub(crate) left: f64,
+    pub(crate) right: f64,
+    pub(crate) top: f64,
+    pub(crate) bottom: f64,
 }
 
 impl Frame {
-    pub fn new(width: f64, height: f64) -> Self {
+    pub(crate) fn new(width: f64, height: f64) -> Self {
         Self {
             width: width.max(240.0),
             height,
@@ -145,18 +145,26 @@ impl Frame {
     }
 
     /// The band of bucket `i` of `n`: its left edge and width.
-    pub fn band(&self, i: usize, n: usize) -> (f64, f64) {
+    pub(crate) fn band(&self, i: usize, n: usize) -> (f64, f64) {
         let width = self.plot_width() / n.max(1) as f64;
         (self.left + width * i as f64, width)
     }
 
     /// The height of `value` on an axis topping at `top`.
-    pub fn y(&self, value: f64, top: f64) -> f64 {
+    pub(crate) fn y(&self, value: f64, top: f64) -> f64 {
         self.top + self.plot_height() * (1.0 - (value / top).clamp(0.0, 1.0))
     }
 
     /// Bar `j` of `k` in bucket `i` of `n`: x, y, width, height.
-    pub fn bar(&self, i: usize, n: usize, j: usize, k: usize, value: f64, top: f64) -> [f64; 4] {
+    pub(crate) fn bar(
+        &self,
+        i: usize,
+        n: usize,
+        j: usize,
+        k: usize,
+        value: f64,
+        top: f64,
+    ) -> [f64; 4] {
         let (left, band) = self.band(i, n);
         let group = band * 0.8;
         let width = (group / k.max(1) as f64).max(1.0);
@@ -166,13 +174,13 @@ impl Frame {
     }
 
     /// The point of bucket `i` of `n` on a line.
-    pub fn point(&self, i: usize, n: usize, value: f64, top: f64) -> (f64, f64) {
+    pub(crate) fn point(&self, i: usize, n: usize, value: f64, top: f64) -> (f64, f64) {
         let (left, band) = self.band(i, n);
         (left + band / 2.0, self.y(value, top))
     }
 
     /// Label every how many buckets, so labels do not overlap.
-    pub fn label_every(&self, n: usize, label_px: f64) -> usize {
+    pub(crate) fn label_every(&self, n: usize, label_px: f64) -> usize {
         let fits = (self.plot_width() / label_px).floor().max(1.0) as usize;
         n.div_ceil(fits).max(1)
     }
@@ -180,26 +188,26 @@ impl Frame {
 
 /// What the tooltip shows, and where (pixels from the chart's top left).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tip {
-    pub x: f64,
-    pub y: f64,
-    pub title: String,
-    pub lines: Vec<String>,
+pub(crate) struct Tip {
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+    pub(crate) title: String,
+    pub(crate) lines: Vec<String>,
 }
 
 /// A bucket of a series someone clicked: the explorer opens on it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pick {
+pub(crate) struct Pick {
     /// RFC 3339, inclusive.
-    pub from: String,
+    pub(crate) from: String,
     /// RFC 3339, exclusive.
-    pub to: String,
+    pub(crate) to: String,
     /// The breakdown value; empty without a breakdown.
-    pub breakdown_value: String,
+    pub(crate) breakdown_value: String,
 }
 
 /// The series value a chart element carries in `data-series`.
-pub fn series_key(series: &TrendSeries) -> String {
+pub(crate) fn series_key(series: &TrendSeries) -> String {
     if series.breakdown_value.is_empty() {
         "all".to_owned()
     } else {
@@ -209,7 +217,7 @@ pub fn series_key(series: &TrendSeries) -> String {
 
 /// The trends chart of `answer` at `width` px: bars (or a line) per series, the previous
 /// period dashed when compared, a tooltip on hover and focus, and `pick` on click or Enter.
-pub fn trend_chart(
+pub(crate) fn trend_chart(
     answer: &TrendsResponse,
     line: bool,
     width: f64,
@@ -391,7 +399,7 @@ pub fn trend_chart(
 }
 
 /// A value for `data-value`: exact, without grouping.
-pub fn format_plain(value: f64) -> String {
+pub(crate) fn format_plain(value: f64) -> String {
     if (value - value.round()).abs() < 1e-9 {
         format!("{}", value.round() as i64)
     } else {

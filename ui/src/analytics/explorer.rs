@@ -46,7 +46,7 @@ fn events_path(v: &ViewState) -> Option<String> {
 }
 
 #[component]
-pub fn ExplorerTab() -> View {
+pub(crate) fn ExplorerTab() -> View {
     let page = use_context::<Page>();
     let view = page.view;
     let rows = create_signal(Rows::Loading);

@@ -17,7 +17,7 @@ const WINDOWS: [(u64, &str); 6] = [
 ];
 
 /// The request for the steps of `v`; `None` while fewer than two name an event.
-pub fn request(v: &ViewState) -> Option<FunnelRequest> {
+pub(crate) fn request(v: &ViewState) -> Option<FunnelRequest> {
     let steps = v.named_steps();
     (steps.len() >= 2).then(|| FunnelRequest {
         steps: steps
@@ -34,7 +34,7 @@ pub fn request(v: &ViewState) -> Option<FunnelRequest> {
 }
 
 #[component]
-pub fn FunnelTab() -> View {
+pub(crate) fn FunnelTab() -> View {
     let page = use_context::<Page>();
     let view = page.view;
     let funnel = Loader::<FunnelResponse>::new();

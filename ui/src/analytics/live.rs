@@ -22,15 +22,15 @@ const MAX_PAUSE_MS: u32 = 30_000;
 
 /// One message of an event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SseMessage {
+pub(crate) struct SseMessage {
     /// `message` when the server named none.
-    pub event: String,
-    pub data: String,
+    pub(crate) event: String,
+    pub(crate) data: String,
 }
 
 /// Reads Server-Sent Events from bytes as they arrive, in chunks cut anywhere.
 #[derive(Debug, Default)]
-pub struct SseParser {
+pub(crate) struct SseParser {
     pending: Vec<u8>,
     event: String,
     data: Vec<String>,
@@ -38,7 +38,7 @@ pub struct SseParser {
 
 impl SseParser {
     /// The messages `bytes` completed.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseMessage> {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<SseMessage> {
         self.pending.extend_from_slice(bytes);
         let mut messages = Vec::new();
         while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
@@ -78,16 +78,16 @@ impl SseParser {
 
 /// An event of the feed, as its row shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedItem {
-    pub id: String,
-    pub event: String,
-    pub who: String,
-    pub at: String,
-    pub path: String,
+pub(crate) struct FeedItem {
+    pub(crate) id: String,
+    pub(crate) event: String,
+    pub(crate) who: String,
+    pub(crate) at: String,
+    pub(crate) path: String,
 }
 
 /// The feed row of an `event` message (an event envelope as published).
-pub fn feed_item(data: &str) -> Option<FeedItem> {
+pub(crate) fn feed_item(data: &str) -> Option<FeedItem> {
     let value: serde_json::Value = serde_json::from_str(data).ok()?;
     let text = |pointer: &str| {
         value
@@ -117,7 +117,7 @@ enum Link {
 }
 
 #[component]
-pub fn LiveTab() -> View {
+pub(crate) fn LiveTab() -> View {
     let page = use_context::<Page>();
     let link = create_signal(Link::Connecting);
     let active = create_signal(None::<Option<u64>>);

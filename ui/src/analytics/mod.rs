@@ -17,11 +17,11 @@ use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, Action};
 use crate::session::Session;
-pub use url::{Preset, Tab, ViewState};
+pub(crate) use url::{Preset, Tab, ViewState};
 
 /// A call's state as the page shows it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Load<T> {
+pub(crate) enum Load<T> {
     Idle,
     Loading,
     Ready(T),
@@ -30,8 +30,8 @@ pub enum Load<T> {
 
 /// The answer of one kind of call, of which only the last one asked for counts.
 #[derive(Debug)]
-pub struct Loader<T: 'static> {
-    pub state: Signal<Load<T>>,
+pub(crate) struct Loader<T: 'static> {
+    pub(crate) state: Signal<Load<T>>,
     /// The call whose answer is awaited or shown.
     wanted: Signal<String>,
 }
@@ -51,7 +51,7 @@ impl<T: DeserializeOwned + Clone + 'static> Default for Loader<T> {
 }
 
 impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: create_signal(Load::Idle),
             wanted: create_signal(String::new()),
@@ -59,17 +59,17 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
     }
 
     /// `GET path`, unless that is what is shown already.
-    pub fn get(self, session: Session, path: String) {
+    pub(crate) fn get(self, session: Session, path: String) {
         self.run(session, path, None);
     }
 
     /// `POST path` with `body`, unless that is what is shown already.
-    pub fn post(self, session: Session, path: String, body: serde_json::Value) {
+    pub(crate) fn post(self, session: Session, path: String, body: serde_json::Value) {
         self.run(session, path, Some(body));
     }
 
     /// Forgets the answer, so the next call runs even when it is the same.
-    pub fn reset(self) {
+    pub(crate) fn reset(self) {
         self.wanted.set(String::new());
         self.state.set(Load::Idle);
     }
@@ -114,18 +114,18 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
 
 /// What the tabs share: the session, the view (the address) and what every tab reads.
 #[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub session: Session,
-    pub view: Signal<ViewState>,
-    pub projects: Signal<Load<Vec<ProjectSummary>>>,
-    pub catalog: Loader<CatalogResponse>,
+pub(crate) struct Page {
+    pub(crate) session: Session,
+    pub(crate) view: Signal<ViewState>,
+    pub(crate) projects: Signal<Load<Vec<ProjectSummary>>>,
+    pub(crate) catalog: Loader<CatalogResponse>,
     /// The width the charts may take, in pixels.
-    pub width: Signal<f64>,
+    pub(crate) width: Signal<f64>,
 }
 
 impl Page {
     /// The parameters every query takes, for the view `v`: project, range and filters.
-    pub fn scope(v: &ViewState) -> Vec<(&'static str, String)> {
+    pub(crate) fn scope(v: &ViewState) -> Vec<(&'static str, String)> {
         vec![
             ("project_id", v.project.clone()),
             ("from", v.from.clone()),
@@ -135,7 +135,7 @@ impl Page {
     }
 
     /// `path` with the scope of `v` and `more`.
-    pub fn path(v: &ViewState, path: &str, more: &[(&str, &str)]) -> String {
+    pub(crate) fn path(v: &ViewState, path: &str, more: &[(&str, &str)]) -> String {
         let scope = Self::scope(v);
         let mut pairs: Vec<(&str, &str)> = scope.iter().map(|(n, v)| (*n, v.as_str())).collect();
         pairs.extend_from_slice(more);
@@ -143,7 +143,7 @@ impl Page {
     }
 
     /// Adds `filter` to the view's, once.
-    pub fn add_filter(self, filter: FilterSpec) {
+    pub(crate) fn add_filter(self, filter: FilterSpec) {
         self.view.update(|v| {
             if !v.filters.contains(&filter) {
                 v.filters.push(filter);
@@ -192,7 +192,7 @@ fn event_options(page: Page, chosen: &str) -> Vec<View> {
 }
 
 /// The value of the input or select an event came from.
-pub fn target_value(event: &web_sys::Event) -> String {
+pub(crate) fn target_value(event: &web_sys::Event) -> String {
     let Some(target) = event.target() else {
         return String::new();
     };
@@ -206,7 +206,7 @@ pub fn target_value(event: &web_sys::Event) -> String {
 }
 
 /// The loading line, the error or what `ready` makes of the answer.
-pub fn show<T: Clone + 'static>(
+pub(crate) fn show<T: Clone + 'static>(
     load: Signal<Load<T>>,
     loading: &'static str,
     ready: impl Fn(T) -> View + Copy + 'static,
@@ -225,7 +225,7 @@ pub fn show<T: Clone + 'static>(
 const BUILTIN_NAME: &str = "Event Analytics (this app)";
 
 #[allow(non_snake_case)]
-pub fn AnalyticsPage() -> View {
+pub(crate) fn AnalyticsPage() -> View {
     let session = use_context::<Session>();
     let view = create_signal(ViewState::decode(
         &crate::route::location_search(),

@@ -10,7 +10,7 @@ use super::charts::{self, Pick, Tip};
 use super::{Load, Loader, Page, Tab, target_value, url};
 
 /// The dimensions of the top tables and the breakdown, with their titles.
-pub const DIMENSIONS: [(&str, &str); 6] = [
+pub(crate) const DIMENSIONS: [(&str, &str); 6] = [
     ("path", "Pages"),
     ("referrer", "Referrers"),
     ("browser", "Browsers"),
@@ -29,7 +29,7 @@ const FIGURES: [(&str, &str); 5] = [
 ];
 
 #[component]
-pub fn OverviewTab() -> View {
+pub(crate) fn OverviewTab() -> View {
     let page = use_context::<Page>();
     let view = page.view;
     let overview = Loader::<OverviewResponse>::new();

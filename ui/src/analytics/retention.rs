@@ -7,7 +7,7 @@ use sycamore::prelude::*;
 use super::{Load, Loader, Page, ViewState, charts, target_value};
 
 /// The request for `v`; `None` until both events are named.
-pub fn request(v: &ViewState) -> Option<RetentionRequest> {
+pub(crate) fn request(v: &ViewState) -> Option<RetentionRequest> {
     let start = v.start_event.trim();
     let back = v.return_event.trim();
     (!start.is_empty() && !back.is_empty()).then(|| RetentionRequest {
@@ -19,7 +19,7 @@ pub fn request(v: &ViewState) -> Option<RetentionRequest> {
 }
 
 #[component]
-pub fn RetentionTab() -> View {
+pub(crate) fn RetentionTab() -> View {
     let page = use_context::<Page>();
     let view = page.view;
     let retention = Loader::<RetentionResponse>::new();

@@ -5,7 +5,7 @@ use contract::query::FilterSpec;
 
 /// The tabs of the page, in the order they are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
+pub(crate) enum Tab {
     Overview,
     Funnel,
     Retention,
@@ -14,7 +14,7 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [
+    pub(crate) const ALL: [Tab; 5] = [
         Tab::Overview,
         Tab::Funnel,
         Tab::Retention,
@@ -22,7 +22,7 @@ impl Tab {
         Tab::Explorer,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tab::Overview => "overview",
             Tab::Funnel => "funnel",
@@ -32,7 +32,7 @@ impl Tab {
         }
     }
 
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Tab::Overview => "Overview",
             Tab::Funnel => "Funnel",
@@ -49,7 +49,7 @@ impl Tab {
 
 /// The date range: a preset relative to today, or two fixed dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preset {
+pub(crate) enum Preset {
     Today,
     Days7,
     Days30,
@@ -58,7 +58,7 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 5] = [
+    pub(crate) const ALL: [Preset; 5] = [
         Preset::Today,
         Preset::Days7,
         Preset::Days30,
@@ -66,7 +66,7 @@ impl Preset {
         Preset::Custom,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Preset::Today => "today",
             Preset::Days7 => "7d",
@@ -76,7 +76,7 @@ impl Preset {
         }
     }
 
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Preset::Today => "Today",
             Preset::Days7 => "Last 7 days",
@@ -86,12 +86,12 @@ impl Preset {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         Preset::ALL.into_iter().find(|p| p.as_str() == text)
     }
 
     /// The first and last day (inclusive) of the preset ending `today`; `None` for custom.
-    pub fn days(self, today: &str) -> Option<(String, String)> {
+    pub(crate) fn days(self, today: &str) -> Option<(String, String)> {
         let back = match self {
             Preset::Today => 0,
             Preset::Days7 => 6,
@@ -105,43 +105,43 @@ impl Preset {
 
 /// Everything the address holds. Defaults are left out of the query string.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ViewState {
-    pub tab: Tab,
+pub(crate) struct ViewState {
+    pub(crate) tab: Tab,
     /// The project's id; empty until the project list chose one.
-    pub project: String,
-    pub preset: Preset,
+    pub(crate) project: String,
+    pub(crate) preset: Preset,
     /// `YYYY-MM-DD`, inclusive; what the preset gives unless it is custom.
-    pub from: String,
-    pub to: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
     /// Conditions on every query of the page.
-    pub filters: Vec<FilterSpec>,
-    pub interval: String,
+    pub(crate) filters: Vec<FilterSpec>,
+    pub(crate) interval: String,
     /// `count` (events) or `uniques` (users).
-    pub measure: String,
+    pub(crate) measure: String,
     /// A dimension, or empty for one series.
-    pub breakdown: String,
+    pub(crate) breakdown: String,
     /// Only this event in the trends chart (empty: all).
-    pub event: String,
-    pub line: bool,
-    pub compare: bool,
+    pub(crate) event: String,
+    pub(crate) line: bool,
+    pub(crate) compare: bool,
     /// Funnel steps, by event name.
-    pub steps: Vec<String>,
-    pub window_seconds: u64,
-    pub start_event: String,
-    pub return_event: String,
+    pub(crate) steps: Vec<String>,
+    pub(crate) window_seconds: u64,
+    pub(crate) start_event: String,
+    pub(crate) return_event: String,
     /// `day` or `week`.
-    pub period: String,
-    pub periods: u32,
+    pub(crate) period: String,
+    pub(crate) periods: u32,
     /// The explorer's event name.
-    pub explore_event: String,
+    pub(crate) explore_event: String,
     /// A narrower window of the explorer (a chart bucket), as RFC 3339 instants.
-    pub at_from: String,
-    pub at_to: String,
+    pub(crate) at_from: String,
+    pub(crate) at_to: String,
 }
 
 impl ViewState {
     /// The page as it opens without a query string, `today` being `YYYY-MM-DD`.
-    pub fn new(today: &str) -> Self {
+    pub(crate) fn new(today: &str) -> Self {
         let (from, to) = Preset::Days7
             .days(today)
             .unwrap_or_else(|| (today.to_owned(), today.to_owned()));
@@ -172,7 +172,7 @@ impl ViewState {
 
     /// The view `search` (a query string, with or without its `?`) describes; what it does not
     /// say, or says wrongly, keeps the defaults.
-    pub fn decode(search: &str, today: &str) -> Self {
+    pub(crate) fn decode(search: &str, today: &str) -> Self {
         let mut state = Self::new(today);
         let mut from = None;
         let mut to = None;
@@ -244,7 +244,7 @@ impl ViewState {
     }
 
     /// The query string (without `?`) that [`ViewState::decode`] reads back as this view.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let defaults = Self::new(&self.to);
         let mut pairs: Vec<(&str, String)> = vec![("tab", self.tab.as_str().to_owned())];
         pairs.push(("project", self.project.clone()));
@@ -293,7 +293,7 @@ impl ViewState {
     }
 
     /// The `filter` parameter of the queries: the page's filters as JSON, empty when none.
-    pub fn filter_param(&self) -> String {
+    pub(crate) fn filter_param(&self) -> String {
         if self.filters.is_empty() {
             String::new()
         } else {
@@ -302,7 +302,7 @@ impl ViewState {
     }
 
     /// The funnel steps that name an event.
-    pub fn named_steps(&self) -> Vec<String> {
+    pub(crate) fn named_steps(&self) -> Vec<String> {
         self.steps
             .iter()
             .map(|step| step.trim().to_owned())
@@ -317,7 +317,7 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// A filter of `key` equal to `value`, as the API reads it.
-pub fn equals(key: &str, value: &str) -> FilterSpec {
+pub(crate) fn equals(key: &str, value: &str) -> FilterSpec {
     FilterSpec {
         key: key.to_owned(),
         op: "eq".to_owned(),
@@ -326,7 +326,7 @@ pub fn equals(key: &str, value: &str) -> FilterSpec {
 }
 
 /// How a filter reads on its chip: `path = /pricing`, `plan is set`.
-pub fn describe(filter: &FilterSpec) -> String {
+pub(crate) fn describe(filter: &FilterSpec) -> String {
     let key = filter.key.strip_prefix("property:").unwrap_or(&filter.key);
     let value = match &filter.value {
         Some(serde_json::Value::String(text)) => text.clone(),
@@ -349,7 +349,7 @@ pub fn describe(filter: &FilterSpec) -> String {
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn parse_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.splitn(3, '-');
     let year: i64 = parts.next()?.parse().ok()?;
     let month: i64 = parts.next()?.parse().ok()?;
@@ -369,7 +369,7 @@ pub fn parse_date(text: &str) -> Option<i64> {
 }
 
 /// The `YYYY-MM-DD` date `days` after 1970-01-01.
-pub fn format_date(days: i64) -> String {
+pub(crate) fn format_date(days: i64) -> String {
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -384,7 +384,7 @@ pub fn format_date(days: i64) -> String {
 }
 
 /// `date` moved by `days`.
-pub fn add_days(date: &str, days: i64) -> Option<String> {
+pub(crate) fn add_days(date: &str, days: i64) -> Option<String> {
     Some(format_date(parse_date(date)? + days))
 }
 
