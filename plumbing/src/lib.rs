@@ -19,3 +19,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod streams;
 pub mod telemetry;
+pub mod traceparent;

@@ -34,6 +34,67 @@ struct Keys {
     caught_up: bool,
 }
 
+impl Keys {
+    /// Applies one project event; the other auth events change nothing here.
+    fn apply(&mut self, event: AuthEvent) {
+        match event {
+            AuthEvent::ProjectCreated {
+                project_id,
+                timezone,
+                ..
+            } => {
+                self.projects_known.insert(project_id, timezone);
+            }
+            AuthEvent::ProjectDomainsSet {
+                project_id,
+                domains,
+                ..
+            } => {
+                self.domains.retain(|_, owner| *owner != project_id);
+                let domains: Vec<String> = domains
+                    .iter()
+                    .map(|domain| domain.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|domain| !domain.is_empty())
+                    .collect();
+                for domain in &domains {
+                    self.domains.insert(domain.clone(), project_id);
+                }
+                self.sites.insert(project_id, domains);
+            }
+            AuthEvent::ProjectQuotaSet {
+                project_id,
+                events_per_second,
+                bytes_per_second,
+                ..
+            } => {
+                let quota = ProjectQuota {
+                    events_per_second,
+                    bytes_per_second,
+                };
+                self.quotas.insert(project_id, quota);
+            }
+            AuthEvent::WriteKeyIssued {
+                project_id,
+                key_id,
+                key,
+                ..
+            } => {
+                self.projects_known
+                    .entry(project_id)
+                    .or_insert_with(|| "UTC".to_owned());
+                self.projects.insert(key.clone(), project_id);
+                self.by_id.insert(key_id, key);
+            }
+            AuthEvent::WriteKeyRevoked { key_id, .. } => {
+                if let Some(key) = self.by_id.remove(&key_id) {
+                    self.projects.remove(&key);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The shared project map.
 #[derive(Debug, Clone, Default)]
 pub struct Projects {
@@ -171,59 +232,7 @@ impl Projects {
             let event = serde_json::from_slice::<AuthEvent>(&message.payload);
             let mut keys = self.write();
             match event {
-                Ok(AuthEvent::ProjectCreated {
-                    project_id,
-                    timezone,
-                    ..
-                }) => {
-                    keys.projects_known.insert(project_id, timezone);
-                }
-                Ok(AuthEvent::ProjectDomainsSet {
-                    project_id,
-                    domains,
-                    ..
-                }) => {
-                    keys.domains.retain(|_, owner| *owner != project_id);
-                    let domains: Vec<String> = domains
-                        .iter()
-                        .map(|domain| domain.trim().trim_end_matches('.').to_ascii_lowercase())
-                        .filter(|domain| !domain.is_empty())
-                        .collect();
-                    for domain in &domains {
-                        keys.domains.insert(domain.clone(), project_id);
-                    }
-                    keys.sites.insert(project_id, domains);
-                }
-                Ok(AuthEvent::ProjectQuotaSet {
-                    project_id,
-                    events_per_second,
-                    bytes_per_second,
-                    ..
-                }) => {
-                    let quota = ProjectQuota {
-                        events_per_second,
-                        bytes_per_second,
-                    };
-                    keys.quotas.insert(project_id, quota);
-                }
-                Ok(AuthEvent::WriteKeyIssued {
-                    project_id,
-                    key_id,
-                    key,
-                    ..
-                }) => {
-                    keys.projects_known
-                        .entry(project_id)
-                        .or_insert_with(|| "UTC".to_owned());
-                    keys.projects.insert(key.clone(), project_id);
-                    keys.by_id.insert(key_id, key);
-                }
-                Ok(AuthEvent::WriteKeyRevoked { key_id, .. }) => {
-                    if let Some(key) = keys.by_id.remove(&key_id) {
-                        keys.projects.remove(&key);
-                    }
-                }
-                Ok(_) => {}
+                Ok(event) => keys.apply(event),
                 Err(err) => {
                     tracing::error!(sequence, error = %err, "unreadable auth event, skipped")
                 }

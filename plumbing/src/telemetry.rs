@@ -185,7 +185,7 @@ fn otlp_provider(config: &OtlpConfig) -> anyhow::Result<SdkTracerProvider> {
 
 /// The span context of a valid W3C `traceparent`, as seen from the receiving side.
 fn remote_context(traceparent: &str) -> Option<SpanContext> {
-    let parsed = crate::http::parse_traceparent(traceparent)?;
+    let parsed = crate::traceparent::parse(traceparent)?;
     Some(SpanContext::new(
         TraceId::from_hex(parsed.trace_id).ok()?,
         SpanId::from_hex(parsed.parent_id).ok()?,

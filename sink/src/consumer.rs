@@ -261,7 +261,7 @@ fn log_stored(rows: &[EventRow], messages: &[Message]) {
     for (row, message) in rows.iter().zip(messages) {
         let traceparent = header(message, contract::streams::TRACEPARENT_HEADER);
         let trace_id =
-            plumbing::http::parse_traceparent(traceparent).map_or("", |parsed| parsed.trace_id);
+            plumbing::traceparent::parse(traceparent).map_or("", |parsed| parsed.trace_id);
         let span = tracing::debug_span!("event_stored", event_id = %row.event_id);
         plumbing::telemetry::set_remote_parent(&span, traceparent);
         span.in_scope(|| {

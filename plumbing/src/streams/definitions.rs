@@ -1,14 +1,10 @@
-//! JetStream provisioning from the definitions in `nats/`: the same JSON files that
-//! `nats stream add --config` and `nats consumer add --config` accept. Creating is idempotent;
-//! a changed definition updates the stream or consumer in place.
+//! The stream and consumer definitions bundled from `nats/`, narrowed to what one service
+//! provisions, with the replica count and the event log's budgets from the environment.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer, stream};
-
-pub use crate::connect::{connect, connect_options};
-use crate::startup::Done;
+use async_nats::jetstream::{consumer, stream};
 
 /// Stream definitions bundled from `nats/streams/`, in the order they are provisioned: the
 /// history before `EVENTS`, so that on an upgrade from a limits-retention `EVENTS` the history
@@ -17,17 +13,17 @@ use crate::startup::Done;
 const STREAM_FILES: &[(&str, &str)] = &[
     (
         "EVENTS_HISTORY.json",
-        include_str!("../../nats/streams/EVENTS_HISTORY.json"),
+        include_str!("../../../nats/streams/EVENTS_HISTORY.json"),
     ),
     (
         "EVENTS.json",
-        include_str!("../../nats/streams/EVENTS.json"),
+        include_str!("../../../nats/streams/EVENTS.json"),
     ),
     (
         "EVENTS_DLQ.json",
-        include_str!("../../nats/streams/EVENTS_DLQ.json"),
+        include_str!("../../../nats/streams/EVENTS_DLQ.json"),
     ),
-    ("AUTH.json", include_str!("../../nats/streams/AUTH.json")),
+    ("AUTH.json", include_str!("../../../nats/streams/AUTH.json")),
 ];
 
 /// Consumer definitions bundled from `nats/consumers/<stream>/`, with their stream.
@@ -35,12 +31,12 @@ const CONSUMER_FILES: &[(&str, &str, &str)] = &[
     (
         "EVENTS",
         "sink-clickhouse.json",
-        include_str!("../../nats/consumers/EVENTS/sink-clickhouse.json"),
+        include_str!("../../../nats/consumers/EVENTS/sink-clickhouse.json"),
     ),
     (
         "AUTH",
         "auth-projector.json",
-        include_str!("../../nats/consumers/AUTH/auth-projector.json"),
+        include_str!("../../../nats/consumers/AUTH/auth-projector.json"),
     ),
 ];
 
@@ -211,193 +207,6 @@ impl EventBudgets {
 fn set_limit(limit: &mut i64, budget: Option<i64>) {
     if let Some(budget) = budget {
         *limit = budget;
-    }
-}
-
-/// Creates every stream and consumer, or updates it when its definition changed. Running it
-/// twice leaves the same configuration and no error.
-pub async fn provision(js: &jetstream::Context, definitions: &Definitions) -> anyhow::Result<()> {
-    for config in &definitions.streams {
-        if definitions.create_only.contains(&config.name) {
-            if existing_stream(js, &config.name).await?.is_none() {
-                js.create_stream(config.clone())
-                    .await
-                    .with_context(|| format!("creating stream {}", config.name))?;
-            }
-            continue;
-        }
-        copied_before_interest(js, definitions, config).await?;
-        js.create_or_update_stream(config.clone())
-            .await
-            .with_context(|| format!("provisioning stream {}", config.name))?;
-        // A stream's consumers right after it: an interest-retention stream keeps a message
-        // only for the consumers it has when the message arrives.
-        let consumers = definitions
-            .consumers
-            .iter()
-            .filter(|definition| definition.stream == config.name);
-        for definition in consumers {
-            let name = definition
-                .config
-                .durable_name
-                .as_deref()
-                .unwrap_or("<unnamed>");
-            // The server's create action is "create or update" for a durable consumer, so a
-            // changed definition updates it and an unchanged one is a no-op.
-            js.create_consumer_on_stream(definition.config.clone(), definition.stream.as_str())
-                .await
-                .with_context(|| {
-                    format!("provisioning consumer {name} on {}", definition.stream)
-                })?;
-        }
-    }
-    tracing::info!(
-        streams = definitions.streams.len(),
-        consumers = definitions.consumers.len(),
-        "jetstream provisioned"
-    );
-    Ok(())
-}
-
-/// How long provisioning waits for a history to copy a stream before turning it to interest
-/// retention; past it provisioning fails (and is retried) rather than drop history.
-const COPY_DEADLINE: Duration = Duration::from_secs(120);
-
-/// On an upgrade, a stream that turns from limits to interest retention drops at once every
-/// message its consumers acked. The streams that source it (the history) must first hold a copy
-/// of everything it stores: this waits until they copied as many messages as it holds. A stream
-/// that does not exist yet, or is not changing retention, needs no wait.
-async fn copied_before_interest(
-    js: &jetstream::Context,
-    definitions: &Definitions,
-    config: &stream::Config,
-) -> anyhow::Result<()> {
-    if config.retention != stream::RetentionPolicy::Interest {
-        return Ok(());
-    }
-    let Some(info) = existing_stream(js, &config.name).await? else {
-        return Ok(());
-    };
-    if info.config.retention != stream::RetentionPolicy::Limits {
-        return Ok(());
-    }
-    let held = info.state.messages;
-    let copies = definitions.streams.iter().filter(|copy| {
-        copy.sources
-            .iter()
-            .flatten()
-            .any(|source| source.name == config.name)
-    });
-    for copy in copies {
-        let deadline = tokio::time::Instant::now() + COPY_DEADLINE;
-        loop {
-            let copied = existing_stream(js, &copy.name)
-                .await?
-                .map_or(0, |info| info.state.last_sequence);
-            if copied >= held {
-                break;
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "{} has copied {copied} of the {held} messages of {}: not turning it to interest \
-                 retention yet",
-                copy.name,
-                config.name
-            );
-            tracing::info!(
-                stream = %config.name,
-                copy = %copy.name,
-                copied,
-                held,
-                "waiting for the history to copy the stream before its retention changes"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-    Ok(())
-}
-
-/// The stream's information, `None` when it does not exist.
-async fn existing_stream(
-    js: &jetstream::Context,
-    name: &str,
-) -> anyhow::Result<Option<stream::Info>> {
-    match js.get_stream(name).await {
-        Ok(mut stream) => Ok(Some(stream.info().await?.clone())),
-        Err(err) => match err.kind() {
-            jetstream::context::GetStreamErrorKind::JetStream(err)
-                if err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-            {
-                Ok(None)
-            }
-            _ => Err(err.into()),
-        },
-    }
-}
-
-/// A NATS connection plus the state of provisioning, shared by a service's tasks.
-#[derive(Debug, Clone)]
-pub struct JetStream {
-    pub client: async_nats::Client,
-    pub context: jetstream::Context,
-    provisioned: Done,
-}
-
-impl JetStream {
-    /// Connects in the background (the service starts and reports "not ready" while NATS is
-    /// unreachable) and provisions `definitions` as soon as the server answers, retrying.
-    pub async fn start(url: &str, service: &str, definitions: Definitions) -> anyhow::Result<Self> {
-        let (options, address) = crate::connect::connect_options(url);
-        let client = options
-            .name(service)
-            .retry_on_initial_connect()
-            .connection_timeout(Duration::from_secs(2))
-            .connect(address)
-            .await
-            .with_context(|| {
-                format!(
-                    "connecting to NATS at {}",
-                    crate::config::without_password(url)
-                )
-            })?;
-        let context = jetstream::new(client.clone());
-        let provisioned = crate::startup::spawn_until_ok("jetstream provisioning", {
-            let context = context.clone();
-            move || {
-                let context = context.clone();
-                let definitions = definitions.clone();
-                async move { provision(&context, &definitions).await }
-            }
-        });
-        Ok(Self {
-            client,
-            context,
-            provisioned,
-        })
-    }
-
-    /// [`Self::check`] in the shape [`crate::health::Health::with_check`] takes.
-    pub fn readiness_check(
-        &self,
-    ) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
-        let this = self.clone();
-        move || std::future::ready(this.check())
-    }
-
-    /// Whether the streams and consumers were provisioned since the service started.
-    pub fn is_provisioned(&self) -> bool {
-        self.provisioned.is_done()
-    }
-
-    /// Readiness check: connected, and the streams and consumers exist.
-    pub fn check(&self) -> Result<(), String> {
-        match self.client.connection_state() {
-            async_nats::connection::State::Connected if self.provisioned.is_done() => Ok(()),
-            async_nats::connection::State::Connected => {
-                Err("streams not provisioned yet".to_owned())
-            }
-            state => Err(format!("nats connection is {state:?}")),
-        }
     }
 }
 
