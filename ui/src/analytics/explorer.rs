@@ -5,7 +5,8 @@ use contract::query::{EventView, EventsPage};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
 
-use super::{Page, ViewState, target_value};
+use super::page::{Page, event_options, target_value};
+use super::url::ViewState;
 use crate::api::{self, Action};
 
 /// Events per page.
@@ -45,15 +46,23 @@ fn events_path(v: &ViewState) -> Option<String> {
     ))
 }
 
-#[component]
-pub(crate) fn ExplorerTab() -> View {
-    let page = use_context::<Page>();
-    let view = page.view;
-    let rows = create_signal(Rows::Loading);
-    let drawer = create_signal(None::<EventView>);
-    let wanted = create_selector(move || view.with(events_path));
+/// The explorer's state: the rows shown, the event open in the drawer, and the query wanted.
+#[derive(Debug, Clone, Copy)]
+struct Explorer {
+    page: Page,
+    rows: Signal<Rows>,
+    drawer: Signal<Option<EventView>>,
+    /// The query of the view, without a cursor; an answer to another one is dropped.
+    wanted: ReadSignal<Option<String>>,
+}
 
-    let fetch = move |base: String, cursor: Option<String>| {
+impl Explorer {
+    /// Asks for the page of `base` after `cursor` (the first without one): a first page replaces
+    /// the rows, a later one is added to them.
+    fn fetch(self, base: String, cursor: Option<String>) {
+        let Explorer {
+            page, rows, wanted, ..
+        } = self;
         let url = match &cursor {
             Some(cursor) => format!("{base}&cursor={}", api::encode_component(cursor)),
             None => base.clone(),
@@ -88,14 +97,11 @@ pub(crate) fn ExplorerTab() -> View {
                 Err(err) => *rows = Rows::Failed(api::explain(&err, Action::Work)),
             });
         });
-    };
-    create_effect(move || {
-        if let Some(path) = wanted.get_clone() {
-            rows.set(Rows::Loading);
-            fetch(path, None);
-        }
-    });
-    let load_more = move |_| {
+    }
+
+    /// Asks for the next page, unless one is on its way.
+    fn load_more(self) {
+        let rows = self.rows;
         let next = rows.with_untracked(|r| match r {
             Rows::Shown {
                 next: Some(next),
@@ -104,109 +110,36 @@ pub(crate) fn ExplorerTab() -> View {
             } => Some(next.clone()),
             _ => None,
         });
-        if let (Some(next), Some(path)) = (next, wanted.get_clone_untracked()) {
+        if let (Some(next), Some(path)) = (next, self.wanted.get_clone_untracked()) {
             rows.update(|r| {
                 if let Rows::Shown { more, .. } = r {
                     *more = true;
                 }
             });
-            fetch(path, Some(next));
+            self.fetch(path, Some(next));
         }
-    };
+    }
+}
 
-    // Escape closes the drawer wherever the focus is.
-    on_mount(move || {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let on_key = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(
-            move |event: web_sys::KeyboardEvent| {
-                if event.key() == "Escape" && drawer.with_untracked(Option::is_some) {
-                    close(drawer);
-                }
-            },
-        );
-        let _ = window.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
-        on_cleanup(move || {
-            if let Some(window) = web_sys::window() {
-                let _ = window.remove_event_listener_with_callback(
-                    "keydown",
-                    on_key.as_ref().unchecked_ref(),
-                );
-            }
-        });
+#[component]
+pub(crate) fn ExplorerTab() -> View {
+    let page = use_context::<Page>();
+    let view = page.view;
+    let explorer = Explorer {
+        page,
+        rows: create_signal(Rows::Loading),
+        drawer: create_signal(None::<EventView>),
+        wanted: create_selector(move || view.with(events_path)),
+    };
+    create_effect(move || {
+        if let Some(path) = explorer.wanted.get_clone() {
+            explorer.rows.set(Rows::Loading);
+            explorer.fetch(path, None);
+        }
     });
-
-    let names = move || super::event_options(page, &view.with(|v| v.explore_event.clone()));
-
-    let table = move || match rows.get_clone() {
-        Rows::Loading => view! { p(class="status", role="status") { "Loading the events…" } },
-        Rows::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-        Rows::Shown { events, next, more } => {
-            if events.is_empty() {
-                return view! { p(id="explorer-empty", class="status empty", role="status") { "No events match." } };
-            }
-            let count = format!(
-                "{} event{} shown{}",
-                events.len(),
-                if events.len() == 1 { "" } else { "s" },
-                if next.is_some() { ", more to load" } else { "" }
-            );
-            let body = events
-                .into_iter()
-                .map(|event| {
-                    let id = event.event_id.to_string();
-                    let when = event
-                        .timestamp
-                        .replace('T', " ")
-                        .trim_end_matches('Z')
-                        .to_owned();
-                    let path = event.context.path.clone();
-                    let who = event.distinct_id.clone();
-                    let name = event.event.clone();
-                    let open_click = event.clone();
-                    let open_key = event;
-                    view! {
-                        tr(class="event-row", tabindex="0", data-event-id=id,
-                            on:click=move |_| drawer.set(Some(open_click.clone())),
-                            on:keydown=move |e: web_sys::KeyboardEvent| {
-                                if e.key() == "Enter" || e.key() == " " {
-                                    e.prevent_default();
-                                    drawer.set(Some(open_key.clone()));
-                                }
-                            }) {
-                            td(class="event-time") { (when) }
-                            td(class="event-name") { (name) }
-                            td(class="event-who") { (who) }
-                            td(class="event-path") { (path) }
-                        }
-                    }
-                })
-                .collect::<Vec<_>>();
-            let more_button = next.map(|_| {
-                view! {
-                    button(id="explorer-more", r#type="button", disabled=more, on:click=load_more) {
-                        (if more { "Loading…" } else { "Load more" })
-                    }
-                }
-            });
-            view! {
-                p(id="explorer-count", class="status", role="status") { (count) }
-                div(class="wide-table") {
-                    table(id="explorer", class="explorer") {
-                        caption(class="visually-hidden") { "Events, newest first; open one for all its properties" }
-                        thead { tr {
-                            th(scope="col") { "Time (UTC)" } th(scope="col") { "Event" }
-                            th(scope="col") { "User" } th(scope="col") { "Path" }
-                        } }
-                        tbody { (body) }
-                    }
-                }
-                (more_button)
-            }
-        }
-    };
-
+    on_mount(move || close_on_escape(explorer.drawer));
+    let names = move || event_options(page, &view.with(|v| v.explore_event.clone()));
+    let drawer = explorer.drawer;
     view! {
         div(class="explorer-tab") {
             div(class="trend-controls") {
@@ -218,8 +151,106 @@ pub(crate) fn ExplorerTab() -> View {
                     }) { (names) }
                 }
             }
-            div(class="card") { (table) }
+            div(class="card") { (move || events_table(explorer)) }
             (move || drawer.get_clone().map(|event| drawer_view(event, drawer)))
+        }
+    }
+}
+
+/// Escape closes the drawer wherever the focus is.
+fn close_on_escape(drawer: Signal<Option<EventView>>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let on_key = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(
+        move |event: web_sys::KeyboardEvent| {
+            if event.key() == "Escape" && drawer.with_untracked(Option::is_some) {
+                close(drawer);
+            }
+        },
+    );
+    let _ = window.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+    on_cleanup(move || {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .remove_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+        }
+    });
+}
+
+/// The rows as loaded: the table with its count and the button for more, or why not.
+fn events_table(explorer: Explorer) -> View {
+    let (events, next, more) = match explorer.rows.get_clone() {
+        Rows::Loading => {
+            return view! { p(class="status", role="status") { "Loading the events…" } };
+        }
+        Rows::Failed(message) => {
+            return view! { p(class="form-error", role="alert") { (message) } };
+        }
+        Rows::Shown { events, next, more } => (events, next, more),
+    };
+    if events.is_empty() {
+        return view! { p(id="explorer-empty", class="status empty", role="status") { "No events match." } };
+    }
+    let count = format!(
+        "{} event{} shown{}",
+        events.len(),
+        if events.len() == 1 { "" } else { "s" },
+        if next.is_some() { ", more to load" } else { "" }
+    );
+    let body = events
+        .into_iter()
+        .map(|event| event_row(event, explorer.drawer))
+        .collect::<Vec<_>>();
+    let more_button = next.map(|_| {
+        view! {
+            button(id="explorer-more", r#type="button", disabled=more, on:click=move |_| explorer.load_more()) {
+                (if more { "Loading…" } else { "Load more" })
+            }
+        }
+    });
+    view! {
+        p(id="explorer-count", class="status", role="status") { (count) }
+        div(class="wide-table") {
+            table(id="explorer", class="explorer") {
+                caption(class="visually-hidden") { "Events, newest first; open one for all its properties" }
+                thead { tr {
+                    th(scope="col") { "Time (UTC)" } th(scope="col") { "Event" }
+                    th(scope="col") { "User" } th(scope="col") { "Path" }
+                } }
+                tbody { (body) }
+            }
+        }
+        (more_button)
+    }
+}
+
+/// A row of the table; a click, Enter or Space opens the event in the drawer.
+fn event_row(event: EventView, drawer: Signal<Option<EventView>>) -> View {
+    let id = event.event_id.to_string();
+    let when = event
+        .timestamp
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned();
+    let path = event.context.path.clone();
+    let who = event.distinct_id.clone();
+    let name = event.event.clone();
+    let open_click = event.clone();
+    let open_key = event;
+    view! {
+        tr(class="event-row", tabindex="0", data-event-id=id,
+            on:click=move |_| drawer.set(Some(open_click.clone())),
+            on:keydown=move |e: web_sys::KeyboardEvent| {
+                if e.key() == "Enter" || e.key() == " " {
+                    e.prevent_default();
+                    drawer.set(Some(open_key.clone()));
+                }
+            }) {
+            td(class="event-time") { (when) }
+            td(class="event-name") { (name) }
+            td(class="event-who") { (who) }
+            td(class="event-path") { (path) }
         }
     }
 }

@@ -4,7 +4,10 @@
 use contract::query::{FunnelRequest, FunnelResponse, FunnelStepSpec, MAX_STEPS};
 use sycamore::prelude::*;
 
-use super::{Load, Loader, Page, Tab, ViewState, charts, target_value};
+use super::charts;
+use super::load::{Load, Loader};
+use super::page::{Page, target_value};
+use super::url::{Tab, ViewState};
 
 /// The conversion windows offered, in seconds, with their names.
 const WINDOWS: [(u64, &str); 6] = [
@@ -58,6 +61,46 @@ pub(crate) fn FunnelTab() -> View {
             Err(err) => funnel.state.set(Load::Failed(err.to_string())),
         }
     });
+    let run = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        if view.with_untracked(request).is_none() {
+            funnel
+                .state
+                .set(Load::Failed("Name at least two steps".to_owned()));
+            return;
+        }
+        funnel.reset();
+        runs.update(|n| *n += 1);
+    };
+    view! {
+        div(class="funnel-tab") {
+            form(id="funnel-form", class="card builder", on:submit=run) {
+                h3 { "Steps" }
+                StepInputs {}
+                div(class="builder-actions") {
+                    button(id="funnel-add-step", r#type="button",
+                        disabled=move || view.with(|v| v.steps.len() >= MAX_STEPS),
+                        on:click=move |_| view.update(|v| if v.steps.len() < MAX_STEPS { v.steps.push(String::new()) })) { "Add step" }
+                    WindowPicker {}
+                    button(id="funnel-run", r#type="submit", class="primary") { "Run funnel" }
+                }
+            }
+            div(class="card funnel-result") {
+                (move || match funnel.state.get_clone() {
+                    Load::Idle => view! { p(class="status", role="status") { "Name two or more events and run the funnel." } },
+                    Load::Loading => view! { p(class="status", role="status") { "Running the funnel…" } },
+                    Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
+                    Load::Ready(answer) => result(answer, page),
+                })
+            }
+        }
+    }
+}
+
+/// An input per step, each removable while more than two remain.
+#[component]
+fn StepInputs() -> View {
+    let view = use_context::<Page>().view;
     let count = create_selector(move || view.with(|v| v.steps.len()));
     let steps = move || {
         let n = count.get();
@@ -88,6 +131,13 @@ pub(crate) fn FunnelTab() -> View {
             })
             .collect::<Vec<_>>()
     };
+    view! { ol(class="steps") { (steps) } }
+}
+
+/// The conversion window select.
+#[component]
+fn WindowPicker() -> View {
+    let view = use_context::<Page>().view;
     let windows = move || {
         let chosen = view.with(|v| v.window_seconds);
         WINDOWS
@@ -95,45 +145,14 @@ pub(crate) fn FunnelTab() -> View {
             .map(|(seconds, title)| view! { option(value=seconds.to_string(), selected=seconds == chosen) { (title) } })
             .collect::<Vec<_>>()
     };
-    let run = move |event: web_sys::SubmitEvent| {
-        event.prevent_default();
-        if view.with_untracked(request).is_none() {
-            funnel
-                .state
-                .set(Load::Failed("Name at least two steps".to_owned()));
-            return;
-        }
-        funnel.reset();
-        runs.update(|n| *n += 1);
-    };
     view! {
-        div(class="funnel-tab") {
-            form(id="funnel-form", class="card builder", on:submit=run) {
-                h3 { "Steps" }
-                ol(class="steps") { (steps) }
-                div(class="builder-actions") {
-                    button(id="funnel-add-step", r#type="button",
-                        disabled=move || view.with(|v| v.steps.len() >= MAX_STEPS),
-                        on:click=move |_| view.update(|v| if v.steps.len() < MAX_STEPS { v.steps.push(String::new()) })) { "Add step" }
-                    div(class="control") {
-                        label(r#for="funnel-window") { "Conversion window" }
-                        select(id="funnel-window", on:change=move |e: web_sys::Event| {
-                            if let Ok(seconds) = target_value(&e).parse::<u64>() {
-                                view.update(|v| v.window_seconds = seconds);
-                            }
-                        }) { (windows) }
-                    }
-                    button(id="funnel-run", r#type="submit", class="primary") { "Run funnel" }
+        div(class="control") {
+            label(r#for="funnel-window") { "Conversion window" }
+            select(id="funnel-window", on:change=move |e: web_sys::Event| {
+                if let Ok(seconds) = target_value(&e).parse::<u64>() {
+                    view.update(|v| v.window_seconds = seconds);
                 }
-            }
-            div(class="card funnel-result") {
-                (move || match funnel.state.get_clone() {
-                    Load::Idle => view! { p(class="status", role="status") { "Name two or more events and run the funnel." } },
-                    Load::Loading => view! { p(class="status", role="status") { "Running the funnel…" } },
-                    Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-                    Load::Ready(answer) => result(answer, page),
-                })
-            }
+            }) { (windows) }
         }
     }
 }

@@ -4,7 +4,10 @@
 use contract::query::{MAX_PERIODS, RetentionRequest, RetentionResponse};
 use sycamore::prelude::*;
 
-use super::{Load, Loader, Page, ViewState, charts, target_value};
+use super::charts;
+use super::load::{Load, Loader};
+use super::page::{Page, target_value};
+use super::url::ViewState;
 
 /// The request for `v`; `None` until both events are named.
 pub(crate) fn request(v: &ViewState) -> Option<RetentionRequest> {
@@ -49,6 +52,28 @@ pub(crate) fn RetentionTab() -> View {
         retention.reset();
         runs.update(|n| *n += 1);
     };
+    view! {
+        div(class="retention-tab") {
+            form(id="retention-form", class="card builder", on:submit=run) {
+                RetentionControls {}
+                button(id="retention-run", r#type="submit", class="primary") { "Show retention" }
+            }
+            div(class="card") {
+                (move || match retention.state.get_clone() {
+                    Load::Idle => view! { p(class="status", role="status") { "Name a start and a return event." } },
+                    Load::Loading => view! { p(class="status", role="status") { "Counting the cohorts…" } },
+                    Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
+                    Load::Ready(answer) => grid(answer),
+                })
+            }
+        }
+    }
+}
+
+/// The start and return events, the period and how many periods.
+#[component]
+fn RetentionControls() -> View {
+    let view = use_context::<Page>().view;
     let text_input =
         move |id: &'static str, get: fn(&ViewState) -> String, set: fn(&mut ViewState, String)| {
             view! {
@@ -61,47 +86,34 @@ pub(crate) fn RetentionTab() -> View {
             }
         };
     view! {
-        div(class="retention-tab") {
-            form(id="retention-form", class="card builder", on:submit=run) {
-                div(class="trend-controls") {
-                    div(class="control") {
-                        label(r#for="retention-start") { "Start event" }
-                        (text_input("retention-start", |v| v.start_event.clone(), |v, s| v.start_event = s))
-                    }
-                    div(class="control") {
-                        label(r#for="retention-return") { "Return event" }
-                        (text_input("retention-return", |v| v.return_event.clone(), |v, s| v.return_event = s))
-                    }
-                    div(class="control") {
-                        label(r#for="retention-period") { "Period" }
-                        select(id="retention-period", on:change=move |e: web_sys::Event| {
-                            let value = target_value(&e);
-                            view.update(|v| v.period = value);
-                        }) {
-                            option(value="day", selected=move || view.with(|v| v.period == "day")) { "Day" }
-                            option(value="week", selected=move || view.with(|v| v.period == "week")) { "Week" }
-                        }
-                    }
-                    div(class="control") {
-                        label(r#for="retention-periods") { "Periods" }
-                        input(id="retention-periods", r#type="number", min="1", max=MAX_PERIODS.to_string(),
-                            prop:value=move || view.with(|v| v.periods.to_string()),
-                            on:change=move |e: web_sys::Event| {
-                                if let Ok(n) = target_value(&e).parse::<u32>() {
-                                    view.update(|v| v.periods = n.clamp(1, MAX_PERIODS));
-                                }
-                            })
-                    }
-                }
-                button(id="retention-run", r#type="submit", class="primary") { "Show retention" }
+        div(class="trend-controls") {
+            div(class="control") {
+                label(r#for="retention-start") { "Start event" }
+                (text_input("retention-start", |v| v.start_event.clone(), |v, s| v.start_event = s))
             }
-            div(class="card") {
-                (move || match retention.state.get_clone() {
-                    Load::Idle => view! { p(class="status", role="status") { "Name a start and a return event." } },
-                    Load::Loading => view! { p(class="status", role="status") { "Counting the cohorts…" } },
-                    Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-                    Load::Ready(answer) => grid(answer),
-                })
+            div(class="control") {
+                label(r#for="retention-return") { "Return event" }
+                (text_input("retention-return", |v| v.return_event.clone(), |v, s| v.return_event = s))
+            }
+            div(class="control") {
+                label(r#for="retention-period") { "Period" }
+                select(id="retention-period", on:change=move |e: web_sys::Event| {
+                    let value = target_value(&e);
+                    view.update(|v| v.period = value);
+                }) {
+                    option(value="day", selected=move || view.with(|v| v.period == "day")) { "Day" }
+                    option(value="week", selected=move || view.with(|v| v.period == "week")) { "Week" }
+                }
+            }
+            div(class="control") {
+                label(r#for="retention-periods") { "Periods" }
+                input(id="retention-periods", r#type="number", min="1", max=MAX_PERIODS.to_string(),
+                    prop:value=move || view.with(|v| v.periods.to_string()),
+                    on:change=move |e: web_sys::Event| {
+                        if let Ok(n) = target_value(&e).parse::<u32>() {
+                            view.update(|v| v.periods = n.clamp(1, MAX_PERIODS));
+                        }
+                    })
             }
         }
     }

@@ -1,0 +1,117 @@
+//! A query's answer as the analytics page shows it: loading, failed or ready, of which only
+//! the answer to the last call asked for counts.
+
+use serde::de::DeserializeOwned;
+use sycamore::prelude::*;
+
+use crate::api::{self, Action};
+use crate::session::Session;
+
+/// A call's state as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Load<T> {
+    Idle,
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+/// The answer of one kind of call, of which only the last one asked for counts.
+#[derive(Debug)]
+pub(crate) struct Loader<T: 'static> {
+    pub(crate) state: Signal<Load<T>>,
+    /// The call whose answer is awaited or shown.
+    wanted: Signal<String>,
+}
+
+impl<T> Clone for Loader<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Loader<T> {}
+
+impl<T: DeserializeOwned + Clone + 'static> Default for Loader<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: create_signal(Load::Idle),
+            wanted: create_signal(String::new()),
+        }
+    }
+
+    /// `GET path`, unless that is what is shown already.
+    pub(crate) fn get(self, session: Session, path: String) {
+        self.run(session, path, None);
+    }
+
+    /// `POST path` with `body`, unless that is what is shown already.
+    pub(crate) fn post(self, session: Session, path: String, body: serde_json::Value) {
+        self.run(session, path, Some(body));
+    }
+
+    /// Forgets the answer, so the next call runs even when it is the same.
+    pub(crate) fn reset(self) {
+        self.wanted.set(String::new());
+        self.state.set(Load::Idle);
+    }
+
+    fn run(self, session: Session, path: String, body: Option<serde_json::Value>) {
+        let key = format!(
+            "{path} {}",
+            body.as_ref().map(ToString::to_string).unwrap_or_default()
+        );
+        let failed = self.state.with_untracked(|s| matches!(s, Load::Failed(_)));
+        if self.wanted.get_clone_untracked() == key && !failed {
+            return;
+        }
+        self.wanted.set(key.clone());
+        self.state.set(Load::Loading);
+        if !cfg!(target_arch = "wasm32") {
+            return;
+        }
+        js_sys::futures::spawn_local(async move {
+            let outcome = session
+                .authorized(|token| {
+                    let path = path.clone();
+                    let body = body.clone();
+                    async move {
+                        match body {
+                            None => api::get::<T>(&path, &token).await,
+                            Some(body) => api::send("POST", &path, &body, &token).await,
+                        }
+                    }
+                })
+                .await;
+            if !self.state.is_alive() || self.wanted.get_clone_untracked() != key {
+                return;
+            }
+            self.state.set(match outcome {
+                Ok(answer) => Load::Ready(answer),
+                Err(err) => Load::Failed(api::explain(&err, Action::Work)),
+            });
+        });
+    }
+}
+
+/// The loading line, the error or what `ready` makes of the answer.
+pub(crate) fn show<T: Clone + 'static>(
+    load: Signal<Load<T>>,
+    loading: &'static str,
+    ready: impl Fn(T) -> View + Copy + 'static,
+) -> View {
+    view! {
+        (move || match load.get_clone() {
+            Load::Idle => view! {},
+            Load::Loading => view! { p(class="status", role="status") { (loading) } },
+            Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
+            Load::Ready(answer) => ready(answer),
+        })
+    }
+}

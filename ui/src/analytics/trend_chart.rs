@@ -1,0 +1,262 @@
+//! The trends chart, drawn as SVG from Rust: bars (or a line) per series, the previous period
+//! dashed when compared, a tooltip on hover and focus, and a click or Enter on a bar or point
+//! opens the explorer on its bucket.
+
+use std::rc::Rc;
+
+use contract::query::{TrendSeries, TrendsResponse};
+use sycamore::prelude::*;
+
+use super::charts::{
+    Frame, PALETTE, amount, bucket_label, format_axis, format_number, format_plain, nice_ceiling,
+    ticks,
+};
+
+/// What the tooltip shows, and where (pixels from the chart's top left).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tip {
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+    pub(crate) title: String,
+    pub(crate) lines: Vec<String>,
+}
+
+/// A bucket of a series someone clicked: the explorer opens on it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pick {
+    /// RFC 3339, inclusive.
+    pub(crate) from: String,
+    /// RFC 3339, exclusive.
+    pub(crate) to: String,
+    /// The breakdown value; empty without a breakdown.
+    pub(crate) breakdown_value: String,
+}
+
+/// The series value a chart element carries in `data-series`.
+pub(crate) fn series_key(series: &TrendSeries) -> String {
+    if series.breakdown_value.is_empty() {
+        "all".to_owned()
+    } else {
+        series.breakdown_value.clone()
+    }
+}
+
+/// The trends chart of `answer` at `width` px: bars (or a line) per series, the previous
+/// period dashed when compared, a tooltip on hover and focus, and `pick` on click or Enter.
+pub(crate) fn trend_chart(
+    answer: &TrendsResponse,
+    line: bool,
+    width: f64,
+    tip: Signal<Option<Tip>>,
+    pick: Rc<dyn Fn(Pick)>,
+) -> View {
+    let frame = Frame::new(width, if width < 500.0 { 220.0 } else { 280.0 });
+    let series = &answer.series;
+    let previous = answer.previous_series.as_deref().unwrap_or_default();
+    let max = series
+        .iter()
+        .chain(previous)
+        .flat_map(|s| s.points.iter().map(|p| amount(p.value)))
+        .fold(0.0, f64::max);
+    let chart = Chart {
+        frame,
+        top: nice_ceiling(max),
+        n: series.first().map_or(0, |s| s.points.len()),
+        k: series.len(),
+        interval: &answer.interval,
+        range_end: &answer.scope.range.to,
+        previous,
+        line,
+        tip,
+        pick,
+    };
+    let grid = chart.gridlines(max);
+    let labels = series
+        .first()
+        .map(|s| chart.axis_labels(s))
+        .unwrap_or_default();
+    let dashed = previous
+        .iter()
+        .enumerate()
+        .map(|(j, s)| chart.polyline(s, format!("previous series-{}", j % PALETTE)))
+        .collect::<Vec<_>>();
+    let lines = series
+        .iter()
+        .enumerate()
+        .filter(|_| line)
+        .map(|(j, s)| chart.polyline(s, format!("trend-line series-{}", j % PALETTE)))
+        .collect::<Vec<_>>();
+    let marks = series
+        .iter()
+        .enumerate()
+        .flat_map(|(j, s)| (0..s.points.len()).map(move |i| (j, s, i)))
+        .map(|(j, s, i)| chart.mark(j, s, i))
+        .collect::<Vec<_>>();
+
+    let view_box = format!("0 0 {} {}", frame.width, frame.height);
+    view! {
+        svg(id="trends-chart", class=if line { "chart line" } else { "chart bars" },
+            "viewBox"=view_box, "width"=frame.width.to_string(), "height"=frame.height.to_string(),
+            "role"="group", aria-label="Trends chart: each bar or point opens its events") {
+            (grid)
+            (labels)
+            (dashed)
+            (lines)
+            (marks)
+        }
+    }
+}
+
+/// What every part of one trends chart is drawn against.
+struct Chart<'a> {
+    frame: Frame,
+    /// The top of the value axis.
+    top: f64,
+    /// Buckets per series.
+    n: usize,
+    /// Series shown.
+    k: usize,
+    interval: &'a str,
+    /// The end of the range: where the last bucket ends.
+    range_end: &'a str,
+    previous: &'a [TrendSeries],
+    line: bool,
+    tip: Signal<Option<Tip>>,
+    pick: Rc<dyn Fn(Pick)>,
+}
+
+impl Chart<'_> {
+    /// The horizontal gridlines with their values.
+    fn gridlines(&self, max: f64) -> Vec<View> {
+        let frame = self.frame;
+        ticks(max)
+            .into_iter()
+            .map(|value| {
+                let y = frame.y(value, self.top);
+                view! {
+                    g(class="gridline") {
+                        line("x1"=frame.left.to_string(), "x2"=(frame.width - frame.right).to_string(),
+                            "y1"=y.to_string(), "y2"=y.to_string())
+                        text("x"=(frame.left - 6.0).to_string(), "y"=(y + 4.0).to_string(),
+                            "text-anchor"="end") { (format_axis(value)) }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The buckets' labels under the plot, as many as fit.
+    fn axis_labels(&self, series: &TrendSeries) -> Vec<View> {
+        let frame = self.frame;
+        let every = frame.label_every(self.n, if self.interval == "hour" { 96.0 } else { 64.0 });
+        series
+            .points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % every == 0)
+            .map(|(i, point)| {
+                let (x, _) = frame.point(i, self.n, 0.0, self.top);
+                let label = bucket_label(&point.t, self.interval);
+                view! {
+                    text(class="axis-label", "x"=x.to_string(),
+                        "y"=(frame.height - 10.0).to_string(), "text-anchor"="middle") { (label) }
+                }
+            })
+            .collect()
+    }
+
+    /// A series as a line through its buckets.
+    fn polyline(&self, series: &TrendSeries, class: String) -> View {
+        let points = series
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (x, y) = self.frame.point(i, self.n, amount(p.value), self.top);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        view! { polyline(class=class, "points"=points) }
+    }
+
+    /// What the tooltip of bucket `i` of series `j` shows, and its accessible label.
+    fn tip_of(&self, j: usize, series: &TrendSeries, i: usize) -> (Tip, String) {
+        let point = &series.points[i];
+        let value = amount(point.value);
+        let before = self
+            .previous
+            .get(j)
+            .and_then(|p| p.points.get(i))
+            .map(|p| amount(p.value));
+        let title = bucket_label(&point.t, self.interval);
+        let mut lines = vec![format!("{}: {}", series.label, format_number(value))];
+        if let Some(before) = before {
+            lines.push(format!("previous period: {}", format_number(before)));
+        }
+        let label = format!("{title}, {}", lines.join(", "));
+        let (x, y) = self.frame.point(i, self.n, value, self.top);
+        (Tip { x, y, title, lines }, label)
+    }
+
+    /// The bucket `i` of `series` as the explorer opens it.
+    fn pick_of(&self, series: &TrendSeries, i: usize) -> Pick {
+        Pick {
+            from: series.points[i].t.clone(),
+            to: series
+                .points
+                .get(i + 1)
+                .map_or_else(|| self.range_end.to_owned(), |next| next.t.clone()),
+            breakdown_value: series.breakdown_value.clone(),
+        }
+    }
+
+    /// The bar (or point) of bucket `i` of series `j`: it shows its tooltip on hover and
+    /// focus, and opens its events on click, Enter or Space.
+    fn mark(&self, j: usize, series: &TrendSeries, i: usize) -> View {
+        let tip = self.tip;
+        let (shown, label) = self.tip_of(j, series, i);
+        let show = move || tip.set(Some(shown.clone()));
+        let show_on_focus = show.clone();
+        let open = {
+            let pick = Rc::clone(&self.pick);
+            let chosen = self.pick_of(series, i);
+            move || pick(chosen.clone())
+        };
+        let open_on_key = open.clone();
+        let on_key = move |event: web_sys::KeyboardEvent| {
+            if event.key() == "Enter" || event.key() == " " {
+                event.prevent_default();
+                open_on_key();
+            }
+        };
+        let point = &series.points[i];
+        let value = amount(point.value);
+        let class = format!("mark series-{}", j % PALETTE);
+        let data_value = format_plain(value);
+        let bucket = point.t.clone();
+        let key = series_key(series);
+        if self.line {
+            let (cx, cy) = self.frame.point(i, self.n, value, self.top);
+            view! {
+                circle(class=class, "cx"=format!("{cx:.1}"), "cy"=format!("{cy:.1}"), "r"="5",
+                    tabindex="0", "role"="button", aria-label=label,
+                    data-bucket=bucket, data-series=key, data-value=data_value,
+                    on:mouseenter=move |_| show(), on:focus=move |_| show_on_focus(),
+                    on:mouseleave=move |_| tip.set(None), on:blur=move |_| tip.set(None),
+                    on:click=move |_| open(), on:keydown=on_key)
+            }
+        } else {
+            let [x, y, w, h] = self.frame.bar(i, self.n, j, self.k, value, self.top);
+            view! {
+                rect(class=class, "x"=format!("{x:.1}"), "y"=format!("{y:.1}"),
+                    "width"=format!("{w:.1}"), "height"=format!("{:.1}", h.max(0.0)),
+                    tabindex="0", "role"="button", aria-label=label,
+                    data-bucket=bucket, data-series=key, data-value=data_value,
+                    on:mouseenter=move |_| show(), on:focus=move |_| show_on_focus(),
+                    on:mouseleave=move |_| tip.set(None), on:blur=move |_| tip.set(None),
+                    on:click=move |_| open(), on:keydown=on_key)
+            }
+        }
+    }
+}
