@@ -1,15 +1,16 @@
 //! The admin panel: users and their roles, projects with their write keys and set-up snippets,
 //! and the system's status, one tab each.
 
+mod browser;
+mod confirm;
 mod projects;
 mod snippets;
 mod status;
 mod users;
 
-use std::rc::Rc;
-
 use sycamore::prelude::*;
-use wasm_bindgen::JsCast as _;
+
+use self::confirm::{Confirm, ConfirmDialog};
 
 /// A tab of the panel, named in the address bar as `?tab=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,155 +141,6 @@ fn remember_tab(tab: Tab) {
     };
     let url = format!("/admin?tab={}", tab.name());
     let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-}
-
-/// `window.location.origin`: where SDKs reach this server.
-fn origin() -> String {
-    if !cfg!(target_arch = "wasm32") {
-        return "https://analytics.example.com".to_owned();
-    }
-    web_sys::window()
-        .and_then(|window| window.location().origin().ok())
-        .unwrap_or_default()
-}
-
-/// Runs `due` once after `delay_ms`.
-fn after(delay_ms: i32, due: impl FnOnce() + 'static) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let due = wasm_bindgen::closure::Closure::once_into_js(due);
-    let _ =
-        window.set_timeout_with_callback_and_timeout_and_arguments_0(due.unchecked_ref(), delay_ms);
-}
-
-/// Runs `tick` every `period_ms` for as long as the current scope lives.
-fn every(period_ms: i32, tick: impl FnMut() + 'static) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let tick = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(tick);
-    let Ok(id) = window.set_interval_with_callback_and_timeout_and_arguments_0(
-        tick.as_ref().unchecked_ref(),
-        period_ms,
-    ) else {
-        return;
-    };
-    on_cleanup(move || {
-        window.clear_interval_with_handle(id);
-        drop(tick);
-    });
-}
-
-/// Writes `text` to the clipboard; whether it worked.
-async fn copy_to_clipboard(text: &str) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let promise = window.navigator().clipboard().write_text(text);
-    js_sys::futures::JsFuture::from(promise).await.is_ok()
-}
-
-/// A question before a change that cannot be undone.
-#[derive(Clone)]
-pub(crate) struct Ask {
-    pub(crate) title: String,
-    pub(crate) message: String,
-    /// The confirming button's label: "Delete user", "Revoke key".
-    pub(crate) confirm: String,
-    pub(crate) on_confirm: Rc<dyn Fn()>,
-}
-
-impl std::fmt::Debug for Ask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ask")
-            .field("title", &self.title)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The panel's one confirmation dialog, shared through the context.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Confirm {
-    pending: Signal<Option<Ask>>,
-}
-
-impl Confirm {
-    fn new() -> Self {
-        Self {
-            pending: create_signal(None),
-        }
-    }
-
-    /// Asks `ask`; its action runs only when the admin confirms.
-    pub(crate) fn ask(self, ask: Ask) {
-        self.pending.set(Some(ask));
-    }
-}
-
-/// A modal `<dialog>`: the browser traps the focus in it and closes it on Escape. Cancel has
-/// the focus first, so Enter does not destroy anything by accident; the focus goes back to the
-/// button that opened it.
-#[component]
-fn ConfirmDialog() -> View {
-    let confirm = use_context::<Confirm>();
-    let dialog = create_node_ref();
-    let opener: Signal<Option<web_sys::HtmlElement>> = create_signal(None);
-    let close = move || confirm.pending.set(None);
-    let view = view! {
-        dialog(r#ref=dialog, id="confirm-dialog", class="confirm-dialog", aria-labelledby="confirm-title",
-            aria-describedby="confirm-message", on:close=move |_| close()) {
-            (move || confirm.pending.get_clone().map(|ask| {
-                let title = ask.title.clone();
-                let message = ask.message.clone();
-                let label = ask.confirm.clone();
-                let action = ask.on_confirm;
-                view! {
-                    h3(id="confirm-title") { (title) }
-                    p(id="confirm-message") { (message) }
-                    div(class="dialog-actions") {
-                        button(id="cancel-delete", r#type="button", on:click=move |_| close()) {
-                            "Cancel"
-                        }
-                        button(id="confirm-delete", r#type="button", class="danger", on:click=move |_| {
-                            // The action first: closing disposes of this button and its handler.
-                            action();
-                            close();
-                        }) { (label) }
-                    }
-                }
-            }))
-        }
-    };
-    create_effect(move || {
-        let open = confirm.pending.with(Option::is_some);
-        let Some(element) = dialog
-            .try_get()
-            .and_then(|node| node.dyn_into::<web_sys::HtmlDialogElement>().ok())
-        else {
-            return;
-        };
-        if open && !element.open() {
-            let active = web_sys::window()
-                .and_then(|window| window.document())
-                .and_then(|document| document.active_element())
-                .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
-            opener.set_silent(active);
-            let _ = element.show_modal();
-            // The question may be drawn after this effect: focus Cancel once it is.
-            after(0, || crate::a11y::focus_by_id("cancel-delete"));
-        } else if !open && element.open() {
-            element.close();
-        }
-        if !open {
-            if let Some(opener) = opener.take_silent() {
-                if opener.is_connected() {
-                    let _ = opener.focus();
-                }
-            }
-        }
-    });
-    view
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -11,8 +11,9 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use super::browser::{after, copy_to_clipboard, origin};
+use super::confirm::{Ask, Confirm};
 use super::snippets::{self, Target};
-use super::{Ask, Confirm, after, copy_to_clipboard, origin};
 use crate::api::{self, Action};
 use crate::format::date_label;
 use crate::session::Session;

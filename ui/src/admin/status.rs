@@ -1,11 +1,13 @@
 //! The status tab: `GET /api/admin/status`, read again every 10 s while the tab is open. Each
 //! part of the answer may be missing (edge could not read it); what was read is still shown.
 
-use contract::status::{StreamStatus, SystemStatus};
+use contract::status::{
+    ClickHouseStatus, ConsumerStatus, ServiceStatus, StreamStatus, SystemStatus,
+};
 use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
-use super::every;
+use super::browser::every;
 use crate::api::{self, Action, ApiError};
 use crate::format::{bytes_label, count_label};
 use crate::session::Session;
@@ -86,19 +88,8 @@ pub(crate) fn StatusPanel() -> View {
     }
 }
 
+/// The status as read: services, storage, problems, streams and consumers, a card each.
 fn status_view(status: SystemStatus) -> View {
-    let all_ready = status.services.iter().all(|s| s.ready);
-    let summary = if status.services.is_empty() {
-        "No services reported.".to_owned()
-    } else if all_ready {
-        format!("All {} services are ready.", status.services.len())
-    } else {
-        let down = status.services.iter().filter(|s| !s.ready).count();
-        format!(
-            "{down} of {} services are not ready.",
-            status.services.len()
-        )
-    };
     let SystemStatus {
         services,
         streams,
@@ -108,6 +99,33 @@ fn status_view(status: SystemStatus) -> View {
         problems,
         ..
     } = status;
+    let services = services_card(services);
+    let storage = storage_card(dlq_messages, clickhouse);
+    let problems = problems_card(problems);
+    let streams = streams_card(streams);
+    let consumers = consumers_card(consumers);
+    view! {
+        div(class="status-grid") {
+            (services)
+            (storage)
+        }
+        (problems)
+        (streams)
+        (consumers)
+    }
+}
+
+/// Whether each service is ready, under a one-line summary.
+fn services_card(services: Vec<ServiceStatus>) -> View {
+    let all_ready = services.iter().all(|s| s.ready);
+    let summary = if services.is_empty() {
+        "No services reported.".to_owned()
+    } else if all_ready {
+        format!("All {} services are ready.", services.len())
+    } else {
+        let down = services.iter().filter(|s| !s.ready).count();
+        format!("{down} of {} services are not ready.", services.len())
+    };
     let services = services
         .into_iter()
         .map(|service| {
@@ -135,6 +153,69 @@ fn status_view(status: SystemStatus) -> View {
             }
         })
         .collect::<Vec<_>>();
+    view! {
+        section(class="card status-card", aria-labelledby="status-services-title") {
+            h3(id="status-services-title") { "Services" }
+            p(id="status-summary", class=if all_ready { "summary ok" } else { "summary bad" }) { (summary) }
+            ul(id="status-services", class="services") { (services) }
+        }
+    }
+}
+
+/// The dead letters waiting and what ClickHouse holds.
+fn storage_card(dlq_messages: Option<u64>, clickhouse: Option<ClickHouseStatus>) -> View {
+    let dlq = dlq_messages.map_or_else(|| "unknown".to_owned(), count_label);
+    let dlq_class = match dlq_messages {
+        Some(0) => "figure",
+        _ => "figure warn",
+    };
+    let clickhouse = match clickhouse {
+        Some(ch) => {
+            let rows = count_label(ch.rows);
+            let bytes = bytes_label(ch.bytes_on_disk);
+            let parts = count_label(ch.parts);
+            let version = ch.version;
+            view! {
+                div(id="status-clickhouse-rows", class="figure") { dt { "ClickHouse rows" } dd { (rows) } }
+                div(id="status-clickhouse-bytes", class="figure") { dt { "On disk" } dd { (bytes) } }
+                div(id="status-clickhouse-parts", class="figure") { dt { "Active parts" } dd { (parts) } }
+                div(id="status-clickhouse-version", class="figure") { dt { "ClickHouse version" } dd { (version) } }
+            }
+        }
+        None => view! {
+            div(id="status-clickhouse-rows", class="figure warn") { dt { "ClickHouse" } dd { "unknown" } }
+        },
+    };
+    view! {
+        section(class="card status-card", aria-labelledby="status-storage-title") {
+            h3(id="status-storage-title") { "Dead letters and storage" }
+            dl(class="figures") {
+                div(id="status-dlq", class=dlq_class) { dt { "Dead-letter messages" } dd { (dlq) } }
+                (clickhouse)
+            }
+        }
+    }
+}
+
+/// The problems edge found, only when there are any.
+fn problems_card(problems: Vec<String>) -> View {
+    if problems.is_empty() {
+        return view! {};
+    }
+    let problems = problems
+        .into_iter()
+        .map(|problem| view! { li { (problem) } })
+        .collect::<Vec<_>>();
+    view! {
+        section(id="status-problems", class="card problems", role="alert", aria-labelledby="status-problems-title") {
+            h3(id="status-problems-title") { "Problems" }
+            ul { (problems) }
+        }
+    }
+}
+
+/// A row per stream: its size, sequences and limit.
+fn streams_card(streams: Vec<StreamStatus>) -> View {
     let streams = streams
         .into_iter()
         .map(|stream| {
@@ -159,6 +240,30 @@ fn status_view(status: SystemStatus) -> View {
             }
         })
         .collect::<Vec<_>>();
+    let no_streams = streams.is_empty();
+    view! {
+        section(class="card status-card", aria-labelledby="status-streams-title") {
+            h3(id="status-streams-title") { "Streams" }
+            (if no_streams { view! { p(class="status") { "No stream could be read." } } } else { view! {
+                div(class="table-scroll") {
+                    table(id="status-streams", class="admin-table") {
+                        thead { tr {
+                            th(scope="col") { "Stream" }
+                            th(scope="col", class="num") { "Messages" }
+                            th(scope="col", class="num") { "Size" }
+                            th(scope="col", class="num") { "Sequences" }
+                            th(scope="col", class="num") { "Limit" }
+                        } }
+                        tbody { (streams) }
+                    }
+                }
+            } })
+        }
+    }
+}
+
+/// A row per consumer: what it has still to read and to acknowledge; one behind is marked.
+fn consumers_card(consumers: Vec<ConsumerStatus>) -> View {
     let consumers = consumers
         .into_iter()
         .map(|consumer| {
@@ -182,73 +287,8 @@ fn status_view(status: SystemStatus) -> View {
             }
         })
         .collect::<Vec<_>>();
-    let has_problems = !problems.is_empty();
-    let problems = problems
-        .into_iter()
-        .map(|problem| view! { li { (problem) } })
-        .collect::<Vec<_>>();
-    let dlq = dlq_messages.map_or_else(|| "unknown".to_owned(), count_label);
-    let dlq_class = match dlq_messages {
-        Some(0) => "figure",
-        _ => "figure warn",
-    };
-    let clickhouse = match clickhouse {
-        Some(ch) => {
-            let rows = count_label(ch.rows);
-            let bytes = bytes_label(ch.bytes_on_disk);
-            let parts = count_label(ch.parts);
-            let version = ch.version;
-            view! {
-                div(id="status-clickhouse-rows", class="figure") { dt { "ClickHouse rows" } dd { (rows) } }
-                div(id="status-clickhouse-bytes", class="figure") { dt { "On disk" } dd { (bytes) } }
-                div(id="status-clickhouse-parts", class="figure") { dt { "Active parts" } dd { (parts) } }
-                div(id="status-clickhouse-version", class="figure") { dt { "ClickHouse version" } dd { (version) } }
-            }
-        }
-        None => view! {
-            div(id="status-clickhouse-rows", class="figure warn") { dt { "ClickHouse" } dd { "unknown" } }
-        },
-    };
-    let no_streams = streams.is_empty();
     let no_consumers = consumers.is_empty();
     view! {
-        div(class="status-grid") {
-            section(class="card status-card", aria-labelledby="status-services-title") {
-                h3(id="status-services-title") { "Services" }
-                p(id="status-summary", class=if all_ready { "summary ok" } else { "summary bad" }) { (summary) }
-                ul(id="status-services", class="services") { (services) }
-            }
-            section(class="card status-card", aria-labelledby="status-storage-title") {
-                h3(id="status-storage-title") { "Dead letters and storage" }
-                dl(class="figures") {
-                    div(id="status-dlq", class=dlq_class) { dt { "Dead-letter messages" } dd { (dlq) } }
-                    (clickhouse)
-                }
-            }
-        }
-        (if has_problems { view! {
-            section(id="status-problems", class="card problems", role="alert", aria-labelledby="status-problems-title") {
-                h3(id="status-problems-title") { "Problems" }
-                ul { (problems) }
-            }
-        } } else { view! {} })
-        section(class="card status-card", aria-labelledby="status-streams-title") {
-            h3(id="status-streams-title") { "Streams" }
-            (if no_streams { view! { p(class="status") { "No stream could be read." } } } else { view! {
-                div(class="table-scroll") {
-                    table(id="status-streams", class="admin-table") {
-                        thead { tr {
-                            th(scope="col") { "Stream" }
-                            th(scope="col", class="num") { "Messages" }
-                            th(scope="col", class="num") { "Size" }
-                            th(scope="col", class="num") { "Sequences" }
-                            th(scope="col", class="num") { "Limit" }
-                        } }
-                        tbody { (streams) }
-                    }
-                }
-            } })
-        }
         section(class="card status-card", aria-labelledby="status-consumers-title") {
             h3(id="status-consumers-title") { "Consumers" }
             (if no_consumers { view! { p(class="status") { "No consumer could be read." } } } else { view! {

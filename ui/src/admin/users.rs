@@ -9,7 +9,8 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::{Ask, Confirm, after};
+use super::browser::after;
+use super::confirm::{Ask, Confirm};
 use crate::api::{self, Action};
 use crate::format::{ago_label, date_label, has_next_page, page_label};
 use crate::pages::role_label;

@@ -1,0 +1,51 @@
+//! What the admin panel asks of the browser: timers, the clipboard and the page's origin.
+
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast as _;
+
+/// `window.location.origin`: where SDKs reach this server.
+pub(crate) fn origin() -> String {
+    if !cfg!(target_arch = "wasm32") {
+        return "https://analytics.example.com".to_owned();
+    }
+    web_sys::window()
+        .and_then(|window| window.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// Runs `due` once after `delay_ms`.
+pub(crate) fn after(delay_ms: i32, due: impl FnOnce() + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let due = wasm_bindgen::closure::Closure::once_into_js(due);
+    let _ =
+        window.set_timeout_with_callback_and_timeout_and_arguments_0(due.unchecked_ref(), delay_ms);
+}
+
+/// Runs `tick` every `period_ms` for as long as the current scope lives.
+pub(crate) fn every(period_ms: i32, tick: impl FnMut() + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let tick = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(tick);
+    let Ok(id) = window.set_interval_with_callback_and_timeout_and_arguments_0(
+        tick.as_ref().unchecked_ref(),
+        period_ms,
+    ) else {
+        return;
+    };
+    on_cleanup(move || {
+        window.clear_interval_with_handle(id);
+        drop(tick);
+    });
+}
+
+/// Writes `text` to the clipboard; whether it worked.
+pub(crate) async fn copy_to_clipboard(text: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let promise = window.navigator().clipboard().write_text(text);
+    js_sys::futures::JsFuture::from(promise).await.is_ok()
+}

@@ -1,0 +1,111 @@
+//! The admin panel's one confirmation dialog, asked before a change that cannot be undone
+//! (deleting a user, revoking a key) and shared through the context.
+
+use std::rc::Rc;
+
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast as _;
+
+use super::browser::after;
+
+/// A question before a change that cannot be undone.
+#[derive(Clone)]
+pub(crate) struct Ask {
+    pub(crate) title: String,
+    pub(crate) message: String,
+    /// The confirming button's label: "Delete user", "Revoke key".
+    pub(crate) confirm: String,
+    pub(crate) on_confirm: Rc<dyn Fn()>,
+}
+
+impl std::fmt::Debug for Ask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ask")
+            .field("title", &self.title)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The panel's one confirmation dialog, shared through the context.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Confirm {
+    pending: Signal<Option<Ask>>,
+}
+
+impl Confirm {
+    pub(crate) fn new() -> Self {
+        Self {
+            pending: create_signal(None),
+        }
+    }
+
+    /// Asks `ask`; its action runs only when the admin confirms.
+    pub(crate) fn ask(self, ask: Ask) {
+        self.pending.set(Some(ask));
+    }
+}
+
+/// A modal `<dialog>`: the browser traps the focus in it and closes it on Escape. Cancel has
+/// the focus first, so Enter does not destroy anything by accident; the focus goes back to the
+/// button that opened it.
+#[component]
+pub(crate) fn ConfirmDialog() -> View {
+    let confirm = use_context::<Confirm>();
+    let dialog = create_node_ref();
+    let opener: Signal<Option<web_sys::HtmlElement>> = create_signal(None);
+    let close = move || confirm.pending.set(None);
+    let view = view! {
+        dialog(r#ref=dialog, id="confirm-dialog", class="confirm-dialog", aria-labelledby="confirm-title",
+            aria-describedby="confirm-message", on:close=move |_| close()) {
+            (move || confirm.pending.get_clone().map(|ask| {
+                let title = ask.title.clone();
+                let message = ask.message.clone();
+                let label = ask.confirm.clone();
+                let action = ask.on_confirm;
+                view! {
+                    h3(id="confirm-title") { (title) }
+                    p(id="confirm-message") { (message) }
+                    div(class="dialog-actions") {
+                        button(id="cancel-delete", r#type="button", on:click=move |_| close()) {
+                            "Cancel"
+                        }
+                        button(id="confirm-delete", r#type="button", class="danger", on:click=move |_| {
+                            // The action first: closing disposes of this button and its handler.
+                            action();
+                            close();
+                        }) { (label) }
+                    }
+                }
+            }))
+        }
+    };
+    create_effect(move || {
+        let open = confirm.pending.with(Option::is_some);
+        let Some(element) = dialog
+            .try_get()
+            .and_then(|node| node.dyn_into::<web_sys::HtmlDialogElement>().ok())
+        else {
+            return;
+        };
+        if open && !element.open() {
+            let active = web_sys::window()
+                .and_then(|window| window.document())
+                .and_then(|document| document.active_element())
+                .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+            opener.set_silent(active);
+            let _ = element.show_modal();
+            // The question may be drawn after this effect: focus Cancel once it is.
+            after(0, || crate::a11y::focus_by_id("cancel-delete"));
+        } else if !open && element.open() {
+            element.close();
+        }
+        if !open {
+            if let Some(opener) = opener.take_silent() {
+                if opener.is_connected() {
+                    let _ = opener.focus();
+                }
+            }
+        }
+    });
+    view
+}
