@@ -3,10 +3,6 @@
 //! fills a running stack with a few weeks of made-up traffic.
 
 mod bench;
-mod bench_chart;
-mod bench_hostile;
-mod pipeline_bench;
-mod query_bench;
 mod secrets;
 mod stack;
 mod ui;
@@ -46,8 +42,12 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ui") => ui::build(profile(&args[1..])).map(|_| ()),
         Some("rebuild-projections") => stack::rebuild_projections(),
-        Some("bench") => bench::bench(args[1..].iter().any(|a| a == "--quick")),
-        Some("bench-run") => bench::bench_run(args[1..].iter().any(|a| a == "--quick")),
+        Some("bench") => bench::run(bench::Options {
+            quick: args[1..].iter().any(|a| a == "--quick"),
+        }),
+        Some("bench-run") => bench::measure(bench::Options {
+            quick: args[1..].iter().any(|a| a == "--quick"),
+        }),
         Some("install") => devstack::install::ensure(&everything()).map(|_| ()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// The report's JSON part.
-pub fn json(report: &HostileReport) -> Value {
+pub(crate) fn json(report: &HostileReport) -> Value {
     json!({
         "baseline_rss_mib": report.baseline_mib(),
         "peak_resettable": report.peak_resettable,
@@ -27,7 +27,7 @@ pub fn json(report: &HostileReport) -> Value {
 }
 
 /// The report's markdown section.
-pub fn markdown(report: &HostileReport, decoded_limit: usize) -> String {
+pub(crate) fn markdown(report: &HostileReport, decoded_limit: usize) -> String {
     let rows: String = report
         .each
         .iter()

@@ -1,0 +1,81 @@
+//! `cargo xtask bench`: measures on a stack of its own (free ports, temporary folders), each
+//! figure next to a limit measured in the same run, and writes `docs/benchmarks.md` (with
+//! `target/bench/report.md` and `report.json`). Scenarios: ingest and the sink (`pipeline`),
+//! queries (`queries`), and auth (logins against the argon2id bound, token costs).
+
+mod auth;
+mod chart;
+mod freshness;
+mod hostile;
+mod intake;
+mod load;
+mod markdown;
+mod pipeline;
+mod queries;
+mod query_data;
+mod report;
+mod send;
+mod services;
+mod sink;
+mod targets;
+
+use std::process::Command;
+
+use devstack::install::Need;
+use devstack::test::TempDir;
+
+use crate::{cargo, run as run_command};
+
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Fewer events and rounds: minutes instead of a quarter of an hour.
+    pub(crate) quick: bool,
+}
+
+/// `cargo xtask bench`: builds the services and xtask itself in release, then measures there
+/// (`bench-run`), so no figure comes from unoptimised code.
+pub(crate) fn run(options: Options) -> anyhow::Result<()> {
+    devstack::install::ensure(&[Need::Nats, Need::Postgres, Need::ClickHouse])?;
+    let root = devstack::workspace_root();
+    let mut build = Command::new(cargo());
+    build.current_dir(&root).args(["build", "--release"]);
+    for service in ["auth", "ingest", "sink", "query", "edge"] {
+        build.args(["--package", service, "--bin", service]);
+    }
+    run_command(&mut build)?;
+    let mut measure = Command::new(cargo());
+    measure.current_dir(&root).args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "xtask",
+        "--",
+        "bench-run",
+    ]);
+    if options.quick {
+        measure.arg("--quick");
+    }
+    run_command(&mut measure)
+}
+
+/// `cargo xtask bench-run`: the measuring itself, in the release build.
+pub(crate) fn measure(options: Options) -> anyhow::Result<()> {
+    let Options { quick } = options;
+    let dir = TempDir::new("bench")?;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let pipeline = runtime.block_on(pipeline::run(quick, &dir))?;
+    let queries = runtime.block_on(queries::run(quick, &dir))?;
+    let auth = auth::run(quick, &dir, cores)?;
+    report::write(&report::Report {
+        quick,
+        cores,
+        pipeline,
+        queries,
+        auth,
+    })
+}

@@ -1,0 +1,264 @@
+//! The pipeline scenarios, run in a release build of xtask against release builds of the
+//! services on a stack of their own: ingest (see `intake`), the sink (see `sink`), freshness,
+//! peak memory, and hostile bodies last.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use devstack::clickhouse::ClickHouse;
+use devstack::hostile::HostileReport;
+use devstack::nats::{NatsPasswords, NatsServer};
+use devstack::ports::free_port;
+use devstack::process::Process;
+use devstack::test::TempDir;
+use uuid::Uuid;
+
+use super::freshness::{self, Freshness};
+use super::intake::{self, IntakeReport, Plan, Target};
+use super::send::KEY;
+use super::services::{BenchAuth, peak_rss_mib, start_edge, start_release};
+use super::sink::{self, SinkReport};
+
+const ADMIN: &str = "bench-admin@example.com";
+const PASSWORD: &str = "benchmark password 123";
+
+/// Everything the pipeline scenarios measure.
+#[derive(Debug)]
+pub(crate) struct PipelineReport {
+    pub(crate) intake: IntakeReport,
+    /// CPU µs per event while 100-event batches went through edge: edge, ingest, nats-server,
+    /// the load generator.
+    pub(crate) ingest_cpu_us: [f64; 4],
+    pub(crate) sink: SinkReport,
+    pub(crate) freshness: Freshness,
+    /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
+    pub(crate) peak_rss_mib: Vec<(&'static str, f64)>,
+    /// Hostile bodies straight to ingest, after everything else (they reset its peak).
+    pub(crate) hostile: HostileReport,
+    pub(crate) nats_version: String,
+    pub(crate) clickhouse_version: String,
+}
+
+/// NATS with the bundled streams and the bench's project, and auth, ingest and edge on it.
+struct Stack {
+    nats: NatsServer,
+    js: jetstream::Context,
+    project: Uuid,
+    auth: BenchAuth,
+    token: String,
+    ingest: Process,
+    ingest_port: u16,
+    edge: Process,
+    edge_port: u16,
+    /// Where edge expects query, which starts only for freshness.
+    query_port: u16,
+}
+
+impl Stack {
+    async fn start(dir: &TempDir) -> anyhow::Result<Self> {
+        let nats = NatsServer::start(
+            &dir.path().join("nats-pipeline"),
+            free_port()?,
+            None,
+            NatsPasswords::generate(),
+        )?;
+        let client = plumbing::streams::connect(nats.url()).await?;
+        let js = jetstream::new(client);
+        plumbing::streams::provision(&js, &plumbing::streams::Definitions::bundled()?).await?;
+        let project = create_project(&js).await?;
+        // Auth (for edge and query) first: it creates its key-value buckets at start, before
+        // the raw stream reserves its share of JetStream storage.
+        let auth = BenchAuth::start(
+            &dir.path().join("pipeline-auth"),
+            &nats.url(),
+            &[("ADMIN_EMAIL", ADMIN), ("ADMIN_PASSWORD", PASSWORD)],
+        )?;
+        let token = access_token(auth.port).with_context(|| {
+            devstack::process::log_tail(&dir.path().join("pipeline-auth/auth.log"), 20)
+        })?;
+        intake::create_raw_streams(&js).await?;
+        let ingest_port = free_port()?;
+        let env = [
+            ("INGEST_PORT", ingest_port.to_string()),
+            ("NATS_URL", nats.url()),
+            // Where ingest verifies the dashboard's tokens (`/api/events`, the hostile bodies).
+            ("AUTH_URL", format!("http://127.0.0.1:{}", auth.port)),
+            // The bench measures capacity, not the intake quotas.
+            ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
+            ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
+        ];
+        let probe = Some((ingest_port, "/readyz"));
+        let ingest = start_release(dir.path(), "ingest", "ingest", &env, probe)?;
+        // The public door in front of ingest, and later of query (started for freshness).
+        let (query_port, edge_port) = (free_port()?, free_port()?);
+        let edge = start_edge(
+            dir,
+            "edge-pipeline",
+            edge_port,
+            auth.port,
+            ingest_port,
+            query_port,
+        )?;
+        Ok(Self {
+            nats,
+            js,
+            project,
+            auth,
+            token,
+            ingest,
+            ingest_port,
+            edge,
+            edge_port,
+            query_port,
+        })
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
+            js: &self.js,
+            url: format!("http://127.0.0.1:{}/batch/", self.edge_port),
+            direct: format!("http://127.0.0.1:{}/batch/", self.ingest_port),
+            edge: &self.edge,
+            ingest: &self.ingest,
+            nats: self.nats.process(),
+        }
+    }
+}
+
+/// The bench's project, with its write key, as auth would have published them.
+async fn create_project(js: &jetstream::Context) -> anyhow::Result<Uuid> {
+    let project = Uuid::now_v7();
+    let at = time::OffsetDateTime::now_utc();
+    for issued in [
+        contract::auth::AuthEvent::ProjectCreated {
+            project_id: project,
+            name: "Bench".to_owned(),
+            timezone: "UTC".to_owned(),
+            by: None,
+            at,
+        },
+        contract::auth::AuthEvent::WriteKeyIssued {
+            project_id: project,
+            key_id: Uuid::now_v7(),
+            key: KEY.to_owned(),
+            at,
+        },
+    ] {
+        js.publish(
+            contract::auth::project_subject(project),
+            serde_json::to_vec(&issued)?.into(),
+        )
+        .await?
+        .await?;
+    }
+    Ok(project)
+}
+
+/// The first admin's access token from auth on `port`.
+fn access_token(port: u16) -> anyhow::Result<String> {
+    devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(60))
+}
+
+/// The scenarios in order: ingest, the sink, freshness, then hostile bodies.
+pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
+    let mut stack = Stack::start(dir).await?;
+    let plan = Plan::new(quick);
+    let intake = intake::run(plan, &stack.target()).await?;
+    let (rows, ingest_cpu_us) = intake::fill_for_sink(plan, &stack.target()).await?;
+    // The sink drains what ingest stored, into a fresh ClickHouse.
+    let (sink, clickhouse, sink_launch) = sink::run(dir, &stack.js, &stack.nats, rows).await?;
+    // Freshness: the whole pipeline at once, the query API polled through edge.
+    let mut sink_process = sink_launch.start(dir.path())?;
+    let mut query = start_query(dir, &stack, &clickhouse)?;
+    let fresh_rate = if quick { 2_000.0 } else { 5_000.0 };
+    let freshness = freshness::measure(
+        &stack.target().url,
+        &format!("http://127.0.0.1:{}", stack.edge_port),
+        &stack.token,
+        stack.project,
+        fresh_rate,
+        Duration::from_secs(if quick { 8 } else { 15 }),
+    )
+    .await?;
+    eprintln!(
+        "freshness at {fresh_rate:.0} events/s: p50 {:.0} ms, p99 {:.0} ms",
+        freshness.p50_ms, freshness.p99_ms
+    );
+    let peak_rss = vec![
+        ("edge", peak_rss_mib(&stack.edge)),
+        ("ingest", peak_rss_mib(&stack.ingest)),
+        ("nats-server", peak_rss_mib(stack.nats.process())),
+        ("sink", sink.peak_rss_mib.max(peak_rss_mib(&sink_process))),
+        ("ClickHouse", peak_rss_mib(clickhouse.process())),
+        ("query", peak_rss_mib(&query)),
+        ("auth", peak_rss_mib(&stack.auth.process)),
+    ];
+    let (nats_version, clickhouse_version) = versions(&clickhouse);
+    let hostile = hostile_bodies(&stack)?;
+    for process in [
+        &mut sink_process,
+        &mut query,
+        &mut stack.edge,
+        &mut stack.ingest,
+        &mut stack.auth.process,
+    ] {
+        process.stop();
+    }
+    Ok(PipelineReport {
+        intake,
+        ingest_cpu_us,
+        sink,
+        freshness,
+        peak_rss_mib: peak_rss,
+        hostile,
+        nats_version,
+        clickhouse_version,
+    })
+}
+
+/// The release query on the port edge expects it, over the sink's ClickHouse.
+fn start_query(dir: &TempDir, stack: &Stack, clickhouse: &ClickHouse) -> anyhow::Result<Process> {
+    let env = [
+        ("QUERY_PORT", stack.query_port.to_string()),
+        ("NATS_URL", stack.nats.url()),
+        ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+        ("CLICKHOUSE_DB", "bench".to_owned()),
+        ("AUTH_URL", format!("http://127.0.0.1:{}", stack.auth.port)),
+    ];
+    let probe = Some((stack.query_port, "/readyz"));
+    start_release(dir.path(), "query-pipeline", "query", &env, probe)
+}
+
+/// The versions of nats-server and ClickHouse, for the report's machine facts.
+fn versions(clickhouse: &ClickHouse) -> (String, String) {
+    let nats_version = devstack::install::locate()
+        .nats_server
+        .and_then(|bin| Command::new(bin).arg("--version").output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let clickhouse_version = clickhouse
+        .query("SELECT version()")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    (nats_version, clickhouse_version)
+}
+
+/// Hostile bodies straight to ingest, its peak memory read around each.
+fn hostile_bodies(stack: &Stack) -> anyhow::Result<HostileReport> {
+    eprintln!("ingest: hostile bodies, its peak memory read around each");
+    let token = access_token(stack.auth.port)?;
+    let hostile = devstack::hostile::measure(
+        stack.ingest_port,
+        stack.ingest.pid(),
+        &token,
+        contract::event::MAX_DECODED_REQUEST_BYTES,
+    )?;
+    eprintln!(
+        "ingest: hostile bodies: worst peak growth {:.1} MiB for one, {:.1} MiB for eight at once",
+        hostile.worst_single_mib(),
+        hostile.eight_at_once_mib()
+    );
+    Ok(hostile)
+}

@@ -1,0 +1,267 @@
+//! The load generator: keep-alive HTTP clients posting PostHog batches (closed loop, or paced on
+//! a schedule), and the raw limit publishing the same events straight to JetStream.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use contract::event::{Event, EventContext, EventKind};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::load::Load;
+
+/// The write key of the bench's project.
+pub(crate) const KEY: &str = "ea_benchmark_key";
+/// Keep-alive clients sending batches: a few servers flushing their SDKs' queues.
+pub(crate) const CLIENTS: usize = 8;
+/// Keep-alive clients sending one event per request: many browsers at once. Eight closed-loop
+/// clients cannot keep the stack busy with requests this small (each waits a round trip of
+/// about a millisecond between requests), so they would measure the clients, not the stack.
+pub(crate) const SINGLE_CLIENTS: usize = 64;
+
+/// A PostHog batch body of `events` fresh events named `name`.
+pub(crate) fn posthog_body(events: usize, name: &str) -> String {
+    let batch: Vec<Value> = (0..events)
+        .map(|i| {
+            json!({
+                "uuid": Uuid::now_v7().to_string(),
+                "event": name,
+                "distinct_id": format!("user-{}", i % 97),
+                "properties": { "$current_url": "https://shop.example/products/42", "$lib": "web", "plan": "pro" }
+            })
+        })
+        .collect();
+    json!({ "api_key": KEY, "batch": batch }).to_string()
+}
+
+/// `requests` PostHog bodies of `events` `$pageview`s each.
+pub(crate) fn pageviews(requests: usize, events: usize) -> Vec<String> {
+    (0..requests)
+        .map(|_| posthog_body(events, "$pageview"))
+        .collect()
+}
+
+/// One keep-alive HTTP/1.1 connection that posts JSON bodies to one URL, on hyper's connection
+/// API: the load generator spends little CPU per request (reqwest parses the URL and checks a
+/// connection out of its pool for each), which on this machine is CPU the stack does not get.
+struct Poster {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    path: String,
+    host: String,
+}
+
+impl Poster {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        let uri: hyper::Uri = url.parse()?;
+        let host = uri.authority().context("a URL with a host")?.to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender, path, host })
+    }
+
+    /// `count` connections to `url`.
+    async fn connect_many(url: &str, count: usize) -> anyhow::Result<Vec<Self>> {
+        let mut posters = Vec::with_capacity(count);
+        for _ in 0..count {
+            posters.push(Self::connect(url).await?);
+        }
+        Ok(posters)
+    }
+
+    /// Posts `body`; the answer's status, its body read to the end.
+    async fn post(&mut self, body: Bytes) -> anyhow::Result<hyper::StatusCode> {
+        self.sender.ready().await?;
+        let request = hyper::Request::post(&self.path)
+            .header(hyper::header::HOST, &self.host)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let answer = self.sender.send_request(request).await?;
+        let status = answer.status();
+        answer.into_body().collect().await?;
+        Ok(status)
+    }
+}
+
+/// The CPU seconds this process (the load generator) has used so far.
+pub(crate) fn own_cpu_seconds() -> f64 {
+    devstack::process::cpu_seconds_of(std::process::id()).unwrap_or(0.0)
+}
+
+/// `clients` keep-alive clients send `bodies`; each answer must be 200.
+pub(crate) async fn http_load(
+    url: &str,
+    bodies: Vec<String>,
+    events_per_body: usize,
+    clients: usize,
+) -> anyhow::Result<Load> {
+    let count = bodies.len();
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let posters = Poster::connect_many(url, clients).await?;
+    let started = Instant::now();
+    let workers: Vec<_> = posters
+        .into_iter()
+        .map(|mut poster| {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let Some(body) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop()
+                    else {
+                        return anyhow::Ok(latencies);
+                    };
+                    let sent = Instant::now();
+                    let status = poster.post(Bytes::from(body)).await?;
+                    anyhow::ensure!(status == 200, "ingest answered {status}");
+                    latencies.push(sent.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(count);
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    Ok(Load::of(started.elapsed(), latencies, events_per_body))
+}
+
+/// What a paced load sent: the load, and when each request (by index) was answered.
+pub(crate) struct PacedRun {
+    pub(crate) load: Load,
+    pub(crate) acked: Vec<(usize, Instant)>,
+}
+
+/// Sends `body(i)` to `url` at `requests_per_sec` for `duration`, each request on its own
+/// task, on a keep-alive connection that is free at the time or else a new one; each answer
+/// must be 200.
+pub(crate) async fn paced_load(
+    url: &str,
+    requests_per_sec: f64,
+    duration: Duration,
+    events_per_request: usize,
+    body: impl Fn(usize) -> String,
+) -> anyhow::Result<PacedRun> {
+    let interval = Duration::from_secs_f64(1.0 / requests_per_sec.max(1.0));
+    let count = (duration.as_secs_f64() * requests_per_sec) as usize;
+    // Connections with no request on them; as many as the single-event clients to start with,
+    // so none is opened in the middle of the run unless the stack falls behind.
+    let free = Arc::new(std::sync::Mutex::new(
+        Poster::connect_many(url, SINGLE_CLIENTS).await?,
+    ));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for request in 0..count {
+        let due = started + interval.mul_f64(request as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let request_body = Bytes::from(body(request));
+        let (free, url) = (Arc::clone(&free), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let taken = free.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut poster = match taken {
+                Some(poster) => poster,
+                None => Poster::connect(&url).await?,
+            };
+            let status = poster.post(request_body).await?;
+            anyhow::ensure!(status == 200, "ingest answered {status}");
+            let acked = Instant::now();
+            free.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(poster);
+            anyhow::Ok((request, acked, acked.duration_since(due)))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut acked = Vec::with_capacity(count);
+    for task in tasks {
+        let (request, at, latency) = task.await??;
+        latencies.push(latency);
+        acked.push((request, at));
+    }
+    Ok(PacedRun {
+        load: Load::of(started.elapsed(), latencies, events_per_request),
+        acked,
+    })
+}
+
+/// The limit: the same number of normalised events published straight to JetStream by
+/// `clients` tasks, each publishing a batch and then awaiting all its acks.
+pub(crate) async fn raw_load(
+    js: &jetstream::Context,
+    requests: usize,
+    events_per_request: usize,
+    clients: usize,
+) -> anyhow::Result<Load> {
+    let remaining = Arc::new(AtomicUsize::new(requests));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (js, remaining) = (js.clone(), Arc::clone(&remaining));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while remaining
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let sent = Instant::now();
+                    let mut acks = Vec::with_capacity(events_per_request);
+                    for _ in 0..events_per_request {
+                        let event = sample_event();
+                        let message = jetstream::message::PublishMessage::build()
+                            .payload(serde_json::to_vec(&event)?.into())
+                            .message_id(event.event_id.to_string());
+                        acks.push(
+                            js.send_publish(format!("bench.{}", event.project_id), message)
+                                .await?,
+                        );
+                    }
+                    for ack in acks {
+                        ack.await?;
+                    }
+                    latencies.push(sent.elapsed());
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(requests);
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    Ok(Load::of(started.elapsed(), latencies, events_per_request))
+}
+
+/// One normalised `$pageview`, as ingest would publish it.
+pub(crate) fn sample_event() -> Event {
+    let now = time::OffsetDateTime::now_utc();
+    let mut properties = serde_json::Map::new();
+    properties.insert("plan".to_owned(), json!("pro"));
+    Event {
+        event_id: Uuid::now_v7(),
+        project_id: Uuid::nil(),
+        kind: EventKind::Page,
+        event: "$pageview".to_owned(),
+        distinct_id: "user-1".to_owned(),
+        user_id: None,
+        session_id: None,
+        timestamp: now,
+        received_at: now,
+        properties,
+        context: EventContext {
+            url: "https://shop.example/products/42".to_owned(),
+            host: "shop.example".to_owned(),
+            path: "/products/42".to_owned(),
+            lib: "web".to_owned(),
+            ..EventContext::default()
+        },
+    }
+}
