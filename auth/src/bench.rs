@@ -8,7 +8,7 @@ use contract::auth::Role;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::keys::{self, Keys};
+use crate::signing::{self, SigningKeys};
 use crate::tokens::{self, TokenSettings};
 
 /// What `auth bench-crypto` prints (JSON).
@@ -46,7 +46,7 @@ pub async fn crypto(duration: Duration) -> anyhow::Result<CryptoReport> {
     }
     let hashes_per_sec = hashes as f64 / started.elapsed().as_secs_f64();
 
-    let keys = Keys::from_lines(&keys::generate_line()?)?;
+    let keys = SigningKeys::from_lines(&signing::generate_line()?)?;
     let settings = TokenSettings {
         issuer: "bench".to_owned(),
         audience: "bench".to_owned(),

@@ -13,7 +13,7 @@ pub fn hash(email: &str) -> String {
 }
 
 /// A plausible address: one `@` with something on both sides, no spaces, at most 254 bytes.
-pub fn is_plausible(email: &str) -> bool {
+pub(crate) fn is_plausible(email: &str) -> bool {
     let email = normalise(email);
     let Some((local, domain)) = email.split_once('@') else {
         return false;

@@ -22,7 +22,8 @@ use contract::streams::AUTH_STREAM;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::PublishError;
 
 /// How often a check that lost a race counts again before answering 409.

@@ -28,7 +28,7 @@ use async_nats::jetstream::{self, kv};
 use time::OffsetDateTime;
 
 /// The bucket's name (a stream `KV_AUTH_LOGIN_FAILURES`).
-pub const BUCKET: &str = "AUTH_LOGIN_FAILURES";
+pub(crate) const BUCKET: &str = "AUTH_LOGIN_FAILURES";
 
 /// How many failures lock what, for how long.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl Default for LoginLimits {
 
 /// The counters.
 #[derive(Debug, Clone)]
-pub struct Failures {
+pub(crate) struct Failures {
     store: kv::Store,
     limits: LoginLimits,
 }
@@ -73,7 +73,7 @@ struct Count {
 
 impl Failures {
     /// Opens the bucket, creating it on first use.
-    pub async fn open(js: &jetstream::Context, limits: LoginLimits) -> anyhow::Result<Self> {
+    pub(crate) async fn open(js: &jetstream::Context, limits: LoginLimits) -> anyhow::Result<Self> {
         let store = match js.get_key_value(BUCKET).await {
             Ok(store) => store,
             Err(_) => {
@@ -92,7 +92,7 @@ impl Failures {
     }
 
     /// `Some(seconds to wait)` when `ip` may not try the account now (see the module doc).
-    pub async fn locked(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<Option<u64>> {
+    pub(crate) async fn locked(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<Option<u64>> {
         let (pair, address, account) = (
             pair_key(email_hash, ip),
             ip_key(ip),
@@ -119,7 +119,7 @@ impl Failures {
 
     /// Counts one failure of `ip` on the account: against the pair, the address and the
     /// account.
-    pub async fn record_failure(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<()> {
+    pub(crate) async fn record_failure(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<()> {
         futures_util::try_join!(
             self.increment(pair_key(email_hash, ip)),
             self.increment(ip_key(ip)),
@@ -129,7 +129,7 @@ impl Failures {
     }
 
     /// Forgets the failures of `ip` on the account after it signed in.
-    pub async fn clear(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<()> {
+    pub(crate) async fn clear(&self, email_hash: &str, ip: IpAddr) -> anyhow::Result<()> {
         self.store.purge(pair_key(email_hash, ip)).await?;
         Ok(())
     }

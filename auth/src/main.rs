@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
         && command == "keys"
         && action == "add"
     {
-        let kid = auth::keys::add_to_file(std::path::Path::new(file))?;
+        let kid = auth::signing::add_to_file(std::path::Path::new(file))?;
         println!("added signing key {kid} to {file}; it signs new tokens after the next restart");
         return Ok(());
     }

@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Accepted password lengths, in characters.
-pub const LENGTH: std::ops::RangeInclusive<usize> = 10..=128;
+pub(crate) const LENGTH: std::ops::RangeInclusive<usize> = 10..=128;
 
 fn argon2() -> Argon2<'static> {
     // The OWASP parameters are valid, so `Params::new` cannot fail on them.
@@ -16,7 +16,7 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// The PHC string of `password`, with a fresh random salt.
-pub async fn hash(password: String) -> anyhow::Result<String> {
+pub(crate) async fn hash(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
         argon2()
             .hash_password(password.as_bytes())
@@ -27,7 +27,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 }
 
 /// Whether `password` matches `phc`. A malformed stored hash counts as no match.
-pub async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
+pub(crate) async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
     Ok(tokio::task::spawn_blocking(move || {
         argon2()
             .verify_password(password.as_bytes(), phc.as_str())
@@ -37,7 +37,7 @@ pub async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
 }
 
 /// Verifies against a fixed hash, so an unknown email costs the same time as a wrong password.
-pub async fn verify_dummy(password: String) -> anyhow::Result<()> {
+pub(crate) async fn verify_dummy(password: String) -> anyhow::Result<()> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let phc = match DUMMY.get() {
         Some(phc) => phc.clone(),

@@ -6,7 +6,7 @@ use contract::auth::AuthEvent;
 
 /// Why an event was not stored.
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     /// Another writer changed the entity first (or the email is claimed).
     #[error("the entity changed concurrently")]
     Conflict,
@@ -17,23 +17,23 @@ pub enum PublishError {
 
 /// Writes events to the `AUTH` stream.
 #[derive(Debug, Clone)]
-pub struct Publisher {
+pub(crate) struct Publisher {
     js: jetstream::Context,
 }
 
 impl Publisher {
-    pub fn new(js: jetstream::Context) -> Self {
+    pub(crate) fn new(js: jetstream::Context) -> Self {
         Self { js }
     }
 
-    pub fn context(&self) -> &jetstream::Context {
+    pub(crate) fn context(&self) -> &jetstream::Context {
         &self.js
     }
 
     /// Publishes `event` on `subject` and returns its stream sequence once JetStream stored it.
     /// `expected` is the subject's last sequence this write is based on (0: the subject must be
     /// empty); `None` appends unconditionally.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         subject: String,
         event: &AuthEvent,

@@ -1,4 +1,4 @@
-//! Access tokens (EdDSA JWTs with `kid`) and opaque refresh tokens.
+//! Access tokens (EdDSA JWTs with `kid`), and the opaque secrets: refresh tokens and write keys.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::keys::Keys;
+use crate::signing::SigningKeys;
 
 /// Who issues tokens and for whom, and for how long.
 #[derive(Debug, Clone)]
@@ -19,11 +19,11 @@ pub struct TokenSettings {
     pub refresh_ttl_secs: u64,
 }
 
-pub use plumbing::jwt::TokenError;
+use plumbing::jwt::TokenError;
 
 /// A signed access token for `user_id` with `role`.
 pub fn issue_access(
-    keys: &Keys,
+    keys: &SigningKeys,
     settings: &TokenSettings,
     user_id: Uuid,
     role: Role,
@@ -47,8 +47,8 @@ pub fn issue_access(
 
 /// Verifies signature (EdDSA only, key by `kid`), issuer, audience, `exp` and `nbf`, and that
 /// every claim is present with its type.
-pub fn verify_access(
-    keys: &Keys,
+pub(crate) fn verify_access(
+    keys: &SigningKeys,
     settings: &TokenSettings,
     token: &str,
 ) -> Result<Claims, TokenError> {
@@ -62,7 +62,7 @@ pub fn verify_access(
 }
 
 /// A new refresh token and the hash that is stored in its place.
-pub fn new_refresh_token() -> anyhow::Result<(String, String)> {
+pub(crate) fn new_refresh_token() -> anyhow::Result<(String, String)> {
     let mut bytes = [0_u8; 32];
     getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -71,9 +71,16 @@ pub fn new_refresh_token() -> anyhow::Result<(String, String)> {
 }
 
 /// SHA-256 (hex) of a refresh token.
-pub fn refresh_hash(token: &str) -> String {
+pub(crate) fn refresh_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A new write key: `ea_` and 24 random bytes, base64url.
+pub(crate) fn new_write_key() -> anyhow::Result<String> {
+    let mut bytes = [0_u8; 24];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+    Ok(format!("ea_{}", URL_SAFE_NO_PAD.encode(bytes)))
 }

@@ -21,7 +21,7 @@ struct TestAuth {
     nats: TestNats,
     db: PostgresDb,
     service: ServiceHandle,
-    keys: auth::keys::Keys,
+    keys: auth::signing::SigningKeys,
     settings: auth::tokens::TokenSettings,
     http: reqwest::Client,
 }
@@ -500,7 +500,8 @@ async fn forged_expired_and_misaddressed_tokens_are_refused() {
     };
     let unknown_kid = {
         let other =
-            auth::keys::Keys::from_lines(&auth::keys::generate_line().expect("key")).expect("keys");
+            auth::signing::SigningKeys::from_lines(&auth::signing::generate_line().expect("key"))
+                .expect("keys");
         let (kid, key) = other.signing();
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_owned());

@@ -155,7 +155,7 @@ async fn killing_auth_mid_projection_applies_nothing_twice() {
     let db = PostgresDb::create().expect("database");
     let dir = TempDir::new("auth-kill").expect("dir");
     let port = free_port().expect("port");
-    let key = auth::keys::generate_line().expect("key");
+    let key = auth::signing::generate_line().expect("key");
     let start = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_auth"));
         command

@@ -773,7 +773,7 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
 -> anyhow::Result<()> {
     let nats = TestNats::start()?;
     let pg = PostgresDb::create()?;
-    let first_key = auth::keys::generate_line()?;
+    let first_key = auth::signing::generate_line()?;
     let mut auth = spawn_auth(&nats, &pg, None, signing_keys(first_key.clone()))?;
     wait_for_readiness(&auth, 200)?;
     let nowhere = || "http://127.0.0.1:9".to_owned();
@@ -800,7 +800,7 @@ async fn logins_beyond_the_limit_get_429_and_a_key_added_to_auth_is_accepted_wit
     // for that fetch instead of being refused.
     let addr = auth.addr;
     auth.stop()?;
-    let second_key = auth::keys::generate_line()?;
+    let second_key = auth::signing::generate_line()?;
     let restarted = spawn_auth(
         &nats,
         &pg,

@@ -198,7 +198,7 @@ async fn a_call_refused_for_its_token_is_retried_once_with_a_fresh_one() -> anyh
 
     // Auth starts again with a new signing key only: the token the page holds is refused from
     // now on, though the session (the refresh cookie) is as good as before.
-    stack.restart_auth(signing_keys(auth::keys::generate_line()?))?;
+    stack.restart_auth(signing_keys(auth::signing::generate_line()?))?;
     // Edge fetches auth's keys again when a token names one it does not know, and the token
     // waits for that fetch: the first call with a token signed by the new key is accepted, and
     // from then on edge no longer knows the old key. (Ingest has not fetched again yet: it

@@ -21,7 +21,7 @@ const DECODED_LIMIT: usize = ingest::body::MAX_DECODED_BYTES;
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_that_inflate_to_millions_of_events_are_refused_and_ingest_stays_small() {
     let nats = TestNats::start().expect("nats");
-    let keys = auth::keys::Keys::from_seeds(&[[7; 32]]).expect("keys");
+    let keys = auth::signing::SigningKeys::from_seeds(&[[7; 32]]).expect("keys");
     let auth_url = serve_jwks(&keys).await;
     let token = access_token(&keys, uuid::Uuid::now_v7(), contract::auth::Role::User);
 

@@ -198,7 +198,7 @@ async fn bytes_count_against_a_project_and_a_quota_an_admin_raises_applies_at_on
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dashboard_user_over_their_byte_budget_gets_429_and_another_user_does_not() {
     let (nats, js) = nats_with_streams().await;
-    let keys = auth::keys::Keys::from_seeds(&[[9; 32]]).expect("keys");
+    let keys = auth::signing::SigningKeys::from_seeds(&[[9; 32]]).expect("keys");
     let auth_url = serve_jwks(&keys).await;
     let ingest = start_ingest(&nats, |config| {
         config.auth = ingest::AuthConfig::at(auth_url);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use auth::keys::Keys;
+use auth::signing::SigningKeys;
 use auth::tokens::TokenSettings;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,7 +63,7 @@ fn token(seed: [u8; 32]) -> anyhow::Result<String> {
         refresh_ttl_secs: 0,
     };
     auth::tokens::issue_access(
-        &Keys::from_seeds(&[seed])?,
+        &SigningKeys::from_seeds(&[seed])?,
         &settings,
         uuid::Uuid::now_v7(),
         Role::Analyst,
@@ -71,7 +71,7 @@ fn token(seed: [u8; 32]) -> anyhow::Result<String> {
 }
 
 fn jwks(seeds: &[[u8; 32]]) -> anyhow::Result<Jwks> {
-    Ok(Keys::from_seeds(seeds)?.jwks().clone())
+    Ok(SigningKeys::from_seeds(seeds)?.jwks().clone())
 }
 
 /// A verifier of the JWKS `server` serves, fetching it again every second.

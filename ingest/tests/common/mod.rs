@@ -53,7 +53,7 @@ pub fn start_ingest(nats: &TestNats, configure: impl FnOnce(&mut ingest::Config)
 }
 
 /// A JWKS endpoint on a free port for `keys`, served until the test ends: ingest's `AUTH_URL`.
-pub async fn serve_jwks(keys: &auth::keys::Keys) -> String {
+pub async fn serve_jwks(keys: &auth::signing::SigningKeys) -> String {
     let jwks = serde_json::to_string(keys.jwks()).expect("json");
     let app = axum::Router::new().route(
         "/.well-known/jwks.json",
@@ -71,7 +71,11 @@ pub async fn serve_jwks(keys: &auth::keys::Keys) -> String {
 }
 
 /// An hour's access token of `user` with `role`, signed as auth signs them with `keys`.
-pub fn access_token(keys: &auth::keys::Keys, user: Uuid, role: contract::auth::Role) -> String {
+pub fn access_token(
+    keys: &auth::signing::SigningKeys,
+    user: Uuid,
+    role: contract::auth::Role,
+) -> String {
     let settings = auth::tokens::TokenSettings {
         issuer: "event-analytics".to_owned(),
         audience: "event-analytics".to_owned(),

@@ -1,0 +1,207 @@
+//! Projects: creation (with a first write key), the lists admins and analysts see, site
+//! domains, and the version every change to a project is based on.
+
+use contract::auth::{
+    AuthEvent, CreateProjectRequest, CreatedProject, ProjectList, ProjectQuota, ProjectSummary,
+    ProjectView, WriteKeyView,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens;
+use crate::users::plain_text;
+
+/// Creates a project and its first write key, as admin `by`.
+pub(crate) async fn create(
+    state: &AppState,
+    by: Uuid,
+    request: CreateProjectRequest,
+) -> Result<CreatedProject, ApiError> {
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 100 characters".to_owned(),
+        ));
+    }
+    plain_text("name", &name)?;
+    let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
+    if !is_timezone_name(&timezone) {
+        return Err(ApiError::BadRequest(format!(
+            "{timezone:?} is not a time zone name like Europe/Paris"
+        )));
+    }
+    let project_id = Uuid::now_v7();
+    let at = OffsetDateTime::now_utc();
+    let subject = contract::auth::project_subject(project_id);
+    let created = state
+        .publisher
+        .publish(
+            subject.clone(),
+            &AuthEvent::ProjectCreated {
+                project_id,
+                name: name.clone(),
+                timezone: timezone.clone(),
+                by: Some(by),
+                at,
+            },
+            &format!("project-{project_id}"),
+            Some(0),
+        )
+        .await?;
+    let write_key = tokens::new_write_key()?;
+    let sequence = state
+        .publisher
+        .publish(
+            subject,
+            &AuthEvent::WriteKeyIssued {
+                project_id,
+                key_id: Uuid::now_v7(),
+                key: write_key.clone(),
+                at,
+            },
+            &format!("project-key-{project_id}"),
+            Some(created),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(CreatedProject {
+        id: project_id,
+        name,
+        timezone,
+        write_key,
+    })
+}
+
+/// IANA-style zone names: `UTC`, `Europe/Paris`, `America/Argentina/Buenos_Aires`, `Etc/GMT+3`.
+fn is_timezone_name(name: &str) -> bool {
+    name == "UTC"
+        || (name.len() <= 64
+            && name.contains('/')
+            && name.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+            }))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ProjectRow {
+    id: Uuid,
+    name: String,
+    timezone: String,
+    created_at: OffsetDateTime,
+    domains: Vec<String>,
+    events_per_second: Option<i64>,
+    bytes_per_second: Option<i64>,
+}
+
+/// Every project with its live write keys, oldest first.
+pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
+    let projects: Vec<ProjectRow> = sqlx::query_as(
+        "SELECT id, name, timezone, created_at, domains, events_per_second, bytes_per_second
+         FROM projects ORDER BY created_at, id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let keys: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT project_id, id, key FROM write_keys WHERE revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let views: Vec<ProjectView> = projects
+        .into_iter()
+        .map(|p| ProjectView {
+            keys: keys
+                .iter()
+                .filter(|(project, _, _)| *project == p.id)
+                .map(|(_, id, key)| WriteKeyView {
+                    id: *id,
+                    key: key.clone(),
+                })
+                .collect(),
+            id: p.id,
+            name: p.name,
+            timezone: p.timezone,
+            created_at: p.created_at,
+            domains: p.domains,
+            quota: ProjectQuota {
+                events_per_second: p.events_per_second.and_then(|v| u64::try_from(v).ok()),
+                bytes_per_second: p.bytes_per_second.and_then(|v| u64::try_from(v).ok()),
+            },
+        })
+        .collect();
+    Ok(ProjectList { projects: views })
+}
+
+/// Every project as analysts pick from them: the built-in one first, then by name.
+pub(crate) async fn summaries(state: &AppState) -> Result<Vec<ProjectSummary>, ApiError> {
+    let projects: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, name, timezone FROM projects ORDER BY id <> $1, name, id")
+            .bind(contract::BUILTIN_PROJECT_ID)
+            .fetch_all(&state.pool)
+            .await?;
+    Ok(projects
+        .into_iter()
+        .map(|(id, name, timezone)| ProjectSummary { id, name, timezone })
+        .collect())
+}
+
+/// The project's version: the stream sequence of its latest event, which a change expects.
+pub(crate) async fn version(state: &AppState, id: Uuid) -> Result<u64, ApiError> {
+    let version: Option<i64> = sqlx::query_scalar("SELECT version FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?;
+    version
+        .map(|v| u64::try_from(v).unwrap_or(0))
+        .ok_or(ApiError::NotFound)
+}
+
+/// Sets the domains Plausible's script may name for the project; returns them normalised.
+pub(crate) async fn set_domains(
+    state: &AppState,
+    project_id: Uuid,
+    requested: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let version = version(state, project_id).await?;
+    let mut domains = Vec::new();
+    for domain in requested {
+        let normalised = normalise_domain(domain).ok_or_else(|| {
+            ApiError::BadRequest(format!("domains: {domain:?} is not a domain name"))
+        })?;
+        if !domains.contains(&normalised) {
+            domains.push(normalised);
+        }
+    }
+    let sequence = state
+        .publisher
+        .publish(
+            contract::auth::project_subject(project_id),
+            &AuthEvent::ProjectDomainsSet {
+                project_id,
+                domains: domains.clone(),
+                at: OffsetDateTime::now_utc(),
+            },
+            &Uuid::now_v7().to_string(),
+            Some(version),
+        )
+        .await?;
+    state.projected(sequence).await?;
+    Ok(domains)
+}
+
+/// A site domain as Plausible's script sends it: a lower-case host name.
+fn normalise_domain(domain: &str) -> Option<String> {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    let valid = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    valid.then_some(domain)
+}

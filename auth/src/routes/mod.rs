@@ -1,0 +1,9 @@
+//! The HTTP handlers, one file per endpoint group. Each parses its input with typed extractors,
+//! calls the domain, and shapes the answer; `lib.rs` puts them on their paths.
+
+pub(crate) mod account;
+pub(crate) mod jwks;
+pub(crate) mod keys;
+pub(crate) mod projects;
+pub(crate) mod session;
+pub(crate) mod users;

@@ -1,0 +1,114 @@
+//! `/api/admin/projects` (create, list, domains, quota) and `/api/auth/projects`, the list
+//! analysts pick from.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use contract::auth::{
+    CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
+    ProjectQuotaView, ProjectSummaries, SetDomainsRequest,
+};
+use plumbing::error::{JsonBody, PathParams};
+use uuid::Uuid;
+
+use crate::error::{AdminRefusals, ApiError, BadInput, Conflict, NotFound, TooLarge, Unavailable};
+use crate::extract::{Admin, Analyst};
+use crate::state::AppState;
+use crate::{projects, quota};
+
+#[utoipa::path(
+    post, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
+    request_body = CreateProjectRequest,
+    responses(
+        (status = 201, description = "the project and its first write key", body = CreatedProject),
+        BadInput, AdminRefusals, Conflict, TooLarge, Unavailable
+    )
+)]
+pub(crate) async fn create_project(
+    State(state): State<AppState>,
+    Admin(by): Admin,
+    JsonBody(request): JsonBody<CreateProjectRequest>,
+) -> Result<Response, ApiError> {
+    let created = projects::create(&state, by, request).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every project with its live keys", body = ProjectList),
+        AdminRefusals, Unavailable
+    )
+)]
+pub(crate) async fn list_projects(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<ProjectList>, ApiError> {
+    Ok(Json(projects::list(&state).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/auth/projects", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every project, the built-in one first, then by name", body = ProjectSummaries),
+        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
+        (status = 403, description = "not an analyst or admin, or the account is disabled", body = contract::ErrorBody),
+        Unavailable
+    )
+)]
+pub(crate) async fn list_project_summaries(
+    State(state): State<AppState>,
+    _: Analyst,
+) -> Result<Json<ProjectSummaries>, ApiError> {
+    Ok(Json(ProjectSummaries {
+        projects: projects::summaries(&state).await?,
+    }))
+}
+
+#[utoipa::path(
+    put, path = "/api/admin/projects/{id}/domains", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    request_body = SetDomainsRequest,
+    responses(
+        (status = 200, description = "the domains Plausible's script may name for this project", body = ProjectDomains),
+        BadInput, AdminRefusals, NotFound, Conflict, TooLarge, Unavailable
+    )
+)]
+pub(crate) async fn set_domains(
+    State(state): State<AppState>,
+    _: Admin,
+    PathParams(project_id): PathParams<Uuid>,
+    JsonBody(request): JsonBody<SetDomainsRequest>,
+) -> Result<Json<ProjectDomains>, ApiError> {
+    let domains = projects::set_domains(&state, project_id, &request.domains).await?;
+    Ok(Json(ProjectDomains {
+        id: project_id,
+        domains,
+    }))
+}
+
+#[utoipa::path(
+    put, path = "/api/admin/projects/{id}/quota", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    request_body = ProjectQuota,
+    responses(
+        (status = 200, description = "the project's own quota; ingest applies it within moments (a null rate is ingest's default)", body = ProjectQuotaView),
+        (status = 400, description = "bad input: a rate below 1 or above 10^12", body = contract::ErrorBody),
+        (status = 404, description = "no such project", body = contract::ErrorBody),
+        (status = 409, description = "changed concurrently", body = contract::ErrorBody),
+        AdminRefusals, TooLarge, Unavailable
+    )
+)]
+pub(crate) async fn set_quota(
+    State(state): State<AppState>,
+    Admin(by): Admin,
+    PathParams(project_id): PathParams<Uuid>,
+    JsonBody(quota): JsonBody<ProjectQuota>,
+) -> Result<Json<ProjectQuotaView>, ApiError> {
+    quota::set(&state, project_id, by, &quota).await?;
+    Ok(Json(ProjectQuotaView {
+        id: project_id,
+        quota,
+    }))
+}
