@@ -1,13 +1,19 @@
 //! HTTP event intake: accepts events (native API and SDK wire formats) and publishes each one to
 //! the JetStream `EVENTS` stream, answering 2xx only after the PubAck.
+//!
+//! Imports run one way: [`routes`] (HTTP) use the domain modules ([`wire`], [`enrich`],
+//! [`publish`], [`body`], [`json`]), which know nothing about HTTP, and those use `contract`.
 
-pub mod api;
-pub mod body;
-pub mod cookieless;
+mod body;
 pub mod enrich;
-pub mod posthog;
-pub mod quota;
-pub mod segment;
+mod error;
+mod extract;
+mod json;
+mod openapi;
+mod publish;
+mod routes;
+mod state;
+mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,12 +24,17 @@ use plumbing::forwarded::TrustedProxies;
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use tokio::net::TcpListener;
 
+pub use plumbing::jwt::AuthConfig;
+pub use publish::quota;
+
+use crate::enrich::visitor::Salts;
+use crate::publish::quota::{QuotaConfig, Quotas};
+use crate::state::{AppState, IngestMetrics};
+
 /// Service name, in logs, metric names and `/readyz`.
-pub const SERVICE: &str = "ingest";
+const SERVICE: &str = "ingest";
 
 /// Everything ingest reads from the environment.
 #[derive(Debug, Clone)]
@@ -40,10 +51,8 @@ pub struct Config {
     /// and the cookieless visitor hash.
     pub trusted_proxies: TrustedProxies,
     /// What each project may store a second, and each dashboard user send (see [`quota`]).
-    pub quotas: quota::QuotaConfig,
+    pub quotas: QuotaConfig,
 }
-
-pub use plumbing::jwt::AuthConfig;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -52,7 +61,7 @@ impl Config {
             nats: NatsConfig::from_env()?,
             auth: AuthConfig::from_env()?,
             trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
-            quotas: quota::QuotaConfig::from_env()?,
+            quotas: QuotaConfig::from_env()?,
         })
     }
 
@@ -63,35 +72,9 @@ impl Config {
             nats,
             auth,
             trusted_proxies: TrustedProxies::local(),
-            quotas: quota::QuotaConfig::default(),
+            quotas: QuotaConfig::default(),
         }
     }
-}
-
-/// Ingest's own metrics.
-#[derive(Debug, Clone)]
-pub struct IngestMetrics {
-    /// `ingest_events_total{route, result}`: events received, by wire format and outcome.
-    pub events: Family<Vec<(&'static str, String)>, Counter>,
-}
-
-/// Shared state of the request handlers.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub jetstream: JetStream,
-    /// Publishes events: a context that refuses a publish beyond its in-flight acks limit
-    /// instead of waiting, so a request can free its own (see `api::publish`).
-    pub publisher: async_nats::jetstream::Context,
-    /// Write key -> project, followed from the `AUTH` stream.
-    pub write_keys: plumbing::projects::Projects,
-    /// Verifies the bearer tokens of `POST /api/events`.
-    pub tokens: Arc<plumbing::jwt::JwksVerifier>,
-    pub metrics: IngestMetrics,
-    pub trusted_proxies: TrustedProxies,
-    /// The intake quotas' buckets.
-    pub quotas: Arc<quota::Quotas>,
-    /// The daily salts of cookieless visitor ids.
-    pub salts: cookieless::Salts,
 }
 
 /// Serves ingest on `listener` until `shutdown` completes.
@@ -101,23 +84,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let ingest_metrics = IngestMetrics {
-        events: Family::default(),
-    };
-    // Every series from the start, so rates and alerts see zeros rather than gaps.
-    for route in api::ROUTES_COUNTED {
-        for result in api::RESULTS_COUNTED {
-            let _ = ingest_metrics.events.get_or_create(&vec![
-                ("route", (*route).to_owned()),
-                ("result", (*result).to_owned()),
-            ]);
-        }
-    }
-    metrics.register(
-        "events",
-        "Events received, by route (the wire format) and result",
-        ingest_metrics.events.clone(),
-    );
+    let ingest_metrics = IngestMetrics::register(&metrics);
     let jetstream = JetStream::start(
         &config.nats.url,
         SERVICE,
@@ -128,18 +95,15 @@ pub async fn run(
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check("write_keys", write_keys.readiness_check());
-    let tokens = Arc::new(config.auth.verifier());
-    let publisher = api::publisher(&jetstream.client);
-    let salts = cookieless::Salts::new(jetstream.context.clone());
     let state = AppState {
+        publisher: publish::jetstream::publisher(&jetstream.client),
+        salts: Salts::new(jetstream.context.clone()),
         jetstream,
-        publisher,
         write_keys,
-        tokens,
+        tokens: Arc::new(config.auth.verifier()),
         metrics: ingest_metrics,
         trusted_proxies: config.trusted_proxies.clone(),
-        quotas: Arc::new(quota::Quotas::new(config.quotas.clone())),
-        salts,
+        quotas: Arc::new(Quotas::new(config.quotas.clone())),
     };
     plumbing::http::run_service(
         listener,
@@ -153,7 +117,15 @@ pub async fn run(
     Ok(())
 }
 
-/// The intake routes.
-pub fn router(state: AppState) -> Router {
-    api::router(state)
+/// The intake routes: the SDK routes with CORS, the dashboard's without, and the OpenAPI
+/// document.
+fn router(state: AppState) -> Router {
+    let sdk = Router::new()
+        .merge(routes::posthog::routes())
+        .merge(routes::segment::routes())
+        .merge(routes::script::routes())
+        .layer(axum::middleware::from_fn(routes::cors::mirror_cors));
+    sdk.merge(routes::events::routes())
+        .with_state(Arc::new(state))
+        .merge(plumbing::http::openapi_route(&openapi::openapi()))
 }

@@ -16,7 +16,7 @@ mod common;
 
 const MIB: u64 = 1024 * 1024;
 /// The decoded-body limit of ingest.
-const DECODED_LIMIT: usize = ingest::body::MAX_DECODED_BYTES;
+const DECODED_LIMIT: usize = contract::event::MAX_DECODED_REQUEST_BYTES;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_that_inflate_to_millions_of_events_are_refused_and_ingest_stays_small() {

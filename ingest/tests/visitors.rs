@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use contract::streams::VISITOR_SALTS_BUCKET;
 use devstack::test::TestNats;
-use ingest::cookieless::{SALT_MAX_AGE, Salts, daily_visitor};
+use ingest::enrich::visitor::{SALT_MAX_AGE, Salts, daily_visitor};
 use time::{Date, Month};
 use uuid::Uuid;
 

@@ -16,7 +16,7 @@ use plumbing::ratelimit::{Cost, Rate, RateLimiter};
 use uuid::Uuid;
 
 /// A budget may be spent this many seconds' worth at once (a burst after a quiet spell).
-pub const BURST_SECS: u64 = 5;
+const BURST_SECS: u64 = 5;
 
 /// The quotas ingest applies; every rate is per second across all replicas, 0 for no limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Default for QuotaConfig {
 }
 
 impl QuotaConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let replicas = var_or("INGEST_REPLICAS", defaults.replicas)?;
         if replicas == 0 {
@@ -91,7 +91,7 @@ impl QuotaConfig {
 
 /// What a request would store, by project: events and bytes.
 #[derive(Debug, Default)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// One entry per project; a request names one, seldom two.
     projects: Vec<ProjectUsage>,
 }
@@ -105,7 +105,7 @@ struct ProjectUsage {
 
 impl Usage {
     /// Counts one event of `bytes` for `project_id`.
-    pub fn add(&mut self, project_id: Uuid, bytes: usize) {
+    pub(crate) fn add(&mut self, project_id: Uuid, bytes: usize) {
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         match self
             .projects
@@ -134,20 +134,20 @@ impl Usage {
 /// A request over a quota: how long to wait, and which budget it spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many {what}")]
-pub struct OverQuota {
-    pub wait: Duration,
-    pub what: &'static str,
+pub(crate) struct OverQuota {
+    pub(crate) wait: Duration,
+    pub(crate) what: &'static str,
 }
 
 /// The buckets of every project and user, and the defaults they start from.
 #[derive(Debug)]
-pub struct Quotas {
+pub(crate) struct Quotas {
     config: QuotaConfig,
     buckets: RateLimiter,
 }
 
 impl Quotas {
-    pub fn new(config: QuotaConfig) -> Self {
+    pub(crate) fn new(config: QuotaConfig) -> Self {
         Self {
             config,
             // Every cost names its own rate; the limiter's own is never used.
@@ -158,7 +158,7 @@ impl Quotas {
     /// Charges `usage` to its projects' budgets (each project's own quota from `projects`,
     /// else the defaults) and, for a dashboard request, its bytes to `user`'s: all of it, or
     /// nothing when one budget lacks its share.
-    pub fn charge(
+    pub(crate) fn charge(
         &self,
         projects: &Projects,
         usage: &Usage,

@@ -4,16 +4,10 @@
 use contract::event::Event;
 use serde_json::Value;
 
-/// Fills browser, OS and device type where the SDK did not, and flags bots. The user agent is
-/// the SDK's (`$raw_user_agent`, Segment's `context.userAgent`) or else the request's.
-pub fn user_agent(event: &mut Event, request_agent: Option<&str>) {
-    UserAgents::default().enrich(event, request_agent);
-}
-
-/// [`user_agent`] for the events of one request, which mostly share one user agent: each agent
-/// is parsed once, not once per event.
+/// The user agents of one request's events, which mostly share one: each agent is parsed once,
+/// not once per event.
 #[derive(Debug, Default)]
-pub struct UserAgents {
+pub(crate) struct UserAgents {
     /// The last agent parsed, and what it said.
     last: Option<(String, Option<Agent>)>,
 }
@@ -28,8 +22,9 @@ struct Agent {
 }
 
 impl UserAgents {
-    /// Enriches `event` as [`user_agent`] does.
-    pub fn enrich(&mut self, event: &mut Event, request_agent: Option<&str>) {
+    /// Fills browser, OS and device type where the SDK did not, and flags bots. The user agent
+    /// is the SDK's (`$raw_user_agent`, Segment's `context.userAgent`) or else the request's.
+    pub(crate) fn enrich(&mut self, event: &mut Event, request_agent: Option<&str>) {
         let agent = event
             .properties
             .get("$raw_user_agent")
@@ -108,6 +103,11 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    /// Enriches `event` alone.
+    fn user_agent(event: &mut Event, request_agent: Option<&str>) {
+        UserAgents::default().enrich(event, request_agent);
+    }
 
     fn event() -> Event {
         Event {

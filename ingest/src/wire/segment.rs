@@ -12,11 +12,13 @@ use uuid::Uuid;
 
 use contract::event::{Event, EventContext, EventKind};
 
-use crate::body::{BodyError, Bounded, Budget, bounded_events, scalars_are};
-use crate::posthog::{MAX_PROPERTIES, event_id, parse_time, split_url};
+use crate::body::BodyError;
+use crate::json::{Bounded, Budget, bounded_events, scalars_are};
+use crate::wire::fields::{MAX_PROPERTIES, event_id, not_in_future, parse_time};
+use crate::wire::urls::split_url;
 
 /// The write key of `Authorization: Basic base64(key:)`.
-pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
+pub(crate) fn basic_auth_key(header: Option<&str>) -> Option<String> {
     let encoded = header?.strip_prefix("Basic ")?.trim();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -26,18 +28,19 @@ pub fn basic_auth_key(header: Option<&str>) -> Option<String> {
     (!key.is_empty()).then(|| key.to_owned())
 }
 
-/// A parsed body: its messages, the body's write key and `sentAt`.
+/// A parsed API call (one message, or a batch of them): its messages, the body's write key and
+/// `sentAt`.
 #[derive(Debug)]
-pub struct Body {
-    pub write_key: Option<String>,
-    pub sent_at: Option<OffsetDateTime>,
+pub(crate) struct Call {
+    pub(crate) write_key: Option<String>,
+    pub(crate) sent_at: Option<OffsetDateTime>,
     /// Each message, or why it was dropped while read.
-    pub messages: Vec<Result<Value, String>>,
+    pub(crate) messages: Vec<Result<Value, String>>,
 }
 
 /// `kind` is the route's type (`track`, …) or `None` for batch routes. The body is read within
 /// a [`Budget`]: a batch holds at most [`crate::body::MAX_EVENTS`] messages, each within its share.
-pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, BodyError> {
+pub(crate) fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Call, BodyError> {
     let budget = Budget::default();
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let read = match kind {
@@ -57,7 +60,7 @@ pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, BodyError> {
             object
                 .entry("type")
                 .or_insert_with(|| Value::String(kind.as_str().to_owned()));
-            Ok(Body {
+            Ok(Call {
                 write_key,
                 sent_at,
                 messages: vec![Ok(Value::Object(object))],
@@ -74,7 +77,7 @@ pub fn parse(json: &[u8], kind: Option<EventKind>) -> Result<Body, BodyError> {
             let (write_key, sent_at) = key_and_time(write_key.as_ref(), sent_at.as_ref());
             let messages =
                 batch.ok_or_else(|| BodyError::Invalid("batch: must be an array".to_owned()))?;
-            Ok(Body {
+            Ok(Call {
                 write_key,
                 sent_at,
                 messages,
@@ -190,7 +193,7 @@ impl<'de> Visitor<'de> for Messages<'_> {
 }
 
 /// Normalises one Segment message; the error names the field.
-pub fn normalise(
+pub(crate) fn normalise(
     message: Value,
     project_id: Uuid,
     sent_at: Option<OffsetDateTime>,
@@ -213,13 +216,8 @@ pub fn normalise(
     let properties = object
         .remove("properties")
         .or_else(|| object.remove("traits"));
-    let string = |key: &str| match object.get(key) {
-        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        _ => None,
-    };
-    let distinct_id = string("userId")
-        .or_else(|| string("anonymousId"))
+    let distinct_id = string(&object, "userId")
+        .or_else(|| string(&object, "anonymousId"))
         .ok_or("userId or anonymousId: is required")?;
     let mut properties = match properties {
         Some(Value::Object(properties)) => properties,
@@ -229,7 +227,51 @@ pub fn normalise(
     if properties.len() > MAX_PROPERTIES {
         return Err(format!("properties: at most {MAX_PROPERTIES} keys"));
     }
-    let event = match kind {
+    let event = event_name(kind, &object)?;
+    for (key, name) in [
+        ("name", "name"),
+        ("previousId", "previous_id"),
+        ("groupId", "group_id"),
+    ] {
+        if let Some(value) = string(&object, key) {
+            properties.insert(name.to_owned(), Value::String(value));
+        }
+    }
+    let event_id =
+        string(&object, "messageId").map_or_else(Uuid::now_v7, |id| event_id(project_id, &id));
+    let timestamp = not_in_future(
+        event_time(&object, sent_at, received_at),
+        received_at,
+        &mut properties,
+    );
+    let context = context_of(&object, &mut properties, ip);
+    Ok(Event {
+        event_id,
+        project_id,
+        kind,
+        event,
+        distinct_id,
+        user_id: None,
+        session_id: None,
+        timestamp,
+        received_at,
+        properties,
+        context,
+    })
+}
+
+/// The message's `key` when it is a non-empty string or a number.
+fn string(object: &Map<String, Value>, key: &str) -> Option<String> {
+    match object.get(key) {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// The event's name: `event` for a track call, PostHog's reserved names for the others.
+fn event_name(kind: EventKind, object: &Map<String, Value>) -> Result<String, String> {
+    Ok(match kind {
         EventKind::Track => match object.get("event") {
             Some(Value::String(name)) if !name.trim().is_empty() && name.len() <= 200 => {
                 name.clone()
@@ -245,31 +287,33 @@ pub fn normalise(
         EventKind::Identify => "$identify".to_owned(),
         EventKind::Group => "$groupidentify".to_owned(),
         EventKind::Alias => "$create_alias".to_owned(),
-    };
-    if let Some(name) = string("name") {
-        properties.insert("name".to_owned(), Value::String(name));
-    }
-    if let Some(previous) = string("previousId") {
-        properties.insert("previous_id".to_owned(), Value::String(previous));
-    }
-    if let Some(group) = string("groupId") {
-        properties.insert("group_id".to_owned(), Value::String(group));
-    }
-    let event_id = string("messageId").map_or_else(Uuid::now_v7, |id| event_id(project_id, &id));
+    })
+}
+
+/// When the message happened, on the server's clock: its time shifted by the client's skew
+/// (`sentAt`, the message's or the body's).
+fn event_time(
+    object: &Map<String, Value>,
+    sent_at: Option<OffsetDateTime>,
+    received_at: OffsetDateTime,
+) -> OffsetDateTime {
     let time_of = |key: &str| object.get(key).and_then(Value::as_str).and_then(parse_time);
     let sent_at = time_of("sentAt").or(sent_at);
-    let timestamp = match (time_of("originalTimestamp"), time_of("timestamp"), sent_at) {
+    match (time_of("originalTimestamp"), time_of("timestamp"), sent_at) {
         (Some(original), _, Some(sent)) => received_at + (original - sent),
         (_, Some(timestamp), Some(sent)) => received_at + (timestamp - sent),
         (_, Some(timestamp), None) => timestamp,
         _ => received_at,
-    };
-    let timestamp = if timestamp - received_at > time::Duration::hours(23) {
-        properties.insert("$ingest_future_timestamp".to_owned(), Value::Bool(true));
-        received_at
-    } else {
-        timestamp
-    };
+    }
+}
+
+/// Page, referrer and library from the message's `context` (the page's fields also from the
+/// properties); its user agent is kept in the properties, for the enrichment to read.
+fn context_of(
+    object: &Map<String, Value>,
+    properties: &mut Map<String, Value>,
+    ip: &str,
+) -> EventContext {
     let context = object.get("context").and_then(Value::as_object);
     let page = context
         .and_then(|c| c.get("page"))
@@ -300,28 +344,16 @@ pub fn normalise(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    Ok(Event {
-        event_id,
-        project_id,
-        kind,
-        event,
-        distinct_id,
-        user_id: None,
-        session_id: None,
-        timestamp,
-        received_at,
-        properties,
-        context: EventContext {
-            path: if path.is_empty() { page_path } else { path },
-            host,
-            url,
-            referrer_domain: split_url(&referrer).0,
-            referrer,
-            lib,
-            ip: ip.to_owned(),
-            ..EventContext::default()
-        },
-    })
+    EventContext {
+        path: if path.is_empty() { page_path } else { path },
+        host,
+        url,
+        referrer_domain: split_url(&referrer).0,
+        referrer,
+        lib,
+        ip: ip.to_owned(),
+        ..EventContext::default()
+    }
 }
 
 #[cfg(test)]
