@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod chdb;
 pub mod clickhouse;
+pub mod demo;
 pub mod hostile;
 pub mod http;
 pub mod install;

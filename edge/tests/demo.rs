@@ -7,8 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ADMIN, PASSWORD, Stack};
-use plumbing::config::Secret;
-use xtask::demo::{FUNNEL, Options, Plan, run};
+use devstack::demo::{FUNNEL, Options, Plan, run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_sends_weeks_of_traffic_that_all_arrive_with_a_funnel_narrowing_at_every_step()
@@ -18,7 +17,7 @@ async fn the_demo_sends_weeks_of_traffic_that_all_arrive_with_a_funnel_narrowing
     let options = Options {
         url: edge.url(""),
         email: ADMIN.to_owned(),
-        password: Secret::new(PASSWORD),
+        password: PASSWORD.to_owned(),
         plan: Plan {
             visitors: 120,
             seed: 7,

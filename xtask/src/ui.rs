@@ -12,8 +12,22 @@ use crate::{Profile, cargo, run};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
+/// Build the web app into ui/dist
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A debug build (faster to make, slower to run)
+    #[arg(long)]
+    debug: bool,
+}
+
+impl Args {
+    pub(crate) fn run(&self) -> anyhow::Result<()> {
+        build(Profile::debug_if(self.debug)).map(|_| ())
+    }
+}
+
 /// Builds the app into `ui/dist` and returns that folder.
-pub fn build(profile: Profile) -> anyhow::Result<PathBuf> {
+pub(crate) fn build(profile: Profile) -> anyhow::Result<PathBuf> {
     let root = devstack::workspace_root();
     let tools = devstack::install::ensure(&[devstack::install::Need::Wasm])?;
     let wasm_bindgen = tools.wasm_bindgen.context("wasm-bindgen not found")?;

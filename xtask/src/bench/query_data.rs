@@ -4,7 +4,7 @@
 use ::sink::consumer::EventRow;
 use devstack::clickhouse::ClickHouse;
 use uuid::Uuid;
-use xtask::demo::Rng;
+use devstack::demo::Rng;
 
 const PATHS: &[&str] = &[
     "/",
