@@ -7,12 +7,11 @@
 use std::process::Command;
 use std::time::Duration;
 
-use common::{access_token, serve_jwks};
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
 use devstack::test::{TempDir, TestNats};
 
-mod common;
+use crate::common::{access_token, serve_jwks};
 
 const MIB: u64 = 1024 * 1024;
 /// The decoded-body limit of ingest.

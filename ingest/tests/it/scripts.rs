@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use common::{nats_with_streams, publish, start_ingest};
 use contract::auth::AuthEvent;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-mod common;
+use crate::common::{nats_with_streams, publish, start_ingest};
 
 fn created(project_id: Uuid) -> AuthEvent {
     AuthEvent::ProjectCreated {

@@ -4,14 +4,13 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use common::{nats_with_streams, publish, start_ingest};
 use contract::auth::AuthEvent;
 use devstack::test::{ServiceHandle, TestNats};
 use plumbing::projects::Projects;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-mod common;
+use crate::common::{nats_with_streams, publish, start_ingest};
 
 fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     AuthEvent::WriteKeyIssued {

@@ -1,8 +1,6 @@
 //! What the ingest tests share: NATS with the bundled streams, auth events published as auth
 //! does, a ready ingest in front of them, and auth's keys served for dashboard tokens.
 
-#![allow(dead_code)]
-
 use async_nats::jetstream;
 use contract::auth::{AuthEvent, project_subject};
 use devstack::test::{ServiceHandle, TestNats};
@@ -10,7 +8,7 @@ use plumbing::streams::{Definitions, provision};
 use uuid::Uuid;
 
 /// Publishes `event` of `project_id` on the `AUTH` stream and waits for it to be stored.
-pub async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uuid) {
+pub(crate) async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uuid) {
     js.publish(
         project_subject(project_id),
         serde_json::to_vec(event).expect("json").into(),
@@ -22,7 +20,7 @@ pub async fn publish(js: &jetstream::Context, event: &AuthEvent, project_id: Uui
 }
 
 /// A NATS server with the bundled streams.
-pub async fn nats_with_streams() -> (TestNats, jetstream::Context) {
+pub(crate) async fn nats_with_streams() -> (TestNats, jetstream::Context) {
     let nats = TestNats::start().expect("nats starts");
     let js = jetstream::new(
         plumbing::streams::connect(nats.url())
@@ -37,7 +35,10 @@ pub async fn nats_with_streams() -> (TestNats, jetstream::Context) {
 
 /// A ready ingest on NATS `nats`, its config changed by `configure` (auth is not reachable:
 /// these tests send no bearer token).
-pub fn start_ingest(nats: &TestNats, configure: impl FnOnce(&mut ingest::Config)) -> ServiceHandle {
+pub(crate) fn start_ingest(
+    nats: &TestNats,
+    configure: impl FnOnce(&mut ingest::Config),
+) -> ServiceHandle {
     let mut config = ingest::Config::new(
         plumbing::config::HttpConfig::ephemeral(),
         plumbing::config::NatsConfig { url: nats.url() },
@@ -53,7 +54,7 @@ pub fn start_ingest(nats: &TestNats, configure: impl FnOnce(&mut ingest::Config)
 }
 
 /// A JWKS endpoint on a free port for `keys`, served until the test ends: ingest's `AUTH_URL`.
-pub async fn serve_jwks(keys: &auth::signing::SigningKeys) -> String {
+pub(crate) async fn serve_jwks(keys: &auth::signing::SigningKeys) -> String {
     let jwks = serde_json::to_string(keys.jwks()).expect("json");
     let app = axum::Router::new().route(
         "/.well-known/jwks.json",
@@ -71,7 +72,7 @@ pub async fn serve_jwks(keys: &auth::signing::SigningKeys) -> String {
 }
 
 /// An hour's access token of `user` with `role`, signed as auth signs them with `keys`.
-pub fn access_token(
+pub(crate) fn access_token(
     keys: &auth::signing::SigningKeys,
     user: Uuid,
     role: contract::auth::Role,

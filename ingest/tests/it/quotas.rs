@@ -7,14 +7,13 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
-use common::{access_token, nats_with_streams, publish, serve_jwks, start_ingest};
 use contract::auth::{AuthEvent, Role};
 use devstack::test::ServiceHandle;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-mod common;
+use crate::common::{access_token, nats_with_streams, publish, serve_jwks, start_ingest};
 
 /// Issues `key` to a new project and returns the project's id.
 async fn project_with_key(js: &jetstream::Context, key: &str) -> Uuid {
