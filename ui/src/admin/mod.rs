@@ -4,7 +4,6 @@
 mod browser;
 mod confirm;
 mod projects;
-mod snippets;
 mod status;
 mod users;
 

@@ -1,0 +1,110 @@
+//! A project's card: its facts (time zone, creation date, id, domains), its write keys and the
+//! form for its Plausible domains.
+
+use contract::auth::ProjectView;
+use sycamore::prelude::*;
+use uuid::Uuid;
+
+use super::super::confirm::Confirm;
+use super::actions::CardActions;
+use super::keys::WriteKeys;
+use super::state::Projects;
+use crate::format::date_label;
+use crate::session::Session;
+
+#[component(inline_props)]
+pub(crate) fn ProjectCard(id: Uuid, projects: Projects) -> View {
+    let project = create_memo(move || {
+        projects
+            .list
+            .with(|list| list.iter().flatten().find(|p| p.id == id).cloned())
+    });
+    let Some(initial) = project.get_clone_untracked() else {
+        return view! {};
+    };
+    let card = CardActions {
+        id,
+        session: use_context::<Session>(),
+        confirm: use_context::<Confirm>(),
+        projects,
+        busy: create_signal(false),
+        error: create_signal(None),
+    };
+    let CardActions { busy, error, .. } = card;
+    let domains_text = create_signal(initial.domains.join(", "));
+    let title_id = format!("project-{id}-title");
+    let name = initial.name.clone();
+    let name_attr = initial.name.clone();
+    let id_attr = id.to_string();
+    let title_attr = title_id.clone();
+    let facts = project_facts(&initial, project);
+    view! {
+        article(class="card project", data-project-id=id_attr, data-name=name_attr,
+            aria-labelledby=title_attr) {
+            header(class="project-head") {
+                h3(id=title_id) { (name) }
+                (move || busy.get().then(|| view! { span(class="row-busy", role="status") { "Saving…" } }))
+            }
+            (facts)
+            (move || error.get_clone().map(|message| view! {
+                p(class="form-error project-error", role="alert") { (message) }
+            }))
+            h4 { "Write keys" }
+            WriteKeys(card=card, project=project)
+            button(r#type="button", class="issue-key", disabled=busy, on:click=move |_| card.issue_key()) { "Issue a new key" }
+            DomainsForm(card=card, text=domains_text)
+        }
+    }
+}
+
+/// The project's time zone, creation date, id and domains (these as saved).
+fn project_facts(initial: &ProjectView, project: ReadSignal<Option<ProjectView>>) -> View {
+    let created = date_label(
+        initial.created_at.year(),
+        u8::from(initial.created_at.month()),
+        initial.created_at.day(),
+    );
+    let id_text = initial.id.to_string();
+    let timezone = initial.timezone.clone();
+    let domain_chips = move || {
+        let domains = project.with(|p| p.as_ref().map(|p| p.domains.clone()).unwrap_or_default());
+        if domains.is_empty() {
+            view! { span(class="muted") { "none" } }
+        } else {
+            domains
+                .into_iter()
+                .map(|d| view! { span(class="chip") { (d) } })
+                .collect::<Vec<_>>()
+                .into()
+        }
+    };
+    view! {
+        dl(class="project-facts") {
+            div { dt { "Time zone" } dd(class="project-timezone") { (timezone) } }
+            div { dt { "Created" } dd { (created) } }
+            div { dt { "Project id" } dd { code(class="project-id") { (id_text) } } }
+            div { dt { "Domains" } dd(class="project-domains") { (domain_chips) } }
+        }
+    }
+}
+
+/// The Plausible domains as typed, saved as a list.
+#[component(inline_props)]
+fn DomainsForm(card: CardActions, text: Signal<String>) -> View {
+    let domains_id = format!("project-{}-domains", card.id);
+    let domains_for = domains_id.clone();
+    let save = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        card.save_domains(text);
+    };
+    view! {
+        form(class="domains-form", on:submit=save) {
+            label(r#for=domains_for) { "Plausible domains" }
+            div(class="inline-field") {
+                input(id=domains_id, class="domains-input", r#type="text", autocomplete="off",
+                    placeholder="shop.example, www.shop.example", bind:value=text)
+                button(r#type="submit", class="save-domains", disabled=card.busy) { "Save domains" }
+            }
+        }
+    }
+}
