@@ -1,20 +1,67 @@
-//! Operator tools for dead letters (`sink dlq list`, `sink dlq redrive`): what is in
-//! `EVENTS_DLQ` and why, and sending it back to `EVENTS` once the cause is fixed.
+//! Dead letters: the events the sink moves to `EVENTS_DLQ` (with the reason in a header), and
+//! the operator tools on them (`sink dlq list`, `sink dlq redrive`): what is there and why, and
+//! sending it back to `EVENTS` once the cause is fixed.
 //!
 //! A redriven event is published under a message id of its own (`<event id>-redrive-<DLQ
 //! sequence>`): the original id may still be inside the stream's duplicate window, which would
 //! drop it silently, while a redrive interrupted and run again is still deduplicated. Each dead
 //! letter is deleted from the DLQ only after `EVENTS` confirmed the copy.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
-use async_nats::jetstream;
-use contract::streams::{EVENTS_DLQ_STREAM, event_subject};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind, Message};
+use contract::streams::{
+    DLQ_ERROR_HEADER, DLQ_ORIGINAL_SUBJECT_HEADER, EVENTS_DLQ_STREAM, dlq_subject, event_subject,
+};
 use uuid::Uuid;
 
-use crate::consumer::ERROR_HEADER;
+use crate::metrics::SinkCounters;
 
-/// Header holding the subject the event had on `EVENTS`.
-pub const ORIGINAL_SUBJECT_HEADER: &str = "Sink-Original-Subject";
+// The path other crates use from before the header moved to `contract::streams`.
+pub use contract::streams::DLQ_ORIGINAL_SUBJECT_HEADER as ORIGINAL_SUBJECT_HEADER;
+
+/// Copies `message` to `EVENTS_DLQ` with the reason in a header, then ends its delivery.
+pub(crate) async fn dead_letter(
+    js: &jetstream::Context,
+    counters: &SinkCounters,
+    message: &Message,
+    reason: &str,
+) {
+    let project = message.subject.split('.').nth(1).unwrap_or("unknown");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        DLQ_ERROR_HEADER,
+        reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(500)
+            .collect::<String>()
+            .as_str(),
+    );
+    headers.insert(DLQ_ORIGINAL_SUBJECT_HEADER, message.subject.as_str());
+    let stored = match js
+        .publish_with_headers(dlq_subject(project), headers, message.payload.clone())
+        .await
+    {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    match stored {
+        true => {
+            counters.dead_lettered.inc();
+            tracing::error!(subject = %message.subject, reason, "event dead-lettered");
+            let _ = message.ack_with(AckKind::Term).await;
+        }
+        _ => {
+            // Not in the DLQ yet: leave it to be redelivered rather than lose it.
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                .await;
+        }
+    }
+}
 
 /// One dead letter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +114,7 @@ pub async fn list(
         };
         let payload = message.payload.to_vec();
         let event: Option<contract::event::Event> = serde_json::from_slice(&payload).ok();
-        let original_subject = header(ORIGINAL_SUBJECT_HEADER)
+        let original_subject = header(DLQ_ORIGINAL_SUBJECT_HEADER)
             .or_else(|| {
                 event
                     .as_ref()
@@ -79,7 +126,7 @@ pub async fn list(
             project_id,
             original_subject,
             event_id: event.map(|e| e.event_id.to_string()),
-            error: header(ERROR_HEADER).unwrap_or_default(),
+            error: header(DLQ_ERROR_HEADER).unwrap_or_default(),
             payload,
         });
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::consumer::EventRow;
+use crate::row::EventRow;
 
 /// Julian day of 1970-01-01, the day a ClickHouse `Date` counts from.
 const EPOCH_JULIAN_DAY: i32 = 2_440_588;

@@ -16,7 +16,8 @@ use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::consumer::{EventRow, already_stored, insert};
+use crate::row::EventRow;
+use crate::table::{already_stored, insert};
 
 /// Events looked up and inserted together.
 const BATCH: usize = 20_000;

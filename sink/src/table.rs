@@ -1,0 +1,94 @@
+//! Reads and writes of the events table: which rows it holds already, and inserting rows with
+//! one INSERT per month they span. The sink's writer and `sink replay` both go through here.
+
+use uuid::Uuid;
+
+use crate::row::EventRow;
+
+/// Rows per existence check: the event ids of one check stay well under ClickHouse's
+/// default `max_query_size` (256 KiB).
+const CHECK_CHUNK: usize = 4_000;
+
+/// The event ids of `rows` that the table already holds. Bounded by the rows' projects and
+/// days, the start of the sorting key, so ClickHouse reads only those index ranges.
+pub(crate) async fn already_stored(
+    clickhouse: &clickhouse::Client,
+    rows: &[EventRow],
+) -> Result<std::collections::HashSet<Uuid>, clickhouse::error::Error> {
+    let mut stored = std::collections::HashSet::new();
+    for chunk in rows.chunks(CHECK_CHUNK) {
+        let distinct = |values: Vec<String>| {
+            let mut values = values;
+            values.sort_unstable();
+            values.dedup();
+            values
+        };
+        let projects = distinct(chunk.iter().map(|row| row.project_id.to_string()).collect());
+        let days = distinct(chunk.iter().map(|row| day_text(row.date)).collect());
+        let ids: Vec<String> = chunk.iter().map(|row| row.event_id.to_string()).collect();
+        let placeholders = |n: usize| vec!["?"; n].join(", ");
+        let sql = format!(
+            "SELECT toString(event_id) FROM events WHERE project_id IN ({}) AND date IN ({}) \
+             AND event_id IN ({})",
+            placeholders(projects.len()),
+            placeholders(days.len()),
+            placeholders(ids.len())
+        );
+        let mut query = clickhouse.query(&sql);
+        for value in projects.iter().chain(&days).chain(&ids) {
+            query = query.bind(value.as_str());
+        }
+        for id in query.fetch_all::<String>().await? {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                stored.insert(id);
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// `YYYY-MM-DD` of a ClickHouse `Date` (days since 1970-01-01).
+fn day_text(days: u16) -> String {
+    time::Date::from_julian_day(2_440_588 + i32::from(days))
+        .map(|date| date.to_string())
+        .unwrap_or_default()
+}
+
+/// Writes `rows` with one INSERT per month they span: the writer hands them over one month at
+/// a time already, `sink replay` whatever its batch holds. A failure may leave the months
+/// before it written.
+pub(crate) async fn insert(
+    clickhouse: &clickhouse::Client,
+    rows: &[EventRow],
+) -> Result<(), clickhouse::error::Error> {
+    if crate::months::within_one(rows) {
+        return insert_month(clickhouse, rows.iter()).await;
+    }
+    for month in crate::months::group(rows.iter().map(|row| (row.date, row))) {
+        insert_month(clickhouse, month.into_iter()).await?;
+    }
+    Ok(())
+}
+
+/// One INSERT of `rows`, all of one month.
+async fn insert_month(
+    clickhouse: &clickhouse::Client,
+    rows: impl Iterator<Item = &EventRow>,
+) -> Result<(), clickhouse::error::Error> {
+    let mut insert = clickhouse.insert::<EventRow>("events").await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_written_as_clickhouse_dates() {
+        assert_eq!(day_text(0), "1970-01-01");
+        assert_eq!(day_text(20_787), "2026-11-30");
+    }
+}

@@ -1,0 +1,358 @@
+//! Writing the batches the reader hands over: one at a time, each message acked only after
+//! ClickHouse confirmed the insert that holds it; copies of a stored event are acked
+//! unwritten, a failing insert retried, and rows ClickHouse refuses split out and dead-lettered.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, Message};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::batch::{Batch, BatchSettings, PROGRESS_EVERY, keeping_alive};
+use crate::dlq::dead_letter;
+use crate::metrics::SinkCounters;
+use crate::row::EventRow;
+use crate::table::{already_stored, insert};
+
+/// The most links a batch's span carries (the OpenTelemetry SDK keeps 128 by default).
+const MAX_LINKS: usize = 128;
+
+/// A header of `message`, empty when it has none.
+fn header<'a>(message: &'a Message, name: &str) -> &'a str {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(name))
+        .map_or("", |value| value.as_str())
+}
+
+/// At debug level, one line per stored event with the request id and trace id ingest copied
+/// into its message headers: the last link from the browser to ClickHouse. Each line is in an
+/// `event_stored` span whose parent is the request's span, so an exported trace ends there.
+fn log_stored(rows: &[EventRow], messages: &[Message]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for (row, message) in rows.iter().zip(messages) {
+        let traceparent = header(message, contract::streams::TRACEPARENT_HEADER);
+        let trace_id =
+            plumbing::traceparent::parse(traceparent).map_or("", |parsed| parsed.trace_id);
+        let span = tracing::debug_span!("event_stored", event_id = %row.event_id);
+        plumbing::telemetry::set_remote_parent(&span, traceparent);
+        span.in_scope(|| {
+            tracing::debug!(
+                event_id = %row.event_id,
+                request_id = header(message, contract::streams::REQUEST_ID_HEADER),
+                trace_id,
+                "event stored"
+            );
+        });
+    }
+}
+
+/// Takes the rows for which `is_copy` holds out of the batch, and returns their messages (to
+/// be acked without a write).
+fn take_out(
+    rows: &mut Vec<EventRow>,
+    messages: &mut Vec<Message>,
+    mut is_copy: impl FnMut(&EventRow) -> bool,
+) -> Vec<Message> {
+    let mut kept = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    let mut copies = Vec::new();
+    for (row, message) in rows.drain(..).zip(messages.drain(..)) {
+        if is_copy(&row) {
+            copies.push(message);
+        } else {
+            kept.0.push(row);
+            kept.1.push(message);
+        }
+    }
+    (*rows, *messages) = kept;
+    copies
+}
+
+/// Stores the batches the reader hands over, one at a time, until the reader is done.
+pub(crate) async fn write(
+    js: jetstream::Context,
+    clickhouse: clickhouse::Client,
+    settings: BatchSettings,
+    counters: SinkCounters,
+    mut queued: tokio::sync::mpsc::Receiver<Batch>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let recent = std::sync::Mutex::new(RecentIds::default());
+    while let Some(batch) = queued.recv().await {
+        for (message, reason) in &batch.unreadable {
+            dead_letter(&js, &counters, message, reason).await;
+        }
+        let writer = Writer {
+            js: &js,
+            clickhouse: &clickhouse,
+            settings: &settings,
+            counters: &counters,
+            stop: &stop,
+            recent: &recent,
+        };
+        // Exported, the batch's span links to the requests whose events it stores (ingest's
+        // spans, from the `traceparent` of each message).
+        let span = tracing::info_span!("store_batch", rows = batch.rows.len());
+        plumbing::telemetry::link_remote(
+            &span,
+            batch
+                .messages
+                .iter()
+                .map(|message| header(message, contract::streams::TRACEPARENT_HEADER)),
+            MAX_LINKS,
+        );
+        // One insert per month (the table's partition), so that no insert spans more months
+        // than current ClickHouse takes in one block; the months waiting their turn are kept
+        // from being redelivered meanwhile. A message delivered before may already be in the
+        // table: the parts of its batch are checked first.
+        let redelivered = batch.redelivered;
+        async {
+            let mut parts = crate::months::split(batch.rows, batch.messages).into_iter();
+            while let Some((rows, messages)) = parts.next() {
+                let store = writer.store(rows, messages, redelivered);
+                if parts.len() == 0 {
+                    store.await;
+                } else {
+                    let waiting = parts.as_slice().iter().flat_map(|(_, messages)| messages);
+                    keeping_alive(waiting, store).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+}
+
+struct Writer<'a> {
+    js: &'a jetstream::Context,
+    clickhouse: &'a clickhouse::Client,
+    settings: &'a BatchSettings,
+    counters: &'a SinkCounters,
+    stop: &'a tokio::sync::watch::Receiver<bool>,
+    /// Event ids this sink stored last.
+    recent: &'a std::sync::Mutex<RecentIds>,
+}
+
+/// The ids of the events this sink stored last. A message can come twice while the first copy
+/// still waits in this process (its `ack_wait` ran out during a ClickHouse outage): the second
+/// copy is flagged redelivered and looked up, but the first is not, and either may be written
+/// first. Both copies are caught here, and inside one batch.
+#[derive(Debug, Default)]
+struct RecentIds {
+    ids: std::collections::HashSet<Uuid>,
+    order: std::collections::VecDeque<Uuid>,
+}
+
+/// How many ids [`RecentIds`] keeps: a few batches, well past what a stall can queue.
+const RECENT_IDS: usize = 200_000;
+
+impl RecentIds {
+    fn contains(&self, id: &Uuid) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn remember(&mut self, ids: impl IntoIterator<Item = Uuid>) {
+        for id in ids {
+            if self.ids.insert(id) {
+                self.order.push_back(id);
+            }
+        }
+        while self.order.len() > RECENT_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// Inserts `rows` and acks their messages. When some may already be stored (`uncertain`:
+    /// a redelivery, or an earlier attempt whose outcome is unknown), the rows already in the
+    /// table are acked without being written again, so no event is ever stored twice.
+    /// ClickHouse unavailable or overloaded: the same insert is retried with backoff for as
+    /// long as it takes, the messages marked in progress (no delivery spent, nothing acked).
+    /// ClickHouse rejecting the data: the batch is split until the rows that fail on their own
+    /// are found; such a row is naked for a later delivery, and dead-lettered on its last.
+    async fn store(
+        &self,
+        mut rows: Vec<EventRow>,
+        mut messages: Vec<Message>,
+        mut uncertain: bool,
+    ) {
+        // Copies of one event (in this batch, or just stored by this sink) are acked unwritten.
+        let copies = self.drop_copies(&mut rows, &mut messages);
+        if !copies.is_empty() {
+            self.counters.already_stored.inc_by(copies.len() as u64);
+            tracing::info!(
+                copies = copies.len(),
+                "copies of one event were not written twice"
+            );
+        }
+        for message in copies {
+            let _ = message.ack().await;
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(200);
+        let mut marked = tokio::time::Instant::now();
+        loop {
+            let started = std::time::Instant::now();
+            let err = match self.attempt(&mut rows, &mut messages, uncertain).await {
+                Ok(()) => {
+                    self.stored(&rows, messages, started).await;
+                    return;
+                }
+                Err(err) => err,
+            };
+            // Part of the batch may have been written before the failure.
+            uncertain = true;
+            self.counters.insert_failures.inc();
+            if crate::refusals::is_rejection(&err) {
+                if rows.len() > 1 {
+                    let half = rows.len() / 2;
+                    let (later_rows, later_messages) =
+                        (rows.split_off(half), messages.split_off(half));
+                    Box::pin(self.store(rows, messages, true)).await;
+                    Box::pin(self.store(later_rows, later_messages, true)).await;
+                } else {
+                    self.reject(&messages, &err.to_string()).await;
+                }
+                return;
+            }
+            if *self.stop.borrow() {
+                // Shutting down during an outage: hand the batch back for the next sink.
+                for message in &messages {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                }
+                return;
+            }
+            tracing::warn!(error = %err, rows = rows.len(), "insert failed; retrying the batch");
+            if marked.elapsed() >= PROGRESS_EVERY {
+                for message in &messages {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+                marked = tokio::time::Instant::now();
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// One try at writing `rows`. When `uncertain`, the rows the table already holds are first
+    /// taken out and their messages acked; the rest is inserted.
+    async fn attempt(
+        &self,
+        rows: &mut Vec<EventRow>,
+        messages: &mut Vec<Message>,
+        uncertain: bool,
+    ) -> Result<(), clickhouse::error::Error> {
+        if uncertain {
+            let stored = already_stored(self.clickhouse, rows).await?;
+            if !stored.is_empty() {
+                let copies = take_out(rows, messages, |row| stored.contains(&row.event_id));
+                self.counters.already_stored.inc_by(copies.len() as u64);
+                tracing::info!(
+                    skipped = copies.len(),
+                    "rows already stored were not written again"
+                );
+                for message in copies {
+                    let _ = message.ack().await;
+                }
+            }
+            if rows.is_empty() {
+                return Ok(());
+            }
+        }
+        insert(self.clickhouse, rows).await
+    }
+
+    /// `rows` are in the table (the write began at `started`): counted, remembered, and their
+    /// messages acked.
+    async fn stored(&self, rows: &[EventRow], messages: Vec<Message>, started: std::time::Instant) {
+        self.counters.rows_inserted.inc_by(rows.len() as u64);
+        self.counters.batch_rows.observe(rows.len() as f64);
+        self.counters
+            .insert_seconds
+            .observe(started.elapsed().as_secs_f64());
+        log_stored(rows, &messages);
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remember(rows.iter().map(|row| row.event_id));
+        // Plain acks, sent back to back without waiting for each confirmation: an ack lost on
+        // the way only means a redelivery, which the table deduplicates by event id.
+        for message in messages {
+            if let Err(err) = message.ack().await {
+                tracing::warn!(error = %err, "ack failed after insert");
+            }
+        }
+    }
+
+    /// Takes out of the batch the rows whose event this sink just stored, and the second copy of
+    /// an event inside the batch; returns their messages.
+    fn drop_copies(&self, rows: &mut Vec<EventRow>, messages: &mut Vec<Message>) -> Vec<Message> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let mut is_copy =
+            |row: &EventRow| recent.contains(&row.event_id) || !seen.insert(row.event_id);
+        // Copies are rare: the batch is rebuilt only from the first one on.
+        let Some(first) = rows.iter().position(&mut is_copy) else {
+            return Vec::new();
+        };
+        let mut later_rows = rows.split_off(first);
+        let mut later_messages = messages.split_off(first);
+        let mut copies = vec![later_messages.remove(0)];
+        later_rows.remove(0);
+        copies.extend(take_out(&mut later_rows, &mut later_messages, is_copy));
+        rows.append(&mut later_rows);
+        messages.append(&mut later_messages);
+        copies
+    }
+
+    /// One row ClickHouse refused on its own: retried on a later delivery, dead-lettered on
+    /// its last.
+    async fn reject(&self, messages: &[Message], reason: &str) {
+        for message in messages {
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(0);
+            if delivered >= self.settings.max_deliver {
+                dead_letter(self.js, self.counters, message, reason).await;
+            } else {
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_remember_the_last_ones_and_forget_the_oldest() {
+        let mut recent = RecentIds::default();
+        let first = Uuid::now_v7();
+        recent.remember([first]);
+        recent.remember([first]);
+        assert!(recent.contains(&first));
+        assert_eq!(recent.order.len(), 1, "an id is kept once");
+        recent.remember((0..RECENT_IDS).map(|_| Uuid::now_v7()));
+        assert!(!recent.contains(&first), "the oldest goes first");
+        assert_eq!(recent.ids.len(), RECENT_IDS);
+    }
+}
