@@ -1,14 +1,12 @@
 //! The sink killed with SIGKILL, again and again, in the middle of a 100 000-event load sent
 //! through ingest: ClickHouse ends up with every accepted event exactly once.
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{KEY, Pipeline};
+use crate::common::{KEY, Pipeline};
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
 use devstack::test::TempDir;
@@ -366,7 +364,7 @@ async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
                 pipeline.db.server().http_port(),
                 &pipeline.db.name,
             ),
-            batch: sink::consumer::BatchSettings::default(),
+            batch: sink::BatchSettings::default(),
         };
         move |l, s| sink::run(config, l, s)
     })

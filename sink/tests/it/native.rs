@@ -38,7 +38,7 @@ async fn a_logged_in_user_sends_events_to_the_built_in_project_as_themselves() {
             http: HttpConfig::ephemeral(),
             nats: NatsConfig { url: nats.url() },
             clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-            batch: sink::consumer::BatchSettings {
+            batch: sink::BatchSettings {
                 max_wait_ms: 50,
                 ..Default::default()
             },

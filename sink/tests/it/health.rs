@@ -13,7 +13,7 @@ fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyho
         http: HttpConfig::ephemeral(),
         nats: NatsConfig { url: nats.url() },
         clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
-        batch: sink::consumer::BatchSettings::default(),
+        batch: sink::BatchSettings::default(),
     };
     let service = spawn_service("sink", move |listener, shutdown| {
         sink::run(config, listener, shutdown)

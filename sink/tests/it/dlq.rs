@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-mod common;
-
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
-use sink::consumer::BatchSettings;
+use sink::BatchSettings;
+
+use crate::common::metric;
 use uuid::Uuid;
 
 /// A sink on `nats` storing into `ch`, batching as `batch` says; ready when returned.
@@ -32,14 +32,6 @@ fn start_sink(nats: &TestNats, ch: &ClickHouseDb, batch: BatchSettings) -> Servi
 }
 
 /// The value of the sink's metric `name` (its line `name value` in `/metrics`).
-fn metric(sink: &ServiceHandle, name: &str) -> Option<f64> {
-    let answer = devstack::http::get(sink.addr.port(), "/metrics", Duration::from_secs(5)).ok()?;
-    answer.body.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.parse().ok()).flatten()
-    })
-}
-
 /// Publishes a track event `name` of `project` that happened `at` (RFC 3339), with
 /// `properties`, the way ingest does.
 async fn publish(
@@ -88,7 +80,7 @@ async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_l
         )
         .expect("column added");
     let project = Uuid::now_v7();
-    let js = common::prepare_streams(&nats, project, common::KEY).await;
+    let js = crate::common::prepare_streams(&nats, project, crate::common::KEY).await;
 
     // On the stream before the sink starts, so that it reads them as one batch.
     let at = now();
@@ -172,7 +164,7 @@ async fn a_batch_spanning_150_months_is_stored_whole_with_one_insert_per_month()
     let nats = TestNats::start().expect("nats");
     let ch = ClickHouseDb::unique();
     let project = Uuid::now_v7();
-    let js = common::prepare_streams(&nats, project, common::KEY).await;
+    let js = crate::common::prepare_streams(&nats, project, crate::common::KEY).await;
     // An import: the first and the last second of each month from June 2013 to November
     // 2025, newest first. Current ClickHouse refuses an insert of more than 100 months.
     for index in (0..150).rev() {
@@ -259,8 +251,11 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
         ("not an event".to_owned(), "not an event: expected value"),
     ] {
         let mut headers = HeaderMap::new();
-        headers.insert(sink::consumer::ERROR_HEADER, reason);
-        headers.insert(sink::dlq::ORIGINAL_SUBJECT_HEADER, original.as_str());
+        headers.insert(contract::streams::DLQ_ERROR_HEADER, reason);
+        headers.insert(
+            contract::streams::DLQ_ORIGINAL_SUBJECT_HEADER,
+            original.as_str(),
+        );
         js.publish_with_headers(dlq_subject.clone(), headers, payload.into())
             .await
             .expect("publish")

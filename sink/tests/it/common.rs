@@ -1,8 +1,6 @@
 //! Shared by the sink's pipeline and fault tests: NATS, ClickHouse, ingest and the sink on
 //! real servers, and a project write key published the way auth publishes it.
 
-#![allow(dead_code)]
-
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -102,7 +100,7 @@ impl Pipeline {
                         url: nats.url_for(NatsUser::Sink),
                     },
                     clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
-                    batch: sink::consumer::BatchSettings {
+                    batch: sink::BatchSettings {
                         max_wait_ms: 50,
                         ..Default::default()
                     },
@@ -187,4 +185,13 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(data).expect("writes");
     encoder.finish().expect("finishes")
+}
+
+/// The value of the metric line `name` on the sink's `/metrics`, when it has one.
+pub fn metric(sink: &ServiceHandle, name: &str) -> Option<f64> {
+    let answer = devstack::http::get(sink.addr.port(), "/metrics", Duration::from_secs(5)).ok()?;
+    answer.body.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name).then(|| value.parse().ok()).flatten()
+    })
 }

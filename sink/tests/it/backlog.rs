@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-mod common;
-
+use crate::common::{KEY, Pipeline};
 use async_nats::jetstream;
-use common::{KEY, Pipeline};
 use devstack::test::{ClickHouseDb, spawn_service};
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 use reqwest::StatusCode;
@@ -83,7 +81,7 @@ fn start_sink(pipeline: &Pipeline, database: &str) -> devstack::test::ServiceHan
             url: pipeline.nats.url(),
         },
         clickhouse: ClickHouseConfig::local(pipeline.db.server().http_port(), database),
-        batch: sink::consumer::BatchSettings {
+        batch: sink::BatchSettings {
             max_wait_ms: 50,
             ..Default::default()
         },

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-mod common;
-
+use crate::common::{KEY, Pipeline, gzip};
 use base64::Engine as _;
-use common::{KEY, Pipeline, gzip};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -343,7 +341,7 @@ async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
     assert_eq!(&message.payload[..], b"{\"this is\": \"not an event\"}");
     let reason = message
         .headers
-        .get(sink::consumer::ERROR_HEADER)
+        .get(contract::streams::DLQ_ERROR_HEADER)
         .map(|v| v.to_string())
         .unwrap_or_default();
     assert!(reason.contains("not an event"), "{reason}");

@@ -2,8 +2,6 @@
 //! nothing while it is down, and every event is there once it is back. A batch of several
 //! months waits out a longer outage without any of its messages being delivered twice.
 
-mod common;
-
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -11,6 +9,8 @@ use devstack::test::{PrivateClickHouse, TestNats, spawn_service, wait_for_readin
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::common::metric;
 
 const KEY: &str = "ea_outage_key";
 
@@ -31,7 +31,7 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
     let nats = TestNats::start().expect("nats");
     let mut clickhouse = PrivateClickHouse::start().expect("clickhouse");
     let project = Uuid::now_v7();
-    let js = common::prepare_streams(&nats, project, KEY).await;
+    let js = crate::common::prepare_streams(&nats, project, KEY).await;
     let ingest = spawn_service("ingest", {
         let config = ingest::Config::new(
             HttpConfig::ephemeral(),
@@ -46,7 +46,7 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
             http: HttpConfig::ephemeral(),
             nats: NatsConfig { url: nats.url() },
             clickhouse: ClickHouseConfig::local(clickhouse.server.http_port(), "analytics"),
-            batch: sink::consumer::BatchSettings {
+            batch: sink::BatchSettings {
                 max_wait_ms: 50,
                 ..Default::default()
             },
@@ -124,27 +124,19 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
 }
 
 /// The sink's metric `name` (its line `name value` in `/metrics`).
-fn metric(sink: &devstack::test::ServiceHandle, name: &str) -> Option<f64> {
-    let answer = devstack::http::get(sink.addr.port(), "/metrics", Duration::from_secs(5)).ok()?;
-    answer.body.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.parse().ok()).flatten()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_of_two_months_waits_out_an_outage_longer_than_ack_wait_delivered_once() {
     let nats = TestNats::start().expect("nats");
     let mut clickhouse = PrivateClickHouse::start().expect("clickhouse");
     let project = Uuid::now_v7();
-    let js = common::prepare_streams(&nats, project, KEY).await;
+    let js = crate::common::prepare_streams(&nats, project, KEY).await;
     // One batch of exactly the 20 events below: it closes when full.
     let sink = spawn_service("sink", {
         let config = sink::Config {
             http: HttpConfig::ephemeral(),
             nats: NatsConfig { url: nats.url() },
             clickhouse: ClickHouseConfig::local(clickhouse.server.http_port(), "analytics"),
-            batch: sink::consumer::BatchSettings {
+            batch: sink::BatchSettings {
                 max_messages: 20,
                 max_wait_ms: 60_000,
                 ..Default::default()

@@ -1,0 +1,12 @@
+//! The sink's end-to-end tests against real nats-server, ClickHouse and the services around
+//! it, one binary with a module per topic.
+
+mod backlog;
+mod clickhouse_outage;
+mod common;
+mod dlq;
+mod faults;
+mod health;
+mod native;
+mod pipeline;
+mod replay;
