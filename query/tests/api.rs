@@ -135,7 +135,7 @@ impl Stack {
                 http: HttpConfig::ephemeral(),
                 nats: NatsConfig { url: nats.url() },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                batch: sink::consumer::BatchSettings {
+                batch: sink::BatchSettings {
                     max_wait_ms: 50,
                     ..Default::default()
                 },

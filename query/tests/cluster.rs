@@ -118,7 +118,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
                 http: HttpConfig::ephemeral(),
                 nats: NatsConfig { url: nats.url() },
                 clickhouse: clickhouse(server),
-                batch: sink::consumer::BatchSettings {
+                batch: sink::BatchSettings {
                     max_messages: 4,
                     max_wait_ms: 20,
                     ..Default::default()

@@ -67,7 +67,7 @@ impl Stack {
                     url: nats.url_for(NatsUser::Sink),
                 },
                 clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                batch: sink::consumer::BatchSettings::default(),
+                batch: sink::BatchSettings::default(),
             };
             move |l, s| sink::run(config, l, s)
         })
