@@ -1,5 +1,6 @@
 //! Why a request was refused, as the client sees it: one error type with one answer each, and
-//! the refusals the OpenAPI document lists, declared once for every route that answers them.
+//! the refusals the OpenAPI document lists more than once, declared once for every route that
+//! answers them.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -80,6 +81,23 @@ impl From<NotStored> for IngestError {
 
 // Each response below names the body it documents in its one field; the types are never built,
 // only named in the handlers' `responses(...)`.
+
+/// The 400 of every intake route.
+#[derive(Debug, utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "no valid event, or a body that cannot be read"
+)]
+pub(crate) struct BadBody(
+    #[expect(dead_code, reason = "documents the body; never built")] contract::ErrorBody,
+);
+
+/// The 401 of the SDK routes that take a write key (PostHog's and Segment's).
+#[derive(Debug, utoipa::IntoResponses)]
+#[response(status = 401, description = "unknown or revoked write key")]
+pub(crate) struct UnknownWriteKey(
+    #[expect(dead_code, reason = "documents the body; never built")] contract::ErrorBody,
+);
 
 /// The 413 of the routes that take a batch of events.
 #[derive(Debug, utoipa::IntoResponses)]

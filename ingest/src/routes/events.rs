@@ -1,13 +1,12 @@
 //! The dashboard's own events, `POST /api/events`: same origin, a bearer token, no CORS. The
 //! body is PostHog's capture format; who did it comes from the token.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use contract::auth::{Claims, Role};
@@ -16,10 +15,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::body::MAX_DECODED_BYTES;
-use crate::enrich::ip::anonymise;
-use crate::error::{BatchTooLarge, IngestError, OverProjectOrUserQuota, StoreUnavailable};
-use crate::extract::User;
-use crate::routes::intake::{accept, client_ip, read_json};
+use crate::error::{BadBody, BatchTooLarge, IngestError, OverProjectOrUserQuota, StoreUnavailable};
+use crate::extract::{Client, User};
+use crate::routes::intake::{accept, read_json};
 use crate::state::AppState;
 use crate::wire::capture::{Field, Fields, RawEvent};
 use crate::wire::posthog;
@@ -36,7 +34,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     request_body(content = Object, description = "one event `{event, properties?, timestamp?, uuid?, project_id?}` or `{batch: [...]}`", content_type = "application/json"),
     responses(
         (status = 200, description = "stored", body = NativeAccepted),
-        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        BadBody,
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
         (status = 403, description = "the token's role may not send to that project", body = contract::ErrorBody),
         BatchTooLarge,
@@ -47,14 +45,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 pub(crate) async fn native_events(
     User(claims): User,
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    client: Client,
     body: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
     let json = read_json(body, MAX_DECODED_BYTES).await?;
     let parsed = posthog::parse(&json)?;
-    let ip = anonymise(client_ip(&state, peer, &headers));
+    let ip = client.anonymised_ip();
     let mut outcomes = Vec::with_capacity(parsed.events.len());
     for raw in parsed.events {
         let RawEvent::Object(mut object) = raw else {
@@ -80,7 +77,7 @@ pub(crate) async fn native_events(
         outcomes.push(outcome);
     }
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
-    let rejected = accept(&state, "native", outcomes, &headers, Some(claims.sub)).await?;
+    let rejected = accept(&state, "native", outcomes, &client, Some(claims.sub)).await?;
     let answer = NativeAccepted { accepted, rejected };
     Ok((StatusCode::OK, axum::Json(answer)).into_response())
 }

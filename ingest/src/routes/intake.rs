@@ -1,8 +1,6 @@
 //! What every intake route does around its wire format: reading the body within its limits,
 //! finding the client and the projects, then storing the valid events and counting them.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use contract::event::{Event, Rejected};
@@ -10,6 +8,7 @@ use contract::event::{Event, Rejected};
 use crate::body::{MAX_RAW_BYTES, decode_within};
 use crate::enrich::user_agent::UserAgents;
 use crate::error::IngestError;
+use crate::extract::Client;
 use crate::publish::encode::Encoded;
 use crate::publish::jetstream::{Trace, publish};
 use crate::state::AppState;
@@ -45,19 +44,6 @@ async fn read_limited(body: Body) -> Result<Vec<u8>, IngestError> {
         )));
     }
     Ok(raw)
-}
-
-/// The client: the socket's peer, or whom a trusted proxy (the edge) names.
-pub(super) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    state.trusted_proxies.client_ip(peer.ip(), headers)
-}
-
-/// The request's `User-Agent`, empty when it has none.
-pub(super) fn user_agent(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
 }
 
 /// The request id and trace context the request came with.
@@ -109,10 +95,11 @@ pub(super) async fn accept(
     state: &AppState,
     route: &'static str,
     outcomes: Vec<Result<Event, String>>,
-    headers: &HeaderMap,
+    client: &Client,
     user: Option<uuid::Uuid>,
 ) -> Result<Vec<Rejected>, IngestError> {
-    let request_agent = headers
+    let request_agent = client
+        .headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
     let mut batch = Encoded::with_capacity(outcomes.len());
@@ -150,7 +137,7 @@ pub(super) async fn accept(
         .quotas
         .charge(&state.write_keys, batch.usage(), user)
         .inspect_err(|_| state.metrics.count(route, "over_quota", accepted))?;
-    publish(&state.publisher, batch, &trace_of(headers))
+    publish(&state.publisher, batch, &trace_of(&client.headers))
         .await
         .inspect_err(|_| state.metrics.count(route, "unavailable", accepted))?;
     state.metrics.count(route, "accepted", accepted);

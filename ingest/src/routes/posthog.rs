@@ -1,13 +1,12 @@
 //! PostHog capture: `/e/`, `/i/v0/e/`, `/capture/`, `/batch/`, with and without the trailing
 //! slash, all one handler.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use contract::event::Rejected;
@@ -15,10 +14,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::body::MAX_DECODED_BYTES;
-use crate::enrich::ip::anonymise;
-use crate::error::{BatchTooLarge, IngestError, OverProjectQuota, StoreUnavailable};
+use crate::error::{
+    BadBody, BatchTooLarge, IngestError, OverProjectQuota, StoreUnavailable, UnknownWriteKey,
+};
+use crate::extract::Client;
 use crate::routes::cors::preflight;
-use crate::routes::intake::{accept, client_ip, projects_of, read_json};
+use crate::routes::intake::{accept, projects_of, read_json};
 use crate::state::AppState;
 use crate::wire::posthog;
 
@@ -47,8 +48,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
     responses(
         (status = 200, description = "stored", body = PosthogAccepted),
-        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
-        (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+        BadBody,
+        UnknownWriteKey,
         BatchTooLarge,
         OverProjectQuota,
         StoreUnavailable,
@@ -56,14 +57,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 )]
 pub(crate) async fn posthog_capture(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    client: Client,
     body: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
     let json = read_json(body, MAX_DECODED_BYTES).await?;
     let parsed = posthog::parse(&json)?;
-    let ip = anonymise(client_ip(&state, peer, &headers));
+    let ip = client.anonymised_ip();
     let body_token = parsed.token.as_deref();
     let project_ids = projects_of(
         &state,
@@ -80,7 +80,7 @@ pub(crate) async fn posthog_capture(
             posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip)
         })
         .collect();
-    let rejected = accept(&state, "posthog", outcomes, &headers, None).await?;
+    let rejected = accept(&state, "posthog", outcomes, &client, None).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let answer = PosthogAccepted {
         status: 1,

@@ -2,24 +2,23 @@
 //! no key, so a project takes their events only from the sites its admin listed, and their
 //! visitors get a cookieless id.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::body::MAX_EVENT_BYTES;
-use crate::enrich::ip::anonymise;
 use crate::enrich::visitor::daily_visitor;
-use crate::error::{EventTooLarge, IngestError, OverProjectQuota, StoreUnavailable};
+use crate::error::{BadBody, EventTooLarge, IngestError, OverProjectQuota, StoreUnavailable};
+use crate::extract::Client;
 use crate::routes::cors::preflight;
-use crate::routes::intake::{accept, client_ip, read_json, user_agent};
+use crate::routes::intake::{accept, read_json};
 use crate::state::AppState;
 use crate::wire::script;
 use crate::wire::urls::split_url;
@@ -49,14 +48,16 @@ fn site_allowed(state: &AppState, project_id: uuid::Uuid, host: &str) -> Result<
 }
 
 /// The cookieless visitor id of the request's client on `project_id`, under the salt of the
-/// day it was received; 503 when no salt can be had (JetStream is down).
-async fn visitor(
+/// day it was received, once the page's `host` is one of the project's sites; 503 when no salt
+/// can be had (JetStream is down).
+async fn visitor_on_site(
     state: &AppState,
+    client: &Client,
     project_id: uuid::Uuid,
-    peer: SocketAddr,
-    headers: &HeaderMap,
+    host: &str,
     received_at: OffsetDateTime,
 ) -> Result<String, IngestError> {
+    site_allowed(state, project_id, host)?;
     let salt = state
         .salts
         .for_day(received_at.date())
@@ -65,8 +66,8 @@ async fn visitor(
     Ok(daily_visitor(
         &salt,
         project_id,
-        &client_ip(state, peer, headers).to_string(),
-        user_agent(headers),
+        &client.ip.to_string(),
+        client.user_agent(),
     ))
 }
 
@@ -76,7 +77,7 @@ async fn visitor(
     request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
     responses(
         (status = 202, description = "stored", body = String, content_type = "text/plain"),
-        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        BadBody,
         (status = 401, description = "no project lists the domain", body = contract::ErrorBody),
         (status = 403, description = "the page's host is not one of the project's domains", body = contract::ErrorBody),
         EventTooLarge,
@@ -86,8 +87,7 @@ async fn visitor(
 )]
 pub(crate) async fn plausible(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    client: Client,
     body: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
@@ -98,16 +98,16 @@ pub(crate) async fn plausible(
         .iter()
         .find_map(|domain| state.write_keys.project_for_domain(domain))
         .ok_or(IngestError::UnknownKey)?;
-    site_allowed(&state, project_id, &split_url(&parsed.url).0)?;
-    let visitor = visitor(&state, project_id, peer, &headers, received_at).await?;
+    let host = split_url(&parsed.url).0;
+    let visitor = visitor_on_site(&state, &client, project_id, &host, received_at).await?;
     let event = script::plausible_event(
         parsed,
         project_id,
         visitor,
         received_at,
-        &anonymise(client_ip(&state, peer, &headers)),
+        &client.anonymised_ip(),
     );
-    accept(&state, "plausible", vec![Ok(event)], &headers, None).await?;
+    accept(&state, "plausible", vec![Ok(event)], &client, None).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::CONTENT_TYPE, "text/plain")],
@@ -122,7 +122,7 @@ pub(crate) async fn plausible(
     request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
     responses(
         (status = 200, description = "stored", body = UmamiAccepted),
-        (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
+        BadBody,
         (status = 401, description = "the website is no project", body = contract::ErrorBody),
         (status = 403, description = "the project lists no site domains, or the page's host is not one of them", body = contract::ErrorBody),
         EventTooLarge,
@@ -132,8 +132,7 @@ pub(crate) async fn plausible(
 )]
 pub(crate) async fn umami(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    client: Client,
     body: Body,
 ) -> Result<Response, IngestError> {
     let received_at = OffsetDateTime::now_utc();
@@ -142,15 +141,10 @@ pub(crate) async fn umami(
     if !state.write_keys.has_project(parsed.website) {
         return Err(IngestError::UnknownKey);
     }
-    site_allowed(&state, parsed.website, &parsed.host())?;
-    let visitor = visitor(&state, parsed.website, peer, &headers, received_at).await?;
-    let event = script::umami_event(
-        parsed,
-        visitor,
-        received_at,
-        &anonymise(client_ip(&state, peer, &headers)),
-    );
-    accept(&state, "umami", vec![event], &headers, None).await?;
+    let visitor =
+        visitor_on_site(&state, &client, parsed.website, &parsed.host(), received_at).await?;
+    let event = script::umami_event(parsed, visitor, received_at, &client.anonymised_ip());
+    accept(&state, "umami", vec![event], &client, None).await?;
     Ok((StatusCode::OK, axum::Json(UmamiAccepted { ok: true })).into_response())
 }
 

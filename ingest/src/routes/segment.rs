@@ -1,12 +1,11 @@
 //! The Segment HTTP tracking API: one route per call type, and the batch routes.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use contract::event::{EventKind, Rejected};
@@ -14,10 +13,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::body::MAX_DECODED_BYTES;
-use crate::enrich::ip::anonymise;
-use crate::error::{BatchTooLarge, IngestError, OverProjectQuota, StoreUnavailable};
+use crate::error::{
+    BadBody, BatchTooLarge, IngestError, OverProjectQuota, StoreUnavailable, UnknownWriteKey,
+};
+use crate::extract::Client;
 use crate::routes::cors::preflight;
-use crate::routes::intake::{accept, client_ip, projects_of, read_json};
+use crate::routes::intake::{accept, projects_of, read_json};
 use crate::state::AppState;
 use crate::wire::segment;
 
@@ -43,8 +44,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 /// body or each message.
 async fn segment(
     state: Arc<AppState>,
-    peer: SocketAddr,
-    headers: HeaderMap,
+    client: Client,
     body: Body,
     kind: Option<EventKind>,
 ) -> Result<Response, IngestError> {
@@ -52,11 +52,12 @@ async fn segment(
     let json = read_json(body, MAX_DECODED_BYTES).await?;
     let parsed = segment::parse(&json, kind)?;
     let header_key = segment::basic_auth_key(
-        headers
+        client
+            .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok()),
     );
-    let ip = anonymise(client_ip(&state, peer, &headers));
+    let ip = client.anonymised_ip();
     let project_ids = projects_of(
         &state,
         parsed.messages.iter().map(|message| {
@@ -79,7 +80,7 @@ async fn segment(
             })
         })
         .collect();
-    let rejected = accept(&state, "segment", outcomes, &headers, None).await?;
+    let rejected = accept(&state, "segment", outcomes, &client, None).await?;
     let answer = SegmentAccepted {
         success: true,
         rejected,
@@ -96,8 +97,8 @@ macro_rules! segment_route {
             request_body(content = Object, description = "the SDK's JSON body (gzip and form-encoded bodies are detected too)", content_type = "application/json"),
             responses(
                 (status = 200, description = "stored", body = SegmentAccepted),
-                (status = 400, description = "no valid event, or a body that cannot be read", body = contract::ErrorBody),
-                (status = 401, description = "unknown or revoked write key", body = contract::ErrorBody),
+                BadBody,
+                UnknownWriteKey,
                 BatchTooLarge,
                 OverProjectQuota,
                 StoreUnavailable,
@@ -105,11 +106,10 @@ macro_rules! segment_route {
         )]
         pub(crate) async fn $name(
             State(state): State<Arc<AppState>>,
-            ConnectInfo(peer): ConnectInfo<SocketAddr>,
-            headers: HeaderMap,
+            client: Client,
             body: Body,
         ) -> Result<Response, IngestError> {
-            segment(state, peer, headers, body, $kind).await
+            segment(state, client, body, $kind).await
         }
     };
 }
