@@ -17,7 +17,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::PASSWORD;
 
 async fn publish_failures(js: &jetstream::Context, user_id: Uuid, count: usize) {
     for _ in 0..count {

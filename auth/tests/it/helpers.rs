@@ -1,0 +1,265 @@
+//! `TestAuth`: one auth service with its own NATS and database, and the calls the tests make
+//! to it.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use contract::auth::{AuthEvent, Claims, Role};
+use devstack::test::{PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use jsonwebtoken::{Algorithm, Header};
+use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// One auth service with its own NATS and database.
+pub(crate) struct TestAuth {
+    pub(crate) nats: TestNats,
+    pub(crate) db: PostgresDb,
+    pub(crate) service: ServiceHandle,
+    pub(crate) keys: auth::signing::SigningKeys,
+    pub(crate) settings: auth::tokens::TokenSettings,
+    pub(crate) http: reqwest::Client,
+}
+
+impl TestAuth {
+    pub(crate) fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// With `ADMIN_EMAIL` / `ADMIN_PASSWORD` set to `first_admin`.
+    pub(crate) fn start_with(first_admin: Option<&str>) -> anyhow::Result<Self> {
+        if std::env::var_os("TEST_LOGS").is_some() {
+            let _ = plumbing::telemetry::init("auth-test");
+        }
+        let nats = TestNats::start()?;
+        let db = PostgresDb::create()?;
+        let mut config = auth::Config::with_defaults(
+            HttpConfig::ephemeral(),
+            NatsConfig { url: nats.url() },
+            PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
+        )?;
+        config.first_admin =
+            first_admin.map(|email| (email.to_owned(), plumbing::config::Secret::new(PASSWORD)));
+        let keys = config.keys.load()?;
+        let settings = config.tokens.clone();
+        let service = spawn_service("auth", move |listener, shutdown| {
+            auth::run(config, listener, shutdown)
+        })?;
+        wait_for_readiness(&service, 200)?;
+        Ok(Self {
+            nats,
+            db,
+            service,
+            keys,
+            settings,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let response = self
+            .http
+            .post(self.service.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("auth answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        )
+    }
+
+    pub(crate) async fn register(&self, email: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post(
+                "/api/auth/register",
+                json!({ "email": email, "password": PASSWORD, "name": "Ada" }),
+            )
+            .await;
+        (status, body)
+    }
+
+    pub(crate) async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post(
+                "/api/auth/login",
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        (status, body)
+    }
+
+    /// Logs in as a client at `address` would through edge, which names the client in
+    /// `X-Forwarded-For` (auth trusts this machine as its proxy).
+    pub(crate) async fn login_from(
+        &self,
+        address: &str,
+        email: &str,
+        password: &str,
+    ) -> StatusCode {
+        self.http
+            .post(self.service.url("/api/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("auth answers")
+            .status()
+    }
+
+    pub(crate) async fn refresh(&self, token: &str) -> (StatusCode, Value) {
+        let (status, body, _) = self
+            .post("/api/auth/refresh", json!({ "refresh_token": token }))
+            .await;
+        (status, body)
+    }
+
+    pub(crate) async fn me(&self, access_token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.service.url("/api/auth/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("auth answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends `method path` with a bearer token and an optional JSON body.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.service.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("auth answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Logs in and returns the access token.
+    pub(crate) async fn token(&self, email: &str) -> String {
+        let (status, body) = self.login(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    /// Waits for the first admin, created in the background at start.
+    pub(crate) async fn admin_token(&self, email: &str) -> String {
+        devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
+            self.login(email, PASSWORD).await.0 == StatusCode::OK
+        })
+        .await
+        .expect("first admin created");
+        self.token(email).await
+    }
+
+    pub(crate) fn pool(&self) -> sqlx::PgPool {
+        auth::pool(&PostgresConfig::local(
+            self.db.server().port(),
+            &self.db.name,
+            self.db.server().password(),
+        ))
+    }
+
+    pub(crate) async fn js(&self) -> jetstream::Context {
+        jetstream::new(
+            plumbing::streams::connect(self.nats.url())
+                .await
+                .expect("nats"),
+        )
+    }
+
+    /// Every projection table, ordered, as text, for comparing live state with a rebuild.
+    pub(crate) fn dump(&self) -> String {
+        [
+            "SELECT id, email, email_hash, name, password_hash, role, disabled, created_at, last_login_at, failed_logins, version FROM users ORDER BY id",
+            "SELECT family_id, user_id, current_hash, expires_at, created_at, revoked_at, revoked_reason, version FROM sessions ORDER BY family_id",
+            "SELECT token_hash, family_id, rotated_at FROM session_tokens ORDER BY token_hash",
+            "SELECT id, name, timezone, created_at, version, domains, events_per_second, bytes_per_second FROM projects ORDER BY id",
+            "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
+            "SELECT last_sequence FROM projection_state",
+        ]
+        .iter()
+        .map(|sql| self.sql(sql))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+    }
+
+    pub(crate) fn sql(&self, sql: &str) -> String {
+        self.db
+            .server()
+            .psql_in(&self.db.name, sql)
+            .expect("psql")
+            .trim()
+            .to_owned()
+    }
+
+    pub(crate) async fn stream_messages(&self, subject: &str) -> Vec<AuthEvent> {
+        let client = plumbing::streams::connect(self.nats.url())
+            .await
+            .expect("nats");
+        let js = jetstream::new(client);
+        let stream = js.get_stream("AUTH").await.expect("AUTH exists");
+        let mut events = Vec::new();
+        let mut sequence = 0;
+        loop {
+            match stream
+                .direct_get_next_for_subject(subject, Some(sequence + 1))
+                .await
+            {
+                Ok(message) => {
+                    sequence = message.sequence;
+                    events.push(serde_json::from_slice(&message.payload).expect("auth event"));
+                }
+                Err(_) => return events,
+            }
+        }
+    }
+
+    /// A token signed with auth's own key, with `edit` applied to otherwise valid claims.
+    pub(crate) fn signed(&self, edit: impl FnOnce(&mut Value)) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut claims = serde_json::to_value(Claims {
+            sub: Uuid::now_v7(),
+            role: Role::Admin,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            exp: now + 600,
+            nbf: now,
+            iat: now,
+            jti: Uuid::now_v7(),
+        })
+        .expect("claims");
+        edit(&mut claims);
+        let (kid, key) = self.keys.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, key).expect("signs")
+    }
+}

@@ -1,0 +1,13 @@
+//! Auth's end-to-end tests against real nats-server and PostgreSQL, in one test binary: one
+//! module per topic, the shared `TestAuth` in `helpers`.
+
+mod accounts;
+mod admins;
+mod health;
+mod helpers;
+mod login_limits;
+mod outage;
+mod projection;
+mod projects;
+mod sessions;
+mod tokens;
