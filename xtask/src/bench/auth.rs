@@ -12,7 +12,7 @@ use devstack::test::TempDir;
 use serde_json::{Value, json};
 
 use super::load::{percentile_ms, ratio};
-use super::services::{BenchAuth, start_edge};
+use super::services::{BenchAuth, launcher, start_edge};
 
 const LOGIN: (&str, &str) = ("bench@example.com", "benchmark password 123");
 
@@ -56,7 +56,7 @@ pub(crate) fn run(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<
         None,
         NatsPasswords::generate(),
     )?;
-    let crypto = crypto_costs(plan.crypto_seconds)?;
+    let crypto = crypto_costs(dir, plan.crypto_seconds)?;
     let mut auth = BenchAuth::start(&dir.path().join("auth"), &nats.url(), &[])?;
     let port = auth.port;
     let client = Client::new(port);
@@ -74,13 +74,13 @@ pub(crate) fn run(quick: bool, dir: &TempDir, clients: usize) -> anyhow::Result<
             .context("login answered no access token")?
             .to_owned();
     let (edge, edge_markdown) = edge_overhead(plan.edge_rounds, dir, port, &token)?;
-    auth.process.stop();
+    auth.service.stop();
     Ok(report(&crypto, &logins, clients, edge, &edge_markdown))
 }
 
 /// argon2id hashes per second on all cores and JWT costs, from `auth bench-crypto`.
-fn crypto_costs(seconds: u64) -> anyhow::Result<Value> {
-    let auth_bin = devstack::workspace_root().join("target/release/auth");
+fn crypto_costs(dir: &TempDir, seconds: u64) -> anyhow::Result<Value> {
+    let auth_bin = launcher(dir.path()).binary("auth");
     eprintln!("auth: measuring argon2id and token costs ({seconds} s)");
     let crypto = Command::new(&auth_bin)
         .args(["bench-crypto", &seconds.to_string()])

@@ -11,15 +11,15 @@ use devstack::clickhouse::ClickHouse;
 use devstack::hostile::HostileReport;
 use devstack::nats::{NatsPasswords, NatsServer};
 use devstack::ports::free_port;
-use devstack::process::Process;
 use devstack::test::TempDir;
 use uuid::Uuid;
 
 use super::freshness::{self, Freshness};
 use super::intake::{self, IntakeReport, Plan, Target};
 use super::send::KEY;
-use super::services::{BenchAuth, peak_rss_mib, start_edge, start_release};
+use super::services::{BenchAuth, READY, peak_rss_mib, start, start_edge};
 use super::sink::{self, SinkReport};
+use crate::launcher::{Running, Service};
 
 const ADMIN: &str = "bench-admin@example.com";
 const PASSWORD: &str = "benchmark password 123";
@@ -48,9 +48,9 @@ struct Stack {
     project: Uuid,
     auth: BenchAuth,
     token: String,
-    ingest: Process,
+    ingest: Running,
     ingest_port: u16,
-    edge: Process,
+    edge: Running,
     edge_port: u16,
     /// Where edge expects query, which starts only for freshness.
     query_port: u16,
@@ -89,8 +89,10 @@ impl Stack {
             ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
             ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
         ];
-        let probe = Some((ingest_port, "/readyz"));
-        let ingest = start_release(dir.path(), "ingest", "ingest", &env, probe)?;
+        let ingest = Service::new("ingest")
+            .envs(&env)
+            .ready_at(ingest_port, "/readyz", READY);
+        let ingest = start(dir.path(), ingest)?;
         // The public door in front of ingest, and later of query (started for freshness).
         let (query_port, edge_port) = (free_port()?, free_port()?);
         let edge = start_edge(
@@ -120,8 +122,8 @@ impl Stack {
             js: &self.js,
             url: format!("http://127.0.0.1:{}/batch/", self.edge_port),
             direct: format!("http://127.0.0.1:{}/batch/", self.ingest_port),
-            edge: &self.edge,
-            ingest: &self.ingest,
+            edge: &self.edge.process,
+            ingest: &self.ingest.process,
             nats: self.nats.process(),
         }
     }
@@ -187,13 +189,16 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         freshness.p50_ms, freshness.p99_ms
     );
     let peak_rss = vec![
-        ("edge", peak_rss_mib(&stack.edge)),
-        ("ingest", peak_rss_mib(&stack.ingest)),
+        ("edge", peak_rss_mib(&stack.edge.process)),
+        ("ingest", peak_rss_mib(&stack.ingest.process)),
         ("nats-server", peak_rss_mib(stack.nats.process())),
-        ("sink", sink.peak_rss_mib.max(peak_rss_mib(&sink_process))),
+        (
+            "sink",
+            sink.peak_rss_mib.max(peak_rss_mib(&sink_process.process)),
+        ),
         ("ClickHouse", peak_rss_mib(clickhouse.process())),
-        ("query", peak_rss_mib(&query)),
-        ("auth", peak_rss_mib(&stack.auth.process)),
+        ("query", peak_rss_mib(&query.process)),
+        ("auth", peak_rss_mib(&stack.auth.service.process)),
     ];
     let (nats_version, clickhouse_version) = versions(&clickhouse);
     let hostile = hostile_bodies(&stack)?;
@@ -202,7 +207,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         &mut query,
         &mut stack.edge,
         &mut stack.ingest,
-        &mut stack.auth.process,
+        &mut stack.auth.service,
     ] {
         process.stop();
     }
@@ -219,7 +224,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
 }
 
 /// The release query on the port edge expects it, over the sink's ClickHouse.
-fn start_query(dir: &TempDir, stack: &Stack, clickhouse: &ClickHouse) -> anyhow::Result<Process> {
+fn start_query(dir: &TempDir, stack: &Stack, clickhouse: &ClickHouse) -> anyhow::Result<Running> {
     let env = [
         ("QUERY_PORT", stack.query_port.to_string()),
         ("NATS_URL", stack.nats.url()),
@@ -227,8 +232,11 @@ fn start_query(dir: &TempDir, stack: &Stack, clickhouse: &ClickHouse) -> anyhow:
         ("CLICKHOUSE_DB", "bench".to_owned()),
         ("AUTH_URL", format!("http://127.0.0.1:{}", stack.auth.port)),
     ];
-    let probe = Some((stack.query_port, "/readyz"));
-    start_release(dir.path(), "query-pipeline", "query", &env, probe)
+    let query = Service::new("query")
+        .name("query-pipeline")
+        .envs(&env)
+        .ready_at(stack.query_port, "/readyz", READY);
+    start(dir.path(), query)
 }
 
 /// The versions of nats-server and ClickHouse, for the report's machine facts.
@@ -251,7 +259,7 @@ fn hostile_bodies(stack: &Stack) -> anyhow::Result<HostileReport> {
     let token = access_token(stack.auth.port)?;
     let hostile = devstack::hostile::measure(
         stack.ingest_port,
-        stack.ingest.pid(),
+        stack.ingest.process.pid(),
         &token,
         contract::event::MAX_DECODED_REQUEST_BYTES,
     )?;

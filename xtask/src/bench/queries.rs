@@ -10,14 +10,14 @@ use async_nats::jetstream;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::nats::{NatsPasswords, NatsServer};
 use devstack::ports::free_port;
-use devstack::process::Process;
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::load::percentile_ms;
 use super::query_data::insert_events;
-use super::services::{BenchAuth, start_edge, start_release};
+use super::services::{BenchAuth, READY, start, start_edge};
+use crate::launcher::{Running, Service};
 
 const DATABASE: &str = "bench_q";
 const ADMIN: &str = "bench-admin@example.com";
@@ -48,9 +48,9 @@ struct Stack {
     clickhouse: ClickHouse,
     _auth: BenchAuth,
     token: String,
-    query: Process,
+    query: Running,
     port: u16,
-    edge: Process,
+    edge: Running,
     edge_port: u16,
     sql_log: PathBuf,
     http: reqwest::Client,
@@ -144,7 +144,10 @@ impl Stack {
             ("QUERY_SQL_LOG", sql_log.display().to_string()),
             ("QUERY_TIMEOUT_SECONDS", "60".to_owned()),
         ];
-        let query = start_release(dir.path(), "query", "query", &env, Some((port, "/readyz")))?;
+        let query = Service::new("query")
+            .envs(&env)
+            .ready_at(port, "/readyz", READY);
+        let query = start(dir.path(), query)?;
         let edge_port = free_port()?;
         let edge = start_edge(dir, "edge", edge_port, auth.port, 9, port)?;
         Ok(Self {

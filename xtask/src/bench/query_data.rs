@@ -3,8 +3,8 @@
 
 use ::sink::consumer::EventRow;
 use devstack::clickhouse::ClickHouse;
-use uuid::Uuid;
 use devstack::demo::Rng;
+use uuid::Uuid;
 
 const PATHS: &[&str] = &[
     "/",

@@ -1,5 +1,6 @@
-//! The release services as the bench runs them: each on free ports, in a folder of the run's,
-//! with no per-user or per-project limits (the bench measures capacity, not policy).
+//! The release services as the bench runs them, started with `up`'s launcher: each on free
+//! ports, its log in a folder of the run's, with no per-user or per-project limits (the bench
+//! measures capacity, not policy).
 
 use std::path::Path;
 use std::process::Command;
@@ -7,10 +8,26 @@ use std::time::Duration;
 
 use devstack::ports::free_port;
 use devstack::postgres::{Postgres, PostgresOptions};
-use devstack::process::{Options, Process};
+use devstack::process::Process;
 use devstack::test::TempDir;
 
-use crate::run;
+use crate::launcher::{Launcher, Running, Service};
+use crate::{Profile, run};
+
+/// How long a service may take to answer its probe.
+pub(crate) const READY: Duration = Duration::from_secs(60);
+
+/// The launcher of the release builds, with logs in `dir` and `RUST_LOG=warn` (a service's
+/// own setting wins).
+pub(crate) fn launcher(dir: &Path) -> Launcher {
+    Launcher::new(Profile::Release, dir).env("RUST_LOG", "warn")
+}
+
+/// Starts `service` from its release build, its log in `<dir>/<name>.log`, and waits for its
+/// probe if it has one.
+pub(crate) fn start(dir: &Path, service: Service) -> anyhow::Result<Running> {
+    launcher(dir).start(service)
+}
 
 /// The release edge on `port` in front of auth, ingest and query on theirs (9, the discard
 /// port, for one not running), with no per-user rate limit; waits for liveness, since edge is
@@ -22,7 +39,7 @@ pub(crate) fn start_edge(
     auth_port: u16,
     ingest_port: u16,
     query_port: u16,
-) -> anyhow::Result<Process> {
+) -> anyhow::Result<Running> {
     let ui = devstack::workspace_root().join("ui/dist");
     let env = [
         ("API_GATEWAY_PORT", port.to_string()),
@@ -35,48 +52,24 @@ pub(crate) fn start_edge(
         // The bench measures capacity and latency, not the per-user policy.
         ("API_REQUESTS_PER_MINUTE_PER_USER", "0".to_owned()),
     ];
-    start_release(dir.path(), name, "edge", &env, Some((port, "/healthz")))
-}
-
-/// The release build of `service`, started with `env` and `RUST_LOG=warn`, its output in
-/// `<dir>/<name>.log`; with `probe` (a port and path), waits up to a minute for it to answer 200.
-pub(crate) fn start_release(
-    dir: &Path,
-    name: &str,
-    service: &str,
-    env: &[(&str, String)],
-    probe: Option<(u16, &str)>,
-) -> anyhow::Result<Process> {
-    let mut command = Command::new(
-        devstack::workspace_root()
-            .join("target/release")
-            .join(service),
-    );
-    command.env("RUST_LOG", "warn");
-    for (variable, value) in env {
-        command.env(variable, value);
-    }
-    let log = dir.join(format!("{name}.log"));
-    let mut process = Process::spawn(service, command, &log, Options::default())?;
-    if let Some((port, path)) = probe {
-        process.wait_ready(path, Duration::from_secs(60), &log, || {
-            devstack::http::get(port, path, Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-        })?;
-    }
-    Ok(process)
+    let edge = Service::new("edge")
+        .name(name)
+        .envs(&env)
+        .ready_at(port, "/healthz", READY);
+    start(dir.path(), edge)
 }
 
 /// The release auth on a free port, with a Postgres of its own in `dir`, signing keys, and
 /// the extra environment `env`.
 pub(crate) struct BenchAuth {
-    pub(crate) process: Process,
+    pub(crate) service: Running,
     pub(crate) port: u16,
     _postgres: Postgres,
 }
 
 impl BenchAuth {
     pub(crate) fn start(dir: &Path, nats_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let auth_bin = devstack::workspace_root().join("target/release/auth");
+        let launcher = launcher(dir);
         let postgres = Postgres::start(PostgresOptions {
             dir: dir.join("postgres"),
             port: free_port()?,
@@ -85,9 +78,11 @@ impl BenchAuth {
         })?;
         postgres.create_database("bench")?;
         let keys = dir.join("signing-keys");
-        run(Command::new(&auth_bin).args(["keys", "add"]).arg(&keys))?;
+        run(Command::new(launcher.binary("auth"))
+            .args(["keys", "add"])
+            .arg(&keys))?;
         let port = free_port()?;
-        let mut settings = vec![
+        let settings = [
             ("AUTH_PORT", port.to_string()),
             ("NATS_URL", nats_url.to_owned()),
             ("POSTGRES_PORT", postgres.port().to_string()),
@@ -95,10 +90,16 @@ impl BenchAuth {
             ("POSTGRES_PASSWORD", postgres.password().to_owned()),
             ("AUTH_SIGNING_KEYS_FILE", keys.display().to_string()),
         ];
-        settings.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
-        let process = start_release(dir, "auth", "auth", &settings, Some((port, "/readyz")))?;
+        let extra: Vec<(&str, String)> = env
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
+        let auth = Service::new("auth")
+            .envs(&settings)
+            .envs(&extra)
+            .ready_at(port, "/readyz", READY);
         Ok(Self {
-            process,
+            service: launcher.start(auth)?,
             port,
             _postgres: postgres,
         })

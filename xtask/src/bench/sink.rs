@@ -14,7 +14,8 @@ use devstack::process::Process;
 use devstack::test::TempDir;
 
 use super::send::sample_event;
-use super::services::{cpu_seconds, peak_rss_mib, start_release};
+use super::services::{cpu_seconds, peak_rss_mib, start};
+use crate::launcher::{Running, Service};
 
 /// The sink's batch wait in every scenario here, its default; freshness depends on it.
 pub(crate) const SINK_BATCH_WAIT_MS: u64 = 200;
@@ -56,8 +57,8 @@ impl Sink {
     }
 
     /// Starts it, not waiting for it to be ready: the drain is timed from its first batch.
-    pub(crate) fn start(&self, dir: &Path) -> anyhow::Result<Process> {
-        start_release(dir, "sink", "sink", &self.env, None)
+    pub(crate) fn start(&self, dir: &Path) -> anyhow::Result<Running> {
+        start(dir, Service::new("sink").envs(&self.env))
     }
 }
 
@@ -86,14 +87,14 @@ pub(crate) async fn run(
 
     eprintln!("sink: {rows} rows from the stream");
     let sink = Sink::new(nats, &clickhouse)?;
-    let mut process = sink.start(dir.path())?;
+    let mut running = sink.start(dir.path())?;
     let before = [
         cpu_seconds(nats.process()),
         cpu_seconds(clickhouse.process()),
     ];
-    let rows_per_sec = sink_rate(&mut process, sink.port, rows, &dir.path().join("sink.log"))?;
+    let rows_per_sec = sink_rate(&mut running.process, sink.port, rows, &running.log)?;
     let cpu_us = [
-        per_row(cpu_seconds(&process)),
+        per_row(cpu_seconds(&running.process)),
         per_row(cpu_seconds(nats.process()) - before[0]),
         per_row(cpu_seconds(clickhouse.process()) - before[1]),
     ];
@@ -105,8 +106,8 @@ pub(crate) async fn run(
         clickhouse.query("SELECT count() FROM bench.events")?.trim() == rows.to_string(),
         "the sink reported every row inserted, but ClickHouse does not hold them all"
     );
-    let peak_rss_mib = peak_rss_mib(&process);
-    process.stop();
+    let peak_rss_mib = peak_rss_mib(&running.process);
+    running.stop();
 
     eprintln!("sink: the same rows inserted directly");
     let before = cpu_seconds(clickhouse.process());
