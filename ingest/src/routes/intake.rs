@@ -1,5 +1,6 @@
 //! What every intake route does around its wire format: reading the body within its limits,
-//! finding the client and the projects, then storing the valid events and counting them.
+//! finding each event's project by its write key, then storing the valid events and counting
+//! them.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
