@@ -3,7 +3,7 @@
 //! `ON CLUSTER` DDL need on ClickHouse 18.16, which has no built-in Keeper.
 
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -95,9 +95,4 @@ fn ruok(port: u16) -> bool {
         Ok(text)
     };
     answer().is_ok_and(|text| text == "imok")
-}
-
-/// Where Debian's package puts the server jar.
-pub fn default_jar() -> PathBuf {
-    PathBuf::from("/usr/share/java/zookeeper.jar")
 }
