@@ -25,7 +25,10 @@ use prometheus_client::metrics::family::Family;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::params::{self, Dimension, Filter, Invalid, Range};
+use crate::params::dimension::Dimension;
+use crate::params::filter::{Filter, bind_all};
+use crate::params::range::Range;
+use crate::params::{self, Invalid};
 use crate::sql;
 
 /// What every handler shares.
@@ -165,7 +168,7 @@ impl Scope {
             .bind(from)
             .bind(to);
         for filter in &self.filters {
-            query = params::bind_all(query, &filter.binds());
+            query = bind_all(query, &filter.binds());
         }
         query
     }

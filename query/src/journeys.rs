@@ -13,7 +13,9 @@ use plumbing::error::{JsonBody, QueryParams};
 use serde::Deserialize;
 
 use crate::api::{AppState, Params, QueryError, Scope};
-use crate::params::{self, Bound, Dimension, Filter, Invalid, bind_all};
+use crate::params::dimension::Dimension;
+use crate::params::filter::{Bound, Filter, bind_all};
+use crate::params::{self, Invalid};
 
 /// A step as SQL: `event = ?` and its filters, with the values to bind in order.
 struct Step {

@@ -12,7 +12,10 @@ use plumbing::error::QueryParams;
 use serde::Deserialize;
 
 use crate::api::{AppState, Params, QueryError, Scope};
-use crate::params::{self, Dimension, Interval, Range};
+use crate::params;
+use crate::params::dimension::Dimension;
+use crate::params::interval::{Interval, bucket_time};
+use crate::params::range::Range;
 
 /// What is measured per bucket.
 #[derive(Debug, Clone)]
@@ -297,7 +300,7 @@ async fn series(
                     let value = values.get(&(index, key.as_str())).copied().unwrap_or(0.0);
                     total += value;
                     TrendPoint {
-                        t: params::bucket_time(*bucket, &scope.zone),
+                        t: bucket_time(*bucket, &scope.zone),
                         value: number(value),
                     }
                 })

@@ -1,0 +1,78 @@
+//! The columns and properties the API groups and filters by.
+
+use super::{Invalid, invalid, property_key};
+
+/// A column or property the API can group and filter by. Property keys are bound as values,
+/// never spliced into SQL; they still have to look like property keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dimension {
+    Column(&'static str),
+    Property(String),
+}
+
+impl Dimension {
+    pub(crate) fn parse(text: &str) -> Result<Self, Invalid> {
+        let column = match text {
+            "event" => "event",
+            "path" => "path",
+            "host" => "host",
+            "url" => "url",
+            "referrer" | "referrer_domain" => "referrer_domain",
+            "browser" => "browser",
+            "os" => "os",
+            "device" | "device_type" => "device_type",
+            "kind" => "kind",
+            "lib" => "lib",
+            "distinct_id" => "distinct_id",
+            other => {
+                let key = other.strip_prefix("property:").ok_or_else(|| {
+                    invalid(format!(
+                        "dimension {other:?} is not one of event, path, host, url, referrer, \
+                         browser, os, device, kind, lib, distinct_id or property:<key>"
+                    ))
+                })?;
+                return Ok(Self::Property(property_key(key)?.to_owned()));
+            }
+        };
+        Ok(Self::Column(column))
+    }
+
+    /// The SQL expression; a property reads its value by a bound key (`?`).
+    pub(crate) fn sql(&self) -> &'static str {
+        match self {
+            Self::Column(column) => column,
+            Self::Property(_) => "prop_values[indexOf(prop_keys, ?)]",
+        }
+    }
+
+    /// The value bound into [`Self::sql`], if any.
+    pub(crate) fn bind(&self) -> Option<&str> {
+        match self {
+            Self::Column(_) => None,
+            Self::Property(key) => Some(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::limit;
+
+    #[test]
+    fn only_known_dimensions_and_plain_property_keys_pass() {
+        assert_eq!(
+            Dimension::parse("browser").expect("ok"),
+            Dimension::Column("browser")
+        );
+        assert_eq!(
+            Dimension::parse("property:$plan").expect("ok"),
+            Dimension::Property("$plan".to_owned())
+        );
+        assert!(Dimension::parse("property:x') OR 1=1 --").is_err());
+        assert!(Dimension::parse("password_hash").is_err());
+        assert!(limit(Some("0"), 10).is_err());
+        assert!(limit(Some("100000"), 10).is_err());
+        assert_eq!(limit(None, 10).expect("default"), 10);
+    }
+}
