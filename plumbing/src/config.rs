@@ -145,7 +145,7 @@ impl fmt::Debug for NatsConfig {
 }
 
 /// `url` with its password (if any) replaced by `***`, for messages and logs.
-pub fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Setting a password fails only on URLs that cannot have one, and this one has one.

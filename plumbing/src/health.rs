@@ -67,7 +67,7 @@ impl Health {
     }
 
     /// Marks the service as shutting down: readiness answers 503 from now on.
-    pub fn start_draining(&self) {
+    pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
 

@@ -204,7 +204,7 @@ fn is_acceptable_request_id(value: &HeaderValue) -> bool {
 }
 
 /// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
-pub fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
+fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
     crate::traceparent::parse(traceparent.to_str().ok()?).map(|parsed| parsed.trace_id)
 }
 

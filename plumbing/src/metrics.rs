@@ -59,7 +59,7 @@ impl Metrics {
 
     /// Counts one answered request and its duration. The labels are built once for both
     /// metrics: this runs for every request.
-    pub fn observe_request(
+    pub(crate) fn observe_request(
         &self,
         method: &str,
         route: &str,

@@ -59,7 +59,7 @@ impl Rate {
     }
 
     /// Whether this rate limits anything (a burst of 0 turns the limit off).
-    pub fn is_limited(&self) -> bool {
+    pub(crate) fn is_limited(&self) -> bool {
         self.burst > 0
     }
 

@@ -226,7 +226,7 @@ pub fn link_remote<'a>(
 
 /// The `traceparent` that names `span` itself, to hand on to the next hop, when spans are
 /// exported; `None` otherwise.
-pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+pub(crate) fn traceparent_of(span: &tracing::Span) -> Option<String> {
     if !EXPORTING.load(Ordering::Relaxed) {
         return None;
     }

@@ -119,7 +119,7 @@ impl Definitions {
     }
 
     /// Every stream kept on `replicas` servers (consumers follow their stream).
-    pub fn set_replicas(&mut self, replicas: usize) {
+    pub(crate) fn set_replicas(&mut self, replicas: usize) {
         for stream in &mut self.streams {
             stream.num_replicas = replicas;
         }
