@@ -14,9 +14,8 @@ pub(crate) async fn issue(state: &AppState, project_id: Uuid) -> Result<WriteKey
     let version = projects::version(state, project_id).await?;
     let key_id = Uuid::now_v7();
     let key = tokens::new_write_key()?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::project_subject(project_id),
             &AuthEvent::WriteKeyIssued {
                 project_id,
@@ -28,7 +27,6 @@ pub(crate) async fn issue(state: &AppState, project_id: Uuid) -> Result<WriteKey
             Some(version),
         )
         .await?;
-    state.projected(sequence).await?;
     Ok(WriteKeyView { id: key_id, key })
 }
 
@@ -51,9 +49,8 @@ pub(crate) async fn revoke(
         Some(false) => return Ok(()),
         Some(true) => {}
     }
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::project_subject(project_id),
             &AuthEvent::WriteKeyRevoked {
                 project_id,
@@ -63,6 +60,5 @@ pub(crate) async fn revoke(
             &format!("revoke-key-{key_id}"),
             Some(version),
         )
-        .await?;
-    state.projected(sequence).await
+        .await
 }

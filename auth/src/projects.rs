@@ -51,9 +51,8 @@ pub(crate) async fn create(
         )
         .await?;
     let write_key = tokens::new_write_key()?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             subject,
             &AuthEvent::WriteKeyIssued {
                 project_id,
@@ -65,7 +64,6 @@ pub(crate) async fn create(
             Some(created),
         )
         .await?;
-    state.projected(sequence).await?;
     Ok(CreatedProject {
         id: project_id,
         name,
@@ -176,9 +174,8 @@ pub(crate) async fn set_domains(
             domains.push(normalised);
         }
     }
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::project_subject(project_id),
             &AuthEvent::ProjectDomainsSet {
                 project_id,
@@ -189,7 +186,6 @@ pub(crate) async fn set_domains(
             Some(version),
         )
         .await?;
-    state.projected(sequence).await?;
     Ok(domains)
 }
 

@@ -23,9 +23,8 @@ pub(crate) async fn set(
     within_bounds("events_per_second", quota.events_per_second)?;
     within_bounds("bytes_per_second", quota.bytes_per_second)?;
     let version = projects::version(state, project_id).await?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::project_subject(project_id),
             &AuthEvent::ProjectQuotaSet {
                 project_id,
@@ -37,8 +36,7 @@ pub(crate) async fn set(
             &Uuid::now_v7().to_string(),
             Some(version),
         )
-        .await?;
-    state.projected(sequence).await
+        .await
 }
 
 /// A rate of 0 would refuse every event without saying so; an admin who wants a project to

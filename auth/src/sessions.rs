@@ -106,9 +106,8 @@ async fn start(state: &AppState, user_id: Uuid) -> Result<String, ApiError> {
         .await?;
     let family_id = Uuid::now_v7();
     let (refresh_token, token_hash) = tokens::new_refresh_token()?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::session_subject(family_id),
             &AuthEvent::SessionStarted {
                 family_id,
@@ -121,7 +120,6 @@ async fn start(state: &AppState, user_id: Uuid) -> Result<String, ApiError> {
             Some(0),
         )
         .await?;
-    state.projected(sequence).await?;
     Ok(refresh_token)
 }
 
@@ -211,9 +209,8 @@ async fn revoke(
     session: &SessionRow,
     reason: SessionRevokedReason,
 ) -> Result<(), ApiError> {
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::session_subject(session.family_id),
             &AuthEvent::SessionRevoked {
                 family_id: session.family_id,
@@ -223,8 +220,7 @@ async fn revoke(
             &format!("revoke-{}", session.family_id),
             None,
         )
-        .await?;
-    state.projected(sequence).await
+        .await
 }
 
 fn refresh_expiry(state: &AppState, now: OffsetDateTime) -> OffsetDateTime {

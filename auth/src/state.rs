@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use contract::auth::AuthEvent;
 use plumbing::forwarded::TrustedProxies;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -85,6 +86,22 @@ impl AppState {
                 self.projection_timeout
             )))
         }
+    }
+
+    /// Publishes `event` (see [`Publisher::publish`]) and answers once the projection holds it:
+    /// a command's answer shows its own write.
+    pub(crate) async fn record(
+        &self,
+        subject: String,
+        event: &AuthEvent,
+        message_id: &str,
+        expected: Option<u64>,
+    ) -> Result<(), ApiError> {
+        let sequence = self
+            .publisher
+            .publish(subject, event, message_id, expected)
+            .await?;
+        self.projected(sequence).await
     }
 
     /// Counts a login attempt by result (`success`, `failure`, `locked`).

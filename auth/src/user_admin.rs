@@ -115,16 +115,14 @@ pub(crate) async fn update(
     for event in events {
         // Optimistic concurrency on the user: based on the version this request read (the
         // last-admin check relies on it for the first event).
-        let sequence = state
-            .publisher
-            .publish(
+        state
+            .record(
                 contract::auth::user_subject(id),
                 &event,
                 &Uuid::now_v7().to_string(),
                 Some(user.version()),
             )
             .await?;
-        state.projected(sequence).await?;
         user = find(state, id).await?;
     }
     user.view()
@@ -164,9 +162,8 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
         // An active admin is disabled first, under the last-admin check: the erasure below
         // deletes messages before its tombstone and could not be undone by a lost race.
         check_removal(state, id, by).await?;
-        let sequence = state
-            .publisher
-            .publish(
+        state
+            .record(
                 contract::auth::user_subject(id),
                 &AuthEvent::UserDisabled {
                     user_id: id,
@@ -177,12 +174,10 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
                 Some(user.version()),
             )
             .await?;
-        state.projected(sequence).await?;
     }
     delete_personal_messages(state, &user).await?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::user_subject(id),
             &AuthEvent::UserErased {
                 user_id: id,
@@ -192,8 +187,7 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
             &format!("erased-{id}"),
             None,
         )
-        .await?;
-    state.projected(sequence).await
+        .await
 }
 
 /// Deletes from `AUTH` every message on the user's subject and on their email claim's.

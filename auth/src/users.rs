@@ -127,9 +127,8 @@ pub(crate) async fn register(
         })?;
 
     let password_hash = passwords::hash(password).await?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::user_subject(user_id),
             &AuthEvent::UserRegistered {
                 user_id,
@@ -144,7 +143,6 @@ pub(crate) async fn register(
             Some(0),
         )
         .await?;
-    state.projected(sequence).await?;
     Ok(UserView {
         id: user_id,
         email,
@@ -172,9 +170,8 @@ pub(crate) async fn change_password(
         return Err(ApiError::InvalidCredentials);
     }
     let password_hash = passwords::hash(new_password).await?;
-    let sequence = state
-        .publisher
-        .publish(
+    state
+        .record(
             contract::auth::user_subject(user_id),
             &AuthEvent::PasswordChanged {
                 user_id,
@@ -184,8 +181,7 @@ pub(crate) async fn change_password(
             &Uuid::now_v7().to_string(),
             Some(u64::try_from(version).unwrap_or(0)),
         )
-        .await?;
-    state.projected(sequence).await
+        .await
 }
 
 fn check_password_length(password: &str) -> Result<(), ApiError> {

@@ -1,7 +1,5 @@
 //! Admins: the first admin, roles, and the last-admin rule under concurrency.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -164,27 +162,6 @@ async fn two_parallel_removals_of_the_last_two_admins_leave_exactly_one_admin() 
     );
 
     // The guard's messages change nothing a rebuild would see differently.
-    let js = auth.js().await;
-    let last = js
-        .get_stream("AUTH")
-        .await
-        .expect("stream")
-        .info()
-        .await
-        .expect("info")
-        .state
-        .last_sequence;
-    let pool = auth.pool();
-    devstack::wait::until_async("projection caught up", Duration::from_secs(10), || async {
-        auth::projector::last_applied(&pool)
-            .await
-            .is_ok_and(|l| l >= last)
-    })
-    .await
-    .expect("caught up");
-    let live = auth.dump();
-    auth::rebuild::rebuild(&js, &pool, |_, _| {})
-        .await
-        .expect("rebuilds");
-    assert_eq!(auth.dump(), live, "rebuild equals live");
+    let rebuilt = auth.rebuild_after_catching_up().await;
+    assert_eq!(auth.dump(), rebuilt.live, "rebuild equals live");
 }

@@ -14,6 +14,16 @@ use uuid::Uuid;
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
+/// What [`TestAuth::rebuild_after_catching_up`] saw.
+pub(crate) struct Rebuilt {
+    /// The projection tables before the rebuild ([`TestAuth::dump`]).
+    pub(crate) live: String,
+    /// Events the rebuild applied.
+    pub(crate) applied: u64,
+    /// The stream's last sequence, which the projection had reached.
+    pub(crate) last: u64,
+}
+
 /// One auth service with its own NATS and database.
 pub(crate) struct TestAuth {
     pub(crate) nats: TestNats,
@@ -193,6 +203,38 @@ impl TestAuth {
                 .await
                 .expect("nats"),
         )
+    }
+
+    /// Waits until the projection holds every message on the stream, dumps the live tables and
+    /// rebuilds them from the stream.
+    pub(crate) async fn rebuild_after_catching_up(&self) -> Rebuilt {
+        let js = self.js().await;
+        let last = js
+            .get_stream("AUTH")
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .state
+            .last_sequence;
+        let pool = self.pool();
+        devstack::wait::until_async("projection caught up", Duration::from_secs(10), || async {
+            auth::projector::last_applied(&pool)
+                .await
+                .is_ok_and(|l| l >= last)
+        })
+        .await
+        .expect("caught up");
+        let live = self.dump();
+        let applied = auth::rebuild::rebuild(&js, &pool, |_, _| {})
+            .await
+            .expect("rebuilds");
+        Rebuilt {
+            live,
+            applied,
+            last,
+        }
     }
 
     /// Every projection table, ordered, as text, for comparing live state with a rebuild.

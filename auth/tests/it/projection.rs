@@ -1,14 +1,12 @@
 //! The projection: a redelivered event applied once, and a rebuild equal to the live tables.
 
-use std::time::Duration;
-
 use contract::auth::AuthEvent;
 use plumbing::config::PostgresConfig;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestAuth};
+use crate::helpers::{PASSWORD, Rebuilt, TestAuth};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_event_is_applied_once() {
@@ -92,34 +90,17 @@ async fn a_rebuild_equals_the_live_projection_and_an_erased_user_leaves_no_trace
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Let the audit events (failed login) settle, then compare a rebuild with the live state.
-    let js = auth.js().await;
-    let last = js
-        .get_stream("AUTH")
-        .await
-        .expect("stream")
-        .info()
-        .await
-        .expect("info")
-        .state
-        .last_sequence;
-    let pool = auth.pool();
-    devstack::wait::until_async("projection caught up", Duration::from_secs(10), || async {
-        auth::projector::last_applied(&pool)
-            .await
-            .is_ok_and(|l| l >= last)
-    })
-    .await
-    .expect("caught up");
-    let live = auth.dump();
-    let applied = auth::rebuild::rebuild(&js, &pool, |_, _| {})
-        .await
-        .expect("rebuilds");
+    let Rebuilt {
+        live,
+        applied,
+        last,
+    } = auth.rebuild_after_catching_up().await;
     assert!(applied > 10, "replayed {applied} events");
     assert_eq!(auth.dump(), live, "rebuild equals live");
 
     // No trace of the erased email: not in Postgres, not in any message on the stream.
     assert!(!live.contains("heidi"), "{live}");
-    let stream = js.get_stream("AUTH").await.expect("stream");
+    let stream = auth.js().await.get_stream("AUTH").await.expect("stream");
     let mut leaked = Vec::new();
     for sequence in 1..=last {
         if let Ok(message) = stream.direct_get(sequence).await
