@@ -1,6 +1,7 @@
 //! A row of the users table: the user, their role (a select), whether they are disabled, when
 //! they joined and last signed in, and the buttons to disable or delete them.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use contract::auth::{AdminUserView, Role, UpdateUserRequest};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use super::super::confirm::{Ask, Confirm};
 use super::state::Users;
-use crate::api::{self, Action};
+use crate::api::{self, Action, ApiError};
 use crate::format::{ago_label, date_label};
 use crate::pages::role_label;
 use crate::session::Session;
@@ -44,45 +45,53 @@ impl Row {
         }
     }
 
-    /// `PATCH /api/admin/users/{id}`, unless a call of this row runs.
-    fn update(self, request: UpdateUserRequest) {
-        let Row {
-            id,
-            session,
-            users,
-            busy,
-            error,
-            ..
-        } = self;
-        if busy.get_untracked() {
+    /// Runs `call` unless a call of this row runs: `done` takes its answer; a failure shows on
+    /// the row, and the select goes back to the stored role.
+    fn run<T: 'static>(
+        self,
+        call: impl Future<Output = Result<T, ApiError>> + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        let Row { busy, error, .. } = self;
+        if !busy.is_alive() || busy.get_untracked() {
             return;
         }
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            let path = format!("/api/admin/users/{id}");
-            let answer =
-                session
-                    .authorized(|token| {
-                        let path = path.clone();
-                        let request = request.clone();
-                        async move {
-                            api::send::<_, AdminUserView>("PATCH", &path, &request, &token).await
-                        }
-                    })
-                    .await;
+            let answer = call.await;
             if !busy.is_alive() {
                 return;
             }
             busy.set(false);
             match answer {
-                Ok(user) => users.replace(user),
+                Ok(answer) => done(answer),
                 Err(err) => {
                     error.set(Some(api::explain(&err, Action::Work)));
                     self.show_role();
                 }
             }
         });
+    }
+
+    /// `PATCH /api/admin/users/{id}`: the list takes the user as saved.
+    fn update(self, request: UpdateUserRequest) {
+        let Row {
+            id, session, users, ..
+        } = self;
+        let path = format!("/api/admin/users/{id}");
+        let call = async move {
+            session
+                .authorized(|token| {
+                    let path = path.clone();
+                    let request = request.clone();
+                    async move {
+                        api::send::<_, AdminUserView>("PATCH", &path, &request, &token).await
+                    }
+                })
+                .await
+        };
+        self.run(call, move |user| users.replace(user));
     }
 
     /// A role chosen in the select: saved when it changed.
@@ -124,38 +133,20 @@ impl Row {
     /// `DELETE /api/admin/users/{id}`; on success the user leaves the list.
     fn erase(self) {
         let Row {
-            id,
-            session,
-            users,
-            busy,
-            error,
-            ..
+            id, session, users, ..
         } = self;
-        if !busy.is_alive() || busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let path = format!("/api/admin/users/{id}");
-            let answer =
-                session
-                    .authorized(|token| {
-                        let path = path.clone();
-                        async move {
-                            api::send_without_answer::<()>("DELETE", &path, None, &token).await
-                        }
-                    })
-                    .await;
-            if !busy.is_alive() {
-                return;
-            }
-            busy.set(false);
-            match answer {
-                Ok(()) => users.remove(id),
-                Err(err) => error.set(Some(api::explain(&err, Action::Work))),
-            }
-        });
+        let path = format!("/api/admin/users/{id}");
+        let call = async move {
+            session
+                .authorized(|token| {
+                    let path = path.clone();
+                    async move {
+                        api::send_without_answer::<()>("DELETE", &path, None, &token).await
+                    }
+                })
+                .await
+        };
+        self.run(call, move |()| users.remove(id));
     }
 }
 
