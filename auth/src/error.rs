@@ -107,6 +107,12 @@ pub(crate) enum AdminRefusals {
     Forbidden(ErrorBody),
 }
 
+/// 403 of the caller's own routes: they check no role, only that the account is enabled.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403, description = "the account is disabled")]
+pub(crate) struct AccountDisabled(ErrorBody);
+
 /// 404 for a user or project id that does not exist.
 #[allow(dead_code)]
 #[derive(utoipa::IntoResponses)]

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use contract::auth::{ChangePasswordRequest, RegisterRequest, Role, UserView};
 use plumbing::error::JsonBody;
 
-use crate::error::{ApiError, BadInput, Conflict, RateLimited, TooLarge, Unavailable};
+use crate::error::{AccountDisabled, ApiError, BadInput, RateLimited, TooLarge, Unavailable};
 use crate::extract::User;
 use crate::state::AppState;
 use crate::users;
@@ -17,7 +17,8 @@ use crate::users;
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "the account, with the role user", body = UserView),
-        BadInput, Conflict, TooLarge, RateLimited, Unavailable
+        (status = 409, description = "this email is already registered", body = contract::ErrorBody),
+        BadInput, TooLarge, RateLimited, Unavailable
     )
 )]
 pub(crate) async fn register(
@@ -34,8 +35,7 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "the caller", body = UserView),
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
-        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
-        crate::error::NotFound, Unavailable
+        AccountDisabled, crate::error::NotFound, Unavailable
     )
 )]
 pub(crate) async fn me(
@@ -57,7 +57,8 @@ pub(crate) async fn me(
     responses(
         (status = 204, description = "changed; every other session ended"),
         (status = 401, description = "no valid token, or the current password is wrong", body = contract::ErrorBody),
-        BadInput, Conflict, TooLarge, RateLimited, Unavailable
+        (status = 409, description = "changed concurrently", body = contract::ErrorBody),
+        BadInput, TooLarge, RateLimited, Unavailable
     )
 )]
 pub(crate) async fn change_password(

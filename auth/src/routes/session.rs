@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use contract::auth::{LoginRequest, RefreshRequest, TokenResponse};
 use plumbing::error::JsonBody;
 
-use crate::error::{ApiError, BadInput, RateLimited, TooLarge, Unavailable};
+use crate::error::{AccountDisabled, ApiError, BadInput, RateLimited, TooLarge, Unavailable};
 use crate::sessions::{self, Granted};
 use crate::state::AppState;
 use crate::tokens;
@@ -25,8 +25,7 @@ const REFRESH_COOKIE: &str = "refresh_token";
         (status = 200, description = "an access token; the refresh token also in an httpOnly cookie", body = TokenResponse,
             headers(("set-cookie" = String, description = "refresh_token, HttpOnly, SameSite=Strict, Path=/api/auth"))),
         (status = 401, description = "wrong email or password", body = contract::ErrorBody),
-        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
-        BadInput, TooLarge, RateLimited, Unavailable
+        AccountDisabled, BadInput, TooLarge, RateLimited, Unavailable
     )
 )]
 pub(crate) async fn login(
@@ -45,9 +44,8 @@ pub(crate) async fn login(
     request_body(content = Option<RefreshRequest>, description = "only for clients without the cookie"),
     responses(
         (status = 200, description = "a new access token; the refresh token rotated", body = TokenResponse),
-        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
-        (status = 403, description = "not an admin, or the account is disabled", body = contract::ErrorBody),
-        RateLimited, Unavailable
+        (status = 401, description = "no valid refresh token: missing, expired, revoked or used before", body = contract::ErrorBody),
+        AccountDisabled, RateLimited, Unavailable
     )
 )]
 pub(crate) async fn refresh(
