@@ -14,17 +14,12 @@ use anyhow::Context as _;
 use devstack::install::{Need, Tools};
 use devstack::test::TempDir;
 
+use crate::helpers::root;
+
 /// The Kubernetes release the manifests are checked against. kubernetes-validate ships the
 /// schemas of each release it knows, so nothing is fetched; a release older than the newest
 /// keeps the manifests off APIs that clusters in use do not have yet.
 const KUBERNETES_VERSION: &str = "1.30.0";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))

@@ -8,14 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const SERVICES: [&str; 5] = ["auth", "ingest", "sink", "query", "edge"];
+use crate::helpers::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
+const SERVICES: [&str; 5] = ["auth", "ingest", "sink", "query", "edge"];
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
@@ -41,8 +36,14 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
     found
 }
 
-/// Names that look like environment variables (`"UPPER_CASE"`), quoted in `text`.
+/// Names that look like environment variables (`"UPPER_CASE"`), quoted in `text`. An escaped
+/// quote (`\"`, once escaped backslashes are dropped) or a quote as a character (`'"'`) opens no
+/// string, so neither is a place to split: either would pair every later quote the wrong way.
 fn quoted_names(text: &str) -> BTreeSet<String> {
+    let text = text
+        .replace("\\\\", "")
+        .replace("\\\"", "")
+        .replace("'\"'", "");
     text.split('"')
         .skip(1)
         .step_by(2)
@@ -135,11 +136,13 @@ fn block_end(text: &str) -> usize {
 /// What `service` reads: its own names, the shared parts its source names, and `RUST_LOG`
 /// (read by the log filter through `tracing-subscriber`, without a literal).
 fn read_by(service: &str, plumbing: &[(String, BTreeSet<String>)]) -> BTreeSet<String> {
-    let own: String = sources(&root().join(service).join("src"))
+    let own: Vec<String> = sources(&root().join(service).join("src"))
         .into_iter()
         .map(|(_, text)| text)
         .collect();
-    let mut names = quoted_names(&own);
+    // File by file, so that a quote one file leaves open cannot shift the next file's.
+    let mut names: BTreeSet<String> = own.iter().flat_map(|text| quoted_names(text)).collect();
+    let own = own.concat();
     for (part, part_names) in plumbing {
         if !part.is_empty() && own.contains(part.as_str()) {
             names.extend(part_names.iter().cloned());

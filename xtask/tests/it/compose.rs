@@ -3,18 +3,8 @@
 //! and every variable it reads offered in `.env.example`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
-
-fn read(name: &str) -> String {
-    std::fs::read_to_string(root().join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
-}
+use crate::helpers::read;
 
 /// The top-level entries under `services:` with the text of each.
 fn services(compose: &str) -> Vec<(String, String)> {

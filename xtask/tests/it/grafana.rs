@@ -1,13 +1,8 @@
 //! The Grafana dashboard asks only for metrics the services register.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
+use crate::helpers::root;
 
 fn sources(dir: &Path) -> String {
     let mut text = String::new();

@@ -2,15 +2,7 @@
 //! checked): every service probed on /readyz and /healthz, limited, non-root and read-only;
 //! autoscaled where it is stateless; disruption budgets; only edge open to the outside.
 
-use std::path::PathBuf;
-
-fn read(path: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    std::fs::read_to_string(root.join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
-}
+use crate::helpers::read;
 
 #[test]
 fn every_service_is_probed_limited_non_root_and_read_only() {
