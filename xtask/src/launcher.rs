@@ -86,8 +86,6 @@ impl Launcher {
     }
 
     /// Starts `service` and waits for its probe, if it has one.
-    // The bench starts its services one by one with this; until it does, nothing calls it.
-    #[allow(dead_code)]
     pub(crate) fn start(&self, service: Service) -> anyhow::Result<Running> {
         let probe = service.probe.clone();
         let mut running = self.spawn(service)?;
@@ -140,7 +138,6 @@ impl Service {
     }
 
     /// Another name, for the log file and messages (two edges in one folder, say).
-    #[allow(dead_code)] // for the bench, as `start`
     pub(crate) fn name(mut self, name: &str) -> Self {
         self.name = name.to_owned();
         self
@@ -153,7 +150,6 @@ impl Service {
     }
 
     /// Sets each `(variable, value)` for this service.
-    #[allow(dead_code)] // for the bench, as `start`
     pub(crate) fn envs<'a>(mut self, env: impl IntoIterator<Item = &'a (&'a str, String)>) -> Self {
         self.env
             .extend(env.into_iter().map(|(k, v)| ((*k).to_owned(), v.clone())));

@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 
 /// Automation for developers and CI: run the stack, its tests, its benchmark.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", disable_version_flag = true)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    disable_version_flag = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
