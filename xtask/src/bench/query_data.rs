@@ -1,7 +1,7 @@
 //! The events the query scenarios read: users who come back over the weeks, in sessions that
 //! browse, add to cart and sometimes buy, over the last 60 days, generated from a fixed seed.
 
-use ::sink::consumer::EventRow;
+use ::sink::row::EventRow;
 use devstack::clickhouse::ClickHouse;
 use devstack::demo::Rng;
 use uuid::Uuid;

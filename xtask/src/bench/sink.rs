@@ -219,13 +219,13 @@ async fn raw_insert(clickhouse: &ClickHouse, rows: usize) -> anyhow::Result<f64>
         .await
         .context("raw schema")?;
     let client = server.with_database("bench_raw");
-    let all: Vec<::sink::consumer::EventRow> = (0..rows)
-        .map(|i| ::sink::consumer::EventRow::new(sample_event(), i as u64))
+    let all: Vec<::sink::row::EventRow> = (0..rows)
+        .map(|i| ::sink::row::EventRow::new(sample_event(), i as u64))
         .collect();
     let started = Instant::now();
     for chunk in all.chunks(batch_size()) {
         let mut insert = client
-            .insert::<::sink::consumer::EventRow>("events")
+            .insert::<::sink::row::EventRow>("events")
             .await?;
         for row in chunk {
             insert.write(row).await?;
@@ -241,5 +241,5 @@ fn batch_size() -> usize {
     std::env::var("BENCH_BATCH")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(::sink::consumer::BatchSettings::default().max_messages)
+        .unwrap_or(::sink::BatchSettings::default().max_messages)
 }
