@@ -14,7 +14,10 @@ pub mod nats;
 pub mod ports;
 pub mod postgres;
 pub mod process;
+#[cfg(feature = "services")]
+pub mod stack;
 pub mod test;
+mod test_servers;
 pub mod wait;
 pub mod zookeeper;
 

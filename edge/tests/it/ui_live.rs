@@ -2,15 +2,14 @@
 //! query ends each feed when the token it was opened with expires, and the tab opens it again
 //! with a fresh token, so events keep showing without the person doing anything.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{WAIT, calls_to, sign_in, wait_for_path, wait_for_sign_in_form};
-use common::{ADMIN, PASSWORD, Stack};
 use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::{ServiceHandle, TempDir};
 use serde_json::{Value, json};
+
+use crate::browser::{WAIT, calls_to, sign_in, wait_for_path, wait_for_sign_in_form};
 
 /// `method path` through edge as the admin, with a token of its own (they live 4 s here).
 async fn as_admin(
@@ -25,7 +24,7 @@ async fn as_admin(
         devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)
     })
     .await??;
-    common::call(http, method, edge.url(path), Some(&token), body.as_ref()).await
+    crate::helpers::call(http, method, edge.url(path), Some(&token), body.as_ref()).await
 }
 
 #[test]
@@ -33,7 +32,10 @@ fn the_live_tab_reopens_its_feed_with_a_fresh_token_when_query_ends_it_at_expiry
 -> anyhow::Result<()> {
     // Access tokens for 4 s: each feed ends within seconds, and the first token's leeway (5 s)
     // is over long before the test ends.
-    let stack = Stack::start_with(|auth| auth.tokens.access_ttl_secs = 4)?;
+    let stack = TestStack::builder()
+        .everything()
+        .configure_auth(|auth| auth.tokens.access_ttl_secs = 4)
+        .start()?;
     let edge = stack.edge(|_| {})?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

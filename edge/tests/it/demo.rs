@@ -2,17 +2,15 @@
 //! public SDK routes, every event it counts as sent is in ClickHouse, and the analytics API sees
 //! weeks of history and a shop funnel that loses people at every step.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ADMIN, PASSWORD, Stack};
 use devstack::demo::{FUNNEL, Options, Plan, run};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_sends_weeks_of_traffic_that_all_arrive_with_a_funnel_narrowing_at_every_step()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let options = Options {
         url: edge.url(""),
@@ -31,13 +29,7 @@ async fn the_demo_sends_weeks_of_traffic_that_all_arrive_with_a_funnel_narrowing
 
     // Every event the demo counts as sent is stored, once.
     let project = contract::BUILTIN_PROJECT_ID;
-    let count = |sql: &str| {
-        stack
-            .ch
-            .server()
-            .query_in(&stack.ch.name, sql)
-            .map(|rows| rows.trim().to_owned())
-    };
+    let count = |sql: &str| stack.clickhouse_sql(sql).map(|rows| rows.trim().to_owned());
     let rows = format!("SELECT count() FROM events FINAL WHERE project_id = '{project}'");
     let mut stored = String::new();
     devstack::wait::until("every demo event stored", Duration::from_secs(60), || {

@@ -2,13 +2,13 @@
 //! ingest applies it from the `AUTH` stream, A over it gets 429 with `Retry-After` and nothing
 //! of the refused request reaches ClickHouse, while project B's events are accepted and stored.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{ADMIN, PASSWORD, Stack, call};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+use crate::helpers::call;
 
 /// A new project through edge: its id and write key.
 async fn project(
@@ -57,7 +57,7 @@ async fn send(
 #[tokio::test(flavor = "multi_thread")]
 async fn project_a_over_the_quota_its_admin_set_gets_429_while_project_bs_events_are_stored()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
     let timeout = Duration::from_secs(30);
@@ -123,12 +123,9 @@ async fn project_a_over_the_quota_its_admin_set_gets_429_while_project_bs_events
     }
     let count = |project: &str| {
         stack
-            .ch
-            .server()
-            .query_in(
-                &stack.ch.name,
-                &format!("SELECT count() FROM events FINAL WHERE project_id = '{project}'"),
-            )
+            .clickhouse_sql(&format!(
+                "SELECT count() FROM events FINAL WHERE project_id = '{project}'"
+            ))
             .map(|rows| rows.trim().to_owned())
             .unwrap_or_default()
     };

@@ -2,16 +2,15 @@
 //! of the built-in project in ClickHouse, exactly once each, including the clicks made just
 //! before the page is left, and an analyst sees them in Analytics.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::browser::{
+use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::{ServiceHandle, TempDir};
+
+use crate::browser::{
     WAIT, screenshot, sign_in, texts, wait_for_path, wait_for_sign_in_form, wait_for_texts,
 };
-use common::{ADMIN, PASSWORD, Stack};
-use devstack::browser::Browser;
-use devstack::test::{ServiceHandle, TempDir};
 
 const SHOPPER: &str = "shopper@example.com";
 const SHOPPER_PASSWORD: &str = "window shopping 2026";
@@ -40,9 +39,9 @@ impl Api {
         password: &str,
         name: &str,
     ) -> anyhow::Result<String> {
-        let user = self
-            .runtime
-            .block_on(common::register(&self.http, edge, email, password, name))?;
+        let user = self.runtime.block_on(crate::helpers::register(
+            &self.http, edge, email, password, name,
+        ))?;
         user["id"]
             .as_str()
             .map(str::to_owned)
@@ -56,8 +55,13 @@ impl Api {
         token: &str,
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        self.runtime
-            .block_on(common::call(&self.http, method, url, Some(token), body))
+        self.runtime.block_on(crate::helpers::call(
+            &self.http,
+            method,
+            url,
+            Some(token),
+            body,
+        ))
     }
 
     /// Waits until the sink has stored every message of the stream (nothing pending, nothing
@@ -85,13 +89,13 @@ impl Api {
 }
 
 /// Events of `user` in ClickHouse, counted by name (each event id once).
-fn stored_events(stack: &Stack, user: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+fn stored_events(stack: &TestStack, user: &str) -> anyhow::Result<BTreeMap<String, u64>> {
     let sql = format!(
         "SELECT event, uniqExact(event_id) FROM events WHERE project_id = '{}' AND distinct_id = '{user}' \
          GROUP BY event FORMAT TSV",
         contract::BUILTIN_PROJECT_ID
     );
-    let out = stack.ch.server().query_in(&stack.ch.name, &sql)?;
+    let out = stack.clickhouse_sql(&sql)?;
     out.lines()
         .filter(|line| !line.is_empty())
         .map(|line| {
@@ -104,17 +108,12 @@ fn stored_events(stack: &Stack, user: &str) -> anyhow::Result<BTreeMap<String, u
 }
 
 /// Rows of `user` in ClickHouse, copies included (no `FINAL`): what the sink wrote.
-fn stored_rows(stack: &Stack, user: &str) -> anyhow::Result<u64> {
+fn stored_rows(stack: &TestStack, user: &str) -> anyhow::Result<u64> {
     let sql = format!(
         "SELECT count() FROM events WHERE project_id = '{}' AND distinct_id = '{user}' FORMAT TSV",
         contract::BUILTIN_PROJECT_ID
     );
-    Ok(stack
-        .ch
-        .server()
-        .query_in(&stack.ch.name, &sql)?
-        .trim()
-        .parse()?)
+    Ok(stack.clickhouse_sql(&sql)?.trim().parse()?)
 }
 
 fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -126,7 +125,7 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 
 /// Waits until ClickHouse holds exactly `expected` for `user`.
 fn wait_for_events(
-    stack: &Stack,
+    stack: &TestStack,
     user: &str,
     expected: &BTreeMap<String, u64>,
 ) -> anyhow::Result<()> {
@@ -141,7 +140,7 @@ fn wait_for_events(
 #[test]
 fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is_left_at_once()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let api = Api::new()?;
     let user = api.register(&edge, SHOPPER, SHOPPER_PASSWORD, "Shopper")?;
@@ -221,14 +220,11 @@ fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is
     wait_for_events(&stack, &user, &expected)?;
 
     // What the events say: the order's value and payment, the product of each cart event.
-    let order = stack.ch.server().query_in(
-        &stack.ch.name,
-        &format!(
-            "SELECT prop_values[indexOf(prop_keys, 'value')], \
+    let order = stack.clickhouse_sql(&format!(
+        "SELECT prop_values[indexOf(prop_keys, 'value')], \
              prop_values[indexOf(prop_keys, 'payment')], lib, browser, path FROM events \
              WHERE distinct_id = '{user}' AND event = 'order_completed' FORMAT TSV"
-        ),
-    )?;
+    ))?;
     assert_eq!(
         order.trim(),
         "47.0\tpaypal\tevent-analytics-web\tChrome\t/dashboard",

@@ -2,14 +2,14 @@
 //! out, the session kept across reloads by the refresh cookie, access tokens replaced before
 //! they expire, and the errors a person sees.
 
-mod common;
+use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::TempDir;
 
-use common::browser::{
+use crate::browser::{
     WAIT, calls_to, path, screenshot, sign_in, wait_for_calls, wait_for_path, wait_for_sign_in_form,
 };
-use common::{ADMIN, PASSWORD, Stack, signing_keys};
-use devstack::browser::Browser;
-use devstack::test::TempDir;
+use crate::helpers::signing_keys;
 
 const EMAIL: &str = "ada@example.com";
 const NAME: &str = "Ada Lovelace";
@@ -18,7 +18,7 @@ const ADA_PASSWORD: &str = "analytical engine 1843";
 #[test]
 fn a_visitor_signs_up_stays_signed_in_across_a_reload_signs_out_and_in_and_sees_clear_errors()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let dir = TempDir::new("chromium")?;
     let browser = Browser::start(dir.path())?;
@@ -143,7 +143,10 @@ fn access_tokens_are_replaced_before_they_expire_and_the_session_outlives_many_o
 -> anyhow::Result<()> {
     // Access tokens for 4 s (edge allows 5 s of clock skew on top): the app must replace each
     // one in time for calls to keep working without signing in again.
-    let stack = Stack::start_with(|auth| auth.tokens.access_ttl_secs = 4)?;
+    let stack = TestStack::builder()
+        .everything()
+        .configure_auth(|auth| auth.tokens.access_ttl_secs = 4)
+        .start()?;
     let edge = stack.edge(|_| {})?;
     let dir = TempDir::new("chromium")?;
     let browser = Browser::start(dir.path())?;
@@ -183,7 +186,7 @@ fn access_tokens_are_replaced_before_they_expire_and_the_session_outlives_many_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_refused_for_its_token_is_retried_once_with_a_fresh_one() -> anyhow::Result<()> {
-    let mut stack = Stack::start()?;
+    let mut stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let dir = TempDir::new("chromium")?;
     let browser = Browser::start(dir.path())?;

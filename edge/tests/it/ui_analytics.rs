@@ -2,17 +2,16 @@
 //! events sent through an SDK route, then the overview, the trends chart, the explorer, a funnel
 //! and a retention grid must show exactly what was sent, and the address must keep the view.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{
-    WAIT, screenshot, sign_in, texts, wait_for_path, wait_for_sign_in_form, wait_for_texts,
-};
-use common::{ADMIN, PASSWORD, Stack};
 use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
+
+use crate::browser::{
+    WAIT, screenshot, sign_in, texts, wait_for_path, wait_for_sign_in_form, wait_for_texts,
+};
 
 /// The week the events fall in (a Monday to a Sunday), in the project's zone (UTC).
 const FROM: &str = "2026-11-02";
@@ -50,7 +49,8 @@ impl Api {
         self.runtime.block_on(async {
             let url = format!("{}{path}", self.base);
             let (status, answer) =
-                common::call(&self.http, method, url, Some(&self.token), body.as_ref()).await?;
+                crate::helpers::call(&self.http, method, url, Some(&self.token), body.as_ref())
+                    .await?;
             anyhow::ensure!(
                 (200..300).contains(&status),
                 "{path} answered {status}: {answer}"
@@ -63,7 +63,7 @@ impl Api {
 #[test]
 fn the_analytics_section_shows_exactly_the_events_sent_and_its_address_keeps_the_view()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let token = devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, WAIT)?;
     let api = Api {

@@ -2,11 +2,9 @@
 //! client says the size up front (`Content-Length`) or streams it in chunks, so an SDK never
 //! sees a 503 it would retry for ever. A body within the limit still goes through as it comes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ADMIN, PASSWORD, Stack};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 
 /// What a broken SDK sent: thirty times ingest's limit, so the client is still sending when
 /// the refusal comes.
@@ -53,7 +51,7 @@ async fn post(http: &reqwest::Client, url: &str, body: &[u8], chunked: bool) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_body_through_edge_is_a_413_every_time_with_and_without_content_length()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -70,7 +68,7 @@ async fn an_oversized_body_through_edge_is_a_413_every_time_with_and_without_con
         if !chunked {
             // A size said up front is refused before ingest is asked at all.
             let metrics = devstack::http::get(
-                stack.ingest.addr.port(),
+                stack.ingest().addr.port(),
                 "/metrics",
                 Duration::from_secs(10),
             )?;
@@ -126,7 +124,7 @@ async fn an_oversized_body_through_edge_is_a_413_every_time_with_and_without_con
     assert_eq!(answer, "200 null", "a streamed batch within the limit");
     // The metric the check above looked for, so its absence there meant something.
     let metrics = devstack::http::get(
-        stack.ingest.addr.port(),
+        stack.ingest().addr.port(),
         "/metrics",
         Duration::from_secs(10),
     )?;

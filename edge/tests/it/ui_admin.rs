@@ -2,17 +2,16 @@
 //! a user's role and the user's next page load follows it; projects, write keys and their
 //! set-up snippets; disabling and deleting users; the system status.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{
-    WAIT, eval, exists, screenshot, sign_in, wait_for, wait_for_none, wait_for_sign_in_form,
-};
-use common::{ADMIN, PASSWORD, Stack};
 use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::{ServiceHandle, TempDir};
 use serde_json::Value;
+
+use crate::browser::{
+    WAIT, eval, exists, screenshot, sign_in, wait_for, wait_for_none, wait_for_sign_in_form,
+};
 
 const USER_PASSWORD: &str = "a long enough password";
 
@@ -25,7 +24,7 @@ async fn register(
     email: &str,
     name: &str,
 ) -> anyhow::Result<()> {
-    common::register(http, edge, email, USER_PASSWORD, name).await?;
+    crate::helpers::register(http, edge, email, USER_PASSWORD, name).await?;
     Ok(())
 }
 
@@ -36,7 +35,7 @@ async fn get(
     path: &str,
     token: &str,
 ) -> anyhow::Result<(u16, Value)> {
-    common::call(
+    crate::helpers::call(
         http,
         reqwest::Method::GET,
         edge.url(path),
@@ -108,7 +107,7 @@ fn search(browser: &Browser, text: &str, email: &str) -> anyhow::Result<()> {
 async fn an_admin_makes_a_user_an_analyst_and_the_users_next_page_load_opens_analytics()
 -> anyhow::Result<()> {
     const BOB: &str = "bob@example.com";
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
     register(&http, &edge, BOB, "Bob Builder").await?;
@@ -216,7 +215,7 @@ async fn an_admin_makes_a_user_an_analyst_and_the_users_next_page_load_opens_ana
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_creates_a_project_issues_a_key_sees_its_snippets_and_revokes_it()
 -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
     let dir = TempDir::new("chromium")?;
@@ -349,7 +348,7 @@ async fn an_admin_creates_a_project_issues_a_key_sees_its_snippets_and_revokes_i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_disabled_user_cannot_sign_in_and_a_deleted_one_is_gone() -> anyhow::Result<()> {
     const CAROL: &str = "carol@example.com";
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
     register(&http, &edge, CAROL, "Carol").await?;
@@ -398,7 +397,7 @@ async fn a_disabled_user_cannot_sign_in_and_a_deleted_one_is_gone() -> anyhow::R
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_tab_shows_every_service_and_refreshes() -> anyhow::Result<()> {
-    let stack = Stack::start()?;
+    let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let http = reqwest::Client::new();
     let admin_token = token(&edge, ADMIN, PASSWORD)?;

@@ -1,13 +1,11 @@
 //! Failed logins through edge cannot lock the owner out: guesses from one address lock that
 //! address, never the account, at edge's per-account limit and at auth's failure counters.
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{ADMIN, PASSWORD, spawn_auth};
-use devstack::test::{PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::ServiceHandle;
 use serde_json::{Value, json};
 
 /// A client whose connections leave from `address` (any of 127.0.0.0/8 on Linux).
@@ -36,18 +34,10 @@ async fn login(
 #[tokio::test(flavor = "multi_thread")]
 async fn eleven_wrong_passwords_from_one_address_leave_the_owner_free_to_sign_in_from_another()
 -> anyhow::Result<()> {
-    let nats = TestNats::start()?;
-    let pg = PostgresDb::create()?;
-    let auth = spawn_auth(&nats, &pg, None, |_| {})?;
-    wait_for_readiness(&auth, 200)?;
+    let stack = TestStack::builder().auth().start()?;
     // Edge with its default limits: 10 logins a minute per account and address, 60 per address.
     // Nothing but auth is called here, and edge tells the client its address by the socket.
-    let nowhere = || "http://127.0.0.1:9".to_owned();
-    let ui_dir = devstack::workspace_root().join("ui/dist");
-    let config = edge::Config::new(nowhere(), auth.url(""), nowhere(), ui_dir);
-    let edge = spawn_service("edge", move |listener, shutdown| {
-        edge::run(config, listener, shutdown)
-    })?;
+    let edge = stack.edge(|_| {})?;
 
     let attacker = client_at("127.0.0.1")?;
     let mut codes = Vec::new();

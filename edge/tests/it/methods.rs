@@ -2,18 +2,13 @@
 
 use std::time::Duration;
 
-use devstack::test::spawn_service;
+use devstack::stack::TestStack;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_method_the_route_does_not_answer_is_a_405_json_from_edge() -> anyhow::Result<()> {
     // Every service is unreachable: the answers below can only come from edge.
-    let nowhere = || "http://127.0.0.1:9".to_owned();
-    let ui_dir = devstack::workspace_root().join("ui/dist");
-    let mut config = edge::Config::new(nowhere(), nowhere(), nowhere(), ui_dir);
-    config.upstream_timeout_ms = 2_000;
-    let edge = spawn_service("edge", move |listener, shutdown| {
-        edge::run(config, listener, shutdown)
-    })?;
+    let stack = TestStack::builder().start()?;
+    let edge = stack.edge(|config| config.upstream_timeout_ms = 2_000)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;

@@ -1,0 +1,116 @@
+//! The servers under a test stack: NATS of the test's own, and a database of its own on the
+//! shared PostgreSQL and ClickHouse, or servers of its own for a test that stops them.
+
+use crate::clickhouse::ClickHouse;
+use crate::postgres::Postgres;
+use crate::test::{ClickHouseDb, PostgresDb, PrivateClickHouse, PrivatePostgres, TestNats};
+
+/// What can go wrong that a test arranges before the stack starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// ClickHouse of the test's own, so the test may stop it and start it again
+    /// ([`super::TestStack::stop_clickhouse`]); the shared one serves every other test.
+    ClickHouseOutage,
+    /// PostgreSQL of the test's own, so the test may stop it and start it again
+    /// ([`super::TestStack::stop_postgres`]).
+    PostgresOutage,
+}
+
+/// Which servers to start.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Wanted {
+    pub(crate) nats: bool,
+    pub(crate) postgres: bool,
+    pub(crate) clickhouse: bool,
+    pub(crate) private_postgres: bool,
+    pub(crate) private_clickhouse: bool,
+}
+
+/// A database on the shared server, or a server of the test's own.
+#[derive(Debug)]
+enum Placed<Shared, Private> {
+    Shared(Shared),
+    Private(Private),
+}
+
+/// The servers a stack started.
+#[derive(Debug, Default)]
+pub(crate) struct Servers {
+    pub(crate) nats: Option<TestNats>,
+    postgres: Option<Placed<PostgresDb, PrivatePostgres>>,
+    clickhouse: Option<Placed<ClickHouseDb, (PrivateClickHouse, String)>>,
+}
+
+/// The database a private server holds: the services do not know the difference.
+const PRIVATE_DATABASE: &str = "test";
+
+impl Servers {
+    /// Starts what `wanted` names. The ClickHouse database is created here, so query finds it
+    /// even in a stack without the sink (which would create it).
+    pub(crate) fn start(wanted: Wanted) -> anyhow::Result<Self> {
+        let nats = wanted.nats.then(TestNats::start).transpose()?;
+        let postgres = if wanted.private_postgres {
+            Some(Placed::Private(PrivatePostgres::start(PRIVATE_DATABASE)?))
+        } else if wanted.postgres {
+            Some(Placed::Shared(PostgresDb::create()?))
+        } else {
+            None
+        };
+        let clickhouse = if wanted.private_clickhouse {
+            let server = PrivateClickHouse::start()?;
+            server.server.create_database(PRIVATE_DATABASE)?;
+            Some(Placed::Private((server, PRIVATE_DATABASE.to_owned())))
+        } else if wanted.clickhouse {
+            let db = ClickHouseDb::unique();
+            db.server().create_database(&db.name)?;
+            Some(Placed::Shared(db))
+        } else {
+            None
+        };
+        Ok(Self {
+            nats,
+            postgres,
+            clickhouse,
+        })
+    }
+
+    pub(crate) fn nats(&self) -> &TestNats {
+        self.nats
+            .as_ref()
+            .expect("the stack was built without NATS")
+    }
+
+    /// The PostgreSQL server and the test's database on it.
+    pub(crate) fn postgres(&self) -> (&Postgres, &str) {
+        match self.postgres.as_ref() {
+            Some(Placed::Shared(db)) => (db.server(), &db.name),
+            Some(Placed::Private(own)) => (&own.server, PRIVATE_DATABASE),
+            None => panic!("the stack was built without PostgreSQL"),
+        }
+    }
+
+    /// The ClickHouse server and the test's database on it.
+    pub(crate) fn clickhouse(&self) -> (&ClickHouse, &str) {
+        match self.clickhouse.as_ref() {
+            Some(Placed::Shared(db)) => (db.server(), &db.name),
+            Some(Placed::Private((own, name))) => (&own.server, name),
+            None => panic!("the stack was built without ClickHouse"),
+        }
+    }
+
+    pub(crate) fn private_postgres(&mut self) -> anyhow::Result<&mut PrivatePostgres> {
+        match self.postgres.as_mut() {
+            Some(Placed::Private(own)) => Ok(own),
+            _ => anyhow::bail!("PostgreSQL is shared: build the stack with Fault::PostgresOutage"),
+        }
+    }
+
+    pub(crate) fn private_clickhouse(&mut self) -> anyhow::Result<&mut PrivateClickHouse> {
+        match self.clickhouse.as_mut() {
+            Some(Placed::Private((own, _))) => Ok(own),
+            _ => {
+                anyhow::bail!("ClickHouse is shared: build the stack with Fault::ClickHouseOutage")
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Edge's end-to-end tests, one binary (one link, one shared ClickHouse and PostgreSQL): edge in
+//! front of the real services started by `devstack::stack::TestStack`, and the web app it
+//! serves, driven in headless Chromium. One module per topic.
+
+mod browser;
+mod helpers;
+
+mod app;
+mod demo;
+mod forwarding;
+mod limits;
+mod lockout;
+mod logins;
+mod methods;
+mod openapi;
+mod quotas;
+mod readiness;
+mod routing;
+mod status;
+mod timeouts;
+mod ui;
+mod ui_admin;
+mod ui_analytics;
+mod ui_dashboard;
+mod ui_live;
