@@ -1,28 +1,49 @@
 //! Query: the analytics API over ClickHouse (trends, breakdowns, funnels, retention, explorer)
 //! and the live feed from NATS.
+//!
+//! Imports run one way: `routes` (HTTP: extractors, typed parameters, answers) → the domain
+//! modules, one per analysis with its SQL (`overview`, `trends`, `top`, `catalog`, `events`,
+//! `funnel`, `retention`, `live`, `system`) → `scope`, `params`, `store` → `contract`. Only
+//! `openapi` and this file read `routes`; nothing reads the router.
 
-pub mod api;
-pub mod journeys;
-pub mod live;
-pub mod openapi;
-pub mod params;
-pub mod sql;
-pub mod system;
-pub mod trends;
+mod catalog;
+mod error;
+mod events;
+mod extract;
+mod funnel;
+mod live;
+mod openapi;
+mod overview;
+mod params;
+mod retention;
+mod routes;
+mod scope;
+mod state;
+mod store;
+mod system;
+mod top;
+mod trends;
 
 use std::future::Future;
-
-use anyhow::Context as _;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::{get, post};
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
 use tokio::net::TcpListener;
 
+use crate::state::{AppState, Outcomes};
+use crate::store::Store;
+
+/// The statements of the pipeline figures, which the tests run on current ClickHouse too.
+pub use crate::system::{CLUSTER_EVENTS_PARTS, EVENTS_PARTS};
+
 /// Service name, in logs, metric names and `/readyz`.
-pub const SERVICE: &str = "query";
+pub(crate) const SERVICE: &str = "query";
 
 /// Everything query reads from the environment.
 #[derive(Debug, Clone)]
@@ -97,36 +118,7 @@ pub async fn run(
         Definitions::for_service(plumbing::streams::Service::Query)?,
     )
     .await?;
-    let clickhouse = plumbing::clickhouse::client(&config.clickhouse)
-        .with_setting(
-            "max_execution_time",
-            config.limits.timeout_seconds.to_string(),
-        )
-        .with_setting(
-            "max_memory_usage",
-            config.limits.max_memory_bytes.to_string(),
-        );
-    let projects = plumbing::projects::Projects::follow(jetstream.context.clone());
-    let state = api::AppState {
-        clickhouse: clickhouse.clone(),
-        nats: jetstream.context.client(),
-        projects: projects.clone(),
-        tokens: Arc::new(config.auth.verifier()),
-        queries,
-        sql_log: match &config.sql_log {
-            Some(path) => Some(Arc::new(std::sync::Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .with_context(|| format!("opening QUERY_SQL_LOG {}", path.display()))?,
-            ))),
-            None => None,
-        },
-        database: config.clickhouse.database.clone(),
-        cluster: config.clickhouse.cluster.clone(),
-    };
-
+    let state = state(&config, &jetstream, queries)?;
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check(
@@ -137,10 +129,10 @@ pub async fn run(
                 None,
             ),
         )
-        .with_check("projects", projects.readiness_check());
+        .with_check("projects", state.projects.readiness_check());
     plumbing::http::run_service(
         listener,
-        api::routes(state),
+        router(state),
         health,
         metrics,
         &config.http,
@@ -148,4 +140,60 @@ pub async fn run(
     )
     .await?;
     Ok(())
+}
+
+/// What every route shares, from the configuration: ClickHouse with the query limits and the
+/// SQL log, the live feed's NATS client, the projects followed from JetStream, the token
+/// verifier and the query counter.
+fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::Result<AppState> {
+    let clickhouse = plumbing::clickhouse::client(&config.clickhouse)
+        .with_setting(
+            "max_execution_time",
+            config.limits.timeout_seconds.to_string(),
+        )
+        .with_setting(
+            "max_memory_usage",
+            config.limits.max_memory_bytes.to_string(),
+        );
+    let sql_log = match &config.sql_log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening QUERY_SQL_LOG {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(AppState {
+        store: Store::new(
+            clickhouse,
+            sql_log,
+            config.clickhouse.database.clone(),
+            config.clickhouse.cluster.clone(),
+        ),
+        nats: jetstream.context.client(),
+        projects: plumbing::projects::Projects::follow(jetstream.context.clone()),
+        tokens: Arc::new(config.auth.verifier()),
+        queries,
+    })
+}
+
+/// The query routes, and `GET /openapi.json` (no token needed) describing them.
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/query/overview", get(routes::overview::overview))
+        .route("/api/query/trends", get(routes::trends::trends))
+        .route("/api/query/top", get(routes::top::top))
+        .route("/api/query/events", get(routes::events::events))
+        .route("/api/query/events/{id}", get(routes::events::event))
+        .route("/api/query/funnel", post(routes::journeys::funnel))
+        .route("/api/query/retention", post(routes::journeys::retention))
+        .route("/api/query/live", get(routes::live::live))
+        .route("/api/query/catalog", get(routes::catalog::catalog))
+        .route("/api/query/system", get(routes::system::system))
+        .with_state(state)
+        .merge(plumbing::http::openapi_route(
+            &<openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
 }

@@ -1,91 +1,35 @@
-//! `GET /api/query/live`: a project's events as they are ingested, as Server-Sent Events, fed
-//! by a NATS subscription on `events.<project_id>.>` (no polling of ClickHouse for the feed),
-//! and every few seconds the number of users active in the last five minutes. The feed lasts
-//! as long as the caller's token: it ends at the token's `exp`, or as soon as auth announces
-//! that the caller was disabled, erased or lost the analyst role, with an `end` message saying
-//! why; the caller opens it again with a fresh token.
+//! The live feed: a project's events as they are ingested, fed by a NATS subscription on
+//! `events.<project_id>.>` (no polling of ClickHouse for the feed), and every few seconds the
+//! number of users active in the last five minutes. The feed lasts as long as the caller's
+//! token: it ends at the token's `exp`, or as soon as auth announces that the caller was
+//! disabled, erased or lost the analyst role, with an `end` message saying why; the caller
+//! opens it again with a fresh token.
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use contract::auth::{AuthEvent, Role};
+use contract::auth::{AuthEvent, Claims, Role};
 use contract::query::{ActiveUsers, LiveEnd, LiveEndReason};
 use futures_util::StreamExt as _;
-use plumbing::error::QueryParams;
 use uuid::Uuid;
 
-use crate::api::{AppState, Params, QueryError};
+use crate::error::Error;
+use crate::store::Store;
 
 /// How often the active-user count is sent.
-pub const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
+const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
 
 /// Users with an event in the last five minutes.
 const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(user_hash)) FROM events \
      WHERE project_id = toUUID(?) AND timestamp >= now() - 300";
 
-#[utoipa::path(
-    get,
-    path = "/api/query/live",
-    tag = "query",
-    security(("bearer" = [])),
-    params(crate::openapi::ScopeParams),
-    responses(
-        (
-            status = 200,
-            description = "Server-Sent Events: `event` messages carry an event envelope as published; every 5 seconds an `active_users` message carries `ActiveUsers`. The feed ends when the token it was opened with expires, or when the caller is disabled or loses the analyst role, after an `end` message carrying `LiveEnd`; open it again with a fresh token.",
-            content_type = "text/event-stream",
-            body = String
-        ),
-        crate::openapi::ScopeErrors,
-    )
-)]
-pub async fn live(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    QueryParams(params): Params,
-) -> Response {
-    let scope = match state.scope(&headers, &params).await {
-        Ok(scope) => scope,
-        Err(err) => return state.fail(err),
-    };
-    let subject = contract::streams::event_subject(&scope.project.to_string(), "*");
-    let subscription = match state.nats.subscribe(subject).await {
-        Ok(subscription) => subscription,
-        Err(err) => return state.fail(QueryError::Unavailable(err.to_string())),
-    };
-    // Auth publishes the caller's own changes on this subject (a core subscription sees what
-    // JetStream stores): one more subscription per feed, no lookup per message.
-    let account = match state
-        .nats
-        .subscribe(contract::auth::user_subject(scope.caller.sub))
-        .await
-    {
-        Ok(account) => account,
-        Err(err) => return state.fail(QueryError::Unavailable(err.to_string())),
-    };
-    let mut ticker = tokio::time::interval(ACTIVE_USERS_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let feed = Feed {
-        subscription,
-        account,
-        expiry: Box::pin(tokio::time::sleep_until(instant_of(scope.caller.exp))),
-        ended: false,
-        ticker,
-        clickhouse: state.clickhouse.clone(),
-        project: scope.project,
-    };
-    let events = futures_util::stream::unfold(feed, |mut feed| async move {
-        let next = feed.next().await?;
-        Some((Ok::<_, Infallible>(next), feed))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+/// One message of the feed: its SSE event name and its data.
+#[derive(Debug)]
+pub(crate) struct Message {
+    /// `event`, `active_users` or `end`.
+    pub(crate) name: &'static str,
+    /// The stored envelope as published, or the JSON of `ActiveUsers` or `LiveEnd`.
+    pub(crate) data: String,
 }
 
 /// The runtime's instant of the Unix time `exp` (seconds); now when it has passed (a token
@@ -107,7 +51,8 @@ fn ends_access(payload: &[u8]) -> bool {
     }
 }
 
-struct Feed {
+/// An open feed; [`Feed::next`] waits for its next message.
+pub(crate) struct Feed {
     subscription: async_nats::Subscriber,
     /// The caller's auth events (`auth.user.<id>`).
     account: async_nats::Subscriber,
@@ -121,10 +66,41 @@ struct Feed {
 }
 
 impl Feed {
+    /// Subscribes to the project's events and to the caller's own auth events.
+    pub(crate) async fn open(
+        nats: &async_nats::Client,
+        store: &Store,
+        project: Uuid,
+        caller: &Claims,
+    ) -> Result<Self, Error> {
+        let subject = contract::streams::event_subject(&project.to_string(), "*");
+        let subscription = nats
+            .subscribe(subject)
+            .await
+            .map_err(|err| Error::Unavailable(err.to_string()))?;
+        // Auth publishes the caller's own changes on this subject (a core subscription sees
+        // what JetStream stores): one more subscription per feed, no lookup per message.
+        let account = nats
+            .subscribe(contract::auth::user_subject(caller.sub))
+            .await
+            .map_err(|err| Error::Unavailable(err.to_string()))?;
+        let mut ticker = tokio::time::interval(ACTIVE_USERS_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ok(Self {
+            subscription,
+            account,
+            expiry: Box::pin(tokio::time::sleep_until(instant_of(caller.exp))),
+            ended: false,
+            ticker,
+            clickhouse: store.client().clone(),
+            project,
+        })
+    }
+
     /// The next SSE message: an `event` (the stored envelope, as published), an
     /// `active_users` count, or the last one, `end`. `None` after `end`, or once a
     /// subscription ends.
-    async fn next(&mut self) -> Option<SseEvent> {
+    pub(crate) async fn next(&mut self) -> Option<Message> {
         loop {
             if self.ended {
                 return None;
@@ -143,14 +119,14 @@ impl Feed {
                 }
                 message = self.subscription.next() => {
                     let message = message?;
-                    return Some(SseEvent::default().event("event").data(String::from_utf8_lossy(&message.payload)));
+                    return Some(Message { name: "event", data: String::from_utf8_lossy(&message.payload).into_owned() });
                 }
                 _ = self.ticker.tick() => return Some(self.active_users().await),
             }
         }
     }
 
-    async fn active_users(&self) -> SseEvent {
+    async fn active_users(&self) -> Message {
         let count = self
             .clickhouse
             .query(ACTIVE_USERS)
@@ -160,14 +136,17 @@ impl Feed {
             .ok();
         // Serialising an optional number cannot fail.
         let data = serde_json::to_string(&ActiveUsers { count }).unwrap_or_default();
-        SseEvent::default().event("active_users").data(data)
+        Message {
+            name: "active_users",
+            data,
+        }
     }
 
     /// The `end` message; the stream closes after it.
-    fn end(&mut self, reason: LiveEndReason) -> SseEvent {
+    fn end(&mut self, reason: LiveEndReason) -> Message {
         self.ended = true;
         // Serialising a one-field struct of a unit enum cannot fail.
         let data = serde_json::to_string(&LiveEnd { reason }).unwrap_or_default();
-        SseEvent::default().event("end").data(data)
+        Message { name: "end", data }
     }
 }

@@ -1,23 +1,22 @@
-//! Query's part of the public API description, generated from the handlers' annotations and the
+//! Query's part of the public API description, generated from the routes' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use uuid::Uuid;
 
-use crate::{api, journeys, live, system, trends};
+use crate::routes::{catalog, events, journeys, live, overview, system, top, trends};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
     paths(
-        api::overview,
+        overview::overview,
         trends::trends,
-        api::top,
-        api::events,
-        api::event,
+        top::top,
+        events::events,
+        events::event,
         journeys::funnel,
         journeys::retention,
         live::live,
-        api::catalog,
+        catalog::catalog,
         system::system,
     ),
     components(schemas(
@@ -28,64 +27,11 @@ use crate::{api, journeys, live, system, trends};
     modifiers(&BearerAuth),
     tags((name = "query", description = "Analytics over a project's events (role analyst)"))
 )]
-pub struct ApiDoc;
-
-/// The query-string parameters every query reads (`AppState::scope`): whose events, over which
-/// range, with which filters.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ScopeParams {
-    /// The project whose events are read.
-    pub project_id: Uuid,
-    /// Start of the range, inclusive: an RFC 3339 time, or a `YYYY-MM-DD` date in the project's
-    /// time zone. Default: `to` minus 7 days.
-    #[param(nullable = false)]
-    pub from: Option<String>,
-    /// End of the range: an RFC 3339 time (exclusive), or a `YYYY-MM-DD` date in the project's
-    /// time zone (inclusive: the range ends when the next day starts). Default: now. The range
-    /// must be positive and at most 1098 days long.
-    #[param(nullable = false)]
-    pub to: Option<String>,
-    /// Conditions every event must meet: a JSON array of at most 20
-    /// `{"key": "<dimension or property:<key>>", "op": "eq|neq|contains|set|not_set|gt|gte|lt|lte",
-    /// "value": …}` (schema `FilterSpec`).
-    #[param(nullable = false)]
-    pub filter: Option<String>,
-}
-
-/// What [`api::AppState::scope`] answers instead of a scope, and a ClickHouse that is down or
-/// over its memory cap: every query can answer these.
-#[derive(Debug, utoipa::IntoResponses)]
-pub enum ScopeErrors {
-    /// A parameter is missing or invalid (the message names it).
-    #[response(status = 400)]
-    BadRequest(contract::ErrorBody),
-    /// No valid bearer token.
-    #[response(status = 401)]
-    Unauthorized(contract::ErrorBody),
-    /// The token's role is below analyst.
-    #[response(status = 403)]
-    Forbidden(contract::ErrorBody),
-    /// No such project (for `/api/query/events/{id}`: or no such event).
-    #[response(status = 404)]
-    NotFound(contract::ErrorBody),
-    /// The event store (or auth's signing keys) cannot be reached, or the query went over its
-    /// memory cap; retry later or narrow the query.
-    #[response(status = 503)]
-    Unavailable(contract::ErrorBody),
-}
-
-/// What a query that runs SQL answers when ClickHouse stops it at `max_execution_time`.
-#[derive(Debug, utoipa::IntoResponses)]
-pub enum QueryTimeout {
-    /// The query took longer than allowed; narrow the range or the filters.
-    #[response(status = 504)]
-    GatewayTimeout(contract::ErrorBody),
-}
+pub(crate) struct ApiDoc;
 
 /// Declares the `bearer` scheme the paths' `security` names: an access token from auth.
 #[derive(Debug)]
-pub struct BearerAuth;
+pub(crate) struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

@@ -1,4 +1,4 @@
-//! `GET /api/query/system` (admins): the figures of the pipeline an admin checks first when
+//! The system status (admins): the figures of the pipeline an admin checks first when
 //! numbers look wrong — the streams, the durable consumers' backlogs, the dead-letter stream and
 //! what ClickHouse holds. Each part is read on its own with a deadline, so one that is down or
 //! slow becomes a sentence in `problems` and the rest is still answered. Edge adds the services'
@@ -7,12 +7,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
-use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
 use clickhouse::Row;
-use contract::auth::Role;
 use contract::status::{ClickHouseStatus, ConsumerStatus, PipelineStatus, StreamStatus};
 use contract::streams::{
     AUTH_PROJECTOR_CONSUMER, AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_HISTORY_STREAM, EVENTS_STREAM,
@@ -20,10 +15,10 @@ use contract::streams::{
 };
 use serde::Deserialize;
 
-use crate::api::AppState;
+use crate::store::Store;
 
 /// How long one part may take before it is reported as not answering.
-pub const PART_TIMEOUT: Duration = Duration::from_secs(2);
+const PART_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The streams shown, in this order.
 const STREAMS: [&str; 4] = [
@@ -42,6 +37,26 @@ const CONSUMERS: [(&str, &str); 2] = [
     (AUTH_STREAM, AUTH_PROJECTOR_CONSUMER),
 ];
 
+/// What ClickHouse holds for the events table: rows and bytes of its active parts, their
+/// number, and the server's version (`system.parts` reads the same on 18.16 and today). The
+/// aliases differ from the column names: ClickHouse resolves aliases everywhere in a query, so
+/// `sum(rows) AS rows` would nest the aggregate in itself.
+pub const EVENTS_PARTS: &str = "SELECT toUInt64(sum(rows)) AS active_rows, \
+     toUInt64(sum(bytes_on_disk)) AS disk_bytes, toUInt64(count()) AS part_count, \
+     version() AS server_version \
+     FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active";
+
+/// [`EVENTS_PARTS`] on a cluster (`{cluster}` is its name): the parts of every shard's
+/// `events_local`, read through `cluster()`, which asks one replica of each shard, so rows
+/// and bytes are those of one copy of the data. (`clusterAllReplicas`, which would add up every
+/// copy, is newer than ClickHouse 18.16.) Binds the database: `currentDatabase()` would be
+/// evaluated on each shard, whose connection has the server's default database.
+pub const CLUSTER_EVENTS_PARTS: &str = "SELECT toUInt64(sum(rows)) AS active_rows, \
+     toUInt64(sum(bytes_on_disk)) AS disk_bytes, toUInt64(count()) AS part_count, \
+     version() AS server_version \
+     FROM cluster('{cluster}', system, parts) \
+     WHERE database = ? AND table = 'events_local' AND active";
+
 #[derive(Debug, Row, Deserialize)]
 struct Parts {
     rows: u64,
@@ -50,28 +65,9 @@ struct Parts {
     version: String,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/query/system",
-    tag = "query",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "the streams, consumers and ClickHouse figures; a part that could not be read is left out or null, with a sentence in `problems`", body = PipelineStatus),
-        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
-        (status = 403, description = "the token's role is below admin", body = contract::ErrorBody),
-        (status = 503, description = "auth's signing keys cannot be reached", body = contract::ErrorBody),
-    )
-)]
-pub async fn system(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = plumbing::jwt::authorize(&headers, &state.tokens, Role::Admin).await {
-        return refused;
-    }
-    Json(pipeline(&state).await).into_response()
-}
-
 /// Every part, read concurrently.
-pub async fn pipeline(state: &AppState) -> PipelineStatus {
-    let js = jetstream::new(state.nats.clone());
+pub(crate) async fn pipeline(nats: &async_nats::Client, store: &Store) -> PipelineStatus {
+    let js = jetstream::new(nats.clone());
     let streams = futures_util::future::join_all(
         STREAMS.map(|name| within(format!("the stream {name}"), stream(&js, name))),
     );
@@ -81,7 +77,7 @@ pub async fn pipeline(state: &AppState) -> PipelineStatus {
             consumer(&js, stream, name),
         )
     }));
-    let clickhouse = within("the ClickHouse events table".to_owned(), clickhouse(state));
+    let clickhouse = within("the ClickHouse events table".to_owned(), clickhouse(store));
     let (streams, consumers, clickhouse) = tokio::join!(streams, consumers, clickhouse);
 
     let mut problems = Vec::new();
@@ -179,18 +175,23 @@ async fn consumer(
     })
 }
 
-async fn clickhouse(state: &AppState) -> Result<ClickHouseStatus, clickhouse::error::Error> {
-    let parts: Parts = state
-        .fetch_one(crate::sql::events_parts(
-            &state.clickhouse,
-            &state.database,
-            state.cluster.as_deref(),
-        ))
-        .await?;
+async fn clickhouse(store: &Store) -> Result<ClickHouseStatus, clickhouse::error::Error> {
+    let parts: Parts = store.fetch_one(events_parts(store)).await?;
     Ok(ClickHouseStatus {
         rows: parts.rows,
         bytes_on_disk: parts.bytes_on_disk,
         parts: parts.parts,
         version: parts.version,
     })
+}
+
+/// The parts statement for the events on one server or on the store's cluster, whose name
+/// was checked to be plain (`plumbing::config`): the table function takes it spliced.
+fn events_parts(store: &Store) -> clickhouse::query::Query {
+    match store.cluster() {
+        Some(cluster) => store
+            .query(&CLUSTER_EVENTS_PARTS.replace("{cluster}", cluster))
+            .bind(store.database()),
+        None => store.query(EVENTS_PARTS),
+    }
 }

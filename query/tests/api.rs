@@ -1219,7 +1219,7 @@ async fn the_system_figures_count_the_stream_and_the_table_and_their_sql_runs_on
     chdb.query(&format!("INSERT INTO default.events VALUES {rows}"))
         .expect("rows copied");
     let figures = chdb
-        .query(&format!("{} FORMAT TSV", query::sql::EVENTS_PARTS))
+        .query(&format!("{} FORMAT TSV", query::EVENTS_PARTS))
         .expect("the parts query runs on current ClickHouse");
     assert!(figures.starts_with(&format!("{SENT}\t")), "{figures}");
 }

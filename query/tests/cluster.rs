@@ -466,7 +466,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
     let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
     let mut checked = layout.statements();
     checked.push(
-        query::sql::CLUSTER_EVENTS_PARTS
+        query::CLUSTER_EVENTS_PARTS
             .replace("{cluster}", cluster.name())
             .replace('?', &format!("'{database}'")),
     );

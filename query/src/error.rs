@@ -1,0 +1,119 @@
+//! Why a query was not answered: one error type for the whole API, its JSON answer, and the
+//! error responses the OpenAPI document declares once for every route.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use plumbing::error::error_response;
+
+use crate::params::Invalid;
+
+/// Why a query was not answered. A 5xx cause is logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// A parameter is missing or invalid; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such project, or no such event.
+    #[error("{0}")]
+    NotFound(String),
+    /// ClickHouse stopped the query at `max_execution_time`.
+    #[error("the query took longer than allowed")]
+    Timeout,
+    /// ClickHouse or NATS cannot answer, or the query went over its memory cap.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Error {
+    /// The `result` label of `query_queries_total`: the caller's mistake or ours.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) | Self::NotFound(_) => "invalid",
+            Self::Timeout | Self::Unavailable(_) => "failed",
+        }
+    }
+}
+
+impl From<Invalid> for Error {
+    fn from(err: Invalid) -> Self {
+        Self::Invalid(err.0)
+    }
+}
+
+impl From<clickhouse::error::Error> for Error {
+    fn from(err: clickhouse::error::Error) -> Self {
+        let text = err.to_string();
+        // TIMEOUT_EXCEEDED: the query ran into `max_execution_time`.
+        if text.contains("Code: 159.") || matches!(err, clickhouse::error::Error::TimedOut) {
+            Self::Timeout
+        } else {
+            Self::Unavailable(text)
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Invalid(message) => {
+                error_response(StatusCode::BAD_REQUEST, "bad_request", message)
+            }
+            Self::NotFound(message) => error_response(StatusCode::NOT_FOUND, "not_found", message),
+            Self::Timeout => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "query_timeout",
+                "the query took longer than allowed; narrow the range or the filters",
+            ),
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "query failed");
+                error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the event store cannot answer right now",
+                )
+            }
+        }
+    }
+}
+
+// The error responses below are the OpenAPI side of `Error` and of the extractors' refusals:
+// each set is written once and listed by name in the routes' `responses(...)`. They are only
+// described, never built, hence `dead_code` allowed on each.
+
+/// What a query answers instead when its caller or its scope is refused, and a ClickHouse that
+/// is down or over its memory cap: every query can answer these.
+#[allow(dead_code)]
+#[derive(Debug, utoipa::IntoResponses)]
+pub(crate) enum ScopeErrors {
+    /// A parameter is missing or invalid (the message names it).
+    #[response(status = 400)]
+    BadRequest(contract::ErrorBody),
+    /// No valid bearer token.
+    #[response(status = 401)]
+    Unauthorized(contract::ErrorBody),
+    /// The token's role is below analyst.
+    #[response(status = 403)]
+    Forbidden(contract::ErrorBody),
+    /// No such project (for `/api/query/events/{id}`: or no such event).
+    #[response(status = 404)]
+    NotFound(contract::ErrorBody),
+    /// The event store (or auth's signing keys) cannot be reached, or the query went over its
+    /// memory cap; retry later or narrow the query.
+    #[response(status = 503)]
+    Unavailable(contract::ErrorBody),
+}
+
+/// What a query that runs SQL answers when ClickHouse stops it at `max_execution_time`.
+#[allow(dead_code)]
+#[derive(Debug, utoipa::IntoResponses)]
+pub(crate) enum QueryTimeout {
+    /// The query took longer than allowed; narrow the range or the filters.
+    #[response(status = 504)]
+    GatewayTimeout(contract::ErrorBody),
+}
+
+/// What a route with a JSON body answers when the body is over the limit.
+#[allow(dead_code)]
+#[derive(Debug, utoipa::IntoResponses)]
+#[response(status = 413, description = "the request body is too large")]
+pub(crate) struct BodyTooLarge(contract::ErrorBody);

@@ -1,0 +1,104 @@
+//! `GET /api/query/events` and `GET /api/query/events/{id}`: the explorer.
+
+use axum::extract::State;
+use axum::response::Response;
+use contract::query::{EventResponse, EventsPage};
+use plumbing::error::{PathParams, QueryParams};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ScopeParams, answer, given};
+use crate::error::{Error, QueryTimeout, ScopeErrors};
+use crate::events::{PageRequest, parse_cursor};
+use crate::extract::Analyst;
+use crate::params;
+use crate::state::AppState;
+
+/// Which events a page shows, and where it starts.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageParams {
+    /// Only events of this name (empty: all)
+    #[param(nullable = false)]
+    event: Option<String>,
+    /// Only events of this user (empty: all)
+    #[param(nullable = false)]
+    distinct_id: Option<String>,
+    /// Events per page (default 50)
+    #[param(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page (empty: the first page)
+    #[param(nullable = false)]
+    cursor: Option<String>,
+}
+
+/// The event a path names.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct EventPath {
+    /// The event's `event_id`
+    #[param(value_type = Uuid)]
+    id: String,
+}
+
+/// `GET /api/query/events?event=&distinct_id=&limit=&cursor=`: events newest first. The cursor
+/// is the position of the last event returned (time and id), so a page never shifts when new
+/// events arrive.
+#[utoipa::path(
+    get,
+    path = "/api/query/events",
+    tag = "query",
+    security(("bearer" = [])),
+    params(ScopeParams, PageParams),
+    responses(
+        (status = 200, description = "a page of events, newest first", body = EventsPage),
+        ScopeErrors,
+        QueryTimeout,
+    )
+)]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    _: Analyst,
+    QueryParams(scope): QueryParams<ScopeParams>,
+    QueryParams(asked): QueryParams<PageParams>,
+) -> Response {
+    answer(&state, &scope, async |scope| {
+        let request = PageRequest {
+            limit: params::limit(asked.limit.as_deref(), 50)?,
+            event: given(asked.event),
+            distinct_id: given(asked.distinct_id),
+            cursor: given(asked.cursor)
+                .map(|cursor| parse_cursor(&cursor))
+                .transpose()?,
+        };
+        crate::events::page(&state.store, &scope, request).await
+    })
+    .await
+}
+
+/// `GET /api/query/events/{id}?project_id=`: one event in full.
+#[utoipa::path(
+    get,
+    path = "/api/query/events/{id}",
+    tag = "query",
+    security(("bearer" = [])),
+    params(EventPath, ScopeParams),
+    responses(
+        (status = 200, description = "the event", body = EventResponse),
+        ScopeErrors,
+        QueryTimeout,
+    )
+)]
+pub(crate) async fn event(
+    State(state): State<AppState>,
+    PathParams(path): PathParams<EventPath>,
+    _: Analyst,
+    QueryParams(scope): QueryParams<ScopeParams>,
+) -> Response {
+    answer(&state, &scope, async |scope| {
+        let id = Uuid::parse_str(&path.id)
+            .map_err(|_| Error::Invalid("the event id is not a UUID".to_owned()))?;
+        crate::events::one(&state.store, &scope, id).await
+    })
+    .await
+}

@@ -1,0 +1,63 @@
+//! `GET /api/query/top`.
+
+use axum::extract::State;
+use axum::response::Response;
+use contract::query::TopResponse;
+use plumbing::error::QueryParams;
+use serde::Deserialize;
+
+use super::{ScopeParams, answer, given};
+use crate::error::{QueryTimeout, ScopeErrors};
+use crate::extract::Analyst;
+use crate::params;
+use crate::params::dimension::Dimension;
+use crate::state::AppState;
+use crate::top::Request;
+
+/// What top values are counted.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TopParams {
+    /// What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id` or `property:<key>` (a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)
+    #[param(nullable = false)]
+    dimension: Option<String>,
+    /// Only events of this name (empty: all)
+    #[param(nullable = false)]
+    event: Option<String>,
+    /// How many values (default 10)
+    #[param(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+}
+
+/// `GET /api/query/top?dimension=&event=&limit=`: the most frequent values of a dimension, with
+/// event counts and unique users.
+#[utoipa::path(
+    get,
+    path = "/api/query/top",
+    tag = "query",
+    security(("bearer" = [])),
+    params(ScopeParams, TopParams),
+    responses(
+        (status = 200, description = "the most frequent values, with events and unique users", body = TopResponse),
+        ScopeErrors,
+        QueryTimeout,
+    )
+)]
+pub(crate) async fn top(
+    State(state): State<AppState>,
+    _: Analyst,
+    QueryParams(scope): QueryParams<ScopeParams>,
+    QueryParams(asked): QueryParams<TopParams>,
+) -> Response {
+    answer(&state, &scope, async |scope| {
+        let dimension_name = asked.dimension.unwrap_or_else(|| "event".to_owned());
+        let request = Request {
+            dimension: Dimension::parse(&dimension_name)?,
+            limit: params::limit(asked.limit.as_deref(), 10)?,
+            event: given(asked.event),
+            dimension_name,
+        };
+        crate::top::top(&state.store, &scope, request).await
+    })
+    .await
+}

@@ -1,0 +1,97 @@
+//! Whose events a query reads and over which range: the project, its zone, the range and the
+//! filters, checked once per request, and the SQL condition they make.
+
+use jiff::tz::TimeZone;
+use plumbing::projects::Projects;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::params;
+use crate::params::filter::{Filter, bind_all};
+use crate::params::range::Range;
+
+/// The rows of one project in a time range: binds project id, from and to (epoch seconds,
+/// `to` exclusive), then from and to again. The day bounds let ClickHouse skip every other
+/// partition and index range (the sorting key starts with project and day).
+const SCOPE: &str = "project_id = toUUID(?) \
+     AND date >= toDate(toDateTime(?), 'UTC') AND date <= toDate(toDateTime(?), 'UTC') \
+     AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)";
+
+/// The project, its zone and the range a query covers, once the caller may see them.
+#[derive(Debug)]
+pub(crate) struct Scope {
+    pub(crate) project: Uuid,
+    pub(crate) zone: TimeZone,
+    pub(crate) zone_name: String,
+    pub(crate) range: Range,
+    /// From the `filter` parameter, on every query of the request.
+    pub(crate) filters: Vec<Filter>,
+}
+
+impl Scope {
+    /// Checks the project (it must exist), then the range in its zone, then the filters, as the
+    /// query string gave them.
+    pub(crate) fn check(
+        projects: &Projects,
+        project_id: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        filter: Option<&str>,
+    ) -> Result<Self, Error> {
+        let project =
+            project_id.ok_or_else(|| Error::Invalid("project_id is required".to_owned()))?;
+        let project = Uuid::parse_str(project)
+            .map_err(|_| Error::Invalid("project_id is not a UUID".to_owned()))?;
+        let zone_name = projects
+            .timezone(project)
+            .ok_or_else(|| Error::NotFound("no such project".to_owned()))?;
+        let zone = params::zone(&zone_name);
+        let range = Range::parse(from, to, &zone)?;
+        let filters = Filter::parse_all(filter)?;
+        Ok(Self {
+            project,
+            zone,
+            zone_name,
+            range,
+            filters,
+        })
+    }
+
+    /// The WHERE condition of the project, the range and the filters.
+    pub(crate) fn where_sql(&self) -> String {
+        let mut sql = SCOPE.to_owned();
+        for filter in &self.filters {
+            sql.push_str(" AND ");
+            sql.push_str(&filter.sql());
+        }
+        sql
+    }
+
+    /// Binds what [`Self::where_sql`] holds, for `range`.
+    pub(crate) fn bind(
+        &self,
+        mut query: clickhouse::query::Query,
+        range: &Range,
+    ) -> clickhouse::query::Query {
+        let (from, to) = range.seconds();
+        query = query
+            .bind(self.project.to_string())
+            .bind(from)
+            .bind(to)
+            .bind(from)
+            .bind(to);
+        for filter in &self.filters {
+            query = bind_all(query, &filter.binds());
+        }
+        query
+    }
+
+    /// What every answer over the range starts with.
+    pub(crate) fn to_wire(&self) -> contract::query::Scope {
+        contract::query::Scope {
+            project_id: self.project,
+            timezone: self.zone_name.clone(),
+            range: self.range.to_wire(),
+        }
+    }
+}
