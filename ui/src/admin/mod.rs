@@ -2,6 +2,7 @@
 //! and the system's status, one tab each.
 
 mod browser;
+mod busy;
 mod confirm;
 mod projects;
 mod status;

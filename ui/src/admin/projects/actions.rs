@@ -1,106 +1,78 @@
 //! What a project's card changes: issuing and revoking write keys (a revoke asks first) and
-//! saving its Plausible domains, one call at a time, the error shown on the card.
+//! saving its Plausible domains.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 
 use contract::auth::{ProjectDomains, SetDomainsRequest, WriteKeyView};
-use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use super::super::busy::Busy;
 use super::super::confirm::{Ask, Confirm};
 use super::state::Projects;
-use crate::api::{self, Action, ApiError};
-use crate::session::Session;
-
-/// A call of a card, answered with nothing the card needs beyond success.
-type Call = Pin<Box<dyn Future<Output = Result<(), ApiError>>>>;
+use crate::api::{self, ApiError};
 
 /// The card of project `id`: its calls, whether one runs and how the last one failed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CardActions {
     pub(crate) id: Uuid,
-    pub(crate) session: Session,
     pub(crate) confirm: Confirm,
     pub(crate) projects: Projects,
-    pub(crate) busy: Signal<bool>,
-    pub(crate) error: Signal<Option<String>>,
+    pub(crate) calls: Busy,
 }
 
 impl CardActions {
-    /// Runs `call` unless one runs; its error shows on this card.
-    fn run(self, call: Call) {
-        let CardActions { busy, error, .. } = self;
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let outcome = call.await;
-            if busy.is_alive() {
-                busy.set(false);
-                if let Err(err) = outcome {
-                    error.set(Some(api::explain(&err, Action::Work)));
-                }
+    /// Runs `call` with `path`: `done` takes its answer while the list lives.
+    fn run<T: 'static, Fut>(
+        self,
+        path: String,
+        call: impl Fn(String, String) -> Fut + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) where
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let list = self.projects.list;
+        let done = move |answer| {
+            if list.is_alive() {
+                done(answer);
             }
-        });
+        };
+        self.calls.run(path, call, done, || {});
     }
 
     /// `POST …/keys`: the new key joins the card and the snippets are written for it.
     pub(crate) fn issue_key(self) {
-        let CardActions {
-            id,
-            session,
-            projects,
-            ..
-        } = self;
-        self.run(Box::pin(async move {
-            let path = format!("/api/admin/projects/{id}/keys");
-            let key = session
-                .authorized(|token| {
-                    let path = path.clone();
-                    async move { api::send::<_, WriteKeyView>("POST", &path, &(), &token).await }
-                })
-                .await?;
-            if projects.list.is_alive() {
+        let CardActions { id, projects, .. } = self;
+        self.run(
+            format!("/api/admin/projects/{id}/keys"),
+            |path, token| async move {
+                api::send::<_, WriteKeyView>("POST", &path, &(), &token).await
+            },
+            move |key| {
                 projects.chosen.set(Some(key.key.clone()));
                 projects.change(id, |p| p.keys.push(key));
-            }
-            Ok(())
-        }));
+            },
+        );
     }
 
     /// `PUT …/domains` with the domains typed in `text`, which then shows them as saved.
     pub(crate) fn save_domains(self, text: Signal<String>) {
-        let CardActions {
-            id,
-            session,
-            projects,
-            ..
-        } = self;
-        let domains = split_domains(&text.get_clone_untracked());
-        self.run(Box::pin(async move {
-            let path = format!("/api/admin/projects/{id}/domains");
-            let request = SetDomainsRequest { domains };
-            let saved =
-                session
-                    .authorized(|token| {
-                        let path = path.clone();
-                        let request = request.clone();
-                        async move {
-                            api::send::<_, ProjectDomains>("PUT", &path, &request, &token).await
-                        }
-                    })
-                    .await?;
-            if projects.list.is_alive() {
+        let CardActions { id, projects, .. } = self;
+        let request = SetDomainsRequest {
+            domains: split_domains(&text.get_clone_untracked()),
+        };
+        self.run(
+            format!("/api/admin/projects/{id}/domains"),
+            move |path, token| {
+                let request = request.clone();
+                async move { api::send::<_, ProjectDomains>("PUT", &path, &request, &token).await }
+            },
+            move |saved| {
                 text.set(saved.domains.join(", "));
                 projects.change(id, |p| p.domains = saved.domains);
-            }
-            Ok(())
-        }));
+            },
+        );
     }
 
     /// Asks, then `DELETE …/keys/{key}`: the key leaves the card.
@@ -119,27 +91,14 @@ impl CardActions {
     }
 
     fn delete_key(self, key_id: Uuid) {
-        let CardActions {
-            id,
-            session,
-            projects,
-            ..
-        } = self;
-        self.run(Box::pin(async move {
-            let path = format!("/api/admin/projects/{id}/keys/{key_id}");
-            session
-                .authorized(|token| {
-                    let path = path.clone();
-                    async move {
-                        api::send_without_answer::<()>("DELETE", &path, None, &token).await
-                    }
-                })
-                .await?;
-            if projects.list.is_alive() {
-                projects.change(id, |p| p.keys.retain(|k| k.id != key_id));
-            }
-            Ok(())
-        }));
+        let CardActions { id, projects, .. } = self;
+        self.run(
+            format!("/api/admin/projects/{id}/keys/{key_id}"),
+            |path, token| async move {
+                api::send_without_answer::<()>("DELETE", &path, None, &token).await
+            },
+            move |()| projects.change(id, |p| p.keys.retain(|k| k.id != key_id)),
+        );
     }
 }
 

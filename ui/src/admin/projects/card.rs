@@ -5,6 +5,7 @@ use contract::auth::ProjectView;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use super::super::busy::Busy;
 use super::super::confirm::Confirm;
 use super::actions::CardActions;
 use super::keys::WriteKeys;
@@ -24,13 +25,11 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects) -> View {
     };
     let card = CardActions {
         id,
-        session: use_context::<Session>(),
         confirm: use_context::<Confirm>(),
         projects,
-        busy: create_signal(false),
-        error: create_signal(None),
+        calls: Busy::new(use_context::<Session>()),
     };
-    let CardActions { busy, error, .. } = card;
+    let Busy { busy, error, .. } = card.calls;
     let domains_text = create_signal(initial.domains.join(", "));
     let title_id = format!("project-{id}-title");
     let name = initial.name.clone();
@@ -103,7 +102,7 @@ fn DomainsForm(card: CardActions, text: Signal<String>) -> View {
             div(class="inline-field") {
                 input(id=domains_id, class="domains-input", r#type="text", autocomplete="off",
                     placeholder="shop.example, www.shop.example", bind:value=text)
-                button(r#type="submit", class="save-domains", disabled=card.busy) { "Save domains" }
+                button(r#type="submit", class="save-domains", disabled=card.calls.busy) { "Save domains" }
             }
         }
     }

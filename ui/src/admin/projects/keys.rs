@@ -54,7 +54,7 @@ fn key_item(card: CardActions, key: WriteKeyView) -> View {
                         projects.chosen.set(Some(use_text.clone()));
                         crate::a11y::focus_by_id("snippets-title");
                     }) { "Snippets" }
-                button(r#type="button", class="revoke-key danger", disabled=card.busy,
+                button(r#type="button", class="revoke-key danger", disabled=card.calls.busy,
                     on:click=move |_| card.revoke(key.clone())) { "Revoke" }
             }
         }

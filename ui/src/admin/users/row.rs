@@ -5,13 +5,13 @@ use std::future::Future;
 use std::rc::Rc;
 
 use contract::auth::{AdminUserView, Role, UpdateUserRequest};
-use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use super::super::busy::Busy;
 use super::super::confirm::{Ask, Confirm};
 use super::state::Users;
-use crate::api::{self, Action, ApiError};
+use crate::api::{self, ApiError};
 use crate::format::{ago_label, date_label};
 use crate::pages::role_label;
 use crate::session::Session;
@@ -22,13 +22,11 @@ const ROLES: [Role; 3] = [Role::User, Role::Analyst, Role::Admin];
 #[derive(Clone, Copy)]
 struct Row {
     id: Uuid,
-    session: Session,
     users: Users,
     current: ReadSignal<Option<AdminUserView>>,
     role: ReadSignal<Role>,
     disabled: ReadSignal<bool>,
-    busy: Signal<bool>,
-    error: Signal<Option<String>>,
+    calls: Busy,
     /// The role select, set back to the stored role after a refused change.
     select: NodeRef,
 }
@@ -45,53 +43,29 @@ impl Row {
         }
     }
 
-    /// Runs `call` unless a call of this row runs: `done` takes its answer; a failure shows on
-    /// the row, and the select goes back to the stored role.
-    fn run<T: 'static>(
+    /// Runs `call` with this user's path: `done` takes its answer; after a failure the select
+    /// goes back to the stored role.
+    fn run<T: 'static, Fut>(
         self,
-        call: impl Future<Output = Result<T, ApiError>> + 'static,
+        call: impl Fn(String, String) -> Fut + 'static,
         done: impl FnOnce(T) + 'static,
-    ) {
-        let Row { busy, error, .. } = self;
-        if !busy.is_alive() || busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let answer = call.await;
-            if !busy.is_alive() {
-                return;
-            }
-            busy.set(false);
-            match answer {
-                Ok(answer) => done(answer),
-                Err(err) => {
-                    error.set(Some(api::explain(&err, Action::Work)));
-                    self.show_role();
-                }
-            }
-        });
+    ) where
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let path = format!("/api/admin/users/{}", self.id);
+        self.calls.run(path, call, done, move || self.show_role());
     }
 
     /// `PATCH /api/admin/users/{id}`: the list takes the user as saved.
     fn update(self, request: UpdateUserRequest) {
-        let Row {
-            id, session, users, ..
-        } = self;
-        let path = format!("/api/admin/users/{id}");
-        let call = async move {
-            session
-                .authorized(|token| {
-                    let path = path.clone();
-                    let request = request.clone();
-                    async move {
-                        api::send::<_, AdminUserView>("PATCH", &path, &request, &token).await
-                    }
-                })
-                .await
-        };
-        self.run(call, move |user| users.replace(user));
+        let users = self.users;
+        self.run(
+            move |path, token| {
+                let request = request.clone();
+                async move { api::send::<_, AdminUserView>("PATCH", &path, &request, &token).await }
+            },
+            move |user| users.replace(user),
+        );
     }
 
     /// A role chosen in the select: saved when it changed.
@@ -132,21 +106,13 @@ impl Row {
 
     /// `DELETE /api/admin/users/{id}`; on success the user leaves the list.
     fn erase(self) {
-        let Row {
-            id, session, users, ..
-        } = self;
-        let path = format!("/api/admin/users/{id}");
-        let call = async move {
-            session
-                .authorized(|token| {
-                    let path = path.clone();
-                    async move {
-                        api::send_without_answer::<()>("DELETE", &path, None, &token).await
-                    }
-                })
-                .await
-        };
-        self.run(call, move |()| users.remove(id));
+        let Row { id, users, .. } = self;
+        self.run(
+            |path, token| async move {
+                api::send_without_answer::<()>("DELETE", &path, None, &token).await
+            },
+            move |()| users.remove(id),
+        );
     }
 }
 
@@ -163,13 +129,11 @@ pub(crate) fn UserRow(user: AdminUserView, users: Users, me: ReadSignal<Option<U
     });
     let row = Row {
         id,
-        session: use_context::<Session>(),
         users,
         current,
         role: create_memo(move || current.with(|u| u.as_ref().map_or(Role::User, |u| u.role))),
         disabled: create_memo(move || current.with(|u| u.as_ref().is_some_and(|u| u.disabled))),
-        busy: create_signal(false),
-        error: create_signal(None),
+        calls: Busy::new(use_context::<Session>()),
         select: create_node_ref(),
     };
     let is_me = create_selector(move || me.get() == Some(id));
@@ -228,7 +192,7 @@ fn role_cell(row: Row, user: &AdminUserView, is_me: ReadSignal<bool>) -> View {
         .map(|r| view! { option(value=r.as_str(), selected=r == initial_role) { (role_label(r)) } })
         .collect::<Vec<_>>();
     let role_name = format!("Role of {}", user.email);
-    let busy = row.busy;
+    let busy = row.calls.busy;
     view! {
         td(data-label="Role") {
             select(r#ref=row.select, class="role-select", aria-label=role_name,
@@ -253,12 +217,8 @@ fn last_seen(row: Row) -> impl Fn() -> String {
 /// Disable (or enable) and delete, with the row's progress and error.
 fn actions_cell(row: Row, email: String, is_me: ReadSignal<bool>) -> View {
     let confirm = use_context::<Confirm>();
-    let Row {
-        busy,
-        error,
-        disabled,
-        ..
-    } = row;
+    let Busy { busy, error, .. } = row.calls;
+    let disabled = row.disabled;
     let locked = move || is_me.get() || busy.get();
     view! {
         td(class="row-actions", data-label="Actions") {
