@@ -44,7 +44,7 @@ impl Args {
     }
 
     /// `defaults` overridden by the flags given.
-    fn options(self, defaults: Options) -> Options {
+    pub(crate) fn options(self, defaults: Options) -> Options {
         let mut options = defaults;
         if let Some(url) = self.url {
             options.url = url.trim_end_matches('/').to_owned();
@@ -95,72 +95,4 @@ fn number(text: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, Strin
                 range.end()
             )
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser as _;
-
-    use super::*;
-
-    /// The command line as `cargo xtask` reads it.
-    fn parse(text: &str) -> Result<Args, String> {
-        let argv = ["xtask", "demo"].into_iter().chain(text.split(' '));
-        match crate::Cli::try_parse_from(argv)
-            .map_err(|err| err.to_string())?
-            .command
-        {
-            crate::Cmd::Demo(args) => Ok(args),
-            other => Err(format!("not demo: {other:?}")),
-        }
-    }
-
-    #[test]
-    fn options_are_read_from_flags_and_bad_values_are_named() {
-        let defaults = || Options {
-            url: "http://127.0.0.1:8000".to_owned(),
-            email: "admin@example.com".to_owned(),
-            password: "x".to_owned(),
-            plan: Plan::default(),
-            batch_size: 500,
-            progress: true,
-        };
-        let options =
-            parse("--url http://host:9000/ --days=14 --visitors 20 --seed 42 --batch 100")
-                .expect("valid options")
-                .options(defaults());
-        assert_eq!(options.url, "http://host:9000");
-        assert_eq!(
-            options.plan,
-            Plan {
-                days: 14,
-                visitors: 20,
-                seed: 42,
-                ..Plan::default()
-            }
-        );
-        assert_eq!(options.batch_size, 100);
-        let error = |text: &str| parse(text).expect_err("refused");
-        // Each refusal names the flag and what is wrong with its value.
-        let days = error("--days 0");
-        assert!(
-            days.contains("--days") && days.contains("from 1 to 365"),
-            "{days}"
-        );
-        let batch = error("--batch 5000");
-        assert!(
-            batch.contains("--batch") && batch.contains("from 1 to 1000"),
-            "{batch}"
-        );
-        let seed = error("--seed");
-        assert!(
-            seed.contains("--seed") && seed.contains("value is required"),
-            "{seed}"
-        );
-        let colour = error("--colour red");
-        assert!(
-            colour.contains("unexpected argument '--colour'"),
-            "{colour}"
-        );
-    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use devstack::process::{self, Options, Process};
 
-use crate::{Profile, cargo, run};
+use crate::command::{Profile, cargo, run};
 
 /// Where the services' binaries come from, where their logs go, and the environment all of them
 /// get.

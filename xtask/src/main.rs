@@ -4,6 +4,7 @@
 //! only reads the command line and hands it to the command's module.
 
 mod bench;
+mod command;
 mod demo;
 mod install;
 mod launcher;
@@ -14,9 +15,8 @@ mod test;
 mod ui;
 mod up;
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 /// Automation for developers and CI: run the stack, its tests, its benchmark.
@@ -75,50 +75,70 @@ fn main() -> ExitCode {
     }
 }
 
-/// Cargo build profile for the Rust code `up` and `ui` build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Profile {
-    Debug,
-    Release,
-}
+#[cfg(test)]
+mod tests {
+    use devstack::demo::{Options, Plan};
 
-impl Profile {
-    /// `--debug` or not.
-    fn debug_if(debug: bool) -> Self {
-        if debug {
-            Profile::Debug
-        } else {
-            Profile::Release
+    use super::*;
+
+    /// The command line as `cargo xtask` reads it.
+    fn parse(text: &str) -> Result<demo::Args, String> {
+        let argv = ["xtask", "demo"].into_iter().chain(text.split(' '));
+        match Cli::try_parse_from(argv)
+            .map_err(|err| err.to_string())?
+            .command
+        {
+            Cmd::Demo(args) => Ok(args),
+            other => Err(format!("not demo: {other:?}")),
         }
     }
 
-    /// The `cargo build` flag, if any.
-    pub(crate) fn cargo_flag(self) -> Option<&'static str> {
-        match self {
-            Profile::Debug => None,
-            Profile::Release => Some("--release"),
-        }
+    #[test]
+    fn options_are_read_from_flags_and_bad_values_are_named() {
+        let defaults = || Options {
+            url: "http://127.0.0.1:8000".to_owned(),
+            email: "admin@example.com".to_owned(),
+            password: "x".to_owned(),
+            plan: Plan::default(),
+            batch_size: 500,
+            progress: true,
+        };
+        let options =
+            parse("--url http://host:9000/ --days=14 --visitors 20 --seed 42 --batch 100")
+                .expect("valid options")
+                .options(defaults());
+        assert_eq!(options.url, "http://host:9000");
+        assert_eq!(
+            options.plan,
+            Plan {
+                days: 14,
+                visitors: 20,
+                seed: 42,
+                ..Plan::default()
+            }
+        );
+        assert_eq!(options.batch_size, 100);
+        let error = |text: &str| parse(text).expect_err("refused");
+        // Each refusal names the flag and what is wrong with its value.
+        let days = error("--days 0");
+        assert!(
+            days.contains("--days") && days.contains("from 1 to 365"),
+            "{days}"
+        );
+        let batch = error("--batch 5000");
+        assert!(
+            batch.contains("--batch") && batch.contains("from 1 to 1000"),
+            "{batch}"
+        );
+        let seed = error("--seed");
+        assert!(
+            seed.contains("--seed") && seed.contains("value is required"),
+            "{seed}"
+        );
+        let colour = error("--colour red");
+        assert!(
+            colour.contains("unexpected argument '--colour'"),
+            "{colour}"
+        );
     }
-
-    /// Folder under `target/<triple>/`.
-    pub(crate) fn dir(self) -> &'static str {
-        match self {
-            Profile::Debug => "debug",
-            Profile::Release => "release",
-        }
-    }
-}
-
-/// The cargo that runs us, so the same toolchain builds everything.
-pub(crate) fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
-/// Runs `command`, failing with its description when it fails.
-pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("running {command:?}"))?;
-    anyhow::ensure!(status.success(), "{command:?} failed ({status})");
-    Ok(())
 }

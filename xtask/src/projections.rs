@@ -5,7 +5,8 @@ use std::process::Command;
 
 use devstack::nats::NatsUser;
 
-use crate::{cargo, local, run};
+use crate::command::{cargo, run};
+use crate::local;
 
 /// Truncate the auth projections in PostgreSQL and replay the AUTH stream into them (against the running `up` stack)
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use anyhow::Context as _;
 
-use crate::{Profile, cargo, ui};
+use crate::command::{Profile, cargo};
+use crate::ui;
 
 /// Install what is missing, build the web app, run every test of the workspace
 #[derive(Debug, clap::Args)]

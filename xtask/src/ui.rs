@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::{Profile, cargo, run};
+use crate::command::{Profile, cargo, run};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 

@@ -11,10 +11,11 @@ use devstack::nats::NatsServer;
 use devstack::ports::ensure_free;
 use devstack::postgres::{Postgres, PostgresOptions};
 
+use crate::command::{Profile, run};
 use crate::launcher::{self, Launcher, Running, Service};
 use crate::local::{self, PORTS, SERVICES, port};
 use crate::secrets::{Secrets, write_private};
-use crate::{Profile, demo, run, ui};
+use crate::{demo, ui};
 
 /// Install what is missing, start NATS, PostgreSQL, ClickHouse and the five services under .data/, print their URLs; Ctrl-C stops everything
 #[derive(Debug, clap::Args)]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::Plan;
+use super::plan::Plan;
 use super::rng::Rng;
 use super::shop::{
     CONTENT_PAGES, Client, FIRST_SOURCES, HOURS, PRODUCTS, Product, RETURN_SOURCES, SEARCHES,

@@ -7,8 +7,8 @@ use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::Options;
 use super::generate::generate;
+use super::plan::Options;
 use super::summary::Summary;
 use super::wire::batches;
 

@@ -3,7 +3,7 @@
 
 use time::Weekday;
 
-use super::Rng;
+use super::rng::Rng;
 
 /// Relative traffic by hour of day (UTC, the built-in project's zone): quiet at night, busiest
 /// late morning and in the evening.

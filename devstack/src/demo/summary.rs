@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::FUNNEL;
+use super::plan::FUNNEL;
 use super::wire::DemoEvent;
 
 /// What a run generated and sent.

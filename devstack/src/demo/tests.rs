@@ -7,8 +7,9 @@ use time::{OffsetDateTime, Weekday};
 use uuid::Uuid;
 
 use super::generate::generate;
+use super::plan::{FUNNEL, Plan};
+use super::summary::Summary;
 use super::wire::{MAX_BATCH_BYTES, Wire, batches};
-use super::*;
 
 fn now() -> OffsetDateTime {
     // A Wednesday afternoon.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::MAX_BATCH_EVENTS;
+use super::plan::MAX_BATCH_EVENTS;
 
 /// A request body stays well under ingest's 1 MiB limit.
 pub(super) const MAX_BATCH_BYTES: usize = 768 * 1024;

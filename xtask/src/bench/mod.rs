@@ -24,7 +24,7 @@ use std::process::Command;
 use devstack::install::Need;
 use devstack::test::TempDir;
 
-use crate::{cargo, run as run_command};
+use crate::command::{cargo, run as run_command};
 
 /// What `cargo xtask bench` was asked for.
 #[derive(Debug, Clone, Copy)]

@@ -11,8 +11,8 @@ use devstack::postgres::{Postgres, PostgresOptions};
 use devstack::process::Process;
 use devstack::test::TempDir;
 
+use crate::command::{Profile, run};
 use crate::launcher::{Launcher, Running, Service};
-use crate::{Profile, run};
 
 /// How long a service may take to answer its probe.
 pub(crate) const READY: Duration = Duration::from_secs(60);
