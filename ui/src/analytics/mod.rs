@@ -3,6 +3,7 @@
 
 mod charts;
 mod explorer;
+mod feed;
 mod filters;
 mod funnel;
 mod live;
