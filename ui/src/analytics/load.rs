@@ -32,12 +32,6 @@ impl<T> Clone for Loader<T> {
 
 impl<T> Copy for Loader<T> {}
 
-impl<T: DeserializeOwned + Clone + 'static> Default for Loader<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
     pub(crate) fn new() -> Self {
         Self {
