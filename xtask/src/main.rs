@@ -15,6 +15,7 @@ mod test;
 mod ui;
 mod up;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,17 @@ enum Cmd {
     Install(install::Args),
 }
 
+/// The command line as clap should see it. clap takes a `--` right after `test` as the end of
+/// options and drops it, but `cargo xtask test -- --ignored` means `cargo test -- --ignored`:
+/// a second `--` keeps the first for cargo.
+fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "test") && args.get(2).is_some_and(|a| a == "--") {
+        args.insert(2, "--".into());
+    }
+    args
+}
+
 /// `bench` and `bench-run`: their flags live here, since the bench is a module of its own.
 #[derive(Debug, clap::Args)]
 struct BenchArgs {
@@ -56,7 +68,7 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
-    let outcome = match Cli::parse().command {
+    let outcome = match Cli::parse_from(argv(std::env::args_os())).command {
         Cmd::Up(args) => args.run(),
         Cmd::Demo(args) => args.run(),
         Cmd::Test(args) => args.run(),
@@ -83,8 +95,8 @@ mod tests {
 
     /// The command line as `cargo xtask` reads it.
     fn parse(text: &str) -> Result<demo::Args, String> {
-        let argv = ["xtask", "demo"].into_iter().chain(text.split(' '));
-        match Cli::try_parse_from(argv)
+        let line = ["xtask", "demo"].into_iter().chain(text.split(' '));
+        match Cli::try_parse_from(argv(line.map(OsString::from)))
             .map_err(|err| err.to_string())?
             .command
         {
@@ -140,5 +152,28 @@ mod tests {
             colour.contains("unexpected argument '--colour'"),
             "{colour}"
         );
+    }
+
+    #[test]
+    fn test_hands_every_argument_to_cargo_test_as_written() {
+        for given in [
+            "-p edge --test it demo -- --nocapture",
+            "--release -q",
+            "-- --ignored",
+        ] {
+            let line = format!("xtask test {given}");
+            let Cmd::Test(args) = Cli::try_parse_from(argv(line.split(' ').map(OsString::from)))
+                .expect("parsed")
+                .command
+            else {
+                panic!("not test");
+            };
+            let passed: Vec<_> = args
+                .cargo_test()
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect();
+            assert_eq!(passed.join(" "), given);
+        }
     }
 }

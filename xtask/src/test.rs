@@ -18,6 +18,12 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// What goes to `cargo test`, in order.
+    #[cfg(test)]
+    pub(crate) fn cargo_test(&self) -> &[OsString] {
+        &self.cargo_test
+    }
+
     pub(crate) fn run(&self) -> anyhow::Result<()> {
         devstack::install::ensure(&crate::install::everything())?;
         ui::build(Profile::Release)?;
