@@ -13,17 +13,11 @@ use std::time::Duration;
 
 use axum::BoxError;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
 use futures_util::StreamExt as _;
-use plumbing::error::error_response;
-
-/// What the JSON bodies of auth and query may take: axum's default limit, which their
-/// extractors keep.
-pub const SERVICE_JSON_BYTES: usize = 2 * 1024 * 1024;
 
 /// Whether `headers` announce a body over `limit` bytes.
-pub fn announced_over(headers: &HeaderMap, limit: usize) -> bool {
+pub(crate) fn announced_over(headers: &HeaderMap, limit: usize) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok())
@@ -39,7 +33,7 @@ const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// Reads the rest of a refused `body` in the background and drops it (see [`DRAIN_BYTES`]).
-pub fn drain(body: Body) {
+pub(crate) fn drain(body: Body) {
     tokio::spawn(async move {
         let mut chunks = body.into_data_stream();
         let mut seen = 0_usize;
@@ -56,27 +50,13 @@ pub fn drain(body: Body) {
     });
 }
 
-/// The 413 of a body over `limit` bytes, whose rest is drained. The connection is closed after
-/// it.
-pub fn too_large(limit: usize) -> Response {
-    let mut refused = error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the body is larger than {limit} bytes"),
-    );
-    refused
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    refused
-}
-
 /// Set once a [`Forwarded`] body passed its limit, for the caller that forwarded it to tell its
 /// own refusal from an upstream failure.
 #[derive(Debug, Clone, Default)]
-pub struct Overflow(Arc<AtomicBool>);
+pub(crate) struct Overflow(Arc<AtomicBool>);
 
 impl Overflow {
-    pub fn happened(&self) -> bool {
+    pub(crate) fn happened(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -86,7 +66,7 @@ impl Overflow {
 /// past its limit and the request ends on edge's side. Dropped before its end (the service
 /// answered early and hyper stopped sending, or it went over), it drains the rest, so the
 /// client, still sending, reads its answer instead of a reset.
-pub struct Forwarded {
+pub(crate) struct Forwarded {
     body: Body,
     left: usize,
     overflow: Overflow,
@@ -95,7 +75,7 @@ pub struct Forwarded {
 }
 
 impl Forwarded {
-    pub fn new(body: Body, limit: usize) -> (Self, Overflow) {
+    pub(crate) fn new(body: Body, limit: usize) -> (Self, Overflow) {
         let overflow = Overflow::default();
         let forwarded = Self {
             body,
@@ -162,6 +142,7 @@ impl Drop for Forwarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn only_a_length_over_the_limit_is_refused_up_front() {

@@ -19,8 +19,8 @@ use tokio::net::TcpStream;
 
 /// [`HttpConnector`], its connections wrapped in [`Relaying`].
 #[derive(Debug, Clone)]
-pub struct Connector {
-    pub http: HttpConnector,
+pub(crate) struct Connector {
+    pub(crate) http: HttpConnector,
 }
 
 impl tower::Service<Uri> for Connector {
@@ -47,7 +47,7 @@ impl tower::Service<Uri> for Connector {
 /// A connection to a service whose writes, once the service has closed its end, are dropped
 /// (see the module's comment).
 #[derive(Debug)]
-pub struct Relaying {
+pub(crate) struct Relaying {
     stream: TcpStream,
     /// A write found the service gone: writes from now on go nowhere.
     peer_gone: bool,

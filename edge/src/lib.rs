@@ -1,12 +1,24 @@
 //! Edge: the one public entry point. It serves the web app and routes browser and SDK calls to
 //! the services behind it.
+//!
+//! Here: the configuration, `run`, and the router assembled from `routes` (the routing table's
+//! routes and the system status), `openapi` (the merged API description) and `ui` (the web app).
+//! Below them: `state` (what handlers share), `error` (edge's own refusals), `table` (which
+//! service answers a path, for whom, how often), `forward` (passing a request on and its answer
+//! back), `body_limit`, `connector`, `status` (gathering the system status) and `api_page` (the
+//! description as HTML); `ops` serves it all beside the operational routes.
 
+mod api_page;
 mod body_limit;
 mod connector;
+mod error;
+mod forward;
 mod openapi;
 mod ops;
-pub mod proxy;
+mod routes;
+mod state;
 mod status;
+mod table;
 mod ui;
 
 use std::future::Future;
@@ -21,15 +33,13 @@ use plumbing::health::Health;
 use plumbing::jwt::AuthConfig;
 use plumbing::metrics::Metrics;
 use plumbing::ratelimit::{Rate, RateLimiter};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use ops::Listeners;
 
-/// Service name, in logs, metric names and `/readyz`.
-pub const SERVICE: &str = "edge";
+use crate::state::{AppState, Limiters, SERVICE};
+use crate::ui::{UiMetrics, UiState};
 
 /// Where the sink listens unless `SINK_URL` says otherwise (its `SINK_PORT` default).
 const DEFAULT_SINK_URL: &str = "http://127.0.0.1:8004";
@@ -151,13 +161,6 @@ impl Config {
     }
 }
 
-/// Edge's own metrics.
-#[derive(Debug, Clone)]
-pub struct EdgeMetrics {
-    /// `edge_ui_responses_total{kind}`: web app responses, `index` or `asset`.
-    pub ui_responses: Family<Vec<(&'static str, String)>, Counter>,
-}
-
 /// Runs edge until `shutdown` completes: the public door on `listener`, and the internal
 /// listener bound where `config.internal` says.
 pub async fn run(
@@ -181,19 +184,64 @@ pub async fn run_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(SERVICE));
-    let edge_metrics = EdgeMetrics {
-        ui_responses: plumbing::metrics::counter_family("kind", &["index", "asset"]),
+    let ui_metrics = UiMetrics {
+        responses: plumbing::metrics::counter_family("kind", &["index", "asset"]),
     };
     metrics.register(
         "ui_responses",
         "Web app responses, by kind (index or asset)",
-        edge_metrics.ui_responses.clone(),
+        ui_metrics.responses.clone(),
     );
+    let health = upstream_health(&config, Arc::clone(&metrics))?;
+    let state = AppState {
+        proxy: forward::Proxy::new(
+            Duration::from_millis(config.upstream_timeout_ms),
+            config.auth.url.clone(),
+            config.ingest_url.clone(),
+            config.query_url.clone(),
+            config.sink_url.clone(),
+        )?,
+        tokens: config.auth.verifier(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        limiters: Limiters {
+            credentials_per_client: RateLimiter::new(config.limits.auth_per_client),
+            credentials_per_account: RateLimiter::new(config.limits.auth_per_account),
+            per_user: RateLimiter::new(config.limits.api_per_user),
+        },
+    };
+    let ui = UiState {
+        dir: config.ui_dir.clone(),
+        metrics: ui_metrics,
+    };
+    let shutdown_delay = Duration::from_millis(config.http.shutdown_delay_ms);
+    ops::serve(
+        listeners,
+        router(state, ui),
+        health,
+        metrics,
+        shutdown_delay,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Edge's public routes: the routing table's, the API's description, then the web app for
+/// every other path; every answer with the security headers.
+fn router(state: AppState, ui: UiState) -> axum::Router {
+    routes::proxy::router()
+        .merge(openapi::router())
+        .with_state(Arc::new(state))
+        .merge(ui::router(ui))
+        .layer(security_headers())
+}
+
+/// Edge's readiness: every service it forwards to answers its `/healthz`.
+fn upstream_health(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Health> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(config.upstream_timeout_ms))
         .build()?;
-
-    let mut health = Health::new(SERVICE, Arc::clone(&metrics));
+    let mut health = Health::new(SERVICE, metrics);
     for (name, base_url) in config.upstreams() {
         let client = client.clone();
         let url = format!("{}/healthz", base_url.trim_end_matches('/'));
@@ -208,37 +256,12 @@ pub async fn run_on(
             }
         });
     }
-
-    let gate = proxy::Gate {
-        proxy: proxy::Proxy::new(
-            Duration::from_millis(config.upstream_timeout_ms),
-            config.auth.url.clone(),
-            config.ingest_url.clone(),
-            config.query_url.clone(),
-            config.sink_url.clone(),
-        )?,
-        tokens: config.auth.verifier(),
-        trusted_proxies: config.trusted_proxies.clone(),
-        limiters: proxy::Limiters {
-            credentials_per_client: RateLimiter::new(config.limits.auth_per_client),
-            credentials_per_account: RateLimiter::new(config.limits.auth_per_account),
-            per_user: RateLimiter::new(config.limits.api_per_user),
-        },
-    };
-    let app = proxy::router(Arc::new(gate))
-        .merge(ui::router(ui::UiState {
-            dir: config.ui_dir.clone(),
-            metrics: edge_metrics,
-        }))
-        .layer(security_headers());
-    let shutdown_delay = Duration::from_millis(config.http.shutdown_delay_ms);
-    ops::serve(listeners, app, health, metrics, shutdown_delay, shutdown).await?;
-    Ok(())
+    Ok(health)
 }
 
 /// Content-Security-Policy of the web app: only its own scripts (WASM needs
 /// `'wasm-unsafe-eval'`), no inline script, never framed.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
 style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
 form-action 'self'; frame-ancestors 'none'";
 

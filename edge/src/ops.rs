@@ -24,6 +24,8 @@ use plumbing::http::{Ops, observe, ops_router};
 use plumbing::metrics::Metrics;
 use tokio::net::TcpListener;
 
+use crate::state::SERVICE;
+
 /// Where edge listens: the public door, and the internal listener of its operational routes.
 #[derive(Debug)]
 pub struct Listeners {
@@ -32,7 +34,7 @@ pub struct Listeners {
 }
 
 /// The listener `http` names, with the address in the error when it cannot be bound.
-pub async fn bind(http: &HttpConfig) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(http: &HttpConfig) -> anyhow::Result<TcpListener> {
     use anyhow::Context as _;
 
     let addr = http.bind_addr();
@@ -44,7 +46,7 @@ pub async fn bind(http: &HttpConfig) -> anyhow::Result<TcpListener> {
 /// Serves `routes` with the public `/healthz` and `/readyz` on `listeners.public`, and every
 /// service's operational routes on `listeners.internal`, both observed, until `shutdown`
 /// completes; then readiness turns 503 on both, and after `shutdown_delay` both close.
-pub async fn serve(
+pub(crate) async fn serve(
     listeners: Listeners,
     routes: Router,
     health: Health,
@@ -140,7 +142,7 @@ async fn public_readiness(State(public): State<Arc<Public>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = contract::health::Health {
-        service: crate::SERVICE.to_owned(),
+        service: SERVICE.to_owned(),
         status,
         checks: BTreeMap::new(),
     };

@@ -1,17 +1,16 @@
-//! `GET /api/admin/status` (admins): the system status, gathered by edge itself. Edge asks every
+//! The system status (`GET /api/admin/status`, for admins), gathered by edge itself. Edge asks every
 //! service's `/readyz` and query's `/api/query/system` (the streams, consumers and ClickHouse)
 //! at once, each with a deadline, and answers with whatever came back: a service that does not
 //! answer is shown not ready, and a missing part is a sentence in `problems`, never an error.
 
 use std::time::Duration;
 
-use axum::Json;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use contract::health::{CheckStatus, Health, Status};
 use contract::status::{PipelineStatus, ServiceStatus, SystemStatus};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
 
-use crate::proxy::Gate;
+use crate::state::SERVICE;
 
 /// How long a service's `/readyz` may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,31 +18,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long query may take for its part: it reads each figure within 2 seconds, all at once.
 const PIPELINE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `GET /api/admin/status`, once the gate has checked the caller is an admin. Query checks the
-/// forwarded token again for its part.
-#[utoipa::path(
-    get, path = "/api/admin/status", tag = "admin", security(("bearer" = [])),
-    responses(
-        (status = 200, description = "every service's readiness, the streams, consumers and ClickHouse; a part that could not be read is null or left out, with a sentence in `problems`", body = SystemStatus),
-        (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
-        (status = 403, description = "the token's role is below admin", body = contract::ErrorBody),
-        (status = 503, description = "auth's signing keys cannot be reached", body = contract::ErrorBody)
-    )
-)]
-pub async fn serve(gate: &Gate, headers: &HeaderMap) -> Response {
-    let proxy = &gate.proxy;
-    let services = [
-        ("ingest", proxy.ingest.as_str()),
-        ("auth", proxy.auth.as_str()),
-        ("query", proxy.query.as_str()),
-        ("sink", proxy.sink.as_str()),
-    ];
+/// The system status: every service's readiness (edge's own, as it is answering), and query's
+/// figures of the streams, consumers and ClickHouse asked with `forwarded` (the caller's token,
+/// request id and trace).
+pub(crate) async fn gather(
+    client: &reqwest::Client,
+    services: [(&str, &str); 4],
+    query: &str,
+    forwarded: &HeaderMap,
+) -> SystemStatus {
     let probes =
-        futures_util::future::join_all(services.map(|(name, base)| probe(gate, name, base)));
-    let (probed, pipeline) = tokio::join!(probes, pipeline(gate, headers));
+        futures_util::future::join_all(services.map(|(name, base)| probe(client, name, base)));
+    let (probed, pipeline) = tokio::join!(probes, pipeline(client, query, forwarded));
     // Edge is answering this very request.
     let mut services = vec![ServiceStatus {
-        name: crate::SERVICE.to_owned(),
+        name: SERVICE.to_owned(),
         ready: true,
         detail: None,
     }];
@@ -51,23 +40,13 @@ pub async fn serve(gate: &Gate, headers: &HeaderMap) -> Response {
     let checked_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(SystemStatus::new(checked_at, services, pipeline)),
-    )
-        .into_response()
+    SystemStatus::new(checked_at, services, pipeline)
 }
 
 /// `name`'s readiness from its `/readyz`: its failing checks when it is not ready.
-async fn probe(gate: &Gate, name: &str, base: &str) -> ServiceStatus {
+async fn probe(client: &reqwest::Client, name: &str, base: &str) -> ServiceStatus {
     let url = format!("{}/readyz", base.trim_end_matches('/'));
-    let answer = gate
-        .proxy
-        .client
-        .get(&url)
-        .timeout(PROBE_TIMEOUT)
-        .send()
-        .await;
+    let answer = client.get(&url).timeout(PROBE_TIMEOUT).send().await;
     let (ready, detail) = match answer {
         Ok(answer) if answer.status() == StatusCode::OK => (true, None),
         Ok(answer) => {
@@ -115,12 +94,9 @@ fn not_ready(health: &Health) -> String {
 
 /// Query's part, asked with the caller's token; when query cannot give it, every figure is
 /// missing and one sentence says why.
-async fn pipeline(gate: &Gate, headers: &HeaderMap) -> PipelineStatus {
-    let url = format!(
-        "{}/api/query/system",
-        gate.proxy.query.trim_end_matches('/')
-    );
-    let mut request = gate.proxy.client.get(&url).timeout(PIPELINE_TIMEOUT);
+async fn pipeline(client: &reqwest::Client, query: &str, headers: &HeaderMap) -> PipelineStatus {
+    let url = format!("{}/api/query/system", query.trim_end_matches('/'));
+    let mut request = client.get(&url).timeout(PIPELINE_TIMEOUT);
     // The caller's token, and the request id and trace the request carries, so query's log of
     // this call joins the caller's.
     for name in [

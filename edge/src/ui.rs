@@ -11,16 +11,24 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 
-use crate::EdgeMetrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+/// The web app's metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct UiMetrics {
+    /// `edge_ui_responses_total{kind}`: web app responses, `index` or `asset`.
+    pub(crate) responses: Family<Vec<(&'static str, String)>, Counter>,
+}
 
 /// Where the built app lives and what to count.
 #[derive(Debug, Clone)]
-pub struct UiState {
-    pub dir: PathBuf,
-    pub metrics: EdgeMetrics,
+pub(crate) struct UiState {
+    pub(crate) dir: PathBuf,
+    pub(crate) metrics: UiMetrics,
 }
 
-pub fn router(state: UiState) -> Router {
+pub(crate) fn router(state: UiState) -> Router {
     Router::new()
         .route("/assets/{*path}", axum::routing::get(asset))
         .fallback(axum::routing::get(index))
@@ -93,7 +101,7 @@ async fn index(State(state): State<UiState>) -> Response {
 fn count(state: &UiState, kind: &str) {
     state
         .metrics
-        .ui_responses
+        .responses
         .get_or_create(&vec![("kind", kind.to_owned())])
         .inc();
 }

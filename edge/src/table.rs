@@ -1,0 +1,248 @@
+//! The routing table: per public path, which service answers, who may call it, how often, and
+//! how large a body it takes. Edge's router is built from it and its OpenAPI document marks the
+//! limited routes from it.
+
+use axum::http::Method;
+use contract::auth::Role;
+
+/// Who answers a route: a service behind edge, or edge itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upstream {
+    Auth,
+    Ingest,
+    Query,
+    /// Edge answers itself (`GET /api/admin/status`, from what it asks the services).
+    Edge,
+}
+
+impl Upstream {
+    /// The services edge forwards to.
+    pub(crate) const SERVICES: [Upstream; 3] = [Upstream::Auth, Upstream::Ingest, Upstream::Query];
+
+    /// The largest request body the service reads; edge refuses a larger one itself (see
+    /// `crate::body_limit`).
+    pub(crate) const fn max_body_bytes(self) -> usize {
+        match self {
+            Ingest => contract::event::MAX_REQUEST_BYTES,
+            Auth | Query | Edge => SERVICE_JSON_BYTES,
+        }
+    }
+}
+
+/// How a route's path matches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PathMatch {
+    Exact(&'static str),
+    /// Every path under this one.
+    Prefix(&'static str),
+}
+
+/// Who may call a route. The service behind checks the same token again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone; SDK routes carry a write key that ingest checks.
+    Public,
+    /// A valid access token whose role includes this one.
+    Token(Role),
+}
+
+/// How often a route may be called, and counted by what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Unlimited,
+    /// Per client address, and per account named by the body's `email`.
+    Credentials,
+    /// Per client address.
+    Client,
+    /// Per user (the token's subject).
+    User,
+}
+
+/// One row of the routing table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) path: PathMatch,
+    /// Methods the service answers; others get 405 from edge, never reaching it.
+    pub(crate) methods: &'static [Method],
+    pub(crate) upstream: Upstream,
+    pub(crate) access: Access,
+    pub(crate) limit: Limit,
+}
+
+impl Route {
+    /// The largest request body the route takes: the service's, or for logins and
+    /// registrations what edge reads to find the account they name.
+    pub(crate) const fn max_body_bytes(&self) -> usize {
+        match self.limit {
+            Credentials => MAX_CREDENTIALS_BYTES,
+            Unlimited | Client | User => self.upstream.max_body_bytes(),
+        }
+    }
+}
+
+const GET: &[Method] = &[Method::GET, Method::HEAD];
+const POST: &[Method] = &[Method::POST];
+/// SDKs in browsers may send a CORS preflight first.
+const SDK: &[Method] = &[Method::POST, Method::OPTIONS];
+const QUERY: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
+const ADMIN: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+use Access::{Public, Token};
+use Limit::{Client, Credentials, Unlimited, User};
+use PathMatch::{Exact, Prefix};
+use Upstream::{Auth, Edge, Ingest, Query};
+
+const fn route(
+    path: PathMatch,
+    methods: &'static [Method],
+    upstream: Upstream,
+    access: Access,
+    limit: Limit,
+) -> Route {
+    Route {
+        path,
+        methods,
+        upstream,
+        access,
+        limit,
+    }
+}
+
+/// The routing table. Other `/api/` paths are 404; everything else is the web app.
+#[rustfmt::skip]
+pub(crate) const ROUTES: &[Route] = &[
+    // Accounts and sessions, and the keys services verify tokens with.
+    route(Exact("/api/auth/login"),           POST,  Auth,   Public,                Credentials),
+    route(Exact("/api/auth/register"),        POST,  Auth,   Public,                Credentials),
+    route(Exact("/api/auth/refresh"),         POST,  Auth,   Public,                Client),
+    route(Exact("/api/auth/logout"),          POST,  Auth,   Public,                Unlimited),
+    route(Exact("/api/auth/me"),              GET,   Auth,   Token(Role::User),     Unlimited),
+    route(Exact("/api/auth/password"),        POST,  Auth,   Token(Role::User),     Client),
+    route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),
+    // The projects analysts pick from.
+    route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::Analyst),  User),
+    // The system status, gathered by edge itself; then the rest of administration.
+    route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
+    route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
+    // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
+    // key by ingest.
+    route(Exact("/api/events"),               POST,  Ingest, Token(Role::User),     User),
+    route(Exact("/e"),                        SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/e/"),                       SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e"),                   SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/i/v0/e/"),                  SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/capture"),                  SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/capture/"),                 SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/batch"),                    SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/batch/"),                   SDK,   Ingest, Public,                Unlimited),
+    route(Prefix("/v1/"),                     SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/b"),                        SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/api/event"),                SDK,   Ingest, Public,                Unlimited),
+    route(Exact("/api/send"),                 SDK,   Ingest, Public,                Unlimited),
+    // Analytics, and the pipeline's figures the system status shows.
+    route(Exact("/api/query/system"),         GET,   Query,  Token(Role::Admin),    User),
+    route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::Analyst),  User),
+];
+
+/// The route of `path`, as the router picks it: an exact path before a prefix.
+pub(crate) fn route_of(path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|route| matches!(route.path, Exact(exact) if exact == path))
+        .or_else(|| {
+            ROUTES
+                .iter()
+                .find(|route| matches!(route.path, Prefix(prefix) if path.starts_with(prefix)))
+        })
+}
+
+/// What the JSON bodies of auth and query may take: axum's default limit, which their
+/// extractors keep.
+pub(crate) const SERVICE_JSON_BYTES: usize = 2 * 1024 * 1024;
+
+/// The largest body edge reads to find the account a login or registration names.
+pub(crate) const MAX_CREDENTIALS_BYTES: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_design_goes_to_its_service_with_its_access_rule() {
+        let rule = |path: &str| route_of(path).map(|route| (route.upstream, route.access));
+        for path in [
+            "/e/",
+            "/i/v0/e/",
+            "/capture/",
+            "/batch",
+            "/v1/track",
+            "/v1/batch",
+            "/b",
+            "/api/event",
+            "/api/send",
+        ] {
+            assert_eq!(rule(path), Some((Ingest, Public)), "{path}");
+        }
+        assert_eq!(rule("/api/events"), Some((Ingest, Token(Role::User))));
+        for path in [
+            "/api/auth/login",
+            "/api/auth/register",
+            "/api/auth/refresh",
+            "/.well-known/jwks.json",
+        ] {
+            assert_eq!(rule(path), Some((Auth, Public)), "{path}");
+        }
+        assert_eq!(rule("/api/auth/me"), Some((Auth, Token(Role::User))));
+        assert_eq!(rule("/api/admin/users"), Some((Auth, Token(Role::Admin))));
+        assert_eq!(rule("/api/admin/status"), Some((Edge, Token(Role::Admin))));
+        assert_eq!(
+            rule("/api/auth/projects"),
+            Some((Auth, Token(Role::Analyst)))
+        );
+        assert_eq!(rule("/api/query/system"), Some((Query, Token(Role::Admin))));
+        assert_eq!(
+            rule("/api/query/trends"),
+            Some((Query, Token(Role::Analyst)))
+        );
+        assert!(rule("/api/nope").is_none(), "an unknown API path is a 404");
+        assert!(
+            rule("/analytics/trends").is_none(),
+            "client routes are the web app"
+        );
+        assert_eq!(
+            route_of("/api/auth/login").map(|route| route.limit),
+            Some(Credentials)
+        );
+        for path in [
+            "/api/auth/projects",
+            "/api/query/system",
+            "/api/query/trends",
+        ] {
+            assert_eq!(
+                route_of(path).map(|route| route.limit),
+                Some(User),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_route_takes_the_bodies_its_service_reads() {
+        let limit = |path: &str| route_of(path).map(Route::max_body_bytes);
+        assert_eq!(limit("/batch/"), Some(contract::event::MAX_REQUEST_BYTES));
+        assert_eq!(
+            limit("/api/events"),
+            Some(contract::event::MAX_REQUEST_BYTES)
+        );
+        assert_eq!(limit("/api/query/funnel"), Some(2 * 1024 * 1024));
+        assert_eq!(limit("/api/admin/projects"), Some(2 * 1024 * 1024));
+        assert_eq!(limit("/api/auth/login"), Some(MAX_CREDENTIALS_BYTES));
+    }
+}
