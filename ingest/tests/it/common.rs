@@ -1,9 +1,10 @@
-//! What the ingest tests share: NATS with the bundled streams, auth events published as auth
-//! does, a ready ingest in front of them, and auth's keys served for dashboard tokens.
+//! What the ingest tests share on top of `devstack::stack::TestStack`: the stack's streams,
+//! prepared before ingest starts; auth events published as auth does; and auth's keys served
+//! for dashboard tokens the tests sign themselves.
 
 use async_nats::jetstream;
 use contract::auth::{AuthEvent, project_subject};
-use devstack::test::{ServiceHandle, TestNats};
+use devstack::stack::{Builder, TestStack};
 use plumbing::streams::{Definitions, provision};
 use uuid::Uuid;
 
@@ -19,41 +20,25 @@ pub(crate) async fn publish(js: &jetstream::Context, event: &AuthEvent, project_
     .expect("stored");
 }
 
-/// A NATS server with the bundled streams.
-pub(crate) async fn nats_with_streams() -> (TestNats, jetstream::Context) {
-    let nats = TestNats::start().expect("nats starts");
+/// The servers of the stack `builder` names, with the bundled streams on its NATS, and the
+/// operator's JetStream there: the test publishes auth's events before the services start
+/// (`stack.start_services()`), and reads what ingest stored.
+pub(crate) async fn prepared(builder: Builder) -> (TestStack, jetstream::Context) {
+    let stack = builder.start_servers().expect("servers start");
     let js = jetstream::new(
-        plumbing::streams::connect(nats.url())
+        plumbing::streams::connect(stack.nats().url())
             .await
             .expect("connects"),
     );
     provision(&js, &Definitions::bundled().expect("definitions"))
         .await
         .expect("provisioned");
-    (nats, js)
+    (stack, js)
 }
 
-/// A ready ingest on NATS `nats`, its config changed by `configure` (auth is not reachable:
-/// these tests send no bearer token).
-pub(crate) fn start_ingest(
-    nats: &TestNats,
-    configure: impl FnOnce(&mut ingest::Config),
-) -> ServiceHandle {
-    let mut config = ingest::Config::new(
-        plumbing::config::HttpConfig::ephemeral(),
-        plumbing::config::NatsConfig { url: nats.url() },
-        ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-    );
-    configure(&mut config);
-    let ingest = devstack::test::spawn_service("ingest", move |listener, shutdown| {
-        ingest::run(config, listener, shutdown)
-    })
-    .expect("ingest starts");
-    devstack::test::wait_for_readiness(&ingest, 200).expect("ready");
-    ingest
-}
-
-/// A JWKS endpoint on a free port for `keys`, served until the test ends: ingest's `AUTH_URL`.
+/// A JWKS endpoint on a free port for `keys`, served until the test ends: auth's URL for the
+/// tests that sign their users' tokens themselves (they need auth's keys, not auth, whose
+/// PostgreSQL would double the suite's time).
 pub(crate) async fn serve_jwks(keys: &auth::signing::SigningKeys) -> String {
     let jwks = serde_json::to_string(keys.jwks()).expect("json");
     let app = axum::Router::new().route(

@@ -1,5 +1,6 @@
-//! Ingest's end-to-end tests, one binary: each module starts the real servers it needs
-//! (nats-server, ingest in process or as its binary) and talks to them over the network.
+//! Ingest's end-to-end tests, one binary: each test starts what it needs with
+//! `devstack::stack::TestStack` (nats-server and ingest in process, or the ingest binary on the
+//! stack's NATS) and talks to it over the network.
 
 mod common;
 mod health;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
-use devstack::test::{TempDir, TestNats};
+use devstack::stack::TestStack;
+use devstack::test::TempDir;
 
 use crate::common::{access_token, serve_jwks};
 
@@ -19,7 +20,7 @@ const DECODED_LIMIT: usize = contract::event::MAX_DECODED_REQUEST_BYTES;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_that_inflate_to_millions_of_events_are_refused_and_ingest_stays_small() {
-    let nats = TestNats::start().expect("nats");
+    let stack = TestStack::builder().nats().start().expect("nats");
     let keys = auth::signing::SigningKeys::from_seeds(&[[7; 32]]).expect("keys");
     let auth_url = serve_jwks(&keys).await;
     let token = access_token(&keys, uuid::Uuid::now_v7(), contract::auth::Role::User);
@@ -29,7 +30,10 @@ async fn bodies_that_inflate_to_millions_of_events_are_refused_and_ingest_stays_
     let mut command = Command::new(env!("CARGO_BIN_EXE_ingest"));
     command
         .env("INGEST_PORT", port.to_string())
-        .env("NATS_URL", nats.url_for(devstack::nats::NatsUser::Ingest))
+        .env(
+            "NATS_URL",
+            stack.nats().url_for(devstack::nats::NatsUser::Ingest),
+        )
         .env("AUTH_URL", &auth_url)
         .env("RUST_LOG", "warn");
     let mut ingest = Process::spawn(

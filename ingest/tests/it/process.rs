@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
-use devstack::test::{TempDir, TestNats};
+use devstack::stack::TestStack;
+use devstack::test::TempDir;
 
 #[test]
 fn a_bad_variable_stops_ingest_with_a_message_naming_it() -> anyhow::Result<()> {
@@ -23,14 +24,14 @@ fn a_bad_variable_stops_ingest_with_a_message_naming_it() -> anyhow::Result<()> 
 
 #[test]
 fn sigterm_turns_readiness_to_503_then_ingest_exits_cleanly() -> anyhow::Result<()> {
-    let nats = TestNats::start()?;
+    let stack = TestStack::builder().nats().start()?;
     let dir = TempDir::new("ingest-process")?;
     let port = free_port()?;
     let log = dir.path().join("ingest.log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_ingest"));
     command
         .env("INGEST_PORT", port.to_string())
-        .env("NATS_URL", nats.url())
+        .env("NATS_URL", stack.nats().url())
         .env("SHUTDOWN_DELAY_MS", "3000")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info");

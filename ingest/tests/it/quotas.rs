@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use contract::auth::{AuthEvent, Role};
+use devstack::stack::TestStack;
 use devstack::test::ServiceHandle;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{access_token, nats_with_streams, publish, serve_jwks, start_ingest};
+use crate::common::{access_token, prepared, publish, serve_jwks};
 
 /// Issues `key` to a new project and returns the project's id.
 async fn project_with_key(js: &jetstream::Context, key: &str) -> Uuid {
@@ -112,16 +113,17 @@ fn refused(answer: &(u16, Option<u64>, Value), budget: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_accepted_and_stored() {
-    let (nats, js) = nats_with_streams().await;
+    let (mut stack, js) = prepared(TestStack::builder().ingest()).await;
     let busy = project_with_key(&js, "ea_busy").await;
     let calm = project_with_key(&js, "ea_calm").await;
     // One event a second: five at once (the burst is five seconds' worth), so the next three
     // are refused unless three seconds pass between the two requests.
     set_quota(&js, busy, Some(1), None).await;
-    let ingest = start_ingest(&nats, |_| {});
+    stack.start_services().expect("ingest starts");
+    let ingest = stack.ingest();
 
-    assert_eq!(send_batch(&ingest, "ea_busy", 5, 0).await.0, 200);
-    let over = send_batch(&ingest, "ea_busy", 3, 0).await;
+    assert_eq!(send_batch(ingest, "ea_busy", 5, 0).await.0, 200);
+    let over = send_batch(ingest, "ea_busy", 3, 0).await;
     let refused_at = Instant::now();
     let retry_after = refused(&over, "events for this project");
     assert!(
@@ -132,7 +134,7 @@ async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_acc
 
     // The other project keeps the default quota (1000 a second) and is not slowed down.
     for _ in 0..3 {
-        assert_eq!(send_batch(&ingest, "ea_calm", 100, 0).await.0, 200);
+        assert_eq!(send_batch(ingest, "ea_calm", 100, 0).await.0, 200);
     }
     assert_eq!(stored(&js, calm).await, 300);
 
@@ -151,7 +153,7 @@ async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_acc
     devstack::wait::until_async(
         "the busy project's bucket",
         Duration::from_secs(60),
-        || async { send_batch(&ingest, "ea_busy", 3, 0).await.0 == 200 },
+        || async { send_batch(ingest, "ea_busy", 3, 0).await.0 == 200 },
     )
     .await
     .expect("served again");
@@ -162,16 +164,17 @@ async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_acc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bytes_count_against_a_project_and_a_quota_an_admin_raises_applies_at_once() {
-    let (nats, js) = nats_with_streams().await;
+    let (mut stack, js) = prepared(TestStack::builder().ingest()).await;
     let project = project_with_key(&js, "ea_heavy").await;
     // 1 KB a second: 5 KB at once.
     set_quota(&js, project, None, Some(1_000)).await;
-    let ingest = start_ingest(&nats, |_| {});
+    stack.start_services().expect("ingest starts");
+    let ingest = stack.ingest();
 
     // One event of 20 KB is over the whole burst: it passes on the full bucket and leaves a
     // debt of 15 KB, so the next one waits as long as the average rate says.
-    assert_eq!(send_batch(&ingest, "ea_heavy", 1, 20_000).await.0, 200);
-    let over = send_batch(&ingest, "ea_heavy", 1, 100).await;
+    assert_eq!(send_batch(ingest, "ea_heavy", 1, 20_000).await.0, 200);
+    let over = send_batch(ingest, "ea_heavy", 1, 100).await;
     let retry_after = refused(&over, "event bytes for this project");
     assert!(
         retry_after >= 15,
@@ -183,7 +186,7 @@ async fn bytes_count_against_a_project_and_a_quota_an_admin_raises_applies_at_on
     set_quota(&js, project, None, None).await;
     let raised_at = Instant::now();
     devstack::wait::until_async("the raised quota", Duration::from_secs(10), || async {
-        send_batch(&ingest, "ea_heavy", 1, 100).await.0 == 200
+        send_batch(ingest, "ea_heavy", 1, 100).await.0 == 200
     })
     .await
     .expect("served under the raised quota");
@@ -196,14 +199,16 @@ async fn bytes_count_against_a_project_and_a_quota_an_admin_raises_applies_at_on
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dashboard_user_over_their_byte_budget_gets_429_and_another_user_does_not() {
-    let (nats, js) = nats_with_streams().await;
     let keys = auth::signing::SigningKeys::from_seeds(&[[9; 32]]).expect("keys");
     let auth_url = serve_jwks(&keys).await;
-    let ingest = start_ingest(&nats, |config| {
-        config.auth = ingest::AuthConfig::at(auth_url);
+    let (mut stack, js) = prepared(TestStack::builder().configure_ingest(move |config| {
+        config.auth = ingest::AuthConfig::at(auth_url.clone());
         // 4 KB a second: 20 KB at once.
         config.quotas.user_bytes_per_second = 4_000;
-    });
+    }))
+    .await;
+    stack.start_services().expect("ingest starts");
+    let ingest = stack.ingest();
     let (heavy, light) = (Uuid::now_v7(), Uuid::now_v7());
     let send = |user: Uuid, events: usize| {
         let batch: Vec<Value> = (0..events)
@@ -237,7 +242,7 @@ async fn a_dashboard_user_over_their_byte_budget_gets_429_and_another_user_does_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn umami_page_views_over_their_projects_quota_are_refused_and_not_stored() {
-    let (nats, js) = nats_with_streams().await;
+    let (mut stack, js) = prepared(TestStack::builder().ingest()).await;
     let site = Uuid::now_v7();
     let created = AuthEvent::ProjectCreated {
         project_id: site,
@@ -255,7 +260,8 @@ async fn umami_page_views_over_their_projects_quota_are_refused_and_not_stored()
     publish(&js, &domains, site).await;
     // One event a second: five at once.
     set_quota(&js, site, Some(1), None).await;
-    let ingest = start_ingest(&nats, |_| {});
+    stack.start_services().expect("ingest starts");
+    let ingest = stack.ingest();
     let page_view = json!({
         "type": "event",
         "payload": { "website": site.to_string(), "hostname": "site.example", "url": "/", "title": "Home" },

@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use contract::auth::AuthEvent;
+use devstack::stack::TestStack;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{nats_with_streams, publish, start_ingest};
+use crate::common::{prepared, publish};
 
 fn created(project_id: Uuid) -> AuthEvent {
     AuthEvent::ProjectCreated {
@@ -28,12 +29,13 @@ fn umami(website: Uuid, hostname: &str, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn script_events_are_stored_only_for_a_listed_domain_and_its_subdomains() {
-    let (nats, js) = nats_with_streams().await;
+    let (mut stack, js) = prepared(TestStack::builder().ingest()).await;
     let project = Uuid::now_v7();
     publish(&js, &created(project), project).await;
     let builtin = contract::BUILTIN_PROJECT_ID;
     publish(&js, &created(builtin), builtin).await;
-    let ingest = start_ingest(&nats, |_| {});
+    stack.start_services().expect("ingest starts");
+    let ingest = stack.ingest();
 
     let http = reqwest::Client::new();
     let post = |path: &str, body: &Value| {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::streams::VISITOR_SALTS_BUCKET;
-use devstack::test::TestNats;
+use devstack::stack::TestStack;
 use ingest::enrich::visitor::{SALT_MAX_AGE, Salts, daily_visitor};
 use time::{Date, Month};
 use uuid::Uuid;
@@ -15,9 +15,9 @@ fn december(day: u8) -> Date {
     Date::from_calendar_date(2026, Month::December, day).expect("a date")
 }
 
-async fn jetstream_of(nats: &TestNats) -> jetstream::Context {
+async fn jetstream_of(stack: &TestStack) -> jetstream::Context {
     jetstream::new(
-        plumbing::streams::connect(nats.url())
+        plumbing::streams::connect(stack.nats().url())
             .await
             .expect("connects"),
     )
@@ -28,11 +28,11 @@ const AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_share_a_days_salt_and_ids_of_one_visitor_differ_across_days() {
-    let nats = TestNats::start().expect("nats");
+    let stack = TestStack::builder().nats().start().expect("nats");
     // Two replicas, each with its own connection, asking for the same days at once.
     let (one, two) = (
-        Salts::new(jetstream_of(&nats).await),
-        Salts::new(jetstream_of(&nats).await),
+        Salts::new(jetstream_of(&stack).await),
+        Salts::new(jetstream_of(&stack).await),
     );
     let (monday, tuesday) = (december(7), december(8));
     let (a, b) = tokio::join!(one.for_day(monday), two.for_day(monday));
@@ -53,10 +53,10 @@ async fn replicas_share_a_days_salt_and_ids_of_one_visitor_differ_across_days() 
     assert_ne!(on(&a), on(&c), "and another id the next day");
 
     // A replica started later reads the stored salts rather than making new ones.
-    let late = Salts::new(jetstream_of(&nats).await);
+    let late = Salts::new(jetstream_of(&stack).await);
     assert_eq!(late.for_day(monday).await.expect("salt"), a);
 
-    let js = jetstream_of(&nats).await;
+    let js = jetstream_of(&stack).await;
     let bucket = js
         .get_key_value(VISITOR_SALTS_BUCKET)
         .await
@@ -73,8 +73,8 @@ async fn replicas_share_a_days_salt_and_ids_of_one_visitor_differ_across_days() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_salt_outlives_the_buckets_age_limit() {
-    let nats = TestNats::start().expect("nats");
-    let js = jetstream_of(&nats).await;
+    let stack = TestStack::builder().nats().start().expect("nats");
+    let js = jetstream_of(&stack).await;
     let salts = Salts::with_max_age(js.clone(), Duration::from_secs(1));
     let day = december(7);
     let first = salts.for_day(day).await.expect("salt");

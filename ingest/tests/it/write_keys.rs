@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use contract::auth::AuthEvent;
-use devstack::test::{ServiceHandle, TestNats};
+use devstack::stack::TestStack;
 use plumbing::projects::Projects;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{nats_with_streams, publish, start_ingest};
+use crate::common::{prepared, publish};
 
 fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     AuthEvent::WriteKeyIssued {
@@ -21,24 +21,24 @@ fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     }
 }
 
-/// NATS with `keys` issued to one new project, and a ready ingest (its `config` changed by
+/// A stack with `keys` issued to one new project, and a ready ingest (its `config` changed by
 /// `configure`) in front of it.
 async fn ingest_with_keys(
     keys: &[&str],
-    configure: impl FnOnce(&mut ingest::Config),
-) -> (TestNats, jetstream::Context, ServiceHandle) {
-    let (nats, js) = nats_with_streams().await;
+    configure: impl Fn(&mut ingest::Config) + Send + Sync + 'static,
+) -> (TestStack, jetstream::Context) {
+    let (mut stack, js) = prepared(TestStack::builder().configure_ingest(configure)).await;
     let project = Uuid::now_v7();
     for key in keys {
         publish(&js, &issued(project, Uuid::now_v7(), key), project).await;
     }
-    let ingest = start_ingest(&nats, configure);
-    (nats, js, ingest)
+    stack.start_services().expect("ingest starts");
+    (stack, js)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seconds() {
-    let (_nats, js) = nats_with_streams().await;
+    let (_stack, js) = prepared(TestStack::builder().nats()).await;
 
     let project = Uuid::now_v7();
     let (old_id, new_id) = (Uuid::now_v7(), Uuid::now_v7());
@@ -91,10 +91,11 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
 #[tokio::test(flavor = "multi_thread")]
 async fn many_large_batches_at_once_are_all_stored_without_waiting_on_each_other() {
     // Ten thousand events at once is over a project's default quota: this measures the acks.
-    let (_nats, js, ingest) = ingest_with_keys(&["ea_bulk"], |config| {
+    let (stack, js) = ingest_with_keys(&["ea_bulk"], |config| {
         config.quotas = ingest::quota::QuotaConfig::unlimited();
     })
     .await;
+    let ingest = stack.ingest();
 
     // Ten requests of 1000 events at once: 10 000 acks, twice what one NATS connection lets
     // wait at once. Each request must free its own slots rather than wait for the others'.
