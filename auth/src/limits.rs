@@ -25,10 +25,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
+use contract::streams::LOGIN_FAILURES_BUCKET;
 use time::OffsetDateTime;
-
-/// The bucket's name (a stream `KV_AUTH_LOGIN_FAILURES`).
-pub(crate) const BUCKET: &str = "AUTH_LOGIN_FAILURES";
 
 /// How many failures lock what, for how long.
 #[derive(Debug, Clone)]
@@ -74,11 +72,11 @@ struct Count {
 impl Failures {
     /// Opens the bucket, creating it on first use.
     pub(crate) async fn open(js: &jetstream::Context, limits: LoginLimits) -> anyhow::Result<Self> {
-        let store = match js.get_key_value(BUCKET).await {
+        let store = match js.get_key_value(LOGIN_FAILURES_BUCKET).await {
             Ok(store) => store,
             Err(_) => {
                 js.create_key_value(kv::Config {
-                    bucket: BUCKET.to_owned(),
+                    bucket: LOGIN_FAILURES_BUCKET.to_owned(),
                     description: "Failed logins per account and client address".to_owned(),
                     history: 1,
                     max_age: Duration::from_secs(limits.window_secs),

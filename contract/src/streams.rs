@@ -13,6 +13,9 @@ pub const AUTH_STREAM: &str = "AUTH";
 /// JetStream KV bucket of the daily secret salts of cookieless visitor ids, keyed by UTC date
 /// (`2026-12-04`); every salt is deleted two days after it was made.
 pub const VISITOR_SALTS_BUCKET: &str = "VISITOR_SALTS";
+/// JetStream KV bucket of failed logins per account and client address (auth's lockout), each
+/// entry expiring a window after its last failure.
+pub const LOGIN_FAILURES_BUCKET: &str = "AUTH_LOGIN_FAILURES";
 
 /// Durable pull consumer on [`EVENTS_STREAM`] that stores events in ClickHouse.
 pub const SINK_CONSUMER: &str = "sink-clickhouse";

@@ -65,12 +65,13 @@ fn quoted_names(text: &str) -> BTreeSet<String> {
 fn plumbing_parts() -> Vec<(String, BTreeSet<String>)> {
     let mut parts = Vec::new();
     for (path, text) in sources(&root().join("plumbing/src")) {
+        let text = without_unit_tests(&text);
         let module = path
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut free = String::new();
-        let mut rest = text.as_str();
+        let mut rest = text;
         while let Some(at) = rest.find("\nimpl") {
             free.push_str(&rest[..at]);
             let block = &rest[at..];
@@ -136,9 +137,10 @@ fn block_end(text: &str) -> usize {
 /// What `service` reads: its own names, the shared parts its source names, and `RUST_LOG`
 /// (read by the log filter through `tracing-subscriber`, without a literal).
 fn read_by(service: &str, plumbing: &[(String, BTreeSet<String>)]) -> BTreeSet<String> {
+    // What a file's unit tests quote is no setting of the service.
     let own: Vec<String> = sources(&root().join(service).join("src"))
         .into_iter()
-        .map(|(_, text)| text)
+        .map(|(_, text)| without_unit_tests(&text).to_owned())
         .collect();
     // File by file, so that a quote one file leaves open cannot shift the next file's.
     let mut names: BTreeSet<String> = own.iter().flat_map(|text| quoted_names(text)).collect();
@@ -150,6 +152,11 @@ fn read_by(service: &str, plumbing: &[(String, BTreeSet<String>)]) -> BTreeSet<S
     }
     names.insert("RUST_LOG".to_owned());
     names
+}
+
+/// A source file up to its `#[cfg(test)]` module.
+fn without_unit_tests(text: &str) -> &str {
+    text.find("\n#[cfg(test)]").map_or(text, |at| &text[..at])
 }
 
 /// Variables `service` cannot start without: the names of a `ConfigError` whose problem says
@@ -381,4 +388,68 @@ fn the_scan_finds_what_a_service_reads_and_would_catch_a_misspelt_variable() {
     let misspelt =
         compose_environments("services:\n  sink:\n    environment:\n      SINK_BATCH_SIZ: 10\n");
     assert!(!sink.contains("SINK_BATCH_SIZ") && misspelt["sink"].contains("SINK_BATCH_SIZ"));
+}
+
+/// The variables `docs/configuration.md` lists: the backquoted names in the first column of its
+/// tables.
+fn documented_variables() -> BTreeSet<String> {
+    read(&root().join("docs/configuration.md"))
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| row.split(" | ").next())
+        // After the row's opening "| `": names at even places, `, ` between them.
+        .flat_map(|first| first.split('`').step_by(2).map(str::to_owned))
+        .filter(|name| {
+            name.len() > 3
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+/// Names a service quotes that are no variable of ours: the wire names of `contract` (streams,
+/// buckets, headers) and what cargo sets at build time.
+fn not_configuration(name: &str, wire_names: &BTreeSet<String>) -> bool {
+    wire_names.contains(name) || name.starts_with("CARGO_")
+}
+
+#[test]
+fn the_configuration_page_lists_every_variable_the_services_read_and_nothing_else() {
+    let plumbing = plumbing_parts();
+    let documented = documented_variables();
+    assert!(
+        documented.len() >= 40,
+        "the page's variables were found: {documented:?}"
+    );
+    let wire_names: BTreeSet<String> = sources(&root().join("contract/src"))
+        .iter()
+        .flat_map(|(_, text)| quoted_names(text))
+        .collect();
+    let mut read_by_services = BTreeSet::new();
+    for service in SERVICES {
+        read_by_services.extend(read_by(service, &plumbing));
+    }
+    let undocumented: Vec<_> = read_by_services
+        .iter()
+        .filter(|name| !documented.contains(*name) && !not_configuration(name, &wire_names))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "services read these, docs/configuration.md does not list them: {undocumented:?}"
+    );
+    // `up` and the tests read the rest (ports of the local servers, where the tools are).
+    let tools: BTreeSet<String> = ["xtask/src", "devstack/src"]
+        .iter()
+        .flat_map(|dir| sources(&root().join(dir)))
+        .flat_map(|(_, text)| quoted_names(&text))
+        .collect();
+    let unread: Vec<_> = documented
+        .iter()
+        .filter(|name| !read_by_services.contains(*name) && !tools.contains(*name))
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "docs/configuration.md lists what nothing reads: {unread:?}"
+    );
 }
