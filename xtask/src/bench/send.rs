@@ -23,6 +23,11 @@ pub(crate) const CLIENTS: usize = 8;
 /// clients cannot keep the stack busy with requests this small (each waits a round trip of
 /// about a millisecond between requests), so they would measure the clients, not the stack.
 pub(crate) const SINGLE_CLIENTS: usize = 64;
+/// Requests a paced load keeps in flight at most. When the stack falls behind, a request due
+/// meanwhile waits for one to finish (its latency still counts from when it was due) instead
+/// of opening yet another connection: unbounded, a stall on a busy machine opened thousands
+/// until edge ran out of file descriptors, stopped accepting, and the load never finished.
+const MAX_IN_FLIGHT: usize = 1_024;
 
 /// A PostHog batch body of `events` fresh events named `name`.
 pub(crate) fn posthog_body(events: usize, name: &str) -> String {
@@ -158,6 +163,7 @@ pub(crate) async fn paced_load(
     let free = Arc::new(std::sync::Mutex::new(
         Poster::connect_many(url, SINGLE_CLIENTS).await?,
     ));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for request in 0..count {
@@ -165,7 +171,9 @@ pub(crate) async fn paced_load(
         tokio::time::sleep_until(due.into()).await;
         let request_body = Bytes::from(body(request));
         let (free, url) = (Arc::clone(&free), url.to_owned());
+        let in_flight = Arc::clone(&in_flight);
         tasks.push(tokio::spawn(async move {
+            let _slot = in_flight.acquire().await?;
             let taken = free.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let mut poster = match taken {
                 Some(poster) => poster,

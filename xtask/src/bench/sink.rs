@@ -224,9 +224,7 @@ async fn raw_insert(clickhouse: &ClickHouse, rows: usize) -> anyhow::Result<f64>
         .collect();
     let started = Instant::now();
     for chunk in all.chunks(batch_size()) {
-        let mut insert = client
-            .insert::<::sink::row::EventRow>("events")
-            .await?;
+        let mut insert = client.insert::<::sink::row::EventRow>("events").await?;
         for row in chunk {
             insert.write(row).await?;
         }
