@@ -50,7 +50,7 @@ async fn register_then_me_shows_the_user_from_the_projection() {
 
     let jwks = auth
         .http
-        .get(auth.service.url("/.well-known/jwks.json"))
+        .get(auth.service().url("/.well-known/jwks.json"))
         .send()
         .await
         .expect("jwks");
@@ -110,7 +110,7 @@ async fn bad_input_gets_a_clear_400_and_the_service_stays_up() {
     ] {
         let response = auth
             .http
-            .post(auth.service.url("/api/auth/register"))
+            .post(auth.service().url("/api/auth/register"))
             .header("content-type", "text/plain")
             .body(body)
             .send()

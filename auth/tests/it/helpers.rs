@@ -1,13 +1,15 @@
-//! `TestAuth`: one auth service with its own NATS and database, and the calls the tests make
-//! to it.
+//! `TestAuth`: auth in a `devstack::stack::TestStack` (its own NATS and database), and the
+//! calls the tests make to it.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::auth::{AuthEvent, Claims, Role};
-use devstack::test::{PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
+use devstack::stack::TestStack;
+use devstack::test::ServiceHandle;
 use jsonwebtoken::{Algorithm, Header};
-use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
+use plumbing::config::PostgresConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -24,11 +26,9 @@ pub(crate) struct Rebuilt {
     pub(crate) last: u64,
 }
 
-/// One auth service with its own NATS and database.
+/// Auth in a stack of its own, with the keys and token settings it was started with.
 pub(crate) struct TestAuth {
-    pub(crate) nats: TestNats,
-    pub(crate) db: PostgresDb,
-    pub(crate) service: ServiceHandle,
+    pub(crate) stack: TestStack,
     pub(crate) keys: auth::signing::SigningKeys,
     pub(crate) settings: auth::tokens::TokenSettings,
     pub(crate) http: reqwest::Client,
@@ -39,34 +39,38 @@ impl TestAuth {
         Self::start_with(None)
     }
 
-    /// With `ADMIN_EMAIL` / `ADMIN_PASSWORD` set to `first_admin`.
+    /// With `ADMIN_EMAIL` / `ADMIN_PASSWORD` set to `first_admin` (no first admin without it).
     pub(crate) fn start_with(first_admin: Option<&str>) -> anyhow::Result<Self> {
         if std::env::var_os("TEST_LOGS").is_some() {
             let _ = plumbing::telemetry::init("auth-test");
         }
-        let nats = TestNats::start()?;
-        let db = PostgresDb::create()?;
-        let mut config = auth::Config::with_defaults(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            PostgresConfig::local(db.server().port(), &db.name, db.server().password()),
-        )?;
-        config.first_admin =
-            first_admin.map(|email| (email.to_owned(), plumbing::config::Secret::new(PASSWORD)));
-        let keys = config.keys.load()?;
-        let settings = config.tokens.clone();
-        let service = spawn_service("auth", move |listener, shutdown| {
-            auth::run(config, listener, shutdown)
-        })?;
-        wait_for_readiness(&service, 200)?;
+        let first_admin = first_admin.map(str::to_owned);
+        // The configuration the stack starts auth with, for the keys and the token settings.
+        let started_with = Arc::new(Mutex::new(None));
+        let record = Arc::clone(&started_with);
+        let stack = TestStack::builder()
+            .configure_auth(move |config| {
+                config.first_admin = first_admin
+                    .clone()
+                    .map(|email| (email, plumbing::config::Secret::new(PASSWORD)));
+                *record.lock().expect("not poisoned") = Some(config.clone());
+            })
+            .start()?;
+        let config = started_with
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .expect("auth was configured");
         Ok(Self {
-            nats,
-            db,
-            service,
-            keys,
-            settings,
+            stack,
+            keys: config.keys.load()?,
+            settings: config.tokens,
             http: reqwest::Client::new(),
         })
+    }
+
+    pub(crate) fn service(&self) -> &ServiceHandle {
+        self.stack.auth()
     }
 
     pub(crate) async fn post(
@@ -76,7 +80,7 @@ impl TestAuth {
     ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
         let response = self
             .http
-            .post(self.service.url(path))
+            .post(self.service().url(path))
             .json(&body)
             .send()
             .await
@@ -120,7 +124,7 @@ impl TestAuth {
         password: &str,
     ) -> StatusCode {
         self.http
-            .post(self.service.url("/api/auth/login"))
+            .post(self.service().url("/api/auth/login"))
             .header("x-forwarded-for", address)
             .json(&json!({ "email": email, "password": password }))
             .send()
@@ -139,7 +143,7 @@ impl TestAuth {
     pub(crate) async fn me(&self, access_token: &str) -> (StatusCode, Value) {
         let response = self
             .http
-            .get(self.service.url("/api/auth/me"))
+            .get(self.service().url("/api/auth/me"))
             .bearer_auth(access_token)
             .send()
             .await
@@ -158,7 +162,7 @@ impl TestAuth {
     ) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, self.service.url(path))
+            .request(method, self.service().url(path))
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -190,16 +194,13 @@ impl TestAuth {
     }
 
     pub(crate) fn pool(&self) -> sqlx::PgPool {
-        auth::pool(&PostgresConfig::local(
-            self.db.server().port(),
-            &self.db.name,
-            self.db.server().password(),
-        ))
+        let (server, db) = self.stack.postgres();
+        auth::pool(&PostgresConfig::local(server.port(), db, server.password()))
     }
 
     pub(crate) async fn js(&self) -> jetstream::Context {
         jetstream::new(
-            plumbing::streams::connect(self.nats.url())
+            plumbing::streams::connect(self.stack.nats().url())
                 .await
                 .expect("nats"),
         )
@@ -254,16 +255,12 @@ impl TestAuth {
     }
 
     pub(crate) fn sql(&self, sql: &str) -> String {
-        self.db
-            .server()
-            .psql_in(&self.db.name, sql)
-            .expect("psql")
-            .trim()
-            .to_owned()
+        let (server, db) = self.stack.postgres();
+        server.psql_in(db, sql).expect("psql").trim().to_owned()
     }
 
     pub(crate) async fn stream_messages(&self, subject: &str) -> Vec<AuthEvent> {
-        let client = plumbing::streams::connect(self.nats.url())
+        let client = plumbing::streams::connect(self.stack.nats().url())
             .await
             .expect("nats");
         let js = jetstream::new(client);

@@ -19,7 +19,7 @@ async fn the_eleventh_failed_login_from_one_address_is_refused_there_with_429_an
     }
     let response = auth
         .http
-        .post(auth.service.url("/api/auth/login"))
+        .post(auth.service().url("/api/auth/login"))
         .json(&json!({ "email": "mallory@example.com", "password": PASSWORD }))
         .send()
         .await

@@ -9,10 +9,9 @@ use async_nats::jetstream;
 use contract::auth::AuthEvent;
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
-use devstack::test::{
-    PostgresDb, PrivatePostgres, TempDir, TestNats, spawn_service, wait_for_readiness,
-};
-use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig};
+use devstack::stack::{Fault, TestStack};
+use devstack::test::{TempDir, wait_for_readiness};
+use plumbing::config::PostgresConfig;
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -79,18 +78,15 @@ fn post(port: u16, path: &str, body: serde_json::Value) -> (u16, serde_json::Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_postgres_down_auth_is_unready_and_commands_503_then_everything_is_projected() {
-    let nats = TestNats::start().expect("nats");
-    let mut pg = PrivatePostgres::start("auth").expect("postgres");
-    let mut config = auth::Config::with_defaults(
-        HttpConfig::ephemeral(),
-        NatsConfig { url: nats.url() },
-        PostgresConfig::local(pg.server.port(), "auth", pg.server.password()),
-    )
-    .expect("config");
-    config.projection_timeout_ms = 2_000;
-    let service = spawn_service("auth", move |l, s| auth::run(config, l, s)).expect("auth starts");
-    wait_for_readiness(&service, 200).expect("ready");
-    let port = service.addr.port();
+    let mut stack = TestStack::builder()
+        .configure_auth(|config| {
+            config.first_admin = None;
+            config.projection_timeout_ms = 2_000;
+        })
+        .fault(Fault::PostgresOutage)
+        .start()
+        .expect("auth starts");
+    let port = stack.auth().addr.port();
     let (status, alice) = post(
         port,
         "/api/auth/register",
@@ -99,8 +95,8 @@ async fn with_postgres_down_auth_is_unready_and_commands_503_then_everything_is_
     assert_eq!(status, 201, "{alice}");
     let alice_id: Uuid = alice["id"].as_str().expect("id").parse().expect("uuid");
 
-    pg.server.stop();
-    let unready = wait_for_readiness(&service, 503).expect("unready");
+    stack.stop_postgres().expect("postgres stops");
+    let unready = wait_for_readiness(stack.auth(), 503).expect("unready");
     assert_eq!(unready["checks"]["postgres"], "down", "{unready}");
     let (status, body) = post(
         port,
@@ -120,19 +116,24 @@ async fn with_postgres_down_auth_is_unready_and_commands_503_then_everything_is_
     assert_eq!(status, 503);
 
     // Events keep arriving on the stream (other replicas) while Postgres is down.
-    let js = jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
+    let js = jetstream::new(
+        plumbing::streams::connect(stack.nats().url())
+            .await
+            .expect("nats"),
+    );
     publish_failures(&js, alice_id, 7).await;
 
-    pg.server.restart().expect("postgres restarts");
-    wait_for_readiness(&service, 200).expect("ready again");
+    stack.restart_postgres().expect("postgres restarts");
+    wait_for_readiness(stack.auth(), 200).expect("ready again");
     let expected = failures_on_stream(&js, alice_id).await;
     assert_eq!(expected, 7);
     devstack::wait::until_async(
         "the backlog to be projected",
         Duration::from_secs(30),
         || async {
-            pg.server
-                .psql_in("auth", "SELECT failed_logins FROM users")
+            let (server, db) = stack.postgres();
+            server
+                .psql_in(db, "SELECT failed_logins FROM users")
                 .is_ok_and(|n| n.trim() == expected.to_string())
         },
     )
@@ -151,8 +152,12 @@ async fn with_postgres_down_auth_is_unready_and_commands_503_then_everything_is_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_auth_mid_projection_applies_nothing_twice() {
-    let nats = TestNats::start().expect("nats");
-    let db = PostgresDb::create().expect("database");
+    let stack = TestStack::builder()
+        .nats()
+        .postgres()
+        .start()
+        .expect("nats and postgres start");
+    let (server, db) = stack.postgres();
     let dir = TempDir::new("auth-kill").expect("dir");
     let port = free_port().expect("port");
     let key = auth::signing::generate_line().expect("key");
@@ -160,10 +165,10 @@ async fn killing_auth_mid_projection_applies_nothing_twice() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_auth"));
         command
             .env("AUTH_PORT", port.to_string())
-            .env("NATS_URL", nats.url())
-            .env("POSTGRES_PORT", db.server().port().to_string())
-            .env("POSTGRES_DB", &db.name)
-            .env("POSTGRES_PASSWORD", db.server().password())
+            .env("NATS_URL", stack.nats().url())
+            .env("POSTGRES_PORT", server.port().to_string())
+            .env("POSTGRES_DB", db)
+            .env("POSTGRES_PASSWORD", server.password())
             .env("AUTH_SIGNING_KEYS", &key)
             .env("RUST_LOG", "warn");
         let mut process = Process::spawn(
@@ -195,11 +200,15 @@ async fn killing_auth_mid_projection_applies_nothing_twice() {
     assert_eq!(status, 201, "{user}");
     let user_id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
 
-    let js = jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
+    let js = jetstream::new(
+        plumbing::streams::connect(stack.nats().url())
+            .await
+            .expect("nats"),
+    );
     publish_failures(&js, user_id, 1000).await;
     let projected = || {
-        db.server()
-            .psql_in(&db.name, "SELECT failed_logins FROM users")
+        server
+            .psql_in(db, "SELECT failed_logins FROM users")
             .ok()
             .and_then(|n| n.trim().parse::<u64>().ok())
             .unwrap_or(0)
@@ -217,11 +226,7 @@ async fn killing_auth_mid_projection_applies_nothing_twice() {
 
     let _auth = start();
     let last = last_sequence(&js).await;
-    let pool = auth::pool(&PostgresConfig::local(
-        db.server().port(),
-        &db.name,
-        db.server().password(),
-    ));
+    let pool = auth::pool(&PostgresConfig::local(server.port(), db, server.password()));
     devstack::wait::until_async(
         "the projection to catch up",
         Duration::from_secs(60),

@@ -1,7 +1,6 @@
 //! The projection: a redelivered event applied once, and a rebuild equal to the live tables.
 
 use contract::auth::AuthEvent;
-use plumbing::config::PostgresConfig;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -13,11 +12,7 @@ async fn a_redelivered_event_is_applied_once() {
     let auth = TestAuth::start().expect("auth starts");
     let (_, user) = auth.register("frank@example.com").await;
     let user_id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
-    let pool = auth::pool(&PostgresConfig::local(
-        auth.db.server().port(),
-        &auth.db.name,
-        auth.db.server().password(),
-    ));
+    let pool = auth.pool();
     let last = auth::projector::last_applied(&pool).await.expect("state");
     let failed = AuthEvent::LoginFailed {
         user_id,

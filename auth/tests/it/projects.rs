@@ -214,7 +214,7 @@ async fn an_admin_sets_a_projects_own_quota_which_is_published_and_listed() {
     // The route and its body are in the API description edge merges.
     let document: Value = auth
         .http
-        .get(auth.service.url("/openapi.json"))
+        .get(auth.service().url("/openapi.json"))
         .send()
         .await
         .expect("openapi")
