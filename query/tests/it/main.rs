@@ -1,0 +1,19 @@
+//! Query's end-to-end tests, in one binary: the analytics API against real nats-server,
+//! PostgreSQL and ClickHouse (with auth, ingest and the sink in front of it), one module per
+//! endpoint group, plus the live feed's access, cluster mode and the operational endpoints.
+
+mod answers;
+mod catalog;
+mod cluster;
+mod current_clickhouse;
+mod explorer;
+mod health;
+mod helpers;
+mod journeys;
+mod live;
+mod live_access;
+mod overview;
+mod refusals;
+mod system;
+mod top;
+mod trends;
