@@ -14,7 +14,7 @@ use crate::store::Store;
 
 /// Events, unique users and pageviews of a range; `{scope}` is the scope's condition.
 /// Users are estimated with `uniqCombined` (exact for small counts, about 0.5 % off from ten
-/// thousand users; README, "Query API"), three times faster than `uniqExact` on 10 M events.
+/// thousand users; docs/api.md, "Query API"), three times faster than `uniqExact` on 10 M events.
 const TOTALS: &str = "SELECT count() AS events, uniqCombined(user_hash) AS users, \
      countIf(event = '$pageview') AS pageviews FROM events WHERE {scope}";
 

@@ -1,7 +1,7 @@
 //! ClickHouse as the API reads it: one client with the query limits set, and the SQL log every
 //! statement is appended to. Every template runs on ClickHouse 18.16 and on current ClickHouse;
 //! values are bound (`?`), never spliced. Events are read without `FINAL`: the sink never
-//! writes an event twice (README, "exactly once"), and `FINAL` would cost five to ten times the
+//! writes an event twice (docs/guarantees.md), and `FINAL` would cost five to ten times the
 //! query itself.
 
 use std::sync::{Arc, Mutex};
