@@ -11,16 +11,9 @@
 
 use async_nats::jetstream;
 
-pub use crate::batch::BatchSettings;
-use crate::batch::read;
+use crate::batch::{BatchSettings, read};
 use crate::metrics::SinkCounters;
 use crate::writer::write;
-
-// The paths other crates use from before the sink's modules were split; they move to
-// `sink::BatchSettings`, `sink::row::EventRow` and `contract::streams::DLQ_ERROR_HEADER`, and
-// these go with the last of them.
-pub use crate::row::EventRow;
-pub use contract::streams::DLQ_ERROR_HEADER as ERROR_HEADER;
 
 /// Runs until `stop` completes, storing every batch already read before it returns.
 ///

@@ -19,9 +19,6 @@ use uuid::Uuid;
 
 use crate::metrics::SinkCounters;
 
-// The path other crates use from before the header moved to `contract::streams`.
-pub use contract::streams::DLQ_ORIGINAL_SUBJECT_HEADER as ORIGINAL_SUBJECT_HEADER;
-
 /// Copies `message` to `EVENTS_DLQ` with the reason in a header, then ends its delivery.
 pub(crate) async fn dead_letter(
     js: &jetstream::Context,

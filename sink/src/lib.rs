@@ -2,7 +2,7 @@
 //! only after the insert that holds it succeeded.
 
 mod batch;
-pub mod consumer;
+mod consumer;
 pub mod dlq;
 mod metrics;
 mod months;
