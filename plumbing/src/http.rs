@@ -287,7 +287,8 @@ pub async fn run_service(
                 "method_not_allowed",
                 "this path does not answer this method",
             )
-        });
+        })
+        .layer(crate::leftover::ReadLeftoverLayer);
     serve(
         listener,
         observe(app, metrics),

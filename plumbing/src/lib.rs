@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+mod leftover;
 pub mod metrics;
 pub mod projects;
 pub mod ratelimit;

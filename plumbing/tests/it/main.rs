@@ -3,5 +3,6 @@
 //! the process and would collect the spans of every other test here.
 
 mod jwks;
+mod leftover;
 mod nats_users;
 mod provision;
