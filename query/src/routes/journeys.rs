@@ -32,15 +32,9 @@ use crate::state::AppState;
 pub(crate) async fn funnel(
     State(state): State<AppState>,
     _: Analyst,
-    scope: Result<QueryParams<ScopeParams>, Response>,
+    QueryParams(scope): QueryParams<ScopeParams>,
     JsonBody(request): JsonBody<FunnelRequest>,
 ) -> Response {
-    // A refused scope is answered only once the body is read: closing with bytes unread makes
-    // the kernel reset the connection, and the 400 would be lost on its way through edge.
-    let QueryParams(scope) = match scope {
-        Ok(scope) => scope,
-        Err(refused) => return refused,
-    };
     answer(&state, &scope, async |scope| {
         crate::funnel::funnel(&state.store, &scope, request).await
     })
@@ -67,15 +61,9 @@ pub(crate) async fn funnel(
 pub(crate) async fn retention(
     State(state): State<AppState>,
     _: Analyst,
-    scope: Result<QueryParams<ScopeParams>, Response>,
+    QueryParams(scope): QueryParams<ScopeParams>,
     JsonBody(request): JsonBody<RetentionRequest>,
 ) -> Response {
-    // A refused scope is answered only once the body is read: closing with bytes unread makes
-    // the kernel reset the connection, and the 400 would be lost on its way through edge.
-    let QueryParams(scope) = match scope {
-        Ok(scope) => scope,
-        Err(refused) => return refused,
-    };
     answer(&state, &scope, async |scope| {
         crate::retention::retention(&state.store, &scope, request).await
     })
