@@ -6,14 +6,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use devstack::test::{PostgresDb, TestCluster, TestNats, spawn_service, unique_name};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::{TestCluster, spawn_service, unique_name};
+use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sink::schema::Layout;
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// One generated event.
 struct Generated {
@@ -78,8 +77,13 @@ fn rows_inserted(sink: &devstack::test::ServiceHandle) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_does() {
     let cluster = TestCluster::start(2).expect("zookeeper and two clickhouse servers");
-    let nats = TestNats::start().expect("nats");
-    let pg = PostgresDb::create().expect("postgres");
+    // Auth and ingest from the stack; the sinks and query are started here on the cluster,
+    // which the stack does not run (it runs them on one ClickHouse server).
+    let mut stack = TestStack::builder()
+        .auth()
+        .ingest()
+        .start_servers()
+        .expect("nats and postgres start");
     let database = unique_name("test");
     // Each sink and query is told about one server of the cluster, as a load balancer would.
     let clickhouse = |server: usize| ClickHouseConfig {
@@ -87,36 +91,15 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         ..ClickHouseConfig::local(cluster.servers[server].http_port(), &database)
     };
 
-    let auth = spawn_service("auth", {
-        let mut config = auth::Config::with_defaults(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-        )
-        .expect("config");
-        config.first_admin = Some((
-            "admin@example.com".to_owned(),
-            plumbing::config::Secret::new(PASSWORD),
-        ));
-        move |l, s| auth::run(config, l, s)
-    })
-    .expect("auth");
-    let ingest = spawn_service("ingest", {
-        let config = ingest::Config::new(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            ingest::AuthConfig::at(auth.url("")),
-        );
-        move |l, s| ingest::run(config, l, s)
-    })
-    .expect("ingest");
     // Two replicas of the sink on the same durable consumer, with small batches so that both
-    // take a share.
+    // take a share. They need no auth, so they start while auth and ingest do.
     let sinks: Vec<_> = (0..2)
         .map(|server| {
             let config = sink::Config {
                 http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
+                nats: NatsConfig {
+                    url: stack.nats().url(),
+                },
                 clickhouse: clickhouse(server),
                 batch: sink::BatchSettings {
                     max_messages: 4,
@@ -127,6 +110,8 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
             spawn_service("sink", move |l, s| sink::run(config, l, s)).expect("sink")
         })
         .collect();
+    stack.start_services().expect("auth and ingest start");
+    let (auth, ingest, nats) = (stack.auth(), stack.ingest(), stack.nats());
     let query = spawn_service("query", {
         let config = query::Config {
             http: HttpConfig::ephemeral(),
@@ -139,7 +124,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         move |l, s| query::run(config, l, s)
     })
     .expect("query");
-    for service in [&auth, &ingest, &sinks[0], &sinks[1], &query] {
+    for service in [&sinks[0], &sinks[1], &query] {
         devstack::test::wait_for_readiness(service, 200).expect("ready");
     }
     for server in &cluster.servers {
@@ -156,13 +141,9 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
     }
 
     let http = reqwest::Client::new();
-    let admin = devstack::test::access_token(
-        auth.addr.port(),
-        "admin@example.com",
-        PASSWORD,
-        Duration::from_secs(30),
-    )
-    .expect("admin token");
+    let admin =
+        devstack::test::access_token(auth.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))
+            .expect("admin token");
     let created: Value = http
         .post(auth.url("/api/admin/projects"))
         .bearer_auth(&admin)

@@ -5,8 +5,7 @@ use crate::helpers::Stack;
 /// Every statement query ran above, run again on ClickHouse 18.16 and on current ClickHouse
 /// (chdb-core) holding the same rows: the answers are the same.
 pub(crate) fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::path::Path) {
-    let server = stack._ch.server();
-    let database = &stack._ch.name;
+    let (server, database) = stack.clickhouse();
     let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
     for statement in sink::schema::statements("default").expect("schema") {
         chdb.query(&statement)

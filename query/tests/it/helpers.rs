@@ -1,25 +1,20 @@
-//! The stack the analytics tests run against (auth, ingest, the sink and query on one NATS,
-//! PostgreSQL and ClickHouse), and what those tests share.
+//! The stack the analytics tests run against (auth, ingest, the sink and query from
+//! `devstack::stack::TestStack`), and the calls those tests make to it.
 
 use std::time::Duration;
 
-use devstack::test::{
-    ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
-};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+use devstack::clickhouse::ClickHouse;
+use devstack::stack::TestStack;
+use devstack::test::ServiceHandle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) use devstack::stack::PASSWORD;
 
+/// Auth (with the first admin `admin@example.com`), ingest, the sink and query on one NATS,
+/// PostgreSQL and ClickHouse.
 pub(crate) struct Stack {
-    pub(crate) _nats: TestNats,
-    pub(crate) _pg: PostgresDb,
-    pub(crate) _ch: ClickHouseDb,
-    pub(crate) auth: ServiceHandle,
-    pub(crate) ingest: ServiceHandle,
-    pub(crate) _sink: ServiceHandle,
-    pub(crate) query: ServiceHandle,
+    pub(crate) services: TestStack,
     pub(crate) http: reqwest::Client,
 }
 
@@ -30,75 +25,37 @@ impl Stack {
 
     /// With every statement query runs appended to `sql_log`.
     pub(crate) fn start_with(sql_log: Option<std::path::PathBuf>) -> Self {
-        let nats = TestNats::start().expect("nats");
-        let pg = PostgresDb::create().expect("postgres");
-        let ch = ClickHouseDb::unique();
-        let auth = spawn_service("auth", {
-            let mut config = auth::Config::with_defaults(
-                HttpConfig::ephemeral(),
-                NatsConfig { url: nats.url() },
-                PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-            )
-            .expect("config");
-            config.first_admin = Some((
-                "admin@example.com".to_owned(),
-                plumbing::config::Secret::new(PASSWORD),
-            ));
-            move |l, s| auth::run(config, l, s)
-        })
-        .expect("auth");
-        let ingest = spawn_service("ingest", {
-            let config = ingest::Config::new(
-                HttpConfig::ephemeral(),
-                NatsConfig { url: nats.url() },
-                ingest::AuthConfig::at(auth.url("")),
-            );
-            move |l, s| ingest::run(config, l, s)
-        })
-        .expect("ingest");
-        let sink = spawn_service("sink", {
-            let config = sink::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                batch: sink::BatchSettings {
-                    max_wait_ms: 50,
-                    ..Default::default()
-                },
-            };
-            move |l, s| sink::run(config, l, s)
-        })
-        .expect("sink");
-        let query = spawn_service("query", {
-            let config = query::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig { url: nats.url() },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
-                limits: query::Limits::default(),
-                sql_log: sql_log.clone(),
-            };
-            move |l, s| query::run(config, l, s)
-        })
-        .expect("query");
-        for service in [&auth, &ingest, &sink, &query] {
-            wait_for_readiness(service, 200).expect("ready");
-        }
+        let services = TestStack::builder()
+            .everything()
+            .configure_query(move |config| config.sql_log = sql_log.clone())
+            .start()
+            .expect("the stack starts");
         Self {
-            _nats: nats,
-            _pg: pg,
-            _ch: ch,
-            auth,
-            ingest,
-            _sink: sink,
-            query,
+            services,
             http: reqwest::Client::new(),
         }
     }
 
+    pub(crate) fn auth(&self) -> &ServiceHandle {
+        self.services.auth()
+    }
+
+    pub(crate) fn ingest(&self) -> &ServiceHandle {
+        self.services.ingest()
+    }
+
+    pub(crate) fn query(&self) -> &ServiceHandle {
+        self.services.query()
+    }
+
+    /// The ClickHouse server and the name of the test's database on it.
+    pub(crate) fn clickhouse(&self) -> (&ClickHouse, &str) {
+        self.services.clickhouse()
+    }
+
     pub(crate) fn token(&self, email: &str) -> String {
         devstack::test::access_token(
-            self.auth.addr.port(),
+            self.auth().addr.port(),
             email,
             PASSWORD,
             Duration::from_secs(30),
@@ -109,7 +66,7 @@ impl Stack {
     /// A project created by `admin` through auth: its JSON, with `id` and `write_key`.
     pub(crate) async fn create_project(&self, admin: &str, project: Value) -> Value {
         self.http
-            .post(self.auth.url("/api/admin/projects"))
+            .post(self.auth().url("/api/admin/projects"))
             .bearer_auth(admin)
             .json(&project)
             .send()
@@ -124,7 +81,7 @@ impl Stack {
     pub(crate) async fn send_batch(&self, key: &str, batch: &[Value]) {
         let response = self
             .http
-            .post(self.ingest.url("/batch/"))
+            .post(self.ingest().url("/batch/"))
             .json(&json!({ "api_key": key, "batch": batch }))
             .send()
             .await
@@ -137,7 +94,7 @@ impl Stack {
         let register = json!({ "email": email, "password": PASSWORD });
         let response = self
             .http
-            .post(self.auth.url("/api/auth/register"))
+            .post(self.auth().url("/api/auth/register"))
             .json(&register)
             .send()
             .await
@@ -146,7 +103,7 @@ impl Stack {
     }
 
     pub(crate) async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
-        let mut request = self.http.get(self.query.url(path));
+        let mut request = self.http.get(self.query().url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

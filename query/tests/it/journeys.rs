@@ -25,7 +25,7 @@ pub(crate) async fn funnel_and_retention(fixture: &Fixture<'_>) {
     });
     let response = stack
         .http
-        .post(stack.query.url(&format!("/api/query/funnel?{scope}")))
+        .post(stack.query().url(&format!("/api/query/funnel?{scope}")))
         .bearer_auth(admin)
         .json(&funnel_request)
         .send()
@@ -99,7 +99,7 @@ pub(crate) async fn funnel_and_retention(fixture: &Fixture<'_>) {
     request["breakdown"] = json!("property:plan");
     let response = stack
         .http
-        .post(stack.query.url(&format!("/api/query/funnel?{scope}")))
+        .post(stack.query().url(&format!("/api/query/funnel?{scope}")))
         .bearer_auth(admin)
         .json(&request)
         .send()
@@ -130,7 +130,7 @@ pub(crate) async fn funnel_and_retention(fixture: &Fixture<'_>) {
     // Retention by day: cohorts by the first pageview's Berlin day, returns 0..2 days later.
     let response = stack
         .http
-        .post(stack.query.url(&format!("/api/query/retention?{scope}")))
+        .post(stack.query().url(&format!("/api/query/retention?{scope}")))
         .bearer_auth(admin)
         .json(&json!({ "start_event": "$pageview", "return_event": "$pageview", "period": "day", "periods": 3 }))
         .send()

@@ -39,7 +39,7 @@ async fn the_live_feed_shows_an_event_within_a_second_and_counts_active_users() 
         .http
         .get(
             stack
-                .query
+                .query()
                 .url(&format!("/api/query/live?project_id={project}")),
         )
         .bearer_auth(&admin)
@@ -65,7 +65,7 @@ async fn the_live_feed_shows_an_event_within_a_second_and_counts_active_users() 
     let id = Uuid::new_v4().to_string();
     let response = stack
         .http
-        .post(stack.ingest.url("/e/"))
+        .post(stack.ingest().url("/e/"))
         .json(
             &json!({ "api_key": key, "uuid": id, "event": "live-click", "distinct_id": "watcher" }),
         )

@@ -4,106 +4,49 @@
 
 use std::time::{Duration, Instant};
 
-use devstack::nats::NatsUser;
-use devstack::test::{
-    ClickHouseDb, PostgresDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness,
-};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::ServiceHandle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Auth (access tokens living `access_ttl_secs`), ingest, the sink (which creates the events
 /// table query counts active users in) and query on one NATS, each as its own NATS user (query's
 /// may subscribe to the live feed and to `auth.user.>`).
 struct Stack {
-    _nats: TestNats,
-    _pg: PostgresDb,
-    _ch: ClickHouseDb,
-    auth: ServiceHandle,
-    ingest: ServiceHandle,
-    _sink: ServiceHandle,
-    query: ServiceHandle,
+    services: TestStack,
     http: reqwest::Client,
 }
 
 impl Stack {
     fn start(access_ttl_secs: u64) -> Self {
-        let nats = TestNats::start().expect("nats");
-        let pg = PostgresDb::create().expect("postgres");
-        let ch = ClickHouseDb::unique();
-        let auth = spawn_service("auth", {
-            let mut config = auth::Config::with_defaults(
-                HttpConfig::ephemeral(),
-                NatsConfig {
-                    url: nats.url_for(NatsUser::Auth),
-                },
-                PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-            )
-            .expect("config");
-            config.first_admin = Some((ADMIN.to_owned(), plumbing::config::Secret::new(PASSWORD)));
-            config.tokens.access_ttl_secs = access_ttl_secs;
-            move |l, s| auth::run(config, l, s)
-        })
-        .expect("auth");
-        let ingest = spawn_service("ingest", {
-            let config = ingest::Config::new(
-                HttpConfig::ephemeral(),
-                NatsConfig {
-                    url: nats.url_for(NatsUser::Ingest),
-                },
-                ingest::AuthConfig::at(auth.url("")),
-            );
-            move |l, s| ingest::run(config, l, s)
-        })
-        .expect("ingest");
-        let sink = spawn_service("sink", {
-            let config = sink::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig {
-                    url: nats.url_for(NatsUser::Sink),
-                },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                batch: sink::BatchSettings::default(),
-            };
-            move |l, s| sink::run(config, l, s)
-        })
-        .expect("sink");
-        let query = spawn_service("query", {
-            let config = query::Config {
-                http: HttpConfig::ephemeral(),
-                nats: NatsConfig {
-                    url: nats.url_for(NatsUser::Query),
-                },
-                clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-                auth: plumbing::jwt::AuthConfig::at(auth.url("")),
-                limits: query::Limits::default(),
-                sql_log: None,
-            };
-            move |l, s| query::run(config, l, s)
-        })
-        .expect("query");
-        for service in [&auth, &ingest, &sink, &query] {
-            wait_for_readiness(service, 200).expect("ready");
-        }
+        let services = TestStack::builder()
+            .everything()
+            .configure_auth(move |config| config.tokens.access_ttl_secs = access_ttl_secs)
+            .configure_sink(|config| config.batch = sink::BatchSettings::default())
+            .start()
+            .expect("the stack starts");
         Self {
-            _nats: nats,
-            _pg: pg,
-            _ch: ch,
-            auth,
-            ingest,
-            _sink: sink,
-            query,
+            services,
             http: reqwest::Client::new(),
         }
     }
 
+    fn auth(&self) -> &ServiceHandle {
+        self.services.auth()
+    }
+
+    fn ingest(&self) -> &ServiceHandle {
+        self.services.ingest()
+    }
+
+    fn query(&self) -> &ServiceHandle {
+        self.services.query()
+    }
+
     fn token(&self, email: &str) -> String {
         devstack::test::access_token(
-            self.auth.addr.port(),
+            self.auth().addr.port(),
             email,
             PASSWORD,
             Duration::from_secs(30),
@@ -115,7 +58,7 @@ impl Stack {
     async fn project(&self) -> (String, String) {
         let created: Value = self
             .http
-            .post(self.auth.url("/api/admin/projects"))
+            .post(self.auth().url("/api/admin/projects"))
             .bearer_auth(self.token(ADMIN))
             .json(&json!({ "name": "Live" }))
             .send()
@@ -146,7 +89,7 @@ impl Stack {
     async fn open(&self, token: &str, project: &str) -> reqwest::Result<reqwest::Response> {
         self.http
             .get(
-                self.query
+                self.query()
                     .url(&format!("/api/query/live?project_id={project}")),
             )
             .bearer_auth(token)
@@ -157,7 +100,7 @@ impl Stack {
     /// Sends the PostHog event `uuid` with the write key `key`: ingest's status.
     async fn send(&self, key: &str, uuid: &str) -> StatusCode {
         self.http
-            .post(self.ingest.url("/e/"))
+            .post(self.ingest().url("/e/"))
             .json(&json!({ "api_key": key, "uuid": uuid, "event": "live-click", "distinct_id": "watcher" }))
             .send()
             .await
@@ -248,7 +191,7 @@ async fn a_live_feed_ends_when_an_admin_disables_its_caller() {
     let email = "watcher@example.com";
     let registered = stack
         .http
-        .post(stack.auth.url("/api/auth/register"))
+        .post(stack.auth().url("/api/auth/register"))
         .json(&json!({ "email": email, "password": PASSWORD }))
         .send()
         .await
@@ -258,7 +201,7 @@ async fn a_live_feed_ends_when_an_admin_disables_its_caller() {
     let user_path = format!("/api/admin/users/{}", user["id"].as_str().expect("user id"));
     let promoted = stack
         .http
-        .patch(stack.auth.url(&user_path))
+        .patch(stack.auth().url(&user_path))
         .bearer_auth(&admin)
         .json(&json!({ "role": "analyst" }))
         .send()
@@ -280,7 +223,7 @@ async fn a_live_feed_ends_when_an_admin_disables_its_caller() {
 
     let disabled = stack
         .http
-        .patch(stack.auth.url(&user_path))
+        .patch(stack.auth().url(&user_path))
         .bearer_auth(&admin)
         .json(&json!({ "disabled": true }))
         .send()

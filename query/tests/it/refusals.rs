@@ -2,8 +2,7 @@
 //! or hostile, a method the path does not answer, and a query over its memory cap, each with its
 //! status and a message naming the problem.
 
-use devstack::test::{spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::test::wait_for_readiness;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -163,23 +162,15 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     );
 
     // A query over its memory cap is stopped by ClickHouse and answered 503, in JSON.
-    let starved = spawn_service("query", {
-        let config = query::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig {
-                url: stack._nats.url(),
-            },
-            clickhouse: ClickHouseConfig::local(stack._ch.server().http_port(), &stack._ch.name),
-            auth: plumbing::jwt::AuthConfig::at(stack.auth.url("")),
-            limits: query::Limits {
+    let starved = stack
+        .services
+        .another_query(|config| {
+            config.limits = query::Limits {
                 max_memory_bytes: 1024,
                 ..query::Limits::default()
-            },
-            sql_log: None,
-        };
-        move |l, s| query::run(config, l, s)
-    })
-    .expect("query");
+            };
+        })
+        .expect("query");
     wait_for_readiness(&starved, 200).expect("ready");
     let response = stack
         .http

@@ -94,9 +94,8 @@ async fn the_system_figures_count_the_stream_and_the_table_and_their_sql_runs_on
             .expect("the events DDL runs on current ClickHouse");
     }
     let rows = stack
-        ._ch
-        .server()
-        .query_in(&stack._ch.name, "SELECT * FROM events FORMAT Values")
+        .services
+        .clickhouse_sql("SELECT * FROM events FORMAT Values")
         .expect("rows");
     chdb.query(&format!("INSERT INTO default.events VALUES {rows}"))
         .expect("rows copied");
