@@ -92,13 +92,13 @@ impl From<sqlx::Error> for ApiError {
 // themselves are `ApiError`s), hence `dead_code` allowed on each.
 
 /// 400 for input that does not parse or validate.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 400, description = "bad input")]
 pub(crate) struct BadInput(ErrorBody);
 
 /// 401 and 403 of every route the `Admin` extractor guards.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 pub(crate) enum AdminRefusals {
     #[response(status = 401, description = "no valid bearer token")]
@@ -108,19 +108,19 @@ pub(crate) enum AdminRefusals {
 }
 
 /// 403 of the caller's own routes: they check no role, only that the account is enabled.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 403, description = "the account is disabled")]
 pub(crate) struct AccountDisabled(ErrorBody);
 
 /// 404 for a user or project id that does not exist.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, description = "no such user or project")]
 pub(crate) struct NotFound(ErrorBody);
 
 /// 409 when the entity changed between read and write, or the last-admin rule refuses.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 409,
@@ -129,19 +129,19 @@ pub(crate) struct NotFound(ErrorBody);
 pub(crate) struct Conflict(ErrorBody);
 
 /// 413 of every route with a JSON body.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 413, description = "the body is too large")]
 pub(crate) struct TooLarge(ErrorBody);
 
 /// 429 with `Retry-After`.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 429, description = "too many requests (Retry-After)")]
 pub(crate) struct RateLimited(ErrorBody);
 
 /// 503 of every route that reads or writes state.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 503, description = "a dependency is down; retry")]
 pub(crate) struct Unavailable(ErrorBody);

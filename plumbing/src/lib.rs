@@ -5,7 +5,7 @@
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
 pub mod config;
-pub mod connect;
+mod connect;
 pub mod error;
 pub mod forwarded;
 pub mod health;

@@ -6,7 +6,7 @@ use devstack::demo::{MAX_BATCH_EVENTS, Options, Plan};
 use crate::local;
 
 /// Send a running stack (default: the `up` stack's edge) weeks of made-up traffic through the public SDK routes
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub(crate) struct Args {
     /// Edge's base URL [default: the `up` stack's edge]
     #[arg(long)]
@@ -29,6 +29,21 @@ pub(crate) struct Args {
     /// Events per request [default: 500]
     #[arg(long, value_parser = batch)]
     batch: Option<u32>,
+}
+
+/// Everything but the password, which must not reach a log.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("url", &self.url)
+            .field("days", &self.days)
+            .field("visitors", &self.visitors)
+            .field("seed", &self.seed)
+            .field("email", &self.email)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("batch", &self.batch)
+            .finish()
+    }
 }
 
 impl Args {

@@ -1,6 +1,7 @@
 //! The shape of the code, checked on every `cargo xtask test`: no module of a crate reaches
-//! itself again through the modules it uses (imports run one way), and no source file or function
-//! grows past what a reader takes in at once, unless a comment says why it must be one piece.
+//! itself again through the modules it uses (imports run one way), no source file or function
+//! grows past what a reader takes in at once unless a comment says why it must be one piece, and
+//! every module says in its first line what it is for.
 //!
 //! It reads the sources as text (module paths from file paths, `crate::`, `super::`, `self::`
 //! and child-module paths from the code), so it needs no compiler and runs in milliseconds.
@@ -54,6 +55,27 @@ fn files_and_functions_stay_small_or_say_why_not() {
         too_large.is_empty(),
         "split these, or say why one must stay whole with a `{EXEMPTION}` comment:\n{}",
         too_large.join("\n")
+    );
+}
+
+#[test]
+fn every_module_opens_with_a_line_saying_what_it_is_for() {
+    let silent: Vec<String> = crates()
+        .iter()
+        .flat_map(|krate| &krate.files)
+        .filter(|file| {
+            !file
+                .lines
+                .iter()
+                .find(|line| !line.trim().is_empty())
+                .is_some_and(|first| first.starts_with("//!"))
+        })
+        .map(|file| file.path.clone())
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "open these with a `//!` line saying what the module is for:\n{}",
+        silent.join("\n")
     );
 }
 

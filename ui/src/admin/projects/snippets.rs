@@ -1,5 +1,5 @@
 //! The copy-paste set-up for a project: how each SDK ingest understands is pointed at this
-//! server with a write key. Each text follows what ingest reads (`ingest/src/api.rs`): PostHog
+//! server with a write key. Each text follows what ingest reads (`ingest/src/wire/`): PostHog
 //! posts to `/e/` with the key as `api_key`, Segment's browser SDK batches to `<apiHost>/b`
 //! with `writeKey` in the body, Plausible names the site by a domain the project lists, Umami
 //! by the project id.
