@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::common::{KEY, Pipeline};
 use async_nats::jetstream;
-use devstack::test::{ClickHouseDb, spawn_service};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::stack::Service;
+use devstack::test::ClickHouseDb;
+use plumbing::config::ClickHouseConfig;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -61,7 +62,7 @@ async fn send(pipeline: &Pipeline, events: &[(Uuid, usize)]) -> (StatusCode, Opt
         .collect();
     let response = pipeline
         .http
-        .post(pipeline.ingest.url("/batch/"))
+        .post(pipeline.ingest().url("/batch/"))
         .json(&json!({ "api_key": KEY, "batch": batch }))
         .send()
         .await
@@ -72,21 +73,6 @@ async fn send(pipeline: &Pipeline, events: &[(Uuid, usize)]) -> (StatusCode, Opt
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     (response.status(), retry_after)
-}
-
-fn start_sink(pipeline: &Pipeline, database: &str) -> devstack::test::ServiceHandle {
-    let config = sink::Config {
-        http: HttpConfig::ephemeral(),
-        nats: NatsConfig {
-            url: pipeline.nats.url(),
-        },
-        clickhouse: ClickHouseConfig::local(pipeline.db.server().http_port(), database),
-        batch: sink::BatchSettings {
-            max_wait_ms: 50,
-            ..Default::default()
-        },
-    };
-    spawn_service("sink", move |l, s| sink::run(config, l, s)).expect("sink")
 }
 
 async fn wait_for(pipeline: &Pipeline, what: &str, sql: &str, expected: String) {
@@ -101,7 +87,7 @@ async fn wait_for(pipeline: &Pipeline, what: &str, sql: &str, expected: String) 
 async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_refuses() {
     let mut pipeline = Pipeline::start().await;
     let js = jetstream::new(
-        plumbing::streams::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.stack.nats().url())
             .await
             .expect("nats"),
     );
@@ -142,12 +128,7 @@ async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_r
     .expect("history");
 
     // The sink stops: the backlog fills up to its budget, then ingest refuses with a 503.
-    pipeline
-        .sink
-        .take()
-        .expect("the sink")
-        .stop()
-        .expect("stops");
+    pipeline.stack.stop(Service::Sink).expect("stops");
     let mut accepted = Vec::new();
     let mut refused = None;
     for n in 0..(3 * BACKLOG as usize) {
@@ -171,7 +152,10 @@ async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_r
     assert_eq!(state(&js, "EVENTS").await.messages, accepted.len() as u64);
 
     // The sink returns: every accepted event is stored once, and the backlog empties.
-    let _sink = start_sink(&pipeline, &pipeline.db.name);
+    pipeline
+        .stack
+        .restart(Service::Sink)
+        .expect("the sink starts again");
     let total = STEADY + accepted.len();
     wait_for(
         &pipeline,

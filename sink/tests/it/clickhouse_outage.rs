@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use devstack::test::{PrivateClickHouse, TestNats, spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::stack::{Fault, TestStack};
+use devstack::test::wait_for_readiness;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -28,38 +28,20 @@ async fn ack_floor(js: &jetstream::Context) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it_returns() {
-    let nats = TestNats::start().expect("nats");
-    let mut clickhouse = PrivateClickHouse::start().expect("clickhouse");
+    let mut stack = TestStack::builder()
+        .ingest()
+        .sink()
+        .fault(Fault::ClickHouseOutage)
+        .start_servers()
+        .expect("servers start");
     let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(&nats, project, KEY).await;
-    let ingest = spawn_service("ingest", {
-        let config = ingest::Config::new(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            ingest::AuthConfig::at("http://127.0.0.1:9".to_owned()),
-        );
-        move |l, s| ingest::run(config, l, s)
-    })
-    .expect("ingest");
-    let sink = spawn_service("sink", {
-        let config = sink::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(clickhouse.server.http_port(), "analytics"),
-            batch: sink::BatchSettings {
-                max_wait_ms: 50,
-                ..Default::default()
-            },
-        };
-        move |l, s| sink::run(config, l, s)
-    })
-    .expect("sink");
-    wait_for_readiness(&ingest, 200).expect("ingest ready");
-    wait_for_readiness(&sink, 200).expect("sink ready");
+    let js = crate::common::prepare_streams(stack.nats(), project, KEY).await;
+    stack.start_services().expect("ingest and the sink start");
     let http = reqwest::Client::new();
+    let batch_url = stack.ingest().url("/batch/");
     let send = |count: usize| {
         let http = http.clone();
-        let url = ingest.url("/batch/");
+        let url = batch_url.clone();
         async move {
             for _ in 0..count / 100 {
                 let batch: Vec<_> = (0..100)
@@ -75,16 +57,16 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
             }
         }
     };
-    let stored = |server: &devstack::clickhouse::ClickHouse| {
-        server
-            .query("SELECT count() FROM analytics.events")
+    let stored = |stack: &TestStack| {
+        stack
+            .clickhouse_sql("SELECT count() FROM events")
             .map(|n| n.trim().to_owned())
             .unwrap_or_default()
     };
 
     send(1_000).await;
     devstack::wait::until_async("the first 1000 stored", Duration::from_secs(30), || async {
-        stored(&clickhouse.server) == "1000"
+        stored(&stack) == "1000"
     })
     .await
     .expect("stored");
@@ -97,8 +79,8 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
     .await
     .expect("acked");
 
-    clickhouse.server.stop();
-    wait_for_readiness(&sink, 503).expect("the sink reports ClickHouse down");
+    stack.stop_clickhouse().expect("clickhouse stops");
+    wait_for_readiness(stack.sink(), 503).expect("the sink reports ClickHouse down");
     send(2_000).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(
@@ -107,16 +89,15 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
         "nothing acked while ClickHouse was down"
     );
 
-    clickhouse.restart().expect("clickhouse restarts");
+    stack.restart_clickhouse().expect("clickhouse restarts");
     devstack::wait::until_async("all 3000 stored", Duration::from_secs(90), || async {
-        stored(&clickhouse.server) == "3000"
+        stored(&stack) == "3000"
     })
     .await
-    .unwrap_or_else(|err| panic!("{err}: {} stored", stored(&clickhouse.server)));
+    .unwrap_or_else(|err| panic!("{err}: {} stored", stored(&stack)));
     assert_eq!(
-        clickhouse
-            .server
-            .query("SELECT uniqExact(event_id) FROM analytics.events")
+        stack
+            .clickhouse_sql("SELECT uniqExact(event_id) FROM events")
             .expect("query")
             .trim(),
         "3000"
@@ -126,28 +107,23 @@ async fn with_clickhouse_down_ingest_still_accepts_and_nothing_is_acked_until_it
 /// The sink's metric `name` (its line `name value` in `/metrics`).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_of_two_months_waits_out_an_outage_longer_than_ack_wait_delivered_once() {
-    let nats = TestNats::start().expect("nats");
-    let mut clickhouse = PrivateClickHouse::start().expect("clickhouse");
-    let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(&nats, project, KEY).await;
     // One batch of exactly the 20 events below: it closes when full.
-    let sink = spawn_service("sink", {
-        let config = sink::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(clickhouse.server.http_port(), "analytics"),
-            batch: sink::BatchSettings {
+    let mut stack = TestStack::builder()
+        .configure_sink(|config| {
+            config.batch = sink::BatchSettings {
                 max_messages: 20,
                 max_wait_ms: 60_000,
                 ..Default::default()
-            },
-        };
-        move |l, s| sink::run(config, l, s)
-    })
-    .expect("sink");
-    wait_for_readiness(&sink, 200).expect("sink ready");
-    clickhouse.server.stop();
-    wait_for_readiness(&sink, 503).expect("the sink reports ClickHouse down");
+            };
+        })
+        .fault(Fault::ClickHouseOutage)
+        .start_servers()
+        .expect("servers start");
+    let project = Uuid::now_v7();
+    let js = crate::common::prepare_streams(stack.nats(), project, KEY).await;
+    stack.start_services().expect("the sink starts");
+    stack.stop_clickhouse().expect("clickhouse stops");
+    wait_for_readiness(stack.sink(), 503).expect("the sink reports ClickHouse down");
 
     // Ten events of January and ten of February: the batch is stored one month after the
     // other, so February waits while January is retried.
@@ -177,11 +153,10 @@ async fn a_batch_of_two_months_waits_out_an_outage_longer_than_ack_wait_delivere
     // delivered again.
     tokio::time::sleep(Duration::from_secs(75)).await;
 
-    clickhouse.restart().expect("clickhouse restarts");
+    stack.restart_clickhouse().expect("clickhouse restarts");
     let stored = || {
-        clickhouse
-            .server
-            .query("SELECT count(), uniqExact(toYYYYMM(date)) FROM analytics.events")
+        stack
+            .clickhouse_sql("SELECT count(), uniqExact(toYYYYMM(date)) FROM events")
             .map(|rows| rows.trim().to_owned())
             .unwrap_or_default()
     };
@@ -195,9 +170,9 @@ async fn a_batch_of_two_months_waits_out_an_outage_longer_than_ack_wait_delivere
         "every message delivered once"
     );
     assert_eq!(info.num_redelivered, 0);
-    assert_eq!(metric(&sink, "sink_already_stored_total"), Some(0.0));
+    assert_eq!(metric(stack.sink(), "sink_already_stored_total"), Some(0.0));
     assert_eq!(
-        metric(&sink, "sink_batch_rows_count"),
+        metric(stack.sink(), "sink_batch_rows_count"),
         Some(2.0),
         "one insert per month"
     );

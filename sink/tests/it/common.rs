@@ -1,14 +1,14 @@
-//! Shared by the sink's pipeline and fault tests: NATS, ClickHouse, ingest and the sink on
-//! real servers, and a project write key published the way auth publishes it.
+//! Shared by the sink's pipeline and fault tests: ingest and the sink in a
+//! `devstack::stack::TestStack`, the calls the tests make to them, and a project write key
+//! published the way auth publishes it.
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::auth::AuthEvent;
-use devstack::nats::NatsUser;
-use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::stack::TestStack;
+use devstack::test::{ServiceHandle, TestNats};
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -51,12 +51,10 @@ pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetst
     js
 }
 
+/// Ingest (without a quota: the load and fault tests here measure the pipeline, not the
+/// per-project quota, which ingest's own tests do) and the sink, on a project with [`KEY`].
 pub struct Pipeline {
-    pub nats: TestNats,
-    pub db: ClickHouseDb,
-    pub ingest: ServiceHandle,
-    /// The in-process sink; `None` when the test runs the sink binary itself.
-    pub sink: Option<ServiceHandle>,
+    pub stack: TestStack,
     pub project: Uuid,
     pub http: reqwest::Client,
 }
@@ -68,65 +66,33 @@ impl Pipeline {
 
     /// With the sink in this process, or without a sink (the test runs the binary).
     pub async fn start_with(in_process_sink: bool) -> Self {
-        Self::start_full(in_process_sink, "http://127.0.0.1:9".to_owned()).await
-    }
-
-    /// With ingest verifying tokens against the auth at `auth_url`.
-    pub async fn start_full(in_process_sink: bool, auth_url: String) -> Self {
-        let nats = TestNats::start().expect("nats");
-        let db = ClickHouseDb::unique();
+        let builder = TestStack::builder()
+            .configure_ingest(|config| config.quotas = ingest::quota::QuotaConfig::unlimited())
+            .clickhouse();
+        let builder = if in_process_sink {
+            builder.sink()
+        } else {
+            builder
+        };
+        let mut stack = builder.start_servers().expect("servers start");
         let project = Uuid::now_v7();
-        prepare_streams(&nats, project, KEY).await;
-
-        let ingest = spawn_service("ingest", {
-            let mut config = ingest::Config::new(
-                HttpConfig::ephemeral(),
-                NatsConfig {
-                    url: nats.url_for(NatsUser::Ingest),
-                },
-                ingest::AuthConfig::at(auth_url.clone()),
-            );
-            // The load and fault tests here measure the pipeline, not the per-project quota
-            // (ingest's own tests do): their bursts would be over it.
-            config.quotas = ingest::quota::QuotaConfig::unlimited();
-            move |l, s| ingest::run(config, l, s)
-        })
-        .expect("ingest");
-        let sink = in_process_sink.then(|| {
-            spawn_service("sink", {
-                let config = sink::Config {
-                    http: HttpConfig::ephemeral(),
-                    nats: NatsConfig {
-                        url: nats.url_for(NatsUser::Sink),
-                    },
-                    clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
-                    batch: sink::BatchSettings {
-                        max_wait_ms: 50,
-                        ..Default::default()
-                    },
-                };
-                move |l, s| sink::run(config, l, s)
-            })
-            .expect("sink")
-        });
-        wait_for_readiness(&ingest, 200).expect("ingest ready");
-        if let Some(sink) = &sink {
-            wait_for_readiness(sink, 200).expect("sink ready");
-        }
+        prepare_streams(stack.nats(), project, KEY).await;
+        stack.start_services().expect("the services start");
         Self {
-            nats,
-            db,
-            ingest,
-            sink,
+            stack,
             project,
             http: reqwest::Client::new(),
         }
     }
 
+    pub fn ingest(&self) -> &ServiceHandle {
+        self.stack.ingest()
+    }
+
     pub async fn send(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
         let response = self
             .http
-            .post(self.ingest.url(path))
+            .post(self.ingest().url(path))
             .header("content-type", "text/plain")
             .header("origin", "https://shop.example")
             .body(body)
@@ -147,17 +113,17 @@ impl Pipeline {
 
     /// `query`, or `None` while the database does not exist yet.
     pub fn try_query(&self, sql: &str) -> Option<String> {
-        self.db
-            .server()
-            .query(&sql.replace("{db}", &self.db.name))
+        let (server, db) = self.stack.clickhouse();
+        server
+            .query(&sql.replace("{db}", db))
             .ok()
             .map(|text| text.trim().to_owned())
     }
 
     pub fn query(&self, sql: &str) -> String {
-        self.db
-            .server()
-            .query(&sql.replace("{db}", &self.db.name))
+        let (server, db) = self.stack.clickhouse();
+        server
+            .query(&sql.replace("{db}", db))
             .expect("query")
             .trim()
             .to_owned()

@@ -8,27 +8,20 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream;
-use devstack::test::{ClickHouseDb, ServiceHandle, TestNats, spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::stack::TestStack;
+use plumbing::config::ClickHouseConfig;
 use sink::BatchSettings;
 
 use crate::common::metric;
 use uuid::Uuid;
 
-/// A sink on `nats` storing into `ch`, batching as `batch` says; ready when returned.
-fn start_sink(nats: &TestNats, ch: &ClickHouseDb, batch: BatchSettings) -> ServiceHandle {
-    let sink = spawn_service("sink", {
-        let config = sink::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-            batch,
-        };
-        move |l, s| sink::run(config, l, s)
-    })
-    .expect("sink");
-    wait_for_readiness(&sink, 200).expect("ready");
-    sink
+/// The servers of a stack whose sink batches as `batch` says; the test prepares the stream
+/// and the table before the sink starts with `stack.start_services()`.
+fn sink_stack(batch: BatchSettings) -> TestStack {
+    TestStack::builder()
+        .configure_sink(move |config| config.batch = batch.clone())
+        .start_servers()
+        .expect("servers start")
 }
 
 /// The value of the sink's metric `name` (its line `name value` in `/metrics`).
@@ -64,23 +57,22 @@ fn now() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_later_events_are_stored()
  {
-    let nats = TestNats::start().expect("nats");
-    let ch = ClickHouseDb::unique();
+    let mut stack = sink_stack(BatchSettings::default());
     // An operator's column computed from a property: ClickHouse refuses the insert of an event
     // whose `amount` is not a number (code 6, CANNOT_PARSE_TEXT), about that row's contents.
-    let config = ClickHouseConfig::local(ch.server().http_port(), &ch.name);
-    sink::schema::apply(&plumbing::clickhouse::server_client(&config), &ch.name)
+    let (server, db) = stack.clickhouse();
+    let config = ClickHouseConfig::local(server.http_port(), db);
+    sink::schema::apply(&plumbing::clickhouse::server_client(&config), db)
         .await
         .expect("schema");
-    ch.server()
-        .query_in(
-            &ch.name,
+    stack
+        .clickhouse_sql(
             "ALTER TABLE events ADD COLUMN amount UInt32 DEFAULT \
              toUInt32(if(has(prop_keys, 'amount'), prop_values[indexOf(prop_keys, 'amount')], '0'))",
         )
         .expect("column added");
     let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(&nats, project, crate::common::KEY).await;
+    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
 
     // On the stream before the sink starts, so that it reads them as one batch.
     let at = now();
@@ -98,15 +90,12 @@ async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_l
         };
         publish(&js, project, name, &at, properties).await;
     }
-    let sink = start_sink(&nats, &ch, BatchSettings::default());
+    stack.start_services().expect("the sink starts");
+    let sink = stack.sink();
 
     let stored = |sql: &'static str| {
-        let ch = &ch;
-        move || {
-            ch.server()
-                .query_in(&ch.name, sql)
-                .map(|rows| rows.trim().to_owned())
-        }
+        let stack = &stack;
+        move || stack.clickhouse_sql(sql).map(|rows| rows.trim().to_owned())
     };
     let batch_mates = stored("SELECT count(), sum(amount) FROM events FINAL");
     devstack::wait::until("the four good rows", Duration::from_secs(30), || {
@@ -114,7 +103,7 @@ async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_l
     })
     .unwrap_or_else(|err| panic!("{err}: {:?}", batch_mates()));
     assert!(
-        metric(&sink, "sink_insert_failures_total").unwrap_or_default() >= 1.0,
+        metric(sink, "sink_insert_failures_total").unwrap_or_default() >= 1.0,
         "ClickHouse refused the batch first"
     );
 
@@ -151,7 +140,7 @@ async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_l
         let event: serde_json::Value = serde_json::from_slice(&letter.payload).expect("json");
         assert_eq!(event["properties"]["amount"], value);
     }
-    assert_eq!(metric(&sink, "sink_dead_lettered_total"), Some(2.0));
+    assert_eq!(metric(sink, "sink_dead_lettered_total"), Some(2.0));
     assert_eq!(
         stored("SELECT count() FROM events FINAL")().expect("count"),
         "5",
@@ -161,10 +150,14 @@ async fn rows_clickhouse_refuses_are_dead_lettered_while_their_batch_mates_and_l
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_spanning_150_months_is_stored_whole_with_one_insert_per_month() {
-    let nats = TestNats::start().expect("nats");
-    let ch = ClickHouseDb::unique();
+    // All 300 in one batch: it closes when full, long before its wait.
+    let mut stack = sink_stack(BatchSettings {
+        max_messages: 300,
+        max_wait_ms: 60_000,
+        ..BatchSettings::default()
+    });
     let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(&nats, project, crate::common::KEY).await;
+    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
     // An import: the first and the last second of each month from June 2013 to November
     // 2025, newest first. Current ClickHouse refuses an insert of more than 100 months.
     for index in (0..150).rev() {
@@ -178,20 +171,12 @@ async fn a_batch_spanning_150_months_is_stored_whole_with_one_insert_per_month()
             publish(&js, project, "imported", &at, serde_json::json!({})).await;
         }
     }
-    // All 300 in one batch: it closes when full, long before its wait.
-    let sink = start_sink(
-        &nats,
-        &ch,
-        BatchSettings {
-            max_messages: 300,
-            max_wait_ms: 60_000,
-            ..BatchSettings::default()
-        },
-    );
+    stack.start_services().expect("the sink starts");
+    let sink = stack.sink();
 
     let rows = || {
-        ch.server()
-            .query_in(&ch.name, "SELECT count() FROM events FINAL")
+        stack
+            .clickhouse_sql("SELECT count() FROM events FINAL")
             .map(|rows| rows.trim().to_owned())
     };
     devstack::wait::until("300 rows", Duration::from_secs(60), || {
@@ -199,9 +184,8 @@ async fn a_batch_spanning_150_months_is_stored_whole_with_one_insert_per_month()
     })
     .unwrap_or_else(|err| panic!("{err}: {:?}", rows()));
     assert_eq!(
-        ch.server()
-            .query_in(
-                &ch.name,
+        stack
+            .clickhouse_sql(
                 "SELECT uniqExact(toYYYYMM(date)), min(timestamp), max(timestamp), \
                  countIf(toYYYYMM(date) != toYYYYMM(timestamp)) FROM events"
             )
@@ -211,29 +195,31 @@ async fn a_batch_spanning_150_months_is_stored_whole_with_one_insert_per_month()
     );
     let partitions = format!(
         "SELECT uniqExact(partition) FROM system.parts WHERE database = '{}' AND table = 'events'",
-        ch.name
+        stack.clickhouse().1
     );
-    assert_eq!(ch.server().query(&partitions).expect("parts").trim(), "150");
+    assert_eq!(
+        stack.clickhouse_sql(&partitions).expect("parts").trim(),
+        "150"
+    );
     // One insert per month, each of the month's two rows, and none refused.
-    assert_eq!(metric(&sink, "sink_batch_rows_count"), Some(150.0));
-    assert_eq!(metric(&sink, "sink_batch_rows_sum"), Some(300.0));
-    assert_eq!(metric(&sink, "sink_insert_failures_total"), Some(0.0));
+    assert_eq!(metric(sink, "sink_batch_rows_count"), Some(150.0));
+    assert_eq!(metric(sink, "sink_batch_rows_sum"), Some(300.0));
+    assert_eq!(metric(sink, "sink_insert_failures_total"), Some(0.0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_stored_once() {
-    let nats = TestNats::start().expect("nats");
-    let ch = ClickHouseDb::unique();
-    let sink = start_sink(
-        &nats,
-        &ch,
-        BatchSettings {
-            max_wait_ms: 50,
-            ..Default::default()
-        },
+    let mut stack = sink_stack(BatchSettings {
+        max_wait_ms: 50,
+        ..Default::default()
+    });
+    stack.start_services().expect("the sink starts");
+    let sink = stack.sink();
+    let js = async_nats::jetstream::new(
+        plumbing::streams::connect(stack.nats().url())
+            .await
+            .expect("nats"),
     );
-    let js =
-        async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
 
     // Two dead letters of one project: an event ClickHouse once refused, and bytes that are no
     // event at all.
@@ -265,7 +251,7 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
 
     // The operator sees them in the sink's metrics too.
     devstack::wait::until("the DLQ gauge", Duration::from_secs(20), || {
-        metric(&sink, "sink_dlq_messages") == Some(2.0)
+        metric(sink, "sink_dlq_messages") == Some(2.0)
     })
     .expect("sink_dlq_messages 2");
 
@@ -291,16 +277,16 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
     assert!(String::from_utf8_lossy(&progress).contains("redriven 1/2"));
     let count = format!("SELECT count() FROM events WHERE event_id = '{event_id}'");
     devstack::wait::until("the redriven event stored", Duration::from_secs(30), || {
-        ch.server()
-            .query_in(&ch.name, &count)
+        stack
+            .clickhouse_sql(&count)
             .is_ok_and(|rows| rows.trim() == "1")
     })
     .expect("stored");
 
     devstack::wait::until("the gauges", Duration::from_secs(20), || {
-        metric(&sink, "sink_dlq_messages") == Some(1.0)
-            && metric(&sink, "sink_batch_rows_count") == Some(1.0)
-            && metric(&sink, "sink_consumer_pending") == Some(0.0)
+        metric(sink, "sink_dlq_messages") == Some(1.0)
+            && metric(sink, "sink_batch_rows_count") == Some(1.0)
+            && metric(sink, "sink_consumer_pending") == Some(0.0)
     })
     .expect("DLQ 1, one batch written, nothing pending");
 
@@ -322,11 +308,5 @@ async fn dead_letters_are_listed_with_their_reason_and_a_redriven_event_is_store
         .state
         .last_sequence;
     assert_eq!(published, 1, "one copy sent to EVENTS");
-    assert_eq!(
-        ch.server()
-            .query_in(&ch.name, &count)
-            .expect("count")
-            .trim(),
-        "1"
-    );
+    assert_eq!(stack.clickhouse_sql(&count).expect("count").trim(), "1");
 }

@@ -23,12 +23,12 @@ fn start_sink(pipeline: &Pipeline, dir: &TempDir, port: u16) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sink"));
     command
         .env("SINK_PORT", port.to_string())
-        .env("NATS_URL", pipeline.nats.url())
+        .env("NATS_URL", pipeline.stack.nats().url())
         .env(
             "CLICKHOUSE_PORT",
-            pipeline.db.server().http_port().to_string(),
+            pipeline.stack.clickhouse().0.http_port().to_string(),
         )
-        .env("CLICKHOUSE_DB", &pipeline.db.name)
+        .env("CLICKHOUSE_DB", pipeline.stack.clickhouse().1)
         .env("SINK_BATCH_SIZE", "2000")
         .env("SINK_BATCH_WAIT_MS", "100")
         .env("RUST_LOG", "warn");
@@ -149,7 +149,7 @@ async fn query_layer_count(pipeline: &Pipeline) -> usize {
         let mut config = auth::Config::with_defaults(
             HttpConfig::ephemeral(),
             NatsConfig {
-                url: pipeline.nats.url(),
+                url: pipeline.stack.nats().url(),
             },
             PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
         )
@@ -165,11 +165,11 @@ async fn query_layer_count(pipeline: &Pipeline) -> usize {
         let config = query::Config {
             http: HttpConfig::ephemeral(),
             nats: NatsConfig {
-                url: pipeline.nats.url(),
+                url: pipeline.stack.nats().url(),
             },
             clickhouse: ClickHouseConfig::local(
-                pipeline.db.server().http_port(),
-                &pipeline.db.name,
+                pipeline.stack.clickhouse().0.http_port(),
+                pipeline.stack.clickhouse().1,
             ),
             auth: plumbing::jwt::AuthConfig::at(auth.url("")),
             limits: query::Limits::default(),
@@ -253,7 +253,7 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
     let accepted = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..2)
         .map(|sender| {
-            let (http, url) = (pipeline.http.clone(), pipeline.ingest.url("/batch/"));
+            let (http, url) = (pipeline.http.clone(), pipeline.ingest().url("/batch/"));
             let range = sender * batches / 2..(sender + 1) * batches / 2;
             tokio::spawn(send_until_accepted(http, url, range, Arc::clone(&accepted)))
         })
@@ -263,10 +263,15 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
     })
     .await
     .expect("progress");
-    pipeline.nats.server.process_mut().kill();
+    pipeline.stack.nats_mut().server.process_mut().kill();
     let accepted_at_kill = accepted.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    pipeline.nats.server.restart().expect("nats restarts");
+    pipeline
+        .stack
+        .nats_mut()
+        .server
+        .restart()
+        .expect("nats restarts");
 
     let mut refusals = 0;
     for sender in senders {
@@ -302,7 +307,7 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
 async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
     let pipeline = Pipeline::start_with(false).await;
     let js = async_nats::jetstream::new(
-        plumbing::streams::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.stack.nats().url())
             .await
             .expect("nats"),
     );
@@ -328,7 +333,7 @@ async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
             .collect();
         let response = pipeline
             .http
-            .post(pipeline.ingest.url("/batch/"))
+            .post(pipeline.ingest().url("/batch/"))
             .body(json!({ "api_key": KEY, "batch": events }).to_string())
             .send()
             .await
@@ -358,11 +363,11 @@ async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
         let config = sink::Config {
             http: plumbing::config::HttpConfig::ephemeral(),
             nats: plumbing::config::NatsConfig {
-                url: pipeline.nats.url(),
+                url: pipeline.stack.nats().url(),
             },
             clickhouse: plumbing::config::ClickHouseConfig::local(
-                pipeline.db.server().http_port(),
-                &pipeline.db.name,
+                pipeline.stack.clickhouse().0.http_port(),
+                pipeline.stack.clickhouse().1,
             ),
             batch: sink::BatchSettings::default(),
         };

@@ -1,44 +1,33 @@
 //! The sink's operational endpoints and schema against real nats-server and ClickHouse.
 
-use devstack::test::{
-    ClickHouseDb, TestNats, assert_liveness_and_metrics, spawn_service, wait_for_readiness,
-};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig};
+use devstack::stack::TestStack;
+use devstack::test::{ClickHouseDb, assert_liveness_and_metrics, wait_for_readiness};
+use plumbing::config::ClickHouseConfig;
 
 #[test]
 fn sink_creates_its_table_is_ready_and_is_unavailable_when_nats_stops() -> anyhow::Result<()> {
-    let mut nats = TestNats::start()?;
-    let db = ClickHouseDb::unique();
-    let config = sink::Config {
-        http: HttpConfig::ephemeral(),
-        nats: NatsConfig { url: nats.url() },
-        clickhouse: ClickHouseConfig::local(db.server().http_port(), &db.name),
-        batch: sink::BatchSettings::default(),
-    };
-    let service = spawn_service("sink", move |listener, shutdown| {
-        sink::run(config, listener, shutdown)
-    })?;
+    let mut stack = TestStack::builder()
+        .configure_sink(|config| config.batch = sink::BatchSettings::default())
+        .start()?;
 
-    let ready = wait_for_readiness(&service, 200)?;
+    let ready = wait_for_readiness(stack.sink(), 200)?;
     assert_eq!(ready["checks"]["clickhouse"], "up", "{ready}");
     assert_eq!(ready["checks"]["nats"], "up", "{ready}");
-    let exists = db
-        .server()
-        .query(&format!("EXISTS TABLE {}.events", db.name))?;
+    let (server, db) = stack.clickhouse();
+    let exists = server.query(&format!("EXISTS TABLE {db}.events"))?;
     assert_eq!(
         exists.trim(),
         "1",
         "the events table exists in the test's database"
     );
-    let engine = db.server().query(&format!(
-        "SELECT engine FROM system.tables WHERE database = '{}' AND name = 'events'",
-        db.name
+    let engine = server.query(&format!(
+        "SELECT engine FROM system.tables WHERE database = '{db}' AND name = 'events'"
     ))?;
     assert_eq!(engine.trim(), "ReplacingMergeTree");
-    assert_liveness_and_metrics(&service, "sink", "sink_rows_inserted")?;
+    assert_liveness_and_metrics(stack.sink(), "sink", "sink_rows_inserted")?;
 
-    nats.server.stop();
-    let unready = wait_for_readiness(&service, 503)?;
+    stack.nats_mut().server.stop();
+    let unready = wait_for_readiness(stack.sink(), 503)?;
     assert_eq!(unready["checks"]["nats"], "down", "{unready}");
     assert_eq!(unready["checks"]["clickhouse"], "up", "{unready}");
     Ok(())

@@ -3,52 +3,20 @@
 
 use std::time::Duration;
 
-use devstack::test::{ClickHouseDb, PostgresDb, TestNats, spawn_service, wait_for_readiness};
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
+use devstack::stack::TestStack;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logged_in_user_sends_events_to_the_built_in_project_as_themselves() {
-    let nats = TestNats::start().expect("nats");
-    let pg = PostgresDb::create().expect("postgres");
-    let ch = ClickHouseDb::unique();
-    let auth = spawn_service("auth", {
-        let config = auth::Config::with_defaults(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-        )
-        .expect("config");
-        move |l, s| auth::run(config, l, s)
-    })
-    .expect("auth");
-    let ingest = spawn_service("ingest", {
-        let config = ingest::Config::new(
-            HttpConfig::ephemeral(),
-            NatsConfig { url: nats.url() },
-            ingest::AuthConfig::at(auth.url("")),
-        );
-        move |l, s| ingest::run(config, l, s)
-    })
-    .expect("ingest");
-    let _sink = spawn_service("sink", {
-        let config = sink::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
-            clickhouse: ClickHouseConfig::local(ch.server().http_port(), &ch.name),
-            batch: sink::BatchSettings {
-                max_wait_ms: 50,
-                ..Default::default()
-            },
-        };
-        move |l, s| sink::run(config, l, s)
-    })
-    .expect("sink");
-    for service in [&auth, &ingest] {
-        wait_for_readiness(service, 200).expect("ready");
-    }
+    let stack = TestStack::builder()
+        .configure_auth(|config| config.first_admin = None)
+        .ingest()
+        .sink()
+        .start()
+        .expect("the stack starts");
+    let (auth, ingest) = (stack.auth(), stack.ingest());
     let http = reqwest::Client::new();
     let register = json!({ "email": "ui@example.com", "password": "correct horse battery" });
     let response = http
@@ -115,8 +83,9 @@ async fn a_logged_in_user_sends_events_to_the_built_in_project_as_themselves() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     let query = |sql: &str| {
-        ch.server()
-            .query(&sql.replace("{db}", &ch.name))
+        let (server, db) = stack.clickhouse();
+        server
+            .query(&sql.replace("{db}", db))
             .map(|t| t.trim().to_owned())
             .unwrap_or_default()
     };

@@ -105,7 +105,7 @@ async fn posthog_bodies_of_every_shape_land_in_clickhouse_once() {
     // The 200s came after the PubAcks, so the stream is final: the retries were dropped there
     // (same Nats-Msg-Id), and the sink has nothing new to store.
     let js = async_nats::jetstream::new(
-        plumbing::streams::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.stack.nats().url())
             .await
             .expect("nats"),
     );
@@ -203,7 +203,7 @@ fn send_with_sdk(pipeline: &Pipeline, sdk: &str, count: usize, prefix: &str) {
         .args([
             "send.mjs",
             sdk,
-            &pipeline.ingest.url(""),
+            &pipeline.ingest().url(""),
             KEY,
             &count.to_string(),
             prefix,
@@ -248,7 +248,7 @@ async fn segment_routes_take_the_key_from_basic_auth_or_the_body() {
         base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"))
     );
     let send = |path: &str, body: Value, auth: Option<String>| {
-        let mut request = pipeline.http.post(pipeline.ingest.url(path)).json(&body);
+        let mut request = pipeline.http.post(pipeline.ingest().url(path)).json(&body);
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
@@ -293,7 +293,7 @@ async fn segment_routes_take_the_key_from_basic_auth_or_the_body() {
 async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
     let pipeline = Pipeline::start().await;
     let js = async_nats::jetstream::new(
-        plumbing::streams::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.stack.nats().url())
             .await
             .expect("nats"),
     );
@@ -351,7 +351,7 @@ async fn a_poison_message_goes_to_the_dlq_and_its_batch_mates_are_stored() {
 async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
     let pipeline = Pipeline::start().await;
     let js = async_nats::jetstream::new(
-        plumbing::streams::connect(pipeline.nats.url())
+        plumbing::streams::connect(pipeline.stack.nats().url())
             .await
             .expect("nats"),
     );
@@ -372,7 +372,7 @@ async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
     let post = |path: &str, body: Value| {
         let request = pipeline
             .http
-            .post(pipeline.ingest.url(path))
+            .post(pipeline.ingest().url(path))
             .header("content-type", "text/plain")
             .header("user-agent", CHROME)
             .body(body.to_string());
@@ -386,7 +386,7 @@ async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
     devstack::wait::until_async("the domain to be known", Duration::from_secs(5), || async {
         pipeline
             .http
-            .post(pipeline.ingest.url("/api/event"))
+            .post(pipeline.ingest().url("/api/event"))
             .body(
                 json!({ "n": "probe", "u": "https://site.example/", "d": "site.example" })
                     .to_string(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use devstack::test::{ClickHouseDb, TestNats};
+use devstack::stack::TestStack;
 use plumbing::config::ClickHouseConfig;
 use uuid::Uuid;
 
@@ -27,18 +27,25 @@ async fn publish_event(js: &async_nats::jetstream::Context, project: Uuid, name:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
-    let nats = TestNats::start().expect("nats");
-    let js =
-        async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
+    let stack = TestStack::builder()
+        .nats()
+        .clickhouse()
+        .start()
+        .expect("nats and clickhouse start");
+    let js = async_nats::jetstream::new(
+        plumbing::streams::connect(stack.nats().url())
+            .await
+            .expect("nats"),
+    );
     plumbing::streams::provision(
         &js,
         &plumbing::streams::Definitions::bundled().expect("definitions"),
     )
     .await
     .expect("streams");
-    let db = ClickHouseDb::unique();
-    let config = ClickHouseConfig::local(db.server().http_port(), &db.name);
-    sink::schema::apply(&plumbing::clickhouse::server_client(&config), &db.name)
+    let (server, db) = stack.clickhouse();
+    let config = ClickHouseConfig::local(server.http_port(), db);
+    sink::schema::apply(&plumbing::clickhouse::server_client(&config), db)
         .await
         .expect("schema");
     let clickhouse = plumbing::clickhouse::client(&config);
@@ -68,11 +75,10 @@ async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     .await
     .expect("history");
     let count = |project: Uuid| {
-        db.server()
-            .query_in(
-                &db.name,
-                &format!("SELECT count() FROM events WHERE project_id = '{project}'"),
-            )
+        stack
+            .clickhouse_sql(&format!(
+                "SELECT count() FROM events WHERE project_id = '{project}'"
+            ))
             .expect("count")
             .trim()
             .to_owned()
