@@ -30,6 +30,7 @@ use services::{Configs, NOWHERE};
 pub struct Builder {
     servers: Wanted,
     configs: Configs,
+    later: Vec<Service>,
 }
 
 impl Builder {
@@ -57,6 +58,14 @@ impl Builder {
             Fault::ClickHouseOutage => self.servers.private_clickhouse = true,
             Fault::PostgresOutage => self.servers.private_postgres = true,
         }
+        self
+    }
+
+    /// `service`, which the builder names as well, left for the test to start in its course
+    /// ([`TestStack::start_service`]) instead of with the others (a sink that drains what
+    /// piled up while none ran, say).
+    pub fn later(mut self, service: Service) -> Self {
+        self.later.push(service);
         self
     }
 
@@ -139,6 +148,7 @@ impl Builder {
             auth: None,
             servers: Servers::start(self.servers)?,
             configs: self.configs,
+            later: self.later,
         })
     }
 }
@@ -152,6 +162,7 @@ pub struct TestStack {
     auth: Option<ServiceHandle>,
     servers: Servers,
     configs: Configs,
+    later: Vec<Service>,
 }
 
 impl TestStack {
@@ -159,15 +170,17 @@ impl TestStack {
         Builder::default()
     }
 
-    /// Starts the services the builder named that are not running: auth first (and waits
-    /// until it is ready, with its first admin), then the others at once; waits until every
-    /// one of them is ready.
+    /// Starts the services the builder named that are not running, but for those it left for
+    /// [`TestStack::start_service`]: auth first (and waits until it is ready, with its first
+    /// admin), then the others at once; waits until every one of them is ready.
     pub fn start_services(&mut self) -> anyhow::Result<()> {
-        if self.configs.wants(Service::Auth) && self.auth.is_none() {
-            self.start(Service::Auth)?;
+        let now =
+            |stack: &Self, service| stack.configs.wants(service) && !stack.later.contains(&service);
+        if now(self, Service::Auth) {
+            self.start_service(Service::Auth)?;
         }
         for service in Service::ALL {
-            if self.configs.wants(service) && self.slot(service).is_none() {
+            if now(self, service) && self.running(service).is_none() {
                 let handle = self.spawn(service, None)?;
                 *self.slot(service) = Some(handle);
             }
@@ -333,7 +346,14 @@ impl TestStack {
         self.servers.private_postgres()?.server.restart()
     }
 
-    fn start(&mut self, service: Service) -> anyhow::Result<()> {
+    /// Starts `service`, which the builder named, unless it runs; waits until it is ready.
+    pub fn start_service(&mut self, service: Service) -> anyhow::Result<()> {
+        if !self.configs.wants(service) {
+            anyhow::bail!("the builder did not name {}", service.name());
+        }
+        if self.running(service).is_some() {
+            return Ok(());
+        }
         let handle = self.spawn(service, None)?;
         wait_for_readiness(&handle, 200)?;
         *self.slot(service) = Some(handle);
