@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::auth::AuthEvent;
-use devstack::stack::TestStack;
+use devstack::stack::{Builder, TestStack};
 use devstack::test::{ServiceHandle, TestNats};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -66,15 +66,22 @@ impl Pipeline {
 
     /// With the sink in this process, or without a sink (the test runs the binary).
     pub async fn start_with(in_process_sink: bool) -> Self {
-        let builder = TestStack::builder()
-            .configure_ingest(|config| config.quotas = ingest::quota::QuotaConfig::unlimited())
-            .clickhouse();
-        let builder = if in_process_sink {
+        let builder = TestStack::builder();
+        Self::start_on(if in_process_sink {
             builder.sink()
         } else {
             builder
-        };
-        let mut stack = builder.start_servers().expect("servers start");
+        })
+        .await
+    }
+
+    /// Ingest and what else `builder` names (services it leaves for later, say).
+    pub async fn start_on(builder: Builder) -> Self {
+        let mut stack = builder
+            .configure_ingest(|config| config.quotas = ingest::quota::QuotaConfig::unlimited())
+            .clickhouse()
+            .start_servers()
+            .expect("servers start");
         let project = Uuid::now_v7();
         prepare_streams(stack.nats(), project, KEY).await;
         stack.start_services().expect("the services start");

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::common::{KEY, Pipeline};
 use devstack::ports::free_port;
 use devstack::process::{Options, Process};
+use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
 use devstack::test::TempDir;
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -42,7 +42,17 @@ fn start_sink(pipeline: &Pipeline, dir: &TempDir, port: u16) -> Process {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing_twice() {
-    let pipeline = Arc::new(Pipeline::start_with(false).await);
+    // Auth and query count what was stored once the load is over.
+    let mut pipeline = Arc::new(
+        Pipeline::start_on(
+            TestStack::builder()
+                .auth()
+                .query()
+                .later(Service::Auth)
+                .later(Service::Query),
+        )
+        .await,
+    );
     let dir = TempDir::new("sink-kill").expect("dir");
     let port = free_port().expect("port");
     let mut sink = start_sink(&pipeline, &dir, port);
@@ -123,7 +133,7 @@ async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing
         "every event stored exactly once"
     );
     assert_eq!(
-        query_layer_count(&pipeline).await,
+        query_layer_count(Arc::get_mut(&mut pipeline).expect("the senders are done")).await,
         BATCHES * BATCH_SIZE,
         "the query API counts each event once"
     );
@@ -141,49 +151,14 @@ async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing
 }
 
 /// The events of the pipeline's project today, as the query API's overview counts them, asked
-/// by an admin of a real auth.
-async fn query_layer_count(pipeline: &Pipeline) -> usize {
-    const PASSWORD: &str = "correct horse battery staple";
-    let pg = devstack::test::PostgresDb::create().expect("postgres");
-    let auth = devstack::test::spawn_service("auth", {
-        let mut config = auth::Config::with_defaults(
-            HttpConfig::ephemeral(),
-            NatsConfig {
-                url: pipeline.stack.nats().url(),
-            },
-            PostgresConfig::local(pg.server().port(), &pg.name, pg.server().password()),
-        )
-        .expect("config");
-        config.first_admin = Some((
-            "admin@example.com".to_owned(),
-            plumbing::config::Secret::new(PASSWORD),
-        ));
-        move |l, s| auth::run(config, l, s)
-    })
-    .expect("auth");
-    let query = devstack::test::spawn_service("query", {
-        let config = query::Config {
-            http: HttpConfig::ephemeral(),
-            nats: NatsConfig {
-                url: pipeline.stack.nats().url(),
-            },
-            clickhouse: ClickHouseConfig::local(
-                pipeline.stack.clickhouse().0.http_port(),
-                pipeline.stack.clickhouse().1,
-            ),
-            auth: plumbing::jwt::AuthConfig::at(auth.url("")),
-            limits: query::Limits::default(),
-            sql_log: None,
-        };
-        move |l, s| query::run(config, l, s)
-    })
-    .expect("query");
-    for service in [&auth, &query] {
-        devstack::test::wait_for_readiness(service, 200).expect("ready");
+/// by an admin of a real auth (both started now).
+async fn query_layer_count(pipeline: &mut Pipeline) -> usize {
+    for service in [Service::Auth, Service::Query] {
+        pipeline.stack.start_service(service).expect("starts");
     }
     let token = devstack::test::access_token(
-        auth.addr.port(),
-        "admin@example.com",
+        pipeline.stack.auth().addr.port(),
+        ADMIN,
         PASSWORD,
         Duration::from_secs(30),
     )
@@ -197,7 +172,7 @@ async fn query_layer_count(pipeline: &Pipeline) -> usize {
     );
     let body: serde_json::Value = pipeline
         .http
-        .get(query.url(&path))
+        .get(pipeline.stack.query().url(&path))
         .bearer_auth(token)
         .send()
         .await
@@ -305,7 +280,12 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
-    let pipeline = Pipeline::start_with(false).await;
+    let mut pipeline = Pipeline::start_on(
+        TestStack::builder()
+            .configure_sink(|config| config.batch = sink::BatchSettings::default())
+            .later(Service::Sink),
+    )
+    .await;
     let js = async_nats::jetstream::new(
         plumbing::streams::connect(pipeline.stack.nats().url())
             .await
@@ -359,21 +339,10 @@ async fn a_full_stream_answers_503_and_every_accepted_event_is_kept() {
         on_stream >= accepted,
         "{on_stream} on the stream, {accepted} accepted"
     );
-    let _sink = devstack::test::spawn_service("sink", {
-        let config = sink::Config {
-            http: plumbing::config::HttpConfig::ephemeral(),
-            nats: plumbing::config::NatsConfig {
-                url: pipeline.stack.nats().url(),
-            },
-            clickhouse: plumbing::config::ClickHouseConfig::local(
-                pipeline.stack.clickhouse().0.http_port(),
-                pipeline.stack.clickhouse().1,
-            ),
-            batch: sink::BatchSettings::default(),
-        };
-        move |l, s| sink::run(config, l, s)
-    })
-    .expect("sink");
+    pipeline
+        .stack
+        .start_service(Service::Sink)
+        .expect("the sink starts");
     devstack::wait::until_async(
         "the accepted events stored",
         Duration::from_secs(60),
