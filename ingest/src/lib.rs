@@ -27,10 +27,10 @@ use plumbing::streams::{Definitions, JetStream};
 use tokio::net::TcpListener;
 
 pub use plumbing::jwt::AuthConfig;
-pub use publish::quota;
+pub use publish::quota::QuotaConfig;
 
 use crate::enrich::visitor::Salts;
-use crate::publish::quota::{QuotaConfig, Quotas};
+use crate::publish::quota::Quotas;
 use crate::state::{AppState, IngestMetrics};
 
 /// Service name, in logs, metric names and `/readyz`.

@@ -92,7 +92,7 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
 async fn many_large_batches_at_once_are_all_stored_without_waiting_on_each_other() {
     // Ten thousand events at once is over a project's default quota: this measures the acks.
     let (stack, js) = ingest_with_keys(&["ea_bulk"], |config| {
-        config.quotas = ingest::quota::QuotaConfig::unlimited();
+        config.quotas = ingest::QuotaConfig::unlimited();
     })
     .await;
     let ingest = stack.ingest();

@@ -78,7 +78,7 @@ impl Pipeline {
     /// Ingest and what else `builder` names (services it leaves for later, say).
     pub async fn start_on(builder: Builder) -> Self {
         let mut stack = builder
-            .configure_ingest(|config| config.quotas = ingest::quota::QuotaConfig::unlimited())
+            .configure_ingest(|config| config.quotas = ingest::QuotaConfig::unlimited())
             .clickhouse()
             .start_servers()
             .expect("servers start");
