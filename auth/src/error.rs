@@ -89,16 +89,16 @@ impl From<sqlx::Error> for ApiError {
 
 // The error responses below are the OpenAPI side of `ApiError`: each is written once and listed
 // by name in the routes' `responses(...)`. They are only described, never built (the answers
-// themselves are `ApiError`s), hence `dead_code` allowed on each.
+// themselves are `ApiError`s), hence `dead_code` expected on each.
 
 /// 400 for input that does not parse or validate.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 400, description = "bad input")]
 pub(crate) struct BadInput(ErrorBody);
 
 /// 401 and 403 of every route the `Admin` extractor guards.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 pub(crate) enum AdminRefusals {
     #[response(status = 401, description = "no valid bearer token")]
@@ -108,19 +108,19 @@ pub(crate) enum AdminRefusals {
 }
 
 /// 403 of the caller's own routes: they check no role, only that the account is enabled.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 403, description = "the account is disabled")]
 pub(crate) struct AccountDisabled(ErrorBody);
 
 /// 404 for a user or project id that does not exist.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, description = "no such user or project")]
 pub(crate) struct NotFound(ErrorBody);
 
 /// 409 when the entity changed between read and write, or the last-admin rule refuses.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 409,
@@ -129,19 +129,19 @@ pub(crate) struct NotFound(ErrorBody);
 pub(crate) struct Conflict(ErrorBody);
 
 /// 413 of every route with a JSON body.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 413, description = "the body is too large")]
 pub(crate) struct TooLarge(ErrorBody);
 
 /// 429 with `Retry-After`.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 429, description = "too many requests (Retry-After)")]
 pub(crate) struct RateLimited(ErrorBody);
 
 /// 503 of every route that reads or writes state.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(status = 503, description = "a dependency is down; retry")]
 pub(crate) struct Unavailable(ErrorBody);

@@ -78,11 +78,11 @@ impl IntoResponse for Error {
 
 // The error responses below are the OpenAPI side of `Error` and of the extractors' refusals:
 // each set is written once and listed by name in the routes' `responses(...)`. They are only
-// described, never built, hence `dead_code` allowed on each.
+// described, never built, hence `dead_code` expected on each.
 
 /// What a query answers instead when its caller or its scope is refused, and a ClickHouse that
 /// is down or over its memory cap: every query can answer these.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(Debug, utoipa::IntoResponses)]
 pub(crate) enum ScopeErrors {
     /// A parameter is missing or invalid (the message names it).
@@ -104,7 +104,7 @@ pub(crate) enum ScopeErrors {
 }
 
 /// What a query that runs SQL answers when ClickHouse stops it at `max_execution_time`.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(Debug, utoipa::IntoResponses)]
 pub(crate) enum QueryTimeout {
     /// The query took longer than allowed; narrow the range or the filters.
@@ -113,7 +113,7 @@ pub(crate) enum QueryTimeout {
 }
 
 /// What a route with a JSON body answers when the body is over the limit.
-#[expect(dead_code, reason = "an OpenAPI response set: documents the answers, never built")]
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(Debug, utoipa::IntoResponses)]
 #[response(status = 413, description = "the request body is too large")]
 pub(crate) struct BodyTooLarge(contract::ErrorBody);
