@@ -14,31 +14,22 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 #[tokio::test]
 async fn a_request_refused_before_its_body_is_read_leaves_the_connection_open_for_the_next()
 -> anyhow::Result<()> {
-    let metrics = Arc::new(Metrics::new("leftover_test"));
     // Refuses every body unread, as a handler does whose path or token check fails first.
     let routes = Router::new().route(
         "/refuse",
         post(|| async { (StatusCode::BAD_REQUEST, "refused") }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let health = Health::new("leftover-test", Arc::clone(&metrics));
-    let service = tokio::spawn(async move {
-        plumbing::http::run_service(
-            listener,
-            routes,
-            health,
-            metrics,
-            &HttpConfig::ephemeral(),
-            async move {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
+    let service =
+        devstack::test::spawn_service("leftover", move |listener, shutdown| async move {
+            let metrics = Arc::new(Metrics::new("leftover_test"));
+            let health = Health::new("leftover-test", Arc::clone(&metrics));
+            let config = HttpConfig::ephemeral();
+            plumbing::http::run_service(listener, routes, health, metrics, &config, shutdown)
+                .await?;
+            Ok(())
+        })?;
 
-    let mut connection = tokio::net::TcpStream::connect(addr).await?;
+    let mut connection = tokio::net::TcpStream::connect(service.addr).await?;
     let body = "x".repeat(64 * 1024);
     connection
         .write_all(
@@ -52,8 +43,6 @@ async fn a_request_refused_before_its_body_is_read_leaves_the_connection_open_fo
         .await?;
     let mut answers = String::new();
     connection.read_to_string(&mut answers).await?;
-    let _ = stop.send(());
-    service.await??;
 
     assert!(
         answers.starts_with("HTTP/1.1 400"),
