@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::create_project;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,16 +17,7 @@ async fn the_client_address_request_id_and_trace_follow_an_event_to_clickhouse()
     let http = reqwest::Client::new();
     let admin =
         devstack::test::access_token(public.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
-    let project: serde_json::Value = http
-        .post(public.url("/api/admin/projects"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "name": "Traced" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = project["write_key"].as_str().expect("write key").to_owned();
-    let project_id = project["id"].as_str().expect("project id").to_owned();
+    let (project_id, key) = create_project(&http, &public, &admin, "Traced").await?;
     let js = async_nats::jetstream::new(plumbing::streams::connect(stack.nats().url()).await?);
     let mut events = js.get_stream(contract::streams::EVENTS_STREAM).await?;
 

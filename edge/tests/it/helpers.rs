@@ -27,6 +27,26 @@ pub async fn call(
     Ok((status, answer.json().await.unwrap_or_default()))
 }
 
+/// A new project through edge, created by `admin`: its id and write key.
+pub async fn create_project(
+    http: &reqwest::Client,
+    edge: &ServiceHandle,
+    admin: &str,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let (status, project) = call(
+        http,
+        reqwest::Method::POST,
+        edge.url("/api/admin/projects"),
+        Some(admin),
+        Some(&serde_json::json!({ "name": name })),
+    )
+    .await?;
+    anyhow::ensure!(status == 201, "create {name}: {status} {project}");
+    let field = |name: &str| project[name].as_str().unwrap_or_default().to_owned();
+    Ok((field("id"), field("write_key")))
+}
+
 /// Registers a user through edge (`name` left out when empty); the new account as auth answers
 /// it.
 pub async fn register(

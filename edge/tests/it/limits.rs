@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::create_project;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 
 /// What a broken SDK sent: thirty times ingest's limit, so the client is still sending when
@@ -107,15 +108,7 @@ async fn an_oversized_body_through_edge_is_a_413_every_time_with_and_without_con
     // Within the limit, a streamed batch reaches ingest and is accepted.
     let token =
         devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
-    let project: serde_json::Value = http
-        .post(edge.url("/api/admin/projects"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": "Streamed batches" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = project["write_key"].as_str().expect("write key");
+    let (_, key) = create_project(&http, &edge, &token, "Streamed batches").await?;
     let batch: Vec<_> = (0..50)
         .map(|i| serde_json::json!({ "event": "streamed", "distinct_id": format!("u{i}") }))
         .collect();

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::create_project;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 
@@ -61,15 +62,7 @@ async fn the_openapi_document_describes_the_whole_api_and_schemathesis_finds_no_
     let admin =
         devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, Duration::from_secs(30))?;
     // Some data, so the query routes have something to answer with.
-    let project: serde_json::Value = http
-        .post(edge.url("/api/admin/projects"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "name": "Fuzzed" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = project["write_key"].as_str().expect("write key");
+    let (_, key) = create_project(&http, &edge, &admin, "Fuzzed").await?;
     let batch: Vec<_> = (0..20)
         .map(|i| serde_json::json!({ "event": format!("e{}", i % 3), "distinct_id": format!("u{i}") }))
         .collect();

@@ -8,27 +8,7 @@ use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::call;
-
-/// A new project through edge: its id and write key.
-async fn project(
-    http: &reqwest::Client,
-    edge: &devstack::test::ServiceHandle,
-    admin: &str,
-    name: &str,
-) -> anyhow::Result<(String, String)> {
-    let (status, project) = call(
-        http,
-        Method::POST,
-        edge.url("/api/admin/projects"),
-        Some(admin),
-        Some(&json!({ "name": name })),
-    )
-    .await?;
-    anyhow::ensure!(status == 201, "create {name}: {status} {project}");
-    let field = |name: &str| project[name].as_str().unwrap_or_default().to_owned();
-    Ok((field("id"), field("write_key")))
-}
+use crate::helpers::{call, create_project};
 
 /// Status, `Retry-After` in seconds and JSON body of a PostHog batch of `events` through edge.
 async fn send(
@@ -62,8 +42,8 @@ async fn project_a_over_the_quota_its_admin_set_gets_429_while_project_bs_events
     let http = reqwest::Client::new();
     let timeout = Duration::from_secs(30);
     let admin = devstack::test::access_token(edge.addr.port(), ADMIN, PASSWORD, timeout)?;
-    let (a, a_key) = project(&http, &edge, &admin, "A").await?;
-    let (b, b_key) = project(&http, &edge, &admin, "B").await?;
+    let (a, a_key) = create_project(&http, &edge, &admin, "A").await?;
+    let (b, b_key) = create_project(&http, &edge, &admin, "B").await?;
 
     // Two events a second for A: ten at once.
     let (status, quota) = call(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
 
-use crate::helpers::user_and_analyst;
+use crate::helpers::{create_project, user_and_analyst};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_503()
@@ -26,16 +26,7 @@ async fn every_call_goes_through_edge_to_its_service_and_an_upstream_down_is_a_5
         login.headers().get("set-cookie").is_some(),
         "the refresh cookie passes through edge"
     );
-    let project: serde_json::Value = http
-        .post(edge.url("/api/admin/projects"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": "Through edge" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let project_id = project["id"].as_str().expect("project id").to_owned();
-    let key = project["write_key"].as_str().expect("write key").to_owned();
+    let (project_id, key) = create_project(&http, &edge, &token, "Through edge").await?;
 
     // The live feed through edge streams: its first message arrives while the stream is open.
     let overview = format!("/api/query/overview?project_id={project_id}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
 
-use crate::helpers::user_and_analyst;
+use crate::helpers::{create_project, user_and_analyst};
 
 /// `GET /api/admin/status` through `edge` with `token`: the status code and the body.
 async fn system_status(
@@ -43,15 +43,7 @@ async fn the_admin_status_counts_the_events_sent_and_shows_a_stopped_service_not
 
     // A known number of events, stored in ClickHouse.
     const SENT: u64 = 25;
-    let project: serde_json::Value = http
-        .post(edge.url("/api/admin/projects"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "name": "Status" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = project["write_key"].as_str().expect("write key");
+    let (_, key) = create_project(&http, &edge, &admin, "Status").await?;
     let batch: Vec<_> = (0..SENT)
         .map(|i| serde_json::json!({ "event": "status-test", "distinct_id": format!("u{i}") }))
         .collect();
