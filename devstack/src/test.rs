@@ -157,15 +157,21 @@ pub fn wait_for_readiness(
     service: &ServiceHandle,
     status: u16,
 ) -> anyhow::Result<serde_json::Value> {
+    wait_for_readiness_within(service, status, std::time::Duration::from_secs(60))
+}
+
+/// [`wait_for_readiness`] with a deadline of the caller's, for a service whose start waits on
+/// something slower (a ClickHouse cluster's distributed DDL).
+pub fn wait_for_readiness_within(
+    service: &ServiceHandle,
+    status: u16,
+    deadline: std::time::Duration,
+) -> anyhow::Result<serde_json::Value> {
     let mut last = None;
-    crate::wait::until(
-        &format!("/readyz to answer {status}"),
-        std::time::Duration::from_secs(60),
-        || {
-            last = get_json(service, "/readyz").ok();
-            last.as_ref().is_some_and(|(s, _)| *s == status)
-        },
-    )
+    crate::wait::until(&format!("/readyz to answer {status}"), deadline, || {
+        last = get_json(service, "/readyz").ok();
+        last.as_ref().is_some_and(|(s, _)| *s == status)
+    })
     .with_context(|| format!("last /readyz answer: {last:?}"))?;
     Ok(last.map(|(_, body)| body).unwrap_or_default())
 }

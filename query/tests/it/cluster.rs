@@ -124,8 +124,11 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         move |l, s| query::run(config, l, s)
     })
     .expect("query");
+    // A sink is ready once its `ON CLUSTER` DDL went through on every server, which ClickHouse
+    // itself gives up to 180 s (`distributed_ddl_task_timeout`) on a busy machine.
     for service in [&sinks[0], &sinks[1], &query] {
-        devstack::test::wait_for_readiness(service, 200).expect("ready");
+        devstack::test::wait_for_readiness_within(service, 200, Duration::from_secs(180))
+            .expect("ready");
     }
     for server in &cluster.servers {
         let tables = server
