@@ -96,6 +96,30 @@ pub struct EventContext {
     pub ip: String,
     #[serde(default)]
     pub is_bot: bool,
+    /// Where the client address is: ISO 3166-1 alpha-2 country code (`US`), region and city
+    /// names in English, from the GeoIP database; empty without one or for an unknown address.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub country: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub city: String,
+    /// The campaign parameters: the event's property of the same name, else the SDK's campaign
+    /// context (Segment `context.campaign`), else the page URL's query.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub utm_source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub utm_medium: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub utm_campaign: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub utm_term: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub utm_content: String,
+    /// The acquisition channel (`Direct`, `Organic Search`, `Paid Social`, …) by GA4's default
+    /// channel grouping, from the campaign parameters and the referrer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel: String,
 }
 
 /// An event of a request that was not accepted, by its position in the request.

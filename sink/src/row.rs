@@ -35,6 +35,15 @@ pub struct EventRow {
     pub lib: String,
     pub ip: String,
     pub is_bot: u8,
+    pub country: String,
+    pub region: String,
+    pub city: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    pub channel: String,
     pub stream_sequence: u64,
 }
 
@@ -81,6 +90,15 @@ impl EventRow {
             lib: context.lib,
             ip: context.ip,
             is_bot: u8::from(context.is_bot),
+            country: context.country,
+            region: context.region,
+            city: context.city,
+            utm_source: context.utm_source,
+            utm_medium: context.utm_medium,
+            utm_campaign: context.utm_campaign,
+            utm_term: context.utm_term,
+            utm_content: context.utm_content,
+            channel: context.channel,
             stream_sequence: sequence,
         }
     }

@@ -240,7 +240,7 @@ fn context_of(properties: &Map<String, Value>, ip: &str) -> EventContext {
         device_type: text("$device_type"),
         lib: text("$lib"),
         ip: ip.to_owned(),
-        is_bot: false,
+        ..EventContext::default()
     }
 }
 

@@ -75,13 +75,18 @@ async fn add_columns(
     let table = layout.storage_table();
     for (column, single, cluster) in ADDED_COLUMNS {
         if !present.contains(column) {
-            let alter = if layout.cluster().is_some() {
+            let definition = if layout.cluster().is_some() {
                 cluster
             } else {
                 single
             };
+            let alter = format!(
+                "ALTER TABLE {}.{table}{} ADD COLUMN {column} {definition}",
+                layout.database(),
+                layout.on_cluster()
+            );
             server
-                .query(&layout.fill(alter))
+                .query(&alter)
                 .execute()
                 .await
                 .with_context(|| format!("adding the column {column} to {table}"))?;

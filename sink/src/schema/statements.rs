@@ -28,6 +28,15 @@ macro_rules! event_columns {
         lib LowCardinality(String),
         ip String,
         is_bot UInt8,
+        country LowCardinality(String),
+        region LowCardinality(String),
+        city LowCardinality(String),
+        utm_source LowCardinality(String),
+        utm_medium LowCardinality(String),
+        utm_campaign LowCardinality(String),
+        utm_term String,
+        utm_content String,
+        channel LowCardinality(String),
         stream_sequence UInt64,
         inserted_at DateTime('UTC') DEFAULT now()"
     };
@@ -110,18 +119,67 @@ pub(crate) const DISTRIBUTED_TABLE: &str = concat!(
     ENGINE = Distributed({cluster}, {db}, events_local, cityHash64(distinct_id))"
 );
 
-/// Columns added after the table was first released: name, the `ALTER` that adds them on one
-/// server, and the one that adds them to every shard's `events_local` (ClickHouse 18.16 has no
-/// `ADD COLUMN IF NOT EXISTS`, so `apply` checks first). Parts written before compute them on
-/// read until they are merged. A cluster's `Distributed` table is created again instead: 18.16
-/// refuses `ALTER … ON CLUSTER` on a table that is not replicated when the cluster's shards
-/// are (`internal_replication`), and that table holds no rows to keep.
-pub(crate) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
-    "user_hash",
-    "ALTER TABLE {db}.events ADD COLUMN user_hash UInt64 MATERIALIZED cityHash64(distinct_id)",
-    "ALTER TABLE {db}.events_local ON CLUSTER {cluster} \
-     ADD COLUMN user_hash UInt64 DEFAULT cityHash64(distinct_id)",
-)];
+/// Columns added after the table was first released: name, its definition on one server, and
+/// on every shard's `events_local` (`ALTER TABLE … ADD COLUMN <name> <definition>`; ClickHouse
+/// 18.16 has no `ADD COLUMN IF NOT EXISTS`, so `apply` checks first). Each goes where a new
+/// table has it (`AFTER`), so old and new tables list their columns in one order. Parts
+/// written before compute them on read until they are merged. A cluster's `Distributed` table
+/// is created again instead: 18.16 refuses `ALTER … ON CLUSTER` on a table that is not
+/// replicated when the cluster's shards are (`internal_replication`), and that table holds no
+/// rows to keep.
+pub(crate) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "user_hash",
+        "UInt64 MATERIALIZED cityHash64(distinct_id)",
+        "UInt64 DEFAULT cityHash64(distinct_id)",
+    ),
+    // Location and acquisition (empty in rows stored before).
+    (
+        "country",
+        "LowCardinality(String) AFTER is_bot",
+        "LowCardinality(String) AFTER is_bot",
+    ),
+    (
+        "region",
+        "LowCardinality(String) AFTER country",
+        "LowCardinality(String) AFTER country",
+    ),
+    (
+        "city",
+        "LowCardinality(String) AFTER region",
+        "LowCardinality(String) AFTER region",
+    ),
+    (
+        "utm_source",
+        "LowCardinality(String) AFTER city",
+        "LowCardinality(String) AFTER city",
+    ),
+    (
+        "utm_medium",
+        "LowCardinality(String) AFTER utm_source",
+        "LowCardinality(String) AFTER utm_source",
+    ),
+    (
+        "utm_campaign",
+        "LowCardinality(String) AFTER utm_medium",
+        "LowCardinality(String) AFTER utm_medium",
+    ),
+    (
+        "utm_term",
+        "String AFTER utm_campaign",
+        "String AFTER utm_campaign",
+    ),
+    (
+        "utm_content",
+        "String AFTER utm_term",
+        "String AFTER utm_term",
+    ),
+    (
+        "channel",
+        "LowCardinality(String) AFTER utm_content",
+        "LowCardinality(String) AFTER utm_content",
+    ),
+];
 
 /// Columns stored as `LowCardinality(String)`: the dimensions dashboards group and filter by,
 /// with at most thousands of values per project (paths, browsers, referrers). Each part keeps
@@ -139,6 +197,13 @@ pub const LOW_CARDINALITY_COLUMNS: &[&str] = &[
     "os",
     "device_type",
     "lib",
+    "country",
+    "region",
+    "city",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "channel",
 ];
 
 /// The setting ClickHouse 18.x requires for DDL that creates `LowCardinality` columns (then

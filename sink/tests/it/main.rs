@@ -3,6 +3,7 @@
 
 mod backlog;
 mod clickhouse_outage;
+mod columns;
 mod common;
 mod dlq;
 mod faults;

@@ -168,6 +168,15 @@ impl Generator {
             lib: "web".to_owned(),
             ip: "203.0.113.0".to_owned(),
             is_bot: 0,
+            country: String::new(),
+            region: String::new(),
+            city: String::new(),
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_term: String::new(),
+            utm_content: String::new(),
+            channel: String::new(),
             stream_sequence: self.sequence,
         }
     }
