@@ -24,11 +24,22 @@ impl Dimension {
             "kind" => "kind",
             "lib" => "lib",
             "distinct_id" => "distinct_id",
+            "country" => "country",
+            "region" => "region",
+            "city" => "city",
+            "channel" => "channel",
+            "utm_source" => "utm_source",
+            "utm_medium" => "utm_medium",
+            "utm_campaign" => "utm_campaign",
+            "utm_term" => "utm_term",
+            "utm_content" => "utm_content",
             other => {
                 let key = other.strip_prefix("property:").ok_or_else(|| {
                     invalid(format!(
                         "dimension {other:?} is not one of event, path, host, url, referrer, \
-                         browser, os, device, kind, lib, distinct_id or property:<key>"
+                         browser, os, device, kind, lib, distinct_id, country, region, city, \
+                         channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content \
+                         or property:<key>"
                     ))
                 })?;
                 return Ok(Self::Property(property_key(key)?.to_owned()));
@@ -71,6 +82,12 @@ mod tests {
         );
         assert!(Dimension::parse("property:x') OR 1=1 --").is_err());
         assert!(Dimension::parse("password_hash").is_err());
+        for column in ["country", "region", "city", "channel", "utm_source", "utm_term"] {
+            assert_eq!(
+                Dimension::parse(column).expect("ok"),
+                Dimension::Column(column)
+            );
+        }
         assert!(limit(Some("0"), 10).is_err());
         assert!(limit(Some("100000"), 10).is_err());
         assert_eq!(limit(None, 10).expect("default"), 10);
