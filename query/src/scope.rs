@@ -1,7 +1,6 @@
 //! Whose events a query reads and over which range: the project, its zone, the range and the
 //! filters, checked once per request, and the SQL condition they make.
 
-use jiff::tz::TimeZone;
 use plumbing::projects::Projects;
 use uuid::Uuid;
 
@@ -21,7 +20,6 @@ const SCOPE: &str = "project_id = toUUID(?) \
 #[derive(Debug)]
 pub(crate) struct Scope {
     pub(crate) project: Uuid,
-    pub(crate) zone: TimeZone,
     pub(crate) zone_name: String,
     pub(crate) range: Range,
     /// From the `filter` parameter, on every query of the request.
@@ -50,7 +48,6 @@ impl Scope {
         let filters = Filter::parse_all(filter)?;
         Ok(Self {
             project,
-            zone,
             zone_name,
             range,
             filters,
