@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod event;
 pub mod health;
+pub mod persons;
 pub mod query;
 pub mod status;
 pub mod streams;

@@ -10,6 +10,9 @@ pub const EVENTS_HISTORY_STREAM: &str = "EVENTS_HISTORY";
 pub const EVENTS_DLQ_STREAM: &str = "EVENTS_DLQ";
 /// Every user, project and write-key change, kept forever.
 pub const AUTH_STREAM: &str = "AUTH";
+/// Identity links (`persons.<project_id>.link`), kept forever: the person mapping is a
+/// projection of them. `persons.<project_id>.erase` is reserved for erasures.
+pub const PERSONS_STREAM: &str = "PERSONS";
 /// JetStream KV bucket of the daily secret salts of cookieless visitor ids, keyed by UTC date
 /// (`2026-12-04`); every salt is deleted two days after it was made.
 pub const VISITOR_SALTS_BUCKET: &str = "VISITOR_SALTS";
@@ -19,6 +22,9 @@ pub const LOGIN_FAILURES_BUCKET: &str = "AUTH_LOGIN_FAILURES";
 
 /// Durable pull consumer on [`EVENTS_STREAM`] that stores events in ClickHouse.
 pub const SINK_CONSUMER: &str = "sink-clickhouse";
+/// Durable pull consumer on [`PERSONS_STREAM`] that applies identity links to the person
+/// mapping in ClickHouse, one at a time in stream order (`max_ack_pending` 1).
+pub const PERSONS_CONSUMER: &str = "sink-persons";
 /// Durable pull consumer on [`AUTH_STREAM`] that applies auth events to the Postgres projections.
 pub const AUTH_PROJECTOR_CONSUMER: &str = "auth-projector";
 
@@ -46,6 +52,17 @@ pub fn dlq_subject(project_id: &str) -> String {
     format!("dlq.events.{project_id}")
 }
 
+/// Subject of an identity link: `persons.<project_id>.link`.
+pub fn person_link_subject(project_id: &str) -> String {
+    format!("persons.{project_id}.link")
+}
+
+/// Subject of an erasure of a person: `persons.<project_id>.erase` (reserved; not published
+/// yet).
+pub fn person_erase_subject(project_id: &str) -> String {
+    format!("persons.{project_id}.erase")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +71,7 @@ mod tests {
     fn subjects_follow_the_documented_layout() {
         assert_eq!(event_subject("p1", "track"), "events.p1.track");
         assert_eq!(dlq_subject("p1"), "dlq.events.p1");
+        assert_eq!(person_link_subject("p1"), "persons.p1.link");
+        assert_eq!(person_erase_subject("p1"), "persons.p1.erase");
     }
 }

@@ -24,6 +24,10 @@ const STREAM_FILES: &[(&str, &str)] = &[
         include_str!("../../../nats/streams/EVENTS_DLQ.json"),
     ),
     ("AUTH.json", include_str!("../../../nats/streams/AUTH.json")),
+    (
+        "PERSONS.json",
+        include_str!("../../../nats/streams/PERSONS.json"),
+    ),
 ];
 
 /// Consumer definitions bundled from `nats/consumers/<stream>/`, with their stream.
@@ -37,6 +41,11 @@ const CONSUMER_FILES: &[(&str, &str, &str)] = &[
         "AUTH",
         "auth-projector.json",
         include_str!("../../../nats/consumers/AUTH/auth-projector.json"),
+    ),
+    (
+        "PERSONS",
+        "sink-persons.json",
+        include_str!("../../../nats/consumers/PERSONS/sink-persons.json"),
     ),
 ];
 
@@ -71,15 +80,24 @@ impl Service {
     /// makes sure exist. `nats/authorization.conf` lets each user change only what it owns.
     fn streams(self) -> (&'static [&'static str], &'static [&'static str]) {
         use contract::streams::{
-            AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_HISTORY_STREAM, EVENTS_STREAM,
+            AUTH_STREAM, EVENTS_DLQ_STREAM, EVENTS_HISTORY_STREAM, EVENTS_STREAM, PERSONS_STREAM,
         };
         match self {
             Service::Auth => (&[AUTH_STREAM], &[]),
             // Ingest publishes to EVENTS, which must hold the sink's consumer before the first
-            // event (interest retention); it follows the projects on AUTH.
-            Service::Ingest => (&[EVENTS_HISTORY_STREAM, EVENTS_STREAM], &[AUTH_STREAM]),
+            // event (interest retention), and the identity links to PERSONS; it follows the
+            // projects on AUTH.
+            Service::Ingest => (
+                &[EVENTS_HISTORY_STREAM, EVENTS_STREAM, PERSONS_STREAM],
+                &[AUTH_STREAM],
+            ),
             Service::Sink => (
-                &[EVENTS_HISTORY_STREAM, EVENTS_STREAM, EVENTS_DLQ_STREAM],
+                &[
+                    EVENTS_HISTORY_STREAM,
+                    EVENTS_STREAM,
+                    EVENTS_DLQ_STREAM,
+                    PERSONS_STREAM,
+                ],
                 &[],
             ),
             Service::Query => (&[], &[AUTH_STREAM]),
@@ -253,7 +271,8 @@ mod tests {
                 contract::streams::EVENTS_HISTORY_STREAM,
                 contract::streams::EVENTS_STREAM,
                 contract::streams::EVENTS_DLQ_STREAM,
-                contract::streams::AUTH_STREAM
+                contract::streams::AUTH_STREAM,
+                contract::streams::PERSONS_STREAM
             ]
         );
         let events = &defs.streams[1];
@@ -273,11 +292,22 @@ mod tests {
             consumers,
             [
                 ("EVENTS", Some(contract::streams::SINK_CONSUMER)),
-                ("AUTH", Some(contract::streams::AUTH_PROJECTOR_CONSUMER))
+                ("AUTH", Some(contract::streams::AUTH_PROJECTOR_CONSUMER)),
+                ("PERSONS", Some(contract::streams::PERSONS_CONSUMER))
             ]
         );
         let sink = &defs.consumers[0].config;
         assert_eq!(sink.ack_policy, consumer::AckPolicy::Explicit);
         assert!(sink.max_deliver > 0 && sink.max_ack_pending > 0);
+        // Links are applied one at a time, in stream order, whatever the number of sinks.
+        let persons = &defs.consumers[2].config;
+        assert_eq!(persons.max_ack_pending, 1);
+        assert_eq!(persons.filter_subject, "persons.*.link");
+        let stream = &defs.streams[4];
+        assert_eq!(
+            (stream.retention, stream.max_age),
+            (stream::RetentionPolicy::Limits, Duration::ZERO),
+            "links are kept forever"
+        );
     }
 }

@@ -64,7 +64,7 @@ async fn every_service_provisions_with_its_own_user() {
         }
     }
     let operator = connect(&nats.url()).await.expect("operator");
-    for stream in ["AUTH", "EVENTS", "EVENTS_HISTORY", "EVENTS_DLQ"] {
+    for stream in ["AUTH", "EVENTS", "EVENTS_HISTORY", "EVENTS_DLQ", "PERSONS"] {
         assert!(operator.get_stream(stream).await.is_ok(), "{stream} exists");
     }
 }
@@ -202,4 +202,62 @@ async fn only_auth_writes_users_and_query_only_reads() {
     assert!(!published, "query may not publish events");
     assert_eq!(messages(&operator, "AUTH").await, 1);
     assert_eq!(messages(&operator, "EVENTS").await, 0);
+}
+
+#[tokio::test]
+async fn only_ingest_publishes_identity_links_and_only_the_sink_may_restart_their_projection() {
+    let nats = TestNats::start().expect("nats starts");
+    let operator = connect(&nats.url()).await.expect("operator");
+    provision(&operator, &Definitions::bundled().expect("definitions"))
+        .await
+        .expect("provisioned");
+    let published = |js: jetstream::Context, subject: &'static str| async move {
+        match js.publish(subject, "{}".into()).await {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        }
+    };
+    let ingest = connect(&nats.url_for(NatsUser::Ingest))
+        .await
+        .expect("ingest");
+    assert!(published(ingest.clone(), "persons.p1.link").await);
+    assert!(
+        !published(ingest, "persons.p1.erase").await,
+        "ingest publishes links, not erasures"
+    );
+    for user in [NatsUser::Auth, NatsUser::Query, NatsUser::Sink] {
+        let js = connect(&nats.url_for(user)).await.expect("connects");
+        assert!(
+            !published(js, "persons.p1.link").await,
+            "{} may not publish links",
+            user.name()
+        );
+    }
+    assert_eq!(messages(&operator, "PERSONS").await, 1);
+
+    for user in [NatsUser::Auth, NatsUser::Query, NatsUser::Ingest] {
+        let js = connect(&nats.url_for(user)).await.expect("connects");
+        let stream = js.get_stream("PERSONS").await.expect("stream info");
+        assert!(
+            stream.delete_consumer("sink-persons").await.is_err(),
+            "{} may not delete the projection's consumer",
+            user.name()
+        );
+        assert!(
+            stream.delete_message(1).await.is_err(),
+            "{} may not delete a link",
+            user.name()
+        );
+    }
+    let sink = connect(&nats.url_for(NatsUser::Sink)).await.expect("sink");
+    let stream = sink.get_stream("PERSONS").await.expect("stream info");
+    assert!(
+        stream.delete_message(1).await.is_err(),
+        "the sink may not delete a link"
+    );
+    stream
+        .delete_consumer("sink-persons")
+        .await
+        .expect("the sink deletes its consumer, to rebuild the mapping");
+    assert_eq!(messages(&operator, "PERSONS").await, 1);
 }
