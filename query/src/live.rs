@@ -3,7 +3,8 @@
 //! number of users active in the last five minutes. The feed lasts as long as the caller's
 //! token: it ends at the token's `exp`, or as soon as auth announces that the caller was
 //! disabled, erased or lost the analyst role, with an `end` message saying why; the caller
-//! opens it again with a fresh token.
+//! opens it again with a fresh token. Bots' events and bots among the active users are left
+//! out unless the feed was opened with `include_bots`.
 
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
@@ -22,6 +23,24 @@ const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
 /// Users with an event in the last five minutes.
 const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(user_hash)) FROM events \
      WHERE project_id = toUUID(?) AND timestamp >= now() - 300";
+
+/// The part of a published envelope the feed looks at before passing it on.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Flags {
+    #[serde(default)]
+    context: FlagsContext,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct FlagsContext {
+    #[serde(default)]
+    is_bot: bool,
+}
+
+/// Whether a published envelope is a bot's (one that does not read as an envelope is shown).
+fn is_bot(payload: &[u8]) -> bool {
+    serde_json::from_slice::<Flags>(payload).is_ok_and(|flags| flags.context.is_bot)
+}
 
 /// One message of the feed: its SSE event name and its data.
 #[derive(Debug)]
@@ -63,6 +82,8 @@ pub(crate) struct Feed {
     ticker: tokio::time::Interval,
     clickhouse: clickhouse::Client,
     project: Uuid,
+    /// Bots' events and bots among the active users are shown too.
+    include_bots: bool,
 }
 
 impl Feed {
@@ -72,6 +93,7 @@ impl Feed {
         store: &Store,
         project: Uuid,
         caller: &Claims,
+        include_bots: bool,
     ) -> Result<Self, Error> {
         let subject = contract::streams::event_subject(&project.to_string(), "*");
         let subscription = nats
@@ -94,6 +116,7 @@ impl Feed {
             ticker,
             clickhouse: store.client().clone(),
             project,
+            include_bots,
         })
     }
 
@@ -119,6 +142,9 @@ impl Feed {
                 }
                 message = self.subscription.next() => {
                     let message = message?;
+                    if !self.include_bots && is_bot(&message.payload) {
+                        continue;
+                    }
                     return Some(Message { name: "event", data: String::from_utf8_lossy(&message.payload).into_owned() });
                 }
                 _ = self.ticker.tick() => return Some(self.active_users().await),
@@ -127,9 +153,14 @@ impl Feed {
     }
 
     async fn active_users(&self) -> Message {
+        let text = if self.include_bots {
+            ACTIVE_USERS.to_owned()
+        } else {
+            format!("{ACTIVE_USERS} AND is_bot = 0")
+        };
         let count = self
             .clickhouse
-            .query(ACTIVE_USERS)
+            .query(&text)
             .bind(self.project.to_string())
             .fetch_one::<u64>()
             .await

@@ -1,5 +1,5 @@
-//! Whose events a query reads and over which range: the project, its zone, the range and the
-//! filters, checked once per request, and the SQL condition they make.
+//! Whose events a query reads and over which range: the project, its zone, the range, the
+//! filters and whether bots count, checked once per request, and the SQL condition they make.
 
 use plumbing::projects::Projects;
 use uuid::Uuid;
@@ -16,6 +16,9 @@ const SCOPE: &str = "project_id = toUUID(?) \
      AND date >= toDate(toDateTime(?), 'UTC') AND date <= toDate(toDateTime(?), 'UTC') \
      AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)";
 
+/// Leaves out the events ingest flagged as a bot's (by their user agent), unless asked for.
+const NO_BOTS: &str = " AND is_bot = 0";
+
 /// The project, its zone and the range a query covers, once the caller may see them.
 #[derive(Debug)]
 pub(crate) struct Scope {
@@ -24,17 +27,20 @@ pub(crate) struct Scope {
     pub(crate) range: Range,
     /// From the `filter` parameter, on every query of the request.
     pub(crate) filters: Vec<Filter>,
+    /// From the `include_bots` parameter: bots' events count too (by default they do not).
+    pub(crate) include_bots: bool,
 }
 
 impl Scope {
-    /// Checks the project (it must exist), then the range in its zone, then the filters, as the
-    /// query string gave them.
+    /// Checks the project (it must exist), then the range in its zone, then the filters and
+    /// `include_bots`, as the query string gave them.
     pub(crate) fn check(
         projects: &Projects,
         project_id: Option<&str>,
         from: Option<&str>,
         to: Option<&str>,
         filter: Option<&str>,
+        include_bots: Option<&str>,
     ) -> Result<Self, Error> {
         let project =
             project_id.ok_or_else(|| Error::Invalid("project_id is required".to_owned()))?;
@@ -46,17 +52,31 @@ impl Scope {
         let zone = params::zone(&zone_name);
         let range = Range::parse(from, to, &zone)?;
         let filters = Filter::parse_all(filter)?;
+        let include_bots = match include_bots {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(Error::Invalid(
+                    "include_bots must be true or false".to_owned(),
+                ));
+            }
+        };
         Ok(Self {
             project,
             zone_name,
             range,
             filters,
+            include_bots,
         })
     }
 
-    /// The WHERE condition of the project, the range and the filters.
+    /// The WHERE condition of the project, the range, the filters and (unless bots are
+    /// included) the people's events only.
     pub(crate) fn where_sql(&self) -> String {
         let mut sql = SCOPE.to_owned();
+        if !self.include_bots {
+            sql.push_str(NO_BOTS);
+        }
         for filter in &self.filters {
             sql.push_str(" AND ");
             sql.push_str(&filter.sql());
@@ -89,6 +109,7 @@ impl Scope {
             project_id: self.project,
             timezone: self.zone_name.clone(),
             range: self.range.to_wire(),
+            include_bots: self.include_bots,
         }
     }
 }

@@ -36,7 +36,14 @@ pub(crate) async fn live(
 ) -> Response {
     let opened = async {
         let scope = scope.check(&state)?;
-        Feed::open(&state.nats, &state.store, scope.project, &caller).await
+        Feed::open(
+            &state.nats,
+            &state.store,
+            scope.project,
+            &caller,
+            scope.include_bots,
+        )
+        .await
     }
     .await;
     let feed = match opened {

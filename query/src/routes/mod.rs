@@ -21,7 +21,7 @@ use crate::scope::Scope;
 use crate::state::AppState;
 
 /// The query-string parameters every query reads: whose events, over which range, with which
-/// filters. Read as text: [`Scope::check`] answers what is wrong with them, in that order.
+/// filters, bots or not. Read as text: [`Scope::check`] answers what is wrong with them, in that order.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ScopeParams {
@@ -42,6 +42,10 @@ pub(crate) struct ScopeParams {
     /// "value": …}` (schema `FilterSpec`).
     #[param(nullable = false)]
     filter: Option<String>,
+    /// `true` (or `1`): also count the events ingest flagged as bots' (crawlers and headless
+    /// browsers, by their user agent). Default `false`: every analysis leaves them out.
+    #[param(value_type = Option<bool>, nullable = false)]
+    include_bots: Option<String>,
 }
 
 impl ScopeParams {
@@ -53,6 +57,7 @@ impl ScopeParams {
             self.from.as_deref(),
             self.to.as_deref(),
             self.filter.as_deref(),
+            self.include_bots.as_deref(),
         )
     }
 }

@@ -112,6 +112,7 @@ mod tests {
             project_id: Uuid::nil(),
             timezone: "Europe/Berlin".to_owned(),
             range: range("2026-11-01T23:00:00Z", "2026-11-03T23:00:00Z"),
+            include_bots: false,
         };
         let counted = TrendsResponse {
             scope: scope.clone(),
@@ -129,6 +130,7 @@ mod tests {
                 "project_id": "00000000-0000-0000-0000-000000000000",
                 "timezone": "Europe/Berlin",
                 "range": { "from": "2026-11-01T23:00:00Z", "to": "2026-11-03T23:00:00Z" },
+                "include_bots": false,
                 "interval": "day",
                 "series": [{
                     "label": "signup",

@@ -3,6 +3,7 @@
 //! endpoint group, plus the live feed's access, cluster mode and the operational endpoints.
 
 mod answers;
+mod bots;
 mod catalog;
 mod cluster;
 mod current_clickhouse;
