@@ -120,12 +120,15 @@ async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_r
     .await
     .expect("the stored events left the backlog");
     // The history holds the newest events within its budget; the oldest left.
+    let last_seen = std::sync::Mutex::new(None);
     devstack::wait::until_async("the history at its budget", DEADLINE, || async {
         let history = state(&js, "EVENTS_HISTORY").await;
-        history.messages == HISTORY as u64 && history.last_sequence == STEADY as u64
+        let done = history.messages == HISTORY as u64 && history.last_sequence == STEADY as u64;
+        *last_seen.lock().expect("not poisoned") = Some(history);
+        done
     })
     .await
-    .expect("history");
+    .unwrap_or_else(|err| panic!("{err}: the history holds {last_seen:?}"));
 
     // The sink stops: the backlog fills up to its budget, then ingest refuses with a 503.
     pipeline.stack.stop(Service::Sink).expect("stops");
