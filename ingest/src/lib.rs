@@ -26,6 +26,7 @@ use plumbing::metrics::Metrics;
 use plumbing::streams::{Definitions, JetStream};
 use tokio::net::TcpListener;
 
+pub use enrich::geo::GeoIp;
 pub use plumbing::jwt::AuthConfig;
 pub use publish::quota::QuotaConfig;
 
@@ -52,6 +53,9 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// What each project may store a second, and each dashboard user send (see [`quota`]).
     pub quotas: QuotaConfig,
+    /// The GeoIP databases client addresses are looked up in (`GEOIP_DB`: MaxMind DB files,
+    /// comma separated, read at start); `None`: events get no country, region or city.
+    pub geoip: Option<GeoIp>,
 }
 
 impl Config {
@@ -62,6 +66,7 @@ impl Config {
             auth: AuthConfig::from_env()?,
             trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
             quotas: QuotaConfig::from_env()?,
+            geoip: GeoIp::from_env()?,
         })
     }
 
@@ -73,6 +78,7 @@ impl Config {
             auth,
             trusted_proxies: TrustedProxies::local(),
             quotas: QuotaConfig::default(),
+            geoip: None,
         }
     }
 }
@@ -95,6 +101,10 @@ pub async fn run(
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check("write_keys", write_keys.readiness_check());
+    match &config.geoip {
+        Some(geoip) => tracing::info!(databases = ?geoip, "locating client addresses"),
+        None => tracing::info!("GEOIP_DB is not set: events get no country, region or city"),
+    }
     let state = AppState {
         publisher: publish::jetstream::publisher(&jetstream.client),
         salts: Salts::new(jetstream.context.clone()),
@@ -104,6 +114,7 @@ pub async fn run(
         metrics: ingest_metrics,
         trusted_proxies: config.trusted_proxies.clone(),
         quotas: Arc::new(Quotas::new(config.quotas.clone())),
+        geoip: config.geoip.clone(),
     };
     plumbing::http::run_service(
         listener,

@@ -9,6 +9,7 @@ use plumbing::streams::JetStream;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
+use crate::enrich::geo::GeoIp;
 use crate::enrich::visitor::Salts;
 use crate::publish::quota::Quotas;
 
@@ -30,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) quotas: Arc<Quotas>,
     /// The daily salts of cookieless visitor ids.
     pub(crate) salts: Salts,
+    /// Where client addresses are, when a database was configured.
+    pub(crate) geoip: Option<GeoIp>,
 }
 
 /// The `route` label values of `ingest_events_total`: the wire formats.

@@ -27,5 +27,6 @@ pub(crate) fn everything() -> Vec<Need> {
         Need::KubernetesValidate,
         Need::Kustomize,
         Need::ZooKeeper,
+        Need::GeoIp,
     ]
 }

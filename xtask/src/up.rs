@@ -64,7 +64,7 @@ impl Args {
                 .arg(&signing_keys))?;
         }
         let launcher = servers.environment(launcher, &secrets, &ui_dir, &signing_keys)?;
-        let mut services = launcher.start_all(services(&servers)?)?;
+        let mut services = launcher.start_all(services(&servers, geoip_db())?)?;
 
         servers.print(&services)?;
         print_admin(&secrets, &logs);
@@ -78,8 +78,9 @@ impl Args {
     }
 }
 
-/// The five services, each on its port, with the NATS user it connects as.
-fn services(servers: &Servers) -> anyhow::Result<Vec<Service>> {
+/// The five services, each on its port, with the NATS user it connects as; ingest with the
+/// GeoIP database `geoip_db` names, if any.
+fn services(servers: &Servers, geoip_db: Option<String>) -> anyhow::Result<Vec<Service>> {
     SERVICES
         .iter()
         .map(|(name, port_variable)| {
@@ -90,9 +91,30 @@ fn services(servers: &Servers) -> anyhow::Result<Vec<Service>> {
             if let Some(user) = local::nats_user(name) {
                 service = service.env("NATS_URL", servers.nats.url_for(user));
             }
+            if let (&"ingest", Some(files)) = (name, &geoip_db) {
+                service = service.env("GEOIP_DB", files.clone());
+            }
             Ok(service)
         })
         .collect()
+}
+
+/// The GeoIP database for ingest (`GEOIP_DB` when set, else DB-IP's, installed on first use).
+/// The stack runs without one, events then without a location, when it cannot be had.
+fn geoip_db() -> Option<String> {
+    match devstack::install::geoip_db() {
+        Ok(files) => Some(
+            files
+                .iter()
+                .map(|file| file.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Err(err) => {
+            eprintln!("no GeoIP database, events get no location: {err:#}");
+            None
+        }
+    }
 }
 
 impl Servers {

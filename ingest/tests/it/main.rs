@@ -5,6 +5,7 @@
 mod common;
 mod health;
 mod memory;
+mod places;
 mod process;
 mod quotas;
 mod scripts;
