@@ -11,6 +11,7 @@ pub mod replay;
 pub mod retention;
 pub mod row;
 pub mod schema;
+mod sessions;
 mod table;
 mod writer;
 

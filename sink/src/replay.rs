@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::row::EventRow;
+use crate::sessions::Sessions;
 use crate::table::{already_stored, insert};
 
 /// Events looked up and inserted together.
@@ -68,6 +69,9 @@ pub async fn replay(
     let mut messages = reader.messages().await?;
     let mut done = Replayed::default();
     let mut rows = Vec::with_capacity(BATCH);
+    // Replayed events get their sessions as the sink gives them, every person looked up: the
+    // sink may be running, and stored events keep their sessions.
+    let mut sessions = Sessions::replaying();
     loop {
         let next = tokio::time::timeout(IDLE, messages.next()).await;
         let message = match next {
@@ -84,7 +88,7 @@ pub async fn replay(
             Err(_) => done.unreadable += 1,
         }
         if rows.len() >= BATCH || pending == 0 {
-            store(clickhouse, &mut rows, &mut done).await?;
+            store(clickhouse, &mut sessions, &mut rows, &mut done).await?;
             let _ = write!(
                 progress,
                 "\rread {} · inserted {} · already stored {}",
@@ -96,19 +100,21 @@ pub async fn replay(
             break;
         }
     }
-    store(clickhouse, &mut rows, &mut done).await?;
+    store(clickhouse, &mut sessions, &mut rows, &mut done).await?;
     let _ = writeln!(progress);
     Ok(done)
 }
 
 async fn store(
     clickhouse: &clickhouse::Client,
+    sessions: &mut Sessions,
     rows: &mut Vec<EventRow>,
     done: &mut Replayed,
 ) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    sessions.assign(clickhouse, rows, true).await?;
     let stored = already_stored(clickhouse, rows).await?;
     let before = rows.len();
     rows.retain(|row| !stored.contains(&row.event_id));

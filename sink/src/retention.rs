@@ -1,8 +1,8 @@
 //! `sink retention <days>`: drops the monthly partitions of `events` whose every day is older
 //! than the age kept. Dropping a partition is instant and frees its disk at once; a month that
 //! still holds a day inside the age is kept whole (deleting single days would be a mutation that
-//! rewrites the month). On a cluster the partitions are those of every shard's `events_local`,
-//! dropped `ON CLUSTER`.
+//! rewrites the month). The same months of `sessions` go too. On a cluster the partitions are
+//! those of every shard's `events_local` (and `sessions_local`), dropped `ON CLUSTER`.
 
 use anyhow::Context as _;
 
@@ -28,6 +28,11 @@ pub async fn drop_older_than_in(
 ) -> anyhow::Result<Vec<String>> {
     let cutoff = today.saturating_sub(keep_days);
     let table = layout.storage_table();
+    let sessions = if layout.cluster().is_some() {
+        "sessions_local"
+    } else {
+        "sessions"
+    };
     // A shard may hold a month the others lack: the parts of the whole cluster count, one
     // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16).
     let parts = match layout.cluster() {
@@ -51,16 +56,21 @@ pub async fn drop_older_than_in(
         let month: u32 = partition
             .parse()
             .with_context(|| format!("partition {partition:?} is not a month"))?;
-        client
-            .query(&format!(
-                "ALTER TABLE {}.{table}{} DROP PARTITION ?",
-                layout.database(),
-                layout.on_cluster()
-            ))
-            .bind(month)
-            .execute()
-            .await
-            .with_context(|| format!("dropping partition {month}"))?;
+        // The sessions of those events go with them (their partitions are months of the same
+        // events), before the events: a run cut short between the two leaves no sessions whose
+        // events are gone for good.
+        for table in [sessions, table] {
+            client
+                .query(&format!(
+                    "ALTER TABLE {}.{table}{} DROP PARTITION ?",
+                    layout.database(),
+                    layout.on_cluster()
+                ))
+                .bind(month)
+                .execute()
+                .await
+                .with_context(|| format!("dropping partition {month} of {table}"))?;
+        }
         dropped.push(partition);
     }
     Ok(dropped)

@@ -48,7 +48,7 @@ pub(crate) async fn already_stored(
 }
 
 /// `YYYY-MM-DD` of a ClickHouse `Date` (days since 1970-01-01).
-fn day_text(days: u16) -> String {
+pub(crate) fn day_text(days: u16) -> String {
     time::Date::from_julian_day(2_440_588 + i32::from(days))
         .map(|date| date.to_string())
         .unwrap_or_default()

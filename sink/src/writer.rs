@@ -12,7 +12,12 @@ use crate::batch::{Batch, BatchSettings, PROGRESS_EVERY, keeping_alive};
 use crate::dlq::dead_letter;
 use crate::metrics::SinkCounters;
 use crate::row::EventRow;
+use crate::sessions::Sessions;
 use crate::table::{already_stored, insert};
+
+/// How long ClickHouse may answer the sessions' lookup with an error (rather than not at all)
+/// before a batch gets its sessions from what the sink remembers alone.
+const REFUSED_LOOKUP: Duration = Duration::from_secs(60);
 
 /// The most links a batch's span carries (the OpenTelemetry SDK keeps 128 by default).
 const MAX_LINKS: usize = 128;
@@ -84,7 +89,8 @@ pub(crate) async fn write(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let recent = std::sync::Mutex::new(RecentIds::default());
-    while let Some(batch) = queued.recv().await {
+    let mut sessions = Sessions::default();
+    while let Some(mut batch) = queued.recv().await {
         for (message, reason) in &batch.unreadable {
             dead_letter(&js, &counters, message, reason).await;
         }
@@ -112,7 +118,14 @@ pub(crate) async fn write(
         // from being redelivered meanwhile. A message delivered before may already be in the
         // table: the parts of its batch are checked first.
         let redelivered = batch.redelivered;
+        let sessions = &mut sessions;
         async {
+            if !writer
+                .give_sessions(sessions, &mut batch.rows, &batch.messages, redelivered)
+                .await
+            {
+                return;
+            }
             let mut parts = crate::months::split(batch.rows, batch.messages).into_iter();
             while let Some((rows, messages)) = parts.next() {
                 let store = writer.store(rows, messages, redelivered);
@@ -275,6 +288,51 @@ impl Writer<'_> {
             }
         }
         insert(self.clickhouse, rows).await
+    }
+
+    /// Gives the batch's rows their sessions ([`Sessions::assign`]), retrying while ClickHouse
+    /// does not answer the lookup, the messages kept from redelivery meanwhile. A lookup that
+    /// ClickHouse itself keeps refusing for [`REFUSED_LOOKUP`] is done without, rather than
+    /// stall the stream. False when the sink stops first: the messages are handed back.
+    async fn give_sessions(
+        &self,
+        sessions: &mut Sessions,
+        rows: &mut [EventRow],
+        messages: &[Message],
+        redelivered: bool,
+    ) -> bool {
+        let mut backoff = Duration::from_millis(200);
+        let mut refused_since = None;
+        let retrying = async {
+            loop {
+                let err = match sessions.assign(self.clickhouse, rows, redelivered).await {
+                    Ok(()) => return true,
+                    Err(err) => err,
+                };
+                if let clickhouse::error::Error::BadResponse(_) = err {
+                    let since = *refused_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= REFUSED_LOOKUP {
+                        tracing::error!(error = %err, "ClickHouse keeps refusing the sessions lookup; sessions given from memory");
+                        sessions.assign_unlooked(rows);
+                        return true;
+                    }
+                }
+                if *self.stop.borrow() {
+                    for message in messages {
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                    }
+                    return false;
+                }
+                tracing::warn!(error = %err, "looking up sessions failed; retrying");
+                let mut stop = self.stop.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        };
+        keeping_alive(messages.iter(), retrying).await
     }
 
     /// `rows` are in the table (the write began at `started`): counted, remembered, and their

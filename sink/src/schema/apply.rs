@@ -1,6 +1,6 @@
 //! Applying the schema to a server or cluster: the statements, then bringing a table an older
 //! version created up to date (added columns, `LowCardinality` dimensions, a cluster's
-//! `Distributed` table).
+//! `Distributed` table), then the sessions table, filled once from the events stored before.
 
 use anyhow::Context as _;
 
@@ -46,7 +46,8 @@ pub async fn apply_layout(server: &clickhouse::Client, layout: &Layout) -> anyho
     if layout.cluster().is_some() {
         refresh_distributed(server, layout).await?;
     }
-    Ok(())
+    // Last: the sessions' view reads columns the steps above may have added.
+    crate::schema::sessions::apply(server, layout).await
 }
 
 /// `server`, sending [`LOW_CARDINALITY_SETTING`] with its DDL when it knows the setting.

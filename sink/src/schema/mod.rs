@@ -1,17 +1,28 @@
-//! The ClickHouse schema of the events table. Every statement runs on ClickHouse 18.16 (what
-//! Debian ships) and on current ClickHouse (the compose image), and is idempotent.
+//! The ClickHouse schema of the events table (and, in `sessions`, the sessions table and its
+//! view). Every statement runs on ClickHouse 18.16 (what Debian ships) and on current
+//! ClickHouse (the compose image), and is idempotent.
 
 mod apply;
 mod layout;
+mod sessions;
 mod statements;
 
 pub use apply::{apply, apply_layout};
 pub use layout::Layout;
 pub use statements::{LOW_CARDINALITY_COLUMNS, STATEMENTS};
 
-/// The statements for `database` on one server.
+/// The statements for `database` on one server, the sessions' included.
 pub fn statements(database: &str) -> anyhow::Result<Vec<String>> {
-    Ok(Layout::new(database, None)?.statements())
+    let layout = Layout::new(database, None)?;
+    let mut statements = layout.statements();
+    statements.extend(session_statements(&layout));
+    Ok(statements)
+}
+
+/// The statements of `layout`'s sessions table and view, which [`apply_layout`] runs once the
+/// events table has every column (they are not among [`Layout::statements`]).
+pub fn session_statements(layout: &Layout) -> Vec<String> {
+    sessions::statements(layout)
 }
 
 /// The statements for `database` on the shards of `cluster`.

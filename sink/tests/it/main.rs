@@ -11,3 +11,4 @@ mod health;
 mod native;
 mod pipeline;
 mod replay;
+mod sessions;

@@ -1,0 +1,254 @@
+//! Sessions, given as events arrive. A session is the SDK's `$session_id` when it sent one;
+//! otherwise the sink gives every event a session before inserting it: the person's events
+//! split where 30 minutes pass without one (see `timeline`). A materialized view sees one
+//! insert at a time and cannot find those gaps across batches, so the sink does, and the
+//! view only sums up each session (`crate::schema::sessions`).
+//!
+//! The sink remembers each person's latest event and session (`known`). A batch whose new
+//! events simply continue what it remembers costs nothing more; ClickHouse is asked (one
+//! statement per project and chunk, `lookup`) for the persons it does not remember (a
+//! restart, or another replica saw them), for a late event (older than the person's latest),
+//! for an event that would start a session (another replica may have stored the events that
+//! continue it), and for every person of a redelivered batch, whose stored events keep the
+//! session they were stored with.
+
+mod known;
+mod lookup;
+mod timeline;
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::row::EventRow;
+use known::{Known, Last, Person};
+use lookup::{Stored, Wanted};
+use timeline::{Moment, settle};
+
+/// The person key of each of `rows`, in order: today its distinct id. The one place that says
+/// which events are one person's, so that the persons' mapping can answer it.
+fn person_keys(rows: &[EventRow]) -> Vec<String> {
+    rows.iter().map(|row| row.distinct_id.clone()).collect()
+}
+
+/// What the sink remembers of persons' sessions.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    known: Known,
+    /// A replay's: every person looked up, nothing remembered.
+    replaying: bool,
+}
+
+impl Sessions {
+    /// For `sink replay`, which may run beside the sink: every person is looked up.
+    pub(crate) fn replaying() -> Self {
+        Self {
+            replaying: true,
+            ..Self::default()
+        }
+    }
+
+    /// Gives every row without a `session_id` one. `look_up_all`: every person is looked up in
+    /// ClickHouse, whatever is remembered (a redelivered batch). Once the lookup
+    /// failed the rows are as they were, except for those settled from memory, which a second
+    /// call keeps.
+    pub(crate) async fn assign(
+        &mut self,
+        clickhouse: &clickhouse::Client,
+        rows: &mut [EventRow],
+        look_up_all: bool,
+    ) -> Result<(), clickhouse::error::Error> {
+        let unsure = self.settle_remembered(rows, look_up_all || self.replaying);
+        if unsure.is_empty() {
+            return Ok(());
+        }
+        // What is remembered of a person next is their latest stored event; a replay
+        // remembers nothing.
+        let stored = lookup::around(clickhouse, &wanted(rows, &unsure), !self.replaying).await?;
+        self.settle_unsure(rows, unsure, &stored);
+        Ok(())
+    }
+
+    /// [`Self::assign`] from what is remembered alone, for when ClickHouse keeps refusing the
+    /// lookup: a session may then be split where another replica stored its events.
+    pub(crate) fn assign_unlooked(&mut self, rows: &mut [EventRow]) {
+        let unsure = self.settle_remembered(rows, false);
+        self.settle_unsure(rows, unsure, &HashMap::new());
+    }
+
+    /// Settles the persons whose rows all came with a session, or who are remembered well
+    /// enough (unless `look_up_all`); returns the others, with the indices of their rows.
+    fn settle_remembered(
+        &mut self,
+        rows: &mut [EventRow],
+        look_up_all: bool,
+    ) -> Vec<(Person, Vec<usize>)> {
+        let mut persons: HashMap<Person, Vec<usize>> = HashMap::new();
+        for (index, key) in person_keys(rows).into_iter().enumerate() {
+            let project = rows[index].project_id;
+            persons
+                .entry(Person { project, key })
+                .or_default()
+                .push(index);
+        }
+        let mut unsure = Vec::new();
+        for (person, indices) in persons {
+            let complete = indices.iter().all(|&i| !rows[i].session_id.is_empty());
+            if complete || (!look_up_all && self.settle_from_memory(&person, rows, &indices)) {
+                let moments = moments_of(rows, &indices);
+                self.remember(person, &moments);
+            } else {
+                unsure.push((person, indices));
+            }
+        }
+        unsure
+    }
+
+    /// Settles the `unsure` persons among their `stored` events.
+    fn settle_unsure(
+        &mut self,
+        rows: &mut [EventRow],
+        unsure: Vec<(Person, Vec<usize>)>,
+        stored: &HashMap<(Uuid, String), Vec<Stored>>,
+    ) {
+        for (person, indices) in unsure {
+            let mut ids: Vec<&str> = indices
+                .iter()
+                .map(|&i| rows[i].distinct_id.as_str())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let context: Vec<&Stored> = ids
+                .into_iter()
+                .filter_map(|id| stored.get(&(person.project, id.to_owned())))
+                .flatten()
+                .collect();
+            let moments = settled(&person, rows, &indices, &context);
+            self.remember(person, &moments);
+        }
+    }
+
+    /// Settles the rows of `person` on what is remembered of them, and says whether that was
+    /// enough: the person is remembered, none of the rows is older than their latest event,
+    /// and none starts a session.
+    fn settle_from_memory(
+        &self,
+        person: &Person,
+        rows: &mut [EventRow],
+        indices: &[usize],
+    ) -> bool {
+        let Some(last) = self.known.get(person) else {
+            return false;
+        };
+        if indices.iter().any(|&i| rows[i].timestamp < last.at) {
+            return false;
+        }
+        let mut moments = moments_of(rows, indices);
+        moments.push(Moment {
+            at: last.at,
+            event_id: last.event_id,
+            session: Some(last.session.clone()),
+            row: None,
+        });
+        if settle(person.project, &person.key, &mut moments) > 0 {
+            return false;
+        }
+        write_back(rows, &moments);
+        true
+    }
+
+    /// Remembers the latest of `moments` (settled) as `person`'s last activity.
+    fn remember(&mut self, person: Person, moments: &[Moment]) {
+        let latest = moments.iter().max_by_key(|m| (m.at, m.event_id));
+        if let Some(Moment {
+            at,
+            event_id,
+            session: Some(session),
+            ..
+        }) = latest
+        {
+            let last = Last {
+                at: *at,
+                event_id: *event_id,
+                session: session.clone(),
+            };
+            self.known.remember(person, last);
+        }
+    }
+}
+
+/// The rows at `indices` as moments, with the sessions they came with.
+fn moments_of(rows: &[EventRow], indices: &[usize]) -> Vec<Moment> {
+    indices
+        .iter()
+        .map(|&index| Moment {
+            at: rows[index].timestamp,
+            event_id: rows[index].event_id,
+            session: Some(rows[index].session_id.clone()).filter(|s| !s.is_empty()),
+            row: Some(index),
+        })
+        .collect()
+}
+
+/// Gives the rows at `indices` (one person's) their sessions among the `stored` events of that
+/// person; a row that is a stored event (a redelivery) keeps the session it was stored with.
+/// Returns the settled moments.
+fn settled(
+    person: &Person,
+    rows: &mut [EventRow],
+    indices: &[usize],
+    stored: &[&Stored],
+) -> Vec<Moment> {
+    let by_id: HashMap<Uuid, &Stored> = stored
+        .iter()
+        .filter(|event| !event.session.is_empty())
+        .map(|event| (event.event_id, *event))
+        .collect();
+    let mut moments = moments_of(rows, indices);
+    for moment in &mut moments {
+        if moment.session.is_none()
+            && let Some(event) = by_id.get(&moment.event_id)
+        {
+            moment.session = Some(event.session.clone());
+        }
+    }
+    moments.extend(by_id.values().map(|event| Moment {
+        at: event.at,
+        event_id: event.event_id,
+        session: Some(event.session.clone()),
+        row: None,
+    }));
+    settle(person.project, &person.key, &mut moments);
+    write_back(rows, &moments);
+    moments
+}
+
+/// Writes the sessions of the row moments into their rows.
+fn write_back(rows: &mut [EventRow], moments: &[Moment]) {
+    for moment in moments {
+        if let (Some(index), Some(session)) = (moment.row, &moment.session) {
+            rows[index].session_id.clone_from(session);
+        }
+    }
+}
+
+/// What to look up for the `unsure` persons: per distinct id, the times of its new events.
+fn wanted(rows: &[EventRow], unsure: &[(Person, Vec<usize>)]) -> Vec<Wanted> {
+    let mut wanted: HashMap<(Uuid, &str), Vec<u32>> = HashMap::new();
+    for (person, indices) in unsure {
+        for &index in indices {
+            wanted
+                .entry((person.project, rows[index].distinct_id.as_str()))
+                .or_default()
+                .push(rows[index].timestamp);
+        }
+    }
+    wanted
+        .into_iter()
+        .map(|((project, distinct_id), times)| Wanted {
+            project,
+            distinct_id: distinct_id.to_owned(),
+            times,
+        })
+        .collect()
+}
