@@ -1,9 +1,12 @@
 //! A request's events serialised once, for the size check and for the stream, one after the
-//! other into one buffer that every message shares.
+//! other into one buffer that every message shares; with them the identity links they make,
+//! for `PERSONS`.
 
 use contract::event::{Event, EventKind};
+use contract::persons::Link;
 
 use crate::body::MAX_EVENT_BYTES;
+use crate::publish::links::link_of;
 use crate::publish::quota::Usage;
 
 /// A request's events ready to publish.
@@ -11,17 +14,23 @@ use crate::publish::quota::Usage;
 pub(crate) struct Encoded {
     payloads: Vec<u8>,
     events: Vec<EncodedEvent>,
+    /// The identity links the events make, published after them.
+    links: Vec<EncodedEvent>,
     /// The subjects of this request so far: one or two, for a request of one project.
     subjects: Vec<(uuid::Uuid, EventKind, async_nats::Subject)>,
+    /// The link subject of each project of this request so far.
+    link_subjects: Vec<(uuid::Uuid, async_nats::Subject)>,
     /// Events and bytes by project, for the intake quotas.
     usage: Usage,
 }
 
-/// One event of [`Encoded`]: its payload is `payloads[start..end]`.
+/// One message of [`Encoded`], an event or a link: its payload is `payloads[start..end]`.
 #[derive(Debug)]
 pub(crate) struct EncodedEvent {
     pub(crate) subject: async_nats::Subject,
-    pub(crate) event_id: uuid::Uuid,
+    /// The `Nats-Msg-Id`: the event id, or for a link the id [`Link::message_id`] derives
+    /// from it.
+    pub(crate) message_id: uuid::Uuid,
     pub(crate) start: usize,
     pub(crate) end: usize,
 }
@@ -32,12 +41,15 @@ impl Encoded {
             // About what a small browser event takes.
             payloads: Vec::with_capacity(events * 512),
             events: Vec::with_capacity(events),
+            links: Vec::new(),
             subjects: Vec::new(),
+            link_subjects: Vec::new(),
             usage: Usage::default(),
         }
     }
 
-    /// Serialises `event`; an event over [`MAX_EVENT_BYTES`] is refused.
+    /// Serialises `event`, and the identity link it makes; an event over [`MAX_EVENT_BYTES`]
+    /// is refused. Links are not charged to the quotas: an event makes at most one.
     pub(crate) fn push(&mut self, event: &Event) -> Result<(), String> {
         let start = self.payloads.len();
         if let Err(err) = serde_json::to_writer(&mut self.payloads, event) {
@@ -47,6 +59,13 @@ impl Encoded {
         if self.payloads.len() - start > MAX_EVENT_BYTES {
             self.payloads.truncate(start);
             return Err(format!("an event must be at most {MAX_EVENT_BYTES} bytes"));
+        }
+        let end = self.payloads.len();
+        if let Some(link) = link_of(event) {
+            if let Err(err) = self.push_link(&link) {
+                self.payloads.truncate(start);
+                return Err(format!("cannot encode the identity link: {err}"));
+            }
         }
         let known = self
             .subjects
@@ -66,16 +85,42 @@ impl Encoded {
         };
         self.events.push(EncodedEvent {
             subject,
-            event_id: event.event_id,
+            message_id: event.event_id,
             start,
-            end: self.payloads.len(),
+            end,
         });
-        self.usage
-            .add(event.project_id, self.payloads.len() - start);
+        self.usage.add(event.project_id, end - start);
         Ok(())
     }
 
-    /// Events encoded.
+    /// Serialises `link` after the payloads.
+    fn push_link(&mut self, link: &Link) -> serde_json::Result<()> {
+        let start = self.payloads.len();
+        serde_json::to_writer(&mut self.payloads, link)?;
+        let known = self
+            .link_subjects
+            .iter()
+            .find(|(project_id, _)| *project_id == link.project_id);
+        let subject = match known {
+            Some((_, subject)) => subject.clone(),
+            None => {
+                let subject = async_nats::Subject::from(contract::streams::person_link_subject(
+                    &link.project_id.to_string(),
+                ));
+                self.link_subjects.push((link.project_id, subject.clone()));
+                subject
+            }
+        };
+        self.links.push(EncodedEvent {
+            subject,
+            message_id: Link::message_id(link.event_id),
+            start,
+            end: self.payloads.len(),
+        });
+        Ok(())
+    }
+
+    /// Events encoded (links not counted).
     pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
@@ -89,8 +134,11 @@ impl Encoded {
         &self.usage
     }
 
-    /// The one buffer of every payload, and where each event's is in it.
+    /// The one buffer of every payload, and where each message's is in it: the events, then
+    /// the links.
     pub(crate) fn into_parts(self) -> (Vec<u8>, Vec<EncodedEvent>) {
-        (self.payloads, self.events)
+        let mut messages = self.events;
+        messages.extend(self.links);
+        (self.payloads, messages)
     }
 }

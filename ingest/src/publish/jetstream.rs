@@ -1,5 +1,5 @@
-//! Publishing a request's events to JetStream: pipelined, each message carrying the request's
-//! trace, and answered only once every ack came back.
+//! Publishing a request's events (and their identity links) to JetStream: pipelined, each
+//! message carrying the request's trace, and answered only once every ack came back.
 
 use std::collections::VecDeque;
 
@@ -34,7 +34,8 @@ pub(crate) fn publisher(client: &async_nats::Client) -> jetstream::Context {
         .build(client.clone())
 }
 
-/// Publishes `events` and waits for every ack: the request's 2xx means JetStream stored them.
+/// Publishes `events` and waits for every ack: the request's 2xx means JetStream stored them,
+/// and the identity links they make.
 /// Publishes are pipelined; when the connection's in-flight limit is reached, the oldest of
 /// this request's own acks is awaited first, which frees a slot.
 pub(crate) async fn publish(
@@ -52,7 +53,7 @@ pub(crate) async fn publish(
     if tracing::enabled!(tracing::Level::DEBUG) {
         for event in &events {
             // Inside the request span: request id and trace id stand next to the event id.
-            tracing::debug!(event_id = %event.event_id, subject = %event.subject, "publishing event");
+            tracing::debug!(message_id = %event.message_id, subject = %event.subject, "publishing");
         }
     }
     // `bytes::Bytes`, the type async-nats takes, through axum's re-export: the one use of axum
@@ -62,7 +63,7 @@ pub(crate) async fn publish(
     for event in events {
         let payload = payloads.slice(event.start..event.end);
         let mut id = uuid::Uuid::encode_buffer();
-        let id: &str = event.event_id.hyphenated().encode_lower(&mut id);
+        let id: &str = event.message_id.hyphenated().encode_lower(&mut id);
         // Built again for a second try: the first is consumed by the refused publish.
         let message = || {
             let mut headers = async_nats::HeaderMap::new();

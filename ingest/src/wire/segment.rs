@@ -227,6 +227,9 @@ pub(crate) fn normalise(
     if properties.len() > MAX_PROPERTIES {
         return Err(format!("properties: at most {MAX_PROPERTIES} keys"));
     }
+    if kind == EventKind::Identify {
+        identified(&object, &distinct_id, &mut properties);
+    }
     let event = event_name(kind, &object)?;
     for (key, name) in [
         ("name", "name"),
@@ -258,6 +261,22 @@ pub(crate) fn normalise(
         properties,
         context,
     })
+}
+
+/// What an `identify` call says about its person, in PostHog's words so that one rule reads
+/// both: its traits (its properties) are also its `$set`, which the sink keeps as person
+/// properties, and an `anonymousId` sent with a `userId` is its `$anon_distinct_id`, which
+/// ingest publishes as an identity link.
+fn identified(object: &Map<String, Value>, distinct_id: &str, properties: &mut Map<String, Value>) {
+    if !properties.is_empty() && !properties.contains_key("$set") {
+        let traits = Value::Object(properties.clone());
+        properties.insert("$set".to_owned(), traits);
+    }
+    if let Some(anonymous_id) = string(object, "anonymousId") {
+        if anonymous_id != distinct_id {
+            properties.insert("$anon_distinct_id".to_owned(), Value::String(anonymous_id));
+        }
+    }
 }
 
 /// The message's `key` when it is a non-empty string or a number.
@@ -458,6 +477,25 @@ mod tests {
         assert_eq!(
             (event.event.as_str(), event.context.path.as_str()),
             ("$pageview", "/a")
+        );
+        let identify = json!({
+            "type": "identify", "userId": "user-1", "anonymousId": "anon-1",
+            "traits": { "plan": "pro", "seats": 3 }
+        });
+        let event = normalise(identify, project, None, now, "").expect("normalises");
+        assert_eq!(
+            Value::Object(event.properties),
+            json!({
+                "plan": "pro", "seats": 3, "$set": { "plan": "pro", "seats": 3 },
+                "$anon_distinct_id": "anon-1"
+            }),
+            "the traits stay the event's properties and are its person's too"
+        );
+        let alone = json!({ "type": "identify", "anonymousId": "anon-1" });
+        let event = normalise(alone, project, None, now, "").expect("normalises");
+        assert!(
+            event.properties.is_empty(),
+            "an anonymous id alone links nothing"
         );
         assert!(
             normalise(

@@ -5,6 +5,7 @@
 mod common;
 mod health;
 mod memory;
+mod persons;
 mod places;
 mod process;
 mod quotas;
