@@ -6,6 +6,7 @@ mod consumer;
 pub mod dlq;
 mod metrics;
 mod months;
+pub mod persons;
 mod refusals;
 pub mod replay;
 pub mod retention;
@@ -121,6 +122,14 @@ pub async fn run(
             plumbing::clickhouse::readiness_check(clickhouse.clone(), Some(schema_ready.clone())),
         );
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let person_keys = persons::PersonKeys::new(clickhouse.clone());
+    let linking = tokio::spawn(persons::consumer::run_when(
+        schema_ready.clone(),
+        jetstream.context.clone(),
+        clickhouse.clone(),
+        person_keys,
+        stopped.clone(),
+    ));
     let consuming = tokio::spawn({
         let js = jetstream.context.clone();
         let clickhouse = clickhouse.clone();
@@ -146,10 +155,12 @@ pub async fn run(
         },
     )
     .await?;
-    // The batch in flight is inserted and acked before we exit.
-    if tokio::time::timeout(Duration::from_secs(30), consuming)
-        .await
-        .is_err()
+    // The batch in flight is inserted and acked before we exit, and the link in hand applied.
+    if tokio::time::timeout(Duration::from_secs(30), async {
+        let _ = tokio::join!(consuming, linking);
+    })
+    .await
+    .is_err()
     {
         tracing::warn!("sink consumer did not finish within 30 s");
     }

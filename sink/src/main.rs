@@ -7,6 +7,7 @@
 //! sink retention <days>             drop the months of events older than that
 //! sink replay [<project id>|all] [<since, RFC 3339>]
 //!                                   rebuild events in ClickHouse from the EVENTS_HISTORY stream
+//! sink rebuild-persons              rebuild person_ids from the identity links on PERSONS
 //! ```
 
 use anyhow::Context as _;
@@ -21,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
         Some("dlq") => return dlq(&args[1..]).await,
         Some("retention") => return retention(&args[1..]).await,
         Some("replay") => return replay(&args[1..]).await,
+        Some("rebuild-persons") => return rebuild_persons().await,
         _ => {}
     }
     let _telemetry = plumbing::telemetry::init("sink");
@@ -129,5 +131,28 @@ async fn replay(args: &[String]) -> anyhow::Result<()> {
         "read {} messages: {} events inserted, {} already stored, {} not events",
         done.read, done.inserted, done.already_stored, done.unreadable
     );
+    Ok(())
+}
+
+async fn rebuild_persons() -> anyhow::Result<()> {
+    let nats = plumbing::config::NatsConfig::from_env()?;
+    let clickhouse = plumbing::config::ClickHouseConfig::from_env()?;
+    let js = async_nats::jetstream::new(
+        plumbing::streams::connect(&nats.url)
+            .await
+            .with_context(|| format!("connecting to {nats:?}"))?,
+    );
+    eprintln!(
+        "pausing the projection, emptying person_ids in {} seconds",
+        sink::persons::GRACE.as_secs()
+    );
+    sink::persons::rebuild_persons(
+        &js,
+        &plumbing::clickhouse::server_client(&clickhouse),
+        &sink::schema::Layout::of(&clickhouse)?,
+        sink::persons::GRACE,
+    )
+    .await?;
+    eprintln!("person_ids is empty; the running sinks apply every link again from the first");
     Ok(())
 }

@@ -61,6 +61,9 @@ pub(crate) async fn insert(
     clickhouse: &clickhouse::Client,
     rows: &[EventRow],
 ) -> Result<(), clickhouse::error::Error> {
+    // What the events set on their persons goes first: a retry finds stored events and
+    // writes them no more, so their person properties must be in by then.
+    crate::persons::properties::insert(clickhouse, rows).await?;
     if crate::months::within_one(rows) {
         return insert_month(clickhouse, rows.iter()).await;
     }

@@ -1,6 +1,7 @@
 //! Where the events live: a database on one server, or on the shards of a cluster, with the
 //! names checked once for splicing into DDL.
 
+use crate::schema::persons::{PERSON_CLUSTER_STATEMENTS, PERSON_STATEMENTS};
 use crate::schema::statements::{CLUSTER_STATEMENTS, STATEMENTS};
 
 /// `name` is usable as a database name without quoting: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -96,13 +97,17 @@ impl Layout {
         )
     }
 
-    /// The schema's statements for this layout.
+    /// The schema's statements for this layout: the events table's, then the persons'.
     pub fn statements(&self) -> Vec<String> {
-        let templates = if self.cluster.is_some() {
-            CLUSTER_STATEMENTS
+        let (events, persons) = if self.cluster.is_some() {
+            (CLUSTER_STATEMENTS, PERSON_CLUSTER_STATEMENTS)
         } else {
-            STATEMENTS
+            (STATEMENTS, PERSON_STATEMENTS)
         };
-        templates.iter().map(|sql| self.fill(sql)).collect()
+        events
+            .iter()
+            .chain(persons)
+            .map(|sql| self.fill(sql))
+            .collect()
     }
 }

@@ -1,9 +1,10 @@
-//! The ClickHouse schema of the events table (and, in `sessions`, the sessions table and its
-//! view). Every statement runs on ClickHouse 18.16 (what Debian ships) and on current
-//! ClickHouse (the compose image), and is idempotent.
+//! The ClickHouse schema of the events table (and, in `persons`, the persons' tables; in
+//! `sessions`, the sessions table and its view). Every statement runs on ClickHouse 18.16
+//! (what Debian ships) and on current ClickHouse (the compose image), and is idempotent.
 
 mod apply;
 mod layout;
+pub(crate) mod persons;
 mod sessions;
 mod statements;
 

@@ -9,6 +9,7 @@ mod dlq;
 mod faults;
 mod health;
 mod native;
+mod persons;
 mod pipeline;
 mod replay;
 mod sessions;
