@@ -14,6 +14,7 @@ mod journeys;
 mod live;
 mod live_access;
 mod overview;
+mod places;
 mod refusals;
 mod system;
 mod top;
