@@ -74,18 +74,8 @@ async fn add_columns(
     present: &[&str],
 ) -> anyhow::Result<()> {
     let table = layout.storage_table();
-    for (column, single, cluster) in ADDED_COLUMNS {
-        if !present.contains(column) {
-            let definition = if layout.cluster().is_some() {
-                cluster
-            } else {
-                single
-            };
-            let alter = format!(
-                "ALTER TABLE {}.{table}{} ADD COLUMN {column} {definition}",
-                layout.database(),
-                layout.on_cluster()
-            );
+    for (column, alter) in column_additions(layout) {
+        if !present.contains(&column) {
             server
                 .query(&alter)
                 .execute()
@@ -94,6 +84,28 @@ async fn add_columns(
         }
     }
     Ok(())
+}
+
+/// The `ALTER` that adds each column a later release added (of [`ADDED_COLUMNS`]) to the
+/// table of `layout` holding the rows, by column name.
+pub fn column_additions(layout: &Layout) -> Vec<(&'static str, String)> {
+    ADDED_COLUMNS
+        .iter()
+        .map(|(column, single, cluster)| {
+            let definition = if layout.cluster().is_some() {
+                cluster
+            } else {
+                single
+            };
+            let alter = format!(
+                "ALTER TABLE {}.{}{} ADD COLUMN {column} {definition}",
+                layout.database(),
+                layout.storage_table(),
+                layout.on_cluster()
+            );
+            (*column, alter)
+        })
+        .collect()
 }
 
 /// Stores the [`LOW_CARDINALITY_COLUMNS`] still typed `String` (of the table's `typed`

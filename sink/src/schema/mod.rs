@@ -8,7 +8,7 @@ pub(crate) mod persons;
 mod sessions;
 mod statements;
 
-pub use apply::{apply, apply_layout};
+pub use apply::{apply, apply_layout, column_additions};
 pub use layout::Layout;
 pub use statements::{LOW_CARDINALITY_COLUMNS, STATEMENTS};
 

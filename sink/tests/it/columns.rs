@@ -17,6 +17,22 @@ const PLACES_AND_ACQUISITION: &[&str] = &[
     "channel",
 ];
 
+/// `create`, the statement that creates the events table, as the release before this one
+/// had it: without the location and acquisition columns.
+fn previous_release(create: &str) -> String {
+    let mut previous = create.to_owned();
+    for column in PLACES_AND_ACQUISITION {
+        let line = previous
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{column} ")))
+            .unwrap_or_else(|| panic!("{column} is a column of the table"))
+            .to_owned();
+        previous = previous.replace(&format!("{line}\n"), "");
+    }
+    assert!(!previous.contains("channel"), "{previous}");
+    previous
+}
+
 /// `DESCRIBE TABLE` of `db`'s events: name and type of each column, in order.
 fn described(db: &ClickHouseDb) -> Vec<String> {
     db.server()
@@ -37,16 +53,7 @@ async fn a_table_without_location_and_acquisition_gains_them_in_the_order_a_new_
 
     let db = ClickHouseDb::unique();
     db.server().create_database(&db.name).expect("database");
-    let mut previous = sink::schema::STATEMENTS[1].replace("{db}", &db.name);
-    for column in PLACES_AND_ACQUISITION {
-        let line = previous
-            .lines()
-            .find(|line| line.trim_start().starts_with(&format!("{column} ")))
-            .unwrap_or_else(|| panic!("{column} is a column of the table"))
-            .to_owned();
-        previous = previous.replace(&format!("{line}\n"), "");
-    }
-    assert!(!previous.contains("channel"), "{previous}");
+    let previous = previous_release(&sink::schema::STATEMENTS[1].replace("{db}", &db.name));
     db.server().query(&previous).expect("previous table");
     db.server()
         .query(&format!(
@@ -72,4 +79,35 @@ async fn a_table_without_location_and_acquisition_gains_them_in_the_order_a_new_
         )
         .expect("reads");
     assert_eq!(row, "user-1\t\t\t\n", "the old row reads them empty");
+}
+
+#[test]
+fn current_clickhouse_adds_them_where_a_new_table_has_them_too() {
+    let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
+    let fresh = sink::schema::Layout::new("fresh", None).expect("layout");
+    for statement in fresh.statements() {
+        chdb.query(&statement).expect("a new table");
+    }
+    let previous = sink::schema::Layout::new("previous", None).expect("layout");
+    let statements = previous.statements();
+    chdb.query(&statements[0]).expect("database");
+    chdb.query(&previous_release(&statements[1]))
+        .expect("previous table");
+    for (column, alter) in sink::schema::column_additions(&previous) {
+        if PLACES_AND_ACQUISITION.contains(&column) {
+            chdb.query(&alter)
+                .unwrap_or_else(|err| panic!("{alter}: {err}"));
+        }
+    }
+    let described = |chdb: &mut devstack::chdb::Chdb, database: &str| {
+        chdb.query(&format!("DESCRIBE TABLE {database}.events"))
+            .expect("describes")
+            .lines()
+            .map(|line| line.split('\t').take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        described(&mut chdb, "previous"),
+        described(&mut chdb, "fresh")
+    );
 }
