@@ -35,6 +35,30 @@ impl Link {
     }
 }
 
+/// A request to erase the person `distinct_id` belongs to, with every id merged into it
+/// (`DELETE /api/admin/projects/{project_id}/persons/{distinct_id}`). Published on
+/// `persons.<project_id>.erase`, in stream order with the links, so it erases the person as
+/// the links before it made it. The sink deletes this message once the erasure is done (it
+/// holds the id in clear); what stays is a keyed hash of each erased id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    pub erasure_id: Uuid,
+    pub project_id: Uuid,
+    /// Any id of the person.
+    pub distinct_id: String,
+    /// The admin who asked (their user id).
+    pub requested_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+}
+
+impl Erasure {
+    /// The `Nats-Msg-Id` of the erasure: its id, so a retried request is stored once.
+    pub fn message_id(&self) -> String {
+        format!("erase-{}", self.erasure_id)
+    }
+}
+
 /// The id of the person whose canonical distinct id is `person_key`: a UUIDv5 of project and
 /// key, the same wherever it is computed (`person_ids.person_id`).
 pub fn person_id(project_id: Uuid, person_key: &str) -> Uuid {
@@ -60,6 +84,18 @@ mod tests {
         assert_eq!(serde_json::from_value::<Link>(json).expect("reads"), link);
         assert_eq!(Link::message_id(event_id), Link::message_id(event_id));
         assert_ne!(Link::message_id(event_id), event_id);
+        let erasure = Erasure {
+            erasure_id: Uuid::now_v7(),
+            project_id: Uuid::now_v7(),
+            distinct_id: "user-1".to_owned(),
+            requested_by: Uuid::now_v7(),
+            requested_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let json = serde_json::to_value(&erasure).expect("json");
+        assert_eq!(
+            serde_json::from_value::<Erasure>(json).expect("reads"),
+            erasure
+        );
         let project = Uuid::now_v7();
         assert_eq!(person_id(project, "u"), person_id(project, "u"));
         assert_ne!(person_id(project, "u"), person_id(project, "v"));

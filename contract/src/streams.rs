@@ -11,7 +11,8 @@ pub const EVENTS_DLQ_STREAM: &str = "EVENTS_DLQ";
 /// Every user, project and write-key change, kept forever.
 pub const AUTH_STREAM: &str = "AUTH";
 /// Identity links (`persons.<project_id>.link`), kept forever: the person mapping is a
-/// projection of them. `persons.<project_id>.erase` is reserved for erasures.
+/// projection of them; and erasures of persons (`persons.<project_id>.erase`), each deleted
+/// once done.
 pub const PERSONS_STREAM: &str = "PERSONS";
 /// JetStream KV bucket of the daily secret salts of cookieless visitor ids, keyed by UTC date
 /// (`2026-12-04`); every salt is deleted two days after it was made.
@@ -19,6 +20,10 @@ pub const VISITOR_SALTS_BUCKET: &str = "VISITOR_SALTS";
 /// JetStream KV bucket of failed logins per account and client address (auth's lockout), each
 /// entry expiring a window after its last failure.
 pub const LOGIN_FAILURES_BUCKET: &str = "AUTH_LOGIN_FAILURES";
+/// JetStream KV bucket of the erased persons, owned by the sink: a keyed hash of every erased
+/// distinct id (`id.<project_id>.<hex HMAC-SHA256>`), so that no event or link of theirs is
+/// stored again, and the random key of those hashes (`hmac-key`). No id is in it in clear.
+pub const ERASED_BUCKET: &str = "ERASED_PERSONS";
 
 /// Durable pull consumer on [`EVENTS_STREAM`] that stores events in ClickHouse.
 pub const SINK_CONSUMER: &str = "sink-clickhouse";
@@ -57,8 +62,7 @@ pub fn person_link_subject(project_id: &str) -> String {
     format!("persons.{project_id}.link")
 }
 
-/// Subject of an erasure of a person: `persons.<project_id>.erase` (reserved; not published
-/// yet).
+/// Subject of an erasure of a person: `persons.<project_id>.erase` ([`crate::persons::Erasure`]).
 pub fn person_erase_subject(project_id: &str) -> String {
     format!("persons.{project_id}.erase")
 }

@@ -299,10 +299,11 @@ mod tests {
         let sink = &defs.consumers[0].config;
         assert_eq!(sink.ack_policy, consumer::AckPolicy::Explicit);
         assert!(sink.max_deliver > 0 && sink.max_ack_pending > 0);
-        // Links are applied one at a time, in stream order, whatever the number of sinks.
+        // Links and erasures are applied one at a time, in stream order, whatever the number of
+        // sinks.
         let persons = &defs.consumers[2].config;
         assert_eq!(persons.max_ack_pending, 1);
-        assert_eq!(persons.filter_subject, "persons.*.link");
+        assert_eq!(persons.filter_subject, "persons.>");
         let stream = &defs.streams[4];
         assert_eq!(
             (stream.retention, stream.max_age),

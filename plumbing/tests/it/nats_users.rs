@@ -205,7 +205,7 @@ async fn only_auth_writes_users_and_query_only_reads() {
 }
 
 #[tokio::test]
-async fn only_ingest_publishes_identity_links_and_only_the_sink_may_restart_their_projection() {
+async fn links_come_from_ingest_erasures_from_query_and_only_the_sink_deletes_them() {
     let nats = TestNats::start().expect("nats starts");
     let operator = connect(&nats.url()).await.expect("operator");
     provision(&operator, &Definitions::bundled().expect("definitions"))
@@ -251,13 +251,30 @@ async fn only_ingest_publishes_identity_links_and_only_the_sink_may_restart_thei
     }
     let sink = connect(&nats.url_for(NatsUser::Sink)).await.expect("sink");
     let stream = sink.get_stream("PERSONS").await.expect("stream info");
-    assert!(
-        stream.delete_message(1).await.is_err(),
-        "the sink may not delete a link"
-    );
     stream
         .delete_consumer("sink-persons")
         .await
         .expect("the sink deletes its consumer, to rebuild the mapping");
+    assert_eq!(messages(&operator, "PERSONS").await, 1);
+
+    // Erasures: only query publishes them (an admin's request); only the sink, which runs
+    // them, deletes the erased person's messages.
+    let query = connect(&nats.url_for(NatsUser::Query))
+        .await
+        .expect("query");
+    assert!(published(query, "persons.p1.erase").await);
+    for user in [NatsUser::Auth, NatsUser::Sink] {
+        let js = connect(&nats.url_for(user)).await.expect("connects");
+        assert!(
+            !published(js, "persons.p1.erase").await,
+            "{} may not publish erasures",
+            user.name()
+        );
+    }
+    assert_eq!(messages(&operator, "PERSONS").await, 2);
+    stream
+        .delete_message(1)
+        .await
+        .expect("the sink deletes an erased person's link");
     assert_eq!(messages(&operator, "PERSONS").await, 1);
 }
