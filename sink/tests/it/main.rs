@@ -10,6 +10,7 @@ mod faults;
 mod health;
 mod native;
 mod persons;
+mod persons_cluster;
 mod pipeline;
 mod replay;
 mod sessions;

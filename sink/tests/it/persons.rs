@@ -69,7 +69,7 @@ async fn wait_for(
 }
 
 /// Waits until the sinks applied and acked the first `links` links, and nothing else waits.
-async fn applied(js: &jetstream::Context, links: u64) {
+pub(crate) async fn applied(js: &jetstream::Context, links: u64) {
     devstack::wait::until_async(
         &format!("{links} links applied"),
         Duration::from_secs(60),
