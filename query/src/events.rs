@@ -12,7 +12,7 @@ use crate::scope::Scope;
 use crate::store::Store;
 
 /// The columns of one event, in the order of [`StoredEvent`].
-const EVENT_COLUMNS: &str = "event_id, event, kind, distinct_id, user_id, session_id, \
+pub(crate) const EVENT_COLUMNS: &str = "event_id, event, kind, distinct_id, user_id, session_id, \
      toUInt32(timestamp) AS timestamp, toUInt32(received_at) AS received_at, url, host, path, \
      referrer, referrer_domain, browser, os, device_type, lib, prop_keys, prop_values";
 
@@ -40,7 +40,7 @@ pub(crate) fn parse_cursor(text: &str) -> Result<(u32, Uuid), Error> {
 
 /// One stored event, as the explorer shows it.
 #[derive(Debug, Row, Deserialize)]
-struct StoredEvent {
+pub(crate) struct StoredEvent {
     #[serde(with = "clickhouse::serde::uuid")]
     event_id: Uuid,
     event: String,
@@ -64,7 +64,12 @@ struct StoredEvent {
 }
 
 impl StoredEvent {
-    fn view(self) -> EventView {
+    /// The `next_cursor` of a page that ends with this event.
+    pub(crate) fn cursor(&self) -> String {
+        format!("{}_{}", self.timestamp, self.event_id)
+    }
+
+    pub(crate) fn view(self) -> EventView {
         let time = |seconds: u32| {
             jiff::Timestamp::from_second(i64::from(seconds))
                 .map(|t| t.to_string())
@@ -135,10 +140,7 @@ pub(crate) async fn page(
     }
     let rows: Vec<StoredEvent> = store.fetch_all(query.bind(limit as u64)).await?;
     let next = (rows.len() == limit)
-        .then(|| {
-            rows.last()
-                .map(|last| format!("{}_{}", last.timestamp, last.event_id))
-        })
+        .then(|| rows.last().map(StoredEvent::cursor))
         .flatten();
     Ok(EventsPage {
         scope: scope.to_wire(),

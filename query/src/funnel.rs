@@ -1,6 +1,8 @@
-//! Funnels: how many users did each step in order within a conversion window of their first
-//! step (ClickHouse `windowFunnel`), conversion from the first and the previous step, median
-//! time to convert, optionally broken down by a dimension of the first step.
+//! Funnels: how many users (persons: every distinct id linked into one, so an anonymous visit
+//! and a purchase after logging in are one journey) did each step in order within a conversion
+//! window of their first step (ClickHouse `windowFunnel`), conversion from the first and the
+//! previous step, median time to convert, optionally broken down by a dimension of the first
+//! step.
 
 use clickhouse::Row;
 use contract::query::{
@@ -8,11 +10,13 @@ use contract::query::{
     MAX_WINDOW_SECONDS,
 };
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::error::Error;
 use crate::params;
 use crate::params::dimension::Dimension;
 use crate::params::filter::{Bound, Filter, bind_all};
+use crate::persons::sql::{PERSON, join};
 use crate::scope::Scope;
 use crate::store::Store;
 
@@ -24,7 +28,7 @@ struct Step {
 }
 
 impl Step {
-    fn parse(spec: FunnelStepSpec) -> Result<Self, Error> {
+    fn parse(spec: FunnelStepSpec, project: Uuid) -> Result<Self, Error> {
         if spec.event.is_empty() || spec.event.chars().count() > 200 {
             return Err(Error::Invalid(
                 "every step needs an event name of at most 200 characters".to_owned(),
@@ -33,7 +37,7 @@ impl Step {
         let mut sql = "event = ?".to_owned();
         let mut binds = vec![Bound::Text(spec.event.clone())];
         for filter in spec.filters {
-            let filter = Filter::from_spec(filter)?;
+            let filter = Filter::from_spec(filter, project)?;
             sql.push_str(" AND ");
             sql.push_str(&filter.sql());
             binds.extend(filter.binds());
@@ -56,7 +60,7 @@ struct Funnel {
 }
 
 impl Funnel {
-    fn check(request: FunnelRequest) -> Result<Self, Error> {
+    fn check(request: FunnelRequest, project: Uuid) -> Result<Self, Error> {
         if !(2..=MAX_STEPS).contains(&request.steps.len()) {
             return Err(Error::Invalid(format!(
                 "a funnel has 2 to {MAX_STEPS} steps"
@@ -70,7 +74,7 @@ impl Funnel {
         let steps = request
             .steps
             .into_iter()
-            .map(Step::parse)
+            .map(|step| Step::parse(step, project))
             .collect::<Result<Vec<_>, _>>()?;
         let breakdown = request
             .breakdown
@@ -104,7 +108,7 @@ pub(crate) async fn funnel(
     scope: &Scope,
     request: FunnelRequest,
 ) -> Result<FunnelResponse, Error> {
-    let funnel = Funnel::check(request)?;
+    let funnel = Funnel::check(request, scope.project)?;
     let overall = levels(store, scope, &funnel, None).await?;
     let median = overall
         .iter()
@@ -175,22 +179,24 @@ async fn levels(
         None => "''".to_owned(),
         Some(dimension) => format!("argMinIf({}, timestamp, {})", dimension.sql(), first.sql),
     };
-    // Per user: the deepest step reached in order within the window, and (for the median)
+    let persons = join(scope.project, breakdown.and_then(Dimension::person_key));
+    // Per person: the deepest step reached in order within the window, and (for the median)
     // the first time of the first step and the first time of the last step after it.
     let text = format!(
         "SELECT label, level, toUInt64(count()) AS users, \
            toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
          FROM ( \
-           SELECT user_hash, windowFunnel(?)(timestamp, {conditions}) AS level, \
+           SELECT {PERSON} AS person, windowFunnel(?)(timestamp, {conditions}) AS level, \
              minIf(toUInt32(timestamp), {first_sql}) AS started, \
              arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last_sql}))) AS finished, \
              {label} AS label \
-           FROM events WHERE {scope} GROUP BY user_hash) \
+           FROM events{persons} WHERE {scope} GROUP BY person) \
          WHERE level > 0 GROUP BY label, level ORDER BY label, level",
         n = steps.len(),
         conditions = conditions.join(", "),
         first_sql = first.sql,
         last_sql = last.sql,
+        persons = persons.sql,
         scope = scope.where_sql(),
     );
     let mut query = store.query(&text).bind(funnel.window_seconds);
@@ -205,7 +211,9 @@ async fn levels(
         }
         query = bind_all(query, &first.binds);
     }
-    Ok(store.fetch_all(scope.bind(query, &scope.range)).await?)
+    Ok(store
+        .fetch_all(scope.bind(persons.bind(query), &scope.range))
+        .await?)
 }
 
 /// Counts and conversions per step, from the users per deepest level: a user who reached level

@@ -15,6 +15,7 @@ mod live;
 mod openapi;
 mod overview;
 mod params;
+mod persons;
 mod retention;
 mod routes;
 mod scope;
@@ -155,6 +156,13 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
             "max_memory_usage",
             config.limits.max_memory_bytes.to_string(),
         );
+    // On a cluster, the links of a distinct id are on the shard of its events (both are
+    // sharded by the id's hash): a join of the two reads each shard's own (`persons::sql`).
+    let clickhouse = if config.clickhouse.cluster.is_some() {
+        clickhouse.with_setting("distributed_product_mode", "local")
+    } else {
+        clickhouse
+    };
     let sql_log = match &config.sql_log {
         Some(path) => Some(
             std::fs::OpenOptions::new()
@@ -187,6 +195,8 @@ fn router(state: AppState) -> Router {
         .route("/api/query/top", get(routes::top::top))
         .route("/api/query/events", get(routes::events::events))
         .route("/api/query/events/{id}", get(routes::events::event))
+        .route("/api/query/persons", get(routes::persons::persons))
+        .route("/api/query/persons/{id}", get(routes::persons::person))
         .route("/api/query/funnel", post(routes::journeys::funnel))
         .route("/api/query/retention", post(routes::journeys::retention))
         .route("/api/query/live", get(routes::live::live))

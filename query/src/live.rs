@@ -15,13 +15,14 @@ use futures_util::StreamExt as _;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::persons::sql::{PERSON, join};
 use crate::store::Store;
 
 /// How often the active-user count is sent.
 const ACTIVE_USERS_EVERY: Duration = Duration::from_secs(5);
 
-/// Users with an event in the last five minutes.
-const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact(user_hash)) FROM events \
+/// Users (persons) with an event in the last five minutes; `{persons}` is the persons' join.
+const ACTIVE_USERS: &str = "SELECT toUInt64(uniqExact({person})) FROM events{persons} \
      WHERE project_id = toUUID(?) AND timestamp >= now() - 300";
 
 /// The part of a published envelope the feed looks at before passing it on.
@@ -153,14 +154,17 @@ impl Feed {
     }
 
     async fn active_users(&self) -> Message {
+        let persons = join(self.project, None);
+        let counted = ACTIVE_USERS
+            .replace("{person}", PERSON)
+            .replace("{persons}", &persons.sql);
         let text = if self.include_bots {
-            ACTIVE_USERS.to_owned()
+            counted
         } else {
-            format!("{ACTIVE_USERS} AND is_bot = 0")
+            format!("{counted} AND is_bot = 0")
         };
-        let count = self
-            .clickhouse
-            .query(&text)
+        let count = persons
+            .bind(self.clickhouse.query(&text))
             .bind(self.project.to_string())
             .fetch_one::<u64>()
             .await

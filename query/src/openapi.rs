@@ -3,7 +3,7 @@
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{catalog, events, journeys, live, overview, system, top, trends};
+use crate::routes::{catalog, events, journeys, live, overview, persons, system, top, trends};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -13,6 +13,8 @@ use crate::routes::{catalog, events, journeys, live, overview, system, top, tren
         top::top,
         events::events,
         events::event,
+        persons::persons,
+        persons::person,
         journeys::funnel,
         journeys::retention,
         live::live,
@@ -83,12 +85,14 @@ mod tests {
         assert!(version.starts_with("3.1."), "{version}");
         let sql = ["200", "400", "401", "403", "404", "503", "504"];
         let with_body = ["200", "400", "401", "403", "404", "413", "503", "504"];
-        let expected: [(&str, &str, &[&str]); 9] = [
+        let expected: [(&str, &str, &[&str]); 11] = [
             ("/api/query/overview", "get", &sql),
             ("/api/query/trends", "get", &sql),
             ("/api/query/top", "get", &sql),
             ("/api/query/events", "get", &sql),
             ("/api/query/events/{id}", "get", &sql),
+            ("/api/query/persons", "get", &sql),
+            ("/api/query/persons/{id}", "get", &sql),
             ("/api/query/funnel", "post", &with_body),
             ("/api/query/retention", "post", &with_body),
             (

@@ -9,14 +9,16 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::params::range::Range;
+use crate::persons::sql::{PERSON, join};
 use crate::scope::Scope;
 use crate::store::Store;
 
-/// Events, unique users and pageviews of a range; `{scope}` is the scope's condition.
-/// Users are estimated with `uniqCombined` (exact for small counts, about 0.5 % off from ten
-/// thousand users; docs/api.md, "Query API"), three times faster than `uniqExact` on 10 M events.
-const TOTALS: &str = "SELECT count() AS events, uniqCombined(user_hash) AS users, \
-     countIf(event = '$pageview') AS pageviews FROM events WHERE {scope}";
+/// Events, unique users and pageviews of a range; `{scope}` is the scope's condition, `{person}`
+/// and `{persons}` what counts persons (`crate::persons::sql`). Users are estimated with
+/// `uniqCombined` (exact for small counts, about 0.5 % off from ten thousand users; docs/api.md,
+/// "Query API"), three times faster than `uniqExact` on 10 M events.
+const TOTALS: &str = "SELECT count() AS events, uniqCombined({person}) AS users, \
+     countIf(event = '$pageview') AS pageviews FROM events{persons} WHERE {scope}";
 
 /// Sessions of a range (a user's events split where they are more than 30 minutes apart) and
 /// the bounced ones (a single event); `{scope}` as above.
@@ -68,7 +70,14 @@ pub(crate) async fn overview(store: &Store, scope: &Scope) -> Result<OverviewRes
 }
 
 async fn figures(store: &Store, scope: &Scope, range: &Range) -> Result<Vec<(String, f64)>, Error> {
-    let totals: Totals = store.fetch_one(scoped(store, TOTALS, scope, range)).await?;
+    let persons = join(scope.project, None);
+    let totals = TOTALS
+        .replace("{person}", PERSON)
+        .replace("{persons}", &persons.sql)
+        .replace("{scope}", &scope.where_sql());
+    let totals: Totals = store
+        .fetch_one(scope.bind(persons.bind(store.query(&totals)), range))
+        .await?;
     let sessions: Sessions = store
         .fetch_one(scoped(store, SESSIONS, scope, range))
         .await?;

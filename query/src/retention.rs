@@ -1,12 +1,13 @@
-//! Retention: users grouped by the period of their first start event in the range; for each
-//! cohort, how many did the return event 0, 1, … periods later (within the range), as counts and
-//! percentages.
+//! Retention: users (persons: every distinct id linked into one) grouped by the period of their
+//! first start event in the range; for each cohort, how many did the return event 0, 1, …
+//! periods later (within the range), as counts and percentages.
 
 use clickhouse::Row;
 use contract::query::{Cohort, MAX_PERIODS, RetentionRequest, RetentionResponse};
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::persons::sql::{PERSON, join};
 use crate::scope::Scope;
 use crate::store::Store;
 
@@ -31,18 +32,20 @@ pub(crate) async fn retention(
     } else {
         "toUInt32(toMonday(timestamp, ?))"
     };
+    let persons = join(scope.project, None);
     let text = format!(
         "SELECT cohort, offset, toUInt64(count()) AS users FROM ( \
            SELECT first AS cohort, arrayJoin(arrayConcat([toUInt32(0)], \
              arrayMap(r -> toUInt32(intDiv(r - first, {days_per_period}) + 1), \
                arrayFilter(r -> r >= first, returns)))) AS offset \
            FROM ( \
-             SELECT user_hash, minIf(period, event = ?) AS first, \
+             SELECT person, minIf(period, event = ?) AS first, \
                groupUniqArrayIf(period, event = ?) AS returns, countIf(event = ?) AS starts \
-             FROM (SELECT user_hash, event, {period_sql} AS period FROM events \
-                   WHERE {scope} AND event IN (?, ?)) \
-             GROUP BY user_hash HAVING starts > 0)) \
+             FROM (SELECT {PERSON} AS person, event, {period_sql} AS period \
+                   FROM events{persons} WHERE {scope} AND event IN (?, ?)) \
+             GROUP BY person HAVING starts > 0)) \
          WHERE offset <= ? GROUP BY cohort, offset ORDER BY cohort, offset",
+        persons = persons.sql,
         scope = scope.where_sql(),
     );
     let query = store
@@ -52,7 +55,7 @@ pub(crate) async fn retention(
         .bind(request.start_event.as_str())
         .bind(scope.zone_name.as_str());
     let query = scope
-        .bind(query, &scope.range)
+        .bind(persons.bind(query), &scope.range)
         .bind(request.start_event.as_str())
         .bind(request.return_event.as_str())
         .bind(request.periods);

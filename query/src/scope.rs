@@ -51,7 +51,7 @@ impl Scope {
             .ok_or_else(|| Error::NotFound("no such project".to_owned()))?;
         let zone = params::zone(&zone_name);
         let range = Range::parse(from, to, &zone)?;
-        let filters = Filter::parse_all(filter)?;
+        let filters = Filter::parse_all(filter, project)?;
         let include_bots = match include_bots {
             None | Some("" | "false" | "0") => false,
             Some("true" | "1") => true,

@@ -1,4 +1,5 @@
-//! The most frequent values of a dimension, with event counts and unique users.
+//! The most frequent values of a dimension, with event counts and unique users (persons: the
+//! distinct ids linked into one count once).
 
 use clickhouse::Row;
 use contract::query::{TopResponse, TopValue};
@@ -6,6 +7,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::params::dimension::Dimension;
+use crate::persons::sql::{PERSON, join};
 use crate::scope::Scope;
 use crate::store::Store;
 
@@ -39,10 +41,12 @@ pub(crate) async fn top(
         event,
         limit,
     } = request;
+    let persons = join(scope.project, dimension.person_key());
     let text = format!(
-        "SELECT {} AS value, count() AS count, uniqCombined(user_hash) AS users \
-         FROM events WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
+        "SELECT {} AS value, count() AS count, uniqCombined({PERSON}) AS users \
+         FROM events{} WHERE {}{} GROUP BY value ORDER BY count DESC, value LIMIT ?",
         dimension.sql(),
+        persons.sql,
         scope.where_sql(),
         if event.is_some() {
             " AND event = ?"
@@ -54,7 +58,7 @@ pub(crate) async fn top(
     if let Some(key) = dimension.bind() {
         query = query.bind(key);
     }
-    query = scope.bind(query, &scope.range);
+    query = scope.bind(persons.bind(query), &scope.range);
     if let Some(event) = &event {
         query = query.bind(event.as_str());
     }

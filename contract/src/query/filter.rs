@@ -10,7 +10,7 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct FilterSpec {
     /// A dimension (`event`, `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`,
-    /// `kind`, `lib`, `distinct_id`) or `property:<key>`.
+    /// `kind`, `lib`, `distinct_id`, …), `property:<key>` or `person:<key>` (the person's).
     pub key: String,
     /// `gt`, `gte`, `lt` and `lte` compare numbers; `set` and `not_set` take no value.
     #[cfg_attr(

@@ -7,6 +7,7 @@ mod explore;
 mod filter;
 mod funnel;
 mod live;
+mod persons;
 mod retention;
 mod scope;
 mod trends;
@@ -21,6 +22,7 @@ pub use funnel::{
     MAX_WINDOW_SECONDS,
 };
 pub use live::{ActiveUsers, LiveEnd, LiveEndReason};
+pub use persons::{PersonResponse, PersonView, PersonsPage};
 pub use retention::{Cohort, MAX_PERIODS, RetentionRequest, RetentionResponse};
 pub use scope::{Scope, TimeRange};
 pub use trends::{Amount, Figure, OverviewResponse, TrendPoint, TrendSeries, TrendsResponse};

@@ -8,6 +8,9 @@ use super::{Invalid, invalid, property_key};
 pub(crate) enum Dimension {
     Column(&'static str),
     Property(String),
+    /// `person:<key>`: the event's person's property (`crate::persons::sql`), which a statement
+    /// reads once it joins the person's values.
+    Person(String),
 }
 
 impl Dimension {
@@ -34,12 +37,15 @@ impl Dimension {
             "utm_term" => "utm_term",
             "utm_content" => "utm_content",
             other => {
+                if let Some(key) = other.strip_prefix("person:") {
+                    return Ok(Self::Person(property_key(key)?.to_owned()));
+                }
                 let key = other.strip_prefix("property:").ok_or_else(|| {
                     invalid(format!(
                         "dimension {other:?} is not one of event, path, host, url, referrer, \
                          browser, os, device, kind, lib, distinct_id, country, region, city, \
-                         channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content \
-                         or property:<key>"
+                         channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content, \
+                         property:<key> or person:<key>"
                     ))
                 })?;
                 return Ok(Self::Property(property_key(key)?.to_owned()));
@@ -53,6 +59,7 @@ impl Dimension {
         match self {
             Self::Column(column) => column,
             Self::Property(_) => "prop_values[indexOf(prop_keys, ?)]",
+            Self::Person(_) => "person_values[indexOf(person_keys, ?)]",
         }
     }
 
@@ -60,7 +67,15 @@ impl Dimension {
     pub(crate) fn bind(&self) -> Option<&str> {
         match self {
             Self::Column(_) => None,
-            Self::Property(key) => Some(key),
+            Self::Property(key) | Self::Person(key) => Some(key),
+        }
+    }
+
+    /// The person property key of a `person:<key>` dimension.
+    pub(crate) fn person_key(&self) -> Option<&str> {
+        match self {
+            Self::Person(key) => Some(key),
+            _ => None,
         }
     }
 }
@@ -80,7 +95,12 @@ mod tests {
             Dimension::parse("property:$plan").expect("ok"),
             Dimension::Property("$plan".to_owned())
         );
+        assert_eq!(
+            Dimension::parse("person:plan").expect("ok"),
+            Dimension::Person("plan".to_owned())
+        );
         assert!(Dimension::parse("property:x') OR 1=1 --").is_err());
+        assert!(Dimension::parse("person:x') OR 1=1 --").is_err());
         assert!(Dimension::parse("password_hash").is_err());
         for column in ["country", "region", "city", "channel", "utm_source", "utm_term"] {
             assert_eq!(

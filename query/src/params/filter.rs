@@ -1,9 +1,11 @@
 //! The `filter` parameter: conditions on dimensions and properties, as SQL with bound values.
 
 use contract::query::FilterSpec;
+use uuid::Uuid;
 
 use super::dimension::Dimension;
 use super::{Invalid, invalid};
+use crate::persons::sql::{Fragment, person_condition};
 
 /// A value bound into SQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,11 +52,13 @@ pub(crate) struct Filter {
     dimension: Dimension,
     op: Op,
     value: Option<Bound>,
+    /// The project whose persons a `person:<key>` condition reads.
+    project: Uuid,
 }
 
 impl Filter {
-    /// The filters of a `filter` parameter (absent or empty: none).
-    pub(crate) fn parse_all(text: Option<&str>) -> Result<Vec<Self>, Invalid> {
+    /// The filters of a `filter` parameter (absent or empty: none) on `project`'s events.
+    pub(crate) fn parse_all(text: Option<&str>, project: Uuid) -> Result<Vec<Self>, Invalid> {
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
             return Ok(Vec::new());
         };
@@ -68,10 +72,13 @@ impl Filter {
                 "at most {MAX_FILTERS} filters are allowed"
             )));
         }
-        specs.into_iter().map(Self::from_spec).collect()
+        specs
+            .into_iter()
+            .map(|spec| Self::from_spec(spec, project))
+            .collect()
     }
 
-    pub(crate) fn from_spec(spec: FilterSpec) -> Result<Self, Invalid> {
+    pub(crate) fn from_spec(spec: FilterSpec, project: Uuid) -> Result<Self, Invalid> {
         let dimension = Dimension::parse(&spec.key)?;
         let op = match spec.op.as_str() {
             "eq" => Op::Equals,
@@ -117,15 +124,38 @@ impl Filter {
             dimension,
             op,
             value,
+            project,
         })
     }
 
-    /// The condition, with `?` where [`Self::binds`] go, in order.
+    /// The condition, with `?` where [`Self::binds`] go, in order. A `person:<key>` condition
+    /// is on the event's person: a membership test of its id among the ids whose person meets
+    /// it (`crate::persons::sql`).
     pub(crate) fn sql(&self) -> String {
+        self.on_person()
+            .map_or_else(|| self.value_sql(), |condition| condition.sql)
+    }
+
+    /// For a `person:<key>` dimension: the membership test, binding its own values before
+    /// those of [`Self::value_sql`], which it wraps.
+    fn on_person(&self) -> Option<Fragment> {
+        let key = self.dimension.person_key()?;
+        Some(person_condition(
+            self.project,
+            key,
+            &self.value_sql(),
+            self.unset_matches(),
+        ))
+    }
+
+    /// The condition on the dimension's value.
+    fn value_sql(&self) -> String {
         let expr = self.dimension.sql();
         match (self.op, &self.dimension) {
             (Op::IsSet, Dimension::Property(_)) => "has(prop_keys, ?)".to_owned(),
             (Op::IsNotSet, Dimension::Property(_)) => "NOT has(prop_keys, ?)".to_owned(),
+            (Op::IsSet, Dimension::Person(_)) => "has(person_keys, ?)".to_owned(),
+            (Op::IsNotSet, Dimension::Person(_)) => "NOT has(person_keys, ?)".to_owned(),
             (Op::IsSet, Dimension::Column(_)) => format!("{expr} != ''"),
             (Op::IsNotSet, Dimension::Column(_)) => format!("{expr} = ''"),
             (Op::Equals, _) => format!("{expr} = ?"),
@@ -148,8 +178,29 @@ impl Filter {
         }
     }
 
+    /// Whether a person without the key (nor any links or properties) meets the condition: as
+    /// the value of a missing key, the empty text, would.
+    fn unset_matches(&self) -> bool {
+        match (self.op, &self.value) {
+            (Op::IsNotSet, _) => true,
+            (Op::Equals | Op::Contains, Some(Bound::Text(text))) => text.is_empty(),
+            (Op::NotEquals, Some(Bound::Text(text))) => !text.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The values bound into [`Self::sql`], in order.
     pub(crate) fn binds(&self) -> Vec<Bound> {
+        let mut binds: Vec<Bound> = self
+            .on_person()
+            .map(|condition| condition.binds.into_iter().map(Bound::Text).collect())
+            .unwrap_or_default();
+        binds.extend(self.value_binds());
+        binds
+    }
+
+    /// The values bound into [`Self::value_sql`], in order.
+    fn value_binds(&self) -> Vec<Bound> {
         let key = self.dimension.bind().map(|k| Bound::Text(k.to_owned()));
         // A numeric comparison names the dimension twice: in the number check and in the
         // conversion.
@@ -169,12 +220,20 @@ mod tests {
 
     #[test]
     fn filters_bind_every_value_and_refuse_what_they_cannot_use() {
-        let filters = Filter::parse_all(Some(
-            r#"[{"key":"property:plan","op":"eq","value":"pro"},
+        let project = Uuid::nil();
+        let filters = Filter::parse_all(
+            Some(
+                r#"[{"key":"property:plan","op":"eq","value":"pro"},
                 {"key":"browser","op":"contains","value":"chrom"},
                 {"key":"property:price","op":"gte","value":10},
-                {"key":"property:coupon","op":"not_set"}]"#,
-        ))
+                {"key":"property:coupon","op":"not_set"},
+                {"key":"person:plan","op":"eq","value":"pro"},
+                {"key":"person:plan","op":"neq","value":"pro"},
+                {"key":"person:age","op":"gt","value":30},
+                {"key":"person:email","op":"not_set"}]"#,
+            ),
+            project,
+        )
         .expect("filters");
         let sql: Vec<String> = filters.iter().map(Filter::sql).collect();
         assert_eq!(sql[0], "prop_values[indexOf(prop_keys, ?)] = ?");
@@ -195,10 +254,21 @@ mod tests {
                 Bound::Number(10.0)
             ]
         );
-        assert!(Filter::parse_all(Some(r#"[{"key":"x') OR 1","op":"eq","value":"a"}]"#)).is_err());
-        assert!(Filter::parse_all(Some(r#"[{"key":"path","op":"like","value":"a"}]"#)).is_err());
-        assert!(Filter::parse_all(Some(r#"[{"key":"path","op":"gt","value":"many"}]"#)).is_err());
-        assert!(Filter::parse_all(Some("plan=pro")).is_err());
-        assert_eq!(Filter::parse_all(None).expect("none"), []);
+        // A person's condition is on the ids of the persons that meet it, or, when a person
+        // without the key meets it, on the ids of those that do not.
+        assert!(sql[4].starts_with("user_hash GLOBAL IN (SELECT user_hash FROM ("));
+        assert!(sql[4].ends_with(" WHERE person_values[indexOf(person_keys, ?)] = ?)"));
+        assert!(sql[5].starts_with("user_hash GLOBAL NOT IN ("));
+        assert!(sql[5].ends_with(" WHERE NOT (person_values[indexOf(person_keys, ?)] != ?))"));
+        assert!(sql[6].starts_with("user_hash GLOBAL IN ("));
+        assert!(sql[7].ends_with(" WHERE NOT (NOT has(person_keys, ?)))"));
+        assert_eq!(filters[4].binds()[0], Bound::Text(project.to_string()));
+        let parse = |text: &str| Filter::parse_all(Some(text), project);
+        assert!(parse(r#"[{"key":"x') OR 1","op":"eq","value":"a"}]"#).is_err());
+        assert!(parse(r#"[{"key":"person:x') OR 1","op":"eq","value":"a"}]"#).is_err());
+        assert!(parse(r#"[{"key":"path","op":"like","value":"a"}]"#).is_err());
+        assert!(parse(r#"[{"key":"path","op":"gt","value":"many"}]"#).is_err());
+        assert!(parse("plan=pro").is_err());
+        assert_eq!(Filter::parse_all(None, project).expect("none"), []);
     }
 }

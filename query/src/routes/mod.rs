@@ -8,6 +8,7 @@ pub(crate) mod events;
 pub(crate) mod journeys;
 pub(crate) mod live;
 pub(crate) mod overview;
+pub(crate) mod persons;
 pub(crate) mod system;
 pub(crate) mod top;
 pub(crate) mod trends;
@@ -38,7 +39,7 @@ pub(crate) struct ScopeParams {
     #[param(nullable = false)]
     to: Option<String>,
     /// Conditions every event must meet: a JSON array of at most 20
-    /// `{"key": "<dimension or property:<key>>", "op": "eq|neq|contains|set|not_set|gt|gte|lt|lte",
+    /// `{"key": "<dimension, property:<key> or person:<key>>", "op": "eq|neq|contains|set|not_set|gt|gte|lt|lte",
     /// "value": …}` (schema `FilterSpec`).
     #[param(nullable = false)]
     filter: Option<String>,

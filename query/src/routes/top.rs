@@ -18,7 +18,7 @@ use crate::top::Request;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct TopParams {
-    /// What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id`, `country`, `region`, `city`, `channel`, `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content` or `property:<key>` (a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)
+    /// What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id`, `country`, `region`, `city`, `channel`, `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`, `property:<key>` or `person:<key>` (the event's person's property; a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)
     #[param(nullable = false)]
     dimension: Option<String>,
     /// Only events of this name (empty: all)

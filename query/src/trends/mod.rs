@@ -48,10 +48,12 @@ async fn top_labels(store: &Store, scope: &Scope, request: &Request) -> Result<V
     let Some(dimension) = &request.breakdown else {
         return Ok(Vec::new());
     };
+    let persons = request.persons(scope.project);
     let text = format!(
-        "SELECT {} AS label FROM events WHERE {}{} \
+        "SELECT {} AS label FROM events{} WHERE {}{} \
          GROUP BY label ORDER BY {} DESC, label LIMIT ?",
         dimension.sql(),
+        persons.sql,
         scope.where_sql(),
         request.event_filter(),
         request.measure.sql(),
@@ -60,7 +62,7 @@ async fn top_labels(store: &Store, scope: &Scope, request: &Request) -> Result<V
     if let Some(key) = dimension.bind() {
         query = query.bind(key);
     }
-    query = scope.bind(query, &scope.range);
+    query = scope.bind(persons.bind(query), &scope.range);
     if let Some(event) = &request.event {
         query = query.bind(event.as_str());
     }

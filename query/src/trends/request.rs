@@ -1,10 +1,13 @@
 //! A trends request once checked: what is measured per bucket, of which events, broken down
 //! how, and the SQL pieces each of those adds.
 
+use uuid::Uuid;
+
 use crate::error::Error;
 use crate::params;
 use crate::params::dimension::Dimension;
 use crate::params::interval::Interval;
+use crate::persons::sql::{Fragment, PERSON, join};
 
 /// What is measured per bucket.
 #[derive(Debug, Clone)]
@@ -36,14 +39,16 @@ impl Measure {
         }
     }
 
-    /// The aggregate, as Float64; `?` are the property key.
-    pub(crate) fn sql(&self) -> &'static str {
+    /// The aggregate, as Float64; `?` are the property key. Uniques are persons, which
+    /// [`Request::persons`] joins.
+    pub(crate) fn sql(&self) -> String {
         match self {
-            Self::Count => "toFloat64(count())",
-            Self::Uniques => "toFloat64(uniqCombined(user_hash))",
-            Self::Sum(_) => "sum(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]))",
+            Self::Count => "toFloat64(count())".to_owned(),
+            Self::Uniques => format!("toFloat64(uniqCombined({PERSON}))"),
+            Self::Sum(_) => "sum(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]))".to_owned(),
             Self::Average(_) => {
                 "ifNull(avgIf(toFloat64OrZero(prop_values[indexOf(prop_keys, ?)]), has(prop_keys, ?)), 0)"
+                    .to_owned()
             }
         }
     }
@@ -80,6 +85,18 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// What follows `FROM events` so that the measure counts persons or the breakdown reads a
+    /// person's property (with its binds); nothing when neither does, so that a count pays
+    /// nothing for persons.
+    pub(crate) fn persons(&self, project: Uuid) -> Fragment {
+        let key = self.breakdown.as_ref().and_then(Dimension::person_key);
+        if key.is_some() || matches!(self.measure, Measure::Uniques) {
+            join(project, key)
+        } else {
+            Fragment::default()
+        }
+    }
+
     /// The condition on the event name, if the request names one (`?` is the name).
     pub(crate) fn event_filter(&self) -> &'static str {
         if self.event.is_some() {

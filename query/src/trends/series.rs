@@ -53,11 +53,13 @@ async fn points(
         None => "toUInt64(0)".to_owned(),
         Some(dimension) => format!("toUInt64(indexOf(?, {}))", dimension.sql()),
     };
+    let persons = request.persons(scope.project);
     let text = format!(
-        "SELECT {} AS t, {label_sql} AS label, {} AS value FROM events \
+        "SELECT {} AS t, {label_sql} AS label, {} AS value FROM events{} \
          WHERE {}{} GROUP BY t, label",
         buckets.sql(),
         request.measure.sql(),
+        persons.sql,
         scope.where_sql(),
         request.event_filter(),
     );
@@ -68,7 +70,7 @@ async fn points(
             query = query.bind(key);
         }
     }
-    query = request.measure.bind(query);
+    query = persons.bind(request.measure.bind(query));
     query = scope.bind(query, range);
     if let Some(event) = &request.event {
         query = query.bind(event.as_str());

@@ -29,12 +29,17 @@ pub(crate) fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::p
         converted.trim(),
         sink::schema::LOW_CARDINALITY_COLUMNS.len().to_string()
     );
-    // Every row as stored, duplicates of the retried batch included, so FINAL matters on both.
-    let rows = server
-        .query_in(database, "SELECT * FROM events FORMAT Values")
-        .expect("rows");
-    chdb.query(&format!("INSERT INTO default.events VALUES {rows}"))
-        .expect("rows copied");
+    // Every row as stored, duplicates of the retried batch included, so FINAL matters on both;
+    // and the persons' links and properties the statements resolve ids with.
+    for table in ["events", "person_ids", "person_properties"] {
+        let rows = server
+            .query_in(database, &format!("SELECT * FROM {table} FORMAT Values"))
+            .expect("rows");
+        if !rows.trim().is_empty() {
+            chdb.query(&format!("INSERT INTO default.{table} VALUES {rows}"))
+                .unwrap_or_else(|err| panic!("{table} rows copied: {err:#}"));
+        }
+    }
     let sorted = |tsv: &str| {
         let mut lines: Vec<&str> = tsv.lines().collect();
         lines.sort_unstable();

@@ -14,6 +14,8 @@ mod journeys;
 mod live;
 mod live_access;
 mod overview;
+mod persons;
+mod persons_api;
 mod places;
 mod refusals;
 mod system;

@@ -157,7 +157,7 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         document["paths"].as_object().map(serde_json::Map::len),
-        Some(10),
+        Some(12),
         "{document}"
     );
 

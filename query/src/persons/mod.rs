@@ -1,0 +1,7 @@
+//! Persons: the distinct ids that identity links merged into one tracked person, resolved at
+//! read time. `sql` is how every analysis counts and describes persons; `list` and `person`
+//! answer the persons API.
+
+pub(crate) mod list;
+pub(crate) mod person;
+pub(crate) mod sql;
