@@ -12,6 +12,7 @@
 use async_nats::jetstream;
 
 use crate::batch::{BatchSettings, read};
+use crate::erasure::arrivals::Arrivals;
 use crate::metrics::SinkCounters;
 use crate::writer::write;
 
@@ -27,7 +28,12 @@ pub(crate) async fn run(
     settings: BatchSettings,
     counters: SinkCounters,
     stop: tokio::sync::watch::Receiver<bool>,
+    arrivals: Arrivals,
 ) {
+    // Nothing is stored before the erased persons are known.
+    if !arrivals.ready(&stop).await {
+        return;
+    }
     let (batches, queued) = tokio::sync::mpsc::channel(1);
     let writer = tokio::spawn(write(
         js.clone(),
@@ -36,6 +42,7 @@ pub(crate) async fn run(
         counters,
         queued,
         stop.clone(),
+        arrivals,
     ));
     read(js, settings, batches, stop).await;
     if let Err(err) = writer.await {

@@ -4,9 +4,11 @@
 mod batch;
 mod consumer;
 pub mod dlq;
+pub mod erasure;
 mod metrics;
 mod months;
 pub mod persons;
+mod recent;
 mod refusals;
 pub mod replay;
 pub mod retention;
@@ -123,11 +125,19 @@ pub async fn run(
         );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let person_keys = persons::PersonKeys::new(clickhouse.clone());
+    let (arrivals, eraser) = erasure::start(
+        &jetstream.context,
+        &clickhouse,
+        schema::Layout::of(&config.clickhouse)?,
+        person_keys.clone(),
+        stopped.clone(),
+    );
     let linking = tokio::spawn(persons::consumer::run_when(
         schema_ready.clone(),
         jetstream.context.clone(),
         clickhouse.clone(),
         person_keys,
+        eraser,
         stopped.clone(),
     ));
     let consuming = tokio::spawn({
@@ -140,7 +150,7 @@ pub async fn run(
             while !schema_ready.is_done() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            consumer::run(js, clickhouse, batch, counters, stopped).await;
+            consumer::run(js, clickhouse, batch, counters, stopped, arrivals).await;
         }
     });
     plumbing::http::run_service(

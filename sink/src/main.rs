@@ -128,8 +128,9 @@ async fn replay(args: &[String]) -> anyhow::Result<()> {
     )
     .await?;
     eprintln!(
-        "read {} messages: {} events inserted, {} already stored, {} not events",
-        done.read, done.inserted, done.already_stored, done.unreadable
+        "read {} messages: {} events inserted, {} already stored, {} not events, {} of erased \
+         persons (deleted from the history)",
+        done.read, done.inserted, done.already_stored, done.unreadable, done.erased
     );
     Ok(())
 }

@@ -3,8 +3,9 @@
 //! time on. It reads with an ordered consumer of its own (the sink's durable consumer on
 //! `EVENTS` is not involved), looks every batch up the way the sink looks up a redelivery, and
 //! inserts only the events not stored: replaying twice, or while the sink runs, gives the same
-//! counts. On a cluster it reads and writes the `Distributed` table, through the sink's own
-//! client ([`crate::clickhouse_client`]), so its inserts are on their shards before it moves on.
+//! counts. Events of erased persons are left out (and deleted from the history). On a cluster
+//! it reads and writes the `Distributed` table, through the sink's own client
+//! ([`crate::clickhouse_client`]), so its inserts are on their shards before it moves on.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::erasure::arrivals::drop_from_replay;
+use crate::erasure::erased::Erased;
 use crate::row::EventRow;
 use crate::sessions::Sessions;
 use crate::table::{already_stored, insert};
@@ -37,6 +40,9 @@ pub struct Replayed {
     pub already_stored: u64,
     /// Messages that are not events (they would be dead letters for the sink).
     pub unreadable: u64,
+    /// Events of erased persons still in the history (in flight during their erasure): not
+    /// inserted, and deleted from the history.
+    pub erased: u64,
 }
 
 /// Replays the events of `project` (all when `None`) published since `since` (the whole stream
@@ -67,6 +73,9 @@ pub async fn replay(
         .await
         .context("creating the replay consumer")?;
     let mut messages = reader.messages().await?;
+    let erased = Erased::load(js.clone())
+        .await
+        .context("reading the erased persons")?;
     let mut done = Replayed::default();
     let mut rows = Vec::with_capacity(BATCH);
     // Replayed events get their sessions as the sink gives them, every person looked up: the
@@ -88,6 +97,7 @@ pub async fn replay(
             Err(_) => done.unreadable += 1,
         }
         if rows.len() >= BATCH || pending == 0 {
+            done.erased += drop_from_replay(js, &erased, &mut rows).await?;
             store(clickhouse, &mut sessions, &mut rows, &mut done).await?;
             let _ = write!(
                 progress,
@@ -100,6 +110,7 @@ pub async fn replay(
             break;
         }
     }
+    done.erased += drop_from_replay(js, &erased, &mut rows).await?;
     store(clickhouse, &mut sessions, &mut rows, &mut done).await?;
     let _ = writeln!(progress);
     Ok(done)

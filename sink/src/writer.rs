@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message};
 use tracing::Instrument as _;
-use uuid::Uuid;
 
 use crate::batch::{Batch, BatchSettings, PROGRESS_EVERY, keeping_alive};
 use crate::dlq::dead_letter;
+use crate::erasure::arrivals::Arrivals;
 use crate::metrics::SinkCounters;
+use crate::recent::RecentIds;
 use crate::row::EventRow;
 use crate::sessions::Sessions;
 use crate::table::{already_stored, insert};
@@ -87,6 +88,7 @@ pub(crate) async fn write(
     counters: SinkCounters,
     mut queued: tokio::sync::mpsc::Receiver<Batch>,
     stop: tokio::sync::watch::Receiver<bool>,
+    arrivals: Arrivals,
 ) {
     let recent = std::sync::Mutex::new(RecentIds::default());
     let mut sessions = Sessions::default();
@@ -94,6 +96,10 @@ pub(crate) async fn write(
         for (message, reason) in &batch.unreadable {
             dead_letter(&js, &counters, message, reason).await;
         }
+        // What an erased person still sends is dropped before anything learns of it.
+        arrivals
+            .take_erased(&mut batch.rows, &mut batch.messages)
+            .await;
         let writer = Writer {
             js: &js,
             clickhouse: &clickhouse,
@@ -101,6 +107,7 @@ pub(crate) async fn write(
             counters: &counters,
             stop: &stop,
             recent: &recent,
+            arrivals: &arrivals,
         };
         // Exported, the batch's span links to the requests whose events it stores (ingest's
         // spans, from the `traceparent` of each message).
@@ -150,38 +157,8 @@ struct Writer<'a> {
     stop: &'a tokio::sync::watch::Receiver<bool>,
     /// Event ids this sink stored last.
     recent: &'a std::sync::Mutex<RecentIds>,
-}
-
-/// The ids of the events this sink stored last. A message can come twice while the first copy
-/// still waits in this process (its `ack_wait` ran out during a ClickHouse outage): the second
-/// copy is flagged redelivered and looked up, but the first is not, and either may be written
-/// first. Both copies are caught here, and inside one batch.
-#[derive(Debug, Default)]
-struct RecentIds {
-    ids: std::collections::HashSet<Uuid>,
-    order: std::collections::VecDeque<Uuid>,
-}
-
-/// How many ids [`RecentIds`] keeps: a few batches, well past what a stall can queue.
-const RECENT_IDS: usize = 200_000;
-
-impl RecentIds {
-    fn contains(&self, id: &Uuid) -> bool {
-        self.ids.contains(id)
-    }
-
-    fn remember(&mut self, ids: impl IntoIterator<Item = Uuid>) {
-        for id in ids {
-            if self.ids.insert(id) {
-                self.order.push_back(id);
-            }
-        }
-        while self.order.len() > RECENT_IDS {
-            if let Some(old) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
-        }
-    }
+    /// The erased persons, whose events are never stored.
+    arrivals: &'a Arrivals,
 }
 
 impl Writer<'_> {
@@ -270,6 +247,11 @@ impl Writer<'_> {
         messages: &mut Vec<Message>,
         uncertain: bool,
     ) -> Result<(), clickhouse::error::Error> {
+        // Asked again before every try: a person erased while the batch waited stays out.
+        self.arrivals.take_erased(rows, messages).await;
+        if rows.is_empty() {
+            return Ok(());
+        }
         if uncertain {
             let stored = already_stored(self.clickhouse, rows).await?;
             if !stored.is_empty() {
@@ -394,23 +376,5 @@ impl Writer<'_> {
                     .await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_ids_remember_the_last_ones_and_forget_the_oldest() {
-        let mut recent = RecentIds::default();
-        let first = Uuid::now_v7();
-        recent.remember([first]);
-        recent.remember([first]);
-        assert!(recent.contains(&first));
-        assert_eq!(recent.order.len(), 1, "an id is kept once");
-        recent.remember((0..RECENT_IDS).map(|_| Uuid::now_v7()));
-        assert!(!recent.contains(&first), "the oldest goes first");
-        assert_eq!(recent.ids.len(), RECENT_IDS);
     }
 }

@@ -3,6 +3,8 @@
 //! read it. Each link is applied and acked (with the server's confirmation) before the next
 //! comes; while ClickHouse is down the link is retried in place, so no later link passes it.
 //! A message that is not a link is terminated: skipped, now and on every rebuild alike.
+//! Erasures of persons come on the same consumer, in order with the links, and are run by
+//! `crate::erasure`; a link naming an erased id is dropped there too.
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use contract::persons::Link;
 use contract::streams::{PERSONS_CONSUMER, PERSONS_STREAM};
 use futures_util::StreamExt as _;
 
+use crate::erasure::execute::Eraser;
 use crate::persons::lookup::PersonKeys;
 use crate::persons::mapping::{Applied, apply};
 
@@ -24,6 +27,7 @@ pub(crate) async fn run_when(
     js: jetstream::Context,
     clickhouse: clickhouse::Client,
     keys: PersonKeys,
+    eraser: Eraser,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     while !schema_ready.is_done() {
@@ -32,7 +36,10 @@ pub(crate) async fn run_when(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    run(js, clickhouse, keys, stop).await;
+    if !eraser.erased().loaded(&stop).await {
+        return;
+    }
+    run(js, clickhouse, keys, eraser, stop).await;
 }
 
 /// Applies links until `stop` turns true, finishing the one in hand first. `keys` learns of
@@ -41,6 +48,7 @@ async fn run(
     js: jetstream::Context,
     clickhouse: clickhouse::Client,
     keys: PersonKeys,
+    eraser: Eraser,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
@@ -64,7 +72,7 @@ async fn run(
             };
             match next {
                 Some(Ok(message)) => {
-                    if !handle(&clickhouse, &keys, &message, &stop).await {
+                    if !handle(&clickhouse, &keys, &eraser, &message, &stop).await {
                         return;
                     }
                 }
@@ -83,6 +91,7 @@ async fn run(
 async fn handle(
     clickhouse: &clickhouse::Client,
     keys: &PersonKeys,
+    eraser: &Eraser,
     message: &Message,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> bool {
@@ -93,6 +102,9 @@ async fn handle(
             return true;
         }
     };
+    if message.subject.ends_with(".erase") {
+        return eraser.handle(message, sequence, stop).await;
+    }
     let link = match serde_json::from_slice::<Link>(&message.payload) {
         Ok(link) => link,
         Err(err) => {
@@ -101,6 +113,9 @@ async fn handle(
             return true;
         }
     };
+    if eraser.drop_link(message, &link, sequence).await {
+        return true;
+    }
     let mut backoff = Duration::from_millis(200);
     let mut marked = tokio::time::Instant::now();
     loop {
