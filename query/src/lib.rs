@@ -19,6 +19,7 @@ mod persons;
 mod retention;
 mod routes;
 mod scope;
+mod sessions;
 mod state;
 mod store;
 mod system;

@@ -1,5 +1,6 @@
-//! The overview: events, unique users, sessions, pageviews and bounce rate of a range, each
-//! with the same figure for the previous period of equal length.
+//! The overview: events, unique users, pageviews, and the sessions that started in the range
+//! with their bounce rate, average length and pages per session (from the sessions table,
+//! `crate::sessions`), each with the same figure for the previous period of equal length.
 
 use std::collections::BTreeMap;
 
@@ -20,26 +21,11 @@ use crate::store::Store;
 const TOTALS: &str = "SELECT count() AS events, uniqCombined({person}) AS users, \
      countIf(event = '$pageview') AS pageviews FROM events{persons} WHERE {scope}";
 
-/// Sessions of a range (a user's events split where they are more than 30 minutes apart) and
-/// the bounced ones (a single event); `{scope}` as above.
-const SESSIONS: &str = "SELECT toUInt64(sum(length(sizes))) AS sessions, \
-     toUInt64(sum(arrayCount(s -> s = 1, sizes))) AS bounced FROM ( \
-       SELECT arraySort(groupArray(toUInt32(timestamp))) AS ts, \
-         arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(ts), arrayDifference(ts)) AS starts, \
-         arrayPopFront(arrayDifference(arrayPushBack(starts, length(ts) + 1))) AS sizes \
-       FROM events WHERE {scope} GROUP BY user_hash)";
-
 #[derive(Debug, Row, Deserialize)]
 struct Totals {
     events: u64,
     users: u64,
     pageviews: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct Sessions {
-    sessions: u64,
-    bounced: u64,
 }
 
 /// The figures of the scope's range and of the period before it.
@@ -78,25 +64,28 @@ async fn figures(store: &Store, scope: &Scope, range: &Range) -> Result<Vec<(Str
     let totals: Totals = store
         .fetch_one(scope.bind(persons.bind(store.query(&totals)), range))
         .await?;
-    let sessions: Sessions = store
-        .fetch_one(scoped(store, SESSIONS, scope, range))
-        .await?;
-    let bounce = if sessions.sessions == 0 {
-        0.0
-    } else {
-        sessions.bounced as f64 / sessions.sessions as f64
+    let sessions = crate::sessions::figures(store, scope, range).await?;
+    // Per session, 0 when there is none.
+    let per_session = |amount: u64| {
+        if sessions.sessions == 0 {
+            0.0
+        } else {
+            amount as f64 / sessions.sessions as f64
+        }
     };
     Ok(vec![
         ("events".to_owned(), totals.events as f64),
         ("users".to_owned(), totals.users as f64),
         ("sessions".to_owned(), sessions.sessions as f64),
         ("pageviews".to_owned(), totals.pageviews as f64),
-        ("bounce_rate".to_owned(), bounce),
+        ("bounce_rate".to_owned(), per_session(sessions.bounced)),
+        (
+            "avg_session_seconds".to_owned(),
+            per_session(sessions.seconds),
+        ),
+        (
+            "pages_per_session".to_owned(),
+            per_session(totals.pageviews),
+        ),
     ])
-}
-
-/// A query of `template` whose only binds are the scope's, in `{scope}`.
-fn scoped(store: &Store, template: &str, scope: &Scope, range: &Range) -> clickhouse::query::Query {
-    let sql = template.replace("{scope}", &scope.where_sql());
-    scope.bind(store.query(&sql), range)
 }

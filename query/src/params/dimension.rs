@@ -36,6 +36,12 @@ impl Dimension {
             "utm_campaign" => "utm_campaign",
             "utm_term" => "utm_term",
             "utm_content" => "utm_content",
+            "entry_page" | "exit_page" => {
+                return Err(invalid(format!(
+                    "{text} is a dimension of sessions: top lists it, while filters and \
+                     breakdowns, which are about events, do not take it"
+                )));
+            }
             other => {
                 if let Some(key) = other.strip_prefix("person:") {
                     return Ok(Self::Person(property_key(key)?.to_owned()));
@@ -80,6 +86,25 @@ impl Dimension {
     }
 }
 
+/// A dimension of sessions rather than of events: the page a session began or ended on (the
+/// path of its first or last pageview), which top lists from the sessions table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionDimension {
+    EntryPage,
+    ExitPage,
+}
+
+impl SessionDimension {
+    /// The dimension a name stands for, if it is one of sessions.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "entry_page" => Some(Self::EntryPage),
+            "exit_page" => Some(Self::ExitPage),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +127,20 @@ mod tests {
         assert!(Dimension::parse("property:x') OR 1=1 --").is_err());
         assert!(Dimension::parse("person:x') OR 1=1 --").is_err());
         assert!(Dimension::parse("password_hash").is_err());
-        for column in ["country", "region", "city", "channel", "utm_source", "utm_term"] {
+        assert!(Dimension::parse("entry_page").is_err(), "not for events");
+        assert_eq!(
+            SessionDimension::parse("exit_page"),
+            Some(SessionDimension::ExitPage)
+        );
+        assert_eq!(SessionDimension::parse("path"), None);
+        for column in [
+            "country",
+            "region",
+            "city",
+            "channel",
+            "utm_source",
+            "utm_term",
+        ] {
             assert_eq!(
                 Dimension::parse(column).expect("ok"),
                 Dimension::Column(column)

@@ -10,7 +10,7 @@ use super::{ScopeParams, answer, given};
 use crate::error::{QueryTimeout, ScopeErrors};
 use crate::extract::Analyst;
 use crate::params;
-use crate::params::dimension::Dimension;
+use crate::params::dimension::{Dimension, SessionDimension};
 use crate::state::AppState;
 use crate::top::Request;
 
@@ -18,7 +18,7 @@ use crate::top::Request;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct TopParams {
-    /// What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id`, `country`, `region`, `city`, `channel`, `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`, `property:<key>` or `person:<key>` (the event's person's property; a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)
+    /// What to count by: `event` (default), `path`, `host`, `url`, `referrer`, `browser`, `os`, `device`, `kind`, `lib`, `distinct_id`, `country`, `region`, `city`, `channel`, `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`, `entry_page`, `exit_page` (the path of the first and last pageview of each session that started in the range; counts are sessions), `property:<key>` or `person:<key>` (the event's person's property; a key of 1 to 200 letters, digits, `$`, `_`, `-`, `.`, `:` or spaces)
     #[param(nullable = false)]
     dimension: Option<String>,
     /// Only events of this name (empty: all)
@@ -51,6 +51,13 @@ pub(crate) async fn top(
 ) -> Response {
     answer(&state, &scope, async |scope| {
         let dimension_name = asked.dimension.unwrap_or_else(|| "event".to_owned());
+        if let Some(dimension) = SessionDimension::parse(&dimension_name) {
+            let limit = params::limit(asked.limit.as_deref(), 10)?;
+            let event = given(asked.event);
+            let dimension = (dimension, dimension_name);
+            return crate::sessions::top(&state.store, &scope, dimension, event.as_deref(), limit)
+                .await;
+        }
         let request = Request {
             dimension: Dimension::parse(&dimension_name)?,
             limit: params::limit(asked.limit.as_deref(), 10)?,

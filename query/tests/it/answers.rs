@@ -171,13 +171,17 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     }
 
     let scope = format!("project_id={project}&from=2026-11-02&to=2026-11-08");
-    // The query layer counts every event once, as soon as the sink stored them.
+    // The query layer counts every event once, as soon as the sink stored them, and their
+    // sessions once the insert that stored them returned (a reader may see its events a moment
+    // before the sessions the view made of them).
     let expected_total = events.len() as f64;
+    let expected_sessions = sessions(&events.iter().collect::<Vec<_>>()).0 as f64;
     devstack::wait::until_async("the events counted", Duration::from_secs(30), || async {
         let (_, body) = stack
             .get(Some(&admin), &format!("/api/query/overview?{scope}"))
             .await;
         body["figures"]["events"]["value"].as_f64() == Some(expected_total)
+            && body["figures"]["sessions"]["value"].as_f64() == Some(expected_sessions)
     })
     .await
     .expect("counted");
@@ -190,6 +194,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
         events,
     };
     crate::overview::figures_and_filters(&fixture).await;
+    crate::sessions::figures_and_pages(&fixture).await;
     crate::trends::series_per_day(&fixture).await;
     crate::top::top_paths(&fixture).await;
     crate::explorer::pages_and_one_event(&fixture).await;

@@ -18,6 +18,7 @@ mod persons;
 mod persons_api;
 mod places;
 mod refusals;
+mod sessions;
 mod system;
 mod top;
 mod trends;

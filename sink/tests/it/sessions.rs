@@ -200,8 +200,16 @@ async fn stored_but_not_acked(pipeline: &Pipeline, js: &jetstream::Context, id: 
         .expect("handed back");
 }
 
-/// Sends the events of `delivery` through ingest and waits until `total` events are stored.
-async fn send(pipeline: &Pipeline, ids: &[(Uuid, &Sent)], delivery: u8, total: usize) {
+/// Sends the events of `delivery` through ingest and waits until `total` events are stored and
+/// the sink acked every message: its inserts returned, so the view's rows are in too (a reader
+/// can see an insert's events a moment before its sessions).
+async fn send(
+    pipeline: &Pipeline,
+    js: &jetstream::Context,
+    ids: &[(Uuid, &Sent)],
+    delivery: u8,
+    total: usize,
+) {
     let batch: Vec<Value> = ids
         .iter()
         .filter(|(_, sent)| sent.6 == delivery)
@@ -216,6 +224,23 @@ async fn send(pipeline: &Pipeline, ids: &[(Uuid, &Sent)], delivery: u8, total: u
         .expect("ingest answers");
     assert!(response.status().is_success(), "{}", response.status());
     pipeline.wait_for_rows(total as u64).await;
+    devstack::wait::until_async(
+        "the sink acked everything",
+        Duration::from_secs(30),
+        || async {
+            let mut consumer: jetstream::consumer::PullConsumer = js
+                .get_consumer_from_stream(
+                    contract::streams::SINK_CONSUMER,
+                    contract::streams::EVENTS_STREAM,
+                )
+                .await
+                .expect("the sink's consumer");
+            let info = consumer.info().await.expect("consumer info");
+            info.num_pending == 0 && info.num_ack_pending == 0
+        },
+    )
+    .await
+    .expect("acked");
 }
 
 /// Per session id, the labels of its events, read from `db`.
@@ -330,8 +355,8 @@ async fn sessions_keep_sdk_ids_and_split_at_30_minutes_across_batches_redelivery
         .start_service(Service::Sink)
         .expect("the sink starts");
     let first = sent.iter().filter(|(_, s)| s.6 <= 1).count();
-    send(&pipeline, &sent, 1, first).await;
-    send(&pipeline, &sent, 2, sent.len()).await;
+    send(&pipeline, &js, &sent, 1, first).await;
+    send(&pipeline, &js, &sent, 2, sent.len()).await;
 
     let db = pipeline.stack.clickhouse().1.to_owned();
     let stored = stored_sessions(&pipeline, &db, &labels);
