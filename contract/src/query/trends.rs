@@ -25,7 +25,9 @@ pub struct OverviewResponse {
     pub scope: Scope,
     /// The period of equal length just before `range`, which `previous` covers.
     pub previous_range: TimeRange,
-    /// `events`, `users`, `sessions`, `pageviews` and `bounce_rate` (a fraction).
+    /// `events`, `users`, `pageviews`; and of the sessions that started in the range,
+    /// `sessions`, `bounce_rate` (the fraction of one event), `avg_session_seconds` (first to
+    /// last event, averaged) and `pages_per_session` (the range's pageviews per session).
     pub figures: BTreeMap<String, Figure>,
 }
 
