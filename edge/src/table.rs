@@ -207,10 +207,13 @@ mod tests {
             Some((Auth, Token(Role::Analyst)))
         );
         assert_eq!(rule("/api/query/system"), Some((Query, Token(Role::Admin))));
-        assert_eq!(
-            rule("/api/query/trends"),
-            Some((Query, Token(Role::Analyst)))
-        );
+        for path in [
+            "/api/query/trends",
+            "/api/query/persons",
+            "/api/query/persons/0b1c7a3e-5f43-5b8e-9d0c-2f6a1e4b7c9d",
+        ] {
+            assert_eq!(rule(path), Some((Query, Token(Role::Analyst))), "{path}");
+        }
         assert!(rule("/api/nope").is_none(), "an unknown API path is a 404");
         assert!(
             rule("/analytics/trends").is_none(),

@@ -41,6 +41,8 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/query/retention"),
     ("get", "/api/query/events"),
     ("get", "/api/query/events/{id}"),
+    ("get", "/api/query/persons"),
+    ("get", "/api/query/persons/{id}"),
     ("get", "/api/query/live"),
     ("get", "/api/query/catalog"),
     ("get", "/api/query/system"),

@@ -16,6 +16,7 @@ mod live_access;
 mod overview;
 mod persons;
 mod persons_api;
+mod persons_identified;
 mod places;
 mod refusals;
 mod sessions;
