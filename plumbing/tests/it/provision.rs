@@ -56,7 +56,7 @@ async fn provisioning_twice_leaves_identical_streams_and_consumers() {
     provision(&js, &defs).await.expect("second provisioning");
     let second = read_back(&js, &defs).await;
 
-    assert_eq!(first.len(), 6, "four streams and two consumers");
+    assert_eq!(first.len(), 8, "five streams and three consumers");
     assert_eq!(first, second, "configuration and creation times unchanged");
     let history = &first[0].0;
     assert_eq!(history["name"], "EVENTS_HISTORY");
@@ -66,9 +66,12 @@ async fn provisioning_twice_leaves_identical_streams_and_consumers() {
     assert_eq!(events["subjects"], serde_json::json!(["events.>"]));
     assert_eq!(events["storage"], "file");
     assert_eq!(events["retention"], "interest");
-    let sink = &first[4].0;
+    let sink = &first[5].0;
     assert_eq!(sink["durable_name"], "sink-clickhouse");
     assert_eq!(sink["ack_policy"], "explicit");
+    let persons = &first[7].0;
+    assert_eq!(persons["durable_name"], "sink-persons");
+    assert_eq!(persons["max_ack_pending"], 1, "one link at a time");
 }
 
 #[tokio::test]
