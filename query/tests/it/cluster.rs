@@ -346,6 +346,15 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         .map(|step| step["count"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(counts, [40, 20, 10], "{funnel}");
+    crate::cluster_persons::persons_across_shards(&crate::cluster_persons::Cluster {
+        cluster: &cluster,
+        database: &database,
+        query: &query,
+        admin: &admin,
+        project: &project,
+        scope: &scope,
+    })
+    .await;
 
     // The admin figures add up the parts of both shards.
     let system = get("/api/query/system".to_owned()).await;

@@ -6,6 +6,7 @@ mod answers;
 mod bots;
 mod catalog;
 mod cluster;
+mod cluster_persons;
 mod current_clickhouse;
 mod explorer;
 mod health;
