@@ -56,6 +56,8 @@ async fn send_every_format(stack: &Stack, project: &str, key: &str, admin: &str)
         // posthog-node: a server event naming its user's address.
         { "event": "purchase", "distinct_id": "ph-server",
           "properties": { "$ip": "8.8.8.8", "$lib": "posthog-node" } },
+        { "event": "purchase", "distinct_id": "ph-no-geoip",
+          "properties": { "$ip": "8.8.8.8", "$geoip_disable": true } },
         { "event": "$pageview", "distinct_id": "ph-google",
           "properties": { "$current_url": "https://shop.example/", "$referrer": "https://www.google.com/search?q=boots" } },
         { "event": "$pageview", "distinct_id": "ph-cpc",
@@ -138,8 +140,8 @@ async fn every_wire_format_stores_location_campaign_and_channel_and_query_groups
     assert_eq!(response.status(), StatusCode::OK);
 
     send_every_format(&stack, &project, &key, &admin).await;
-    devstack::wait::until("ten events stored", Duration::from_secs(60), || {
-        stored(&stack, "1").lines().count() == 10
+    devstack::wait::until("eleven events stored", Duration::from_secs(60), || {
+        stored(&stack, "1").lines().count() == 11
     })
     .expect("stored");
 
@@ -151,6 +153,11 @@ async fn every_wire_format_stores_location_campaign_and_channel_and_query_groups
             "{user}: no page, no channel"
         );
     }
+    assert_eq!(
+        stored(&stack, "distinct_id = 'ph-no-geoip'"),
+        "\t8.8.8.0\t\t\t\t\t\t\t0",
+        "$geoip_disable: no lookup, the address still anonymised"
+    );
     let expected = [
         ("distinct_id = 'ph-google'", "Organic Search\t\t\t\t\t"),
         (
@@ -238,7 +245,7 @@ async fn answers_by_dimension(stack: &Stack, admin: &str, scope: &str) {
         ("Affiliates", 1),
         ("Email", 1),
         ("Organic Video", 1),
-        ("", 2),
+        ("", 3),
     ] {
         assert_eq!(
             count(&channels, channel),
