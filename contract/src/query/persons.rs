@@ -13,8 +13,8 @@ use crate::query::scope::Scope;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonView {
-    /// A UUIDv5 of the project and the person's canonical distinct id
-    /// ([`crate::persons::person_id`]): the id stays when other ids are merged into it.
+    /// A UUIDv5 of the project (the namespace) and the person's canonical distinct id, as the
+    /// sink names persons: it stays the same when other ids join the person.
     pub id: Uuid,
     /// Every distinct id of the person, the canonical one included, sorted.
     pub distinct_ids: Vec<String>,

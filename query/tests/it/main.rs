@@ -17,6 +17,7 @@ mod live_access;
 mod overview;
 mod persons;
 mod persons_api;
+mod persons_filters;
 mod persons_identified;
 mod places;
 mod refusals;
