@@ -2,6 +2,7 @@
 //! JSON shapes that cross a process boundary. No I/O dependencies, so it compiles to wasm32.
 
 pub mod auth;
+pub mod erasure;
 pub mod event;
 pub mod health;
 pub mod persons;

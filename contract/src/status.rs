@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::erasure::PendingErasure;
+
 /// The whole answer. Each part is gathered on its own: one that could not be read is `null`
 /// (with the reason in `problems`) and the rest is still shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +25,9 @@ pub struct SystemStatus {
     /// What ClickHouse holds; null when it could not be read.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub clickhouse: Option<ClickHouseStatus>,
+    /// Erasures of tracked persons asked for and not done yet, oldest first.
+    #[serde(default)]
+    pub pending_erasures: Vec<PendingErasure>,
     /// Parts that could not be read, as sentences for the admin.
     pub problems: Vec<String>,
 }
@@ -43,6 +48,9 @@ pub struct PipelineStatus {
     /// What ClickHouse holds; null when it could not be read.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub clickhouse: Option<ClickHouseStatus>,
+    /// Erasures of tracked persons asked for and not done yet, oldest first.
+    #[serde(default)]
+    pub pending_erasures: Vec<PendingErasure>,
     /// Parts that could not be read, as sentences for the admin.
     pub problems: Vec<String>,
 }
@@ -57,6 +65,7 @@ impl SystemStatus {
             consumers: pipeline.consumers,
             dlq_messages: pipeline.dlq_messages,
             clickhouse: pipeline.clickhouse,
+            pending_erasures: pipeline.pending_erasures,
             problems: pipeline.problems,
         }
     }

@@ -132,6 +132,7 @@ fn missing(why: &str) -> PipelineStatus {
         consumers: Vec::new(),
         dlq_messages: None,
         clickhouse: None,
+        pending_erasures: Vec::new(),
         problems: vec![format!(
             "{why} the streams, consumers and ClickHouse figures"
         )],

@@ -33,8 +33,30 @@ impl Upstream {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PathMatch {
     Exact(&'static str),
+    /// Paths of this shape, each `{name}` one segment of any value (axum's syntax).
+    Template(&'static str),
     /// Every path under this one.
     Prefix(&'static str),
+}
+
+impl PathMatch {
+    /// Whether `path` is of the template `template`. An OpenAPI path (`{id}` segments) is of
+    /// its template too.
+    fn fits(template: &str, path: &str) -> bool {
+        let (mut shape, mut segments) = (template.split('/'), path.split('/'));
+        loop {
+            match (shape.next(), segments.next()) {
+                (None, None) => return true,
+                (Some(want), Some(segment)) if want.starts_with('{') && want.ends_with('}') => {
+                    if segment.is_empty() {
+                        return false;
+                    }
+                }
+                (Some(want), Some(segment)) if want == segment => {}
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// Who may call a route. The service behind checks the same token again.
@@ -82,6 +104,7 @@ impl Route {
 
 const GET: &[Method] = &[Method::GET, Method::HEAD];
 const POST: &[Method] = &[Method::POST];
+const DELETE: &[Method] = &[Method::DELETE];
 /// SDKs in browsers may send a CORS preflight first.
 const SDK: &[Method] = &[Method::POST, Method::OPTIONS];
 const QUERY: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
@@ -96,7 +119,7 @@ const ADMIN: &[Method] = &[
 
 use Access::{Public, Token};
 use Limit::{Client, Credentials, Unlimited, User};
-use PathMatch::{Exact, Prefix};
+use PathMatch::{Exact, Prefix, Template};
 use Upstream::{Auth, Edge, Ingest, Query};
 
 const fn route(
@@ -115,6 +138,11 @@ const fn route(
     }
 }
 
+/// `DELETE`: erases a tracked person.
+const ERASE_PERSON: &str = "/api/admin/projects/{project_id}/persons/{distinct_id}";
+/// `GET`: a tracked person's data.
+const EXPORT_PERSON: &str = "/api/admin/projects/{project_id}/persons/{distinct_id}/export";
+
 /// The routing table. Other `/api/` paths are 404; everything else is the web app.
 #[rustfmt::skip]
 pub(crate) const ROUTES: &[Route] = &[
@@ -130,6 +158,10 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::Analyst),  User),
     // The system status, gathered by edge itself; then the rest of administration.
     route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
+    // A tracked person's erasure and the export of their data: query, which reads ClickHouse
+    // and publishes the erasure to PERSONS.
+    route(Template(ERASE_PERSON),             DELETE, Query, Token(Role::Admin),    Unlimited),
+    route(Template(EXPORT_PERSON),            GET,   Query,  Token(Role::Admin),    User),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
@@ -151,11 +183,16 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::Analyst),  User),
 ];
 
-/// The route of `path`, as the router picks it: an exact path before a prefix.
+/// The route of `path`, as the router picks it: an exact path, then a template, then a prefix.
 pub(crate) fn route_of(path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|route| matches!(route.path, Exact(exact) if exact == path))
+        .or_else(|| {
+            ROUTES.iter().find(
+                |route| matches!(route.path, Template(template) if PathMatch::fits(template, path)),
+            )
+        })
         .or_else(|| {
             ROUTES
                 .iter()
@@ -202,6 +239,23 @@ mod tests {
         assert_eq!(rule("/api/auth/me"), Some((Auth, Token(Role::User))));
         assert_eq!(rule("/api/admin/users"), Some((Auth, Token(Role::Admin))));
         assert_eq!(rule("/api/admin/status"), Some((Edge, Token(Role::Admin))));
+        let project = "/api/admin/projects/0190a3e2-7c4d-7000-8000-000000000001";
+        for path in [
+            format!("{project}/persons/anon-1"),
+            format!("{project}/persons/user%2F1/export"),
+            ERASE_PERSON.to_owned(),
+            EXPORT_PERSON.to_owned(),
+        ] {
+            assert_eq!(rule(&path), Some((Query, Token(Role::Admin))), "{path}");
+        }
+        for path in [
+            format!("{project}/keys"),
+            format!("{project}/persons/"),
+            format!("{project}/persons/anon-1/export/more"),
+            "/api/admin/projects//persons/anon-1".to_owned(),
+        ] {
+            assert_eq!(rule(&path), Some((Auth, Token(Role::Admin))), "{path}");
+        }
         assert_eq!(
             rule("/api/auth/projects"),
             Some((Auth, Token(Role::Analyst)))

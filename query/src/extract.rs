@@ -27,10 +27,10 @@ impl FromRequestParts<AppState> for Analyst {
     }
 }
 
-/// A caller whose role includes admin: the pipeline figures, which read no project. The
-/// route needs nothing of the token beyond the check.
+/// A caller whose role includes admin: the pipeline figures, which read no project, and the
+/// erasure and export of a tracked person, which name the admin who asked.
 #[derive(Debug)]
-pub(crate) struct Admin;
+pub(crate) struct Admin(pub(crate) Claims);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
@@ -38,6 +38,6 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::Admin)
             .await
-            .map(|_| Self)
+            .map(Self)
     }
 }

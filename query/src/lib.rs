@@ -7,8 +7,10 @@
 //! `openapi` and this file read `routes`; nothing reads the router.
 
 mod catalog;
+mod erasure;
 mod error;
 mod events;
+mod export;
 mod extract;
 mod funnel;
 mod live;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use plumbing::config::{ClickHouseConfig, ConfigError, HttpConfig, NatsConfig};
 use plumbing::health::Health;
 use plumbing::metrics::Metrics;
@@ -203,6 +205,14 @@ fn router(state: AppState) -> Router {
         .route("/api/query/live", get(routes::live::live))
         .route("/api/query/catalog", get(routes::catalog::catalog))
         .route("/api/query/system", get(routes::system::system))
+        .route(
+            "/api/admin/projects/{project_id}/persons/{distinct_id}",
+            delete(routes::erasure::erase),
+        )
+        .route(
+            "/api/admin/projects/{project_id}/persons/{distinct_id}/export",
+            get(routes::erasure::export),
+        )
         .with_state(state)
         .merge(plumbing::http::openapi_route(
             &<openapi::ApiDoc as utoipa::OpenApi>::openapi(),

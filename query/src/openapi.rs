@@ -3,7 +3,9 @@
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{catalog, events, journeys, live, overview, persons, system, top, trends};
+use crate::routes::{
+    catalog, erasure, events, journeys, live, overview, persons, system, top, trends,
+};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -20,6 +22,8 @@ use crate::routes::{catalog, events, journeys, live, overview, persons, system, 
         live::live,
         catalog::catalog,
         system::system,
+        erasure::erase,
+        erasure::export,
     ),
     components(schemas(
         contract::ErrorBody,
@@ -103,8 +107,32 @@ mod tests {
             ("/api/query/catalog", "get", &sql),
         ];
         let paths = document["paths"].as_object().expect("paths");
-        // And the admins' system figures, which take no project.
-        assert_eq!(paths.len(), expected.len() + 1, "{:?}", paths.keys());
+        // And the admins' system figures, which take no project, and their erasure and export
+        // of a tracked person.
+        assert_eq!(paths.len(), expected.len() + 3, "{:?}", paths.keys());
+        let person = "/api/admin/projects/{project_id}/persons/{distinct_id}";
+        for (path, method, statuses) in [
+            (
+                person.to_owned(),
+                "delete",
+                ["202", "400", "401", "403", "404", "503"].as_slice(),
+            ),
+            (
+                format!("{person}/export"),
+                "get",
+                ["200", "400", "401", "403", "404", "503", "504"].as_slice(),
+            ),
+        ] {
+            let operation = &document["paths"][path.as_str()][method];
+            assert_eq!(operation["tags"], json!(["admin"]), "{path}");
+            let documented: Vec<&str> = operation["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(documented, statuses, "{path}");
+        }
         let system = &document["paths"]["/api/query/system"]["get"];
         assert_eq!(system["security"], json!([{ "bearer": [] }]));
         assert_eq!(

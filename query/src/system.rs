@@ -1,8 +1,9 @@
 //! The system status (admins): the figures of the pipeline an admin checks first when
-//! numbers look wrong — the streams, the durable consumers' backlogs, the dead-letter stream and
-//! what ClickHouse holds. Each part is read on its own with a deadline, so one that is down or
-//! slow becomes a sentence in `problems` and the rest is still answered. Edge adds the services'
-//! readiness and serves the whole as `GET /api/admin/status`.
+//! numbers look wrong — the streams, the durable consumers' backlogs, the dead-letter stream,
+//! what ClickHouse holds and the erasures of persons not done yet. Each part is read on its own
+//! with a deadline, so one that is down or slow becomes a sentence in `problems` and the rest
+//! is still answered. Edge adds the services' readiness and serves the whole as
+//! `GET /api/admin/status`.
 
 use std::time::Duration;
 
@@ -78,7 +79,12 @@ pub(crate) async fn pipeline(nats: &async_nats::Client, store: &Store) -> Pipeli
         )
     }));
     let clickhouse = within("the ClickHouse events table".to_owned(), clickhouse(store));
-    let (streams, consumers, clickhouse) = tokio::join!(streams, consumers, clickhouse);
+    let erasures = within(
+        "the pending erasures".to_owned(),
+        crate::erasure::pending(nats),
+    );
+    let (streams, consumers, clickhouse, erasures) =
+        tokio::join!(streams, consumers, clickhouse, erasures);
 
     let mut problems = Vec::new();
     let streams: Vec<StreamStatus> = streams
@@ -90,6 +96,7 @@ pub(crate) async fn pipeline(nats: &async_nats::Client, store: &Store) -> Pipeli
         .filter_map(|part| found(part, &mut problems))
         .collect();
     let clickhouse = found(clickhouse, &mut problems);
+    let pending_erasures = found(erasures, &mut problems).unwrap_or_default();
     if let Some(used) = streams
         .iter()
         .find(|stream| stream.name == EVENTS_STREAM)
@@ -110,6 +117,7 @@ pub(crate) async fn pipeline(nats: &async_nats::Client, store: &Store) -> Pipeli
         consumers,
         dlq_messages,
         clickhouse,
+        pending_erasures,
         problems,
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
                   request: Request| async move { pass(&state, route, peer, request).await },
         );
         router = match route.path {
-            PathMatch::Exact(path) => router.route(path, handler),
+            PathMatch::Exact(path) | PathMatch::Template(path) => router.route(path, handler),
             PathMatch::Prefix(prefix) => router.route(&format!("{prefix}{{*rest}}"), handler),
         };
     }

@@ -4,6 +4,7 @@
 //! the SQL covered.
 
 pub(crate) mod catalog;
+pub(crate) mod erasure;
 pub(crate) mod events;
 pub(crate) mod journeys;
 pub(crate) mod live;

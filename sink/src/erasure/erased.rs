@@ -215,12 +215,15 @@ impl Erased {
                 let store = match js.get_key_value(ERASED_BUCKET).await {
                     Ok(store) => store,
                     Err(_) => {
+                        // Kept on as many servers as the streams (a three-node cluster: 3).
+                        let replicas: usize = plumbing::config::var_or("NATS_STREAM_REPLICAS", 1)?;
                         js.create_key_value(kv::Config {
                             bucket: ERASED_BUCKET.to_owned(),
                             description: "Keyed hashes of the erased persons' distinct ids"
                                 .to_owned(),
                             history: 1,
                             storage: jetstream::stream::StorageType::File,
+                            num_replicas: replicas.max(1),
                             ..Default::default()
                         })
                         .await?

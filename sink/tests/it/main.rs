@@ -6,6 +6,7 @@ mod clickhouse_outage;
 mod columns;
 mod common;
 mod dlq;
+mod erasure;
 mod faults;
 mod health;
 mod native;
