@@ -4,6 +4,8 @@ mod a11y;
 mod admin;
 mod analytics;
 mod api;
+mod browser;
+mod confirm;
 mod dashboard;
 mod format;
 mod pages;

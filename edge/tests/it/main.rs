@@ -23,3 +23,5 @@ mod ui_admin;
 mod ui_analytics;
 mod ui_dashboard;
 mod ui_live;
+mod ui_persons;
+mod ui_places;

@@ -1,16 +1,14 @@
 //! The admin panel: users and their roles, projects with their write keys and set-up snippets,
 //! and the system's status, one tab each.
 
-mod browser;
 mod busy;
-mod confirm;
 mod projects;
 mod status;
 mod users;
 
 use sycamore::prelude::*;
 
-use self::confirm::{Confirm, ConfirmDialog};
+use crate::confirm::{Confirm, ConfirmDialog};
 
 /// A tab of the panel, named in the address bar as `?tab=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

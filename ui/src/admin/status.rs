@@ -7,8 +7,8 @@ use contract::status::{
 use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
-use super::browser::every;
 use crate::api::{self, Action, ApiError};
+use crate::browser::every;
 use crate::format::{bytes_label, count_label};
 use crate::session::Session;
 

@@ -6,22 +6,12 @@ use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
 
 use super::page::{Page, event_options, target_value};
+use super::pager::{Pager, Rows, more_button};
 use super::url::ViewState;
-use crate::api::{self, Action};
+use crate::api;
 
 /// Events per page.
 const PAGE: &str = "50";
-
-#[derive(Debug, Clone, PartialEq)]
-enum Rows {
-    Loading,
-    Shown {
-        events: Vec<EventView>,
-        next: Option<String>,
-        more: bool,
-    },
-    Failed(String),
-}
 
 /// The explorer's query for `v`, without the cursor: the bucket's window when one was chosen.
 fn events_path(v: &ViewState) -> Option<String> {
@@ -46,79 +36,12 @@ fn events_path(v: &ViewState) -> Option<String> {
     ))
 }
 
-/// The explorer's state: the rows shown, the event open in the drawer, and the query wanted.
+/// The explorer's state: the rows shown and the event open in the drawer.
 #[derive(Debug, Clone, Copy)]
 struct Explorer {
     page: Page,
-    rows: Signal<Rows>,
+    events: Pager<EventsPage>,
     drawer: Signal<Option<EventView>>,
-    /// The query of the view, without a cursor; an answer to another one is dropped.
-    wanted: ReadSignal<Option<String>>,
-}
-
-impl Explorer {
-    /// Asks for the page of `base` after `cursor` (the first without one): a first page replaces
-    /// the rows, a later one is added to them.
-    fn fetch(self, base: String, cursor: Option<String>) {
-        let Explorer {
-            page, rows, wanted, ..
-        } = self;
-        let url = match &cursor {
-            Some(cursor) => format!("{base}&cursor={}", api::encode_component(cursor)),
-            None => base.clone(),
-        };
-        if !cfg!(target_arch = "wasm32") {
-            return;
-        }
-        js_sys::futures::spawn_local(async move {
-            let answer = page
-                .session
-                .authorized(|token| {
-                    let url = url.clone();
-                    async move { api::get::<EventsPage>(&url, &token).await }
-                })
-                .await;
-            if !rows.is_alive() || wanted.with_untracked(|w| w.as_deref() != Some(base.as_str())) {
-                return;
-            }
-            rows.update(|rows| match answer {
-                Ok(answer) => {
-                    let mut events = match (&mut *rows, cursor.is_some()) {
-                        (Rows::Shown { events, .. }, true) => std::mem::take(events),
-                        _ => Vec::new(),
-                    };
-                    events.extend(answer.events);
-                    *rows = Rows::Shown {
-                        events,
-                        next: answer.next_cursor,
-                        more: false,
-                    };
-                }
-                Err(err) => *rows = Rows::Failed(api::explain(&err, Action::Work)),
-            });
-        });
-    }
-
-    /// Asks for the next page, unless one is on its way.
-    fn load_more(self) {
-        let rows = self.rows;
-        let next = rows.with_untracked(|r| match r {
-            Rows::Shown {
-                next: Some(next),
-                more: false,
-                ..
-            } => Some(next.clone()),
-            _ => None,
-        });
-        if let (Some(next), Some(path)) = (next, self.wanted.get_clone_untracked()) {
-            rows.update(|r| {
-                if let Rows::Shown { more, .. } = r {
-                    *more = true;
-                }
-            });
-            self.fetch(path, Some(next));
-        }
-    }
 }
 
 #[component]
@@ -127,16 +50,11 @@ pub(crate) fn ExplorerTab() -> View {
     let view = page.view;
     let explorer = Explorer {
         page,
-        rows: create_signal(Rows::Loading),
+        events: Pager::new(page.session),
         drawer: create_signal(None::<EventView>),
-        wanted: create_selector(move || view.with(events_path)),
     };
-    create_effect(move || {
-        if let Some(path) = explorer.wanted.get_clone() {
-            explorer.rows.set(Rows::Loading);
-            explorer.fetch(path, None);
-        }
-    });
+    let wanted = create_selector(move || view.with(events_path));
+    create_effect(move || explorer.events.show(wanted.get_clone()));
     on_mount(move || close_on_escape(explorer.drawer));
     let names = move || event_options(page, &view.with(|v| v.explore_event.clone()));
     let drawer = explorer.drawer;
@@ -180,14 +98,14 @@ fn close_on_escape(drawer: Signal<Option<EventView>>) {
 
 /// The rows as loaded: the table with its count and the button for more, or why not.
 fn events_table(explorer: Explorer) -> View {
-    let (events, next, more) = match explorer.rows.get_clone() {
+    let (events, next) = match explorer.events.rows.get_clone() {
         Rows::Loading => {
             return view! { p(class="status", role="status") { "Loading the events…" } };
         }
-        Rows::Failed(message) => {
+        Rows::Failed { message, .. } => {
             return view! { p(class="form-error", role="alert") { (message) } };
         }
-        Rows::Shown { events, next, more } => (events, next, more),
+        Rows::Shown { items, next, .. } => (items, next),
     };
     if events.is_empty() {
         return view! { p(id="explorer-empty", class="status empty", role="status") { "No events match." } };
@@ -200,15 +118,8 @@ fn events_table(explorer: Explorer) -> View {
     );
     let body = events
         .into_iter()
-        .map(|event| event_row(event, explorer.drawer))
+        .map(|event| event_row(explorer, event))
         .collect::<Vec<_>>();
-    let more_button = next.map(|_| {
-        view! {
-            button(id="explorer-more", r#type="button", disabled=more, on:click=move |_| explorer.load_more()) {
-                (if more { "Loading…" } else { "Load more" })
-            }
-        }
-    });
     view! {
         p(id="explorer-count", class="status", role="status") { (count) }
         div(class="wide-table") {
@@ -221,12 +132,14 @@ fn events_table(explorer: Explorer) -> View {
                 tbody { (body) }
             }
         }
-        (more_button)
+        (more_button(explorer.events, "explorer-more"))
     }
 }
 
-/// A row of the table; a click, Enter or Space opens the event in the drawer.
-fn event_row(event: EventView, drawer: Signal<Option<EventView>>) -> View {
+/// A row of the table; a click, Enter or Space opens the event in the drawer, and its user's
+/// id opens their person.
+fn event_row(explorer: Explorer, event: EventView) -> View {
+    let drawer = explorer.drawer;
     let id = event.event_id.to_string();
     let when = event
         .timestamp
@@ -234,7 +147,7 @@ fn event_row(event: EventView, drawer: Signal<Option<EventView>>) -> View {
         .trim_end_matches('Z')
         .to_owned();
     let path = event.context.path.clone();
-    let who = event.distinct_id.clone();
+    let who_link = person_link(explorer.page, event.distinct_id.clone());
     let name = event.event.clone();
     let open_click = event.clone();
     let open_key = event;
@@ -249,9 +162,23 @@ fn event_row(event: EventView, drawer: Signal<Option<EventView>>) -> View {
             }) {
             td(class="event-time") { (when) }
             td(class="event-name") { (name) }
-            td(class="event-who") { (who) }
+            td(class="event-who") { (who_link) }
             td(class="event-path") { (path) }
         }
+    }
+}
+
+/// A distinct id as a button that opens its person (without opening the row's drawer).
+pub(crate) fn person_link(page: Page, distinct_id: String) -> View {
+    let label = format!("Open the person {distinct_id}");
+    let (shown, data) = (distinct_id.clone(), distinct_id.clone());
+    view! {
+        button(r#type="button", class="person-link", aria-label=label, data-distinct-id=data,
+            on:click=move |e: web_sys::MouseEvent| {
+                e.stop_propagation();
+                page.open_person(&distinct_id);
+            },
+            on:keydown=|e: web_sys::KeyboardEvent| e.stop_propagation()) { (shown) }
     }
 }
 

@@ -4,7 +4,7 @@
 use sycamore::prelude::*;
 
 use super::charts;
-use super::page::{DIMENSIONS, Page};
+use super::page::{Page, all_dimensions};
 use super::url::{self, ViewState};
 
 /// The filters every tab applies, as removable chips, and a form to add one.
@@ -67,7 +67,7 @@ fn time_chip_text(v: &ViewState) -> Option<String> {
 
 /// The dimension a typed key names: itself when the query knows it, else a property.
 fn dimension_of(key: String) -> String {
-    let known = DIMENSIONS.iter().any(|(d, _)| *d == key)
+    let known = all_dimensions().any(|(d, _)| *d == key)
         || key.starts_with("property:")
         || matches!(
             key.as_str(),

@@ -5,10 +5,10 @@
 //! opens it again with a fresh token, and after a dropped connection too.
 
 use contract::query::LiveEndReason;
-use js_sys::futures::JsFuture;
 use sycamore::prelude::*;
 
 use super::charts;
+use super::explorer::person_link;
 use super::feed::{Ended, FeedItem, read_feed};
 use super::page::Page;
 
@@ -122,7 +122,7 @@ async fn follow_feed(
         };
         link.set(Link::Connecting);
         if js_sys::Date::now() - opened_at < STEADY_MS {
-            sleep_ms(pause_ms).await;
+            crate::browser::sleep_ms(pause_ms).await;
             pause_ms = (pause_ms * 2).min(MAX_PAUSE_MS);
         } else {
             pause_ms = FIRST_PAUSE_MS;
@@ -179,6 +179,7 @@ fn ActiveUsersCard(active: Signal<Option<Option<u64>>>) -> View {
 /// The state of the connection and the events as they arrive, newest first.
 #[component(inline_props)]
 fn FeedCard(live: Live) -> View {
+    let page = use_context::<Page>();
     let Live { link, feed, .. } = live;
     view! {
         div(class="card") {
@@ -203,13 +204,14 @@ fn FeedCard(live: Live) -> View {
             ul(id="live-feed", class="live-feed", aria-live="polite") {
                 Keyed(
                     list=feed,
-                    view=|item: FeedItem| {
+                    view=move |item: FeedItem| {
                         let when = item.at.get(11..19).unwrap_or_default().to_owned();
+                        let who = person_link(page, item.who);
                         view! {
                             li(class="live-item") {
                                 span(class="live-time") { (when) }
                                 strong(class="live-event") { (item.event) }
-                                span(class="live-who") { (item.who) }
+                                span(class="live-who") { (who) }
                                 span(class="live-path") { (item.path) }
                             }
                         }
@@ -219,18 +221,4 @@ fn FeedCard(live: Live) -> View {
             }
         }
     }
-}
-
-/// Waits `ms` milliseconds.
-async fn sleep_ms(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let delay = i32::try_from(ms).unwrap_or(i32::MAX);
-        let timer = web_sys::window().map(|window| {
-            window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay)
-        });
-        if !matches!(timer, Some(Ok(_))) {
-            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }

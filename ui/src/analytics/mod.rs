@@ -1,7 +1,10 @@
-//! Analytics, for analysts and admins: a project's overview and trends, funnels, retention,
-//! the live feed and the event explorer. The address holds the whole view (see [`url`]).
+//! Analytics, for analysts and admins: a project's overview and trends, places and
+//! acquisition, funnels, retention, the live feed, the event explorer and the persons. The
+//! address holds the whole view (see [`url`]).
 
+mod acquisition;
 mod charts;
+mod dates;
 mod explorer;
 mod feed;
 mod filters;
@@ -10,10 +13,14 @@ mod live;
 mod load;
 mod overview;
 mod page;
+mod pager;
+mod persons;
+mod places;
 mod retention;
 mod sync;
 mod tabs;
 mod toolbar;
+mod top;
 mod trend_chart;
 mod trends;
 mod url;
@@ -27,6 +34,7 @@ use self::tabs::{Catalogue, Tabs};
 use self::toolbar::{Toolbar, load_projects};
 use self::url::{Tab, ViewState};
 use crate::api;
+use crate::confirm::{Confirm, ConfirmDialog};
 use crate::session::Session;
 
 #[allow(non_snake_case)]
@@ -38,12 +46,14 @@ pub(crate) fn AnalyticsPage() -> View {
     ));
     let page = Page {
         session,
+        tracker: use_context::<crate::tracker::Tracker>(),
         view,
         projects: create_signal(Load::Loading),
         catalog: Loader::new(),
         width: create_signal(800.0),
     };
     provide_context(page);
+    provide_context(Confirm::new());
     let section = create_node_ref();
 
     on_mount(move || {
@@ -70,6 +80,9 @@ pub(crate) fn AnalyticsPage() -> View {
     let tab = create_selector(move || view.with(|v| v.tab));
     let panel = move || match tab.get() {
         Tab::Overview => view! { overview::OverviewTab {} },
+        Tab::Places => view! { places::PlacesTab {} },
+        Tab::Acquisition => view! { acquisition::AcquisitionTab {} },
+        Tab::Persons => view! { persons::PersonsTab {} },
         Tab::Funnel => view! { funnel::FunnelTab {} },
         Tab::Retention => view! { retention::RetentionTab {} },
         Tab::Live => view! { live::LiveTab {} },
@@ -89,6 +102,7 @@ pub(crate) fn AnalyticsPage() -> View {
                 (panel)
             }
             Catalogue {}
+            ConfirmDialog {}
         }
     }
 }
@@ -130,6 +144,9 @@ mod tests {
             "tab-retention",
             "tab-live",
             "tab-explorer",
+            "tab-places",
+            "tab-acquisition",
+            "tab-persons",
             "chart-tooltip",
         ] {
             assert!(html.contains(&format!("id=\"{id}\"")), "{id}: {html}");

@@ -1,23 +1,29 @@
 //! The overview tab: the headline figures against the previous period, the trends card and
 //! the top values, each of which narrows the page to itself when clicked.
 
-use contract::query::{OverviewResponse, TopResponse, TrendsResponse};
+use contract::query::{OverviewResponse, TrendsResponse};
 use sycamore::prelude::*;
 
 use super::charts;
-use super::load::{Load, Loader, show};
+use super::load::{Loader, show};
 use super::page::{DIMENSIONS, Page};
+use super::top::TopTable;
 use super::trends::TrendsCard;
-use super::url;
 
 /// The figures of the overview, in order, with their titles.
-const FIGURES: [(&str, &str); 5] = [
+const FIGURES: [(&str, &str); 7] = [
     ("events", "Events"),
     ("users", "Users"),
-    ("sessions", "Sessions"),
+    ("sessions", "Visits"),
     ("pageviews", "Pageviews"),
+    ("pages_per_session", "Pages per visit"),
+    ("avg_session_seconds", "Visit duration"),
     ("bounce_rate", "Bounce rate"),
 ];
+
+/// The session tables beside the top values: where visits began and ended.
+const SESSION_PAGES: [(&str, &str); 2] =
+    [("entry_page", "Entry pages"), ("exit_page", "Exit pages")];
 
 #[component]
 pub(crate) fn OverviewTab() -> View {
@@ -57,6 +63,7 @@ pub(crate) fn OverviewTab() -> View {
     });
     let tables = DIMENSIONS
         .into_iter()
+        .chain(SESSION_PAGES)
         .map(|(dimension, title)| view! { TopTable(dimension=dimension, title=title) })
         .collect::<Vec<_>>();
     view! {
@@ -74,22 +81,13 @@ fn figures(answer: OverviewResponse) -> View {
         .map(|(name, title)| {
             let figure = answer.figures.get(name).cloned();
             let (value, change, direction, previous) = match figure {
-                Some(f) if name == "bounce_rate" => {
-                    let (change, direction) = charts::format_change(f.change);
-                    (
-                        charts::format_percent(f.value),
-                        change,
-                        direction,
-                        charts::format_percent(f.previous),
-                    )
-                }
                 Some(f) => {
                     let (change, direction) = charts::format_change(f.change);
                     (
-                        charts::format_number(f.value),
+                        figure_text(name, f.value),
                         change,
                         direction,
-                        charts::format_number(f.previous),
+                        figure_text(name, f.previous),
                     )
                 }
                 None => ("—".to_owned(), String::new(), "flat", "—".to_owned()),
@@ -111,72 +109,42 @@ fn figures(answer: OverviewResponse) -> View {
     view! { ul(id="figures", class="ov-figures") { (cards) } }
 }
 
-#[component(inline_props)]
-fn TopTable(dimension: &'static str, title: &'static str) -> View {
-    let page = use_context::<Page>();
-    let top = Loader::<TopResponse>::new();
-    let path = create_selector(move || {
-        page.view.with(|v| {
-            (!v.project.is_empty()).then(|| {
-                Page::path(
-                    v,
-                    "/api/query/top",
-                    &[("dimension", dimension), ("limit", "10")],
-                )
-            })
-        })
-    });
-    create_effect(move || {
-        if let Some(path) = path.get_clone() {
-            top.get(page.session, path);
+/// How the figure `name` reads: a rate as a percentage, a duration in minutes and seconds,
+/// pages per visit to one decimal, a count as a number.
+fn figure_text(name: &str, value: f64) -> String {
+    match name {
+        "bounce_rate" => charts::format_percent(value),
+        "avg_session_seconds" => duration(value),
+        "pages_per_session" => {
+            let text = format!("{value:.1}");
+            text.trim_end_matches(".0").to_owned()
         }
-    });
-    let table_id = format!("top-{dimension}");
-    let heading_id = format!("top-{dimension}-title");
-    let rows = move |answer: TopResponse| {
-        if answer.values.is_empty() {
-            return view! { p(class="status empty", role="status") { "Nothing in this range." } };
-        }
-        let most = answer.values.first().map_or(1, |v| v.count.max(1));
-        let rows = answer
-            .values
-            .into_iter()
-            .map(|value| {
-                let shown = if value.value.is_empty() { "(none)".to_owned() } else { value.value.clone() };
-                let share = format!("width: {:.1}%", value.count as f64 * 100.0 / most as f64);
-                let label = format!("Filter on {dimension} = {shown}");
-                let chosen = value.value.clone();
-                view! {
-                    tr(data-value=value.value.clone()) {
-                        td(class="top-value") {
-                            span(class="top-bar", prop:style=share, aria-hidden="true") {}
-                            button(r#type="button", class="value-button", aria-label=label,
-                                on:click=move |_| page.add_filter(url::equals(dimension, &chosen))) { (shown) }
-                        }
-                        td(class="numeric") { (charts::format_number(value.count as f64)) }
-                        td(class="numeric") { (charts::format_number(value.users as f64)) }
-                    }
-                }
-            })
-            .collect::<Vec<_>>();
-        let (table_id, heading_id) = (table_id.clone(), heading_id.clone());
-        view! {
-            table(id=table_id, class="top-table", aria-labelledby=heading_id) {
-                thead { tr { th(scope="col") { (title) } th(scope="col", class="numeric") { "Events" } th(scope="col", class="numeric") { "Users" } } }
-                tbody { (rows) }
-            }
-        }
-    };
-    let heading = format!("top-{dimension}-title");
-    view! {
-        div(class="card top") {
-            h3(id=heading) { (title) }
-            (move || match top.state.get_clone() {
-                Load::Idle => view! {},
-                Load::Loading => view! { p(class="status", role="status") { "Loading…" } },
-                Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-                Load::Ready(answer) => rows(answer),
-            })
-        }
+        _ => charts::format_number(value),
+    }
+}
+
+/// Seconds as a person reads a visit's length: `45s`, `3m 05s`, `1h 02m`.
+fn duration(seconds: f64) -> String {
+    let seconds = seconds.max(0.0).round() as u64;
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_as_their_kind() {
+        assert_eq!(figure_text("bounce_rate", 0.25), "25%");
+        assert_eq!(figure_text("avg_session_seconds", 185.4), "3m 05s");
+        assert_eq!(figure_text("avg_session_seconds", 42.0), "42s");
+        assert_eq!(figure_text("avg_session_seconds", 3_725.0), "1h 02m");
+        assert_eq!(figure_text("pages_per_session", 2.34), "2.3");
+        assert_eq!(figure_text("pages_per_session", 3.0), "3");
+        assert_eq!(figure_text("events", 12_345.0), "12,345");
     }
 }

@@ -7,11 +7,12 @@ use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
 
 use super::load::{Load, Loader};
-use super::url::ViewState;
+use super::url::{Tab, ViewState};
 use crate::api;
 use crate::session::Session;
+use crate::tracker::Tracker;
 
-/// The dimensions of the top tables and the breakdown, with their titles.
+/// The dimensions of the overview's top tables and the breakdown, with their titles.
 pub(crate) const DIMENSIONS: [(&str, &str); 6] = [
     ("path", "Pages"),
     ("referrer", "Referrers"),
@@ -21,10 +22,31 @@ pub(crate) const DIMENSIONS: [(&str, &str); 6] = [
     ("event", "Events"),
 ];
 
+/// The dimensions of the places and acquisition tabs, which the breakdown and the filters
+/// offer too.
+pub(crate) const MORE_DIMENSIONS: [(&str, &str); 9] = [
+    ("country", "Countries"),
+    ("region", "Regions"),
+    ("city", "Cities"),
+    ("channel", "Channels"),
+    ("utm_source", "UTM sources"),
+    ("utm_medium", "UTM media"),
+    ("utm_campaign", "UTM campaigns"),
+    ("utm_term", "UTM terms"),
+    ("utm_content", "UTM contents"),
+];
+
+/// Every dimension a breakdown or a filter may name without `property:`.
+pub(crate) fn all_dimensions() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    DIMENSIONS.iter().chain(MORE_DIMENSIONS.iter())
+}
+
 /// What the tabs share: the session, the view (the address) and what every tab reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Page {
     pub(crate) session: Session,
+    /// The app's own analytics: what the page's controls were used for.
+    pub(crate) tracker: Tracker,
     pub(crate) view: Signal<ViewState>,
     pub(crate) projects: Signal<Load<Vec<ProjectSummary>>>,
     pub(crate) catalog: Loader<CatalogResponse>,
@@ -53,10 +75,32 @@ impl Page {
 
     /// Adds `filter` to the view's, once.
     pub(crate) fn add_filter(self, filter: FilterSpec) {
+        // The key only: a value may be somebody's id.
+        let mut properties = serde_json::Map::new();
+        properties.insert("key".to_owned(), filter.key.clone().into());
+        self.tracker.capture("filter_added", properties);
         self.view.update(|v| {
             if !v.filters.contains(&filter) {
                 v.filters.push(filter);
             }
+        });
+    }
+
+    /// Opens the persons tab on the person `distinct_id` belongs to (the API answers the merged
+    /// person for any of their ids).
+    pub(crate) fn open_person(self, distinct_id: &str) {
+        let Some(project) = self
+            .view
+            .with_untracked(|v| uuid::Uuid::parse_str(&v.project).ok())
+        else {
+            return;
+        };
+        let person = contract::persons::person_id(project, distinct_id).to_string();
+        self.tracker
+            .capture("person_opened", serde_json::Map::new());
+        self.view.update(|v| {
+            v.tab = Tab::Persons;
+            v.person = person;
         });
     }
 }

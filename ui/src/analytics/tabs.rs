@@ -4,7 +4,7 @@
 use sycamore::prelude::*;
 
 use super::load::Load;
-use super::page::{DIMENSIONS, Page};
+use super::page::{Page, all_dimensions};
 use super::url::Tab;
 
 /// The tab list: arrow keys, Home and End move between tabs.
@@ -58,8 +58,7 @@ pub(crate) fn Catalogue() -> View {
                     view! { option(value=name) }
                 })
                 .collect::<Vec<_>>();
-            let mut keys = DIMENSIONS
-                .iter()
+            let mut keys = all_dimensions()
                 .map(|(d, _)| view! { option(value=*d) })
                 .collect::<Vec<_>>();
             keys.extend(catalog.properties.iter().map(|p| {

@@ -4,9 +4,9 @@
 use contract::auth::{ProjectSummaries, ProjectSummary};
 use sycamore::prelude::*;
 
+use super::dates::{self, Preset};
 use super::load::Load;
 use super::page::{Page, target_value, today};
-use super::url::{self, Preset};
 use crate::api::{self, Action};
 
 /// The name the app gives a project it has no name for.
@@ -155,7 +155,7 @@ fn RangeDate(end: &'static str, title: &'static str) -> View {
     let view = use_context::<Page>().view;
     let set_date = move |event: web_sys::Event| {
         let value = target_value(&event);
-        if url::parse_date(&value).is_none() {
+        if dates::parse_date(&value).is_none() {
             return;
         }
         view.update(|v| {

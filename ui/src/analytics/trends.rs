@@ -8,7 +8,7 @@ use sycamore::prelude::*;
 
 use super::charts;
 use super::load::{Load, Loader};
-use super::page::{DIMENSIONS, Page, event_options, target_value};
+use super::page::{Page, all_dimensions, event_options, target_value};
 use super::trend_chart::{Pick, Tip, series_key, trend_chart};
 use super::url::{self, Tab, ViewState};
 
@@ -114,11 +114,7 @@ fn TrendControls() -> View {
 fn breakdown_options(page: Page) -> Vec<View> {
     let chosen = page.view.with(|v| v.breakdown.clone());
     let mut options = vec![("".to_owned(), "No breakdown".to_owned())];
-    options.extend(
-        DIMENSIONS
-            .iter()
-            .map(|(d, t)| ((*d).to_owned(), (*t).to_owned())),
-    );
+    options.extend(all_dimensions().map(|(d, t)| ((*d).to_owned(), (*t).to_owned())));
     if let Load::Ready(catalog) = page.catalog.state.get_clone() {
         options.extend(
             catalog

@@ -1,105 +1,63 @@
 //! What the analytics page shows, as the query string of its address: a reload or a shared link
-//! opens the same view. Also the calendar arithmetic the date-range presets need.
+//! opens the same view.
 
 use contract::query::FilterSpec;
+
+use super::dates::{Preset, parse_date};
 
 /// The tabs of the page, in the order they are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tab {
     Overview,
+    Places,
+    Acquisition,
     Funnel,
     Retention,
     Live,
     Explorer,
+    Persons,
 }
 
 impl Tab {
-    pub(crate) const ALL: [Tab; 5] = [
+    pub(crate) const ALL: [Tab; 8] = [
         Tab::Overview,
+        Tab::Places,
+        Tab::Acquisition,
         Tab::Funnel,
         Tab::Retention,
         Tab::Live,
         Tab::Explorer,
+        Tab::Persons,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tab::Overview => "overview",
+            Tab::Places => "places",
+            Tab::Acquisition => "acquisition",
             Tab::Funnel => "funnel",
             Tab::Retention => "retention",
             Tab::Live => "live",
             Tab::Explorer => "explorer",
+            Tab::Persons => "persons",
         }
     }
 
     pub(crate) fn title(self) -> &'static str {
         match self {
             Tab::Overview => "Overview",
+            Tab::Places => "Places",
+            Tab::Acquisition => "Acquisition",
             Tab::Funnel => "Funnel",
             Tab::Retention => "Retention",
             Tab::Live => "Live",
             Tab::Explorer => "Explorer",
+            Tab::Persons => "Persons",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
         Tab::ALL.into_iter().find(|tab| tab.as_str() == text)
-    }
-}
-
-/// The date range: a preset relative to today, or two fixed dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Preset {
-    Today,
-    Days7,
-    Days30,
-    Days90,
-    Custom,
-}
-
-impl Preset {
-    pub(crate) const ALL: [Preset; 5] = [
-        Preset::Today,
-        Preset::Days7,
-        Preset::Days30,
-        Preset::Days90,
-        Preset::Custom,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Preset::Today => "today",
-            Preset::Days7 => "7d",
-            Preset::Days30 => "30d",
-            Preset::Days90 => "90d",
-            Preset::Custom => "custom",
-        }
-    }
-
-    pub(crate) fn title(self) -> &'static str {
-        match self {
-            Preset::Today => "Today",
-            Preset::Days7 => "Last 7 days",
-            Preset::Days30 => "Last 30 days",
-            Preset::Days90 => "Last 90 days",
-            Preset::Custom => "Custom dates",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        Preset::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
-    /// The first and last day (inclusive) of the preset ending `today`; `None` for custom.
-    pub(crate) fn days(self, today: &str) -> Option<(String, String)> {
-        let back = match self {
-            Preset::Today => 0,
-            Preset::Days7 => 6,
-            Preset::Days30 => 29,
-            Preset::Days90 => 89,
-            Preset::Custom => return None,
-        };
-        Some((add_days(today, -back)?, today.to_owned()))
     }
 }
 
@@ -137,6 +95,10 @@ pub(crate) struct ViewState {
     /// A narrower window of the explorer (a chart bucket), as RFC 3339 instants.
     pub(crate) at_from: String,
     pub(crate) at_to: String,
+    /// The persons tab's search text.
+    pub(crate) search: String,
+    /// The person the persons tab shows (their id), or empty for the list.
+    pub(crate) person: String,
 }
 
 impl ViewState {
@@ -167,6 +129,8 @@ impl ViewState {
             explore_event: String::new(),
             at_from: String::new(),
             at_to: String::new(),
+            search: String::new(),
+            person: String::new(),
         }
     }
 
@@ -221,6 +185,8 @@ impl ViewState {
                 "name" => state.explore_event = value,
                 "at_from" => state.at_from = value,
                 "at_to" => state.at_to = value,
+                "q" => state.search = value,
+                "person" => state.person = value,
                 _ => {}
             }
         }
@@ -286,6 +252,8 @@ impl ViewState {
         pairs.push(("name", self.explore_event.clone()));
         pairs.push(("at_from", self.at_from.clone()));
         pairs.push(("at_to", self.at_to.clone()));
+        pairs.push(("q", self.search.clone()));
+        pairs.push(("person", self.person.clone()));
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         crate::api::with_query("", &pairs)
             .trim_start_matches('?')
@@ -348,73 +316,9 @@ pub(crate) fn describe(filter: &FilterSpec) -> String {
     format!("{key} {op} {value}")
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub(crate) fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if text.len() != 10 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    (format_date(days) == text).then_some(days)
-}
-
-/// The `YYYY-MM-DD` date `days` after 1970-01-01.
-pub(crate) fn format_date(days: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// `date` moved by `days`.
-pub(crate) fn add_days(date: &str, days: i64) -> Option<String> {
-    Some(format_date(parse_date(date)? + days))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_move_across_months_years_and_leap_days() {
-        assert_eq!(add_days("2026-03-01", -1).as_deref(), Some("2026-02-28"));
-        assert_eq!(add_days("2024-03-01", -1).as_deref(), Some("2024-02-29"));
-        assert_eq!(add_days("2026-12-31", 1).as_deref(), Some("2027-01-01"));
-        assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2026-02-30"), None);
-        assert_eq!(parse_date("2026-2-3"), None);
-        assert_eq!(parse_date("soon"), None);
-    }
-
-    #[test]
-    fn presets_end_today_and_count_today_as_a_day() {
-        assert_eq!(
-            Preset::Days7.days("2026-11-30"),
-            Some(("2026-11-24".to_owned(), "2026-11-30".to_owned()))
-        );
-        assert_eq!(
-            Preset::Today.days("2026-11-30"),
-            Some(("2026-11-30".to_owned(), "2026-11-30".to_owned()))
-        );
-        assert_eq!(Preset::Custom.days("2026-11-30"), None);
-    }
 
     #[test]
     fn a_view_survives_its_address() {
@@ -443,6 +347,8 @@ mod tests {
         view.explore_event = "buy".to_owned();
         view.at_from = "2026-11-03T00:00:00+01:00".to_owned();
         view.at_to = "2026-11-04T00:00:00+01:00".to_owned();
+        view.search = "ada lovelace".to_owned();
+        view.person = "00000000-0000-5000-8000-000000000002".to_owned();
         let search = view.encode();
         assert!(search.starts_with("tab=explorer&project="), "{search}");
         assert!(!search.contains(' '), "{search}");

@@ -9,9 +9,9 @@ use sycamore::prelude::*;
 use uuid::Uuid;
 
 use super::super::busy::Busy;
-use super::super::confirm::{Ask, Confirm};
 use super::state::Projects;
 use crate::api::{self, ApiError};
+use crate::confirm::{Ask, Confirm};
 
 /// The card of project `id`: its calls, whether one runs and how the last one failed.
 #[derive(Debug, Clone, Copy)]

@@ -6,10 +6,10 @@ use sycamore::prelude::*;
 use uuid::Uuid;
 
 use super::super::busy::Busy;
-use super::super::confirm::Confirm;
 use super::actions::CardActions;
 use super::keys::WriteKeys;
 use super::state::Projects;
+use crate::confirm::Confirm;
 use crate::format::date_label;
 use crate::session::Session;
 

@@ -3,7 +3,7 @@
 use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
-use super::super::browser::{after, copy_to_clipboard};
+use crate::browser::{after, copy_to_clipboard};
 
 /// A button that copies `text` and says "Copied" for two seconds.
 pub(crate) fn copy_button(

@@ -4,10 +4,10 @@
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::browser::origin;
 use super::copy::copy_button;
 use super::snippets::{self, Snippet, Target};
 use super::state::Projects;
+use crate::browser::origin;
 
 /// The set-up snippets for the chosen key.
 #[component(inline_props)]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use self::row::UserRow;
 use self::state::Users;
-use super::browser::after;
+use crate::browser::after;
 use crate::session::Session;
 
 /// How long typing in the search box pauses before the list is asked for.

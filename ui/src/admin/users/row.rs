@@ -9,9 +9,9 @@ use sycamore::prelude::*;
 use uuid::Uuid;
 
 use super::super::busy::Busy;
-use super::super::confirm::{Ask, Confirm};
 use super::state::Users;
 use crate::api::{self, ApiError};
+use crate::confirm::{Ask, Confirm};
 use crate::format::{ago_label, date_label};
 use crate::pages::role_label;
 use crate::session::Session;

@@ -1,4 +1,4 @@
-//! What the admin panel asks of the browser: timers, the clipboard and the page's origin.
+//! What the app asks of the browser: timers, the clipboard and the page's origin.
 
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
@@ -48,4 +48,18 @@ pub(crate) async fn copy_to_clipboard(text: &str) -> bool {
     };
     let promise = window.navigator().clipboard().write_text(text);
     js_sys::futures::JsFuture::from(promise).await.is_ok()
+}
+
+/// Waits `ms` milliseconds.
+pub(crate) async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let delay = i32::try_from(ms).unwrap_or(i32::MAX);
+        let timer = web_sys::window().map(|window| {
+            window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay)
+        });
+        if !matches!(timer, Some(Ok(_))) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = js_sys::futures::JsFuture::from(promise).await;
 }

@@ -1,12 +1,12 @@
-//! The admin panel's one confirmation dialog, asked before a change that cannot be undone
-//! (deleting a user, revoking a key) and shared through the context.
+//! The one confirmation dialog of a page, asked before a change that cannot be undone
+//! (deleting a user, revoking a key, erasing a person) and shared through the context.
 
 use std::rc::Rc;
 
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
 
-use super::browser::after;
+use crate::browser::after;
 
 /// A question before a change that cannot be undone.
 #[derive(Clone)]
