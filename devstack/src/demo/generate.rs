@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use super::plan::Plan;
 use super::rng::Rng;
 use super::shop::{
-    CONTENT_PAGES, Client, FIRST_SOURCES, HOURS, PRODUCTS, Product, RETURN_SOURCES, SEARCHES,
-    Source, weekday_weight,
+    CONTENT_PAGES, Client, FIRST_SOURCES, HOURS, NETWORKS, PRODUCTS, Product, RETURN_SOURCES,
+    SEARCHES, Source, weekday_weight,
 };
 use super::wire::{DemoEvent, Wire};
 
@@ -45,6 +45,10 @@ fn visit(
         distinct_id: rng.uuid().to_string(),
         client: Client::draw(rng),
         signs_up: rng.chance(0.12),
+        address: {
+            let (network, _country) = rng.weighted(NETWORKS);
+            format!("{network}.{}", 1 + rng.below(254))
+        },
     };
     let returns = plan.days > 1 && rng.chance(plan.returning_share);
     // A visitor who comes back needs a day left to come back on.
@@ -79,6 +83,8 @@ struct Visitor {
     distinct_id: String,
     client: Client,
     signs_up: bool,
+    /// The address the browser sends from, as PostHog's `$ip`: ingest locates the visitor by it.
+    address: String,
 }
 
 /// A session start in `[start, latest)`, drawn by weekday, by a slowly growing trend and by
@@ -314,6 +320,7 @@ impl Page<'_> {
             "$lib": "web",
             "$lib_version": "1.200.0",
             "$session_id": self.session_id,
+            "$ip": self.visitor.address,
             "$referrer": self.source.referrer.unwrap_or("$direct"),
             "$referring_domain": self.source.referrer
                 .and_then(|r| r.strip_prefix("https://"))

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::generate::generate;
 use super::plan::{FUNNEL, Plan};
+use super::shop::NETWORKS;
 use super::summary::Summary;
 use super::wire::{MAX_BATCH_BYTES, Wire, batches};
 
@@ -134,6 +135,19 @@ fn visitors_have_a_mix_of_browsers_devices_and_referrers() {
         assert!(values("$referring_domain").contains(domain), "{domain}");
     }
     assert_eq!(values("utm_campaign").len(), 1);
+    let networks: BTreeSet<&str> = values("$ip")
+        .iter()
+        .filter_map(|ip| {
+            NETWORKS
+                .iter()
+                .find(|((n, _), _)| ip.rsplit_once('.').is_some_and(|(p, _)| p == *n))
+        })
+        .map(|((_, country), _)| *country)
+        .collect();
+    assert!(
+        networks.len() >= 10,
+        "visitors from many countries: {networks:?}"
+    );
     let names: BTreeSet<&str> = events.iter().map(|e| e.event).collect();
     for name in FUNNEL
         .iter()
