@@ -4,12 +4,13 @@
 //! admin status lists no pending erasure no row and no stream message holds either id, what
 //! still arrives of them is dropped, and a replay into a fresh database and a rebuild of the
 //! person mapping leave them gone, while the other person keeps every event. The statements
-//! run on ClickHouse 18.16 and on current ClickHouse alike.
+//! run on ClickHouse 18.16 and on current ClickHouse alike. An erasure a sink could not finish
+//! before it stopped is run by the next sink.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
-use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::stack::{ADMIN, Fault, PASSWORD, Service, TestStack};
 use devstack::test::ServiceHandle;
 use futures_util::StreamExt as _;
 use plumbing::config::ClickHouseConfig;
@@ -154,59 +155,61 @@ impl Erasing {
         }
     }
 
-    /// Every payload a stream holds now.
-    async fn payloads(&self, stream: &str) -> Vec<Vec<u8>> {
-        let reader = self
-            .js
-            .get_stream(stream)
-            .await
-            .expect("stream")
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("reader");
-        let mut payloads = Vec::new();
-        if reader.cached_info().num_pending == 0 {
-            return payloads;
-        }
-        let mut messages = reader.messages().await.expect("messages");
-        while let Ok(Some(Ok(message))) =
-            tokio::time::timeout(Duration::from_secs(3), messages.next()).await
-        {
-            payloads.push(message.payload.to_vec());
-            if message.info().map_or(true, |info| info.pending == 0) {
-                break;
-            }
-        }
-        payloads
-    }
-
-    /// The streams (and the erased ids' bucket) whose messages name one of `ids`.
     async fn streams_naming(&self, ids: &[&str]) -> Vec<String> {
-        let mut naming = Vec::new();
-        for stream in [
-            "EVENTS",
-            "EVENTS_HISTORY",
-            "EVENTS_DLQ",
-            "PERSONS",
-            "KV_ERASED_PERSONS",
-        ] {
-            let payloads = self.payloads(stream).await;
-            let found = payloads.iter().any(|payload| {
-                ids.iter().any(|id| {
-                    payload
-                        .windows(id.len())
-                        .any(|window| window == id.as_bytes())
-                })
-            });
-            if found {
-                naming.push(stream.to_owned());
-            }
-        }
-        naming
+        streams_naming(&self.js, ids).await
     }
+}
+
+/// Every payload a stream holds now.
+async fn payloads(js: &jetstream::Context, stream: &str) -> Vec<Vec<u8>> {
+    let reader = js
+        .get_stream(stream)
+        .await
+        .expect("stream")
+        .create_consumer(consumer::pull::OrderedConfig {
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("reader");
+    let mut payloads = Vec::new();
+    if reader.cached_info().num_pending == 0 {
+        return payloads;
+    }
+    let mut messages = reader.messages().await.expect("messages");
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(3), messages.next()).await
+    {
+        payloads.push(message.payload.to_vec());
+        if message.info().map_or(true, |info| info.pending == 0) {
+            break;
+        }
+    }
+    payloads
+}
+
+/// The streams (and the erased ids' bucket) whose messages name one of `ids`.
+async fn streams_naming(js: &jetstream::Context, ids: &[&str]) -> Vec<String> {
+    let mut naming = Vec::new();
+    for stream in [
+        "EVENTS",
+        "EVENTS_HISTORY",
+        "EVENTS_DLQ",
+        "PERSONS",
+        "KV_ERASED_PERSONS",
+    ] {
+        let found = payloads(js, stream).await.iter().any(|payload| {
+            ids.iter().any(|id| {
+                payload
+                    .windows(id.len())
+                    .any(|window| window == id.as_bytes())
+            })
+        });
+        if found {
+            naming.push(stream.to_owned());
+        }
+    }
+    naming
 }
 
 /// The operator's column that makes ClickHouse refuse an event whose `amount` is no number.
@@ -663,4 +666,106 @@ fn erasure_statements_run_on_both(
             .expect("count");
         assert_eq!(on_old.trim(), "0", "{table}");
     }
+}
+
+/// A sink that stops with an erasure in hand (ClickHouse down, so it could not finish) hands it
+/// back unacked, and the next sink runs it to the end once ClickHouse is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_a_stopped_sink_could_not_finish_is_run_by_the_next_one() {
+    let mut stack = TestStack::builder()
+        .ingest()
+        .sink()
+        .fault(Fault::ClickHouseOutage)
+        .start_servers()
+        .expect("servers start");
+    let project = Uuid::now_v7();
+    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
+    stack.start_services().expect("ingest and the sink start");
+    let tag = Uuid::now_v7().simple().to_string();
+    let (anon, user, other) = (
+        format!("anon-{tag}"),
+        format!("user-{tag}"),
+        format!("other-{tag}"),
+    );
+    let batch = json!({ "api_key": crate::common::KEY, "batch": [
+        event("$pageview", &anon, json!({})),
+        event("$identify", &user, json!({ "$anon_distinct_id": anon })),
+        event("$pageview", &other, json!({})),
+    ]});
+    let sent = reqwest::Client::new()
+        .post(stack.ingest().url("/batch/"))
+        .json(&batch)
+        .send()
+        .await
+        .expect("ingest answers");
+    assert_eq!(sent.status(), StatusCode::OK);
+    let count = |stack: &TestStack, sql: &str| {
+        stack
+            .clickhouse_sql(sql)
+            .map(|answer| answer.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let stored = "SELECT count() FROM events";
+    let linked = "SELECT count() FROM person_ids";
+    devstack::wait::until_async("stored and linked", WAIT, || async {
+        count(&stack, stored) == "3" && count(&stack, linked) == "2"
+    })
+    .await
+    .expect("stored and linked");
+
+    stack.stop_clickhouse().expect("ClickHouse stops");
+    let erasure = contract::persons::Erasure {
+        erasure_id: Uuid::now_v7(),
+        project_id: project,
+        distinct_id: anon.clone(),
+        requested_by: Uuid::now_v7(),
+        requested_at: time::OffsetDateTime::now_utc(),
+    };
+    js.publish(
+        contract::streams::person_erase_subject(&project.to_string()),
+        serde_json::to_vec(&erasure).expect("json").into(),
+    )
+    .await
+    .expect("published")
+    .await
+    .expect("stored on PERSONS");
+    let in_hand = || async {
+        let Ok(mut consumer) = js
+            .get_consumer_from_stream::<consumer::pull::Config, _, _>("sink-persons", "PERSONS")
+            .await
+        else {
+            return None;
+        };
+        consumer
+            .info()
+            .await
+            .ok()
+            .map(|info| (info.num_ack_pending, info.ack_floor.stream_sequence))
+    };
+    devstack::wait::until_async("the erasure in hand", WAIT, || async {
+        in_hand().await.is_some_and(|(pending, _)| pending == 1)
+    })
+    .await
+    .expect("the sink holds the erasure");
+    stack.stop(Service::Sink).expect("the sink stops");
+    assert_eq!(
+        in_hand().await.map(|(_, floor)| floor),
+        Some(1),
+        "the stopped sink did not ack the erasure"
+    );
+
+    stack.restart_clickhouse().expect("ClickHouse is back");
+    stack.restart(Service::Sink).expect("another sink starts");
+    devstack::wait::until_async("the erasure done", WAIT, || async {
+        streams_naming(&js, &[&anon, &user]).await.is_empty()
+            && count(&stack, stored) == "1"
+            && count(&stack, linked) == "0"
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}: {} events left", count(&stack, stored)));
+    assert_eq!(
+        count(&stack, "SELECT distinct_id FROM events"),
+        other,
+        "the other person keeps their event"
+    );
 }
