@@ -673,8 +673,10 @@ fn erasure_statements_run_on_both(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erasure_a_stopped_sink_could_not_finish_is_run_by_the_next_one() {
     let mut stack = TestStack::builder()
+        .auth()
         .ingest()
         .sink()
+        .query()
         .fault(Fault::ClickHouseOutage)
         .start_servers()
         .expect("servers start");
@@ -747,6 +749,32 @@ async fn an_erasure_a_stopped_sink_could_not_finish_is_run_by_the_next_one() {
     })
     .await
     .expect("the sink holds the erasure");
+    // The admin status (query's part of it) lists it, without the id.
+    let admin = devstack::test::access_token(
+        stack.auth().addr.port(),
+        ADMIN,
+        PASSWORD,
+        Duration::from_secs(30),
+    )
+    .expect("the admin signs in");
+    let figures: Value = reqwest::Client::new()
+        .get(stack.query().url("/api/query/system"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("query answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        figures["pending_erasures"],
+        json!([{
+            "erasure_id": erasure.erasure_id,
+            "project_id": project,
+            "requested_at": erasure.requested_at.format(&time::format_description::well_known::Rfc3339).expect("time"),
+        }]),
+        "{figures}"
+    );
     stack.stop(Service::Sink).expect("the sink stops");
     assert_eq!(
         in_hand().await.map(|(_, floor)| floor),
