@@ -117,9 +117,14 @@ impl Api {
 
     /// The values of `GET /api/query/top?dimension=` and their users, most first.
     pub fn top(&self, dimension: &str) -> anyhow::Result<Vec<(String, u64)>> {
+        self.top_with(dimension, "")
+    }
+
+    /// [`Api::top`] with `more` parameters (`&include_bots=true`).
+    pub fn top_with(&self, dimension: &str, more: &str) -> anyhow::Result<Vec<(String, u64)>> {
         let answer = self.query(
             "/api/query/top",
-            &format!("&dimension={dimension}&limit=50"),
+            &format!("&dimension={dimension}&limit=50{more}"),
         )?;
         Ok(answer["values"]
             .as_array()
@@ -152,6 +157,13 @@ pub fn analytics_at(dir: &TempDir, api: &Api, tab: &str) -> anyhow::Result<Brows
     browser.goto(&api.edge.url(&page))?;
     browser.wait_for_text(&format!("#tab-{tab}[aria-selected=true]"), "", WAIT)?;
     Ok(browser)
+}
+
+/// A crawler's visit from France, which ingest flags as a bot's.
+fn crawl() -> Value {
+    json!({ "event": "$pageview", "distinct_id": "crawler-1", "timestamp": "2026-11-03T11:00:00Z",
+        "properties": { "$ip": "212.27.48.10", "$current_url": "https://shop.example/",
+            "$raw_user_agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)" } })
 }
 
 fn visits() -> Vec<Value> {
@@ -235,7 +247,9 @@ fn the_map_and_the_tables_show_where_visitors_came_from_and_a_click_filters_the_
     let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let api = Api::start(edge, "Places")?;
-    api.send(&visits())?;
+    let mut sent = visits();
+    sent.push(crawl());
+    api.send(&sent)?;
     let mut countries = Vec::new();
     devstack::wait::until("every visitor located", Duration::from_secs(60), || {
         countries = api.top("country").unwrap_or_default();
@@ -310,7 +324,24 @@ fn the_map_and_the_tables_show_where_visitors_came_from_and_a_click_filters_the_
     browser.click("#active-filters li[data-key='country'] button")?;
     wait_for_rows(&browser, "country", &order)?;
 
-    // 3. Acquisition: channels as the API groups them; a campaign row filters the page.
+    // 3. Bots are left out until asked for: the crawler's France then shows on the map.
+    let mut with_bots = api.top_with("country", "&include_bots=true")?;
+    assert!(with_bots.iter().any(|(c, _)| c == "FR"), "{with_bots:?}");
+    assert!(!shaded(&browser).iter().any(|(c, _)| c == "FR"));
+    browser.click("#include-bots")?;
+    with_bots.sort();
+    devstack::wait::until("the crawler's country shaded", WAIT, || {
+        shaded(&browser) == with_bots
+    })?;
+    let search = eval(&browser, "location.search");
+    assert!(
+        search.as_str().unwrap_or_default().contains("bots=1"),
+        "{search}"
+    );
+    browser.click("#include-bots")?;
+    devstack::wait::until("bots left out again", WAIT, || shaded(&browser) == expected)?;
+
+    // 4. Acquisition: channels as the API groups them; a campaign row filters the page.
     browser.click("#tab-acquisition")?;
     let channels: Vec<String> = api.top("channel")?.into_iter().map(|(c, _)| c).collect();
     assert!(channels.contains(&"Email".to_owned()), "{channels:?}");
@@ -333,7 +364,7 @@ fn the_map_and_the_tables_show_where_visitors_came_from_and_a_click_filters_the_
     wait_for_rows(&browser, "channel", &["Email".to_owned()])?;
     browser.click("#active-filters li[data-key='utm_campaign'] button")?;
 
-    // 4. Sessions: the overview's visit figures and entry pages are the API's.
+    // 5. Sessions: the overview's visit figures and entry pages are the API's.
     browser.click("#tab-overview")?;
     let overview = api.query("/api/query/overview", "")?;
     let figure = |name: &str| overview["figures"][name]["value"].as_f64();

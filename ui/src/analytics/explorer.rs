@@ -30,6 +30,7 @@ fn events_path(v: &ViewState) -> Option<String> {
             ("from", from),
             ("to", to),
             ("filter", &v.filter_param()),
+            ("include_bots", v.bots_param()),
             ("event", &v.explore_event),
             ("limit", PAGE),
         ],

@@ -13,7 +13,10 @@ pub(crate) fn Filters() -> View {
     view! {
         div(class="filters") {
             ActiveFilters {}
-            FilterForm {}
+            div(class="filter-tools") {
+                BotsToggle {}
+                FilterForm {}
+            }
         }
     }
 }
@@ -77,6 +80,19 @@ fn dimension_of(key: String) -> String {
         key
     } else {
         format!("property:{key}")
+    }
+}
+
+/// Whether the page counts the events ingest flagged as bots' (crawlers, headless browsers).
+#[component]
+fn BotsToggle() -> View {
+    let view = use_context::<Page>().view;
+    view! {
+        div(class="control checkbox bots-toggle") {
+            input(id="include-bots", r#type="checkbox", prop:checked=move || view.with(|v| v.include_bots),
+                on:change=move |_| view.update(|v| v.include_bots = !v.include_bots))
+            label(r#for="include-bots") { "Include bots" }
+        }
     }
 }
 

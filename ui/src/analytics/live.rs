@@ -42,10 +42,21 @@ pub(crate) fn LiveTab() -> View {
         active: create_signal(None),
         feed: create_signal(Vec::new()),
     };
-    let project = create_selector(move || page.view.with(|v| v.project.clone()));
+    let path = create_selector(move || {
+        page.view.with(|v| {
+            (!v.project.is_empty()).then(|| {
+                crate::api::with_query(
+                    "/api/query/live",
+                    &[("project_id", &v.project), ("include_bots", v.bots_param())],
+                )
+            })
+        })
+    });
     create_effect(move || {
-        let project = project.get_clone();
-        if project.is_empty() || !cfg!(target_arch = "wasm32") {
+        let Some(path) = path.get_clone() else {
+            return;
+        };
+        if !cfg!(target_arch = "wasm32") {
             return;
         }
         live.feed.set(Vec::new());
@@ -58,7 +69,7 @@ pub(crate) fn LiveTab() -> View {
                 controller.abort();
             }
         });
-        js_sys::futures::spawn_local(follow_feed(page, live, project, signal));
+        js_sys::futures::spawn_local(follow_feed(page, live, path, signal));
     });
     view! {
         div(class="live") {
@@ -68,15 +79,9 @@ pub(crate) fn LiveTab() -> View {
     }
 }
 
-/// Keeps the feed of `project` open, reopening it when it ends, until `signal` aborts it.
-async fn follow_feed(
-    page: Page,
-    live: Live,
-    project: String,
-    signal: Option<web_sys::AbortSignal>,
-) {
+/// Keeps the feed at `path` open, reopening it when it ends, until `signal` aborts it.
+async fn follow_feed(page: Page, live: Live, path: String, signal: Option<web_sys::AbortSignal>) {
     let Live { link, active, feed } = live;
-    let path = crate::api::with_query("/api/query/live", &[("project_id", &project)]);
     // This stream is the page's until the project changes or the tab closes (both abort
     // it): a stream replaced meanwhile must not write over its successor's state.
     let current = {

@@ -65,7 +65,12 @@ pub(crate) fn AnalyticsPage() -> View {
                 (!v.project.is_empty()).then(|| {
                     api::with_query(
                         "/api/query/catalog",
-                        &[("project_id", &v.project), ("from", &v.from), ("to", &v.to)],
+                        &[
+                            ("project_id", &v.project),
+                            ("from", &v.from),
+                            ("to", &v.to),
+                            ("include_bots", v.bots_param()),
+                        ],
                     )
                 })
             })

@@ -62,6 +62,7 @@ impl Page {
             ("from", v.from.clone()),
             ("to", v.to.clone()),
             ("filter", v.filter_param()),
+            ("include_bots", v.bots_param().to_owned()),
         ]
     }
 

@@ -99,6 +99,8 @@ pub(crate) struct ViewState {
     pub(crate) search: String,
     /// The person the persons tab shows (their id), or empty for the list.
     pub(crate) person: String,
+    /// Count the events ingest flagged as bots' too (every query leaves them out otherwise).
+    pub(crate) include_bots: bool,
 }
 
 impl ViewState {
@@ -131,6 +133,7 @@ impl ViewState {
             at_to: String::new(),
             search: String::new(),
             person: String::new(),
+            include_bots: false,
         }
     }
 
@@ -187,6 +190,7 @@ impl ViewState {
                 "at_to" => state.at_to = value,
                 "q" => state.search = value,
                 "person" => state.person = value,
+                "bots" => state.include_bots = value == "1",
                 _ => {}
             }
         }
@@ -254,6 +258,9 @@ impl ViewState {
         pairs.push(("at_to", self.at_to.clone()));
         pairs.push(("q", self.search.clone()));
         pairs.push(("person", self.person.clone()));
+        if self.include_bots {
+            pairs.push(("bots", "1".to_owned()));
+        }
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         crate::api::with_query("", &pairs)
             .trim_start_matches('?')
@@ -267,6 +274,11 @@ impl ViewState {
         } else {
             json(&self.filters)
         }
+    }
+
+    /// The `include_bots` parameter of the queries: `true` when asked for, else empty (left out).
+    pub(crate) fn bots_param(&self) -> &'static str {
+        if self.include_bots { "true" } else { "" }
     }
 
     /// The funnel steps that name an event.
@@ -349,6 +361,7 @@ mod tests {
         view.at_to = "2026-11-04T00:00:00+01:00".to_owned();
         view.search = "ada lovelace".to_owned();
         view.person = "00000000-0000-5000-8000-000000000002".to_owned();
+        view.include_bots = true;
         let search = view.encode();
         assert!(search.starts_with("tab=explorer&project="), "{search}");
         assert!(!search.contains(' '), "{search}");
