@@ -215,7 +215,17 @@ pub(crate) async fn apply(server: &clickhouse::Client, layout: &Layout) -> anyho
     if done > 0 {
         return Ok(());
     }
-    for template in [BACKFILL, LEGACY_BACKFILL] {
+    // A new database has no events to fill from (on a cluster, the slices would each be a
+    // query to every shard for nothing).
+    let stored: u64 = server
+        .query(&layout.fill("SELECT count() FROM {db}.events"))
+        .fetch_one()
+        .await
+        .context("counting the stored events")?;
+    for template in [BACKFILL, LEGACY_BACKFILL]
+        .into_iter()
+        .filter(|_| stored > 0)
+    {
         for slice in 0..SLICES {
             server
                 .query(&layout.fill(template))
