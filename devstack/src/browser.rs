@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 use crate::process::{Options, Process};
 use crate::{http, install, ports, wait};
 
+/// The user agent the test browser sends: desktop Chrome on Linux, as a visitor's would be.
+pub const PERSON_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+     (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36";
+
 /// A browser session: chromedriver plus one headless Chromium.
 #[derive(Debug)]
 pub struct Browser {
@@ -67,6 +71,10 @@ impl Browser {
                             "--disable-component-update",
                             "--disable-sync",
                             "--window-size=1280,900",
+                            // A person's desktop Chrome: headless Chromium names itself
+                            // `HeadlessChrome`, which ingest counts as a bot and every analysis
+                            // leaves out, as it would leave out a crawler's.
+                            format!("--user-agent={PERSON_USER_AGENT}"),
                             format!("--user-data-dir={}", profile.display()),
                         ]
                     }
