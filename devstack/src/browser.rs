@@ -86,11 +86,20 @@ impl Browser {
             .as_str()
             .context("chromedriver gave no session id")?
             .to_owned();
-        Ok(Self {
+        let browser = Self {
             session,
             port,
             _driver: driver,
-        })
+        };
+        // A headless window never has the system's focus, and recent Chromium then fires no
+        // focus event when a script or a key moves focus: the page behaves as the one in the
+        // foreground of a person's screen, whose keyboard focus shows tooltips and outlines.
+        browser.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(&json!({ "cmd": "Emulation.setFocusEmulationEnabled", "params": { "enabled": true } })),
+        )?;
+        Ok(browser)
     }
 
     /// Opens `url` and waits for the document to load.
