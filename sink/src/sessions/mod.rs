@@ -20,14 +20,45 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::persons::PersonKeys;
 use crate::row::EventRow;
 use known::{Known, Last, Person};
 use lookup::{Stored, Wanted};
 use timeline::{Moment, settle};
 
-/// The person key of each of `rows`, in order: today its distinct id. The one place that says
-/// which events are one person's, so that the persons' mapping can answer it.
-fn person_keys(rows: &[EventRow]) -> Vec<String> {
+/// The person key of each of `rows`, in order: the person the persons' mapping says its
+/// distinct id is (an id no identity link joined is its own person). The one place that says
+/// which events are one person's.
+async fn person_keys(
+    persons: &PersonKeys,
+    rows: &[EventRow],
+) -> Result<Vec<String>, clickhouse::error::Error> {
+    let mut by_project: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for row in rows {
+        by_project
+            .entry(row.project_id)
+            .or_default()
+            .push(row.distinct_id.clone());
+    }
+    let mut keys: HashMap<Uuid, HashMap<String, String>> = HashMap::new();
+    for (project, mut ids) in by_project {
+        ids.sort_unstable();
+        ids.dedup();
+        keys.insert(project, persons.person_keys(project, &ids).await?);
+    }
+    Ok(rows
+        .iter()
+        .map(|row| {
+            keys.get(&row.project_id)
+                .and_then(|found| found.get(&row.distinct_id))
+                .cloned()
+                .unwrap_or_else(|| row.distinct_id.clone())
+        })
+        .collect())
+}
+
+/// Each row's own distinct id as its person key: for when the mapping cannot be read.
+fn own_keys(rows: &[EventRow]) -> Vec<String> {
     rows.iter().map(|row| row.distinct_id.clone()).collect()
 }
 
@@ -37,6 +68,9 @@ pub(crate) struct Sessions {
     known: Known,
     /// A replay's: every person looked up, nothing remembered.
     replaying: bool,
+    /// Which person a distinct id is, made on the first batch from its ClickHouse client; a
+    /// merge is seen within the lookup's TTL.
+    persons: Option<PersonKeys>,
 }
 
 impl Sessions {
@@ -58,7 +92,12 @@ impl Sessions {
         rows: &mut [EventRow],
         look_up_all: bool,
     ) -> Result<(), clickhouse::error::Error> {
-        let unsure = self.settle_remembered(rows, look_up_all || self.replaying);
+        let persons = self
+            .persons
+            .get_or_insert_with(|| PersonKeys::new(clickhouse.clone()))
+            .clone();
+        let keys = person_keys(&persons, rows).await?;
+        let unsure = self.settle_remembered(rows, keys, look_up_all || self.replaying);
         if unsure.is_empty() {
             return Ok(());
         }
@@ -72,19 +111,21 @@ impl Sessions {
     /// [`Self::assign`] from what is remembered alone, for when ClickHouse keeps refusing the
     /// lookup: a session may then be split where another replica stored its events.
     pub(crate) fn assign_unlooked(&mut self, rows: &mut [EventRow]) {
-        let unsure = self.settle_remembered(rows, false);
+        let unsure = self.settle_remembered(rows, own_keys(rows), false);
         self.settle_unsure(rows, unsure, &HashMap::new());
     }
 
-    /// Settles the persons whose rows all came with a session, or who are remembered well
-    /// enough (unless `look_up_all`); returns the others, with the indices of their rows.
+    /// Settles the persons (`keys`: each row's) whose rows all came with a session, or who are
+    /// remembered well enough (unless `look_up_all`); returns the others, with the indices of
+    /// their rows.
     fn settle_remembered(
         &mut self,
         rows: &mut [EventRow],
+        keys: Vec<String>,
         look_up_all: bool,
     ) -> Vec<(Person, Vec<usize>)> {
         let mut persons: HashMap<Person, Vec<usize>> = HashMap::new();
-        for (index, key) in person_keys(rows).into_iter().enumerate() {
+        for (index, key) in keys.into_iter().enumerate() {
             let project = rows[index].project_id;
             persons
                 .entry(Person { project, key })
@@ -112,9 +153,12 @@ impl Sessions {
         stored: &HashMap<(Uuid, String), Vec<Stored>>,
     ) {
         for (person, indices) in unsure {
+            // The person's ids in the batch, and their canonical id, under which the events
+            // sent since the merge are stored.
             let mut ids: Vec<&str> = indices
                 .iter()
                 .map(|&i| rows[i].distinct_id.as_str())
+                .chain([person.key.as_str()])
                 .collect();
             ids.sort_unstable();
             ids.dedup();
@@ -232,15 +276,23 @@ fn write_back(rows: &mut [EventRow], moments: &[Moment]) {
     }
 }
 
-/// What to look up for the `unsure` persons: per distinct id, the times of its new events.
-fn wanted(rows: &[EventRow], unsure: &[(Person, Vec<usize>)]) -> Vec<Wanted> {
+/// What to look up for the `unsure` persons: per distinct id (the rows' own, and their
+/// person's canonical id), the times of its new events.
+fn wanted<'a>(rows: &'a [EventRow], unsure: &'a [(Person, Vec<usize>)]) -> Vec<Wanted> {
     let mut wanted: HashMap<(Uuid, &str), Vec<u32>> = HashMap::new();
     for (person, indices) in unsure {
         for &index in indices {
+            let row = &rows[index];
             wanted
-                .entry((person.project, rows[index].distinct_id.as_str()))
+                .entry((person.project, row.distinct_id.as_str()))
                 .or_default()
-                .push(rows[index].timestamp);
+                .push(row.timestamp);
+            if person.key != row.distinct_id {
+                wanted
+                    .entry((person.project, person.key.as_str()))
+                    .or_default()
+                    .push(row.timestamp);
+            }
         }
     }
     wanted

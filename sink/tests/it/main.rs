@@ -10,6 +10,7 @@ mod erasure;
 mod faults;
 mod health;
 mod native;
+mod person_sessions;
 mod persons;
 mod persons_cluster;
 mod pipeline;
