@@ -65,6 +65,19 @@ struct BenchArgs {
     /// Fewer events and rounds: minutes instead of a quarter of an hour
     #[arg(long)]
     quick: bool,
+    /// Only the query scenarios: prints their table and writes target/bench/queries.md,
+    /// leaving docs/benchmarks.md as it is
+    #[arg(long)]
+    queries_only: bool,
+}
+
+impl BenchArgs {
+    fn options(&self) -> bench::Options {
+        bench::Options {
+            quick: self.quick,
+            queries_only: self.queries_only,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,8 +87,8 @@ fn main() -> ExitCode {
         Cmd::Test(args) => args.run(),
         Cmd::Ui(args) => args.run(),
         Cmd::RebuildProjections(args) => args.run(),
-        Cmd::Bench(args) => bench::run(bench::Options { quick: args.quick }),
-        Cmd::BenchRun(args) => bench::measure(bench::Options { quick: args.quick }),
+        Cmd::Bench(args) => bench::run(args.options()),
+        Cmd::BenchRun(args) => bench::measure(args.options()),
         Cmd::Install(args) => args.run(),
     };
     match outcome {

@@ -200,7 +200,7 @@ CPU s per million events: ingest {:.1}, edge {:.1}, nats-server {:.1} (ingest) +
     )
 }
 
-fn queries(queries: &QueryReport) -> String {
+pub(crate) fn queries(queries: &QueryReport) -> String {
     let rows: String = queries
         .scenarios
         .iter()
@@ -218,7 +218,7 @@ fn queries(queries: &QueryReport) -> String {
         })
         .collect();
     format!(
-        "## Queries ({} generated events; targets: trends and top values < 300 ms, funnel and retention < 1.5 s)\n\n\
+        "## Queries ({} generated events; targets: overview, trends and top values < 300 ms, funnel and retention < 1.5 s; persons counted through identity links)\n\n\
 | call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query |\n|---|---|---|---|---|---|\n{rows}\n",
         queries.rows
     )

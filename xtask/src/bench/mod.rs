@@ -31,6 +31,8 @@ use crate::command::{cargo, run as run_command};
 pub(crate) struct Options {
     /// Fewer events and rounds: minutes instead of a quarter of an hour.
     pub(crate) quick: bool,
+    /// Only the query scenarios, reported on their own.
+    pub(crate) queries_only: bool,
 }
 
 /// `cargo xtask bench`: builds the services and xtask itself in release, then measures there
@@ -57,17 +59,27 @@ pub(crate) fn run(options: Options) -> anyhow::Result<()> {
     if options.quick {
         measure.arg("--quick");
     }
+    if options.queries_only {
+        measure.arg("--queries-only");
+    }
     run_command(&mut measure)
 }
 
 /// `cargo xtask bench-run`: the measuring itself, in the release build.
 pub(crate) fn measure(options: Options) -> anyhow::Result<()> {
-    let Options { quick } = options;
+    let Options {
+        quick,
+        queries_only,
+    } = options;
     let dir = TempDir::new("bench")?;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if queries_only {
+        let queries = runtime.block_on(queries::run(quick, &dir))?;
+        return report::write_queries(&queries);
+    }
     let pipeline = runtime.block_on(pipeline::run(quick, &dir))?;
     let queries = runtime.block_on(queries::run(quick, &dir))?;
     let auth = auth::run(quick, &dir, cores)?;

@@ -94,6 +94,11 @@ fn calls(project: Uuid) -> Vec<(&'static str, String, Option<Value>)> {
             None,
         ),
         (
+            "trends, unique persons by day, 30 days",
+            format!("/api/query/trends?{month}&interval=day&measure=uniques"),
+            None,
+        ),
+        (
             "top paths, 30 days",
             format!("/api/query/top?{month}&dimension=path"),
             None,

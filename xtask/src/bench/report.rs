@@ -92,6 +92,18 @@ file: every figure next to a limit measured in the same run on the same machine.
     Ok(())
 }
 
+/// Writes the query scenarios alone (`bench --queries-only`) to `target/bench/queries.md` and
+/// prints them; `docs/benchmarks.md` keeps the last whole run.
+pub(crate) fn write_queries(queries: &QueryReport) -> anyhow::Result<()> {
+    let markdown = markdown::queries(queries);
+    let out = devstack::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("queries.md"), &markdown)?;
+    println!("{markdown}");
+    println!("written to {}", out.join("queries.md").display());
+    Ok(())
+}
+
 /// What the figures ran on: cores, CPU model, memory, the servers' versions, and when, at
 /// which commit.
 fn machine_facts(cores: usize, pipeline: &PipelineReport) -> Value {

@@ -124,6 +124,11 @@ pub(crate) fn targets(p: &PipelineReport, queries: &QueryReport, r: &Ratios) -> 
             f.p99_ms < 2_000.0,
         ),
         target(
+            "overview p50 < 300 ms",
+            format!("{:.0} ms (through edge)", query_p50("overview")),
+            query_p50("overview") < 300.0,
+        ),
+        target(
             "trends and top values p50 < 300 ms",
             format!("{fast:.0} ms (slower of the two, through edge)"),
             fast < 300.0,
