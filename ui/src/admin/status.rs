@@ -1,6 +1,7 @@
 //! The status tab: `GET /api/admin/status`, read again every 10 s while the tab is open. Each
 //! part of the answer may be missing (edge could not read it); what was read is still shown.
 
+use contract::erasure::PendingErasure;
 use contract::status::{
     ClickHouseStatus, ConsumerStatus, ServiceStatus, StreamStatus, SystemStatus,
 };
@@ -96,12 +97,14 @@ fn status_view(status: SystemStatus) -> View {
         consumers,
         dlq_messages,
         clickhouse,
+        pending_erasures,
         problems,
         ..
     } = status;
     let services = services_card(services);
     let storage = storage_card(dlq_messages, clickhouse);
     let problems = problems_card(problems);
+    let erasures = erasures_card(pending_erasures);
     let streams = streams_card(streams);
     let consumers = consumers_card(consumers);
     view! {
@@ -110,6 +113,7 @@ fn status_view(status: SystemStatus) -> View {
             (storage)
         }
         (problems)
+        (erasures)
         (streams)
         (consumers)
     }
@@ -210,6 +214,36 @@ fn problems_card(problems: Vec<String>) -> View {
         section(id="status-problems", class="card problems", role="alert", aria-labelledby="status-problems-title") {
             h3(id="status-problems-title") { "Problems" }
             ul { (problems) }
+        }
+    }
+}
+
+/// The erasures of tracked persons asked for and not done yet, only when there are any: by
+/// project and time (the status never names the person).
+fn erasures_card(erasures: Vec<PendingErasure>) -> View {
+    if erasures.is_empty() {
+        return view! {};
+    }
+    let rows = erasures
+        .into_iter()
+        .map(|erasure| {
+            let project = erasure.project_id.to_string();
+            let requested = checked_label(&erasure.requested_at);
+            view! {
+                tr(data-erasure=erasure.erasure_id.to_string()) {
+                    td { code { (project) } }
+                    td { (requested) }
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    view! {
+        section(id="status-erasures", class="card", aria-labelledby="status-erasures-title") {
+            h3(id="status-erasures-title") { "Pending erasures" }
+            table {
+                thead { tr { th(scope="col") { "Project" } th(scope="col") { "Asked at" } } }
+                tbody { (rows) }
+            }
         }
     }
 }
@@ -364,6 +398,9 @@ mod tests {
             "consumers": [{"stream": "EVENTS", "name": "sink", "pending": 5, "ack_pending": 2, "redelivered": 1}],
             "dlq_messages": 3,
             "clickhouse": null,
+            "pending_erasures": [{"erasure_id": "0190a0b2-0000-7000-8000-000000000001",
+                                  "project_id": "0190a0b2-0000-7000-8000-000000000002",
+                                  "requested_at": "2026-01-01T00:00:00Z"}],
             "problems": ["clickhouse: timed out"]
         }))
         .expect("a status");
@@ -379,5 +416,10 @@ mod tests {
         );
         assert!(html.contains("clickhouse: timed out"), "{html}");
         assert!(html.contains("id=\"status-dlq\""), "{html}");
+        assert!(html.contains("Pending erasures"), "{html}");
+        assert!(
+            html.contains("0190a0b2-0000-7000-8000-000000000002"),
+            "{html}"
+        );
     }
 }
