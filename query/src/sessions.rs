@@ -18,10 +18,12 @@ use crate::scope::Scope;
 use crate::store::Store;
 
 /// The sessions of one project that may have started in a range: a session's rows are in the
-/// months of its events, none before the month it started in. Binds the project and the
-/// range's start.
+/// months of its events, so one that crossed into the range's first month also has rows in the
+/// month before, which must be merged for its true start (else it would seem to start at the
+/// month's turn). Rows from the day before the range on are read: a session runs for a day at
+/// most in practice (SDKs end theirs at 24 hours). Binds the project and the range's start.
 const PROJECT_SINCE: &str = "project_id = toUUID(?) \
-     AND month >= toStartOfMonth(toDate(toDateTime(?), 'UTC'))";
+     AND month >= toStartOfMonth(toDate(toDateTime(?) - 86400, 'UTC'))";
 
 /// Keeps the sessions that started in the range (binds its start and end); `{bots}` leaves out
 /// a bot's.

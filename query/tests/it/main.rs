@@ -14,6 +14,7 @@ mod helpers;
 mod journeys;
 mod live;
 mod live_access;
+mod month_turn;
 mod overview;
 mod persons;
 mod persons_api;
