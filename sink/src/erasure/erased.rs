@@ -19,6 +19,9 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 use uuid::Uuid;
 
+use crate::erasure::ids::named_by_row;
+use crate::row::EventRow;
+
 /// The bucket entry holding the key of the hashes.
 const KEY_ENTRY: &str = "hmac-key";
 
@@ -133,6 +136,13 @@ impl Erased {
             return false;
         };
         hashes.contains(&hash(key, project, distinct_id))
+    }
+
+    /// Whether `row` names an erased id of its project, as its own or as the other id of the
+    /// link it makes ([`crate::erasure::ids`]): such an event is never stored.
+    pub(crate) fn names_row(&self, row: &EventRow) -> bool {
+        self.has_project(row.project_id)
+            && named_by_row(row).any(|id| self.contains(row.project_id, id))
     }
 
     /// Whether `project` has any erased id: when not, nothing of it needs a look.

@@ -4,7 +4,9 @@
 //!
 //! 1. the person's ids, from `person_ids` as the links before the erasure made it;
 //! 2. their keyed hashes recorded (from now on every sink drops what still arrives of them);
-//! 3. their `person_ids` rows marked erased (reads stop counting them at once);
+//! 3. their `person_ids` rows marked erased: reads no longer join the ids into one person,
+//!    but still count their events until step 5 (each id, falling back to its own hash, then
+//!    counts as a user of its own);
 //! 4. their messages deleted from `PERSONS`, `EVENTS`, `EVENTS_HISTORY` and `EVENTS_DLQ`;
 //! 5. their rows deleted from `sessions`, `events`, `person_properties`, then `person_ids` (the
 //!    last, as it is how step 1 finds the ids again), each waited for;
@@ -104,9 +106,10 @@ impl Eraser {
     ) -> bool {
         let erasure = match serde_json::from_slice::<Erasure>(&message.payload) {
             Ok(erasure) => Some(erasure),
-            Err(err) => {
-                // Nobody can act on it, and it may hold an id: it goes.
-                tracing::warn!(sequence, error = %err, "not an erasure: deleted");
+            Err(_) => {
+                // Nobody can act on it, and it may hold an id: it goes. The reason is not
+                // logged, as serde's message may quote the payload.
+                tracing::warn!(sequence, "an unreadable erasure request: deleted");
                 None
             }
         };

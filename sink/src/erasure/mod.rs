@@ -5,16 +5,19 @@
 //! message is acked only when all of it is done, so a crash resumes it.
 //!
 //! What arrives of an erased id afterwards (in flight, redelivered, replayed, redriven) is
-//! dropped: the events writer, `sink replay` and the persons consumer ask [`Erased`] first.
+//! dropped: the events writer, `sink replay` and the persons consumer ask [`Erased`] first,
+//! of every id the event names ([`ids`]: its own and the other id of its identity link).
 
 pub(crate) mod arrivals;
 pub(crate) mod erased;
 pub(crate) mod execute;
+pub(crate) mod ids;
+pub(crate) mod mutations;
 pub(crate) mod scrub;
 pub(crate) mod tables;
 
 pub use erased::Erased;
-pub use tables::statements;
+pub use mutations::statements;
 
 use async_nats::jetstream;
 

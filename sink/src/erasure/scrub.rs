@@ -15,6 +15,8 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::erasure::ids::named_by_event;
+
 /// How long a read waits for the next message before it counts the stream as read.
 const IDLE: Duration = Duration::from_secs(5);
 
@@ -43,18 +45,15 @@ impl PersonMessages {
         }
     }
 
-    /// Whether the payload of an event (or a dead letter) is the person's: theirs by its
-    /// `distinct_id`, an event that linked one of their ids, or one that names one of their
-    /// ids as the other id of a link. A payload that is no event is theirs when it holds one
-    /// of their ids as a JSON string.
+    /// Whether the payload of an event (or a dead letter) is the person's: one naming one of
+    /// their ids ([`named_by_event`]: its `distinct_id`, or the other id of its link), or an
+    /// event that linked one of their ids. A payload that is no event is theirs when it holds
+    /// one of their ids as a JSON string.
     pub(crate) fn holds_event(&self, payload: &[u8]) -> bool {
         match serde_json::from_slice::<Event>(payload) {
             Ok(event) => {
-                self.ids.contains(&event.distinct_id)
-                    || self.link_events.contains(&event.event_id)
-                    || ["$anon_distinct_id", "alias", "previous_id"].iter().any(|key| {
-                        matches!(event.properties.get(*key), Some(Value::String(id)) if self.ids.contains(id))
-                    })
+                self.link_events.contains(&event.event_id)
+                    || named_by_event(&event).any(|id| self.ids.contains(id.as_ref()))
             }
             Err(_) => self.named_in(payload),
         }
@@ -168,6 +167,7 @@ mod tests {
         assert!(person.holds_event(&event("anon-1", json!({}))));
         assert!(!person.holds_event(&event("anon-10", json!({ "note": "anon-1" }))));
         assert!(person.holds_event(&event("x", json!({ "$anon_distinct_id": "user-1" }))));
+        assert!(!person.holds_event(&event("x", json!({ "$anon_distinct_id": "user-10" }))));
         // Not an event at all: theirs when it names one of the ids whole.
         assert!(person.holds_event(br#"{"distinct_id":"user-1","timestamp":"soon"}"#));
         assert!(!person.holds_event(br#"{"distinct_id":"user-10"}"#));

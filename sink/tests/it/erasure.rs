@@ -3,7 +3,9 @@
 //! event); their export answers every event; `DELETE` by one id answers 202, and once the
 //! admin status lists no pending erasure no row and no stream message holds either id, what
 //! still arrives of them is dropped, and a replay into a fresh database and a rebuild of the
-//! person mapping leave them gone, while the other person keeps every event. The statements
+//! person mapping leave them gone, while the other person keeps every event; an event naming an
+//! erased id as its link's other id is dropped too, and what is dropped is acked only once its
+//! copy left the history. The statements
 //! run on ClickHouse 18.16 and on current ClickHouse alike. An erasure a sink could not finish
 //! before it stopped is run by the next sink.
 
@@ -355,6 +357,22 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
 
     erase(&erasing, &user).await;
 
+    // The erasure's deletes each carry their tag (how it waits on its own mutations only).
+    assert_eq!(
+        erasing.sql(&format!(
+            "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
+             AND position(command, '{user}') > 0 AND position(command, 'erasure-') = 0"
+        )),
+        "0"
+    );
+    assert_ne!(
+        erasing.sql(&format!(
+            "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
+             AND position(command, '{user}') > 0 AND position(command, 'erasure-') > 0"
+        )),
+        "0"
+    );
+
     // Nothing of theirs is left; the other person keeps everything.
     assert_eq!(erasing.sql(&count_of(&theirs)), "0");
     for table in ["person_properties", "person_ids"] {
@@ -461,14 +479,16 @@ async fn erase(erasing: &Erasing, distinct_id: &str) {
     .expect("the erasure is done");
 }
 
-/// Events and a link of the erased ids sent again are dropped, and their messages deleted.
+/// Events and a link of the erased ids sent again are dropped, and their messages deleted; so
+/// is another id's `$identify` naming an erased id as its anonymous one. Once the sink acked
+/// them, the history holds no copy of them.
 async fn still_gone_after_they_come_back(
     erasing: &Erasing,
     theirs: &[&str],
     others: &[&str],
     tag: &str,
 ) {
-    let newcomer = format!("newcomer-{tag}");
+    let (newcomer, stranger) = (format!("newcomer-{tag}"), format!("stranger-{tag}"));
     erasing
         .send(&[
             event("$pageview", theirs[0], json!({})),
@@ -476,6 +496,11 @@ async fn still_gone_after_they_come_back(
                 "$identify",
                 theirs[1],
                 json!({ "$anon_distinct_id": newcomer }),
+            ),
+            event(
+                "$identify",
+                &stranger,
+                json!({ "$anon_distinct_id": theirs[0] }),
             ),
             event("$pageview", others[1], json!({})),
         ])
@@ -504,10 +529,47 @@ async fn still_gone_after_they_come_back(
     })
     .await
     .expect("idle");
+    devstack::wait::until_async("the events consumer is idle", WAIT, || async {
+        let Ok(mut consumer) = erasing
+            .js
+            .get_consumer_from_stream::<consumer::pull::Config, _, _>("sink-clickhouse", "EVENTS")
+            .await
+        else {
+            return false;
+        };
+        consumer
+            .info()
+            .await
+            .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
+    })
+    .await
+    .expect("idle");
+    // Acked only once their copies left the history: nothing to wait for.
+    let history = payloads(&erasing.js, "EVENTS_HISTORY").await;
+    assert!(
+        !history.iter().any(|payload| {
+            theirs.iter().any(|id| {
+                payload
+                    .windows(id.len())
+                    .any(|window| window == id.as_bytes())
+            })
+        }),
+        "a copy of an erased id's event is in the history after its ack"
+    );
     assert_eq!(erasing.sql(&count(theirs)), "0");
     assert_eq!(
         erasing.sql(&format!(
-            "SELECT count() FROM person_ids WHERE project_id = '{{project}}' AND distinct_id IN ({}, '{newcomer}')",
+            "SELECT count() FROM events WHERE project_id = '{{project}}' \
+             AND (distinct_id = '{stranger}' OR has(prop_values, '{}'))",
+            theirs[0]
+        )),
+        "0",
+        "no row names an erased id"
+    );
+    assert_eq!(
+        erasing.sql(&format!(
+            "SELECT count() FROM person_ids WHERE project_id = '{{project}}' \
+             AND distinct_id IN ({}, '{newcomer}', '{stranger}')",
             listed(theirs)
         )),
         "0"
