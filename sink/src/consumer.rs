@@ -12,9 +12,8 @@
 use async_nats::jetstream;
 
 use crate::batch::{BatchSettings, read};
-use crate::erasure::arrivals::Arrivals;
 use crate::metrics::SinkCounters;
-use crate::writer::write;
+use crate::writer::{Following, write};
 
 /// Runs until `stop` completes, storing every batch already read before it returns.
 ///
@@ -28,10 +27,10 @@ pub(crate) async fn run(
     settings: BatchSettings,
     counters: SinkCounters,
     stop: tokio::sync::watch::Receiver<bool>,
-    arrivals: Arrivals,
+    following: Following,
 ) {
     // Nothing is stored before the erased persons are known.
-    if !arrivals.ready(&stop).await {
+    if !following.arrivals.ready(&stop).await {
         return;
     }
     let (batches, queued) = tokio::sync::mpsc::channel(1);
@@ -42,7 +41,7 @@ pub(crate) async fn run(
         counters,
         queued,
         stop.clone(),
-        arrivals,
+        following,
     ));
     read(js, settings, batches, stop).await;
     if let Err(err) = writer.await {

@@ -136,10 +136,14 @@ pub async fn run(
         schema_ready.clone(),
         jetstream.context.clone(),
         clickhouse.clone(),
-        person_keys,
+        person_keys.clone(),
         eraser,
         stopped.clone(),
     ));
+    let following = writer::Following {
+        arrivals,
+        persons: person_keys,
+    };
     let consuming = tokio::spawn({
         let js = jetstream.context.clone();
         let clickhouse = clickhouse.clone();
@@ -150,7 +154,7 @@ pub async fn run(
             while !schema_ready.is_done() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            consumer::run(js, clickhouse, batch, counters, stopped, arrivals).await;
+            consumer::run(js, clickhouse, batch, counters, stopped, following).await;
         }
     });
     plumbing::http::run_service(

@@ -11,6 +11,7 @@ use crate::batch::{Batch, BatchSettings, PROGRESS_EVERY, keeping_alive};
 use crate::dlq::dead_letter;
 use crate::erasure::arrivals::Arrivals;
 use crate::metrics::SinkCounters;
+use crate::persons::PersonKeys;
 use crate::recent::RecentIds;
 use crate::row::EventRow;
 use crate::sessions::Sessions;
@@ -80,6 +81,14 @@ fn take_out(
     copies
 }
 
+/// What the writer follows of the persons' consumer: the erased persons, whose events it
+/// drops, and the persons' mapping, whose merges its sessions see at once (the consumer drops
+/// the answers a merge changed).
+pub(crate) struct Following {
+    pub(crate) arrivals: Arrivals,
+    pub(crate) persons: PersonKeys,
+}
+
 /// Stores the batches the reader hands over, one at a time, until the reader is done.
 pub(crate) async fn write(
     js: jetstream::Context,
@@ -88,10 +97,11 @@ pub(crate) async fn write(
     counters: SinkCounters,
     mut queued: tokio::sync::mpsc::Receiver<Batch>,
     stop: tokio::sync::watch::Receiver<bool>,
-    arrivals: Arrivals,
+    following: Following,
 ) {
+    let Following { arrivals, persons } = following;
     let recent = std::sync::Mutex::new(RecentIds::default());
-    let mut sessions = Sessions::default();
+    let mut sessions = Sessions::following(persons);
     while let Some(mut batch) = queued.recv().await {
         for (message, reason) in &batch.unreadable {
             dead_letter(&js, &counters, message, reason).await;

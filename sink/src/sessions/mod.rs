@@ -68,12 +68,20 @@ pub(crate) struct Sessions {
     known: Known,
     /// A replay's: every person looked up, nothing remembered.
     replaying: bool,
-    /// Which person a distinct id is, made on the first batch from its ClickHouse client; a
-    /// merge is seen within the lookup's TTL.
+    /// Which person a distinct id is: the sink's, shared with the persons' consumer (a merge is
+    /// seen at once); a replay's, made on its first batch (a merge is seen within the TTL).
     persons: Option<PersonKeys>,
 }
 
 impl Sessions {
+    /// The sink's: `persons` is the lookup the persons' consumer updates.
+    pub(crate) fn following(persons: PersonKeys) -> Self {
+        Self {
+            persons: Some(persons),
+            ..Self::default()
+        }
+    }
+
     /// For `sink replay`, which may run beside the sink: every person is looked up.
     pub(crate) fn replaying() -> Self {
         Self {
