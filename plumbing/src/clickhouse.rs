@@ -48,3 +48,8 @@ pub async fn ping(client: &clickhouse::Client) -> Result<(), String> {
         .map(|_| ())
         .map_err(|err| err.to_string())
 }
+
+/// `?, ?, …`, `n` bind marks, for an `IN (…)` list whose values are bound one by one.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

@@ -26,7 +26,7 @@ pub(crate) async fn already_stored(
         let projects = distinct(chunk.iter().map(|row| row.project_id.to_string()).collect());
         let days = distinct(chunk.iter().map(|row| day_text(row.date)).collect());
         let ids: Vec<String> = chunk.iter().map(|row| row.event_id.to_string()).collect();
-        let placeholders = |n: usize| vec!["?"; n].join(", ");
+        let placeholders = plumbing::clickhouse::placeholders;
         let sql = format!(
             "SELECT toString(event_id) FROM events WHERE project_id IN ({}) AND date IN ({}) \
              AND event_id IN ({})",

@@ -66,7 +66,7 @@ fn key_condition(keys: &[&str]) -> (String, Vec<String>) {
     if keys.is_empty() {
         return (String::new(), Vec::new());
     }
-    let marks = vec!["?"; keys.len()].join(", ");
+    let marks = plumbing::clickhouse::placeholders(keys.len());
     (
         format!(" AND key IN ({marks})"),
         keys.iter().map(|key| (*key).to_owned()).collect(),

@@ -17,10 +17,7 @@ use crate::schema::Layout;
 /// `sessions` is emptied with them, by the sessions of the person's events.
 pub(crate) const BY_DISTINCT_ID: [&str; 2] = ["events", "person_properties"];
 
-/// `?, ?, …`, `n` of them.
-pub(crate) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
+pub(crate) use plumbing::clickhouse::placeholders;
 
 /// The values a statement of `ids` of `project` binds, in order.
 pub(crate) fn values_of(project: Uuid, ids: &[String]) -> Vec<String> {

@@ -113,6 +113,6 @@ pub(crate) fn lookup_sql(ids: usize) -> String {
     format!(
         "SELECT distinct_id, argMax(person_key, version) FROM person_ids \
          WHERE project_id = ? AND distinct_id IN ({}) GROUP BY distinct_id",
-        vec!["?"; ids].join(", ")
+        plumbing::clickhouse::placeholders(ids)
     )
 }

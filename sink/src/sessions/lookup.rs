@@ -139,7 +139,7 @@ fn statement(
         .flat_map(|one| &one.times)
         .min()
         .map_or(0, |at| at.saturating_sub(INACTIVITY_SECS));
-    let marks = |n: usize| vec!["?"; n].join(", ");
+    let marks = plumbing::clickhouse::placeholders;
     let mut sql = AROUND
         .replace("{days}", &marks(days.len()))
         .replace("{pairs}", &vec!["(?, ?)"; pairs.len()].join(", "));
