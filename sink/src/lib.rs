@@ -97,6 +97,38 @@ fn apply_schema(config: &ClickHouseConfig) -> anyhow::Result<plumbing::startup::
     ))
 }
 
+/// Starts the persons' consumer (identity links and erasures, once the schema is applied) and
+/// gives what the events' writer follows of it: the erased persons and the persons' mapping.
+fn follow_persons(
+    config: &Config,
+    js: &async_nats::jetstream::Context,
+    clickhouse: &clickhouse::Client,
+    schema_ready: &plumbing::startup::Done,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, writer::Following)> {
+    let person_keys = persons::PersonKeys::new(clickhouse.clone());
+    let (arrivals, eraser) = erasure::start(
+        js,
+        clickhouse,
+        schema::Layout::of(&config.clickhouse)?,
+        person_keys.clone(),
+        stopped.clone(),
+    );
+    let linking = tokio::spawn(persons::consumer::run_when(
+        schema_ready.clone(),
+        js.clone(),
+        clickhouse.clone(),
+        person_keys.clone(),
+        eraser,
+        stopped.clone(),
+    ));
+    let following = writer::Following {
+        arrivals,
+        persons: person_keys,
+    };
+    Ok((linking, following))
+}
+
 /// Runs the sink until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -124,26 +156,13 @@ pub async fn run(
             plumbing::clickhouse::readiness_check(clickhouse.clone(), Some(schema_ready.clone())),
         );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let person_keys = persons::PersonKeys::new(clickhouse.clone());
-    let (arrivals, eraser) = erasure::start(
+    let (linking, following) = follow_persons(
+        &config,
         &jetstream.context,
         &clickhouse,
-        schema::Layout::of(&config.clickhouse)?,
-        person_keys.clone(),
-        stopped.clone(),
-    );
-    let linking = tokio::spawn(persons::consumer::run_when(
-        schema_ready.clone(),
-        jetstream.context.clone(),
-        clickhouse.clone(),
-        person_keys.clone(),
-        eraser,
-        stopped.clone(),
-    ));
-    let following = writer::Following {
-        arrivals,
-        persons: person_keys,
-    };
+        &schema_ready,
+        &stopped,
+    )?;
     let consuming = tokio::spawn({
         let js = jetstream.context.clone();
         let clickhouse = clickhouse.clone();
