@@ -43,13 +43,59 @@ impl ClickHouse {
         Self::start_as(dir, ports, None, Some(password.to_owned()))
     }
 
-    /// [`Self::start`] for a server that is `member` of a cluster (alone when `None`).
+    /// [`Self::start`] for a server that is `member` of a cluster (alone when `None`), once its
+    /// ZooKeeper session works. ClickHouse 18.16's DDL worker dies with a segmentation fault
+    /// when its first ZooKeeper handshake fails, which a loaded machine's ZooKeeper sometimes
+    /// drops: such a member is started again, up to three times.
     pub fn start_member(
         dir: &Path,
         ports: ClickHousePorts,
         member: Option<&ClusterMember>,
     ) -> anyhow::Result<Self> {
-        Self::start_as(dir, ports, member, None)
+        if member.is_none() {
+            return Self::start_as(dir, ports, None, None);
+        }
+        let mut attempt = 1;
+        loop {
+            let started = Self::start_as(dir, ports, member, None).and_then(|mut server| {
+                server.wait_for_zookeeper()?;
+                Ok(server)
+            });
+            match started {
+                Err(err) if attempt < 3 => {
+                    eprintln!("a cluster member did not come up ({err:#}); starting it again");
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    /// Waits until the server reads ZooKeeper, and fails if it exits meanwhile (stopped).
+    fn wait_for_zookeeper(&mut self) -> anyhow::Result<()> {
+        let errors = self.dir.join("log/clickhouse-server.err.log");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let reads = self
+                .query("SELECT count() FROM system.zookeeper WHERE path = '/'")
+                .is_ok();
+            if let Some(status) = self.process.exit_status() {
+                anyhow::bail!(
+                    "clickhouse-server {} as it connected to ZooKeeper; its error log ends \
+                     with:\n{}",
+                    process::describe(status),
+                    process::log_tail(&errors, 20)
+                );
+            }
+            if reads {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                self.stop();
+                anyhow::bail!("clickhouse-server did not read ZooKeeper within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn start_as(
