@@ -21,7 +21,7 @@ pub struct ZooKeeper {
 
 impl ZooKeeper {
     /// Starts ZooKeeper with its config, data and log under `dir`, clients on 127.0.0.1:`port`,
-    /// and waits until it answers `ruok`.
+    /// and waits until it serves clients (its `srvr` report names its mode).
     pub fn start(dir: &Path, port: u16) -> anyhow::Result<Self> {
         let tools = install::locate();
         let jar = tools
@@ -39,7 +39,7 @@ impl ZooKeeper {
             format!(
                 "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
                  clientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=ruok\n",
+                 4lw.commands.whitelist=srvr\n",
                 data.display()
             ),
         )?;
@@ -55,10 +55,10 @@ impl ZooKeeper {
             .current_dir(dir);
         let mut process = Process::spawn("zookeeper", command, &log, Options::default())?;
         process.wait_ready(
-            "zookeeper to answer ruok",
+            "zookeeper to serve clients",
             Duration::from_secs(60),
             &log,
-            || ruok(port),
+            || serving(port),
         )?;
         Ok(Self { process, port })
     }
@@ -84,15 +84,18 @@ fn classpath(jar: &Path, dir: &Path) -> std::ffi::OsString {
     classpath
 }
 
-/// ZooKeeper's four-letter health word: `ruok` answered by `imok`.
-fn ruok(port: u16) -> bool {
+/// Whether ZooKeeper serves clients: its four-letter `srvr` report names its mode. `ruok`
+/// answers `imok` as soon as the port is open, while the server still closes every client's
+/// connection at the handshake until it has loaded its data; ClickHouse 18.16 dies when that
+/// happens to its first connection.
+fn serving(port: u16) -> bool {
     let answer = || -> std::io::Result<String> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(b"ruok")?;
+        stream.write_all(b"srvr")?;
         let mut text = String::new();
         stream.read_to_string(&mut text)?;
         Ok(text)
     };
-    answer().is_ok_and(|text| text == "imok")
+    answer().is_ok_and(|text| text.contains("Mode: "))
 }

@@ -57,6 +57,8 @@ impl ClickHouse {
         }
         let mut attempt = 1;
         loop {
+            // Each attempt's error log of its own: a failed one's was printed below.
+            let _ = std::fs::remove_file(dir.join("log/clickhouse-server.err.log"));
             let started = Self::start_as(dir, ports, member, None).and_then(|mut server| {
                 server.wait_for_zookeeper()?;
                 Ok(server)
@@ -84,6 +86,17 @@ impl ClickHouse {
                     "clickhouse-server {} as it connected to ZooKeeper; its error log ends \
                      with:\n{}",
                     process::describe(status),
+                    process::log_tail(&errors, 20)
+                );
+            }
+            // The DDL worker logs its failed connection just before it crashes the server.
+            let ddl_worker_failed =
+                std::fs::read_to_string(&errors).is_ok_and(|log| log.contains("DDLWorker::run"));
+            if ddl_worker_failed {
+                self.stop();
+                anyhow::bail!(
+                    "clickhouse-server's DDL worker could not reach ZooKeeper; its error log ends \
+                     with:\n{}",
                     process::log_tail(&errors, 20)
                 );
             }
