@@ -103,6 +103,27 @@ pub(crate) enum ScopeErrors {
     Unavailable(contract::ErrorBody),
 }
 
+/// What the admin routes of a tracked person (erasure, export) answer when refused.
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
+#[derive(Debug, utoipa::IntoResponses)]
+pub(crate) enum AdminErrors {
+    /// The project id or the distinct id is not valid.
+    #[response(status = 400)]
+    BadRequest(contract::ErrorBody),
+    /// No valid bearer token.
+    #[response(status = 401)]
+    Unauthorized(contract::ErrorBody),
+    /// The token's role is below admin.
+    #[response(status = 403)]
+    Forbidden(contract::ErrorBody),
+    /// No such project (for the export: or nothing stored of the id).
+    #[response(status = 404)]
+    NotFound(contract::ErrorBody),
+    /// JetStream or ClickHouse (or auth's signing keys) cannot be reached; retry later.
+    #[response(status = 503)]
+    Unavailable(contract::ErrorBody),
+}
+
 /// What a query that runs SQL answers when ClickHouse stops it at `max_execution_time`.
 #[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(Debug, utoipa::IntoResponses)]

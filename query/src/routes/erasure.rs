@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::{given, refuse};
-use crate::error::Error;
+use crate::error::{AdminErrors, Error};
 use crate::events::parse_cursor;
 use crate::export::ExportRequest;
 use crate::extract::Admin;
@@ -63,27 +63,6 @@ pub(crate) struct ExportParams {
     /// The `next_cursor` of the previous page (empty: the first page)
     #[param(nullable = false)]
     cursor: Option<String>,
-}
-
-/// What the two routes answer when refused.
-#[expect(dead_code, reason = "described in OpenAPI, never built")]
-#[derive(Debug, utoipa::IntoResponses)]
-pub(crate) enum AdminErrors {
-    /// The project id or the distinct id is not valid.
-    #[response(status = 400)]
-    BadRequest(contract::ErrorBody),
-    /// No valid bearer token.
-    #[response(status = 401)]
-    Unauthorized(contract::ErrorBody),
-    /// The token's role is below admin.
-    #[response(status = 403)]
-    Forbidden(contract::ErrorBody),
-    /// No such project (for the export: or nothing stored of the id).
-    #[response(status = 404)]
-    NotFound(contract::ErrorBody),
-    /// JetStream or ClickHouse (or auth's signing keys) cannot be reached; retry later.
-    #[response(status = 503)]
-    Unavailable(contract::ErrorBody),
 }
 
 /// `DELETE /api/admin/projects/{project_id}/persons/{distinct_id}`: erases the person the id
