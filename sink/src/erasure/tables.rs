@@ -67,22 +67,9 @@ impl Tables {
         let Some(person_key) = keys.into_iter().next() else {
             return Ok((distinct_id.to_owned(), vec![distinct_id.to_owned()]));
         };
-        let mut ids: Vec<String> = self
-            .clickhouse
-            .query(
-                "SELECT distinct_id FROM person_ids \
-                 WHERE project_id = ? AND version < ? AND distinct_id IN \
-                 (SELECT distinct_id FROM person_ids WHERE project_id = ? AND person_key = ?) \
-                 GROUP BY distinct_id HAVING argMax(person_key, version) = ?",
-            )
-            .with_setting("distributed_product_mode", "local")
-            .bind(project_text.as_str())
-            .bind(before)
-            .bind(project_text.as_str())
-            .bind(person_key.as_str())
-            .bind(person_key.as_str())
-            .fetch_all()
-            .await?;
+        let mut ids =
+            crate::persons::mapping::members(&self.clickhouse, project, &person_key, before)
+                .await?;
         ids.push(distinct_id.to_owned());
         ids.sort_unstable();
         ids.dedup();

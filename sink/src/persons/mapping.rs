@@ -129,7 +129,7 @@ async fn persons_of(
 /// Every id of the person `person_key` before `sequence`, itself included. Only ids that ever
 /// pointed to it are aggregated; on a cluster the inner read stays on each shard (a distinct
 /// id's rows are all on one), which `distributed_product_mode = 'local'` says.
-async fn members(
+pub(crate) async fn members(
     clickhouse: &clickhouse::Client,
     project_id: Uuid,
     person_key: &str,
