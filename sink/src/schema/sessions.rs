@@ -8,12 +8,14 @@
 //! events it already covers changes nothing.
 //!
 //! A reader merges the states of each session (`GROUP BY session_id` with `-Merge`): a session
-//! has a row per insert that touched it and per month its events fall into (the partition, as
-//! for events). The events' count and pageviews are not kept per session: with `uniqExact`
-//! states of event ids, merging the million sessions of a 30-day overview on 10 M events took
-//! three to four times as long on ClickHouse 18.16 (about 0.9 s against 0.25 s on two cores),
-//! while the bounce (a session of one event) needs only `uniqUpTo(1)`, and pages per session
-//! are the range's pageviews per session.
+//! has a row per insert that touched it and per UTC day its events fall into (`day`, first in
+//! the sorting key after the project, so that a reader of a few days reads only their rows; a
+//! session across midnight has a row on each side). The partition is the month of that day,
+//! as for events, so retention drops the same months of both. The events' count and pageviews
+//! are not kept per session: with `uniqExact` states of event ids, merging the million
+//! sessions of a 30-day overview on 10 M events took three to four times as long on ClickHouse
+//! 18.16 (about 0.9 s against 0.25 s on two cores), while the bounce (a session of one event)
+//! needs only `uniqUpTo(1)`, and pages per session are the range's pageviews per session.
 //!
 //! On a cluster the view runs on each shard's `events_local` into its `sessions_local`, and
 //! `sessions` is a `Distributed` table over them: a session whose events sit on two shards
@@ -23,18 +25,23 @@
 //! created ([`apply`]): sessions of the stored events that have a session id, and for the
 //! events stored without one, 30-minute sessions per distinct id (`legacy-…` ids, which the
 //! events themselves do not carry).
+//!
+//! A sessions table of an earlier release, kept by month without `day`, is dropped with its
+//! view and created again, then filled like a new one (its marker went with it).
 
 use anyhow::Context as _;
 
 use crate::schema::layout::Layout;
 
-/// The columns of `sessions` (and of each shard's `sessions_local`). `month` is the first day
-/// of the month of the row's events (the partition); the states order events by time, then by
-/// stream sequence, so that events of one second give every server the same answer.
+/// The columns of `sessions` (and of each shard's `sessions_local`). `day` is the UTC date of
+/// the row's events, `month` the first day of its month (the partition); the states order
+/// events by time, then by stream sequence, so that events of one second give every server
+/// the same answer.
 macro_rules! session_columns {
     () => {
         "project_id UUID,
         session_id String,
+        day Date,
         month Date,
         started AggregateFunction(min, DateTime('UTC')),
         ended AggregateFunction(max, DateTime('UTC')),
@@ -56,7 +63,7 @@ macro_rules! session_columns {
 /// Dimensions stored as `LowCardinality` are read as plain strings, the type of the states.
 macro_rules! session_states {
     () => {
-        "project_id, session_id, toStartOfMonth(date) AS month,
+        "project_id, session_id, date AS day, toStartOfMonth(date) AS month,
         minState(timestamp) AS started,
         maxState(timestamp) AS ended,
         uniqUpToState(1)(event_id) AS one_event,
@@ -77,7 +84,7 @@ macro_rules! session_states {
 macro_rules! sessions_storage {
     () => {
         "PARTITION BY toYYYYMM(month)
-    ORDER BY (project_id, session_id)"
+    ORDER BY (project_id, day, session_id)"
     };
 }
 
@@ -98,7 +105,7 @@ pub(crate) const SESSION_STATEMENTS: &[&str] = &[
     SELECT ",
         session_states!(),
         "
-    FROM {db}.events WHERE session_id != '' GROUP BY project_id, session_id, month"
+    FROM {db}.events WHERE session_id != '' GROUP BY project_id, session_id, day"
     ),
 ];
 
@@ -121,7 +128,7 @@ pub(crate) const SESSION_CLUSTER_STATEMENTS: &[&str] = &[
     SELECT ",
         session_states!(),
         "
-    FROM {db}.events_local WHERE session_id != '' GROUP BY project_id, session_id, month"
+    FROM {db}.events_local WHERE session_id != '' GROUP BY project_id, session_id, day"
     ),
     concat!(
         "CREATE TABLE IF NOT EXISTS {db}.sessions ON CLUSTER {cluster} (
@@ -140,7 +147,7 @@ const BACKFILL: &str = concat!(
     "INSERT INTO {db}.sessions SELECT ",
     session_states!(),
     " FROM {db}.events WHERE session_id != '' AND cityHash64(session_id) % ? = ? \
-     GROUP BY project_id, session_id, month"
+     GROUP BY project_id, session_id, day"
 );
 
 /// The backfill of the events stored without a session id, one slice of the distinct ids at a
@@ -167,7 +174,7 @@ const LEGACY_BACKFILL: &str = concat!(
         FROM {db}.events WHERE session_id = '' AND cityHash64(distinct_id) % ? = ?
         GROUP BY project_id, distinct_id
       ) ARRAY JOIN evs AS e, numbers AS n
-    ) GROUP BY project_id, session_id, month"
+    ) GROUP BY project_id, session_id, day"
 );
 
 /// Slices of a backfill.
@@ -175,10 +182,10 @@ const SLICES: u64 = 16;
 
 /// The row that says the backfill is done, written after it: in the table itself, so that a
 /// sessions table dropped to be rebuilt is filled again when the sink recreates it. Its
-/// project is the nil UUID, which no query asks for, and its month 2100-01, which retention
-/// never reaches.
-const DONE: &str = "INSERT INTO {db}.sessions (project_id, session_id, month) \
-     VALUES ('00000000-0000-0000-0000-000000000000', 'backfilled', '2100-01-01')";
+/// project is the nil UUID, which no query asks for, and its day 2100-01-01, whose month
+/// retention never reaches.
+const DONE: &str = "INSERT INTO {db}.sessions (project_id, session_id, day, month) \
+     VALUES ('00000000-0000-0000-0000-000000000000', 'backfilled', '2100-01-01', '2100-01-01')";
 
 const IS_DONE: &str = "SELECT count() FROM {db}.sessions \
      WHERE project_id = toUUID('00000000-0000-0000-0000-000000000000') \
@@ -194,10 +201,26 @@ pub(crate) fn statements(layout: &Layout) -> Vec<String> {
     templates.iter().map(|sql| layout.fill(sql)).collect()
 }
 
+/// What drops the sessions of an earlier release, view first (so that no insert writes to a
+/// table being dropped), on one server.
+const DROP_MONTHLY: &[&str] = &[
+    "DROP TABLE IF EXISTS {db}.sessions_mv",
+    "DROP TABLE IF EXISTS {db}.sessions",
+];
+
+/// The same on a cluster: the `Distributed` table before the shards' tables, so that a run cut
+/// short leaves `sessions_local` without `day`, which the next run finds and drops again.
+const DROP_MONTHLY_CLUSTER: &[&str] = &[
+    "DROP TABLE IF EXISTS {db}.sessions_mv ON CLUSTER {cluster}",
+    "DROP TABLE IF EXISTS {db}.sessions ON CLUSTER {cluster}",
+    "DROP TABLE IF EXISTS {db}.sessions_local ON CLUSTER {cluster}",
+];
+
 /// Creates the sessions table and its view, and fills the table from the events stored before
 /// it existed, unless that was done. A backfill cut short is done again whole at the next
 /// start, which changes nothing the first did; so does a sink starting beside another.
 pub(crate) async fn apply(server: &clickhouse::Client, layout: &Layout) -> anyhow::Result<()> {
+    drop_monthly(server, layout).await?;
     for sql in statements(layout) {
         server
             .query(&sql)
@@ -244,6 +267,38 @@ pub(crate) async fn apply(server: &clickhouse::Client, layout: &Layout) -> anyho
     Ok(())
 }
 
+/// Drops the table and view of an earlier release, whose rows are kept by month and not by day
+/// (the table holding them lacks `day`), so that [`apply`] creates and fills them anew.
+async fn drop_monthly(server: &clickhouse::Client, layout: &Layout) -> anyhow::Result<()> {
+    let (table, drops) = if layout.cluster().is_some() {
+        ("sessions_local", DROP_MONTHLY_CLUSTER)
+    } else {
+        ("sessions", DROP_MONTHLY)
+    };
+    let columns: Vec<String> = server
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
+        .bind(layout.database())
+        .bind(table)
+        .fetch_all()
+        .await
+        .with_context(|| format!("reading the columns of {table}"))?;
+    if columns.is_empty() || columns.iter().any(|name| name == "day") {
+        return Ok(());
+    }
+    tracing::info!(
+        table,
+        "sessions kept by month: dropped to be rebuilt by day"
+    );
+    for sql in drops {
+        server
+            .query(&layout.fill(sql))
+            .execute()
+            .await
+            .with_context(|| format!("dropping the sessions kept by month: {sql}"))?;
+    }
+    Ok(())
+}
+
 fn first_line(sql: &str) -> &str {
     sql.lines().next().unwrap_or(sql)
 }
@@ -280,11 +335,17 @@ mod tests {
          WHERE project_id = toUUID('00000000-0000-0000-0000-000000000001') \
          GROUP BY session_id ORDER BY session_id";
 
+    /// The days and months of the rows of every session of the project.
+    const DAYS: &str = "SELECT session_id, day, month FROM {db}.sessions \
+         WHERE project_id = toUUID('00000000-0000-0000-0000-000000000001') \
+         GROUP BY session_id, day, month ORDER BY session_id, day";
+
     /// Stored events, then the schema applied to them (the backfill), then the same events
     /// again through the view: ClickHouse 18.16 and current ClickHouse hold the same sessions,
-    /// the backfill's and the view's, whatever copies of them were summed.
+    /// the backfill's and the view's, whatever copies of them were summed, with a row on each
+    /// side of midnight for the session across it.
     #[tokio::test]
-    async fn the_backfill_and_the_view_make_the_same_sessions_on_both_versions() {
+    async fn the_backfill_and_the_view_make_the_same_sessions_by_day_on_both_versions() {
         let server = devstack::test::clickhouse();
         let db = devstack::test::unique_name("sessions");
         let layout = Layout::new(&db, None).expect("layout");
@@ -318,6 +379,12 @@ mod tests {
             old.contains("x\t2026-01-31 23:50:00\t2026-02-01 00:10:00\t2\ts\t/in\t/out\tgoogle.com\tOrganic Search\tDE\t0\n"),
             "{old}"
         );
+        let old_days = server.query(&layout.fill(DAYS)).expect("days");
+        assert!(
+            old_days.ends_with("x\t2026-01-31\t2026-01-01\nx\t2026-02-01\t2026-02-01\n"),
+            "{old_days}"
+        );
+        assert_eq!(old_days.lines().count(), 5, "{old_days}");
 
         let mut chdb = devstack::chdb::Chdb::start().expect("chdb");
         let layout = Layout::new("default", None).expect("layout");
@@ -341,5 +408,7 @@ mod tests {
         chdb.query(&layout.fill(ROWS)).expect("the rows again");
         let current = chdb.query(&layout.fill(MERGED)).expect("sessions");
         assert_eq!(old, current);
+        let current_days = chdb.query(&layout.fill(DAYS)).expect("days");
+        assert_eq!(old_days, current_days);
     }
 }

@@ -16,3 +16,4 @@ mod persons_cluster;
 mod pipeline;
 mod replay;
 mod sessions;
+mod sessions_by_day;
