@@ -1,8 +1,9 @@
 //! `sink retention <days>`: drops the monthly partitions of `events` whose every day is older
 //! than the age kept. Dropping a partition is instant and frees its disk at once; a month that
 //! still holds a day inside the age is kept whole (deleting single days would be a mutation that
-//! rewrites the month). The same months of `sessions` go too. On a cluster the partitions are
-//! those of every shard's `events_local` (and `sessions_local`), dropped `ON CLUSTER`.
+//! rewrites the month). The same months of `sessions` and `event_days` go too. On a cluster the
+//! partitions are those of every shard's `events_local` (and `sessions_local`,
+//! `event_days_local`), dropped `ON CLUSTER`.
 
 use anyhow::Context as _;
 
@@ -28,13 +29,15 @@ pub async fn drop_older_than_in(
 ) -> anyhow::Result<Vec<String>> {
     let cutoff = today.saturating_sub(keep_days);
     let table = layout.storage_table();
-    let sessions = if layout.cluster().is_some() {
-        "sessions_local"
-    } else {
-        "sessions"
+    let local = |name: &str| match layout.cluster() {
+        Some(_) => format!("{name}_local"),
+        None => name.to_owned(),
     };
+    let (sessions, days) = (local("sessions"), local("event_days"));
     // A shard may hold a month the others lack: the parts of the whole cluster count, one
-    // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16).
+    // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16). The counters'
+    // months count as well (their partition key is a day too), so that a month whose events
+    // went in a run cut short before its counters is found again.
     let parts = match layout.cluster() {
         Some(cluster) => format!("cluster('{cluster}', system, parts)"),
         None => "system.parts".to_owned(),
@@ -42,11 +45,12 @@ pub async fn drop_older_than_in(
     let old: Vec<String> = client
         .query(&format!(
             "SELECT partition FROM {parts} \
-             WHERE database = ? AND table = ? AND active \
+             WHERE database = ? AND table IN (?, ?) AND active \
              GROUP BY partition HAVING toUInt16(max(max_date)) < ? ORDER BY partition"
         ))
         .bind(layout.database())
         .bind(table)
+        .bind(days.as_str())
         .bind(cutoff)
         .fetch_all()
         .await
@@ -58,8 +62,9 @@ pub async fn drop_older_than_in(
             .with_context(|| format!("partition {partition:?} is not a month"))?;
         // The sessions of those events go with them (their partitions are months of the same
         // events), before the events: a run cut short between the two leaves no sessions whose
-        // events are gone for good.
-        for table in [sessions, table] {
+        // events are gone for good. The counters go after the events, so that a reader who
+        // sees a day's counter change finds its events gone.
+        for table in [sessions.as_str(), table, days.as_str()] {
             client
                 .query(&format!(
                     "ALTER TABLE {}.{table}{} DROP PARTITION ?",

@@ -9,7 +9,8 @@
 //!    counts as a user of its own);
 //! 4. their messages deleted from `PERSONS`, `EVENTS`, `EVENTS_HISTORY` and `EVENTS_DLQ`;
 //! 5. their rows deleted from `sessions`, `events`, `person_properties`, then `person_ids` (the
-//!    last, as it is how step 1 finds the ids again), each waited for;
+//!    last, as it is how step 1 finds the ids again), each waited for; before `person_ids`,
+//!    every day of the project counts one more change in `event_days`;
 //! 6. the erasure's own message deleted (it holds the id in clear), then acked.
 
 use std::collections::HashSet;

@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::schema::Layout;
+use crate::schema::event_days::BUMP_DAYS;
 
 /// The tables holding rows of a distinct id (in `distinct_id`), emptied together; then
 /// `person_ids`, last, since it is how a resumed erasure finds the person's ids again.
@@ -100,8 +101,8 @@ pub(crate) fn mutations_sql(layout: &Layout, mutations: usize) -> String {
 }
 
 /// The statements an erasure of `ids` of `project` with `sessions` runs (values bound), for
-/// checking them on other ClickHouse versions: what it reads, the deletes, and the check of
-/// their mutations.
+/// checking them on other ClickHouse versions: what it reads, the deletes, the check of their
+/// mutations, and the bump of the project's days.
 pub fn statements(
     layout: &Layout,
     project: Uuid,
@@ -152,6 +153,7 @@ pub fn statements(
         "erasure-none".to_owned(),
     ];
     statements.push(shown(&mutations_sql(layout, 2), &check));
+    statements.push(shown(&layout.fill(BUMP_DAYS), &values_of(project, &[])));
     statements
 }
 

@@ -3,7 +3,8 @@
 //! 18.16 has no `mutations_sync`, so the erasure waits on `system.mutations` until its own
 //! mutations are done, found by their tags: see [`super::mutations`]; a delete still pending
 //! from an earlier try is waited for, not issued again). On a cluster the mutations run on
-//! every shard's `_local` table (`ON CLUSTER`) and are followed through `cluster()`.
+//! every shard's `_local` table (`ON CLUSTER`) and are followed through `cluster()`. Once the
+//! rows are gone, every day of the project counts one more change in `event_days`.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::erasure::mutations::{
 };
 use crate::persons::mapping::PersonIdRow;
 use crate::schema::Layout;
+use crate::schema::event_days::BUMP_DAYS;
 
 /// How many times the rows are deleted before the erasure gives up for now: an insert the
 /// sink began before the ids were recorded as erased may land after the first delete.
@@ -105,7 +107,9 @@ impl Tables {
 
     /// Deletes every row of `ids` of `project`: from `sessions` (the sessions of their
     /// events), `events` and `person_properties` until none is left, then from `person_ids`;
-    /// each time waiting until ClickHouse has done it.
+    /// each time waiting until ClickHouse has done it. Between the two, bumps every day of the
+    /// project in `event_days`, as a delete passes no view (a crash before it resumes the
+    /// erasure, which bumps then).
     pub(crate) async fn erase_rows(&self, project: Uuid, ids: &[String]) -> anyhow::Result<()> {
         let names: Vec<String> = self
             .clickhouse
@@ -132,6 +136,13 @@ impl Tables {
                 break;
             }
             anyhow::ensure!(round < ROUNDS, "{left} rows of the person are left");
+        }
+        if has("event_days") {
+            self.clickhouse
+                .query(&self.layout.fill(BUMP_DAYS))
+                .bind(project.to_string())
+                .execute()
+                .await?;
         }
         let mutations = self.delete("person_ids", project, ids).await?;
         self.wait_for(&mutations).await
@@ -281,5 +292,80 @@ impl Tables {
             Some(_) => format!("{table}_local"),
             None => table.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use plumbing::config::ClickHouseConfig;
+
+    use super::*;
+
+    /// Every day's counter of the projects, summed, in order.
+    const COUNTERS: &str = "SELECT project_id, date, sum(changes) FROM {db}.event_days \
+         WHERE project_id != toUUID('00000000-0000-0000-0000-000000000000') \
+         GROUP BY project_id, date ORDER BY project_id, date";
+
+    /// The person `erased` has events on two days of project 1, `kept` on a third; project 2
+    /// shares a day with them. Erasing the person counts one more change on each of project
+    /// 1's days, theirs or not, and none on project 2's.
+    #[tokio::test]
+    async fn erasing_a_person_bumps_every_day_of_the_project() {
+        let db = devstack::test::ClickHouseDb::unique();
+        let server = db.server();
+        let layout = Layout::new(&db.name, None).expect("layout");
+        let config = ClickHouseConfig::local(server.http_port(), layout.database());
+        crate::schema::apply_layout(&plumbing::clickhouse::server_client(&config), &layout)
+            .await
+            .expect("schema");
+        let row = |project: u8, day: &str, id: u8, person: &str| {
+            format!(
+                "('00000000-0000-0000-0000-00000000000{project}', '{day}', '{day} 10:00:00', \
+                 'e', '00000000-0000-0000-0000-0000000000{id:02}', '{person}')"
+            )
+        };
+        let rows = [
+            row(1, "2026-03-01", 1, "erased"),
+            row(1, "2026-03-02", 2, "erased"),
+            row(1, "2026-03-03", 3, "kept"),
+            row(2, "2026-03-01", 4, "other"),
+        ];
+        server
+            .query(&layout.fill(&format!(
+                "INSERT INTO {{db}}.events (project_id, date, timestamp, event, event_id, \
+                 distinct_id) VALUES {}",
+                rows.join(", ")
+            )))
+            .expect("rows");
+        let before = server.query(&layout.fill(COUNTERS)).expect("counters");
+        assert_eq!(
+            before,
+            "00000000-0000-0000-0000-000000000001\t2026-03-01\t1\n\
+             00000000-0000-0000-0000-000000000001\t2026-03-02\t1\n\
+             00000000-0000-0000-0000-000000000001\t2026-03-03\t1\n\
+             00000000-0000-0000-0000-000000000002\t2026-03-01\t1\n"
+        );
+
+        let tables = Tables {
+            clickhouse: plumbing::clickhouse::client(&config),
+            layout: layout.clone(),
+        };
+        let project = Uuid::from_u128(1);
+        tables
+            .erase_rows(project, &["erased".to_owned()])
+            .await
+            .expect("erased");
+        let left = server
+            .query(&layout.fill("SELECT distinct_id FROM {db}.events ORDER BY distinct_id"))
+            .expect("events");
+        assert_eq!(left, "kept\nother\n");
+        let after = server.query(&layout.fill(COUNTERS)).expect("counters");
+        assert_eq!(
+            after,
+            "00000000-0000-0000-0000-000000000001\t2026-03-01\t2\n\
+             00000000-0000-0000-0000-000000000001\t2026-03-02\t2\n\
+             00000000-0000-0000-0000-000000000001\t2026-03-03\t2\n\
+             00000000-0000-0000-0000-000000000002\t2026-03-01\t1\n"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Applying the schema to a server or cluster: the statements, then bringing a table an older
 //! version created up to date (added columns, `LowCardinality` dimensions, a cluster's
-//! `Distributed` table), then the sessions table, filled once from the events stored before.
+//! `Distributed` table), then the event days and the sessions tables, each filled once from the
+//! events stored before.
 
 use anyhow::Context as _;
 
@@ -46,7 +47,9 @@ pub async fn apply_layout(server: &clickhouse::Client, layout: &Layout) -> anyho
     if layout.cluster().is_some() {
         refresh_distributed(server, layout).await?;
     }
-    // Last: the sessions' view reads columns the steps above may have added.
+    // Last: the fills read the `Distributed` events table the step above may have created
+    // again, and the sessions' view reads columns the steps above may have added.
+    crate::schema::event_days::apply(server, layout).await?;
     crate::schema::sessions::apply(server, layout).await
 }
 

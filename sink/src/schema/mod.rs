@@ -1,8 +1,10 @@
 //! The ClickHouse schema of the events table (and, in `persons`, the persons' tables; in
-//! `sessions`, the sessions table and its view). Every statement runs on ClickHouse 18.16
-//! (what Debian ships) and on current ClickHouse (the compose image), and is idempotent.
+//! `event_days`, the per-day change counters and their view; in `sessions`, the sessions table
+//! and its view). Every statement runs on ClickHouse 18.16 (what Debian ships) and on current
+//! ClickHouse (the compose image), and is idempotent.
 
 mod apply;
+pub(crate) mod event_days;
 mod layout;
 pub(crate) mod persons;
 mod sessions;
@@ -12,10 +14,11 @@ pub use apply::{apply, apply_layout, column_additions};
 pub use layout::Layout;
 pub use statements::{LOW_CARDINALITY_COLUMNS, STATEMENTS};
 
-/// The statements for `database` on one server, the sessions' included.
+/// The statements for `database` on one server, the event days' and the sessions' included.
 pub fn statements(database: &str) -> anyhow::Result<Vec<String>> {
     let layout = Layout::new(database, None)?;
     let mut statements = layout.statements();
+    statements.extend(event_days::statements(&layout));
     statements.extend(session_statements(&layout));
     Ok(statements)
 }

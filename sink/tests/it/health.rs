@@ -122,6 +122,7 @@ async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
         .await
         .expect("schema");
     for (day, id) in [
+        ("2026-07-15", 5),
         ("2026-08-15", 1),
         ("2026-10-05", 2),
         ("2026-10-31", 3),
@@ -136,6 +137,14 @@ async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
             ))
             .expect("row");
     }
+    // A run cut short after July's events but before their counters: July is found again by
+    // the counters' parts.
+    db.server()
+        .query(&format!(
+            "ALTER TABLE {}.events DROP PARTITION 202607",
+            db.name
+        ))
+        .expect("July's events gone");
     let today = db
         .server()
         .query("SELECT toUInt16(toDate('2026-11-30'))")
@@ -148,12 +157,21 @@ async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
     let dropped = sink::retention::drop_older_than(&server, &db.name, 30, today)
         .await
         .expect("retention");
-    assert_eq!(dropped, ["202608"]);
+    assert_eq!(dropped, ["202607", "202608"]);
     let left = db
         .server()
         .query_in(&db.name, "SELECT count() FROM events")
         .expect("count");
     assert_eq!(left.trim(), "3");
+    // The same months of the day counters go; the fill's mark (2100) stays.
+    let counted = db
+        .server()
+        .query_in(
+            &db.name,
+            "SELECT toString(date) FROM event_days GROUP BY date ORDER BY date",
+        )
+        .expect("days");
+    assert_eq!(counted, "2026-10-05\n2026-10-31\n2026-11-02\n2100-01-01\n");
     let again = sink::retention::drop_older_than(&server, &db.name, 30, today)
         .await
         .expect("retention");
