@@ -1,6 +1,8 @@
 //! Reads and writes of the events table: which rows it holds already, and inserting rows with
-//! one INSERT per month they span. The sink's writer and `sink replay` both go through here.
+//! one INSERT per month they span, then moving the change counters of their days. The sink's
+//! writer and `sink replay` both go through here.
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::row::EventRow;
@@ -65,12 +67,55 @@ pub(crate) async fn insert(
     // writes them no more, so their person properties must be in by then.
     crate::persons::properties::insert(clickhouse, rows).await?;
     if crate::months::within_one(rows) {
-        return insert_month(clickhouse, rows.iter()).await;
+        insert_month(clickhouse, rows.iter()).await?;
+    } else {
+        for month in crate::months::group(rows.iter().map(|row| (row.date, row))) {
+            insert_month(clickhouse, month.into_iter()).await?;
+        }
     }
-    for month in crate::months::group(rows.iter().map(|row| (row.date, row))) {
-        insert_month(clickhouse, month.into_iter()).await?;
+    if let Err(err) = mark_days_changed(clickhouse, rows).await {
+        tracing::warn!(error = %err, "cannot move the change counters of the days just written");
     }
     Ok(())
+}
+
+/// One change of one day of a project, for `event_days` (`crate::schema::event_days`).
+#[derive(Debug, clickhouse::Row, Serialize)]
+struct DayChange {
+    #[serde(with = "clickhouse::serde::uuid")]
+    project_id: Uuid,
+    date: u16,
+    changes: u64,
+}
+
+/// Moves the change counter of every day of `rows` once their INSERTs returned, when the
+/// sessions the view made of them are stored too. The view on `events` moves the counters as
+/// well, but before the sessions' view has run (ClickHouse 18.16 runs a table's views one after
+/// another, and a view's own inserts pass no further view), so a reader could see the counter
+/// move and not yet the sessions, and keep a day without them; this second move comes after.
+/// When ClickHouse refuses it, just after it took the events, the day's kept figures may lack
+/// those sessions until the day's next change.
+async fn mark_days_changed(
+    clickhouse: &clickhouse::Client,
+    rows: &[EventRow],
+) -> Result<(), clickhouse::error::Error> {
+    let mut days: Vec<(Uuid, u16)> = rows.iter().map(|row| (row.project_id, row.date)).collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() {
+        return Ok(());
+    }
+    let mut insert = clickhouse.insert::<DayChange>("event_days").await?;
+    for (project_id, date) in days {
+        insert
+            .write(&DayChange {
+                project_id,
+                date,
+                changes: 1,
+            })
+            .await?;
+    }
+    insert.end().await
 }
 
 /// One INSERT of `rows`, all of one month.

@@ -1,9 +1,10 @@
 //! The table `event_days`: per project and UTC day, a counter of changes to that day's events.
 //! A reader that caches figures per day (query's overview) compares a day's counter with the
 //! one its figures were computed at: a counter that moved means the day changed. Every insert
-//! into `events` adds its rows of each day (a materialized view), an erasure adds one to every
-//! day of the project once the person's rows are gone ([`BUMP_DAYS`]), and retention drops its
-//! months with the events'. The figure only grows: a copy of an event stored again bumps it
+//! into `events` adds its rows of each day (a materialized view), the sink adds one to each day
+//! it wrote once its INSERT returned (`crate::table`: after the sessions' view too), and so does
+//! the sessions' backfill to every day; an erasure adds one to every day of the project once the
+//! person's rows are gone ([`BUMP_DAYS`]), and retention drops its months with the events'. The figure only grows: a copy of an event stored again bumps it
 //! too, which costs a reader one needless recomputation and nothing else.
 //!
 //! A `SummingMergeTree`, so a day's rows become one as ClickHouse merges them; readers sum
@@ -99,6 +100,11 @@ const IS_DONE: &str = "SELECT count() FROM {db}.event_days \
 pub(crate) const BUMP_DAYS: &str = "INSERT INTO {db}.event_days \
      SELECT project_id, date, toUInt64(1) FROM {db}.event_days \
      WHERE project_id = ? GROUP BY project_id, date";
+
+/// [`BUMP_DAYS`] for every project: what the sessions' backfill runs once it filled the
+/// sessions of stored events.
+pub(crate) const BUMP_EVERY_DAY: &str = "INSERT INTO {db}.event_days \
+     SELECT project_id, date, toUInt64(1) FROM {db}.event_days GROUP BY project_id, date";
 
 /// The statements of `layout`'s table and view.
 pub(crate) fn statements(layout: &Layout) -> Vec<String> {

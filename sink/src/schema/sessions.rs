@@ -259,6 +259,15 @@ pub(crate) async fn apply(server: &clickhouse::Client, layout: &Layout) -> anyho
                 .context("filling the sessions of stored events")?;
         }
     }
+    if stored > 0 {
+        // A reader that kept days from the sessions before they were filled learns they
+        // changed.
+        server
+            .query(&layout.fill(crate::schema::event_days::BUMP_EVERY_DAY))
+            .execute()
+            .await
+            .context("marking every day changed after the sessions' backfill")?;
+    }
     server
         .query(&layout.fill(DONE))
         .execute()
