@@ -187,6 +187,7 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         projects: plumbing::projects::Projects::follow(jetstream.context.clone()),
         tokens: Arc::new(config.auth.verifier()),
         queries,
+        days: crate::overview::DayCache::default(),
     })
 }
 

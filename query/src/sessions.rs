@@ -18,12 +18,14 @@ use crate::scope::Scope;
 use crate::store::Store;
 
 /// The sessions of one project that may have started in a range: a session's rows are in the
-/// months of its events, so one that crossed into the range's first month also has rows in the
-/// month before, which must be merged for its true start (else it would seem to start at the
-/// month's turn). Rows from the day before the range on are read: a session runs for a day at
-/// most in practice (SDKs end theirs at 24 hours). Binds the project and the range's start.
+/// days of its events (the table is sorted by project, then day), so one that crossed into the
+/// range's first day also has rows in the day before, which must be merged for its true start
+/// (else it would seem to start at midnight). Rows from the day before the range to the day
+/// after it are read: a session runs for a day at most in practice (SDKs end theirs at 24
+/// hours). Binds the project, the range's start and its end.
 const PROJECT_SINCE: &str = "project_id = toUUID(?) \
-     AND month >= toStartOfMonth(toDate(toDateTime(?) - 86400, 'UTC'))";
+     AND day >= toDate(toDateTime(?) - 86400, 'UTC') \
+     AND day <= toDate(toDateTime(?) + 86400, 'UTC')";
 
 /// Keeps the sessions that started in the range (binds its start and end); `{bots}` leaves out
 /// a bot's.
@@ -145,7 +147,7 @@ fn bind(
     event: Option<&str>,
 ) -> clickhouse::query::Query {
     let (from, to) = range.seconds();
-    let mut query = query.bind(scope.project.to_string()).bind(from);
+    let mut query = query.bind(scope.project.to_string()).bind(from).bind(to);
     if !scope.filters.is_empty() || event.is_some() {
         query = scope.bind(query, range);
         if let Some(event) = event {

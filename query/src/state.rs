@@ -21,6 +21,8 @@ pub(crate) struct AppState {
     pub(crate) projects: Projects,
     pub(crate) tokens: Arc<JwksVerifier>,
     pub(crate) queries: Outcomes,
+    /// The overview's figures per day, kept between requests.
+    pub(crate) days: crate::overview::DayCache,
 }
 
 impl std::fmt::Debug for AppState {

@@ -30,7 +30,7 @@ pub(crate) async fn overview(
     QueryParams(scope): QueryParams<ScopeParams>,
 ) -> Response {
     answer(&state, &scope, async |scope| {
-        crate::overview::overview(&state.store, &scope).await
+        crate::overview::overview(&state.store, &state.days, &scope).await
     })
     .await
 }

@@ -176,15 +176,26 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     // before the sessions the view made of them).
     let expected_total = events.len() as f64;
     let expected_sessions = sessions(&events.iter().collect::<Vec<_>>()).0 as f64;
+    let last = std::sync::Mutex::new(Value::Null);
     devstack::wait::until_async("the events counted", Duration::from_secs(30), || async {
         let (_, body) = stack
             .get(Some(&admin), &format!("/api/query/overview?{scope}"))
             .await;
-        body["figures"]["events"]["value"].as_f64() == Some(expected_total)
-            && body["figures"]["sessions"]["value"].as_f64() == Some(expected_sessions)
+        let counted = body["figures"]["events"]["value"].as_f64() == Some(expected_total)
+            && body["figures"]["sessions"]["value"].as_f64() == Some(expected_sessions);
+        *last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = body;
+        counted
     })
     .await
-    .expect("counted");
+    .unwrap_or_else(|err| {
+        panic!(
+            "{err}: {expected_total} events and {expected_sessions} sessions expected, the \
+             overview said {:?}",
+            last.lock()
+        )
+    });
 
     let fixture = Fixture {
         stack: &stack,

@@ -102,6 +102,17 @@ impl Stack {
         assert_eq!(response.status(), StatusCode::CREATED);
     }
 
+    /// `DELETE path` at query with `token`: the status.
+    pub(crate) async fn delete(&self, token: &str, path: &str) -> StatusCode {
+        self.http
+            .delete(self.query().url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("query answers")
+            .status()
+    }
+
     pub(crate) async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
         let mut request = self.http.get(self.query().url(path));
         if let Some(token) = token {

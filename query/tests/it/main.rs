@@ -16,6 +16,7 @@ mod live;
 mod live_access;
 mod month_turn;
 mod overview;
+mod overview_days;
 mod persons;
 mod persons_api;
 mod persons_filters;

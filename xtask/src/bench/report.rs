@@ -222,6 +222,7 @@ fn queries_json(queries: &QueryReport) -> Value {
                 "direct_p50_ms": s.direct_p50_ms,
                 "ratio": ratio(s.p50_ms, s.direct_p50_ms),
                 "statements": s.statements,
+                "first_ms": s.first_ms,
             })
         })
         .collect();

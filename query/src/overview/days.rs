@@ -1,0 +1,192 @@
+//! The overview without filters, from figures per UTC day that the service keeps between
+//! requests. A day's figures are read once and kept with the change counter of the days they
+//! depend on (`event_days`, which the sink moves on every insert into a day and on every
+//! erasure): the events' figures on their own day's, the sessions' on the day before and the
+//! day after too (a session that started on a day can have events on the next, and one that
+//! started the day before is not that day's). A request reads the counters, then only the
+//! days whose counter moved and the two cut days at a period's ends; a dashboard's overview of
+//! 30 days reads three days instead of sixty.
+//!
+//! Users are persons: the days keep the hashes of the distinct ids they saw, and the identity
+//! links of the project, read at every request, map them to their persons; the union is
+//! counted exactly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use uuid::Uuid;
+
+use super::slices::{self, EventFigures, SessionFigures, Slice};
+use super::totals::Totals;
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::store::Store;
+
+/// The id hashes kept in all, at most: 16 M (128 MiB); past it the cache starts again empty.
+const MAX_IDS: usize = 16_000_000;
+
+/// What is kept of one day of one project (with or without bots).
+#[derive(Debug, Clone, Default)]
+struct Day {
+    /// With the counter of the day.
+    events: Option<(u64, EventFigures)>,
+    /// With the counters of the day before, the day and the day after.
+    sessions: Option<([u64; 3], SessionFigures)>,
+}
+
+/// Kept days, shared by every request of the service.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayCache {
+    inner: Arc<Mutex<Kept>>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    days: HashMap<(Uuid, bool, i64), Day>,
+    ids: usize,
+}
+
+/// The counters of the days a slice's figures depend on.
+struct Counters(HashMap<i64, u64>);
+
+impl Counters {
+    fn of(&self, day: i64) -> u64 {
+        self.0.get(&day).copied().unwrap_or(0)
+    }
+
+    fn around(&self, day: i64) -> [u64; 3] {
+        [self.of(day - 1), self.of(day), self.of(day + 1)]
+    }
+}
+
+impl DayCache {
+    /// The kept figures of `slice` that are still true, as events and sessions (a cut slice
+    /// is never kept).
+    fn get(
+        &self,
+        key: (Uuid, bool),
+        slice: &Slice,
+        counters: &Counters,
+    ) -> (Option<EventFigures>, Option<SessionFigures>) {
+        if !slice.whole() {
+            return (None, None);
+        }
+        let kept = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(day) = kept.days.get(&(key.0, key.1, slice.day)) else {
+            return (None, None);
+        };
+        let events = day
+            .events
+            .as_ref()
+            .filter(|(counter, _)| *counter == counters.of(slice.day))
+            .map(|(_, figures)| figures.clone());
+        let sessions = day
+            .sessions
+            .as_ref()
+            .filter(|(around, _)| *around == counters.around(slice.day))
+            .map(|(_, figures)| *figures);
+        (events, sessions)
+    }
+
+    /// Keeps the figures read of whole days, with the counters read before them.
+    fn keep(
+        &self,
+        key: (Uuid, bool),
+        counters: &Counters,
+        events: &[(Slice, EventFigures)],
+        sessions: &[(Slice, SessionFigures)],
+    ) {
+        let mut kept = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let adding: usize = events.iter().map(|(_, figures)| figures.ids.len()).sum();
+        if kept.ids + adding > MAX_IDS {
+            *kept = Kept::default();
+        }
+        for (slice, figures) in events.iter().filter(|(slice, _)| slice.whole()) {
+            let day = kept.days.entry((key.0, key.1, slice.day)).or_default();
+            let before = day.events.as_ref().map_or(0, |(_, old)| old.ids.len());
+            day.events = Some((counters.of(slice.day), figures.clone()));
+            kept.ids = kept.ids - before + figures.ids.len();
+        }
+        for (slice, figures) in sessions.iter().filter(|(slice, _)| slice.whole()) {
+            let day = kept.days.entry((key.0, key.1, slice.day)).or_default();
+            day.sessions = Some((counters.around(slice.day), *figures));
+        }
+    }
+}
+
+/// The totals of the scope's range and of the period before it, for a scope without filters.
+pub(crate) async fn totals(
+    store: &Store,
+    cache: &DayCache,
+    scope: &Scope,
+) -> Result<[Totals; 2], Error> {
+    let (from, to) = scope.range.seconds();
+    let (previous_from, _) = scope.range.previous().seconds();
+    let periods = [slices::split(from, to), slices::split(previous_from, from)];
+    let all: Vec<Slice> = periods.iter().flatten().copied().collect();
+    let (Some(first), Some(last)) = (
+        all.iter().map(|s| s.day).min(),
+        all.iter().map(|s| s.day).max(),
+    ) else {
+        return Ok([Totals::default(), Totals::default()]);
+    };
+    let key = (scope.project, scope.include_bots);
+    let counters = Counters(slices::changes(store, scope.project, first - 1, last + 1).await?);
+    let mut events = HashMap::new();
+    let mut sessions = HashMap::new();
+    let (mut events_wanted, mut sessions_wanted) = (Vec::new(), Vec::new());
+    for slice in &all {
+        let (kept_events, kept_sessions) = cache.get(key, slice, &counters);
+        match kept_events {
+            Some(figures) => drop(events.insert(*slice, figures)),
+            None => events_wanted.push(*slice),
+        }
+        match kept_sessions {
+            Some(figures) => drop(sessions.insert(*slice, figures)),
+            None => sessions_wanted.push(*slice),
+        }
+    }
+    let (read_events, read_sessions, persons) = tokio::try_join!(
+        slices::events(store, scope.project, &events_wanted, scope.include_bots),
+        slices::sessions(store, scope.project, &sessions_wanted, scope.include_bots),
+        slices::persons(store, scope.project),
+    )?;
+    cache.keep(key, &counters, &read_events, &read_sessions);
+    events.extend(read_events);
+    sessions.extend(read_sessions);
+    let [current, previous] = periods;
+    Ok([
+        sum(&current, &events, &sessions, &persons),
+        sum(&previous, &events, &sessions, &persons),
+    ])
+}
+
+/// The totals of the slices of one period; users are the persons of the ids seen.
+fn sum(
+    period: &[Slice],
+    events: &HashMap<Slice, EventFigures>,
+    sessions: &HashMap<Slice, SessionFigures>,
+    persons: &HashMap<u64, u64>,
+) -> Totals {
+    let mut totals = Totals::default();
+    let mut seen = HashSet::new();
+    for slice in period {
+        if let Some(figures) = events.get(slice) {
+            totals.events += figures.events;
+            totals.pageviews += figures.pageviews;
+            seen.extend(
+                figures
+                    .ids
+                    .iter()
+                    .map(|id| persons.get(id).copied().unwrap_or(*id)),
+            );
+        }
+        if let Some(figures) = sessions.get(slice) {
+            totals.sessions += figures.sessions;
+            totals.bounced += figures.bounced;
+            totals.seconds += figures.seconds;
+        }
+    }
+    totals.users = seen.len() as u64;
+    totals
+}
