@@ -1,12 +1,16 @@
-//! The explorer: stored events newest first, a page at a time, and one event in full. The
-//! cursor is the position of the last event returned (time and id), so a page never shifts
-//! when new events arrive.
+//! The explorer: stored events newest first, a page at a time (or all of them as a streamed
+//! CSV), and one event in full. The cursor is the position of the last event returned (time
+//! and id), so a page never shifts when new events arrive.
 
+use axum::body::Bytes;
+use axum::response::Response;
 use clickhouse::Row;
 use contract::query::{EventResponse, EventView, EventViewContext, EventsPage};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::csv::tables::{EVENT_HEADER, event_fields};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::store::Store;
@@ -106,39 +110,9 @@ pub(crate) async fn page(
     scope: &Scope,
     request: PageRequest,
 ) -> Result<EventsPage, Error> {
-    let PageRequest {
-        event,
-        distinct_id,
-        limit,
-        cursor,
-    } = request;
-    let mut text = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE {}",
-        scope.where_sql()
-    );
-    if event.is_some() {
-        text.push_str(" AND event = ?");
-    }
-    if distinct_id.is_some() {
-        text.push_str(" AND distinct_id = ?");
-    }
-    if cursor.is_some() {
-        text.push_str(
-            " AND (timestamp < toDateTime(?) OR (timestamp = toDateTime(?) AND event_id < toUUID(?)))",
-        );
-    }
-    text.push_str(" ORDER BY timestamp DESC, event_id DESC LIMIT ?");
-    let mut query = scope.bind(store.query(&text), &scope.range);
-    if let Some(event) = &event {
-        query = query.bind(event.as_str());
-    }
-    if let Some(distinct_id) = &distinct_id {
-        query = query.bind(distinct_id.as_str());
-    }
-    if let Some((seconds, id)) = cursor {
-        query = query.bind(seconds).bind(seconds).bind(id.to_string());
-    }
-    let rows: Vec<StoredEvent> = store.fetch_all(query.bind(limit as u64)).await?;
+    let limit = request.limit;
+    let query = statement(store, scope, &request, Some(limit));
+    let rows: Vec<StoredEvent> = store.fetch_all(query).await?;
     let next = (rows.len() == limit)
         .then(|| rows.last().map(StoredEvent::cursor))
         .flatten();
@@ -147,6 +121,86 @@ pub(crate) async fn page(
         events: rows.into_iter().map(StoredEvent::view).collect(),
         next_cursor: next,
     })
+}
+
+/// The statement of the scope's events that `request` asks for, newest first, `limit` of them
+/// (every one when `None`).
+fn statement(
+    store: &Store,
+    scope: &Scope,
+    request: &PageRequest,
+    limit: Option<usize>,
+) -> clickhouse::query::Query {
+    let mut text = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE {}",
+        scope.where_sql()
+    );
+    if request.event.is_some() {
+        text.push_str(" AND event = ?");
+    }
+    if request.distinct_id.is_some() {
+        text.push_str(" AND distinct_id = ?");
+    }
+    if request.cursor.is_some() {
+        text.push_str(
+            " AND (timestamp < toDateTime(?) OR (timestamp = toDateTime(?) AND event_id < toUUID(?)))",
+        );
+    }
+    text.push_str(" ORDER BY timestamp DESC, event_id DESC");
+    if limit.is_some() {
+        text.push_str(" LIMIT ?");
+    }
+    let mut query = scope.bind(store.query(&text), &scope.range);
+    if let Some(event) = &request.event {
+        query = query.bind(event.as_str());
+    }
+    if let Some(distinct_id) = &request.distinct_id {
+        query = query.bind(distinct_id.as_str());
+    }
+    if let Some((seconds, id)) = request.cursor {
+        query = query.bind(seconds).bind(seconds).bind(id.to_string());
+    }
+    if let Some(limit) = limit {
+        query = query.bind(limit as u64);
+    }
+    query
+}
+
+/// Events per piece of a streamed CSV.
+const CSV_CHUNK: usize = 1_000;
+
+/// How long a CSV of every matching event may take ClickHouse, in seconds, instead of the
+/// analyses' limit: it is bounded by the range and by the reader, not by a dashboard's patience.
+const CSV_TIMEOUT_SECONDS: &str = "600";
+
+/// Every event of the scope that `request` asks for (its limit and cursor left aside), newest
+/// first, as a CSV streamed while ClickHouse reads them: the service holds a thousand events
+/// at a time, however many match. An error after the first bytes cuts the download short
+/// (the client sees an unfinished chunked body) and is logged.
+pub(crate) fn csv(store: &Store, scope: &Scope, request: &PageRequest) -> Result<Response, Error> {
+    let query = statement(store, scope, request, None)
+        .with_setting("max_execution_time", CSV_TIMEOUT_SECONDS);
+    let cursor = store.fetch_cursor::<StoredEvent>(query)?;
+    let header = crate::csv::line(EVENT_HEADER.iter());
+    let rows = futures_util::stream::unfold(Some(cursor), |cursor| async move {
+        let mut cursor = cursor?;
+        let mut chunk = String::new();
+        for _ in 0..CSV_CHUNK {
+            match cursor.next().await {
+                Ok(Some(row)) => chunk.push_str(&crate::csv::line(event_fields(&row.view()))),
+                Ok(None) if chunk.is_empty() => return None,
+                Ok(None) => return Some((Ok(Bytes::from(chunk)), None)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the events' CSV stopped short");
+                    return Some((Err(err), None));
+                }
+            }
+        }
+        Some((Ok(Bytes::from(chunk)), Some(cursor)))
+    });
+    let head = futures_util::stream::once(std::future::ready(Ok(Bytes::from(header))));
+    let body = axum::body::Body::from_stream(head.chain(rows));
+    Ok(crate::csv::response("events", body))
 }
 
 /// The event `id` of the scope's project, whenever it happened.

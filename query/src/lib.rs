@@ -7,6 +7,7 @@
 //! `openapi` and this file read `routes`; nothing reads the router.
 
 mod catalog;
+mod csv;
 mod erasure;
 mod error;
 mod events;

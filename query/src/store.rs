@@ -70,6 +70,12 @@ impl Store {
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
+        self.log(&query);
+        query.fetch_all().await
+    }
+
+    /// Appends the SQL of `query` to the SQL log, if there is one.
+    fn log(&self, query: &clickhouse::query::Query) {
         if let Some(log) = &self.sql_log {
             use std::io::Write as _;
             let line = query.sql_display().to_string().replace('\n', " ");
@@ -80,7 +86,19 @@ impl Store {
                 tracing::warn!(error = %err, "cannot write the SQL log");
             }
         }
-        query.fetch_all().await
+    }
+
+    /// Runs `query` and hands its rows over one at a time as ClickHouse sends them (after the
+    /// SQL log, as [`Self::fetch_all`]).
+    pub(crate) fn fetch_cursor<T>(
+        &self,
+        query: clickhouse::query::Query,
+    ) -> Result<clickhouse::query::RowCursor<T>, clickhouse::error::Error>
+    where
+        T: clickhouse::Row,
+    {
+        self.log(&query);
+        query.fetch()
     }
 
     /// [`Self::fetch_all`] of a query that answers one row.

@@ -20,7 +20,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     params(ScopeParams),
     responses(
-        (status = 200, description = "the event names and property keys of the range", body = CatalogResponse),
+        (status = 200, description = "the event names and property keys of the range", content((CatalogResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{ScopeParams, answer, given};
+use crate::csv::Format;
 use crate::error::{Error, QueryTimeout, ScopeErrors};
 use crate::events::{PageRequest, parse_cursor};
 use crate::extract::Analyst;
@@ -51,7 +52,7 @@ pub(crate) struct EventPath {
     security(("bearer" = [])),
     params(ScopeParams, PageParams),
     responses(
-        (status = 200, description = "a page of events, newest first", body = EventsPage),
+        (status = 200, description = "a page of events, newest first", content((EventsPage = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )
@@ -62,6 +63,9 @@ pub(crate) async fn events(
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<PageParams>,
 ) -> Response {
+    if matches!(scope.format(), Ok(Format::Csv)) {
+        return every_event(&state, &scope, asked);
+    }
     answer(&state, &scope, async |scope| {
         let request = PageRequest {
             limit: params::limit(asked.limit.as_deref(), 50)?,
@@ -76,6 +80,26 @@ pub(crate) async fn events(
     .await
 }
 
+/// The explorer's `format=csv`: every event the parameters match, streamed.
+fn every_event(state: &AppState, scope: &ScopeParams, asked: PageParams) -> Response {
+    let outcome = scope.check(state).and_then(|scope| {
+        let request = PageRequest {
+            limit: 0,
+            event: given(asked.event),
+            distinct_id: given(asked.distinct_id),
+            cursor: None,
+        };
+        crate::events::csv(&state.store, &scope, &request)
+    });
+    match outcome {
+        Ok(response) => {
+            state.count("ok");
+            response
+        }
+        Err(err) => super::refuse(state, err),
+    }
+}
+
 /// `GET /api/query/events/{id}?project_id=`: one event in full.
 #[utoipa::path(
     get,
@@ -84,7 +108,7 @@ pub(crate) async fn events(
     security(("bearer" = [])),
     params(EventPath, ScopeParams),
     responses(
-        (status = 200, description = "the event", body = EventResponse),
+        (status = 200, description = "the event", content((EventResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

@@ -23,7 +23,7 @@ use crate::state::AppState;
     params(ScopeParams),
     request_body = FunnelRequest,
     responses(
-        (status = 200, description = "users per step, conversions and the median time to convert", body = FunnelResponse),
+        (status = 200, description = "users per step, conversions and the median time to convert", content((FunnelResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
         BodyTooLarge,
@@ -52,7 +52,7 @@ pub(crate) async fn funnel(
     params(ScopeParams),
     request_body = RetentionRequest,
     responses(
-        (status = 200, description = "cohorts by their first start event, with their returns per period", body = RetentionResponse),
+        (status = 200, description = "cohorts by their first start event, with their returns per period", content((RetentionResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
         BodyTooLarge,

@@ -18,6 +18,8 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::csv::Format;
+use crate::csv::tables::Tabular;
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -48,6 +50,11 @@ pub(crate) struct ScopeParams {
     /// browsers, by their user agent). Default `false`: every analysis leaves them out.
     #[param(value_type = Option<bool>, nullable = false)]
     include_bots: Option<String>,
+    /// `json` (the default) or `csv`: the same answer as a `text/csv` download, one row per
+    /// value, point, step or cohort (docs/api.md, "CSV"); the explorer's has every matching
+    /// event, not one page.
+    #[param(nullable = false, pattern = "^(|json|csv)$")]
+    format: Option<String>,
 }
 
 impl ScopeParams {
@@ -62,22 +69,34 @@ impl ScopeParams {
             self.include_bots.as_deref(),
         )
     }
+
+    /// The `format` asked for.
+    fn format(&self) -> Result<Format, Error> {
+        Format::parse(self.format.as_deref())
+    }
 }
 
-/// Checks the scope, runs `query` over it, counts the outcome and answers it.
-async fn answer<T: Serialize>(
+/// Checks the scope, runs `query` over it, counts the outcome and answers it, as JSON or as
+/// CSV.
+async fn answer<T: Serialize + Tabular>(
     state: &AppState,
     scope: &ScopeParams,
     query: impl AsyncFnOnce(Scope) -> Result<T, Error>,
 ) -> Response {
-    let outcome = match scope.check(state) {
-        Ok(scope) => query(scope).await,
+    let outcome = match scope
+        .format()
+        .and_then(|format| Ok((format, scope.check(state)?)))
+    {
+        Ok((format, scope)) => query(scope).await.map(|body| (format, body)),
         Err(err) => Err(err),
     };
     match outcome {
-        Ok(body) => {
+        Ok((format, body)) => {
             state.count("ok");
-            Json(body).into_response()
+            match format {
+                Format::Json => Json(body).into_response(),
+                Format::Csv => body.csv().into_response(&body.file_name()),
+            }
         }
         Err(err) => refuse(state, err),
     }

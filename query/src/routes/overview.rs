@@ -19,7 +19,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     params(ScopeParams),
     responses(
-        (status = 200, description = "the figures of the range and of the period before", body = OverviewResponse),
+        (status = 200, description = "the figures of the range and of the period before", content((OverviewResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

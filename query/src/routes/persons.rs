@@ -63,7 +63,7 @@ pub(crate) struct PersonPath {
     security(("bearer" = [])),
     params(ScopeParams, PersonsParams),
     responses(
-        (status = 200, description = "a page of persons, by canonical distinct id", body = PersonsPage),
+        (status = 200, description = "a page of persons, by canonical distinct id", content((PersonsPage = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )
@@ -105,7 +105,7 @@ pub(crate) async fn persons(
     security(("bearer" = [])),
     params(PersonPath, ScopeParams, PersonEventsParams),
     responses(
-        (status = 200, description = "the person and a page of their events", body = PersonResponse),
+        (status = 200, description = "the person and a page of their events", content((PersonResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

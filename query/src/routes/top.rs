@@ -38,7 +38,7 @@ pub(crate) struct TopParams {
     security(("bearer" = [])),
     params(ScopeParams, TopParams),
     responses(
-        (status = 200, description = "the most frequent values, with events and unique users", body = TopResponse),
+        (status = 200, description = "the most frequent values, with events and unique users", content((TopResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

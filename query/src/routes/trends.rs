@@ -52,7 +52,7 @@ pub(crate) struct TrendsParams {
     security(("bearer" = [])),
     params(ScopeParams, TrendsParams),
     responses(
-        (status = 200, description = "the series of the range (and of the previous period)", body = TrendsResponse),
+        (status = 200, description = "the series of the range (and of the previous period)", content((TrendsResponse = "application/json"), (String = "text/csv"))),
         ScopeErrors,
         QueryTimeout,
     )

@@ -7,6 +7,7 @@ mod bots;
 mod catalog;
 mod cluster;
 mod cluster_persons;
+mod csv;
 mod current_clickhouse;
 mod explorer;
 mod health;
