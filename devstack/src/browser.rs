@@ -20,6 +20,8 @@ pub const PERSON_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit
 pub struct Browser {
     session: String,
     port: u16,
+    /// Where the files the page downloads are saved.
+    downloads: PathBuf,
     // Dropped last: the session is deleted first (closing Chromium), then chromedriver stops.
     _driver: Process,
 }
@@ -54,6 +56,8 @@ impl Browser {
             http::get(port, "/status", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
         })?;
         let profile = dir.join("profile");
+        let downloads = dir.join("downloads");
+        std::fs::create_dir_all(&downloads)?;
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -76,7 +80,11 @@ impl Browser {
                             // leaves out, as it would leave out a crawler's.
                             format!("--user-agent={PERSON_USER_AGENT}"),
                             format!("--user-data-dir={}", profile.display()),
-                        ]
+                        ],
+                        "prefs": {
+                            "download.default_directory": downloads,
+                            "download.prompt_for_download": false,
+                        }
                     }
                 }
             }
@@ -89,6 +97,7 @@ impl Browser {
         let browser = Self {
             session,
             port,
+            downloads,
             _driver: driver,
         };
         // A headless window never has the system's focus, and recent Chromium then fires no
@@ -100,6 +109,14 @@ impl Browser {
             Some(&json!({ "cmd": "Emulation.setFocusEmulationEnabled", "params": { "enabled": true } })),
         )?;
         Ok(browser)
+    }
+
+    /// The file `name` the page downloaded, once it is whole (Chromium writes a `.crdownload`
+    /// first and renames it when done): its text.
+    pub fn downloaded(&self, name: &str, timeout: Duration) -> anyhow::Result<String> {
+        let path = self.downloads.join(name);
+        wait::until(&format!("the download {name}"), timeout, || path.is_file())?;
+        Ok(std::fs::read_to_string(path)?)
     }
 
     /// Opens `url` and waits for the document to load.

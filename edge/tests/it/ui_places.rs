@@ -303,6 +303,21 @@ fn the_map_and_the_tables_show_where_visitors_came_from_and_a_click_filters_the_
     browser.execute("document.querySelector('#places').scrollIntoView()")?;
     shots.push(screenshot(&browser, "places-table", 1280)?);
     browser.set_window_size(1280, 900)?;
+    // The table's "Download CSV" saves what it shows: a row per country with its events and
+    // users, as the API counts them.
+    browser.click("#places .csv-button")?;
+    let csv = browser.downloaded("Locations.csv", WAIT)?;
+    let answer = api.query("/api/query/top", "&dimension=country&limit=50")?;
+    let mut rows = vec!["value,count,users".to_owned()];
+    for value in answer["values"].as_array().into_iter().flatten() {
+        rows.push(format!(
+            "{},{},{}",
+            value["value"].as_str().unwrap_or_default(),
+            value["count"],
+            value["users"]
+        ));
+    }
+    assert_eq!(csv.lines().collect::<Vec<_>>(), rows, "{csv}");
 
     // 2. A click on Germany narrows the page to it: the filter shows, the map shades Germany
     //    alone, the table lists it alone, and the address keeps the filter.

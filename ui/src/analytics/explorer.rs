@@ -5,6 +5,7 @@ use contract::query::{EventView, EventsPage};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
 
+use super::load::csv_button;
 use super::page::{Page, event_options, target_value};
 use super::pager::{Pager, Rows, more_button};
 use super::url::ViewState;
@@ -70,7 +71,10 @@ pub(crate) fn ExplorerTab() -> View {
                     }) { (names) }
                 }
             }
-            div(class="card") { (move || events_table(explorer)) }
+            div(class="card") {
+                (csv_button(page.session, "events", move || wanted.get_clone_untracked().map(|path| (path, None))))
+                (move || events_table(explorer))
+            }
             (move || drawer.get_clone().map(|event| drawer_view(event, drawer)))
         }
     }

@@ -86,6 +86,7 @@ pub(crate) fn FunnelTab() -> View {
                 }
             }
             div(class="card funnel-result") {
+                (funnel.csv_button(page.session, "funnel"))
                 (move || match funnel.state.get_clone() {
                     Load::Idle => view! { p(class="status", role="status") { "Name two or more events and run the funnel." } },
                     Load::Loading => view! { p(class="status", role="status") { "Running the funnel…" } },

@@ -22,6 +22,8 @@ pub(crate) struct Loader<T: 'static> {
     pub(crate) state: Signal<Load<T>>,
     /// The call whose answer is awaited or shown.
     wanted: Signal<String>,
+    /// The same call: its path and JSON body, for its answer as CSV.
+    call: Signal<Option<(String, Option<serde_json::Value>)>>,
 }
 
 impl<T> Clone for Loader<T> {
@@ -37,6 +39,7 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
         Self {
             state: create_signal(Load::Idle),
             wanted: create_signal(String::new()),
+            call: create_signal(None),
         }
     }
 
@@ -66,6 +69,7 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
             return;
         }
         self.wanted.set(key.clone());
+        self.call.set(Some((path.clone(), body.clone())));
         self.state.set(Load::Loading);
         if !cfg!(target_arch = "wasm32") {
             return;
@@ -92,6 +96,57 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
             });
         });
     }
+}
+
+impl<T: 'static> Loader<T> {
+    /// A "Download CSV" button for the answer shown ([`csv_button`]).
+    pub(crate) fn csv_button(self, session: Session, name: &'static str) -> View {
+        csv_button(session, name, move || self.call.get_clone_untracked())
+    }
+}
+
+/// A "Download CSV" button: the answer to the call `call` gives (a path and a JSON body), as
+/// the CSV file `name`.csv (the API's `format=csv` on the same call; the explorer's has every
+/// matching event).
+pub(crate) fn csv_button(
+    session: Session,
+    name: &'static str,
+    call: impl Fn() -> Option<(String, Option<serde_json::Value>)> + Copy + 'static,
+) -> View {
+    let label = format!("Download {name} as CSV");
+    view! {
+        button(r#type="button", class="csv-button", aria-label=label,
+            on:click=move |_| download(session, name, call())) { "Download CSV" }
+    }
+}
+
+fn download(
+    session: Session,
+    name: &'static str,
+    call: Option<(String, Option<serde_json::Value>)>,
+) {
+    let Some((path, body)) = call else {
+        return;
+    };
+    if !cfg!(target_arch = "wasm32") {
+        return;
+    }
+    let path = format!("{path}&format=csv");
+    let method = if body.is_some() { "POST" } else { "GET" };
+    let body = body.map(|body| body.to_string());
+    js_sys::futures::spawn_local(async move {
+        let outcome = session
+            .authorized(|token| {
+                let (path, body) = (path.clone(), body.clone());
+                async move {
+                    api::download::file(method, &path, body, &token, &format!("{name}.csv")).await
+                }
+            })
+            .await;
+        if let Err(err) = outcome {
+            web_sys::console::warn_1(&api::explain(&err, Action::Work).into());
+        }
+    });
 }
 
 /// The loading line, the error or what `ready` makes of the answer.

@@ -59,6 +59,7 @@ pub(crate) fn RetentionTab() -> View {
                 button(id="retention-run", r#type="submit", class="primary") { "Show retention" }
             }
             div(class="card") {
+                (retention.csv_button(page.session, "retention"))
                 (move || match retention.state.get_clone() {
                     Load::Idle => view! { p(class="status", role="status") { "Name a start and a return event." } },
                     Load::Loading => view! { p(class="status", role="status") { "Counting the cohorts…" } },

@@ -58,6 +58,7 @@ pub(crate) fn TopTable(dimension: &'static str, title: &'static str) -> View {
     view! {
         div(class="card top") {
             h3(id=heading) { (title) }
+            (top.csv_button(page.session, title))
             (move || rows(page, top, dimension, title, &labelled_by))
         }
     }
@@ -109,6 +110,7 @@ pub(crate) fn TopTabs(
             div(class="top-head") {
                 h3(id=heading) { (title) }
                 div(class="tabs small-tabs", role="tablist", aria-label=title) { (tabs) }
+                (top.csv_button(page.session, title))
             }
             (move || {
                 let d = dimension();

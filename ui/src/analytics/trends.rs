@@ -15,11 +15,13 @@ use super::url::{self, Tab, ViewState};
 #[component(inline_props)]
 pub(crate) fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
     let tip = create_signal(None::<Tip>);
+    let session = use_context::<Page>().session;
     view! {
         div(class="card trends") {
             div(class="trends-head") {
                 h3 { "Trends" }
                 ChartType {}
+                (trends.csv_button(session, "trends"))
             }
             TrendControls {}
             div(class="chart-wrap") {
