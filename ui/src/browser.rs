@@ -1,4 +1,5 @@
-//! What the app asks of the browser: timers, the clipboard and the page's origin.
+//! What the app asks of the browser: timers, the clipboard, the page's origin and the value of
+//! the control an event came from.
 
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast as _;
@@ -62,4 +63,18 @@ pub(crate) async fn sleep_ms(ms: u32) {
         }
     });
     let _ = js_sys::futures::JsFuture::from(promise).await;
+}
+
+/// The value of the input or select an event came from.
+pub(crate) fn target_value(event: &web_sys::Event) -> String {
+    let Some(target) = event.target() else {
+        return String::new();
+    };
+    if let Some(input) = target.dyn_ref::<web_sys::HtmlInputElement>() {
+        input.value()
+    } else if let Some(select) = target.dyn_ref::<web_sys::HtmlSelectElement>() {
+        select.value()
+    } else {
+        String::new()
+    }
 }

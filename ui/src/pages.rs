@@ -42,7 +42,7 @@ pub(crate) const SECTIONS: [(Route, &str, &str); 3] = [
     (
         Route::Admin,
         "Admin",
-        "Users, roles, projects and write keys.",
+        "Users, projects with their members, and write keys.",
     ),
 ];
 

@@ -58,7 +58,6 @@ impl Route {
     /// The least role that may open the page, for pages behind sign-in.
     pub(crate) fn required_role(self) -> Role {
         match self {
-            Route::Analytics => Role::Analyst,
             Route::Admin => Role::Admin,
             _ => Role::User,
         }
@@ -232,7 +231,7 @@ mod tests {
     #[test]
     fn each_section_names_the_least_role_that_opens_it() {
         assert_eq!(Route::Dashboard.required_role(), Role::User);
-        assert_eq!(Route::Analytics.required_role(), Role::Analyst);
+        assert_eq!(Route::Analytics.required_role(), Role::User);
         assert_eq!(Route::Admin.required_role(), Role::Admin);
         assert!(Route::Login.is_public() && !Route::Home.is_public());
     }

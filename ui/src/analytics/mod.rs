@@ -1,6 +1,7 @@
-//! Analytics, for analysts and admins: a project's overview and trends, places and
-//! acquisition, funnels, retention, the live feed, the event explorer and the persons. The
-//! address holds the whole view (see [`url`]).
+//! Analytics, for every signed-in user on the projects they are a member of (every project for
+//! an instance admin): a project's overview and trends, places and acquisition, funnels,
+//! retention, the live feed, the event explorer and the persons. The address holds the whole
+//! view (see [`url`]).
 
 mod acquisition;
 mod charts;
@@ -82,6 +83,35 @@ pub(crate) fn AnalyticsPage() -> View {
         });
     });
 
+    // Figures are read only for a member: with no project there is nothing to ask for.
+    let no_projects = create_selector(move || {
+        page.projects
+            .with(|p| matches!(p, Load::Ready(list) if list.is_empty()))
+    });
+    view! {
+        section(id="analytics-page", class="analytics", aria-labelledby="page-title", r#ref=section) {
+            div(class="analytics-head") {
+                h2(id="page-title") { "Analytics" }
+                (move || (!no_projects.get()).then(|| view! { Toolbar {} }))
+            }
+            (move || if no_projects.get() {
+                view! {
+                    p(id="no-projects", class="status", role="status") {
+                        "You are not a member of any project yet. Ask a project admin to add you."
+                    }
+                }
+            } else {
+                view! { Figures {} }
+            })
+            ConfirmDialog {}
+        }
+    }
+}
+
+/// The filters, the tabs, the open tab's panel and the catalogue.
+#[component]
+fn Figures() -> View {
+    let view = use_context::<Page>().view;
     let tab = create_selector(move || view.with(|v| v.tab));
     let panel = move || match tab.get() {
         Tab::Overview => view! { overview::OverviewTab {} },
@@ -93,22 +123,14 @@ pub(crate) fn AnalyticsPage() -> View {
         Tab::Live => view! { live::LiveTab {} },
         Tab::Explorer => view! { explorer::ExplorerTab {} },
     };
-
     view! {
-        section(id="analytics-page", class="analytics", aria-labelledby="page-title", r#ref=section) {
-            div(class="analytics-head") {
-                h2(id="page-title") { "Analytics" }
-                Toolbar {}
-            }
-            Filters {}
-            Tabs {}
-            div(id=move || format!("panel-{}", tab.get().as_str()), class="tab-panel", role="tabpanel",
-                aria-labelledby=move || format!("tab-{}", tab.get().as_str())) {
-                (panel)
-            }
-            Catalogue {}
-            ConfirmDialog {}
+        Filters {}
+        Tabs {}
+        div(id=move || format!("panel-{}", tab.get().as_str()), class="tab-panel", role="tabpanel",
+            aria-labelledby=move || format!("tab-{}", tab.get().as_str())) {
+            (panel)
         }
+        Catalogue {}
     }
 }
 
@@ -125,7 +147,7 @@ mod tests {
                 "id": "00000000-0000-0000-0000-000000000001",
                 "email": "ada@example.com",
                 "name": "Ada",
-                "role": Role::Analyst,
+                "role": Role::User,
             });
             let user: UserView = serde_json::from_value(user).expect("a user view");
             let session =

@@ -4,11 +4,11 @@
 use contract::auth::ProjectSummary;
 use contract::query::{CatalogResponse, FilterSpec};
 use sycamore::prelude::*;
-use wasm_bindgen::JsCast as _;
 
 use super::load::{Load, Loader};
 use super::url::{Tab, ViewState};
 use crate::api;
+pub(crate) use crate::browser::target_value;
 use crate::session::Session;
 use crate::tracker::Tracker;
 
@@ -143,18 +143,4 @@ pub(crate) fn event_options(page: Page, chosen: &str) -> Vec<View> {
             view! { option(value=name, selected=selected) { (title) } }
         })
         .collect()
-}
-
-/// The value of the input or select an event came from.
-pub(crate) fn target_value(event: &web_sys::Event) -> String {
-    let Some(target) = event.target() else {
-        return String::new();
-    };
-    if let Some(input) = target.dyn_ref::<web_sys::HtmlInputElement>() {
-        input.value()
-    } else if let Some(select) = target.dyn_ref::<web_sys::HtmlSelectElement>() {
-        select.value()
-    } else {
-        String::new()
-    }
 }

@@ -1,18 +1,17 @@
 //! The analytics page's toolbar: the project switcher (and the project list it offers) and
 //! the date range, as a preset or two dates.
 
-use contract::auth::{ProjectSummaries, ProjectSummary};
+use contract::auth::{ProjectRole, ProjectSummaries, ProjectSummary};
 use sycamore::prelude::*;
+use uuid::Uuid;
 
 use super::dates::{self, Preset};
 use super::load::Load;
 use super::page::{Page, target_value, today};
-use crate::api::{self, Action};
+use crate::api::{self, Action, ApiError};
 
-/// The name the app gives a project it has no name for.
-const BUILTIN_NAME: &str = "Event Analytics (this app)";
-
-/// The project list, or only the built-in project when the route is not there.
+/// The caller's projects (`/api/auth/projects`); the first is chosen when the address names
+/// none.
 pub(crate) fn load_projects(page: Page) {
     js_sys::futures::spawn_local(async move {
         let answer = page
@@ -24,38 +23,44 @@ pub(crate) fn load_projects(page: Page) {
         if !page.projects.is_alive() {
             return;
         }
-        let builtin = || ProjectSummary {
-            id: contract::BUILTIN_PROJECT_ID,
-            name: BUILTIN_NAME.to_owned(),
-            timezone: "UTC".to_owned(),
-        };
-        let mut projects = match answer {
-            Ok(list) => list.projects,
-            Err(err) => {
-                page.projects
-                    .set(Load::Failed(api::explain(&err, Action::Work)));
-                return;
-            }
-        };
-        if projects.is_empty() {
-            projects.push(builtin());
-        }
-        // A shared link may name a project the list does not hold (yet): keep it selectable.
         let wanted = page.view.with_untracked(|v| v.project.clone());
-        if let Ok(id) = wanted.parse::<uuid::Uuid>() {
-            if !projects.iter().any(|p| p.id == id) {
-                projects.push(ProjectSummary {
-                    id,
-                    name: format!("Project {}", &wanted[..8]),
-                    timezone: String::new(),
-                });
+        let offered = offered(answer.map(|list| list.projects), &wanted);
+        if let Load::Ready(projects) = &offered {
+            if let Some(first) = projects.first().filter(|_| wanted.parse::<Uuid>().is_err()) {
+                let first = first.id.to_string();
+                page.view.update(|v| v.project = first);
             }
-        } else if let Some(first) = projects.first() {
-            let first = first.id.to_string();
-            page.view.update(|v| v.project = first);
         }
-        page.projects.set(Load::Ready(projects));
+        page.projects.set(offered);
     });
+}
+
+/// What the switcher offers: the projects the caller is a member of (none is a state of its
+/// own, which the page explains), and the project `wanted` (the address's) when a shared link
+/// names one the list does not hold (yet), so that it stays selectable.
+pub(crate) fn offered(
+    answer: Result<Vec<ProjectSummary>, ApiError>,
+    wanted: &str,
+) -> Load<Vec<ProjectSummary>> {
+    let mut projects = match answer {
+        Ok(projects) => projects,
+        Err(err) => return Load::Failed(api::explain(&err, Action::Work)),
+    };
+    if projects.is_empty() {
+        return Load::Ready(projects);
+    }
+    if let Ok(id) = wanted.parse::<Uuid>() {
+        if !projects.iter().any(|p| p.id == id) {
+            projects.push(ProjectSummary {
+                id,
+                name: format!("Project {}", &wanted[..8]),
+                timezone: String::new(),
+                // The least a member may have; the query service decides what is readable.
+                role: ProjectRole::Viewer,
+            });
+        }
+    }
+    Load::Ready(projects)
 }
 
 /// The project switcher and the date range.
@@ -186,5 +191,43 @@ fn RangeDate(end: &'static str, title: &'static str) -> View {
             label(r#for=label_for) { (title) }
             input(id=id, r#type="date", prop:value=shown, on:change=set_date)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(n: u128, name: &str) -> ProjectSummary {
+        ProjectSummary {
+            id: Uuid::from_u128(n),
+            name: name.to_owned(),
+            timezone: "UTC".to_owned(),
+            role: ProjectRole::Analyst,
+        }
+    }
+
+    #[test]
+    fn the_switcher_offers_the_callers_projects_and_a_shared_links_one() {
+        assert_eq!(offered(Ok(Vec::new()), ""), Load::Ready(Vec::new()));
+        let other = Uuid::from_u128(7).to_string();
+        assert_eq!(
+            offered(Ok(Vec::new()), &other),
+            Load::Ready(Vec::new()),
+            "no project is no project, whatever the link names"
+        );
+        let shop = project(1, "Shop");
+        assert_eq!(
+            offered(Ok(vec![shop.clone()]), ""),
+            Load::Ready(vec![shop.clone()])
+        );
+        let Load::Ready(list) = offered(Ok(vec![shop.clone()]), &other) else {
+            panic!("a list");
+        };
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1].id.to_string(), other);
+        assert_eq!(list[1].role, ProjectRole::Viewer);
+        let refused = ApiError::Unreachable("TypeError: Failed to fetch".to_owned());
+        assert!(matches!(offered(Err(refused), ""), Load::Failed(_)));
     }
 }

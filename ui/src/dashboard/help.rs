@@ -9,7 +9,7 @@ use crate::tracker::Tracker;
 const QUESTIONS: [(&str, &str); 3] = [
     (
         "Where do these events go?",
-        "To the built-in project of this server. Analysts and admins see them under Analytics.",
+        "To the built-in project of this server. Its members see them under Analytics.",
     ),
     (
         "Is anything sent twice?",

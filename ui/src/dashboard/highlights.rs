@@ -20,7 +20,7 @@ pub(crate) fn Highlights() -> View {
         (
             "invite",
             "Invite a teammate",
-            "Analysts see trends; admins manage keys and users.",
+            "Project members see trends; admins manage keys and members.",
         ),
         (
             "upgrade",

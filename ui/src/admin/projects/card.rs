@@ -1,5 +1,5 @@
-//! A project's card: its facts (time zone, creation date, id, domains), its write keys and the
-//! form for its Plausible domains.
+//! A project's card: its facts (time zone, creation date, id, domains), its write keys, the
+//! form for its Plausible domains and its members.
 
 use contract::auth::ProjectView;
 use sycamore::prelude::*;
@@ -8,13 +8,14 @@ use uuid::Uuid;
 use super::super::busy::Busy;
 use super::actions::CardActions;
 use super::keys::WriteKeys;
+use super::members::{Directory, MembersSection};
 use super::state::Projects;
 use crate::confirm::Confirm;
 use crate::format::date_label;
 use crate::session::Session;
 
 #[component(inline_props)]
-pub(crate) fn ProjectCard(id: Uuid, projects: Projects) -> View {
+pub(crate) fn ProjectCard(id: Uuid, projects: Projects, directory: Directory) -> View {
     let project = create_memo(move || {
         projects
             .list
@@ -34,6 +35,7 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects) -> View {
     let title_id = format!("project-{id}-title");
     let name = initial.name.clone();
     let name_attr = initial.name.clone();
+    let members_name = initial.name.clone();
     let id_attr = id.to_string();
     let title_attr = title_id.clone();
     let facts = project_facts(&initial, project);
@@ -52,6 +54,7 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects) -> View {
             WriteKeys(card=card, project=project)
             button(r#type="button", class="issue-key", disabled=busy, on:click=move |_| card.issue_key()) { "Issue a new key" }
             DomainsForm(card=card, text=domains_text)
+            MembersSection(project=id, name=members_name, directory=directory)
         }
     }
 }

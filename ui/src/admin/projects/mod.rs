@@ -1,11 +1,13 @@
 //! The projects tab: every project with its time zone, Plausible domains and live write keys;
-//! creating a project, issuing and revoking keys, and the set-up snippets for a chosen key.
+//! creating a project, issuing and revoking keys, its members and their roles, and the set-up
+//! snippets for a chosen key.
 
 mod actions;
 mod card;
 mod copy;
 mod create;
 mod keys;
+mod members;
 mod snippet_card;
 mod snippets;
 mod state;
@@ -14,6 +16,7 @@ use sycamore::prelude::*;
 
 use self::card::ProjectCard;
 use self::create::CreateProject;
+use self::members::Directory;
 use self::snippet_card::SnippetsCard;
 use self::state::Projects;
 use crate::session::Session;
@@ -22,6 +25,7 @@ use crate::session::Session;
 pub(crate) fn ProjectsPanel() -> View {
     let session = use_context::<Session>();
     let projects = Projects::new();
+    let directory = Directory::new();
     on_mount(move || projects.load(session, None));
     let ids = create_memo(move || {
         projects
@@ -53,7 +57,7 @@ pub(crate) fn ProjectsPanel() -> View {
         div(id="projects-list", class="projects") {
             Keyed(
                 list=ids,
-                view=move |id| view! { ProjectCard(id=id, projects=projects) },
+                view=move |id| view! { ProjectCard(id=id, projects=projects, directory=directory) },
                 key=|id| *id,
             )
         }

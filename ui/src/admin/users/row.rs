@@ -16,7 +16,9 @@ use crate::format::{ago_label, date_label};
 use crate::pages::role_label;
 use crate::session::Session;
 
-const ROLES: [Role; 3] = [Role::User, Role::Analyst, Role::Admin];
+/// The roles an admin can give: what a user may do in a project is their membership's role
+/// (the projects tab), so `analyst` is no longer offered.
+const ROLES: [Role; 2] = [Role::User, Role::Admin];
 
 /// One row's user as the list holds it now, and the row's calls.
 #[derive(Clone, Copy)]
@@ -184,10 +186,11 @@ fn user_cell(user: &AdminUserView, is_me: ReadSignal<bool>) -> View {
     }
 }
 
-/// The role select, locked on the admin's own row and while a call runs.
+/// The role select, locked on the admin's own row and while a call runs. A user who still has
+/// the old `analyst` role sees it among the choices, so the select shows what is stored.
 fn role_cell(row: Row, user: &AdminUserView, is_me: ReadSignal<bool>) -> View {
     let initial_role = user.role;
-    let options = ROLES
+    let options = role_choices(initial_role)
         .into_iter()
         .map(|r| view! { option(value=r.as_str(), selected=r == initial_role) { (role_label(r)) } })
         .collect::<Vec<_>>();
@@ -200,6 +203,14 @@ fn role_cell(row: Row, user: &AdminUserView, is_me: ReadSignal<bool>) -> View {
                 on:change=move |event: web_sys::Event| row.choose_role(&event)) { (options) }
         }
     }
+}
+
+/// The roles offered to a user who has `current`: [`ROLES`], and `current` in its rank.
+fn role_choices(current: Role) -> Vec<Role> {
+    [Role::User, Role::Analyst, Role::Admin]
+        .into_iter()
+        .filter(|role| ROLES.contains(role) || *role == current)
+        .collect()
 }
 
 /// When the user last signed in, as time ago.
@@ -249,5 +260,20 @@ fn now_secs() -> i64 {
         secs
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admins_give_user_or_admin_and_an_old_analyst_still_sees_their_role() {
+        assert_eq!(role_choices(Role::User), [Role::User, Role::Admin]);
+        assert_eq!(role_choices(Role::Admin), [Role::User, Role::Admin]);
+        assert_eq!(
+            role_choices(Role::Analyst),
+            [Role::User, Role::Analyst, Role::Admin]
+        );
     }
 }
