@@ -23,5 +23,6 @@ mod ui_admin;
 mod ui_analytics;
 mod ui_dashboard;
 mod ui_live;
+mod ui_members;
 mod ui_persons;
 mod ui_places;
