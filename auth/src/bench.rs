@@ -57,7 +57,7 @@ pub async fn crypto(duration: Duration) -> anyhow::Result<CryptoReport> {
     let signing = Instant::now();
     let mut token = String::new();
     for _ in 0..rounds {
-        token = tokens::issue_access(&keys, &settings, Uuid::now_v7(), Role::Analyst)?;
+        token = tokens::issue_access(&keys, &settings, Uuid::now_v7(), Role::User)?;
     }
     let jwt_sign_us = signing.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     let verifying = Instant::now();

@@ -107,6 +107,25 @@ pub(crate) enum AdminRefusals {
     Forbidden(ErrorBody),
 }
 
+/// What a route of one project refuses: a caller who may not manage it (instance admins and the
+/// project's admins may), and a project they may not see, which is the same as none.
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
+#[derive(utoipa::IntoResponses)]
+pub(crate) enum ProjectAdminRefusals {
+    #[response(status = 401, description = "no valid bearer token")]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 403,
+        description = "a member without the admin role on the project, or the account is disabled"
+    )]
+    Forbidden(ErrorBody),
+    #[response(
+        status = 404,
+        description = "no such project, or the caller is not a member of it"
+    )]
+    NotFound(ErrorBody),
+}
+
 /// 403 of the caller's own routes: they check no role, only that the account is enabled.
 #[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]

@@ -16,11 +16,6 @@ use crate::{tokens, users};
 #[derive(Debug)]
 pub(crate) struct User(pub(crate) Claims);
 
-/// A caller whose role, read from the projection, includes analyst. The routes that need one
-/// read nothing of the caller beyond the check.
-#[derive(Debug)]
-pub(crate) struct Analyst;
-
 /// A caller whose role, read from the projection, is admin: their id.
 #[derive(Debug)]
 pub(crate) struct Admin(pub(crate) Uuid);
@@ -41,17 +36,6 @@ impl FromRequestParts<AppState> for User {
                 tracing::debug!(error = %err, "bearer token refused");
                 ApiError::Unauthorized
             })
-    }
-}
-
-impl FromRequestParts<AppState> for Analyst {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let User(claims) = User::from_request_parts(parts, state).await?;
-        users::with_role(state, claims.sub, Role::Analyst)
-            .await
-            .map(|_| Analyst)
     }
 }
 

@@ -5,6 +5,7 @@
 //! `sessions`, `projects`, `keys`, `quota`, `bootstrap`, `last_admin`) → `state`, `store`,
 //! `projector` and `contract`. Only this file puts handlers on paths.
 
+mod analysts;
 pub mod bench;
 mod bootstrap;
 mod config;
@@ -14,6 +15,7 @@ mod extract;
 mod keys;
 mod last_admin;
 pub mod limits;
+mod members;
 mod openapi;
 mod passwords;
 pub mod projector;
@@ -162,10 +164,22 @@ fn spawn_bootstrap(
             first_admin.readiness_check("the first admin is not created yet"),
         );
     }
-    health.with_check(
-        "builtin_project",
-        builtin_project.readiness_check("the built-in project is not created yet"),
-    )
+    let analysts = spawn_until_ok("analysts to project members", {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { analysts::migrate(&state).await }
+        }
+    });
+    health
+        .with_check(
+            "builtin_project",
+            builtin_project.readiness_check("the built-in project is not created yet"),
+        )
+        .with_check(
+            "analysts_migrated",
+            analysts.readiness_check("global analysts are not project members yet"),
+        )
 }
 
 /// Every route of auth, and its OpenAPI document at `/openapi.json`.
@@ -206,6 +220,14 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/auth/projects",
             get(project_routes::list_project_summaries),
+        )
+        .route(
+            "/api/admin/projects/{id}/members",
+            get(routes::members::list_members),
+        )
+        .route(
+            "/api/admin/projects/{id}/members/{user_id}",
+            put(routes::members::set_member).delete(routes::members::remove_member),
         )
         .with_state(state)
         .merge(plumbing::http::openapi_route(

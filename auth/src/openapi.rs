@@ -1,7 +1,7 @@
 //! Auth's part of the public API description, generated from the handlers' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
-use crate::routes::{account, jwks, keys, projects, session, users};
+use crate::routes::{account, jwks, keys, members, projects, session, users};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -23,10 +23,13 @@ use crate::routes::{account, jwks, keys, projects, session, users};
         projects::set_quota,
         keys::issue_key,
         keys::revoke_key,
+        members::list_members,
+        members::set_member,
+        members::remove_member,
     ),
     tags(
         (name = "auth", description = "Accounts and sessions"),
-        (name = "admin", description = "Users, projects and write keys (role admin)"),
+        (name = "admin", description = "Users and projects (instance admins), and a project's keys, domains and members (its admins too)"),
     )
 )]
 pub(crate) struct ApiDoc;

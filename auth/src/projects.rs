@@ -134,16 +134,34 @@ pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
     Ok(ProjectList { projects: views })
 }
 
-/// Every project as analysts pick from them: the built-in one first, then by name.
-pub(crate) async fn summaries(state: &AppState) -> Result<Vec<ProjectSummary>, ApiError> {
-    let projects: Vec<(Uuid, String, String)> =
-        sqlx::query_as("SELECT id, name, timezone FROM projects ORDER BY id <> $1, name, id")
-            .bind(contract::BUILTIN_PROJECT_ID)
-            .fetch_all(&state.pool)
-            .await?;
+/// The projects `caller` may read, with their role on each: every project for an instance
+/// admin, else those they are a member of; the built-in one first, then by name.
+pub(crate) async fn summaries(
+    state: &AppState,
+    caller: Uuid,
+) -> Result<Vec<ProjectSummary>, ApiError> {
+    let projects: Vec<(Uuid, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT p.id, p.name, p.timezone,
+                CASE WHEN u.role = 'admin' THEN 'admin' ELSE m.role END
+         FROM projects p
+         JOIN users u ON u.id = $2 AND NOT u.disabled
+         LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = u.id
+         ORDER BY p.id <> $1, p.name, p.id",
+    )
+    .bind(contract::BUILTIN_PROJECT_ID)
+    .bind(caller)
+    .fetch_all(&state.pool)
+    .await?;
     Ok(projects
         .into_iter()
-        .map(|(id, name, timezone)| ProjectSummary { id, name, timezone })
+        .filter_map(|(id, name, timezone, role)| {
+            Some(ProjectSummary {
+                id,
+                name,
+                timezone,
+                role: role?.parse().ok()?,
+            })
+        })
         .collect())
 }
 

@@ -34,7 +34,7 @@ pub async fn rebuild(
     sqlx::query("SELECT last_sequence FROM projection_state WHERE projection = 'auth' FOR UPDATE")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("TRUNCATE session_tokens, sessions, write_keys, projects, users")
+    sqlx::query("TRUNCATE project_members, session_tokens, sessions, write_keys, projects, users")
         .execute(&mut *tx)
         .await?;
 

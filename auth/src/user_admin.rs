@@ -105,6 +105,12 @@ pub(crate) async fn update(
     by: Option<Uuid>,
     request: UpdateUserRequest,
 ) -> Result<AdminUserView, ApiError> {
+    if request.role == Some(Role::Analyst) {
+        return Err(ApiError::BadRequest(
+            "analyst is a role on a project: PUT /api/admin/projects/{id}/members/{user_id}"
+                .to_owned(),
+        ));
+    }
     let mut user = find(state, id).await?;
     let removes_admin = is_active_admin(&user.role, user.disabled)
         && (request.role.is_some_and(|role| role != Role::Admin) || request.disabled == Some(true));

@@ -143,6 +143,20 @@ const ERASE_PERSON: &str = "/api/admin/projects/{project_id}/persons/{distinct_i
 /// `GET`: a tracked person's data.
 const EXPORT_PERSON: &str = "/api/admin/projects/{project_id}/persons/{distinct_id}/export";
 
+/// `GET`: a project's members.
+const MEMBERS: &str = "/api/admin/projects/{project_id}/members";
+/// `PUT`, `DELETE`: one member of a project.
+const MEMBER: &str = "/api/admin/projects/{project_id}/members/{user_id}";
+/// `POST`: a new write key.
+const KEYS: &str = "/api/admin/projects/{project_id}/keys";
+/// `DELETE`: a write key revoked.
+const KEY: &str = "/api/admin/projects/{project_id}/keys/{key_id}";
+/// `PUT`: a project's site domains.
+const DOMAINS: &str = "/api/admin/projects/{project_id}/domains";
+
+const PUT: &[Method] = &[Method::PUT];
+const MEMBER_METHODS: &[Method] = &[Method::PUT, Method::DELETE];
+
 /// The routing table. Other `/api/` paths are 404; everything else is the web app.
 #[rustfmt::skip]
 pub(crate) const ROUTES: &[Route] = &[
@@ -154,14 +168,21 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/auth/me"),              GET,   Auth,   Token(Role::User),     Unlimited),
     route(Exact("/api/auth/password"),        POST,  Auth,   Token(Role::User),     Client),
     route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),
-    // The projects analysts pick from.
-    route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::Analyst),  User),
+    // The projects a user may read (auth lists their memberships).
+    route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::User),     User),
     // The system status, gathered by edge itself; then the rest of administration.
     route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
     // A tracked person's erasure and the export of their data: query, which reads ClickHouse
     // and publishes the erasure to PERSONS.
-    route(Template(ERASE_PERSON),             DELETE, Query, Token(Role::Admin),    Unlimited),
-    route(Template(EXPORT_PERSON),            GET,   Query,  Token(Role::Admin),    User),
+    // Both, and a project's members, keys and domains, are for its admins as well as instance
+    // admins: the service checks the caller's role on the project.
+    route(Template(ERASE_PERSON),             DELETE, Query, Token(Role::User),     Unlimited),
+    route(Template(EXPORT_PERSON),            GET,   Query,  Token(Role::User),     User),
+    route(Template(MEMBERS),                  GET,   Auth,   Token(Role::User),     User),
+    route(Template(MEMBER),                   MEMBER_METHODS, Auth, Token(Role::User), User),
+    route(Template(KEYS),                     POST,  Auth,   Token(Role::User),     User),
+    route(Template(KEY),                      DELETE, Auth,  Token(Role::User),     User),
+    route(Template(DOMAINS),                  PUT,   Auth,   Token(Role::User),     User),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
@@ -180,7 +201,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/send"),                 SDK,   Ingest, Public,                Unlimited),
     // Analytics, and the pipeline's figures the system status shows.
     route(Exact("/api/query/system"),         GET,   Query,  Token(Role::Admin),    User),
-    route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::Analyst),  User),
+    // Any user's token; query answers only for the projects they are a member of.
+    route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::User),     User),
 ];
 
 /// The route of `path`, as the router picks it: an exact path, then a template, then a prefix.
@@ -246,27 +268,35 @@ mod tests {
             ERASE_PERSON.to_owned(),
             EXPORT_PERSON.to_owned(),
         ] {
-            assert_eq!(rule(&path), Some((Query, Token(Role::Admin))), "{path}");
+            assert_eq!(rule(&path), Some((Query, Token(Role::User))), "{path}");
         }
+        // A project's own administration: its admins too, as auth checks.
         for path in [
             format!("{project}/keys"),
+            format!("{project}/keys/0190a3e2-7c4d-7000-8000-000000000002"),
+            format!("{project}/domains"),
+            format!("{project}/members"),
+            format!("{project}/members/0190a3e2-7c4d-7000-8000-000000000003"),
+        ] {
+            assert_eq!(rule(&path), Some((Auth, Token(Role::User))), "{path}");
+        }
+        for path in [
+            format!("{project}/quota"),
+            project.to_owned(),
             format!("{project}/persons/"),
             format!("{project}/persons/anon-1/export/more"),
             "/api/admin/projects//persons/anon-1".to_owned(),
         ] {
             assert_eq!(rule(&path), Some((Auth, Token(Role::Admin))), "{path}");
         }
-        assert_eq!(
-            rule("/api/auth/projects"),
-            Some((Auth, Token(Role::Analyst)))
-        );
+        assert_eq!(rule("/api/auth/projects"), Some((Auth, Token(Role::User))));
         assert_eq!(rule("/api/query/system"), Some((Query, Token(Role::Admin))));
         for path in [
             "/api/query/trends",
             "/api/query/persons",
             "/api/query/persons/0b1c7a3e-5f43-5b8e-9d0c-2f6a1e4b7c9d",
         ] {
-            assert_eq!(rule(path), Some((Query, Token(Role::Analyst))), "{path}");
+            assert_eq!(rule(path), Some((Query, Token(Role::User))), "{path}");
         }
         assert!(rule("/api/nope").is_none(), "an unknown API path is a 404");
         assert!(

@@ -1,6 +1,7 @@
-//! Projects and their write keys, kept in memory from the `AUTH` stream: ingest validates an
-//! SDK's key and finds its project and the project's own intake quota, and query finds a
-//! project's time zone, with no database round trip. An ordered consumer replays every project
+//! Projects, their write keys and their members, kept in memory from the `AUTH` stream: ingest
+//! validates an SDK's key and finds its project and the project's own intake quota, and query
+//! finds a project's time zone and whether a caller is one of its members, with no database
+//! round trip. An ordered consumer replays every project
 //! event from the start, then follows new ones as they are published, so a revoked key stops
 //! working, and a changed quota applies, within moments.
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
-use contract::auth::{AuthEvent, PROJECT_SUBJECTS, ProjectQuota};
+use contract::auth::{AuthEvent, PROJECT_SUBJECTS, ProjectQuota, ProjectRole};
 use contract::streams::AUTH_STREAM;
 use futures_util::StreamExt as _;
 use uuid::Uuid;
@@ -28,6 +29,8 @@ struct Keys {
     sites: HashMap<Uuid, Vec<String>>,
     /// Project -> the intake quota its admin set (absent: the defaults).
     quotas: HashMap<Uuid, ProjectQuota>,
+    /// (project, user) -> the user's role on the project, while they are a member.
+    members: HashMap<(Uuid, Uuid), ProjectRole>,
     /// Stream sequence of the last event seen.
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
@@ -90,18 +93,55 @@ impl Keys {
                     self.projects.remove(&key);
                 }
             }
+            AuthEvent::MemberSet {
+                project_id,
+                user_id,
+                role,
+                ..
+            } => {
+                self.members.insert((project_id, user_id), role);
+            }
+            AuthEvent::MemberRemoved {
+                project_id,
+                user_id,
+                ..
+            } => {
+                self.members.remove(&(project_id, user_id));
+            }
             _ => {}
         }
     }
 }
 
 /// The shared project map.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Projects {
     inner: Arc<RwLock<Keys>>,
+    /// Counts the member events applied, for whoever watches them.
+    member_changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for Projects {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            member_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
 }
 
 impl Projects {
+    /// The role of `user_id` on `project_id` while they are a member of it.
+    pub fn member_role(&self, project_id: Uuid, user_id: Uuid) -> Option<ProjectRole> {
+        self.read().members.get(&(project_id, user_id)).copied()
+    }
+
+    /// Moves whenever a member is added, changed or removed (a live feed then checks whether
+    /// its caller may still read its project).
+    pub fn member_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.member_changes.subscribe()
+    }
+
     /// The project a live write key belongs to.
     pub fn project(&self, key: &str) -> Option<Uuid> {
         self.read().projects.get(key).copied()
@@ -232,7 +272,16 @@ impl Projects {
             let event = serde_json::from_slice::<AuthEvent>(&message.payload);
             let mut keys = self.write();
             match event {
-                Ok(event) => keys.apply(event),
+                Ok(event) => {
+                    let member = matches!(
+                        event,
+                        AuthEvent::MemberSet { .. } | AuthEvent::MemberRemoved { .. }
+                    );
+                    keys.apply(event);
+                    if member {
+                        self.member_changes.send_modify(|changes| *changes += 1);
+                    }
+                }
                 Err(err) => {
                     tracing::error!(sequence, error = %err, "unreadable auth event, skipped")
                 }

@@ -13,9 +13,12 @@ pub(crate) enum Error {
     /// A parameter is missing or invalid; the message names it.
     #[error("{0}")]
     Invalid(String),
-    /// No such project, or no such event.
+    /// No such project (or one the caller may not read), or no such event.
     #[error("{0}")]
     NotFound(String),
+    /// The caller may read the project but not do this (a member without the role it needs).
+    #[error("{0}")]
+    Forbidden(String),
     /// ClickHouse stopped the query at `max_execution_time`.
     #[error("the query took longer than allowed")]
     Timeout,
@@ -28,7 +31,7 @@ impl Error {
     /// The `result` label of `query_queries_total`: the caller's mistake or ours.
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
-            Self::Invalid(_) | Self::NotFound(_) => "invalid",
+            Self::Invalid(_) | Self::NotFound(_) | Self::Forbidden(_) => "invalid",
             Self::Timeout | Self::Unavailable(_) => "failed",
         }
     }
@@ -58,6 +61,7 @@ impl IntoResponse for Error {
             Self::Invalid(message) => {
                 error_response(StatusCode::BAD_REQUEST, "bad_request", message)
             }
+            Self::Forbidden(message) => error_response(StatusCode::FORBIDDEN, "forbidden", message),
             Self::NotFound(message) => error_response(StatusCode::NOT_FOUND, "not_found", message),
             Self::Timeout => error_response(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -113,10 +117,12 @@ pub(crate) enum AdminErrors {
     /// No valid bearer token.
     #[response(status = 401)]
     Unauthorized(contract::ErrorBody),
-    /// The token's role is below admin.
+    /// A member of the project without its admin role (instance admins and the project's admins
+    /// may).
     #[response(status = 403)]
     Forbidden(contract::ErrorBody),
-    /// No such project (for the export: or nothing stored of the id).
+    /// No such project, or the caller is not a member of it (for the export: or nothing stored
+    /// of the id).
     #[response(status = 404)]
     NotFound(contract::ErrorBody),
     /// JetStream or ClickHouse (or auth's signing keys) cannot be reached; retry later.

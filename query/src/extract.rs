@@ -11,26 +11,26 @@ use contract::auth::{Claims, Role};
 
 use crate::state::AppState;
 
-/// A caller whose role includes analyst: every analytics route. A refused caller counts as an
-/// `invalid` query.
+/// Any signed-in caller: every analytics route, which then reads only a project the caller may
+/// read (`crate::scope::may_read`: a member of it, or an instance admin) and answers 404 for any
+/// other, as for one that does not exist. A refused caller counts as an `invalid` query.
 #[derive(Debug)]
-pub(crate) struct Analyst(pub(crate) Claims);
+pub(crate) struct Caller(pub(crate) Claims);
 
-impl FromRequestParts<AppState> for Analyst {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::Analyst)
+        plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::User)
             .await
             .map(Self)
             .inspect_err(|_| state.count("invalid"))
     }
 }
 
-/// A caller whose role includes admin: the pipeline figures, which read no project, and the
-/// erasure and export of a tracked person, which name the admin who asked.
+/// An instance admin: the pipeline figures, which read no project.
 #[derive(Debug)]
-pub(crate) struct Admin(pub(crate) Claims);
+pub(crate) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
@@ -38,6 +38,6 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::Admin)
             .await
-            .map(Self)
+            .map(|_| Self)
     }
 }

@@ -2,20 +2,23 @@
 //! `events.<project_id>.>` (no polling of ClickHouse for the feed), and every few seconds the
 //! number of users active in the last five minutes. The feed lasts as long as the caller's
 //! token: it ends at the token's `exp`, or as soon as auth announces that the caller was
-//! disabled, erased or lost the analyst role, with an `end` message saying why; the caller
+//! disabled or erased, or may no longer read the project (removed from its members, or no
+//! longer an instance admin without being one), with an `end` message saying why; the caller
 //! opens it again with a fresh token. Bots' events and bots among the active users are left
 //! out unless the feed was opened with `include_bots`.
 
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use contract::auth::{AuthEvent, Claims, Role};
+use contract::auth::{AuthEvent, Claims};
 use contract::query::{ActiveUsers, LiveEnd, LiveEndReason};
 use futures_util::StreamExt as _;
+use plumbing::projects::Projects;
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::persons::sql::{PERSON, join};
+use crate::scope::may_read;
 use crate::store::Store;
 
 /// How often the active-user count is sent.
@@ -62,11 +65,18 @@ fn instant_of(exp: i64) -> tokio::time::Instant {
     tokio::time::Instant::now() + exp.saturating_sub(now)
 }
 
-/// Whether an auth event on the caller's subject withdraws their access to the feed.
-fn ends_access(payload: &[u8]) -> bool {
+/// Whether an auth event on the caller's subject withdraws their access to the feed of
+/// `project`: disabled or erased, or a new global role with which they may not read it.
+fn ends_access(payload: &[u8], projects: &Projects, caller: &Claims, project: Uuid) -> bool {
     match serde_json::from_slice::<AuthEvent>(payload) {
         Ok(AuthEvent::UserDisabled { .. } | AuthEvent::UserErased { .. }) => true,
-        Ok(AuthEvent::RoleChanged { role, .. }) => !role.includes(Role::Analyst),
+        Ok(AuthEvent::RoleChanged { role, .. }) => {
+            let caller = Claims {
+                role,
+                ..caller.clone()
+            };
+            !may_read(projects, &caller, project)
+        }
         _ => false,
     }
 }
@@ -76,6 +86,10 @@ pub(crate) struct Feed {
     subscription: async_nats::Subscriber,
     /// The caller's auth events (`auth.user.<id>`).
     account: async_nats::Subscriber,
+    /// The caller, and the members the service follows: a removal ends the feed.
+    caller: Claims,
+    projects: Projects,
+    member_changes: tokio::sync::watch::Receiver<u64>,
     /// The caller's token expires.
     expiry: Pin<Box<tokio::time::Sleep>>,
     /// The `end` message was sent: the stream is over.
@@ -92,6 +106,7 @@ impl Feed {
     pub(crate) async fn open(
         nats: &async_nats::Client,
         store: &Store,
+        projects: &Projects,
         project: Uuid,
         caller: &Claims,
         include_bots: bool,
@@ -112,6 +127,9 @@ impl Feed {
         Ok(Self {
             subscription,
             account,
+            caller: caller.clone(),
+            projects: projects.clone(),
+            member_changes: projects.member_changes(),
             expiry: Box::pin(tokio::time::sleep_until(instant_of(caller.exp))),
             ended: false,
             ticker,
@@ -137,7 +155,12 @@ impl Feed {
             tokio::select! {
                 () = &mut self.expiry => return Some(self.end(LiveEndReason::TokenExpired)),
                 change = self.account.next() => {
-                    if ends_access(&change?.payload) {
+                    if ends_access(&change?.payload, &self.projects, &self.caller, self.project) {
+                        return Some(self.end(LiveEndReason::AccessRevoked));
+                    }
+                }
+                Ok(()) = self.member_changes.changed() => {
+                    if !may_read(&self.projects, &self.caller, self.project) {
                         return Some(self.end(LiveEndReason::AccessRevoked));
                     }
                 }

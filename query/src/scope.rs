@@ -1,6 +1,7 @@
 //! Whose events a query reads and over which range: the project, its zone, the range, the
 //! filters and whether bots count, checked once per request, and the SQL condition they make.
 
+use contract::auth::{Claims, Role};
 use plumbing::projects::Projects;
 use uuid::Uuid;
 
@@ -19,6 +20,13 @@ const SCOPE: &str = "project_id = toUUID(?) \
 /// Leaves out the events ingest flagged as a bot's (by their user agent), unless asked for.
 const NO_BOTS: &str = " AND is_bot = 0";
 
+/// Whether `caller` may read `project_id`: an instance admin may read every project, anyone
+/// else the projects they are a member of, with any role. The membership is the one the
+/// service follows on the stream, so a change applies at the caller's next request.
+pub(crate) fn may_read(projects: &Projects, caller: &Claims, project_id: Uuid) -> bool {
+    caller.role == Role::Admin || projects.member_role(project_id, caller.sub).is_some()
+}
+
 /// The project, its zone and the range a query covers, once the caller may see them.
 #[derive(Debug)]
 pub(crate) struct Scope {
@@ -32,10 +40,12 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// Checks the project (it must exist), then the range in its zone, then the filters and
+    /// Checks the project (it must exist and the caller may read it: else the same 404), then
+    /// the range in its zone, then the filters and
     /// `include_bots`, as the query string gave them.
     pub(crate) fn check(
         projects: &Projects,
+        caller: &Claims,
         project_id: Option<&str>,
         from: Option<&str>,
         to: Option<&str>,
@@ -48,6 +58,7 @@ impl Scope {
             .map_err(|_| Error::Invalid("project_id is not a UUID".to_owned()))?;
         let zone_name = projects
             .timezone(project)
+            .filter(|_| may_read(projects, caller, project))
             .ok_or_else(|| Error::NotFound("no such project".to_owned()))?;
         let zone = params::zone(&zone_name);
         let range = Range::parse(from, to, &zone)?;

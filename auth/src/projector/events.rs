@@ -1,5 +1,5 @@
 //! How each auth event changes the projection tables (users, sessions, projects and write
-//! keys), applied inside the projector's or the rebuild's transaction.
+//! keys; members in `super::members`), applied inside the projector's or the rebuild's transaction.
 
 use contract::auth::{AuthEvent, SessionRevokedReason};
 use sqlx::{Postgres, Transaction};
@@ -32,6 +32,9 @@ pub(crate) async fn apply_event(
         | AuthEvent::ProjectQuotaSet { .. } => project_changed(tx, sequence, event).await,
         AuthEvent::WriteKeyIssued { .. } | AuthEvent::WriteKeyRevoked { .. } => {
             write_key_changed(tx, sequence, event).await
+        }
+        AuthEvent::MemberSet { .. } | AuthEvent::MemberRemoved { .. } => {
+            super::members::member_changed(tx, sequence, event).await
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 pub(crate) use self::events::apply_event;
 
 mod events;
+mod members;
 
 /// Name of this projection in `projection_state`.
 const PROJECTION: &str = "auth";

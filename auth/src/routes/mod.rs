@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod jwks;
 pub(crate) mod keys;
+pub(crate) mod members;
 pub(crate) mod projects;
 pub(crate) mod session;
 pub(crate) mod users;

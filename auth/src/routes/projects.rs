@@ -1,5 +1,5 @@
-//! `/api/admin/projects` (create, list, domains, quota) and `/api/auth/projects`, the list
-//! analysts pick from.
+//! `/api/admin/projects` (create, list and quota for instance admins; domains for the project's
+//! admins too) and `/api/auth/projects`, the projects a user may read.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,13 +9,16 @@ use contract::auth::{
     CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
     ProjectQuotaView, ProjectSummaries, SetDomainsRequest,
 };
+use contract::auth::{ProjectRole, Role};
 use plumbing::error::{JsonBody, PathParams};
 use uuid::Uuid;
 
-use crate::error::{AdminRefusals, ApiError, BadInput, Conflict, NotFound, TooLarge, Unavailable};
-use crate::extract::{Admin, Analyst};
+use crate::error::{
+    AdminRefusals, ApiError, BadInput, Conflict, ProjectAdminRefusals, TooLarge, Unavailable,
+};
+use crate::extract::{Admin, User};
 use crate::state::AppState;
-use crate::{projects, quota};
+use crate::{members, projects, quota, users};
 
 #[utoipa::path(
     post, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
@@ -51,18 +54,19 @@ pub(crate) async fn list_projects(
 #[utoipa::path(
     get, path = "/api/auth/projects", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "every project, the built-in one first, then by name", body = ProjectSummaries),
+        (status = 200, description = "the projects the caller is a member of (every project for an instance admin) with their role on each, the built-in one first, then by name", body = ProjectSummaries),
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
-        (status = 403, description = "not an analyst or admin, or the account is disabled", body = contract::ErrorBody),
+        (status = 403, description = "the account is disabled", body = contract::ErrorBody),
         Unavailable
     )
 )]
 pub(crate) async fn list_project_summaries(
     State(state): State<AppState>,
-    _: Analyst,
+    User(caller): User,
 ) -> Result<Json<ProjectSummaries>, ApiError> {
+    users::with_role(&state, caller.sub, Role::User).await?;
     Ok(Json(ProjectSummaries {
-        projects: projects::summaries(&state).await?,
+        projects: projects::summaries(&state, caller.sub).await?,
     }))
 }
 
@@ -72,15 +76,16 @@ pub(crate) async fn list_project_summaries(
     request_body = SetDomainsRequest,
     responses(
         (status = 200, description = "the domains Plausible's script may name for this project", body = ProjectDomains),
-        BadInput, AdminRefusals, NotFound, Conflict, TooLarge, Unavailable
+        BadInput, ProjectAdminRefusals, Conflict, TooLarge, Unavailable
     )
 )]
 pub(crate) async fn set_domains(
     State(state): State<AppState>,
-    _: Admin,
+    User(caller): User,
     PathParams(project_id): PathParams<Uuid>,
     JsonBody(request): JsonBody<SetDomainsRequest>,
 ) -> Result<Json<ProjectDomains>, ApiError> {
+    members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
     let domains = projects::set_domains(&state, project_id, &request.domains).await?;
     Ok(Json(ProjectDomains {
         id: project_id,

@@ -39,7 +39,8 @@ async fn the_first_admin_manages_roles_and_cannot_remove_the_last_admin() {
     assert_eq!(everyone["total"], 2);
 
     let path = format!("/api/admin/users/{grace_id}");
-    let (status, changed) = auth
+    // Analyst is a role on a project now, not a global one.
+    let (status, refused) = auth
         .call(
             reqwest::Method::PATCH,
             &path,
@@ -47,10 +48,19 @@ async fn the_first_admin_manages_roles_and_cannot_remove_the_last_admin() {
             Some(json!({ "role": "analyst" })),
         )
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, changed) = auth
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
-    assert_eq!(changed["role"], "analyst");
+    assert_eq!(changed["role"], "admin");
     let (_, relogin) = auth.login("grace@example.com", PASSWORD).await;
-    assert_eq!(relogin["user"]["role"], "analyst");
+    assert_eq!(relogin["user"]["role"], "admin");
 
     let (status, disabled) = auth
         .call(
@@ -113,7 +123,7 @@ async fn two_parallel_removals_of_the_last_two_admins_leave_exactly_one_admin() 
         assert_eq!(status, StatusCode::OK, "round {round}: {body}");
         let token = auth.token(&email).await;
         let (method, body) = match round % 3 {
-            0 => (reqwest::Method::PATCH, Some(json!({ "role": "analyst" }))),
+            0 => (reqwest::Method::PATCH, Some(json!({ "role": "user" }))),
             1 => (reqwest::Method::PATCH, Some(json!({ "disabled": true }))),
             _ => (reqwest::Method::DELETE, None),
         };

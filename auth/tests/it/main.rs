@@ -6,6 +6,7 @@ mod admins;
 mod health;
 mod helpers;
 mod login_limits;
+mod members;
 mod outage;
 mod projection;
 mod projects;

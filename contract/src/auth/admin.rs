@@ -133,9 +133,12 @@ pub struct ProjectSummary {
     pub name: String,
     /// IANA time zone its days are counted in.
     pub timezone: String,
+    /// What the caller may do on it: their member role, `admin` for an instance admin.
+    pub role: super::members::ProjectRole,
 }
 
-/// `GET /api/auth/projects` (analysts and admins): every project, the built-in one first.
+/// `GET /api/auth/projects`: the projects the caller may read (every project for an instance
+/// admin), the built-in one first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectSummaries {

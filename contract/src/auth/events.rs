@@ -159,6 +159,24 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<project_id>.member.<user_id>`: the user is a member of the project
+    /// with `role` (added, or their role changed).
+    MemberSet {
+        project_id: Uuid,
+        user_id: Uuid,
+        role: super::members::ProjectRole,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.member.<user_id>`: the user is no longer a member.
+    MemberRemoved {
+        project_id: Uuid,
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
 }
 
 /// Why a refresh-token family ended.

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod events;
+mod members;
 mod role;
 mod subjects;
 mod tokens;
@@ -17,6 +18,7 @@ pub use admin::{
     UpdateUserRequest, UserPage, WriteKeyView,
 };
 pub use events::{AuthEvent, SessionRevokedReason};
+pub use members::{MemberView, ProjectMembers, ProjectRole, SetMemberRequest, member_subject};
 pub use role::Role;
 pub use subjects::{
     ADMINS_SUBJECT, PROJECT_SUBJECTS, email_subject, login_subject, normalise_email,

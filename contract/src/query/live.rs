@@ -26,6 +26,7 @@ pub struct LiveEnd {
 pub enum LiveEndReason {
     /// The token the feed was opened with expired.
     TokenExpired,
-    /// The caller was disabled, erased, or lost the analyst role meanwhile.
+    /// The caller was disabled or erased, or may no longer read the project (removed from its
+    /// members) meanwhile.
     AccessRevoked,
 }

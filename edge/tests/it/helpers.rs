@@ -72,8 +72,8 @@ pub async fn register(
     Ok(user)
 }
 
-/// A user and an analyst, registered through edge (the admin promotes the analyst), with their
-/// access tokens.
+/// A user and an analyst, registered through edge (the admin makes the analyst an analyst
+/// member of the built-in project; the user is a member of none), with their access tokens.
 pub async fn user_and_analyst(
     http: &reqwest::Client,
     edge: &devstack::test::ServiceHandle,
@@ -83,13 +83,14 @@ pub async fn user_and_analyst(
         let user = register(http, edge, email, PASSWORD, "").await?;
         if email.starts_with("analyst") {
             let id = user["id"].as_str().expect("user id");
-            let promoted = http
-                .patch(edge.url(&format!("/api/admin/users/{id}")))
+            let project = contract::BUILTIN_PROJECT_ID;
+            let added = http
+                .put(edge.url(&format!("/api/admin/projects/{project}/members/{id}")))
                 .bearer_auth(admin)
                 .json(&serde_json::json!({ "role": "analyst" }))
                 .send()
                 .await?;
-            assert_eq!(promoted.status(), 200);
+            assert_eq!(added.status(), 200);
         }
     }
     let port = edge.addr.port();

@@ -124,27 +124,29 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
     let (user, analyst) = user_and_analyst(&http, &edge, &admin).await?;
     let project = contract::BUILTIN_PROJECT_ID;
     let catalog = format!("/api/query/catalog?project_id={project}");
+    // Query learns the analyst's membership from the stream a moment after auth stored it.
     devstack::wait::until_async("query is up", timeout, || async {
         status(
             &http,
             reqwest::Method::GET,
             edge.url(&catalog),
-            Some(&admin),
+            Some(&analyst),
         )
         .await
         .is_ok_and(|code| code == 200)
     })
     .await?;
 
-    // Expected status with no token, a user's, an analyst's, an admin's.
+    // Expected status with no token, a user's (a member of no project: the built-in one is a 404
+    // to them), an analyst member's, an admin's.
     use reqwest::Method;
     let matrix: [(Method, &str, [u16; 4]); 8] = [
         (Method::GET, "/api/auth/me", [401, 200, 200, 200]),
-        (Method::GET, "/api/auth/projects", [401, 403, 200, 200]),
+        (Method::GET, "/api/auth/projects", [401, 200, 200, 200]),
         (Method::GET, "/api/query/system", [401, 403, 403, 200]),
         (Method::GET, "/api/admin/status", [401, 403, 403, 200]),
         (Method::POST, "/api/events", [401, 200, 200, 200]),
-        (Method::GET, &catalog, [401, 403, 200, 200]),
+        (Method::GET, &catalog, [401, 404, 200, 200]),
         (Method::GET, "/api/admin/users", [401, 403, 403, 200]),
         (Method::GET, "/api/admin/projects", [401, 403, 403, 200]),
     ];
@@ -176,7 +178,7 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
     .await?;
     assert_eq!(forged, 401, "an unsigned token");
 
-    // The projects analysts pick from: the built-in one first.
+    // The projects a member picks from: theirs, with their role on each.
     let projects: serde_json::Value = http
         .get(edge.url("/api/auth/projects"))
         .bearer_auth(&analyst)
@@ -190,6 +192,7 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
         "{projects}"
     );
     assert_eq!(projects["projects"][0]["timezone"], "UTC", "{projects}");
+    assert_eq!(projects["projects"][0]["role"], "analyst", "{projects}");
 
     // Bypassing edge gets nothing either: each service checks the token itself.
     for (service, method, path) in [
@@ -206,7 +209,11 @@ async fn edge_enforces_each_role_and_a_service_bypassing_it_still_refuses() -> a
         );
         assert_eq!(
             status(&http, method.clone(), service.url(path), Some(&user)).await?,
-            if path == "/api/events" { 200 } else { 403 },
+            match path {
+                "/api/events" | "/api/auth/projects" => 200,
+                path if path == catalog => 404,
+                _ => 403,
+            },
             "{method} {path} directly with a user's token"
         );
     }

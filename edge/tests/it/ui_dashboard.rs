@@ -249,12 +249,18 @@ fn a_users_clicks_on_the_dashboard_become_events_once_each_even_when_the_page_is
     // those two events in the explorer.
     let analyst_id = api.register(&edge, ANALYST, ANALYST_PASSWORD, "Analyst")?;
     let (status, _) = api.call(
-        reqwest::Method::PATCH,
-        edge.url(&format!("/api/admin/users/{analyst_id}")),
+        reqwest::Method::PUT,
+        edge.url(&format!(
+            "/api/admin/projects/{}/members/{analyst_id}",
+            contract::BUILTIN_PROJECT_ID
+        )),
         &admin,
         Some(&serde_json::json!({ "role": "analyst" })),
     )?;
-    assert_eq!(status, 200, "the admin makes them an analyst");
+    assert_eq!(
+        status, 200,
+        "the admin makes them an analyst of the built-in project"
+    );
     let dir = TempDir::new("chromium-analyst")?;
     let analyst = Browser::start(dir.path())?;
     analyst.goto(&edge.url("/login"))?;

@@ -7,7 +7,7 @@ use plumbing::error::QueryParams;
 
 use super::{ScopeParams, answer};
 use crate::error::{QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::state::AppState;
 
 /// `GET /api/query/catalog`: the event names and property keys seen in the range, most
@@ -27,10 +27,10 @@ use crate::state::AppState;
 )]
 pub(crate) async fn catalog(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         crate::catalog::catalog(&state.store, &scope).await
     })
     .await

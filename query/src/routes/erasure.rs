@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use contract::auth::{Claims, ProjectRole, Role};
 use contract::erasure::{ErasureAccepted, PersonExport};
 use contract::persons::Erasure;
 use plumbing::error::{PathParams, QueryParams};
@@ -18,8 +19,9 @@ use super::{given, refuse};
 use crate::error::{AdminErrors, Error};
 use crate::events::parse_cursor;
 use crate::export::ExportRequest;
-use crate::extract::Admin;
+use crate::extract::Caller;
 use crate::params;
+use crate::scope::may_read;
 use crate::state::AppState;
 
 /// The longest distinct id a path may name.
@@ -37,8 +39,10 @@ pub(crate) struct PersonOfProject {
 }
 
 impl PersonOfProject {
-    /// The project (which must exist) and the id, checked.
-    fn check(self, state: &AppState) -> Result<(Uuid, String), Error> {
+    /// The project (which must exist, and which the caller must manage: an instance admin or
+    /// the project's admin; else 403 for its other members, 404 for anyone else) and the id,
+    /// checked.
+    fn check(self, state: &AppState, caller: &Claims) -> Result<(Uuid, String), Error> {
         let project = Uuid::parse_str(&self.project_id)
             .map_err(|_| Error::Invalid("project_id is not a UUID".to_owned()))?;
         if self.distinct_id.is_empty() || self.distinct_id.chars().count() > MAX_DISTINCT_ID_CHARS {
@@ -46,8 +50,15 @@ impl PersonOfProject {
                 "distinct_id must have 1 to {MAX_DISTINCT_ID_CHARS} characters"
             )));
         }
-        if !state.projects.has_project(project) {
+        if !state.projects.has_project(project) || !may_read(&state.projects, caller, project) {
             return Err(Error::NotFound("no such project".to_owned()));
+        }
+        let manages = caller.role == Role::Admin
+            || state.projects.member_role(project, caller.sub) == Some(ProjectRole::Admin);
+        if !manages {
+            return Err(Error::Forbidden(
+                "this needs the admin role on the project".to_owned(),
+            ));
         }
         Ok((project, self.distinct_id))
     }
@@ -83,9 +94,9 @@ pub(crate) struct ExportParams {
 pub(crate) async fn erase(
     State(state): State<AppState>,
     PathParams(path): PathParams<PersonOfProject>,
-    Admin(claims): Admin,
+    Caller(claims): Caller,
 ) -> Response {
-    let (project, distinct_id) = match path.check(&state) {
+    let (project, distinct_id) = match path.check(&state, &claims) {
         Ok(checked) => checked,
         Err(err) => return err.into_response(),
     };
@@ -133,11 +144,11 @@ pub(crate) async fn erase(
 pub(crate) async fn export(
     State(state): State<AppState>,
     PathParams(path): PathParams<PersonOfProject>,
-    _: Admin,
+    Caller(caller): Caller,
     QueryParams(asked): QueryParams<ExportParams>,
 ) -> Response {
     let exported = async {
-        let (project, distinct_id) = path.check(&state)?;
+        let (project, distinct_id) = path.check(&state, &caller)?;
         let request = ExportRequest {
             project,
             distinct_id,

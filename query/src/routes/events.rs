@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use contract::auth::Claims;
 use contract::query::{EventResponse, EventsPage};
 use plumbing::error::{PathParams, QueryParams};
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use super::{ScopeParams, answer, given};
 use crate::csv::Format;
 use crate::error::{Error, QueryTimeout, ScopeErrors};
 use crate::events::{PageRequest, parse_cursor};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::params;
 use crate::state::AppState;
 
@@ -59,14 +60,14 @@ pub(crate) struct EventPath {
 )]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<PageParams>,
 ) -> Response {
     if matches!(scope.format(), Ok(Format::Csv)) {
-        return every_event(&state, &scope, asked);
+        return every_event(&state, &caller, &scope, asked);
     }
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let request = PageRequest {
             limit: params::limit(asked.limit.as_deref(), 50)?,
             event: given(asked.event),
@@ -81,8 +82,13 @@ pub(crate) async fn events(
 }
 
 /// The explorer's `format=csv`: every event the parameters match, streamed.
-fn every_event(state: &AppState, scope: &ScopeParams, asked: PageParams) -> Response {
-    let outcome = scope.check(state).and_then(|scope| {
+fn every_event(
+    state: &AppState,
+    caller: &Claims,
+    scope: &ScopeParams,
+    asked: PageParams,
+) -> Response {
+    let outcome = scope.check(state, caller).and_then(|scope| {
         let request = PageRequest {
             limit: 0,
             event: given(asked.event),
@@ -116,10 +122,10 @@ fn every_event(state: &AppState, scope: &ScopeParams, asked: PageParams) -> Resp
 pub(crate) async fn event(
     State(state): State<AppState>,
     PathParams(path): PathParams<EventPath>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let id = Uuid::parse_str(&path.id)
             .map_err(|_| Error::Invalid("the event id is not a UUID".to_owned()))?;
         crate::events::one(&state.store, &scope, id).await

@@ -8,7 +8,7 @@ use plumbing::error::{JsonBody, QueryParams};
 
 use super::{ScopeParams, answer};
 use crate::error::{BodyTooLarge, QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::state::AppState;
 
 /// `POST /api/query/funnel {steps:[{event, filters?}], window_seconds}` with `project_id`,
@@ -31,11 +31,11 @@ use crate::state::AppState;
 )]
 pub(crate) async fn funnel(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     JsonBody(request): JsonBody<FunnelRequest>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         crate::funnel::funnel(&state.store, &scope, request).await
     })
     .await
@@ -60,11 +60,11 @@ pub(crate) async fn funnel(
 )]
 pub(crate) async fn retention(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     JsonBody(request): JsonBody<RetentionRequest>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         crate::retention::retention(&state.store, &scope, request).await
     })
     .await

@@ -9,7 +9,7 @@ use plumbing::error::QueryParams;
 
 use super::{ScopeParams, refuse};
 use crate::error::ScopeErrors;
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::live::Feed;
 use crate::state::AppState;
 
@@ -22,7 +22,7 @@ use crate::state::AppState;
     responses(
         (
             status = 200,
-            description = "Server-Sent Events: `event` messages carry an event envelope as published; every 5 seconds an `active_users` message carries `ActiveUsers`. The feed ends when the token it was opened with expires, or when the caller is disabled or loses the analyst role, after an `end` message carrying `LiveEnd`; open it again with a fresh token.",
+            description = "Server-Sent Events: `event` messages carry an event envelope as published; every 5 seconds an `active_users` message carries `ActiveUsers`. The feed ends when the token it was opened with expires, or when the caller is disabled, erased or removed from the project's members, after an `end` message carrying `LiveEnd`; open it again with a fresh token.",
             content_type = "text/event-stream",
             body = String
         ),
@@ -31,14 +31,15 @@ use crate::state::AppState;
 )]
 pub(crate) async fn live(
     State(state): State<AppState>,
-    Analyst(caller): Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
 ) -> Response {
     let opened = async {
-        let scope = scope.check(&state)?;
+        let scope = scope.check(&state, &caller)?;
         Feed::open(
             &state.nats,
             &state.store,
+            &state.projects,
             scope.project,
             &caller,
             scope.include_bots,

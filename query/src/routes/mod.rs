@@ -16,6 +16,7 @@ pub(crate) mod trends;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use contract::auth::Claims;
 use serde::{Deserialize, Serialize};
 
 use crate::csv::Format;
@@ -58,10 +59,12 @@ pub(crate) struct ScopeParams {
 }
 
 impl ScopeParams {
-    /// The checked scope: the project must exist, the range and filters must be valid.
-    fn check(&self, state: &AppState) -> Result<Scope, Error> {
+    /// The checked scope: the project must be one the caller may read, the range and filters
+    /// must be valid.
+    fn check(&self, state: &AppState, caller: &Claims) -> Result<Scope, Error> {
         Scope::check(
             &state.projects,
+            caller,
             self.project_id.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
@@ -80,12 +83,13 @@ impl ScopeParams {
 /// CSV.
 async fn answer<T: Serialize + Tabular>(
     state: &AppState,
+    caller: &Claims,
     scope: &ScopeParams,
     query: impl AsyncFnOnce(Scope) -> Result<T, Error>,
 ) -> Response {
     let outcome = match scope
         .format()
-        .and_then(|format| Ok((format, scope.check(state)?)))
+        .and_then(|format| Ok((format, scope.check(state, caller)?)))
     {
         Ok((format, scope)) => query(scope).await.map(|body| (format, body)),
         Err(err) => Err(err),

@@ -7,7 +7,7 @@ use plumbing::error::QueryParams;
 
 use super::{ScopeParams, answer};
 use crate::error::{QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::state::AppState;
 
 /// `GET /api/query/overview`: events, unique users, sessions, pageviews and bounce rate, each
@@ -26,10 +26,10 @@ use crate::state::AppState;
 )]
 pub(crate) async fn overview(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         crate::overview::overview(&state.store, &state.days, &scope).await
     })
     .await

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{ScopeParams, answer, given};
 use crate::error::{Error, QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::params;
 use crate::persons::list::{ListRequest, MAX_SEARCH_CHARS, parse_cursor};
 use crate::persons::person::PersonRequest;
@@ -70,11 +70,11 @@ pub(crate) struct PersonPath {
 )]
 pub(crate) async fn persons(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<PersonsParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let search = given(asked.search);
         if search
             .as_ref()
@@ -113,11 +113,11 @@ pub(crate) async fn persons(
 pub(crate) async fn person(
     State(state): State<AppState>,
     PathParams(path): PathParams<PersonPath>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<PersonEventsParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let request = PersonRequest {
             id: Uuid::parse_str(&path.id)
                 .map_err(|_| Error::Invalid("the person id is not a UUID".to_owned()))?,

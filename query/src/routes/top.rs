@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{ScopeParams, answer, given};
 use crate::error::{QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::params;
 use crate::params::dimension::{Dimension, SessionDimension};
 use crate::state::AppState;
@@ -45,11 +45,11 @@ pub(crate) struct TopParams {
 )]
 pub(crate) async fn top(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<TopParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let dimension_name = asked.dimension.unwrap_or_else(|| "event".to_owned());
         if let Some(dimension) = SessionDimension::parse(&dimension_name) {
             let limit = params::limit(asked.limit.as_deref(), 10)?;

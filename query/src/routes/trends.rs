@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{ScopeParams, answer, given};
 use crate::error::{QueryTimeout, ScopeErrors};
-use crate::extract::Analyst;
+use crate::extract::Caller;
 use crate::params;
 use crate::params::dimension::Dimension;
 use crate::params::interval::Interval;
@@ -59,11 +59,11 @@ pub(crate) struct TrendsParams {
 )]
 pub(crate) async fn trends(
     State(state): State<AppState>,
-    _: Analyst,
+    Caller(caller): Caller,
     QueryParams(scope): QueryParams<ScopeParams>,
     QueryParams(asked): QueryParams<TrendsParams>,
 ) -> Response {
-    answer(&state, &scope, async |scope| {
+    answer(&state, &caller, &scope, async |scope| {
         let request = Request {
             interval: Interval::parse(asked.interval.as_deref())?,
             measure: Measure::parse(asked.measure.as_deref(), asked.property.as_deref())?,

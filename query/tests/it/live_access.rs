@@ -198,22 +198,37 @@ async fn a_live_feed_ends_when_an_admin_disables_its_caller() {
         .expect("register");
     assert_eq!(registered.status(), StatusCode::CREATED);
     let user: Value = registered.json().await.expect("json");
-    let user_path = format!("/api/admin/users/{}", user["id"].as_str().expect("user id"));
-    let promoted = stack
+    let user_id = user["id"].as_str().expect("user id");
+    let user_path = format!("/api/admin/users/{user_id}");
+    let added = stack
         .http
-        .patch(stack.auth().url(&user_path))
+        .put(
+            stack
+                .auth()
+                .url(&format!("/api/admin/projects/{project}/members/{user_id}")),
+        )
         .bearer_auth(&admin)
-        .json(&json!({ "role": "analyst" }))
+        .json(&json!({ "role": "viewer" }))
         .send()
         .await
-        .expect("promote");
-    assert_eq!(promoted.status(), StatusCode::OK);
+        .expect("add member");
+    assert_eq!(added.status(), StatusCode::OK);
 
-    let mut feed = stack
-        .open(&stack.token(email), &project)
-        .await
-        .expect("live");
-    assert_eq!(feed.status(), StatusCode::OK);
+    // Query learns the membership from the stream within moments.
+    let token = stack.token(email);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut feed = loop {
+        let feed = stack.open(&token, &project).await.expect("live");
+        if feed.status() == StatusCode::OK {
+            break feed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the member's feed: {}",
+            feed.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let mut received = String::new();
     let counted = read_until(&mut feed, &mut received, Duration::from_secs(10), |read| {
         read.contains("event: active_users")

@@ -15,6 +15,7 @@ mod helpers;
 mod journeys;
 mod live;
 mod live_access;
+mod members;
 mod month_turn;
 mod overview;
 mod overview_days;

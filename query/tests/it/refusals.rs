@@ -26,8 +26,10 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
         stack.get(Some("not.a.token"), &overview).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // A user who is no member of the project: as if it did not exist.
     let (status, body) = stack.get(Some(&user), &overview).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["message"], "no such project", "{body}");
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
     // A method the path does not answer: 405 in the same JSON shape as every error.
     let (status, body) = stack

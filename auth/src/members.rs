@@ -1,0 +1,168 @@
+//! Project members: who may read or manage which project. Each member is a subject of its own
+//! on the stream (`auth.project.<project>.member.<user>`), published expecting the last
+//! sequence read there, so two admins changing one member at once cannot both win, and
+//! changing a member never conflicts with the project's own changes. Every check reads the
+//! projection, so a change applies at the caller's next request.
+
+use contract::auth::{AuthEvent, MemberView, ProjectMembers, ProjectRole, member_subject};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the caller may do on `project_id`: `admin` for an instance admin, else their member
+/// role; `None` when they may not see it (not a member, or no such project: the same answer,
+/// so that nobody learns which projects exist). A disabled caller is refused outright.
+pub(crate) async fn role_on(
+    state: &AppState,
+    caller: Uuid,
+    project_id: Uuid,
+) -> Result<Option<ProjectRole>, ApiError> {
+    let row: Option<(String, bool, Option<String>, bool)> = sqlx::query_as(
+        "SELECT u.role, u.disabled, m.role,
+                EXISTS (SELECT 1 FROM projects WHERE id = $2)
+         FROM users u
+         LEFT JOIN project_members m ON m.user_id = u.id AND m.project_id = $2
+         WHERE u.id = $1",
+    )
+    .bind(caller)
+    .bind(project_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((global, disabled, member, exists)) = row else {
+        return Err(ApiError::Unauthorized);
+    };
+    if disabled {
+        return Err(ApiError::Disabled);
+    }
+    if !exists {
+        return Ok(None);
+    }
+    if global == "admin" {
+        return Ok(Some(ProjectRole::Admin));
+    }
+    Ok(member.and_then(|role| role.parse().ok()))
+}
+
+/// Refuses unless the caller's role on `project_id` includes `required`: 404 when they may not
+/// see the project at all, 403 when they may but not this.
+pub(crate) async fn require(
+    state: &AppState,
+    caller: Uuid,
+    project_id: Uuid,
+    required: ProjectRole,
+) -> Result<ProjectRole, ApiError> {
+    match role_on(state, caller, project_id).await? {
+        None => Err(ApiError::NotFound),
+        Some(role) if role.includes(required) => Ok(role),
+        Some(_) => Err(ApiError::Forbidden(format!(
+            "this needs the {} role on the project",
+            required.as_str()
+        ))),
+    }
+}
+
+/// The members of `project_id`, by email.
+pub(crate) async fn list(state: &AppState, project_id: Uuid) -> Result<ProjectMembers, ApiError> {
+    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name, m.role FROM project_members m
+         JOIN users u ON u.id = m.user_id
+         WHERE m.project_id = $1 AND m.role IS NOT NULL ORDER BY u.email, u.id",
+    )
+    .bind(project_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(ProjectMembers {
+        members: rows
+            .into_iter()
+            .filter_map(|(user_id, email, name, role)| {
+                Some(MemberView {
+                    user_id,
+                    email,
+                    name,
+                    role: role.parse().ok()?,
+                })
+            })
+            .collect(),
+    })
+}
+
+/// The member's version (the stream sequence of their latest event; 0 when they never were
+/// one), their role if they are one, and the user's email and name; 404 when there is no such
+/// user.
+async fn member_state(
+    state: &AppState,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<(u64, Option<String>, String, String), ApiError> {
+    let row: Option<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT u.email, u.name, m.version, m.role FROM users u
+         LEFT JOIN project_members m ON m.user_id = u.id AND m.project_id = $2
+         WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (email, name, version, role) = row.ok_or(ApiError::NotFound)?;
+    let version = version.map_or(0, |version| u64::try_from(version).unwrap_or(0));
+    Ok((version, role, email, name))
+}
+
+/// Makes `user_id` a member of `project_id` with `role` (or changes their role).
+pub(crate) async fn set(
+    state: &AppState,
+    by: Option<Uuid>,
+    project_id: Uuid,
+    user_id: Uuid,
+    role: ProjectRole,
+) -> Result<MemberView, ApiError> {
+    let (version, _, email, name) = member_state(state, project_id, user_id).await?;
+    state
+        .record(
+            member_subject(project_id, user_id),
+            &AuthEvent::MemberSet {
+                project_id,
+                user_id,
+                role,
+                by,
+                at: OffsetDateTime::now_utc(),
+            },
+            &Uuid::now_v7().to_string(),
+            Some(version),
+        )
+        .await?;
+    Ok(MemberView {
+        user_id,
+        email,
+        name,
+        role,
+    })
+}
+
+/// Ends `user_id`'s membership of `project_id`; 404 when they are not a member.
+pub(crate) async fn remove(
+    state: &AppState,
+    by: Uuid,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
+    let (version, role, _, _) = member_state(state, project_id, user_id).await?;
+    if role.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    state
+        .record(
+            member_subject(project_id, user_id),
+            &AuthEvent::MemberRemoved {
+                project_id,
+                user_id,
+                by: Some(by),
+                at: OffsetDateTime::now_utc(),
+            },
+            &Uuid::now_v7().to_string(),
+            Some(version),
+        )
+        .await
+}
