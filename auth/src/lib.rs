@@ -6,6 +6,7 @@
 //! `projector` and `contract`. Only this file puts handlers on paths.
 
 mod analysts;
+mod annotations;
 pub mod bench;
 mod bootstrap;
 mod config;
@@ -228,6 +229,15 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/admin/projects/{id}/members/{user_id}",
             put(routes::members::set_member).delete(routes::members::remove_member),
+        )
+        .route(
+            "/api/projects/{id}/annotations",
+            get(routes::annotations::list_annotations).post(routes::annotations::create_annotation),
+        )
+        .route(
+            "/api/projects/{id}/annotations/{annotation_id}",
+            put(routes::annotations::update_annotation)
+                .delete(routes::annotations::delete_annotation),
         )
         .with_state(state)
         .merge(plumbing::http::openapi_route(

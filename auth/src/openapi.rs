@@ -1,7 +1,7 @@
 //! Auth's part of the public API description, generated from the handlers' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
-use crate::routes::{account, jwks, keys, members, projects, session, users};
+use crate::routes::{account, annotations, jwks, keys, members, projects, session, users};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -26,9 +26,14 @@ use crate::routes::{account, jwks, keys, members, projects, session, users};
         members::list_members,
         members::set_member,
         members::remove_member,
+        annotations::list_annotations,
+        annotations::create_annotation,
+        annotations::update_annotation,
+        annotations::delete_annotation,
     ),
     tags(
         (name = "auth", description = "Accounts and sessions"),
+        (name = "projects", description = "What a project's members share: its notes"),
         (name = "admin", description = "Users and projects (instance admins), and a project's keys, domains and members (its admins too)"),
     )
 )]

@@ -34,9 +34,12 @@ pub async fn rebuild(
     sqlx::query("SELECT last_sequence FROM projection_state WHERE projection = 'auth' FOR UPDATE")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("TRUNCATE project_members, session_tokens, sessions, write_keys, projects, users")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "TRUNCATE annotations, project_members, session_tokens, sessions, write_keys, projects, \
+         users",
+    )
+    .execute(&mut *tx)
+    .await?;
 
     let mut applied = 0;
     if last > 0 {

@@ -154,7 +154,13 @@ const KEY: &str = "/api/admin/projects/{project_id}/keys/{key_id}";
 /// `PUT`: a project's site domains.
 const DOMAINS: &str = "/api/admin/projects/{project_id}/domains";
 
+/// `GET`, `POST`: a project's notes.
+const ANNOTATIONS: &str = "/api/projects/{project_id}/annotations";
+/// `PUT`, `DELETE`: one note.
+const ANNOTATION: &str = "/api/projects/{project_id}/annotations/{annotation_id}";
+
 const PUT: &[Method] = &[Method::PUT];
+const LIST_CREATE: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
 const MEMBER_METHODS: &[Method] = &[Method::PUT, Method::DELETE];
 
 /// The routing table. Other `/api/` paths are 404; everything else is the web app.
@@ -184,6 +190,9 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Template(KEY),                      DELETE, Auth,  Token(Role::User),     User),
     route(Template(DOMAINS),                  PUT,   Auth,   Token(Role::User),     User),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
+    // What a project's members share: auth checks the caller's role on the project.
+    route(Template(ANNOTATIONS),              LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(ANNOTATION),               MEMBER_METHODS, Auth, Token(Role::User), User),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
     route(Exact("/api/events"),               POST,  Ingest, Token(Role::User),     User),
@@ -297,6 +306,15 @@ mod tests {
             "/api/query/persons/0b1c7a3e-5f43-5b8e-9d0c-2f6a1e4b7c9d",
         ] {
             assert_eq!(rule(path), Some((Query, Token(Role::User))), "{path}");
+        }
+        for path in [
+            format!("/api/projects/{}/annotations", contract::BUILTIN_PROJECT_ID),
+            format!(
+                "/api/projects/{}/annotations/0190a3e2-7c4d-7000-8000-000000000004",
+                contract::BUILTIN_PROJECT_ID
+            ),
+        ] {
+            assert_eq!(rule(&path), Some((Auth, Token(Role::User))), "{path}");
         }
         assert!(rule("/api/nope").is_none(), "an unknown API path is a 404");
         assert!(

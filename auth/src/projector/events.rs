@@ -1,5 +1,5 @@
 //! How each auth event changes the projection tables (users, sessions, projects and write
-//! keys; members in `super::members`), applied inside the projector's or the rebuild's transaction.
+//! keys; members and annotations in their own modules), applied inside the projector's or the rebuild's transaction.
 
 use contract::auth::{AuthEvent, SessionRevokedReason};
 use sqlx::{Postgres, Transaction};
@@ -35,6 +35,9 @@ pub(crate) async fn apply_event(
         }
         AuthEvent::MemberSet { .. } | AuthEvent::MemberRemoved { .. } => {
             super::members::member_changed(tx, sequence, event).await
+        }
+        AuthEvent::AnnotationSet { .. } | AuthEvent::AnnotationDeleted { .. } => {
+            super::annotations::annotation_changed(tx, sequence, event).await
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 pub(crate) use self::events::apply_event;
 
+mod annotations;
 mod events;
 mod members;
 

@@ -2,6 +2,7 @@
 //! calls the domain, and shapes the answer; `lib.rs` puts them on their paths.
 
 pub(crate) mod account;
+pub(crate) mod annotations;
 pub(crate) mod jwks;
 pub(crate) mod keys;
 pub(crate) mod members;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admins;
+mod annotations;
 mod health;
 mod helpers;
 mod login_limits;

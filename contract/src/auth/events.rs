@@ -169,6 +169,26 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<project_id>.annotation.<annotation_id>`: a note written (or
+    /// rewritten) about the moment `marked`.
+    AnnotationSet {
+        project_id: Uuid,
+        annotation_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        marked: OffsetDateTime,
+        content: String,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.annotation.<annotation_id>`: the note deleted.
+    AnnotationDeleted {
+        project_id: Uuid,
+        annotation_id: Uuid,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<project_id>.member.<user_id>`: the user is no longer a member.
     MemberRemoved {
         project_id: Uuid,

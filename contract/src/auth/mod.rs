@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod annotations;
 mod events;
 mod members;
 mod role;
@@ -16,6 +17,9 @@ pub use admin::{
     AdminUserView, CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
     ProjectQuotaView, ProjectSummaries, ProjectSummary, ProjectView, SetDomainsRequest,
     UpdateUserRequest, UserPage, WriteKeyView,
+};
+pub use annotations::{
+    AnnotationList, AnnotationRequest, AnnotationView, MAX_ANNOTATION_CHARS, annotation_subject,
 };
 pub use events::{AuthEvent, SessionRevokedReason};
 pub use members::{MemberView, ProjectMembers, ProjectRole, SetMemberRequest, member_subject};
