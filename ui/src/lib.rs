@@ -5,6 +5,7 @@ mod admin;
 mod analytics;
 mod api;
 mod browser;
+mod busy;
 mod confirm;
 mod dashboard;
 mod format;

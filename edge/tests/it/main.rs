@@ -21,6 +21,7 @@ mod timeouts;
 mod ui;
 mod ui_admin;
 mod ui_analytics;
+mod ui_annotations;
 mod ui_dashboard;
 mod ui_live;
 mod ui_members;

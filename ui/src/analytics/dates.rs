@@ -1,4 +1,5 @@
-//! The date range's presets and the calendar arithmetic they need, on `YYYY-MM-DD` dates.
+//! The date range's presets and the calendar arithmetic they need, on `YYYY-MM-DD` dates, and
+//! instants as RFC 3339 text and as a `datetime-local` input's `YYYY-MM-DDTHH:MM`.
 
 /// The date range: a preset relative to today, or two fixed dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,64 @@ pub(crate) fn add_days(date: &str, days: i64) -> Option<String> {
     Some(format_date(parse_date(date)? + days))
 }
 
+/// Seconds since 1970-01-01 UTC of an RFC 3339 time (`2026-11-02T14:00:00+01:00`, `…Z`, with
+/// or without a fraction of a second, which is dropped).
+pub(crate) fn unix_seconds(text: &str) -> Option<i64> {
+    let (local, offset) = if let Some(local) = text.strip_suffix(['Z', 'z']) {
+        (local, 0)
+    } else {
+        let at = text.len().checked_sub(6)?;
+        let (local, zone) = text.split_at_checked(at)?;
+        let sign = match zone.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (hours, minutes) = zone[1..].split_once(':')?;
+        let minutes = hours.parse::<i64>().ok()? * 60 + minutes.parse::<i64>().ok()?;
+        (local, sign * minutes)
+    };
+    let whole = local.split_once('.').map_or(local, |(whole, _)| whole);
+    let seconds = whole.get(16..).and_then(|s| s.strip_prefix(':'));
+    let seconds = seconds.map_or(Some(0), |s| s.parse::<i64>().ok())?;
+    Some(wall_seconds(whole.get(..16)?)? + seconds - offset * 60)
+}
+
+/// Seconds since 1970-01-01 of a wall-clock time `YYYY-MM-DDTHH:MM` as if it were UTC.
+fn wall_seconds(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let (hours, minutes) = time.split_once(':')?;
+    let (hours, minutes) = (hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?);
+    if time.len() != 5 || !(0..24).contains(&hours) || !(0..60).contains(&minutes) {
+        return None;
+    }
+    Some(parse_date(date)? * 86_400 + hours * 3_600 + minutes * 60)
+}
+
+/// The instant `unix` as the wall clock `offset_minutes` east of UTC shows it, to the minute:
+/// `YYYY-MM-DDTHH:MM`, a `datetime-local` input's value.
+pub(crate) fn wall_clock(unix: i64, offset_minutes: i64) -> String {
+    let local = unix + offset_minutes * 60;
+    let minute = local.rem_euclid(86_400) / 60;
+    format!(
+        "{}T{:02}:{:02}",
+        format_date(local.div_euclid(86_400)),
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// The instant of the wall clock `text` (`YYYY-MM-DDTHH:MM`) `offset_minutes` east of UTC.
+pub(crate) fn from_wall_clock(text: &str, offset_minutes: i64) -> Option<i64> {
+    Some(wall_seconds(text)? - offset_minutes * 60)
+}
+
+/// The instant `unix` as RFC 3339 in UTC: `2026-11-04T12:00:00Z`.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let seconds = unix.rem_euclid(60);
+    format!("{}:{seconds:02}Z", wall_clock(unix - seconds, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +181,22 @@ mod tests {
             Some(("2026-11-30".to_owned(), "2026-11-30".to_owned()))
         );
         assert_eq!(Preset::Custom.days("2026-11-30"), None);
+    }
+
+    #[test]
+    fn instants_read_from_rfc3339_and_the_wall_clock_and_back() {
+        let noon = 1_793_793_600; // 2026-11-04T12:00:00Z
+        assert_eq!(unix_seconds("2026-11-04T12:00:00Z"), Some(noon));
+        assert_eq!(unix_seconds("2026-11-04T13:00:00+01:00"), Some(noon));
+        assert_eq!(unix_seconds("2026-11-04T07:30:00.250-04:30"), Some(noon));
+        assert_eq!(unix_seconds("2026-11-04T12:00Z"), Some(noon));
+        assert_eq!(unix_seconds("2026-11-04T12:00:00"), None, "no zone");
+        assert_eq!(unix_seconds("2026-11-04T25:00:00Z"), None);
+        assert_eq!(unix_seconds("soon"), None);
+        assert_eq!(rfc3339(noon + 5), "2026-11-04T12:00:05Z");
+        assert_eq!(wall_clock(noon, 60), "2026-11-04T13:00");
+        assert_eq!(wall_clock(noon, -13 * 60), "2026-11-03T23:00");
+        assert_eq!(from_wall_clock("2026-11-04T13:00", 60), Some(noon));
+        assert_eq!(from_wall_clock("2026-11-04", 0), None);
     }
 }

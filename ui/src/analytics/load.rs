@@ -22,8 +22,10 @@ pub(crate) struct Loader<T: 'static> {
     pub(crate) state: Signal<Load<T>>,
     /// The call whose answer is awaited or shown.
     wanted: Signal<String>,
-    /// The same call: its path and JSON body, for its answer as CSV.
+    /// The same call: its path and JSON body, for its answer as CSV and to run it again.
     call: Signal<Option<(String, Option<serde_json::Value>)>>,
+    /// Bumped by each call sent: only the answer to the last one is shown.
+    generation: Signal<u64>,
 }
 
 impl<T> Clone for Loader<T> {
@@ -40,6 +42,7 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
             state: create_signal(Load::Idle),
             wanted: create_signal(String::new()),
             call: create_signal(None),
+            generation: create_signal(0),
         }
     }
 
@@ -56,6 +59,7 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
     /// Forgets the answer, so the next call runs even when it is the same.
     pub(crate) fn reset(self) {
         self.wanted.set(String::new());
+        self.generation.update_silent(|g| *g += 1);
         self.state.set(Load::Idle);
     }
 
@@ -68,9 +72,23 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
         if self.wanted.get_clone_untracked() == key && !failed {
             return;
         }
-        self.wanted.set(key.clone());
-        self.call.set(Some((path.clone(), body.clone())));
+        self.wanted.set(key);
+        self.call.set(Some((path, body)));
         self.state.set(Load::Loading);
+        self.refresh(session);
+    }
+
+    /// Sends the call asked for last (again), keeping what is shown until its answer arrives:
+    /// after a change the page made to what the call reads. Only the answer to the call sent
+    /// last is shown.
+    pub(crate) fn refresh(self, session: Session) {
+        let Some((path, body)) = self.call.get_clone_untracked() else {
+            return;
+        };
+        let generation = self.generation.update_silent(|g| {
+            *g += 1;
+            *g
+        });
         if !cfg!(target_arch = "wasm32") {
             return;
         }
@@ -87,7 +105,7 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
                     }
                 })
                 .await;
-            if !self.state.is_alive() || self.wanted.get_clone_untracked() != key {
+            if !self.state.is_alive() || self.generation.get_untracked() != generation {
                 return;
             }
             self.state.set(match outcome {

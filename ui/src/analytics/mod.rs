@@ -4,6 +4,7 @@
 //! view (see [`url`]).
 
 mod acquisition;
+mod annotations;
 mod charts;
 mod dates;
 mod explorer;

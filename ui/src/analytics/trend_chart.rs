@@ -1,16 +1,21 @@
 //! The trends chart, drawn as SVG from Rust: bars (or a line) per series, the previous period
-//! dashed when compared, a tooltip on hover and focus, and a click or Enter on a bar or point
-//! opens the explorer on its bucket.
+//! dashed when compared, a tooltip on hover and focus, a click or Enter on a bar or point
+//! opens the explorer on its bucket, and the project's notes marked at their buckets.
 
 use std::rc::Rc;
 
+use contract::auth::AnnotationView;
 use contract::query::{TrendSeries, TrendsResponse};
 use sycamore::prelude::*;
 
+use super::annotations::when;
 use super::charts::{
     Frame, PALETTE, amount, bucket_label, format_axis, format_number, format_plain, nice_ceiling,
     ticks,
 };
+
+/// The height of the row under the axis labels where the notes' flags stand, in pixels.
+const NOTE_ROW: f64 = 18.0;
 
 /// What the tooltip shows, and where (pixels from the chart's top left).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,16 +47,27 @@ pub(crate) fn series_key(series: &TrendSeries) -> String {
 }
 
 /// The trends chart of `answer` at `width` px: bars (or a line) per series, the previous
-/// period dashed when compared, a tooltip on hover and focus, and `pick` on click or Enter.
+/// period dashed when compared, a tooltip on hover and focus, `pick` on click or Enter, and a
+/// marker per bucket holding any of `notes`.
 pub(crate) fn trend_chart(
     answer: &TrendsResponse,
+    notes: &[AnnotationView],
     line: bool,
     width: f64,
     tip: Signal<Option<Tip>>,
     pick: Rc<dyn Fn(Pick)>,
 ) -> View {
-    let frame = Frame::new(width, if width < 500.0 { 220.0 } else { 280.0 });
     let series = &answer.series;
+    let starts: Vec<&str> = series
+        .first()
+        .map(|s| s.points.iter().map(|p| p.t.as_str()).collect())
+        .unwrap_or_default();
+    let noted = when::by_bucket(&starts, &answer.scope.range.to, notes);
+    let mut frame = Frame::new(width, if width < 500.0 { 220.0 } else { 280.0 });
+    if !noted.is_empty() {
+        frame.height += NOTE_ROW;
+        frame.bottom += NOTE_ROW;
+    }
     let previous = answer.previous_series.as_deref().unwrap_or_default();
     let max = series
         .iter()
@@ -92,6 +108,10 @@ pub(crate) fn trend_chart(
         .flat_map(|(j, s)| (0..s.points.len()).map(move |i| (j, s, i)))
         .map(|(j, s, i)| chart.mark(j, s, i))
         .collect::<Vec<_>>();
+    let markers = noted
+        .iter()
+        .map(|(i, notes)| chart.note_marker(*i, starts[*i], notes))
+        .collect::<Vec<_>>();
 
     let view_box = format!("0 0 {} {}", frame.width, frame.height);
     view! {
@@ -103,6 +123,7 @@ pub(crate) fn trend_chart(
             (dashed)
             (lines)
             (marks)
+            (markers)
         }
     }
 }
@@ -157,9 +178,10 @@ impl Chart<'_> {
             .map(|(i, point)| {
                 let (x, _) = frame.point(i, self.n, 0.0, self.top);
                 let label = bucket_label(&point.t, self.interval);
+                let y = frame.height - frame.bottom + 20.0;
                 view! {
                     text(class="axis-label", "x"=x.to_string(),
-                        "y"=(frame.height - 10.0).to_string(), "text-anchor"="middle") { (label) }
+                        "y"=y.to_string(), "text-anchor"="middle") { (label) }
                 }
             })
             .collect()
@@ -258,5 +280,139 @@ impl Chart<'_> {
                     on:click=move |_| open(), on:keydown=on_key)
             }
         }
+    }
+
+    /// The notes of bucket `i` (starting at `bucket`), all in one marker: a dashed line through
+    /// the plot and a flag under the bucket's label (with their count when there are several),
+    /// which says them on hover and focus, in its title and its accessible label.
+    fn note_marker(&self, i: usize, bucket: &str, notes: &[&AnnotationView]) -> View {
+        let frame = self.frame;
+        let bucket = bucket.to_owned();
+        let (x, _) = frame.point(i, self.n, 0.0, self.top);
+        let flag = frame.height - NOTE_ROW / 2.0 - 2.0;
+        let ids = notes
+            .iter()
+            .map(|note| note.id.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let lines: Vec<String> = notes
+            .iter()
+            .map(|note| {
+                format!(
+                    "{}: {}",
+                    when::label(note.at.unix_timestamp()),
+                    note.content
+                )
+            })
+            .collect();
+        let title = match notes.len() {
+            1 => "Note".to_owned(),
+            n => format!("{n} notes"),
+        };
+        let label = format!("{title}: {}", lines.join("; "));
+        let said = lines.join("\n");
+        let tip = self.tip;
+        let shown = Tip {
+            x,
+            y: flag - 8.0,
+            title,
+            lines,
+        };
+        let show = move || tip.set(Some(shown.clone()));
+        let show_on_focus = show.clone();
+        let (x, top, bottom) = (
+            format!("{x:.1}"),
+            format!("{:.1}", frame.top),
+            format!("{:.1}", frame.height - frame.bottom),
+        );
+        let (x1, x2) = (x.clone(), x.clone());
+        let count = match notes.len() {
+            1 => view! {},
+            n => {
+                let (x, y) = (x.clone(), format!("{:.1}", flag + 3.5));
+                view! {
+                    text(class="annotation-count", "x"=x, "y"=y, "text-anchor"="middle") { (n.to_string()) }
+                }
+            }
+        };
+        view! {
+            g(class="annotation-marker", data-annotation=ids, data-bucket=bucket,
+                tabindex="0", "role"="img",
+                aria-label=label,
+                on:mouseenter=move |_| show(), on:focus=move |_| show_on_focus(),
+                on:mouseleave=move |_| tip.set(None), on:blur=move |_| tip.set(None)) {
+                svg_title { (said) }
+                line(class="annotation-line", "x1"=x1, "x2"=x2, "y1"=top, "y2"=bottom)
+                circle(class="annotation-flag", "cx"=x, "cy"=format!("{flag:.1}"), "r"="6")
+                (count)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer() -> TrendsResponse {
+        let points: Vec<_> = (2..=4)
+            .map(|day| serde_json::json!({ "t": format!("2026-11-0{day}T00:00:00+00:00"), "value": day }))
+            .collect();
+        let answer = serde_json::json!({
+            "project_id": uuid::Uuid::from_u128(1),
+            "timezone": "UTC",
+            "range": { "from": "2026-11-02T00:00:00Z", "to": "2026-11-05T00:00:00Z" },
+            "interval": "day",
+            "series": [{ "label": "All events", "breakdown_value": "", "total": 9, "points": points }],
+        });
+        serde_json::from_value(answer).expect("a trends answer")
+    }
+
+    fn note(n: u128, at: &str, content: &str) -> AnnotationView {
+        let note = serde_json::json!({
+            "id": uuid::Uuid::from_u128(n), "project_id": uuid::Uuid::from_u128(1), "at": at,
+            "content": content, "created_by": "ada@example.com", "updated_at": at,
+        });
+        serde_json::from_value(note).expect("a note")
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn notes_in_one_bucket_share_one_marker_saying_them_all() {
+        let notes = [
+            note(7, "2026-11-03T09:00:00Z", "Launched pricing"),
+            note(8, "2026-11-03T18:30:00Z", "Newsletter sent"),
+            note(9, "2026-11-09T10:00:00Z", "After the range"),
+        ];
+        let html = sycamore::web::render_to_string(move || {
+            let tip = create_signal(None);
+            trend_chart(&answer(), &notes, false, 800.0, tip, Rc::new(|_| {}))
+        });
+        let (seven, eight) = (uuid::Uuid::from_u128(7), uuid::Uuid::from_u128(8));
+        assert_eq!(
+            html.matches("class=\"annotation-marker\"").count(),
+            1,
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("data-annotation=\"{seven} {eight}\"")),
+            "{html}"
+        );
+        assert!(
+            html.contains(">Nov 3, 09:00: Launched pricing\nNov 3, 18:30: Newsletter sent</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("aria-label=\"2 notes: Nov 3, 09:00: Launched pricing; Nov 3, 18:30: Newsletter sent\""),
+            "{html}"
+        );
+        assert!(!html.contains("After the range"), "{html}");
+        // The marker stands at the middle of the second of three buckets.
+        let (x, _) = Frame::new(800.0, 280.0).point(1, 3, 0.0, 1.0);
+        assert!(html.contains(&format!("cx=\"{x:.1}\"")), "{html}");
+        assert!(
+            html.contains("data-bucket=\"2026-11-03T00:00:00+00:00\" tabindex"),
+            "{html}"
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The trends card of the overview tab: the chart's controls (event, measure, interval,
-//! breakdown, comparison, bars or line), the chart with its legend and tooltip.
+//! breakdown, comparison, bars or line), the chart with its legend and tooltip, and the
+//! project's notes for the range, marked on the chart and listed under it.
 
 use std::rc::Rc;
 
 use contract::query::{TrendSeries, TrendsResponse};
 use sycamore::prelude::*;
 
+use super::annotations::{Notes, NotesSection};
 use super::charts;
 use super::load::{Load, Loader};
 use super::page::{Page, all_dimensions, event_options, target_value};
@@ -15,7 +17,9 @@ use super::url::{self, Tab, ViewState};
 #[component(inline_props)]
 pub(crate) fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
     let tip = create_signal(None::<Tip>);
-    let session = use_context::<Page>().session;
+    let page = use_context::<Page>();
+    let session = page.session;
+    let notes = Notes::follow(page, trends);
     view! {
         div(class="card trends") {
             div(class="trends-head") {
@@ -25,10 +29,11 @@ pub(crate) fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
             }
             TrendControls {}
             div(class="chart-wrap") {
-                TrendsChart(trends=trends, tip=tip)
+                TrendsChart(trends=trends, notes=notes, tip=tip)
                 ChartTooltip(tip=tip)
             }
             p(class="hint") { "Click a bar or point (or press Enter on it) to see its events." }
+            NotesSection(notes=notes)
         }
     }
 }
@@ -157,9 +162,10 @@ fn open_bucket(view: Signal<ViewState>, tip: Signal<Option<Tip>>) -> Rc<dyn Fn(P
     })
 }
 
-/// The chart as the answer allows: loading, the error, or the chart and its legend.
+/// The chart as the answer allows: loading, the error, or the chart (with the notes' markers)
+/// and its legend.
 #[component(inline_props)]
-fn TrendsChart(trends: Loader<TrendsResponse>, tip: Signal<Option<Tip>>) -> View {
+fn TrendsChart(trends: Loader<TrendsResponse>, notes: Notes, tip: Signal<Option<Tip>>) -> View {
     let page = use_context::<Page>();
     let view = page.view;
     let pick = open_bucket(view, tip);
@@ -168,6 +174,10 @@ fn TrendsChart(trends: Loader<TrendsResponse>, tip: Signal<Option<Tip>>) -> View
         let line = view.with(|v| v.line);
         let pick = Rc::clone(&pick);
         let answer = trends.state.get_clone();
+        let marked = notes.list.state.with(|state| match state {
+            Load::Ready(list) => list.annotations.clone(),
+            _ => Vec::new(),
+        });
         match answer {
             Load::Idle => view! {},
             Load::Loading => view! { p(class="status", role="status") { "Loading the trends…" } },
@@ -178,7 +188,7 @@ fn TrendsChart(trends: Loader<TrendsResponse>, tip: Signal<Option<Tip>>) -> View
                     .iter()
                     .all(|s| s.points.iter().all(|p| charts::amount(p.value) == 0.0));
                 let legend = legend(&answer);
-                let drawn = trend_chart(&answer, line, width, tip, pick);
+                let drawn = trend_chart(&answer, &marked, line, width, tip, pick);
                 let note = empty.then(|| {
                     view! {
                         p(class="status empty", role="status") { "No events in this range." }

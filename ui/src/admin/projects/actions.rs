@@ -8,9 +8,9 @@ use contract::auth::{ProjectDomains, SetDomainsRequest, WriteKeyView};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::busy::Busy;
 use super::state::Projects;
 use crate::api::{self, ApiError};
+use crate::busy::Busy;
 use crate::confirm::{Ask, Confirm};
 
 /// The card of project `id`: its calls, whether one runs and how the last one failed.

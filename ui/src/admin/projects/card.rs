@@ -5,11 +5,11 @@ use contract::auth::ProjectView;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::busy::Busy;
 use super::actions::CardActions;
 use super::keys::WriteKeys;
 use super::members::{Directory, MembersSection};
 use super::state::Projects;
+use crate::busy::Busy;
 use crate::confirm::Confirm;
 use crate::format::date_label;
 use crate::session::Session;

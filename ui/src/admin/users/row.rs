@@ -8,9 +8,9 @@ use contract::auth::{AdminUserView, Role, UpdateUserRequest};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::busy::Busy;
 use super::state::Users;
 use crate::api::{self, ApiError};
+use crate::busy::Busy;
 use crate::confirm::{Ask, Confirm};
 use crate::format::{ago_label, date_label};
 use crate::pages::role_label;

@@ -5,11 +5,11 @@ use contract::auth::{MemberView, ProjectRole, SetMemberRequest};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::super::busy::Busy;
 use super::roles::{ROLES, role_label};
 use super::state::{Directory, Members, candidates};
 use crate::api;
 use crate::browser::target_value;
+use crate::busy::Busy;
 use crate::session::Session;
 
 /// The form's choices and its call.

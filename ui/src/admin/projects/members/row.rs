@@ -7,11 +7,11 @@ use contract::auth::{MemberView, ProjectRole, SetMemberRequest};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
-use super::super::super::busy::Busy;
 use super::roles::{ROLES, role_label};
 use super::state::Members;
 use crate::api::{self, ApiError};
 use crate::browser::target_value;
+use crate::busy::Busy;
 use crate::session::Session;
 
 /// One row's member as the list holds it now, and the row's calls.

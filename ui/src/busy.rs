@@ -1,5 +1,6 @@
-//! The calls of one row or card of the admin panel, made one at a time: it is busy while one
-//! runs (its buttons disabled, "Saving…" shown) and shows the last one's failure.
+//! The calls of one row, card or form (of the admin panel, or a note under the trends chart),
+//! made one at a time: it is busy while one runs (its buttons disabled, "Saving…" shown) and
+//! shows the last one's failure.
 
 use std::future::Future;
 
