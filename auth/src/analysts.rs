@@ -37,10 +37,17 @@ pub(crate) async fn migrate(state: &AppState) -> anyhow::Result<()> {
         .await?;
     for (user_id, version) in analysts {
         for &project_id in &projects {
-            if members::role_on(state, user_id, project_id)
-                .await?
-                .is_none()
-            {
+            // Read here, not with `members::role_on`, which refuses a disabled user: a disabled
+            // analyst becomes a member too, as they would have stayed an analyst.
+            let member: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM project_members
+                 WHERE project_id = $1 AND user_id = $2 AND role IS NOT NULL",
+            )
+            .bind(project_id)
+            .bind(user_id)
+            .fetch_optional(&state.pool)
+            .await?;
+            if member.is_none() {
                 members::set(state, None, project_id, user_id, ProjectRole::Analyst).await?;
             }
         }

@@ -192,6 +192,20 @@ pub(crate) async fn set_domains(
             domains.push(normalised);
         }
     }
+    // A domain names one project: another project's admin may not take it (its Plausible
+    // events would go to them).
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT d FROM projects, unnest(domains) AS d WHERE id <> $1 AND d = ANY($2) LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(&domains)
+    .fetch_optional(&state.pool)
+    .await?;
+    if let Some(domain) = taken {
+        return Err(ApiError::Conflict(format!(
+            "domains: {domain} belongs to another project"
+        )));
+    }
     state
         .record(
             contract::auth::project_subject(project_id),

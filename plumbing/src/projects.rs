@@ -59,8 +59,9 @@ impl Keys {
                     .map(|domain| domain.trim().trim_end_matches('.').to_ascii_lowercase())
                     .filter(|domain| !domain.is_empty())
                     .collect();
+                // The first project to list a domain keeps it (auth refuses a second).
                 for domain in &domains {
-                    self.domains.insert(domain.clone(), project_id);
+                    self.domains.entry(domain.clone()).or_insert(project_id);
                 }
                 self.sites.insert(project_id, domains);
             }

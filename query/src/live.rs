@@ -65,22 +65,6 @@ fn instant_of(exp: i64) -> tokio::time::Instant {
     tokio::time::Instant::now() + exp.saturating_sub(now)
 }
 
-/// Whether an auth event on the caller's subject withdraws their access to the feed of
-/// `project`: disabled or erased, or a new global role with which they may not read it.
-fn ends_access(payload: &[u8], projects: &Projects, caller: &Claims, project: Uuid) -> bool {
-    match serde_json::from_slice::<AuthEvent>(payload) {
-        Ok(AuthEvent::UserDisabled { .. } | AuthEvent::UserErased { .. }) => true,
-        Ok(AuthEvent::RoleChanged { role, .. }) => {
-            let caller = Claims {
-                role,
-                ..caller.clone()
-            };
-            !may_read(projects, &caller, project)
-        }
-        _ => false,
-    }
-}
-
 /// An open feed; [`Feed::next`] waits for its next message.
 pub(crate) struct Feed {
     subscription: async_nats::Subscriber,
@@ -122,6 +106,12 @@ impl Feed {
             .subscribe(contract::auth::user_subject(caller.sub))
             .await
             .map_err(|err| Error::Unavailable(err.to_string()))?;
+        // Watching the members from here on: a removal between the caller's check and now
+        // would otherwise go unseen.
+        let member_changes = projects.member_changes();
+        if !may_read(projects, caller, project) {
+            return Err(Error::NotFound("no such project".to_owned()));
+        }
         let mut ticker = tokio::time::interval(ACTIVE_USERS_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Ok(Self {
@@ -129,7 +119,7 @@ impl Feed {
             account,
             caller: caller.clone(),
             projects: projects.clone(),
-            member_changes: projects.member_changes(),
+            member_changes,
             expiry: Box::pin(tokio::time::sleep_until(instant_of(caller.exp))),
             ended: false,
             ticker,
@@ -155,7 +145,7 @@ impl Feed {
             tokio::select! {
                 () = &mut self.expiry => return Some(self.end(LiveEndReason::TokenExpired)),
                 change = self.account.next() => {
-                    if ends_access(&change?.payload, &self.projects, &self.caller, self.project) {
+                    if self.ends_access(&change?.payload) {
                         return Some(self.end(LiveEndReason::AccessRevoked));
                     }
                 }
@@ -173,6 +163,20 @@ impl Feed {
                 }
                 _ = self.ticker.tick() => return Some(self.active_users().await),
             }
+        }
+    }
+
+    /// Whether an auth event on the caller's subject withdraws their access to the feed:
+    /// disabled or erased, or a new global role (kept for later checks) with which they may not
+    /// read the project.
+    fn ends_access(&mut self, payload: &[u8]) -> bool {
+        match serde_json::from_slice::<AuthEvent>(payload) {
+            Ok(AuthEvent::UserDisabled { .. } | AuthEvent::UserErased { .. }) => true,
+            Ok(AuthEvent::RoleChanged { role, .. }) => {
+                self.caller.role = role;
+                !may_read(&self.projects, &self.caller, self.project)
+            }
+            _ => false,
         }
     }
 

@@ -73,11 +73,22 @@ pub(crate) async fn insert(
             insert_month(clickhouse, month.into_iter()).await?;
         }
     }
-    if let Err(err) = mark_days_changed(clickhouse, rows).await {
-        tracing::warn!(error = %err, "cannot move the change counters of the days just written");
+    // Tried a few times: a day whose counter never moved keeps its sessions of before this
+    // insert in a reader's cache until the day next changes.
+    for attempt in 1..=MARK_ATTEMPTS {
+        match mark_days_changed(clickhouse, rows).await {
+            Ok(()) => break,
+            Err(err) if attempt == MARK_ATTEMPTS => {
+                tracing::warn!(error = %err, "cannot move the change counters of the days just written");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+        }
     }
     Ok(())
 }
+
+/// Tries at moving the day counters after an insert.
+const MARK_ATTEMPTS: u64 = 5;
 
 /// One change of one day of a project, for `event_days` (`crate::schema::event_days`).
 #[derive(Debug, clickhouse::Row, Serialize)]

@@ -30,22 +30,50 @@ async fn a_global_analyst_becomes_an_analyst_member_of_every_project_and_a_rebui
     let (_, user) = auth.register("ada@example.com").await;
     let ada: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
 
-    // As an earlier release made Ada an analyst: a role change on her subject.
+    let (_, user) = auth.register("bo@example.com").await;
+    let bo: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
+
+    // As an earlier release made Ada and Bo analysts (and then disabled Bo): role changes on
+    // their subjects.
     let js = auth.js().await;
-    let event = AuthEvent::RoleChanged {
-        user_id: ada,
-        role: Role::Analyst,
-        by: None,
-        at: time::OffsetDateTime::now_utc(),
-    };
-    js.publish(
-        contract::auth::user_subject(ada),
-        serde_json::to_vec(&event).expect("json").into(),
-    )
-    .await
-    .expect("published")
-    .await
-    .expect("stored");
+    let now = time::OffsetDateTime::now_utc();
+    for (user_id, event) in [
+        (
+            ada,
+            AuthEvent::RoleChanged {
+                user_id: ada,
+                role: Role::Analyst,
+                by: None,
+                at: now,
+            },
+        ),
+        (
+            bo,
+            AuthEvent::RoleChanged {
+                user_id: bo,
+                role: Role::Analyst,
+                by: None,
+                at: now,
+            },
+        ),
+        (
+            bo,
+            AuthEvent::UserDisabled {
+                user_id: bo,
+                by: None,
+                at: now,
+            },
+        ),
+    ] {
+        js.publish(
+            contract::auth::user_subject(user_id),
+            serde_json::to_vec(&event).expect("json").into(),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("stored");
+    }
     let pool = auth.pool();
     devstack::wait::until_async(
         "Ada an analyst",
@@ -74,6 +102,19 @@ async fn a_global_analyst_becomes_an_analyst_member_of_every_project_and_a_rebui
     assert_eq!(
         auth.sql(&format!("SELECT role FROM users WHERE id = '{ada}'")),
         "user"
+    );
+    // A disabled analyst is converted too, and stays disabled.
+    assert_eq!(
+        auth.sql(&format!(
+            "SELECT role || ' ' || disabled FROM users WHERE id = '{bo}'"
+        )),
+        "user true"
+    );
+    assert_eq!(
+        auth.sql(&format!(
+            "SELECT count(*) FROM project_members WHERE user_id = '{bo}'"
+        )),
+        "3"
     );
     // A restarted auth signs with keys of its own: both sign in again.
     let admin = auth.admin_token("root@example.com").await;
@@ -128,7 +169,10 @@ async fn a_global_analyst_becomes_an_analyst_member_of_every_project_and_a_rebui
         .await;
     assert_eq!(
         members,
-        json!({ "members": [{ "user_id": ada, "email": "ada@example.com", "name": "Ada", "role": "viewer" }] })
+        json!({ "members": [
+            { "user_id": ada, "email": "ada@example.com", "name": "Ada", "role": "viewer" },
+            { "user_id": bo, "email": "bo@example.com", "name": "Ada", "role": "analyst" },
+        ] })
     );
     // Back on the blog as an admin of it: she manages its members, not the shop's.
     let (status, _) = auth

@@ -96,6 +96,31 @@ async fn projects_get_write_keys_that_can_be_added_and_revoked() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Another project may not take a domain this one lists: its Plausible events would go there.
+    let (_, other) = auth
+        .call(
+            reqwest::Method::POST,
+            "/api/admin/projects",
+            &admin,
+            Some(json!({ "name": "Other" })),
+        )
+        .await;
+    let other = other["id"].as_str().expect("id").to_owned();
+    let (status, body) = auth
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/projects/{other}/domains"),
+            &admin,
+            Some(json!({ "domains": ["other.example", "WWW.shop.example"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("www.shop.example")),
+        "{body}"
+    );
 
     let (status, body) = auth
         .call(

@@ -261,7 +261,7 @@ fn person_fields(person: &PersonView) -> Vec<String> {
     let properties = serde_json::to_string(&person.properties).unwrap_or_default();
     [
         person.id.to_string().as_str(),
-        &person.distinct_ids.join(" "),
+        &serde_json::to_string(&person.distinct_ids).unwrap_or_default(),
         person.first_seen.as_deref().unwrap_or_default(),
         person.last_seen.as_deref().unwrap_or_default(),
         &properties,
