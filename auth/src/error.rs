@@ -27,6 +27,9 @@ pub(crate) enum ApiError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// A 404 that says why (an invite link used, withdrawn or expired).
+    #[error("{0}")]
+    NotFoundBecause(String),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -50,7 +53,9 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound | ApiError::NotFoundBecause(_) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "dependency unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

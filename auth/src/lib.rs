@@ -13,6 +13,7 @@ mod config;
 pub mod email;
 mod error;
 mod extract;
+mod invites;
 mod keys;
 mod last_admin;
 pub mod limits;
@@ -229,6 +230,18 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/admin/projects/{id}/members/{user_id}",
             put(routes::members::set_member).delete(routes::members::remove_member),
+        )
+        .route(
+            "/api/admin/projects/{id}/invites",
+            get(routes::invites::list_invites).post(routes::invites::create_invite),
+        )
+        .route(
+            "/api/admin/projects/{id}/invites/{invite_id}",
+            delete(routes::invites::revoke_invite),
+        )
+        .route(
+            "/api/auth/invites/accept",
+            post(routes::invites::accept_invite),
         )
         .route(
             "/api/projects/{id}/annotations",

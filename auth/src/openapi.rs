@@ -1,7 +1,7 @@
 //! Auth's part of the public API description, generated from the handlers' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
-use crate::routes::{account, annotations, jwks, keys, members, projects, session, users};
+use crate::routes::{account, annotations, invites, jwks, keys, members, projects, session, users};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -30,6 +30,10 @@ use crate::routes::{account, annotations, jwks, keys, members, projects, session
         annotations::create_annotation,
         annotations::update_annotation,
         annotations::delete_annotation,
+        invites::list_invites,
+        invites::create_invite,
+        invites::revoke_invite,
+        invites::accept_invite,
     ),
     tags(
         (name = "auth", description = "Accounts and sessions"),

@@ -154,6 +154,10 @@ const KEY: &str = "/api/admin/projects/{project_id}/keys/{key_id}";
 /// `PUT`: a project's site domains.
 const DOMAINS: &str = "/api/admin/projects/{project_id}/domains";
 
+/// `GET`, `POST`: a project's pending invites, a new one.
+const INVITES: &str = "/api/admin/projects/{project_id}/invites";
+/// `DELETE`: an invite withdrawn.
+const INVITE: &str = "/api/admin/projects/{project_id}/invites/{invite_id}";
 /// `GET`, `POST`: a project's notes.
 const ANNOTATIONS: &str = "/api/projects/{project_id}/annotations";
 /// `PUT`, `DELETE`: one note.
@@ -176,6 +180,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),
     // The projects a user may read (auth lists their memberships).
     route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::User),     User),
+    // The invited person, signed in, uses their invite.
+    route(Exact("/api/auth/invites/accept"),  POST,  Auth,   Token(Role::User),     User),
     // The system status, gathered by edge itself; then the rest of administration.
     route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
     // A tracked person's erasure and the export of their data: query, which reads ClickHouse
@@ -189,6 +195,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Template(KEYS),                     POST,  Auth,   Token(Role::User),     User),
     route(Template(KEY),                      DELETE, Auth,  Token(Role::User),     User),
     route(Template(DOMAINS),                  PUT,   Auth,   Token(Role::User),     User),
+    route(Template(INVITES),                  LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(INVITE),                   DELETE, Auth,  Token(Role::User),     User),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
     // What a project's members share: auth checks the caller's role on the project.
     route(Template(ANNOTATIONS),              LIST_CREATE, Auth, Token(Role::User), User),
@@ -286,6 +294,8 @@ mod tests {
             format!("{project}/domains"),
             format!("{project}/members"),
             format!("{project}/members/0190a3e2-7c4d-7000-8000-000000000003"),
+            format!("{project}/invites"),
+            format!("{project}/invites/0190a3e2-7c4d-7000-8000-000000000005"),
         ] {
             assert_eq!(rule(&path), Some((Auth, Token(Role::User))), "{path}");
         }

@@ -39,6 +39,11 @@ pub(crate) async fn apply_event(
         AuthEvent::AnnotationSet { .. } | AuthEvent::AnnotationDeleted { .. } => {
             super::annotations::annotation_changed(tx, sequence, event).await
         }
+        AuthEvent::InviteCreated { .. }
+        | AuthEvent::InviteAccepted { .. }
+        | AuthEvent::InviteRevoked { .. } => {
+            super::invites::invite_changed(tx, sequence, event).await
+        }
     }
 }
 

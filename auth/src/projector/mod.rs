@@ -16,6 +16,7 @@ pub(crate) use self::events::apply_event;
 
 mod annotations;
 mod events;
+mod invites;
 mod members;
 
 /// Name of this projection in `projection_state`.

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod annotations;
+pub(crate) mod invites;
 pub(crate) mod jwks;
 pub(crate) mod keys;
 pub(crate) mod members;

@@ -248,6 +248,7 @@ impl TestAuth {
             "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
             "SELECT project_id, user_id, role, version FROM project_members ORDER BY project_id, user_id",
             "SELECT id, project_id, marked, content, created_by, created_at, updated_at, version FROM annotations ORDER BY id",
+            "SELECT id, project_id, email, role, token_hash, expires_at, created_by, created_at, state, version FROM invites ORDER BY id",
             "SELECT last_sequence FROM projection_state",
         ]
         .iter()

@@ -6,6 +6,7 @@ mod admins;
 mod annotations;
 mod health;
 mod helpers;
+mod invites;
 mod login_limits;
 mod members;
 mod outage;

@@ -189,6 +189,37 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<project_id>.invite.<invite_id>`: `email` invited with `role`; the
+    /// link's token is kept as its SHA-256 (hex).
+    InviteCreated {
+        project_id: Uuid,
+        invite_id: Uuid,
+        email: String,
+        role: super::members::ProjectRole,
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.invite.<invite_id>`: the invite used by `user_id` (who
+    /// became a member by a `MemberSet` after it).
+    InviteAccepted {
+        project_id: Uuid,
+        invite_id: Uuid,
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.invite.<invite_id>`: the invite withdrawn.
+    InviteRevoked {
+        project_id: Uuid,
+        invite_id: Uuid,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<project_id>.member.<user_id>`: the user is no longer a member.
     MemberRemoved {
         project_id: Uuid,

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod annotations;
 mod events;
+mod invites;
 mod members;
 mod role;
 mod subjects;
@@ -22,6 +23,10 @@ pub use annotations::{
     AnnotationList, AnnotationRequest, AnnotationView, MAX_ANNOTATION_CHARS, annotation_subject,
 };
 pub use events::{AuthEvent, SessionRevokedReason};
+pub use invites::{
+    AcceptInviteRequest, AcceptedInvite, CreateInviteRequest, CreatedInvite, INVITE_DAYS,
+    InviteList, InviteView, MAX_INVITE_DAYS, invite_subject,
+};
 pub use members::{MemberView, ProjectMembers, ProjectRole, SetMemberRequest, member_subject};
 pub use role::Role;
 pub use subjects::{
