@@ -1,5 +1,6 @@
 //! How each auth event changes the projection tables (users, sessions, projects and write
-//! keys; members and annotations in their own modules), applied inside the projector's or the rebuild's transaction.
+//! keys; a project's members, notes and invites in `super::shared`), applied inside the
+//! projector's or the rebuild's transaction.
 
 use contract::auth::{AuthEvent, SessionRevokedReason};
 use sqlx::{Postgres, Transaction};
@@ -33,17 +34,13 @@ pub(crate) async fn apply_event(
         AuthEvent::WriteKeyIssued { .. } | AuthEvent::WriteKeyRevoked { .. } => {
             write_key_changed(tx, sequence, event).await
         }
-        AuthEvent::MemberSet { .. } | AuthEvent::MemberRemoved { .. } => {
-            super::members::member_changed(tx, sequence, event).await
-        }
-        AuthEvent::AnnotationSet { .. } | AuthEvent::AnnotationDeleted { .. } => {
-            super::annotations::annotation_changed(tx, sequence, event).await
-        }
-        AuthEvent::InviteCreated { .. }
+        AuthEvent::MemberSet { .. }
+        | AuthEvent::MemberRemoved { .. }
+        | AuthEvent::AnnotationSet { .. }
+        | AuthEvent::AnnotationDeleted { .. }
+        | AuthEvent::InviteCreated { .. }
         | AuthEvent::InviteAccepted { .. }
-        | AuthEvent::InviteRevoked { .. } => {
-            super::invites::invite_changed(tx, sequence, event).await
-        }
+        | AuthEvent::InviteRevoked { .. } => super::shared::changed(tx, sequence, event).await,
     }
 }
 

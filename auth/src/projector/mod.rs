@@ -18,6 +18,7 @@ mod annotations;
 mod events;
 mod invites;
 mod members;
+mod shared;
 
 /// Name of this projection in `projection_state`.
 const PROJECTION: &str = "auth";
