@@ -9,6 +9,7 @@ mod busy;
 mod confirm;
 mod dashboard;
 mod format;
+mod invite;
 mod pages;
 mod route;
 mod session;
@@ -77,6 +78,7 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             pages::restricted(Route::Analytics, analytics::AnalyticsPage)
         }
         (Phase::SignedIn, Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
+        (Phase::SignedIn, Route::Invite) => view! { invite::InvitePage {} },
     };
     view! {
         div(class="shell") {

@@ -6,6 +6,7 @@ use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 
 use crate::api::{self, Action};
+use crate::invite::invite_note;
 use crate::route::{Link, Route};
 use crate::session::Session;
 
@@ -114,6 +115,7 @@ pub(crate) fn LoginPage() -> View {
     view! {
         section(class="card auth-card", aria-labelledby="page-title") {
             h2(id="page-title") { "Sign in" }
+            (invite_note())
             (move || session.notice().map(|notice| view! {
                 p(id="session-notice", class="notice", role="status") { (notice) }
             }))
@@ -164,6 +166,7 @@ pub(crate) fn RegisterPage() -> View {
     view! {
         section(class="card auth-card", aria-labelledby="page-title") {
             h2(id="page-title") { "Create an account" }
+            (invite_note())
             form(id="register-form", on:submit=submit, aria-busy=move || form.busy.get().to_string()) {
                 div(class="field") {
                     label(r#for="register-name") { "Name " span(class="optional") { "(optional)" } }

@@ -15,6 +15,8 @@ pub(crate) enum Route {
     Dashboard,
     Analytics,
     Admin,
+    /// `/invite/<token>`: accepting an invite to a project; the token is the router's.
+    Invite,
     NotFound,
 }
 
@@ -33,6 +35,7 @@ impl Route {
             "/dashboard" => Route::Dashboard,
             "/analytics" => Route::Analytics,
             "/admin" => Route::Admin,
+            _ if invite_token(path).is_some() => Route::Invite,
             _ => Route::NotFound,
         }
     }
@@ -45,6 +48,8 @@ impl Route {
             Route::Dashboard => "/dashboard",
             Route::Analytics => "/analytics",
             Route::Admin => "/admin",
+            // With its token: see `Router::url`.
+            Route::Invite => "/invite",
             // Only reached by a path nobody links to; home is where its link leads.
             Route::NotFound => "/",
         }
@@ -64,12 +69,23 @@ impl Route {
     }
 }
 
+/// The token of an invite link's path, `/invite/<token>` (a trailing slash allowed).
+pub(crate) fn invite_token(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let token = path.strip_prefix("/invite/")?;
+    let token = token.strip_suffix('/').unwrap_or(token);
+    (!token.is_empty() && !token.contains('/')).then(|| token.to_owned())
+}
+
 /// The current page, shared through the context.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Router {
     current: Signal<Route>,
     /// The page a signed-out visitor asked for, opened once they sign in.
     intended: Signal<Option<Route>>,
+    /// The token of the invite link opened last: kept while the visitor signs in or registers,
+    /// so they come back to the same link.
+    invite: Signal<Option<String>>,
 }
 
 impl Router {
@@ -78,6 +94,7 @@ impl Router {
         let router = Self {
             current: create_signal(initial),
             intended: create_signal(None),
+            invite: create_signal(invite_token(&location_path())),
         };
         if cfg!(target_arch = "wasm32") {
             router.follow_history();
@@ -90,10 +107,28 @@ impl Router {
         self.current.get()
     }
 
+    /// The page a signed-out visitor asked for (tracked).
+    pub(crate) fn intended(self) -> Option<Route> {
+        self.intended.get()
+    }
+
+    /// The token of the invite link being accepted (tracked).
+    pub(crate) fn invite(self) -> Option<String> {
+        self.invite.get_clone()
+    }
+
+    /// The path of `route`: an invite's with its token.
+    fn url(self, route: Route) -> String {
+        match (route, self.invite.get_clone_untracked()) {
+            (Route::Invite, Some(token)) => format!("/invite/{token}"),
+            _ => route.path().to_owned(),
+        }
+    }
+
     /// Opens `route` as a new history entry.
     pub(crate) fn navigate(self, route: Route) {
         if self.current.get_untracked() != route {
-            history(route, false);
+            history(&self.url(route), false);
             self.current.set(route);
         }
     }
@@ -102,7 +137,7 @@ impl Router {
     /// skip.
     pub(crate) fn redirect(self, route: Route) {
         if self.current.get_untracked() != route {
-            history(route, true);
+            history(&self.url(route), true);
             self.current.set(route);
         }
     }
@@ -128,9 +163,15 @@ impl Router {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let current = self.current;
+        let Router {
+            current, invite, ..
+        } = self;
         let on_pop = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-            current.set(Route::parse(&location_path()));
+            let path = location_path();
+            if let Some(token) = invite_token(&path) {
+                invite.set(Some(token));
+            }
+            current.set(Route::parse(&path));
         });
         let _ =
             window.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
@@ -159,8 +200,8 @@ pub(crate) fn location_search() -> String {
         .unwrap_or_default()
 }
 
-/// Puts `route` in the address bar (only in a browser).
-fn history(route: Route, replace: bool) {
+/// Puts `path` in the address bar (only in a browser).
+fn history(path: &str, replace: bool) {
     if !cfg!(target_arch = "wasm32") {
         return;
     }
@@ -169,9 +210,9 @@ fn history(route: Route, replace: bool) {
     };
     let state = wasm_bindgen::JsValue::NULL;
     let _ = if replace {
-        history.replace_state_with_url(&state, "", Some(route.path()))
+        history.replace_state_with_url(&state, "", Some(path))
     } else {
-        history.push_state_with_url(&state, "", Some(route.path()))
+        history.push_state_with_url(&state, "", Some(path))
     };
 }
 
@@ -226,6 +267,17 @@ mod tests {
         assert_eq!(Route::parse("/login?next=x#top"), Route::Login);
         assert_eq!(Route::parse("/analytics/trends"), Route::NotFound);
         assert_eq!(Route::parse(""), Route::Home);
+    }
+
+    #[test]
+    fn an_invite_link_keeps_its_token() {
+        assert_eq!(Route::parse("/invite/abc_D-9"), Route::Invite);
+        assert_eq!(invite_token("/invite/abc_D-9/"), Some("abc_D-9".to_owned()));
+        assert_eq!(invite_token("/invite/abc?x=1"), Some("abc".to_owned()));
+        for path in ["/invite", "/invite/", "/invite/a/b", "/invites/abc"] {
+            assert_eq!(invite_token(path), None, "{path}");
+            assert_eq!(Route::parse(path), Route::NotFound, "{path}");
+        }
     }
 
     #[test]

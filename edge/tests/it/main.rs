@@ -23,6 +23,7 @@ mod ui_admin;
 mod ui_analytics;
 mod ui_annotations;
 mod ui_dashboard;
+mod ui_invites;
 mod ui_live;
 mod ui_members;
 mod ui_persons;

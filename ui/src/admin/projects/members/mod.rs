@@ -1,8 +1,10 @@
 //! A project card's members section: who may read or manage the project and with which role,
 //! a role select and a remove button per member, and the form that adds one. It is folded
-//! until opened, and reads the members (and the users to offer) each time it is opened.
+//! until opened, and reads the members (and the users to offer) each time it is opened. Under
+//! them, the invites: a link for someone who may not have an account yet.
 
 mod add;
+mod invites;
 mod roles;
 mod row;
 mod state;
@@ -11,6 +13,7 @@ use sycamore::prelude::*;
 use uuid::Uuid;
 
 use self::add::AddMember;
+use self::invites::{Invites, InvitesSection};
 use self::row::MemberRow;
 pub(crate) use self::state::Directory;
 use self::state::Members;
@@ -20,6 +23,7 @@ use crate::session::Session;
 pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) -> View {
     let session = use_context::<Session>();
     let members = Members::new(project);
+    let invites = Invites::new(project);
     let opened = move |event: web_sys::Event| {
         let open = event
             .target()
@@ -28,6 +32,7 @@ pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) 
         if open {
             members.load(session);
             directory.load(session);
+            invites.load(session);
         }
     };
     let section_id = format!("members-{project}");
@@ -48,6 +53,7 @@ pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) 
             }))
             MembersTable(members=members, name=name)
             AddMember(members=members, directory=directory)
+            InvitesSection(invites=invites)
         }
     }
 }
@@ -128,6 +134,10 @@ mod tests {
                 "{id} labelled: {html}"
             );
             assert!(html.contains(&format!("add-member-{field}")), "{html}");
+        }
+        assert!(html.contains(&format!("id=\"invite-{project}\"")), "{html}");
+        for class in ["invite-email", "invite-role", "invite-send"] {
+            assert!(html.contains(class), "{class}: {html}");
         }
         assert!(html.contains("Loading users…"), "{html}");
         assert!(!html.contains("open="), "folded until opened: {html}");
