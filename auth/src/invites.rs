@@ -185,6 +185,16 @@ pub(crate) async fn accept(
         }
         Some(_) => {}
     }
+    // The membership first: an acceptance that then fails leaves the invite pending for the
+    // same person to use again, where the other order could spend the link and grant nothing.
+    let held = members::role_on(state, caller, project_id).await?;
+    let role = match held {
+        Some(held) if held.includes(role) => held,
+        _ => {
+            members::set(state, None, project_id, caller, role).await?;
+            role
+        }
+    };
     state
         .record(
             invite_subject(project_id, invite_id),
@@ -202,14 +212,6 @@ pub(crate) async fn accept(
             ApiError::Conflict(_) => gone(),
             other => other,
         })?;
-    let held = members::role_on(state, caller, project_id).await?;
-    let role = match held {
-        Some(held) if held.includes(role) => held,
-        _ => {
-            members::set(state, None, project_id, caller, role).await?;
-            role
-        }
-    };
     Ok(AcceptedInvite {
         project_id,
         project_name,

@@ -291,6 +291,15 @@ pub(crate) fn device_type(width_px: f64) -> &'static str {
 }
 
 /// What every event of this page says about the visit: where, from where, with what.
+/// An address as the app records it: an invite link's token left out, since it is a
+/// credential and the app's own events are read by every member of the built-in project.
+fn without_secrets(address: String) -> String {
+    match address.find("/invite/") {
+        Some(at) => format!("{}/invite/…", &address[..at]),
+        None => address,
+    }
+}
+
 fn visit_properties() -> Map<String, Value> {
     let mut properties = Map::new();
     properties.insert("$lib".to_owned(), Value::from(LIB));
@@ -306,12 +315,14 @@ fn visit_properties() -> Map<String, Value> {
             properties.insert(key.to_owned(), Value::String(value));
         }
     };
-    text("$current_url", location.href().ok());
+    text("$current_url", location.href().ok().map(without_secrets));
     text("$host", location.host().ok());
-    text("$pathname", location.pathname().ok());
+    text("$pathname", location.pathname().ok().map(without_secrets));
     text(
         "$referrer",
-        window.document().map(|document| document.referrer()),
+        window
+            .document()
+            .map(|document| without_secrets(document.referrer())),
     );
     let user_agent = window.navigator().user_agent().unwrap_or_default();
     let (browser, os) = browser_and_os(&user_agent);
@@ -424,5 +435,15 @@ mod tests {
         for status in [400, 403, 413] {
             assert!(!is_worth_retrying(&refused(status)), "{status}");
         }
+    }
+
+    #[test]
+    fn an_invite_links_token_is_never_recorded() {
+        assert_eq!(
+            without_secrets("https://a.example/invite/SECRET-token?x=1".to_owned()),
+            "https://a.example/invite/…"
+        );
+        assert_eq!(without_secrets("/invite/SECRET".to_owned()), "/invite/…");
+        assert_eq!(without_secrets("/analytics".to_owned()), "/analytics");
     }
 }

@@ -204,7 +204,7 @@ pub enum AuthEvent {
         at: OffsetDateTime,
     },
     /// On `auth.project.<project_id>.invite.<invite_id>`: the invite used by `user_id` (who
-    /// became a member by a `MemberSet` after it).
+    /// became a member by a `MemberSet` just before it).
     InviteAccepted {
         project_id: Uuid,
         invite_id: Uuid,
