@@ -150,17 +150,28 @@ impl Browser {
         Ok(text.as_str().map(str::to_owned))
     }
 
-    /// Clicks the first element matching `css`, as a person would.
+    /// Clicks the first element matching `css`, as a person would. An element the page drew
+    /// again between finding and clicking it (a chart redrawn when more of its data arrives) is
+    /// found again, a few times, as a person's next click would land on the new one.
     pub fn click(&self, css: &str) -> anyhow::Result<()> {
-        let element = self
-            .find(css)?
-            .with_context(|| format!("no {css:?} to click"))?;
-        self.command(
-            "POST",
-            &format!("/element/{element}/click"),
-            Some(&json!({})),
-        )?;
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let element = self
+                .find(css)?
+                .with_context(|| format!("no {css:?} to click"))?;
+            match self.command(
+                "POST",
+                &format!("/element/{element}/click"),
+                Some(&json!({})),
+            ) {
+                Ok(_) => return Ok(()),
+                Err(err) if attempts < 5 && format!("{err:#}").contains("stale element") => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Types `text` into the first element matching `css`, key by key after what it holds;
