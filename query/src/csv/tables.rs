@@ -67,6 +67,15 @@ pub(crate) fn event_fields(event: &EventView) -> Vec<String> {
     .collect()
 }
 
+/// A table of `events`, a row each.
+fn events_table(events: &[EventView]) -> Csv {
+    let mut csv = Csv::new(EVENT_HEADER);
+    for event in events {
+        csv.row(event_fields(event));
+    }
+    csv
+}
+
 fn amount(value: Amount) -> String {
     match value {
         Amount::Whole(whole) => number(whole),
@@ -224,11 +233,7 @@ impl Tabular for CatalogResponse {
 
 impl Tabular for EventsPage {
     fn csv(&self) -> Csv {
-        let mut csv = Csv::new(EVENT_HEADER);
-        for event in &self.events {
-            csv.row(event_fields(event));
-        }
-        csv
+        events_table(&self.events)
     }
 
     fn file_name(&self) -> String {
@@ -238,9 +243,7 @@ impl Tabular for EventsPage {
 
 impl Tabular for EventResponse {
     fn csv(&self) -> Csv {
-        let mut csv = Csv::new(EVENT_HEADER);
-        csv.row(event_fields(&self.event));
-        csv
+        events_table(std::slice::from_ref(&self.event))
     }
 
     fn file_name(&self) -> String {
@@ -288,11 +291,7 @@ impl Tabular for PersonsPage {
 /// A person's events (the page asked for), as the explorer's CSV has them.
 impl Tabular for PersonResponse {
     fn csv(&self) -> Csv {
-        let mut csv = Csv::new(EVENT_HEADER);
-        for event in &self.events {
-            csv.row(event_fields(event));
-        }
-        csv
+        events_table(&self.events)
     }
 
     fn file_name(&self) -> String {
