@@ -228,6 +228,91 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.apikey.<key_id>`: `user_id` created a read-only key for the query API; the key
+    /// is kept as its SHA-256 (hex), with its first characters to show.
+    ApiKeyCreated {
+        key_id: Uuid,
+        user_id: Uuid,
+        name: String,
+        prefix: String,
+        key_hash: String,
+        /// Only these projects; `None`: every project of its owner.
+        project_ids: Option<Vec<Uuid>>,
+        #[serde(with = "time::serde::rfc3339::option")]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.apikey.<key_id>`: the key stops working (its owner revoked it, or their account
+    /// was disabled or erased: `by` says who did it).
+    ApiKeyRevoked {
+        key_id: Uuid,
+        user_id: Uuid,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.insight.<insight_id>`: an insight saved (or saved again).
+    InsightSaved {
+        project_id: Uuid,
+        insight_id: Uuid,
+        name: String,
+        kind: super::insights::InsightKind,
+        view: String,
+        query: super::insights::InsightQuery,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.insight.<insight_id>`.
+    InsightDeleted {
+        project_id: Uuid,
+        insight_id: Uuid,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.dashboard.<dashboard_id>`: a dashboard saved (or renamed,
+    /// or its tiles changed); `insight_ids` in order.
+    DashboardSaved {
+        project_id: Uuid,
+        dashboard_id: Uuid,
+        name: String,
+        insight_ids: Vec<Uuid>,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.dashboard.<dashboard_id>`: deleted, with its shared links.
+    DashboardDeleted {
+        project_id: Uuid,
+        dashboard_id: Uuid,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.share.<share_id>`: a dashboard shared by a link whose
+    /// token is kept as its SHA-256 (hex), optionally behind a password (argon2id PHC string).
+    ShareCreated {
+        project_id: Uuid,
+        share_id: Uuid,
+        dashboard_id: Uuid,
+        prefix: String,
+        token_hash: String,
+        password_hash: Option<String>,
+        embed_origins: Vec<String>,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.project.<project_id>.share.<share_id>`: the link stops working.
+    ShareRevoked {
+        project_id: Uuid,
+        share_id: Uuid,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
 }
 
 /// Why a refresh-token family ended.
