@@ -76,7 +76,8 @@ pub(crate) enum Limit {
     Credentials,
     /// Per client address.
     Client,
-    /// Per user (the token's subject).
+    /// Per user (the token's subject; an API key's own budget; on a public route, the client
+    /// address).
     User,
 }
 
@@ -162,10 +163,25 @@ const INVITE: &str = "/api/admin/projects/{project_id}/invites/{invite_id}";
 const ANNOTATIONS: &str = "/api/projects/{project_id}/annotations";
 /// `PUT`, `DELETE`: one note.
 const ANNOTATION: &str = "/api/projects/{project_id}/annotations/{annotation_id}";
+/// `GET`, `POST`: a project's saved insights, a new one.
+const INSIGHTS: &str = "/api/projects/{project_id}/insights";
+/// `GET`, `PUT`, `DELETE`: one insight.
+const INSIGHT: &str = "/api/projects/{project_id}/insights/{insight_id}";
+/// `GET`, `POST`: a project's dashboards, a new one.
+const DASHBOARDS: &str = "/api/projects/{project_id}/dashboards";
+/// `GET`, `PUT`, `DELETE`: one dashboard.
+const DASHBOARD: &str = "/api/projects/{project_id}/dashboards/{dashboard_id}";
+/// `GET`, `POST`: a dashboard's shared links, a new one.
+const SHARES: &str = "/api/projects/{project_id}/dashboards/{dashboard_id}/shares";
+/// `DELETE`: a shared link revoked.
+const SHARE: &str = "/api/projects/{project_id}/dashboards/{dashboard_id}/shares/{share_id}";
+/// `DELETE`: one of the caller's API keys revoked.
+const API_KEY: &str = "/api/auth/api-keys/{key_id}";
 
 const PUT: &[Method] = &[Method::PUT];
 const LIST_CREATE: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
 const MEMBER_METHODS: &[Method] = &[Method::PUT, Method::DELETE];
+const READ_WRITE: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
 
 /// The routing table. Other `/api/` paths are 404; everything else is the web app.
 #[rustfmt::skip]
@@ -182,6 +198,9 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/auth/projects"),        GET,   Auth,   Token(Role::User),     User),
     // The invited person, signed in, uses their invite.
     route(Exact("/api/auth/invites/accept"),  POST,  Auth,   Token(Role::User),     User),
+    // A user's own API keys for the query API.
+    route(Exact("/api/auth/api-keys"),        LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(API_KEY),                  DELETE, Auth,  Token(Role::User),     User),
     // The system status, gathered by edge itself; then the rest of administration.
     route(Exact("/api/admin/status"),         GET,   Edge,   Token(Role::Admin),    Unlimited),
     // A tracked person's erasure and the export of their data: query, which reads ClickHouse
@@ -201,6 +220,12 @@ pub(crate) const ROUTES: &[Route] = &[
     // What a project's members share: auth checks the caller's role on the project.
     route(Template(ANNOTATIONS),              LIST_CREATE, Auth, Token(Role::User), User),
     route(Template(ANNOTATION),               MEMBER_METHODS, Auth, Token(Role::User), User),
+    route(Template(INSIGHTS),                 LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(INSIGHT),                  READ_WRITE, Auth, Token(Role::User),  User),
+    route(Template(DASHBOARDS),               LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(DASHBOARD),                READ_WRITE, Auth, Token(Role::User),  User),
+    route(Template(SHARES),                   LIST_CREATE, Auth, Token(Role::User), User),
+    route(Template(SHARE),                    DELETE, Auth,  Token(Role::User),     User),
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
     route(Exact("/api/events"),               POST,  Ingest, Token(Role::User),     User),
@@ -218,8 +243,12 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/send"),                 SDK,   Ingest, Public,                Unlimited),
     // Analytics, and the pipeline's figures the system status shows.
     route(Exact("/api/query/system"),         GET,   Query,  Token(Role::Admin),    User),
-    // Any user's token; query answers only for the projects they are a member of.
+    // Any user's token, or an API key (query checks it); query answers only for the projects
+    // they are a member of.
     route(Prefix("/api/query/"),              QUERY, Query,  Token(Role::User),     User),
+    // A dashboard shared by a link, for anyone who has it (query checks the link, and its
+    // password), limited per client address.
+    route(Prefix("/api/shared/"),             GET,   Query,  Public,                User),
 ];
 
 /// The route of `path`, as the router picks it: an exact path, then a template, then a prefix.

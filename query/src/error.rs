@@ -19,6 +19,12 @@ pub(crate) enum Error {
     /// The caller may read the project but not do this (a member without the role it needs).
     #[error("{0}")]
     Forbidden(String),
+    /// A shared link asks for its password: none was sent, or not the right one.
+    #[error("{0}")]
+    SharePassword(String),
+    /// Too many password attempts on a shared link: retry after this long.
+    #[error("too many password attempts")]
+    TooManyGuesses(std::time::Duration),
     /// ClickHouse stopped the query at `max_execution_time`.
     #[error("the query took longer than allowed")]
     Timeout,
@@ -31,7 +37,11 @@ impl Error {
     /// The `result` label of `query_queries_total`: the caller's mistake or ours.
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
-            Self::Invalid(_) | Self::NotFound(_) | Self::Forbidden(_) => "invalid",
+            Self::Invalid(_)
+            | Self::NotFound(_)
+            | Self::Forbidden(_)
+            | Self::SharePassword(_)
+            | Self::TooManyGuesses(_) => "invalid",
             Self::Timeout | Self::Unavailable(_) => "failed",
         }
     }
@@ -62,6 +72,12 @@ impl IntoResponse for Error {
                 error_response(StatusCode::BAD_REQUEST, "bad_request", message)
             }
             Self::Forbidden(message) => error_response(StatusCode::FORBIDDEN, "forbidden", message),
+            Self::SharePassword(message) => {
+                error_response(StatusCode::UNAUTHORIZED, "share_password", message)
+            }
+            Self::TooManyGuesses(wait) => {
+                plumbing::ratelimit::too_many_requests(wait, "password attempts on this link")
+            }
             Self::NotFound(message) => error_response(StatusCode::NOT_FOUND, "not_found", message),
             Self::Timeout => error_response(
                 StatusCode::GATEWAY_TIMEOUT,

@@ -5,28 +5,76 @@
 //! else of the request is read.
 
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
-use contract::auth::{Claims, Role};
+use contract::auth::{API_KEY_PREFIX, Role};
+use plumbing::error::error_response;
 
+use crate::access::{Via, Who};
 use crate::state::AppState;
 
-/// Any signed-in caller: every analytics route, which then reads only a project the caller may
-/// read (`crate::scope::may_read`: a member of it, or an instance admin) and answers 404 for any
-/// other, as for one that does not exist. A refused caller counts as an `invalid` query.
+/// Any signed-in caller, or an API key: every analytics route, which then reads only a project
+/// the caller may read (`crate::access::may_read`: a member of it, or an instance admin) and
+/// answers 404 for any other, as for one that does not exist. A refused caller counts as an
+/// `invalid` query.
 #[derive(Debug)]
-pub(crate) struct Caller(pub(crate) Claims);
+pub(crate) struct Caller(pub(crate) Who);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::User)
-            .await
-            .map(Self)
-            .inspect_err(|_| state.count("invalid"))
+        if let Some(Ran(who)) = parts.extensions.get::<Ran>() {
+            return Ok(Self(who.clone()));
+        }
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| token.starts_with(API_KEY_PREFIX));
+        let who = match bearer {
+            Some(key) => api_key(state, key).ok_or_else(|| {
+                error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "this API key is not valid (unknown, revoked or expired)",
+                )
+            }),
+            None => plumbing::jwt::authorize(&parts.headers, &state.tokens, Role::User)
+                .await
+                .map(|claims| Who::token(&claims)),
+        };
+        who.map(Self).inspect_err(|_| state.count("invalid"))
     }
 }
+
+/// The caller an API key stands for: its owner, read-only, while the key lives; `None` for a
+/// key unknown, revoked or expired (one answer for all, so a guess learns nothing).
+fn api_key(state: &AppState, key: &str) -> Option<Who> {
+    let now = jiff::Timestamp::now().as_second();
+    let grant = state
+        .projects
+        .api_key(key)
+        .filter(|grant| grant.expires_at.is_none_or(|at| now < at))?;
+    state.key_usage.record(&state.nats, grant.key_id);
+    Some(Who {
+        user: grant.user_id,
+        role: Role::User,
+        expires: grant.expires_at.unwrap_or(i64::MAX),
+        via: Via::ApiKey {
+            key: key.to_owned(),
+        },
+    })
+}
+
+/// The caller of a saved insight that query runs itself (a dashboard tile, a shared link's
+/// tile): set on the request by the route that builds the call, never by a client (a request's
+/// extensions are the server's own), and taken by [`Caller`] before any header.
+#[derive(Debug, Clone)]
+pub(crate) struct Ran(pub(crate) Who);
 
 /// An instance admin: the pipeline figures, which read no project.
 #[derive(Debug)]

@@ -6,6 +6,7 @@
 //! `funnel`, `retention`, `live`, `system`) → `scope`, `params`, `store` → `contract`. Only
 //! `openapi` and this file read `routes`; nothing reads the router.
 
+mod access;
 mod catalog;
 mod csv;
 mod erasure;
@@ -23,6 +24,7 @@ mod retention;
 mod routes;
 mod scope;
 mod sessions;
+mod shared;
 mod state;
 mod store;
 mod system;
@@ -189,6 +191,8 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         tokens: Arc::new(config.auth.verifier()),
         queries,
         days: crate::overview::DayCache::default(),
+        key_usage: crate::access::KeyUsage::default(),
+        unlocked: crate::shared::Unlocked::default(),
     })
 }
 
@@ -207,6 +211,15 @@ fn router(state: AppState) -> Router {
         .route("/api/query/live", get(routes::live::live))
         .route("/api/query/catalog", get(routes::catalog::catalog))
         .route("/api/query/system", get(routes::system::system))
+        .route(
+            "/api/query/insights/{insight_id}",
+            get(routes::insights::insight),
+        )
+        .route("/api/shared/{token}", get(routes::shared::dashboard))
+        .route(
+            "/api/shared/{token}/insights/{insight_id}",
+            get(routes::shared::tile),
+        )
         .route(
             "/api/admin/projects/{project_id}/persons/{distinct_id}",
             delete(routes::erasure::erase),

@@ -10,15 +10,15 @@
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use contract::auth::{AuthEvent, Claims};
+use contract::auth::AuthEvent;
 use contract::query::{ActiveUsers, LiveEnd, LiveEndReason};
 use futures_util::StreamExt as _;
 use plumbing::projects::Projects;
 use uuid::Uuid;
 
+use crate::access::{Who, may_read};
 use crate::error::Error;
 use crate::persons::sql::{PERSON, join};
-use crate::scope::may_read;
 use crate::store::Store;
 
 /// How often the active-user count is sent.
@@ -71,9 +71,9 @@ pub(crate) struct Feed {
     /// The caller's auth events (`auth.user.<id>`).
     account: async_nats::Subscriber,
     /// The caller, and the members the service follows: a removal ends the feed.
-    caller: Claims,
+    caller: Who,
     projects: Projects,
-    member_changes: tokio::sync::watch::Receiver<u64>,
+    access_changes: tokio::sync::watch::Receiver<u64>,
     /// The caller's token expires.
     expiry: Pin<Box<tokio::time::Sleep>>,
     /// The `end` message was sent: the stream is over.
@@ -92,7 +92,7 @@ impl Feed {
         store: &Store,
         projects: &Projects,
         project: Uuid,
-        caller: &Claims,
+        caller: &Who,
         include_bots: bool,
     ) -> Result<Self, Error> {
         let subject = contract::streams::event_subject(&project.to_string(), "*");
@@ -103,12 +103,12 @@ impl Feed {
         // Auth publishes the caller's own changes on this subject (a core subscription sees
         // what JetStream stores): one more subscription per feed, no lookup per message.
         let account = nats
-            .subscribe(contract::auth::user_subject(caller.sub))
+            .subscribe(contract::auth::user_subject(caller.user))
             .await
             .map_err(|err| Error::Unavailable(err.to_string()))?;
         // Watching the members from here on: a removal between the caller's check and now
         // would otherwise go unseen.
-        let member_changes = projects.member_changes();
+        let access_changes = projects.access_changes();
         if !may_read(projects, caller, project) {
             return Err(Error::NotFound("no such project".to_owned()));
         }
@@ -119,8 +119,8 @@ impl Feed {
             account,
             caller: caller.clone(),
             projects: projects.clone(),
-            member_changes,
-            expiry: Box::pin(tokio::time::sleep_until(instant_of(caller.exp))),
+            access_changes,
+            expiry: Box::pin(tokio::time::sleep_until(instant_of(caller.expires))),
             ended: false,
             ticker,
             clickhouse: store.client().clone(),
@@ -149,7 +149,7 @@ impl Feed {
                         return Some(self.end(LiveEndReason::AccessRevoked));
                     }
                 }
-                Ok(()) = self.member_changes.changed() => {
+                Ok(()) = self.access_changes.changed() => {
                     if !may_read(&self.projects, &self.caller, self.project) {
                         return Some(self.end(LiveEndReason::AccessRevoked));
                     }

@@ -4,7 +4,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::routes::{
-    catalog, erasure, events, journeys, live, overview, persons, system, top, trends,
+    catalog, erasure, events, insights, journeys, live, overview, persons, shared, system, top,
+    trends,
 };
 
 #[derive(Debug, utoipa::OpenApi)]
@@ -24,14 +25,24 @@ use crate::routes::{
         system::system,
         erasure::erase,
         erasure::export,
+        insights::insight,
+        shared::dashboard,
+        shared::tile,
     ),
     components(schemas(
         contract::ErrorBody,
         contract::query::ActiveUsers,
-        contract::query::LiveEnd
+        contract::query::LiveEnd,
+        contract::auth::SharedDashboard,
+        contract::auth::SharedTile,
+        contract::auth::InsightKind,
+        contract::auth::InsightQuery
     )),
     modifiers(&BearerAuth),
-    tags((name = "query", description = "Analytics over a project's events (role analyst)"))
+    tags(
+        (name = "query", description = "Analytics over the events of the projects the caller may read (a token or an API key)"),
+        (name = "shared", description = "A dashboard shared by a link, for anyone who has it")
+    )
 )]
 pub(crate) struct ApiDoc;
 
@@ -47,7 +58,7 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
+                    .bearer_format("JWT, or an API key (eak_…) on /api/query/*")
                     .build(),
             ),
         );
@@ -89,7 +100,7 @@ mod tests {
         assert!(version.starts_with("3.1."), "{version}");
         let sql = ["200", "400", "401", "403", "404", "503", "504"];
         let with_body = ["200", "400", "401", "403", "404", "413", "503", "504"];
-        let expected: [(&str, &str, &[&str]); 11] = [
+        let expected: [(&str, &str, &[&str]); 12] = [
             ("/api/query/overview", "get", &sql),
             ("/api/query/trends", "get", &sql),
             ("/api/query/top", "get", &sql),
@@ -105,11 +116,30 @@ mod tests {
                 &["200", "400", "401", "403", "404", "503"],
             ),
             ("/api/query/catalog", "get", &sql),
+            ("/api/query/insights/{insight_id}", "get", &sql),
         ];
         let paths = document["paths"].as_object().expect("paths");
         // And the admins' system figures, which take no project, and their erasure and export
-        // of a tracked person.
-        assert_eq!(paths.len(), expected.len() + 3, "{:?}", paths.keys());
+        // of a tracked person; and the two routes of a shared link, which take no token.
+        assert_eq!(paths.len(), expected.len() + 5, "{:?}", paths.keys());
+        for (path, statuses) in [
+            ("/api/shared/{token}", ["200", "401", "404"].as_slice()),
+            (
+                "/api/shared/{token}/insights/{insight_id}",
+                ["200", "401", "404", "504"].as_slice(),
+            ),
+        ] {
+            let operation = &document["paths"][path]["get"];
+            assert_eq!(operation["tags"], json!(["shared"]), "{path}");
+            assert!(operation["security"].is_null(), "{path} takes no token");
+            let documented: Vec<&str> = operation["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(documented, statuses, "{path}");
+        }
         let person = "/api/admin/projects/{project_id}/persons/{distinct_id}";
         for (path, method, statuses) in [
             (
@@ -165,7 +195,8 @@ mod tests {
             assert!(
                 parameters
                     .iter()
-                    .any(|p| p["name"] == "project_id" && p["required"] == true),
+                    .any(|p| (p["name"] == "project_id" || p["name"] == "insight_id")
+                        && p["required"] == true),
                 "{path}"
             );
         }

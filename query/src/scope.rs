@@ -1,10 +1,10 @@
 //! Whose events a query reads and over which range: the project, its zone, the range, the
 //! filters and whether bots count, checked once per request, and the SQL condition they make.
 
-use contract::auth::{Claims, Role};
 use plumbing::projects::Projects;
 use uuid::Uuid;
 
+use crate::access::{Who, may_read};
 use crate::error::Error;
 use crate::params;
 use crate::params::filter::{Filter, bind_all};
@@ -19,13 +19,6 @@ const SCOPE: &str = "project_id = toUUID(?) \
 
 /// Leaves out the events ingest flagged as a bot's (by their user agent), unless asked for.
 const NO_BOTS: &str = " AND is_bot = 0";
-
-/// Whether `caller` may read `project_id`: an instance admin may read every project, anyone
-/// else the projects they are a member of, with any role. The membership is the one the
-/// service follows on the stream, so a change applies at the caller's next request.
-pub(crate) fn may_read(projects: &Projects, caller: &Claims, project_id: Uuid) -> bool {
-    caller.role == Role::Admin || projects.member_role(project_id, caller.sub).is_some()
-}
 
 /// The project, its zone and the range a query covers, once the caller may see them.
 #[derive(Debug)]
@@ -45,7 +38,7 @@ impl Scope {
     /// `include_bots`, as the query string gave them.
     pub(crate) fn check(
         projects: &Projects,
-        caller: &Claims,
+        caller: &Who,
         project_id: Option<&str>,
         from: Option<&str>,
         to: Option<&str>,

@@ -23,6 +23,10 @@ pub(crate) struct AppState {
     pub(crate) queries: Outcomes,
     /// The overview's figures per day, kept between requests.
     pub(crate) days: crate::overview::DayCache,
+    /// When each API key's use was last told to auth.
+    pub(crate) key_usage: crate::access::KeyUsage,
+    /// The shared links' passwords given lately.
+    pub(crate) unlocked: crate::shared::Unlocked,
 }
 
 impl std::fmt::Debug for AppState {

@@ -16,7 +16,9 @@ use crate::body_limit;
 use crate::error::Error;
 use crate::forward::forward;
 use crate::state::{AppState, Limiters};
-use crate::table::{Access, Limit, MAX_CREDENTIALS_BYTES, PathMatch, ROUTES, Route};
+use contract::auth::{API_KEY_PREFIX, Role};
+
+use crate::table::{Access, Limit, MAX_CREDENTIALS_BYTES, PathMatch, ROUTES, Route, Upstream};
 
 /// The routes of [`ROUTES`], each checked and forwarded to its upstream, and a JSON 404 for
 /// every other `/api/` path.
@@ -80,12 +82,34 @@ async fn check(
     }
     let user = match route.access {
         Access::Public => None,
-        Access::Token(role) => {
-            let claims = plumbing::jwt::authorize(request.headers(), &state.tokens, role).await?;
-            Some(claims.sub.to_string())
+        // Query checks an API key itself (it follows them on the stream); edge counts each
+        // key on its own budget.
+        Access::Token(Role::User) if route.upstream == Upstream::Query => {
+            match api_key(request.headers()) {
+                Some(key) => Some(format!("key {key}")),
+                None => Some(user_of(state, request.headers(), Role::User).await?),
+            }
         }
+        Access::Token(role) => Some(user_of(state, request.headers(), role).await?),
     };
     count(&state.limiters, route.limit, client, user, request).await
+}
+
+/// The subject of the request's valid token whose role includes `role`, or the refusal.
+async fn user_of(state: &AppState, headers: &HeaderMap, role: Role) -> Result<String, Response> {
+    let claims = plumbing::jwt::authorize(headers, &state.tokens, role).await?;
+    Ok(claims.sub.to_string())
+}
+
+/// The API key the request carries as its bearer token, if it is one.
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| token.starts_with(API_KEY_PREFIX))
 }
 
 /// Counts `request` against the limiters of `limit`; a login or registration is read whole to
@@ -107,7 +131,7 @@ async fn count(
     match limit {
         Limit::Unlimited | Limit::Client => Ok(request),
         Limit::User => {
-            let key = user.unwrap_or_default();
+            let key = user.unwrap_or_else(|| format!("address {client}"));
             limiters
                 .per_user
                 .check(&key)

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use contract::auth::{Claims, ProjectRole, Role};
 use contract::erasure::{ErasureAccepted, PersonExport};
 use contract::persons::Erasure;
 use plumbing::error::{PathParams, QueryParams};
@@ -16,12 +15,12 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::{given, refuse};
+use crate::access::{Who, may_manage, may_read};
 use crate::error::{AdminErrors, Error};
 use crate::events::parse_cursor;
 use crate::export::ExportRequest;
 use crate::extract::Caller;
 use crate::params;
-use crate::scope::may_read;
 use crate::state::AppState;
 
 /// The longest distinct id a path may name.
@@ -42,7 +41,7 @@ impl PersonOfProject {
     /// The project (which must exist, and which the caller must manage: an instance admin or
     /// the project's admin; else 403 for its other members, 404 for anyone else) and the id,
     /// checked.
-    fn check(self, state: &AppState, caller: &Claims) -> Result<(Uuid, String), Error> {
+    fn check(self, state: &AppState, caller: &Who) -> Result<(Uuid, String), Error> {
         let project = Uuid::parse_str(&self.project_id)
             .map_err(|_| Error::Invalid("project_id is not a UUID".to_owned()))?;
         if self.distinct_id.is_empty() || self.distinct_id.chars().count() > MAX_DISTINCT_ID_CHARS {
@@ -53,9 +52,7 @@ impl PersonOfProject {
         if !state.projects.has_project(project) || !may_read(&state.projects, caller, project) {
             return Err(Error::NotFound("no such project".to_owned()));
         }
-        let manages = caller.role == Role::Admin
-            || state.projects.member_role(project, caller.sub) == Some(ProjectRole::Admin);
-        if !manages {
+        if !may_manage(&state.projects, caller, project) {
             return Err(Error::Forbidden(
                 "this needs the admin role on the project".to_owned(),
             ));
@@ -104,7 +101,7 @@ pub(crate) async fn erase(
         erasure_id: Uuid::now_v7(),
         project_id: project,
         distinct_id,
-        requested_by: claims.sub,
+        requested_by: claims.user,
         requested_at: time::OffsetDateTime::now_utc(),
     };
     if let Err(err) = crate::erasure::request(&state.nats, &erasure).await {
@@ -113,7 +110,7 @@ pub(crate) async fn erase(
     tracing::info!(
         erasure_id = %erasure.erasure_id,
         project_id = %project,
-        by = %claims.sub,
+        by = %claims.user,
         "erasure of a person asked for"
     );
     let accepted = ErasureAccepted {

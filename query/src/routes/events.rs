@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use contract::auth::Claims;
 use contract::query::{EventResponse, EventsPage};
 use plumbing::error::{PathParams, QueryParams};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{ScopeParams, answer, given};
+use crate::access::Who;
 use crate::csv::Format;
 use crate::error::{Error, QueryTimeout, ScopeErrors};
 use crate::events::{PageRequest, parse_cursor};
@@ -82,12 +82,7 @@ pub(crate) async fn events(
 }
 
 /// The explorer's `format=csv`: every event the parameters match, streamed.
-fn every_event(
-    state: &AppState,
-    caller: &Claims,
-    scope: &ScopeParams,
-    asked: PageParams,
-) -> Response {
+fn every_event(state: &AppState, caller: &Who, scope: &ScopeParams, asked: PageParams) -> Response {
     let outcome = scope.check(state, caller).and_then(|scope| {
         let request = PageRequest {
             limit: 0,

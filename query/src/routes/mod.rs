@@ -6,19 +6,21 @@
 pub(crate) mod catalog;
 pub(crate) mod erasure;
 pub(crate) mod events;
+pub(crate) mod insights;
 pub(crate) mod journeys;
 pub(crate) mod live;
 pub(crate) mod overview;
 pub(crate) mod persons;
+pub(crate) mod shared;
 pub(crate) mod system;
 pub(crate) mod top;
 pub(crate) mod trends;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use contract::auth::Claims;
 use serde::{Deserialize, Serialize};
 
+use crate::access::Who;
 use crate::csv::Format;
 use crate::csv::tables::Tabular;
 use crate::error::Error;
@@ -61,7 +63,7 @@ pub(crate) struct ScopeParams {
 impl ScopeParams {
     /// The checked scope: the project must be one the caller may read, the range and filters
     /// must be valid.
-    fn check(&self, state: &AppState, caller: &Claims) -> Result<Scope, Error> {
+    fn check(&self, state: &AppState, caller: &Who) -> Result<Scope, Error> {
         Scope::check(
             &state.projects,
             caller,
@@ -83,7 +85,7 @@ impl ScopeParams {
 /// CSV.
 async fn answer<T: Serialize + Tabular>(
     state: &AppState,
-    caller: &Claims,
+    caller: &Who,
     scope: &ScopeParams,
     query: impl AsyncFnOnce(Scope) -> Result<T, Error>,
 ) -> Response {

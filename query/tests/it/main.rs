@@ -3,6 +3,7 @@
 //! endpoint group, plus the live feed's access, cluster mode and the operational endpoints.
 
 mod answers;
+mod api_keys;
 mod bots;
 mod catalog;
 mod cluster;
@@ -26,6 +27,7 @@ mod persons_identified;
 mod places;
 mod refusals;
 mod sessions;
+mod shared;
 mod system;
 mod top;
 mod trends;

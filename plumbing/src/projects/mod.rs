@@ -1,16 +1,20 @@
 //! Projects, their write keys and their members, kept in memory from the `AUTH` stream: ingest
 //! validates an SDK's key and finds its project and the project's own intake quota, and query
-//! finds a project's time zone and whether a caller is one of its members, with no database
-//! round trip. An ordered consumer replays every project
-//! event from the start, then follows new ones as they are published, so a revoked key stops
-//! working, and a changed quota applies, within moments.
+//! finds a project's time zone, whether a caller is one of its members, an API key and a shared
+//! link (`access`), with no database round trip. An ordered consumer replays every project and
+//! API key event from the start, then follows new ones as they are published, so a revoked key
+//! stops working, and a changed quota applies, within moments.
+
+mod access;
+
+pub use access::{ApiKeyGrant, SavedInsight, SharedLink, secret_hash};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
-use contract::auth::{AuthEvent, PROJECT_SUBJECTS, ProjectQuota, ProjectRole};
+use contract::auth::{API_KEY_SUBJECTS, AuthEvent, PROJECT_SUBJECTS, ProjectQuota, ProjectRole};
 use contract::streams::AUTH_STREAM;
 use futures_util::StreamExt as _;
 use uuid::Uuid;
@@ -31,6 +35,8 @@ struct Keys {
     quotas: HashMap<Uuid, ProjectQuota>,
     /// (project, user) -> the user's role on the project, while they are a member.
     members: HashMap<(Uuid, Uuid), ProjectRole>,
+    /// API keys, shared links and what those show.
+    access: access::Access,
     /// Stream sequence of the last event seen.
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
@@ -38,8 +44,9 @@ struct Keys {
 }
 
 impl Keys {
-    /// Applies one project event; the other auth events change nothing here.
-    fn apply(&mut self, event: AuthEvent) {
+    /// Applies one project or API key event; the other auth events change nothing here. True
+    /// when it changed who may read what (a member, or a credential taken away).
+    fn apply(&mut self, event: AuthEvent) -> bool {
         match event {
             AuthEvent::ProjectCreated {
                 project_id,
@@ -101,6 +108,7 @@ impl Keys {
                 ..
             } => {
                 self.members.insert((project_id, user_id), role);
+                return true;
             }
             AuthEvent::MemberRemoved {
                 project_id,
@@ -108,9 +116,11 @@ impl Keys {
                 ..
             } => {
                 self.members.remove(&(project_id, user_id));
+                return true;
             }
-            _ => {}
+            other => return self.access.apply(other),
         }
+        false
     }
 }
 
@@ -118,15 +128,15 @@ impl Keys {
 #[derive(Debug, Clone)]
 pub struct Projects {
     inner: Arc<RwLock<Keys>>,
-    /// Counts the member events applied, for whoever watches them.
-    member_changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts the changes of who may read what, for whoever watches them.
+    access_changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Default for Projects {
     fn default() -> Self {
         Self {
             inner: Arc::default(),
-            member_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+            access_changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }
@@ -137,10 +147,26 @@ impl Projects {
         self.read().members.get(&(project_id, user_id)).copied()
     }
 
-    /// Moves whenever a member is added, changed or removed (a live feed then checks whether
-    /// its caller may still read its project).
-    pub fn member_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.member_changes.subscribe()
+    /// Moves whenever a member is added, changed or removed, or an API key, a shared link or
+    /// a shared dashboard goes away (a live feed then checks whether its caller may still read
+    /// its project).
+    pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access_changes.subscribe()
+    }
+
+    /// The live API key `key` (as its owner sends it), expired or not.
+    pub fn api_key(&self, key: &str) -> Option<ApiKeyGrant> {
+        self.read().access.api_key(&secret_hash(key))
+    }
+
+    /// A saved insight, while it exists.
+    pub fn insight(&self, insight_id: Uuid) -> Option<SavedInsight> {
+        self.read().access.insight(insight_id)
+    }
+
+    /// The shared link of `token` (as its URL carries it), while it and its dashboard live.
+    pub fn shared(&self, token: &str) -> Option<SharedLink> {
+        self.read().access.shared(&secret_hash(token))
     }
 
     /// The project a live write key belongs to.
@@ -244,7 +270,7 @@ impl Projects {
         let start = self.read().last_sequence + 1;
         let reader = stream
             .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: PROJECT_SUBJECTS.to_owned(),
+                filter_subjects: vec![PROJECT_SUBJECTS.to_owned(), API_KEY_SUBJECTS.to_owned()],
                 deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                     start_sequence: start,
                 },
@@ -274,13 +300,8 @@ impl Projects {
             let mut keys = self.write();
             match event {
                 Ok(event) => {
-                    let member = matches!(
-                        event,
-                        AuthEvent::MemberSet { .. } | AuthEvent::MemberRemoved { .. }
-                    );
-                    keys.apply(event);
-                    if member {
-                        self.member_changes.send_modify(|changes| *changes += 1);
+                    if keys.apply(event) {
+                        self.access_changes.send_modify(|changes| *changes += 1);
                     }
                 }
                 Err(err) => {
