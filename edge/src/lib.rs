@@ -212,6 +212,8 @@ pub async fn run_on(
     let ui = UiState {
         dir: config.ui_dir.clone(),
         metrics: ui_metrics,
+        client: reqwest::Client::new(),
+        query_url: config.query_url.clone(),
     };
     let shutdown_delay = Duration::from_millis(config.http.shutdown_delay_ms);
     ops::serve(
@@ -259,12 +261,6 @@ fn upstream_health(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Hea
     Ok(health)
 }
 
-/// Content-Security-Policy of the web app: only its own scripts (WASM needs
-/// `'wasm-unsafe-eval'`), no inline script, never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
-form-action 'self'; frame-ancestors 'none'";
-
 /// Headers every response of edge carries unless the handler set them.
 fn security_headers() -> tower::layer::util::Stack<
     SetResponseHeaderLayer<HeaderValue>,
@@ -275,7 +271,7 @@ fn security_headers() -> tower::layer::util::Stack<
 > {
     let csp = SetResponseHeaderLayer::if_not_present(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(ui::CONTENT_SECURITY_POLICY),
     );
     let nosniff = SetResponseHeaderLayer::overriding(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -217,6 +217,10 @@ fn router(state: AppState) -> Router {
         )
         .route("/api/shared/{token}", get(routes::shared::dashboard))
         .route(
+            "/api/shared/{token}/embedding",
+            get(routes::shared::embedding),
+        )
+        .route(
             "/api/shared/{token}/insights/{insight_id}",
             get(routes::shared::tile),
         )

@@ -27,6 +27,7 @@ use crate::routes::{
         erasure::export,
         insights::insight,
         shared::dashboard,
+        shared::embedding,
         shared::tile,
     ),
     components(schemas(
@@ -121,9 +122,10 @@ mod tests {
         let paths = document["paths"].as_object().expect("paths");
         // And the admins' system figures, which take no project, and their erasure and export
         // of a tracked person; and the two routes of a shared link, which take no token.
-        assert_eq!(paths.len(), expected.len() + 5, "{:?}", paths.keys());
+        assert_eq!(paths.len(), expected.len() + 6, "{:?}", paths.keys());
         for (path, statuses) in [
             ("/api/shared/{token}", ["200", "401", "404"].as_slice()),
+            ("/api/shared/{token}/embedding", ["200", "404"].as_slice()),
             (
                 "/api/shared/{token}/insights/{insight_id}",
                 ["200", "401", "404", "504"].as_slice(),

@@ -72,6 +72,34 @@ pub(crate) async fn dashboard(
     }))
 }
 
+/// `GET /api/shared/{token}/embedding`: the origins whose pages may show the link in an iframe.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Embedding {
+    pub(crate) embed_origins: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/shared/{token}/embedding",
+    tag = "shared",
+    params(("token" = String, Path, description = "the shared link's token")),
+    responses(
+        (status = 200, description = "the origins that may frame the shared page (edge sets its `frame-ancestors` from them); no password needed", body = Embedding),
+        (status = 404, description = "no such link, or revoked", body = contract::ErrorBody),
+    )
+)]
+pub(crate) async fn embedding(
+    State(state): State<AppState>,
+    PathParams(token): PathParams<String>,
+) -> Result<Json<Embedding>, Error> {
+    let link = state.projects.shared(&token).ok_or_else(|| {
+        Error::NotFound("this shared link does not exist or was revoked".to_owned())
+    })?;
+    Ok(Json(Embedding {
+        embed_origins: link.embed_origins,
+    }))
+}
+
 #[utoipa::path(
     get,
     path = "/api/shared/{token}/insights/{insight_id}",
