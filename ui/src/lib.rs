@@ -1,6 +1,7 @@
 //! The web app: a sycamore single-page application compiled to WebAssembly and served by edge.
 
 mod a11y;
+mod account;
 mod admin;
 mod analytics;
 mod api;
@@ -79,6 +80,7 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
         }
         (Phase::SignedIn, Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
         (Phase::SignedIn, Route::Invite) => view! { invite::InvitePage {} },
+        (Phase::SignedIn, Route::Account) => view! { account::AccountPage {} },
     };
     view! {
         div(class="shell") {
@@ -142,6 +144,7 @@ fn Masthead() -> View {
                             " "
                             span(id="signed-in-role", class="role") { (role) }
                         }
+                        Link(to=Route::Account, id="nav-account") { "Account" }
                         button(id="sign-out", r#type="button", disabled=busy, on:click=sign_out) {
                             (move || if busy.get() { "Signing out…" } else { "Sign out" })
                         }

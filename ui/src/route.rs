@@ -15,6 +15,8 @@ pub(crate) enum Route {
     Dashboard,
     Analytics,
     Admin,
+    /// `/account`: who the user is, their API keys, and the projects they administer.
+    Account,
     /// `/invite/<token>`: accepting an invite to a project; the token is the router's.
     Invite,
     NotFound,
@@ -35,6 +37,7 @@ impl Route {
             "/dashboard" => Route::Dashboard,
             "/analytics" => Route::Analytics,
             "/admin" => Route::Admin,
+            "/account" => Route::Account,
             _ if invite_token(path).is_some() => Route::Invite,
             _ => Route::NotFound,
         }
@@ -48,6 +51,7 @@ impl Route {
             Route::Dashboard => "/dashboard",
             Route::Analytics => "/analytics",
             Route::Admin => "/admin",
+            Route::Account => "/account",
             // With its token: see `Router::url`.
             Route::Invite => "/invite",
             // Only reached by a path nobody links to; home is where its link leads.
@@ -260,6 +264,7 @@ mod tests {
             Route::Dashboard,
             Route::Analytics,
             Route::Admin,
+            Route::Account,
         ] {
             assert_eq!(Route::parse(route.path()), route);
         }

@@ -1,7 +1,7 @@
 //! The admin panel: users and their roles, projects with their write keys and set-up snippets,
 //! and the system's status, one tab each.
 
-mod projects;
+pub(crate) mod projects;
 mod status;
 mod users;
 

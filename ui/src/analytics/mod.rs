@@ -4,9 +4,9 @@
 //! view (see [`url`]).
 
 mod acquisition;
-mod annotations;
+pub(crate) mod annotations;
 mod charts;
-mod dates;
+pub(crate) mod dates;
 mod explorer;
 mod feed;
 mod filters;

@@ -4,10 +4,10 @@
 
 mod actions;
 mod card;
-mod copy;
+pub(crate) mod copy;
 mod create;
 mod keys;
-mod members;
+pub(crate) mod members;
 mod snippet_card;
 mod snippets;
 mod state;

@@ -1,7 +1,9 @@
 //! A project card's members section: who may read or manage the project and with which role,
 //! a role select and a remove button per member, and the form that adds one. It is folded
 //! until opened, and reads the members (and the users to offer) each time it is opened. Under
-//! them, the invites: a link for someone who may not have an account yet.
+//! them, the invites: a link for someone who may not have an account yet. A project admin who
+//! is no instance admin gets it too (on their account page), without the add form: the users
+//! it offers are the instance's, which only instance admins may list.
 
 mod add;
 mod invites;
@@ -20,7 +22,12 @@ use self::state::Members;
 use crate::session::Session;
 
 #[component(inline_props)]
-pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) -> View {
+pub(crate) fn MembersSection(
+    project: Uuid,
+    name: String,
+    // The instance's users the add form offers; none: no add form, people join by invite.
+    directory: Option<Directory>,
+) -> View {
     let session = use_context::<Session>();
     let members = Members::new(project);
     let invites = Invites::new(project);
@@ -31,7 +38,9 @@ pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) 
             .is_some_and(|open| open.is_truthy());
         if open {
             members.load(session);
-            directory.load(session);
+            if let Some(directory) = directory {
+                directory.load(session);
+            }
             invites.load(session);
         }
     };
@@ -52,7 +61,12 @@ pub(crate) fn MembersSection(project: Uuid, name: String, directory: Directory) 
                 }
             }))
             MembersTable(members=members, name=name)
-            AddMember(members=members, directory=directory)
+            (match directory {
+                Some(directory) => view! { AddMember(members=members, directory=directory) },
+                None => view! {
+                    p(class="hint add-by-invite") { "To add someone, invite them by email below." }
+                },
+            })
             InvitesSection(invites=invites)
         }
     }
@@ -141,5 +155,30 @@ mod tests {
         }
         assert!(html.contains("Loading users…"), "{html}");
         assert!(!html.contains("open="), "folded until opened: {html}");
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn without_the_users_to_offer_people_join_by_invite_only() {
+        use crate::session::{Auth, SignedIn};
+
+        let project = Uuid::from_u128(9);
+        let html = sycamore::web::render_to_string(move || {
+            let user = serde_json::json!({
+                "id": "00000000-0000-0000-0000-000000000002",
+                "email": "dora@example.com",
+                "name": "Dora",
+                "role": "user",
+            });
+            let user = serde_json::from_value(user).expect("a user view");
+            provide_context(Session::new(Auth::SignedIn(SignedIn::new(
+                user,
+                "token".to_owned(),
+            ))));
+            view! { MembersSection(project=project, name="Shop".to_owned()) }
+        });
+        assert!(!html.contains("add-member"), "{html}");
+        assert!(html.contains("invite them by email"), "{html}");
+        assert!(html.contains(&format!("id=\"invite-{project}\"")), "{html}");
     }
 }
