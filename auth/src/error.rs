@@ -131,6 +131,25 @@ pub(crate) enum ProjectAdminRefusals {
     NotFound(ErrorBody),
 }
 
+/// What a route of a project's saved work refuses: a member without the role it needs
+/// (viewers read, analysts and admins write), and a project the caller may not see.
+#[expect(dead_code, reason = "described in OpenAPI, never built")]
+#[derive(utoipa::IntoResponses)]
+pub(crate) enum ProjectRefusals {
+    #[response(status = 401, description = "no valid bearer token")]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 403,
+        description = "a member without the role this needs on the project, or the account is disabled"
+    )]
+    Forbidden(ErrorBody),
+    #[response(
+        status = 404,
+        description = "no such project (or the caller is not a member of it), or no such item in it"
+    )]
+    NotFound(ErrorBody),
+}
+
 /// 403 of the caller's own routes: they check no role, only that the account is enabled.
 #[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]

@@ -165,7 +165,7 @@ pub(crate) async fn accept(
          FROM invites i JOIN projects p ON p.id = i.project_id
          WHERE i.token_hash = $1 AND i.state = 'pending' AND i.expires_at > now()",
     )
-    .bind(tokens::refresh_hash(token.trim()))
+    .bind(tokens::secret_hash(token.trim()))
     .fetch_optional(&state.pool)
     .await?;
     let (invite_id, project_id, invited, role, version, project_name) = row.ok_or_else(gone)?;

@@ -2,18 +2,24 @@
 //! Postgres holds projections rebuilt from it, and access tokens are EdDSA JWTs.
 //!
 //! Imports run one way: `routes` (HTTP) → the domain modules (`users`, `user_admin`,
-//! `sessions`, `projects`, `keys`, `quota`, `bootstrap`, `last_admin`) → `state`, `store`,
-//! `projector` and `contract`. Only this file puts handlers on paths.
+//! `sessions`, `projects`, `keys`, `api_keys`, `insights`, `dashboards`, `shares`, `quota`,
+//! `bootstrap`, `last_admin`, …) → `state`, `store`, `projector` and `contract`. Only this file
+//! puts handlers on paths.
 
 mod analysts;
 mod annotations;
+mod api_keys;
 pub mod bench;
 mod bootstrap;
 mod config;
+mod dashboards;
 pub mod email;
 mod error;
 mod extract;
+mod insight_checks;
+mod insights;
 mod invites;
+mod key_usage;
 mod keys;
 mod last_admin;
 pub mod limits;
@@ -26,6 +32,7 @@ mod quota;
 pub mod rebuild;
 mod routes;
 mod sessions;
+mod shares;
 pub mod signing;
 mod state;
 mod store;
@@ -98,6 +105,7 @@ pub async fn run(
         }
     });
     let projection = projector::spawn(jetstream.context.clone(), pool.clone());
+    key_usage::spawn(jetstream.client.clone(), pool.clone());
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())
         .with_check("postgres", postgres_check(pool.clone(), migrated));
@@ -244,16 +252,58 @@ fn router(state: AppState) -> Router {
             post(routes::invites::accept_invite),
         )
         .route(
-            "/api/projects/{id}/annotations",
-            get(routes::annotations::list_annotations).post(routes::annotations::create_annotation),
+            "/api/auth/api-keys",
+            post(routes::api_keys::create_api_key).get(routes::api_keys::list_api_keys),
         )
         .route(
-            "/api/projects/{id}/annotations/{annotation_id}",
-            put(routes::annotations::update_annotation)
-                .delete(routes::annotations::delete_annotation),
+            "/api/auth/api-keys/{id}",
+            delete(routes::api_keys::revoke_api_key),
         )
+        .merge(project_work_routes())
         .with_state(state)
         .merge(plumbing::http::openapi_route(
             &<openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         ))
+}
+
+/// What a project's members share: its notes, insights, dashboards and their shared links.
+fn project_work_routes() -> Router<AppState> {
+    use routes::{annotations, dashboards, insights, shares};
+    Router::new()
+        .route(
+            "/api/projects/{id}/annotations",
+            get(annotations::list_annotations).post(annotations::create_annotation),
+        )
+        .route(
+            "/api/projects/{id}/annotations/{annotation_id}",
+            put(annotations::update_annotation).delete(annotations::delete_annotation),
+        )
+        .route(
+            "/api/projects/{id}/insights",
+            get(insights::list_insights).post(insights::create_insight),
+        )
+        .route(
+            "/api/projects/{id}/insights/{insight_id}",
+            get(insights::get_insight)
+                .put(insights::update_insight)
+                .delete(insights::delete_insight),
+        )
+        .route(
+            "/api/projects/{id}/dashboards",
+            get(dashboards::list_dashboards).post(dashboards::create_dashboard),
+        )
+        .route(
+            "/api/projects/{id}/dashboards/{dashboard_id}",
+            get(dashboards::get_dashboard)
+                .put(dashboards::update_dashboard)
+                .delete(dashboards::delete_dashboard),
+        )
+        .route(
+            "/api/projects/{id}/dashboards/{dashboard_id}/shares",
+            get(shares::list_shares).post(shares::create_share),
+        )
+        .route(
+            "/api/projects/{id}/dashboards/{dashboard_id}/shares/{share_id}",
+            delete(shares::revoke_share),
+        )
 }

@@ -1,7 +1,10 @@
 //! Auth's part of the public API description, generated from the handlers' annotations and the
 //! contract's types; edge merges it into `/api/openapi.json`.
 
-use crate::routes::{account, annotations, invites, jwks, keys, members, projects, session, users};
+use crate::routes::{
+    account, annotations, api_keys, dashboards, insights, invites, jwks, keys, members, projects,
+    session, shares, users,
+};
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -34,10 +37,26 @@ use crate::routes::{account, annotations, invites, jwks, keys, members, projects
         invites::create_invite,
         invites::revoke_invite,
         invites::accept_invite,
+        api_keys::create_api_key,
+        api_keys::list_api_keys,
+        api_keys::revoke_api_key,
+        insights::list_insights,
+        insights::create_insight,
+        insights::get_insight,
+        insights::update_insight,
+        insights::delete_insight,
+        dashboards::list_dashboards,
+        dashboards::create_dashboard,
+        dashboards::get_dashboard,
+        dashboards::update_dashboard,
+        dashboards::delete_dashboard,
+        shares::list_shares,
+        shares::create_share,
+        shares::revoke_share,
     ),
     tags(
-        (name = "auth", description = "Accounts and sessions"),
-        (name = "projects", description = "What a project's members share: its notes"),
+        (name = "auth", description = "Accounts, sessions and the caller's API keys"),
+        (name = "projects", description = "What a project's members share: its notes, saved insights, dashboards and their shared links"),
         (name = "admin", description = "Users and projects (instance admins), and a project's keys, domains and members (its admins too)"),
     )
 )]

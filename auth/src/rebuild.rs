@@ -35,8 +35,8 @@ pub async fn rebuild(
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "TRUNCATE annotations, invites, project_members, session_tokens, sessions, write_keys, \
-         projects, users",
+        "TRUNCATE shares, dashboards, insights, api_keys, annotations, invites, project_members, \
+         session_tokens, sessions, write_keys, projects, users",
     )
     .execute(&mut *tx)
     .await?;

@@ -141,7 +141,7 @@ async fn find(state: &AppState, token: &str) -> Result<Option<SessionRow>, ApiEr
          FROM session_tokens t JOIN sessions s ON s.family_id = t.family_id
          WHERE t.token_hash = $1",
     )
-    .bind(tokens::refresh_hash(token))
+    .bind(tokens::secret_hash(token))
     .fetch_optional(&state.pool)
     .await?)
 }
@@ -172,7 +172,7 @@ pub(crate) async fn refresh(state: &AppState, token: &str) -> Result<Granted, Ap
             contract::auth::session_subject(session.family_id),
             &AuthEvent::SessionRefreshed {
                 family_id: session.family_id,
-                previous_hash: tokens::refresh_hash(token),
+                previous_hash: tokens::secret_hash(token),
                 token_hash,
                 expires_at: refresh_expiry(state, at),
                 at,

@@ -1,4 +1,5 @@
-//! Access tokens (EdDSA JWTs with `kid`), and the opaque secrets: refresh tokens and write keys.
+//! Access tokens (EdDSA JWTs with `kid`), and the opaque secrets: refresh tokens (and the
+//! tokens of invites and shared links, made the same way), write keys and API keys.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -61,17 +62,35 @@ pub(crate) fn verify_access(
     plumbing::jwt::verify(token, key, &audience)
 }
 
-/// A new refresh token and the hash that is stored in its place.
+/// A new refresh token (or invite or shared link token) and the hash that is stored in its
+/// place.
 pub(crate) fn new_refresh_token() -> anyhow::Result<(String, String)> {
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = refresh_hash(&token);
+    let token = URL_SAFE_NO_PAD.encode(random_32()?);
+    let hash = secret_hash(&token);
     Ok((token, hash))
 }
 
-/// SHA-256 (hex) of a refresh token.
-pub(crate) fn refresh_hash(token: &str) -> String {
+/// A new API key (`eak_` and 32 random bytes, base64url) and the hash that is stored in its
+/// place.
+pub(crate) fn new_api_key() -> anyhow::Result<(String, String)> {
+    let key = format!(
+        "{}{}",
+        contract::auth::API_KEY_PREFIX,
+        URL_SAFE_NO_PAD.encode(random_32()?)
+    );
+    let hash = secret_hash(&key);
+    Ok((key, hash))
+}
+
+fn random_32() -> anyhow::Result<[u8; 32]> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+    Ok(bytes)
+}
+
+/// SHA-256 (hex) of a secret kept only as its hash: a refresh token, an invite's or a shared
+/// link's token, an API key.
+pub(crate) fn secret_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -1,16 +1,17 @@
 //! What an admin does to users: list them a page at a time, change a role, disable or enable,
-//! and erase (the personal data removed from the stream itself).
+//! and erase (the personal data removed from the stream itself). A user disabled or erased
+//! loses their API keys at once.
 
 use contract::auth::{AdminUserView, AuthEvent, Role, UpdateUserRequest, UserPage};
 use contract::streams::AUTH_STREAM;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::email;
 use crate::error::ApiError;
 use crate::last_admin::{check_removal, is_active_admin};
 use crate::state::AppState;
 use crate::users::{parse_role, plain_text};
+use crate::{api_keys, email};
 
 /// Users shown per page of `GET /api/admin/users`.
 const PER_PAGE: u32 = 50;
@@ -131,6 +132,10 @@ pub(crate) async fn update(
             .await?;
         user = find(state, id).await?;
     }
+    if user.disabled {
+        // Keys of a user disabled before keys were revoked with them are caught here too.
+        api_keys::revoke_all(state, id, by).await?;
+    }
     user.view()
 }
 
@@ -181,6 +186,7 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
             )
             .await?;
     }
+    api_keys::revoke_all(state, id, by).await?;
     delete_personal_messages(state, &user).await?;
     state
         .record(

@@ -1,6 +1,7 @@
-//! How each auth event changes the projection tables (users, sessions, projects and write
-//! keys; a project's members, notes and invites in `super::shared`), applied inside the
-//! projector's or the rebuild's transaction.
+//! How each auth event changes the projection tables (users, sessions and projects; write and
+//! API keys in `super::keys`; a project's members, notes, invites, insights, dashboards and
+//! shared links in `super::shared`), applied inside the projector's or the rebuild's
+//! transaction.
 
 use contract::auth::{AuthEvent, SessionRevokedReason};
 use sqlx::{Postgres, Transaction};
@@ -32,7 +33,10 @@ pub(crate) async fn apply_event(
         | AuthEvent::ProjectDomainsSet { .. }
         | AuthEvent::ProjectQuotaSet { .. } => project_changed(tx, sequence, event).await,
         AuthEvent::WriteKeyIssued { .. } | AuthEvent::WriteKeyRevoked { .. } => {
-            write_key_changed(tx, sequence, event).await
+            super::keys::write_key_changed(tx, sequence, event).await
+        }
+        AuthEvent::ApiKeyCreated { .. } | AuthEvent::ApiKeyRevoked { .. } => {
+            super::keys::api_key_changed(tx, sequence, event).await
         }
         AuthEvent::MemberSet { .. }
         | AuthEvent::MemberRemoved { .. }
@@ -40,7 +44,13 @@ pub(crate) async fn apply_event(
         | AuthEvent::AnnotationDeleted { .. }
         | AuthEvent::InviteCreated { .. }
         | AuthEvent::InviteAccepted { .. }
-        | AuthEvent::InviteRevoked { .. } => super::shared::changed(tx, sequence, event).await,
+        | AuthEvent::InviteRevoked { .. }
+        | AuthEvent::InsightSaved { .. }
+        | AuthEvent::InsightDeleted { .. }
+        | AuthEvent::DashboardSaved { .. }
+        | AuthEvent::DashboardDeleted { .. }
+        | AuthEvent::ShareCreated { .. }
+        | AuthEvent::ShareRevoked { .. } => super::shared::changed(tx, sequence, event).await,
     }
 }
 
@@ -322,51 +332,6 @@ async fn project_changed(
     Ok(())
 }
 
-/// A write key issued or revoked; either moves the project's version.
-async fn write_key_changed(
-    tx: &mut Transaction<'_, Postgres>,
-    sequence: i64,
-    event: &AuthEvent,
-) -> Result<(), sqlx::Error> {
-    match event {
-        AuthEvent::WriteKeyIssued {
-            project_id,
-            key_id,
-            key,
-            at,
-        } => {
-            sqlx::query(
-                "INSERT INTO write_keys (id, project_id, key, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(key_id)
-            .bind(project_id)
-            .bind(key)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-            touch_project(tx, *project_id, sequence).await?;
-        }
-        AuthEvent::WriteKeyRevoked {
-            project_id,
-            key_id,
-            at,
-        } => {
-            sqlx::query(
-                "UPDATE write_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(key_id)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-            touch_project(tx, *project_id, sequence).await?;
-        }
-        // Every other kind has its own function in `apply_event`.
-        _ => {}
-    }
-    Ok(())
-}
-
 /// Records a token of a session family (skipped when the family is unknown, after an erasure).
 async fn insert_session_token(
     tx: &mut Transaction<'_, Postgres>,
@@ -382,19 +347,5 @@ async fn insert_session_token(
     .bind(family_id)
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Moves a project's version to the sequence of its latest event.
-async fn touch_project(
-    tx: &mut Transaction<'_, Postgres>,
-    project_id: uuid::Uuid,
-    sequence: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projects SET version = $2 WHERE id = $1")
-        .bind(project_id)
-        .bind(sequence)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }

@@ -16,9 +16,12 @@ pub(crate) use self::events::apply_event;
 
 mod annotations;
 mod events;
+mod insights;
 mod invites;
+mod keys;
 mod members;
 mod shared;
+mod shares;
 
 /// Name of this projection in `projection_state`.
 const PROJECTION: &str = "auth";

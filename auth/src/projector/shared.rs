@@ -1,10 +1,10 @@
-//! The parts of a project beside its own row: its members, notes and invites, each applied by
-//! its own module.
+//! The parts of a project beside its own row: its members, notes, invites, insights,
+//! dashboards and shared links, each applied by its own module.
 
 use contract::auth::AuthEvent;
 use sqlx::{Postgres, Transaction};
 
-/// Applies a member, annotation or invite event.
+/// Applies a member, annotation, invite, insight, dashboard or shared-link event.
 pub(crate) async fn changed(
     tx: &mut Transaction<'_, Postgres>,
     sequence: i64,
@@ -16,6 +16,15 @@ pub(crate) async fn changed(
         }
         AuthEvent::AnnotationSet { .. } | AuthEvent::AnnotationDeleted { .. } => {
             super::annotations::annotation_changed(tx, sequence, event).await
+        }
+        AuthEvent::InsightSaved { .. }
+        | AuthEvent::InsightDeleted { .. }
+        | AuthEvent::DashboardSaved { .. }
+        | AuthEvent::DashboardDeleted { .. } => {
+            super::insights::insight_changed(tx, sequence, event).await
+        }
+        AuthEvent::ShareCreated { .. } | AuthEvent::ShareRevoked { .. } => {
+            super::shares::share_changed(tx, sequence, event).await
         }
         _ => super::invites::invite_changed(tx, sequence, event).await,
     }

@@ -3,10 +3,14 @@
 
 pub(crate) mod account;
 pub(crate) mod annotations;
+pub(crate) mod api_keys;
+pub(crate) mod dashboards;
+pub(crate) mod insights;
 pub(crate) mod invites;
 pub(crate) mod jwks;
 pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod projects;
 pub(crate) mod session;
+pub(crate) mod shares;
 pub(crate) mod users;

@@ -6,46 +6,18 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Rebuilt, TestAuth};
 
-/// Registers `email` and makes them a member of `project` with `role` (none: no member).
-async fn person(
-    auth: &TestAuth,
-    admin: &str,
-    project: &str,
-    email: &str,
-    role: Option<&str>,
-) -> String {
-    let (_, user) = auth.register(email).await;
-    let id = user["id"].as_str().expect("id");
-    if let Some(role) = role {
-        let (status, body) = auth
-            .call(
-                Method::PUT,
-                &format!("/api/admin/projects/{project}/members/{id}"),
-                admin,
-                Some(json!({ "role": role })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    auth.token(email).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn analysts_write_notes_members_read_them_and_others_learn_nothing() {
     let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
     let admin = auth.admin_token("root@example.com").await;
-    let (_, created) = auth
-        .call(
-            Method::POST,
-            "/api/admin/projects",
-            &admin,
-            Some(json!({ "name": "Notes" })),
-        )
+    let project = auth.project(&admin, "Notes").await;
+    let analyst = auth
+        .person(&admin, &project, "ana@example.com", Some("analyst"))
         .await;
-    let project = created["id"].as_str().expect("id").to_owned();
-    let analyst = person(&auth, &admin, &project, "ana@example.com", Some("analyst")).await;
-    let viewer = person(&auth, &admin, &project, "vic@example.com", Some("viewer")).await;
-    let outsider = person(&auth, &admin, &project, "out@example.com", None).await;
+    let viewer = auth
+        .person(&admin, &project, "vic@example.com", Some("viewer"))
+        .await;
+    let outsider = auth.person(&admin, &project, "out@example.com", None).await;
     let notes = format!("/api/projects/{project}/annotations");
 
     let (status, note) = auth

@@ -183,6 +183,45 @@ impl TestAuth {
             .to_owned()
     }
 
+    /// A new project named `name`, created by the instance admin `admin`: its id.
+    pub(crate) async fn project(&self, admin: &str, name: &str) -> String {
+        let (status, created) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/admin/projects",
+                admin,
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Registers `email` and makes them a member of `project` with `role` (none: no member):
+    /// their access token.
+    pub(crate) async fn person(
+        &self,
+        admin: &str,
+        project: &str,
+        email: &str,
+        role: Option<&str>,
+    ) -> String {
+        let (_, user) = self.register(email).await;
+        let id = user["id"].as_str().expect("id");
+        if let Some(role) = role {
+            let (status, body) = self
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/api/admin/projects/{project}/members/{id}"),
+                    admin,
+                    Some(json!({ "role": role })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        self.token(email).await
+    }
+
     /// Waits for the first admin, created in the background at start.
     pub(crate) async fn admin_token(&self, email: &str) -> String {
         devstack::wait::until_async("the first admin", Duration::from_secs(30), || async {
@@ -249,6 +288,11 @@ impl TestAuth {
             "SELECT project_id, user_id, role, version FROM project_members ORDER BY project_id, user_id",
             "SELECT id, project_id, marked, content, created_by, created_at, updated_at, version FROM annotations ORDER BY id",
             "SELECT id, project_id, email, role, token_hash, expires_at, created_by, created_at, state, version FROM invites ORDER BY id",
+            // Not last_used_at: query's usage notices set it outside the stream.
+            "SELECT id, user_id, name, prefix, key_hash, project_ids, expires_at, created_at, revoked_at, version FROM api_keys ORDER BY id",
+            "SELECT id, project_id, name, kind, view, query, updated_by, updated_at, version FROM insights ORDER BY id",
+            "SELECT id, project_id, name, insight_ids, updated_by, updated_at, version FROM dashboards ORDER BY id",
+            "SELECT id, project_id, dashboard_id, prefix, token_hash, password_hash, embed_origins, created_by, created_at, revoked_at, version FROM shares ORDER BY id",
             "SELECT last_sequence FROM projection_state",
         ]
         .iter()

@@ -4,8 +4,10 @@
 mod accounts;
 mod admins;
 mod annotations;
+mod api_keys;
 mod health;
 mod helpers;
+mod insights;
 mod invites;
 mod login_limits;
 mod members;
@@ -13,4 +15,5 @@ mod outage;
 mod projection;
 mod projects;
 mod sessions;
+mod shares;
 mod tokens;
