@@ -137,10 +137,10 @@ async fn checked_projects(
             unique.push(*id);
         }
     }
-    let readable = members::readable_among(state, owner, &unique).await?;
+    let readable = members::member_of_among(state, owner, &unique).await?;
     if let Some(unknown) = unique.iter().find(|id| !readable.contains(id)) {
         return Err(ApiError::NotFoundBecause(format!(
-            "no such project {unknown}"
+            "no such project {unknown} among yours (a key reads only projects you are a member of)"
         )));
     }
     Ok(Some(unique))

@@ -45,18 +45,17 @@ pub(crate) async fn role_on(
     Ok(member.and_then(|role| role.parse().ok()))
 }
 
-/// Which of `project_ids` the caller may read (any role; every existing one for an instance
-/// admin), in one query: what [`role_on`] answers for each, the caller's own state aside.
-pub(crate) async fn readable_among(
+/// Which of `project_ids` the caller is a member of (any role; an instance admin too only of
+/// those they joined), in one query: the projects an API key of theirs may read.
+pub(crate) async fn member_of_among(
     state: &AppState,
     caller: Uuid,
     project_ids: &[Uuid],
 ) -> Result<Vec<Uuid>, ApiError> {
     Ok(sqlx::query_scalar(
-        "SELECT p.id FROM projects p WHERE p.id = ANY($2) AND (
-           EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.role = 'admin')
-           OR EXISTS (SELECT 1 FROM project_members m
-                      WHERE m.project_id = p.id AND m.user_id = $1 AND m.role IS NOT NULL))",
+        "SELECT p.id FROM projects p WHERE p.id = ANY($2) AND EXISTS (
+           SELECT 1 FROM project_members m
+           WHERE m.project_id = p.id AND m.user_id = $1 AND m.role IS NOT NULL)",
     )
     .bind(caller)
     .bind(project_ids)

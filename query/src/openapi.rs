@@ -128,7 +128,7 @@ mod tests {
             ("/api/shared/{token}/embedding", ["200", "404"].as_slice()),
             (
                 "/api/shared/{token}/insights/{insight_id}",
-                ["200", "401", "404", "504"].as_slice(),
+                ["200", "400", "401", "404", "504"].as_slice(),
             ),
         ] {
             let operation = &document["paths"][path]["get"];

@@ -46,6 +46,18 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("get", "/api/query/live"),
     ("get", "/api/query/catalog"),
     ("get", "/api/query/system"),
+    ("get", "/api/query/insights/{insight_id}"),
+    ("get", "/api/shared/{token}"),
+    ("get", "/api/shared/{token}/insights/{insight_id}"),
+    ("post", "/api/auth/api-keys"),
+    ("get", "/api/auth/api-keys"),
+    ("delete", "/api/auth/api-keys/{id}"),
+    ("post", "/api/projects/{id}/insights"),
+    ("get", "/api/projects/{id}/dashboards"),
+    (
+        "post",
+        "/api/projects/{id}/dashboards/{dashboard_id}/shares",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -113,6 +113,37 @@ impl Access {
                 .api_key_hashes
                 .remove(&key_id)
                 .is_some_and(|hash| self.api_keys.remove(&hash).is_some()),
+            AuthEvent::ShareCreated {
+                project_id,
+                share_id,
+                dashboard_id,
+                token_hash,
+                password_hash,
+                embed_origins,
+                ..
+            } => {
+                let share = Share {
+                    share_id,
+                    project_id,
+                    dashboard_id,
+                    password_hash,
+                    embed_origins,
+                };
+                self.share_hashes.insert(share_id, token_hash.clone());
+                self.shares.insert(token_hash, share);
+                false
+            }
+            AuthEvent::ShareRevoked { share_id, .. } => self
+                .share_hashes
+                .remove(&share_id)
+                .is_some_and(|hash| self.shares.remove(&hash).is_some()),
+            other => self.apply_saved(other),
+        }
+    }
+
+    /// Applies an insight or dashboard event; true when a dashboard went (its links with it).
+    fn apply_saved(&mut self, event: AuthEvent) -> bool {
+        match event {
             AuthEvent::InsightSaved {
                 project_id,
                 insight_id,
@@ -152,30 +183,6 @@ impl Access {
             AuthEvent::DashboardDeleted { dashboard_id, .. } => {
                 self.dashboards.remove(&dashboard_id).is_some()
             }
-            AuthEvent::ShareCreated {
-                project_id,
-                share_id,
-                dashboard_id,
-                token_hash,
-                password_hash,
-                embed_origins,
-                ..
-            } => {
-                let share = Share {
-                    share_id,
-                    project_id,
-                    dashboard_id,
-                    password_hash,
-                    embed_origins,
-                };
-                self.share_hashes.insert(share_id, token_hash.clone());
-                self.shares.insert(token_hash, share);
-                false
-            }
-            AuthEvent::ShareRevoked { share_id, .. } => self
-                .share_hashes
-                .remove(&share_id)
-                .is_some_and(|hash| self.shares.remove(&hash).is_some()),
             _ => false,
         }
     }

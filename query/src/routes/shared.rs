@@ -111,6 +111,7 @@ pub(crate) async fn embedding(
     ),
     responses(
         (status = 200, description = "what the tile's analysis route answers now", body = serde_json::Value),
+        (status = 400, description = "the insight id is not a UUID", body = contract::ErrorBody),
         (status = 401, description = "the link's password is needed (code `share_password`)", body = contract::ErrorBody),
         (status = 404, description = "no such link, or revoked, or not one of its tiles", body = contract::ErrorBody),
         QueryTimeout,

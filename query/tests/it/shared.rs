@@ -101,7 +101,7 @@ async fn a_shared_link_shows_its_dashboards_tiles_to_anyone_and_nothing_else() {
         &p,
         json!({
             "name": "Top pages", "kind": "top", "view": "tab=overview",
-            "query": { "range": "30d", "params": "dimension=pathname" }
+            "query": { "range": "30d", "params": "dimension=path" }
         }),
     )
     .await;
