@@ -16,6 +16,7 @@ mod openapi;
 mod quotas;
 mod readiness;
 mod routing;
+mod sharing;
 mod status;
 mod timeouts;
 mod ui;
