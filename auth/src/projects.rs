@@ -129,6 +129,7 @@ pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
                 events_per_second: p.events_per_second.and_then(|v| u64::try_from(v).ok()),
                 bytes_per_second: p.bytes_per_second.and_then(|v| u64::try_from(v).ok()),
             },
+            retention_months: None,
         })
         .collect();
     Ok(ProjectList { projects: views })

@@ -17,6 +17,10 @@ pub(crate) async fn apply_event(
     match event {
         // Claims and last-admin checks order writers on the stream; they change no state.
         AuthEvent::EmailClaimed { .. } | AuthEvent::LastAdminChecked { .. } => Ok(()),
+        // Not projected yet (retention and reset links are being built).
+        AuthEvent::ProjectRetentionSet { .. }
+        | AuthEvent::PasswordResetIssued { .. }
+        | AuthEvent::PasswordResetUsed { .. } => Ok(()),
         AuthEvent::UserRegistered { .. } => user_registered(tx, sequence, event).await,
         AuthEvent::LoginSucceeded { .. }
         | AuthEvent::LoginFailed { .. }

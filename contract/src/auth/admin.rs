@@ -85,6 +85,9 @@ pub struct ProjectView {
     /// The project's own intake quota (ingest's defaults where it sets none).
     #[serde(default)]
     pub quota: ProjectQuota,
+    /// Months of events kept; `None`: the instance's retention.
+    #[serde(default)]
+    pub retention_months: Option<u16>,
 }
 
 /// A project's own intake quota, per second across all ingest replicas: the body of

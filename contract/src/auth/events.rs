@@ -144,6 +144,34 @@ pub enum AuthEvent {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// On `auth.project.<id>`: how many months of the project's events are kept (`None`: the
+    /// instance's retention).
+    ProjectRetentionSet {
+        project_id: Uuid,
+        months: Option<u16>,
+        by: Option<Uuid>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.reset.<reset_id>`: an instance admin issued a single-use link with which
+    /// `user_id` sets a new password; the token is kept as its SHA-256 (hex).
+    PasswordResetIssued {
+        reset_id: Uuid,
+        user_id: Uuid,
+        token_hash: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        by: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// On `auth.reset.<reset_id>`: the link used (a `PasswordChanged` on the user follows).
+    PasswordResetUsed {
+        reset_id: Uuid,
+        user_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// On `auth.project.<id>`: a write key, public like PostHog's project token.
     WriteKeyIssued {
         project_id: Uuid,

@@ -6,6 +6,7 @@ mod admin;
 mod annotations;
 mod api_keys;
 mod events;
+mod history;
 mod insights;
 mod invites;
 mod members;
@@ -31,6 +32,10 @@ pub use api_keys::{
     api_key_usage_subject,
 };
 pub use events::{AuthEvent, SessionRevokedReason};
+pub use history::{
+    AuditEntry, AuditPage, MAX_RETENTION_MONTHS, PasswordResetLink, ProjectRetention,
+    RESET_LINK_HOURS, RETENTION_BUCKET, ResetPasswordRequest, reset_subject,
+};
 pub use insights::{
     DashboardList, DashboardRequest, DashboardView, InsightKind, InsightList, InsightQuery,
     InsightRequest, InsightView, MAX_INSIGHT_TEXT_BYTES, MAX_NAME_CHARS, MAX_TILES, RANGE_PRESETS,
