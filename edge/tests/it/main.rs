@@ -23,6 +23,7 @@ mod ui;
 mod ui_admin;
 mod ui_analytics;
 mod ui_annotations;
+mod ui_api_keys;
 mod ui_dashboard;
 mod ui_invites;
 mod ui_live;
