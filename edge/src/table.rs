@@ -191,6 +191,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Exact("/api/auth/register"),        POST,  Auth,   Public,                Credentials),
     route(Exact("/api/auth/refresh"),         POST,  Auth,   Public,                Client),
     route(Exact("/api/auth/logout"),          POST,  Auth,   Public,                Unlimited),
+    // A new password through an admin's single-use reset link (the person is signed out).
+    route(Exact("/api/auth/password-reset"),  POST,  Auth,   Public,                Client),
     route(Exact("/api/auth/me"),              GET,   Auth,   Token(Role::User),     Unlimited),
     route(Exact("/api/auth/password"),        POST,  Auth,   Token(Role::User),     Client),
     route(Exact("/.well-known/jwks.json"),    GET,   Auth,   Public,                Unlimited),

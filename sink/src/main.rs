@@ -4,7 +4,8 @@
 //! ```text
 //! sink dlq list [<project id>]      what is in EVENTS_DLQ, and why
 //! sink dlq redrive [<project id>]   send it back to EVENTS (after fixing the cause)
-//! sink retention <days>             drop the months of events older than that
+//! sink retention <days>             drop the months of events older than that, and each
+//!                                   project's older than its own retention
 //! sink replay [<project id>|all] [<since, RFC 3339>]
 //!                                   rebuild events in ClickHouse from the EVENTS_HISTORY stream
 //! sink rebuild-persons              rebuild person_ids from the identity links on PERSONS
@@ -95,6 +96,20 @@ async fn retention(args: &[String]) -> anyhow::Result<()> {
         layout.on_cluster(),
         dropped.join(", ")
     );
+    // Then each project that keeps fewer months, as its admins set (read from NATS).
+    let nats = plumbing::config::NatsConfig::from_env()?;
+    let js = async_nats::jetstream::new(
+        plumbing::streams::connect(&nats.url)
+            .await
+            .with_context(|| format!("connecting to {nats:?}"))?,
+    );
+    let today = time::OffsetDateTime::now_utc().date();
+    let client = plumbing::clickhouse::client(&clickhouse);
+    for (project, first_kept) in
+        sink::retention::projects::apply_all(&js, &client, &layout, today).await?
+    {
+        eprintln!("deleted the events of project {project} before {first_kept}");
+    }
     Ok(())
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn tag_of(sql: &str, values: &[String]) -> String {
 
 /// The table holding `table`'s rows in `layout`, with its database and, on a cluster, the
 /// clause that runs a statement on every shard.
-fn storage_of(layout: &Layout, table: &str) -> String {
+pub(crate) fn storage_of(layout: &Layout, table: &str) -> String {
     match layout.cluster() {
         Some(_) => format!("{}.{table}_local{}", layout.database(), layout.on_cluster()),
         None => format!("{}.{table}", layout.database()),

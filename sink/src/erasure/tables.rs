@@ -31,7 +31,7 @@ const MUTATIONS_DEADLINE: Duration = Duration::from_secs(600);
 
 /// A delete an erasure issued: the table holding the rows, and the tag its command carries.
 #[derive(Debug)]
-struct Mutation {
+pub(crate) struct Mutation {
     table: String,
     tag: String,
 }
@@ -214,7 +214,7 @@ impl Tables {
 
     /// Issues the delete `sql` of `table` with `values` and its tag, unless the same delete is
     /// still pending (from an earlier try of this erasure); returns the mutation to wait for.
-    async fn mutate(
+    pub(crate) async fn mutate(
         &self,
         table: &str,
         sql: &str,
@@ -245,7 +245,7 @@ impl Tables {
 
     /// Waits until `mutations` are done, for at most [`MUTATIONS_DEADLINE`]; other mutations
     /// of the tables (an operator's, another erasure's) are not waited for.
-    async fn wait_for(&self, mutations: &[Mutation]) -> anyhow::Result<()> {
+    pub(crate) async fn wait_for(&self, mutations: &[Mutation]) -> anyhow::Result<()> {
         if mutations.is_empty() {
             return Ok(());
         }

@@ -14,6 +14,7 @@ mod person_sessions;
 mod persons;
 mod persons_cluster;
 mod pipeline;
+mod project_retention;
 mod replay;
 mod sessions;
 mod sessions_by_day;

@@ -3,7 +3,10 @@
 //! still holds a day inside the age is kept whole (deleting single days would be a mutation that
 //! rewrites the month). The same months of `sessions` and `event_days` go too. On a cluster the
 //! partitions are those of every shard's `events_local` (and `sessions_local`,
-//! `event_days_local`), dropped `ON CLUSTER`.
+//! `event_days_local`), dropped `ON CLUSTER`. A project may keep fewer months than that: its
+//! older rows are deleted too ([`projects`]).
+
+pub mod projects;
 
 use anyhow::Context as _;
 
