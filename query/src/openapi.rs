@@ -124,11 +124,14 @@ mod tests {
         // of a tracked person; and the two routes of a shared link, which take no token.
         assert_eq!(paths.len(), expected.len() + 6, "{:?}", paths.keys());
         for (path, statuses) in [
-            ("/api/shared/{token}", ["200", "401", "404"].as_slice()),
+            (
+                "/api/shared/{token}",
+                ["200", "401", "404", "429"].as_slice(),
+            ),
             ("/api/shared/{token}/embedding", ["200", "404"].as_slice()),
             (
                 "/api/shared/{token}/insights/{insight_id}",
-                ["200", "400", "401", "404", "504"].as_slice(),
+                ["200", "400", "401", "404", "429", "504"].as_slice(),
             ),
         ] {
             let operation = &document["paths"][path]["get"];

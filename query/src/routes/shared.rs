@@ -41,6 +41,7 @@ async fn unlock(state: &AppState, token: &str, headers: &HeaderMap) -> Result<Sh
         (status = 200, description = "the shared dashboard and its tiles", body = SharedDashboard),
         (status = 401, description = "the link's password is needed (code `share_password`)", body = contract::ErrorBody),
         (status = 404, description = "no such link, or revoked", body = contract::ErrorBody),
+        (status = 429, description = "too many password attempts on this link: retry after `Retry-After` seconds", body = contract::ErrorBody),
     )
 )]
 pub(crate) async fn dashboard(
@@ -114,6 +115,7 @@ pub(crate) async fn embedding(
         (status = 400, description = "the insight id is not a UUID", body = contract::ErrorBody),
         (status = 401, description = "the link's password is needed (code `share_password`)", body = contract::ErrorBody),
         (status = 404, description = "no such link, or revoked, or not one of its tiles", body = contract::ErrorBody),
+        (status = 429, description = "too many password attempts on this link: retry after `Retry-After` seconds", body = contract::ErrorBody),
         QueryTimeout,
     )
 )]

@@ -154,13 +154,14 @@ async fn wrong_callers_and_parameter_abuse_get_their_4xx() {
     // Still answering.
     assert_eq!(stack.get(Some(&admin), &overview).await.0, StatusCode::OK);
 
-    // The API description is public: no token needed. Twelve paths of analytics, and the
-    // admins' erasure and export of a tracked person.
+    // The API description is public: no token needed. Thirteen paths of analytics (a saved
+    // insight's among them), the admins' erasure and export of a tracked person, and the three
+    // of a shared link.
     let (status, document) = stack.get(None, "/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         document["paths"].as_object().map(serde_json::Map::len),
-        Some(14),
+        Some(18),
         "{document}"
     );
 
