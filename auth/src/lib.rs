@@ -3,7 +3,7 @@
 //!
 //! Imports run one way: `routes` (HTTP) → the domain modules (`users`, `user_admin`,
 //! `sessions`, `projects`, `keys`, `api_keys`, `insights`, `dashboards`, `shares`, `quota`,
-//! `bootstrap`, `last_admin`, …) → `state`, `store`, `projector` and `contract`. Only this file
+//! `retention`, `history`, `password_resets`, `bootstrap`, `last_admin`, …) → `state`, `store`, `projector` and `contract`. Only this file
 //! puts handlers on paths.
 
 mod analysts;
@@ -16,6 +16,7 @@ mod dashboards;
 pub mod email;
 mod error;
 mod extract;
+mod history;
 mod insight_checks;
 mod insights;
 mod invites;
@@ -25,11 +26,13 @@ mod last_admin;
 pub mod limits;
 mod members;
 mod openapi;
+mod password_resets;
 mod passwords;
 pub mod projector;
 mod projects;
 mod quota;
 pub mod rebuild;
+mod retention;
 mod routes;
 mod sessions;
 mod shares;
@@ -260,10 +263,33 @@ fn router(state: AppState) -> Router {
             delete(routes::api_keys::revoke_api_key),
         )
         .merge(project_work_routes())
+        .merge(history_routes())
         .with_state(state)
         .merge(plumbing::http::openapi_route(
             &<openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         ))
+}
+
+/// A project's history and own retention, and the password-reset links admins issue.
+fn history_routes() -> Router<AppState> {
+    use routes::{history, password_resets};
+    Router::new()
+        .route(
+            "/api/admin/projects/{id}/audit",
+            get(history::project_audit),
+        )
+        .route(
+            "/api/admin/projects/{id}/retention",
+            put(project_routes::set_retention),
+        )
+        .route(
+            "/api/admin/users/{id}/password-reset",
+            post(password_resets::issue_password_reset),
+        )
+        .route(
+            "/api/auth/password-reset",
+            post(password_resets::reset_password),
+        )
 }
 
 /// What a project's members share: its notes, insights, dashboards and their shared links.

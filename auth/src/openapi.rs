@@ -2,8 +2,8 @@
 //! contract's types; edge merges it into `/api/openapi.json`.
 
 use crate::routes::{
-    account, annotations, api_keys, dashboards, insights, invites, jwks, keys, members, projects,
-    session, shares, users,
+    account, annotations, api_keys, dashboards, history, insights, invites, jwks, keys, members,
+    password_resets, projects, session, shares, users,
 };
 
 #[derive(Debug, utoipa::OpenApi)]
@@ -15,15 +15,19 @@ use crate::routes::{
         session::logout,
         account::me,
         account::change_password,
+        password_resets::reset_password,
         jwks::jwks,
         users::list_users,
         users::update_user,
         users::erase_user,
+        password_resets::issue_password_reset,
         projects::create_project,
         projects::list_projects,
         projects::list_project_summaries,
         projects::set_domains,
         projects::set_quota,
+        projects::set_retention,
+        history::project_audit,
         keys::issue_key,
         keys::revoke_key,
         members::list_members,

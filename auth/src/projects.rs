@@ -1,5 +1,6 @@
-//! Projects: creation (with a first write key), the lists admins and analysts see, site
-//! domains, and the version every change to a project is based on.
+//! Projects: creation (with a first write key), the lists admins and analysts see (with each
+//! project's quota and retention), site domains, and the version every change to a project is
+//! based on.
 
 use contract::auth::{
     AuthEvent, CreateProjectRequest, CreatedProject, ProjectList, ProjectQuota, ProjectSummary,
@@ -94,12 +95,14 @@ struct ProjectRow {
     domains: Vec<String>,
     events_per_second: Option<i64>,
     bytes_per_second: Option<i64>,
+    retention_months: Option<i32>,
 }
 
 /// Every project with its live write keys, oldest first.
 pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
     let projects: Vec<ProjectRow> = sqlx::query_as(
-        "SELECT id, name, timezone, created_at, domains, events_per_second, bytes_per_second
+        "SELECT id, name, timezone, created_at, domains, events_per_second, bytes_per_second,
+           retention_months
          FROM projects ORDER BY created_at, id",
     )
     .fetch_all(&state.pool)
@@ -129,7 +132,7 @@ pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
                 events_per_second: p.events_per_second.and_then(|v| u64::try_from(v).ok()),
                 bytes_per_second: p.bytes_per_second.and_then(|v| u64::try_from(v).ok()),
             },
-            retention_months: None,
+            retention_months: p.retention_months.and_then(|v| u16::try_from(v).ok()),
         })
         .collect();
     Ok(ProjectList { projects: views })

@@ -1,6 +1,7 @@
 //! Rebuilding the projections: truncate them and replay `AUTH` from its first message, in one
 //! transaction that holds the projector's lock, so the live projector waits and then carries on
-//! from where the rebuild stopped. The result equals the live state table for table.
+//! from where the rebuild stopped. The result equals the live state table for table, and the
+//! projects' retention bucket is written again from it.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -35,8 +36,9 @@ pub async fn rebuild(
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "TRUNCATE shares, dashboards, insights, api_keys, annotations, invites, project_members, \
-         session_tokens, sessions, write_keys, projects, users",
+        "TRUNCATE project_audit, password_resets, shares, dashboards, insights, api_keys, \
+         annotations, invites, project_members, session_tokens, sessions, write_keys, projects, \
+         users",
     )
     .execute(&mut *tx)
     .await?;
@@ -82,6 +84,8 @@ pub async fn rebuild(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // The retention bucket follows the projection: written again from what was rebuilt.
+    crate::projector::retention::write_all(js, pool).await?;
     progress(applied, total);
     Ok(applied)
 }

@@ -1,5 +1,5 @@
 //! Accounts: registration (the email claimed on the stream first), looking a user up, the
-//! password change, and the checks on what a user may type.
+//! password change (which a reset link's use shares), and the checks on what a user may type.
 
 use contract::auth::{AuthEvent, Role, UserView};
 use time::OffsetDateTime;
@@ -151,8 +151,7 @@ pub(crate) async fn register(
     })
 }
 
-/// Replaces the password of `user_id` after checking the current one; the projector ends every
-/// session of the user with it.
+/// Replaces the password of `user_id` after checking the current one.
 pub(crate) async fn change_password(
     state: &AppState,
     user_id: Uuid,
@@ -170,6 +169,23 @@ pub(crate) async fn change_password(
         return Err(ApiError::InvalidCredentials);
     }
     let password_hash = passwords::hash(new_password).await?;
+    record_password(
+        state,
+        user_id,
+        password_hash,
+        u64::try_from(version).unwrap_or(0),
+    )
+    .await
+}
+
+/// Records `password_hash` (argon2id) as the password of `user_id`, expecting the user's
+/// `version`; the projector ends every session of the user with it.
+pub(crate) async fn record_password(
+    state: &AppState,
+    user_id: Uuid,
+    password_hash: String,
+    version: u64,
+) -> Result<(), ApiError> {
     state
         .record(
             contract::auth::user_subject(user_id),
@@ -179,12 +195,13 @@ pub(crate) async fn change_password(
                 at: OffsetDateTime::now_utc(),
             },
             &Uuid::now_v7().to_string(),
-            Some(u64::try_from(version).unwrap_or(0)),
+            Some(version),
         )
         .await
 }
 
-fn check_password_length(password: &str) -> Result<(), ApiError> {
+/// Refuses a new password of a length outside [`passwords::LENGTH`].
+pub(crate) fn check_password_length(password: &str) -> Result<(), ApiError> {
     if passwords::LENGTH.contains(&password.chars().count()) {
         Ok(())
     } else {

@@ -1,15 +1,32 @@
-//! How each auth event changes the projection tables (users, sessions and projects; write and
-//! API keys in `super::keys`; a project's members, notes, invites, insights, dashboards and
-//! shared links in `super::shared`), applied inside the projector's or the rebuild's
-//! transaction.
+//! How each auth event changes the projection tables (users and sessions here; projects in
+//! `super::projects`, write and API keys in `super::keys`, password resets in `super::resets`,
+//! a project's members, notes, invites, insights, dashboards and shared links in
+//! `super::shared`, and every project event's line of history in `super::audit`), applied
+//! inside the projector's or the rebuild's transaction.
 
 use contract::auth::{AuthEvent, SessionRevokedReason};
 use sqlx::{Postgres, Transaction};
 
 /// Applies one event inside `tx`, without the sequence bookkeeping (the projector's `apply` adds
-/// it). The match names every kind, so a new kind does not compile until it is projected (or
-/// ignored here on purpose).
+/// it), and writes it into its project's history when it has a project.
 pub(crate) async fn apply_event(
+    tx: &mut Transaction<'_, Postgres>,
+    sequence: i64,
+    event: &AuthEvent,
+) -> Result<(), sqlx::Error> {
+    // Read before the change (the name of a dashboard it deletes), written after it (the row of
+    // a project it creates).
+    let history = super::audit::entry(tx, event).await?;
+    apply_change(tx, sequence, event).await?;
+    if let Some(entry) = history {
+        super::audit::insert(tx, sequence, event, entry).await?;
+    }
+    Ok(())
+}
+
+/// The change one event makes to the tables. The match names every kind, so a new kind does
+/// not compile until it is projected (or ignored here on purpose).
+async fn apply_change(
     tx: &mut Transaction<'_, Postgres>,
     sequence: i64,
     event: &AuthEvent,
@@ -17,10 +34,9 @@ pub(crate) async fn apply_event(
     match event {
         // Claims and last-admin checks order writers on the stream; they change no state.
         AuthEvent::EmailClaimed { .. } | AuthEvent::LastAdminChecked { .. } => Ok(()),
-        // Not projected yet (retention and reset links are being built).
-        AuthEvent::ProjectRetentionSet { .. }
-        | AuthEvent::PasswordResetIssued { .. }
-        | AuthEvent::PasswordResetUsed { .. } => Ok(()),
+        AuthEvent::PasswordResetIssued { .. } | AuthEvent::PasswordResetUsed { .. } => {
+            super::resets::reset_changed(tx, sequence, event).await
+        }
         AuthEvent::UserRegistered { .. } => user_registered(tx, sequence, event).await,
         AuthEvent::LoginSucceeded { .. }
         | AuthEvent::LoginFailed { .. }
@@ -35,7 +51,10 @@ pub(crate) async fn apply_event(
         | AuthEvent::SessionRevoked { .. } => session_changed(tx, sequence, event).await,
         AuthEvent::ProjectCreated { .. }
         | AuthEvent::ProjectDomainsSet { .. }
-        | AuthEvent::ProjectQuotaSet { .. } => project_changed(tx, sequence, event).await,
+        | AuthEvent::ProjectQuotaSet { .. }
+        | AuthEvent::ProjectRetentionSet { .. } => {
+            super::projects::project_changed(tx, sequence, event).await
+        }
         AuthEvent::WriteKeyIssued { .. } | AuthEvent::WriteKeyRevoked { .. } => {
             super::keys::write_key_changed(tx, sequence, event).await
         }
@@ -263,69 +282,6 @@ async fn session_changed(
             .bind(family_id)
             .bind(at)
             .bind(reason)
-            .bind(sequence)
-            .execute(&mut **tx)
-            .await?;
-        }
-        // Every other kind has its own function in `apply_event`.
-        _ => {}
-    }
-    Ok(())
-}
-
-/// A project created, or its domains or quota set.
-async fn project_changed(
-    tx: &mut Transaction<'_, Postgres>,
-    sequence: i64,
-    event: &AuthEvent,
-) -> Result<(), sqlx::Error> {
-    match event {
-        AuthEvent::ProjectCreated {
-            project_id,
-            name,
-            timezone,
-            at,
-            ..
-        } => {
-            sqlx::query(
-                "INSERT INTO projects (id, name, timezone, created_at, version)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(project_id)
-            .bind(name)
-            .bind(timezone)
-            .bind(at)
-            .bind(sequence)
-            .execute(&mut **tx)
-            .await?;
-        }
-        AuthEvent::ProjectDomainsSet {
-            project_id,
-            domains,
-            ..
-        } => {
-            sqlx::query("UPDATE projects SET domains = $2, version = $3 WHERE id = $1")
-                .bind(project_id)
-                .bind(domains)
-                .bind(sequence)
-                .execute(&mut **tx)
-                .await?;
-        }
-        AuthEvent::ProjectQuotaSet {
-            project_id,
-            events_per_second,
-            bytes_per_second,
-            ..
-        } => {
-            // Rates are checked to fit when set; one that does not is stored as no own rate.
-            let rate = |value: &Option<u64>| value.and_then(|v| i64::try_from(v).ok());
-            sqlx::query(
-                "UPDATE projects SET events_per_second = $2, bytes_per_second = $3, version = $4
-                 WHERE id = $1",
-            )
-            .bind(project_id)
-            .bind(rate(events_per_second))
-            .bind(rate(bytes_per_second))
             .bind(sequence)
             .execute(&mut **tx)
             .await?;

@@ -12,14 +12,19 @@ use futures_util::StreamExt as _;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+pub(crate) use self::audit::USER_PLACEHOLDER;
 pub(crate) use self::events::apply_event;
 
 mod annotations;
+mod audit;
 mod events;
 mod insights;
 mod invites;
 mod keys;
 mod members;
+mod projects;
+mod resets;
+pub(crate) mod retention;
 mod shared;
 mod shares;
 
@@ -67,14 +72,16 @@ pub async fn last_applied(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(last.map_or(0, |l| u64::try_from(l).unwrap_or(0)))
 }
 
-/// Starts the projector in the background.
+/// Starts the projector in the background, and the task that copies each project's retention
+/// into its key-value bucket.
 pub(crate) fn spawn(js: jetstream::Context, pool: PgPool) -> Projection {
     let (sender, applied) = watch::channel(0);
+    let retention = retention::spawn(js.clone(), pool.clone());
     tokio::spawn({
         let pool = pool.clone();
         async move {
             loop {
-                if let Err(err) = consume(&js, &pool, &sender).await {
+                if let Err(err) = consume(&js, &pool, &sender, &retention).await {
                     tracing::warn!(
                         error = format!("{err:#}"),
                         "auth projector interrupted, resuming"
@@ -91,6 +98,7 @@ async fn consume(
     js: &jetstream::Context,
     pool: &PgPool,
     applied: &watch::Sender<u64>,
+    retention: &retention::RetentionWriter,
 ) -> anyhow::Result<()> {
     let consumer: PullConsumer = js
         .get_consumer_from_stream(AUTH_PROJECTOR_CONSUMER, AUTH_STREAM)
@@ -116,6 +124,9 @@ async fn consume(
         };
         match apply(pool, sequence, &event).await {
             Ok(()) => {
+                if let AuthEvent::ProjectRetentionSet { project_id, .. } = &event {
+                    retention.changed(*project_id);
+                }
                 message.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 applied.send_replace(sequence);
             }

@@ -1,5 +1,5 @@
-//! `/api/admin/projects` (create, list and quota for instance admins; domains for the project's
-//! admins too) and `/api/auth/projects`, the projects a user may read.
+//! `/api/admin/projects` (create, list and quota for instance admins; domains and retention for
+//! the project's admins too) and `/api/auth/projects`, the projects a user may read.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contract::auth::{
     CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
-    ProjectQuotaView, ProjectSummaries, SetDomainsRequest,
+    ProjectQuotaView, ProjectRetention, ProjectSummaries, SetDomainsRequest,
 };
 use contract::auth::{ProjectRole, Role};
 use plumbing::error::{JsonBody, PathParams};
@@ -18,7 +18,7 @@ use crate::error::{
 };
 use crate::extract::{Admin, User};
 use crate::state::AppState;
-use crate::{members, projects, quota, users};
+use crate::{members, projects, quota, retention, users};
 
 #[utoipa::path(
     post, path = "/api/admin/projects", tag = "admin", security(("bearer" = [])),
@@ -116,4 +116,26 @@ pub(crate) async fn set_quota(
         id: project_id,
         quota,
     }))
+}
+
+#[utoipa::path(
+    put, path = "/api/admin/projects/{id}/retention", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    request_body = ProjectRetention,
+    responses(
+        (status = 200, description = "the project's own retention; the sink's retention job deletes its older events on its next run (null: the instance's retention)", body = ProjectRetention),
+        (status = 400, description = "bad input: months below 1 or above 120", body = contract::ErrorBody),
+        ProjectAdminRefusals, Conflict, TooLarge, Unavailable
+    )
+)]
+pub(crate) async fn set_retention(
+    State(state): State<AppState>,
+    User(caller): User,
+    PathParams(project_id): PathParams<Uuid>,
+    JsonBody(request): JsonBody<ProjectRetention>,
+) -> Result<Json<ProjectRetention>, ApiError> {
+    members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
+    Ok(Json(
+        retention::set(&state, project_id, caller.sub, request).await?,
+    ))
 }

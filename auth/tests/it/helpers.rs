@@ -283,7 +283,7 @@ impl TestAuth {
             "SELECT id, email, email_hash, name, password_hash, role, disabled, created_at, last_login_at, failed_logins, version FROM users ORDER BY id",
             "SELECT family_id, user_id, current_hash, expires_at, created_at, revoked_at, revoked_reason, version FROM sessions ORDER BY family_id",
             "SELECT token_hash, family_id, rotated_at FROM session_tokens ORDER BY token_hash",
-            "SELECT id, name, timezone, created_at, version, domains, events_per_second, bytes_per_second FROM projects ORDER BY id",
+            "SELECT id, name, timezone, created_at, version, domains, events_per_second, bytes_per_second, retention_months FROM projects ORDER BY id",
             "SELECT id, project_id, key, created_at, revoked_at FROM write_keys ORDER BY id",
             "SELECT project_id, user_id, role, version FROM project_members ORDER BY project_id, user_id",
             "SELECT id, project_id, marked, content, created_by, created_at, updated_at, version FROM annotations ORDER BY id",
@@ -293,6 +293,8 @@ impl TestAuth {
             "SELECT id, project_id, name, kind, view, query, updated_by, updated_at, version FROM insights ORDER BY id",
             "SELECT id, project_id, name, insight_ids, updated_by, updated_at, version FROM dashboards ORDER BY id",
             "SELECT id, project_id, dashboard_id, prefix, token_hash, password_hash, embed_origins, created_by, created_at, revoked_at, version FROM shares ORDER BY id",
+            "SELECT project_id, sequence, at, actor, action, summary, subject_user FROM project_audit ORDER BY project_id, sequence",
+            "SELECT id, user_id, token_hash, expires_at, created_by, created_at, used_at, version FROM password_resets ORDER BY id",
             "SELECT last_sequence FROM projection_state",
         ]
         .iter()
