@@ -10,7 +10,11 @@ use crate::state::AppState;
 use crate::{projects, tokens};
 
 /// Issues another write key for the project.
-pub(crate) async fn issue(state: &AppState, project_id: Uuid) -> Result<WriteKeyView, ApiError> {
+pub(crate) async fn issue(
+    state: &AppState,
+    by: Uuid,
+    project_id: Uuid,
+) -> Result<WriteKeyView, ApiError> {
     let version = projects::version(state, project_id).await?;
     let key_id = Uuid::now_v7();
     let key = tokens::new_write_key()?;
@@ -21,6 +25,7 @@ pub(crate) async fn issue(state: &AppState, project_id: Uuid) -> Result<WriteKey
                 project_id,
                 key_id,
                 key: key.clone(),
+                by: Some(by),
                 at: OffsetDateTime::now_utc(),
             },
             &format!("key-{key_id}"),
@@ -33,6 +38,7 @@ pub(crate) async fn issue(state: &AppState, project_id: Uuid) -> Result<WriteKey
 /// Revokes a write key of the project; a key already revoked stays so.
 pub(crate) async fn revoke(
     state: &AppState,
+    by: Uuid,
     project_id: Uuid,
     key_id: Uuid,
 ) -> Result<(), ApiError> {
@@ -55,6 +61,7 @@ pub(crate) async fn revoke(
             &AuthEvent::WriteKeyRevoked {
                 project_id,
                 key_id,
+                by: Some(by),
                 at: OffsetDateTime::now_utc(),
             },
             &format!("revoke-key-{key_id}"),

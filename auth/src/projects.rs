@@ -59,6 +59,7 @@ pub(crate) async fn create(
                 project_id,
                 key_id: Uuid::now_v7(),
                 key: write_key.clone(),
+                by: Some(by),
                 at,
             },
             &format!("project-key-{project_id}"),
@@ -183,6 +184,7 @@ pub(crate) async fn version(state: &AppState, id: Uuid) -> Result<u64, ApiError>
 /// Sets the domains Plausible's script may name for the project; returns them normalised.
 pub(crate) async fn set_domains(
     state: &AppState,
+    by: Uuid,
     project_id: Uuid,
     requested: &[String],
 ) -> Result<Vec<String>, ApiError> {
@@ -216,6 +218,7 @@ pub(crate) async fn set_domains(
             &AuthEvent::ProjectDomainsSet {
                 project_id,
                 domains: domains.clone(),
+                by: Some(by),
                 at: OffsetDateTime::now_utc(),
             },
             &Uuid::now_v7().to_string(),

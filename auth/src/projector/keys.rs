@@ -16,6 +16,7 @@ pub(crate) async fn write_key_changed(
             key_id,
             key,
             at,
+            ..
         } => {
             sqlx::query(
                 "INSERT INTO write_keys (id, project_id, key, created_at) VALUES ($1, $2, $3, $4)
@@ -33,6 +34,7 @@ pub(crate) async fn write_key_changed(
             project_id,
             key_id,
             at,
+            ..
         } => {
             sqlx::query(
                 "UPDATE write_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",

@@ -30,7 +30,7 @@ pub(crate) async fn issue_key(
     PathParams(project_id): PathParams<Uuid>,
 ) -> Result<Response, ApiError> {
     members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
-    let key = keys::issue(&state, project_id).await?;
+    let key = keys::issue(&state, caller.sub, project_id).await?;
     Ok((StatusCode::CREATED, Json(key)).into_response())
 }
 
@@ -48,6 +48,6 @@ pub(crate) async fn revoke_key(
     PathParams((project_id, key_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
-    keys::revoke(&state, project_id, key_id).await?;
+    keys::revoke(&state, caller.sub, project_id, key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

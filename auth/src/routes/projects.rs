@@ -86,7 +86,7 @@ pub(crate) async fn set_domains(
     JsonBody(request): JsonBody<SetDomainsRequest>,
 ) -> Result<Json<ProjectDomains>, ApiError> {
     members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
-    let domains = projects::set_domains(&state, project_id, &request.domains).await?;
+    let domains = projects::set_domains(&state, caller.sub, project_id, &request.domains).await?;
     Ok(Json(ProjectDomains {
         id: project_id,
         domains,

@@ -222,12 +222,12 @@ async fn a_projects_history_names_who_did_what_newest_first_without_a_secret() {
                 "insight Pages (top) created"
             ),
             line(
-                "",
+                "pam@example.com",
                 "write_key_revoked",
                 &format!("write key {} revoked", shown(&first_key))
             ),
             line(
-                "",
+                "pam@example.com",
                 "write_key_issued",
                 &format!("write key {} issued", shown(&second_key))
             ),
@@ -243,7 +243,7 @@ async fn a_projects_history_names_who_did_what_newest_first_without_a_secret() {
                 "carol@example.com is analyst"
             ),
             line(
-                "",
+                "root@example.com",
                 "write_key_issued",
                 &format!("write key {} issued", shown(&first_key))
             ),

@@ -131,6 +131,9 @@ pub enum AuthEvent {
     ProjectDomainsSet {
         project_id: Uuid,
         domains: Vec<String>,
+        /// Who did it (an event written before this field existed has none).
+        #[serde(default)]
+        by: Option<Uuid>,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
@@ -177,6 +180,9 @@ pub enum AuthEvent {
         project_id: Uuid,
         key_id: Uuid,
         key: String,
+        /// Who did it (an event written before this field existed has none).
+        #[serde(default)]
+        by: Option<Uuid>,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
@@ -184,6 +190,9 @@ pub enum AuthEvent {
     WriteKeyRevoked {
         project_id: Uuid,
         key_id: Uuid,
+        /// Who did it (an event written before this field existed has none).
+        #[serde(default)]
+        by: Option<Uuid>,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },

@@ -42,6 +42,7 @@ async fn identifying_events_put_one_link_each_on_persons_and_a_retry_adds_none()
     let (mut stack, js) = prepared(TestStack::builder().ingest()).await;
     let project = Uuid::now_v7();
     let issued = AuthEvent::WriteKeyIssued {
+        by: None,
         project_id: project,
         key_id: Uuid::now_v7(),
         key: "ea_links".to_owned(),

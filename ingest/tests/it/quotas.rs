@@ -20,6 +20,7 @@ use crate::common::{access_token, prepared, publish, serve_jwks};
 async fn project_with_key(js: &jetstream::Context, key: &str) -> Uuid {
     let project_id = Uuid::now_v7();
     let issued = AuthEvent::WriteKeyIssued {
+        by: None,
         project_id,
         key_id: Uuid::now_v7(),
         key: key.to_owned(),
@@ -253,6 +254,7 @@ async fn umami_page_views_over_their_projects_quota_are_refused_and_not_stored()
     };
     publish(&js, &created, site).await;
     let domains = AuthEvent::ProjectDomainsSet {
+        by: None,
         project_id: site,
         domains: vec!["site.example".to_owned()],
         at: OffsetDateTime::now_utc(),

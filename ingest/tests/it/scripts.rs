@@ -80,6 +80,7 @@ async fn script_events_are_stored_only_for_a_listed_domain_and_its_subdomains() 
     assert_eq!(stored().await, 0, "nothing refused is stored");
 
     let domains = AuthEvent::ProjectDomainsSet {
+        by: None,
         project_id: project,
         domains: vec!["site.example".to_owned()],
         at: OffsetDateTime::now_utc(),

@@ -14,6 +14,7 @@ use crate::common::{prepared, publish};
 
 fn issued(project_id: Uuid, key_id: Uuid, key: &str) -> AuthEvent {
     AuthEvent::WriteKeyIssued {
+        by: None,
         project_id,
         key_id,
         key: key.to_owned(),
@@ -70,6 +71,7 @@ async fn keys_replay_at_start_and_a_revoked_key_stops_resolving_within_five_seco
 
     let revoked_at = Instant::now();
     let revoke = AuthEvent::WriteKeyRevoked {
+        by: None,
         project_id: project,
         key_id: old_id,
         at: OffsetDateTime::now_utc(),

@@ -33,6 +33,7 @@ pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetst
         at: time::OffsetDateTime::now_utc(),
     };
     let issued = AuthEvent::WriteKeyIssued {
+        by: None,
         project_id: project,
         key_id: Uuid::now_v7(),
         key: key.to_owned(),

@@ -356,6 +356,7 @@ async fn plausible_and_umami_scripts_are_accepted_by_domain_and_by_website() {
             .expect("nats"),
     );
     let domains = contract::auth::AuthEvent::ProjectDomainsSet {
+        by: None,
         project_id: pipeline.project,
         domains: vec!["site.example".to_owned()],
         at: time::OffsetDateTime::now_utc(),

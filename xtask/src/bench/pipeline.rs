@@ -142,6 +142,7 @@ async fn create_project(js: &jetstream::Context) -> anyhow::Result<Uuid> {
             at,
         },
         contract::auth::AuthEvent::WriteKeyIssued {
+            by: None,
             project_id: project,
             key_id: Uuid::now_v7(),
             key: KEY.to_owned(),

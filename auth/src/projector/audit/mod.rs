@@ -90,6 +90,7 @@ mod tests {
     #[test]
     fn an_entry_is_tagged_with_its_events_type() {
         let action = action(&AuthEvent::WriteKeyRevoked {
+            by: None,
             project_id: Uuid::nil(),
             key_id: Uuid::nil(),
             at: OffsetDateTime::UNIX_EPOCH,

@@ -30,8 +30,9 @@ pub(super) async fn project_entry(
         AuthEvent::ProjectDomainsSet {
             project_id,
             domains,
+            by,
             at,
-        } => Entry::new(*project_id, *at, None, domains_summary(domains)),
+        } => Entry::new(*project_id, *at, *by, domains_summary(domains)),
         AuthEvent::ProjectQuotaSet {
             project_id,
             events_per_second,
@@ -57,17 +58,19 @@ pub(super) async fn project_entry(
         AuthEvent::WriteKeyIssued {
             project_id,
             key,
+            by,
             at,
             ..
-        } => Entry::new(*project_id, *at, None, format!("{} issued", shown_key(key))),
+        } => Entry::new(*project_id, *at, *by, format!("{} issued", shown_key(key))),
         AuthEvent::WriteKeyRevoked {
             project_id,
             key_id,
+            by,
             at,
         } => {
             let key = lookup(tx, "SELECT key FROM write_keys WHERE id = $1", *key_id).await?;
             let key = key.map_or_else(|| "a write key".to_owned(), |k| shown_key(&k));
-            Entry::new(*project_id, *at, None, format!("{key} revoked"))
+            Entry::new(*project_id, *at, *by, format!("{key} revoked"))
         }
         _ => return Ok(None),
     };
