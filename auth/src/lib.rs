@@ -214,6 +214,7 @@ fn router(state: AppState) -> Router {
             "/api/admin/projects",
             post(project_routes::create_project).get(project_routes::list_projects),
         )
+        .route("/api/admin/projects/{id}", get(project_routes::get_project))
         .route(
             "/api/admin/projects/{id}/keys",
             post(routes::keys::issue_key),

@@ -23,6 +23,7 @@ use crate::routes::{
         password_resets::issue_password_reset,
         projects::create_project,
         projects::list_projects,
+        projects::get_project,
         projects::list_project_summaries,
         projects::set_domains,
         projects::set_quota,

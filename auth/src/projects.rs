@@ -101,16 +101,34 @@ struct ProjectRow {
 
 /// Every project with its live write keys, oldest first.
 pub(crate) async fn list(state: &AppState) -> Result<ProjectList, ApiError> {
+    list_of(state, None).await
+}
+
+/// The project `project_id` with its live write keys; 404 when there is none.
+pub(crate) async fn one(state: &AppState, project_id: Uuid) -> Result<ProjectView, ApiError> {
+    list_of(state, Some(project_id))
+        .await?
+        .projects
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
+/// Every project, or only `only`, with its live write keys, oldest first.
+async fn list_of(state: &AppState, only: Option<Uuid>) -> Result<ProjectList, ApiError> {
     let projects: Vec<ProjectRow> = sqlx::query_as(
         "SELECT id, name, timezone, created_at, domains, events_per_second, bytes_per_second,
            retention_months
-         FROM projects ORDER BY created_at, id",
+         FROM projects WHERE $1::uuid IS NULL OR id = $1 ORDER BY created_at, id",
     )
+    .bind(only)
     .fetch_all(&state.pool)
     .await?;
     let keys: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT project_id, id, key FROM write_keys WHERE revoked_at IS NULL ORDER BY created_at, id",
+        "SELECT project_id, id, key FROM write_keys
+         WHERE revoked_at IS NULL AND ($1::uuid IS NULL OR project_id = $1)
+         ORDER BY created_at, id",
     )
+    .bind(only)
     .fetch_all(&state.pool)
     .await?;
     let views: Vec<ProjectView> = projects

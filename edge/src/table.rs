@@ -154,6 +154,12 @@ const KEYS: &str = "/api/admin/projects/{project_id}/keys";
 const KEY: &str = "/api/admin/projects/{project_id}/keys/{key_id}";
 /// `PUT`: a project's site domains.
 const DOMAINS: &str = "/api/admin/projects/{project_id}/domains";
+/// `GET`: one project, with its write keys, domains, quota and retention.
+const PROJECT: &str = "/api/admin/projects/{project_id}";
+/// `GET`: a project's history.
+const AUDIT: &str = "/api/admin/projects/{project_id}/audit";
+/// `PUT`: how many months of a project's events are kept.
+const RETENTION: &str = "/api/admin/projects/{project_id}/retention";
 
 /// `GET`, `POST`: a project's pending invites, a new one.
 const INVITES: &str = "/api/admin/projects/{project_id}/invites";
@@ -216,6 +222,9 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Template(KEYS),                     POST,  Auth,   Token(Role::User),     User),
     route(Template(KEY),                      DELETE, Auth,  Token(Role::User),     User),
     route(Template(DOMAINS),                  PUT,   Auth,   Token(Role::User),     User),
+    route(Template(PROJECT),                  GET,   Auth,   Token(Role::User),     User),
+    route(Template(AUDIT),                    GET,   Auth,   Token(Role::User),     User),
+    route(Template(RETENTION),                PUT,   Auth,   Token(Role::User),     User),
     route(Template(INVITES),                  LIST_CREATE, Auth, Token(Role::User), User),
     route(Template(INVITE),                   DELETE, Auth,  Token(Role::User),     User),
     route(Prefix("/api/admin/"),              ADMIN, Auth,   Token(Role::Admin),    Unlimited),
@@ -327,12 +336,14 @@ mod tests {
             format!("{project}/members/0190a3e2-7c4d-7000-8000-000000000003"),
             format!("{project}/invites"),
             format!("{project}/invites/0190a3e2-7c4d-7000-8000-000000000005"),
+            format!("{project}/audit"),
+            format!("{project}/retention"),
+            project.to_owned(),
         ] {
             assert_eq!(rule(&path), Some((Auth, Token(Role::User))), "{path}");
         }
         for path in [
             format!("{project}/quota"),
-            project.to_owned(),
             format!("{project}/persons/"),
             format!("{project}/persons/anon-1/export/more"),
             "/api/admin/projects//persons/anon-1".to_owned(),

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contract::auth::{
     CreateProjectRequest, CreatedProject, ProjectDomains, ProjectList, ProjectQuota,
-    ProjectQuotaView, ProjectRetention, ProjectSummaries, SetDomainsRequest,
+    ProjectQuotaView, ProjectRetention, ProjectSummaries, ProjectView, SetDomainsRequest,
 };
 use contract::auth::{ProjectRole, Role};
 use plumbing::error::{JsonBody, PathParams};
@@ -49,6 +49,23 @@ pub(crate) async fn list_projects(
     _: Admin,
 ) -> Result<Json<ProjectList>, ApiError> {
     Ok(Json(projects::list(&state).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/projects/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "project id")),
+    responses(
+        (status = 200, description = "the project with its live write keys, domains, quota and retention: for its admins and instance admins", body = ProjectView),
+        BadInput, ProjectAdminRefusals, Unavailable
+    )
+)]
+pub(crate) async fn get_project(
+    State(state): State<AppState>,
+    User(caller): User,
+    PathParams(project_id): PathParams<Uuid>,
+) -> Result<Json<ProjectView>, ApiError> {
+    members::require(&state, caller.sub, project_id, ProjectRole::Admin).await?;
+    Ok(Json(projects::one(&state, project_id).await?))
 }
 
 #[utoipa::path(

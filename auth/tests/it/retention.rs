@@ -1,5 +1,6 @@
-//! A project's own retention: set by its admins, shown in the admin project list, and copied
-//! into the key-value bucket the sink's retention job reads (again by a rebuild).
+//! A project's own retention: set by its admins, shown in the admin project list and in the
+//! project as its admins read it, and copied into the key-value bucket the sink's retention job
+//! reads (again by a rebuild).
 
 use std::time::Duration;
 
@@ -74,6 +75,21 @@ async fn a_projects_retention_is_listed_and_written_to_the_bucket_the_sink_reads
     assert_eq!(set, json!({ "months": 13 }));
     assert_eq!(listed(&auth, &admin, &project).await, json!(13));
     until_held(&auth, &project, Some("13")).await;
+
+    // The project's admin reads their project (keys, domains, retention); no one else below.
+    let one = format!("/api/admin/projects/{project}");
+    let (status, read) = auth.call(Method::GET, &one, &pam, None).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["retention_months"], json!(13));
+    assert_eq!(read["keys"].as_array().map(Vec::len), Some(1), "{read}");
+    assert_eq!(
+        auth.call(Method::GET, &one, &viewer, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        auth.call(Method::GET, &one, &outsider, None).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(held(&auth, &other).await, None, "no key: the instance's");
 
     for bad in [
