@@ -52,7 +52,6 @@ impl Confirm {
 pub(crate) fn ConfirmDialog() -> View {
     let confirm = use_context::<Confirm>();
     let dialog = create_node_ref();
-    let opener: Signal<Option<web_sys::HtmlElement>> = create_signal(None);
     let close = move || confirm.pending.set(None);
     let view = view! {
         dialog(r#ref=dialog, id="confirm-dialog", class="confirm-dialog", aria-labelledby="confirm-title",
@@ -79,8 +78,25 @@ pub(crate) fn ConfirmDialog() -> View {
             }))
         }
     };
+    follow_modal(
+        dialog,
+        move || confirm.pending.with(Option::is_some),
+        "cancel-delete",
+    );
+    view
+}
+
+/// Keeps the `<dialog>` of `dialog` modal while `open` says so (tracked): opened, the focus goes
+/// to the element `first_focus` once it is drawn; closed, back to where it was. The browser
+/// traps the focus inside meanwhile and closes it on Escape (which its `close` event reports).
+pub(crate) fn follow_modal(
+    dialog: NodeRef,
+    open: impl Fn() -> bool + 'static,
+    first_focus: &'static str,
+) {
+    let opener: Signal<Option<web_sys::HtmlElement>> = create_signal(None);
     create_effect(move || {
-        let open = confirm.pending.with(Option::is_some);
+        let open = open();
         let Some(element) = dialog
             .try_get()
             .and_then(|node| node.dyn_into::<web_sys::HtmlDialogElement>().ok())
@@ -94,8 +110,8 @@ pub(crate) fn ConfirmDialog() -> View {
                 .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
             opener.set_silent(active);
             let _ = element.show_modal();
-            // The question may be drawn after this effect: focus Cancel once it is.
-            after(0, || crate::a11y::focus_by_id("cancel-delete"));
+            // What it asks may be drawn after this effect: focus its first control once it is.
+            after(0, move || crate::a11y::focus_by_id(first_focus));
         } else if !open && element.open() {
             element.close();
         }
@@ -107,5 +123,4 @@ pub(crate) fn ConfirmDialog() -> View {
             }
         }
     });
-    view
 }

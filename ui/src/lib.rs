@@ -9,11 +9,13 @@ mod browser;
 mod busy;
 mod confirm;
 mod dashboard;
+mod dashboards;
 mod format;
 mod invite;
 mod pages;
 mod route;
 mod session;
+mod shared;
 mod tracker;
 
 use sycamore::prelude::*;
@@ -62,7 +64,9 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             Phase::SignedOut | Phase::SignedIn => {}
         }
     });
-    let page = move || match (session.phase(), router.current()) {
+    let app_page = move || match (session.phase(), router.current()) {
+        // Drawn apart, below: whoever opens the link, signed in or not.
+        (_, Route::Shared) => view! {},
         (Phase::Checking, _) => view! {
             p(id="session-checking", class="status", role="status") { "Checking your session…" }
         },
@@ -79,12 +83,26 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             pages::restricted(Route::Analytics, analytics::AnalyticsPage)
         }
         (Phase::SignedIn, Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
+        (Phase::SignedIn, Route::Dashboards) => {
+            pages::restricted(Route::Dashboards, dashboards::DashboardsPage)
+        }
         (Phase::SignedIn, Route::Invite) => view! { invite::InvitePage {} },
         (Phase::SignedIn, Route::Account) => view! { account::AccountPage {} },
     };
+    // A shared dashboard is for anyone with its link and shows nothing of the rest of the app:
+    // no masthead, no way in. It is not drawn again when the session turns out to be none.
+    let shared = create_selector(move || router.current() == Route::Shared);
+    let masthead = move || (!shared.get()).then(|| view! { Masthead {} });
+    let page = move || {
+        if shared.get() {
+            view! { shared::SharedPage {} }
+        } else {
+            app_page()
+        }
+    };
     view! {
         div(class="shell") {
-            Masthead {}
+            (masthead)
             main(id="page", class="page") { (page) }
         }
     }
@@ -159,6 +177,7 @@ fn nav_id(route: Route) -> &'static str {
     match route {
         Route::Dashboard => "nav-dashboard",
         Route::Analytics => "nav-analytics",
+        Route::Dashboards => "nav-dashboards",
         Route::Admin => "nav-admin",
         _ => "nav-other",
     }

@@ -29,7 +29,7 @@ pub(crate) fn role_label(role: Role) -> &'static str {
 }
 
 /// The sections of the app, in the order the navigation shows them, with what each will hold.
-pub(crate) const SECTIONS: [(Route, &str, &str); 3] = [
+pub(crate) const SECTIONS: [(Route, &str, &str); 4] = [
     (
         Route::Dashboard,
         "Dashboard",
@@ -39,6 +39,11 @@ pub(crate) const SECTIONS: [(Route, &str, &str); 3] = [
         Route::Analytics,
         "Analytics",
         "Trends, breakdowns, funnels, retention and the live event feed.",
+    ),
+    (
+        Route::Dashboards,
+        "Dashboards",
+        "Saved insights on dashboards, and links that share them read-only.",
     ),
     (
         Route::Admin,

@@ -15,6 +15,10 @@ pub(crate) enum Route {
     Dashboard,
     Analytics,
     Admin,
+    /// `/dashboards`: a project's saved insights and dashboards (the view in the query string).
+    Dashboards,
+    /// `/shared/<token>`: a shared dashboard, for anyone with the link; the token is the path's.
+    Shared,
     /// `/account`: who the user is, their API keys, and the projects they administer.
     Account,
     /// `/invite/<token>`: accepting an invite to a project; the token is the router's.
@@ -37,8 +41,10 @@ impl Route {
             "/dashboard" => Route::Dashboard,
             "/analytics" => Route::Analytics,
             "/admin" => Route::Admin,
+            "/dashboards" => Route::Dashboards,
             "/account" => Route::Account,
             _ if invite_token(path).is_some() => Route::Invite,
+            _ if shared_token(path).is_some() => Route::Shared,
             _ => Route::NotFound,
         }
     }
@@ -51,6 +57,9 @@ impl Route {
             Route::Dashboard => "/dashboard",
             Route::Analytics => "/analytics",
             Route::Admin => "/admin",
+            Route::Dashboards => "/dashboards",
+            // With its token, which only the link's owner has.
+            Route::Shared => "/shared",
             Route::Account => "/account",
             // With its token: see `Router::url`.
             Route::Invite => "/invite",
@@ -61,7 +70,10 @@ impl Route {
 
     /// Whether the page is for visitors who are not signed in.
     pub(crate) fn is_public(self) -> bool {
-        matches!(self, Route::Login | Route::Register | Route::NotFound)
+        matches!(
+            self,
+            Route::Login | Route::Register | Route::NotFound | Route::Shared
+        )
     }
 
     /// The least role that may open the page, for pages behind sign-in.
@@ -81,12 +93,23 @@ pub(crate) fn invite_token(path: &str) -> Option<String> {
     (!token.is_empty() && !token.contains('/')).then(|| token.to_owned())
 }
 
+/// The token of a shared dashboard's path, `/shared/<token>` (a trailing slash allowed).
+pub(crate) fn shared_token(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let token = path.strip_prefix("/shared/")?;
+    let token = token.strip_suffix('/').unwrap_or(token);
+    (!token.is_empty() && !token.contains('/')).then(|| token.to_owned())
+}
+
 /// The current page, shared through the context.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Router {
     current: Signal<Route>,
     /// The page a signed-out visitor asked for, opened once they sign in.
     intended: Signal<Option<Route>>,
+    /// The query string (with its `?`) of that page's address: a link to a dashboard or a view
+    /// of Analytics opens on it after signing in.
+    intended_search: Signal<String>,
     /// The token of the invite link opened last: kept while the visitor signs in or registers,
     /// so they come back to the same link.
     invite: Signal<Option<String>>,
@@ -98,6 +121,7 @@ impl Router {
         let router = Self {
             current: create_signal(initial),
             intended: create_signal(None),
+            intended_search: create_signal(String::new()),
             invite: create_signal(invite_token(&location_path())),
         };
         if cfg!(target_arch = "wasm32") {
@@ -137,6 +161,18 @@ impl Router {
         }
     }
 
+    /// Opens `route` with the query string `search` (without its `?`) as a new history entry,
+    /// even when it is the page shown: a page reads its query string as it opens.
+    pub(crate) fn open(self, route: Route, search: &str) {
+        let url = if search.is_empty() {
+            route.path().to_owned()
+        } else {
+            format!("{}?{search}", route.path())
+        };
+        history(&url, false);
+        self.current.set(route);
+    }
+
     /// Shows `route` in place of the current entry: for redirects, which the back button should
     /// skip.
     pub(crate) fn redirect(self, route: Route) {
@@ -149,18 +185,26 @@ impl Router {
     /// Sends a signed-out visitor to the sign-in form, remembering where they were going.
     pub(crate) fn require_sign_in(self) {
         self.intended.set(Some(self.current.get_untracked()));
+        self.intended_search.set(location_search());
         self.redirect(Route::Login);
     }
 
     /// Leaves the sign-in and registration forms for the page the visitor had asked for.
     pub(crate) fn signed_in(self) {
         let next = self.intended.take().unwrap_or(Route::Home);
-        self.redirect(next);
+        let search = self.intended_search.take();
+        if search.is_empty() || next == Route::Invite {
+            self.redirect(next);
+        } else {
+            history(&format!("{}{search}", next.path()), true);
+            self.current.set(next);
+        }
     }
 
     /// After signing out, the next person to sign in starts at home.
     pub(crate) fn forget_intended(self) {
         self.intended.set(None);
+        self.intended_search.set(String::new());
     }
 
     fn follow_history(self) {
@@ -204,8 +248,9 @@ pub(crate) fn location_search() -> String {
         .unwrap_or_default()
 }
 
-/// Puts `path` in the address bar (only in a browser).
-fn history(path: &str, replace: bool) {
+/// Puts `path` in the address bar (only in a browser), as a new history entry or in place of
+/// the current one.
+pub(crate) fn history(path: &str, replace: bool) {
     if !cfg!(target_arch = "wasm32") {
         return;
     }
@@ -264,6 +309,7 @@ mod tests {
             Route::Dashboard,
             Route::Analytics,
             Route::Admin,
+            Route::Dashboards,
             Route::Account,
         ] {
             assert_eq!(Route::parse(route.path()), route);
@@ -283,6 +329,18 @@ mod tests {
             assert_eq!(invite_token(path), None, "{path}");
             assert_eq!(Route::parse(path), Route::NotFound, "{path}");
         }
+    }
+
+    #[test]
+    fn a_shared_link_keeps_its_token_and_is_public() {
+        assert_eq!(Route::parse("/shared/abc_D-9"), Route::Shared);
+        assert_eq!(shared_token("/shared/abc_D-9/"), Some("abc_D-9".to_owned()));
+        assert_eq!(shared_token("/shared/abc?embed=1"), Some("abc".to_owned()));
+        for path in ["/shared", "/shared/", "/shared/a/b"] {
+            assert_eq!(shared_token(path), None, "{path}");
+            assert_eq!(Route::parse(path), Route::NotFound, "{path}");
+        }
+        assert!(Route::Shared.is_public() && !Route::Dashboards.is_public());
     }
 
     #[test]

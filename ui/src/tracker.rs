@@ -290,16 +290,19 @@ pub(crate) fn device_type(width_px: f64) -> &'static str {
     }
 }
 
-/// What every event of this page says about the visit: where, from where, with what.
-/// An address as the app records it: an invite link's token left out, since it is a
-/// credential and the app's own events are read by every member of the built-in project.
+/// An address as the app records it: an invite link's or a shared link's token left out, since
+/// each is a credential and the app's own events are read by every member of the built-in
+/// project.
 fn without_secrets(address: String) -> String {
-    match address.find("/invite/") {
-        Some(at) => format!("{}/invite/…", &address[..at]),
-        None => address,
+    for secret in ["/invite/", "/shared/"] {
+        if let Some(at) = address.find(secret) {
+            return format!("{}{secret}…", &address[..at]);
+        }
     }
+    address
 }
 
+/// What every event of this page says about the visit: where, from where, with what.
 fn visit_properties() -> Map<String, Value> {
     let mut properties = Map::new();
     properties.insert("$lib".to_owned(), Value::from(LIB));
@@ -438,12 +441,17 @@ mod tests {
     }
 
     #[test]
-    fn an_invite_links_token_is_never_recorded() {
+    fn an_invite_or_shared_links_token_is_never_recorded() {
         assert_eq!(
             without_secrets("https://a.example/invite/SECRET-token?x=1".to_owned()),
             "https://a.example/invite/…"
         );
         assert_eq!(without_secrets("/invite/SECRET".to_owned()), "/invite/…");
         assert_eq!(without_secrets("/analytics".to_owned()), "/analytics");
+        assert_eq!(
+            without_secrets("https://a.example/shared/SECRET?embed=1#top".to_owned()),
+            "https://a.example/shared/…"
+        );
+        assert_eq!(without_secrets("/shared/SECRET/".to_owned()), "/shared/…");
     }
 }

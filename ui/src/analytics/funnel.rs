@@ -1,12 +1,14 @@
 //! The funnel tab: steps named by event (the catalogue suggests names), a conversion window,
 //! and per step the users who got there; a step opens its events in the explorer.
 
-use contract::query::{FunnelRequest, FunnelResponse, FunnelStepSpec, MAX_STEPS};
+use contract::auth::InsightKind;
+use contract::query::{FunnelRequest, FunnelResponse, FunnelStep, FunnelStepSpec, MAX_STEPS};
 use sycamore::prelude::*;
 
 use super::charts;
 use super::load::{Load, Loader};
 use super::page::{Page, target_value};
+use super::save::save_button;
 use super::url::{Tab, ViewState};
 
 /// The conversion windows offered, in seconds, with their names.
@@ -87,11 +89,12 @@ pub(crate) fn FunnelTab() -> View {
             }
             div(class="card funnel-result") {
                 (funnel.csv_button(page.session, "funnel"))
+                (save_button(InsightKind::Funnel, funnel, || "the funnel".to_owned()))
                 (move || match funnel.state.get_clone() {
                     Load::Idle => view! { p(class="status", role="status") { "Name two or more events and run the funnel." } },
                     Load::Loading => view! { p(class="status", role="status") { "Running the funnel…" } },
                     Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-                    Load::Ready(answer) => result(answer, page),
+                    Load::Ready(answer) => result(answer, Some(page)),
                 })
             }
         }
@@ -158,7 +161,10 @@ fn WindowPicker() -> View {
     }
 }
 
-fn result(answer: FunnelResponse, page: Page) -> View {
+/// A funnel answer: the summary, a bar per step with its users and conversions, and the median
+/// time to convert. On the Analytics page (`page`) the list is `#funnel-chart` and a step
+/// opens its events in the explorer; on a dashboard's tile the steps are only shown.
+pub(crate) fn result(answer: FunnelResponse, page: Option<Page>) -> View {
     let first = answer.steps.first().map_or(0, |s| s.count).max(1);
     let summary = match answer.steps.last() {
         Some(last) if answer.steps.first().is_some_and(|s| s.count > 0) => format!(
@@ -173,45 +179,7 @@ fn result(answer: FunnelResponse, page: Page) -> View {
         .steps
         .into_iter()
         .enumerate()
-        .map(|(i, step)| {
-            let width = format!("width: {:.1}%", step.count as f64 * 100.0 / first as f64);
-            let from_previous = if i == 0 {
-                "start".to_owned()
-            } else {
-                format!("{} of step {}", charts::format_percent(step.conversion_from_previous), i)
-            };
-            let label = format!("Step {}: {}, {} users. Open its events", i + 1, step.event, step.count);
-            let event = step.event.clone();
-            let data_event = step.event.clone();
-            let data_step = (i + 1).to_string();
-            let name = format!("{}. {}", i + 1, step.event);
-            let count = step.count.to_string();
-            let conversion = charts::format_percent(step.conversion_from_first);
-            let open = move || {
-                let event = event.clone();
-                page.view.update(move |v| {
-                    v.tab = Tab::Explorer;
-                    v.explore_event = event;
-                    v.at_from.clear();
-                    v.at_to.clear();
-                });
-            };
-            view! {
-                li(class="funnel-step", data-step=data_step, data-event=data_event) {
-                    button(r#type="button", class="funnel-open", aria-label=label, on:click=move |_| open()) {
-                        span(class="funnel-name") { (name) }
-                        span(class="funnel-bar-track") { span(class="funnel-bar", prop:style=width) {} }
-                        span(class="funnel-figures") {
-                            span(class="funnel-count") { (count) }
-                            " users · "
-                            span(class="funnel-conversion") { (conversion) }
-                            " of the first · "
-                            span(class="funnel-previous") { (from_previous) }
-                        }
-                    }
-                }
-            }
-        })
+        .map(|(i, step)| step_line(i, step, first, page))
         .collect::<Vec<_>>();
     let median = answer.median_seconds_to_convert.map(|s| {
         let text = if s < 120.0 {
@@ -223,10 +191,72 @@ fn result(answer: FunnelResponse, page: Page) -> View {
         };
         view! { p(class="hint") { "Median time to convert: " (text) } }
     });
+    let (summary_id, chart_id) = match page {
+        Some(_) => (Some("funnel-summary"), Some("funnel-chart")),
+        None => (None, None),
+    };
     view! {
-        p(id="funnel-summary", role="status") { (summary) }
-        ol(id="funnel-chart", class="funnel") { (steps) }
+        p(id=summary_id, class="funnel-summary", role="status") { (summary) }
+        ol(id=chart_id, class="funnel") { (steps) }
         (median)
+    }
+}
+
+/// Step `i` of a funnel whose first step counted `first` users: its bar and figures, a button
+/// opening its events on the Analytics page.
+fn step_line(i: usize, step: FunnelStep, first: u64, page: Option<Page>) -> View {
+    let width = format!("width: {:.1}%", step.count as f64 * 100.0 / first as f64);
+    let from_previous = if i == 0 {
+        "start".to_owned()
+    } else {
+        format!(
+            "{} of step {}",
+            charts::format_percent(step.conversion_from_previous),
+            i
+        )
+    };
+    let name = format!("{}. {}", i + 1, step.event);
+    let count = step.count.to_string();
+    let conversion = charts::format_percent(step.conversion_from_first);
+    let figures = view! {
+        span(class="funnel-name") { (name) }
+        span(class="funnel-bar-track") { span(class="funnel-bar", prop:style=width) {} }
+        span(class="funnel-figures") {
+            span(class="funnel-count") { (count) }
+            " users · "
+            span(class="funnel-conversion") { (conversion) }
+            " of the first · "
+            span(class="funnel-previous") { (from_previous) }
+        }
+    };
+    let shown = match page {
+        Some(page) => {
+            let label = format!(
+                "Step {}: {}, {} users. Open its events",
+                i + 1,
+                step.event,
+                step.count
+            );
+            let event = step.event.clone();
+            let open = move || {
+                let event = event.clone();
+                page.view.update(move |v| {
+                    v.tab = Tab::Explorer;
+                    v.explore_event = event;
+                    v.at_from.clear();
+                    v.at_to.clear();
+                });
+            };
+            view! {
+                button(r#type="button", class="funnel-open", aria-label=label, on:click=move |_| open()) {
+                    (figures)
+                }
+            }
+        }
+        None => view! { div(class="funnel-open") { (figures) } },
+    };
+    view! {
+        li(class="funnel-step", data-step=(i + 1).to_string(), data-event=step.event) { (shown) }
     }
 }
 

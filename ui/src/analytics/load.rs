@@ -119,7 +119,12 @@ impl<T: DeserializeOwned + Clone + 'static> Loader<T> {
 impl<T: 'static> Loader<T> {
     /// A "Download CSV" button for the answer shown ([`csv_button`]).
     pub(crate) fn csv_button(self, session: Session, name: &'static str) -> View {
-        csv_button(session, name, move || self.call.get_clone_untracked())
+        csv_button(session, name, move || self.call())
+    }
+
+    /// The call whose answer is awaited or shown (untracked): its path and JSON body.
+    pub(crate) fn call(self) -> Option<(String, Option<serde_json::Value>)> {
+        self.call.get_clone_untracked()
     }
 }
 

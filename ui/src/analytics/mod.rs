@@ -11,17 +11,19 @@ mod explorer;
 mod feed;
 mod filters;
 mod funnel;
+pub(crate) mod insight;
 mod live;
-mod load;
+pub(crate) mod load;
 mod overview;
 mod page;
 mod pager;
 mod persons;
 mod places;
 mod retention;
+mod save;
 mod sync;
 mod tabs;
-mod toolbar;
+pub(crate) mod toolbar;
 mod top;
 mod trend_chart;
 mod trends;
@@ -32,6 +34,7 @@ use sycamore::prelude::*;
 use self::filters::Filters;
 use self::load::{Load, Loader};
 use self::page::{Page, today};
+use self::save::{SaveDialog, Saver};
 use self::tabs::{Catalogue, Tabs};
 use self::toolbar::{Toolbar, load_projects};
 use self::url::{Tab, ViewState};
@@ -56,12 +59,13 @@ pub(crate) fn AnalyticsPage() -> View {
     };
     provide_context(page);
     provide_context(Confirm::new());
+    provide_context(Saver::new());
     let section = create_node_ref();
 
     on_mount(move || {
         load_projects(page);
         sync::follow_the_address(page);
-        sync::follow_the_width(page, section);
+        sync::follow_the_width(page.width, section);
         let catalog = create_selector(move || {
             view.with(|v| {
                 (!v.project.is_empty()).then(|| {
@@ -105,6 +109,7 @@ pub(crate) fn AnalyticsPage() -> View {
                 view! { Figures {} }
             })
             ConfirmDialog {}
+            SaveDialog {}
         }
     }
 }

@@ -22,7 +22,7 @@ const FIGURES: [(&str, &str); 7] = [
 ];
 
 /// The session tables beside the top values: where visits began and ended.
-const SESSION_PAGES: [(&str, &str); 2] =
+pub(crate) const SESSION_PAGES: [(&str, &str); 2] =
     [("entry_page", "Entry pages"), ("exit_page", "Exit pages")];
 
 #[component]

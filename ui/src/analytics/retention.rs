@@ -1,12 +1,14 @@
 //! The retention tab: users by the period of their first start event, and the share of them
 //! who did the return event in each period after, as a heat map.
 
+use contract::auth::InsightKind;
 use contract::query::{MAX_PERIODS, RetentionRequest, RetentionResponse};
 use sycamore::prelude::*;
 
 use super::charts;
 use super::load::{Load, Loader};
 use super::page::{Page, target_value};
+use super::save::save_button;
 use super::url::ViewState;
 
 /// The request for `v`; `None` until both events are named.
@@ -60,11 +62,12 @@ pub(crate) fn RetentionTab() -> View {
             }
             div(class="card") {
                 (retention.csv_button(page.session, "retention"))
+                (save_button(InsightKind::Retention, retention, || "the retention grid".to_owned()))
                 (move || match retention.state.get_clone() {
                     Load::Idle => view! { p(class="status", role="status") { "Name a start and a return event." } },
                     Load::Loading => view! { p(class="status", role="status") { "Counting the cohorts…" } },
                     Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-                    Load::Ready(answer) => grid(answer),
+                    Load::Ready(answer) => grid(answer, Some("retention-grid")),
                 })
             }
         }
@@ -120,7 +123,9 @@ fn RetentionControls() -> View {
     }
 }
 
-fn grid(answer: RetentionResponse) -> View {
+/// A retention answer as a heat map: a row per cohort, a cell per period with the share of it
+/// that came back. The Analytics page's is `#retention-grid` (`id`); a dashboard tile's has none.
+pub(crate) fn grid(answer: RetentionResponse, id: Option<&'static str>) -> View {
     if answer.cohorts.is_empty() {
         return view! { p(class="status empty", role="status") { "No one did the start event in this range." } };
     }
@@ -174,7 +179,7 @@ fn grid(answer: RetentionResponse) -> View {
         .collect::<Vec<_>>();
     view! {
         div(class="wide-table") {
-            table(id="retention-grid", class="retention") {
+            table(id=id, class="retention") {
                 caption(class="visually-hidden") { "Share of each cohort who came back, per period" }
                 thead { tr { th(scope="col") { "Cohort" } th(scope="col", class="numeric") { "Users" } (head) } }
                 tbody { (rows) }

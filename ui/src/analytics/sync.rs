@@ -52,13 +52,16 @@ pub(crate) fn follow_the_address(page: Page) {
     });
 }
 
-/// The charts' width follows the page's.
-pub(crate) fn follow_the_width(page: Page, section: NodeRef) {
+/// `width` follows the width of `element` (the page's, a dashboard tile's): the charts' in it.
+pub(crate) fn follow_the_width(width: Signal<f64>, element: NodeRef) {
     let measure = move || {
-        if let Ok(element) = section.get().dyn_into::<web_sys::Element>() {
-            let width = f64::from(element.client_width()) - 2.0;
-            if width > 0.0 && page.width.is_alive() {
-                page.width.set(width);
+        let Some(node) = element.try_get() else {
+            return;
+        };
+        if let Ok(element) = node.dyn_into::<web_sys::Element>() {
+            let measured = f64::from(element.client_width()) - 2.0;
+            if measured > 0.0 && width.is_alive() && width.get_untracked() != measured {
+                width.set(measured);
             }
         }
     };

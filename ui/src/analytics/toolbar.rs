@@ -9,30 +9,58 @@ use super::dates::{self, Preset};
 use super::load::Load;
 use super::page::{Page, target_value, today};
 use crate::api::{self, Action, ApiError};
+use crate::session::Session;
 
 /// The caller's projects (`/api/auth/projects`); the first is chosen when the address names
 /// none.
 pub(crate) fn load_projects(page: Page) {
+    let view = page.view;
+    load_project_list(
+        page.session,
+        page.projects,
+        move || view.with_untracked(|v| v.project.clone()),
+        move |first| view.update(|v| v.project = first),
+    );
+}
+
+/// The caller's projects (`/api/auth/projects`) into `projects`, as [`offered`] for the project
+/// `wanted` gives (the address's); `choose` gets the first when that names none.
+pub(crate) fn load_project_list(
+    session: Session,
+    projects: Signal<Load<Vec<ProjectSummary>>>,
+    wanted: impl FnOnce() -> String + 'static,
+    choose: impl FnOnce(String) + 'static,
+) {
     js_sys::futures::spawn_local(async move {
-        let answer = page
-            .session
+        let answer = session
             .authorized(|token| async move {
                 api::get::<ProjectSummaries>("/api/auth/projects", &token).await
             })
             .await;
-        if !page.projects.is_alive() {
+        if !projects.is_alive() {
             return;
         }
-        let wanted = page.view.with_untracked(|v| v.project.clone());
+        let wanted = wanted();
         let offered = offered(answer.map(|list| list.projects), &wanted);
-        if let Load::Ready(projects) = &offered {
-            if let Some(first) = projects.first().filter(|_| wanted.parse::<Uuid>().is_err()) {
-                let first = first.id.to_string();
-                page.view.update(|v| v.project = first);
+        if let Load::Ready(list) = &offered {
+            if let Some(first) = list.first().filter(|_| wanted.parse::<Uuid>().is_err()) {
+                choose(first.id.to_string());
             }
         }
-        page.projects.set(offered);
+        projects.set(offered);
     });
+}
+
+/// Whether the caller's projects `projects` make them an analyst or an admin of `project` (an
+/// instance admin is listed as an admin of every project): who saves insights, dashboards and
+/// notes.
+pub(crate) fn may_write(projects: &Load<Vec<ProjectSummary>>, project: Uuid) -> bool {
+    match projects {
+        Load::Ready(projects) => projects
+            .iter()
+            .any(|p| p.id == project && p.role.includes(ProjectRole::Analyst)),
+        _ => false,
+    }
 }
 
 /// What the switcher offers: the projects the caller is a member of (none is a state of its
@@ -89,9 +117,32 @@ pub(crate) fn Toolbar() -> View {
 fn ProjectSwitcher() -> View {
     let page = use_context::<Page>();
     let view = page.view;
-    let projects = move || match page.projects.get_clone() {
+    project_select(
+        page.projects,
+        move || view.with(|v| v.project.clone()),
+        move |id| {
+            view.update(|v| {
+                if v.project != id {
+                    v.project = id;
+                    v.filters.clear();
+                    v.at_from.clear();
+                    v.at_to.clear();
+                }
+            });
+        },
+    )
+}
+
+/// The project select (`#project-switcher`) of `projects`, showing the one `chosen` gives
+/// (tracked); `choose` gets the one chosen instead.
+pub(crate) fn project_select(
+    projects: Signal<Load<Vec<ProjectSummary>>>,
+    chosen: impl Fn() -> String + 'static,
+    choose: impl Fn(String) + 'static,
+) -> View {
+    let options = move || match projects.get_clone() {
         Load::Ready(list) => {
-            let chosen = view.with(|v| v.project.clone());
+            let chosen = chosen();
             list.into_iter()
                 .map(|p| {
                     let id = p.id.to_string();
@@ -106,16 +157,8 @@ fn ProjectSwitcher() -> View {
         div(class="control") {
             label(r#for="project-switcher") { "Project" }
             select(id="project-switcher", on:change=move |event: web_sys::Event| {
-                let id = target_value(&event);
-                view.update(|v| {
-                    if v.project != id {
-                        v.project = id;
-                        v.filters.clear();
-                        v.at_from.clear();
-                        v.at_to.clear();
-                    }
-                });
-            }) { (projects) }
+                choose(target_value(&event));
+            }) { (options) }
         }
     }
 }
@@ -205,6 +248,31 @@ mod tests {
             timezone: "UTC".to_owned(),
             role: ProjectRole::Analyst,
         }
+    }
+
+    #[test]
+    fn analysts_and_admins_of_the_project_write_and_viewers_do_not() {
+        let (shop, blog) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for (role, writes) in [
+            (ProjectRole::Viewer, false),
+            (ProjectRole::Analyst, true),
+            (ProjectRole::Admin, true),
+        ] {
+            let mut mine = project(1, "Shop");
+            mine.role = role;
+            let mut other = project(2, "Blog");
+            other.role = ProjectRole::Admin;
+            assert_eq!(
+                may_write(&Load::Ready(vec![mine, other]), shop),
+                writes,
+                "{role:?}"
+            );
+        }
+        let mut admin_elsewhere = project(2, "Blog");
+        admin_elsewhere.role = ProjectRole::Admin;
+        assert!(!may_write(&Load::Ready(vec![admin_elsewhere]), shop));
+        assert!(may_write(&Load::Ready(vec![project(2, "Blog")]), blog));
+        assert!(!may_write(&Load::Loading, shop));
     }
 
     #[test]

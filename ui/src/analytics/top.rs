@@ -2,6 +2,7 @@
 //! a card, or with sibling dimensions behind tabs (countries, regions and cities; the UTM
 //! parameters).
 
+use contract::auth::InsightKind;
 use contract::query::TopResponse;
 use sycamore::prelude::*;
 
@@ -9,6 +10,7 @@ use super::charts;
 use super::load::{Load, Loader};
 use super::page::Page;
 use super::places::countries;
+use super::save::save_button;
 use super::url;
 
 /// Rows of a top table.
@@ -59,6 +61,7 @@ pub(crate) fn TopTable(dimension: &'static str, title: &'static str) -> View {
         div(class="card top") {
             h3(id=heading) { (title) }
             (top.csv_button(page.session, title))
+            (save_button(InsightKind::Top, top, move || title.to_owned()))
             (move || rows(page, top, dimension, title, &labelled_by))
         }
     }
@@ -110,15 +113,26 @@ pub(crate) fn TopTabs(
             div(class="top-head") {
                 h3(id=heading) { (title) }
                 div(class="tabs small-tabs", role="tablist", aria-label=title) { (tabs) }
-                (top.csv_button(page.session, title))
+                div(class="card-actions") {
+                    (top.csv_button(page.session, title))
+                    (save_button(InsightKind::Top, top, move || chosen_title(dimensions, title, chosen.get_untracked()).to_owned()))
+                }
             }
             (move || {
-                let d = dimension();
-                let t = dimensions.iter().find(|(x, _)| *x == d).map_or(title, |(_, t)| *t);
-                rows(page, top, d, t, &labelled_by)
+                let t = chosen_title(dimensions, title, chosen.get());
+                rows(page, top, dimension(), t, &labelled_by)
             })
         }
     }
+}
+
+/// The title of the dimension `chosen` of `dimensions`, or the card's `title`.
+fn chosen_title(
+    dimensions: &'static [(&'static str, &'static str)],
+    title: &'static str,
+    chosen: usize,
+) -> &'static str {
+    dimensions.get(chosen).map_or(title, |(_, t)| *t)
 }
 
 /// The table of `top` (tracked), or its loading line or error.
@@ -141,24 +155,45 @@ fn rows(
         // The answer of the tab chosen before; this one's is on its way.
         return view! { p(class="status", role="status") { "Loading…" } };
     }
+    table(answer, title, labelled_by.to_owned(), Some(page))
+}
+
+/// A top answer as a table headed `title` and labelled by the element `labelled_by`: on the
+/// Analytics page (`page`) it is `#top-<dimension>` and each value a button narrowing the page
+/// to itself; on a dashboard's tile the values are text. "Nothing in this range." when empty.
+pub(crate) fn table(
+    answer: TopResponse,
+    title: &str,
+    labelled_by: String,
+    page: Option<Page>,
+) -> View {
     if answer.values.is_empty() {
         return view! { p(class="status empty", role="status") { "Nothing in this range." } };
     }
+    let dimension = answer.dimension.clone();
     let most = answer.values.first().map_or(1, |v| v.count.max(1));
     let body = answer
         .values
         .into_iter()
         .map(|value| {
-            let text = shown(dimension, &value.value);
+            let text = shown(&dimension, &value.value);
             let share = format!("width: {:.1}%", value.count as f64 * 100.0 / most as f64);
-            let label = format!("Filter on {dimension} = {text}");
-            let chosen = value.value.clone();
+            let shown = match page {
+                Some(page) => {
+                    let label = format!("Filter on {dimension} = {text}");
+                    let filter = url::equals(&dimension, &value.value);
+                    view! {
+                        button(r#type="button", class="value-button", aria-label=label,
+                            on:click=move |_| page.add_filter(filter.clone())) { (text) }
+                    }
+                }
+                None => view! { span(class="value-text") { (text) } },
+            };
             view! {
                 tr(data-value=value.value.clone()) {
                     td(class="top-value") {
                         span(class="top-bar", prop:style=share, aria-hidden="true") {}
-                        button(r#type="button", class="value-button", aria-label=label,
-                            on:click=move |_| page.add_filter(url::equals(dimension, &chosen))) { (text) }
+                        (shown)
                     }
                     td(class="numeric") { (charts::format_number(value.count as f64)) }
                     td(class="numeric") { (charts::format_number(value.users as f64)) }
@@ -166,14 +201,14 @@ fn rows(
             }
         })
         .collect::<Vec<_>>();
-    let table_id = format!("top-{dimension}");
-    let labelled_by = labelled_by.to_owned();
+    let table_id = page.map(|_| format!("top-{dimension}"));
     // The session tables count visits, not events.
     let counted = if dimension.ends_with("_page") {
         "Visits"
     } else {
         "Events"
     };
+    let title = title.to_owned();
     view! {
         table(id=table_id, class="top-table", aria-labelledby=labelled_by) {
             thead { tr {

@@ -37,6 +37,20 @@ pub(crate) struct Pick {
     pub(crate) breakdown_value: String,
 }
 
+/// How a trends chart is drawn, and what its bars or points do.
+#[derive(Clone)]
+pub(crate) struct Look {
+    /// A line through the points rather than bars.
+    pub(crate) line: bool,
+    /// The width to draw at, in pixels.
+    pub(crate) width: f64,
+    pub(crate) tip: Signal<Option<Tip>>,
+    /// What a click, Enter or Space on a bar or point does: on the Analytics page (whose one
+    /// chart is `#trends-chart`) it opens the bucket's events. Without it (a dashboard's tile)
+    /// the marks only show their tooltip on hover.
+    pub(crate) pick: Option<Rc<dyn Fn(Pick)>>,
+}
+
 /// The series value a chart element carries in `data-series`.
 pub(crate) fn series_key(series: &TrendSeries) -> String {
     if series.breakdown_value.is_empty() {
@@ -46,17 +60,11 @@ pub(crate) fn series_key(series: &TrendSeries) -> String {
     }
 }
 
-/// The trends chart of `answer` at `width` px: bars (or a line) per series, the previous
-/// period dashed when compared, a tooltip on hover and focus, `pick` on click or Enter, and a
+/// The trends chart of `answer` as `look` says: bars (or a line) per series, the previous
+/// period dashed when compared, a tooltip on hover and focus, its pick on click or Enter, and a
 /// marker per bucket holding any of `notes`.
-pub(crate) fn trend_chart(
-    answer: &TrendsResponse,
-    notes: &[AnnotationView],
-    line: bool,
-    width: f64,
-    tip: Signal<Option<Tip>>,
-    pick: Rc<dyn Fn(Pick)>,
-) -> View {
+pub(crate) fn trend_chart(answer: &TrendsResponse, notes: &[AnnotationView], look: Look) -> View {
+    let (line, width) = (look.line, look.width);
     let series = &answer.series;
     let starts: Vec<&str> = series
         .first()
@@ -83,8 +91,8 @@ pub(crate) fn trend_chart(
         range_end: &answer.scope.range.to,
         previous,
         line,
-        tip,
-        pick,
+        tip: look.tip,
+        pick: look.pick,
     };
     let grid = chart.gridlines(max);
     let labels = series
@@ -114,10 +122,11 @@ pub(crate) fn trend_chart(
         .collect::<Vec<_>>();
 
     let view_box = format!("0 0 {} {}", frame.width, frame.height);
+    let (id, label) = chart.names();
     view! {
-        svg(id="trends-chart", class=if line { "chart line" } else { "chart bars" },
+        svg(id=id, class=if line { "chart line" } else { "chart bars" },
             "viewBox"=view_box, "width"=frame.width.to_string(), "height"=frame.height.to_string(),
-            "role"="group", aria-label="Trends chart: each bar or point opens its events") {
+            "role"="group", aria-label=label) {
             (grid)
             (labels)
             (dashed)
@@ -143,10 +152,22 @@ struct Chart<'a> {
     previous: &'a [TrendSeries],
     line: bool,
     tip: Signal<Option<Tip>>,
-    pick: Rc<dyn Fn(Pick)>,
+    pick: Option<Rc<dyn Fn(Pick)>>,
 }
 
 impl Chart<'_> {
+    /// The chart's id and accessible label: the Analytics page's, whose marks open their
+    /// events, or a tile's.
+    fn names(&self) -> (Option<&'static str>, &'static str) {
+        match self.pick {
+            Some(_) => (
+                Some("trends-chart"),
+                "Trends chart: each bar or point opens its events",
+            ),
+            None => (None, "Trends chart"),
+        }
+    }
+
     /// The horizontal gridlines with their values.
     fn gridlines(&self, max: f64) -> Vec<View> {
         let frame = self.frame;
@@ -234,22 +255,34 @@ impl Chart<'_> {
     }
 
     /// The bar (or point) of bucket `i` of series `j`: it shows its tooltip on hover and
-    /// focus, and opens its events on click, Enter or Space.
+    /// focus, and opens its events on click, Enter or Space; on a chart that picks nothing, it
+    /// is an image with a label, out of the tab order.
     fn mark(&self, j: usize, series: &TrendSeries, i: usize) -> View {
         let tip = self.tip;
         let (shown, label) = self.tip_of(j, series, i);
         let show = move || tip.set(Some(shown.clone()));
         let show_on_focus = show.clone();
-        let open = {
-            let pick = Rc::clone(&self.pick);
+        let open = self.pick.as_ref().map(|pick| {
+            let pick = Rc::clone(pick);
             let chosen = self.pick_of(series, i);
             move || pick(chosen.clone())
+        });
+        let (role, tabindex) = match open {
+            Some(_) => ("button", Some("0")),
+            None => ("img", None),
         };
         let open_on_key = open.clone();
         let on_key = move |event: web_sys::KeyboardEvent| {
-            if event.key() == "Enter" || event.key() == " " {
-                event.prevent_default();
-                open_on_key();
+            if let Some(open) = &open_on_key {
+                if event.key() == "Enter" || event.key() == " " {
+                    event.prevent_default();
+                    open();
+                }
+            }
+        };
+        let on_click = move |_| {
+            if let Some(open) = &open {
+                open();
             }
         };
         let point = &series.points[i];
@@ -262,22 +295,22 @@ impl Chart<'_> {
             let (cx, cy) = self.frame.point(i, self.n, value, self.top);
             view! {
                 circle(class=class, "cx"=format!("{cx:.1}"), "cy"=format!("{cy:.1}"), "r"="5",
-                    tabindex="0", "role"="button", aria-label=label,
+                    tabindex=tabindex, "role"=role, aria-label=label,
                     data-bucket=bucket, data-series=key, data-value=data_value,
                     on:mouseenter=move |_| show(), on:focus=move |_| show_on_focus(),
                     on:mouseleave=move |_| tip.set(None), on:blur=move |_| tip.set(None),
-                    on:click=move |_| open(), on:keydown=on_key)
+                    on:click=on_click, on:keydown=on_key)
             }
         } else {
             let [x, y, w, h] = self.frame.bar(i, self.n, j, self.k, value, self.top);
             view! {
                 rect(class=class, "x"=format!("{x:.1}"), "y"=format!("{y:.1}"),
                     "width"=format!("{w:.1}"), "height"=format!("{:.1}", h.max(0.0)),
-                    tabindex="0", "role"="button", aria-label=label,
+                    tabindex=tabindex, "role"=role, aria-label=label,
                     data-bucket=bucket, data-series=key, data-value=data_value,
                     on:mouseenter=move |_| show(), on:focus=move |_| show_on_focus(),
                     on:mouseleave=move |_| tip.set(None), on:blur=move |_| tip.set(None),
-                    on:click=move |_| open(), on:keydown=on_key)
+                    on:click=on_click, on:keydown=on_key)
             }
         }
     }
@@ -386,7 +419,13 @@ mod tests {
         ];
         let html = sycamore::web::render_to_string(move || {
             let tip = create_signal(None);
-            trend_chart(&answer(), &notes, false, 800.0, tip, Rc::new(|_| {}))
+            let look = Look {
+                line: false,
+                width: 800.0,
+                tip,
+                pick: Some(Rc::new(|_| {})),
+            };
+            trend_chart(&answer(), &notes, look)
         });
         let (seven, eight) = (uuid::Uuid::from_u128(7), uuid::Uuid::from_u128(8));
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use contract::auth::{AnnotationView, InsightKind};
 use contract::query::{TrendSeries, TrendsResponse};
 use sycamore::prelude::*;
 
@@ -11,7 +12,8 @@ use super::annotations::{Notes, NotesSection};
 use super::charts;
 use super::load::{Load, Loader};
 use super::page::{Page, all_dimensions, event_options, target_value};
-use super::trend_chart::{Pick, Tip, series_key, trend_chart};
+use super::save::save_button;
+use super::trend_chart::{Look, Pick, Tip, series_key, trend_chart};
 use super::url::{self, Tab, ViewState};
 
 #[component(inline_props)]
@@ -25,12 +27,15 @@ pub(crate) fn TrendsCard(trends: Loader<TrendsResponse>) -> View {
             div(class="trends-head") {
                 h3 { "Trends" }
                 ChartType {}
-                (trends.csv_button(session, "trends"))
+                div(class="card-actions") {
+                    (trends.csv_button(session, "trends"))
+                    (save_button(InsightKind::Trends, trends, || "the trends chart".to_owned()))
+                }
             }
             TrendControls {}
             div(class="chart-wrap") {
                 TrendsChart(trends=trends, notes=notes, tip=tip)
-                ChartTooltip(tip=tip)
+                (tooltip(tip, Some("chart-tooltip")))
             }
             p(class="hint") { "Click a bar or point (or press Enter on it) to see its events." }
             NotesSection(notes=notes)
@@ -170,9 +175,12 @@ fn TrendsChart(trends: Loader<TrendsResponse>, notes: Notes, tip: Signal<Option<
     let view = page.view;
     let pick = open_bucket(view, tip);
     let chart = move || {
-        let width = page.width.get() - 40.0;
-        let line = view.with(|v| v.line);
-        let pick = Rc::clone(&pick);
+        let look = Look {
+            line: view.with(|v| v.line),
+            width: page.width.get() - 40.0,
+            tip,
+            pick: Some(Rc::clone(&pick)),
+        };
         let answer = trends.state.get_clone();
         let marked = notes.list.state.with(|state| match state {
             Load::Ready(list) => list.annotations.clone(),
@@ -182,27 +190,32 @@ fn TrendsChart(trends: Loader<TrendsResponse>, notes: Notes, tip: Signal<Option<
             Load::Idle => view! {},
             Load::Loading => view! { p(class="status", role="status") { "Loading the trends…" } },
             Load::Failed(message) => view! { p(class="form-error", role="alert") { (message) } },
-            Load::Ready(answer) => {
-                let empty = answer
-                    .series
-                    .iter()
-                    .all(|s| s.points.iter().all(|p| charts::amount(p.value) == 0.0));
-                let legend = legend(&answer);
-                let drawn = trend_chart(&answer, &marked, line, width, tip, pick);
-                let note = empty.then(|| {
-                    view! {
-                        p(class="status empty", role="status") { "No events in this range." }
-                    }
-                });
-                view! {
-                    (note)
-                    (drawn)
-                    (legend)
-                }
-            }
+            Load::Ready(answer) => drawn(&answer, &marked, look),
         }
     };
     view! { (chart) }
+}
+
+/// A trends answer drawn: "No events in this range." when it counted nothing, the chart as
+/// `look` says (with markers for `notes`) and its legend. The Analytics page's trends card and
+/// a dashboard's trends tile both draw with it.
+pub(crate) fn drawn(answer: &TrendsResponse, notes: &[AnnotationView], look: Look) -> View {
+    let empty = answer
+        .series
+        .iter()
+        .all(|s| s.points.iter().all(|p| charts::amount(p.value) == 0.0));
+    let note = empty.then(|| {
+        view! {
+            p(class="status empty", role="status") { "No events in this range." }
+        }
+    });
+    let drawn = trend_chart(answer, notes, look);
+    let legend = legend(answer);
+    view! {
+        (note)
+        (drawn)
+        (legend)
+    }
 }
 
 /// The legend: a swatch, label and total per series, and the dashed previous period.
@@ -238,12 +251,12 @@ fn legend_entry(j: usize, series: &TrendSeries) -> View {
     }
 }
 
-/// The tooltip of the bar or point under the pointer or the focus.
-#[component(inline_props)]
-fn ChartTooltip(tip: Signal<Option<Tip>>) -> View {
+/// The tooltip of the bar or point under the pointer or the focus: the Analytics page's one is
+/// `#chart-tooltip`, a dashboard tile's has no id.
+pub(crate) fn tooltip(tip: Signal<Option<Tip>>, id: Option<&'static str>) -> View {
     let tooltip = move || tip.get_clone();
     view! {
-        div(id="chart-tooltip", class="chart-tooltip", role="status",
+        div(id=id, class="chart-tooltip", role="status",
             hidden=move || tip.with(Option::is_none),
             prop:style=move || tooltip().map(|t| format!("left: {:.0}px; top: {:.0}px", t.x, t.y)).unwrap_or_default()) {
             (move || tooltip().map(|t| {

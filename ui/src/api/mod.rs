@@ -9,6 +9,7 @@ use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{Headers, RequestCredentials, RequestInit, Response};
 
 pub(crate) mod download;
+pub(crate) mod public;
 
 /// What the app shows when the API cannot be reached or fails on its side.
 pub(crate) const UNAVAILABLE: &str = "The service is unavailable, try again";

@@ -1,15 +1,14 @@
 //! The notes of the range the trends chart shows, as last read, where each is written, and
 //! whether the caller may write them; the body an add or an edit sends.
 
-use contract::auth::{
-    AnnotationList, AnnotationRequest, MAX_ANNOTATION_CHARS, ProjectRole, ProjectSummary,
-};
+use contract::auth::{AnnotationList, AnnotationRequest, MAX_ANNOTATION_CHARS};
 use contract::query::{TimeRange, TrendsResponse};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
 use super::super::load::{Load, Loader};
 use super::super::page::Page;
+use super::super::toolbar::may_write;
 use super::when;
 use crate::api;
 use crate::session::Session;
@@ -81,17 +80,6 @@ impl Notes {
     }
 }
 
-/// Whether the caller's projects `projects` make them an analyst or an admin of `project` (an
-/// instance admin is listed as an admin of every project).
-fn may_write(projects: &Load<Vec<ProjectSummary>>, project: Uuid) -> bool {
-    match projects {
-        Load::Ready(projects) => projects
-            .iter()
-            .any(|p| p.id == project && p.role.includes(ProjectRole::Analyst)),
-        _ => false,
-    }
-}
-
 fn list_path(project: Uuid) -> String {
     format!("/api/projects/{project}/annotations")
 }
@@ -134,28 +122,5 @@ mod tests {
             "A note has 400 characters at most"
         );
         assert!(request("2026-11-04T12:30", &long[2..]).is_ok());
-    }
-
-    #[test]
-    fn analysts_and_admins_of_the_project_write_its_notes_and_viewers_do_not() {
-        let (shop, blog) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let summary = |id, role| ProjectSummary {
-            id,
-            name: String::new(),
-            timezone: "UTC".to_owned(),
-            role,
-        };
-        for (role, writes) in [
-            (ProjectRole::Viewer, false),
-            (ProjectRole::Analyst, true),
-            (ProjectRole::Admin, true),
-        ] {
-            let projects =
-                Load::Ready(vec![summary(shop, role), summary(blog, ProjectRole::Admin)]);
-            assert_eq!(may_write(&projects, shop), writes, "{role:?}");
-        }
-        let admin_elsewhere = Load::Ready(vec![summary(blog, ProjectRole::Admin)]);
-        assert!(!may_write(&admin_elsewhere, shop));
-        assert!(!may_write(&Load::Loading, shop));
     }
 }
