@@ -13,6 +13,7 @@ mod dashboards;
 mod format;
 mod invite;
 mod pages;
+mod reset;
 mod route;
 mod session;
 mod shared;
@@ -67,6 +68,8 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
     let app_page = move || match (session.phase(), router.current()) {
         // Drawn apart, below: whoever opens the link, signed in or not.
         (_, Route::Shared) => view! {},
+        // So is a password-reset link, for whoever holds it.
+        (_, Route::Reset) => view! { reset::ResetPage {} },
         (Phase::Checking, _) => view! {
             p(id="session-checking", class="status", role="status") { "Checking your session…" }
         },

@@ -23,6 +23,8 @@ pub(crate) enum Route {
     Account,
     /// `/invite/<token>`: accepting an invite to a project; the token is the router's.
     Invite,
+    /// `/reset/<token>`: setting a new password with a reset link; the token is the path's.
+    Reset,
     NotFound,
 }
 
@@ -44,6 +46,7 @@ impl Route {
             "/dashboards" => Route::Dashboards,
             "/account" => Route::Account,
             _ if invite_token(path).is_some() => Route::Invite,
+            _ if reset_token(path).is_some() => Route::Reset,
             _ if shared_token(path).is_some() => Route::Shared,
             _ => Route::NotFound,
         }
@@ -63,6 +66,8 @@ impl Route {
             Route::Account => "/account",
             // With its token: see `Router::url`.
             Route::Invite => "/invite",
+            // With its token, which only the link's holder has.
+            Route::Reset => "/reset",
             // Only reached by a path nobody links to; home is where its link leads.
             Route::NotFound => "/",
         }
@@ -72,7 +77,7 @@ impl Route {
     pub(crate) fn is_public(self) -> bool {
         matches!(
             self,
-            Route::Login | Route::Register | Route::NotFound | Route::Shared
+            Route::Login | Route::Register | Route::NotFound | Route::Shared | Route::Reset
         )
     }
 
@@ -89,6 +94,14 @@ impl Route {
 pub(crate) fn invite_token(path: &str) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let token = path.strip_prefix("/invite/")?;
+    let token = token.strip_suffix('/').unwrap_or(token);
+    (!token.is_empty() && !token.contains('/')).then(|| token.to_owned())
+}
+
+/// The token of a password-reset link's path, `/reset/<token>` (a trailing slash allowed).
+pub(crate) fn reset_token(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let token = path.strip_prefix("/reset/")?;
     let token = token.strip_suffix('/').unwrap_or(token);
     (!token.is_empty() && !token.contains('/')).then(|| token.to_owned())
 }
@@ -329,6 +342,18 @@ mod tests {
             assert_eq!(invite_token(path), None, "{path}");
             assert_eq!(Route::parse(path), Route::NotFound, "{path}");
         }
+    }
+
+    #[test]
+    fn a_reset_link_keeps_its_token_and_is_public() {
+        assert_eq!(Route::parse("/reset/abc_D-9"), Route::Reset);
+        assert_eq!(reset_token("/reset/abc_D-9/"), Some("abc_D-9".to_owned()));
+        assert_eq!(reset_token("/reset/abc?x=1"), Some("abc".to_owned()));
+        for path in ["/reset", "/reset/", "/reset/a/b", "/resets/abc"] {
+            assert_eq!(reset_token(path), None, "{path}");
+            assert_eq!(Route::parse(path), Route::NotFound, "{path}");
+        }
+        assert!(Route::Reset.is_public());
     }
 
     #[test]

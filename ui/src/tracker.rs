@@ -290,11 +290,11 @@ pub(crate) fn device_type(width_px: f64) -> &'static str {
     }
 }
 
-/// An address as the app records it: an invite link's or a shared link's token left out, since
-/// each is a credential and the app's own events are read by every member of the built-in
-/// project.
+/// An address as the app records it: an invite link's, a shared link's or a password-reset
+/// link's token left out, since each is a credential and the app's own events are read by every
+/// member of the built-in project.
 fn without_secrets(address: String) -> String {
-    for secret in ["/invite/", "/shared/"] {
+    for secret in ["/invite/", "/shared/", "/reset/"] {
         if let Some(at) = address.find(secret) {
             return format!("{}{secret}…", &address[..at]);
         }
@@ -453,5 +453,9 @@ mod tests {
             "https://a.example/shared/…"
         );
         assert_eq!(without_secrets("/shared/SECRET/".to_owned()), "/shared/…");
+        assert_eq!(
+            without_secrets("https://a.example/reset/SECRET".to_owned()),
+            "https://a.example/reset/…"
+        );
     }
 }

@@ -1,13 +1,19 @@
 //! "Projects you administer": for a user who is an admin of a project without being an
-//! instance admin, each such project with its members section (the admin panel's own), where
-//! they change roles, remove members and invite people. An instance admin manages every
-//! project in the admin panel, which this section links to instead.
+//! instance admin, each such project with the admin panel's own sections: its members (roles,
+//! removal, invites), its retention and its history. The project list a user reads does not say
+//! the retention: each card reads its project for it. An instance admin manages every project
+//! in the admin panel, which this section links to instead.
 
-use contract::auth::{ProjectRole, ProjectSummary, Role};
+use contract::auth::{ProjectRole, ProjectSummary, ProjectView, Role};
+use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
+use uuid::Uuid;
 
 use super::projects::MyProjects;
+use crate::admin::projects::history::HistorySection;
 use crate::admin::projects::members::MembersSection;
+use crate::admin::projects::retention::RetentionForm;
+use crate::api;
 use crate::session::Session;
 
 /// The projects of `all` the user administers, in the order listed.
@@ -58,8 +64,9 @@ fn ProjectCards(projects: MyProjects) -> View {
             hidden=move || mine.with(Vec::is_empty)) {
             h3(id="administered-title") { "Projects you administer" }
             p(class="hint") {
-                "Change your members' roles, remove them, or invite someone with a link. Write "
-                "keys and domains are managed by an instance admin."
+                "Change your members' roles, remove them, invite someone with a link, set how long "
+                "events are kept and read who changed what. Write keys and domains are managed by "
+                "an instance admin."
             }
             div(class="projects") {
                 Keyed(
@@ -79,20 +86,45 @@ fn AdministeredCard(project: ProjectSummary) -> View {
     let id_attr = project.id.to_string();
     let name = project.name.clone();
     let timezone = format!("Time zone {}", project.timezone);
+    let history_name = project.name.clone();
+    // Not in the list the user reads: unknown until the project is read.
+    let retention = create_signal(None);
+    let session = use_context::<Session>();
+    let id = project.id;
+    on_mount(move || load_retention(session, id, retention));
     view! {
         article(class="card project administered-project", data-project-id=id_attr,
             aria-labelledby=labelled_by) {
             h4(id=title_id) { (name) }
             p(class="muted") { (timezone) }
+            RetentionForm(project=project.id, saved=retention)
             MembersSection(project=project.id, name=project.name)
+            HistorySection(project=project.id, name=history_name)
         }
     }
 }
 
+/// `GET /api/admin/projects/{id}` for the project's retention; when it cannot be read, the
+/// form shows no current value and saving still works.
+fn load_retention(session: Session, id: Uuid, retention: Signal<Option<Option<u16>>>) {
+    spawn_local(async move {
+        let path = format!("/api/admin/projects/{id}");
+        let answer = session
+            .authorized(|token| {
+                let path = path.clone();
+                async move { api::get::<ProjectView>(&path, &token).await }
+            })
+            .await;
+        // A save made meanwhile is newer than what was read.
+        let unknown = retention.is_alive() && retention.get_untracked().is_none();
+        if let (Ok(project), true) = (answer, unknown) {
+            retention.set(Some(project.retention_months));
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
-
     use super::*;
 
     #[test]

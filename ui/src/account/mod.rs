@@ -1,6 +1,6 @@
 //! The account page, `/account`: who the signed-in user is, their API keys for the query API
-//! (created, shown once, listed and revoked here), and the members and invites of the projects
-//! they administer.
+//! (created, shown once, listed and revoked here), and the members, invites, retention and
+//! history of the projects they administer.
 
 mod administered;
 mod keys;

@@ -2,7 +2,9 @@
 //! cookie flows with them), and the sentences a person sees when a call fails.
 
 use contract::ErrorBody;
-use contract::auth::{LoginRequest, RegisterRequest, TokenResponse, UserView};
+use contract::auth::{
+    LoginRequest, RegisterRequest, ResetPasswordRequest, TokenResponse, UserView,
+};
 use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -97,6 +99,12 @@ pub(crate) async fn login(request: &LoginRequest) -> Result<TokenResponse, ApiEr
 /// `POST /api/auth/register`: the new account (not signed in yet).
 pub(crate) async fn register(request: &RegisterRequest) -> Result<UserView, ApiError> {
     decode(call("POST", "/api/auth/register", Some(to_json(request)?), None).await?)
+}
+
+/// `POST /api/auth/password-reset`: a new password set with a reset link's token (no sign-in).
+pub(crate) async fn reset_password(request: &ResetPasswordRequest) -> Result<(), ApiError> {
+    let body = Some(to_json(request)?);
+    expect_success(call("POST", "/api/auth/password-reset", body, None).await?)
 }
 
 /// `POST /api/auth/refresh` with the cookie: a fresh access token, the cookie rotated.

@@ -155,11 +155,6 @@ pub(crate) fn projects_label(key: &ApiKeyView, mine: &[ProjectSummary]) -> Strin
         .join(", ")
 }
 
-/// An instant on the browser's clock, to the minute: `2026-11-30 14:05`.
-pub(crate) fn instant_label(unix: i64) -> String {
-    when::input_value(unix).replacen('T', " ", 1)
-}
-
 /// When a key was last used: "never", or how long ago.
 pub(crate) fn last_used_label(key: &ApiKeyView, now: i64) -> String {
     key.last_used_at.map_or_else(
@@ -243,6 +238,5 @@ mod tests {
             last_used_label(&key(None, Some("2026-01-01T11:55:00Z")), NOW),
             "5 min ago"
         );
-        assert_eq!(instant_label(NOW), "2026-01-01 12:00");
     }
 }

@@ -7,8 +7,8 @@ use contract::auth::ApiKeyView;
 use sycamore::prelude::*;
 
 use super::super::projects::MyProjects;
-use super::state::{ApiKeys, KEYS_PATH, instant_label, last_used_label, projects_label};
-use crate::analytics::annotations::when;
+use super::state::{ApiKeys, KEYS_PATH, last_used_label, projects_label};
+use crate::analytics::annotations::when::{self, instant_label};
 use crate::api;
 use crate::busy::Busy;
 use crate::confirm::{Ask, Confirm};

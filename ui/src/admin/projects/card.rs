@@ -1,13 +1,15 @@
-//! A project's card: its facts (time zone, creation date, id, domains), its write keys, the
-//! form for its Plausible domains and its members.
+//! A project's card: its facts (time zone, creation date, id, domains, retention), its write
+//! keys, the forms for its Plausible domains and its retention, its members and its history.
 
 use contract::auth::ProjectView;
 use sycamore::prelude::*;
 use uuid::Uuid;
 
 use super::actions::CardActions;
+use super::history::HistorySection;
 use super::keys::WriteKeys;
 use super::members::{Directory, MembersSection};
+use super::retention::{RetentionForm, retention_label};
 use super::state::Projects;
 use crate::busy::Busy;
 use crate::confirm::Confirm;
@@ -36,6 +38,17 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects, directory: Directory) ->
     let name = initial.name.clone();
     let name_attr = initial.name.clone();
     let members_name = initial.name.clone();
+    let history_name = initial.name.clone();
+    let retention = create_signal(Some(initial.retention_months));
+    // A retention saved by the form is the list's too, which the facts show.
+    create_effect(move || {
+        if let Some(months) = retention.get() {
+            let listed = project.with_untracked(|p| p.as_ref().map(|p| p.retention_months));
+            if listed != Some(months) {
+                projects.change(id, |p| p.retention_months = months);
+            }
+        }
+    });
     let id_attr = id.to_string();
     let title_attr = title_id.clone();
     let facts = project_facts(&initial, project);
@@ -54,12 +67,14 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects, directory: Directory) ->
             WriteKeys(card=card, project=project)
             button(r#type="button", class="issue-key", disabled=busy, on:click=move |_| card.issue_key()) { "Issue a new key" }
             DomainsForm(card=card, text=domains_text)
+            RetentionForm(project=id, saved=retention)
             MembersSection(project=id, name=members_name, directory=directory)
+            HistorySection(project=id, name=history_name)
         }
     }
 }
 
-/// The project's time zone, creation date, id and domains (these as saved).
+/// The project's time zone, creation date, id, domains and retention (these as saved).
 fn project_facts(initial: &ProjectView, project: ReadSignal<Option<ProjectView>>) -> View {
     let created = date_label(
         initial.created_at.year(),
@@ -80,12 +95,15 @@ fn project_facts(initial: &ProjectView, project: ReadSignal<Option<ProjectView>>
                 .into()
         }
     };
+    let retention =
+        move || retention_label(project.with(|p| p.as_ref().and_then(|p| p.retention_months)));
     view! {
         dl(class="project-facts") {
             div { dt { "Time zone" } dd(class="project-timezone") { (timezone) } }
             div { dt { "Created" } dd { (created) } }
             div { dt { "Project id" } dd { code(class="project-id") { (id_text) } } }
             div { dt { "Domains" } dd(class="project-domains") { (domain_chips) } }
+            div { dt { "Retention" } dd(class="project-retention") { (retention) } }
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The projects tab: every project with its time zone, Plausible domains and live write keys;
-//! creating a project, issuing and revoking keys, its members and their roles, and the set-up
-//! snippets for a chosen key.
+//! creating a project, issuing and revoking keys, its members and their roles, its retention
+//! and history, and the set-up snippets for a chosen key.
 
 mod actions;
 mod card;
 pub(crate) mod copy;
 mod create;
+pub(crate) mod history;
 mod keys;
 pub(crate) mod members;
+pub(crate) mod retention;
 mod snippet_card;
 mod snippets;
 mod state;

@@ -1,13 +1,15 @@
-//! The users tab: search, pages, and per user the role, disabling and deletion. The signed-in
-//! admin cannot change or delete their own account here, so nobody locks themselves out by a
-//! slip of the mouse (auth also refuses to leave no admin at all).
+//! The users tab: search, pages, and per user the role, disabling, deletion and a password
+//! reset link. The signed-in admin cannot change or delete their own account here, so nobody
+//! locks themselves out by a slip of the mouse (auth also refuses to leave no admin at all).
 
+mod reset;
 mod row;
 mod state;
 
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use self::reset::ResetLinkPanel;
 use self::row::UserRow;
 use self::state::Users;
 use crate::browser::after;
@@ -35,6 +37,7 @@ pub(crate) fn UsersPanel() -> View {
                 }
             }
         }))
+        ResetLinkPanel(users=users)
         UsersTable(users=users, me=me)
         NoUsers(users=users)
         Pager(users=users)

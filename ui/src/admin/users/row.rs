@@ -1,5 +1,6 @@
 //! A row of the users table: the user, their role (a select), whether they are disabled, when
-//! they joined and last signed in, and the buttons to disable or delete them.
+//! they joined and last signed in, and the buttons to disable or delete them or make them a
+//! password reset link.
 
 use std::future::Future;
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use contract::auth::{AdminUserView, Role, UpdateUserRequest};
 use sycamore::prelude::*;
 use uuid::Uuid;
 
+use super::reset::ask_reset;
 use super::state::Users;
 use crate::api::{self, ApiError};
 use crate::busy::Busy;
@@ -225,12 +227,15 @@ fn last_seen(row: Row) -> impl Fn() -> String {
     }
 }
 
-/// Disable (or enable) and delete, with the row's progress and error.
+/// Disable (or enable), delete and a reset link (not for a disabled account, which auth
+/// refuses), with the row's progress and error.
 fn actions_cell(row: Row, email: String, is_me: ReadSignal<bool>) -> View {
     let confirm = use_context::<Confirm>();
     let Busy { busy, error, .. } = row.calls;
     let disabled = row.disabled;
     let locked = move || is_me.get() || busy.get();
+    let reset_email = email.clone();
+    let reset_name = format!("Password reset link for {email}");
     view! {
         td(class="row-actions", data-label="Actions") {
             button(r#type="button", class="toggle-disabled", disabled=locked,
@@ -240,6 +245,11 @@ fn actions_cell(row: Row, email: String, is_me: ReadSignal<bool>) -> View {
             button(r#type="button", class="delete-user danger", disabled=locked,
                 on:click=move |_| row.ask_delete(confirm, email.clone())) {
                 "Delete"
+            }
+            button(r#type="button", class="reset-password", aria-label=reset_name,
+                disabled=move || busy.get() || disabled.get(),
+                on:click=move |_| ask_reset(confirm, row.users, row.calls, row.id, reset_email.clone())) {
+                "Password reset link"
             }
             (move || busy.get().then(|| view! {
                 span(class="row-busy", role="status") { "Saving…" }

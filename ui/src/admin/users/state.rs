@@ -1,7 +1,7 @@
-//! The users tab's list as last loaded: the page and search it was loaded for, and how the
-//! last load went.
+//! The users tab's list as last loaded: the page and search it was loaded for, how the last
+//! load went, and the password-reset link made last.
 
-use contract::auth::{AdminUserView, UserPage};
+use contract::auth::{AdminUserView, PasswordResetLink, UserPage};
 use js_sys::futures::spawn_local;
 use sycamore::prelude::*;
 use uuid::Uuid;
@@ -18,8 +18,17 @@ pub(crate) struct Users {
     pub(crate) loaded: Signal<Option<UserPage>>,
     pub(crate) loading: Signal<bool>,
     pub(crate) error: Signal<Option<String>>,
+    /// The password-reset link made last, shown until put away (auth shows it only once).
+    pub(crate) issued: Signal<Option<IssuedReset>>,
     /// Bumped by every load, so an answer that comes after a newer request is dropped.
     generation: Signal<u64>,
+}
+
+/// A password-reset link and whose it is.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedReset {
+    pub(crate) email: String,
+    pub(crate) link: PasswordResetLink,
 }
 
 impl Users {
@@ -31,6 +40,7 @@ impl Users {
             loaded: create_signal(None),
             loading: create_signal(true),
             error: create_signal(None),
+            issued: create_signal(None),
             generation: create_signal(0),
         }
     }

@@ -1,5 +1,6 @@
 //! When a note is: its instant as the browser's wall clock shows it (the form's inputs and the
-//! list's dates), and the bucket of the trends chart it falls in.
+//! list's dates), and the bucket of the trends chart it falls in. Other lists of the app (API
+//! keys, a project's history) date their rows on the same clock.
 
 use contract::auth::AnnotationView;
 
@@ -39,6 +40,11 @@ pub(crate) fn from_input(value: &str) -> Option<String> {
     let first = from_wall_clock(value, browser_offset_minutes(guess))?;
     let unix = from_wall_clock(value, browser_offset_minutes(first))?;
     Some(rfc3339(unix))
+}
+
+/// An instant on the browser's clock, to the minute: `2026-11-30 14:05`.
+pub(crate) fn instant_label(unix: i64) -> String {
+    input_value(unix).replacen('T', " ", 1)
 }
 
 /// How the list dates a note: `Nov 4, 12:00` on the browser's clock.
@@ -126,5 +132,6 @@ mod tests {
         );
         assert_eq!(from_input(""), None);
         assert_eq!(label(1_793_793_600), "Nov 4, 12:00");
+        assert_eq!(instant_label(1_793_793_600), "2026-11-04 12:00");
     }
 }
