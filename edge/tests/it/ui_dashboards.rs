@@ -415,8 +415,12 @@ async fn a_saved_trends_chart_shows_the_same_on_a_dashboard_and_through_its_shar
 
     // With a password: asked first, a wrong one refused.
     let guarded = share(&admin, &api, LINK_PASSWORD).await?;
+    admin.execute("document.querySelector('#share-panel').scrollIntoView()")?;
+    screenshot(&admin, "share-dashboard", 1280)?;
     visitor.goto(&guarded)?;
     wait_for(&visitor, "#shared-password-form #shared-password")?;
+    screenshot(&visitor, "shared-password", 390)?;
+    visitor.set_window_size(1280, 900)?;
     visitor.type_into("#shared-password", &format!("not it{}", Browser::ENTER))?;
     visitor.wait_for_text("#shared-password-error", "Wrong password", WAIT)?;
     fill(&visitor, "#shared-password", LINK_PASSWORD)?;
