@@ -16,8 +16,9 @@ use uuid::Uuid;
 pub(crate) enum Via {
     /// A token from a password login.
     Token,
-    /// An API key, by the key itself (to find it again: it may be revoked meanwhile).
-    ApiKey { key: String },
+    /// An API key, by its SHA-256 (to find it again: it may be revoked meanwhile; the key
+    /// itself is never kept).
+    ApiKey { key_hash: String },
     /// A shared link's tile: its project only, and only the tile's own query (the route that
     /// runs it builds the call; nothing else takes this caller).
     Share { project: Uuid },
@@ -59,9 +60,9 @@ pub(crate) fn may_read(projects: &Projects, caller: &Who, project_id: Uuid) -> b
         Via::Token => {
             caller.role == Role::Admin || projects.member_role(project_id, caller.user).is_some()
         }
-        Via::ApiKey { key, .. } => {
+        Via::ApiKey { key_hash } => {
             projects
-                .api_key(key)
+                .api_key_by_hash(key_hash)
                 .is_some_and(|grant| grant.covers(project_id))
                 && projects.member_role(project_id, caller.user).is_some()
         }

@@ -1,7 +1,8 @@
 //! Shared links' passwords: a link with one answers only calls that carry it. It is checked
 //! against the stored argon2id hash (its own parameters) off the async runtime, and a right
-//! password is remembered for ten minutes, so a dashboard of many tiles costs one check; wrong
-//! ones are limited per link (20 a minute), which bounds both guessing and the CPU it costs.
+//! password is remembered for ten minutes, so a dashboard of many tiles costs one check. The
+//! checks are limited per link and client address (20 a minute), so one visitor's guessing
+//! locks out no other, and per link (300 a minute), which bounds the CPU they cost.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,29 +19,38 @@ const REMEMBERED: Duration = Duration::from_secs(600);
 /// The most passwords remembered; past that the memory starts again.
 const MOST_REMEMBERED: usize = 10_000;
 
-/// Password checks a link may cost a minute, right or wrong.
-const CHECKS_PER_MINUTE: u64 = 20;
+/// Password checks one client address may cost a link a minute, right or wrong.
+const CHECKS_PER_CLIENT: u64 = 20;
+/// Password checks a link may cost a minute, from every address together.
+const CHECKS_PER_LINK: u64 = 300;
 
 /// The right passwords seen lately, by the SHA-256 of the link's hash and the password, and the
 /// checks each link may still cost.
 #[derive(Debug, Clone)]
 pub(crate) struct Unlocked {
     seen: Arc<Mutex<HashMap<String, Instant>>>,
-    checks: Arc<RateLimiter>,
+    per_client: Arc<RateLimiter>,
+    per_link: Arc<RateLimiter>,
 }
 
 impl Default for Unlocked {
     fn default() -> Self {
         Self {
             seen: Arc::default(),
-            checks: Arc::new(RateLimiter::new(Rate::per_minute(CHECKS_PER_MINUTE))),
+            per_client: Arc::new(RateLimiter::new(Rate::per_minute(CHECKS_PER_CLIENT))),
+            per_link: Arc::new(RateLimiter::new(Rate::per_minute(CHECKS_PER_LINK))),
         }
     }
 }
 
 impl Unlocked {
     /// Ok when `link` has no password, or `given` is it; else a 401 asking for it.
-    pub(crate) async fn check(&self, link: &SharedLink, given: Option<&str>) -> Result<(), Error> {
+    pub(crate) async fn check(
+        &self,
+        link: &SharedLink,
+        given: Option<&str>,
+        client: &str,
+    ) -> Result<(), Error> {
         let Some(phc) = link.password_hash.clone() else {
             return Ok(());
         };
@@ -53,7 +63,10 @@ impl Unlocked {
         if self.remembered(&key) {
             return Ok(());
         }
-        self.checks
+        self.per_client
+            .check(&format!("{} {client}", link.share_id))
+            .map_err(Error::TooManyGuesses)?;
+        self.per_link
             .check(&link.share_id.to_string())
             .map_err(Error::TooManyGuesses)?;
         let password = given.to_owned();

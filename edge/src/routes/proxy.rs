@@ -82,14 +82,23 @@ async fn check(
     }
     let user = match route.access {
         Access::Public => None,
-        // Query checks an API key itself (it follows them on the stream); edge counts each
-        // key on its own budget.
-        Access::Token(Role::User) if route.upstream == Upstream::Query => {
-            match api_key(request.headers()) {
-                Some(key) => Some(format!("key {key}")),
-                None => Some(user_of(state, request.headers(), Role::User).await?),
+        // Query checks an API key itself (it follows them on the stream) on its analytics
+        // routes; edge counts each key on its own budget and its client address on theirs, so
+        // made-up keys buy no budget of their own.
+        Access::Token(Role::User) if takes_api_keys(route) => match api_key(request.headers()) {
+            Some(key) => {
+                let address = format!("address {client}");
+                if let Err(wait) = state.limiters.per_user.check(&address) {
+                    return Err(Error::RateLimited {
+                        wait,
+                        what: "requests",
+                    }
+                    .into_response());
+                }
+                Some(format!("key {key}"))
             }
-        }
+            None => Some(user_of(state, request.headers(), Role::User).await?),
+        },
         Access::Token(role) => Some(user_of(state, request.headers(), role).await?),
     };
     count(&state.limiters, route.limit, client, user, request).await
@@ -101,7 +110,15 @@ async fn user_of(state: &AppState, headers: &HeaderMap, role: Role) -> Result<St
     Ok(claims.sub.to_string())
 }
 
-/// The API key the request carries as its bearer token, if it is one.
+/// Whether `route` takes an API key: query's analytics (`/api/query/*`), nothing else.
+fn takes_api_keys(route: &Route) -> bool {
+    route.upstream == Upstream::Query && matches!(route.path, PathMatch::Prefix("/api/query/"))
+}
+
+/// Characters of an API key after its prefix: 32 random bytes, base64url without padding.
+const API_KEY_SECRET_CHARS: usize = 43;
+
+/// The API key the request carries as its bearer token, if it has an API key's shape.
 fn api_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
@@ -109,7 +126,14 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
-        .filter(|token| token.starts_with(API_KEY_PREFIX))
+        .filter(|token| {
+            token.strip_prefix(API_KEY_PREFIX).is_some_and(|secret| {
+                secret.len() == API_KEY_SECRET_CHARS
+                    && secret
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+        })
 }
 
 /// Counts `request` against the limiters of `limit`; a login or registration is read whole to

@@ -76,6 +76,18 @@ async fn edge_passes_api_keys_to_query_only_and_lets_listed_origins_frame_a_shar
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Made-up keys: of a key's shape, query refuses it; of any other, edge does (as a token).
+    for made_up in [
+        format!("eak_{}", "A".repeat(43)),
+        format!("eak_{}", "A".repeat(4_000)),
+    ] {
+        let (status, refused) =
+            call(&http, Method::GET, trends.clone(), Some(&made_up), None).await?;
+        assert_eq!(status, 401, "{refused}");
+    }
+    let erase = edge.url(&format!("/api/admin/projects/{project}/persons/someone"));
+    let (status, _) = call(&http, Method::DELETE, erase, Some(&key), None).await?;
+    assert_eq!(status, 401, "a key reaches query's analytics only");
     for path in ["/api/auth/me", "/api/query/system", "/api/admin/projects"] {
         let (status, refused) = call(&http, Method::GET, edge.url(path), Some(&key), None).await?;
         assert_eq!(status, 401, "{path}: {refused}");

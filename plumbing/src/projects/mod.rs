@@ -41,7 +41,12 @@ struct Keys {
     last_sequence: u64,
     /// The replay reached the stream's end as it was at start.
     caught_up: bool,
+    /// When the reader last heard from its consumer (an event or an idle wait).
+    alive_at: Option<std::time::Instant>,
 }
+
+/// How recently the reader must have heard from NATS for the map to count as current.
+const FOLLOWING_WITHIN: Duration = Duration::from_secs(5);
 
 impl Keys {
     /// Applies one project or API key event; the other auth events change nothing here. True
@@ -154,9 +159,18 @@ impl Projects {
         self.access_changes.subscribe()
     }
 
-    /// The live API key `key` (as its owner sends it), expired or not.
-    pub fn api_key(&self, key: &str) -> Option<ApiKeyGrant> {
-        self.read().access.api_key(&secret_hash(key))
+    /// The live API key whose SHA-256 (hex) is `key_hash`, expired or not.
+    pub fn api_key_by_hash(&self, key_hash: &str) -> Option<ApiKeyGrant> {
+        self.read().access.api_key(key_hash)
+    }
+
+    /// Whether the map follows the stream right now: its reader heard from NATS within the
+    /// last few seconds (an event, or an idle wait on a live consumer). A caller that must not
+    /// act on stale credentials (an API key, a shared link) refuses while it does not.
+    pub fn is_following(&self) -> bool {
+        self.read()
+            .alive_at
+            .is_some_and(|at| at.elapsed() < FOLLOWING_WITHIN)
     }
 
     /// A saved insight, while it exists.
@@ -286,7 +300,9 @@ impl Projects {
             let next = tokio::time::timeout(Duration::from_millis(500), messages.next()).await;
             let message = match next {
                 Err(_) => {
-                    self.write().caught_up = true;
+                    let mut keys = self.write();
+                    keys.caught_up = true;
+                    keys.alive_at = Some(std::time::Instant::now());
                     continue;
                 }
                 Ok(None) => return Ok(()),
@@ -309,6 +325,7 @@ impl Projects {
                 }
             }
             keys.last_sequence = sequence;
+            keys.alive_at = Some(std::time::Instant::now());
             if sequence >= end_at_start {
                 keys.caught_up = true;
             }

@@ -19,13 +19,24 @@ use crate::state::AppState;
 
 /// The live link of `token` once its password (if any) was given.
 async fn unlock(state: &AppState, token: &str, headers: &HeaderMap) -> Result<SharedLink, Error> {
+    // Links are revoked on the stream: with no current view of it, none is shown.
+    if !state.projects.is_following() {
+        return Err(Error::Unavailable(
+            "the projects' stream is not followed right now".to_owned(),
+        ));
+    }
     let link = state.projects.shared(token).ok_or_else(|| {
         Error::NotFound("this shared link does not exist or was revoked".to_owned())
     })?;
     let given = headers
         .get(SHARE_PASSWORD_HEADER)
         .and_then(|value| value.to_str().ok());
-    state.unlocked.check(&link, given).await?;
+    // Edge sets the client's address (and drops whatever the client sent).
+    let client = headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("direct");
+    state.unlocked.check(&link, given, client).await?;
     Ok(link)
 }
 

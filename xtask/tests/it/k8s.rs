@@ -89,4 +89,17 @@ fn nats_in_kubernetes_signs_in_every_client_as_nats_authorization_conf_says() {
             "{service} signs in as its own NATS user"
         );
     }
+    // The retention job reads each project's retention from NATS, as the sink, and may reach it.
+    let retention = read("k8s/base/retention.yaml");
+    assert!(
+        retention.contains("name: NATS_USER\n                  value: sink")
+            && retention.contains("key: NATS_SINK_PASSWORD"),
+        "the retention job signs in as the sink"
+    );
+    let network = read("k8s/base/network.yaml");
+    let nats_policy = network
+        .split("---")
+        .find(|policy| policy.contains("name: nats-from-services"))
+        .expect("the NATS policy");
+    assert!(nats_policy.contains("app.kubernetes.io/name: retention"));
 }
