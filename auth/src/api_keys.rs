@@ -2,6 +2,8 @@
 //! on the stream (`auth.apikey.<id>`): created expecting an empty subject, revoked expecting
 //! the sequence it was read at. The key is in the creation's answer only; the stream and the
 //! projection keep its SHA-256. Query follows these events and refuses a revoked key at once.
+//! A user keeps at most [`MAX_LIVE_KEYS`], and a disabled or erased user none: a key created
+//! while its owner was being disabled revokes itself.
 
 use contract::auth::{
     API_KEY_SHOWN_CHARS, ApiKeyList, ApiKeyView, AuthEvent, CreateApiKeyRequest, CreatedApiKey,
@@ -14,6 +16,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::users::plain_text;
 use crate::{members, tokens, users};
+
+/// Keys a user may have that are not revoked (expired ones count until revoked: query holds
+/// them all).
+pub(crate) const MAX_LIVE_KEYS: i64 = 50;
 
 /// One row of `api_keys`.
 type Row = (
@@ -82,25 +88,30 @@ pub(crate) async fn create(
         ));
     }
     let project_ids = checked_projects(state, owner, request.project_ids.as_deref()).await?;
+    check_cap(state, owner).await?;
     let (key, key_hash) = tokens::new_api_key().map_err(ApiError::unavailable)?;
     let key_id = Uuid::now_v7();
-    state
-        .record(
+    let created = AuthEvent::ApiKeyCreated {
+        key_id,
+        user_id: owner,
+        name: name.to_owned(),
+        prefix: key.chars().take(API_KEY_SHOWN_CHARS).collect(),
+        key_hash,
+        project_ids,
+        expires_at: request.expires_at,
+        at,
+    };
+    let sequence = state
+        .publisher
+        .publish(
             api_key_subject(key_id),
-            &AuthEvent::ApiKeyCreated {
-                key_id,
-                user_id: owner,
-                name: name.to_owned(),
-                prefix: key.chars().take(API_KEY_SHOWN_CHARS).collect(),
-                key_hash,
-                project_ids,
-                expires_at: request.expires_at,
-                at,
-            },
+            &created,
             &key_id.to_string(),
             Some(0),
         )
         .await?;
+    state.projected(sequence).await?;
+    undo_if_owner_gone(state, owner, key_id, sequence).await?;
     let row: Option<Row> = sqlx::query_as(concat!(select!(), " WHERE id = $1"))
         .bind(key_id)
         .fetch_optional(&state.pool)
@@ -109,6 +120,46 @@ pub(crate) async fn create(
         ApiError::Unavailable(format!("api key {key_id} was stored but not projected"))
     })?);
     Ok(CreatedApiKey { key, view })
+}
+
+/// Refuses a new key to an owner who has [`MAX_LIVE_KEYS`] already. Counted before the key is
+/// published, as every check here is: keys created at once may all pass at 49 and leave a
+/// user a few over the cap, never an unbounded number.
+async fn check_cap(state: &AppState, owner: Uuid) -> Result<(), ApiError> {
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(owner)
+    .fetch_one(&state.pool)
+    .await?;
+    if live >= MAX_LIVE_KEYS {
+        return Err(ApiError::Conflict(format!(
+            "a user has at most {MAX_LIVE_KEYS} API keys not revoked (expired ones count until \
+             revoked): revoke one first"
+        )));
+    }
+    Ok(())
+}
+
+/// Revokes the key just created (at `sequence`) when its owner was disabled or erased in the
+/// meantime, and refuses as for a disabled account. Disabling or erasing revokes the keys the
+/// projection holds at that moment; a key whose creation is projected after the account was
+/// disabled finds it so here, since the projection applies events in stream order, so no key
+/// of a disabled account survives.
+async fn undo_if_owner_gone(
+    state: &AppState,
+    owner: Uuid,
+    key_id: Uuid,
+    sequence: u64,
+) -> Result<(), ApiError> {
+    match users::by_id(state, owner).await? {
+        Some(user) if !user.disabled => Ok(()),
+        // Erased (gone) or disabled: erasure disables first, so either is a disabled account.
+        _ => {
+            revoke_one(state, owner, key_id, None, sequence).await?;
+            Err(ApiError::Disabled)
+        }
+    }
 }
 
 /// The projects a key of `owner` is limited to, checked: an enabled owner, a list that is not
@@ -157,7 +208,10 @@ pub(crate) async fn revoke(state: &AppState, owner: Uuid, key_id: Uuid) -> Resul
     match row {
         None => Err(ApiError::NotFound),
         Some((Some(_), _)) => Ok(()),
-        Some((None, version)) => revoke_one(state, owner, key_id, Some(owner), version).await,
+        Some((None, version)) => {
+            let version = u64::try_from(version).unwrap_or(0);
+            revoke_one(state, owner, key_id, Some(owner), version).await
+        }
     }
 }
 
@@ -174,19 +228,20 @@ pub(crate) async fn revoke_all(
     .fetch_all(&state.pool)
     .await?;
     for (key_id, version) in live {
+        let version = u64::try_from(version).unwrap_or(0);
         revoke_one(state, user_id, key_id, by, version).await?;
     }
     Ok(())
 }
 
 /// Publishes the revocation of a live key read at `version`. Two revocations at once both
-/// succeed: the one that loses the race finds the key revoked.
+/// succeed: the one that loses the race finds the key revoked (or gone with its owner).
 async fn revoke_one(
     state: &AppState,
     user_id: Uuid,
     key_id: Uuid,
     by: Option<Uuid>,
-    version: i64,
+    version: u64,
 ) -> Result<(), ApiError> {
     let revoked = state
         .record(
@@ -198,7 +253,7 @@ async fn revoke_one(
                 at: OffsetDateTime::now_utc(),
             },
             &Uuid::now_v7().to_string(),
-            Some(u64::try_from(version).unwrap_or(0)),
+            Some(version),
         )
         .await;
     match revoked {

@@ -2,14 +2,21 @@
 //! on the stream (`auth.project.<project>.member.<user>`), published expecting the last
 //! sequence read there, so two admins changing one member at once cannot both win, and
 //! changing a member never conflicts with the project's own changes. Every check reads the
-//! projection, so a change applies at the caller's next request.
+//! projection, so a change applies at the caller's next request. An erased user keeps no
+//! membership on the stream either, where query reads them.
 
 use contract::auth::{AuthEvent, MemberView, ProjectMembers, ProjectRole, member_subject};
+use contract::streams::AUTH_STREAM;
+use futures_util::TryStreamExt as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::users;
+
+/// How often ending a membership that changed meanwhile reads it again before answering 409.
+const ATTEMPTS: usize = 10;
 
 /// What the caller may do on `project_id`: `admin` for an instance admin, else their member
 /// role; `None` when they may not see it (not a member, or no such project: the same answer,
@@ -128,7 +135,8 @@ async fn member_state(
     Ok((version, role, email, name))
 }
 
-/// Makes `user_id` a member of `project_id` with `role` (or changes their role).
+/// Makes `user_id` a member of `project_id` with `role` (or changes their role). A user erased
+/// meanwhile is a 404, and the membership is ended again: see [`remove_all`].
 pub(crate) async fn set(
     state: &AppState,
     by: Option<Uuid>,
@@ -137,26 +145,111 @@ pub(crate) async fn set(
     role: ProjectRole,
 ) -> Result<MemberView, ApiError> {
     let (version, _, email, name) = member_state(state, project_id, user_id).await?;
-    state
-        .record(
-            member_subject(project_id, user_id),
-            &AuthEvent::MemberSet {
-                project_id,
-                user_id,
-                role,
-                by,
-                at: OffsetDateTime::now_utc(),
-            },
-            &Uuid::now_v7().to_string(),
-            Some(version),
-        )
+    let event = AuthEvent::MemberSet {
+        project_id,
+        user_id,
+        role,
+        by,
+        at: OffsetDateTime::now_utc(),
+    };
+    let subject = member_subject(project_id, user_id);
+    let sequence = state
+        .publisher
+        .publish(subject, &event, &Uuid::now_v7().to_string(), Some(version))
         .await?;
+    state.projected(sequence).await?;
+    if users::by_id(state, user_id).await?.is_none() {
+        // The erasure's last sweep read the stream before this event was stored, or it would
+        // have ended it. A conflict means a later event on this member, which is a removal or
+        // a set that checks for itself.
+        match end(state, project_id, user_id, None, sequence).await {
+            Ok(()) | Err(ApiError::Conflict(_)) => {}
+            Err(err) => return Err(err),
+        }
+        return Err(ApiError::NotFound);
+    }
     Ok(MemberView {
         user_id,
         email,
         name,
         role,
     })
+}
+
+/// Records the end of `user_id`'s membership of `project_id`, expecting the member's last
+/// event at `expected`.
+async fn end(
+    state: &AppState,
+    project_id: Uuid,
+    user_id: Uuid,
+    by: Option<Uuid>,
+    expected: u64,
+) -> Result<(), ApiError> {
+    let event = AuthEvent::MemberRemoved {
+        project_id,
+        user_id,
+        by,
+        at: OffsetDateTime::now_utc(),
+    };
+    let subject = member_subject(project_id, user_id);
+    state
+        .record(subject, &event, &Uuid::now_v7().to_string(), Some(expected))
+        .await
+}
+
+/// Ends every membership of `user_id` (being erased), as `by`. Read from the stream, not the
+/// projection: once the user's tombstone is projected their rows are gone from it (a cascade),
+/// while query, which follows the stream, would still count them a member. Each member subject
+/// of theirs whose last event sets a role gets a `MemberRemoved` expecting that event.
+pub(crate) async fn remove_all(
+    state: &AppState,
+    user_id: Uuid,
+    by: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let stream = state
+        .publisher
+        .context()
+        .get_stream(AUTH_STREAM)
+        .await
+        .map_err(ApiError::unavailable)?;
+    // `member_subject` with any project.
+    let filter = format!("auth.project.*.member.{user_id}");
+    let subjects: Vec<String> = stream
+        .info_with_subjects(&filter)
+        .await
+        .map_err(ApiError::unavailable)?
+        .map_ok(|(subject, _)| subject)
+        .try_collect()
+        .await
+        .map_err(ApiError::unavailable)?;
+    for subject in subjects {
+        let mut ended = false;
+        for _ in 0..ATTEMPTS {
+            let last = stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .map_err(ApiError::unavailable)?;
+            let Ok(AuthEvent::MemberSet { project_id, .. }) = serde_json::from_slice(&last.payload)
+            else {
+                ended = true;
+                break;
+            };
+            match end(state, project_id, user_id, by, last.sequence).await {
+                Ok(()) => {
+                    ended = true;
+                    break;
+                }
+                Err(ApiError::Conflict(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if !ended {
+            return Err(ApiError::Conflict(
+                "memberships changed concurrently, try again".to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Ends `user_id`'s membership of `project_id`; 404 when they are not a member.
@@ -170,17 +263,5 @@ pub(crate) async fn remove(
     if role.is_none() {
         return Err(ApiError::NotFound);
     }
-    state
-        .record(
-            member_subject(project_id, user_id),
-            &AuthEvent::MemberRemoved {
-                project_id,
-                user_id,
-                by: Some(by),
-                at: OffsetDateTime::now_utc(),
-            },
-            &Uuid::now_v7().to_string(),
-            Some(version),
-        )
-        .await
+    end(state, project_id, user_id, Some(by), version).await
 }

@@ -1,6 +1,6 @@
 //! What an admin does to users: list them a page at a time, change a role, disable or enable,
 //! and erase (the personal data removed from the stream itself). A user disabled or erased
-//! loses their API keys at once.
+//! loses their API keys at once; an erased user loses their memberships too.
 
 use contract::auth::{AdminUserView, AuthEvent, Role, UpdateUserRequest, UserPage};
 use contract::streams::AUTH_STREAM;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::last_admin::{check_removal, is_active_admin};
 use crate::state::AppState;
 use crate::users::{parse_role, plain_text};
-use crate::{api_keys, email};
+use crate::{api_keys, email, members};
 
 /// Users shown per page of `GET /api/admin/users`.
 const PER_PAGE: u32 = 50;
@@ -165,14 +165,23 @@ fn changes(user: &AdminUserRow, by: Option<Uuid>, request: &UpdateUserRequest) -
     events
 }
 
-/// Erasure: the messages that carried the user's personal data are erased from the stream, a
-/// tombstone is recorded, and the projection forgets the user; a rebuild shows no trace.
+/// Erasure: the user is disabled, their keys revoked and their memberships ended (each by its
+/// own event: query follows them, not the projection's cascade), the messages that carried
+/// their personal data are erased from the stream, a tombstone is recorded, and the
+/// projection forgets the user; a rebuild shows no trace.
+///
+/// Disabling comes first so that nothing of theirs can be made in between: a key created
+/// concurrently finds its owner disabled and revokes itself (`api_keys::create`), and a
+/// membership set concurrently is caught by the second sweep after the tombstone or, when it
+/// lands later still, removes itself (`members::set`).
 pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<(), ApiError> {
     let user = find(state, id).await?;
-    if is_active_admin(&user.role, user.disabled) {
-        // An active admin is disabled first, under the last-admin check: the erasure below
-        // deletes messages before its tombstone and could not be undone by a lost race.
-        check_removal(state, id, by).await?;
+    if !user.disabled {
+        if is_active_admin(&user.role, user.disabled) {
+            // Under the last-admin check: the erasure below deletes messages before its
+            // tombstone and could not be undone by a lost race.
+            check_removal(state, id, by).await?;
+        }
         state
             .record(
                 contract::auth::user_subject(id),
@@ -187,6 +196,8 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
             .await?;
     }
     api_keys::revoke_all(state, id, by).await?;
+    // Before the tombstone too, so that an erasure cut short after it leaves no membership.
+    members::remove_all(state, id, by).await?;
     delete_personal_messages(state, &user).await?;
     state
         .record(
@@ -199,7 +210,8 @@ pub(crate) async fn erase(state: &AppState, id: Uuid, by: Option<Uuid>) -> Resul
             &format!("erased-{id}"),
             None,
         )
-        .await
+        .await?;
+    members::remove_all(state, id, by).await
 }
 
 /// Deletes from `AUTH` every message on the user's subject and on their email claim's.

@@ -1,6 +1,7 @@
 //! API keys: a user makes, lists and revokes their own; the key is shown once and kept as its
-//! SHA-256; auth itself never takes one as a token; a disabled or erased user's keys are
-//! revoked with them; query's usage notices become the key's last use.
+//! SHA-256; auth itself never takes one as a token; a user has at most 50; a disabled or
+//! erased user's keys are revoked with them (an erased user's memberships end too); query's
+//! usage notices become the key's last use.
 
 use std::time::Duration;
 
@@ -264,7 +265,34 @@ async fn a_disabled_or_erased_user_s_keys_are_revoked_with_them() {
         "a disabled account makes no key"
     );
 
+    // Eve, erased, is a member of two projects (one removed before): her key is revoked and
+    // each membership ends by its own event, which query follows.
     let eve_id = user_id(&auth, "eve@example.com");
+    let projects = [
+        auth.project(&admin, "Shop").await,
+        auth.project(&admin, "Blog").await,
+        auth.project(&admin, "Old").await,
+    ];
+    for project in &projects {
+        let (status, body) = auth
+            .call(
+                Method::PUT,
+                &format!("/api/admin/projects/{project}/members/{eve_id}"),
+                &admin,
+                Some(json!({ "role": "analyst" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _) = auth
+        .call(
+            Method::DELETE,
+            &format!("/api/admin/projects/{}/members/{eve_id}", projects[2]),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = auth
         .call(
             Method::DELETE,
@@ -282,10 +310,82 @@ async fn a_disabled_or_erased_user_s_keys_are_revoked_with_them() {
         matches!(events.last(), Some(AuthEvent::ApiKeyRevoked { by: Some(by), .. }) if *by == admin_id),
         "{events:?}"
     );
+    let eve: Uuid = eve_id.parse().expect("uuid");
+    for project in &projects {
+        let project: Uuid = project.parse().expect("uuid");
+        let events = auth
+            .stream_messages(&contract::auth::member_subject(project, eve))
+            .await;
+        assert!(
+            matches!(events.as_slice(), [AuthEvent::MemberSet { .. }, AuthEvent::MemberRemoved { user_id, .. }] if *user_id == eve),
+            "one removal per membership, none twice: {events:?}"
+        );
+    }
     assert_eq!(
         auth.sql("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"),
         "0"
     );
+    assert_eq!(
+        auth.sql(&format!(
+            "SELECT count(*) FROM api_keys WHERE user_id = '{eve_id}'"
+        )),
+        "0"
+    );
+    assert_eq!(
+        auth.sql(&format!(
+            "SELECT count(*) FROM project_members WHERE user_id = '{eve_id}'"
+        )),
+        "0"
+    );
     let Rebuilt { live, .. } = auth.rebuild_after_catching_up().await;
     assert_eq!(auth.dump(), live, "rebuild equals live");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_has_at_most_fifty_keys_not_revoked() {
+    let auth = TestAuth::start().expect("auth starts");
+    auth.register("fay@example.com").await;
+    let fay = auth.token("fay@example.com").await;
+    let mut first = None;
+    for i in 0..50 {
+        let (status, created) = auth
+            .call(
+                Method::POST,
+                KEYS,
+                &fay,
+                Some(json!({ "name": format!("key {i}") })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{i}: {created}");
+        first.get_or_insert(created["id"].as_str().expect("id").to_owned());
+    }
+    let (status, body) = auth
+        .call(
+            Method::POST,
+            KEYS,
+            &fay,
+            Some(json!({ "name": "one more" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("at most 50 API keys"), "{message}");
+    let (_, list) = auth.call(Method::GET, KEYS, &fay, None).await;
+    assert_eq!(list["api_keys"].as_array().map(Vec::len), Some(50));
+
+    // A revoked key leaves room for another.
+    let first = first.expect("a key");
+    let (status, _) = auth
+        .call(Method::DELETE, &format!("{KEYS}/{first}"), &fay, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = auth
+        .call(
+            Method::POST,
+            KEYS,
+            &fay,
+            Some(json!({ "name": "one more" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
