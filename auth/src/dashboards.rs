@@ -13,6 +13,9 @@ use crate::error::ApiError;
 use crate::insights::checked_name;
 use crate::state::AppState;
 
+/// Dashboards a project may have.
+pub(crate) const MAX_DASHBOARDS: i64 = 200;
+
 /// One row of `dashboards` (its tiles still there), with its last writer's email.
 type Row = (
     Uuid,
@@ -142,13 +145,25 @@ async fn write(
     Ok(find(state, project_id, dashboard_id).await?.0)
 }
 
-/// A new dashboard of `project_id`, saved by `by`.
+/// A new dashboard of `project_id`, saved by `by`; 409 when the project has
+/// [`MAX_DASHBOARDS`] already.
 pub(crate) async fn create(
     state: &AppState,
     by: Uuid,
     project_id: Uuid,
     request: &DashboardRequest,
 ) -> Result<DashboardView, ApiError> {
+    // Counted before the dashboard is published, as every check here is: dashboards saved at
+    // once may pass together at the cap and leave it a few over, never unbounded.
+    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(&state.pool)
+        .await?;
+    if saved >= MAX_DASHBOARDS {
+        return Err(ApiError::Conflict(format!(
+            "a project has at most {MAX_DASHBOARDS} dashboards: delete one first"
+        )));
+    }
     write(state, by, project_id, Uuid::now_v7(), request, 0).await
 }
 

@@ -162,12 +162,13 @@ pub(crate) struct AccountDisabled(ErrorBody);
 #[response(status = 404, description = "no such user or project")]
 pub(crate) struct NotFound(ErrorBody);
 
-/// 409 when the entity changed between read and write, or the last-admin rule refuses.
+/// 409 when the entity changed between read and write, a cap on how many there may be is
+/// reached (API keys, insights, dashboards, shared links), or the last-admin rule refuses.
 #[expect(dead_code, reason = "described in OpenAPI, never built")]
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 409,
-    description = "changed concurrently, or it would leave no admin"
+    description = "changed concurrently, a cap on how many there may be reached, or it would leave no admin"
 )]
 pub(crate) struct Conflict(ErrorBody);
 

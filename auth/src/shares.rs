@@ -4,10 +4,11 @@
 //! page from these events; a dashboard deleted takes its links with it.
 
 use contract::auth::{
-    AuthEvent, CreateShareRequest, CreatedShare, MAX_EMBED_ORIGINS, ShareList, ShareView,
-    share_subject,
+    AuthEvent, CreateShareRequest, CreatedShare, MAX_EMBED_ORIGINS, SHARE_PASSWORD_HEADER,
+    ShareList, ShareView, share_subject,
 };
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -16,6 +17,13 @@ use crate::{dashboards, passwords, tokens};
 
 /// Accepted share password lengths, in characters.
 const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=200;
+
+/// Links a dashboard may have that are not revoked.
+pub(crate) const MAX_LIVE_SHARES: i64 = 20;
+
+/// Share passwords hashed at once: argon2id takes 19 MiB and a core's worth of time each, and
+/// any analyst may ask for one, so the rest wait their turn.
+static HASHING: Semaphore = Semaphore::const_new(2);
 
 /// How many of the token's characters are shown in lists.
 const SHOWN_CHARS: usize = 8;
@@ -84,17 +92,15 @@ pub(crate) async fn create(
 ) -> Result<CreatedShare, ApiError> {
     dashboards::find(state, project_id, dashboard_id).await?;
     let embed_origins = checked_origins(&request.embed_origins)?;
+    if let Some(password) = &request.password {
+        check_password(password)?;
+    }
+    check_cap(state, dashboard_id).await?;
     let password_hash = match request.password {
         None => None,
-        Some(password) if PASSWORD_CHARS.contains(&password.chars().count()) => {
+        Some(password) => {
+            let _permit = HASHING.acquire().await.map_err(ApiError::unavailable)?;
             Some(passwords::hash(password).await?)
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(format!(
-                "password must have {} to {} characters",
-                PASSWORD_CHARS.start(),
-                PASSWORD_CHARS.end()
-            )));
         }
     };
     let (token, token_hash) = tokens::new_refresh_token().map_err(ApiError::unavailable)?;
@@ -167,6 +173,39 @@ pub(crate) async fn revoke(
         .await
 }
 
+/// A password query can read from the `x-share-password` header, where it arrives as ASCII
+/// text: 8 to 200 printable ASCII characters (space to tilde).
+fn check_password(password: &str) -> Result<(), ApiError> {
+    let printable = password.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if !printable || !PASSWORD_CHARS.contains(&password.len()) {
+        return Err(ApiError::BadRequest(format!(
+            "password must have {} to {} printable ASCII characters (letters, digits, \
+             punctuation, spaces): it is sent in the {SHARE_PASSWORD_HEADER} header",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a new link to a dashboard that has [`MAX_LIVE_SHARES`] already. Counted before the
+/// link is published, as every check here is: links created at once may pass together at the
+/// cap and leave it a few over, never unbounded.
+async fn check_cap(state: &AppState, dashboard_id: Uuid) -> Result<(), ApiError> {
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM shares WHERE dashboard_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(dashboard_id)
+    .fetch_one(&state.pool)
+    .await?;
+    if live >= MAX_LIVE_SHARES {
+        return Err(ApiError::Conflict(format!(
+            "a dashboard has at most {MAX_LIVE_SHARES} shared links not revoked: revoke one first"
+        )));
+    }
+    Ok(())
+}
+
 /// At most `MAX_EMBED_ORIGINS` origins, each normalised, duplicates dropped.
 fn checked_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
     if origins.len() > MAX_EMBED_ORIGINS {
@@ -230,6 +269,24 @@ fn checked_origin(text: &str) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_password_is_printable_ascii_of_8_to_200_characters() {
+        for good in ["open sesame", "~!@#$%^&*()_+ ", &"p".repeat(200)] {
+            assert!(check_password(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "short",
+            &"p".repeat(201),
+            "mot de passé",
+            "tab\tinside",
+            "line\nbreak!",
+            "delete\u{7f}char",
+            "ünïcödé-only",
+        ] {
+            assert!(check_password(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_bare_origin_is_kept_normalised_and_anything_more_is_refused() {

@@ -1,6 +1,7 @@
 //! Shared links: a project's analysts share a dashboard by a link whose token is shown once,
-//! optionally behind a password that is never echoed; they list and revoke them; a dashboard
-//! deleted takes its links with it.
+//! optionally behind a password that is never echoed (printable ASCII, as it travels in a
+//! header); they list and revoke them, at most 20 live per dashboard; a dashboard deleted takes
+//! its links with it.
 
 use contract::auth::AuthEvent;
 use reqwest::{Method, StatusCode};
@@ -127,11 +128,32 @@ async fn a_dashboard_is_shared_by_a_link_shown_once_and_revoked() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
-    // A short password or an origin that is not bare is a 400.
+    // A password that is short, long or not printable ASCII (query reads it from the
+    // x-share-password header), or an origin that is not bare, is a 400.
+    for password in [
+        "short".to_owned(),
+        "p".repeat(201),
+        "mot de passé".to_owned(),
+        "tab\there ok".to_owned(),
+        "new\nline ok".to_owned(),
+    ] {
+        let (status, body) = auth
+            .call(
+                Method::POST,
+                &shares,
+                &analyst,
+                Some(json!({ "password": password })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{password:?}: {body}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("printable ASCII") && message.contains("x-share-password"),
+            "{message}"
+        );
+    }
     let eleven: Vec<String> = (0..11).map(|i| format!("https://s{i}.example")).collect();
     for bad in [
-        json!({ "password": "short" }),
-        json!({ "password": "p".repeat(201) }),
         json!({ "embed_origins": ["https://*.example.com"] }),
         json!({ "embed_origins": ["https://example.com/page"] }),
         json!({ "embed_origins": ["example.com"] }),
@@ -181,4 +203,58 @@ async fn a_dashboard_is_shared_by_a_link_shown_once_and_revoked() {
     assert_eq!(auth.sql("SELECT count(*) FROM shares"), "0");
     let Rebuilt { live, .. } = auth.rebuild_after_catching_up().await;
     assert_eq!(auth.dump(), live, "rebuild equals live");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dashboard_has_at_most_twenty_live_links() {
+    let auth = TestAuth::start_with(Some("root@example.com")).expect("auth starts");
+    let admin = auth.admin_token("root@example.com").await;
+    let project = auth.project(&admin, "Capped").await;
+    let dashboards = format!("/api/projects/{project}/dashboards");
+    let (status, board) = auth
+        .call(
+            Method::POST,
+            &dashboards,
+            &admin,
+            Some(json!({ "name": "Public" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{board}");
+    let shares = format!("{dashboards}/{}/shares", board["id"].as_str().expect("id"));
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (status, created) = auth
+            .call(Method::POST, &shares, &admin, Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{i}: {created}");
+        ids.push(created["share"]["id"].as_str().expect("id").to_owned());
+    }
+    let (status, body) = auth
+        .call(
+            Method::POST,
+            &shares,
+            &admin,
+            Some(json!({ "password": "open sesame" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("at most 20 shared links"), "{message}");
+
+    // A revoked link leaves room for another.
+    let (status, _) = auth
+        .call(
+            Method::DELETE,
+            &format!("{shares}/{}", ids[0]),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = auth
+        .call(Method::POST, &shares, &admin, Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, listed) = auth.call(Method::GET, &shares, &admin, None).await;
+    assert_eq!(listed["shares"].as_array().map(Vec::len), Some(20));
 }
