@@ -1,7 +1,8 @@
 //! What a saved insight may hold: a range query can compute every day (a preset, or two dates),
 //! parameters that leave the project and the dates to the insight, a JSON body exactly for the
 //! analyses that take one, and nothing larger than `MAX_INSIGHT_TEXT_BYTES` or holding control
-//! characters (PostgreSQL text cannot hold NUL).
+//! characters (PostgreSQL text cannot hold NUL). The parameters are kept in their canonical
+//! form, so that what query appends to its own query string is always one.
 
 use contract::auth::{
     InsightKind, InsightQuery, InsightRequest, MAX_INSIGHT_TEXT_BYTES, RANGE_PRESETS,
@@ -20,15 +21,20 @@ fn bad(message: String) -> ApiError {
     ApiError::BadRequest(message)
 }
 
-/// Refuses a request whose `view` or `query` an insight may not hold (its name is checked
-/// apart, as a dashboard's is).
-pub(crate) fn check(request: &InsightRequest) -> Result<(), ApiError> {
+/// The query an insight holds, its parameters canonical; refuses a request whose `view` or
+/// `query` an insight may not hold (its name is checked apart, as a dashboard's is).
+pub(crate) fn checked(request: &InsightRequest) -> Result<InsightQuery, ApiError> {
     short_text("view", &request.view)?;
     let query = &request.query;
     short_text("query.params", &query.params)?;
     check_range(query)?;
-    check_params(&query.params)?;
-    check_body(request.kind, query.body.as_ref())
+    let params = canonical_params(&query.params)?;
+    short_text("query.params", &params)?;
+    check_body(request.kind, query.body.as_ref())?;
+    Ok(InsightQuery {
+        params,
+        ..query.clone()
+    })
 }
 
 /// At most `MAX_INSIGHT_TEXT_BYTES`, without control characters.
@@ -89,16 +95,27 @@ fn day(field: &str, text: Option<&str>) -> Result<Date, ApiError> {
         .ok_or_else(|| bad(format!("{field} must be a date, YYYY-MM-DD")))
 }
 
-/// URL-encoded pairs none of which names a parameter the insight sets itself.
-fn check_params(params: &str) -> Result<(), ApiError> {
-    for (name, _) in url::form_urlencoded::parse(params.as_bytes()) {
+/// URL-encoded pairs, none of which has an empty name or names a parameter the insight sets
+/// itself, written again as `application/x-www-form-urlencoded` (no `#`, space or raw
+/// non-ASCII left). A leading `?` or `&` is dropped first, as query drops it, so that
+/// `?format=csv` is refused as setting `format`.
+fn canonical_params(params: &str) -> Result<String, ApiError> {
+    let trimmed = params.trim_start_matches(['?', '&']);
+    let mut canonical = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(trimmed.as_bytes()) {
+        if name.is_empty() {
+            return Err(bad(
+                "query.params must name every parameter (a pair like =x has no name)".to_owned(),
+            ));
+        }
         if SET_BY_THE_INSIGHT.contains(&name.as_ref()) {
             return Err(bad(format!(
                 "query.params must not set {name}: the insight's project and range do"
             )));
         }
+        canonical.append_pair(&name, &value);
     }
-    Ok(())
+    Ok(canonical.finish())
 }
 
 /// A JSON object for a funnel or a retention, at most `MAX_INSIGHT_TEXT_BYTES` as JSON;
@@ -137,7 +154,7 @@ mod tests {
     }
 
     fn refusal(kind: &str, query: Value) -> String {
-        match check(&request(kind, query)) {
+        match checked(&request(kind, query)) {
             Err(ApiError::BadRequest(message)) => message,
             other => panic!("expected a 400, got {other:?}"),
         }
@@ -147,12 +164,12 @@ mod tests {
     fn presets_and_custom_ranges_pass() {
         for range in RANGE_PRESETS {
             let query = json!({ "range": range, "params": "interval=day&event=%24pageview" });
-            assert!(check(&request("trends", query)).is_ok(), "{range}");
+            assert!(checked(&request("trends", query)).is_ok(), "{range}");
         }
         let custom = json!({ "range": "custom", "from": "2026-11-01", "to": "2026-11-01" });
-        assert!(check(&request("top", custom)).is_ok());
+        assert!(checked(&request("top", custom)).is_ok());
         let funnel = json!({ "range": "7d", "body": { "steps": [{ "event": "a" }] } });
-        assert!(check(&request("funnel", funnel)).is_ok());
+        assert!(checked(&request("funnel", funnel)).is_ok());
     }
 
     #[test]
@@ -179,15 +196,49 @@ mod tests {
 
     #[test]
     fn params_must_leave_the_project_and_the_dates_to_the_insight() {
-        for name in ["project_id", "from", "to", "format", "%66ormat"] {
-            let query = json!({ "range": "7d", "params": format!("interval=day&{name}=x") });
+        for params in [
+            "interval=day&project_id=x",
+            "interval=day&from=x",
+            "to=x",
+            "format=csv",
+            "%66ormat=csv",
+            "?format=csv",
+            "&&format=csv",
+        ] {
+            let query = json!({ "range": "7d", "params": params });
             let message = refusal("trends", query);
-            assert!(message.contains("must not set"), "{name}: {message}");
+            assert!(message.contains("must not set"), "{params}: {message}");
+        }
+        for unnamed in ["=x", "a=1&=2", "a=1&="] {
+            let query = json!({ "range": "7d", "params": unnamed });
+            assert!(refusal("trends", query).contains("name"), "{unnamed}");
         }
         let long = json!({ "range": "7d", "params": "a".repeat(MAX_INSIGHT_TEXT_BYTES + 1) });
         assert!(refusal("trends", long).contains("at most"));
         let control = json!({ "range": "7d", "params": "a=\u{0}" });
         assert!(refusal("trends", control).contains("control"));
+    }
+
+    #[test]
+    fn params_are_kept_canonical() {
+        for (given, kept) in [
+            ("", ""),
+            ("?interval=day", "interval=day"),
+            (
+                "event=%24pageview&interval=day",
+                "event=%24pageview&interval=day",
+            ),
+            ("path=/a b#top&&x", "path=%2Fa+b%23top&x="),
+            ("name=café", "name=caf%C3%A9"),
+            ("a?b=1", "a%3Fb=1"),
+        ] {
+            let query = json!({ "range": "7d", "params": given });
+            let checked = checked(&request("trends", query)).expect(given);
+            assert_eq!(checked.params, kept, "{given}");
+        }
+        // Three bytes for one: the canonical form must fit too.
+        let wide = json!({ "range": "7d", "params": format!("a={}", "#".repeat(3000)) });
+        assert!(refusal("trends", wide).contains("at most"));
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::insight_checks;
 use crate::state::AppState;
 use crate::users::plain_text;
 
+/// Saved insights a project may have.
+pub(crate) const MAX_INSIGHTS: i64 = 1000;
+
 /// One row of `insights`, with its last writer's email.
 type Row = (
     Uuid,
@@ -117,7 +120,7 @@ async fn write(
     expected: u64,
 ) -> Result<InsightView, ApiError> {
     let name = checked_name(&request.name)?;
-    insight_checks::check(request)?;
+    let query = insight_checks::checked(request)?;
     state
         .record(
             insight_subject(project_id, insight_id),
@@ -127,7 +130,7 @@ async fn write(
                 name,
                 kind: request.kind,
                 view: request.view.clone(),
-                query: request.query.clone(),
+                query,
                 by,
                 at: OffsetDateTime::now_utc(),
             },
@@ -138,13 +141,25 @@ async fn write(
     Ok(find(state, project_id, insight_id).await?.0)
 }
 
-/// A new insight of `project_id`, saved by `by`.
+/// A new insight of `project_id`, saved by `by`; 409 when the project has
+/// [`MAX_INSIGHTS`] already.
 pub(crate) async fn create(
     state: &AppState,
     by: Uuid,
     project_id: Uuid,
     request: &InsightRequest,
 ) -> Result<InsightView, ApiError> {
+    // Counted before the insight is published, as every check here is: insights saved at
+    // once may pass together at the cap and leave it a few over, never unbounded.
+    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM insights WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(&state.pool)
+        .await?;
+    if saved >= MAX_INSIGHTS {
+        return Err(ApiError::Conflict(format!(
+            "a project has at most {MAX_INSIGHTS} saved insights: delete one first"
+        )));
+    }
     write(state, by, project_id, Uuid::now_v7(), request, 0).await
 }
 

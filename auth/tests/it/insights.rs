@@ -115,6 +115,14 @@ async fn analysts_save_insights_members_read_them_and_others_learn_nothing() {
             with(json!({ "range": "7d", "params": "format=csv" })),
             "format",
         ),
+        (
+            with(json!({ "range": "7d", "params": "?format=csv" })),
+            "must not set format",
+        ),
+        (
+            with(json!({ "range": "7d", "params": "interval=day&=x" })),
+            "name",
+        ),
         (with(json!({ "range": "last week" })), "query.range"),
         (
             with(json!({ "range": "custom", "from": "2026-11-02", "to": "2026-11-01" })),
@@ -143,6 +151,29 @@ async fn analysts_save_insights_members_read_them_and_others_learn_nothing() {
         let message = body["error"]["message"].as_str().expect("message");
         assert!(message.contains(says), "{message} should say {says}");
     }
+
+    // Params are kept canonical: what query appends after its own is a clean query string.
+    let (status, odd) = auth
+        .call(
+            Method::POST,
+            &insights,
+            &analyst,
+            Some(with(json!({
+                "range": "7d",
+                "params": "?event=sign up#1&path=/café&&interval=day",
+            }))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{odd}");
+    let canonical = "event=sign+up%231&path=%2Fcaf%C3%A9&interval=day";
+    assert_eq!(odd["query"]["params"], canonical);
+    let odd_path = format!("{insights}/{}", odd["id"].as_str().expect("id"));
+    let (_, read) = auth.call(Method::GET, &odd_path, &viewer, None).await;
+    assert_eq!(read["query"]["params"], canonical);
+    assert_eq!(
+        auth.call(Method::DELETE, &odd_path, &analyst, None).await.0,
+        StatusCode::NO_CONTENT
+    );
 
     // Saved again, then deleted.
     let mut renamed = trends();
