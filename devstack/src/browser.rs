@@ -26,12 +26,35 @@ pub struct Browser {
     _driver: Process,
 }
 
+/// Has the Chromium of `capabilities` resolve each host of `hosts` to its address.
+fn resolve_hosts(capabilities: &mut Value, hosts: &[(&str, &str)]) {
+    if hosts.is_empty() {
+        return;
+    }
+    let rules = hosts
+        .iter()
+        .map(|(host, address)| format!("MAP {host} {address}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(args) =
+        capabilities["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["args"].as_array_mut()
+    {
+        args.push(json!(format!("--host-resolver-rules={rules}")));
+    }
+}
+
 /// WebDriver's identifier key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile under `dir`.
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        Self::start_resolving(dir, &[])
+    }
+
+    /// [`Browser::start`], with Chromium resolving each made-up host name of `hosts` to its
+    /// address (`("shop.example", "127.0.0.2")`), so a page can be on a site of its own.
+    pub fn start_resolving(dir: &Path, hosts: &[(&str, &str)]) -> anyhow::Result<Self> {
         let tools = install::locate();
         let chromium = tools
             .chromium
@@ -58,7 +81,7 @@ impl Browser {
         let profile = dir.join("profile");
         let downloads = dir.join("downloads");
         std::fs::create_dir_all(&downloads)?;
-        let capabilities = json!({
+        let mut capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
@@ -75,6 +98,9 @@ impl Browser {
                             "--disable-component-update",
                             "--disable-sync",
                             "--window-size=1280,900",
+                            // No `navigator.webdriver`: trackers such as posthog-js drop
+                            // what an automated browser sends, and a person's would not say so.
+                            "--disable-blink-features=AutomationControlled",
                             // A person's desktop Chrome: headless Chromium names itself
                             // `HeadlessChrome`, which ingest counts as a bot and every analysis
                             // leaves out, as it would leave out a crawler's.
@@ -89,6 +115,7 @@ impl Browser {
                 }
             }
         });
+        resolve_hosts(&mut capabilities, hosts);
         let answer = call(port, "POST", "/session", Some(&capabilities))?;
         let session = answer["sessionId"]
             .as_str()

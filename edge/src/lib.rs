@@ -19,6 +19,7 @@ mod routes;
 mod state;
 mod status;
 mod table;
+mod trackers;
 mod ui;
 
 use std::future::Future;
@@ -228,12 +229,13 @@ pub async fn run_on(
     Ok(())
 }
 
-/// Edge's public routes: the routing table's, the API's description, then the web app for
-/// every other path; every answer with the security headers.
+/// Edge's public routes: the routing table's, the API's description, the tracker scripts, then
+/// the web app for every other path; every answer with the security headers.
 fn router(state: AppState, ui: UiState) -> axum::Router {
     routes::proxy::router()
         .merge(openapi::router())
         .with_state(Arc::new(state))
+        .merge(trackers::router())
         .merge(ui::router(ui))
         .layer(security_headers())
 }

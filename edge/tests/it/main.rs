@@ -19,6 +19,7 @@ mod routing;
 mod sharing;
 mod status;
 mod timeouts;
+mod trackers;
 mod ui;
 mod ui_admin;
 mod ui_analytics;

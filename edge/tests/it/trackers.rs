@@ -1,0 +1,217 @@
+//! The tracker scripts edge serves, as a site's owner adds them: Plausible's and Umami's tags,
+//! exactly as they document them, on a page of another site (`shop.example`, which Chromium
+//! resolves to 127.0.0.2), in headless Chromium against the real stack. Every pageview and
+//! event lands in ClickHouse once, and the page logs no error.
+
+use axum::extract::{Path, State};
+use axum::response::Html;
+use devstack::browser::Browser;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::TempDir;
+use serde_json::json;
+
+use crate::browser::{WAIT, wait_for_calls};
+use crate::helpers::{call, create_project};
+
+/// The made-up site the pages are on.
+const SITE: &str = "shop.example";
+
+/// Collects the page's errors (thrown, rejected, or logged) into `window.errors`.
+const ERRORS: &str = "<script>window.errors = [];
+window.addEventListener('error', e => errors.push(String(e.message)));
+window.addEventListener('unhandledrejection', e => errors.push(String(e.reason)));
+const logError = console.error;
+console.error = (...args) => { errors.push(args.join(' ')); logError(...args); };
+</script>";
+
+/// What a page shows: edge's address and the project's id.
+#[derive(Clone)]
+struct Site {
+    edge: String,
+    project_id: String,
+}
+
+/// The shop's pages: `plausible` and `umami`, each with its product's tag.
+async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String> {
+    let edge = &site.edge;
+    let body = match name.as_str() {
+        "plausible" => format!(
+            r#"<script defer data-domain="{SITE}" src="{edge}/js/script.outbound-links.js"></script>
+<script>window.plausible = window.plausible || function() {{ (window.plausible.q = window.plausible.q || []).push(arguments) }}</script>
+<script>plausible('Signup', {{props: {{plan: 'pro'}}}})</script>
+</head><body><a id="out" href="{edge}/login" target="_blank">Elsewhere</a>"#
+        ),
+        _ => format!(
+            r#"<script defer src="{edge}/script.js" data-website-id="{}"></script>
+</head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
+<button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>"#,
+            site.project_id
+        ),
+    };
+    Html(format!(
+        "<!doctype html><html><head><title>Shop</title>{ERRORS}{body}</body></html>"
+    ))
+}
+
+/// The events of `project_id` in ClickHouse, one line each (lib, event, path, plan), by event id.
+fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<String> {
+    let sql = format!(
+        "SELECT lib, event, path, prop_values[indexOf(prop_keys, 'plan')], \
+         startsWith(prop_values[indexOf(prop_keys, 'url')], 'http://127.0.0.1:') \
+         FROM events FINAL WHERE project_id = '{project_id}' ORDER BY lib, event FORMAT TSV"
+    );
+    Ok(stack.clickhouse_sql(&sql)?.trim().to_owned())
+}
+
+/// Rows of `project_id` in ClickHouse, copies included (no `FINAL`).
+fn rows(stack: &TestStack, project_id: &str) -> anyhow::Result<u64> {
+    let sql = format!("SELECT count() FROM events WHERE project_id = '{project_id}' FORMAT TSV");
+    Ok(stack.clickhouse_sql(&sql)?.trim().parse()?)
+}
+
+fn assert_no_page_errors(browser: &Browser) -> anyhow::Result<()> {
+    let errors = browser.execute("return window.errors")?;
+    anyhow::ensure!(errors == json!([]), "the page logged {errors}");
+    Ok(())
+}
+
+#[test]
+fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() -> anyhow::Result<()>
+{
+    let stack = TestStack::builder().everything().start()?;
+    let edge = stack.edge(|_| {})?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
+    let (project_id, _) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
+    let (status, answer) = runtime.block_on(call(
+        &http,
+        reqwest::Method::PUT,
+        edge.url(&format!("/api/admin/projects/{project_id}/domains")),
+        Some(&token),
+        Some(&json!({ "domains": [SITE] })),
+    ))?;
+    anyhow::ensure!(status == 200, "domains: {status} {answer}");
+    // Ingest knows the domain once a page elsewhere naming it is refused as from another host
+    // (403), not as naming no project (401).
+    devstack::wait::until("ingest to know the shop's domain", WAIT, || {
+        let probe = json!({ "n": "probe", "u": "https://elsewhere.example/", "d": SITE });
+        runtime
+            .block_on(
+                http.post(edge.url("/api/event"))
+                    .body(probe.to_string())
+                    .send(),
+            )
+            .is_ok_and(|answer| answer.status() == 403)
+    })?;
+
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.2:0"))?;
+    let shop = format!("http://{SITE}:{}", listener.local_addr()?.port());
+    let site = Site {
+        edge: format!("http://127.0.0.1:{port}"),
+        project_id: project_id.clone(),
+    };
+    let app = axum::Router::new()
+        .route("/{name}", axum::routing::get(page))
+        .with_state(site);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = TempDir::new("chromium")?;
+    let browser = Browser::start_resolving(dir.path(), &[(SITE, "127.0.0.2")])?;
+
+    // Plausible: the queued custom event and the pageview, then an outbound link's click.
+    browser.goto(&format!("{shop}/plausible"))?;
+    wait_for_calls(&browser, "/api/event", &[202, 202])?;
+    browser.click("#out")?;
+    wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
+    assert_no_page_errors(&browser)?;
+
+    // Umami: the pageview, then umami.track and a tagged button.
+    browser.goto(&format!("{shop}/umami"))?;
+    wait_for_calls(&browser, "/api/send", &[200])?;
+    browser.click("#signup")?;
+    wait_for_calls(&browser, "/api/send", &[200, 200])?;
+    browser.click("#buy")?;
+    wait_for_calls(&browser, "/api/send", &[200, 200, 200])?;
+    assert_no_page_errors(&browser)?;
+
+    let expected = "plausible\t$pageview\t/plausible\t\t0\n\
+                    plausible\tOutbound Link: Click\t/plausible\t\t1\n\
+                    plausible\tSignup\t/plausible\tpro\t0\n\
+                    umami\t$pageview\t/umami\t\t0\n\
+                    umami\tBuy\t/umami\tpro\t0\n\
+                    umami\tsignup\t/umami\tpro\t0";
+    let mut last = String::new();
+    devstack::wait::until("the six events in ClickHouse", WAIT, || {
+        last = stored(&stack, &project_id).unwrap_or_default();
+        last == expected
+    })
+    .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
+    // Each once: no copy was written, even before merging.
+    assert_eq!(rows(&stack, &project_id)?, 6);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scripts_are_javascript_any_site_may_load_revalidated_by_etag() -> anyhow::Result<()> {
+    let stack = TestStack::builder().everything().start()?;
+    let edge = stack.edge(|_| {})?;
+    let http = reqwest::Client::new();
+    for path in [
+        "/js/script.js",
+        "/js/script.outbound-links.file-downloads.js",
+        "/js/script.tagged-events.hash.local.js",
+        "/script.js",
+    ] {
+        let answer = http.get(edge.url(path)).send().await?;
+        let header = |name: &str| {
+            answer
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(
+            header("content-type"),
+            "application/javascript; charset=utf-8",
+            "{path}"
+        );
+        assert_eq!(header("access-control-allow-origin"), "*", "{path}");
+        assert!(header("cache-control").contains("max-age=3600"), "{path}");
+        let etag = header("etag");
+        assert!(etag.starts_with('"'), "{path}: {etag}");
+        assert!(answer.text().await?.contains("'use strict'"), "{path}");
+        let again = http
+            .get(edge.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await?;
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    // Each variant is its own script.
+    let etag = |path: &'static str| {
+        let request = http.get(edge.url(path)).send();
+        async move { anyhow::Ok(request.await?.headers().get("etag").cloned()) }
+    };
+    assert_ne!(
+        etag("/js/script.js").await?,
+        etag("/js/script.hash.js").await?
+    );
+    for path in [
+        "/js/script.nope.js",
+        "/js/script.hash.hash.js",
+        "/js/other.js",
+    ] {
+        let answer = http.get(edge.url(path)).send().await?;
+        assert_eq!(answer.status(), 404, "{path}");
+        let body: serde_json::Value = answer.json().await?;
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+    Ok(())
+}

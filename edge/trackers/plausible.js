@@ -1,0 +1,167 @@
+// A Plausible-compatible tracker, served by edge at /js/script.js and its variants
+// (script.outbound-links.js, script.hash.local.js, ...). It sends what Plausible's script
+// sends, to `data-api` or to the origin it was loaded from + /api/event. No cookies, no ids:
+// the server makes a daily visitor id. Unlike Plausible's, it does not ignore automated
+// browsers (navigator.webdriver): the tests drive it in Chromium.
+(function (features) {
+  'use strict';
+  var location = window.location;
+  var document = window.document;
+  var script = document.currentScript;
+  if (!script) return;
+  var attr = function (name) { return script.getAttribute(name); };
+  var endpoint = attr('data-api') || new URL(script.src).origin + '/api/event';
+  var domain = attr('data-domain') || location.hostname;
+
+  function ignored(reason, options) {
+    if (reason) console.warn('Ignoring Event: ' + reason);
+    if (options && options.callback) options.callback();
+  }
+
+  // `event-<name>="<value>"` attributes of the script tag, sent with every pageview.
+  function pageviewProps() {
+    var props = {};
+    for (var i = 0; i < script.attributes.length; i++) {
+      var attribute = script.attributes[i];
+      if (attribute.name.indexOf('event-') === 0) props[attribute.name.slice(6)] = attribute.value;
+    }
+    return props;
+  }
+
+  function trigger(name, options) {
+    options = options || {};
+    var local = /^localhost$|^127(\.[0-9]+){0,2}\.[0-9]+$|^\[::1?\]$/.test(location.hostname);
+    if (!features.local && (local || location.protocol === 'file:')) {
+      return ignored('localhost', options);
+    }
+    try {
+      if (window.localStorage.plausible_ignore === 'true') return ignored(null, options);
+    } catch (e) { /* storage unavailable */ }
+    var payload = {
+      n: name,
+      u: location.href,
+      d: domain,
+      r: document.referrer || null
+    };
+    var props = options.props;
+    if (features['pageview-props'] && name === 'pageview') props = pageviewProps();
+    if (props) payload.p = props;
+    if (features.hash) payload.h = 1;
+    // text/plain keeps the request simple (no CORS preflight); keepalive lets it finish when
+    // the page is left, as an outbound link's click does.
+    fetch(endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: JSON.stringify(payload),
+      keepalive: true,
+      credentials: 'omit'
+    }).then(function (response) {
+      if (options.callback) options.callback({ status: response.status });
+    }, function () {
+      if (options.callback) options.callback({ status: 0 });
+    });
+  }
+
+  var queue = (window.plausible && window.plausible.q) || [];
+  window.plausible = trigger;
+  for (var i = 0; i < queue.length; i++) trigger.apply(this, queue[i]);
+
+  var lastPage;
+  function page() {
+    if (!features.hash && lastPage === location.pathname) return;
+    lastPage = location.pathname;
+    trigger('pageview');
+  }
+
+  if (!features.manual) {
+    var pushState = window.history.pushState;
+    if (pushState) {
+      window.history.pushState = function () {
+        pushState.apply(this, arguments);
+        page();
+      };
+      window.addEventListener('popstate', page);
+    }
+    if (features.hash) window.addEventListener('hashchange', page);
+    if (document.visibilityState === 'prerender') {
+      document.addEventListener('visibilitychange', function once() {
+        if (document.visibilityState === 'visible' && !lastPage) {
+          page();
+          document.removeEventListener('visibilitychange', once);
+        }
+      });
+    } else {
+      page();
+    }
+  }
+
+  var FILE_TYPES = ['pdf', 'xlsx', 'docx', 'txt', 'rtf', 'csv', 'exe', 'key', 'pps', 'ppt',
+    'pptx', '7z', 'pkg', 'rar', 'gz', 'zip', 'avi', 'mov', 'mp4', 'mpeg', 'wmv', 'midi',
+    'mp3', 'wav', 'wma', 'dmg'];
+  var listed = attr('file-types') || attr('data-file-types');
+  var added = attr('add-file-types') || attr('data-add-file-types');
+  var fileTypes = (listed && listed.split(',')) ||
+    (added && added.split(',').concat(FILE_TYPES)) || FILE_TYPES;
+
+  function linkOf(element) {
+    while (element && !(element.tagName && element.tagName.toLowerCase() === 'a' &&
+      element.href)) {
+      element = element.parentNode;
+    }
+    return element;
+  }
+
+  function isDownload(link) {
+    var extension = link.pathname.split('.').pop().toLowerCase();
+    return link.pathname.indexOf('.') !== -1 && fileTypes.indexOf(extension) !== -1;
+  }
+
+  function isOutbound(link) {
+    return link.host && link.host !== location.host && /^https?:$/.test(link.protocol);
+  }
+
+  function taggedEvent(element) {
+    for (; element && element.classList; element = element.parentNode) {
+      var name = null;
+      var props = {};
+      element.classList.forEach(function (className) {
+        var match = className.match(/^plausible-event-(.+)=(.+)$/);
+        if (!match) return;
+        var value = match[2].replace(/\+/g, ' ');
+        if (match[1].toLowerCase() === 'name') name = value;
+        else props[match[1]] = value;
+      });
+      if (name) return { name: name, props: props };
+    }
+    return null;
+  }
+
+  function onClick(event) {
+    if (event.type === 'auxclick' && event.button !== 1) return;
+    var link = linkOf(event.target);
+    if (features['tagged-events']) {
+      var tagged = taggedEvent(event.target);
+      if (tagged) {
+        trigger(tagged.name, { props: tagged.props });
+        return;
+      }
+    }
+    if (!link) return;
+    if (features['outbound-links'] && isOutbound(link)) {
+      trigger('Outbound Link: Click', { props: { url: link.href } });
+    } else if (features['file-downloads'] && isDownload(link)) {
+      trigger('File Download', { props: { url: link.href.split('?')[0] } });
+    }
+  }
+
+  if (features['outbound-links'] || features['file-downloads'] || features['tagged-events']) {
+    document.addEventListener('click', onClick);
+    document.addEventListener('auxclick', onClick);
+  }
+  if (features['tagged-events']) {
+    document.addEventListener('submit', function (event) {
+      var tagged = taggedEvent(event.target);
+      if (tagged) trigger(tagged.name, { props: tagged.props });
+    });
+  }
+})(/*FEATURES*/{});
