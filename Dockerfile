@@ -6,7 +6,11 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # The web app's toolchain first: its own layer, rebuilt only when the Rust image changes.
-RUN rustup target add wasm32-unknown-unknown
+# npm fetches the trackers edge serves (posthog-js, pinned in edge/trackers/package-lock.json).
+RUN rustup target add wasm32-unknown-unknown \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 # Dependencies and build output live in cache mounts: a source change rebuilds only the
 # workspace crates, not the ~300 dependencies.

@@ -43,6 +43,26 @@ fn resolve_hosts(capabilities: &mut Value, hosts: &[(&str, &str)]) {
     }
 }
 
+/// Starts `chromedriver` on a free port, logging under `dir`, and waits until it listens.
+fn spawn_driver(dir: &Path, chromedriver: PathBuf) -> anyhow::Result<(Process, u16)> {
+    let port = ports::free_port()?;
+    let mut command = Command::new(chromedriver);
+    command.arg(format!("--port={port}"));
+    let driver = Process::spawn(
+        "chromedriver",
+        command,
+        &dir.join("chromedriver.log"),
+        Options {
+            stop_timeout: Duration::from_secs(5),
+            ..Options::default()
+        },
+    )?;
+    wait::until("chromedriver to listen", Duration::from_secs(20), || {
+        http::get(port, "/status", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    })?;
+    Ok((driver, port))
+}
+
 /// WebDriver's identifier key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -63,21 +83,7 @@ impl Browser {
             .chromedriver
             .context("chromedriver not found; `cargo xtask test` installs it")?;
         std::fs::create_dir_all(dir)?;
-        let port = ports::free_port()?;
-        let mut command = Command::new(chromedriver);
-        command.arg(format!("--port={port}"));
-        let driver = Process::spawn(
-            "chromedriver",
-            command,
-            &dir.join("chromedriver.log"),
-            Options {
-                stop_timeout: Duration::from_secs(5),
-                ..Options::default()
-            },
-        )?;
-        wait::until("chromedriver to listen", Duration::from_secs(20), || {
-            http::get(port, "/status", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-        })?;
+        let (driver, port) = spawn_driver(dir, chromedriver)?;
         let profile = dir.join("profile");
         let downloads = dir.join("downloads");
         std::fs::create_dir_all(&downloads)?;

@@ -2,7 +2,8 @@
 //! the services behind it.
 //!
 //! Here: the configuration, `run`, and the router assembled from `routes` (the routing table's
-//! routes and the system status), `openapi` (the merged API description) and `ui` (the web app).
+//! routes, the system status and PostHog's script-tag path), `openapi` (the merged API
+//! description) and `ui` (the web app).
 //! Below them: `state` (what handlers share), `error` (edge's own refusals), `table` (which
 //! service answers a path, for whom, how often), `forward` (passing a request on and its answer
 //! back), `body_limit`, `connector`, `status` (gathering the system status) and `api_page` (the
@@ -216,10 +217,11 @@ pub async fn run_on(
         client: reqwest::Client::new(),
         query_url: config.query_url.clone(),
     };
+    let trackers = routes::posthog::Bundles::new(&config.ui_dir);
     let shutdown_delay = Duration::from_millis(config.http.shutdown_delay_ms);
     ops::serve(
         listeners,
-        router(state, ui),
+        router(state, trackers, ui),
         health,
         metrics,
         shutdown_delay,
@@ -231,11 +233,12 @@ pub async fn run_on(
 
 /// Edge's public routes: the routing table's, the API's description, the tracker scripts, then
 /// the web app for every other path; every answer with the security headers.
-fn router(state: AppState, ui: UiState) -> axum::Router {
+fn router(state: AppState, posthog: routes::posthog::Bundles, ui: UiState) -> axum::Router {
     routes::proxy::router()
         .merge(openapi::router())
         .with_state(Arc::new(state))
         .merge(trackers::router())
+        .merge(routes::posthog::router(posthog))
         .merge(ui::router(ui))
         .layer(security_headers())
 }

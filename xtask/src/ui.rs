@@ -1,6 +1,8 @@
 //! Building the web app: the `ui` crate to wasm32, `wasm-bindgen` (the Cargo.lock version), and
 //! an `index.html` whose assets carry a content hash in their names, so edge can cache them
-//! for a year and a new build is never mixed with an old one.
+//! for a year and a new build is never mixed with an old one. Beside it, in `static/`, the
+//! trackers edge serves as they are: posthog-js's browser bundles, from the npm package pinned
+//! in `edge/trackers/package-lock.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,6 +83,7 @@ pub(crate) fn build(profile: Profile) -> anyhow::Result<PathBuf> {
         .replace("{{style}}", &style);
     std::fs::write(staging.join("index.html"), html)?;
     precompress(&assets)?;
+    trackers(&root, &staging.join("static"))?;
 
     // Swap the finished build in whole, so a running edge never serves half of one.
     let dist = root.join("ui/dist");
@@ -93,6 +96,52 @@ pub(crate) fn build(profile: Profile) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&old);
     eprintln!("web app built into {}", dist.display());
     Ok(dist)
+}
+
+/// posthog-js's browser bundles (`array.js` and the ones it loads later, every `dist/*.js` but
+/// the npm entry points `main.js` and `module*.js`) copied into `static` with their gzip copies
+/// and a `posthog-js.version` file naming their version; `npm ci` in `edge/trackers` first when
+/// its `node_modules` does not hold the locked version.
+fn trackers(root: &Path, static_dir: &Path) -> anyhow::Result<()> {
+    let package = root.join("edge/trackers");
+    let version_of = |lock: &Path| -> Option<String> {
+        let text = std::fs::read(lock).ok()?;
+        let lock: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        lock["packages"]["node_modules/posthog-js"]["version"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let locked = version_of(&package.join("package-lock.json"))
+        .context("edge/trackers/package-lock.json names no posthog-js")?;
+    if version_of(&package.join("node_modules/.package-lock.json")).as_ref() != Some(&locked) {
+        eprintln!("installing the trackers (npm ci in {})", package.display());
+        run(Command::new("npm").current_dir(&package).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]))
+        .context("npm is needed to fetch posthog-js for edge")?;
+    }
+    std::fs::create_dir_all(static_dir)?;
+    let dist = package.join("node_modules/posthog-js/dist");
+    for entry in std::fs::read_dir(&dist)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let entry_point = name == "main.js" || name.starts_with("module");
+        if name.ends_with(".js") && !entry_point {
+            std::fs::copy(&path, static_dir.join(name))
+                .with_context(|| format!("copying posthog-js's {name}"))?;
+        }
+    }
+    anyhow::ensure!(
+        static_dir.join("array.js").is_file(),
+        "posthog-js {locked} has no dist/array.js"
+    );
+    std::fs::write(static_dir.join("posthog-js.version"), &locked)?;
+    precompress(static_dir)
 }
 
 /// Writes `<name>.gz` next to every asset, at the best compression, for edge to send to browsers

@@ -13,6 +13,7 @@ mod lockout;
 mod logins;
 mod methods;
 mod openapi;
+mod posthog;
 mod quotas;
 mod readiness;
 mod routing;
