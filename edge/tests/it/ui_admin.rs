@@ -287,8 +287,29 @@ async fn an_admin_creates_a_project_issues_a_key_sees_its_snippets_and_revokes_i
     );
     let umami = browser.text("#snippet-umami")?.unwrap_or_default();
     assert!(
-        umami.contains(&format!("data-website-id=\"{project_id}\"")),
+        umami.contains(&format!("data-website-id=\"{project_id}\""))
+            && umami.contains(&format!("src=\"{origin}/script.js\"")),
         "{umami}"
+    );
+    // Each product's script tag comes first, loading the script from this server.
+    let order = eval(
+        &browser,
+        "[...document.querySelectorAll('[data-snippet]')].map(e => e.dataset.snippet).join(' ')",
+    );
+    assert_eq!(
+        order,
+        "posthog-tag posthog segment plausible plausible-npm umami umami-npm curl"
+    );
+    let tag = browser.text("#snippet-posthog-tag")?.unwrap_or_default();
+    assert!(
+        tag.contains(&format!("posthog.init('{second_key}'"))
+            && tag.contains(&format!("api_host: '{origin}'")),
+        "{tag}"
+    );
+    let plausible = browser.text("#snippet-plausible")?.unwrap_or_default();
+    assert!(
+        plausible.contains(&format!("src=\"{origin}/js/script.outbound-links.js\"")),
+        "{plausible}"
     );
     let curl = browser.text("#snippet-curl")?.unwrap_or_default();
     assert!(

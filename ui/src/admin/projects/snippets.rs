@@ -1,8 +1,10 @@
 //! The copy-paste set-up for a project: how each SDK ingest understands is pointed at this
-//! server with a write key. Each text follows what ingest reads (`ingest/src/wire/`): PostHog
-//! posts to `/e/` with the key as `api_key`, Segment's browser SDK batches to `<apiHost>/b`
-//! with `writeKey` in the body, Plausible names the site by a domain the project lists, Umami
-//! by the project id.
+//! server with a write key, for each product its script tag first (the scripts this server
+//! serves: PostHog's bundle at `/static/array.js`, Plausible's `/js/script.js`, Umami's
+//! `/script.js`), then its npm package. Each text follows what ingest reads
+//! (`ingest/src/wire/`): PostHog posts to `/e/` with the key as `api_key`, Segment's browser SDK
+//! batches to `<apiHost>/b` with `writeKey` in the body, Plausible names the site by a domain the
+//! project lists, Umami by the project id.
 
 /// One SDK's set-up text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,19 +31,47 @@ pub(crate) struct Target<'a> {
 /// Every snippet for `target`, in the order the panel shows them.
 pub(crate) fn all(target: &Target<'_>) -> Vec<Snippet> {
     vec![
+        posthog_tag(target),
         posthog(target),
         segment(target),
         plausible(target),
+        plausible_npm(target),
         umami(target),
+        umami_npm(target),
         curl(target),
     ]
+}
+
+/// PostHog's snippet as its documentation gives it: a stub that loads `/static/array.js` from
+/// `api_host` and queues calls until it has.
+const POSTHOG_STUB: &str = r#"!function(t,e){var o,n,p,r;e.__SV||(window.posthog && window.posthog.__loaded)||(window.posthog=e,e._i=[],e.init=function(i,s,a){function g(t,e){var o=e.split(".");2==o.length&&(t=t[o[0]],e=o[1]),t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}(p=t.createElement("script")).type="text/javascript",p.crossOrigin="anonymous",p.async=!0,p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+"/static/array.js",(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);var u=e;for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+".people (stub)"},o="init capture register register_once register_for_session unregister unregister_for_session getFeatureFlag getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures on onFeatureFlags onSurveysLoaded onSessionId getSurveys getActiveMatchingSurveys renderSurvey displaySurvey canRenderSurvey canRenderSurveyAsync identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id get_session_replay_url alias set_config startSessionRecording stopSessionRecording sessionRecordingStarted captureException loadToolbar get_property getSessionProperty createPersonProfile opt_in_capturing opt_out_capturing has_opted_in_capturing has_opted_out_capturing get_explicit_consent_status is_capturing clear_opt_in_out_capturing debug getPageViewId captureTraceFeedback captureTraceMetric".split(" "),n=0;n<o.length;n++)g(u,o[n]);e._i.push([i,s,a])},e.__SV=1)}(document,window.posthog||[]);"#;
+
+fn posthog_tag(target: &Target<'_>) -> Snippet {
+    let Target { origin, key, .. } = target;
+    Snippet {
+        id: "posthog-tag",
+        title: "PostHog (script tag)",
+        note: "Put this in the <head> of every page: PostHog's own snippet, which loads \
+               posthog-js from this server. Feature flags and surveys answer \"none\" here."
+            .to_owned(),
+        code: format!(
+            "<script>\n\
+             \x20 {POSTHOG_STUB}\n\
+             \x20 posthog.init('{key}', {{\n\
+             \x20   api_host: '{origin}',\n\
+             \x20   defaults: '2025-05-24',\n\
+             \x20   person_profiles: 'identified_only',\n\
+             \x20 }})\n\
+             </script>\n"
+        ),
+    }
 }
 
 fn posthog(target: &Target<'_>) -> Snippet {
     let Target { origin, key, .. } = target;
     Snippet {
         id: "posthog",
-        title: "PostHog (posthog-js)",
+        title: "PostHog (npm: posthog-js)",
         note: "npm install posthog-js, then run this once when your app starts. This server \
                takes events only, so feature flags, surveys and recordings are switched off."
             .to_owned(),
@@ -64,7 +94,8 @@ fn posthog(target: &Target<'_>) -> Snippet {
 fn segment(target: &Target<'_>) -> Snippet {
     let Target { origin, key, .. } = target;
     let host = host_of(origin);
-    let mut note = "npm install @segment/analytics-next. The settings are given inline, so \
+    let mut note = "npm install @segment/analytics-next (Segment's script tag loads from its CDN, \
+                    which this server does not stand in for). The settings are given inline, so \
                     nothing is fetched from Segment's CDN, and events are sent in batches to \
                     /v1/b, the path this server takes from browsers."
         .to_owned();
@@ -75,7 +106,7 @@ fn segment(target: &Target<'_>) -> Snippet {
     }
     Snippet {
         id: "segment",
-        title: "Segment (analytics.js)",
+        title: "Segment (npm: analytics-next)",
         note,
         code: format!(
             "import {{ AnalyticsBrowser }} from '@segment/analytics-next'\n\
@@ -105,7 +136,9 @@ fn plausible(target: &Target<'_>) -> Snippet {
             *domain,
             format!(
                 "Put this in the <head> of every page of {domain}. Plausible names the site by \
-                 its domain, which must be one of the project's domains."
+                 its domain, which must be one of the project's domains. Other variants: \
+                 script.file-downloads.js, script.tagged-events.js, script.hash.js, or several \
+                 extensions in one name."
             ),
         ),
         None => (
@@ -117,11 +150,34 @@ fn plausible(target: &Target<'_>) -> Snippet {
     };
     Snippet {
         id: "plausible",
-        title: "Plausible",
+        title: "Plausible (script tag)",
         note,
         code: format!(
-            "<script defer data-domain=\"{domain}\" data-api=\"{origin}/api/event\"\n\
-             \x20 src=\"https://plausible.io/js/script.js\"></script>\n"
+            "<script defer data-domain=\"{domain}\"\n\
+             \x20 src=\"{origin}/js/script.outbound-links.js\"></script>\n\
+             <script>window.plausible = window.plausible || function() {{ \
+             (window.plausible.q = window.plausible.q || []).push(arguments) }}</script>\n"
+        ),
+    }
+}
+
+fn plausible_npm(target: &Target<'_>) -> Snippet {
+    let Target { origin, domain, .. } = target;
+    let domain = domain.unwrap_or("your-site.example");
+    Snippet {
+        id: "plausible-npm",
+        title: "Plausible (npm: plausible-tracker)",
+        note: "npm install plausible-tracker, then run this once when your app starts.".to_owned(),
+        code: format!(
+            "import Plausible from 'plausible-tracker'\n\
+             \n\
+             const {{ enableAutoPageviews, trackEvent }} = Plausible({{\n\
+             \x20 domain: '{domain}',\n\
+             \x20 apiHost: '{origin}',\n\
+             }})\n\
+             enableAutoPageviews()\n\
+             \n\
+             trackEvent('Signup', {{ props: {{ plan: 'pro' }} }})\n"
         ),
     }
 }
@@ -132,14 +188,45 @@ fn umami(target: &Target<'_>) -> Snippet {
     } = target;
     Snippet {
         id: "umami",
-        title: "Umami",
+        title: "Umami (script tag)",
         note: "Put this in the <head> of your pages. Umami names the site by its website id, \
-               which here is the project's id (no write key)."
+               which here is the project's id (no write key); the page's host must be one of \
+               the project's domains."
             .to_owned(),
         code: format!(
-            "<script defer src=\"https://cloud.umami.is/script.js\"\n\
-             \x20 data-website-id=\"{project_id}\"\n\
-             \x20 data-host-url=\"{origin}\"></script>\n"
+            "<script defer src=\"{origin}/script.js\"\n\
+             \x20 data-website-id=\"{project_id}\"></script>\n\
+             <script>\n\
+             \x20 // once the page has loaded:\n\
+             \x20 umami.track('signup', {{ plan: 'pro' }})\n\
+             </script>\n"
+        ),
+    }
+}
+
+fn umami_npm(target: &Target<'_>) -> Snippet {
+    let Target {
+        origin,
+        project_id,
+        domain,
+        ..
+    } = target;
+    let domain = domain.unwrap_or("your-site.example");
+    Snippet {
+        id: "umami-npm",
+        title: "Umami (npm: @umami/node)",
+        note: "npm install @umami/node, on a server. Each event names the site's hostname, \
+               which must be one of the project's domains."
+            .to_owned(),
+        code: format!(
+            "import umami from '@umami/node'\n\
+             \n\
+             umami.init({{\n\
+             \x20 websiteId: '{project_id}',\n\
+             \x20 hostUrl: '{origin}',\n\
+             }})\n\
+             \n\
+             umami.track({{ hostname: '{domain}', url: '/pricing', name: 'signup', data: {{ plan: 'pro' }} }})\n"
         ),
     }
 }
@@ -184,6 +271,35 @@ mod tests {
             .into_iter()
             .find(|s| s.id == id)
             .expect("a snippet")
+    }
+
+    #[test]
+    fn each_product_shows_its_script_tag_first_then_its_npm_package() {
+        let ids: Vec<_> = all(&TARGET).into_iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "posthog-tag",
+                "posthog",
+                "segment",
+                "plausible",
+                "plausible-npm",
+                "umami",
+                "umami-npm",
+                "curl"
+            ]
+        );
+        let tag = snippet("posthog-tag", &TARGET).code;
+        assert!(
+            tag.starts_with("<script>\n  !function(t,e)") && tag.ends_with("</script>\n"),
+            "{tag}"
+        );
+        assert!(
+            tag.contains(
+                "posthog.init('ea_abc123', {\n    api_host: 'https://analytics.example.com',"
+            ),
+            "{tag}"
+        );
     }
 
     #[test]
@@ -235,8 +351,14 @@ mod tests {
         let code = snippet("plausible", &TARGET).code;
         assert!(code.contains("data-domain=\"shop.example\""), "{code}");
         assert!(
-            code.contains("data-api=\"https://analytics.example.com/api/event\""),
+            code.contains("src=\"https://analytics.example.com/js/script.outbound-links.js\""),
             "{code}"
+        );
+        assert!(code.contains("window.plausible.q"), "{code}");
+        let npm = snippet("plausible-npm", &TARGET).code;
+        assert!(
+            npm.contains("domain: 'shop.example',\n  apiHost: 'https://analytics.example.com',"),
+            "{npm}"
         );
         let without = Target {
             domain: None,
@@ -263,9 +385,15 @@ mod tests {
             "{code}"
         );
         assert!(
-            code.contains("data-host-url=\"https://analytics.example.com\""),
+            code.contains("src=\"https://analytics.example.com/script.js\""),
             "{code}"
         );
+        let npm = snippet("umami-npm", &TARGET).code;
+        assert!(
+            npm.contains("websiteId: '0190b6a2-0000-7000-8000-000000000001',\n  hostUrl: 'https://analytics.example.com',"),
+            "{npm}"
+        );
+        assert!(npm.contains("hostname: 'shop.example'"), "{npm}");
     }
 
     #[test]
