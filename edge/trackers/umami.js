@@ -86,11 +86,9 @@
       named.data = data;
       return send(named);
     }
-    if (typeof what === 'object' && what) {
-      var own = Object.assign({}, what);
-      if (!own.website) own.website = website;
-      return send(own);
-    }
+    // Umami sends an object as it is; here it goes over the page's payload, so that it needs
+    // no website id or hostname of its own.
+    if (typeof what === 'object' && what) return send(Object.assign(payload(), what));
     if (typeof what === 'function') return send(what(payload()));
     return send(payload());
   }

@@ -16,12 +16,15 @@ use crate::helpers::{call, create_project};
 /// The made-up site the pages are on.
 const SITE: &str = "shop.example";
 
-/// Collects the page's errors (thrown, rejected, or logged) into `window.errors`.
+/// Collects the page's errors and warnings (thrown, rejected, failed loads, or logged) into
+/// `window.errors`.
 const ERRORS: &str = "<script>window.errors = [];
-window.addEventListener('error', e => errors.push(String(e.message)));
-window.addEventListener('unhandledrejection', e => errors.push(String(e.reason)));
-const logError = console.error;
-console.error = (...args) => { errors.push(args.join(' ')); logError(...args); };
+window.addEventListener('error', e => errors.push('error ' + (e.message || (e.target && e.target.src) || e.type)), true);
+window.addEventListener('unhandledrejection', e => errors.push('rejected ' + String(e.reason)));
+for (const level of ['error', 'warn']) {
+  const original = console[level];
+  console[level] = (...args) => { errors.push(level + ' ' + args.join(' ')); original(...args); };
+}
 </script>";
 
 /// What a page shows: edge's address and the project's id.
@@ -44,7 +47,8 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
         _ => format!(
             r#"<script defer src="{edge}/script.js" data-website-id="{}"></script>
 </head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
-<button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>"#,
+<button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>
+<button id="checkout" onclick="umami.track({{ url: '/checkout', title: 'Pay' }})">Pay</button>"#,
             site.project_id
         ),
     };
@@ -58,7 +62,7 @@ fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<String> {
     let sql = format!(
         "SELECT lib, event, path, prop_values[indexOf(prop_keys, 'plan')], \
          startsWith(prop_values[indexOf(prop_keys, 'url')], 'http://127.0.0.1:') \
-         FROM events FINAL WHERE project_id = '{project_id}' ORDER BY lib, event FORMAT TSV"
+         FROM events FINAL WHERE project_id = '{project_id}' ORDER BY lib, event, path FORMAT TSV"
     );
     Ok(stack.clickhouse_sql(&sql)?.trim().to_owned())
 }
@@ -130,29 +134,33 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
     assert_no_page_errors(&browser)?;
 
-    // Umami: the pageview, then umami.track and a tagged button.
+    // Umami: the pageview, then umami.track, a tagged button and a payload of the page's own.
     browser.goto(&format!("{shop}/umami"))?;
     wait_for_calls(&browser, "/api/send", &[200])?;
     browser.click("#signup")?;
     wait_for_calls(&browser, "/api/send", &[200, 200])?;
     browser.click("#buy")?;
     wait_for_calls(&browser, "/api/send", &[200, 200, 200])?;
+    // Umami's own payload, over the page's.
+    browser.click("#checkout")?;
+    wait_for_calls(&browser, "/api/send", &[200, 200, 200, 200])?;
     assert_no_page_errors(&browser)?;
 
     let expected = "plausible\t$pageview\t/plausible\t\t0\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\n\
                     plausible\tSignup\t/plausible\tpro\t0\n\
+                    umami\t$pageview\t/checkout\t\t0\n\
                     umami\t$pageview\t/umami\t\t0\n\
                     umami\tBuy\t/umami\tpro\t0\n\
                     umami\tsignup\t/umami\tpro\t0";
     let mut last = String::new();
-    devstack::wait::until("the six events in ClickHouse", WAIT, || {
+    devstack::wait::until("the seven events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();
         last == expected
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
-    assert_eq!(rows(&stack, &project_id)?, 6);
+    assert_eq!(rows(&stack, &project_id)?, 7);
     Ok(())
 }
 
