@@ -66,10 +66,13 @@
   window.plausible = trigger;
   for (var i = 0; i < queue.length; i++) trigger.apply(this, queue[i]);
 
+  // One pageview per page: a path (with the hash, under `hash`) counts once however many of
+  // pushState, popstate and hashchange announce it.
   var lastPage;
   function page() {
-    if (!features.hash && lastPage === location.pathname) return;
-    lastPage = location.pathname;
+    var current = location.pathname + (features.hash ? location.hash : '');
+    if (lastPage === current) return;
+    lastPage = current;
     trigger('pageview');
   }
 

@@ -34,7 +34,8 @@ struct Site {
     project_id: String,
 }
 
-/// The shop's pages: `plausible` and `umami`, each with its product's tag.
+/// The shop's pages: `plausible`, `features` (Plausible's other extensions) and `umami`, each
+/// with its product's tag.
 async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String> {
     let edge = &site.edge;
     let body = match name.as_str() {
@@ -44,13 +45,20 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
 <script>plausible('Signup', {{props: {{plan: 'pro'}}}})</script>
 </head><body><a id="out" href="{edge}/login" target="_blank">Elsewhere</a>"#
         ),
-        _ => format!(
+        "features" => format!(
+            r#"<script defer data-domain="{SITE}" src="{edge}/js/script.file-downloads.tagged-events.hash.js"></script>
+</head><body><a id="pdf" href="/report.pdf" target="_blank">Report</a>
+<button id="tagged" class="plausible-event-name=Buy+Now plausible-event-plan=pro">Buy</button>"#
+        ),
+        "umami" => format!(
             r#"<script defer src="{edge}/script.js" data-website-id="{}"></script>
 </head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
 <button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>
 <button id="checkout" onclick="umami.track({{ url: '/checkout', title: 'Pay' }})">Pay</button>"#,
             site.project_id
         ),
+        // The file a link downloads.
+        _ => return Html(String::new()),
     };
     Html(format!(
         "<!doctype html><html><head><title>Shop</title>{ERRORS}{body}</body></html>"
@@ -134,6 +142,17 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
     assert_no_page_errors(&browser)?;
 
+    // Plausible's other extensions: a file's download, a tagged button, a hash change.
+    browser.goto(&format!("{shop}/features"))?;
+    wait_for_calls(&browser, "/api/event", &[202])?;
+    browser.click("#pdf")?;
+    wait_for_calls(&browser, "/api/event", &[202, 202])?;
+    browser.click("#tagged")?;
+    wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
+    browser.execute("location.hash = 'pricing'")?;
+    wait_for_calls(&browser, "/api/event", &[202, 202, 202, 202])?;
+    assert_no_page_errors(&browser)?;
+
     // Umami: the pageview, then umami.track, a tagged button and a payload of the page's own.
     browser.goto(&format!("{shop}/umami"))?;
     wait_for_calls(&browser, "/api/send", &[200])?;
@@ -146,7 +165,11 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/send", &[200, 200, 200, 200])?;
     assert_no_page_errors(&browser)?;
 
-    let expected = "plausible\t$pageview\t/plausible\t\t0\n\
+    let expected = "plausible\t$pageview\t/features\t\t0\n\
+                    plausible\t$pageview\t/features\t\t0\n\
+                    plausible\t$pageview\t/plausible\t\t0\n\
+                    plausible\tBuy Now\t/features\tpro\t0\n\
+                    plausible\tFile Download\t/features\t\t0\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\n\
                     plausible\tSignup\t/plausible\tpro\t0\n\
                     umami\t$pageview\t/checkout\t\t0\n\
@@ -154,13 +177,13 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
                     umami\tBuy\t/umami\tpro\t0\n\
                     umami\tsignup\t/umami\tpro\t0";
     let mut last = String::new();
-    devstack::wait::until("the seven events in ClickHouse", WAIT, || {
+    devstack::wait::until("the eleven events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();
         last == expected
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
-    assert_eq!(rows(&stack, &project_id)?, 7);
+    assert_eq!(rows(&stack, &project_id)?, 11);
     Ok(())
 }
 
