@@ -26,11 +26,15 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     struct ApiDoc;
 
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
-    let aliases = posthog::PATHS.iter().map(|path| ("/batch/", *path)).chain(
-        segment::BATCH_ALIASES
-            .iter()
-            .map(|path| ("/v1/batch", *path)),
-    );
+    let aliases = posthog::PATHS
+        .iter()
+        .map(|path| ("/batch/", *path))
+        .chain(
+            segment::BATCH_ALIASES
+                .iter()
+                .map(|path| ("/v1/batch", *path)),
+        )
+        .chain(segment::SHORT_ALIASES.iter().copied());
     for (documented, alias) in aliases {
         if documented == alias {
             continue;

@@ -51,6 +51,7 @@ fn missing(needs: &[Need]) -> Vec<Need> {
             Need::SdkClients => {
                 on_path("node").is_none()
                     || !sdk_clients_dir().join("node_modules/posthog-node").exists()
+                    || !sdk_clients_dir().join("node_modules/.bin/esbuild").exists()
             }
             Need::GeoIp => tools.geoip_db.is_none(),
         })

@@ -26,8 +26,9 @@ pub enum Need {
     /// Schemathesis (pip, pinned) in a venv of its own, to fuzz the API against its OpenAPI
     /// document.
     Schemathesis,
-    /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`) from
-    /// `devstack/sdk-clients/package-lock.json`, for the pipeline tests.
+    /// Node.js with the real SDKs (`posthog-node`, `@segment/analytics-node`, and the browser
+    /// ones, `posthog-js` and `@segment/analytics-next`, with esbuild to bundle them) from
+    /// `devstack/sdk-clients/package-lock.json`, for the pipeline and browser tests.
     SdkClients,
     /// `check-jsonschema` (pip, pinned) in a venv of its own, with the Compose specification and
     /// GitHub's workflow schema built in.

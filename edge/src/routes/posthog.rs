@@ -118,7 +118,8 @@ async fn bundle(
         Ok(read) => read,
         Err(err) => {
             if err.kind() != std::io::ErrorKind::NotFound {
-                tracing::error!(dir = %bundles.dir.display(), %file, error = %err, "tracker unreadable");
+                let dir = bundles.dir.display();
+                tracing::error!(%dir, %file, error = %err, "tracker unreadable");
             }
             return not_found();
         }
@@ -240,9 +241,12 @@ async fn remote_config(Path((token, file)): Path<(String, String)>) -> Response 
         "config" => json_answer(&config),
         "config.js" => {
             // The token is checked above, and both are written as JSON literals.
+            let token = Value::from(token.as_str());
             let script = format!(
-                "(function() {{\n  window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {{}};\n  window._POSTHOG_REMOTE_CONFIG[{token}] = {{ config: {config}, siteApps: [] }};\n}})();\n",
-                token = Value::from(token.as_str()),
+                "(function() {{\n  \
+                 window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {{}};\n  \
+                 window._POSTHOG_REMOTE_CONFIG[{token}] = {{ config: {config}, siteApps: [] }};\n\
+                 }})();\n"
             );
             let mut response = script.into_response();
             let headers = response.headers_mut();

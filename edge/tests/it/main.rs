@@ -12,6 +12,7 @@ mod limits;
 mod lockout;
 mod logins;
 mod methods;
+mod npm_sdks;
 mod openapi;
 mod posthog;
 mod quotas;

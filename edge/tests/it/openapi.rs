@@ -30,6 +30,8 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/capture/"),
     ("post", "/batch/"),
     ("post", "/v1/track"),
+    ("post", "/v1/t"),
+    ("post", "/v1/p"),
     ("post", "/v1/batch"),
     ("post", "/v1/b"),
     ("post", "/api/event"),

@@ -17,7 +17,7 @@ use crate::browser::WAIT;
 use crate::helpers::create_project;
 
 /// The made-up site the page is on.
-const SITE: &str = "shop.example";
+pub(crate) const SITE: &str = "shop.example";
 
 /// PostHog's snippet as its documentation gives it, `KEY` and `HOST` to be filled in.
 const SNIPPET: &str = r#"<script>
@@ -31,7 +31,7 @@ const SNIPPET: &str = r#"<script>
 
 /// Collects the page's errors and warnings (thrown, rejected, failed loads, or logged) into
 /// `window.problems`.
-const PROBLEMS: &str = "<script>window.problems = [];
+pub(crate) const PROBLEMS: &str = "<script>window.problems = [];
 window.addEventListener('error', e => problems.push('error ' + (e.message || (e.target && e.target.src) || e.type)), true);
 window.addEventListener('unhandledrejection', e => problems.push('rejected ' + String(e.reason)));
 for (const level of ['error', 'warn']) {
@@ -142,7 +142,7 @@ fn posthog_js_version() -> anyhow::Result<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn posthog_js_and_its_bundles_are_served_with_flags_and_config_and_other_static_paths_are_404()
+async fn posthog_js_and_its_bundles_are_served_with_flags_and_config_and_other_paths_are_404()
 -> anyhow::Result<()> {
     let stack = TestStack::builder().start()?;
     let edge = stack.edge(|_| {})?;

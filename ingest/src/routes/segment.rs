@@ -26,15 +26,33 @@ use crate::wire::segment;
 /// copies its operation to each.
 pub(crate) const BATCH_ALIASES: &[&str] = &["/v1/b", "/b"];
 
+/// The one-letter paths analytics.js (`@segment/analytics-next`) sends each call to by
+/// default, beside the documented ones they stand for; the OpenAPI document copies each
+/// operation to its alias.
+pub(crate) const SHORT_ALIASES: &[(&str, &str)] = &[
+    ("/v1/track", "/v1/t"),
+    ("/v1/page", "/v1/p"),
+    ("/v1/screen", "/v1/s"),
+    ("/v1/identify", "/v1/i"),
+    ("/v1/group", "/v1/g"),
+    ("/v1/alias", "/v1/a"),
+];
+
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    let router = Router::new()
-        .route("/v1/track", post(segment_track).options(preflight))
-        .route("/v1/page", post(segment_page).options(preflight))
-        .route("/v1/screen", post(segment_screen).options(preflight))
-        .route("/v1/identify", post(segment_identify).options(preflight))
-        .route("/v1/group", post(segment_group).options(preflight))
-        .route("/v1/alias", post(segment_alias).options(preflight))
-        .route("/v1/batch", post(segment_batch).options(preflight));
+    let mut router = Router::new();
+    for (path, short) in SHORT_ALIASES.iter().copied() {
+        let call = match path {
+            "/v1/track" => post(segment_track),
+            "/v1/page" => post(segment_page),
+            "/v1/screen" => post(segment_screen),
+            "/v1/identify" => post(segment_identify),
+            "/v1/group" => post(segment_group),
+            _ => post(segment_alias),
+        }
+        .options(preflight);
+        router = router.route(path, call.clone()).route(short, call);
+    }
+    let router = router.route("/v1/batch", post(segment_batch).options(preflight));
     BATCH_ALIASES.iter().fold(router, |router, path| {
         router.route(path, post(segment_batch).options(preflight))
     })

@@ -1,0 +1,143 @@
+//! The browser SDKs from npm, unmodified, as a site bundles them (esbuild, as its build would):
+//! posthog-js and Segment's analytics-next on a page of another site (`shop.example`), pointed
+//! at edge, in headless Chromium. Each pageview and event lands in ClickHouse once, and the
+//! page logs no error.
+
+use std::process::Command;
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use devstack::browser::Browser;
+use devstack::install::Need;
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::TempDir;
+use serde_json::json;
+
+use crate::browser::WAIT;
+use crate::helpers::create_project;
+use crate::posthog::{PROBLEMS, SITE};
+
+/// The page's settings and the site's bundle.
+#[derive(Clone)]
+struct Site {
+    settings: String,
+    bundle: String,
+}
+
+async fn page(State(site): State<Site>) -> Html<String> {
+    let settings = &site.settings;
+    Html(format!(
+        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}\
+         <script>window.SHOP = {settings}</script><script src=\"/site.js\"></script>\
+         </head><body><h1>Shop</h1></body></html>"
+    ))
+}
+
+async fn bundle(State(site): State<Site>) -> Response {
+    (
+        [("content-type", "application/javascript; charset=utf-8")],
+        site.bundle,
+    )
+        .into_response()
+}
+
+/// `devstack/sdk-clients/browser-site.mjs` bundled by esbuild into one script.
+fn build_bundle(dir: &std::path::Path) -> anyhow::Result<String> {
+    devstack::install::ensure(&[Need::SdkClients])?;
+    let sdks = devstack::install::sdk_clients_dir();
+    let out = dir.join("site.js");
+    let status = Command::new(sdks.join("node_modules/.bin/esbuild"))
+        .current_dir(&sdks)
+        .args([
+            "browser-site.mjs",
+            "--bundle",
+            "--format=iife",
+            "--minify",
+            "--log-level=warning",
+        ])
+        .arg(format!("--outfile={}", out.display()))
+        .status()?;
+    anyhow::ensure!(status.success(), "esbuild failed: {status}");
+    Ok(std::fs::read_to_string(out)?)
+}
+
+/// The events of `project_id` in ClickHouse (lib, event, host, path, plan, bot), and how many
+/// rows hold them, copies included (no `FINAL`).
+fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<(String, String)> {
+    let sql = format!(
+        "SELECT lib, event, host, path, prop_values[indexOf(prop_keys, 'plan')], is_bot \
+         FROM events FINAL WHERE project_id = '{project_id}' ORDER BY lib, event FORMAT TSV"
+    );
+    let rows = format!("SELECT count() FROM events WHERE project_id = '{project_id}' FORMAT TSV");
+    Ok((
+        stack.clickhouse_sql(&sql)?.trim().to_owned(),
+        stack.clickhouse_sql(&rows)?.trim().to_owned(),
+    ))
+}
+
+#[test]
+fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
+-> anyhow::Result<()> {
+    let dir = TempDir::new("npm-sdks")?;
+    let script = build_bundle(dir.path())?;
+    let stack = TestStack::builder().everything().start()?;
+    let edge = stack.edge(|_| {})?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
+    let (project_id, key) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
+
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.2:0"))?;
+    let shop = format!("http://{SITE}:{}/", listener.local_addr()?.port());
+    let site = Site {
+        settings: json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key }).to_string(),
+        bundle: script,
+    };
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(page))
+        .route("/site.js", axum::routing::get(bundle))
+        .with_state(site);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let browser = Browser::start_resolving(&dir.path().join("chromium"), &[(SITE, "127.0.0.2")])?;
+    browser.goto(&shop)?;
+
+    // Each SDK's pageview and event, on the shop's page (lib: analytics.js for Segment's, web
+    // for posthog-js).
+    let row = |lib: &str, event: &str, plan: &str| format!("{lib}\t{event}\t{SITE}\t/\t{plan}\t0");
+    let first = [
+        row("analytics.js", "$pageview", ""),
+        row("analytics.js", "analytics-next signup", "pro"),
+        row("web", "$pageview", ""),
+        row("web", "posthog-js signup", "pro"),
+    ];
+    let mut last = (String::new(), String::new());
+    devstack::wait::until("the four events in ClickHouse", WAIT, || {
+        last = stored(&stack, &project_id).unwrap_or_default();
+        last.0 == first.join("\n")
+    })
+    .map_err(|err| err.context(format!("ClickHouse holds:\n{}", last.0)))?;
+    // Events sent after them arrive after them: then no copy of any came.
+    browser.execute("shopPosthog.capture('done'); shopAnalytics.track('done'); return true")?;
+    let all = [
+        first[0].clone(),
+        first[1].clone(),
+        row("analytics.js", "done", ""),
+        first[2].clone(),
+        row("web", "done", ""),
+        first[3].clone(),
+    ];
+    devstack::wait::until("the last events in ClickHouse", WAIT, || {
+        last = stored(&stack, &project_id).unwrap_or_default();
+        last.0 == all.join("\n")
+    })
+    .map_err(|err| err.context(format!("ClickHouse holds:\n{}", last.0)))?;
+    assert_eq!(last.1, "6", "rows, copies included:\n{}", last.0);
+    let problems = browser.execute("return window.problems")?;
+    anyhow::ensure!(problems == json!([]), "the page logged {problems}");
+    Ok(())
+}
