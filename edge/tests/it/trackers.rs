@@ -10,7 +10,7 @@ use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
 
-use crate::browser::{WAIT, wait_for_calls};
+use crate::browser::{WAIT, calls_to, wait_for_calls};
 use crate::helpers::{call, create_project};
 
 /// The made-up site the pages are on.
@@ -55,6 +55,14 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
 </head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
 <button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>
 <button id="checkout" onclick="umami.track({{ url: '/checkout', title: 'Pay' }})">Pay</button>"#,
+            site.project_id
+        ),
+        // Both scripts where they send nothing: Plausible's on a 127.x address, Umami's on a
+        // host its data-domains leave out.
+        "quiet" => format!(
+            r#"<script defer data-domain="{SITE}" src="{edge}/js/script.js"></script>
+<script defer src="{edge}/script.js" data-website-id="{}" data-domains="elsewhere.example"></script>
+</head><body>"#,
             site.project_id
         ),
         // The file a link downloads.
@@ -164,6 +172,33 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     browser.click("#checkout")?;
     wait_for_calls(&browser, "/api/send", &[200, 200, 200, 200])?;
     assert_no_page_errors(&browser)?;
+
+    // Nothing from a page on a loopback address (Plausible) or off data-domains (Umami): each
+    // call is done (Plausible's callback, Umami's promise) without a request.
+    browser.goto(&format!("{}/quiet", shop.replace(SITE, "127.0.0.2")))?;
+    devstack::wait::until("both scripts to be done with their calls", WAIT, || {
+        browser
+            .execute(
+                "if (window.plausible && window.umami && !window.asked) {
+                   window.asked = true;
+                   plausible('Quiet', { callback: () => { window.plausibleDone = true } });
+                   umami.track('quiet').then(() => { window.umamiDone = true });
+                 }
+                 return !!(window.plausibleDone && window.umamiDone)",
+            )
+            .is_ok_and(|done| done == json!(true))
+    })?;
+    assert_eq!(calls_to(&browser, "/api/event")?, Vec::<u64>::new());
+    assert_eq!(calls_to(&browser, "/api/send")?, Vec::<u64>::new());
+    let problems = browser.execute("return window.errors")?;
+    assert_eq!(
+        problems,
+        json!([
+            "warn Ignoring Event: localhost",
+            "warn Ignoring Event: localhost"
+        ]),
+        "Plausible's script says why, as Plausible's does"
+    );
 
     let expected = "plausible\t$pageview\t/features\t\t0\n\
                     plausible\t$pageview\t/features\t\t0\n\
