@@ -101,7 +101,7 @@ pub(crate) fn build(profile: Profile) -> anyhow::Result<PathBuf> {
 /// posthog-js's browser bundles (`array.js` and the ones it loads later, every `dist/*.js` but
 /// the npm entry points `main.js` and `module*.js`) copied into `static` with their gzip copies
 /// and a `posthog-js.version` file naming their version; `npm ci` in `edge/trackers` first when
-/// its `node_modules` does not hold the locked version.
+/// its `node_modules` does not hold the locked version (node and npm installed when missing).
 fn trackers(root: &Path, static_dir: &Path) -> anyhow::Result<()> {
     let package = root.join("edge/trackers");
     let version_of = |lock: &Path| -> Option<String> {
@@ -114,6 +114,15 @@ fn trackers(root: &Path, static_dir: &Path) -> anyhow::Result<()> {
     let locked = version_of(&package.join("package-lock.json"))
         .context("edge/trackers/package-lock.json names no posthog-js")?;
     if version_of(&package.join("node_modules/.package-lock.json")).as_ref() != Some(&locked) {
+        let npm_runs = Command::new("npm")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !npm_runs {
+            // Node and npm, with apt-get (and the SDK clients the tests use).
+            devstack::install::ensure(&[devstack::install::Need::SdkClients])?;
+        }
         eprintln!("installing the trackers (npm ci in {})", package.display());
         run(Command::new("npm").current_dir(&package).args([
             "ci",
