@@ -39,6 +39,11 @@ pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// NATS message header holding the W3C trace context of that request.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 
+/// NATS message header (value `1`) of an event published by `cargo xtask import`: the sink looks
+/// its id up in ClickHouse before storing it, as it does for a redelivery, so an import run
+/// again past JetStream's duplicate window stores nothing twice.
+pub const IMPORT_HEADER: &str = "Event-Import";
+
 /// NATS message header of a dead letter on [`EVENTS_DLQ_STREAM`]: why the sink could not store
 /// the event (`sink dlq list` shows it).
 pub const DLQ_ERROR_HEADER: &str = "Sink-Error";

@@ -3,11 +3,14 @@
 //!
 //! Imports run one way: [`routes`] (HTTP) use the domain modules ([`wire`], [`enrich`],
 //! [`publish`], [`body`], [`json`]), which know nothing about HTTP, and those use `contract`.
+//! [`import`] maps records of other products' exports with the same modules, for
+//! `cargo xtask import`.
 
 mod body;
 pub mod enrich;
 mod error;
 mod extract;
+pub mod import;
 mod json;
 mod openapi;
 mod publish;

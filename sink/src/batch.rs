@@ -48,7 +48,8 @@ pub(crate) struct Batch {
     /// Messages that are not events at all, with the reason: they fail on their own whatever
     /// the number of deliveries.
     pub(crate) unreadable: Vec<(Message, String)>,
-    /// Some stored row was delivered before, so it may already be in the table.
+    /// Some stored row was delivered before, or imported (an import may run twice), so it may
+    /// already be in the table.
     pub(crate) redelivered: bool,
 }
 
@@ -81,7 +82,7 @@ impl Batch {
             });
         match decoded {
             Ok((row, delivered)) => {
-                self.redelivered |= delivered > 1;
+                self.redelivered |= delivered > 1 || imported(&message);
                 self.rows.push(row);
                 self.messages.push(message);
             }
@@ -95,6 +96,15 @@ impl Batch {
             .iter()
             .chain(self.unreadable.iter().map(|(m, _)| m))
     }
+}
+
+/// Whether `message` was published by an import ([`contract::streams::IMPORT_HEADER`]).
+fn imported(message: &Message) -> bool {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(contract::streams::IMPORT_HEADER))
+        .is_some()
 }
 
 /// Runs `work`, telling the server every [`PROGRESS_EVERY`] meanwhile that `waiting` are still

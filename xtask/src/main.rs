@@ -6,6 +6,7 @@
 mod bench;
 mod command;
 mod demo;
+mod import;
 mod install;
 mod launcher;
 mod local;
@@ -46,6 +47,7 @@ enum Cmd {
     #[command(hide = true)]
     BenchRun(BenchArgs),
     Install(install::Args),
+    Import(import::Args),
 }
 
 /// The command line as clap should see it. clap takes a `--` right after `test` as the end of
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(args.options()),
         Cmd::BenchRun(args) => bench::measure(args.options()),
         Cmd::Install(args) => args.run(),
+        Cmd::Import(args) => args.run(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

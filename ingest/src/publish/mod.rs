@@ -4,5 +4,5 @@
 
 pub(crate) mod encode;
 pub(crate) mod jetstream;
-mod links;
+pub(crate) mod links;
 pub mod quota;

@@ -1,0 +1,131 @@
+//! Where an import stands: the state file next to the input (`<file>.import-state`), which a
+//! rerun continues from, and the progress line on stderr.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+
+/// The state file of `input`.
+pub(crate) fn path_of(input: &Path) -> PathBuf {
+    let mut name = input.as_os_str().to_owned();
+    name.push(".import-state");
+    PathBuf::from(name)
+}
+
+/// What a state file says: the byte offset past the last record whose event JetStream
+/// acknowledged, every record before it acknowledged too, and how many events that was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Saved {
+    pub(crate) offset: u64,
+    pub(crate) events: u64,
+}
+
+/// The state saved for `input`, if an earlier import of the same project and format stopped
+/// part way; one of another project or format is an error (delete it to start over).
+pub(crate) fn load(input: &Path, project: &str, format: &str) -> anyhow::Result<Saved> {
+    let path = path_of(input);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
+        Err(err) => return Err(err.into()),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|err| anyhow::anyhow!("{}: not an import state: {err}", path.display()))?;
+    let same = value["project"] == project && value["format"] == format;
+    anyhow::ensure!(
+        same,
+        "{} belongs to an import of another project or format; delete it to start over",
+        path.display()
+    );
+    Ok(Saved {
+        offset: value["offset"].as_u64().unwrap_or(0),
+        events: value["events"].as_u64().unwrap_or(0),
+    })
+}
+
+/// Writes the state atomically (a new file renamed over the old), so a kill never leaves
+/// half of one.
+pub(crate) fn save(input: &Path, project: &str, format: &str, saved: Saved) -> anyhow::Result<()> {
+    let path = path_of(input);
+    let mut temporary = path.clone().into_os_string();
+    temporary.push(".tmp");
+    let text = json!({
+        "project": project, "format": format, "offset": saved.offset, "events": saved.events,
+    });
+    std::fs::write(&temporary, text.to_string())?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(())
+}
+
+/// The progress line: events a second and how far through the file, by bytes.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    started: Instant,
+    shown: Instant,
+    total_bytes: u64,
+    /// Events acknowledged before this run started (a resumed import).
+    before: u64,
+}
+
+impl Progress {
+    pub(crate) fn new(total_bytes: u64, before: u64) -> Self {
+        Self {
+            started: Instant::now(),
+            shown: Instant::now(),
+            total_bytes,
+            before,
+        }
+    }
+
+    /// Events a second of this run.
+    pub(crate) fn rate(&self, events: u64) -> f64 {
+        (events - self.before) as f64 / self.started.elapsed().as_secs_f64().max(1e-3)
+    }
+
+    /// Redraws the line at most twice a second (always when `last`).
+    pub(crate) fn show(&mut self, saved: Saved, last: bool) {
+        if !last && self.shown.elapsed().as_millis() < 500 {
+            return;
+        }
+        self.shown = Instant::now();
+        let percent = saved.offset as f64 * 100.0 / self.total_bytes.max(1) as f64;
+        let mut stderr = std::io::stderr();
+        let _ = write!(
+            stderr,
+            "\rimported {} events · {:.0} events/s · {:.1}% ({} of {} bytes){}",
+            saved.events,
+            self.rate(saved.events),
+            percent,
+            saved.offset,
+            self.total_bytes,
+            if last { "\n" } else { "" }
+        );
+        let _ = stderr.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_read_back_only_for_its_own_project_and_format() {
+        let dir = std::env::temp_dir().join(format!("import-state-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let input = dir.join("events.jsonl");
+        assert_eq!(
+            load(&input, "p", "posthog").expect("none"),
+            Saved::default()
+        );
+        let saved = Saved {
+            offset: 120,
+            events: 3,
+        };
+        save(&input, "p", "posthog", saved).expect("saves");
+        assert_eq!(load(&input, "p", "posthog").expect("loads"), saved);
+        assert!(load(&input, "p", "segment").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
