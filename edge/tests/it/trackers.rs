@@ -43,7 +43,8 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
             r#"<script defer data-domain="{SITE}" src="{edge}/js/script.outbound-links.js"></script>
 <script>window.plausible = window.plausible || function() {{ (window.plausible.q = window.plausible.q || []).push(arguments) }}</script>
 <script>plausible('Signup', {{props: {{plan: 'pro'}}}})</script>
-</head><body><a id="out" href="{edge}/login" target="_blank">Elsewhere</a>"#
+</head><body><a id="out" href="{edge}/login" target="_blank">Elsewhere</a>
+<a id="away" href="{edge}/login?from=shop">Leave</a>"#
         ),
         "features" => format!(
             r#"<script defer data-domain="{SITE}" src="{edge}/js/script.file-downloads.tagged-events.hash.js"></script>
@@ -149,6 +150,9 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     browser.click("#out")?;
     wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
     assert_no_page_errors(&browser)?;
+    // One in the same tab: the page is left at once, and the event still arrives.
+    browser.click("#away")?;
+    crate::browser::wait_for_path(&browser, "/login")?;
 
     // Plausible's other extensions: a file's download, a tagged button, a hash change.
     browser.goto(&format!("{shop}/features"))?;
@@ -206,19 +210,20 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
                     plausible\tBuy Now\t/features\tpro\t0\n\
                     plausible\tFile Download\t/features\t\t0\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\n\
+                    plausible\tOutbound Link: Click\t/plausible\t\t1\n\
                     plausible\tSignup\t/plausible\tpro\t0\n\
                     umami\t$pageview\t/checkout\t\t0\n\
                     umami\t$pageview\t/umami\t\t0\n\
                     umami\tBuy\t/umami\tpro\t0\n\
                     umami\tsignup\t/umami\tpro\t0";
     let mut last = String::new();
-    devstack::wait::until("the eleven events in ClickHouse", WAIT, || {
+    devstack::wait::until("the twelve events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();
         last == expected
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
-    assert_eq!(rows(&stack, &project_id)?, 11);
+    assert_eq!(rows(&stack, &project_id)?, 12);
     Ok(())
 }
 
