@@ -2,7 +2,8 @@
 //! package's file, cached briefly, revalidated by ETag, loadable from any site), the flags and
 //! remote config it asks for on start ("nothing enabled"), and PostHog's standard snippet on a
 //! page of another site (`shop.example`, which Chromium resolves to 127.0.0.2) in headless
-//! Chromium: its pageview and event land in ClickHouse once, and the page logs no error.
+//! Chromium: its pageview and event land in ClickHouse once, it takes its remote config and
+//! (no) flags from edge, and the page logs no error or warning.
 
 use std::io::Read as _;
 
@@ -90,7 +91,7 @@ fn posthogs_snippet_on_another_site_lands_its_pageview_and_event_once() -> anyho
     let shop = format!("http://{SITE}:{}/", listener.local_addr()?.port());
     let site = Site {
         edge: format!("http://127.0.0.1:{port}"),
-        key,
+        key: key.clone(),
     };
     let app = axum::Router::new()
         .route("/", axum::routing::get(page))
@@ -120,6 +121,33 @@ fn posthogs_snippet_on_another_site_lands_its_pageview_and_event_once() -> anyho
         last.0.contains("\ndone\t")
     })?;
     assert_eq!(last.1, "3", "rows, copies included:\n{}", last.0);
+
+    // Flags asked for load, and are none.
+    browser.execute(
+        "posthog.onFeatureFlags(flags => { window.flags = flags }); \
+         posthog.reloadFeatureFlags(); return true",
+    )?;
+    devstack::wait::until("posthog-js to have its flags", WAIT, || {
+        browser
+            .execute("return window.flags")
+            .is_ok_and(|flags| flags == json!([]))
+    })?;
+    // It took its remote config and the flags from edge.
+    let asked = browser.execute(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)",
+    )?;
+    for path in [
+        "/static/array.js".to_owned(),
+        format!("/array/{key}/config.js"),
+        "/flags/".to_owned(),
+    ] {
+        anyhow::ensure!(
+            asked
+                .as_array()
+                .is_some_and(|all| all.contains(&json!(path))),
+            "the page never asked for {path}: {asked}"
+        );
+    }
     let problems = browser.execute("return window.problems")?;
     anyhow::ensure!(problems == json!([]), "the page logged {problems}");
     Ok(())
