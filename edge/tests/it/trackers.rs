@@ -66,6 +66,13 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
 </head><body>"#,
             site.project_id
         ),
+        // Umami's script told to honour Do Not Track, in a browser that asks for it.
+        "dnt" => format!(
+            r#"<script>Object.defineProperty(Navigator.prototype, 'doNotTrack', {{ get: () => '1' }})</script>
+<script defer src="{edge}/script.js" data-website-id="{}" data-do-not-track="true"></script>
+</head><body>"#,
+            site.project_id
+        ),
         // The file a link downloads.
         _ => return Html(String::new()),
     };
@@ -177,7 +184,8 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/send", &[200, 200, 200, 200])?;
     assert_no_page_errors(&browser)?;
 
-    // Nothing from a page on a loopback address (Plausible) or off data-domains (Umami): each
+    // Nothing from a page on a loopback address (Plausible), off data-domains (Umami) or, with
+    // data-do-not-track, in a browser asking not to be tracked (Umami): each
     // call is done (Plausible's callback, Umami's promise) without a request.
     browser.goto(&format!("{}/quiet", shop.replace(SITE, "127.0.0.2")))?;
     devstack::wait::until("both scripts to be done with their calls", WAIT, || {
@@ -203,6 +211,21 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
         ]),
         "Plausible's script says why, as Plausible's does"
     );
+
+    browser.goto(&format!("{shop}/dnt"))?;
+    devstack::wait::until("Umami's call to be done", WAIT, || {
+        browser
+            .execute(
+                "if (window.umami && !window.asked) {
+                   window.asked = true;
+                   umami.track('tracked anyway').then(() => { window.umamiDone = true });
+                 }
+                 return !!window.umamiDone",
+            )
+            .is_ok_and(|done| done == json!(true))
+    })?;
+    assert_eq!(calls_to(&browser, "/api/send")?, Vec::<u64>::new());
+    assert_no_page_errors(&browser)?;
 
     let expected = "plausible\t$pageview\t/features\t\t0\n\
                     plausible\t$pageview\t/features\t\t0\n\
