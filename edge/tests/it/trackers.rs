@@ -52,7 +52,7 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
 <button id="tagged" class="plausible-event-name=Buy+Now plausible-event-plan=pro">Buy</button>"#
         ),
         "umami" => format!(
-            r#"<script defer src="{edge}/script.js" data-website-id="{}"></script>
+            r#"<script defer src="{edge}/script.js" data-website-id="{}" data-tag="spring"></script>
 </head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
 <button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>
 <button id="checkout" onclick="umami.track({{ url: '/checkout', title: 'Pay' }})">Pay</button>"#,
@@ -81,11 +81,13 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
     ))
 }
 
-/// The events of `project_id` in ClickHouse, one line each (lib, event, path, plan), by event id.
+/// The events of `project_id` in ClickHouse, one line each (lib, event, path, plan, whether
+/// its url is edge's, tag).
 fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<String> {
     let sql = format!(
         "SELECT lib, event, path, prop_values[indexOf(prop_keys, 'plan')], \
-         startsWith(prop_values[indexOf(prop_keys, 'url')], 'http://127.0.0.1:') \
+         startsWith(prop_values[indexOf(prop_keys, 'url')], 'http://127.0.0.1:'), \
+         prop_values[indexOf(prop_keys, '$tag')] \
          FROM events FINAL WHERE project_id = '{project_id}' ORDER BY lib, event, path FORMAT TSV"
     );
     Ok(stack.clickhouse_sql(&sql)?.trim().to_owned())
@@ -227,18 +229,18 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     assert_eq!(calls_to(&browser, "/api/send")?, Vec::<u64>::new());
     assert_no_page_errors(&browser)?;
 
-    let expected = "plausible\t$pageview\t/features\t\t0\n\
-                    plausible\t$pageview\t/features\t\t0\n\
-                    plausible\t$pageview\t/plausible\t\t0\n\
-                    plausible\tBuy Now\t/features\tpro\t0\n\
-                    plausible\tFile Download\t/features\t\t0\n\
-                    plausible\tOutbound Link: Click\t/plausible\t\t1\n\
-                    plausible\tOutbound Link: Click\t/plausible\t\t1\n\
-                    plausible\tSignup\t/plausible\tpro\t0\n\
-                    umami\t$pageview\t/checkout\t\t0\n\
-                    umami\t$pageview\t/umami\t\t0\n\
-                    umami\tBuy\t/umami\tpro\t0\n\
-                    umami\tsignup\t/umami\tpro\t0";
+    let expected = "plausible\t$pageview\t/features\t\t0\t\n\
+                    plausible\t$pageview\t/features\t\t0\t\n\
+                    plausible\t$pageview\t/plausible\t\t0\t\n\
+                    plausible\tBuy Now\t/features\tpro\t0\t\n\
+                    plausible\tFile Download\t/features\t\t0\t\n\
+                    plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
+                    plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
+                    plausible\tSignup\t/plausible\tpro\t0\t\n\
+                    umami\t$pageview\t/checkout\t\t0\tspring\n\
+                    umami\t$pageview\t/umami\t\t0\tspring\n\
+                    umami\tBuy\t/umami\tpro\t0\tspring\n\
+                    umami\tsignup\t/umami\tpro\t0\tspring";
     let mut last = String::new();
     devstack::wait::until("the twelve events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();

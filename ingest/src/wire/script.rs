@@ -207,6 +207,8 @@ pub(crate) fn umami_event(
         ("title", "$title"),
         ("language", "$language"),
         ("screen", "$screen"),
+        // The script's `data-tag`, which Umami filters by.
+        ("tag", "$tag"),
     ] {
         if let Some(value) = payload.get(key).filter(|v| !v.is_null()) {
             properties.insert(name.to_owned(), value.clone());
