@@ -224,6 +224,8 @@ fn posthog_csv(
     let mut event = serde_json::Map::new();
     let mut properties = serde_json::Map::new();
     for (column, field) in columns.iter().zip(fields) {
+        // PostHog's exporter names the columns of a `SELECT *` after its `*` column.
+        let column = column.strip_prefix("*.").unwrap_or(column);
         if field.is_empty() {
             continue;
         }
@@ -238,7 +240,7 @@ fn posthog_csv(
                 }
             }
             None => {
-                event.insert(column.clone(), Value::String(field.clone()));
+                event.insert(column.to_owned(), Value::String(field.clone()));
             }
         }
     }
@@ -285,4 +287,45 @@ fn up_stack_url() -> anyhow::Result<String> {
         secrets.get(NatsUser::Ingest.password_variable()),
         crate::local::port("NATS_PORT")?
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posthog_csv_rows_read_properties_as_json_text_or_flattened_columns() {
+        let columns: Vec<String> = [
+            "*.uuid",
+            "event",
+            "distinct_id",
+            "timestamp",
+            "properties",
+            "properties.plan",
+            "properties.seats",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let fields: Vec<String> = [
+            "u-1",
+            "signed up",
+            "p1",
+            "2024-01-01 00:00:00",
+            "{\"$browser\":\"Firefox\"}",
+            "pro",
+            "3",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let event = posthog_csv(&columns, &fields);
+        assert_eq!(event["uuid"], "u-1");
+        assert_eq!(event["event"], "signed up");
+        assert_eq!(
+            event["properties"],
+            serde_json::json!({"$browser": "Firefox", "plan": "pro", "seats": 3})
+        );
+        let mut mapper = Mapper::new(Uuid::now_v7());
+        let mapped = mapper.posthog(event, b"row").expect("maps");
+        assert_eq!(mapped.distinct_id, "p1");
+    }
 }

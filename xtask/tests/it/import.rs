@@ -183,10 +183,10 @@ async fn imports_of_each_format_store_every_event_once_resumed_or_repeated() {
     )
     .await
     .expect("streams");
-    let dir = std::env::temp_dir().join(format!("import-test-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = TempDir::new();
+    let dir = &dir.0;
     for format in ["posthog", "segment", "umami"] {
-        let export = generate(&dir, format);
+        let export = generate(dir, format);
         let project = Uuid::now_v7();
         // Killed half way: the state file says where it got to, and the rerun goes on from there.
         let (code, output) = import(&nats, project, &export, Some(50_000));
@@ -240,7 +240,23 @@ async fn imports_of_each_format_store_every_event_once_resumed_or_repeated() {
         );
     }
     past_the_duplicate_window(&mut stack, &js).await;
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A directory of the test's own, removed when the test ends, passed or not.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("import-test-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An imported event published again once JetStream's duplicate window is past (another
