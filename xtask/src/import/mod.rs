@@ -32,7 +32,7 @@ pub(crate) struct Args {
     /// NATS, as a user that may publish events [default: NATS_URL, else the `up` stack as ingest]
     #[arg(long)]
     nats_url: Option<String>,
-    /// Acks awaited at once [default: 4000]
+    /// PubAcks awaited at once
     #[arg(long, default_value_t = 4000)]
     window: usize,
     /// For tests: exit after publishing this many events, without waiting for their acks,
