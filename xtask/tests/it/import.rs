@@ -175,8 +175,10 @@ async fn imports_of_each_format_store_every_event_once_resumed_or_repeated() {
         .sink()
         .start()
         .expect("the stack starts");
-    let nats = stack.nats().url();
-    let js = async_nats::jetstream::new(plumbing::streams::connect(&nats).await.expect("nats"));
+    let operator = stack.nats().url();
+    // The import signs in as ingest, as it does against the `up` stack: ingest's permissions.
+    let nats = stack.nats().url_for(devstack::nats::NatsUser::Ingest);
+    let js = async_nats::jetstream::new(plumbing::streams::connect(&operator).await.expect("nats"));
     plumbing::streams::provision(
         &js,
         &plumbing::streams::Definitions::bundled().expect("defs"),
