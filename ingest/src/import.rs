@@ -5,7 +5,7 @@
 //! Two things differ from live intake. The source's event id is always kept (a record without
 //! one gets a UUIDv5 of project and record), so importing a file twice maps every record to the
 //! same id. And times are kept as they were: no clock-skew correction, as no `sent_at` of a
-//! request is known; a time in the far future still becomes the import's time.
+//! request is known; a record without a time, or with one over a day in the future, is refused.
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -51,7 +51,7 @@ impl Mapper {
         for key in ["sent_at", "offset"] {
             record.remove(key);
         }
-        rfc3339_field(&mut record, "timestamp")?;
+        self.rfc3339_field(&mut record, "timestamp")?;
         self.keep_id(&mut record, "uuid", raw);
         let json = serde_json::to_vec(&Value::Object(record)).map_err(|err| err.to_string())?;
         let capture = posthog::parse(&json).map_err(|err| err.to_string())?;
@@ -73,7 +73,7 @@ impl Mapper {
         for key in ["sentAt", "originalTimestamp"] {
             record.remove(key);
         }
-        rfc3339_field(&mut record, "timestamp")?;
+        self.rfc3339_field(&mut record, "timestamp")?;
         self.keep_id(&mut record, "messageId", raw);
         let event = segment::normalise(
             Value::Object(record),
@@ -131,13 +131,13 @@ impl Mapper {
             payload,
         };
         let created_at = row("created_at").ok_or("created_at: is required")?;
-        let timestamp = parse_time(&created_at).ok_or("created_at: not a date-time")?;
+        let timestamp = self.checked_time("created_at", &created_at)?;
         let mut event = umami_event(request, text("session_id"), self.received_at, "")?;
         event.event_id = match row("event_id").filter(|id| !id.is_empty()) {
             Some(id) => event_id(self.project_id, &id),
             None => Uuid::new_v5(&self.project_id, raw),
         };
-        event.timestamp = timestamp.min(self.received_at + time::Duration::hours(23));
+        event.timestamp = timestamp;
         let context = &mut event.context;
         for (field, key) in [
             (&mut context.browser, "browser"),
@@ -170,13 +170,40 @@ impl Mapper {
     fn keep_id(&self, record: &mut Map<String, Value>, key: &str, raw: &[u8]) {
         let has_id = match record.get(key) {
             Some(Value::String(id)) => !id.is_empty(),
-            Some(Value::Number(_)) => true,
+            Some(Value::Number(number)) => {
+                // Kept as its text: the wire formats take string ids only.
+                let id = number.to_string();
+                record.insert(key.to_owned(), Value::String(id));
+                true
+            }
             _ => false,
         };
         if !has_id {
             let id = Uuid::new_v5(&self.project_id, raw);
             record.insert(key.to_owned(), Value::String(id.to_string()));
         }
+    }
+
+    /// Rewrites the date-time at `key` in RFC 3339, whatever form the export wrote it in; a
+    /// record without one, or with one in the future, is refused (stamped with the import's
+    /// time, a re-import would give it another date, where the sink does not look its id up).
+    fn rfc3339_field(&self, record: &mut Map<String, Value>, key: &str) -> Result<(), String> {
+        let Some(Value::String(text)) = record.get(key) else {
+            return Err(format!("{key}: a date-time is required"));
+        };
+        let at = self.checked_time(key, text)?;
+        let text = at.format(&Rfc3339).map_err(|err| err.to_string())?;
+        record.insert(key.to_owned(), Value::String(text));
+        Ok(())
+    }
+
+    /// The date-time `text` of field `key`, refused unparseable or over a day ahead of now.
+    fn checked_time(&self, key: &str, text: &str) -> Result<OffsetDateTime, String> {
+        let at = parse_time(text).ok_or_else(|| format!("{key}: not a date-time"))?;
+        if at > self.received_at + time::Duration::days(1) {
+            return Err(format!("{key}: more than a day in the future"));
+        }
+        Ok(at)
     }
 
     /// What live intake derives too: browser, OS and device from the user agent, campaign and
@@ -191,16 +218,6 @@ impl Mapper {
 /// The identity link an imported event makes, published beside it as ingest does.
 pub fn link_of(event: &Event) -> Option<Link> {
     crate::publish::links::link_of(event)
-}
-
-/// Rewrites the date-time at `key` in RFC 3339, whatever form the export wrote it in.
-fn rfc3339_field(record: &mut Map<String, Value>, key: &str) -> Result<(), String> {
-    if let Some(Value::String(text)) = record.get(key) {
-        let at = parse_time(text).ok_or_else(|| format!("{key}: not a date-time"))?;
-        let text = at.format(&Rfc3339).map_err(|err| err.to_string())?;
-        record.insert(key.to_owned(), Value::String(text));
-    }
-    Ok(())
 }
 
 /// A date-time as exports write it: RFC 3339, or ClickHouse's and Postgres's
@@ -218,7 +235,10 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
     let offset = match offset {
         "Z" => "Z".to_owned(),
         offset if offset.len() == 3 => format!("{offset}:00"),
-        offset if offset.len() == 5 => format!("{}:{}", &offset[..3], &offset[3..]),
+        offset if offset.len() == 5 => match (offset.get(..3), offset.get(3..)) {
+            (Some(hours), Some(minutes)) => format!("{hours}:{minutes}"),
+            _ => return None,
+        },
         offset => offset.to_owned(),
     };
     OffsetDateTime::parse(&format!("{body}{offset}"), &Rfc3339).ok()
@@ -250,6 +270,9 @@ mod tests {
             assert_eq!(parse_time(text), expected, "{text}");
         }
         assert_eq!(parse_time("yesterday"), None);
+        // Not ASCII where the offset would be: refused, not a panic.
+        assert_eq!(parse_time("2024-01-31 12:00:00+0\u{e9}0"), None);
+        assert_eq!(parse_time("2024-01-31 12:00:00-\u{e9}\u{e9}"), None);
     }
 
     #[test]
@@ -267,7 +290,7 @@ mod tests {
             parse_time("2023-05-01T10:00:00Z").expect("time")
         );
         assert_eq!(event.properties["plan"], "pro");
-        let no_id = json!({"event": "e", "distinct_id": "u1"});
+        let no_id = json!({"event": "e", "distinct_id": "u1", "timestamp": "2023-05-01T10:00:00Z"});
         let first = mapper
             .posthog(object(no_id.clone()), b"line 7")
             .expect("maps");
@@ -276,6 +299,30 @@ mod tests {
             first.event_id, again.event_id,
             "the same record, the same id"
         );
+    }
+
+    #[test]
+    fn numeric_ids_are_kept_and_timeless_or_future_records_refused() {
+        let project = Uuid::now_v7();
+        let mut mapper = Mapper::new(project);
+        let numbered = json!({"uuid": 123, "event": "e", "distinct_id": "u1",
+            "timestamp": "2023-05-01T10:00:00Z"});
+        let first = mapper
+            .posthog(object(numbered.clone()), b"a")
+            .expect("maps");
+        let again = mapper.posthog(object(numbered), b"b").expect("maps");
+        assert_eq!(
+            first.event_id, again.event_id,
+            "the id, not the record's text"
+        );
+        assert_eq!(first.event_id, event_id(project, "123"));
+        let timeless = json!({"uuid": "x", "event": "e", "distinct_id": "u1"});
+        let err = mapper.posthog(object(timeless), b"c").expect_err("refused");
+        assert!(err.contains("timestamp"), "{err}");
+        let future = json!({"type": "track", "event": "e", "userId": "u1",
+            "timestamp": "2999-01-01T00:00:00Z"});
+        let err = mapper.segment(object(future), b"d").expect_err("refused");
+        assert!(err.contains("future"), "{err}");
     }
 
     #[test]
