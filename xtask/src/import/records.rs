@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use serde_json::{Map, Value};
 
+/// The longest record read: the EVENTS stream's largest message.
+pub(crate) const MAX_RECORD: usize = 1 << 20;
+
 /// One record of the file.
 #[derive(Debug)]
 pub(crate) enum Record {
@@ -60,11 +63,21 @@ impl<R: Read + Seek> Records<R> {
         }
         loop {
             let mut line = Vec::new();
-            let read = self.reader.read_until(b'\n', &mut line)?;
+            let start = self.offset;
+            let read = self.read_line(&mut line)?;
             if read == 0 {
                 return Ok(None);
             }
             self.offset += read as u64;
+            if line.len() > MAX_RECORD {
+                let array = line.trim_ascii_start().starts_with(b"[");
+                let hint = if array {
+                    "not JSON lines: one event per line, not a JSON array"
+                } else {
+                    "over 1 MiB"
+                };
+                anyhow::bail!("the line at byte {start} is {hint}");
+            }
             let text = line.trim_ascii();
             if text.is_empty() {
                 continue;
@@ -78,22 +91,39 @@ impl<R: Read + Seek> Records<R> {
         }
     }
 
+    /// Appends the next line to `line`, reading no further than just past `MAX_RECORD` bytes
+    /// of it; the count of bytes read.
+    fn read_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        let limit = (MAX_RECORD + 1).saturating_sub(line.len()) as u64;
+        (&mut self.reader)
+            .take(limit.max(1))
+            .read_until(b'\n', line)
+    }
+
     /// The next CSV record's fields and text, skipping empty lines.
     fn read_csv(&mut self) -> anyhow::Result<Option<(Vec<String>, Vec<u8>)>> {
         let mut raw = Vec::new();
+        let mut start = self.offset;
+        let mut quotes = 0;
         loop {
-            let read = self.reader.read_until(b'\n', &mut raw)?;
+            let before = raw.len();
+            let read = self.read_line(&mut raw)?;
             self.offset += read as u64;
+            if raw.len() > MAX_RECORD {
+                anyhow::bail!("the CSV record at byte {start} is over 1 MiB (an unclosed quote?)");
+            }
             if read == 0 && raw.trim_ascii().is_empty() {
                 return Ok(None);
             }
-            // A record ends at a line break outside quotes: an even count of quotes so far.
-            let quotes = raw.iter().filter(|b| **b == b'"').count();
+            // A record ends at a line break outside quotes: an even count of quotes so far,
+            // counted in what each line adds.
+            quotes += raw[before..].iter().filter(|b| **b == b'"').count();
             if quotes % 2 == 1 && read > 0 {
                 continue;
             }
             if raw.trim_ascii().is_empty() {
                 raw.clear();
+                start = self.offset;
                 continue;
             }
             let text = String::from_utf8_lossy(&raw).into_owned();
@@ -187,5 +217,26 @@ mod tests {
             kinds.push(record.is_ok());
         }
         assert_eq!(kinds, [true, false, true]);
+    }
+
+    #[test]
+    fn records_over_a_mebibyte_fail_with_their_offset() {
+        let mut text = b"{\"a\":1}\n[".to_vec();
+        text.extend(std::iter::repeat_n(b'1', MAX_RECORD + 10));
+        let mut records = Records::open(Cursor::new(text), false, 0).expect("opens");
+        assert!(records.next_record().expect("reads").is_some());
+        let err = records.next_record().expect_err("too long").to_string();
+        assert!(
+            err.contains("byte 8") && err.contains("JSON lines"),
+            "{err}"
+        );
+        let mut text = b"a,b\n1,2\n3,\"unclosed\n".to_vec();
+        for _ in 0..(MAX_RECORD / 10) {
+            text.extend(b"4,5,6,7,8\n");
+        }
+        let mut records = Records::open(Cursor::new(text), true, 0).expect("opens");
+        assert!(records.next_record().expect("reads").is_some());
+        let err = records.next_record().expect_err("too long").to_string();
+        assert!(err.contains("byte 8") && err.contains("unclosed"), "{err}");
     }
 }
