@@ -4,6 +4,7 @@
 //! id up before storing it: an import run twice stores every event once. Progress is saved
 //! next to the file, and a rerun continues from there.
 
+mod backlog;
 mod records;
 mod state;
 
@@ -35,6 +36,10 @@ pub(crate) struct Args {
     /// PubAcks awaited at once
     #[arg(long, default_value_t = 4000)]
     window: usize,
+    /// Wait for the sink while EVENTS holds more than this percent of its max_bytes (a full
+    /// EVENTS refuses live events too)
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..=90))]
+    max_backlog: u8,
     /// For tests: exit after publishing this many events, without waiting for their acks,
     /// as a killed import would
     #[arg(long, hide = true)]
@@ -122,6 +127,9 @@ impl Args {
             };
             run.window.push_back((ack, records.offset));
             published += 1;
+            if published % backlog::CHECK_EVERY == 0 {
+                backlog::wait_for_sink(&js, self.max_backlog).await?;
+            }
             if self.stop_after.is_some_and(|stop| published >= stop) {
                 // As if killed: whatever is in flight is left to JetStream.
                 std::process::exit(3);
