@@ -1,8 +1,8 @@
 // A Plausible-compatible tracker, served by edge at /js/script.js and its variants
 // (script.outbound-links.js, script.hash.local.js, ...). It sends what Plausible's script
 // sends, to `data-api` or to the origin it was loaded from + /api/event. No cookies, no ids:
-// the server makes a daily visitor id. Unlike Plausible's, it does not ignore automated
-// browsers (navigator.webdriver): the tests drive it in Chromium.
+// the server makes a daily visitor id. Like Plausible's, it ignores automated browsers
+// (navigator.webdriver, PhantomJS, Nightmare, Cypress).
 (function (features) {
   'use strict';
   var location = window.location;
@@ -18,14 +18,16 @@
     if (options && options.callback) options.callback();
   }
 
-  // `event-<name>="<value>"` attributes of the script tag, sent with every pageview.
-  function pageviewProps() {
-    var props = {};
+  // `event-<name>="<value>"` attributes of the script tag, under the call's own props (which
+  // win), on every event, as Plausible's pageview-props does.
+  function withScriptProps(props) {
+    var merged = Object.assign({}, props);
     for (var i = 0; i < script.attributes.length; i++) {
       var attribute = script.attributes[i];
-      if (attribute.name.indexOf('event-') === 0) props[attribute.name.slice(6)] = attribute.value;
+      var key = attribute.name.slice(6);
+      if (attribute.name.indexOf('event-') === 0) merged[key] = merged[key] || attribute.value;
     }
-    return props;
+    return merged;
   }
 
   function trigger(name, options) {
@@ -34,18 +36,23 @@
     if (!features.local && (local || location.protocol === 'file:')) {
       return ignored('localhost', options);
     }
+    if (window._phantom || window.__nightmare || window.navigator.webdriver || window.Cypress) {
+      return ignored(null, options);
+    }
     try {
       if (window.localStorage.plausible_ignore === 'true') return ignored(null, options);
     } catch (e) { /* storage unavailable */ }
     var payload = {
       n: name,
-      u: location.href,
+      // `u` (or `url`) redacts the page's address, as Plausible documents.
+      u: new URL(options.u || options.url || location.href, location.href).href,
       d: domain,
       r: document.referrer || null
     };
     var props = options.props;
-    if (features['pageview-props'] && name === 'pageview') props = pageviewProps();
+    if (features['pageview-props']) props = withScriptProps(props);
     if (props) payload.p = props;
+    if (options.interactive === false) payload.i = false;
     if (features.hash) payload.h = 1;
     // text/plain keeps the request simple (no CORS preflight); keepalive lets it finish when
     // the page is left, as an outbound link's click does.
@@ -123,27 +130,54 @@
     return link.host && link.host !== location.host && /^https?:$/.test(link.protocol);
   }
 
-  function taggedEvent(element) {
-    for (; element && element.classList; element = element.parentNode) {
-      var name = null;
-      var props = {};
-      element.classList.forEach(function (className) {
-        var match = className.match(/^plausible-event-(.+)=(.+)$/);
-        if (!match) return;
-        var value = match[2].replace(/\+/g, ' ');
-        if (match[1].toLowerCase() === 'name') name = value;
-        else props[match[1]] = value;
-      });
-      if (name) return { name: name, props: props };
+  // A class `plausible-event-<key>=<value>` or `plausible-event-<key>--<value>`, `+` a space.
+  var TAG = /^plausible-event-(.+?)(=|--)(.+)$/;
+
+  function isTagged(element) {
+    var classes = (element && element.classList) || [];
+    for (var i = 0; i < classes.length; i++) {
+      var match = classes[i].match(TAG);
+      if (match && match[1].toLowerCase() === 'name') return true;
     }
-    return null;
+    return false;
+  }
+
+  function tagOf(element) {
+    var name = null;
+    var props = {};
+    for (var i = 0; i < element.classList.length; i++) {
+      var match = element.classList[i].match(TAG);
+      if (!match) continue;
+      var value = match[3].replace(/\+/g, ' ');
+      if (match[1].toLowerCase() === 'name') name = value;
+      else props[match[1]] = value;
+    }
+    return { name: name, props: props };
+  }
+
+  // The clicked element or one of its 3 parents, tagged, as Plausible looks; a click inside
+  // a form is none (only the form's submit counts). A tagged link's event has its `url`.
+  function taggedClick(element) {
+    var link = null;
+    var tagged = null;
+    for (var depth = 0; depth <= 3 && element; depth++, element = element.parentNode) {
+      if (element.tagName && element.tagName.toLowerCase() === 'form') return null;
+      if (!link && element.tagName && element.tagName.toLowerCase() === 'a' && element.href) {
+        link = element;
+      }
+      if (!tagged && isTagged(element)) tagged = element;
+    }
+    if (!tagged) return null;
+    var tag = tagOf(tagged);
+    if (link) tag.props.url = link.href;
+    return tag;
   }
 
   function onClick(event) {
     if (event.type === 'auxclick' && event.button !== 1) return;
     var link = linkOf(event.target);
     if (features['tagged-events']) {
-      var tagged = taggedEvent(event.target);
+      var tagged = taggedClick(event.target);
       if (tagged) {
         trigger(tagged.name, { props: tagged.props });
         return;
@@ -163,8 +197,9 @@
   }
   if (features['tagged-events']) {
     document.addEventListener('submit', function (event) {
-      var tagged = taggedEvent(event.target);
-      if (tagged) trigger(tagged.name, { props: tagged.props });
+      if (!isTagged(event.target)) return;
+      var tagged = tagOf(event.target);
+      trigger(tagged.name, { props: tagged.props });
     });
   }
 })(/*FEATURES*/{});

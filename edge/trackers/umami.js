@@ -18,6 +18,7 @@
   var doNotTrack = attr('do-not-track') === 'true';
   var excludeSearch = attr('exclude-search') === 'true';
   var excludeHash = attr('exclude-hash') === 'true';
+  var beforeSend = attr('before-send');
   var domainList = attr('domains') || '';
   var domains = domainList.split(',').map(function (d) { return d.trim(); });
   var host = hostUrl || new URL(script.src).origin;
@@ -63,12 +64,18 @@
       (doNotTrack && dntSet());
   }
 
+  // `data-before-send="<name>"`: as Umami does, `window[name](type, payload)` sends what it
+  // returns, nothing when that is falsy.
   function send(body, type) {
-    if (trackingDisabled() || !body) return Promise.resolve();
+    if (trackingDisabled()) return Promise.resolve();
+    type = type || 'event';
+    var callback = beforeSend && window[beforeSend];
+    if (typeof callback === 'function') body = callback(type, body);
+    if (!body) return Promise.resolve();
     return fetch(endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ type: type || 'event', payload: body }),
+      body: JSON.stringify({ type: type, payload: body }),
       keepalive: true,
       credentials: 'omit'
     }).then(function (response) {

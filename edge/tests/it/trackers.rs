@@ -49,11 +49,27 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
         "features" => format!(
             r#"<script defer data-domain="{SITE}" src="{edge}/js/script.file-downloads.tagged-events.hash.js"></script>
 </head><body><a id="pdf" href="/report.pdf" target="_blank">Report</a>
-<button id="tagged" class="plausible-event-name=Buy+Now plausible-event-plan=pro">Buy</button>"#
+<button id="tagged" class="plausible-event-name=Buy+Now plausible-event-plan=pro">Buy</button>
+<form id="join" class="plausible-event-name--Join+Us" onsubmit="event.preventDefault()">
+<input id="email"><button id="send">Join</button></form>
+<div class="plausible-event-name=Far"><div><div><div><span id="deep">Deep</span></div></div></div></div>
+<a class="plausible-event-name--Docs" href="{edge}/login" target="_blank"><b><i id="docs">Docs</i></b></a>"#
+        ),
+        // Plausible's `manual` and `pageview-props`: a redacted address, the tag's props under
+        // the call's own.
+        "manual" => format!(
+            r#"<script defer data-domain="{SITE}" src="{edge}/js/script.manual.pageview-props.js" event-plan="basic"></script>
+<script>window.plausible = window.plausible || function() {{ (window.plausible.q = window.plausible.q || []).push(arguments) }}</script>
+<script>plausible('pageview', {{u: '/user/_id_'}}); plausible('Upgrade', {{props: {{plan: 'pro'}}}})</script>
+</head><body>"#
         ),
         "umami" => format!(
-            r#"<script defer src="{edge}/script.js" data-website-id="{}" data-tag="spring"></script>
+            r#"<script defer src="{edge}/script.js" data-website-id="{}" data-tag="spring" data-before-send="beforeSend"></script>
+<script>function beforeSend(type, payload) {{
+  return payload.name === 'secret' ? null : payload.name === 'signup' ? {{ ...payload, name: 'signed up' }} : payload;
+}}</script>
 </head><body><button id="signup" onclick="umami.track('signup', {{plan: 'pro'}})">Sign up</button>
+<button id="secret" onclick="umami.track('secret')">Secret</button>
 <button id="buy" data-umami-event="Buy" data-umami-event-plan="pro">Buy</button>
 <button id="checkout" onclick="umami.track({{ url: '/checkout', title: 'Pay' }})">Pay</button>"#,
             site.project_id
@@ -172,6 +188,18 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
     browser.execute("location.hash = 'pricing'")?;
     wait_for_calls(&browser, "/api/event", &[202, 202, 202, 202])?;
+    // Inside a tagged form only its submit counts (a click into its input or on its button is
+    // none); a tag 4 levels up is too far; a tagged link 2 levels up sends its url.
+    browser.click("#email")?;
+    browser.click("#send")?;
+    wait_for_calls(&browser, "/api/event", &[202; 5])?;
+    browser.click("#deep")?;
+    browser.click("#docs")?;
+    wait_for_calls(&browser, "/api/event", &[202; 6])?;
+    assert_no_page_errors(&browser)?;
+
+    browser.goto(&format!("{shop}/manual"))?;
+    wait_for_calls(&browser, "/api/event", &[202, 202])?;
     assert_no_page_errors(&browser)?;
 
     // Umami: the pageview, then umami.track, a tagged button and a payload of the page's own.
@@ -179,6 +207,8 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/send", &[200])?;
     browser.click("#signup")?;
     wait_for_calls(&browser, "/api/send", &[200, 200])?;
+    // data-before-send drops `secret`.
+    browser.click("#secret")?;
     browser.click("#buy")?;
     wait_for_calls(&browser, "/api/send", &[200, 200, 200])?;
     // Umami's own payload, over the page's.
@@ -232,23 +262,27 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     let expected = "plausible\t$pageview\t/features\t\t0\t\n\
                     plausible\t$pageview\t/features\t\t0\t\n\
                     plausible\t$pageview\t/plausible\t\t0\t\n\
+                    plausible\t$pageview\t/user/_id_\tbasic\t0\t\n\
                     plausible\tBuy Now\t/features\tpro\t0\t\n\
+                    plausible\tDocs\t/features\t\t1\t\n\
                     plausible\tFile Download\t/features\t\t0\t\n\
+                    plausible\tJoin Us\t/features\t\t0\t\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
                     plausible\tSignup\t/plausible\tpro\t0\t\n\
+                    plausible\tUpgrade\t/manual\tpro\t0\t\n\
                     umami\t$pageview\t/checkout\t\t0\tspring\n\
                     umami\t$pageview\t/umami\t\t0\tspring\n\
                     umami\tBuy\t/umami\tpro\t0\tspring\n\
-                    umami\tsignup\t/umami\tpro\t0\tspring";
+                    umami\tsigned up\t/umami\tpro\t0\tspring";
     let mut last = String::new();
-    devstack::wait::until("the twelve events in ClickHouse", WAIT, || {
+    devstack::wait::until("the sixteen events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();
         last == expected
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
-    assert_eq!(rows(&stack, &project_id)?, 12);
+    assert_eq!(rows(&stack, &project_id)?, 16);
     Ok(())
 }
 
