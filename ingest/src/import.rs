@@ -147,7 +147,12 @@ impl Mapper {
             (&mut context.region, "region"),
             (&mut context.city, "city"),
         ] {
-            *field = text(key);
+            *field = umami_name(key, &text(key));
+        }
+        if let Some(tag) = row("tag").filter(|tag| !tag.is_empty()) {
+            event
+                .properties
+                .insert("$tag".to_owned(), Value::String(tag));
         }
         for key in [
             "utm_source",
@@ -213,6 +218,31 @@ impl Mapper {
         acquisition::enrich(&mut event);
         event
     }
+}
+
+/// Umami's browser, OS or device value (`column`) as live enrichment spells it (woothee's
+/// names: Chrome, Mac OSX, Desktop, …); a value without a counterpart is kept as it is.
+fn umami_name(column: &str, value: &str) -> String {
+    let name = match (column, value) {
+        ("browser", "chrome" | "crios" | "chromium-webview") => "Chrome",
+        ("browser", "firefox" | "fxios") => "Firefox",
+        ("browser", "safari" | "ios" | "ios-webview") => "Safari",
+        ("browser", "edge" | "edge-chromium" | "edge-ios") => "Edge",
+        ("browser", "opera" | "opera-mini") => "Opera",
+        ("browser", "ie") => "Internet Explorer",
+        ("browser", "samsung") => "SamsungBrowser",
+        ("browser", "yandexbrowser") => "Yandex Browser",
+        ("browser", "facebook" | "instagram") => "Webview",
+        ("os", "Mac OS") => "Mac OSX",
+        ("os", "Chrome OS") => "ChromeOS",
+        ("os", "Android OS") => "Android",
+        ("os", "BlackBerry OS") => "BlackBerry",
+        ("device", "desktop" | "laptop") => "Desktop",
+        ("device", "mobile") => "Mobile",
+        ("device", "tablet") => "Tablet",
+        _ => value,
+    };
+    name.to_owned()
 }
 
 /// The identity link an imported event makes, published beside it as ingest does.
@@ -353,6 +383,10 @@ mod tests {
                 "event_type" => "2".to_owned(),
                 "event_name" => "signup".to_owned(),
                 "country" => "DE".to_owned(),
+                "browser" => "crios".to_owned(),
+                "os" => "Mac OS".to_owned(),
+                "device" => "laptop".to_owned(),
+                "tag" => "spring".to_owned(),
                 _ => return None,
             })
         };
@@ -361,6 +395,16 @@ mod tests {
         assert_eq!(event.distinct_id, "s1");
         assert_eq!(event.context.path, "/pricing");
         assert_eq!(event.context.country, "DE");
+        assert_eq!(
+            [
+                &event.context.browser,
+                &event.context.os,
+                &event.context.device_type
+            ],
+            ["Chrome", "Mac OSX", "Desktop"],
+            "as live enrichment names them"
+        );
+        assert_eq!(event.properties["$tag"], "spring");
         assert_eq!(event.event_id.to_string(), id);
     }
 }
