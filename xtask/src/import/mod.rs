@@ -92,9 +92,9 @@ impl Args {
         let js = jetstream::ContextBuilder::new()
             .max_ack_inflight(self.window.max(1) + 100)
             .build(client.clone());
-        let project = self.project.to_string();
-        let format = self.format.name();
-        let saved = state::load(&self.file, &project, format)?;
+        let identity =
+            state::Identity::of(&self.file, self.project.to_string(), self.format.name())?;
+        let saved = state::load(&self.file, &identity)?;
         if saved.offset > 0 {
             eprintln!(
                 "resuming at byte {} ({} events imported before)",
@@ -135,21 +135,35 @@ impl Args {
                 std::process::exit(3);
             }
             while run.window.len() >= self.window.max(1) {
-                run.settle_oldest(&self.file, &project, format).await?;
+                run.settle_oldest(&self.file, &identity).await?;
             }
         }
         while !run.window.is_empty() {
-            run.settle_oldest(&self.file, &project, format).await?;
+            run.settle_oldest(&self.file, &identity).await?;
         }
         client.flush().await?;
-        run.progress.show(run.saved, true);
-        // Done: a rerun imports the whole file again (storing nothing new).
-        let _ = std::fs::remove_file(state::path_of(&self.file));
+        run.finish(&self.file)
+    }
+}
+
+impl Run {
+    /// The end of a whole file: the state file removed (a rerun imports the whole file again,
+    /// storing nothing new) and the totals printed; refused records fail the run, so that a
+    /// script notices (the events imported stay).
+    fn finish(mut self, input: &Path) -> anyhow::Result<()> {
+        self.progress.show(self.saved, true);
+        let _ = std::fs::remove_file(state::path_of(input));
+        let run = self;
         println!(
             "imported {} events ({} records refused) at {:.0} events/s",
             run.saved.events,
             run.rejected,
             run.progress.rate(run.saved.events)
+        );
+        anyhow::ensure!(
+            run.rejected == 0,
+            "{} records refused (the first ten named above)",
+            run.rejected
         );
         Ok(())
     }
@@ -170,8 +184,7 @@ impl Run {
     async fn settle_oldest(
         &mut self,
         input: &Path,
-        project: &str,
-        format: &str,
+        identity: &state::Identity,
     ) -> anyhow::Result<()> {
         let Some((ack, offset)) = self.window.pop_front() else {
             return Ok(());
@@ -182,7 +195,7 @@ impl Run {
         }
         self.saved.offset = offset;
         if self.saved.events - self.last_saved >= SAVE_EVERY {
-            state::save(input, project, format, self.saved)?;
+            state::save(input, identity, self.saved)?;
             self.last_saved = self.saved.events;
         }
         self.progress.show(self.saved, false);

@@ -1,11 +1,58 @@
 //! Where an import stands: the state file next to the input (`<file>.import-state`), which a
 //! rerun continues from, and the progress line on stderr.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+/// What a state file belongs to: the import's project and format, and the file's size and a
+/// hash of its first MiB, so that a state is never applied to another file of the same name.
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub(crate) project: String,
+    pub(crate) format: &'static str,
+    pub(crate) file: String,
+}
+
+impl Identity {
+    /// The identity of an import of `input`; a gzip-compressed file is refused.
+    pub(crate) fn of(input: &Path, project: String, format: &'static str) -> anyhow::Result<Self> {
+        let head = head(input)?;
+        anyhow::ensure!(
+            !head.starts_with(&[0x1f, 0x8b]),
+            "{0} is gzip-compressed: decompress it first: gunzip {0}",
+            input.display()
+        );
+        let size = std::fs::metadata(input)?.len();
+        Ok(Self {
+            project,
+            format,
+            file: fingerprint(size, &head),
+        })
+    }
+}
+
+/// The first MiB of `input` (all of it when shorter).
+fn head(input: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    std::fs::File::open(input)
+        .map_err(|err| anyhow::anyhow!("opening {}: {err}", input.display()))?
+        .take(1 << 20)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// The file's size and the SHA-256 of its `head`, as text.
+fn fingerprint(size: u64, head: &[u8]) -> String {
+    let hash: String = Sha256::digest(head)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{size} bytes, first MiB sha256 {hash}")
+}
 
 /// The state file of `input`.
 pub(crate) fn path_of(input: &Path) -> PathBuf {
@@ -22,9 +69,9 @@ pub(crate) struct Saved {
     pub(crate) events: u64,
 }
 
-/// The state saved for `input`, if an earlier import of the same project and format stopped
-/// part way; one of another project or format is an error (delete it to start over).
-pub(crate) fn load(input: &Path, project: &str, format: &str) -> anyhow::Result<Saved> {
+/// The state saved for `input`, if an earlier import of the same project, format and file
+/// stopped part way; one of another is an error (delete it to start over).
+pub(crate) fn load(input: &Path, identity: &Identity) -> anyhow::Result<Saved> {
     let path = path_of(input);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -33,11 +80,19 @@ pub(crate) fn load(input: &Path, project: &str, format: &str) -> anyhow::Result<
     };
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|err| anyhow::anyhow!("{}: not an import state: {err}", path.display()))?;
-    let same = value["project"] == project && value["format"] == format;
+    let same = value["project"] == identity.project.as_str() && value["format"] == identity.format;
     anyhow::ensure!(
         same,
         "{} belongs to an import of another project or format; delete it to start over",
         path.display()
+    );
+    anyhow::ensure!(
+        value["file"] == identity.file.as_str(),
+        "{} was left by an import of another file (its size or first MiB differ: {} then, {} \
+         now); delete it to start over",
+        path.display(),
+        value["file"],
+        identity.file
     );
     Ok(Saved {
         offset: value["offset"].as_u64().unwrap_or(0),
@@ -47,12 +102,13 @@ pub(crate) fn load(input: &Path, project: &str, format: &str) -> anyhow::Result<
 
 /// Writes the state atomically (a new file renamed over the old), so a kill never leaves
 /// half of one.
-pub(crate) fn save(input: &Path, project: &str, format: &str, saved: Saved) -> anyhow::Result<()> {
+pub(crate) fn save(input: &Path, identity: &Identity, saved: Saved) -> anyhow::Result<()> {
     let path = path_of(input);
     let mut temporary = path.clone().into_os_string();
     temporary.push(".tmp");
     let text = json!({
-        "project": project, "format": format, "offset": saved.offset, "events": saved.events,
+        "project": identity.project, "format": identity.format, "file": identity.file,
+        "offset": saved.offset, "events": saved.events,
     });
     std::fs::write(&temporary, text.to_string())?;
     std::fs::rename(&temporary, &path)?;
@@ -111,21 +167,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_state_is_read_back_only_for_its_own_project_and_format() {
+    fn a_state_is_read_back_only_for_its_own_project_format_and_file() {
         let dir = std::env::temp_dir().join(format!("import-state-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).expect("dir");
         let input = dir.join("events.jsonl");
-        assert_eq!(
-            load(&input, "p", "posthog").expect("none"),
-            Saved::default()
-        );
+        let identity = |format, file: &[u8]| Identity {
+            project: "p".to_owned(),
+            format,
+            file: fingerprint(file.len() as u64, file),
+        };
+        let posthog = identity("posthog", b"one");
+        assert_eq!(load(&input, &posthog).expect("none"), Saved::default());
         let saved = Saved {
             offset: 120,
             events: 3,
         };
-        save(&input, "p", "posthog", saved).expect("saves");
-        assert_eq!(load(&input, "p", "posthog").expect("loads"), saved);
-        assert!(load(&input, "p", "segment").is_err());
+        save(&input, &posthog, saved).expect("saves");
+        assert_eq!(load(&input, &posthog).expect("loads"), saved);
+        assert!(load(&input, &identity("segment", b"one")).is_err());
+        let other = load(&input, &identity("posthog", b"two")).expect_err("another file");
+        assert!(other.to_string().contains("delete it"), "{other}");
+        std::fs::write(&input, [0x1f, 0x8b, 8, 0]).expect("writes");
+        let gzip = Identity::of(&input, "p".to_owned(), "posthog").expect_err("refused");
+        assert!(gzip.to_string().contains("gunzip"), "{gzip}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
