@@ -87,7 +87,8 @@ fn generate(dir: &Path, format: &'static str) -> Export {
         }
         if [0, 12_345, EVENTS - 1].contains(&i) {
             let plan = if name == "umami" {
-                "/p chrome DE".to_owned()
+                // Umami's `chrome` as live enrichment names it.
+                "/p Chrome DE".to_owned()
             } else {
                 plan
             };
