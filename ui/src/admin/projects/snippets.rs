@@ -86,7 +86,8 @@ fn posthog(target: &Target<'_>) -> Snippet {
              \x20 disable_external_dependency_loading: true,\n\
              }})\n\
              \n\
-             posthog.capture('signed_up', {{ plan: 'pro' }})\n"
+             // call it when someone signs up:\n\
+             export const signedUp = () => posthog.capture('signed_up', {{ plan: 'pro' }})\n"
         ),
     }
 }
@@ -124,7 +125,8 @@ fn segment(target: &Target<'_>) -> Snippet {
              \x20 }},\n\
              }})\n\
              \n\
-             analytics.track('Signed Up', {{ plan: 'pro' }})\n"
+             // call it when someone signs up:\n\
+             export const signedUp = () => analytics.track('Signed Up', {{ plan: 'pro' }})\n"
         ),
     }
 }
@@ -177,7 +179,8 @@ fn plausible_npm(target: &Target<'_>) -> Snippet {
              }})\n\
              enableAutoPageviews()\n\
              \n\
-             trackEvent('Signup', {{ props: {{ plan: 'pro' }} }})\n"
+             // call it when someone signs up:\n\
+             export const signedUp = () => trackEvent('Signup', {{ props: {{ plan: 'pro' }} }})\n"
         ),
     }
 }
@@ -189,17 +192,18 @@ fn umami(target: &Target<'_>) -> Snippet {
     Snippet {
         id: "umami",
         title: "Umami (script tag)",
-        note: "Put this in the <head> of your pages. Umami names the site by its website id, \
-               which here is the project's id (no write key); the page's host must be one of \
-               the project's domains."
+        note: "Put the script in the <head> of your pages; the buttons show how a click sends \
+               an event. Umami names the site by its website id, which here is the project's id \
+               (no write key); the page's host must be one of the project's domains."
             .to_owned(),
         code: format!(
             "<script defer src=\"{origin}/script.js\"\n\
              \x20 data-website-id=\"{project_id}\"></script>\n\
-             <script>\n\
-             \x20 // once the page has loaded:\n\
-             \x20 umami.track('signup', {{ plan: 'pro' }})\n\
-             </script>\n"
+             \n\
+             <!-- an event, sent on each click: -->\n\
+             <button data-umami-event=\"signup\" data-umami-event-plan=\"pro\">Sign up</button>\n\
+             <!-- or from your own code, once the script has loaded: -->\n\
+             <button onclick=\"umami.track('signup', {{ plan: 'pro' }})\">Sign up</button>\n"
         ),
     }
 }
@@ -374,6 +378,28 @@ mod tests {
             snippet.note.contains("Add your site's domain"),
             "{}",
             snippet.note
+        );
+    }
+
+    #[test]
+    fn no_snippet_sends_an_event_as_it_loads() {
+        // An inline call would run before a deferred script (a ReferenceError) and on every
+        // load: events are sent from clicks or from a function the app calls.
+        for snippet in all(&TARGET) {
+            let code = &snippet.code;
+            assert!(!code.contains("<script>\n  umami"), "{code}");
+            for call in ["posthog.capture(", "analytics.track(", "trackEvent("] {
+                assert!(
+                    !code.contains(&format!("\n{call}")),
+                    "{}: {code}",
+                    snippet.id
+                );
+            }
+        }
+        let code = snippet("umami", &TARGET).code;
+        assert!(
+            code.contains("<button data-umami-event=\"signup\" data-umami-event-plan=\"pro\">"),
+            "{code}"
         );
     }
 
