@@ -87,6 +87,8 @@ impl Bundles {
 pub(crate) fn router(bundles: Bundles) -> Router {
     Router::new()
         .route("/static/{*file}", get(bundle).options(preflight))
+        .route("/static", get(async || not_found()))
+        .route("/static/", get(async || not_found()))
         .route("/flags", any(flags))
         .route("/flags/", any(flags))
         .route("/decide", any(flags))
@@ -108,13 +110,22 @@ async fn bundle(
     let Some(file) = bundle_name(&bundles, &file).await else {
         return not_found();
     };
-    let gzip = accepts_gzip(&headers);
-    let path = bundles.dir.join(if gzip {
-        format!("{file}.gz")
+    let mut gzip = accepts_gzip(&headers);
+    let mut read = if gzip {
+        bundles.read(bundles.dir.join(format!("{file}.gz"))).await
     } else {
-        file.clone()
-    });
-    let read = match bundles.read(path).await {
+        bundles.read(bundles.dir.join(&file)).await
+    };
+    // A bundle built without its `.gz` is still served, plain.
+    if gzip
+        && read
+            .as_ref()
+            .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
+    {
+        gzip = false;
+        read = bundles.read(bundles.dir.join(&file)).await;
+    }
+    let read = match read {
         Ok(read) => read,
         Err(err) => {
             if err.kind() != std::io::ErrorKind::NotFound {
@@ -331,4 +342,31 @@ fn not_found() -> Response {
     );
     cors(response.headers_mut());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bundle_without_its_gz_is_served_plain_to_a_browser_taking_gzip() {
+        let ui = std::env::temp_dir().join(format!("edge-bundles-{}", std::process::id()));
+        std::fs::create_dir_all(ui.join("static")).expect("a temporary folder");
+        std::fs::write(ui.join("static").join("array.js"), "posthog()").expect("a bundle");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let answer = bundle(
+            State(Bundles::new(&ui)),
+            Path("array.js".to_owned()),
+            headers,
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&ui);
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert!(answer.headers().get(header::CONTENT_ENCODING).is_none());
+        let body = axum::body::to_bytes(answer.into_body(), 1024)
+            .await
+            .expect("the body");
+        assert_eq!(body.as_ref(), b"posthog()");
+    }
 }

@@ -241,6 +241,8 @@ async fn posthog_js_and_its_bundles_are_served_with_flags_and_config_and_other_p
         "/static/posthog-js.version",
         "/static/..%2Findex.html",
         "/static/Array.js",
+        "/static/",
+        "/static",
     ] {
         let answer = http.get(edge.url(path)).send().await?;
         assert_eq!(answer.status(), 404, "{path}");
