@@ -1,6 +1,7 @@
 //! The first-party tracker scripts edge serves, written here (`edge/trackers/`): a
 //! Plausible-compatible one at `/js/script.js` and its variants (`script.<ext>(.<ext>)*.js`,
-//! each extension switching on its feature), and an Umami-compatible one at `/script.js`.
+//! each extension switching on its feature; `plausible.js` and `plausible.<ext>.js`, Plausible's
+//! legacy names, are the same scripts), and an Umami-compatible one at `/script.js`.
 //! Pages on any site load them (CORS `*`); they are cached briefly and revalidated by ETag.
 
 use axum::Router;
@@ -17,7 +18,7 @@ const UMAMI: &str = include_str!("../trackers/umami.js");
 const FEATURES: &str = "/*FEATURES*/{}";
 
 /// The extensions a Plausible script name may carry, each one feature of the script.
-pub(crate) const PLAUSIBLE_EXTENSIONS: [&str; 7] = [
+pub(crate) const PLAUSIBLE_EXTENSIONS: [&str; 10] = [
     "outbound-links",
     "file-downloads",
     "tagged-events",
@@ -25,6 +26,9 @@ pub(crate) const PLAUSIBLE_EXTENSIONS: [&str; 7] = [
     "local",
     "manual",
     "pageview-props",
+    "revenue",
+    "exclusions",
+    "compat",
 ];
 
 /// How long a browser keeps a script before asking again (with its ETag).
@@ -45,8 +49,9 @@ async fn plausible(Path(name): Path<String>, headers: HeaderMap) -> Response {
             [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
             axum::Json(contract::ErrorBody::new(
                 "not_found",
-                "no such script: /js/script.js takes the extensions outbound-links, \
-                 file-downloads, tagged-events, hash, local, manual and pageview-props",
+                "no such script: /js/script.js (or /js/plausible.js) takes the extensions \
+                 outbound-links, file-downloads, tagged-events, hash, local, manual, \
+                 pageview-props, revenue, exclusions and compat",
             )),
         )
             .into_response(),
@@ -58,10 +63,14 @@ async fn umami(headers: HeaderMap) -> Response {
     serve(&headers, UMAMI.to_owned())
 }
 
-/// The features a Plausible script name asks for (`script.js`, `script.hash.outbound-links.js`),
-/// `None` for a name that is not one (an unknown or repeated extension).
+/// The features a Plausible script name asks for (`script.js`, `script.hash.outbound-links.js`,
+/// or the legacy `plausible.hash.js`), `None` for a name that is not one (an unknown or
+/// repeated extension).
 pub(crate) fn plausible_features(name: &str) -> Option<Vec<&'static str>> {
-    let middle = name.strip_prefix("script")?.strip_suffix(".js")?;
+    let middle = name
+        .strip_prefix("script")
+        .or_else(|| name.strip_prefix("plausible"))?
+        .strip_suffix(".js")?;
     let mut features = Vec::new();
     if middle.is_empty() {
         return Some(features);
@@ -147,7 +156,15 @@ mod tests {
             plausible_features("script.hash.local.js"),
             Some(vec!["hash", "local"])
         );
+        // Plausible's legacy names are the same scripts.
+        assert_eq!(plausible_features("plausible.js"), Some(vec![]));
+        assert_eq!(
+            plausible_features("plausible.revenue.exclusions.compat.js"),
+            Some(vec!["revenue", "exclusions", "compat"])
+        );
         for name in [
+            "plausibles.js",
+            "plausible.script.js",
             "script.nope.js",
             "script.hash.hash.js",
             "script..js",

@@ -7,7 +7,9 @@
   'use strict';
   var location = window.location;
   var document = window.document;
-  var script = document.currentScript;
+  // `compat`: the tag has id="plausible" (for browsers without document.currentScript).
+  var script = (features.compat && document.getElementById('plausible')) ||
+    document.currentScript;
   if (!script) return;
   var attr = function (name) { return script.getAttribute(name); };
   var endpoint = attr('data-api') || new URL(script.src).origin + '/api/event';
@@ -30,6 +32,21 @@
     return merged;
   }
 
+  // `exclusions`: the page's path (with its hash, under `hash`) against the tag's
+  // `data-include` / `data-exclude` globs (`*` within a segment, `**` across), as Plausible does.
+  function pathMatches(glob) {
+    var path = location.pathname + (features.hash ? location.hash : '');
+    var pattern = glob.trim().replace(/\*\*/g, '.*').replace(/([^.])\*/g, '$1[^\\s/]*');
+    return new RegExp('^' + pattern + '/?$').test(path);
+  }
+
+  function excluded() {
+    var include = attr('data-include');
+    var exclude = attr('data-exclude');
+    return (include && !include.split(',').some(pathMatches)) ||
+      (exclude && exclude.split(',').some(pathMatches));
+  }
+
   function trigger(name, options) {
     options = options || {};
     var local = /^localhost$|^127(\.[0-9]+){0,2}\.[0-9]+$|^\[::1?\]$/.test(location.hostname);
@@ -38,6 +55,9 @@
     }
     if (window._phantom || window.__nightmare || window.navigator.webdriver || window.Cypress) {
       return ignored(null, options);
+    }
+    if (features.exclusions && name === 'pageview' && excluded()) {
+      return ignored('exclusion rule', options);
     }
     try {
       if (window.localStorage.plausible_ignore === 'true') return ignored(null, options);
@@ -53,6 +73,8 @@
     if (features['pageview-props']) props = withScriptProps(props);
     if (props) payload.p = props;
     if (options.interactive === false) payload.i = false;
+    // `revenue`: {currency, amount} of a goal, as Plausible sends it.
+    if (features.revenue && options.revenue) payload.$ = options.revenue;
     if (features.hash) payload.h = 1;
     // text/plain keeps the request simple (no CORS preflight); keepalive lets it finish when
     // the page is left, as an outbound link's click does.

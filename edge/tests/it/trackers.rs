@@ -82,6 +82,14 @@ async fn page(State(site): State<Site>, Path(name): Path<String>) -> Html<String
 </head><body>"#,
             site.project_id
         ),
+        // Plausible's legacy name with `compat` (the tag found by its id), `exclusions` and
+        // `revenue`; the page records what it sends.
+        "excluded" => format!(
+            r#"<script>window.bodies = []; const send = window.fetch;
+window.fetch = (url, options) => {{ bodies.push(JSON.parse(options.body)); return send(url, options) }}</script>
+<script defer id="plausible" data-domain="{SITE}" data-exclude="/nope,/exclu*" src="{edge}/js/plausible.compat.exclusions.revenue.js"></script>
+</head><body>"#
+        ),
         // Umami's script told to honour Do Not Track, in a browser that asks for it.
         "dnt" => format!(
             r#"<script>Object.defineProperty(Navigator.prototype, 'doNotTrack', {{ get: () => '1' }})</script>
@@ -202,6 +210,24 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     wait_for_calls(&browser, "/api/event", &[202, 202])?;
     assert_no_page_errors(&browser)?;
 
+    // An excluded path sends no pageview (and says why); a goal's revenue goes as `$`.
+    browser.goto(&format!("{shop}/excluded"))?;
+    devstack::wait::until("the script to load", WAIT, || {
+        browser
+            .execute("return typeof window.plausible === 'function'")
+            .is_ok_and(|loaded| loaded == json!(true))
+    })?;
+    browser.execute("plausible('Purchase', { revenue: { currency: 'EUR', amount: 9.5 } })")?;
+    wait_for_calls(&browser, "/api/event", &[202])?;
+    assert_eq!(
+        browser.execute("return bodies.map(body => [body.n, body.$])")?,
+        json!([["Purchase", { "currency": "EUR", "amount": 9.5 }]])
+    );
+    assert_eq!(
+        browser.execute("return window.errors")?,
+        json!(["warn Ignoring Event: exclusion rule"])
+    );
+
     // Umami: the pageview, then umami.track, a tagged button and a payload of the page's own.
     browser.goto(&format!("{shop}/umami"))?;
     wait_for_calls(&browser, "/api/send", &[200])?;
@@ -269,6 +295,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
                     plausible\tJoin Us\t/features\t\t0\t\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
                     plausible\tOutbound Link: Click\t/plausible\t\t1\t\n\
+                    plausible\tPurchase\t/excluded\t\t0\t\n\
                     plausible\tSignup\t/plausible\tpro\t0\t\n\
                     plausible\tUpgrade\t/manual\tpro\t0\t\n\
                     umami\t$pageview\t/checkout\t\t0\tspring\n\
@@ -276,13 +303,13 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
                     umami\tBuy\t/umami\tpro\t0\tspring\n\
                     umami\tsigned up\t/umami\tpro\t0\tspring";
     let mut last = String::new();
-    devstack::wait::until("the sixteen events in ClickHouse", WAIT, || {
+    devstack::wait::until("the seventeen events in ClickHouse", WAIT, || {
         last = stored(&stack, &project_id).unwrap_or_default();
         last == expected
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
-    assert_eq!(rows(&stack, &project_id)?, 16);
+    assert_eq!(rows(&stack, &project_id)?, 17);
     Ok(())
 }
 
