@@ -217,12 +217,24 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
             .execute("return typeof window.plausible === 'function'")
             .is_ok_and(|loaded| loaded == json!(true))
     })?;
-    browser.execute("plausible('Purchase', { revenue: { currency: 'EUR', amount: 9.5 } })")?;
+    browser.execute(
+        "plausible('Purchase', { revenue: { currency: 'EUR', amount: 9.5 }, interactive: false })",
+    )?;
     wait_for_calls(&browser, "/api/event", &[202])?;
     assert_eq!(
-        browser.execute("return bodies.map(body => [body.n, body.$])")?,
-        json!([["Purchase", { "currency": "EUR", "amount": 9.5 }]])
+        browser.execute("return bodies.map(body => [body.n, body.$, body.i])")?,
+        json!([["Purchase", { "currency": "EUR", "amount": 9.5 }, false]])
     );
+    // An automated browser (here Cypress) is ignored, silently, as Plausible does.
+    browser.execute(
+        "window.Cypress = {}; plausible('Bot', { callback: () => { window.botDone = true } })",
+    )?;
+    devstack::wait::until("the ignored call to be done", WAIT, || {
+        browser
+            .execute("return !!window.botDone")
+            .is_ok_and(|done| done == json!(true))
+    })?;
+    assert_eq!(calls_to(&browser, "/api/event")?, vec![202]);
     assert_eq!(
         browser.execute("return window.errors")?,
         json!(["warn Ignoring Event: exclusion rule"])
