@@ -1,13 +1,17 @@
 //! Through edge: an API key reads the query API (and nothing of auth's), and a shared
 //! dashboard's page may be framed by the origins its sharer listed, and no other page by any.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::wait::until_async;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{call, create_project};
+
+/// How long query may take to read a change from the stream.
+const WAIT: Duration = Duration::from_secs(60);
 
 /// The Content-Security-Policy of the page at `path` through edge.
 async fn policy(
@@ -64,18 +68,12 @@ async fn edge_passes_api_keys_to_query_only_and_lets_listed_origins_frame_a_shar
     assert_eq!(status, 201, "{created}");
     let key = created["key"].as_str().expect("key").to_owned();
     let trends = edge.url(&format!("/api/query/trends?project_id={project}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, answer) = call(&http, Method::GET, trends.clone(), Some(&key), None).await?;
-        if status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the key through edge: {status} {answer}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async("query taking the key through edge", WAIT, || async {
+        call(&http, Method::GET, trends.clone(), Some(&key), None)
+            .await
+            .is_ok_and(|(status, _)| status == 200)
+    })
+    .await?;
     // Made-up keys: of a key's shape, query refuses it; of any other, edge does (as a token).
     for made_up in [
         format!("eak_{}", "A".repeat(43)),
@@ -131,15 +129,10 @@ async fn edge_passes_api_keys_to_query_only_and_lets_listed_origins_frame_a_shar
     let page = share["link"].as_str().expect("link").to_owned();
 
     let framed = "frame-ancestors 'self' https://blog.example.com";
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !policy(&http, &edge, &page).await.contains(framed) {
-        assert!(
-            Instant::now() < deadline,
-            "{page}: {}",
-            policy(&http, &edge, &page).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async("the listed origin may frame the page", WAIT, || async {
+        policy(&http, &edge, &page).await.contains(framed)
+    })
+    .await?;
     for other in ["/analytics", "/shared/not-a-link", "/"] {
         assert!(
             policy(&http, &edge, other)
@@ -168,16 +161,11 @@ async fn edge_passes_api_keys_to_query_only_and_lets_listed_origins_frame_a_shar
     ));
     let (status, _) = call(&http, Method::DELETE, revoke, Some(&admin), None).await?;
     assert_eq!(status, 204);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !policy(&http, &edge, &page)
-        .await
-        .contains("frame-ancestors 'none'")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{page} still framed after revoke"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_async("no one may frame the revoked page", WAIT, || async {
+        policy(&http, &edge, &page)
+            .await
+            .contains("frame-ancestors 'none'")
+    })
+    .await?;
     Ok(())
 }

@@ -4,12 +4,11 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, eventually};
 
 const OWNER: &str = "notebook-owner@example.com";
 
@@ -84,18 +83,11 @@ async fn wait_for(
     what: &str,
     check: impl Fn(StatusCode, &Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = stack.get(Some(bearer), path).await;
-        if check(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {path} answered {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("{what}: {path}");
+    let done = |(status, body): &(StatusCode, Value)| check(*status, body);
+    eventually(&what, || stack.get(Some(bearer), path), done)
+        .await
+        .1
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -297,9 +289,8 @@ async fn an_api_key_reads_its_owners_projects_read_only_until_it_is_revoked() {
 
 /// The owner's key list once auth recorded that `key_id` was used.
 async fn wait_for_listing(stack: &Stack, owner: &str, key_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, listed) = call(
+    let list = || {
+        call(
             stack,
             stack.auth(),
             owner,
@@ -307,17 +298,14 @@ async fn wait_for_listing(stack: &Stack, owner: &str, key_id: &str) -> Value {
             "/api/auth/api-keys",
             None,
         )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{listed}");
-        let used = listed["api_keys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|key| key["id"] == key_id && key["last_used_at"].is_string());
-        if used {
-            return listed;
-        }
-        assert!(Instant::now() < deadline, "no last use recorded: {listed}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    let used = |(status, listed): &(StatusCode, Value)| {
+        *status == StatusCode::OK
+            && listed["api_keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|key| key["id"] == key_id && key["last_used_at"].is_string())
+    };
+    eventually("a last use recorded", list, used).await.1
 }

@@ -135,3 +135,33 @@ pub(crate) fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// Polls `poll` (devstack's wait, a deadline of 60 s) until `done` holds of its answer, and
+/// returns that answer; past the deadline, fails naming `what` and the last answer.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut poll: F, done: impl Fn(&T) -> bool) -> T
+where
+    T: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let last = std::sync::Mutex::new(None);
+    let waited = devstack::wait::until_async(what, Duration::from_secs(60), || {
+        let answer = poll();
+        async {
+            let answer = answer.await;
+            let held = done(&answer);
+            *last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
+            held
+        }
+    })
+    .await;
+    let last = last
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match (waited, last) {
+        (Ok(()), Some(answer)) => answer,
+        (_, last) => panic!("{what}: the last answer was {last:?}"),
+    }
+}

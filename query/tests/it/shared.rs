@@ -2,12 +2,10 @@
 //! shared link shows its dashboard's tiles to anyone who has it (and its password, when it has
 //! one) and nothing else, until it is revoked or its dashboard deleted.
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, eventually};
 
 /// `method path` at auth as `token`: status and JSON.
 async fn auth(
@@ -42,21 +40,16 @@ async fn visit(stack: &Stack, path: &str, password: Option<&str>) -> (StatusCode
 
 /// Waits until `GET path` (as `token`, or as a visitor) answers `expected`.
 async fn wait_for(stack: &Stack, token: Option<&str>, path: &str, expected: StatusCode) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = match token {
+    let get = || async {
+        match token {
             Some(token) => stack.get(Some(token), path).await,
             None => visit(stack, path, None).await,
-        };
-        if status == expected {
-            return body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{path}: {status} {body}, not {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    let what = format!("{path} answering {expected}");
+    eventually(&what, get, |(status, _)| *status == expected)
+        .await
+        .1
 }
 
 /// Saves an insight on `project` as `token`: its id.
@@ -139,17 +132,13 @@ async fn a_shared_link_shows_its_dashboards_tiles_to_anyone_and_nothing_else() {
             .map(|points| points.iter().filter_map(|p| p["value"].as_u64()).sum())
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let tile = loop {
-        let (status, tile) = stack
-            .get(Some(&admin), &format!("/api/query/insights/{trends}"))
-            .await;
-        if status == StatusCode::OK && total(&tile) == 4 {
-            break tile;
-        }
-        assert!(Instant::now() < deadline, "the tile: {status} {tile}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let tile_path = format!("/api/query/insights/{trends}");
+    let (_, tile) = eventually(
+        "the tile of four pageviews",
+        || stack.get(Some(&admin), &tile_path),
+        |(status, tile)| *status == StatusCode::OK && total(tile) == 4,
+    )
+    .await;
     let (_, route) = stack.get(Some(&admin), &direct).await;
     assert_eq!(tile, route, "a tile is its route's answer");
 
