@@ -19,6 +19,7 @@ mod quotas;
 mod readiness;
 mod routing;
 mod sharing;
+mod site;
 mod status;
 mod timeouts;
 mod trackers;

@@ -7,7 +7,6 @@ use std::process::Command;
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use devstack::browser::Browser;
 use devstack::install::Need;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
@@ -15,7 +14,7 @@ use serde_json::json;
 
 use crate::browser::WAIT;
 use crate::helpers::create_project;
-use crate::posthog::{PROBLEMS, SITE};
+use crate::site::{self, PROBLEMS, SITE};
 
 /// The page's settings and the site's bundle.
 #[derive(Clone)]
@@ -91,8 +90,6 @@ fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
     let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
     let (project_id, key) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
 
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.2:0"))?;
-    let shop = format!("http://{SITE}:{}/", listener.local_addr()?.port());
     let site = Site {
         settings: json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key }).to_string(),
         bundle: script,
@@ -101,10 +98,8 @@ fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
         .route("/", axum::routing::get(page))
         .route("/site.js", axum::routing::get(bundle))
         .with_state(site);
-    runtime.spawn(async move { axum::serve(listener, app).await });
-
-    let browser = Browser::start_resolving(&dir.path().join("chromium"), &[(SITE, "127.0.0.2")])?;
-    browser.goto(&shop)?;
+    let (shop, browser) = site::serve(&runtime, app, &dir.path().join("chromium"))?;
+    browser.goto(&format!("{shop}/"))?;
 
     // Each SDK's pageview and event, on the shop's page (lib: analytics.js for Segment's, web
     // for posthog-js).
@@ -137,7 +132,6 @@ fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
     })
     .map_err(|err| err.context(format!("ClickHouse holds:\n{}", last.0)))?;
     assert_eq!(last.1, "6", "rows, copies included:\n{}", last.0);
-    let problems = browser.execute("return window.problems")?;
-    anyhow::ensure!(problems == json!([]), "the page logged {problems}");
+    site::assert_no_problems(&browser)?;
     Ok(())
 }

@@ -9,16 +9,13 @@ use std::io::Read as _;
 
 use axum::extract::State;
 use axum::response::Html;
-use devstack::browser::Browser;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
 
 use crate::browser::WAIT;
 use crate::helpers::create_project;
-
-/// The made-up site the page is on.
-pub(crate) const SITE: &str = "shop.example";
+use crate::site::{self, PROBLEMS, SITE};
 
 /// PostHog's snippet as its documentation gives it, `KEY` and `HOST` to be filled in.
 const SNIPPET: &str = r#"<script>
@@ -29,17 +26,6 @@ const SNIPPET: &str = r#"<script>
         person_profiles: 'identified_only',
     })
 </script>"#;
-
-/// Collects the page's errors and warnings (thrown, rejected, failed loads, or logged) into
-/// `window.problems`.
-pub(crate) const PROBLEMS: &str = "<script>window.problems = [];
-window.addEventListener('error', e => problems.push('error ' + (e.message || (e.target && e.target.src) || e.type)), true);
-window.addEventListener('unhandledrejection', e => problems.push('rejected ' + String(e.reason)));
-for (const level of ['error', 'warn']) {
-  const original = console[level];
-  console[level] = (...args) => { problems.push(level + ' ' + args.join(' ')); original(...args); };
-}
-</script>";
 
 /// What the page needs: edge's address and the project's write key.
 #[derive(Clone)]
@@ -87,8 +73,6 @@ fn posthogs_snippet_on_another_site_lands_its_pageview_and_event_once() -> anyho
     let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
     let (project_id, key) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
 
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.2:0"))?;
-    let shop = format!("http://{SITE}:{}/", listener.local_addr()?.port());
     let site = Site {
         edge: format!("http://127.0.0.1:{port}"),
         key: key.clone(),
@@ -96,11 +80,9 @@ fn posthogs_snippet_on_another_site_lands_its_pageview_and_event_once() -> anyho
     let app = axum::Router::new()
         .route("/", axum::routing::get(page))
         .with_state(site);
-    runtime.spawn(async move { axum::serve(listener, app).await });
-
     let dir = TempDir::new("chromium")?;
-    let browser = Browser::start_resolving(dir.path(), &[(SITE, "127.0.0.2")])?;
-    browser.goto(&shop)?;
+    let (shop, browser) = site::serve(&runtime, app, dir.path())?;
+    browser.goto(&format!("{shop}/"))?;
     devstack::wait::until("posthog-js to load", WAIT, || {
         browser
             .execute("return !!(window.posthog && window.posthog.__loaded)")
@@ -148,8 +130,7 @@ fn posthogs_snippet_on_another_site_lands_its_pageview_and_event_once() -> anyho
             "the page never asked for {path}: {asked}"
         );
     }
-    let problems = browser.execute("return window.problems")?;
-    anyhow::ensure!(problems == json!([]), "the page logged {problems}");
+    site::assert_no_problems(&browser)?;
     Ok(())
 }
 

@@ -5,27 +5,13 @@
 
 use axum::extract::{Path, State};
 use axum::response::Html;
-use devstack::browser::Browser;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
 
 use crate::browser::{WAIT, calls_to, wait_for_calls};
 use crate::helpers::{call, create_project};
-
-/// The made-up site the pages are on.
-const SITE: &str = "shop.example";
-
-/// Collects the page's errors and warnings (thrown, rejected, failed loads, or logged) into
-/// `window.errors`.
-const ERRORS: &str = "<script>window.errors = [];
-window.addEventListener('error', e => errors.push('error ' + (e.message || (e.target && e.target.src) || e.type)), true);
-window.addEventListener('unhandledrejection', e => errors.push('rejected ' + String(e.reason)));
-for (const level of ['error', 'warn']) {
-  const original = console[level];
-  console[level] = (...args) => { errors.push(level + ' ' + args.join(' ')); original(...args); };
-}
-</script>";
+use crate::site::{self, PROBLEMS, SITE};
 
 /// What a page shows: edge's address and the project's id.
 #[derive(Clone)]
@@ -101,7 +87,7 @@ window.fetch = (url, options) => {{ bodies.push(JSON.parse(options.body)); retur
         _ => return Html(String::new()),
     };
     Html(format!(
-        "<!doctype html><html><head><title>Shop</title>{ERRORS}{body}</body></html>"
+        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}{body}</body></html>"
     ))
 }
 
@@ -121,12 +107,6 @@ fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<String> {
 fn rows(stack: &TestStack, project_id: &str) -> anyhow::Result<u64> {
     let sql = format!("SELECT count() FROM events WHERE project_id = '{project_id}' FORMAT TSV");
     Ok(stack.clickhouse_sql(&sql)?.trim().parse()?)
-}
-
-fn assert_no_page_errors(browser: &Browser) -> anyhow::Result<()> {
-    let errors = browser.execute("return window.errors")?;
-    anyhow::ensure!(errors == json!([]), "the page logged {errors}");
-    Ok(())
 }
 
 #[test]
@@ -163,8 +143,6 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
             .is_ok_and(|answer| answer.status() == 403)
     })?;
 
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.2:0"))?;
-    let shop = format!("http://{SITE}:{}", listener.local_addr()?.port());
     let site = Site {
         edge: format!("http://127.0.0.1:{port}"),
         project_id: project_id.clone(),
@@ -172,17 +150,15 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     let app = axum::Router::new()
         .route("/{name}", axum::routing::get(page))
         .with_state(site);
-    runtime.spawn(async move { axum::serve(listener, app).await });
-
     let dir = TempDir::new("chromium")?;
-    let browser = Browser::start_resolving(dir.path(), &[(SITE, "127.0.0.2")])?;
+    let (shop, browser) = site::serve(&runtime, app, dir.path())?;
 
     // Plausible: the queued custom event and the pageview, then an outbound link's click.
     browser.goto(&format!("{shop}/plausible"))?;
     wait_for_calls(&browser, "/api/event", &[202, 202])?;
     browser.click("#out")?;
     wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
-    assert_no_page_errors(&browser)?;
+    site::assert_no_problems(&browser)?;
     // One in the same tab: the page is left at once, and the event still arrives.
     browser.click("#away")?;
     crate::browser::wait_for_path(&browser, "/login")?;
@@ -204,11 +180,11 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     browser.click("#deep")?;
     browser.click("#docs")?;
     wait_for_calls(&browser, "/api/event", &[202; 6])?;
-    assert_no_page_errors(&browser)?;
+    site::assert_no_problems(&browser)?;
 
     browser.goto(&format!("{shop}/manual"))?;
     wait_for_calls(&browser, "/api/event", &[202, 202])?;
-    assert_no_page_errors(&browser)?;
+    site::assert_no_problems(&browser)?;
 
     // An excluded path sends no pageview (and says why); a goal's revenue goes as `$`.
     browser.goto(&format!("{shop}/excluded"))?;
@@ -236,7 +212,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     })?;
     assert_eq!(calls_to(&browser, "/api/event")?, vec![202]);
     assert_eq!(
-        browser.execute("return window.errors")?,
+        browser.execute("return window.problems")?,
         json!(["warn Ignoring Event: exclusion rule"])
     );
 
@@ -252,7 +228,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     // Umami's own payload, over the page's.
     browser.click("#checkout")?;
     wait_for_calls(&browser, "/api/send", &[200, 200, 200, 200])?;
-    assert_no_page_errors(&browser)?;
+    site::assert_no_problems(&browser)?;
 
     // Nothing from a page on a loopback address (Plausible), off data-domains (Umami) or, with
     // data-do-not-track, in a browser asking not to be tracked (Umami): each
@@ -272,7 +248,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     })?;
     assert_eq!(calls_to(&browser, "/api/event")?, Vec::<u64>::new());
     assert_eq!(calls_to(&browser, "/api/send")?, Vec::<u64>::new());
-    let problems = browser.execute("return window.errors")?;
+    let problems = browser.execute("return window.problems")?;
     assert_eq!(
         problems,
         json!([
@@ -295,7 +271,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
             .is_ok_and(|done| done == json!(true))
     })?;
     assert_eq!(calls_to(&browser, "/api/send")?, Vec::<u64>::new());
-    assert_no_page_errors(&browser)?;
+    site::assert_no_problems(&browser)?;
 
     let expected = "plausible\t$pageview\t/features\t\t0\t\n\
                     plausible\t$pageview\t/features\t\t0\t\n\
