@@ -24,6 +24,11 @@ pub enum EventKind {
     Identify,
     Alias,
     Group,
+    /// How long a page view was looked at and how far down it was scrolled, told when the page
+    /// is left or hidden (Plausible's `engagement`, posthog-js's `$pageleave` and the
+    /// `$prev_pageview_*` of the next page view): no event of its own, but the time on page and
+    /// scroll depth of the page view it follows, kept apart from the events.
+    Engagement,
 }
 
 impl EventKind {
@@ -35,9 +40,19 @@ impl EventKind {
             EventKind::Identify => "identify",
             EventKind::Alias => "alias",
             EventKind::Group => "group",
+            EventKind::Engagement => "engagement",
         }
     }
 }
+
+/// The name of every [`EventKind::Engagement`].
+pub const ENGAGEMENT_EVENT: &str = "$engagement";
+
+/// The property of an engagement holding the time the page was looked at, in whole
+/// milliseconds, and the one holding how far it was scrolled, in percent of the page (0 to
+/// 100; absent when the tracker did not measure it).
+pub const ENGAGED_MS: &str = "$engaged_ms";
+pub const SCROLL_DEPTH: &str = "$scroll_depth";
 
 /// One event, normalised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 mod access;
 mod catalog;
 mod csv;
+mod engagement;
 mod erasure;
 mod error;
 mod events;

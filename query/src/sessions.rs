@@ -115,6 +115,8 @@ pub(crate) async fn top(
                 value: row.value,
                 count: row.count,
                 users: row.users,
+                time_on_page_ms: None,
+                scroll_depth: None,
             })
             .collect(),
     })

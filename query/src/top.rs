@@ -63,15 +63,27 @@ pub(crate) async fn top(
         query = query.bind(event.as_str());
     }
     let rows: Vec<TopRow> = store.fetch_all(query.bind(limit as u64)).await?;
+    // Pages also say how long they were looked at and how far scrolled.
+    let engaged = if dimension_name == "path" {
+        let paths: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
+        crate::engagement::of_pages(store, scope, &paths).await?
+    } else {
+        std::collections::HashMap::new()
+    };
     Ok(TopResponse {
         scope: scope.to_wire(),
         dimension: dimension_name,
         values: rows
             .into_iter()
-            .map(|r| TopValue {
-                value: r.value,
-                count: r.count,
-                users: r.users,
+            .map(|r| {
+                let engaged = engaged.get(&r.value);
+                TopValue {
+                    time_on_page_ms: engaged.map(|e| e.time_on_page_ms),
+                    scroll_depth: engaged.and_then(|e| e.scroll_depth),
+                    value: r.value,
+                    count: r.count,
+                    users: r.users,
+                }
             })
             .collect(),
     })

@@ -18,6 +18,21 @@ pub(crate) async fn already_stored(
     rows: &[EventRow],
 ) -> Result<std::collections::HashSet<Uuid>, clickhouse::error::Error> {
     let mut stored = std::collections::HashSet::new();
+    let (engaged, events): (Vec<&EventRow>, Vec<&EventRow>) =
+        rows.iter().partition(|row| is_engagement(row));
+    for (table, rows) in [(EVENTS_TABLE, events), (ENGAGEMENT_TABLE, engaged)] {
+        stored_in(clickhouse, table, &rows, &mut stored).await?;
+    }
+    Ok(stored)
+}
+
+/// Adds the event ids of `rows` that `table` holds to `stored`.
+async fn stored_in(
+    clickhouse: &clickhouse::Client,
+    table: &str,
+    rows: &[&EventRow],
+    stored: &mut std::collections::HashSet<Uuid>,
+) -> Result<(), clickhouse::error::Error> {
     for chunk in rows.chunks(CHECK_CHUNK) {
         let distinct = |values: Vec<String>| {
             let mut values = values;
@@ -30,7 +45,7 @@ pub(crate) async fn already_stored(
         let ids: Vec<String> = chunk.iter().map(|row| row.event_id.to_string()).collect();
         let placeholders = plumbing::clickhouse::placeholders;
         let sql = format!(
-            "SELECT toString(event_id) FROM events WHERE project_id IN ({}) AND date IN ({}) \
+            "SELECT toString(event_id) FROM {table} WHERE project_id IN ({}) AND date IN ({}) \
              AND event_id IN ({})",
             placeholders(projects.len()),
             placeholders(days.len()),
@@ -46,7 +61,7 @@ pub(crate) async fn already_stored(
             }
         }
     }
-    Ok(stored)
+    Ok(())
 }
 
 /// `YYYY-MM-DD` of a ClickHouse `Date` (days since 1970-01-01).
@@ -66,12 +81,16 @@ pub(crate) async fn insert(
     // What the events set on their persons goes first: a retry finds stored events and
     // writes them no more, so their person properties must be in by then.
     crate::persons::properties::insert(clickhouse, rows).await?;
-    if crate::months::within_one(rows) {
-        insert_month(clickhouse, rows.iter()).await?;
+    let engagements = rows.iter().filter(|row| is_engagement(row)).count();
+    if engagements == 0 && crate::months::within_one(rows) {
+        insert_month(clickhouse, EVENTS_TABLE, rows.iter()).await?;
+    } else if engagements == 0 {
+        insert_months(clickhouse, EVENTS_TABLE, rows).await?;
     } else {
-        for month in crate::months::group(rows.iter().map(|row| (row.date, row))) {
-            insert_month(clickhouse, month.into_iter()).await?;
-        }
+        let (engaged, events): (Vec<&EventRow>, Vec<&EventRow>) =
+            rows.iter().partition(|row| is_engagement(row));
+        insert_months(clickhouse, EVENTS_TABLE, events).await?;
+        insert_months(clickhouse, ENGAGEMENT_TABLE, engaged).await?;
     }
     // Tried a few times: a day whose counter never moved keeps its sessions of before this
     // insert in a reader's cache until the day next changes.
@@ -129,12 +148,37 @@ async fn mark_days_changed(
     insert.end().await
 }
 
-/// One INSERT of `rows`, all of one month.
-async fn insert_month(
+/// Where events are stored.
+const EVENTS_TABLE: &str = "events";
+
+/// Where engagements are stored, apart from the events (`crate::schema`'s statements): the
+/// time on page and scroll depth of the page views they follow, no events of their own.
+pub(crate) const ENGAGEMENT_TABLE: &str = "engagement";
+
+/// Whether `row` is an engagement ([`contract::event::EventKind::Engagement`]).
+fn is_engagement(row: &EventRow) -> bool {
+    row.kind == contract::event::EventKind::Engagement.as_str()
+}
+
+/// `rows` into `table`, one INSERT per month they span.
+async fn insert_months<'a>(
     clickhouse: &clickhouse::Client,
-    rows: impl Iterator<Item = &EventRow>,
+    table: &str,
+    rows: impl IntoIterator<Item = &'a EventRow>,
 ) -> Result<(), clickhouse::error::Error> {
-    let mut insert = clickhouse.insert::<EventRow>("events").await?;
+    for month in crate::months::group(rows.into_iter().map(|row| (row.date, row))) {
+        insert_month(clickhouse, table, month.into_iter()).await?;
+    }
+    Ok(())
+}
+
+/// One INSERT of `rows` into `table`, all of one month.
+async fn insert_month<'a>(
+    clickhouse: &clickhouse::Client,
+    table: &str,
+    rows: impl Iterator<Item = &'a EventRow>,
+) -> Result<(), clickhouse::error::Error> {
+    let mut insert = clickhouse.insert::<EventRow>(table).await?;
     for row in rows {
         insert.write(row).await?;
     }

@@ -17,6 +17,15 @@ pub struct TopValue {
     pub count: u64,
     /// Unique users.
     pub users: u64,
+    /// Of a page (`dimension=path`) that engagement was told for: the time its visitors spent
+    /// on it, on average per visitor, in milliseconds (each visitor's engaged time on the page
+    /// in the range, summed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_on_page_ms: Option<u64>,
+    /// Of such a page: how far down its visitors scrolled, on average per visitor, in percent
+    /// of the page (each visitor's deepest scroll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scroll_depth: Option<u8>,
 }
 
 /// `GET /api/query/top`.

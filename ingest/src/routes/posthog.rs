@@ -21,7 +21,7 @@ use crate::extract::Client;
 use crate::routes::cors::preflight;
 use crate::routes::intake::{accept, projects_of, read_json};
 use crate::state::AppState;
-use crate::wire::posthog;
+use crate::wire::{engagement, posthog};
 
 /// The PostHog capture paths, with and without trailing slash. `/batch/` is the one the
 /// OpenAPI document describes; the others are copies of it.
@@ -72,14 +72,22 @@ pub(crate) async fn posthog_capture(
             .iter()
             .map(|raw_event| posthog::token(raw_event, body_token)),
     )?;
-    let outcomes = parsed
+    // The engagement a page view brings of the page before goes after the request's events,
+    // so that a refusal's index is still the position of the event in the request.
+    let mut engagements = Vec::new();
+    let mut outcomes: Vec<_> = parsed
         .events
         .into_iter()
         .zip(project_ids)
         .map(|(raw_event, project_id)| {
-            posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip)
+            let event =
+                posthog::normalise(raw_event, project_id, parsed.sent_at, received_at, &ip)?;
+            let (event, engagement) = engagement::from_posthog(event);
+            engagements.extend(engagement.map(Ok));
+            Ok(event)
         })
         .collect();
+    outcomes.append(&mut engagements);
     let rejected = accept(&state, "posthog", outcomes, &client, None).await?;
     // PostHog SDKs expect exactly 200 {"status": 1}; 202 makes posthog-js retry.
     let answer = PosthogAccepted {

@@ -2,6 +2,7 @@
 //! tracking API, and the Plausible and Umami scripts. Nothing here knows about HTTP.
 
 pub(crate) mod capture;
+pub(crate) mod engagement;
 pub(crate) mod fields;
 pub(crate) mod posthog;
 pub(crate) mod script;

@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use contract::event::{Event, EventContext, EventKind};
+use contract::event::{ENGAGEMENT_EVENT, Event, EventContext, EventKind};
 
 use crate::body::MAX_EVENT_BYTES;
+use crate::wire::engagement;
 use crate::wire::urls::split_url;
 
 /// What a Plausible body holds (short and long field names).
@@ -22,7 +23,13 @@ pub(crate) struct PlausibleEvent {
     pub(crate) domains: Vec<String>,
     pub(crate) referrer: String,
     pub(crate) props: Map<String, Value>,
+    /// Of an `engagement`: the milliseconds engaged since the page view's last one (`e`) and
+    /// the deepest scroll so far in percent (`sd`).
+    pub(crate) engagement: Option<(u64, Option<f64>)>,
 }
+
+/// Plausible's name for the engagement of a page view ([`crate::wire::engagement`]).
+const PLAUSIBLE_ENGAGEMENT: &str = "engagement";
 
 pub(crate) fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
     if json.len() > MAX_EVENT_BYTES {
@@ -64,12 +71,27 @@ pub(crate) fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err("props: must be an object".to_owned()),
     };
+    let engagement = if name == PLAUSIBLE_ENGAGEMENT {
+        let number = |short: &str, long: &str| match field(short, long) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_f64()
+                .filter(|number| number.is_finite() && *number >= 0.0)
+                .map(Some)
+                .ok_or_else(|| format!("{short}: must be a number, 0 or more")),
+        };
+        let engaged = number("e", "engagement_time")?.unwrap_or(0.0);
+        Some((engaged.round() as u64, number("sd", "scroll_depth")?))
+    } else {
+        None
+    };
     Ok(PlausibleEvent {
         name,
         url,
         domains,
         referrer: text("r", "referrer"),
         props,
+        engagement,
     })
 }
 
@@ -81,10 +103,14 @@ pub(crate) fn plausible_event(
     received_at: OffsetDateTime,
     ip: &str,
 ) -> Event {
-    let (kind, event) = if request.name == "pageview" {
-        (EventKind::Page, "$pageview".to_owned())
-    } else {
-        (EventKind::Track, request.name)
+    let mut properties = request.props;
+    let (kind, event) = match request.engagement {
+        _ if request.name == "pageview" => (EventKind::Page, "$pageview".to_owned()),
+        Some((engaged_ms, scroll_depth)) => {
+            engagement::measures(&mut properties, engaged_ms, scroll_depth);
+            (EventKind::Engagement, ENGAGEMENT_EVENT.to_owned())
+        }
+        None => (EventKind::Track, request.name),
     };
     let (host, path) = split_url(&request.url);
     let referrer_domain = split_url(&request.referrer).0;
@@ -98,7 +124,7 @@ pub(crate) fn plausible_event(
         session_id: None,
         timestamp: received_at,
         received_at,
-        properties: request.props,
+        properties,
         context: EventContext {
             url: request.url,
             host,
@@ -272,5 +298,38 @@ mod tests {
         .expect("long");
         assert_eq!(long.domains.len(), 2);
         assert!(parse_plausible(br#"{"n":"pageview","u":"not a url","d":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn plausible_engagement_is_the_page_views_time_and_scroll_not_an_event() {
+        let parsed = parse_plausible(
+            br#"{"n":"engagement","u":"https://site.example/a","d":"site.example","e":5400,"sd":63,"p":{"plan":"pro"},"v":36}"#,
+        )
+        .expect("engagement");
+        assert_eq!(parsed.engagement, Some((5400, Some(63.0))));
+        let event = plausible_event(
+            parsed,
+            Uuid::nil(),
+            "visitor".to_owned(),
+            OffsetDateTime::UNIX_EPOCH,
+            "",
+        );
+        assert_eq!(
+            (
+                event.kind,
+                event.event.as_str(),
+                event.context.path.as_str()
+            ),
+            (EventKind::Engagement, ENGAGEMENT_EVENT, "/a")
+        );
+        assert_eq!(event.properties[contract::event::ENGAGED_MS], 5400);
+        assert_eq!(event.properties[contract::event::SCROLL_DEPTH], 63);
+        assert_eq!(event.properties["plan"], "pro");
+        for bad in [r#""e":-1"#, r#""e":"long""#, r#""e":1,"sd":"deep""#] {
+            let body = format!(
+                r#"{{"n":"engagement","u":"https://site.example/","d":"site.example",{bad}}}"#
+            );
+            assert!(parse_plausible(body.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

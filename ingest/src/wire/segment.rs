@@ -306,6 +306,8 @@ fn event_name(kind: EventKind, object: &Map<String, Value>) -> Result<String, St
         EventKind::Identify => "$identify".to_owned(),
         EventKind::Group => "$groupidentify".to_owned(),
         EventKind::Alias => "$create_alias".to_owned(),
+        // Segment has no engagement call (its kind is never read off the wire as one).
+        EventKind::Engagement => contract::event::ENGAGEMENT_EVENT.to_owned(),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::schema::event_days::BUMP_DAYS;
 /// The tables holding rows of a distinct id (in `distinct_id`), emptied together; then
 /// `person_ids`, last, since it is how a resumed erasure finds the person's ids again.
 /// `sessions` is emptied with them, by the sessions of the person's events.
-pub(crate) const BY_DISTINCT_ID: [&str; 2] = ["events", "person_properties"];
+pub(crate) const BY_DISTINCT_ID: [&str; 3] = ["events", "engagement", "person_properties"];
 
 pub(crate) use plumbing::clickhouse::placeholders;
 

@@ -1,8 +1,8 @@
 //! `sink retention <days>`: drops the monthly partitions of `events` whose every day is older
 //! than the age kept. Dropping a partition is instant and frees its disk at once; a month that
 //! still holds a day inside the age is kept whole (deleting single days would be a mutation that
-//! rewrites the month). The same months of `sessions` and `event_days` go too. On a cluster the
-//! partitions are those of every shard's `events_local` (and `sessions_local`,
+//! rewrites the month). The same months of `sessions`, `engagement` and `event_days` go too. On
+//! a cluster the partitions are those of every shard's `events_local` (and `sessions_local`,
 //! `event_days_local`), dropped `ON CLUSTER`. A project may keep fewer months than that: its
 //! older rows are deleted too ([`projects`]).
 
@@ -37,6 +37,7 @@ pub async fn drop_older_than_in(
         None => name.to_owned(),
     };
     let (sessions, days) = (local("sessions"), local("event_days"));
+    let engagement = local("engagement");
     // A shard may hold a month the others lack: the parts of the whole cluster count, one
     // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16). The counters'
     // months count as well (their partition key is a day too), so that a month whose events
@@ -67,7 +68,7 @@ pub async fn drop_older_than_in(
         // events), before the events: a run cut short between the two leaves no sessions whose
         // events are gone for good. The counters go after the events, so that a reader who
         // sees a day's counter change finds its events gone.
-        for table in [sessions.as_str(), table, days.as_str()] {
+        for table in [sessions.as_str(), engagement.as_str(), table, days.as_str()] {
             client
                 .query(&format!(
                     "ALTER TABLE {}.{table}{} DROP PARTITION ?",

@@ -87,8 +87,9 @@ pub async fn apply_all(
     Ok(deleted)
 }
 
-/// Deletes the events and sessions of `project` before `first_kept`, if it has any, waits for
-/// the deletes, then moves every day's counter of the project; true when it deleted.
+/// Deletes the events, engagements and sessions of `project` before `first_kept`, if it has
+/// any, waits for the deletes, then moves every day's counter of the project; true when it
+/// deleted.
 async fn apply(tables: &Tables, project: Uuid, first_kept: Date) -> anyhow::Result<bool> {
     let first = first_kept.to_string();
     let older: u64 = tables
@@ -104,7 +105,12 @@ async fn apply(tables: &Tables, project: Uuid, first_kept: Date) -> anyhow::Resu
     }
     let mut mutations = Vec::new();
     // Sessions first: a run cut short leaves no session whose events are gone for good.
-    for (table, column) in [("sessions", "day"), ("events", "date")] {
+    let kept = [
+        ("sessions", "day"),
+        ("engagement", "date"),
+        ("events", "date"),
+    ];
+    for (table, column) in kept {
         let sql = format!(
             "ALTER TABLE {} DELETE WHERE project_id = ? AND {column} < toDate(?) AND ? != ''",
             storage_of(&tables.layout, table)

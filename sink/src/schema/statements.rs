@@ -42,6 +42,19 @@ macro_rules! event_columns {
     };
 }
 
+/// Partitioning and sorting of the table of engagements (`engagement`: the time on page and
+/// scroll depth the trackers tell as a page is left, kept apart from the events). It has the
+/// events' columns, so that a query's scope and filters read it as they read the events, and
+/// copies of one engagement are one row as in `events`. It came after every one of
+/// [`ADDED_COLUMNS`]: a release adding a column to the events must add it here as well (the
+/// sink writes both from one row type).
+macro_rules! engagement_storage {
+    () => {
+        "PARTITION BY toYYYYMM(date)
+    ORDER BY (project_id, date, event_id)"
+    };
+}
+
 /// Partitioning and sorting of the table that stores events, on one server or on each shard.
 macro_rules! events_storage {
     () => {
@@ -71,6 +84,17 @@ pub const STATEMENTS: &[&str] = &[
     ENGINE = ReplacingMergeTree(inserted_at)
     ",
         events_storage!()
+    ),
+    concat!(
+        "CREATE TABLE IF NOT EXISTS {db}.engagement (
+        ",
+        event_columns!(),
+        ",
+        user_hash UInt64 MATERIALIZED cityHash64(distinct_id)
+    )
+    ENGINE = ReplacingMergeTree(inserted_at)
+    ",
+        engagement_storage!()
     ),
 ];
 
@@ -105,6 +129,26 @@ pub(crate) const CLUSTER_STATEMENTS: &[&str] = &[
         events_storage!()
     ),
     DISTRIBUTED_TABLE,
+    concat!(
+        "CREATE TABLE IF NOT EXISTS {db}.engagement_local ON CLUSTER {cluster} (
+        ",
+        event_columns!(),
+        ",
+        user_hash UInt64 DEFAULT cityHash64(distinct_id)
+    )
+    ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{db}/engagement_local', '{replica}', inserted_at)
+    ",
+        engagement_storage!()
+    ),
+    concat!(
+        "CREATE TABLE IF NOT EXISTS {db}.engagement ON CLUSTER {cluster} (
+        ",
+        event_columns!(),
+        ",
+        user_hash UInt64 DEFAULT cityHash64(distinct_id)
+    )
+    ENGINE = Distributed({cluster}, {db}, engagement_local, cityHash64(distinct_id))"
+    ),
 ];
 
 /// The `Distributed` table of a cluster. It holds no rows (the sink inserts synchronously), so
