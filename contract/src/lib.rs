@@ -5,6 +5,7 @@ pub mod auth;
 pub mod erasure;
 pub mod event;
 pub mod health;
+pub mod imports;
 pub mod persons;
 pub mod query;
 pub mod status;

@@ -21,10 +21,13 @@ use hyper_util::rt::TokioExecutor;
 use crate::body_limit;
 use crate::connector::Connector;
 use crate::error::Error;
-use crate::table::Upstream;
+use crate::table::{Route, Upstream};
 
 /// How long edge tries to open a connection to a service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an upload (a route with a body limit of its own) may take to send and be answered:
+/// a 1 GiB export at 2 MB/s.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The client that forwards requests: hyper's pooled HTTP/1 client, which takes the request's
 /// body and gives the answer's as they are, with nothing between them and the socket but
@@ -158,7 +161,7 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, also_dropped: &[&str]) {
 
 pub(crate) async fn forward(
     proxy: &Proxy,
-    upstream: Upstream,
+    route: &Route,
     base: &str,
     client: IpAddr,
     https: bool,
@@ -167,8 +170,14 @@ pub(crate) async fn forward(
     let (parts, body) = request.into_parts();
     // A body that says its size was checked against the limit already (hyper holds it to what
     // it says); a chunked one is counted on the way.
-    let limit = upstream.max_body_bytes();
+    let upstream = route.upstream;
+    let limit = route.max_body_bytes().max(upstream.max_body_bytes());
     let (body, overflow) = body_limit::Forwarded::new(body, limit);
+    // An upload's answer comes once the service has read it all.
+    let timeout = match route.upload_bytes {
+        Some(_) => proxy.timeout.max(UPLOAD_TIMEOUT),
+        None => proxy.timeout,
+    };
     let body = Body::new(body);
     let uri = match proxy.uri(upstream, base, &parts.uri) {
         Ok(uri) => uri,
@@ -194,11 +203,11 @@ pub(crate) async fn forward(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    let sent = tokio::time::timeout(proxy.timeout, proxy.forwarder.request(forwarded)).await;
+    let sent = tokio::time::timeout(timeout, proxy.forwarder.request(forwarded)).await;
     let answer = match sent {
         Ok(Ok(answer)) => answer,
         Err(_) => {
-            tracing::warn!(upstream = base, timeout = ?proxy.timeout, "upstream too slow");
+            tracing::warn!(upstream = base, timeout = ?timeout, "upstream too slow");
             return Error::UpstreamTimeout.into_response();
         }
         Ok(Err(_)) if overflow.happened() => {

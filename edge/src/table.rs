@@ -90,16 +90,27 @@ pub(crate) struct Route {
     pub(crate) upstream: Upstream,
     pub(crate) access: Access,
     pub(crate) limit: Limit,
+    /// A file upload's own body limit, above the service's.
+    pub(crate) upload_bytes: Option<usize>,
 }
 
 impl Route {
-    /// The largest request body the route takes: the service's, or for logins and
-    /// registrations what edge reads to find the account they name.
+    /// The largest request body the route takes: an upload's, the service's, or for logins
+    /// and registrations what edge reads to find the account they name.
     pub(crate) const fn max_body_bytes(&self) -> usize {
+        if let Some(bytes) = self.upload_bytes {
+            return bytes;
+        }
         match self.limit {
             Credentials => MAX_CREDENTIALS_BYTES,
             Unlimited | Client | User => self.upstream.max_body_bytes(),
         }
+    }
+
+    /// This route taking uploads of up to `bytes`.
+    const fn upload(mut self, bytes: usize) -> Self {
+        self.upload_bytes = Some(bytes);
+        self
     }
 }
 
@@ -136,6 +147,7 @@ const fn route(
         upstream,
         access,
         limit,
+        upload_bytes: None,
     }
 }
 
@@ -158,6 +170,10 @@ const DOMAINS: &str = "/api/admin/projects/{project_id}/domains";
 const PROJECT: &str = "/api/admin/projects/{project_id}";
 /// `GET`: a project's history.
 const AUDIT: &str = "/api/admin/projects/{project_id}/audit";
+/// `GET`: one import job.
+const IMPORT: &str = "/api/imports/{id}";
+/// The largest export file an import takes.
+const MAX_IMPORT_BYTES: usize = contract::imports::MAX_IMPORT_BYTES as usize;
 /// `PUT`: how many months of a project's events are kept.
 const RETENTION: &str = "/api/admin/projects/{project_id}/retention";
 
@@ -240,6 +256,9 @@ pub(crate) const ROUTES: &[Route] = &[
     // Events: the dashboard's own, then the SDK wire formats (DESIGN.md), limited per write
     // key by ingest.
     route(Exact("/api/events"),               POST,  Ingest, Token(Role::User),     User),
+    // Imports of export files (ingest checks the caller is an admin of the project).
+    route(Exact("/api/imports"),              LIST_CREATE, Ingest, Token(Role::User), User).upload(MAX_IMPORT_BYTES),
+    route(Template(IMPORT),                   GET,   Ingest, Token(Role::User),     User),
     route(Exact("/e"),                        SDK,   Ingest, Public,                Unlimited),
     route(Exact("/e/"),                       SDK,   Ingest, Public,                Unlimited),
     route(Exact("/i/v0/e"),                   SDK,   Ingest, Public,                Unlimited),
@@ -401,5 +420,10 @@ mod tests {
         assert_eq!(limit("/api/query/funnel"), Some(2 * 1024 * 1024));
         assert_eq!(limit("/api/admin/projects"), Some(2 * 1024 * 1024));
         assert_eq!(limit("/api/auth/login"), Some(MAX_CREDENTIALS_BYTES));
+        assert_eq!(limit("/api/imports"), Some(1 << 30), "an export file");
+        assert_eq!(
+            limit("/api/imports/0190a3e2-7c4d-7000-8000-000000000001"),
+            Some(contract::event::MAX_REQUEST_BYTES)
+        );
     }
 }

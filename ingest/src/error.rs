@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use plumbing::error::error_response;
 
 use crate::body::BodyError;
+use crate::import::jobs::UploadError;
 use crate::publish::jetstream::NotStored;
 use crate::publish::quota::OverQuota;
 
@@ -21,6 +22,10 @@ pub(crate) enum IngestError {
     UnknownKey,
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("events could not be stored, retry later")]
     Unavailable(String),
     #[error("{0}")]
@@ -37,6 +42,8 @@ impl IntoResponse for IngestError {
             IngestError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
             IngestError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            IngestError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            IngestError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             IngestError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "jetstream did not store events");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -63,6 +70,19 @@ impl From<BodyError> for IngestError {
             BodyError::BadGzip | BodyError::BadBase64 | BodyError::Invalid(_) => {
                 IngestError::BadRequest(err.to_string())
             }
+        }
+    }
+}
+
+impl From<UploadError> for IngestError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::TooLarge(_) => IngestError::TooLarge(err.to_string()),
+            UploadError::Compressed | UploadError::Empty | UploadError::Broken(_) => {
+                IngestError::BadRequest(err.to_string())
+            }
+            UploadError::Busy(_) => IngestError::Conflict(err.to_string()),
+            UploadError::Unavailable(cause) => IngestError::Unavailable(cause),
         }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Imports run one way: [`routes`] (HTTP) use the domain modules ([`wire`], [`enrich`],
 //! [`publish`], [`body`], [`json`]), which know nothing about HTTP, and those use `contract`.
-//! [`import`] maps records of other products' exports with the same modules, for
-//! `cargo xtask import`.
+//! [`import`] reads other products' exports and maps their records with the same modules, for
+//! `cargo xtask import` and for the imports API, whose jobs a worker in every ingest runs.
 
 mod body;
 pub mod enrich;
@@ -30,6 +30,7 @@ use plumbing::streams::{Definitions, JetStream};
 use tokio::net::TcpListener;
 
 pub use enrich::geo::GeoIp;
+pub use import::jobs::ImportConfig;
 pub use plumbing::jwt::AuthConfig;
 pub use publish::quota::QuotaConfig;
 
@@ -59,6 +60,8 @@ pub struct Config {
     /// The GeoIP databases client addresses are looked up in (`GEOIP_DB`: MaxMind DB files,
     /// comma separated, read at start); `None`: events get no country, region or city.
     pub geoip: Option<GeoIp>,
+    /// Imports of uploaded files (`IMPORT_MAX_BYTES`, default 1 GiB).
+    pub imports: ImportConfig,
 }
 
 impl Config {
@@ -70,6 +73,10 @@ impl Config {
             trusted_proxies: var_or("TRUSTED_PROXIES", TrustedProxies::local())?,
             quotas: QuotaConfig::from_env()?,
             geoip: GeoIp::from_env()?,
+            imports: ImportConfig {
+                max_bytes: var_or("IMPORT_MAX_BYTES", contract::imports::MAX_IMPORT_BYTES)?,
+                ..ImportConfig::default()
+            },
         })
     }
 
@@ -82,6 +89,7 @@ impl Config {
             trusted_proxies: TrustedProxies::local(),
             quotas: QuotaConfig::default(),
             geoip: None,
+            imports: ImportConfig::default(),
         }
     }
 }
@@ -108,6 +116,13 @@ pub async fn run(
         Some(geoip) => tracing::info!(databases = ?geoip, "locating client addresses"),
         None => tracing::info!("GEOIP_DB is not set: events get no country, region or city"),
     }
+    let imports = import::jobs::Jobs::new(jetstream.context.clone(), config.imports.clone());
+    // Aborted when ingest stops: a job it was running is left as a killed ingest leaves it,
+    // for the next worker to take up from its saved offset.
+    let worker = AbortOnDrop(tokio::spawn(import::jobs::worker::work(
+        imports.clone(),
+        jetstream.client.clone(),
+    )));
     let state = AppState {
         publisher: publish::jetstream::publisher(&jetstream.client),
         salts: Salts::new(jetstream.context.clone()),
@@ -118,6 +133,7 @@ pub async fn run(
         trusted_proxies: config.trusted_proxies.clone(),
         quotas: Arc::new(Quotas::new(config.quotas.clone())),
         geoip: config.geoip.clone(),
+        imports,
     };
     plumbing::http::run_service(
         listener,
@@ -128,7 +144,18 @@ pub async fn run(
         shutdown,
     )
     .await?;
+    drop(worker);
     Ok(())
+}
+
+/// A task aborted when this is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The intake routes: the SDK routes with CORS, the dashboard's without, and the OpenAPI
@@ -140,6 +167,7 @@ fn router(state: AppState) -> Router {
         .merge(routes::script::routes())
         .layer(axum::middleware::from_fn(routes::cors::mirror_cors));
     sdk.merge(routes::events::routes())
+        .merge(routes::imports::routes())
         .with_state(Arc::new(state))
         .merge(plumbing::http::openapi_route(&openapi::openapi()))
 }

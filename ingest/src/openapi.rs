@@ -2,7 +2,7 @@
 //! PostHog and Segment handlers answer on several paths; each alias gets a copy of the
 //! documented operation.
 
-use crate::routes::{events, posthog, script, segment};
+use crate::routes::{events, imports, posthog, script, segment};
 
 /// The document `/openapi.json` serves, and edge merges with the other services' parts.
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
@@ -20,6 +20,9 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
             script::plausible,
             script::umami,
             events::native_events,
+            imports::create_import,
+            imports::list_imports,
+            imports::get_import,
         ),
         tags((name = "ingest", description = "Events from SDKs and from the dashboard"))
     )]

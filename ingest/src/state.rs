@@ -11,6 +11,7 @@ use prometheus_client::metrics::family::Family;
 
 use crate::enrich::geo::GeoIp;
 use crate::enrich::visitor::Salts;
+use crate::import::jobs::Jobs;
 use crate::publish::quota::Quotas;
 
 /// Shared state of the request handlers.
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) salts: Salts,
     /// Where client addresses are, when a database was configured.
     pub(crate) geoip: Option<GeoIp>,
+    /// The imports of uploaded export files.
+    pub(crate) imports: Jobs,
 }
 
 /// The `route` label values of `ingest_events_total`: the wire formats.

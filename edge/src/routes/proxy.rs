@@ -49,7 +49,7 @@ async fn pass(state: &AppState, route: &Route, peer: SocketAddr, request: Reques
         Err(refused) => return refused,
     };
     let mut response = match state.proxy.base(route.upstream) {
-        Some(base) => forward(&state.proxy, route.upstream, base, client, https, request).await,
+        Some(base) => forward(&state.proxy, route, base, client, https, request).await,
         None => super::status::serve(state, request.headers()).await,
     };
     if https {

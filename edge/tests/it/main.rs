@@ -8,6 +8,7 @@ mod helpers;
 mod app;
 mod demo;
 mod forwarding;
+mod imports;
 mod limits;
 mod lockout;
 mod logins;

@@ -3,6 +3,7 @@
 
 pub(crate) mod cors;
 pub(crate) mod events;
+pub(crate) mod imports;
 mod intake;
 pub(crate) mod posthog;
 pub(crate) mod script;

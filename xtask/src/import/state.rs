@@ -1,10 +1,11 @@
-//! Where an import stands: the state file next to the input (`<file>.import-state`), which a
-//! rerun continues from, and the progress line on stderr.
+//! Where an import stands (ingest's [`Saved`]): the state file next to the input
+//! (`<file>.import-state`), which a rerun continues from, and the progress line on stderr.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ingest::import::run::Saved;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
@@ -61,14 +62,6 @@ pub(crate) fn path_of(input: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What a state file says: the byte offset past the last record whose event JetStream
-/// acknowledged, every record before it acknowledged too, and how many events that was.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Saved {
-    pub(crate) offset: u64,
-    pub(crate) events: u64,
-}
-
 /// The state saved for `input`, if an earlier import of the same project, format and file
 /// stopped part way; one of another is an error (delete it to start over).
 pub(crate) fn load(input: &Path, identity: &Identity) -> anyhow::Result<Saved> {
@@ -97,6 +90,7 @@ pub(crate) fn load(input: &Path, identity: &Identity) -> anyhow::Result<Saved> {
     Ok(Saved {
         offset: value["offset"].as_u64().unwrap_or(0),
         events: value["events"].as_u64().unwrap_or(0),
+        refused: value["refused"].as_u64().unwrap_or(0),
     })
 }
 
@@ -108,7 +102,7 @@ pub(crate) fn save(input: &Path, identity: &Identity, saved: Saved) -> anyhow::R
     temporary.push(".tmp");
     let text = json!({
         "project": identity.project, "format": identity.format, "file": identity.file,
-        "offset": saved.offset, "events": saved.events,
+        "offset": saved.offset, "events": saved.events, "refused": saved.refused,
     });
     std::fs::write(&temporary, text.to_string())?;
     std::fs::rename(&temporary, &path)?;
@@ -181,6 +175,7 @@ mod tests {
         let saved = Saved {
             offset: 120,
             events: 3,
+            refused: 1,
         };
         save(&input, &posthog, saved).expect("saves");
         assert_eq!(load(&input, &posthog).expect("loads"), saved);

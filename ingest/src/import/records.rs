@@ -1,17 +1,18 @@
 //! The records of an export file, each with the byte offset just past it (where a resumed
 //! import starts again): JSON lines, or CSV records (RFC 4180: quoted fields may hold commas,
-//! doubled quotes and line breaks) named by the header row.
+//! doubled quotes and line breaks) named by the header row. A file or an object-store stream:
+//! it is read once, front to back, and a resumed import skips to its offset.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, BufReader};
 
 use serde_json::{Map, Value};
 
 /// The longest record read: the EVENTS stream's largest message.
-pub(crate) const MAX_RECORD: usize = 1 << 20;
+pub const MAX_RECORD: usize = 1 << 20;
 
 /// One record of the file.
 #[derive(Debug)]
-pub(crate) enum Record {
+pub enum Record {
     /// A JSON object, with its text.
     Json(Map<String, Value>, Vec<u8>),
     /// A CSV row, its fields in the header's order, with its text.
@@ -20,55 +21,72 @@ pub(crate) enum Record {
 
 /// Reads an export from a byte offset on.
 #[derive(Debug)]
-pub(crate) struct Records<R> {
+pub struct Records<R> {
     reader: BufReader<R>,
     csv: bool,
     /// The CSV header's column names.
-    pub(crate) columns: Vec<String>,
+    pub columns: Vec<String>,
     /// Where the next record starts.
-    pub(crate) offset: u64,
+    pub offset: u64,
+    /// The line the next record starts on (1: the first).
+    line: u64,
+    /// The line the last record read started on.
+    pub record_line: u64,
 }
 
-impl<R: Read + Seek> Records<R> {
+impl<R: AsyncRead + Unpin> Records<R> {
     /// Reads `file` from `offset` (0: the start); a CSV file's header is read first wherever
-    /// the records start.
-    pub(crate) fn open(file: R, csv: bool, offset: u64) -> anyhow::Result<Self> {
+    /// the records start, then the bytes up to `offset` are read past (counting lines).
+    pub async fn open(file: R, csv: bool, offset: u64) -> anyhow::Result<Self> {
         let mut records = Self {
             reader: BufReader::with_capacity(1 << 20, file),
             csv,
             columns: Vec::new(),
             offset: 0,
+            line: 1,
+            record_line: 1,
         };
         if csv {
-            let header = records.read_csv()?;
+            let header = records.read_csv().await?;
             records.columns = match header {
                 Some((fields, _)) => fields.into_iter().map(|f| f.trim().to_owned()).collect(),
                 None => anyhow::bail!("the CSV file has no header row"),
             };
         }
-        if offset > records.offset {
-            records.reader.seek(SeekFrom::Start(offset))?;
-            records.offset = offset;
+        while records.offset < offset {
+            let buffer = records.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                anyhow::bail!("the file ends before byte {offset}, where the import stopped");
+            }
+            let take = buffer
+                .len()
+                .min(usize::try_from(offset - records.offset).unwrap_or(usize::MAX));
+            records.line += buffer[..take].iter().filter(|b| **b == b'\n').count() as u64;
+            records.reader.consume(take);
+            records.offset += take as u64;
         }
         Ok(records)
     }
 
     /// The next record, `None` at the end of the file; an unreadable one is an `Err` with the
     /// reason, after which reading goes on.
-    pub(crate) fn next_record(&mut self) -> anyhow::Result<Option<Result<Record, String>>> {
+    pub async fn next_record(&mut self) -> anyhow::Result<Option<Result<Record, String>>> {
         if self.csv {
             return Ok(self
-                .read_csv()?
+                .read_csv()
+                .await?
                 .map(|(fields, raw)| Ok(Record::Csv(fields, raw))));
         }
         loop {
             let mut line = Vec::new();
             let start = self.offset;
-            let read = self.read_line(&mut line)?;
+            self.record_line = self.line;
+            let read = self.read_line(&mut line).await?;
             if read == 0 {
                 return Ok(None);
             }
             self.offset += read as u64;
+            self.line += 1;
             if line.len() > MAX_RECORD {
                 let array = line.trim_ascii_start().starts_with(b"[");
                 let hint = if array {
@@ -93,22 +111,27 @@ impl<R: Read + Seek> Records<R> {
 
     /// Appends the next line to `line`, reading no further than just past `MAX_RECORD` bytes
     /// of it; the count of bytes read.
-    fn read_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    async fn read_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
         let limit = (MAX_RECORD + 1).saturating_sub(line.len()) as u64;
         (&mut self.reader)
             .take(limit.max(1))
             .read_until(b'\n', line)
+            .await
     }
 
     /// The next CSV record's fields and text, skipping empty lines.
-    fn read_csv(&mut self) -> anyhow::Result<Option<(Vec<String>, Vec<u8>)>> {
+    async fn read_csv(&mut self) -> anyhow::Result<Option<(Vec<String>, Vec<u8>)>> {
         let mut raw = Vec::new();
         let mut start = self.offset;
+        self.record_line = self.line;
         let mut quotes = 0;
         loop {
             let before = raw.len();
-            let read = self.read_line(&mut raw)?;
+            let read = self.read_line(&mut raw).await?;
             self.offset += read as u64;
+            if raw[before..].ends_with(b"\n") {
+                self.line += 1;
+            }
             if raw.len() > MAX_RECORD {
                 anyhow::bail!("the CSV record at byte {start} is over 1 MiB (an unclosed quote?)");
             }
@@ -124,6 +147,7 @@ impl<R: Read + Seek> Records<R> {
             if raw.trim_ascii().is_empty() {
                 raw.clear();
                 start = self.offset;
+                self.record_line = self.line;
                 continue;
             }
             let text = String::from_utf8_lossy(&raw).into_owned();
@@ -177,9 +201,17 @@ mod tests {
 
     use super::*;
 
+    /// Runs a reading future to its end: a cursor never waits.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
     fn all(records: &mut Records<Cursor<Vec<u8>>>) -> Vec<(Vec<String>, u64)> {
         let mut out = Vec::new();
-        while let Some(record) = records.next_record().expect("reads") {
+        while let Some(record) = block_on(records.next_record()).expect("reads") {
             if let Ok(Record::Csv(fields, _)) = record {
                 out.push((fields, records.offset));
             }
@@ -194,16 +226,24 @@ mod tests {
             csv_line(&["1", "say \"hi\", then\nleave"]),
             csv_line(&["2", ""])
         );
-        let mut records =
-            Records::open(Cursor::new(text.clone().into_bytes()), true, 0).expect("opens");
+        let mut records = block_on(Records::open(
+            Cursor::new(text.clone().into_bytes()),
+            true,
+            0,
+        ))
+        .expect("opens");
         assert_eq!(records.columns, ["a", "b"]);
         let read = all(&mut records);
         assert_eq!(read[0].0, ["1", "say \"hi\", then\nleave"]);
         assert_eq!(read[1].0, ["2", ""]);
         assert_eq!(read[1].1, text.len() as u64);
         // Resumed after the first record: the header is still known.
-        let mut resumed =
-            Records::open(Cursor::new(text.into_bytes()), true, read[0].1).expect("opens");
+        let mut resumed = block_on(Records::open(
+            Cursor::new(text.into_bytes()),
+            true,
+            read[0].1,
+        ))
+        .expect("opens");
         assert_eq!(resumed.columns, ["a", "b"]);
         assert_eq!(all(&mut resumed).len(), 1);
     }
@@ -211,9 +251,9 @@ mod tests {
     #[test]
     fn json_lines_skip_blank_lines_and_name_bad_ones() {
         let text = b"{\"a\":1}\n\n[1]\n{\"b\":2}".to_vec();
-        let mut records = Records::open(Cursor::new(text), false, 0).expect("opens");
+        let mut records = block_on(Records::open(Cursor::new(text), false, 0)).expect("opens");
         let mut kinds = Vec::new();
-        while let Some(record) = records.next_record().expect("reads") {
+        while let Some(record) = block_on(records.next_record()).expect("reads") {
             kinds.push(record.is_ok());
         }
         assert_eq!(kinds, [true, false, true]);
@@ -223,9 +263,11 @@ mod tests {
     fn records_over_a_mebibyte_fail_with_their_offset() {
         let mut text = b"{\"a\":1}\n[".to_vec();
         text.extend(std::iter::repeat_n(b'1', MAX_RECORD + 10));
-        let mut records = Records::open(Cursor::new(text), false, 0).expect("opens");
-        assert!(records.next_record().expect("reads").is_some());
-        let err = records.next_record().expect_err("too long").to_string();
+        let mut records = block_on(Records::open(Cursor::new(text), false, 0)).expect("opens");
+        assert!(block_on(records.next_record()).expect("reads").is_some());
+        let err = block_on(records.next_record())
+            .expect_err("too long")
+            .to_string();
         assert!(
             err.contains("byte 8") && err.contains("JSON lines"),
             "{err}"
@@ -234,9 +276,11 @@ mod tests {
         for _ in 0..(MAX_RECORD / 10) {
             text.extend(b"4,5,6,7,8\n");
         }
-        let mut records = Records::open(Cursor::new(text), true, 0).expect("opens");
-        assert!(records.next_record().expect("reads").is_some());
-        let err = records.next_record().expect_err("too long").to_string();
+        let mut records = block_on(Records::open(Cursor::new(text), true, 0)).expect("opens");
+        assert!(block_on(records.next_record()).expect("reads").is_some());
+        let err = block_on(records.next_record())
+            .expect_err("too long")
+            .to_string();
         assert!(err.contains("byte 8") && err.contains("unclosed"), "{err}");
     }
 }

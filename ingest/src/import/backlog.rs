@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 
 /// Records published between two looks at the backlog.
-pub(crate) const CHECK_EVERY: u64 = 5_000;
+pub const CHECK_EVERY: u64 = 5_000;
 
 /// Whether `bytes` held by a stream of at most `max_bytes` (-1 or 0: no limit) is above
 /// `percent` of it.
@@ -19,8 +19,12 @@ fn over(bytes: u64, max_bytes: i64, percent: u8) -> bool {
     }
 }
 
-/// Waits while `EVENTS` holds more than `percent` of its `max_bytes`, saying so once.
-pub(crate) async fn wait_for_sink(js: &jetstream::Context, percent: u8) -> anyhow::Result<()> {
+/// Waits while `EVENTS` holds more than `percent` of its `max_bytes`, saying so once to `say`.
+pub(crate) async fn wait_for_sink(
+    js: &jetstream::Context,
+    percent: u8,
+    say: &mut impl FnMut(&str),
+) -> anyhow::Result<()> {
     let mut stream = js
         .get_stream(contract::streams::EVENTS_STREAM)
         .await
@@ -33,11 +37,11 @@ pub(crate) async fn wait_for_sink(js: &jetstream::Context, percent: u8) -> anyho
             return Ok(());
         }
         if !said {
-            eprintln!(
-                "\nwaiting for the sink: EVENTS holds {} MB, over {percent}% of its {} MB",
+            say(&format!(
+                "waiting for the sink: EVENTS holds {} MB, over {percent}% of its {} MB",
                 bytes / 1_000_000,
                 max / 1_000_000
-            );
+            ));
             said = true;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

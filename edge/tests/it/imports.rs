@@ -1,0 +1,321 @@
+//! Imports of past events through the API, against the real stack behind edge: an admin uploads
+//! an export of each format and its job reaches `done` with every event stored once; another
+//! user may not; a second upload of the same file stores nothing new; and an import whose
+//! ingest stops half way is taken up again by the next ingest and ends with exact counts.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
+use devstack::test::ServiceHandle;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{call, create_project, user_and_analyst};
+
+/// An export of `events` events in `format`: JSON lines (PostHog, Segment) or Umami's CSV.
+pub fn export(format: &str, events: usize) -> Vec<u8> {
+    let mut text = String::with_capacity(events * 250);
+    if format == "umami" {
+        text.push_str(
+            "website_id,session_id,visit_id,event_id,created_at,url_path,url_query,\
+             referrer_domain,page_title,event_type,event_name,hostname,browser,country\n",
+        );
+    }
+    for i in 0..events {
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{format}-{i}").as_bytes());
+        let at = time::OffsetDateTime::UNIX_EPOCH
+            + time::Duration::seconds(1_672_531_200 + (i as i64) * 61);
+        let day = at.date();
+        let clock = format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
+        let (event, person) = (format!("event {}", i % 7), format!("person-{}", i % 500));
+        let line = match format {
+            "posthog" => serde_json::json!({"uuid": id, "event": event, "distinct_id": person,
+                "timestamp": format!("{day}T{clock}Z"), "properties": {"plan": "pro"}})
+            .to_string(),
+            "segment" => serde_json::json!({"type": "track", "messageId": id, "event": event,
+                "userId": person, "timestamp": format!("{day}T{clock}Z"), "properties": {"plan": "pro"}})
+            .to_string(),
+            _ => format!(
+                "{},{person},{},{id},{day} {clock}.000,/p,,ref.example,Shop,2,{event},shop.example,chrome,DE",
+                Uuid::nil(),
+                Uuid::nil()
+            ),
+        };
+        let _ = writeln!(text, "{line}");
+    }
+    text.into_bytes()
+}
+
+/// `POST /api/imports` of `file`: the status and the answer.
+pub async fn upload(
+    http: &reqwest::Client,
+    edge: &ServiceHandle,
+    token: &str,
+    project: &str,
+    format: &str,
+    file: Vec<u8>,
+) -> anyhow::Result<(u16, Value)> {
+    let answer = http
+        .post(edge.url(&format!(
+            "/api/imports?project_id={project}&format={format}"
+        )))
+        .bearer_auth(token)
+        .body(file)
+        .send()
+        .await?;
+    let status = answer.status().as_u16();
+    Ok((status, answer.json().await.unwrap_or_default()))
+}
+
+/// `GET /api/imports/{id}` as `token`.
+async fn job(http: &reqwest::Client, edge: &ServiceHandle, token: &str, id: &str) -> Value {
+    let url = edge.url(&format!("/api/imports/{id}"));
+    match call(http, reqwest::Method::GET, url, Some(token), None).await {
+        Ok((200, job)) => job,
+        _ => Value::Null,
+    }
+}
+
+/// Polls the job until it is over: done or failed.
+async fn finished(http: &reqwest::Client, edge: &ServiceHandle, token: &str, id: &str) -> Value {
+    devstack::wait::until_async("the import job ends", Duration::from_secs(300), || async {
+        matches!(
+            job(http, edge, token, id).await["state"].as_str(),
+            Some("done" | "failed")
+        )
+    })
+    .await
+    .expect("the job ends");
+    job(http, edge, token, id).await
+}
+
+/// The project's stored events once the sink has taken every message of `EVENTS`.
+pub async fn settled_count(stack: &TestStack, project: &str) -> u64 {
+    let client = plumbing::streams::connect(&stack.nats().url())
+        .await
+        .expect("nats");
+    let js = async_nats::jetstream::new(client);
+    devstack::wait::until_async(
+        "the sink has taken every event",
+        Duration::from_secs(180),
+        || async {
+            let Ok(mut consumer) = js
+                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                    contract::streams::SINK_CONSUMER,
+                    contract::streams::EVENTS_STREAM,
+                )
+                .await
+            else {
+                return false;
+            };
+            consumer
+                .info()
+                .await
+                .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
+        },
+    )
+    .await
+    .expect("the sink drains the stream");
+    stack
+        .clickhouse_sql(&format!(
+            "SELECT count() FROM events WHERE project_id = '{project}'"
+        ))
+        .expect("count")
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+const EVENTS: usize = 3_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_imports_each_format_once_through_the_api_and_others_may_not() {
+    let stack = TestStack::builder().everything().start().expect("stack");
+    let edge = stack.edge(|_| {}).expect("edge");
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
+        .expect("admin token");
+    let (user, _) = user_and_analyst(&http, &edge, &admin)
+        .await
+        .expect("a user");
+    for format in ["posthog", "segment", "umami"] {
+        let (project, _) = create_project(&http, &edge, &admin, format)
+            .await
+            .expect("project");
+        let file = export(format, EVENTS);
+        let (status, created) = upload(&http, &edge, &admin, &project, format, file.clone())
+            .await
+            .expect("upload");
+        assert_eq!(status, 202, "{format}: {created}");
+        assert_eq!(created["state"], "queued", "{created}");
+        assert_eq!(created["file_bytes"], file.len() as u64);
+        let id = created["id"].as_str().expect("an id").to_owned();
+        let done = finished(&http, &edge, &admin, &id).await;
+        assert_eq!(done["state"], "done", "{format}: {done}");
+        assert_eq!(done["imported"], EVENTS as u64, "{done}");
+        assert_eq!(done["refused"], 0, "{done}");
+        assert_eq!(done["bytes_read"], file.len() as u64, "{done}");
+        assert_eq!(
+            settled_count(&stack, &project).await,
+            EVENTS as u64,
+            "{format}"
+        );
+
+        // The same file again: every id is looked up and nothing is stored twice.
+        let (status, again) = upload(&http, &edge, &admin, &project, format, file)
+            .await
+            .expect("upload");
+        assert_eq!(status, 202, "{again}");
+        let again = finished(&http, &edge, &admin, again["id"].as_str().expect("id")).await;
+        assert_eq!(again["state"], "done", "{again}");
+        assert_eq!(
+            settled_count(&stack, &project).await,
+            EVENTS as u64,
+            "{format}: once"
+        );
+
+        let list = edge.url(&format!("/api/imports?project_id={project}"));
+        let (status, jobs) = call(
+            &http,
+            reqwest::Method::GET,
+            list.clone(),
+            Some(&admin),
+            None,
+        )
+        .await
+        .expect("list");
+        assert_eq!(status, 200, "{jobs}");
+        let ids: Vec<&str> = jobs
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|job| job["id"].as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [again["id"].as_str().expect("id"), id.as_str()],
+            "newest first"
+        );
+
+        // A user who is not the project's admin sees and starts nothing.
+        let (status, _) = upload(&http, &edge, &user, &project, format, export(format, 3))
+            .await
+            .expect("upload");
+        assert_eq!(status, 403);
+        let (status, _) = call(&http, reqwest::Method::GET, list, Some(&user), None)
+            .await
+            .expect("list");
+        assert_eq!(status, 403);
+        let url = edge.url(&format!("/api/imports/{id}"));
+        let (status, _) = call(&http, reqwest::Method::GET, url, Some(&user), None)
+            .await
+            .expect("get");
+        assert_eq!(status, 403);
+    }
+    let (project, _) = create_project(&http, &edge, &admin, "refusals")
+        .await
+        .expect("project");
+    let refused = [
+        ("plausible", b"{}\n".to_vec(), 400, "format"),
+        ("posthog", vec![0x1f, 0x8b, 8, 0, 0], 400, "gunzip"),
+        ("posthog", Vec::new(), 400, "empty"),
+    ];
+    for (format, file, expected, says) in refused {
+        let (status, body) = upload(&http, &edge, &admin, &project, format, file)
+            .await
+            .expect("upload");
+        assert_eq!(status, expected, "{format}: {body}");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+            + body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}");
+    }
+    let unknown = Uuid::now_v7();
+    let (status, _) = upload(
+        &http,
+        &edge,
+        &admin,
+        &unknown.to_string(),
+        "posthog",
+        export("posthog", 1),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(status, 404, "no such project");
+    let (status, _) = call(
+        &http,
+        reqwest::Method::GET,
+        edge.url("/api/imports"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect("list");
+    assert_eq!(status, 400, "no project id");
+    let (status, _) = upload(
+        &http,
+        &edge,
+        "not a token",
+        &project,
+        "posthog",
+        export("posthog", 1),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_left_half_done_by_a_stopped_ingest_is_finished_by_the_next_with_exact_counts() {
+    const MANY: usize = 100_000;
+    let mut stack = TestStack::builder()
+        .everything()
+        .configure_ingest(|config| config.imports.stale_after = Duration::from_secs(2))
+        .start()
+        .expect("stack");
+    let edge = stack.edge(|_| {}).expect("edge");
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
+        .expect("admin token");
+    let (project, _) = create_project(&http, &edge, &admin, "resumed")
+        .await
+        .expect("project");
+    let file = export("segment", MANY);
+    let size = file.len() as u64;
+    let (status, created) = upload(&http, &edge, &admin, &project, "segment", file)
+        .await
+        .expect("upload");
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    devstack::wait::until_async(
+        "the import is part way",
+        Duration::from_secs(120),
+        || async {
+            job(&http, &edge, &admin, &id).await["bytes_read"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        },
+    )
+    .await
+    .expect("the import starts");
+    stack.restart(Service::Ingest).expect("ingest restarts");
+    let left = job(&http, &edge, &admin, &id).await;
+    let at = left["bytes_read"].as_u64().expect("an offset");
+    assert!(at > 0 && at < size, "stopped half way: {left}");
+    assert_eq!(left["state"], "running", "{left}");
+    let done = finished(&http, &edge, &admin, &id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["imported"], MANY as u64, "{done}");
+    assert_eq!(done["bytes_read"], size, "{done}");
+    assert_eq!(
+        done["started_at"], left["started_at"],
+        "the same job, resumed"
+    );
+    assert_eq!(settled_count(&stack, &project).await, MANY as u64);
+}

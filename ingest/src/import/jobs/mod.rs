@@ -1,0 +1,265 @@
+//! Imports of uploaded files for the imports API: the file goes to the JetStream object store
+//! bucket [`IMPORTS_BUCKET`] (kept three days, at most four times the largest upload), its job to the KV bucket [`IMPORT_JOBS_BUCKET`], and a worker in
+//! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
+//! an ingest left half done (killed, restarted) is taken up again from there.
+
+mod upload;
+pub(crate) mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, object_store};
+use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob, ImportState};
+use futures_util::{Stream, StreamExt as _};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::{Notify, OnceCell};
+use uuid::Uuid;
+
+use crate::import::Format;
+
+pub(crate) use upload::UploadError;
+
+/// How long an uploaded file is kept: a job not over by then fails. Files are not deleted
+/// when their job ends (that would purge the bucket's stream, which no service may); this
+/// bucket's age and size limits bound what they hold.
+const FILES_KEPT: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// How imports run.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// The largest upload taken (`IMPORT_MAX_BYTES`, default 1 GiB).
+    pub max_bytes: u64,
+    /// Jobs of one project unfinished (queued or running) at once; another upload is a 409.
+    pub max_unfinished_per_project: usize,
+    /// A running job whose ingest has not saved it for this long is taken over by another
+    /// (that ingest is taken for dead).
+    pub stale_after: Duration,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: contract::imports::MAX_IMPORT_BYTES,
+            max_unfinished_per_project: 3,
+            stale_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A job as kept in the KV bucket: what the API shows, and what the worker needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    #[serde(flatten)]
+    pub(crate) job: ImportJob,
+    /// Whether the file is read as CSV.
+    pub(crate) csv: bool,
+    /// The ingest running the job, if one is.
+    pub(crate) owner: Option<String>,
+    /// When its ingest last saved it (Unix milliseconds).
+    pub(crate) heartbeat_ms: i64,
+}
+
+/// The imports of this ingest.
+#[derive(Debug, Clone)]
+pub(crate) struct Jobs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    js: jetstream::Context,
+    config: ImportConfig,
+    buckets: OnceCell<Buckets>,
+    /// Wakes the worker when a job was queued here.
+    queued: Notify,
+}
+
+#[derive(Clone)]
+pub(crate) struct Buckets {
+    pub(crate) files: object_store::ObjectStore,
+    pub(crate) jobs: kv::Store,
+}
+
+impl std::fmt::Debug for Buckets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Buckets").finish_non_exhaustive()
+    }
+}
+
+impl Jobs {
+    pub(crate) fn new(js: jetstream::Context, config: ImportConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                js,
+                config,
+                buckets: OnceCell::new(),
+                queued: Notify::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &ImportConfig {
+        &self.inner.config
+    }
+
+    /// The buckets, opened or created once; a failure is tried again by the next call.
+    pub(crate) async fn buckets(&self) -> anyhow::Result<&Buckets> {
+        let js = &self.inner.js;
+        let max_bytes = i64::try_from(self.inner.config.max_bytes.saturating_mul(4))?;
+        self.inner
+            .buckets
+            .get_or_try_init(|| async {
+                let files = match js.get_object_store(IMPORTS_BUCKET).await {
+                    Ok(files) => files,
+                    Err(_) => {
+                        js.create_object_store(object_store::Config {
+                            bucket: IMPORTS_BUCKET.to_owned(),
+                            description: Some("Uploaded export files of imports".to_owned()),
+                            max_bytes,
+                            max_age: FILES_KEPT,
+                            ..Default::default()
+                        })
+                        .await?
+                    }
+                };
+                let jobs = match js.get_key_value(IMPORT_JOBS_BUCKET).await {
+                    Ok(jobs) => jobs,
+                    Err(_) => {
+                        js.create_key_value(kv::Config {
+                            bucket: IMPORT_JOBS_BUCKET.to_owned(),
+                            description: "Import jobs and where each stands".to_owned(),
+                            history: 1,
+                            max_age: Duration::from_secs(90 * 24 * 3600),
+                            ..Default::default()
+                        })
+                        .await?
+                    }
+                };
+                anyhow::Ok(Buckets { files, jobs })
+            })
+            .await
+    }
+
+    /// Every job kept, with its KV revision.
+    pub(crate) async fn entries(&self) -> anyhow::Result<Vec<(Entry, u64)>> {
+        let buckets = self.buckets().await?;
+        let mut keys = buckets.jobs.keys().await?;
+        let mut entries = Vec::new();
+        while let Some(key) = keys.next().await {
+            if let Some(entry) = self.entry(&key?).await? {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// One job with its KV revision.
+    pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<(Entry, u64)>> {
+        let buckets = self.buckets().await?;
+        let Some(entry) = buckets.jobs.entry(key).await? else {
+            return Ok(None);
+        };
+        if entry.operation != kv::Operation::Put {
+            return Ok(None);
+        }
+        Ok(serde_json::from_slice(&entry.value)
+            .ok()
+            .map(|job| (job, entry.revision)))
+    }
+
+    /// The jobs of `project_id`, newest first.
+    pub(crate) async fn list(&self, project_id: Uuid) -> anyhow::Result<Vec<ImportJob>> {
+        let mut jobs: Vec<ImportJob> = self
+            .entries()
+            .await?
+            .into_iter()
+            .map(|(entry, _)| entry.job)
+            .filter(|job| job.project_id == project_id)
+            .collect();
+        // Ids are UUIDv7: later is larger.
+        jobs.sort_by_key(|job| std::cmp::Reverse(job.id));
+        Ok(jobs)
+    }
+
+    /// One job.
+    pub(crate) async fn get(&self, id: Uuid) -> anyhow::Result<Option<ImportJob>> {
+        Ok(self
+            .entry(&id.to_string())
+            .await?
+            .map(|(entry, _)| entry.job))
+    }
+
+    /// Stores the upload `body` and queues its job.
+    pub(crate) async fn create<B, E>(
+        &self,
+        project_id: Uuid,
+        format: Format,
+        body: impl Stream<Item = Result<B, E>> + Unpin + Send,
+    ) -> Result<ImportJob, UploadError>
+    where
+        B: AsRef<[u8]> + Send,
+        E: std::fmt::Display,
+    {
+        let unfinished = self
+            .list(project_id)
+            .await
+            .map_err(UploadError::unavailable)?
+            .iter()
+            .filter(|job| !job.state.finished())
+            .count();
+        if unfinished >= self.inner.config.max_unfinished_per_project {
+            return Err(UploadError::Busy(unfinished));
+        }
+        let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
+        let id = Uuid::now_v7();
+        let stored = upload::store(
+            &buckets.files,
+            &id.to_string(),
+            body,
+            self.inner.config.max_bytes,
+        )
+        .await?;
+        let entry = Entry {
+            job: ImportJob {
+                id,
+                project_id,
+                format: format.name().to_owned(),
+                file_bytes: stored.bytes,
+                state: ImportState::Queued,
+                bytes_read: 0,
+                imported: 0,
+                refused: 0,
+                errors: Vec::new(),
+                created_at: now(),
+                started_at: None,
+                finished_at: None,
+            },
+            csv: format.is_csv(&stored.head),
+            owner: None,
+            heartbeat_ms: 0,
+        };
+        let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
+        buckets
+            .jobs
+            .create(id.to_string(), value.into())
+            .await
+            .map_err(UploadError::unavailable)?;
+        self.inner.queued.notify_one();
+        Ok(entry.job)
+    }
+}
+
+/// Now, as the jobs say times.
+pub(crate) fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Now in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
