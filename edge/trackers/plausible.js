@@ -76,8 +76,13 @@
     // `revenue`: {currency, amount} of a goal, as Plausible sends it.
     if (features.revenue && options.revenue) payload.$ = options.revenue;
     if (features.hash) payload.h = 1;
-    // text/plain keeps the request simple (no CORS preflight); keepalive lets it finish when
-    // the page is left, as an outbound link's click does.
+    if (name === 'pageview') engagementStarts(payload);
+    send(payload, options);
+  }
+
+  // text/plain keeps the request simple (no CORS preflight); keepalive lets it finish when
+  // the page is left, as an outbound link's click does.
+  function send(payload, options) {
     fetch(endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'text/plain' },
@@ -90,6 +95,66 @@
       if (options.callback) options.callback({ status: 0 });
     });
   }
+
+  // Engagement, as Plausible's script tells it: how long the page view was looked at (the
+  // page visible and focused) and how deep it was scrolled, sent when the page is hidden or
+  // loses focus, and before the next page view of a single-page app; the time counted again
+  // from zero after each, the scroll depth the deepest so far.
+  var engagement = null;
+  var deepest = 0;
+  function pageHeight() {
+    var body = document.body || {};
+    var root = document.documentElement || {};
+    return Math.max(body.scrollHeight || 0, body.offsetHeight || 0, body.clientHeight || 0,
+      root.scrollHeight || 0, root.offsetHeight || 0, root.clientHeight || 0);
+  }
+  function scrolled() {
+    var root = document.documentElement || {};
+    var seen = window.innerHeight || root.clientHeight || 0;
+    return (window.scrollY || root.scrollTop || 0) + seen;
+  }
+  function engagedMs() {
+    return engagement.engaged + (engagement.since ? Date.now() - engagement.since : 0);
+  }
+  function sendEngagement() {
+    if (!engagement) return;
+    var engaged = engagedMs();
+    if (engagement.told >= deepest && engaged < 3000) return;
+    engagement.told = deepest;
+    var payload = {
+      n: 'engagement',
+      sd: Math.round(deepest / Math.max(pageHeight(), 1) * 100),
+      d: domain,
+      u: engagement.u,
+      p: engagement.p,
+      e: engaged
+    };
+    if (features.hash) payload.h = 1;
+    engagement.engaged = 0;
+    engagement.since = 0;
+    send(payload, {});
+  }
+  function engagementStarts(pageview) {
+    sendEngagement();
+    deepest = scrolled();
+    engagement = { u: pageview.u, p: pageview.p, engaged: 0, since: Date.now(), told: -1 };
+  }
+  function attentionChanged() {
+    if (!engagement) return;
+    if (document.visibilityState === 'visible' && document.hasFocus()) {
+      if (!engagement.since) engagement.since = Date.now();
+    } else {
+      engagement.engaged = engagedMs();
+      engagement.since = 0;
+      sendEngagement();
+    }
+  }
+  document.addEventListener('visibilitychange', attentionChanged);
+  window.addEventListener('blur', attentionChanged);
+  window.addEventListener('focus', attentionChanged);
+  window.addEventListener('scroll', function () {
+    deepest = Math.max(deepest, scrolled());
+  }, { passive: true });
 
   var queue = (window.plausible && window.plausible.q) || [];
   window.plausible = trigger;

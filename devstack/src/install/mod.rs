@@ -50,8 +50,9 @@ fn missing(needs: &[Need]) -> Vec<Need> {
             Need::ZooKeeper => tools.zookeeper_jar.is_none() || tools.java.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
-                    || !sdk_clients_dir().join("node_modules/posthog-node").exists()
-                    || !sdk_clients_dir().join("node_modules/.bin/esbuild").exists()
+                    || ["posthog-node", "@plausible-analytics/tracker", ".bin/esbuild"]
+                        .iter()
+                        .any(|package| !sdk_clients_dir().join("node_modules").join(package).exists())
             }
             Need::GeoIp => tools.geoip_db.is_none(),
         })

@@ -7,6 +7,7 @@ mod helpers;
 
 mod app;
 mod demo;
+mod engagement;
 mod forwarding;
 mod imports;
 mod limits;

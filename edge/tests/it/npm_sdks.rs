@@ -3,11 +3,8 @@
 //! at edge, in headless Chromium. Each pageview and event lands in ClickHouse once, and the
 //! page logs no error.
 
-use std::process::Command;
-
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use devstack::install::Need;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
@@ -40,26 +37,6 @@ async fn bundle(State(site): State<Site>) -> Response {
         .into_response()
 }
 
-/// `devstack/sdk-clients/browser-site.mjs` bundled by esbuild into one script.
-fn build_bundle(dir: &std::path::Path) -> anyhow::Result<String> {
-    devstack::install::ensure(&[Need::SdkClients])?;
-    let sdks = devstack::install::sdk_clients_dir();
-    let out = dir.join("site.js");
-    let status = Command::new(sdks.join("node_modules/.bin/esbuild"))
-        .current_dir(&sdks)
-        .args([
-            "browser-site.mjs",
-            "--bundle",
-            "--format=iife",
-            "--minify",
-            "--log-level=warning",
-        ])
-        .arg(format!("--outfile={}", out.display()))
-        .status()?;
-    anyhow::ensure!(status.success(), "esbuild failed: {status}");
-    Ok(std::fs::read_to_string(out)?)
-}
-
 /// The events of `project_id` in ClickHouse (lib, event, host, path, plan, bot), and how many
 /// rows hold them, copies included (no `FINAL`).
 fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<(String, String)> {
@@ -78,7 +55,7 @@ fn stored(stack: &TestStack, project_id: &str) -> anyhow::Result<(String, String
 fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
 -> anyhow::Result<()> {
     let dir = TempDir::new("npm-sdks")?;
-    let script = build_bundle(dir.path())?;
+    let script = site::bundle(dir.path(), "browser-site.mjs")?;
     let stack = TestStack::builder().everything().start()?;
     let edge = stack.edge(|_| {})?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

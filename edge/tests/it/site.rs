@@ -2,8 +2,15 @@
 //! `shop.example` (the scripts ignore `localhost` and 127.x names), a browser that resolves that
 //! name there, and what the page logged.
 
+use std::process::Command;
+
 use devstack::browser::Browser;
+use devstack::install::Need;
+use devstack::test::ServiceHandle;
 use serde_json::json;
+
+use crate::browser::WAIT;
+use crate::helpers::call;
 
 /// The made-up site the pages are on.
 pub(crate) const SITE: &str = "shop.example";
@@ -38,4 +45,55 @@ pub(crate) fn assert_no_problems(browser: &Browser) -> anyhow::Result<()> {
     let problems = browser.execute("return window.problems")?;
     anyhow::ensure!(problems == json!([]), "the page logged {problems}");
     Ok(())
+}
+
+/// `devstack/sdk-clients/<entry>` (a site's own script importing SDKs from npm) bundled by
+/// esbuild into one script, as the site's build would.
+pub(crate) fn bundle(dir: &std::path::Path, entry: &str) -> anyhow::Result<String> {
+    devstack::install::ensure(&[Need::SdkClients])?;
+    let sdks = devstack::install::sdk_clients_dir();
+    let out = dir.join(entry.replace(".mjs", ".js"));
+    let status = Command::new(sdks.join("node_modules/.bin/esbuild"))
+        .current_dir(&sdks)
+        .args([
+            entry,
+            "--bundle",
+            "--format=iife",
+            "--minify",
+            "--log-level=warning",
+        ])
+        .arg(format!("--outfile={}", out.display()))
+        .status()?;
+    anyhow::ensure!(status.success(), "esbuild failed: {status}");
+    Ok(std::fs::read_to_string(out)?)
+}
+
+/// Lists [`SITE`] as the project's one domain (as its admin, with `token`), so that the
+/// scripts' events from its pages are taken, and waits until ingest knows it: a page elsewhere
+/// naming it is refused as from another host (403), not as naming no project (401).
+pub(crate) fn list_site(
+    runtime: &tokio::runtime::Runtime,
+    edge: &ServiceHandle,
+    token: &str,
+    project_id: &str,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let (status, answer) = runtime.block_on(call(
+        &http,
+        reqwest::Method::PUT,
+        edge.url(&format!("/api/admin/projects/{project_id}/domains")),
+        Some(token),
+        Some(&json!({ "domains": [SITE] })),
+    ))?;
+    anyhow::ensure!(status == 200, "domains: {status} {answer}");
+    devstack::wait::until("ingest to know the shop's domain", WAIT, || {
+        let probe = json!({ "n": "probe", "u": "https://elsewhere.example/", "d": SITE });
+        runtime
+            .block_on(
+                http.post(edge.url("/api/event"))
+                    .body(probe.to_string())
+                    .send(),
+            )
+            .is_ok_and(|answer| answer.status() == 403)
+    })
 }

@@ -9,8 +9,10 @@ use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
 
+use devstack::browser::Browser;
+
 use crate::browser::{WAIT, calls_to, wait_for_calls};
-use crate::helpers::{call, create_project};
+use crate::helpers::create_project;
 use crate::site::{self, PROBLEMS, SITE};
 
 /// What a page shows: edge's address and the project's id.
@@ -87,8 +89,33 @@ window.fetch = (url, options) => {{ bodies.push(JSON.parse(options.body)); retur
         _ => return Html(String::new()),
     };
     Html(format!(
-        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}{body}</body></html>"
+        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}{SENT}{body}</body></html>"
     ))
+}
+
+/// Notes the status of each event the page's script sends to `/api/event` in `window.sent`,
+/// leaving out the engagements a page's hiding or leaving sends at moments of the browser's
+/// choosing (those are checked in ClickHouse).
+const SENT: &str = "<script>window.sent = []; const sendEvent = window.fetch;
+window.fetch = (url, options) => {
+  const sending = sendEvent(url, options);
+  let name = null;
+  try { name = JSON.parse(options.body).n } catch (e) { /* not JSON */ }
+  if (String(url).endsWith('/api/event') && name !== 'engagement') {
+    sending.then(answer => sent.push(answer.status), () => sent.push(0));
+  }
+  return sending;
+}</script>";
+
+/// Waits until the events the page sent to `/api/event` (engagements left out) got exactly
+/// the statuses `expected`.
+fn wait_for_sent(browser: &Browser, expected: &[u64]) -> anyhow::Result<()> {
+    let mut last = json!(null);
+    devstack::wait::until(&format!("events sent answered {expected:?}"), WAIT, || {
+        last = browser.execute("return window.sent").unwrap_or_default();
+        last == json!(expected)
+    })
+    .map_err(|err| err.context(format!("they answered {last}")))
 }
 
 /// The events of `project_id` in ClickHouse, one line each (lib, event, path, plan, whether
@@ -122,26 +149,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     let port = edge.addr.port();
     let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
     let (project_id, _) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
-    let (status, answer) = runtime.block_on(call(
-        &http,
-        reqwest::Method::PUT,
-        edge.url(&format!("/api/admin/projects/{project_id}/domains")),
-        Some(&token),
-        Some(&json!({ "domains": [SITE] })),
-    ))?;
-    anyhow::ensure!(status == 200, "domains: {status} {answer}");
-    // Ingest knows the domain once a page elsewhere naming it is refused as from another host
-    // (403), not as naming no project (401).
-    devstack::wait::until("ingest to know the shop's domain", WAIT, || {
-        let probe = json!({ "n": "probe", "u": "https://elsewhere.example/", "d": SITE });
-        runtime
-            .block_on(
-                http.post(edge.url("/api/event"))
-                    .body(probe.to_string())
-                    .send(),
-            )
-            .is_ok_and(|answer| answer.status() == 403)
-    })?;
+    site::list_site(&runtime, &edge, &token, &project_id)?;
 
     let site = Site {
         edge: format!("http://127.0.0.1:{port}"),
@@ -155,9 +163,9 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
 
     // Plausible: the queued custom event and the pageview, then an outbound link's click.
     browser.goto(&format!("{shop}/plausible"))?;
-    wait_for_calls(&browser, "/api/event", &[202, 202])?;
+    wait_for_sent(&browser, &[202, 202])?;
     browser.click("#out")?;
-    wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
+    wait_for_sent(&browser, &[202, 202, 202])?;
     site::assert_no_problems(&browser)?;
     // One in the same tab: the page is left at once, and the event still arrives.
     browser.click("#away")?;
@@ -165,25 +173,25 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
 
     // Plausible's other extensions: a file's download, a tagged button, a hash change.
     browser.goto(&format!("{shop}/features"))?;
-    wait_for_calls(&browser, "/api/event", &[202])?;
+    wait_for_sent(&browser, &[202])?;
     browser.click("#pdf")?;
-    wait_for_calls(&browser, "/api/event", &[202, 202])?;
+    wait_for_sent(&browser, &[202, 202])?;
     browser.click("#tagged")?;
-    wait_for_calls(&browser, "/api/event", &[202, 202, 202])?;
+    wait_for_sent(&browser, &[202, 202, 202])?;
     browser.execute("location.hash = 'pricing'")?;
-    wait_for_calls(&browser, "/api/event", &[202, 202, 202, 202])?;
+    wait_for_sent(&browser, &[202, 202, 202, 202])?;
     // Inside a tagged form only its submit counts (a click into its input or on its button is
     // none); a tag 4 levels up is too far; a tagged link 2 levels up sends its url.
     browser.click("#email")?;
     browser.click("#send")?;
-    wait_for_calls(&browser, "/api/event", &[202; 5])?;
+    wait_for_sent(&browser, &[202; 5])?;
     browser.click("#deep")?;
     browser.click("#docs")?;
-    wait_for_calls(&browser, "/api/event", &[202; 6])?;
+    wait_for_sent(&browser, &[202; 6])?;
     site::assert_no_problems(&browser)?;
 
     browser.goto(&format!("{shop}/manual"))?;
-    wait_for_calls(&browser, "/api/event", &[202, 202])?;
+    wait_for_sent(&browser, &[202, 202])?;
     site::assert_no_problems(&browser)?;
 
     // An excluded path sends no pageview (and says why); a goal's revenue goes as `$`.
@@ -196,7 +204,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     browser.execute(
         "plausible('Purchase', { revenue: { currency: 'EUR', amount: 9.5 }, interactive: false })",
     )?;
-    wait_for_calls(&browser, "/api/event", &[202])?;
+    wait_for_sent(&browser, &[202])?;
     assert_eq!(
         browser.execute("return bodies.map(body => [body.n, body.$, body.i])")?,
         json!([["Purchase", { "currency": "EUR", "amount": 9.5 }, false]])
@@ -210,7 +218,7 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
             .execute("return !!window.botDone")
             .is_ok_and(|done| done == json!(true))
     })?;
-    assert_eq!(calls_to(&browser, "/api/event")?, vec![202]);
+    assert_eq!(browser.execute("return window.sent")?, json!([202]));
     assert_eq!(
         browser.execute("return window.problems")?,
         json!(["warn Ignoring Event: exclusion rule"])
@@ -298,6 +306,16 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
     assert_eq!(rows(&stack, &project_id)?, 17);
+    // Leaving a page told how long it was looked at: no event (none above), its engagement.
+    let engaged = format!(
+        "SELECT count() FROM engagement WHERE project_id = '{project_id}' \
+         AND lib = 'plausible' AND path = '/plausible' FORMAT TSV"
+    );
+    devstack::wait::until("the engagement of /plausible", WAIT, || {
+        stack
+            .clickhouse_sql(&engaged)
+            .is_ok_and(|count| count.trim() != "0")
+    })?;
     Ok(())
 }
 

@@ -1,0 +1,158 @@
+//! Engagement from the trackers as they are: Plausible's tracker and posthog-js from npm,
+//! unmodified and bundled as a site would, on a long page of another site (`shop.example`) in
+//! headless Chromium. The visitor reads, scrolls to the bottom and moves on to the next page of
+//! the single-page app: Plausible sends an `engagement`, posthog-js puts the page's duration
+//! and scroll on the next `$pageview`. Neither becomes an event; the page's time on page and
+//! scroll depth are what top pages answer for it.
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use devstack::stack::{ADMIN, PASSWORD, TestStack};
+use devstack::test::TempDir;
+use serde_json::{Value, json};
+
+use crate::browser::WAIT;
+use crate::helpers::{call, create_project};
+use crate::site::{self, PROBLEMS, SITE};
+
+/// The page's settings and the site's bundle.
+#[derive(Clone)]
+struct Site {
+    settings: String,
+    bundle: String,
+}
+
+/// A page four screens long, which notes when it was scrolled (after the trackers' own
+/// listeners, which were added first, have seen it).
+async fn page(State(site): State<Site>) -> Html<String> {
+    let settings = &site.settings;
+    Html(format!(
+        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}\
+         <script>window.SHOP = {settings}</script><script src=\"/site.js\"></script>\
+         </head><body><h1>Shop</h1><div style=\"height: 4000px\">A long read</div>\
+         <script>addEventListener('scroll', () => {{ window.scrolled = true }})</script>\
+         </body></html>"
+    ))
+}
+
+async fn bundle(State(site): State<Site>) -> Response {
+    (
+        [("content-type", "application/javascript; charset=utf-8")],
+        site.bundle,
+    )
+        .into_response()
+}
+
+/// One line per stored row of `table` for the project: lib, event and path, in order.
+fn stored(stack: &TestStack, table: &str, project_id: &str) -> String {
+    let sql = format!(
+        "SELECT lib, event, path FROM {table} WHERE project_id = '{project_id}' \
+         ORDER BY lib, event, path FORMAT TSV"
+    );
+    stack
+        .clickhouse_sql(&sql)
+        .map(|rows| rows.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn trackers_engagement_is_the_time_on_page_and_scroll_depth_of_the_page_not_an_event()
+-> anyhow::Result<()> {
+    let dir = TempDir::new("engagement")?;
+    let script = site::bundle(dir.path(), "engagement-site.mjs")?;
+    let stack = TestStack::builder().everything().start()?;
+    let edge = stack.edge(|_| {})?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
+    let (project_id, key) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
+    site::list_site(&runtime, &edge, &token, &project_id)?;
+
+    let settings =
+        json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key, "domain": SITE });
+    let site = Site {
+        settings: settings.to_string(),
+        bundle: script,
+    };
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(page))
+        .route("/site.js", axum::routing::get(bundle))
+        .with_state(site);
+    let (shop, browser) = site::serve(&runtime, app, &dir.path().join("chromium"))?;
+    browser.goto(&format!("{shop}/"))?;
+
+    // Both pageviews stored, the page read for over a second and scrolled to its bottom, then
+    // the next page of the app.
+    let views = "plausible\t$pageview\t/\nweb\t$pageview\t/";
+    devstack::wait::until("both pageviews in ClickHouse", WAIT, || {
+        stored(&stack, "events", &project_id) == views
+    })?;
+    devstack::wait::until("the page read for over a second", WAIT, || {
+        browser
+            .execute("return performance.now() > 1500")
+            .is_ok_and(|done| done == json!(true))
+    })?;
+    browser.execute("window.scrollTo(0, document.body.scrollHeight); return true")?;
+    devstack::wait::until("the page scrolled", WAIT, || {
+        browser
+            .execute("return window.scrolled === true")
+            .is_ok_and(|done| done == json!(true))
+    })?;
+    browser.execute("history.pushState({}, '', '/next'); return true")?;
+
+    let engagements = "plausible\t$engagement\t/\nweb\t$engagement\t/";
+    let mut last = String::new();
+    devstack::wait::until("both trackers' engagement of /", WAIT, || {
+        last = stored(&stack, "engagement", &project_id);
+        last == engagements
+    })
+    .map_err(|err| err.context(format!("engagement holds:\n{last}")))?;
+    // The events are the four pageviews: no `engagement`, no `$pageleave`.
+    let views = "plausible\t$pageview\t/\nplausible\t$pageview\t/next\n\
+                 web\t$pageview\t/\nweb\t$pageview\t/next";
+    devstack::wait::until("the four pageviews in ClickHouse", WAIT, || {
+        last = stored(&stack, "events", &project_id);
+        last == views
+    })
+    .map_err(|err| err.context(format!("events holds:\n{last}")))?;
+
+    // Top pages: `/` was read for over a second per visitor and scrolled to its bottom;
+    // `/next` has told nothing yet.
+    let today = time::OffsetDateTime::now_utc().date();
+    let path = format!(
+        "/api/query/top?project_id={project_id}&dimension=path&from={}&to={}",
+        today.previous_day().unwrap_or(today),
+        today.next_day().unwrap_or(today),
+    );
+    let (status, answer) = runtime.block_on(call(
+        &http,
+        reqwest::Method::GET,
+        edge.url(&path),
+        Some(&token),
+        None,
+    ))?;
+    anyhow::ensure!(status == 200, "top pages: {status} {answer}");
+    let page = |name: &str| -> Value {
+        answer["values"]
+            .as_array()
+            .and_then(|values| values.iter().find(|v| v["value"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let front = page("/");
+    let time_on_page = front["time_on_page_ms"].as_u64().unwrap_or_default();
+    assert!(
+        (1000..600_000).contains(&time_on_page),
+        "time on / per visitor: {front}"
+    );
+    assert_eq!(front["scroll_depth"], json!(100), "{front}");
+    let next = page("/next");
+    assert!(next["count"].as_u64().is_some(), "{answer}");
+    assert!(next.get("time_on_page_ms").is_none(), "{next}");
+    site::assert_no_problems(&browser)?;
+    Ok(())
+}
