@@ -30,6 +30,16 @@ pub(crate) fn bytes_label(bytes: u64) -> String {
     }
 }
 
+/// Seconds as a person reads a visit's length or a page's time: `45s`, `3m 05s`, `1h 02m`.
+pub(crate) fn duration_label(seconds: f64) -> String {
+    let seconds = seconds.max(0.0).round() as u64;
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
 /// A count with thousands separated: `1,234,567`.
 pub(crate) fn count_label(count: u64) -> String {
     let digits = count.to_string();

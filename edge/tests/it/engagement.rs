@@ -3,7 +3,7 @@
 //! headless Chromium. The visitor reads, scrolls to the bottom and moves on to the next page of
 //! the single-page app: Plausible sends an `engagement`, posthog-js puts the page's duration
 //! and scroll on the next `$pageview`. Neither becomes an event; the page's time on page and
-//! scroll depth are what top pages answer for it.
+//! scroll depth are what top pages answer for it, and what the web app's Pages table shows.
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
@@ -11,7 +11,7 @@ use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 
-use crate::browser::WAIT;
+use crate::browser::{WAIT, screenshot, sign_in, texts, wait_for_sign_in_form};
 use crate::helpers::{call, create_project};
 use crate::site::{self, PROBLEMS, SITE};
 
@@ -123,11 +123,11 @@ fn trackers_engagement_is_the_time_on_page_and_scroll_depth_of_the_page_not_an_e
     // Top pages: `/` was read for over a second per visitor and scrolled to its bottom;
     // `/next` has told nothing yet.
     let today = time::OffsetDateTime::now_utc().date();
-    let path = format!(
-        "/api/query/top?project_id={project_id}&dimension=path&from={}&to={}",
+    let (from, to) = (
         today.previous_day().unwrap_or(today),
         today.next_day().unwrap_or(today),
     );
+    let path = format!("/api/query/top?project_id={project_id}&dimension=path&from={from}&to={to}");
     let (status, answer) = runtime.block_on(call(
         &http,
         reqwest::Method::GET,
@@ -154,5 +154,31 @@ fn trackers_engagement_is_the_time_on_page_and_scroll_depth_of_the_page_not_an_e
     assert!(next["count"].as_u64().is_some(), "{answer}");
     assert!(next.get("time_on_page_ms").is_none(), "{next}");
     site::assert_no_problems(&browser)?;
+
+    // The web app's Pages table shows them, a dash where nothing was told.
+    browser.set_window_size(1280, 900)?;
+    browser.goto(&edge.url("/analytics"))?;
+    wait_for_sign_in_form(&browser)?;
+    sign_in(&browser, ADMIN, PASSWORD)?;
+    browser.wait_for_text("#signed-in-as", "Admin", WAIT)?;
+    browser.goto(&edge.url(&format!(
+        "/analytics?tab=overview&project={project_id}&from={from}&to={to}"
+    )))?;
+    let front = "#top-path tr[data-value='/']";
+    browser.wait_for_text(&format!("{front} .scroll-depth"), "100%", WAIT)?;
+    let shown = browser.wait_for_text(&format!("{front} .time-on-page"), "s", WAIT)?;
+    let seconds: u64 = shown.trim_end_matches('s').parse().unwrap_or_default();
+    assert_eq!(
+        seconds,
+        (time_on_page as f64 / 1000.0).round() as u64,
+        "shown {shown:?} for {time_on_page} ms"
+    );
+    let headers = texts(&browser, "#top-path th")?;
+    assert_eq!(
+        headers,
+        ["Pages", "Events", "Users", "Time on page", "Scroll depth"]
+    );
+    browser.wait_for_text("#top-path tr[data-value='/next'] .time-on-page", "—", WAIT)?;
+    screenshot(&browser, "time-on-page", 1280)?;
     Ok(())
 }

@@ -114,22 +114,12 @@ fn figures(answer: OverviewResponse) -> View {
 fn figure_text(name: &str, value: f64) -> String {
     match name {
         "bounce_rate" => charts::format_percent(value),
-        "avg_session_seconds" => duration(value),
+        "avg_session_seconds" => crate::format::duration_label(value),
         "pages_per_session" => {
             let text = format!("{value:.1}");
             text.trim_end_matches(".0").to_owned()
         }
         _ => charts::format_number(value),
-    }
-}
-
-/// Seconds as a person reads a visit's length: `45s`, `3m 05s`, `1h 02m`.
-fn duration(seconds: f64) -> String {
-    let seconds = seconds.max(0.0).round() as u64;
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
-        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
     }
 }
 

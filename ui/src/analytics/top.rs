@@ -172,6 +172,8 @@ pub(crate) fn table(
     }
     let dimension = answer.dimension.clone();
     let most = answer.values.first().map_or(1, |v| v.count.max(1));
+    // Pages whose engagement was told also say how long they were read and how far scrolled.
+    let engaged = answer.values.iter().any(|v| v.time_on_page_ms.is_some());
     let body = answer
         .values
         .into_iter()
@@ -197,6 +199,7 @@ pub(crate) fn table(
                     }
                     td(class="numeric") { (charts::format_number(value.count as f64)) }
                     td(class="numeric") { (charts::format_number(value.users as f64)) }
+                    (engaged.then(|| engagement_cells(value.time_on_page_ms, value.scroll_depth)))
                 }
             }
         })
@@ -215,9 +218,26 @@ pub(crate) fn table(
                 th(scope="col") { (title) }
                 th(scope="col", class="numeric") { (counted) }
                 th(scope="col", class="numeric") { "Users" }
+                (engaged.then(|| view! {
+                    th(scope="col", class="numeric") { "Time on page" }
+                    th(scope="col", class="numeric") { "Scroll depth" }
+                }))
             } }
             tbody { (body) }
         }
+    }
+}
+
+/// A page's average time on page and scroll depth, or a dash where none was told.
+fn engagement_cells(time_on_page_ms: Option<u64>, scroll_depth: Option<u8>) -> View {
+    let time = time_on_page_ms.map_or_else(
+        || "—".to_owned(),
+        |ms| crate::format::duration_label(ms as f64 / 1000.0),
+    );
+    let depth = scroll_depth.map_or_else(|| "—".to_owned(), |percent| format!("{percent}%"));
+    view! {
+        td(class="numeric time-on-page") { (time) }
+        td(class="numeric scroll-depth") { (depth) }
     }
 }
 
