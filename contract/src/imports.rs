@@ -14,7 +14,7 @@ pub const IMPORT_JOBS_BUCKET: &str = "IMPORT_JOBS";
 pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
 
 /// Where an import job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ImportState {

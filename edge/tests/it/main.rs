@@ -33,6 +33,7 @@ mod ui_api_keys;
 mod ui_dashboard;
 mod ui_dashboards;
 mod ui_history;
+mod ui_imports;
 mod ui_invites;
 mod ui_live;
 mod ui_members;

@@ -1,8 +1,9 @@
 //! "Projects you administer": for a user who is an admin of a project without being an
 //! instance admin, each such project with the admin panel's own sections: its members (roles,
-//! removal, invites), its retention and its history. The project list a user reads does not say
-//! the retention: each card reads its project for it. An instance admin manages every project
-//! in the admin panel, which this section links to instead.
+//! removal, invites), its retention, its imports of past events and its history. The project
+//! list a user reads does not say the retention: each card reads its project for it. An
+//! instance admin manages every project in the admin panel, which this section links to
+//! instead.
 
 use contract::auth::{ProjectRole, ProjectSummary, ProjectView, Role};
 use js_sys::futures::spawn_local;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::projects::MyProjects;
 use crate::admin::projects::history::HistorySection;
+use crate::admin::projects::imports::ImportsSection;
 use crate::admin::projects::members::MembersSection;
 use crate::admin::projects::retention::RetentionForm;
 use crate::api;
@@ -98,6 +100,7 @@ fn AdministeredCard(project: ProjectSummary) -> View {
             h4(id=title_id) { (name) }
             p(class="muted") { (timezone) }
             RetentionForm(project=project.id, saved=retention)
+            ImportsSection(project=project.id)
             MembersSection(project=project.id, name=project.name)
             HistorySection(project=project.id, name=history_name)
         }

@@ -12,6 +12,7 @@ use web_sys::{Headers, RequestCredentials, RequestInit, Response};
 
 pub(crate) mod download;
 pub(crate) mod public;
+pub(crate) mod upload;
 
 /// What the app shows when the API cannot be reached or fails on its side.
 pub(crate) const UNAVAILABLE: &str = "The service is unavailable, try again";

@@ -1,5 +1,6 @@
 //! A project's card: its facts (time zone, creation date, id, domains, retention), its write
-//! keys, the forms for its Plausible domains and its retention, its members and its history.
+//! keys, the forms for its Plausible domains and its retention, its imports of past events, its
+//! members and its history.
 
 use contract::auth::ProjectView;
 use sycamore::prelude::*;
@@ -7,6 +8,7 @@ use uuid::Uuid;
 
 use super::actions::CardActions;
 use super::history::HistorySection;
+use super::imports::ImportsSection;
 use super::keys::WriteKeys;
 use super::members::{Directory, MembersSection};
 use super::retention::{RetentionForm, retention_label};
@@ -68,6 +70,7 @@ pub(crate) fn ProjectCard(id: Uuid, projects: Projects, directory: Directory) ->
             button(r#type="button", class="issue-key", disabled=busy, on:click=move |_| card.issue_key()) { "Issue a new key" }
             DomainsForm(card=card, text=domains_text)
             RetentionForm(project=id, saved=retention)
+            ImportsSection(project=id)
             MembersSection(project=id, name=members_name, directory=directory)
             HistorySection(project=id, name=history_name)
         }

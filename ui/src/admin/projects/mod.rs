@@ -7,6 +7,7 @@ mod card;
 pub(crate) mod copy;
 mod create;
 pub(crate) mod history;
+pub(crate) mod imports;
 mod keys;
 pub(crate) mod members;
 pub(crate) mod retention;
