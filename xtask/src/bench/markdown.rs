@@ -30,7 +30,7 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
     let p = inputs.pipeline;
     [
         format!(
-            "## Targets (issue 9)\n\n| target | measured | holds? |\n|---|---|---|\n{}\n",
+            "## Targets (issues 9 and 20)\n\n| target | measured | holds? |\n|---|---|---|\n{}\n",
             targets::markdown(inputs.targets)
         ),
         ingest(&p.intake, inputs.ratios),
@@ -39,6 +39,7 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
         sink(p, inputs.ratios),
         freshness(p),
         resources(p),
+        super::imports::markdown(&p.import),
         super::hostile::markdown(&p.hostile, contract::event::MAX_DECODED_REQUEST_BYTES),
         queries(inputs.queries),
         inputs.auth_markdown.to_owned(),

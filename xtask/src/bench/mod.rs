@@ -1,12 +1,14 @@
 //! `cargo xtask bench`: measures on a stack of its own (free ports, temporary folders), each
 //! figure next to a limit measured in the same run, and writes `docs/benchmarks.md` (with
 //! `target/bench/report.md` and `report.json`). Scenarios: ingest and the sink (`pipeline`),
-//! queries (`queries`), and auth (logins against the argon2id bound, token costs).
+//! `cargo xtask import` of each export format (`imports`), queries (`queries`), and auth
+//! (logins against the argon2id bound, token costs).
 
 mod auth;
 mod chart;
 mod freshness;
 mod hostile;
+mod imports;
 mod intake;
 mod load;
 mod markdown;

@@ -1,6 +1,6 @@
 //! The pipeline scenarios, run in a release build of xtask against release builds of the
 //! services on a stack of their own: ingest (see `intake`), the sink (see `sink`), freshness,
-//! peak memory, and hostile bodies last.
+//! peak memory, the import (see `imports`), and hostile bodies last.
 
 use std::process::Command;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use devstack::test::TempDir;
 use uuid::Uuid;
 
 use super::freshness::{self, Freshness};
+use super::imports::{self, ImportReport};
 use super::intake::{self, IntakeReport, Plan, Target};
 use super::send::KEY;
 use super::services::{BenchAuth, READY, peak_rss_mib, start, start_edge};
@@ -35,6 +36,8 @@ pub(crate) struct PipelineReport {
     pub(crate) freshness: Freshness,
     /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
     pub(crate) peak_rss_mib: Vec<(&'static str, f64)>,
+    /// `cargo xtask import` of each format, with the sink storing as it goes.
+    pub(crate) import: ImportReport,
     /// Hostile bodies straight to ingest, after everything else (they reset its peak).
     pub(crate) hostile: HostileReport,
     pub(crate) nats_version: String,
@@ -164,7 +167,7 @@ fn access_token(port: u16) -> anyhow::Result<String> {
     devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(60))
 }
 
-/// The scenarios in order: ingest, the sink, freshness, then hostile bodies.
+/// The scenarios in order: ingest, the sink, freshness, the import, then hostile bodies.
 pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineReport> {
     let mut stack = Stack::start(dir).await?;
     let plan = Plan::new(quick);
@@ -202,6 +205,8 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         ("auth", peak_rss_mib(&stack.auth.service.process)),
     ];
     let (nats_version, clickhouse_version) = versions(&clickhouse);
+    // After the peak memory is read: the import's load is not what those figures are about.
+    let import = imports::run(quick, dir.path(), &stack.nats, &clickhouse).await?;
     let hostile = hostile_bodies(&stack)?;
     for process in [
         &mut sink_process,
@@ -218,6 +223,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         sink,
         freshness,
         peak_rss_mib: peak_rss,
+        import,
         hostile,
         nats_version,
         clickhouse_version,

@@ -155,6 +155,7 @@ fn to_json(report: &Report, machine: &Value, r: &Ratios, targets: &[Target]) -> 
             "poll_interval_ms": p.freshness.poll_interval_ms,
             "sink_batch_wait_ms": SINK_BATCH_WAIT_MS,
         },
+        "import": super::imports::json(&p.import),
         "peak_rss_mib": p.peak_rss_mib.iter().map(|(name, mib)| (name.to_string(), json!(mib))).collect::<serde_json::Map<_, _>>(),
         "query": queries_json(&report.queries),
         "auth": report.auth.0,

@@ -1,6 +1,7 @@
-//! The figures the targets (issue 9) are judged by, each against its limit, and the targets
-//! table itself.
+//! The figures the targets (issue 9, and issue 20's import) are judged by, each against its
+//! limit, and the targets table itself.
 
+use super::imports::ImportReport;
 use super::load::{Paced, ratio};
 use super::pipeline::PipelineReport;
 use super::queries::QueryReport;
@@ -60,7 +61,7 @@ fn target(target: &'static str, measured: String, holds: bool) -> Target {
     }
 }
 
-/// Every target of issue 9, in the report's order.
+/// Every target of issues 9 and 20, in the report's order.
 pub(crate) fn targets(p: &PipelineReport, queries: &QueryReport, r: &Ratios) -> Vec<Target> {
     let (i, s, f) = (&p.intake, &p.sink, &p.freshness);
     let (batch, single) = (i.batch_edge.median(), i.single_edge.median());
@@ -108,8 +109,35 @@ pub(crate) fn targets(p: &PipelineReport, queries: &QueryReport, r: &Ratios) -> 
         ),
     ]
     .into_iter()
+    .chain(import_targets(&p.import))
     .chain(query_targets(queries))
     .collect()
+}
+
+/// The import (issue 20): each format's rate against the same events published straight to
+/// JetStream with the same window, acked and then stored by the sink; the slowest format is
+/// the one judged.
+fn import_targets(import: &ImportReport) -> Vec<Target> {
+    let (acked, acked_ratio) = import.slowest(|f| f.acked_per_sec);
+    let (stored, stored_ratio) = import.slowest(|f| f.stored_per_sec);
+    vec![
+        target(
+            "import, each format: acked ≥ 0.5 of raw JetStream publish, same events and window",
+            format!(
+                "{acked_ratio:.2} (slowest: {} {:.0} events/s)",
+                acked.format, acked.acked_per_sec
+            ),
+            acked_ratio >= 0.5,
+        ),
+        target(
+            "import, each format: stored by the sink ≥ 0.8 of the raw publish stored",
+            format!(
+                "{stored_ratio:.2} (slowest: {} {:.0} events/s)",
+                stored.format, stored.stored_per_sec
+            ),
+            stored_ratio >= 0.8,
+        ),
+    ]
 }
 
 /// The query targets: overview, trends and top values, funnel and retention, and what edge
