@@ -1,7 +1,8 @@
 //! Imports of past events through the API, against the real stack behind edge: an admin uploads
 //! an export of each format and its job reaches `done` with every event stored once; another
-//! user may not; a second upload of the same file stores nothing new; and an import whose
-//! ingest stops half way is taken up again by the next ingest and ends with exact counts.
+//! user may not; a second upload of the same file stores nothing new; bad files are refused;
+//! and an import whose ingest stops half way is taken up again by the next ingest and ends with
+//! exact counts.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -131,7 +132,12 @@ const EVENTS: usize = 3_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_imports_each_format_once_through_the_api_and_others_may_not() {
-    let stack = TestStack::builder().everything().start().expect("stack");
+    // A small upload limit, to see a file over it refused (the exports below are under it).
+    let stack = TestStack::builder()
+        .everything()
+        .configure_ingest(|config| config.imports.max_bytes = 1 << 20)
+        .start()
+        .expect("stack");
     let edge = stack.edge(|_| {}).expect("edge");
     let http = reqwest::Client::new();
     let port = edge.addr.port();
@@ -221,6 +227,7 @@ async fn an_admin_imports_each_format_once_through_the_api_and_others_may_not() 
         ("plausible", b"{}\n".to_vec(), 400, "format"),
         ("posthog", vec![0x1f, 0x8b, 8, 0, 0], 400, "gunzip"),
         ("posthog", Vec::new(), 400, "empty"),
+        ("posthog", vec![b'\n'; (1 << 20) + 1], 413, "larger than"),
     ];
     for (format, file, expected, says) in refused {
         let (status, body) = upload(&http, &edge, &admin, &project, format, file)
