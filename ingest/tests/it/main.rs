@@ -4,6 +4,7 @@
 
 mod common;
 mod health;
+mod imports;
 mod memory;
 mod persons;
 mod places;
