@@ -245,8 +245,9 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
     let theirs = [anon.as_str(), user.as_str()];
     let others = [other_anon.as_str(), other.as_str()];
 
-    // The person: two pageviews as anon, identified as user (with a property), a purchase,
-    // and a purchase ClickHouse refuses (dead-lettered). Another person of two ids as well.
+    // The person: two pageviews as anon (and the engagement of one), identified as user (with
+    // a property), a purchase, and a purchase ClickHouse refuses (dead-lettered). Another
+    // person of two ids as well.
     erasing
         .send(&[
             event(
@@ -255,6 +256,12 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
                 json!({ "$session_id": format!("s-{tag}") }),
             ),
             event("$pageview", &anon, json!({})),
+            // The page's engagement as posthog-js tells it when the page closes: no event.
+            event(
+                "$pageleave",
+                &anon,
+                json!({ "$prev_pageview_pathname": "/", "$prev_pageview_duration": 4.2 }),
+            ),
             event(
                 "$identify",
                 &user,
@@ -283,6 +290,11 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
     erasing
         .wait_for("the other's events", &count_of(&others), "3")
         .await;
+    let engaged = format!(
+        "SELECT count() FROM engagement WHERE project_id = '{{project}}' AND distinct_id IN ({})",
+        listed(&theirs)
+    );
+    erasing.wait_for("their engagement", &engaged, "1").await;
     let mapped = |ids: &[&str]| {
         format!(
             "SELECT count() FROM person_ids WHERE project_id = '{{project}}' AND distinct_id IN ({})",
@@ -375,6 +387,7 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
 
     // Nothing of theirs is left; the other person keeps everything.
     assert_eq!(erasing.sql(&count_of(&theirs)), "0");
+    assert_eq!(erasing.sql(&engaged), "0", "their engagement");
     for table in ["person_properties", "person_ids"] {
         assert_eq!(
             erasing.sql(&format!(
