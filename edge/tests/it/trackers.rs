@@ -306,6 +306,14 @@ fn plausible_and_umami_tags_on_another_site_land_each_pageview_and_event_once() 
     .map_err(|err| err.context(format!("ClickHouse holds:\n{last}")))?;
     // Each once: no copy was written, even before merging.
     assert_eq!(rows(&stack, &project_id)?, 17);
+    // The goal's revenue and its being non-interactive are kept with it.
+    let purchase = format!(
+        "SELECT prop_values[indexOf(prop_keys, '$revenue')], \
+         prop_values[indexOf(prop_keys, '$currency')], \
+         prop_values[indexOf(prop_keys, '$non_interactive')] \
+         FROM events WHERE project_id = '{project_id}' AND event = 'Purchase' FORMAT TSV"
+    );
+    assert_eq!(stack.clickhouse_sql(&purchase)?.trim(), "9.5\tEUR\ttrue");
     // Leaving a page told how long it was looked at: no event (none above), its engagement.
     let engaged = format!(
         "SELECT count() FROM engagement WHERE project_id = '{project_id}' \

@@ -61,7 +61,7 @@ pub(crate) fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
     if domains.is_empty() {
         return Err("domain: is required".to_owned());
     }
-    let props = match field("p", "props") {
+    let mut props = match field("p", "props") {
         Some(Value::Object(props)) => props.clone(),
         // The script sends props as a JSON string.
         Some(Value::String(text)) => match serde_json::from_str(text) {
@@ -71,6 +71,15 @@ pub(crate) fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err("props: must be an object".to_owned()),
     };
+    if let Some(revenue) = field("$", "revenue").filter(|value| !value.is_null()) {
+        let (amount, currency) = revenue_of(revenue)?;
+        props.insert(REVENUE.to_owned(), amount.into());
+        props.insert(CURRENCY.to_owned(), currency.into());
+    }
+    // Plausible's non-interactive events (`i: false`) are kept marked as such.
+    if field("i", "interactive") == Some(&Value::Bool(false)) {
+        props.insert(NON_INTERACTIVE.to_owned(), true.into());
+    }
     let engagement = if name == PLAUSIBLE_ENGAGEMENT {
         let number = |short: &str, long: &str| match field(short, long) {
             None | Some(Value::Null) => Ok(None),
@@ -93,6 +102,31 @@ pub(crate) fn parse_plausible(json: &[u8]) -> Result<PlausibleEvent, String> {
         props,
         engagement,
     })
+}
+
+/// The properties a Plausible goal's revenue (`$`: `{amount, currency}`) becomes: the amount
+/// as a number, the ISO 4217 currency code; and the mark of a non-interactive event (`i`).
+const REVENUE: &str = "$revenue";
+const CURRENCY: &str = "$currency";
+const NON_INTERACTIVE: &str = "$non_interactive";
+
+/// The amount (a finite number, or a string of one, as Plausible's script sends either) and
+/// currency (three letters, upper-cased) of a goal's revenue.
+fn revenue_of(revenue: &Value) -> Result<(f64, String), String> {
+    let refused = || "$: revenue must be {amount: a number, currency: a 3-letter ISO code}";
+    let amount = match revenue.get("amount") {
+        Some(Value::Number(number)) => number.as_f64(),
+        Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|amount| amount.is_finite())
+    .ok_or_else(refused)?;
+    let currency = revenue
+        .get("currency")
+        .and_then(Value::as_str)
+        .filter(|code| code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()))
+        .ok_or_else(refused)?;
+    Ok((amount, currency.to_ascii_uppercase()))
 }
 
 /// The Plausible event as an envelope; `visitor` is the cookieless visitor id.
@@ -328,6 +362,33 @@ mod tests {
         for bad in [r#""e":-1"#, r#""e":"long""#, r#""e":1,"sd":"deep""#] {
             let body = format!(
                 r#"{{"n":"engagement","u":"https://site.example/","d":"site.example",{bad}}}"#
+            );
+            assert!(parse_plausible(body.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plausible_revenue_and_non_interactive_events_are_kept_as_properties() {
+        let parsed = parse_plausible(
+            br#"{"n":"Purchase","u":"https://site.example/","d":"site.example","$":{"amount":"9.5","currency":"eur"},"i":false}"#,
+        )
+        .expect("revenue");
+        assert_eq!(parsed.props[REVENUE], 9.5);
+        assert_eq!(parsed.props[CURRENCY], "EUR");
+        assert_eq!(parsed.props[NON_INTERACTIVE], true);
+        let plain = parse_plausible(
+            br#"{"n":"Signup","u":"https://site.example/","d":"site.example","i":true}"#,
+        )
+        .expect("plain");
+        assert!(plain.props.is_empty());
+        for bad in [
+            r#""$":{"amount":"lots","currency":"EUR"}"#,
+            r#""$":{"amount":1,"currency":"EURO"}"#,
+            r#""$":{"amount":1}"#,
+            r#""$":5"#,
+        ] {
+            let body = format!(
+                r#"{{"n":"Purchase","u":"https://site.example/","d":"site.example",{bad}}}"#
             );
             assert!(parse_plausible(body.as_bytes()).is_err(), "{bad}");
         }
