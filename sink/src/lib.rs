@@ -71,10 +71,18 @@ impl Config {
 /// that queue. Writing to the shards' local tables directly would spare that hop, but the sink
 /// would then need the cluster's layout and sharding itself; the `Distributed` table already
 /// knows both, and a server of the cluster is all the sink is told about.
+///
+/// `load_balancing = 'in_order'`: of a shard's healthy replicas, the insert writes to the first
+/// and every read the sink makes (the look for rows already stored, before a redelivered or
+/// imported batch is written; the sessions' lookup) asks that same first one, so it finds what
+/// the sink just wrote there without waiting for replication. With ClickHouse's default
+/// (`random`) a lookup could ask a replica the row had not reached yet, and store it twice.
 pub fn clickhouse_client(config: &ClickHouseConfig) -> clickhouse::Client {
     let client = plumbing::clickhouse::client(config);
     if config.cluster.is_some() {
-        client.with_setting("insert_distributed_sync", "1")
+        client
+            .with_setting("insert_distributed_sync", "1")
+            .with_setting("load_balancing", "in_order")
     } else {
         client
     }
