@@ -2,8 +2,9 @@
 //! hidden (the sink keeps these engagements in `engagement`, apart from the events, with the
 //! same columns). Per page, each visitor's (person's) engaged time in the range is summed and
 //! their deepest scroll taken, then both are averaged over the visitors, as Plausible does.
-//! Copies of one engagement (a redelivery not merged yet) count once: they are grouped by
-//! event id first (with its page and visitor, which copies share).
+//! Copies of one engagement (a redelivery not merged yet, or one page view's engagement told
+//! twice under one id, the later telling the longer time) count once, the most they tell:
+//! they are grouped by event id first (with its page and visitor, which copies share).
 
 use std::collections::HashMap;
 
@@ -47,8 +48,8 @@ pub(crate) async fn of_pages(
          avgIf(depth, depth >= 0) AS scroll_depth \
          FROM (SELECT path, {PERSON} AS person, sum(ms) AS engaged, max(depth) AS depth \
            FROM (SELECT path, user_hash, \
-             any(toUInt64OrZero(prop_values[indexOf(prop_keys, ?)])) AS ms, \
-             any(if(has(prop_keys, ?), toInt64OrZero(prop_values[indexOf(prop_keys, ?)]), -1)) \
+             max(toUInt64OrZero(prop_values[indexOf(prop_keys, ?)])) AS ms, \
+             max(if(has(prop_keys, ?), toInt64OrZero(prop_values[indexOf(prop_keys, ?)]), -1)) \
                AS depth \
              FROM engagement WHERE {} AND path IN ({}) \
              GROUP BY event_id, path, user_hash) AS views{} \

@@ -17,6 +17,7 @@ use crate::import::backlog;
 use crate::import::format::Format;
 use crate::import::mapper::{Mapper, link_of};
 use crate::import::records::Records;
+use crate::wire::engagement;
 
 /// Where an import stands: the byte offset past the last record whose event JetStream
 /// acknowledged, every record before it acknowledged (or refused) too, and the counts so far.
@@ -82,20 +83,27 @@ impl Import<'_> {
         observer: &mut impl Observer,
     ) -> anyhow::Result<Ended> {
         let window_size = self.options.window.max(1);
-        let mut window: VecDeque<(Option<PublishAckFuture>, u64)> = VecDeque::new();
+        let mut window: VecDeque<(Vec<PublishAckFuture>, u64)> = VecDeque::new();
         let mut last_saved = saved.events;
         let mut published = 0_u64;
         while let Some(record) = records.next_record().await? {
             let columns = &records.columns;
             let event = record.and_then(|r| self.format.map(&mut self.mapper, columns, r));
-            let ack = match event {
-                Ok(event) => Some(publish(self.js, &event).await?),
+            let acks = match event {
+                Ok(event) => {
+                    let (event, engagement) = engagement_of(self.format, event);
+                    let mut acks = vec![publish(self.js, &event).await?];
+                    if let Some(engagement) = engagement {
+                        acks.push(publish(self.js, &engagement).await?);
+                    }
+                    acks
+                }
                 Err(reason) => {
                     observer.refused(records.record_line, records.offset, &reason);
-                    None
+                    Vec::new()
                 }
             };
-            window.push_back((ack, records.offset));
+            window.push_back((acks, records.offset));
             published += 1;
             if published % backlog::CHECK_EVERY == 0 {
                 let mut say = |message: &str| observer.waiting(message);
@@ -125,20 +133,31 @@ impl Import<'_> {
     }
 }
 
-/// Awaits the oldest ack: once it is in, every record up to its offset is stored.
+/// A PostHog record's engagement, as live capture makes it ([`engagement::from_posthog`]): a
+/// `$pageleave` telling one becomes it, a `$pageview` brings the one of the page before.
+fn engagement_of(format: Format, event: Event) -> (Event, Option<Event>) {
+    match format {
+        Format::Posthog => engagement::from_posthog(event),
+        Format::Segment | Format::Umami => (event, None),
+    }
+}
+
+/// Awaits the oldest record's acks (none: it was refused): once they are in, every record up
+/// to its offset is stored.
 async fn settle_oldest(
-    window: &mut VecDeque<(Option<PublishAckFuture>, u64)>,
+    window: &mut VecDeque<(Vec<PublishAckFuture>, u64)>,
     saved: &mut Saved,
 ) -> anyhow::Result<()> {
-    let Some((ack, offset)) = window.pop_front() else {
+    let Some((acks, offset)) = window.pop_front() else {
         return Ok(());
     };
-    match ack {
-        Some(ack) => {
+    if acks.is_empty() {
+        saved.refused += 1;
+    } else {
+        for ack in acks {
             ack.await.context("JetStream did not store an event")?;
-            saved.events += 1;
         }
-        None => saved.refused += 1,
+        saved.events += 1;
     }
     saved.offset = offset;
     Ok(())

@@ -40,8 +40,14 @@ fn measure(value: Option<&Value>) -> Option<f64> {
 
 /// The engagement of the page view before, when `event` (a posthog-js event) tells one: a
 /// `$pageleave` becomes it (it is no event of its own); a `$pageview` stays, and the
-/// engagement of the page before it comes next to it, under an id made from the page view's
-/// (so a retried request gives the same one).
+/// engagement of the page before it (which it must name) comes next to it.
+///
+/// posthog-js can tell one page view's engagement twice (a `$pageleave` as the page is put in
+/// the back-forward cache, then the next `$pageview` once it is shown again; or an app's own
+/// `$pageleave` before its `$pageview`): both name the page view (`$prev_pageview_id`), so both
+/// get one id made from it and the engagement is stored once. Without that id, the engagement
+/// of a `$pageview` gets an id made from the page view's, so that a retried request gives the
+/// same one.
 pub(crate) fn from_posthog(event: Event) -> (Event, Option<Event>) {
     let duration = measure(event.properties.get("$prev_pageview_duration"));
     let depth = measure(event.properties.get("$prev_pageview_max_scroll_percentage"))
@@ -50,32 +56,50 @@ pub(crate) fn from_posthog(event: Event) -> (Event, Option<Event>) {
         return (event, None);
     };
     let engaged_ms = (seconds * 1000.0).round() as u64;
-    match event.event.as_str() {
-        "$pageleave" => (into_engagement(event, engaged_ms, depth), None),
-        "$pageview" => {
+    let previous_path = event
+        .properties
+        .get("$prev_pageview_pathname")
+        .and_then(Value::as_str)
+        .filter(|path| path.starts_with('/'))
+        .map(str::to_owned);
+    let view_id = event
+        .properties
+        .get("$prev_pageview_id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(|id| Uuid::new_v5(&event.project_id, format!("engagement:{id}").as_bytes()));
+    match (event.event.as_str(), previous_path) {
+        ("$pageleave", path) => {
+            let mut engagement = event;
+            if let Some(id) = view_id {
+                engagement.event_id = id;
+            }
+            (into_engagement(engagement, path, engaged_ms, depth), None)
+        }
+        ("$pageview", Some(path)) => {
             let mut before = event.clone();
-            before.event_id = Uuid::new_v5(&event.event_id, b"engagement");
-            let engagement = into_engagement(before, engaged_ms, depth);
+            before.event_id =
+                view_id.unwrap_or_else(|| Uuid::new_v5(&event.event_id, b"engagement"));
+            let engagement = into_engagement(before, Some(path), engaged_ms, depth);
             (event, Some(engagement))
         }
         _ => (event, None),
     }
 }
 
-/// `event` made the engagement of the page it names as the one before
-/// (`$prev_pageview_pathname`, else its own path).
-fn into_engagement(mut event: Event, engaged_ms: u64, depth: Option<f64>) -> Event {
-    if let Some(path) = event
-        .properties
-        .get("$prev_pageview_pathname")
-        .and_then(Value::as_str)
-        .filter(|path| path.starts_with('/'))
-    {
+/// `event` made the engagement of the page `path` (else its own).
+fn into_engagement(
+    mut event: Event,
+    path: Option<String>,
+    engaged_ms: u64,
+    depth: Option<f64>,
+) -> Event {
+    if let Some(path) = path {
         let (host, _) = split_url(&event.context.url);
-        event.context.path = path.to_owned();
         if !host.is_empty() {
             event.context.url = format!("{}://{host}{path}", scheme_of(&event.context.url));
         }
+        event.context.path = path;
     }
     event.kind = EventKind::Engagement;
     event.event = ENGAGEMENT_EVENT.to_owned();
@@ -153,6 +177,27 @@ mod tests {
         assert_eq!(engagement.context.path, "/");
         assert_eq!(engagement.properties[ENGAGED_MS], json!(3000));
         assert!(engagement.properties.get(SCROLL_DEPTH).is_none());
+    }
+
+    #[test]
+    fn one_page_views_engagement_told_twice_has_one_id() {
+        let told = json!({ "$prev_pageview_pathname": "/", "$prev_pageview_duration": 3,
+                           "$prev_pageview_id": "view-1" });
+        let (leave, _) = from_posthog(posthog("$pageleave", told.clone()));
+        let (_, engagement) = from_posthog(posthog("$pageview", told));
+        let engagement = engagement.expect("an engagement");
+        assert_eq!(leave.event_id, engagement.event_id);
+        assert_eq!(
+            leave.event_id,
+            Uuid::new_v5(&Uuid::nil(), b"engagement:view-1")
+        );
+        // A page view that does not say which page it follows tells nothing of it.
+        let (view, none) = from_posthog(posthog(
+            "$pageview",
+            json!({ "$prev_pageview_duration": 3 }),
+        ));
+        assert_eq!(view.event, "$pageview");
+        assert!(none.is_none());
     }
 
     #[test]
