@@ -41,7 +41,8 @@ pub async fn drop_older_than_in(
     // A shard may hold a month the others lack: the parts of the whole cluster count, one
     // replica per shard (`cluster()`; `clusterAllReplicas` is newer than 18.16). The counters'
     // months count as well (their partition key is a day too), so that a month whose events
-    // went in a run cut short before its counters is found again.
+    // went in a run cut short before its counters is found again, and so do the engagements'
+    // (a month may hold some and no event).
     let parts = match layout.cluster() {
         Some(cluster) => format!("cluster('{cluster}', system, parts)"),
         None => "system.parts".to_owned(),
@@ -49,11 +50,12 @@ pub async fn drop_older_than_in(
     let old: Vec<String> = client
         .query(&format!(
             "SELECT partition FROM {parts} \
-             WHERE database = ? AND table IN (?, ?) AND active \
+             WHERE database = ? AND table IN (?, ?, ?) AND active \
              GROUP BY partition HAVING toUInt16(max(max_date)) < ? ORDER BY partition"
         ))
         .bind(layout.database())
         .bind(table)
+        .bind(engagement.as_str())
         .bind(days.as_str())
         .bind(cutoff)
         .fetch_all()

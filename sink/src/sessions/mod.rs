@@ -134,6 +134,11 @@ impl Sessions {
     ) -> Vec<(Person, Vec<usize>)> {
         let mut persons: HashMap<Person, Vec<usize>> = HashMap::new();
         for (index, key) in keys.into_iter().enumerate() {
+            // An engagement is no activity of its own (and the lookup, which reads the events,
+            // would not see it): it keeps the session it came with, if any.
+            if rows[index].kind == contract::event::EventKind::Engagement.as_str() {
+                continue;
+            }
             let project = rows[index].project_id;
             persons
                 .entry(Person { project, key })

@@ -137,6 +137,17 @@ async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
             ))
             .expect("row");
     }
+    // Engagements of August and October, and of June, which holds no event: June goes too.
+    for (day, id) in [("2026-06-20", 6), ("2026-08-15", 7), ("2026-10-31", 8)] {
+        db.server()
+            .query(&format!(
+                "INSERT INTO {}.engagement (project_id, date, timestamp, event, event_id, distinct_id) \
+                 VALUES ('00000000-0000-0000-0000-000000000001', '{day}', '{day} 12:00:00', \
+                 '$engagement', '00000000-0000-0000-0000-00000000000{id}', 'u')",
+                db.name
+            ))
+            .expect("engagement");
+    }
     // A run cut short after July's events but before their counters: July is found again by
     // the counters' parts.
     db.server()
@@ -152,12 +163,23 @@ async fn retention_drops_the_months_entirely_older_than_the_age_kept() {
         .trim()
         .parse::<u16>()
         .expect("a day number");
-    // 30 days kept: everything from 31 October on. August goes; October keeps its 31st, so it
-    // stays whole.
+    // 30 days kept: everything from 31 October on. June to August go; October keeps its 31st,
+    // so it stays whole.
     let dropped = sink::retention::drop_older_than(&server, &db.name, 30, today)
         .await
         .expect("retention");
-    assert_eq!(dropped, ["202607", "202608"]);
+    assert_eq!(dropped, ["202606", "202607", "202608"]);
+    let engaged = db
+        .server()
+        .query_in(
+            &db.name,
+            "SELECT toString(date) FROM engagement ORDER BY date",
+        )
+        .expect("engagement");
+    assert_eq!(
+        engaged, "2026-10-31\n",
+        "the same months of engagement went"
+    );
     let left = db
         .server()
         .query_in(&db.name, "SELECT count() FROM events")

@@ -46,6 +46,14 @@ async fn a_project_keeps_only_its_own_months_and_no_other_project_loses_a_row() 
                     db = db.name
                 ))
                 .expect("row");
+            db.server()
+                .query(&format!(
+                    "INSERT INTO {db}.engagement (project_id, date, timestamp, event, event_id, distinct_id) \
+                     VALUES ('{project}', '{day}', '{day} 12:05:00', '$engagement', \
+                     '00000000-0000-0000-0001-{id:012}', 'u')",
+                    db = db.name
+                ))
+                .expect("engagement");
         }
     }
     let counters = |project: &str| {
@@ -112,6 +120,17 @@ async fn a_project_keeps_only_its_own_months_and_no_other_project_loses_a_row() 
     assert_eq!(
         rows,
         format!("{KEEPS_ONE_MONTH}\t{recent}\n{KEEPS_ALL}\t{old}\n{KEEPS_ALL}\t{recent}\n")
+    );
+    let engaged = db
+        .server()
+        .query_in(
+            &db.name,
+            "SELECT toString(project_id), toString(date) FROM engagement ORDER BY project_id, date",
+        )
+        .expect("engagement");
+    assert_eq!(
+        engaged, rows,
+        "the engagement of the deleted days went with them"
     );
     let sessions = db
         .server()
