@@ -18,6 +18,8 @@ pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ImportState {
+    /// The file is being received (it counts toward the project's unfinished imports).
+    Uploading,
     /// Stored, waiting for an ingest to run it.
     Queued,
     /// Being read and published.

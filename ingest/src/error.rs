@@ -29,6 +29,8 @@ pub(crate) enum IngestError {
     #[error("events could not be stored, retry later")]
     Unavailable(String),
     #[error("{0}")]
+    InsufficientStorage(String),
+    #[error("{0}")]
     OverQuota(OverQuota),
 }
 
@@ -49,6 +51,9 @@ impl IntoResponse for IngestError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             IngestError::OverQuota(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            IngestError::InsufficientStorage(_) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+            }
         };
         let mut response = error_response(status, code, self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -82,6 +87,7 @@ impl From<UploadError> for IngestError {
                 IngestError::BadRequest(err.to_string())
             }
             UploadError::Busy(_) => IngestError::Conflict(err.to_string()),
+            UploadError::Full(_) => IngestError::InsufficientStorage(err.to_string()),
             UploadError::Unavailable(cause) => IngestError::Unavailable(cause),
         }
     }

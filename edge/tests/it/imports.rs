@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
 use devstack::test::ServiceHandle;
+use futures_util::StreamExt as _;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -128,6 +129,38 @@ pub async fn settled_count(stack: &TestStack, project: &str) -> u64 {
         .expect("a number")
 }
 
+/// The uploads the `IMPORTS` bucket holds (not deleted), and the bytes of its stream.
+async fn stored_files(stack: &TestStack) -> (Vec<String>, u64) {
+    let client = plumbing::streams::connect(&stack.nats().url())
+        .await
+        .expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let files = js
+        .get_object_store(contract::imports::IMPORTS_BUCKET)
+        .await
+        .expect("the imports bucket");
+    let mut names = Vec::new();
+    let mut list = files.list().await.expect("lists");
+    while let Some(info) = list.next().await {
+        let info = info.expect("an object");
+        if !info.deleted {
+            names.push(info.name);
+        }
+    }
+    let mut stream = js.get_stream("OBJ_IMPORTS").await.expect("its stream");
+    let bytes = stream.info().await.expect("info").state.bytes;
+    (names, bytes)
+}
+
+/// Waits until the `IMPORTS` bucket holds no upload.
+async fn no_files_left(stack: &TestStack) {
+    devstack::wait::until_async("no upload is left", Duration::from_secs(60), || async {
+        stored_files(stack).await.0.is_empty()
+    })
+    .await
+    .expect("every upload deleted");
+}
+
 const EVENTS: usize = 3_000;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,6 +209,8 @@ async fn an_admin_imports_each_format_once_through_the_api_and_others_may_not() 
         assert_eq!(status, 202, "{again}");
         let again = finished(&http, &edge, &admin, again["id"].as_str().expect("id")).await;
         assert_eq!(again["state"], "done", "{again}");
+        // A job over, its file is deleted.
+        no_files_left(&stack).await;
         assert_eq!(
             settled_count(&stack, &project).await,
             EVENTS as u64,
@@ -241,6 +276,27 @@ async fn an_admin_imports_each_format_once_through_the_api_and_others_may_not() 
             + body["message"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{body}");
     }
+    // Sent without a size, a file over the limit is refused as it is counted, and what came of
+    // it is deleted: the bucket holds only the deleted files' markers.
+    let chunks = (0..20).map(|_| Ok::<_, std::io::Error>(vec![b'\n'; 64 * 1024]));
+    let answer = http
+        .post(edge.url(&format!("/api/imports?project_id={project}&format=posthog")))
+        .bearer_auth(&admin)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    if let Ok(answer) = answer {
+        // The refusal may also break the connection while the body is still being sent.
+        assert_eq!(answer.status(), 413);
+    }
+    no_files_left(&stack).await;
+    let (_, bytes) = stored_files(&stack).await;
+    assert!(
+        bytes < 100_000,
+        "no refused upload's chunks are left: {bytes} bytes"
+    );
     let unknown = Uuid::now_v7();
     let (status, _) = upload(
         &http,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -82,24 +82,31 @@ fn may_manage(state: &AppState, claims: &Claims, project_id: Uuid) -> Result<(),
         (status = 401, description = "no valid bearer token", body = contract::ErrorBody),
         (status = 403, description = "not an admin of the project", body = contract::ErrorBody),
         (status = 404, description = "no such project", body = contract::ErrorBody),
-        (status = 409, description = "three imports of the project are not finished yet", body = contract::ErrorBody),
+        (status = 409, description = "three imports of the project are not finished yet (uploading, queued or running)", body = contract::ErrorBody),
         (status = 413, description = "the file is larger than 1 GiB", body = contract::ErrorBody),
         (status = 503, description = "the file could not be stored; retry (Retry-After)", body = contract::ErrorBody),
+        (status = 507, description = "the store of import files is full: retry once an import has ended", body = contract::ErrorBody),
     )
 )]
 pub(crate) async fn create_import(
     User(claims): User,
     State(state): State<Arc<AppState>>,
     QueryParams(asked): QueryParams<NewImport>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, IngestError> {
     may_manage(&state, &claims, asked.project_id)?;
     let format = Format::of(&asked.format).ok_or_else(|| {
         IngestError::BadRequest("format: one of posthog, segment, umami".to_owned())
     })?;
+    // A size said up front over the limit is refused before anything is stored.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
     let job = state
         .imports
-        .create(asked.project_id, format, body.into_data_stream())
+        .create(asked.project_id, format, declared, body.into_data_stream())
         .await?;
     tracing::info!(job = %job.id, project_id = %job.project_id, bytes = job.file_bytes, "import queued");
     Ok((StatusCode::ACCEPTED, Json(job)).into_response())

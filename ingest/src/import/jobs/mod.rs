@@ -1,5 +1,7 @@
 //! Imports of uploaded files for the imports API: the file goes to the JetStream object store
-//! bucket [`IMPORTS_BUCKET`] (kept three days, at most four times the largest upload), its job to the KV bucket [`IMPORT_JOBS_BUCKET`], and a worker in
+//! bucket [`IMPORTS_BUCKET`] (at most four times the largest upload; a file is deleted once its
+//! job is over, or its upload refused or broken off), its job to the KV bucket
+//! [`IMPORT_JOBS_BUCKET`] (from the upload's first byte on, as `uploading`), and a worker in
 //! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
 //! an ingest left half done (killed, restarted) is taken up again from there.
 
@@ -10,21 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, object_store};
-use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob, ImportState};
-use futures_util::{Stream, StreamExt as _};
+use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, OnceCell};
 use uuid::Uuid;
 
-use crate::import::Format;
-
 pub(crate) use upload::UploadError;
 
-/// How long an uploaded file is kept: a job not over by then fails. Files are not deleted
-/// when their job ends (that would purge the bucket's stream, which no service may); this
-/// bucket's age and size limits bound what they hold.
+/// How long an uploaded file is kept at most: a job not over by then fails. A file is deleted
+/// when its job ends (done or failed); this age limit only bounds what a failure to delete
+/// leaves behind (the chunks of an upload whose ingest died while storing it).
 const FILES_KEPT: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// How imports run.
@@ -58,8 +58,26 @@ pub(crate) struct Entry {
     pub(crate) csv: bool,
     /// The ingest running the job, if one is.
     pub(crate) owner: Option<String>,
-    /// When its ingest last saved it (Unix milliseconds).
+    /// When its ingest last saved it (Unix milliseconds, its own clock: only shown; staleness is
+    /// judged by the KV server's time of the entry's last revision).
     pub(crate) heartbeat_ms: i64,
+}
+
+/// A job as read from the bucket: its entry, KV revision, and when that revision was written
+/// (the server's clock).
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    pub(crate) entry: Entry,
+    pub(crate) revision: u64,
+    pub(crate) written: OffsetDateTime,
+}
+
+impl Kept {
+    /// Whether nobody has saved the job for `after`, judged by the server's clock.
+    pub(crate) fn stale(&self, after: Duration) -> bool {
+        let since = OffsetDateTime::now_utc() - self.written;
+        since > after
+    }
 }
 
 /// The imports of this ingest.
@@ -75,6 +93,8 @@ struct Inner {
     buckets: OnceCell<Buckets>,
     /// Wakes the worker when a job was queued here.
     queued: Notify,
+    /// This ingest, as the jobs it holds name it.
+    owner: String,
 }
 
 #[derive(Clone)]
@@ -97,6 +117,7 @@ impl Jobs {
                 config,
                 buckets: OnceCell::new(),
                 queued: Notify::new(),
+                owner: Uuid::now_v7().to_string(),
             }),
         }
     }
@@ -143,8 +164,8 @@ impl Jobs {
             .await
     }
 
-    /// Every job kept, with its KV revision.
-    pub(crate) async fn entries(&self) -> anyhow::Result<Vec<(Entry, u64)>> {
+    /// Every job kept.
+    pub(crate) async fn entries(&self) -> anyhow::Result<Vec<Kept>> {
         let buckets = self.buckets().await?;
         let mut keys = buckets.jobs.keys().await?;
         let mut entries = Vec::new();
@@ -156,8 +177,8 @@ impl Jobs {
         Ok(entries)
     }
 
-    /// One job with its KV revision.
-    pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<(Entry, u64)>> {
+    /// One job as kept.
+    pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<Kept>> {
         let buckets = self.buckets().await?;
         let Some(entry) = buckets.jobs.entry(key).await? else {
             return Ok(None);
@@ -165,9 +186,11 @@ impl Jobs {
         if entry.operation != kv::Operation::Put {
             return Ok(None);
         }
-        Ok(serde_json::from_slice(&entry.value)
-            .ok()
-            .map(|job| (job, entry.revision)))
+        Ok(serde_json::from_slice(&entry.value).ok().map(|job| Kept {
+            entry: job,
+            revision: entry.revision,
+            written: entry.created,
+        }))
     }
 
     /// The jobs of `project_id`, newest first.
@@ -176,7 +199,7 @@ impl Jobs {
             .entries()
             .await?
             .into_iter()
-            .map(|(entry, _)| entry.job)
+            .map(|kept| kept.entry.job)
             .filter(|job| job.project_id == project_id)
             .collect();
         // Ids are UUIDv7: later is larger.
@@ -189,66 +212,22 @@ impl Jobs {
         Ok(self
             .entry(&id.to_string())
             .await?
-            .map(|(entry, _)| entry.job))
+            .map(|kept| kept.entry.job))
     }
+}
 
-    /// Stores the upload `body` and queues its job.
-    pub(crate) async fn create<B, E>(
-        &self,
-        project_id: Uuid,
-        format: Format,
-        body: impl Stream<Item = Result<B, E>> + Unpin + Send,
-    ) -> Result<ImportJob, UploadError>
-    where
-        B: AsRef<[u8]> + Send,
-        E: std::fmt::Display,
-    {
-        let unfinished = self
-            .list(project_id)
-            .await
-            .map_err(UploadError::unavailable)?
-            .iter()
-            .filter(|job| !job.state.finished())
-            .count();
-        if unfinished >= self.inner.config.max_unfinished_per_project {
-            return Err(UploadError::Busy(unfinished));
-        }
-        let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
-        let id = Uuid::now_v7();
-        let stored = upload::store(
-            &buckets.files,
-            &id.to_string(),
-            body,
-            self.inner.config.max_bytes,
-        )
-        .await?;
-        let entry = Entry {
-            job: ImportJob {
-                id,
-                project_id,
-                format: format.name().to_owned(),
-                file_bytes: stored.bytes,
-                state: ImportState::Queued,
-                bytes_read: 0,
-                imported: 0,
-                refused: 0,
-                errors: Vec::new(),
-                created_at: now(),
-                started_at: None,
-                finished_at: None,
-            },
-            csv: format.is_csv(&stored.head),
-            owner: None,
-            heartbeat_ms: 0,
+impl Jobs {
+    /// Deletes the file of job `id`, if one is stored; a failure is logged (the bucket's age
+    /// limit takes the file in the end).
+    pub(crate) async fn discard(&self, id: Uuid) {
+        let Ok(buckets) = self.buckets().await else {
+            return;
         };
-        let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
-        buckets
-            .jobs
-            .create(id.to_string(), value.into())
-            .await
-            .map_err(UploadError::unavailable)?;
-        self.inner.queued.notify_one();
-        Ok(entry.job)
+        match buckets.files.delete(id.to_string()).await {
+            Ok(()) => tracing::info!(job = %id, "import file deleted"),
+            Err(err) if err.kind() == object_store::DeleteErrorKind::NotFound => {}
+            Err(err) => tracing::warn!(job = %id, error = %err, "import file not deleted"),
+        }
     }
 }
 

@@ -1,9 +1,20 @@
 //! An upload streamed into the object store as it comes, never held whole: counted on the way
-//! (over the limit: refused), its first bytes kept to tell gzip and CSV from JSON lines.
+//! (over the limit: refused), its first bytes kept to tell gzip and CSV from JSON lines. Its job
+//! is kept from the first byte on, as `uploading` (so it counts toward the project's unfinished
+//! imports), saved every second while the file comes; a refused or broken upload's file is
+//! deleted.
+
+use std::time::Duration;
 
 use async_nats::jetstream::object_store::ObjectStore;
+use contract::imports::{ImportError, ImportJob, ImportState};
 use futures_util::{Stream, StreamExt as _};
 use tokio::io::AsyncWriteExt as _;
+use uuid::Uuid;
+
+use crate::import::Format;
+use crate::import::jobs::worker::Claimed;
+use crate::import::jobs::{Entry, Jobs, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +29,10 @@ pub(crate) enum UploadError {
     Busy(usize),
     #[error("the upload broke off: {0}")]
     Broken(String),
+    #[error(
+        "the store of import files is full ({0} bytes of uploads waiting or running): retry once an import has ended"
+    )]
+    Full(u64),
     #[error("the file could not be stored, retry later")]
     Unavailable(String),
 }
@@ -25,6 +40,14 @@ pub(crate) enum UploadError {
 impl UploadError {
     pub(crate) fn unavailable(err: impl std::fmt::Display) -> Self {
         UploadError::Unavailable(err.to_string())
+    }
+
+    /// Whether the file itself was refused (the uploader is told; no job is kept).
+    fn refusal(&self) -> bool {
+        matches!(
+            self,
+            UploadError::TooLarge(_) | UploadError::Compressed | UploadError::Empty
+        )
     }
 }
 
@@ -38,8 +61,163 @@ pub(crate) struct Stored {
 
 /// How many first bytes are kept.
 const HEAD_BYTES: usize = 4096;
+/// How often an upload's job is saved while the file comes.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// Streams `body` into `files` as `name`, refusing it past `max_bytes`.
+impl Jobs {
+    /// Stores the upload `body` (whose `Content-Length` is `declared`, if it said one) and
+    /// queues its job.
+    pub(crate) async fn create<B, E>(
+        &self,
+        project_id: Uuid,
+        format: Format,
+        declared: Option<u64>,
+        body: impl Stream<Item = Result<B, E>> + Unpin + Send,
+    ) -> Result<ImportJob, UploadError>
+    where
+        B: AsRef<[u8]> + Send,
+        E: std::fmt::Display,
+    {
+        let max_bytes = self.config().max_bytes;
+        if declared.is_some_and(|bytes| bytes > max_bytes) {
+            return Err(UploadError::TooLarge(max_bytes));
+        }
+        let unfinished = self
+            .list(project_id)
+            .await
+            .map_err(UploadError::unavailable)?
+            .iter()
+            .filter(|job| !job.state.finished())
+            .count();
+        if unfinished >= self.config().max_unfinished_per_project {
+            return Err(UploadError::Busy(unfinished));
+        }
+        if let Some(bytes) = declared {
+            self.room_for(bytes).await?;
+        }
+        let mut uploading = self.register(project_id, format).await?;
+        let id = uploading.entry.job.id;
+        let stored = self.receive(&mut uploading, body).await;
+        match stored {
+            Ok(stored) => {
+                let entry = &mut uploading.entry;
+                entry.job.state = ImportState::Queued;
+                entry.job.file_bytes = stored.bytes;
+                entry.csv = format.is_csv(&stored.head);
+                entry.owner = None;
+                if !matches!(uploading.save().await, Ok(true)) {
+                    self.discard(id).await;
+                    return Err(UploadError::unavailable("the job could not be saved"));
+                }
+                self.inner.queued.notify_one();
+                Ok(uploading.entry.job)
+            }
+            Err(err) => {
+                self.discard(id).await;
+                if err.refusal() {
+                    let _ = uploading.store.delete(&uploading.key).await;
+                } else {
+                    let entry = &mut uploading.entry;
+                    entry.job.state = ImportState::Failed;
+                    entry.job.finished_at = Some(now());
+                    entry.job.errors.push(ImportError {
+                        line: 0,
+                        error: err.to_string(),
+                    });
+                    entry.owner = None;
+                    let _ = uploading.save().await;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Refuses an upload of `bytes` the files' bucket has no room for.
+    async fn room_for(&self, bytes: u64) -> Result<(), UploadError> {
+        let stream = format!("OBJ_{}", contract::imports::IMPORTS_BUCKET);
+        let Ok(mut stream) = self.inner.js.get_stream(stream).await else {
+            return Ok(());
+        };
+        let Ok(info) = stream.info().await else {
+            return Ok(());
+        };
+        let max = u64::try_from(info.config.max_bytes).unwrap_or(u64::MAX);
+        if info.state.bytes.saturating_add(bytes) > max {
+            return Err(UploadError::Full(info.state.bytes));
+        }
+        Ok(())
+    }
+
+    /// Keeps a new job as `uploading`, held by this ingest.
+    async fn register(&self, project_id: Uuid, format: Format) -> Result<Claimed, UploadError> {
+        let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
+        let id = Uuid::now_v7();
+        let entry = Entry {
+            job: ImportJob {
+                id,
+                project_id,
+                format: format.name().to_owned(),
+                file_bytes: 0,
+                state: ImportState::Uploading,
+                bytes_read: 0,
+                imported: 0,
+                refused: 0,
+                errors: Vec::new(),
+                created_at: now(),
+                started_at: None,
+                finished_at: None,
+            },
+            csv: false,
+            owner: Some(self.inner.owner.clone()),
+            heartbeat_ms: now_ms(),
+        };
+        let key = id.to_string();
+        let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
+        let revision = buckets
+            .jobs
+            .create(&key, value.into())
+            .await
+            .map_err(UploadError::unavailable)?;
+        Ok(Claimed {
+            key,
+            entry,
+            revision,
+            store: buckets.jobs.clone(),
+        })
+    }
+
+    /// Stores `body` as the file of `uploading`'s job, saving the job every second meanwhile
+    /// (so no worker takes it for an upload whose ingest died).
+    async fn receive<B, E>(
+        &self,
+        uploading: &mut Claimed,
+        body: impl Stream<Item = Result<B, E>> + Unpin + Send,
+    ) -> Result<Stored, UploadError>
+    where
+        B: AsRef<[u8]> + Send,
+        E: std::fmt::Display,
+    {
+        let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
+        let name = uploading.entry.job.id.to_string();
+        let max_bytes = self.config().max_bytes;
+        let stored = store(&buckets.files, &name, body, max_bytes);
+        tokio::pin!(stored);
+        let mut tick = tokio::time::interval(SAVE_EVERY);
+        loop {
+            tokio::select! {
+                stored = &mut stored => return stored,
+                _ = tick.tick() => {
+                    if let Err(err) = uploading.save().await {
+                        tracing::warn!(job = %name, error = %err, "upload's job not saved");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Streams `body` into `files` as `name`, refusing it past `max_bytes`. A refused or broken
+/// upload ends the object early (what came is stored), for the caller to delete it.
 pub(crate) async fn store<B, E>(
     files: &ObjectStore,
     name: &str,
@@ -58,9 +236,8 @@ where
         files.put(name, &mut reader).await
     };
     let (fed, put) = tokio::join!(feed(body, writer, max_bytes), put);
-    // The part of a refused upload stored is left to the bucket's max_age: no service may
-    // purge a stream (nats/authorization.conf), and deleting an object purges its chunks.
     match (fed, put) {
+        (_, Err(err)) if full(&err) => Err(UploadError::Full(max_bytes.saturating_mul(4))),
         (Ok(stored), Ok(_)) if stored.bytes == 0 => Err(UploadError::Empty),
         (Ok(stored), Ok(_)) => Ok(stored),
         (Err(err), _) => Err(err),
@@ -68,7 +245,14 @@ where
     }
 }
 
-/// Writes `body` into `writer`, counting and checking it; ends the pipe when done.
+/// Whether a put failed for the bucket being full (`discard: new` at its `max_bytes`).
+fn full(err: &impl std::fmt::Display) -> bool {
+    let text = err.to_string();
+    text.contains("maximum bytes") || text.contains("insufficient resources")
+}
+
+/// Writes `body` into `writer`, counting and checking it; ends the pipe when done (dropped on a
+/// refusal: the put sees the file end there).
 async fn feed<B, E>(
     mut body: impl Stream<Item = Result<B, E>> + Unpin + Send,
     mut writer: tokio::io::DuplexStream,

@@ -45,16 +45,16 @@ pub(crate) async fn work(jobs: Jobs, client: async_nats::Client) {
 
 /// A job this ingest holds: its entry as last saved, and that save's revision.
 #[derive(Debug)]
-struct Claimed {
-    key: String,
-    entry: Entry,
-    revision: u64,
-    store: kv::Store,
+pub(crate) struct Claimed {
+    pub(crate) key: String,
+    pub(crate) entry: Entry,
+    pub(crate) revision: u64,
+    pub(crate) store: kv::Store,
 }
 
 impl Claimed {
     /// Saves the entry if it is still this ingest's; `false` when another took it over.
-    async fn save(&mut self) -> anyhow::Result<bool> {
+    pub(crate) async fn save(&mut self) -> anyhow::Result<bool> {
         self.entry.heartbeat_ms = now_ms();
         let value = serde_json::to_vec(&self.entry)?;
         match self
@@ -80,21 +80,33 @@ impl Claimed {
     }
 }
 
-/// The oldest job no live ingest runs, taken for this one.
+/// The oldest job no live ingest runs, taken for this one. A job is another live ingest's while
+/// that ingest saves it: its last save (the KV server's time of the entry's revision) is newer
+/// than `stale_after`. An upload whose ingest stopped saving it is failed, its file deleted.
 async fn claim(jobs: &Jobs, owner: &str) -> anyhow::Result<Option<Claimed>> {
     let store = jobs.buckets().await?.jobs.clone();
-    let stale_ms = i64::try_from(jobs.config().stale_after.as_millis()).unwrap_or(i64::MAX);
+    let stale_after = jobs.config().stale_after;
     let mut entries = jobs.entries().await?;
-    entries.sort_by_key(|(entry, _)| entry.job.id);
-    for (entry, revision) in entries {
-        let free = entry.owner.is_none() || now_ms() - entry.heartbeat_ms > stale_ms;
-        if entry.job.state.finished() || !free {
+    entries.sort_by_key(|kept| kept.entry.job.id);
+    for kept in entries {
+        let stale = kept.stale(stale_after);
+        let free = match kept.entry.job.state {
+            ImportState::Done | ImportState::Failed => false,
+            ImportState::Uploading => {
+                if stale {
+                    abandon_upload(jobs, &store, kept).await;
+                }
+                continue;
+            }
+            ImportState::Queued | ImportState::Running => kept.entry.owner.is_none() || stale,
+        };
+        if !free {
             continue;
         }
         let mut claimed = Claimed {
-            key: entry.job.id.to_string(),
-            entry,
-            revision,
+            key: kept.entry.job.id.to_string(),
+            entry: kept.entry,
+            revision: kept.revision,
             store: store.clone(),
         };
         claimed.entry.owner = Some(owner.to_owned());
@@ -105,6 +117,29 @@ async fn claim(jobs: &Jobs, owner: &str) -> anyhow::Result<Option<Claimed>> {
         }
     }
     Ok(None)
+}
+
+/// Fails an upload whose ingest stopped while receiving it, and deletes what it stored.
+async fn abandon_upload(jobs: &Jobs, store: &kv::Store, kept: super::Kept) {
+    let id = kept.entry.job.id;
+    let mut abandoned = Claimed {
+        key: id.to_string(),
+        entry: kept.entry,
+        revision: kept.revision,
+        store: store.clone(),
+    };
+    let entry = &mut abandoned.entry;
+    entry.job.state = ImportState::Failed;
+    entry.job.finished_at = Some(now());
+    entry.job.errors.push(ImportError {
+        line: 0,
+        error: "the upload broke off: the ingest receiving it stopped".to_owned(),
+    });
+    entry.owner = None;
+    if matches!(abandoned.save().await, Ok(true)) {
+        tracing::warn!(job = %id, "upload abandoned by a stopped ingest: failed");
+        jobs.discard(id).await;
+    }
 }
 
 /// What the import loop has told so far.
@@ -184,7 +219,7 @@ async fn run(jobs: &Jobs, js: &jetstream::Context, mut claimed: Claimed) {
         }
     };
     claimed.take_progress(&lock(&progress));
-    finish(claimed, outcome).await;
+    finish(jobs, claimed, outcome).await;
 }
 
 /// The job's file published from its saved offset on.
@@ -216,7 +251,7 @@ async fn publish(
 }
 
 /// Saves a job's end, done or failed.
-async fn finish(mut claimed: Claimed, outcome: anyhow::Result<Ended>) {
+async fn finish(jobs: &Jobs, mut claimed: Claimed, outcome: anyhow::Result<Ended>) {
     let id = claimed.entry.job.id;
     match outcome {
         Ok(_) => claimed.entry.job.state = ImportState::Done,
@@ -240,6 +275,6 @@ async fn finish(mut claimed: Claimed, outcome: anyhow::Result<Ended>) {
             return;
         }
     }
-    // The file stays until the bucket's max_age (see `upload`).
     tracing::info!(job = %id, imported = claimed.entry.job.imported, "import over");
+    jobs.discard(id).await;
 }

@@ -27,6 +27,7 @@ pub(crate) fn percent(job: &ImportJob) -> u64 {
 /// A job's state as the list says it.
 fn state_label(state: ImportState) -> &'static str {
     match state {
+        ImportState::Uploading => "uploading",
         ImportState::Queued => "queued",
         ImportState::Running => "running",
         ImportState::Done => "done",
