@@ -1,13 +1,17 @@
 //! Forwarding a request to the service that answers it, and its answer back: bodies streamed
 //! both ways (so Server-Sent Events pass through as they are written), the hop's headers
 //! dropped and edge's `X-Forwarded-*` set, an upstream down answered 503 and one too slow 504,
-//! and an answer that stalls midway cut.
+//! and an answer that stalls midway cut. An upload (a route's `POST` with a body limit of its
+//! own) may take as long as its bytes keep coming: it is cut once nothing has passed for the
+//! timeout, the client's bytes on their way or, once they are all sent, the service's answer.
 
 use std::future::Future as _;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes};
@@ -25,9 +29,6 @@ use crate::table::{Route, Upstream};
 
 /// How long edge tries to open a connection to a service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long an upload (a route with a body limit of its own) may take to send and be answered:
-/// a 1 GiB export at 2 MB/s.
-const UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The client that forwards requests: hyper's pooled HTTP/1 client, which takes the request's
 /// body and gives the answer's as they are, with nothing between them and the socket but
@@ -171,14 +172,21 @@ pub(crate) async fn forward(
     // A body that says its size was checked against the limit already (hyper holds it to what
     // it says); a chunked one is counted on the way.
     let upstream = route.upstream;
-    let limit = route.max_body_bytes().max(upstream.max_body_bytes());
+    let limit = route
+        .body_limit(&parts.method)
+        .max(upstream.max_body_bytes());
     let (body, overflow) = body_limit::Forwarded::new(body, limit);
-    // An upload's answer comes once the service has read it all.
-    let timeout = match route.upload_bytes {
-        Some(_) => proxy.timeout.max(UPLOAD_TIMEOUT),
-        None => proxy.timeout,
+    // An upload's answer comes once the service has read it all: it is timed from the last
+    // bytes that passed, not from the start.
+    let passed = route.is_upload(&parts.method).then(Passed::new);
+    let body = match &passed {
+        Some(passed) => Body::new(Watched {
+            body,
+            passed: passed.clone(),
+        }),
+        None => Body::new(body),
     };
-    let body = Body::new(body);
+    let timeout = proxy.timeout;
     let uri = match proxy.uri(upstream, base, &parts.uri) {
         Ok(uri) => uri,
         Err(err) => {
@@ -203,17 +211,22 @@ pub(crate) async fn forward(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    let sent = tokio::time::timeout(timeout, proxy.forwarder.request(forwarded)).await;
+    let sent = match passed {
+        Some(passed) => send_upload(timeout, proxy.forwarder.request(forwarded), &passed).await,
+        None => tokio::time::timeout(timeout, proxy.forwarder.request(forwarded))
+            .await
+            .ok(),
+    };
     let answer = match sent {
-        Ok(Ok(answer)) => answer,
-        Err(_) => {
+        Some(Ok(answer)) => answer,
+        None => {
             tracing::warn!(upstream = base, timeout = ?timeout, "upstream too slow");
             return Error::UpstreamTimeout.into_response();
         }
-        Ok(Err(_)) if overflow.happened() => {
+        Some(Err(_)) if overflow.happened() => {
             return Error::BodyTooLarge { limit }.into_response();
         }
-        Ok(Err(err)) => {
+        Some(Err(err)) => {
             // The legacy client's own message names only the kind ("client error (Connect)").
             tracing::warn!(upstream = base, error = ?err, "upstream unavailable");
             return Error::Unavailable.into_response();
@@ -224,6 +237,86 @@ pub(crate) async fn forward(
         parts.headers.remove(*name);
     }
     Response::from_parts(parts, Body::new(IdleTimeout::new(body, proxy.timeout)))
+}
+
+/// Sends an upload, waiting for its answer until nothing has passed for the proxy's timeout:
+/// no bytes of the body while it comes, no answer once it has all gone. `None`: timed out.
+async fn send_upload<F: std::future::Future>(
+    timeout: Duration,
+    request: F,
+    passed: &Passed,
+) -> Option<F::Output> {
+    tokio::pin!(request);
+    loop {
+        let left = timeout.saturating_sub(passed.idle());
+        if left.is_zero() {
+            return None;
+        }
+        if let Ok(answer) = tokio::time::timeout(left, &mut request).await {
+            return Some(answer);
+        }
+    }
+}
+
+/// When an upload's body last passed bytes on (milliseconds since `start`).
+#[derive(Debug, Clone)]
+struct Passed {
+    start: Instant,
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Passed {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long nothing has passed.
+    fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// An upload's body on its way, telling [`Passed`] of each frame and of its end.
+struct Watched<B> {
+    body: B,
+    passed: Passed,
+}
+
+impl<B> http_body::Body for Watched<B>
+where
+    B: http_body::Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if frame.is_ready() {
+            this.passed.touch();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// An answer's body that fails when the upstream sends nothing more for `idle`, so an upstream

@@ -90,24 +90,43 @@ pub(crate) struct Route {
     pub(crate) upstream: Upstream,
     pub(crate) access: Access,
     pub(crate) limit: Limit,
-    /// A file upload's own body limit, above the service's.
+    /// A file upload's own body limit, above the service's: for the route's `POST` only.
     pub(crate) upload_bytes: Option<usize>,
 }
 
 impl Route {
     /// The largest request body the route takes: an upload's, the service's, or for logins
     /// and registrations what edge reads to find the account they name.
+    #[cfg(test)]
     pub(crate) const fn max_body_bytes(&self) -> usize {
         if let Some(bytes) = self.upload_bytes {
             return bytes;
         }
+        self.service_body_bytes()
+    }
+
+    /// The largest body of a request with `method`: an upload's for the route's `POST`, the
+    /// service's for its other methods (`GET /api/imports` is no upload).
+    pub(crate) fn body_limit(&self, method: &Method) -> usize {
+        match self.upload_bytes {
+            Some(bytes) if *method == Method::POST => bytes,
+            _ => self.service_body_bytes(),
+        }
+    }
+
+    /// Whether a request with `method` is an upload: its body may take long to come, and is
+    /// cut only when nothing passes for the timeout (see `forward`).
+    pub(crate) fn is_upload(&self, method: &Method) -> bool {
+        self.upload_bytes.is_some() && *method == Method::POST
+    }
+
+    const fn service_body_bytes(&self) -> usize {
         match self.limit {
             Credentials => MAX_CREDENTIALS_BYTES,
             Unlimited | Client | User => self.upstream.max_body_bytes(),
         }
     }
 
-    /// This route taking uploads of up to `bytes`.
     const fn upload(mut self, bytes: usize) -> Self {
         self.upload_bytes = Some(bytes);
         self
@@ -421,6 +440,15 @@ mod tests {
         assert_eq!(limit("/api/admin/projects"), Some(2 * 1024 * 1024));
         assert_eq!(limit("/api/auth/login"), Some(MAX_CREDENTIALS_BYTES));
         assert_eq!(limit("/api/imports"), Some(1 << 30), "an export file");
+        let imports = route_of("/api/imports").expect("the imports route");
+        assert_eq!(imports.body_limit(&Method::POST), 1 << 30, "the upload");
+        assert!(imports.is_upload(&Method::POST));
+        assert_eq!(
+            imports.body_limit(&Method::GET),
+            contract::event::MAX_REQUEST_BYTES,
+            "listing the jobs is no upload"
+        );
+        assert!(!imports.is_upload(&Method::GET));
         assert_eq!(
             limit("/api/imports/0190a3e2-7c4d-7000-8000-000000000001"),
             Some(contract::event::MAX_REQUEST_BYTES)

@@ -75,7 +75,7 @@ async fn check(
             .join(", ");
         return Err(Error::MethodNotAllowed { allow }.into_response());
     }
-    let limit = route.max_body_bytes();
+    let limit = route.body_limit(request.method());
     if body_limit::announced_over(request.headers(), limit) {
         body_limit::drain(request.into_body());
         return Err(Error::BodyTooLarge { limit }.into_response());

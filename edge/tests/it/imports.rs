@@ -382,3 +382,92 @@ async fn an_import_left_half_done_by_a_stopped_ingest_is_finished_by_the_next_wi
     );
     assert_eq!(settled_count(&stack, &project).await, MANY as u64);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_through_edge_is_cut_only_once_nothing_passes_for_the_timeout() {
+    // A stand-in for ingest: reads an upload's whole body, then answers 202 with its size.
+    let app = axum::Router::new().route(
+        "/api/imports",
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            let size = serde_json::json!({ "file_bytes": body.len() });
+            (axum::http::StatusCode::ACCEPTED, axum::Json(size))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let ingest_url = format!("http://{}", listener.local_addr().expect("its address"));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let stack = TestStack::builder().auth().start().expect("stack");
+    let edge = stack
+        .edge(|config| {
+            config.ingest_url = ingest_url;
+            config.upstream_timeout_ms = 1_000;
+        })
+        .expect("edge");
+    let port = edge.addr.port();
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
+        .expect("admin token");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let url =
+        edge.url("/api/imports?project_id=0190a3e2-7c4d-7000-8000-000000000001&format=segment");
+
+    // A slow upload, 3.6 s in all, its bytes never 1 s apart: it passes whole.
+    let trickle = futures_util::stream::unfold(0, |i| async move {
+        if i == 12 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Some((Ok::<_, std::io::Error>(vec![b'x'; 1024]), i + 1))
+    });
+    let answer = http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 202);
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["file_bytes"], 12 * 1024, "{body}");
+
+    // One that stops sending is cut once nothing has passed for the timeout.
+    let stalled = futures_util::stream::unfold(0, |i| async move {
+        match i {
+            0 => Some((Ok::<_, std::io::Error>(vec![b'x'; 1024]), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                None
+            }
+            _ => None,
+        }
+    });
+    let started = std::time::Instant::now();
+    let answer = http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(reqwest::Body::wrap_stream(stalled))
+        .send()
+        .await
+        .expect("an answer");
+    let waited = started.elapsed();
+    assert_eq!(answer.status(), 504);
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(10),
+        "cut after {waited:?}"
+    );
+
+    // Listing the jobs is no upload: the normal body limit.
+    let answer = http
+        .get(&url)
+        .bearer_auth(&admin)
+        .body(vec![b'x'; 2 << 20])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 413);
+    server.abort();
+}
