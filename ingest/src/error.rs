@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use plumbing::error::error_response;
 
 use crate::body::BodyError;
-use crate::import::jobs::UploadError;
+use crate::import::jobs::upload::UploadError;
 use crate::publish::jetstream::NotStored;
 use crate::publish::quota::OverQuota;
 

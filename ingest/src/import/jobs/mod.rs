@@ -5,7 +5,7 @@
 //! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
 //! an ingest left half done (killed, restarted) is taken up again from there.
 
-mod upload;
+pub(crate) mod upload;
 pub(crate) mod worker;
 
 use std::sync::Arc;
@@ -19,8 +19,6 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, OnceCell};
 use uuid::Uuid;
-
-pub(crate) use upload::UploadError;
 
 /// How long an uploaded file is kept at most: a job not over by then fails. A file is deleted
 /// when its job ends (done or failed); this age limit only bounds what a failure to delete
