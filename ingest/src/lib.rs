@@ -75,6 +75,8 @@ impl Config {
             geoip: GeoIp::from_env()?,
             imports: ImportConfig {
                 max_bytes: var_or("IMPORT_MAX_BYTES", contract::imports::MAX_IMPORT_BYTES)?,
+                events_per_second: var_or("IMPORT_TEST_EVENTS_PER_SECOND", 0_u32)
+                    .map(|rate| Some(rate).filter(|rate| *rate > 0))?,
                 ..ImportConfig::default()
             },
         })
@@ -117,11 +119,13 @@ pub async fn run(
         None => tracing::info!("GEOIP_DB is not set: events get no country, region or city"),
     }
     let imports = import::jobs::Jobs::new(jetstream.context.clone(), config.imports.clone());
-    // Aborted when ingest stops: a job it was running is left as a killed ingest leaves it,
-    // for the next worker to take up from its saved offset.
-    let worker = AbortOnDrop(tokio::spawn(import::jobs::worker::work(
+    // Told to stop when ingest stops: the job it runs is saved where it stands and let go, for
+    // the next worker to take up from there at once (aborted if that takes too long).
+    let (stop_worker, stop) = tokio::sync::watch::channel(false);
+    let mut worker = AbortOnDrop(tokio::spawn(import::jobs::worker::work(
         imports.clone(),
         jetstream.client.clone(),
+        stop,
     )));
     let state = AppState {
         publisher: publish::jetstream::publisher(&jetstream.client),
@@ -144,9 +148,14 @@ pub async fn run(
         shutdown,
     )
     .await?;
+    let _ = stop_worker.send(true);
+    let _ = tokio::time::timeout(WORKER_STOPS_IN, &mut worker.0).await;
     drop(worker);
     Ok(())
 }
+
+/// How long ingest waits, stopping, for the import worker to let its job go.
+const WORKER_STOPS_IN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A task aborted when this is dropped.
 #[derive(Debug)]

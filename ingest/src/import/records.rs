@@ -10,6 +10,12 @@ use serde_json::{Map, Value};
 /// The longest record read: the EVENTS stream's largest message.
 pub const MAX_RECORD: usize = 1 << 20;
 
+/// A file that cannot be read as its format says (no CSV header, shorter than the offset an
+/// import resumes at): reading it again would fail the same way, unlike a failed read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
 /// One record of the file.
 #[derive(Debug)]
 pub enum Record {
@@ -50,13 +56,14 @@ impl<R: AsyncRead + Unpin> Records<R> {
             let header = records.read_csv().await?;
             records.columns = match header {
                 Some((fields, _)) => fields.into_iter().map(|f| f.trim().to_owned()).collect(),
-                None => anyhow::bail!("the CSV file has no header row"),
+                None => return Err(Unreadable("the CSV file has no header row".to_owned()).into()),
             };
         }
         while records.offset < offset {
             let buffer = records.reader.fill_buf().await?;
             if buffer.is_empty() {
-                anyhow::bail!("the file ends before byte {offset}, where the import stopped");
+                let stop = format!("the file ends before byte {offset}, where the import stopped");
+                return Err(Unreadable(stop).into());
             }
             let take = buffer
                 .len()
@@ -94,7 +101,7 @@ impl<R: AsyncRead + Unpin> Records<R> {
                 } else {
                     "over 1 MiB"
                 };
-                anyhow::bail!("the line at byte {start} is {hint}");
+                return Err(Unreadable(format!("the line at byte {start} is {hint}")).into());
             }
             let text = line.trim_ascii();
             if text.is_empty() {
@@ -133,7 +140,9 @@ impl<R: AsyncRead + Unpin> Records<R> {
                 self.line += 1;
             }
             if raw.len() > MAX_RECORD {
-                anyhow::bail!("the CSV record at byte {start} is over 1 MiB (an unclosed quote?)");
+                let hint =
+                    format!("the CSV record at byte {start} is over 1 MiB (an unclosed quote?)");
+                return Err(Unreadable(hint).into());
             }
             if read == 0 && raw.trim_ascii().is_empty() {
                 return Ok(None);

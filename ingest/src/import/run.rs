@@ -54,6 +54,10 @@ pub trait Observer {
     fn refused(&mut self, line: u64, offset: u64, reason: &str);
     /// The import waits (for the sink).
     fn waiting(&mut self, _message: &str) {}
+    /// After every record read: a test's throttle may wait here (none by default).
+    fn pace(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 /// How the loop ended.
@@ -87,17 +91,9 @@ impl Import<'_> {
         let mut last_saved = saved.events;
         let mut published = 0_u64;
         while let Some(record) = records.next_record().await? {
-            let columns = &records.columns;
-            let event = record.and_then(|r| self.format.map(&mut self.mapper, columns, r));
+            let event = record.and_then(|r| self.format.map(&mut self.mapper, &records.columns, r));
             let acks = match event {
-                Ok(event) => {
-                    let (event, engagement) = engagement_of(self.format, event);
-                    let mut acks = vec![publish(self.js, &event).await?];
-                    if let Some(engagement) = engagement {
-                        acks.push(publish(self.js, &engagement).await?);
-                    }
-                    acks
-                }
+                Ok(event) => self.send(event).await?,
                 Err(reason) => {
                     observer.refused(records.record_line, records.offset, &reason);
                     Vec::new()
@@ -105,6 +101,7 @@ impl Import<'_> {
             };
             window.push_back((acks, records.offset));
             published += 1;
+            observer.pace().await;
             if published % backlog::CHECK_EVERY == 0 {
                 let mut say = |message: &str| observer.waiting(message);
                 backlog::wait_for_sink(self.js, self.options.max_backlog, &mut say).await?;
@@ -130,6 +127,16 @@ impl Import<'_> {
             observer.acked(saved);
         }
         Ok(Ended::Whole(saved))
+    }
+
+    /// Publishes `event`, and the engagement a PostHog record tells: their acks.
+    async fn send(&self, event: Event) -> anyhow::Result<Vec<PublishAckFuture>> {
+        let (event, engagement) = engagement_of(self.format, event);
+        let mut acks = vec![publish(self.js, &event).await?];
+        if let Some(engagement) = engagement {
+            acks.push(publish(self.js, &engagement).await?);
+        }
+        Ok(acks)
     }
 }
 

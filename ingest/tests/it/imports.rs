@@ -82,6 +82,8 @@ async fn a_job_whose_ingest_is_killed_is_finished_by_the_next_from_its_offset() 
         .env("INGEST_PORT", port.to_string())
         .env("NATS_URL", stack.nats().url_for(NatsUser::Ingest))
         .env("AUTH_URL", &auth_url)
+        // 100 000 events in 20 s: the kill lands part way for certain.
+        .env("IMPORT_TEST_EVENTS_PER_SECOND", "5000")
         .env("RUST_LOG", "info");
     let log = dir.path().join("ingest.log");
     let mut first = Process::spawn("ingest", command, &log, Options::default()).expect("spawns");

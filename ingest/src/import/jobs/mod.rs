@@ -5,6 +5,7 @@
 //! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
 //! an ingest left half done (killed, restarted) is taken up again from there.
 
+mod running;
 pub(crate) mod upload;
 pub(crate) mod worker;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, object_store};
-use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob};
+use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportError, ImportJob, ImportState};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -35,6 +36,9 @@ pub struct ImportConfig {
     /// A running job whose ingest has not saved it for this long is taken over by another
     /// (that ingest is taken for dead).
     pub stale_after: Duration,
+    /// For tests (`IMPORT_TEST_EVENTS_PER_SECOND`, not a setting for users): read at most this
+    /// many records a second, so a test sees a job part way for certain. `None`: no limit.
+    pub events_per_second: Option<u32>,
 }
 
 impl Default for ImportConfig {
@@ -43,6 +47,7 @@ impl Default for ImportConfig {
             max_bytes: contract::imports::MAX_IMPORT_BYTES,
             max_unfinished_per_project: 3,
             stale_after: Duration::from_secs(30),
+            events_per_second: None,
         }
     }
 }
@@ -59,6 +64,82 @@ pub(crate) struct Entry {
     /// When its ingest last saved it (Unix milliseconds, its own clock: only shown; staleness is
     /// judged by the KV server's time of the entry's last revision).
     pub(crate) heartbeat_ms: i64,
+    /// Runs that ended in a transient error (NATS, the file's read), each followed by a pause.
+    #[serde(default)]
+    pub(crate) tries: u32,
+    /// The last of those errors.
+    #[serde(default)]
+    pub(crate) last_error: Option<String>,
+}
+
+/// Runs a job may end in a transient error before it fails.
+pub(crate) const MAX_TRIES: u32 = 5;
+
+/// How long a job released after `tries` transient errors waits before it is run again.
+pub(crate) fn backoff(tries: u32) -> Duration {
+    Duration::from_secs(1 << tries.min(6))
+}
+
+/// A job this ingest holds: its entry as last saved, and that save's revision.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) key: String,
+    pub(crate) entry: Entry,
+    pub(crate) revision: u64,
+    pub(crate) store: kv::Store,
+}
+
+impl Claimed {
+    /// The job as `kept` in `store`.
+    pub(crate) fn of(kept: Kept, store: kv::Store) -> Self {
+        Self {
+            key: kept.entry.job.id.to_string(),
+            entry: kept.entry,
+            revision: kept.revision,
+            store,
+        }
+    }
+
+    /// Saves the entry if it is still this ingest's; `false` when another took it over.
+    pub(crate) async fn save(&mut self) -> anyhow::Result<bool> {
+        self.entry.heartbeat_ms = now_ms();
+        let value = serde_json::to_vec(&self.entry)?;
+        match self
+            .store
+            .update(&self.key, value.into(), self.revision)
+            .await
+        {
+            Ok(revision) => {
+                self.revision = revision;
+                Ok(true)
+            }
+            Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Ends the job failed with `error`, held by nobody.
+    pub(crate) fn fail(&mut self, error: String) {
+        let job = &mut self.entry.job;
+        job.state = ImportState::Failed;
+        job.finished_at = Some(now());
+        job.errors.push(ImportError { line: 0, error });
+        self.entry.owner = None;
+    }
+
+    /// Lets the job go after a transient `error`: held by nobody at its saved offset, for any
+    /// ingest to run again after [`backoff`]; failed once it has ended so [`MAX_TRIES`] times.
+    /// Whether it failed.
+    pub(crate) fn release_after(&mut self, error: String) -> bool {
+        self.entry.tries += 1;
+        if self.entry.tries >= MAX_TRIES {
+            self.fail(format!("{error} (after {MAX_TRIES} tries)"));
+            return true;
+        }
+        self.entry.last_error = Some(error);
+        self.entry.owner = None;
+        false
+    }
 }
 
 /// A job as read from the bucket: its entry, KV revision, and when that revision was written
@@ -122,6 +203,11 @@ impl Jobs {
 
     pub(crate) fn config(&self) -> &ImportConfig {
         &self.inner.config
+    }
+
+    /// This ingest, as the jobs it holds name it.
+    pub(crate) fn owner(&self) -> &str {
+        &self.inner.owner
     }
 
     /// The buckets, opened or created once; a failure is tried again by the next call.

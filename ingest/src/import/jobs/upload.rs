@@ -13,8 +13,7 @@ use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::import::Format;
-use crate::import::jobs::worker::Claimed;
-use crate::import::jobs::{Entry, Jobs, now, now_ms};
+use crate::import::jobs::{Claimed, Entry, Jobs, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +169,8 @@ impl Jobs {
             csv: false,
             owner: Some(self.inner.owner.clone()),
             heartbeat_ms: now_ms(),
+            tries: 0,
+            last_error: None,
         };
         let key = id.to_string();
         let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
