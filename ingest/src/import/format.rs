@@ -5,7 +5,7 @@ use contract::event::Event;
 use serde_json::{Map, Value};
 
 use crate::import::mapper::Mapper;
-use crate::import::records::Record;
+use crate::import::records::{BOM, Record};
 
 /// What wrote an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +36,15 @@ impl Format {
     }
 
     /// Whether a file of this format that starts with `head` is CSV: Umami's always, PostHog's
-    /// when it does not start with a JSON object.
+    /// when it starts with neither a JSON object nor a JSON array (after a byte order mark).
     pub fn is_csv(self, head: &[u8]) -> bool {
         match self {
             Format::Umami => true,
             Format::Segment => false,
-            Format::Posthog => !head.trim_ascii_start().starts_with(b"{"),
+            Format::Posthog => {
+                let head = head.strip_prefix(BOM).unwrap_or(head).trim_ascii_start();
+                !head.starts_with(b"{") && !head.starts_with(b"[")
+            }
         }
     }
 
@@ -142,9 +145,15 @@ mod tests {
     }
 
     #[test]
-    fn a_posthog_export_is_csv_unless_it_starts_with_an_object() {
+    fn a_posthog_export_is_csv_unless_it_starts_with_an_object_or_an_array() {
         assert!(!Format::Posthog.is_csv(b"\n {\"event\":1}"));
         assert!(Format::Posthog.is_csv(b"uuid,event\n"));
+        assert!(!Format::Posthog.is_csv(b"[{\"event\":1}]"), "a JSON array");
+        assert!(
+            !Format::Posthog.is_csv(b"\xEF\xBB\xBF{\"event\":1}"),
+            "after a BOM"
+        );
+        assert!(Format::Posthog.is_csv(b"\xEF\xBB\xBFuuid,event\n"));
         assert!(Format::Umami.is_csv(b"{"));
         assert_eq!(Format::of("segment"), Some(Format::Segment));
         assert_eq!(Format::of("plausible"), None);

@@ -7,6 +7,7 @@
 mod backlog;
 pub mod format;
 pub(crate) mod jobs;
+mod json_array;
 mod mapper;
 pub mod records;
 pub mod run;

@@ -1,14 +1,20 @@
 //! The records of an export file, each with the byte offset just past it (where a resumed
-//! import starts again): JSON lines, or CSV records (RFC 4180: quoted fields may hold commas,
-//! doubled quotes and line breaks) named by the header row. A file or an object-store stream:
-//! it is read once, front to back, and a resumed import skips to its offset.
+//! import starts again): JSON lines, a JSON array of objects (read element by element, never
+//! whole), or CSV records (RFC 4180: quoted fields may hold commas, doubled quotes and line
+//! breaks) named by the header row. A leading UTF-8 byte order mark is skipped. A record over
+//! 1 MiB is skipped to the next line (the next element of an array) and refused. A file or an
+//! object-store stream: it is read once, front to back, and a resumed import skips to its offset.
 
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, BufReader};
 
 use serde_json::{Map, Value};
 
+use crate::import::json_array::Scan;
+
 /// The longest record read: the EVENTS stream's largest message.
 pub const MAX_RECORD: usize = 1 << 20;
+/// The UTF-8 byte order mark some tools write first.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A file that cannot be read as its format says (no CSV header, shorter than the offset an
 /// import resumes at): reading it again would fail the same way, unlike a failed read.
@@ -25,11 +31,20 @@ pub enum Record {
     Csv(Vec<String>, Vec<u8>),
 }
 
+/// How the file holds its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Lines,
+    Csv,
+    /// A JSON array; `true` once its closing `]` was read.
+    Array(bool),
+}
+
 /// Reads an export from a byte offset on.
 #[derive(Debug)]
 pub struct Records<R> {
     reader: BufReader<R>,
-    csv: bool,
+    layout: Layout,
     /// The CSV header's column names.
     pub columns: Vec<String>,
     /// Where the next record starts.
@@ -40,24 +55,36 @@ pub struct Records<R> {
     pub record_line: u64,
 }
 
+/// Why a record over [`MAX_RECORD`] is refused.
+const OVER: &str = "the record is over 1 MiB: skipped";
+
 impl<R: AsyncRead + Unpin> Records<R> {
     /// Reads `file` from `offset` (0: the start); a CSV file's header is read first wherever
-    /// the records start, then the bytes up to `offset` are read past (counting lines).
+    /// the records start (a JSON file's opening `[`, if it is an array), then the bytes up to
+    /// `offset` are read past (counting lines).
     pub async fn open(file: R, csv: bool, offset: u64) -> anyhow::Result<Self> {
         let mut records = Self {
             reader: BufReader::with_capacity(1 << 20, file),
-            csv,
+            layout: if csv { Layout::Csv } else { Layout::Lines },
             columns: Vec::new(),
             offset: 0,
             line: 1,
             record_line: 1,
         };
+        if records.reader.fill_buf().await?.starts_with(BOM) {
+            records.advance(BOM.len());
+        }
         if csv {
-            let header = records.read_csv().await?;
-            records.columns = match header {
-                Some((fields, _)) => fields.into_iter().map(|f| f.trim().to_owned()).collect(),
+            records.columns = match records.read_csv().await? {
+                Some(Ok((fields, _))) => fields.into_iter().map(|f| f.trim().to_owned()).collect(),
+                Some(Err(_)) => {
+                    return Err(Unreadable("the CSV header is over 1 MiB".to_owned()).into());
+                }
                 None => return Err(Unreadable("the CSV file has no header row".to_owned()).into()),
             };
+        } else if records.skip_while(|b| b.is_ascii_whitespace()).await? == Some(b'[') {
+            records.advance(1);
+            records.layout = Layout::Array(false);
         }
         while records.offset < offset {
             let buffer = records.reader.fill_buf().await?;
@@ -68,25 +95,81 @@ impl<R: AsyncRead + Unpin> Records<R> {
             let take = buffer
                 .len()
                 .min(usize::try_from(offset - records.offset).unwrap_or(usize::MAX));
-            records.line += buffer[..take].iter().filter(|b| **b == b'\n').count() as u64;
-            records.reader.consume(take);
-            records.offset += take as u64;
+            records.advance(take);
         }
         Ok(records)
+    }
+
+    /// Reads past the next `n` buffered bytes, counting them and their lines.
+    fn advance(&mut self, n: usize) {
+        let buffer = self.reader.buffer();
+        let n = n.min(buffer.len());
+        self.line += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        self.reader.consume(n);
+        self.offset += n as u64;
+    }
+
+    /// Reads past bytes while `skip` holds; the first byte it does not (`None`: the end).
+    async fn skip_while(&mut self, skip: impl Fn(u8) -> bool) -> std::io::Result<Option<u8>> {
+        loop {
+            let buffer = self.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                return Ok(None);
+            }
+            match buffer.iter().position(|b| !skip(*b)) {
+                Some(at) => {
+                    let byte = buffer[at];
+                    self.advance(at);
+                    return Ok(Some(byte));
+                }
+                None => {
+                    let all = buffer.len();
+                    self.advance(all);
+                }
+            }
+        }
+    }
+
+    /// Reads past the rest of the current line (its line break too).
+    async fn skip_line(&mut self) -> std::io::Result<()> {
+        loop {
+            let buffer = self.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                return Ok(());
+            }
+            match buffer.iter().position(|b| *b == b'\n') {
+                Some(at) => {
+                    self.advance(at + 1);
+                    return Ok(());
+                }
+                None => {
+                    let all = buffer.len();
+                    self.advance(all);
+                }
+            }
+        }
     }
 
     /// The next record, `None` at the end of the file; an unreadable one is an `Err` with the
     /// reason, after which reading goes on.
     pub async fn next_record(&mut self) -> anyhow::Result<Option<Result<Record, String>>> {
-        if self.csv {
-            return Ok(self
+        match self.layout {
+            Layout::Csv => Ok(self
                 .read_csv()
                 .await?
-                .map(|(fields, raw)| Ok(Record::Csv(fields, raw))));
+                .map(|record| record.map(|(fields, raw)| Record::Csv(fields, raw)))),
+            Layout::Array(true) => Ok(None),
+            Layout::Array(false) => {
+                Ok(self.read_element().await?.map(|text| text.and_then(object)))
+            }
+            Layout::Lines => self.read_json_line().await,
         }
+    }
+
+    /// The next JSON line's record, skipping blank lines.
+    async fn read_json_line(&mut self) -> anyhow::Result<Option<Result<Record, String>>> {
         loop {
             let mut line = Vec::new();
-            let start = self.offset;
             self.record_line = self.line;
             let read = self.read_line(&mut line).await?;
             if read == 0 {
@@ -95,25 +178,59 @@ impl<R: AsyncRead + Unpin> Records<R> {
             self.offset += read as u64;
             self.line += 1;
             if line.len() > MAX_RECORD {
-                let array = line.trim_ascii_start().starts_with(b"[");
-                let hint = if array {
-                    "not JSON lines: one event per line, not a JSON array"
-                } else {
-                    "over 1 MiB"
-                };
-                return Err(Unreadable(format!("the line at byte {start} is {hint}")).into());
+                if !line.ends_with(b"\n") {
+                    self.skip_line().await?;
+                    // `skip_line` counted the line break the line ends with.
+                    self.line -= 1;
+                }
+                return Ok(Some(Err(OVER.to_owned())));
             }
             let text = line.trim_ascii();
             if text.is_empty() {
                 continue;
             }
-            let text = text.to_vec();
-            return Ok(Some(match serde_json::from_slice::<Value>(&text) {
-                Ok(Value::Object(object)) => Ok(Record::Json(object, text)),
-                Ok(_) => Err("not a JSON object".to_owned()),
-                Err(err) => Err(format!("not JSON: {err}")),
-            }));
+            return Ok(Some(object(text.to_vec())));
         }
+    }
+
+    /// The next element of a JSON array, as its text; `None` past its last.
+    async fn read_element(&mut self) -> anyhow::Result<Option<Result<Vec<u8>, String>>> {
+        let next = self
+            .skip_while(|b| b.is_ascii_whitespace() || b == b',')
+            .await?;
+        match next {
+            None => return Ok(None),
+            Some(b']') => {
+                self.advance(1);
+                self.layout = Layout::Array(true);
+                return Ok(None);
+            }
+            Some(_) => {}
+        }
+        self.record_line = self.line;
+        let (mut scan, mut text, mut over) = (Scan::default(), Vec::new(), false);
+        loop {
+            let buffer = self.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                break;
+            }
+            let (take, ends) = match scan.feed(buffer) {
+                Some(end) => (end, true),
+                None => (buffer.len(), false),
+            };
+            if text.len() + take > MAX_RECORD {
+                over = true;
+                text = Vec::new();
+            }
+            if !over {
+                text.extend_from_slice(&buffer[..take]);
+            }
+            self.advance(take);
+            if ends {
+                break;
+            }
+        }
+        Ok(Some(if over { Err(OVER.to_owned()) } else { Ok(text) }))
     }
 
     /// Appends the next line to `line`, reading no further than just past `MAX_RECORD` bytes
@@ -126,10 +243,10 @@ impl<R: AsyncRead + Unpin> Records<R> {
             .await
     }
 
-    /// The next CSV record's fields and text, skipping empty lines.
-    async fn read_csv(&mut self) -> anyhow::Result<Option<(Vec<String>, Vec<u8>)>> {
+    /// The next CSV record's fields and text, skipping empty lines; one over 1 MiB is skipped
+    /// to the end of the line it reached (an unclosed quote ends there) and refused.
+    async fn read_csv(&mut self) -> anyhow::Result<Option<Result<(Vec<String>, Vec<u8>), String>>> {
         let mut raw = Vec::new();
-        let mut start = self.offset;
         self.record_line = self.line;
         let mut quotes = 0;
         loop {
@@ -140,9 +257,10 @@ impl<R: AsyncRead + Unpin> Records<R> {
                 self.line += 1;
             }
             if raw.len() > MAX_RECORD {
-                let hint =
-                    format!("the CSV record at byte {start} is over 1 MiB (an unclosed quote?)");
-                return Err(Unreadable(hint).into());
+                if !raw.ends_with(b"\n") {
+                    self.skip_line().await?;
+                }
+                return Ok(Some(Err(OVER.to_owned())));
             }
             if read == 0 && raw.trim_ascii().is_empty() {
                 return Ok(None);
@@ -155,14 +273,22 @@ impl<R: AsyncRead + Unpin> Records<R> {
             }
             if raw.trim_ascii().is_empty() {
                 raw.clear();
-                start = self.offset;
                 self.record_line = self.line;
                 continue;
             }
             let text = String::from_utf8_lossy(&raw).into_owned();
             let fields = split_csv(text.trim_end_matches(['\r', '\n']));
-            return Ok(Some((fields, raw)));
+            return Ok(Some(Ok((fields, raw))));
         }
+    }
+}
+
+/// The record of one JSON text: an object, else why not.
+fn object(text: Vec<u8>) -> Result<Record, String> {
+    match serde_json::from_slice::<Value>(&text) {
+        Ok(Value::Object(object)) => Ok(Record::Json(object, text)),
+        Ok(_) => Err("not a JSON object".to_owned()),
+        Err(err) => Err(format!("not JSON: {err}")),
     }
 }
 
@@ -268,28 +394,74 @@ mod tests {
         assert_eq!(kinds, [true, false, true]);
     }
 
+    /// The JSON records of `text` read as JSON (lines or an array): for each, its object's
+    /// `n` or the refusal, and the offset after it.
+    fn json(text: &[u8], offset: u64) -> Vec<(Result<i64, String>, u64)> {
+        let mut records =
+            block_on(Records::open(Cursor::new(text.to_vec()), false, offset)).expect("opens");
+        let mut out = Vec::new();
+        while let Some(record) = block_on(records.next_record()).expect("reads") {
+            let n = record.map(|record| match record {
+                Record::Json(object, _) => object["n"].as_i64().unwrap_or(-1),
+                Record::Csv(..) => -2,
+            });
+            out.push((n, records.offset));
+        }
+        out
+    }
+
     #[test]
-    fn records_over_a_mebibyte_fail_with_their_offset() {
-        let mut text = b"{\"a\":1}\n[".to_vec();
+    fn records_over_a_mebibyte_are_refused_and_skipped_to_the_next() {
+        let mut text = b"{\"n\":1}\n[".to_vec();
         text.extend(std::iter::repeat_n(b'1', MAX_RECORD + 10));
-        let mut records = block_on(Records::open(Cursor::new(text), false, 0)).expect("opens");
-        assert!(block_on(records.next_record()).expect("reads").is_some());
-        let err = block_on(records.next_record())
-            .expect_err("too long")
-            .to_string();
-        assert!(
-            err.contains("byte 8") && err.contains("JSON lines"),
-            "{err}"
-        );
+        text.extend(b"]\n{\"n\":3}\n");
+        let read = json(&text, 0);
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert_eq!(read[0].0, Ok(1));
+        assert!(read[1].0.as_ref().is_err_and(|err| err.contains("1 MiB")));
+        assert_eq!(read[2], (Ok(3), text.len() as u64));
+        // Resumed after the long one, the import goes on.
+        assert_eq!(json(&text, read[1].1), [(Ok(3), text.len() as u64)]);
+
         let mut text = b"a,b\n1,2\n3,\"unclosed\n".to_vec();
         for _ in 0..(MAX_RECORD / 10) {
             text.extend(b"4,5,6,7,8\n");
         }
+        text.extend(b"9,10\n");
         let mut records = block_on(Records::open(Cursor::new(text), true, 0)).expect("opens");
-        assert!(block_on(records.next_record()).expect("reads").is_some());
-        let err = block_on(records.next_record())
-            .expect_err("too long")
-            .to_string();
-        assert!(err.contains("byte 8") && err.contains("unclosed"), "{err}");
+        let mut kinds = Vec::new();
+        while let Some(record) = block_on(records.next_record()).expect("reads") {
+            kinds.push(record.is_ok());
+        }
+        assert_eq!(kinds.first(), Some(&true));
+        assert_eq!(
+            kinds.get(1),
+            Some(&false),
+            "the record over 1 MiB is refused"
+        );
+        assert_eq!(kinds.last(), Some(&true), "and reading goes on");
+    }
+
+    #[test]
+    fn a_json_array_is_read_element_by_element_and_a_bom_is_skipped() {
+        let text = b"\xEF\xBB\xBF [\n {\"n\": 1},\n {\"n\": 2, \"s\": \"a ] , }\"},\n 7,\n {\"n\": 4}\n]\n";
+        let read = json(text, 0);
+        let values: Vec<_> = read.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(
+            values,
+            [Ok(1), Ok(2), Err("not a JSON object".to_owned()), Ok(4)]
+        );
+        // Resumed after the second element.
+        let resumed: Vec<_> = json(text, read[1].1).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(resumed, [Err("not a JSON object".to_owned()), Ok(4)]);
+        // JSON lines after a BOM, and a CSV header after one.
+        assert_eq!(json(b"\xEF\xBB\xBF{\"n\":5}\n", 0)[0].0, Ok(5));
+        let records = block_on(Records::open(
+            Cursor::new(b"\xEF\xBB\xBFa,b\n1,2\n".to_vec()),
+            true,
+            0,
+        ))
+        .expect("opens");
+        assert_eq!(records.columns, ["a", "b"]);
     }
 }
