@@ -7,8 +7,9 @@ use uuid::Uuid;
 /// JetStream object store bucket of the uploaded export files, each named by its job id and
 /// deleted once its job is over.
 pub const IMPORTS_BUCKET: &str = "IMPORTS";
-/// JetStream KV bucket of the import jobs, keyed by job id: what the API answers, and where a
-/// job stands (the byte offset an ingest resumes it from, which ingest runs it).
+/// JetStream KV bucket of the import jobs, keyed `<project_id>.<job id>` (a project's jobs are
+/// listed by a key filter): what the API answers, and where a job stands (the byte offset an
+/// ingest resumes it from, which ingest runs it).
 pub const IMPORT_JOBS_BUCKET: &str = "IMPORT_JOBS";
 /// The largest export file an upload takes: 1 GiB.
 pub const MAX_IMPORT_BYTES: u64 = 1 << 30;

@@ -126,9 +126,14 @@ async fn a_job_whose_ingest_is_killed_is_finished_by_the_next_from_its_offset() 
         .get_key_value(contract::imports::IMPORT_JOBS_BUCKET)
         .await
         .expect("the jobs bucket");
-    let left: Value =
-        serde_json::from_slice(&jobs.get(&id).await.expect("reads").expect("the job"))
-            .expect("json");
+    let left: Value = serde_json::from_slice(
+        &jobs
+            .get(format!("{project_id}.{id}"))
+            .await
+            .expect("reads")
+            .expect("the job"),
+    )
+    .expect("json");
     let at = left["bytes_read"].as_u64().expect("an offset");
     assert_eq!(left["state"], "running", "{left}");
     assert!(at > 0 && at < size, "killed part way: {left}");

@@ -12,7 +12,7 @@ pub(crate) mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv, object_store};
+use async_nats::jetstream::{self, consumer, kv, object_store};
 use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportError, ImportJob, ImportState};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,15 @@ pub(crate) struct Entry {
     pub(crate) last_error: Option<String>,
 }
 
+/// How long a listing of the jobs may take.
+const READ_WITHIN: Duration = Duration::from_secs(10);
+
+/// The key of `job` in the jobs' bucket: `<project_id>.<id>`, so a project's jobs are listed
+/// by a key filter.
+pub(crate) fn key_of(job: &ImportJob) -> String {
+    format!("{}.{}", job.project_id, job.id)
+}
+
 /// Runs a job may end in a transient error before it fails.
 pub(crate) const MAX_TRIES: u32 = 5;
 
@@ -93,7 +102,7 @@ impl Claimed {
     /// The job as `kept` in `store`.
     pub(crate) fn of(kept: Kept, store: kv::Store) -> Self {
         Self {
-            key: kept.entry.job.id.to_string(),
+            key: key_of(&kept.entry.job),
             entry: kept.entry,
             revision: kept.revision,
             store,
@@ -250,53 +259,76 @@ impl Jobs {
 
     /// Every job kept.
     pub(crate) async fn entries(&self) -> anyhow::Result<Vec<Kept>> {
-        let buckets = self.buckets().await?;
-        let mut keys = buckets.jobs.keys().await?;
-        let mut entries = Vec::new();
-        while let Some(key) = keys.next().await {
-            if let Some(entry) = self.entry(&key?).await? {
-                entries.push(entry);
-            }
-        }
-        Ok(entries)
+        self.matching(">").await
     }
 
-    /// One job as kept.
+    /// One job as kept, by its key.
     pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<Kept>> {
-        let buckets = self.buckets().await?;
-        let Some(entry) = buckets.jobs.entry(key).await? else {
-            return Ok(None);
-        };
-        if entry.operation != kv::Operation::Put {
-            return Ok(None);
-        }
-        Ok(serde_json::from_slice(&entry.value).ok().map(|job| Kept {
-            entry: job,
-            revision: entry.revision,
-            written: entry.created,
-        }))
+        Ok(self.matching(key).await?.pop())
     }
 
-    /// The jobs of `project_id`, newest first.
+    /// The jobs of `project_id`, newest first: the keys `<project_id>.*` alone are read.
     pub(crate) async fn list(&self, project_id: Uuid) -> anyhow::Result<Vec<ImportJob>> {
         let mut jobs: Vec<ImportJob> = self
-            .entries()
+            .matching(&format!("{project_id}.*"))
             .await?
             .into_iter()
             .map(|kept| kept.entry.job)
-            .filter(|job| job.project_id == project_id)
             .collect();
         // Ids are UUIDv7: later is larger.
         jobs.sort_by_key(|job| std::cmp::Reverse(job.id));
         Ok(jobs)
     }
 
-    /// One job.
+    /// One job, whichever its project.
     pub(crate) async fn get(&self, id: Uuid) -> anyhow::Result<Option<ImportJob>> {
         Ok(self
-            .entry(&id.to_string())
+            .matching(&format!("*.{id}"))
             .await?
+            .pop()
             .map(|kept| kept.entry.job))
+    }
+
+    /// The jobs whose keys match `filter` (NATS wildcards), each as last saved, read through one
+    /// ordered consumer (the last revision of each key) instead of a get per key.
+    async fn matching(&self, filter: &str) -> anyhow::Result<Vec<Kept>> {
+        let jobs = &self.buckets().await?.jobs;
+        let consumer = jobs
+            .stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.inner.js.client().new_inbox(),
+                filter_subject: format!("{}{filter}", jobs.prefix),
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                replay_policy: consumer::ReplayPolicy::Instant,
+                ..Default::default()
+            })
+            .await?;
+        let mut pending = consumer.cached_info().num_pending;
+        let mut messages = consumer.messages().await?;
+        let mut kept = Vec::new();
+        while pending > 0 {
+            let message = tokio::time::timeout(READ_WITHIN, messages.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("the import jobs were not read in time"))?
+                .ok_or_else(|| anyhow::anyhow!("the import jobs' reading ended early"))??;
+            let info = message.info().map_err(|err| anyhow::anyhow!("{err}"))?;
+            pending = info.pending;
+            let removed = message
+                .headers
+                .as_ref()
+                .is_some_and(|headers| headers.get("KV-Operation").is_some());
+            if removed {
+                continue;
+            }
+            if let Ok(entry) = serde_json::from_slice(&message.payload) {
+                kept.push(Kept {
+                    entry,
+                    revision: info.stream_sequence,
+                    written: info.published,
+                });
+            }
+        }
+        Ok(kept)
     }
 }
 

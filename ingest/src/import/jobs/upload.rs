@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::import::Format;
-use crate::import::jobs::{Claimed, Entry, Jobs, now, now_ms};
+use crate::import::jobs::{Claimed, Entry, Jobs, key_of, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +172,7 @@ impl Jobs {
             tries: 0,
             last_error: None,
         };
-        let key = id.to_string();
+        let key = key_of(&entry.job);
         let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
         let revision = buckets
             .jobs
