@@ -165,6 +165,14 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
             })
         })
         .collect();
+    // Pages left (no events: their time on page and scroll depth), sent first so that they are
+    // stored once the events are.
+    stack
+        .send_batch(
+            &key,
+            &crate::top::leaves_batch(&crate::top::leaves(&events)),
+        )
+        .await;
     for _ in 0..2 {
         // Sent twice: a client retry, counted once.
         stack.send_batch(&key, &batch).await;

@@ -31,7 +31,7 @@ pub(crate) fn same_answers_on_current_clickhouse(stack: &Stack, sql_log: &std::p
     );
     // Every row as stored, duplicates of the retried batch included, so FINAL matters on both;
     // and the persons' links and properties the statements resolve ids with.
-    for table in ["events", "person_ids", "person_properties"] {
+    for table in ["events", "engagement", "person_ids", "person_properties"] {
         let rows = server
             .query_in(database, &format!("SELECT * FROM {table} FORMAT Values"))
             .expect("rows");
