@@ -111,6 +111,16 @@ fn trackers_engagement_is_the_time_on_page_and_scroll_depth_of_the_page_not_an_e
         last == engagements
     })
     .map_err(|err| err.context(format!("engagement holds:\n{last}")))?;
+    // Each tracker told over a second on `/` and the whole page scrolled.
+    let told = format!(
+        "SELECT lib, toUInt64OrZero(prop_values[indexOf(prop_keys, '$engaged_ms')]) >= 1000, \
+         prop_values[indexOf(prop_keys, '$scroll_depth')] FROM engagement \
+         WHERE project_id = '{project_id}' AND path = '/' ORDER BY lib FORMAT TSV"
+    );
+    assert_eq!(
+        stack.clickhouse_sql(&told)?.trim(),
+        "plausible\t1\t100\nweb\t1\t100"
+    );
     // The events are the four pageviews: no `engagement`, no `$pageleave`.
     let views = "plausible\t$pageview\t/\nplausible\t$pageview\t/next\n\
                  web\t$pageview\t/\nweb\t$pageview\t/next";
