@@ -478,3 +478,126 @@ async fn an_upload_through_edge_is_cut_only_once_nothing_passes_for_the_timeout(
     assert_eq!(answer.status(), 413);
     server.abort();
 }
+
+/// An upload that sends one record, then waits for `go`: 1 ends it, 2 breaks it off.
+fn held_upload(
+    go: tokio::sync::watch::Receiver<u8>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    let record = b"{\"type\":\"track\",\"event\":\"a\",\"userId\":\"p\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n";
+    futures_util::stream::unfold((0, go), move |(step, mut go)| async move {
+        match step {
+            0 => Some((Ok(record.to_vec()), (1, go))),
+            1 => match go.wait_for(|go| *go != 0).await.map(|go| *go) {
+                Ok(1) => None,
+                _ => Some((Err(std::io::Error::other("broken off")), (2, go))),
+            },
+            _ => None,
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_no_file() {
+    let stack = TestStack::builder().everything().start().expect("stack");
+    let edge = stack.edge(|_| {}).expect("edge");
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
+        .expect("admin token");
+    let (project, _) = create_project(&http, &edge, &admin, "held")
+        .await
+        .expect("project");
+    let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
+    // Three uploads still coming.
+    let mut gos = Vec::new();
+    let mut sending = Vec::new();
+    for _ in 0..3 {
+        let (go, wait) = tokio::sync::watch::channel(0_u8);
+        gos.push(go);
+        let request = http
+            .post(&url)
+            .bearer_auth(&admin)
+            .body(reqwest::Body::wrap_stream(held_upload(wait)));
+        sending.push(tokio::spawn(async move {
+            request.send().await.map(|answer| answer.status().as_u16())
+        }));
+    }
+    let list = edge.url(&format!("/api/imports?project_id={project}"));
+    let states = || async {
+        let answer = call(
+            &http,
+            reqwest::Method::GET,
+            list.clone(),
+            Some(&admin),
+            None,
+        )
+        .await;
+        let jobs = answer.map(|(_, jobs)| jobs).unwrap_or_default();
+        let mut states: Vec<String> = jobs
+            .as_array()
+            .map(|jobs| {
+                jobs.iter()
+                    .filter_map(|job| job["state"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        states.sort();
+        states
+    };
+    devstack::wait::until_async(
+        "three uploads are listed",
+        Duration::from_secs(60),
+        || async { states().await == ["uploading", "uploading", "uploading"] },
+    )
+    .await
+    .expect("the uploads are jobs from their first byte");
+    // They count toward the project's three unfinished imports.
+    let (status, body) = upload(
+        &http,
+        &edge,
+        &admin,
+        &project,
+        "segment",
+        export("segment", 3),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(status, 409, "{body}");
+
+    // One breaks off, two end.
+    let _ = gos[0].send(2);
+    let _ = gos[1].send(1);
+    let _ = gos[2].send(1);
+    let mut answers = Vec::new();
+    for task in sending {
+        answers.push(task.await.expect("the upload task").ok());
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|status| **status == Some(202))
+            .count(),
+        2,
+        "{answers:?}"
+    );
+    devstack::wait::until_async(
+        "the uploads' jobs end",
+        Duration::from_secs(120),
+        || async { states().await == ["done", "done", "failed"] },
+    )
+    .await
+    .expect("two done, the broken one failed");
+    let (_, jobs) = call(&http, reqwest::Method::GET, list, Some(&admin), None)
+        .await
+        .expect("list");
+    let failed = jobs
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["state"] == "failed"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        failed["errors"].to_string().contains("broke off"),
+        "{failed}"
+    );
+    no_files_left(&stack).await;
+}
