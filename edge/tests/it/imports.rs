@@ -479,21 +479,47 @@ async fn an_upload_through_edge_is_cut_only_once_nothing_passes_for_the_timeout(
     server.abort();
 }
 
-/// An upload that sends one record, then waits for `go`: 1 ends it, 2 breaks it off.
+/// An upload that sends `first`, then waits for `go`: 1 ends it, 2 breaks it off.
 fn held_upload(
+    first: Vec<u8>,
     go: tokio::sync::watch::Receiver<u8>,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    let record = b"{\"type\":\"track\",\"event\":\"a\",\"userId\":\"p\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n";
-    futures_util::stream::unfold((0, go), move |(step, mut go)| async move {
-        match step {
-            0 => Some((Ok(record.to_vec()), (1, go))),
-            1 => match go.wait_for(|go| *go != 0).await.map(|go| *go) {
-                Ok(1) => None,
-                _ => Some((Err(std::io::Error::other("broken off")), (2, go))),
-            },
-            _ => None,
+    futures_util::stream::unfold((Some(first), go), |(first, mut go)| async move {
+        if let Some(first) = first {
+            return Some((Ok(first), (None, go)));
+        }
+        match go.wait_for(|go| *go != 0).await.map(|go| *go) {
+            Ok(1) => None,
+            Ok(0) => None,
+            _ => Some((Err(std::io::Error::other("broken off")), (None, go))),
         }
     })
+}
+
+/// Starts an upload of `first` to `url` that waits for its `go` (see [`held_upload`]): the
+/// sender of its `go`, and the task awaiting its status.
+fn start_held(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    first: Vec<u8>,
+) -> (
+    tokio::sync::watch::Sender<u8>,
+    tokio::task::JoinHandle<Option<u16>>,
+) {
+    let (go, wait) = tokio::sync::watch::channel(0_u8);
+    let request = http
+        .post(url)
+        .bearer_auth(token)
+        .body(reqwest::Body::wrap_stream(held_upload(first, wait)));
+    let sending = tokio::spawn(async move {
+        request
+            .send()
+            .await
+            .ok()
+            .map(|answer| answer.status().as_u16())
+    });
+    (go, sending)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -509,19 +535,10 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
         .expect("project");
     let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
     // Three uploads still coming.
-    let mut gos = Vec::new();
-    let mut sending = Vec::new();
-    for _ in 0..3 {
-        let (go, wait) = tokio::sync::watch::channel(0_u8);
-        gos.push(go);
-        let request = http
-            .post(&url)
-            .bearer_auth(&admin)
-            .body(reqwest::Body::wrap_stream(held_upload(wait)));
-        sending.push(tokio::spawn(async move {
-            request.send().await.map(|answer| answer.status().as_u16())
-        }));
-    }
+    let record = b"{\"type\":\"track\",\"event\":\"a\",\"userId\":\"p\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n";
+    let (gos, sending): (Vec<_>, Vec<_>) = (0..3)
+        .map(|_| start_held(&http, &url, &admin, record.to_vec()))
+        .unzip();
     let list = edge.url(&format!("/api/imports?project_id={project}"));
     let states = || async {
         let answer = call(
@@ -570,7 +587,7 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
     let _ = gos[2].send(1);
     let mut answers = Vec::new();
     for task in sending {
-        answers.push(task.await.expect("the upload task").ok());
+        answers.push(task.await.expect("the upload task"));
     }
     assert_eq!(
         answers
@@ -599,5 +616,72 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
         failed["errors"].to_string().contains("broke off"),
         "{failed}"
     );
+    no_files_left(&stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_store_of_uploads_answers_507_naming_the_cause() {
+    // Uploads of at most 1 MiB: the bucket holds 4 MiB.
+    let stack = TestStack::builder()
+        .everything()
+        .configure_ingest(|config| config.imports.max_bytes = 1 << 20)
+        .start()
+        .expect("stack");
+    let edge = stack.edge(|_| {}).expect("edge");
+    let http = reqwest::Client::new();
+    let port = edge.addr.port();
+    let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
+        .expect("admin token");
+    // Four uploads of almost 1 MiB still coming, two projects' (three at most each).
+    let mut held = Vec::new();
+    for name in ["full-1", "full-2"] {
+        let (project, _) = create_project(&http, &edge, &admin, name)
+            .await
+            .expect("project");
+        let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
+        for _ in 0..2 {
+            held.push(start_held(&http, &url, &admin, vec![b'\n'; 1_000_000]));
+        }
+    }
+    devstack::wait::until_async(
+        "four uploads are stored as they come",
+        Duration::from_secs(60),
+        || async { stored_files(&stack).await.1 > 3_900_000 },
+    )
+    .await
+    .expect("the uploads fill the bucket");
+    let (project, _) = create_project(&http, &edge, &admin, "full-3")
+        .await
+        .expect("project");
+    // A size said up front: refused before anything is stored.
+    let (status, body) = upload(
+        &http,
+        &edge,
+        &admin,
+        &project,
+        "segment",
+        export("segment", 2_000),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(status, 507, "{body}");
+    assert!(body.to_string().contains("full"), "{body}");
+    // Sent without one: refused once the bucket refuses its bytes.
+    let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
+    let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(vec![b'\n'; 120_000]));
+    let answer = http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 507);
+    for (go, sending) in held {
+        let _ = go.send(2);
+        let _ = sending.await;
+    }
     no_files_left(&stack).await;
 }
