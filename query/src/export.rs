@@ -1,7 +1,7 @@
 //! The export of one tracked person's data (GDPR's right of access): the person a distinct id
 //! belongs to, described as the persons API describes them (every id, the resolved
-//! properties), and every event of theirs, whatever its time and bots' included, oldest first
-//! a page at a time. The cursor is the position of the last event returned (time and id), so
+//! properties), and every event of theirs (their engagements included), whatever its time and
+//! bots' included, oldest first a page at a time. The cursor is the position of the last event returned (time and id), so
 //! a page never shifts when new events arrive.
 
 use contract::erasure::PersonExport;
@@ -12,6 +12,12 @@ use crate::events::{EVENT_COLUMNS, StoredEvent};
 use crate::persons::list::{Listed, describe};
 use crate::persons::sql::MEMBERS;
 use crate::store::Store;
+
+/// The stored columns [`EVENT_COLUMNS`] and the export's conditions read, as both tables
+/// have them.
+const STORED: &str = "project_id, user_hash, event_id, event, kind, distinct_id, user_id, \
+     session_id, timestamp, received_at, url, host, path, referrer, referrer_domain, browser, os, \
+     device_type, lib, prop_keys, prop_values";
 
 /// One page of an export, checked.
 #[derive(Debug)]
@@ -36,9 +42,11 @@ pub(crate) async fn export(store: &Store, request: ExportRequest) -> Result<Pers
         .await?
         .pop()
         .ok_or_else(nothing_stored)?;
+    // Their engagements (time on page, scroll depth) are theirs too, among the events.
     let mut text = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = toUUID(?) \
-         AND user_hash IN (SELECT cityHash64(arrayJoin(?)))"
+        "SELECT {EVENT_COLUMNS} FROM (\
+           SELECT {STORED} FROM events UNION ALL SELECT {STORED} FROM engagement) \
+         WHERE project_id = toUUID(?) AND user_hash IN (SELECT cityHash64(arrayJoin(?)))"
     );
     if cursor.is_some() {
         text.push_str(

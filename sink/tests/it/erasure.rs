@@ -327,7 +327,11 @@ async fn an_erased_person_leaves_no_row_and_no_message_and_stays_gone_after_repl
     let (person, events) = erasing.export(&anon).await;
     assert_eq!(person["distinct_ids"], json!([anon, user]));
     assert_eq!(person["properties"]["email"], "a@example.com");
-    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(
+        events.len(),
+        5,
+        "every event and the engagement: {events:?}"
+    );
     assert!(
         events
             .iter()
@@ -668,7 +672,7 @@ fn same_export_on_current_clickhouse(erasing: &Erasing) -> devstack::chdb::Chdb 
     }
     chdb.query(&AMOUNT.replace("ALTER TABLE events", "ALTER TABLE default.events"))
         .expect("the column");
-    for table in ["events", "person_ids", "person_properties"] {
+    for table in ["events", "engagement", "person_ids", "person_properties"] {
         let rows = erasing.sql(&format!("SELECT * FROM {table} FORMAT Values"));
         if !rows.is_empty() {
             chdb.query(&format!("INSERT INTO default.{table} VALUES {rows}"))
