@@ -632,7 +632,7 @@ async fn a_full_store_of_uploads_answers_507_naming_the_cause() {
     let port = edge.addr.port();
     let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
         .expect("admin token");
-    // Four uploads of almost 1 MiB still coming, two projects' (three at most each).
+    // Four uploads of 896 KiB still coming, two projects' (three at most each).
     let mut held = Vec::new();
     for name in ["full-1", "full-2"] {
         let (project, _) = create_project(&http, &edge, &admin, name)
@@ -640,13 +640,14 @@ async fn a_full_store_of_uploads_answers_507_naming_the_cause() {
             .expect("project");
         let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
         for _ in 0..2 {
-            held.push(start_held(&http, &url, &admin, vec![b'\n'; 1_000_000]));
+            // Seven whole chunks of 128 KiB: all stored while the upload waits.
+            held.push(start_held(&http, &url, &admin, vec![b'\n'; 7 * 128 * 1024]));
         }
     }
     devstack::wait::until_async(
         "four uploads are stored as they come",
         Duration::from_secs(60),
-        || async { stored_files(&stack).await.1 > 3_900_000 },
+        || async { stored_files(&stack).await.1 > 3_600_000 },
     )
     .await
     .expect("the uploads fill the bucket");
@@ -660,7 +661,7 @@ async fn a_full_store_of_uploads_answers_507_naming_the_cause() {
         &admin,
         &project,
         "segment",
-        export("segment", 2_000),
+        export("segment", 4_000),
     )
     .await
     .expect("upload");
@@ -684,4 +685,7 @@ async fn a_full_store_of_uploads_answers_507_naming_the_cause() {
         let _ = sending.await;
     }
     no_files_left(&stack).await;
+    // Nor is anything left of the write the full bucket refused.
+    let (_, bytes) = stored_files(&stack).await;
+    assert!(bytes < 100_000, "no chunks are left: {bytes} bytes");
 }

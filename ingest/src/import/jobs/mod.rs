@@ -5,6 +5,7 @@
 //! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
 //! an ingest left half done (killed, restarted) is taken up again from there.
 
+mod put;
 mod running;
 pub(crate) mod upload;
 pub(crate) mod worker;

@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::object_store::ObjectStore;
+use async_nats::jetstream;
 use contract::imports::{ImportError, ImportJob, ImportState};
 use futures_util::{Stream, StreamExt as _};
 use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::import::Format;
+use crate::import::jobs::put;
 use crate::import::jobs::{Claimed, Entry, Jobs, key_of, now, now_ms};
 
 /// Why an upload was not taken.
@@ -198,10 +199,11 @@ impl Jobs {
         B: AsRef<[u8]> + Send,
         E: std::fmt::Display,
     {
-        let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
+        // The bucket exists before its first file is written.
+        self.buckets().await.map_err(UploadError::unavailable)?;
         let name = uploading.entry.job.id.to_string();
         let max_bytes = self.config().max_bytes;
-        let stored = store(&buckets.files, &name, body, max_bytes);
+        let stored = store(&self.inner.js, &name, body, max_bytes);
         tokio::pin!(stored);
         let mut tick = tokio::time::interval(SAVE_EVERY);
         loop {
@@ -217,10 +219,11 @@ impl Jobs {
     }
 }
 
-/// Streams `body` into `files` as `name`, refusing it past `max_bytes`. A refused or broken
-/// upload ends the object early (what came is stored), for the caller to delete it.
+/// Streams `body` into the files' bucket as `name`, refusing it past `max_bytes`. A refused or
+/// broken upload ends the object early (what came is stored), for the caller to delete it; a
+/// write that fails leaves nothing.
 pub(crate) async fn store<B, E>(
-    files: &ObjectStore,
+    js: &jetstream::Context,
     name: &str,
     body: impl Stream<Item = Result<B, E>> + Unpin + Send,
     max_bytes: u64,
@@ -234,7 +237,7 @@ where
     // instead of waiting on a pipe nobody reads.
     let put = async move {
         let mut reader = reader;
-        files.put(name, &mut reader).await
+        put::put(js, name, &mut reader).await
     };
     let (fed, put) = tokio::join!(feed(body, writer, max_bytes), put);
     match (fed, put) {
@@ -242,13 +245,13 @@ where
         (Ok(stored), Ok(_)) if stored.bytes == 0 => Err(UploadError::Empty),
         (Ok(stored), Ok(_)) => Ok(stored),
         (Err(err), _) => Err(err),
-        (Ok(_), Err(err)) => Err(UploadError::unavailable(err)),
+        (Ok(_), Err(err)) => Err(UploadError::unavailable(format!("{err:#}"))),
     }
 }
 
 /// Whether a put failed for the bucket being full (`discard: new` at its `max_bytes`).
-fn full(err: &impl std::fmt::Display) -> bool {
-    let text = err.to_string();
+fn full(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
     text.contains("maximum bytes") || text.contains("insufficient resources")
 }
 
