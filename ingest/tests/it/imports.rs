@@ -1,7 +1,8 @@
 //! An import job survives its ingest being killed: the ingest binary, signed in to NATS as
 //! `ingest`, takes an upload and starts publishing it, is killed with SIGKILL part way, and the
 //! next ingest takes the job over from its saved offset; the job ends done with every event
-//! counted once, and ClickHouse holds each once.
+//! counted once, and ClickHouse holds each once. It survives a NATS outage too: the error it
+//! meets lets it go, to be run again from its offset instead of failing.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -203,4 +204,110 @@ async fn a_job_whose_ingest_is_killed_is_finished_by_the_next_from_its_offset() 
         ))
         .expect("count");
     assert_eq!(count.trim(), EVENTS.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_cut_off_by_a_nats_outage_is_run_again_from_its_offset_not_failed() {
+    let keys = auth::signing::SigningKeys::from_seeds(&[[7; 32]]).expect("keys");
+    let auth_url = serve_jwks(&keys).await;
+    let (mut stack, js) = prepared(
+        TestStack::builder()
+            .clickhouse()
+            .sink()
+            .ingest()
+            .configure_ingest(move |config| {
+                config.auth = ingest::AuthConfig::at(auth_url.clone());
+                // Never taken for abandoned here: only the job let go after its error runs on.
+                config.imports.stale_after = Duration::from_secs(600);
+                // 100 000 events in 20 s: the outage lands part way for certain.
+                config.imports.events_per_second = Some(5_000);
+            }),
+    )
+    .await;
+    let project_id = Uuid::now_v7();
+    let created = AuthEvent::ProjectCreated {
+        project_id,
+        name: "outage".to_owned(),
+        timezone: "UTC".to_owned(),
+        by: None,
+        at: OffsetDateTime::now_utc(),
+    };
+    publish(&js, &created, project_id).await;
+    stack.start_services().expect("ingest and the sink start");
+    let admin = access_token(&keys, Uuid::now_v7(), Role::Admin);
+    let port = stack.ingest().addr.port();
+    let http = reqwest::Client::new();
+    let file = segment_export();
+    let size = file.len() as u64;
+    let answer = http
+        .post(format!(
+            "http://127.0.0.1:{port}/api/imports?project_id={project_id}&format=segment"
+        ))
+        .bearer_auth(&admin)
+        .body(file)
+        .send()
+        .await
+        .expect("uploads");
+    assert_eq!(answer.status(), 202);
+    let created: Value = answer.json().await.expect("a job");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    devstack::wait::until_async(
+        "the import is part way",
+        Duration::from_secs(120),
+        || async {
+            job(&http, port, &admin, &id).await["bytes_read"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        },
+    )
+    .await
+    .expect("the import runs");
+
+    // NATS goes away for a few seconds (the outage's length, not a wait for anything).
+    stack.nats_mut().server.process_mut().kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.nats_mut().server.restart().expect("nats restarts");
+
+    devstack::wait::until_async("the import ends", Duration::from_secs(300), || async {
+        matches!(
+            job(&http, port, &admin, &id).await["state"].as_str(),
+            Some("done" | "failed")
+        )
+    })
+    .await
+    .expect("the job ends");
+    let done = job(&http, port, &admin, &id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(
+        done["imported"], EVENTS as u64,
+        "every event counted once: {done}"
+    );
+    assert_eq!(done["bytes_read"], size, "{done}");
+    // It was let go after an error and run again, as the job keeps.
+    let jobs = js
+        .get_key_value(contract::imports::IMPORT_JOBS_BUCKET)
+        .await
+        .expect("the jobs bucket");
+    let kept: Value = serde_json::from_slice(
+        &jobs
+            .get(format!("{project_id}.{id}"))
+            .await
+            .expect("reads")
+            .expect("the job"),
+    )
+    .expect("json");
+    assert!(kept["tries"].as_u64().unwrap_or(0) >= 1, "{kept}");
+    devstack::wait::until(
+        "ClickHouse holds every event",
+        Duration::from_secs(180),
+        || {
+            stack
+                .clickhouse_sql(&format!(
+                    "SELECT count() FROM events WHERE project_id = '{project_id}'"
+                ))
+                .is_ok_and(|count| count.trim() == EVENTS.to_string())
+        },
+    )
+    .expect("every event stored once");
 }

@@ -21,6 +21,8 @@ pub(crate) const WINDOW: usize = 1000;
 const MAX_ERRORS: usize = 10;
 /// How often a running job is saved.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How many times a job's end is tried to be saved, a second apart.
+const END_SAVE_TRIES: u32 = 60;
 
 /// What the import loop has told so far.
 #[derive(Debug, Default)]
@@ -215,7 +217,7 @@ async fn finish(jobs: &Jobs, mut claimed: Claimed, outcome: anyhow::Result<Ended
             failed
         }
     };
-    match claimed.save().await {
+    match save_end(&mut claimed).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(err) => {
@@ -227,6 +229,22 @@ async fn finish(jobs: &Jobs, mut claimed: Claimed, outcome: anyhow::Result<Ended
     if over {
         tracing::info!(job = %id, imported = claimed.entry.job.imported, state = ?claimed.entry.job.state, "import over");
         jobs.discard(id).await;
+    }
+}
+
+/// Saves a job's end, trying again for a while should NATS not answer (it may be reconnecting:
+/// the error that ended the job was often the same outage). `false`: another took it over.
+async fn save_end(claimed: &mut Claimed) -> anyhow::Result<bool> {
+    let mut tries = 1;
+    loop {
+        match claimed.save().await {
+            Err(err) if tries < END_SAVE_TRIES => {
+                tracing::warn!(job = %claimed.entry.job.id, error = %err, "import end not saved yet");
+                tries += 1;
+                tokio::time::sleep(SAVE_EVERY).await;
+            }
+            saved => return saved,
+        }
     }
 }
 
