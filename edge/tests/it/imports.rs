@@ -525,7 +525,10 @@ fn start_held(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_no_file() {
     let stack = TestStack::builder().everything().start().expect("stack");
-    let edge = stack.edge(|_| {}).expect("edge");
+    // Uploads held open below wait on the test, not on edge's timeout.
+    let edge = stack
+        .edge(|config| config.upstream_timeout_ms = 120_000)
+        .expect("edge");
     let http = reqwest::Client::new();
     let port = edge.addr.port();
     let admin = devstack::test::access_token(port, ADMIN, PASSWORD, Duration::from_secs(30))
@@ -534,11 +537,6 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
         .await
         .expect("project");
     let url = edge.url(&format!("/api/imports?project_id={project}&format=segment"));
-    // Three uploads still coming.
-    let record = b"{\"type\":\"track\",\"event\":\"a\",\"userId\":\"p\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n";
-    let (gos, sending): (Vec<_>, Vec<_>) = (0..3)
-        .map(|_| start_held(&http, &url, &admin, record.to_vec()))
-        .unzip();
     let list = edge.url(&format!("/api/imports?project_id={project}"));
     let states = || async {
         let answer = call(
@@ -561,6 +559,12 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
         states.sort();
         states
     };
+    // Five uploads started at once, each still coming after its first record: three are jobs
+    // from that first byte, the project's three unfinished imports; the others are refused.
+    let record = b"{\"type\":\"track\",\"event\":\"a\",\"userId\":\"p\",\"timestamp\":\"2024-01-01T00:00:00Z\"}\n";
+    let (gos, sending): (Vec<_>, Vec<_>) = (0..5)
+        .map(|_| start_held(&http, &url, &admin, record.to_vec()))
+        .unzip();
     devstack::wait::until_async(
         "three uploads are listed",
         Duration::from_secs(60),
@@ -568,7 +572,6 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
     )
     .await
     .expect("the uploads are jobs from their first byte");
-    // They count toward the project's three unfinished imports.
     let (status, body) = upload(
         &http,
         &edge,
@@ -580,30 +583,38 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
     .await
     .expect("upload");
     assert_eq!(status, 409, "{body}");
-
-    // One breaks off, two end.
-    let _ = gos[0].send(2);
-    let _ = gos[1].send(1);
-    let _ = gos[2].send(1);
+    for go in &gos {
+        let _ = go.send(1);
+    }
     let mut answers = Vec::new();
     for task in sending {
         answers.push(task.await.expect("the upload task"));
     }
+    answers.sort();
     assert_eq!(
-        answers
-            .iter()
-            .filter(|status| **status == Some(202))
-            .count(),
-        2,
-        "{answers:?}"
+        answers,
+        [Some(202), Some(202), Some(202), Some(409), Some(409)]
     );
-    devstack::wait::until_async(
-        "the uploads' jobs end",
-        Duration::from_secs(120),
-        || async { states().await == ["done", "done", "failed"] },
-    )
+    devstack::wait::until_async("the three jobs end", Duration::from_secs(120), || async {
+        states().await == ["done", "done", "done"]
+    })
     .await
-    .expect("two done, the broken one failed");
+    .expect("three done");
+
+    // One that breaks off ends failed.
+    let (go, sending) = start_held(&http, &url, &admin, record.to_vec());
+    devstack::wait::until_async("the upload is listed", Duration::from_secs(60), || async {
+        states().await == ["done", "done", "done", "uploading"]
+    })
+    .await
+    .expect("an upload");
+    let _ = go.send(2);
+    let _ = sending.await;
+    devstack::wait::until_async("it fails", Duration::from_secs(60), || async {
+        states().await == ["done", "done", "done", "failed"]
+    })
+    .await
+    .expect("the broken upload failed");
     let (_, jobs) = call(&http, reqwest::Method::GET, list, Some(&admin), None)
         .await
         .expect("list");

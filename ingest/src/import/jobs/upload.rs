@@ -82,13 +82,7 @@ impl Jobs {
         if declared.is_some_and(|bytes| bytes > max_bytes) {
             return Err(UploadError::TooLarge(max_bytes));
         }
-        let unfinished = self
-            .list(project_id)
-            .await
-            .map_err(UploadError::unavailable)?
-            .iter()
-            .filter(|job| !job.state.finished())
-            .count();
+        let unfinished = self.unfinished(project_id, None).await?;
         if unfinished >= self.config().max_unfinished_per_project {
             return Err(UploadError::Busy(unfinished));
         }
@@ -97,6 +91,12 @@ impl Jobs {
         }
         let mut uploading = self.register(project_id, format).await?;
         let id = uploading.entry.job.id;
+        // Two uploads that counted at once: the later backs off.
+        let older = self.unfinished(project_id, Some(id)).await?;
+        if older >= self.config().max_unfinished_per_project {
+            let _ = uploading.store.delete(&uploading.key).await;
+            return Err(UploadError::Busy(older));
+        }
         let stored = self.receive(&mut uploading, body).await;
         match stored {
             Ok(stored) => {
@@ -130,6 +130,21 @@ impl Jobs {
                 Err(err)
             }
         }
+    }
+
+    /// The project's unfinished jobs (older than `before`, if given).
+    async fn unfinished(
+        &self,
+        project_id: Uuid,
+        before: Option<Uuid>,
+    ) -> Result<usize, UploadError> {
+        Ok(self
+            .list(project_id)
+            .await
+            .map_err(UploadError::unavailable)?
+            .iter()
+            .filter(|job| !job.state.finished() && before.is_none_or(|id| job.id < id))
+            .count())
     }
 
     /// Refuses an upload of `bytes` the files' bucket has no room for.
