@@ -4,27 +4,35 @@
 //! by JetStream (the import process's wall time) and events/s until ClickHouse holds every one;
 //! each against the same events published straight to JetStream by one task with the same
 //! window of PubAcks, the same headers, stored by the same sink. The same again without the
-//! import header shows what the sink's lookup of imported ids costs.
+//! import header shows what the sink's lookup of imported ids costs. Rounds of all five,
+//! interleaved, and the median of each: one slow moment of a shared machine does not make a
+//! ratio.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream;
-use contract::event::{Event, EventContext, EventKind};
 use devstack::clickhouse::ClickHouse;
 use devstack::nats::{NatsServer, NatsUser};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::import_data::{event_of, write_export};
 use super::load::ratio;
 
 /// PubAcks awaited at once: the import's default `--window`, passed to it explicitly so that
 /// the raw limit is measured with the same.
 pub(crate) const WINDOW: usize = 4_000;
+
+/// The formats imported, each from an export of its own.
+const FORMATS: [&str; 3] = ["posthog", "segment", "umami"];
+
+/// Rounds of every import and limit: three, so the median is the middle one.
+const ROUNDS: usize = 3;
 
 /// Events per export: a few seconds of work each.
 fn events(quick: bool) -> usize {
@@ -52,6 +60,8 @@ pub(crate) struct ImportReport {
     /// them without looking their ids up in ClickHouse first.
     pub(crate) live: Imported,
     pub(crate) formats: Vec<Imported>,
+    /// Every round of each (raw, raw without the header, each format), in the order they ran.
+    pub(crate) rounds: Vec<Vec<Imported>>,
 }
 
 impl ImportReport {
@@ -65,8 +75,8 @@ impl ImportReport {
     }
 }
 
-/// The raw limit, then an import of each format, each into a project of its own; the sink
-/// (running) stores them all into `clickhouse`'s `bench` database.
+/// Rounds of both raw limits, then an import of each format, each into a project of its own;
+/// the sink (running) stores them all into `clickhouse`'s `bench` database.
 pub(crate) async fn run(
     quick: bool,
     dir: &Path,
@@ -77,27 +87,55 @@ pub(crate) async fn run(
     let url = nats.url_for(NatsUser::Ingest);
     let dir = dir.join("import");
     std::fs::create_dir_all(&dir)?;
-    eprintln!("import: {events} events published straight to JetStream, window {WINDOW}");
-    let raw = raw_publish(&url, clickhouse, events, true).await?;
-    say(&raw);
-    let live = raw_publish(&url, clickhouse, events, false).await?;
-    say(&live);
-    let mut formats = Vec::new();
-    for format in ["posthog", "segment", "umami"] {
-        let file = write_export(&dir, format, events)?;
-        eprintln!("import: {events} events from a {format} export");
-        let imported = import(&url, clickhouse, format, &file, events);
-        std::fs::remove_file(&file)?;
-        let imported = imported?;
-        say(&imported);
-        formats.push(imported);
+    // Raw with the import header, raw without, then each format.
+    let mut rounds: Vec<Vec<Imported>> = vec![Vec::new(); 2 + FORMATS.len()];
+    for round in 1..=ROUNDS {
+        eprintln!(
+            "import round {round}/{ROUNDS}: {events} events published straight to JetStream (window {WINDOW}), then from each export"
+        );
+        let raw = raw_publish(&url, clickhouse, events, true).await?;
+        let live = raw_publish(&url, clickhouse, events, false).await?;
+        for (series, imported) in rounds.iter_mut().zip([raw, live]) {
+            say(&imported);
+            series.push(imported);
+        }
+        for (series, format) in rounds[2..].iter_mut().zip(FORMATS) {
+            let file = write_export(&dir, format, events, round)?;
+            let imported = import(&url, clickhouse, format, &file, events);
+            std::fs::remove_file(&file)?;
+            let imported = imported?;
+            say(&imported);
+            series.push(imported);
+        }
     }
+    let mut medians = rounds.iter().map(|series| median(series));
+    let (raw, live) = (medians.next(), medians.next());
     Ok(ImportReport {
         events,
-        raw,
-        live,
-        formats,
+        raw: raw.context("no rounds")?,
+        live: live.context("no rounds")?,
+        formats: medians.collect(),
+        rounds,
     })
+}
+
+/// The median round's acked rate and the median round's stored rate (of an even count, the
+/// lower middle one).
+fn median(series: &[Imported]) -> Imported {
+    let middle = |rate: fn(&Imported) -> f64| {
+        let mut rates: Vec<f64> = series.iter().map(rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates
+            .get(rates.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Imported {
+        format: series.first().map_or("", |first| first.format),
+        file_bytes: series.first().map_or(0, |first| first.file_bytes),
+        acked_per_sec: middle(|f| f.acked_per_sec),
+        stored_per_sec: middle(|f| f.stored_per_sec),
+    }
 }
 
 fn say(imported: &Imported) {
@@ -222,126 +260,27 @@ async fn raw_publish(
     })
 }
 
-/// Event `i` of the PostHog export, normalised as the import publishes it.
-fn event_of(project: Uuid, i: usize) -> Event {
-    let (event, person, at, plan) = fields(i);
-    let mut properties = serde_json::Map::new();
-    properties.insert("plan".to_owned(), json!(plan));
-    Event {
-        // Ids of the project's own: JetStream drops an id it took in the last ten minutes.
-        event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{project}-{i}").as_bytes()),
-        project_id: project,
-        kind: EventKind::Track,
-        event,
-        distinct_id: person,
-        user_id: None,
-        session_id: None,
-        timestamp: at,
-        received_at: time::OffsetDateTime::now_utc(),
-        properties,
-        context: EventContext {
-            url: "https://shop.example/p".to_owned(),
-            host: "shop.example".to_owned(),
-            path: "/p".to_owned(),
-            ..EventContext::default()
-        },
-    }
-}
-
-/// Event `i`'s fields, as xtask's import test writes them: name, person, time (a whole
-/// second, in 2023), plan.
-fn fields(i: usize) -> (String, String, time::OffsetDateTime, String) {
-    let at =
-        time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_672_531_200 + (i as i64) * 97);
-    (
-        format!("event {}", i % 7),
-        format!("person-{}", i % 5000),
-        at,
-        format!("plan-{}", i % 3),
-    )
-}
-
-/// `2023-01-01 00:00:00`.
-fn plain(at: time::OffsetDateTime) -> String {
-    format!(
-        "{} {:02}:{:02}:{:02}",
-        at.date(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
-/// An export of `events` records in `format`, shaped as xtask's import test writes them:
-/// PostHog JSON lines, Segment JSON lines (tracks, an identify every 1000), Umami's
-/// `website_event` CSV.
-fn write_export(dir: &Path, format: &'static str, events: usize) -> anyhow::Result<PathBuf> {
-    let file = dir.join(match format {
-        "posthog" => "posthog.jsonl",
-        "segment" => "segment.jsonl",
-        _ => "website_event.csv",
-    });
-    let mut text = String::with_capacity(events * 300);
-    if format == "umami" {
-        text.push_str(
-            "website_id,session_id,visit_id,event_id,created_at,url_path,url_query,\
-             referrer_domain,page_title,event_type,event_name,hostname,browser,country\n",
-        );
-    }
-    for i in 0..events {
-        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{format}-{i}").as_bytes());
-        let (event, person, at, plan) = fields(i);
-        let at = plain(at);
-        let iso = at.replace(' ', "T") + "Z";
-        let _ = match format {
-            "posthog" => writeln!(
-                text,
-                "{}",
-                json!({"uuid": id, "event": event, "distinct_id": person, "timestamp": iso,
-                    "properties": {"plan": plan, "$current_url": "https://shop.example/p"}})
-            ),
-            "segment" if i % 1000 == 500 => writeln!(
-                text,
-                "{}",
-                json!({"type": "identify", "messageId": id, "userId": person,
-                    "anonymousId": format!("anon-{i}"), "timestamp": iso, "traits": {"plan": plan}})
-            ),
-            "segment" => writeln!(
-                text,
-                "{}",
-                json!({"type": "track", "messageId": id, "event": event, "userId": person,
-                    "timestamp": iso, "sentAt": "2024-06-01T00:00:00Z", "properties": {"plan": plan},
-                    "context": {"library": {"name": "analytics-node"}}})
-            ),
-            _ => writeln!(
-                text,
-                "{nil},{person},{nil},{id},{at}.000,/p,plan={plan},ref.example,\"Shop, \"\"home\"\"\",2,{event},shop.example,chrome,DE",
-                nil = Uuid::nil(),
-            ),
-        };
-    }
-    std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
-    Ok(file)
-}
-
-/// The scenario's section of the report.
-pub(crate) fn markdown(report: &ImportReport) -> String {
+/// The scenario's section of the report; `sink_rows_per_sec` is the sink scenario's rate, for
+/// comparison.
+pub(crate) fn markdown(report: &ImportReport, sink_rows_per_sec: f64) -> String {
     let raw = &report.raw;
     let mut out = format!(
-        "## Import (`cargo xtask import`, {} events of each format, `--window {WINDOW}`, signed in to NATS as ingest; the sink storing as it goes)\n\n\
+        "## Import (`cargo xtask import`, {} events of each format, `--window {WINDOW}`, signed in to NATS as ingest; the sink storing as it goes; median of {ROUNDS} rounds, each running all five in turn)\n\n\
 Acked: every event published and acknowledged by JetStream, over the wall time of the import \
 process (start, reading, mapping, publishing, exit). Stored: from the process's start until \
 `count()` of its project in ClickHouse equals the file. The limit: the same events, normalised, \
 published by one task to `EVENTS` with the same window and headers, stored by the same sink: \
 {:.0} events/s acked, {:.0} events/s stored. Without the import header, as live events are \
 published (the sink then looks no ids up in ClickHouse before storing): {:.0} events/s acked, \
-{:.0} events/s stored.\n\n\
+{:.0} events/s stored. The sink scenario above stored {:.0} rows/s of 97 persons' events, \
+all of the current minute; these are 5 000 persons' events, one every 97 s from 2023-01-01.\n\n\
 | export | file | acked events/s | ratio to raw publish | stored events/s | ratio to raw publish stored |\n|---|---|---|---|---|---|\n",
         report.events,
         raw.acked_per_sec,
         raw.stored_per_sec,
         report.live.acked_per_sec,
         report.live.stored_per_sec,
+        sink_rows_per_sec,
     );
     for f in &report.formats {
         let _ = writeln!(
@@ -383,5 +322,13 @@ pub(crate) fn json(report: &ImportReport) -> Value {
             "stored_events_per_sec": report.live.stored_per_sec,
         },
         "formats": report.formats.iter().map(|f| (f.format.to_owned(), one(f))).collect::<serde_json::Map<_, _>>(),
+        "rounds": report.rounds.iter().filter_map(|series| {
+            let name = series.first()?.format.to_owned();
+            let each = series.iter().map(|f| json!({
+                "acked_events_per_sec": f.acked_per_sec,
+                "stored_events_per_sec": f.stored_per_sec,
+            }));
+            Some((name, each.collect::<Vec<_>>().into()))
+        }).collect::<serde_json::Map<_, _>>(),
     })
 }

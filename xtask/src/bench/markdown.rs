@@ -39,7 +39,7 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
         sink(p, inputs.ratios),
         freshness(p),
         resources(p),
-        super::imports::markdown(&p.import),
+        super::imports::markdown(&p.import, p.sink.rows_per_sec),
         super::hostile::markdown(&p.hostile, contract::event::MAX_DECODED_REQUEST_BYTES),
         queries(inputs.queries),
         inputs.auth_markdown.to_owned(),

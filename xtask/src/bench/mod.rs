@@ -8,6 +8,7 @@ mod auth;
 mod chart;
 mod freshness;
 mod hostile;
+mod import_data;
 mod imports;
 mod intake;
 mod load;
