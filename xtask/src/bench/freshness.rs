@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::backpressure::Backpressure;
 use super::load::percentile_ms;
 use super::send::{paced_load, posthog_body};
 
@@ -21,6 +22,8 @@ pub(crate) struct Freshness {
     pub(crate) max_ms: f64,
     /// Mean time between the starts of two polls of the query API.
     pub(crate) poll_interval_ms: f64,
+    /// The 503s and 429s the sending met; the figures count accepted requests only.
+    pub(crate) backpressure: Backpressure,
 }
 
 const PER_REQUEST: usize = 10;
@@ -100,6 +103,7 @@ pub(crate) async fn measure(
         p99_ms: percentile_ms(&ages, 0.99),
         max_ms: percentile_ms(&ages, 1.0),
         poll_interval_ms: mean_interval_ms(&polls),
+        backpressure: sent.load.backpressure,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use devstack::process::Process;
 
+use super::backpressure::Backpressure;
 use super::load::{Load, Paced, Rounds};
 use super::send::{CLIENTS, SINGLE_CLIENTS, http_load, own_cpu_seconds, paced_load, pageviews};
 use super::send::{posthog_body, raw_load};
@@ -243,12 +244,12 @@ async fn by_batch_size(plan: Plan, target: &Target<'_>) -> anyhow::Result<Vec<(u
 }
 
 /// What the sink drains: one more load of 100-event batches through edge, into an emptied
-/// stream, with the CPU each process spent on it. The rows stored, and CPU µs per event of
-/// edge, ingest, nats-server and the load generator.
+/// stream, with the CPU each process spent on it. The rows stored, CPU µs per event of edge,
+/// ingest, nats-server and the load generator, and the 503s and 429s the load met.
 pub(crate) async fn fill_for_sink(
     plan: Plan,
     target: &Target<'_>,
-) -> anyhow::Result<(usize, [f64; 4])> {
+) -> anyhow::Result<(usize, [f64; 4], Backpressure)> {
     // The raw streams give their storage back, for the services started afterwards.
     target.js.delete_stream("BENCH_RAW").await?;
     target.js.delete_stream("BENCH_RAW_HISTORY").await?;
@@ -257,7 +258,7 @@ pub(crate) async fn fill_for_sink(
     eprintln!("pipeline: {batches} requests of 100 events through edge, for the sink");
     let requests = pageviews(batches, 100);
     let before = target.sample();
-    http_load(&target.url, requests, 100, CLIENTS).await?;
+    let load = http_load(&target.url, requests, 100, CLIENTS).await?;
     let after = target.sample();
     let rows = target
         .js
@@ -273,7 +274,7 @@ pub(crate) async fn fill_for_sink(
         "ingest: CPU µs per event: edge {:.1}, ingest {:.1}, nats-server {:.1}, load generator {:.1}",
         ingest_cpu_us[0], ingest_cpu_us[1], ingest_cpu_us[2], ingest_cpu_us[3]
     );
-    Ok((rows, ingest_cpu_us))
+    Ok((rows, ingest_cpu_us, load.backpressure))
 }
 
 /// The raw limit publishes to a stream of its own, configured like EVENTS but keeping what it

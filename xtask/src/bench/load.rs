@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::backpressure::Backpressure;
+
 /// One measured load: events per second and request latencies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Load {
@@ -10,10 +12,12 @@ pub(crate) struct Load {
     pub(crate) requests_per_sec: f64,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
+    /// The 503s and 429s it met; its other figures count accepted requests only.
+    pub(crate) backpressure: Backpressure,
 }
 
 impl Load {
-    /// The load of requests answered after `latencies` each, `elapsed` in all.
+    /// The load of requests accepted after `latencies` each, `elapsed` in all.
     pub(crate) fn of(
         elapsed: Duration,
         mut latencies: Vec<Duration>,
@@ -26,6 +30,7 @@ impl Load {
             requests_per_sec: requests / elapsed.as_secs_f64(),
             p50_ms: percentile_ms(&latencies, 0.50),
             p99_ms: percentile_ms(&latencies, 0.99),
+            backpressure: Backpressure::default(),
         }
     }
 }
@@ -49,6 +54,10 @@ impl Rounds {
     }
     pub(crate) fn max(&self) -> Load {
         self.0[self.0.len() - 1]
+    }
+    /// The 503s and 429s of every round together.
+    pub(crate) fn backpressure(&self) -> Backpressure {
+        Backpressure::sum(self.0.iter().map(|load| load.backpressure))
     }
 }
 

@@ -5,7 +5,10 @@
 //! (logins against the argon2id bound, token costs).
 
 mod auth;
+mod backpressure;
+mod backpressure_table;
 mod chart;
+mod failed;
 mod freshness;
 mod hostile;
 mod import_data;
@@ -68,24 +71,33 @@ pub(crate) fn run(options: Options) -> anyhow::Result<()> {
     run_command(&mut measure)
 }
 
-/// `cargo xtask bench-run`: the measuring itself, in the release build.
+/// `cargo xtask bench-run`: the measuring itself, in the release build. When it fails, the
+/// stack's logs are copied out of its temporary folder before that goes.
 pub(crate) fn measure(options: Options) -> anyhow::Result<()> {
+    let dir = TempDir::new("bench")?;
+    let result = measure_in(options, &dir);
+    if result.is_err() {
+        failed::keep_logs(dir.path());
+    }
+    result
+}
+
+fn measure_in(options: Options, dir: &TempDir) -> anyhow::Result<()> {
     let Options {
         quick,
         queries_only,
     } = options;
-    let dir = TempDir::new("bench")?;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     if queries_only {
-        let queries = runtime.block_on(queries::run(quick, &dir))?;
+        let queries = runtime.block_on(queries::run(quick, dir))?;
         return report::write_queries(&queries);
     }
-    let pipeline = runtime.block_on(pipeline::run(quick, &dir))?;
-    let queries = runtime.block_on(queries::run(quick, &dir))?;
-    let auth = auth::run(quick, &dir, cores)?;
+    let pipeline = runtime.block_on(pipeline::run(quick, dir))?;
+    let queries = runtime.block_on(queries::run(quick, dir))?;
+    let auth = auth::run(quick, dir, cores)?;
     report::write(&report::Report {
         quick,
         cores,

@@ -14,6 +14,7 @@ use devstack::ports::free_port;
 use devstack::test::TempDir;
 use uuid::Uuid;
 
+use super::backpressure::Backpressure;
 use super::freshness::{self, Freshness};
 use super::imports::{self, ImportReport};
 use super::intake::{self, IntakeReport, Plan, Target};
@@ -32,6 +33,8 @@ pub(crate) struct PipelineReport {
     /// CPU µs per event while 100-event batches went through edge: edge, ingest, nats-server,
     /// the load generator.
     pub(crate) ingest_cpu_us: [f64; 4],
+    /// The 503s and 429s of the load the sink then drains.
+    pub(crate) fill_backpressure: Backpressure,
     pub(crate) sink: SinkReport,
     pub(crate) freshness: Freshness,
     /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
@@ -172,7 +175,8 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
     let mut stack = Stack::start(dir).await?;
     let plan = Plan::new(quick);
     let intake = intake::run(plan, &stack.target()).await?;
-    let (rows, ingest_cpu_us) = intake::fill_for_sink(plan, &stack.target()).await?;
+    let (rows, ingest_cpu_us, fill_backpressure) =
+        intake::fill_for_sink(plan, &stack.target()).await?;
     // The sink drains what ingest stored, into a fresh ClickHouse.
     let (sink, clickhouse, sink_launch) = sink::run(dir, &stack.js, &stack.nats, rows).await?;
     // Freshness: the whole pipeline at once, the query API polled through edge.
@@ -220,6 +224,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
     Ok(PipelineReport {
         intake,
         ingest_cpu_us,
+        fill_backpressure,
         sink,
         freshness,
         peak_rss_mib: peak_rss,

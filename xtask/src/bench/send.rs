@@ -13,6 +13,7 @@ use hyper::body::Bytes;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::backpressure::{Answer, Counts, FIRST_PAUSE, RETRIES};
 use super::load::Load;
 
 /// The write key of the bench's project.
@@ -103,7 +104,51 @@ pub(crate) fn own_cpu_seconds() -> f64 {
     devstack::process::cpu_seconds_of(std::process::id()).unwrap_or(0.0)
 }
 
-/// `clients` keep-alive clients send `bodies`; each answer must be 200.
+/// Posts `body` until it is accepted, counting each answer in `counts` (`started` is when the
+/// load began): a 503 or 429 is sent again after a pause that doubles, as an SDK retries, and
+/// after `RETRIES` retries the request counts as not sent (false). Any other answer that is not
+/// 2xx is an error: it is not backpressure.
+async fn deliver(
+    poster: &mut Poster,
+    body: Bytes,
+    counts: &Counts,
+    started: Instant,
+) -> anyhow::Result<bool> {
+    let mut pause = FIRST_PAUSE;
+    for retry in 0..=RETRIES {
+        let status = poster.post(body.clone()).await?;
+        match counts.record(status.as_u16(), started.elapsed()) {
+            Answer::Accepted => return Ok(true),
+            Answer::Refused => anyhow::bail!("ingest answered {status}"),
+            Answer::Backpressure if retry < RETRIES => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Answer::Backpressure => {}
+        }
+    }
+    counts.not_sent();
+    Ok(false)
+}
+
+/// The counts of a load that took `elapsed`, printed when it met any 503 or 429.
+fn finish(counts: &Counts, elapsed: Duration) -> super::backpressure::Backpressure {
+    let b = counts.finish(elapsed);
+    if b.answers() > 0 {
+        eprintln!(
+            "  backpressure: {} × 503, {} × 429, the first {:.1} s in, {:.2}/s; {} requests not sent",
+            b.unavailable,
+            b.too_many,
+            b.first_secs.unwrap_or(0.0),
+            b.per_sec(),
+            b.not_sent
+        );
+    }
+    b
+}
+
+/// `clients` keep-alive clients send `bodies`; a 503 or 429 is retried (see `deliver`), any
+/// other answer that is not 2xx ends the load with an error.
 pub(crate) async fn http_load(
     url: &str,
     bodies: Vec<String>,
@@ -113,11 +158,12 @@ pub(crate) async fn http_load(
     let count = bodies.len();
     let queue = Arc::new(std::sync::Mutex::new(bodies));
     let posters = Poster::connect_many(url, clients).await?;
+    let counts = Arc::new(Counts::default());
     let started = Instant::now();
     let workers: Vec<_> = posters
         .into_iter()
         .map(|mut poster| {
-            let queue = Arc::clone(&queue);
+            let (queue, counts) = (Arc::clone(&queue), Arc::clone(&counts));
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -126,9 +172,9 @@ pub(crate) async fn http_load(
                         return anyhow::Ok(latencies);
                     };
                     let sent = Instant::now();
-                    let status = poster.post(Bytes::from(body)).await?;
-                    anyhow::ensure!(status == 200, "ingest answered {status}");
-                    latencies.push(sent.elapsed());
+                    if deliver(&mut poster, Bytes::from(body), &counts, started).await? {
+                        latencies.push(sent.elapsed());
+                    }
                 }
             })
         })
@@ -137,18 +183,22 @@ pub(crate) async fn http_load(
     for worker in workers {
         latencies.extend(worker.await??);
     }
-    Ok(Load::of(started.elapsed(), latencies, events_per_body))
+    let elapsed = started.elapsed();
+    Ok(Load {
+        backpressure: finish(&counts, elapsed),
+        ..Load::of(elapsed, latencies, events_per_body)
+    })
 }
 
-/// What a paced load sent: the load, and when each request (by index) was answered.
+/// What a paced load sent: the load, and when each accepted request (by index) was answered.
 pub(crate) struct PacedRun {
     pub(crate) load: Load,
     pub(crate) acked: Vec<(usize, Instant)>,
 }
 
 /// Sends `body(i)` to `url` at `requests_per_sec` for `duration`, each request on its own
-/// task, on a keep-alive connection that is free at the time or else a new one; each answer
-/// must be 200.
+/// task, on a keep-alive connection that is free at the time or else a new one; a 503 or 429
+/// is retried (see `deliver`), any other answer that is not 2xx ends the load with an error.
 pub(crate) async fn paced_load(
     url: &str,
     requests_per_sec: f64,
@@ -164,6 +214,7 @@ pub(crate) async fn paced_load(
         Poster::connect_many(url, SINGLE_CLIENTS).await?,
     ));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let counts = Arc::new(Counts::default());
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for request in 0..count {
@@ -171,7 +222,7 @@ pub(crate) async fn paced_load(
         tokio::time::sleep_until(due.into()).await;
         let request_body = Bytes::from(body(request));
         let (free, url) = (Arc::clone(&free), url.to_owned());
-        let in_flight = Arc::clone(&in_flight);
+        let (in_flight, counts) = (Arc::clone(&in_flight), Arc::clone(&counts));
         tasks.push(tokio::spawn(async move {
             let _slot = in_flight.acquire().await?;
             let taken = free.lock().unwrap_or_else(PoisonError::into_inner).pop();
@@ -179,24 +230,28 @@ pub(crate) async fn paced_load(
                 Some(poster) => poster,
                 None => Poster::connect(&url).await?,
             };
-            let status = poster.post(request_body).await?;
-            anyhow::ensure!(status == 200, "ingest answered {status}");
+            let accepted = deliver(&mut poster, request_body, &counts, started).await?;
             let acked = Instant::now();
             free.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(poster);
-            anyhow::Ok((request, acked, acked.duration_since(due)))
+            anyhow::Ok(accepted.then(|| (request, acked, acked.duration_since(due))))
         }));
     }
     let mut latencies = Vec::with_capacity(count);
     let mut acked = Vec::with_capacity(count);
     for task in tasks {
-        let (request, at, latency) = task.await??;
-        latencies.push(latency);
-        acked.push((request, at));
+        if let Some((request, at, latency)) = task.await?? {
+            latencies.push(latency);
+            acked.push((request, at));
+        }
     }
+    let elapsed = started.elapsed();
     Ok(PacedRun {
-        load: Load::of(started.elapsed(), latencies, events_per_request),
+        load: Load {
+            backpressure: finish(&counts, elapsed),
+            ..Load::of(elapsed, latencies, events_per_request)
+        },
         acked,
     })
 }
