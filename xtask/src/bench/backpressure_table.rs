@@ -1,14 +1,15 @@
-//! The report's "Backpressure" table: the 503s and 429s each sending scenario met, 0 included,
-//! in the JSON and the markdown.
+//! The report's "Backpressure" table: the 503s and 429s each sending scenario met (ingest's
+//! loads, freshness, each query call), 0 included, in the JSON and the markdown.
 
 use serde_json::{Value, json};
 
 use super::backpressure::{Backpressure, FIRST_PAUSE, RETRIES};
 use super::pipeline::PipelineReport;
+use super::queries::QueryReport;
 use super::send::CLIENTS;
 
 /// Each scenario that sends requests, in the order it ran, with what it met.
-pub(crate) fn rows(p: &PipelineReport) -> Vec<(String, Backpressure)> {
+pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpressure)> {
     let i = &p.intake;
     let mut rows = vec![
         (
@@ -50,6 +51,12 @@ pub(crate) fn rows(p: &PipelineReport) -> Vec<(String, Backpressure)> {
         "freshness: 10-event requests through edge, paced".to_owned(),
         p.freshness.backpressure,
     ));
+    rows.extend(q.scenarios.iter().map(|s| {
+        (
+            format!("query {}, through edge and query", s.name),
+            s.backpressure,
+        )
+    }));
     rows
 }
 
@@ -64,8 +71,8 @@ the run",
     )
 }
 
-pub(crate) fn json(p: &PipelineReport) -> Value {
-    let scenarios: Vec<Value> = rows(p)
+pub(crate) fn json(p: &PipelineReport, q: &QueryReport) -> Value {
+    let scenarios: Vec<Value> = rows(p, q)
         .iter()
         .map(|(name, b)| {
             json!({
@@ -83,8 +90,8 @@ pub(crate) fn json(p: &PipelineReport) -> Value {
     json!({ "policy": policy(), "scenarios": scenarios })
 }
 
-pub(crate) fn markdown(p: &PipelineReport) -> String {
-    let rows: String = rows(p)
+pub(crate) fn markdown(p: &PipelineReport, q: &QueryReport) -> String {
+    let rows: String = rows(p, q)
         .iter()
         .map(|(name, b)| {
             format!(

@@ -36,7 +36,7 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
         ingest(&p.intake, inputs.ratios),
         cpu_per_event(p),
         by_batch_size(&p.intake, inputs.chart),
-        super::backpressure_table::markdown(p),
+        super::backpressure_table::markdown(p, inputs.queries),
         sink(p, inputs.ratios),
         freshness(p),
         resources(p),

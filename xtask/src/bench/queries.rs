@@ -14,6 +14,7 @@ use devstack::test::TempDir;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::backpressure::{Answer, Backpressure, Counts, FIRST_PAUSE, RETRIES};
 use super::load::percentile_ms;
 use super::query_data::insert_events;
 use super::services::{BenchAuth, READY, start, start_edge};
@@ -37,6 +38,8 @@ pub(crate) struct Scenario {
     /// The first call, through the query service: what a service that has kept nothing yet
     /// (the overview's days) answers in.
     pub(crate) first_ms: f64,
+    /// The 503s and 429s its calls through edge and query met (retried as ingest's are).
+    pub(crate) backpressure: Backpressure,
 }
 
 #[derive(Debug)]
@@ -173,24 +176,38 @@ impl Stack {
     }
 
     /// One call to the service on `port`: how long until its whole answer, which must be 2xx.
+    /// A 503 or 429 is counted in `counts` (`began` is when the scenario began) and the call
+    /// made again after a doubling pause, as ingest's loads do; None once it was still refused
+    /// after `RETRIES` retries.
     async fn call(
         &self,
         port: u16,
-        name: &str,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Duration> {
+        (name, path, body): (&str, &str, Option<&Value>),
+        counts: &Counts,
+        began: Instant,
+    ) -> anyhow::Result<Option<Duration>> {
         let url = format!("http://127.0.0.1:{port}{path}");
-        let request = match body {
-            Some(body) => self.http.post(&url).json(body),
-            None => self.http.get(&url),
-        };
-        let started = Instant::now();
-        let response = request.bearer_auth(&self.token).send().await?;
-        let status = response.status();
-        let text = response.text().await?;
-        anyhow::ensure!(status.is_success(), "{name}: {status} {text}");
-        Ok(started.elapsed())
+        let (started, mut pause) = (Instant::now(), FIRST_PAUSE);
+        for retry in 0..=RETRIES {
+            let request = match body {
+                Some(body) => self.http.post(&url).json(body),
+                None => self.http.get(&url),
+            };
+            let response = request.bearer_auth(&self.token).send().await?;
+            let status = response.status();
+            let text = response.text().await?;
+            match counts.record(status.as_u16(), began.elapsed()) {
+                Answer::Accepted => return Ok(Some(started.elapsed())),
+                Answer::Refused => anyhow::bail!("{name}: {status} {text}"),
+                Answer::Backpressure if retry < RETRIES => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Answer::Backpressure => {}
+            }
+        }
+        counts.not_sent();
+        Ok(None)
     }
 
     /// The call `rounds` times through edge and through query, and the SQL it ran as many
@@ -202,14 +219,15 @@ impl Stack {
         body: Option<&Value>,
         rounds: usize,
     ) -> anyhow::Result<Scenario> {
+        let (call, counts, began) = ((name, path, body), Counts::default(), Instant::now());
         // The first call warms up; the second shows which statements a call runs once the
         // service has kept what it keeps between calls.
-        let first = self.call(self.port, name, path, body).await?;
+        let first = self.call(self.port, call, &counts, began).await?;
         let before = std::fs::read_to_string(&self.sql_log)
             .unwrap_or_default()
             .lines()
             .count();
-        self.call(self.port, name, path, body).await?;
+        self.call(self.port, call, &counts, began).await?;
         let statements: Vec<String> = std::fs::read_to_string(&self.sql_log)?
             .lines()
             .skip(before)
@@ -219,9 +237,10 @@ impl Stack {
         let mut through = Vec::with_capacity(rounds);
         let mut through_edge = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            through_edge.push(self.call(self.edge_port, name, path, body).await?);
-            through.push(self.call(self.port, name, path, body).await?);
+            through_edge.extend(self.call(self.edge_port, call, &counts, began).await?);
+            through.extend(self.call(self.port, call, &counts, began).await?);
         }
+        let backpressure = counts.finish(began.elapsed());
         let mut direct = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             direct.push(self.direct(name, &statements).await?);
@@ -235,7 +254,8 @@ impl Stack {
             p50_ms: percentile_ms(&through, 0.5),
             direct_p50_ms: percentile_ms(&direct, 0.5),
             statements: statements.len(),
-            first_ms: first.as_secs_f64() * 1000.0,
+            first_ms: first.unwrap_or_default().as_secs_f64() * 1000.0,
+            backpressure,
         })
     }
 

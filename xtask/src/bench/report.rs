@@ -160,7 +160,7 @@ fn to_json(report: &Report, machine: &Value, r: &Ratios, targets: &[Target]) -> 
         "query": queries_json(&report.queries),
         "auth": report.auth.0,
         "hostile": super::hostile::json(&p.hostile),
-        "backpressure": super::backpressure_table::json(p),
+        "backpressure": super::backpressure_table::json(p, &report.queries),
     })
 }
 
