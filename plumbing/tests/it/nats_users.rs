@@ -163,6 +163,25 @@ async fn ingest_publishes_events_but_cannot_write_users_or_remove_history() {
         "the sink's consumer is still there"
     );
 
+    // No stream at all, but its uploads' bucket: the purge deny names each stream, so one
+    // added to the definitions without its deny is caught here.
+    let mut names = operator.stream_names();
+    let mut streams = Vec::new();
+    while let Some(name) = futures_util::StreamExt::next(&mut names).await {
+        streams.push(name.expect("a stream name"));
+    }
+    assert!(streams.len() >= 5, "{streams:?}");
+    let purges = streams.iter().map(|name| async {
+        let purged = match ingest.get_stream(name.as_str()).await {
+            Ok(stream) => stream.purge().await.is_ok(),
+            Err(_) => false,
+        };
+        (name.clone(), purged)
+    });
+    for (name, purged) in futures_util::future::join_all(purges).await {
+        assert!(!purged, "ingest purged {name}");
+    }
+
     // The operator may: the `nats` CLI's user.
     let events = operator.get_stream("EVENTS").await.expect("stream");
     events.purge().await.expect("the operator purges");
