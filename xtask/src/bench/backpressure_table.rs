@@ -63,7 +63,7 @@ pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpres
 /// What the bench does with a 503 or 429, in words.
 fn policy() -> String {
     format!(
-        "a request answered 503 or 429 is sent again after {} ms, the pause doubling each time, \
+        "A request answered 503 or 429 is sent again after {} ms, the pause doubling each time, \
 up to {RETRIES} retries (as the PostHog and Segment SDKs retry); still refused then, it counts as \
 not sent. Every other figure counts accepted requests only; any other answer that is not 2xx ends \
 the run",

@@ -328,3 +328,99 @@ pub(crate) fn sample_event() -> Event {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A keep-alive HTTP server on a free port answering `statuses` in turn, then 200; its URL.
+    async fn server(statuses: Vec<u16>) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/batch/", listener.local_addr()?);
+        let answered = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (statuses, answered) = (statuses.clone(), Arc::clone(&answered));
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(read) = stream.read(&mut buffer).await {
+                        if read == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buffer[..read]);
+                        let text = String::from_utf8_lossy(&seen).to_string();
+                        let Some(end) = text.find("\r\n\r\n") else {
+                            continue;
+                        };
+                        let length: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        if seen.len() < end + 4 + length {
+                            continue;
+                        }
+                        seen.drain(..end + 4 + length);
+                        let n = answered.fetch_add(1, Ordering::SeqCst);
+                        let status = statuses.get(n).copied().unwrap_or(200);
+                        let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(url)
+    }
+
+    fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    }
+
+    #[test]
+    fn a_load_retries_503_and_429_counts_them_and_carries_on() -> anyhow::Result<()> {
+        runtime()?.block_on(async {
+            let url = server(vec![503, 429, 503]).await?;
+            let load = http_load(&url, pageviews(4, 1), 1, 1).await?;
+            let b = load.backpressure;
+            assert_eq!((b.unavailable, b.too_many, b.not_sent), (2, 1, 0));
+            assert!(b.first_secs.is_some());
+            // Every request was accepted in the end: 4 events over the load's time.
+            assert!((load.events_per_sec * b.elapsed_secs - 4.0).abs() < 0.01);
+            // Refused past its retries, a request counts as not sent, and its events in no figure.
+            let url = server(vec![503; 6]).await?;
+            let load = http_load(&url, pageviews(1, 1), 1, 1).await?;
+            assert_eq!(
+                (load.backpressure.unavailable, load.backpressure.not_sent),
+                (6, 1)
+            );
+            assert_eq!(load.events_per_sec, 0.0);
+            anyhow::Ok(())
+        })
+    }
+
+    #[test]
+    fn any_other_refusal_ends_the_load() -> anyhow::Result<()> {
+        runtime()?.block_on(async {
+            let url = server(vec![400]).await?;
+            let err = http_load(&url, pageviews(1, 1), 1, 1).await;
+            assert!(err.is_err_and(|e| e.to_string().contains("400")));
+            let url = server(vec![500]).await?;
+            assert!(http_load(&url, pageviews(1, 1), 1, 1).await.is_err());
+            anyhow::Ok(())
+        })
+    }
+}
