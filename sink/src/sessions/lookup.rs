@@ -2,8 +2,14 @@
 //! stored events within 30 minutes of each new one (whole hours around it, in fact), and each
 //! person's latest stored event since the earliest of them. One statement per project and
 //! chunk of persons, whatever the number of events asked about.
+//!
+//! The statement names the chunk's ids and hours as two plain lists rather than one list of
+//! (id, hour) tuples: ClickHouse reads the same days' granules either way, but parses and
+//! builds a set of a thousand tuples several times slower, which made this lookup most of the
+//! time a batch of imported events (each starting a session, so each person looked up) took.
+//! The rows of an id in an hour not its own are dropped here, so the answer is the same.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use clickhouse::Row;
 use serde::Deserialize;
@@ -34,18 +40,20 @@ pub(crate) struct Stored {
 const CHUNK_IDS: usize = 500;
 const CHUNK_BYTES: usize = 100_000;
 
-/// The events around the wanted times, by (project, distinct id): `(distinct_id, hour)`
-/// pairs bound the read to the hours that matter (the days they fall on to the partitions and
-/// index ranges).
+/// The events around the wanted times, by (project, distinct id): the ids and the hours that
+/// matter bound the read (the days they fall on to the partitions and index ranges); an id's
+/// rows in another's hours are dropped after (see [`Pairs`]).
 const AROUND: &str = "SELECT distinct_id, toUInt32(timestamp) AS at, toString(event_id) AS id, \
-     session_id AS session FROM events WHERE project_id = toUUID(?) AND date IN ({days}) \
-     AND (distinct_id, intDiv(toUInt32(timestamp), 3600)) IN ({pairs})";
+     session_id AS session, toUInt8(0) AS latest FROM events WHERE project_id = toUUID(?) \
+     AND date IN ({days}) AND distinct_id IN ({ids}) \
+     AND intDiv(toUInt32(timestamp), 3600) IN ({hours})";
 
 /// Each distinct id's latest event since the earliest wanted time minus 30 minutes, from an
 /// aggregate, so an id active since then costs one row.
 const LATEST: &str = "SELECT distinct_id, max(toUInt32(timestamp)) AS at, \
      argMax(toString(event_id), (toUInt32(timestamp), toString(event_id))) AS id, \
-     argMax(session_id, (toUInt32(timestamp), toString(event_id))) AS session FROM events \
+     argMax(session_id, (toUInt32(timestamp), toString(event_id))) AS session, \
+     toUInt8(1) AS latest FROM events \
      WHERE project_id = toUUID(?) AND date >= toDate(?) AND timestamp >= toDateTime(?) \
      AND distinct_id IN ({ids}) GROUP BY distinct_id";
 
@@ -55,6 +63,35 @@ struct StoredRow {
     at: u32,
     id: String,
     session: String,
+    /// 1 for the [`LATEST`] part's row, 0 for [`AROUND`]'s.
+    latest: u8,
+}
+
+/// The `(distinct_id, hour)` pairs of a chunk: the hours within 30 minutes of each wanted time.
+struct Pairs<'a>(Vec<(&'a str, u32)>);
+
+impl<'a> Pairs<'a> {
+    fn of(wanted: &[&'a Wanted]) -> Self {
+        let mut pairs = Vec::new();
+        for one in wanted {
+            for at in &one.times {
+                for hour in [at.saturating_sub(INACTIVITY_SECS), at + INACTIVITY_SECS] {
+                    pairs.push((one.distinct_id.as_str(), hour / 3_600));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Self(pairs)
+    }
+
+    /// The distinct values of one side of the pairs, in order.
+    fn sorted<T: Ord + Copy>(&self, side: impl Fn(&(&'a str, u32)) -> T) -> Vec<T> {
+        let mut values: Vec<T> = self.0.iter().map(side).collect();
+        values.sort_unstable();
+        values.dedup();
+        values
+    }
 }
 
 /// The stored events of the wanted distinct ids around their times, and with `latest`, the
@@ -71,10 +108,16 @@ pub(crate) async fn around(
     let mut found: HashMap<(Uuid, String), Vec<Stored>> = HashMap::new();
     for (project, wanted) in by_project {
         for chunk in chunks(wanted) {
-            for row in statement(clickhouse, project, &chunk, latest)
+            let pairs = Pairs::of(&chunk);
+            let asked: HashSet<(&str, u32)> = pairs.0.iter().copied().collect();
+            for row in statement(clickhouse, project, &chunk, &pairs, latest)
                 .fetch_all::<StoredRow>()
                 .await?
             {
+                // An id's row in an hour only another id asked about.
+                if row.latest == 0 && !asked.contains(&(row.distinct_id.as_str(), row.at / 3_600)) {
+                    continue;
+                }
                 let Ok(event_id) = Uuid::parse_str(&row.id) else {
                     continue;
                 };
@@ -119,21 +162,12 @@ fn statement(
     clickhouse: &clickhouse::Client,
     project: Uuid,
     wanted: &[&Wanted],
+    pairs: &Pairs<'_>,
     latest: bool,
 ) -> clickhouse::query::Query {
-    let mut pairs: Vec<(&str, u32)> = Vec::new();
-    for one in wanted {
-        for at in &one.times {
-            for hour in [at.saturating_sub(INACTIVITY_SECS), at + INACTIVITY_SECS] {
-                pairs.push((&one.distinct_id, hour / 3_600));
-            }
-        }
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut days: Vec<u32> = pairs.iter().map(|(_, hour)| hour / 24).collect();
-    days.sort_unstable();
-    days.dedup();
+    let ids = pairs.sorted(|(id, _)| *id);
+    let hours = pairs.sorted(|(_, hour)| *hour);
+    let days = pairs.sorted(|(_, hour)| hour / 24);
     let since = wanted
         .iter()
         .flat_map(|one| &one.times)
@@ -142,7 +176,8 @@ fn statement(
     let marks = plumbing::clickhouse::placeholders;
     let mut sql = AROUND
         .replace("{days}", &marks(days.len()))
-        .replace("{pairs}", &vec!["(?, ?)"; pairs.len()].join(", "));
+        .replace("{ids}", &marks(ids.len()))
+        .replace("{hours}", &marks(hours.len()));
     if latest {
         sql.push_str(" UNION ALL ");
         sql.push_str(&LATEST.replace("{ids}", &marks(wanted.len())));
@@ -151,8 +186,11 @@ fn statement(
     for day in days {
         query = query.bind(day_text(u16::try_from(day).unwrap_or(u16::MAX)));
     }
-    for (distinct_id, hour) in pairs {
-        query = query.bind(distinct_id).bind(hour);
+    for distinct_id in ids {
+        query = query.bind(distinct_id);
+    }
+    for hour in hours {
+        query = query.bind(hour);
     }
     if latest {
         query = query
