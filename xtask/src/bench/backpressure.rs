@@ -2,6 +2,7 @@
 //! (edge's rate limit) it was answered, counted with when the first came and their rate, and
 //! retried the way an SDK retries (PostHog's and Segment's do) instead of ending the run.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ pub(crate) const RETRIES: u32 = 5;
 /// The pause before the first retry; it doubles for each next one (0.05 + 0.1 + 0.2 + 0.4 +
 /// 0.8 s, 1.55 s in all), as an SDK backs off.
 pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// A load that had nothing accepted for this long while requests were refused past their
+/// retries meets a stack that stopped (a service behind edge gone answers 503 too), not one
+/// pushing back: it ends with an error instead of refusing every request for minutes.
+pub(crate) const STALLED: Duration = Duration::from_secs(30);
 
 /// What a scenario's answers other than 2xx were.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -91,17 +96,24 @@ impl Backpressure {
     }
 }
 
-/// The counts of one load, shared by its clients.
+/// The counts of one load, shared by its clients, and when it last had a request accepted
+/// (ms into the load).
 #[derive(Debug, Default)]
-pub(crate) struct Counts(Mutex<Backpressure>);
+pub(crate) struct Counts(Mutex<Backpressure>, AtomicU64);
 
 impl Counts {
     /// Counts `status`, answered `at` into the load.
     pub(crate) fn record(&self, status: u16, at: Duration) -> Answer {
         if (200..=299).contains(&status) {
+            self.1.fetch_max(at.as_millis() as u64, Ordering::Relaxed);
             return Answer::Accepted;
         }
         self.lock().record(status, at.as_secs_f64())
+    }
+
+    /// Whether, `at` into the load, nothing was accepted for `STALLED`.
+    pub(crate) fn stalled(&self, at: Duration) -> bool {
+        at.saturating_sub(Duration::from_millis(self.1.load(Ordering::Relaxed))) >= STALLED
     }
 
     /// A request given up after its retries.
@@ -183,5 +195,16 @@ mod tests {
         let b = counts.finish(Duration::from_secs(4));
         assert_eq!((b.unavailable, b.not_sent, b.first_secs), (1, 1, Some(2.0)));
         assert!((b.per_sec() - 0.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_load_is_stalled_after_thirty_seconds_with_nothing_accepted() {
+        let counts = Counts::default();
+        assert!(!counts.stalled(Duration::from_secs(29)));
+        assert!(counts.stalled(Duration::from_secs(30)));
+        counts.record(200, Duration::from_secs(40));
+        counts.record(503, Duration::from_secs(60));
+        assert!(!counts.stalled(Duration::from_secs(60)));
+        assert!(counts.stalled(Duration::from_secs(70)));
     }
 }

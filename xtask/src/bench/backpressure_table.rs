@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::backpressure::{Backpressure, FIRST_PAUSE, RETRIES};
+use super::backpressure::{Backpressure, FIRST_PAUSE, RETRIES, STALLED};
 use super::pipeline::PipelineReport;
 use super::queries::QueryReport;
 use super::send::CLIENTS;
@@ -66,8 +66,9 @@ fn policy() -> String {
         "A request answered 503 or 429 is sent again after {} ms, the pause doubling each time, \
 up to {RETRIES} retries (as the PostHog and Segment SDKs retry); still refused then, it counts as \
 not sent. Every other figure counts accepted requests only; any other answer that is not 2xx ends \
-the run",
-        FIRST_PAUSE.as_millis()
+the run, and so do {} s with nothing accepted (a stack that stopped, not one pushing back)",
+        FIRST_PAUSE.as_millis(),
+        STALLED.as_secs()
     )
 }
 

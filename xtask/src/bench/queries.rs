@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::backpressure::{Answer, Backpressure, Counts, FIRST_PAUSE, RETRIES};
 use super::load::percentile_ms;
 use super::query_data::insert_events;
+use super::send::ensure_flowing;
 use super::services::{BenchAuth, READY, start, start_edge};
 use crate::launcher::{Running, Service};
 
@@ -178,7 +179,7 @@ impl Stack {
     /// One call to the service on `port`: how long until its whole answer, which must be 2xx.
     /// A 503 or 429 is counted in `counts` (`began` is when the scenario began) and the call
     /// made again after a doubling pause, as ingest's loads do; None once it was still refused
-    /// after `RETRIES` retries.
+    /// after `RETRIES` retries (an error when nothing was accepted for `STALLED`).
     async fn call(
         &self,
         port: u16,
@@ -207,6 +208,7 @@ impl Stack {
             }
         }
         counts.not_sent();
+        ensure_flowing(counts, began.elapsed())?;
         Ok(None)
     }
 

@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::backpressure::{Answer, Counts, FIRST_PAUSE, RETRIES};
+use super::backpressure::{Answer, Counts, FIRST_PAUSE, RETRIES, STALLED};
 use super::load::Load;
 
 /// The write key of the bench's project.
@@ -107,7 +107,7 @@ pub(crate) fn own_cpu_seconds() -> f64 {
 /// Posts `body` until it is accepted, counting each answer in `counts` (`started` is when the
 /// load began): a 503 or 429 is sent again after a pause that doubles, as an SDK retries, and
 /// after `RETRIES` retries the request counts as not sent (false). Any other answer that is not
-/// 2xx is an error: it is not backpressure.
+/// 2xx is an error: it is not backpressure; so is nothing accepted for `STALLED`.
 async fn deliver(
     poster: &mut Poster,
     body: Bytes,
@@ -128,7 +128,18 @@ async fn deliver(
         }
     }
     counts.not_sent();
+    ensure_flowing(counts, started.elapsed())?;
     Ok(false)
+}
+
+/// An error once the load had nothing accepted for `STALLED`, `at` into it.
+pub(crate) fn ensure_flowing(counts: &Counts, at: Duration) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !counts.stalled(at),
+        "nothing accepted for {} s, every request answered 503 or 429 past its retries: the stack stopped, not pushing back",
+        STALLED.as_secs()
+    );
+    Ok(())
 }
 
 /// The counts of a load that took `elapsed`, printed when it met any 503 or 429.
