@@ -50,9 +50,18 @@ fn missing(needs: &[Need]) -> Vec<Need> {
             Need::ZooKeeper => tools.zookeeper_jar.is_none() || tools.java.is_none(),
             Need::SdkClients => {
                 on_path("node").is_none()
-                    || ["posthog-node", "@plausible-analytics/tracker", ".bin/esbuild"]
-                        .iter()
-                        .any(|package| !sdk_clients_dir().join("node_modules").join(package).exists())
+                    || [
+                        "posthog-node",
+                        "@plausible-analytics/tracker",
+                        ".bin/esbuild",
+                    ]
+                    .iter()
+                    .any(|package| {
+                        !sdk_clients_dir()
+                            .join("node_modules")
+                            .join(package)
+                            .exists()
+                    })
             }
             Need::GeoIp => tools.geoip_db.is_none(),
         })
