@@ -5,43 +5,18 @@
 //! and scroll on the next `$pageview`. Neither becomes an event; the page's time on page and
 //! scroll depth are what top pages answer for it, and what the web app's Pages table shows.
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::{Value, json};
 
 use crate::browser::{WAIT, screenshot, sign_in, texts, wait_for_sign_in_form};
 use crate::helpers::{call, create_project};
-use crate::site::{self, PROBLEMS, SITE};
-
-/// The page's settings and the site's bundle.
-#[derive(Clone)]
-struct Site {
-    settings: String,
-    bundle: String,
-}
+use crate::site::{self, SITE};
 
 /// A page four screens long, which notes when it was scrolled (after the trackers' own
 /// listeners, which were added first, have seen it).
-async fn page(State(site): State<Site>) -> Html<String> {
-    let settings = &site.settings;
-    Html(format!(
-        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}\
-         <script>window.SHOP = {settings}</script><script src=\"/site.js\"></script>\
-         </head><body><h1>Shop</h1><div style=\"height: 4000px\">A long read</div>\
-         <script>addEventListener('scroll', () => {{ window.scrolled = true }})</script>\
-         </body></html>"
-    ))
-}
-
-async fn bundle(State(site): State<Site>) -> Response {
-    (
-        [("content-type", "application/javascript; charset=utf-8")],
-        site.bundle,
-    )
-        .into_response()
-}
+const LONG_PAGE: &str = "<h1>Shop</h1><div style=\"height: 4000px\">A long read</div>\
+     <script>addEventListener('scroll', () => { window.scrolled = true })</script>";
 
 /// One line per stored row of `table` for the project: lib, event and path, in order.
 fn stored(stack: &TestStack, table: &str, project_id: &str) -> String {
@@ -74,14 +49,7 @@ fn trackers_engagement_is_the_time_on_page_and_scroll_depth_of_the_page_not_an_e
 
     let settings =
         json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key, "domain": SITE });
-    let site = Site {
-        settings: settings.to_string(),
-        bundle: script,
-    };
-    let app = axum::Router::new()
-        .route("/", axum::routing::get(page))
-        .route("/site.js", axum::routing::get(bundle))
-        .with_state(site);
+    let app = site::bundled_site(&settings, script, LONG_PAGE);
     let (shop, browser) = site::serve(&runtime, app, &dir.path().join("chromium"))?;
     browser.goto(&format!("{shop}/"))?;
 

@@ -3,39 +3,13 @@
 //! at edge, in headless Chromium. Each pageview and event lands in ClickHouse once, and the
 //! page logs no error.
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::TempDir;
 use serde_json::json;
 
 use crate::browser::WAIT;
 use crate::helpers::create_project;
-use crate::site::{self, PROBLEMS, SITE};
-
-/// The page's settings and the site's bundle.
-#[derive(Clone)]
-struct Site {
-    settings: String,
-    bundle: String,
-}
-
-async fn page(State(site): State<Site>) -> Html<String> {
-    let settings = &site.settings;
-    Html(format!(
-        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}\
-         <script>window.SHOP = {settings}</script><script src=\"/site.js\"></script>\
-         </head><body><h1>Shop</h1></body></html>"
-    ))
-}
-
-async fn bundle(State(site): State<Site>) -> Response {
-    (
-        [("content-type", "application/javascript; charset=utf-8")],
-        site.bundle,
-    )
-        .into_response()
-}
+use crate::site::{self, SITE};
 
 /// The events of `project_id` in ClickHouse (lib, event, host, path, plan, bot), and how many
 /// rows hold them, copies included (no `FINAL`).
@@ -67,14 +41,8 @@ fn posthog_js_and_analytics_next_from_npm_on_another_site_land_each_event_once()
     let token = devstack::test::access_token(port, ADMIN, PASSWORD, WAIT)?;
     let (project_id, key) = runtime.block_on(create_project(&http, &edge, &token, "Shop"))?;
 
-    let site = Site {
-        settings: json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key }).to_string(),
-        bundle: script,
-    };
-    let app = axum::Router::new()
-        .route("/", axum::routing::get(page))
-        .route("/site.js", axum::routing::get(bundle))
-        .with_state(site);
+    let settings = json!({ "edge": format!("http://127.0.0.1:{port}"), "key": key });
+    let app = site::bundled_site(&settings, script, "<h1>Shop</h1>");
     let (shop, browser) = site::serve(&runtime, app, &dir.path().join("chromium"))?;
     browser.goto(&format!("{shop}/"))?;
 

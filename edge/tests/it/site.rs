@@ -97,3 +97,31 @@ pub(crate) fn list_site(
             .is_ok_and(|answer| answer.status() == 403)
     })
 }
+
+/// A site whose page sets `window.SHOP = settings` (JSON), loads its own script `bundle` (see
+/// [`bundle`]) from `/site.js`, and then has `body` (HTML).
+pub(crate) fn bundled_site(
+    settings: &serde_json::Value,
+    bundle: String,
+    body: &str,
+) -> axum::Router {
+    let page = format!(
+        "<!doctype html><html><head><title>Shop</title>{PROBLEMS}\
+         <script>window.SHOP = {settings}</script><script src=\"/site.js\"></script>\
+         </head><body>{body}</body></html>"
+    );
+    axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/site.js",
+            axum::routing::get(|| async move {
+                (
+                    [("content-type", "application/javascript; charset=utf-8")],
+                    bundle,
+                )
+            }),
+        )
+}
