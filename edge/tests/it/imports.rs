@@ -95,31 +95,10 @@ async fn finished(http: &reqwest::Client, edge: &ServiceHandle, token: &str, id:
 
 /// The project's stored events once the sink has taken every message of `EVENTS`.
 pub async fn settled_count(stack: &TestStack, project: &str) -> u64 {
-    let client = plumbing::streams::connect(&stack.nats().url())
+    stack
+        .sink_drained(Duration::from_secs(180))
         .await
-        .expect("nats");
-    let js = async_nats::jetstream::new(client);
-    devstack::wait::until_async(
-        "the sink has taken every event",
-        Duration::from_secs(180),
-        || async {
-            let Ok(mut consumer) = js
-                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
-                    contract::streams::SINK_CONSUMER,
-                    contract::streams::EVENTS_STREAM,
-                )
-                .await
-            else {
-                return false;
-            };
-            consumer
-                .info()
-                .await
-                .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
-        },
-    )
-    .await
-    .expect("the sink drains the stream");
+        .expect("the sink drains the stream");
     stack
         .clickhouse_sql(&format!(
             "SELECT count() FROM events WHERE project_id = '{project}'"

@@ -177,27 +177,10 @@ async fn a_job_whose_ingest_is_killed_is_finished_by_the_next_from_its_offset() 
     )
     .expect("every event stored");
     // Stored once: no more arrive once the sink has taken every message.
-    devstack::wait::until_async(
-        "the sink has taken every event",
-        Duration::from_secs(120),
-        || async {
-            let Ok(mut consumer) = js
-                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
-                    contract::streams::SINK_CONSUMER,
-                    contract::streams::EVENTS_STREAM,
-                )
-                .await
-            else {
-                return false;
-            };
-            consumer
-                .info()
-                .await
-                .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
-        },
-    )
-    .await
-    .expect("the sink drains the stream");
+    stack
+        .sink_drained(Duration::from_secs(120))
+        .await
+        .expect("the sink drains the stream");
     let count = stack
         .clickhouse_sql(&format!(
             "SELECT count() FROM events WHERE project_id = '{project_id}'"

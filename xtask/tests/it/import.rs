@@ -150,32 +150,11 @@ fn assert_samples(stack: &TestStack, project: Uuid, export: &Export) {
 }
 
 /// Waits until the sink has taken every message, then counts the project's rows.
-async fn settled_count(
-    stack: &TestStack,
-    js: &async_nats::jetstream::Context,
-    project: Uuid,
-) -> u64 {
-    devstack::wait::until_async(
-        "the sink has taken every event",
-        Duration::from_secs(120),
-        || async {
-            let Ok(mut consumer) = js
-                .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
-                    contract::streams::SINK_CONSUMER,
-                    contract::streams::EVENTS_STREAM,
-                )
-                .await
-            else {
-                return false;
-            };
-            consumer
-                .info()
-                .await
-                .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
-        },
-    )
-    .await
-    .expect("the sink drains the stream");
+async fn settled_count(stack: &TestStack, project: Uuid) -> u64 {
+    stack
+        .sink_drained(Duration::from_secs(120))
+        .await
+        .expect("the sink drains the stream");
     count(stack, project)
 }
 
@@ -233,7 +212,7 @@ async fn imports_of_each_format_store_every_event_once_resumed_or_repeated() {
         assert_eq!(code, 0, "{output}");
         assert!(output.contains("resuming at byte"), "{output}");
         assert_eq!(
-            settled_count(&stack, &js, project).await,
+            settled_count(&stack, project).await,
             EVENTS as u64,
             "{format}: once each"
         );
@@ -263,7 +242,7 @@ async fn imports_of_each_format_store_every_event_once_resumed_or_repeated() {
             rate(&output)
         );
         assert_eq!(
-            settled_count(&stack, &js, project).await,
+            settled_count(&stack, project).await,
             EVENTS as u64,
             "{format}: nothing added"
         );
@@ -315,18 +294,18 @@ async fn past_the_duplicate_window(stack: &mut TestStack, js: &async_nats::jetst
         }
     };
     publish(Uuid::now_v7().to_string(), true).await;
-    assert_eq!(settled_count(stack, js, project).await, 1);
+    assert_eq!(settled_count(stack, project).await, 1);
     stack.restart(Service::Sink).expect("the sink restarts");
     publish(Uuid::now_v7().to_string(), true).await;
     assert_eq!(
-        settled_count(stack, js, project).await,
+        settled_count(stack, project).await,
         1,
         "found stored, not added"
     );
     stack.restart(Service::Sink).expect("the sink restarts");
     publish(Uuid::now_v7().to_string(), false).await;
     assert_eq!(
-        settled_count(stack, js, project).await,
+        settled_count(stack, project).await,
         2,
         "without the header the sink does not look (so the test above tests the header)"
     );
