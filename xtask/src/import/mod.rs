@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use async_nats::jetstream;
 use devstack::nats::NatsUser;
-use ingest::import::Mapper;
 use ingest::import::records::Records;
 use ingest::import::run::{Ended, Import, Observer, Options, Saved};
+use ingest::import::{Format, Mapper};
 use uuid::Uuid;
 
 use state::Progress;
@@ -25,8 +25,8 @@ pub(crate) struct Args {
     /// The project the events go to
     #[arg(long)]
     project: Uuid,
-    /// What wrote the file
-    #[arg(long, value_enum)]
+    /// What wrote the file: posthog, segment or umami
+    #[arg(long, value_parser = format_named)]
     format: Format,
     /// NATS, as a user that may publish events [default: NATS_URL, else the `up` stack as ingest]
     #[arg(long)]
@@ -46,21 +46,9 @@ pub(crate) struct Args {
     file: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Posthog,
-    Segment,
-    Umami,
-}
-
-impl From<Format> for ingest::import::Format {
-    fn from(format: Format) -> Self {
-        match format {
-            Format::Posthog => ingest::import::Format::Posthog,
-            Format::Segment => ingest::import::Format::Segment,
-            Format::Umami => ingest::import::Format::Umami,
-        }
-    }
+/// The format `name` names, for the command line.
+fn format_named(name: &str) -> Result<Format, String> {
+    Format::of(name).ok_or_else(|| format!("{name:?}: one of posthog, segment, umami"))
 }
 
 /// Events saved to the state file every so many acks.
@@ -90,7 +78,7 @@ impl Args {
         let js = jetstream::ContextBuilder::new()
             .max_ack_inflight(self.window.max(1) + 100)
             .build(client.clone());
-        let format = ingest::import::Format::from(self.format);
+        let format = self.format;
         let identity = state::Identity::of(&self.file, self.project.to_string(), format.name())?;
         let saved = state::load(&self.file, &identity)?;
         if saved.offset > 0 {
@@ -103,7 +91,7 @@ impl Args {
             .await
             .with_context(|| format!("opening {}", self.file.display()))?;
         let total = file.metadata().await?.len();
-        let csv = self.format == Format::Umami || is_csv(&self.file);
+        let csv = format.is_csv(&head_of(&self.file)?);
         let mut records = Records::open(file, csv, saved.offset).await?;
         let mut cli = Cli {
             input: &self.file,
@@ -185,9 +173,16 @@ impl Cli<'_> {
     }
 }
 
-fn is_csv(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"))
+/// The first bytes of `file`, by which its format tells CSV from JSON as the web app's
+/// imports do.
+fn head_of(file: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(file)
+        .with_context(|| format!("opening {}", file.display()))?
+        .take(4096)
+        .read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// The `up` stack's NATS, as ingest.
