@@ -96,7 +96,7 @@ pub async fn run(
     let jetstream = JetStream::start(
         &config.nats.url,
         SERVICE,
-        Definitions::for_service(plumbing::streams::Service::Auth)?,
+        Definitions::for_service(plumbing::streams::Service::Auth, config.nats.replicas)?,
     )
     .await?;
     let pool = pool(&config.postgres);
@@ -107,7 +107,11 @@ pub async fn run(
             async move { MIGRATOR.run(&pool).await.map_err(anyhow::Error::from) }
         }
     });
-    let projection = projector::spawn(jetstream.context.clone(), pool.clone());
+    let projection = projector::spawn(
+        jetstream.context.clone(),
+        pool.clone(),
+        config.nats.replicas,
+    );
     key_usage::spawn(jetstream.client.clone(), pool.clone());
     let health = Health::new(SERVICE, Arc::clone(&metrics))
         .with_check("nats", jetstream.readiness_check())

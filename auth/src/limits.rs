@@ -70,8 +70,12 @@ struct Count {
 }
 
 impl Failures {
-    /// Opens the bucket, creating it on first use.
-    pub(crate) async fn open(js: &jetstream::Context, limits: LoginLimits) -> anyhow::Result<Self> {
+    /// Opens the bucket, created on `replicas` servers when missing.
+    pub(crate) async fn open(
+        js: &jetstream::Context,
+        limits: LoginLimits,
+        replicas: usize,
+    ) -> anyhow::Result<Self> {
         let store = match js.get_key_value(LOGIN_FAILURES_BUCKET).await {
             Ok(store) => store,
             Err(_) => {
@@ -81,6 +85,7 @@ impl Failures {
                     history: 1,
                     max_age: Duration::from_secs(limits.window_secs),
                     storage: jetstream::stream::StorageType::File,
+                    num_replicas: replicas.max(1),
                     ..Default::default()
                 })
                 .await?

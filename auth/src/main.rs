@@ -46,7 +46,8 @@ async fn rebuild() -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(client);
     let pool = auth::pool(&postgres);
     auth::MIGRATOR.run(&pool).await?;
-    let applied = auth::rebuild::rebuild(&js, &pool, auth::rebuild::print_progress).await?;
+    let applied =
+        auth::rebuild::rebuild(&js, &pool, nats.replicas, auth::rebuild::print_progress).await?;
     eprintln!("\nrebuilt the projections from {applied} events");
     Ok(())
 }

@@ -13,10 +13,12 @@ use futures_util::StreamExt as _;
 use sqlx::PgPool;
 
 /// Replays the whole stream into freshly truncated projections. `progress` receives
-/// (applied, total) now and then. Returns the number of events applied.
+/// (applied, total) now and then. Returns the number of events applied. A retention bucket
+/// created on the way is kept on `replicas` servers.
 pub async fn rebuild(
     js: &jetstream::Context,
     pool: &PgPool,
+    replicas: usize,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     let mut stream = js.get_stream(AUTH_STREAM).await?;
@@ -85,7 +87,7 @@ pub async fn rebuild(
         .await?;
     tx.commit().await?;
     // The retention bucket follows the projection: written again from what was rebuilt.
-    crate::projector::retention::write_all(js, pool).await?;
+    crate::projector::retention::write_all(js, pool, replicas).await?;
     progress(applied, total);
     Ok(applied)
 }

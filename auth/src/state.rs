@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     /// Failed-login counters, opened on first use.
     failures: Arc<tokio::sync::OnceCell<Failures>>,
     login_limits: LoginLimits,
+    /// Servers the failed-login bucket is kept on when created here.
+    replicas: usize,
     /// Peers whose `X-Forwarded-For` names the client (edge).
     pub(crate) trusted_proxies: TrustedProxies,
 }
@@ -60,6 +62,7 @@ impl AppState {
             logins,
             failures: Arc::default(),
             login_limits: config.login_limits.clone(),
+            replicas: config.nats.replicas,
             trusted_proxies: config.trusted_proxies.clone(),
         }
     }
@@ -67,7 +70,13 @@ impl AppState {
     /// The failed-login counters (a key-value bucket, opened on first use).
     pub(crate) async fn failures(&self) -> Result<&Failures, ApiError> {
         self.failures
-            .get_or_try_init(|| Failures::open(self.publisher.context(), self.login_limits.clone()))
+            .get_or_try_init(|| {
+                Failures::open(
+                    self.publisher.context(),
+                    self.login_limits.clone(),
+                    self.replicas,
+                )
+            })
             .await
             .map_err(|err| ApiError::Unavailable(format!("{err:#}")))
     }

@@ -107,7 +107,7 @@ pub async fn run(
     let jetstream = JetStream::start(
         &config.nats.url,
         SERVICE,
-        Definitions::for_service(plumbing::streams::Service::Ingest)?,
+        Definitions::for_service(plumbing::streams::Service::Ingest, config.nats.replicas)?,
     )
     .await?;
     let write_keys = plumbing::projects::Projects::follow(jetstream.context.clone());
@@ -118,7 +118,11 @@ pub async fn run(
         Some(geoip) => tracing::info!(databases = ?geoip, "locating client addresses"),
         None => tracing::info!("GEOIP_DB is not set: events get no country, region or city"),
     }
-    let imports = import::jobs::Jobs::new(jetstream.context.clone(), config.imports.clone());
+    let imports = import::jobs::Jobs::new(
+        jetstream.context.clone(),
+        config.imports.clone(),
+        config.nats.replicas,
+    );
     // Told to stop when ingest stops: the job it runs is saved where it stands and let go, for
     // the next worker to take up from there at once (aborted if that takes too long).
     let (stop_worker, stop) = tokio::sync::watch::channel(false);
@@ -129,7 +133,7 @@ pub async fn run(
     )));
     let state = AppState {
         publisher: publish::jetstream::publisher(&jetstream.client),
-        salts: Salts::new(jetstream.context.clone()),
+        salts: Salts::new(jetstream.context.clone()).replicated(config.nats.replicas),
         jetstream,
         write_keys,
         tokens: Arc::new(config.auth.verifier()),

@@ -134,12 +134,16 @@ impl HttpConfig {
 #[derive(Clone)]
 pub struct NatsConfig {
     pub url: String,
+    /// Servers each stream and bucket the service creates is kept on (`NATS_STREAM_REPLICAS`,
+    /// default 1): 3 on a three-node JetStream cluster. Every service must be given the same.
+    pub replicas: usize,
 }
 
 impl fmt::Debug for NatsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NatsConfig")
             .field("url", &without_password(&self.url))
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -158,14 +162,24 @@ pub(crate) fn without_password(url: &str) -> String {
 }
 
 impl NatsConfig {
+    /// A server at `url` (which names the user), streams on one server.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            replicas: 1,
+        }
+    }
+
     /// `NATS_URL`, with the user and password of `NATS_USER` and `NATS_PASSWORD` when they are
     /// set (Kubernetes takes the password from a Secret, apart from the shared URL).
     pub fn from_env() -> Result<Self, ConfigError> {
         let url: String = var_or("NATS_URL", "nats://127.0.0.1:4222".to_owned())?;
         let user: Option<String> = var_opt("NATS_USER")?;
         let password: Option<String> = var_opt("NATS_PASSWORD")?;
+        let replicas: usize = var_or("NATS_STREAM_REPLICAS", 1)?;
         Ok(Self {
             url: with_credentials(&url, user.as_deref(), password.as_deref())?,
+            replicas: replicas.max(1),
         })
     }
 }
@@ -314,9 +328,7 @@ mod tests {
 
     #[test]
     fn a_nats_password_never_prints() {
-        let config = NatsConfig {
-            url: "nats://ingest:s3cret@nats:4222".to_owned(),
-        };
+        let config = NatsConfig::new("nats://ingest:s3cret@nats:4222");
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("nats://ingest:***@nats:4222"), "{shown}");

@@ -123,7 +123,7 @@ pub async fn run(
     let jetstream = JetStream::start(
         &config.nats.url,
         SERVICE,
-        Definitions::for_service(plumbing::streams::Service::Query)?,
+        Definitions::for_service(plumbing::streams::Service::Query, config.nats.replicas)?,
     )
     .await?;
     let state = state(&config, &jetstream, queries)?;

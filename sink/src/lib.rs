@@ -120,6 +120,7 @@ fn follow_persons(
         clickhouse,
         schema::Layout::of(&config.clickhouse)?,
         person_keys.clone(),
+        config.nats.replicas,
         stopped.clone(),
     );
     let linking = tokio::spawn(persons::consumer::run_when(
@@ -151,7 +152,7 @@ pub async fn run(
     let jetstream = JetStream::start(
         &config.nats.url,
         SERVICE,
-        Definitions::for_service(plumbing::streams::Service::Sink)?,
+        Definitions::for_service(plumbing::streams::Service::Sink, config.nats.replicas)?,
     )
     .await?;
     tokio::spawn(stream_gauges.follow(jetstream.context.clone()));

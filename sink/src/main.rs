@@ -136,6 +136,7 @@ async fn replay(args: &[String]) -> anyhow::Result<()> {
     );
     let done = sink::replay::replay(
         &js,
+        nats.replicas,
         &sink::clickhouse_client(&clickhouse),
         project,
         since,

@@ -46,9 +46,11 @@ pub struct Replayed {
 }
 
 /// Replays the events of `project` (all when `None`) published since `since` (the whole stream
-/// when `None`) into `clickhouse` (a client on the events database), reporting progress.
+/// when `None`) into `clickhouse` (a client on the events database), reporting progress. The
+/// erased persons' bucket, should no sink have made it yet, is made on `replicas` servers.
 pub async fn replay(
     js: &jetstream::Context,
+    replicas: usize,
     clickhouse: &clickhouse::Client,
     project: Option<Uuid>,
     since: Option<OffsetDateTime>,
@@ -73,7 +75,7 @@ pub async fn replay(
         .await
         .context("creating the replay consumer")?;
     let mut messages = reader.messages().await?;
-    let erased = Erased::load(js.clone())
+    let erased = Erased::load(js.clone(), replicas)
         .await
         .context("reading the erased persons")?;
     let mut done = Replayed::default();

@@ -74,9 +74,9 @@ pub async fn last_applied(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// Starts the projector in the background, and the task that copies each project's retention
 /// into its key-value bucket.
-pub(crate) fn spawn(js: jetstream::Context, pool: PgPool) -> Projection {
+pub(crate) fn spawn(js: jetstream::Context, pool: PgPool, replicas: usize) -> Projection {
     let (sender, applied) = watch::channel(0);
-    let retention = retention::spawn(js.clone(), pool.clone());
+    let retention = retention::spawn(js.clone(), pool.clone(), replicas);
     tokio::spawn({
         let pool = pool.clone();
         async move {

@@ -37,10 +37,10 @@ impl RetentionWriter {
 
 /// Starts the task: it opens (or creates) the bucket, writes every project, then each project
 /// named to it.
-pub(crate) fn spawn(js: jetstream::Context, pool: PgPool) -> RetentionWriter {
+pub(crate) fn spawn(js: jetstream::Context, pool: PgPool, replicas: usize) -> RetentionWriter {
     let (changed, mut named) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let store = until_ok("opening the retention bucket", || open(&js)).await;
+        let store = until_ok("opening the retention bucket", || open(&js, replicas)).await;
         until_ok("writing every project's retention", || {
             write(&store, &pool, None)
         })
@@ -61,8 +61,12 @@ pub(crate) fn spawn(js: jetstream::Context, pool: PgPool) -> RetentionWriter {
 }
 
 /// Writes every project's retention once (after a rebuild).
-pub(crate) async fn write_all(js: &jetstream::Context, pool: &PgPool) -> anyhow::Result<()> {
-    let store = open(js).await?;
+pub(crate) async fn write_all(
+    js: &jetstream::Context,
+    pool: &PgPool,
+    replicas: usize,
+) -> anyhow::Result<()> {
+    let store = open(js, replicas).await?;
     write(&store, pool, None).await
 }
 
@@ -85,11 +89,10 @@ where
 
 /// The bucket, created when missing: one value per key (history 1), on as many servers as the
 /// streams.
-async fn open(js: &jetstream::Context) -> anyhow::Result<kv::Store> {
+async fn open(js: &jetstream::Context, replicas: usize) -> anyhow::Result<kv::Store> {
     if let Ok(store) = js.get_key_value(RETENTION_BUCKET).await {
         return Ok(store);
     }
-    let replicas: usize = plumbing::config::var_or("NATS_STREAM_REPLICAS", 1)?;
     Ok(js
         .create_key_value(kv::Config {
             bucket: RETENTION_BUCKET.to_owned(),

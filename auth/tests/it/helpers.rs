@@ -267,7 +267,7 @@ impl TestAuth {
         .await
         .expect("caught up");
         let live = self.dump();
-        let applied = auth::rebuild::rebuild(&js, &pool, |_, _| {})
+        let applied = auth::rebuild::rebuild(&js, &pool, 1, |_, _| {})
             .await
             .expect("rebuilds");
         Rebuilt {

@@ -98,9 +98,7 @@ impl Configs {
         auth_url: &str,
         addr: Option<SocketAddr>,
     ) -> anyhow::Result<ServiceHandle> {
-        let nats = |user| NatsConfig {
-            url: servers.nats().url_for(user),
-        };
+        let nats = |user| NatsConfig::new(servers.nats().url_for(user));
         let clickhouse = || {
             let (server, db) = servers.clickhouse();
             ClickHouseConfig::local(server.http_port(), db)

@@ -65,6 +65,8 @@ pub struct Salts {
 struct SaltsInner {
     js: jetstream::Context,
     max_age: Duration,
+    /// Servers the bucket is kept on when this replica creates it.
+    replicas: usize,
     store: tokio::sync::OnceCell<kv::Store>,
     days: Mutex<Vec<(Date, Salt)>>,
 }
@@ -84,14 +86,25 @@ impl Salts {
 
     /// Salts kept `max_age` instead of two days, for tests that watch one expire.
     pub fn with_max_age(js: jetstream::Context, max_age: Duration) -> Self {
+        Self::build(js, max_age, 1)
+    }
+
+    fn build(js: jetstream::Context, max_age: Duration, replicas: usize) -> Self {
         Self {
             inner: Arc::new(SaltsInner {
                 js,
                 max_age,
+                replicas,
                 store: tokio::sync::OnceCell::new(),
                 days: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// The same salts, their bucket kept on `replicas` servers when created here (3 on a
+    /// three-node cluster, so that the loss of one server loses no salt).
+    pub fn replicated(self, replicas: usize) -> Self {
+        Self::build(self.inner.js.clone(), self.inner.max_age, replicas.max(1))
     }
 
     /// The salt of `date` (UTC), made now when no replica has made it yet.
@@ -161,6 +174,7 @@ impl Salts {
                         history: 1,
                         max_age: inner.max_age,
                         storage: jetstream::stream::StorageType::File,
+                        num_replicas: inner.replicas,
                         ..Default::default()
                     })
                     .await

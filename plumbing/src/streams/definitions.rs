@@ -143,11 +143,13 @@ impl Definitions {
         }
     }
 
-    /// [`Self::bundled`], narrowed to what `service` provisions: the streams it owns with their
-    /// consumers, and the streams it only needs to exist.
-    pub fn for_service(service: Service) -> anyhow::Result<Self> {
+    /// [`Self::bundled`] with every stream on `replicas` servers (the service's
+    /// [`crate::config::NatsConfig::replicas`]), narrowed to what `service` provisions: the
+    /// streams it owns with their consumers, and the streams it only needs to exist.
+    pub fn for_service(service: Service, replicas: usize) -> anyhow::Result<Self> {
         let (owned, needed) = service.streams();
         let mut definitions = Self::bundled()?;
+        definitions.set_replicas(replicas.max(1));
         definitions.streams.retain(|stream| {
             owned.contains(&stream.name.as_str()) || needed.contains(&stream.name.as_str())
         });
@@ -238,6 +240,10 @@ mod tests {
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 1));
         definitions.set_replicas(3);
         assert!(definitions.streams.iter().all(|s| s.num_replicas == 3));
+        // A service's own definitions follow its configuration, whatever its environment.
+        let sink = Definitions::for_service(Service::Sink, 3).expect("sink's definitions");
+        assert!(!sink.streams.is_empty());
+        assert!(sink.streams.iter().all(|s| s.num_replicas == 3));
     }
 
     #[test]

@@ -57,7 +57,7 @@ async fn every_service_provisions_with_its_own_user() {
             (NatsUser::Auth, Service::Auth),
         ] {
             let js = connect(&nats.url_for(user)).await.expect("connects");
-            let definitions = Definitions::for_service(service).expect("definitions");
+            let definitions = Definitions::for_service(service, 1).expect("definitions");
             provision(&js, &definitions)
                 .await
                 .unwrap_or_else(|err| panic!("{} provisions: {err:#}", user.name()));

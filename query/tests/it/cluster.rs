@@ -97,9 +97,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         .map(|server| {
             let config = sink::Config {
                 http: HttpConfig::ephemeral(),
-                nats: NatsConfig {
-                    url: stack.nats().url(),
-                },
+                nats: NatsConfig::new(stack.nats().url()),
                 clickhouse: clickhouse(server),
                 batch: sink::BatchSettings {
                     max_messages: 4,
@@ -115,7 +113,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
     let query = spawn_service("query", {
         let config = query::Config {
             http: HttpConfig::ephemeral(),
-            nats: NatsConfig { url: nats.url() },
+            nats: NatsConfig::new(nats.url()),
             clickhouse: clickhouse(1),
             auth: plumbing::jwt::AuthConfig::at(auth.url("")),
             limits: query::Limits::default(),
@@ -372,6 +370,7 @@ async fn a_two_shard_cluster_stores_every_event_once_and_answers_as_one_server_d
         async_nats::jetstream::new(plumbing::streams::connect(nats.url()).await.expect("nats"));
     let replayed = sink::replay::replay(
         &js,
+        1,
         &sink::clickhouse_client(&clickhouse(0)),
         None,
         None,

@@ -37,6 +37,8 @@ pub struct Erased {
 
 struct Inner {
     js: jetstream::Context,
+    /// Servers the bucket is kept on when this sink creates it.
+    replicas: usize,
     /// The bucket and the key, once opened.
     opened: tokio::sync::OnceCell<(kv::Store, [u8; 32])>,
     /// Per project, the hashes of its erased ids: a project without erasures costs no hash.
@@ -59,11 +61,13 @@ struct Record {
 }
 
 impl Erased {
-    /// The erased ids of the bucket on `js`, not read yet.
-    pub fn new(js: jetstream::Context) -> Self {
+    /// The erased ids of the bucket on `js` (created on `replicas` servers when missing), not
+    /// read yet.
+    pub fn new(js: jetstream::Context, replicas: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 js,
+                replicas: replicas.max(1),
                 opened: tokio::sync::OnceCell::new(),
                 ids: RwLock::default(),
                 loaded: tokio::sync::watch::Sender::new(false),
@@ -72,8 +76,8 @@ impl Erased {
     }
 
     /// The erased ids as the bucket holds them now (for `sink replay`, which does not follow).
-    pub async fn load(js: jetstream::Context) -> anyhow::Result<Self> {
-        let erased = Self::new(js);
+    pub async fn load(js: jetstream::Context, replicas: usize) -> anyhow::Result<Self> {
+        let erased = Self::new(js, replicas);
         let mut watch = erased.watch().await?;
         erased.read_until_current(&mut watch).await?;
         Ok(erased)
@@ -226,14 +230,14 @@ impl Erased {
                     Ok(store) => store,
                     Err(_) => {
                         // Kept on as many servers as the streams (a three-node cluster: 3).
-                        let replicas: usize = plumbing::config::var_or("NATS_STREAM_REPLICAS", 1)?;
+                        let replicas = self.inner.replicas;
                         js.create_key_value(kv::Config {
                             bucket: ERASED_BUCKET.to_owned(),
                             description: "Keyed hashes of the erased persons' distinct ids"
                                 .to_owned(),
                             history: 1,
                             storage: jetstream::stream::StorageType::File,
-                            num_replicas: replicas.max(1),
+                            num_replicas: replicas,
                             ..Default::default()
                         })
                         .await?

@@ -34,9 +34,10 @@ pub(crate) fn start(
     clickhouse: &clickhouse::Client,
     layout: Layout,
     keys: PersonKeys,
+    replicas: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> (Arrivals, Eraser) {
-    let erased = Erased::new(js.clone());
+    let erased = Erased::new(js.clone(), replicas);
     tokio::spawn(erased.clone().follow(stop));
     let arrivals = Arrivals::new(js.clone(), erased.clone());
     let eraser = Eraser::new(js.clone(), clickhouse.clone(), layout, erased, keys);

@@ -187,6 +187,7 @@ async fn the_backlog_budget_refuses_only_unstored_events_and_the_history_never_r
     let kept = state(&js, "EVENTS_HISTORY").await.messages;
     let replayed = sink::replay::replay(
         &js,
+        1,
         &plumbing::clickhouse::client(&config),
         None,
         None,

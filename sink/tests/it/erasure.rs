@@ -616,6 +616,7 @@ async fn still_gone_after_a_replay_and_a_rebuild(
     server.query_in(&fresh, AMOUNT).expect("column added");
     let replayed = sink::replay::replay(
         &erasing.js,
+        1,
         &sink::clickhouse_client(&config),
         Some(project),
         None,

@@ -35,9 +35,7 @@ async fn on_a_cluster_a_persons_ids_on_both_shards_merge_together_and_a_rebuild_
     let sink = spawn_service("sink", {
         let config = sink::Config {
             http: HttpConfig::ephemeral(),
-            nats: NatsConfig {
-                url: stack.nats().url(),
-            },
+            nats: NatsConfig::new(stack.nats().url()),
             clickhouse: config.clone(),
             batch: sink::BatchSettings::default(),
         };

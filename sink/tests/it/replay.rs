@@ -85,7 +85,7 @@ async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     };
 
     let mut progress = Vec::new();
-    let first = sink::replay::replay(&js, &clickhouse, Some(a), None, &mut progress)
+    let first = sink::replay::replay(&js, 1, &clickhouse, Some(a), None, &mut progress)
         .await
         .expect("replay a");
     assert_eq!(
@@ -100,20 +100,20 @@ async fn replay_rebuilds_one_project_or_all_and_twice_gives_the_same_counts() {
     assert!(String::from_utf8_lossy(&progress).contains("inserted 3"));
     assert_eq!((count(a).as_str(), count(b).as_str()), ("3", "0"));
 
-    let again = sink::replay::replay(&js, &clickhouse, Some(a), None, &mut Vec::new())
+    let again = sink::replay::replay(&js, 1, &clickhouse, Some(a), None, &mut Vec::new())
         .await
         .expect("replay a again");
     assert_eq!((again.inserted, again.already_stored), (0, 3));
     assert_eq!(count(a), "3", "replaying twice gives the same counts");
 
-    let all = sink::replay::replay(&js, &clickhouse, None, None, &mut Vec::new())
+    let all = sink::replay::replay(&js, 1, &clickhouse, None, None, &mut Vec::new())
         .await
         .expect("replay all");
     assert_eq!((all.inserted, all.already_stored), (1, 3));
     assert_eq!((count(a).as_str(), count(b).as_str()), ("3", "1"));
 
     let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let none = sink::replay::replay(&js, &clickhouse, None, Some(later), &mut Vec::new())
+    let none = sink::replay::replay(&js, 1, &clickhouse, None, Some(later), &mut Vec::new())
         .await
         .expect("replay from the future");
     assert_eq!(none.read, 0, "nothing was published after that");

@@ -389,7 +389,7 @@ async fn sessions_keep_sdk_ids_and_split_at_30_minutes_across_batches_redelivery
         )
     };
     let (_, client) = replay(&db);
-    let again = sink::replay::replay(&js, &client, None, None, &mut std::io::sink())
+    let again = sink::replay::replay(&js, 1, &client, None, None, &mut std::io::sink())
         .await
         .expect("replay");
     assert_eq!(
@@ -411,7 +411,7 @@ async fn sessions_keep_sdk_ids_and_split_at_30_minutes_across_batches_redelivery
     )
     .await
     .expect("history");
-    let rebuilt_run = sink::replay::replay(&js, &client, None, None, &mut std::io::sink())
+    let rebuilt_run = sink::replay::replay(&js, 1, &client, None, None, &mut std::io::sink())
         .await
         .expect("replay into an empty database");
     assert_eq!(rebuilt_run.inserted, sent.len() as u64);

@@ -179,6 +179,8 @@ pub(crate) struct Jobs {
 struct Inner {
     js: jetstream::Context,
     config: ImportConfig,
+    /// Servers the buckets are kept on when this ingest creates them.
+    replicas: usize,
     buckets: OnceCell<Buckets>,
     /// Wakes the worker when a job was queued here.
     queued: Notify,
@@ -199,11 +201,12 @@ impl std::fmt::Debug for Buckets {
 }
 
 impl Jobs {
-    pub(crate) fn new(js: jetstream::Context, config: ImportConfig) -> Self {
+    pub(crate) fn new(js: jetstream::Context, config: ImportConfig, replicas: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 js,
                 config,
+                replicas: replicas.max(1),
                 buckets: OnceCell::new(),
                 queued: Notify::new(),
                 owner: Uuid::now_v7().to_string(),
@@ -235,6 +238,7 @@ impl Jobs {
                             description: Some("Uploaded export files of imports".to_owned()),
                             max_bytes,
                             max_age: FILES_KEPT,
+                            num_replicas: self.inner.replicas,
                             ..Default::default()
                         })
                         .await?
@@ -248,6 +252,7 @@ impl Jobs {
                             description: "Import jobs and where each stands".to_owned(),
                             history: 1,
                             max_age: Duration::from_secs(90 * 24 * 3600),
+                            num_replicas: self.inner.replicas,
                             ..Default::default()
                         })
                         .await?
