@@ -48,8 +48,9 @@ pub(crate) struct Batch {
     /// Messages that are not events at all, with the reason: they fail on their own whatever
     /// the number of deliveries.
     pub(crate) unreadable: Vec<(Message, String)>,
-    /// Some stored row was delivered before, or imported (an import may run twice), so it may
-    /// already be in the table.
+    /// Some stored row was delivered before, imported (an import may run twice), or reached
+    /// ingest later after it happened than the stream's duplicate window (a client's late
+    /// retry, which the stream no longer recognised), so it may already be in the table.
     pub(crate) redelivered: bool,
 }
 
@@ -71,7 +72,8 @@ impl Batch {
         self.messages.len() + self.unreadable.len()
     }
 
-    fn push(&mut self, message: Message) {
+    /// Adds `message`; `window` is the stream's duplicate window in seconds ([`late`]).
+    fn push(&mut self, message: Message, window: u32) {
         let decoded = message
             .info()
             .map_err(|err| err.to_string())
@@ -82,7 +84,7 @@ impl Batch {
             });
         match decoded {
             Ok((row, delivered)) => {
-                self.redelivered |= delivered > 1 || imported(&message);
+                self.redelivered |= delivered > 1 || imported(&message) || late(&row, window);
                 self.rows.push(row);
                 self.messages.push(message);
             }
@@ -105,6 +107,16 @@ fn imported(message: &Message) -> bool {
         .as_ref()
         .and_then(|headers| headers.get(contract::streams::IMPORT_HEADER))
         .is_some()
+}
+
+/// Whether `row` reached ingest more than `window` seconds after it happened: a client's retry
+/// can come that late (a browser queue resending after minutes), past the stream's duplicate
+/// window, as a second message the stream stores. Its time is that of the first send, its
+/// arrival the retry's, so the gap shows it; an event that only waited in the backlog arrived
+/// when it happened, however late the sink reads it, and costs no lookup. A client whose clock
+/// runs behind, or an SDK that sends what it kept offline, is looked up as well.
+fn late(row: &EventRow, window: u32) -> bool {
+    row.received_at.saturating_sub(row.timestamp) > window
 }
 
 /// Runs `work`, telling the server every [`PROGRESS_EVERY`] meanwhile that `waiting` are still
@@ -144,8 +156,8 @@ pub(crate) async fn read(
     let mut batch = Batch::with_capacity(settings.max_messages);
     'consumer: while !*stop.borrow() {
         let messages = subscribe(&js, &settings).await;
-        let mut messages = match messages {
-            Ok(messages) => messages,
+        let (mut messages, window) = match messages {
+            Ok(subscribed) => subscribed,
             Err(err) => {
                 tracing::warn!(error = %err, "sink consumer not available yet");
                 tokio::select! {
@@ -179,7 +191,7 @@ pub(crate) async fn read(
                         if batch.len() == 0 {
                             closes.as_mut().reset(tokio::time::Instant::now() + max_wait);
                         }
-                        batch.push(message);
+                        batch.push(message, window);
                         if batch.len() >= settings.max_messages {
                             let full = std::mem::replace(
                                 &mut batch,
@@ -206,21 +218,23 @@ pub(crate) async fn read(
 }
 
 /// A continuous pull from the durable consumer: the client asks for the next messages before
-/// the previous ones are used up.
+/// the previous ones are used up. With the stream's duplicate window in seconds, as the server
+/// has it now.
 async fn subscribe(
     js: &jetstream::Context,
     settings: &BatchSettings,
-) -> Result<jetstream::consumer::pull::Stream, async_nats::Error> {
-    let consumer: PullConsumer = js
-        .get_consumer_from_stream(SINK_CONSUMER, EVENTS_STREAM)
-        .await?;
-    Ok(consumer
+) -> Result<(jetstream::consumer::pull::Stream, u32), async_nats::Error> {
+    let stream = js.get_stream(EVENTS_STREAM).await?;
+    let window = stream.cached_info().config.duplicate_window.as_secs();
+    let consumer: PullConsumer = stream.get_consumer(SINK_CONSUMER).await?;
+    let messages = consumer
         .stream()
         .max_messages_per_batch(settings.max_messages)
         .expires(Duration::from_secs(30))
         .heartbeat(Duration::from_secs(10))
         .messages()
-        .await?)
+        .await?;
+    Ok((messages, u32::try_from(window).unwrap_or(u32::MAX)))
 }
 
 /// Waits for room in the channel, keeping the batch's messages from being redelivered while
@@ -229,4 +243,39 @@ async fn hand_over(batches: &tokio::sync::mpsc::Sender<Batch>, batch: Batch) -> 
     let permit = keeping_alive(batch.all_messages(), batches.reserve()).await;
     permit.map_err(|_| ())?.send(batch);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(happened: &str, arrived: &str) -> EventRow {
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "event_id": uuid::Uuid::nil(), "project_id": uuid::Uuid::nil(), "kind": "track",
+            "event": "e", "distinct_id": "u", "timestamp": happened, "received_at": arrived,
+        }))
+        .expect("an event");
+        EventRow::new(event, 1)
+    }
+
+    #[test]
+    fn only_an_event_that_reached_ingest_past_the_window_after_it_happened_is_late() {
+        let window = 120;
+        assert!(!late(
+            &row("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+            window
+        ));
+        assert!(!late(
+            &row("2024-01-01T00:00:00Z", "2024-01-01T00:02:00Z"),
+            window
+        ));
+        assert!(late(
+            &row("2024-01-01T00:00:00Z", "2024-01-01T00:02:01Z"),
+            window
+        ));
+        assert!(
+            !late(&row("2024-01-01T00:05:00Z", "2024-01-01T00:00:00Z"), window),
+            "a client clock ahead"
+        );
+    }
 }

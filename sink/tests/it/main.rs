@@ -9,6 +9,7 @@ mod dlq;
 mod erasure;
 mod faults;
 mod health;
+mod late_retries;
 mod native;
 mod person_sessions;
 mod persons;
