@@ -169,4 +169,15 @@ async fn an_upgrade_keeps_the_old_events_as_history_and_only_the_unstored_as_bac
     )
     .await
     .expect("backlog");
+    // The old 10-minute duplicate window is narrowed to the definition's on the stream itself.
+    let window = defs
+        .streams
+        .iter()
+        .find(|stream| stream.name == "EVENTS")
+        .expect("EVENTS")
+        .duplicate_window;
+    assert!(window < Duration::from_secs(600), "{window:?}");
+    let mut events = js.get_stream("EVENTS").await.expect("stream");
+    let info = events.info().await.expect("info");
+    assert_eq!(info.config.duplicate_window, window);
 }
