@@ -58,6 +58,35 @@ fn nats_is_a_three_node_cluster_and_only_edge_takes_outside_traffic() {
 }
 
 #[test]
+fn nats_server_s_soft_memory_limit_follows_its_container_s_limit() {
+    let nats = read("k8s/base/nats.yaml");
+    let limit = nats
+        .split("limits: {")
+        .nth(1)
+        .and_then(|rest| rest.split("memory: ").nth(1))
+        .and_then(|rest| rest.split([' ', '}']).next())
+        .expect("nats has a memory limit");
+    let limit_mib: u64 = match limit.strip_suffix("Gi") {
+        Some(gib) => gib.parse::<u64>().expect("GiB") * 1024,
+        None => limit
+            .strip_suffix("Mi")
+            .and_then(|mib| mib.parse().ok())
+            .expect("MiB"),
+    };
+    let soft_mib: u64 = nats
+        .split("{ name: GOMEMLIMIT, value: \"")
+        .nth(1)
+        .and_then(|rest| rest.split("MiB\"").next())
+        .and_then(|mib| mib.parse().ok())
+        .expect("nats-server is given GOMEMLIMIT in MiB");
+    assert!(
+        soft_mib * 100 >= limit_mib * 85 && soft_mib * 100 <= limit_mib * 95,
+        "GOMEMLIMIT {soft_mib} MiB is not 85-95 % of the {limit_mib} MiB limit"
+    );
+    assert!(nats.contains("{ name: GOGC, value: \"200\" }"));
+}
+
+#[test]
 fn nats_in_kubernetes_signs_in_every_client_as_nats_authorization_conf_says() {
     let nats = read("k8s/base/nats.yaml");
     let start = nats
