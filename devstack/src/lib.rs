@@ -17,6 +17,7 @@ pub mod process;
 #[cfg(feature = "services")]
 pub mod stack;
 pub mod test;
+mod test_clusters;
 mod test_servers;
 pub mod wait;
 pub mod zookeeper;

@@ -100,6 +100,18 @@ impl NatsPasswords {
     }
 }
 
+/// The place of one nats-server in a cluster of servers on 127.0.0.1: its name, its route port
+/// and every member's route port (its own among them; the server skips itself).
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    /// The cluster's name, the same on every member.
+    pub cluster: String,
+    /// This server's name (JetStream's Raft groups tell members apart by it).
+    pub name: String,
+    pub route_port: u16,
+    pub route_ports: Vec<u16>,
+}
+
 /// A running nats-server.
 #[derive(Debug)]
 pub struct NatsServer {
@@ -108,6 +120,7 @@ pub struct NatsServer {
     dir: PathBuf,
     log: PathBuf,
     passwords: NatsPasswords,
+    node: Option<ClusterNode>,
 }
 
 impl NatsServer {
@@ -118,6 +131,18 @@ impl NatsServer {
         port: u16,
         monitor_port: Option<u16>,
         passwords: NatsPasswords,
+    ) -> anyhow::Result<Self> {
+        Self::start_node(dir, port, monitor_port, passwords, None)
+    }
+
+    /// [`Self::start`], as `node` of a cluster when given (it accepts clients before the
+    /// cluster has formed).
+    pub fn start_node(
+        dir: &Path,
+        port: u16,
+        monitor_port: Option<u16>,
+        passwords: NatsPasswords,
+        node: Option<ClusterNode>,
     ) -> anyhow::Result<Self> {
         let bin = install::locate().nats_server.context(
             "nats-server 2.14+ not found; `cargo xtask up` or `cargo xtask test` installs it",
@@ -137,6 +162,20 @@ impl NatsServer {
         if let Some(monitor_port) = monitor_port {
             command.args(["--http_port", &monitor_port.to_string()]);
         }
+        if let Some(node) = &node {
+            let routes: Vec<String> = node
+                .route_ports
+                .iter()
+                .map(|port| format!("nats://127.0.0.1:{port}"))
+                .collect();
+            command
+                .args(["--name", &node.name, "--cluster_name", &node.cluster])
+                .args([
+                    "--cluster",
+                    &format!("nats://127.0.0.1:{}", node.route_port),
+                ])
+                .args(["--routes", &routes.join(",")]);
+        }
         let process = Process::spawn("nats-server", command, &log, Options::default())?;
         let mut server = Self {
             process,
@@ -144,6 +183,7 @@ impl NatsServer {
             dir: dir.to_owned(),
             log,
             passwords,
+            node,
         };
         server.wait_ready()?;
         Ok(server)
@@ -210,11 +250,12 @@ impl NatsServer {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
         let monitor = None;
-        *self = Self::start(
+        *self = Self::start_node(
             &self.dir.clone(),
             self.port,
             monitor,
             self.passwords.clone(),
+            self.node.clone(),
         )?;
         Ok(())
     }

@@ -9,9 +9,10 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
+pub use crate::test_clusters::{TestCluster, TestNatsCluster};
 pub use crate::test_servers::{
-    ClickHouseDb, PostgresDb, PrivateClickHouse, PrivatePostgres, TempDir, TestCluster, TestNats,
-    clickhouse, postgres, unique_name,
+    ClickHouseDb, PostgresDb, PrivateClickHouse, PrivatePostgres, TempDir, TestNats, clickhouse,
+    postgres, unique_name,
 };
 
 /// The shutdown future handed to a service's `run`.

@@ -1,18 +1,17 @@
 //! The servers tests run against: one ClickHouse and one PostgreSQL per test binary, a fresh
 //! database on them per test (dropped with its handle), a private nats-server per test, servers
-//! of a test's own for the tests that stop them, a private ClickHouse cluster (with its
-//! ZooKeeper), and temporary folders removed on drop.
+//! of a test's own for the tests that stop them, and temporary folders removed on drop (the
+//! clusters are in `test_clusters`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
 
-use crate::clickhouse::{ClickHouse, ClickHousePorts, ClusterMember};
+use crate::clickhouse::{ClickHouse, ClickHousePorts};
 use crate::nats::NatsServer;
 use crate::ports::free_port;
 use crate::postgres::{Postgres, PostgresOptions};
-use crate::zookeeper::ZooKeeper;
 
 /// A folder under the system temp dir, removed when dropped. Its name carries our pid, so a
 /// later run can sweep folders left by a test binary that was killed.
@@ -213,81 +212,6 @@ impl PrivateClickHouse {
         self.server.stop();
         self.server = ClickHouse::start(self.dir.path(), self.ports)?;
         Ok(())
-    }
-}
-
-/// A ClickHouse cluster of one test's own: a ZooKeeper and `shards` ClickHouse servers, one
-/// replica per shard, all on free ports of 127.0.0.1, configured as the cluster [`Self::name`].
-/// Everything is stopped and its folders removed on drop, servers first.
-#[derive(Debug)]
-pub struct TestCluster {
-    pub servers: Vec<ClickHouse>,
-    pub zookeeper: ZooKeeper,
-    name: String,
-    _dir: TempDir,
-}
-
-impl TestCluster {
-    pub fn start(shards: usize) -> anyhow::Result<Self> {
-        let dir = TempDir::new("clickhouse-cluster")?;
-        let zookeeper = ZooKeeper::start(&dir.path().join("zookeeper"), free_port()?)?;
-        let name = unique_name("cluster");
-        let ports = (0..shards)
-            .map(|_| {
-                Ok(ClickHousePorts {
-                    http: free_port()?,
-                    tcp: free_port()?,
-                    interserver: free_port()?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let shard_tcp_ports: Vec<u16> = ports.iter().map(|p| p.tcp).collect();
-        // The servers start side by side: each takes seconds, mostly waiting.
-        let starting: Vec<_> = ports
-            .iter()
-            .enumerate()
-            .map(|(index, ports)| {
-                let member = ClusterMember {
-                    cluster: name.clone(),
-                    shard_tcp_ports: shard_tcp_ports.clone(),
-                    shard: index + 1,
-                    zookeeper_port: zookeeper.port(),
-                };
-                let server_dir = dir.path().join(format!("shard{}", index + 1));
-                let ports = *ports;
-                std::thread::spawn(move || {
-                    ClickHouse::start_member(&server_dir, ports, Some(&member))
-                })
-            })
-            .collect();
-        let mut servers = Vec::new();
-        for thread in starting {
-            servers.push(
-                thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a ClickHouse start panicked"))??,
-            );
-        }
-        Ok(Self {
-            servers,
-            zookeeper,
-            name,
-            _dir: dir,
-        })
-    }
-
-    /// The cluster's name in the servers' `remote_servers` (`CLICKHOUSE_CLUSTER`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        for server in &mut self.servers {
-            server.stop();
-        }
-        self.zookeeper.stop();
     }
 }
 

@@ -19,15 +19,18 @@ pub struct ClickHousePorts {
     pub interserver: u16,
 }
 
-/// The place of one server in a cluster of shards with one replica each, all on 127.0.0.1.
+/// The place of one server in a cluster of shards, each with one or more replicas, all on
+/// 127.0.0.1.
 #[derive(Debug, Clone)]
 pub struct ClusterMember {
     /// The cluster's name in `remote_servers`.
     pub cluster: String,
-    /// The TCP (native protocol) port of each shard's server, in shard order.
-    pub shard_tcp_ports: Vec<u16>,
+    /// The TCP (native protocol) ports of each shard's replicas, in shard order.
+    pub shards: Vec<Vec<u16>>,
     /// Which shard this server is (from 1), its `{shard}` macro.
     pub shard: usize,
+    /// Which replica of its shard this server is (from 1), in its `{replica}` macro.
+    pub replica: usize,
     /// The ZooKeeper every member shares.
     pub zookeeper_port: u16,
 }
@@ -186,13 +189,14 @@ fn cluster_replacements(member: &ClusterMember) -> anyhow::Result<Vec<(&'static 
         member.cluster
     );
     let shards: String = member
-        .shard_tcp_ports
+        .shards
         .iter()
-        .map(|port| {
-            format!(
-                "<shard><internal_replication>true</internal_replication><replica>\
-                 <host>127.0.0.1</host><port>{port}</port></replica></shard>"
-            )
+        .map(|replicas| {
+            let replicas: String = replicas
+                .iter()
+                .map(|port| format!("<replica><host>127.0.0.1</host><port>{port}</port></replica>"))
+                .collect();
+            format!("<shard><internal_replication>true</internal_replication>{replicas}</shard>")
         })
         .collect();
     let name = &member.cluster;
@@ -212,8 +216,9 @@ fn cluster_replacements(member: &ClusterMember) -> anyhow::Result<Vec<(&'static 
         (
             "<macros incl=\"macros\" optional=\"true\" />",
             format!(
-                "<macros><shard>{shard}</shard><replica>replica_{shard}</replica></macros>",
-                shard = member.shard
+                "<macros><shard>{shard}</shard><replica>replica_{shard}_{replica}</replica></macros>",
+                shard = member.shard,
+                replica = member.replica
             ),
         ),
         (

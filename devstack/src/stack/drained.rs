@@ -12,7 +12,8 @@ impl TestStack {
     /// Waits until the sink's consumer has no message of `EVENTS` left to deliver or to be
     /// acked: every event published so far is stored (or dead-lettered), so no more arrive.
     pub async fn sink_drained(&self, timeout: Duration) -> anyhow::Result<()> {
-        let client = plumbing::streams::connect(&self.nats().url()).await?;
+        let client =
+            plumbing::streams::connect(&self.nats_url_for(crate::nats::NatsUser::Operator)).await?;
         let js = async_nats::jetstream::new(client);
         crate::wait::until_async("the sink has taken every event", timeout, || async {
             let Ok(mut consumer) = js

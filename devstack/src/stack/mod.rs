@@ -9,6 +9,7 @@
 //! only the test builds of the service crates turn on (their `[dev-dependencies]`): the
 //! servers alone stay usable by `xtask` and by `plumbing`'s tests without building a service.
 
+mod cluster;
 mod drained;
 mod servers;
 mod services;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use plumbing::config::{ClickHouseConfig, HttpConfig, NatsConfig, PostgresConfig, Secret};
+use plumbing::config::{HttpConfig, NatsConfig, PostgresConfig, Secret};
 
 use super::servers::Servers;
 use crate::nats::NatsUser;
@@ -98,11 +98,11 @@ impl Configs {
         auth_url: &str,
         addr: Option<SocketAddr>,
     ) -> anyhow::Result<ServiceHandle> {
-        let nats = |user| NatsConfig::new(servers.nats().url_for(user));
-        let clickhouse = || {
-            let (server, db) = servers.clickhouse();
-            ClickHouseConfig::local(server.http_port(), db)
+        let nats = |user| NatsConfig {
+            url: servers.nats_url_for(user),
+            replicas: servers.nats_replicas(),
         };
+        let clickhouse = || servers.clickhouse_config();
         match service {
             Service::Auth => {
                 let (server, db) = servers.postgres();

@@ -3,14 +3,17 @@
 //! published the way auth publishes it.
 
 use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream;
 use contract::auth::AuthEvent;
+use devstack::process::{Options, Process};
 use devstack::stack::{Builder, TestStack};
 use devstack::test::{ServiceHandle, TestNats};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const KEY: &str = "ea_pipeline_test_key";
@@ -25,6 +28,12 @@ pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetst
     )
     .await
     .expect("provisioned");
+    publish_project(&js, project, key).await;
+    js
+}
+
+/// Publishes `project` and its write `key` the way auth does when an admin creates a project.
+pub async fn publish_project(js: &jetstream::Context, project: Uuid, key: &str) {
     let created = AuthEvent::ProjectCreated {
         project_id: project,
         name: "Test".to_owned(),
@@ -49,7 +58,6 @@ pub async fn prepare_streams(nats: &TestNats, project: Uuid, key: &str) -> jetst
         .await
         .expect("stored");
     }
-    js
 }
 
 /// Ingest (without a quota: the load and fault tests here measure the pipeline, not the
@@ -168,4 +176,69 @@ pub fn metric(sink: &ServiceHandle, name: &str) -> Option<f64> {
         let (key, value) = line.split_once(' ')?;
         (key == name).then(|| value.parse().ok()).flatten()
     })
+}
+
+/// Sends `batches` PostHog batches of [`BATCH_SIZE`] fresh events to `url` (ingest's or edge's
+/// `/batch/`), retrying a batch (same event ids, as an SDK does) until it is answered 200;
+/// any answer but 200 and the `retryable` ones fails the test. Returns how many answers were
+/// not 200.
+pub async fn send_until_accepted(
+    http: reqwest::Client,
+    url: String,
+    batches: std::ops::Range<usize>,
+    accepted: Arc<AtomicUsize>,
+    retryable: &[StatusCode],
+) -> usize {
+    let mut refusals = 0;
+    for batch in batches {
+        let events: Vec<_> = (0..BATCH_SIZE)
+            .map(|i| json!({ "uuid": Uuid::now_v7().to_string(), "event": "load", "distinct_id": format!("u{i}"), "properties": { "batch": batch } }))
+            .collect();
+        let body = json!({ "api_key": KEY, "batch": events }).to_string();
+        loop {
+            match http.post(&url).body(body.clone()).send().await {
+                Ok(response) if response.status() == StatusCode::OK => {
+                    accepted.fetch_add(BATCH_SIZE, Ordering::SeqCst);
+                    break;
+                }
+                Ok(response) => {
+                    assert!(
+                        retryable.contains(&response.status()),
+                        "batch {batch} answered {}",
+                        response.status()
+                    );
+                    refusals += 1;
+                }
+                Err(_) => refusals += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    refusals
+}
+
+/// Events per batch [`send_until_accepted`] sends.
+pub const BATCH_SIZE: usize = 100;
+
+/// The sink binary as a process of the test's own (for a test that kills it), on `port`, with
+/// `env` (NATS and ClickHouse), logging to `log`; waits up to `ready_within` for `/readyz`.
+pub fn sink_process(
+    log: &std::path::Path,
+    port: u16,
+    env: &[(&str, String)],
+    ready_within: Duration,
+) -> Process {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sink"));
+    command
+        .env("SINK_PORT", port.to_string())
+        .env("SINK_BATCH_SIZE", "2000")
+        .env("SINK_BATCH_WAIT_MS", "100")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(name, value)| (*name, value)));
+    let mut sink = Process::spawn("sink", command, log, Options::default()).expect("sink starts");
+    sink.wait_ready("sink /readyz", ready_within, log, || {
+        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    })
+    .expect("sink ready");
+    sink
 }

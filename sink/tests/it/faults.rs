@@ -1,14 +1,13 @@
 //! The sink killed with SIGKILL, again and again, in the middle of a 100 000-event load sent
 //! through ingest: ClickHouse ends up with every accepted event exactly once.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::common::{KEY, Pipeline};
+use crate::common::{BATCH_SIZE, KEY, Pipeline, send_until_accepted, sink_process};
 use devstack::ports::free_port;
-use devstack::process::{Options, Process};
+use devstack::process::Process;
 use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
 use devstack::test::TempDir;
 use reqwest::StatusCode;
@@ -16,28 +15,19 @@ use serde_json::json;
 use uuid::Uuid;
 
 const BATCHES: usize = 1_000;
-const BATCH_SIZE: usize = 100;
 
 fn start_sink(pipeline: &Pipeline, dir: &TempDir, port: u16) -> Process {
-    let log = dir.path().join("sink.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sink"));
-    command
-        .env("SINK_PORT", port.to_string())
-        .env("NATS_URL", pipeline.stack.nats().url())
-        .env(
-            "CLICKHOUSE_PORT",
-            pipeline.stack.clickhouse().0.http_port().to_string(),
-        )
-        .env("CLICKHOUSE_DB", pipeline.stack.clickhouse().1)
-        .env("SINK_BATCH_SIZE", "2000")
-        .env("SINK_BATCH_WAIT_MS", "100")
-        .env("RUST_LOG", "warn");
-    let mut sink = Process::spawn("sink", command, &log, Options::default()).expect("sink starts");
-    sink.wait_ready("sink /readyz", Duration::from_secs(60), &log, || {
-        devstack::http::get(port, "/readyz", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
-    })
-    .expect("sink ready");
-    sink
+    let (clickhouse, database) = pipeline.stack.clickhouse();
+    sink_process(
+        &dir.path().join("sink.log"),
+        port,
+        &[
+            ("NATS_URL", pipeline.stack.nats().url()),
+            ("CLICKHOUSE_PORT", clickhouse.http_port().to_string()),
+            ("CLICKHOUSE_DB", database.to_owned()),
+        ],
+        Duration::from_secs(60),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -185,42 +175,6 @@ async fn query_layer_count(pipeline: &mut Pipeline) -> usize {
         .unwrap_or_else(|| panic!("no event count in {body}")) as usize
 }
 
-/// Sends `batches` PostHog batches of 100 fresh events, retrying a batch (same event ids, as an
-/// SDK does) until ingest answers 200. Returns how many answers were not 200.
-async fn send_until_accepted(
-    http: reqwest::Client,
-    url: String,
-    batches: std::ops::Range<usize>,
-    accepted: Arc<AtomicUsize>,
-) -> usize {
-    let mut refusals = 0;
-    for batch in batches {
-        let events: Vec<_> = (0..BATCH_SIZE)
-            .map(|i| json!({ "uuid": Uuid::now_v7().to_string(), "event": "load", "distinct_id": format!("u{i}"), "properties": { "batch": batch } }))
-            .collect();
-        let body = json!({ "api_key": KEY, "batch": events }).to_string();
-        loop {
-            match http.post(&url).body(body.clone()).send().await {
-                Ok(response) if response.status() == StatusCode::OK => {
-                    accepted.fetch_add(BATCH_SIZE, Ordering::SeqCst);
-                    break;
-                }
-                Ok(response) => {
-                    assert_eq!(
-                        response.status(),
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "only 503 while NATS is down"
-                    );
-                    refusals += 1;
-                }
-                Err(_) => refusals += 1,
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    refusals
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
     let mut pipeline = Pipeline::start().await;
@@ -230,7 +184,13 @@ async fn killing_nats_under_load_loses_no_event_that_got_a_2xx() {
         .map(|sender| {
             let (http, url) = (pipeline.http.clone(), pipeline.ingest().url("/batch/"));
             let range = sender * batches / 2..(sender + 1) * batches / 2;
-            tokio::spawn(send_until_accepted(http, url, range, Arc::clone(&accepted)))
+            tokio::spawn(send_until_accepted(
+                http,
+                url,
+                range,
+                Arc::clone(&accepted),
+                &[StatusCode::SERVICE_UNAVAILABLE],
+            ))
         })
         .collect();
     devstack::wait::until_async("load under way", Duration::from_secs(60), || async {

@@ -17,5 +17,6 @@ mod persons_cluster;
 mod pipeline;
 mod project_retention;
 mod replay;
+mod scale_out;
 mod sessions;
 mod sessions_by_day;
