@@ -47,6 +47,17 @@ pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpres
         "100-event batches through edge, for the sink".to_owned(),
         p.fill_backpressure,
     ));
+    rows.extend(
+        ["one", "two"]
+            .into_iter()
+            .zip(p.scaling.backpressure)
+            .map(|(n, b)| {
+                (
+                    format!("scaling: 100-event batches straight to {n} ingest(s)"),
+                    b,
+                )
+            }),
+    );
     rows.push((
         "freshness: 10-event requests through edge, paced".to_owned(),
         p.freshness.backpressure,

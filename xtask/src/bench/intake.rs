@@ -308,7 +308,7 @@ pub(crate) async fn create_raw_streams(js: &jetstream::Context) -> anyhow::Resul
 
 /// Empties `EVENTS` and its history, so a round is not measured against what the rounds before
 /// left (and the history does not fill the disk with the bench's millions of events).
-async fn empty_the_log(js: &jetstream::Context) -> anyhow::Result<()> {
+pub(crate) async fn empty_the_log(js: &jetstream::Context) -> anyhow::Result<()> {
     js.get_stream("EVENTS").await?.purge().await?;
     js.get_stream("EVENTS_HISTORY").await?.purge().await?;
     Ok(())

@@ -30,7 +30,7 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
     let p = inputs.pipeline;
     [
         format!(
-            "## Targets (issues 9 and 20)\n\n| target | measured | holds? |\n|---|---|---|\n{}\n",
+            "## Targets (issues 9, 20 and 21)\n\n| target | measured | holds? |\n|---|---|---|\n{}\n",
             targets::markdown(inputs.targets)
         ),
         ingest(&p.intake, inputs.ratios),
@@ -38,6 +38,10 @@ pub(crate) fn sections(inputs: &Inputs<'_>) -> String {
         by_batch_size(&p.intake, inputs.chart),
         super::backpressure_table::markdown(p, inputs.queries),
         sink(p, inputs.ratios),
+        super::scaling::markdown(
+            &p.scaling,
+            inputs.machine["cores"].as_u64().unwrap_or(2) as usize,
+        ),
         freshness(p),
         resources(p),
         super::imports::markdown(&p.import, p.sink.rows_per_sec),
@@ -151,8 +155,9 @@ fn sink(p: &PipelineReport, r: &Ratios) -> String {
     let s = &p.sink;
     format!(
         "## Sink (stream to ClickHouse, `SINK_BATCH_WAIT_MS` {SINK_BATCH_WAIT_MS})\n\n\
-| rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio | limit: raw JetStream pull + ack of the same messages | ratio |\n|---|---|---|---|---|---|\n\
-| {} | {:.0} | {:.0} rows/s | {:.2} | {:.0} rows/s | {:.2} |\n\n\
+| rows | rows/s | limit: direct `clickhouse` crate insert of the same rows | ratio | limit: raw JetStream pull + explicit ack of each message | ratio | limit: raw pull, `AckAll` once per batch | ratio |\n|---|---|---|---|---|---|---|---|\n\
+| {} | {:.0} | {:.0} rows/s | {:.2} | {:.0} rows/s | {:.2} | {:.0} rows/s | {:.2} |\n\n\
+nats-server CPU µs per row while the bare consumers read: explicit acks {:.1}, `AckAll` {:.1}. \
 CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1}, ClickHouse {:.1} \
 (direct insert: ClickHouse {:.1}).\n\n",
         s.rows,
@@ -161,6 +166,10 @@ CPU µs per row while the sink drains the stream: sink {:.1}, nats-server {:.1},
         r.sink,
         s.raw_consume_rows_per_sec,
         r.consume,
+        s.raw_ack_all_rows_per_sec,
+        r.ack_all,
+        s.raw_consume_nats_cpu_us[0],
+        s.raw_consume_nats_cpu_us[1],
         s.cpu_us[0],
         s.cpu_us[1],
         s.cpu_us[2],
@@ -221,7 +230,7 @@ pub(crate) fn queries(queries: &QueryReport) -> String {
         })
         .collect();
     format!(
-        "## Queries ({} generated events; targets: overview, trends and top values < 300 ms, funnel and retention < 1.5 s; persons counted through identity links)\n\n\
+        "## Queries ({} generated events; targets: overview, trends and top values < 500 ms, funnel and retention < 5 s; persons counted through identity links)\n\n\
 | call | p50 through edge | ratio | p50 at query | limit: the same SQL straight to ClickHouse, p50 | ratio at query | first call at query |\n|---|---|---|---|---|---|---|\n{rows}\n\
 The overview keeps figures per day between calls (docs/guarantees.md, \"The overview's kept days\"): its first call reads every day, later calls only the days that changed since and the days the periods' ends cut.\n",
         queries.rows

@@ -20,9 +20,11 @@ mod pipeline;
 mod queries;
 mod query_data;
 mod report;
+mod scaling;
 mod send;
 mod services;
 mod sink;
+mod sink_rate;
 mod targets;
 
 use std::process::Command;

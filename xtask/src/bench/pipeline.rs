@@ -1,6 +1,7 @@
 //! The pipeline scenarios, run in a release build of xtask against release builds of the
-//! services on a stack of their own: ingest (see `intake`), the sink (see `sink`), freshness,
-//! peak memory, the import (see `imports`), and hostile bodies last.
+//! services on a stack of their own: ingest (see `intake`), the sink (see `sink`), one replica
+//! against two (see `scaling`), freshness, peak memory, the import (see `imports`), and hostile
+//! bodies last.
 
 use std::process::Command;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use super::backpressure::Backpressure;
 use super::freshness::{self, Freshness};
 use super::imports::{self, ImportReport};
 use super::intake::{self, IntakeReport, Plan, Target};
+use super::scaling::{self, ScalingReport};
 use super::send::KEY;
 use super::services::{BenchAuth, READY, peak_rss_mib, start, start_edge};
 use super::sink::{self, SinkReport};
@@ -36,6 +38,8 @@ pub(crate) struct PipelineReport {
     /// The 503s and 429s of the load the sink then drains.
     pub(crate) fill_backpressure: Backpressure,
     pub(crate) sink: SinkReport,
+    /// One ingest and one sink against two of each.
+    pub(crate) scaling: ScalingReport,
     pub(crate) freshness: Freshness,
     /// Peak resident memory (VmHWM) of each service process over the whole pipeline run, MiB.
     pub(crate) peak_rss_mib: Vec<(&'static str, f64)>,
@@ -86,19 +90,7 @@ impl Stack {
         })?;
         intake::create_raw_streams(&js).await?;
         let ingest_port = free_port()?;
-        let env = [
-            ("INGEST_PORT", ingest_port.to_string()),
-            ("NATS_URL", nats.url()),
-            // Where ingest verifies the dashboard's tokens (`/api/events`, the hostile bodies).
-            ("AUTH_URL", format!("http://127.0.0.1:{}", auth.port)),
-            // The bench measures capacity, not the intake quotas.
-            ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
-            ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
-        ];
-        let ingest = Service::new("ingest")
-            .envs(&env)
-            .ready_at(ingest_port, "/readyz", READY);
-        let ingest = start(dir.path(), ingest)?;
+        let ingest = start_ingest(dir, "ingest", ingest_port, &nats, auth.port)?;
         // The public door in front of ingest, and later of query (started for freshness).
         let (query_port, edge_port) = (free_port()?, free_port()?);
         let edge = start_edge(
@@ -133,6 +125,45 @@ impl Stack {
             nats: self.nats.process(),
         }
     }
+}
+
+/// The release ingest on `port`, named `name`, on `nats`, with no intake quotas.
+fn start_ingest(
+    dir: &TempDir,
+    name: &str,
+    port: u16,
+    nats: &NatsServer,
+    auth_port: u16,
+) -> anyhow::Result<Running> {
+    let env = [
+        ("INGEST_PORT", port.to_string()),
+        ("NATS_URL", nats.url()),
+        // Where ingest verifies the dashboard's tokens (`/api/events`, the hostile bodies).
+        ("AUTH_URL", format!("http://127.0.0.1:{auth_port}")),
+        // The bench measures capacity, not the intake quotas.
+        ("PROJECT_EVENTS_PER_SECOND", "0".to_owned()),
+        ("PROJECT_BYTES_PER_SECOND", "0".to_owned()),
+    ];
+    let ingest = Service::new("ingest")
+        .name(name)
+        .envs(&env)
+        .ready_at(port, "/readyz", READY);
+    start(dir.path(), ingest)
+}
+
+/// The scaling scenario (see `scaling`), with a second ingest started for it.
+async fn scaling(
+    quick: bool,
+    dir: &TempDir,
+    stack: &Stack,
+    sink: &sink::Sink,
+) -> anyhow::Result<ScalingReport> {
+    let port = free_port()?;
+    let mut second = start_ingest(dir, "ingest-2", port, &stack.nats, stack.auth.port)?;
+    let urls = [stack.ingest_port, port].map(|port| format!("http://127.0.0.1:{port}/batch/"));
+    let report = scaling::run(quick, dir.path(), &stack.js, [&urls[0], &urls[1]], sink).await;
+    second.stop();
+    report
 }
 
 /// The bench's project, with its write key, as auth would have published them.
@@ -179,6 +210,8 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         intake::fill_for_sink(plan, &stack.target()).await?;
     // The sink drains what ingest stored, into a fresh ClickHouse.
     let (sink, clickhouse, sink_launch) = sink::run(dir, &stack.js, &stack.nats, rows).await?;
+    // One replica against two, of ingest and of the sink, into the same ClickHouse.
+    let scaling = scaling(quick, dir, &stack, &sink_launch).await?;
     // Freshness: the whole pipeline at once, the query API polled through edge.
     let mut sink_process = sink_launch.start(dir.path())?;
     let mut query = start_query(dir, &stack, &clickhouse)?;
@@ -226,6 +259,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
         ingest_cpu_us,
         fill_backpressure,
         sink,
+        scaling,
         freshness,
         peak_rss_mib: peak_rss,
         import,

@@ -1,4 +1,4 @@
-//! Query benchmarks: generated events (10 M, or 1 M with `--quick`) over 60 days in a
+//! Query benchmarks: generated events (100 M, or 1 M with `--quick`) over 60 days in a
 //! ClickHouse of its own, the release query service and edge in front of it, and each API call
 //! timed through edge and through query against the very SQL it ran (from `QUERY_SQL_LOG`) sent
 //! straight to ClickHouse.
@@ -66,10 +66,11 @@ struct Stack {
 pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<QueryReport> {
     // On 1 M events a call takes tens of milliseconds, where 5 rounds left the edge ratio to
     // the noise of one slow round (1.36 once); 15 cost a few seconds more.
+    // Issue 21's goal 4 is judged on 100 M events in the full run.
     let (rows, rounds) = if quick {
         (1_000_000, 15)
     } else {
-        (10_000_000, 15)
+        (100_000_000, 15)
     };
     let project = Uuid::now_v7();
     let mut stack = Stack::start(dir, project, rows).await?;
@@ -320,22 +321,36 @@ async fn filled_clickhouse(
     eprintln!("query: generating and inserting {rows} events");
     let started = Instant::now();
     insert_events(&clickhouse, DATABASE, project, rows).await?;
+    let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "query: {rows} events stored in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "query: {rows} events stored in {secs:.1} s ({:.0} events/s)",
+        rows as f64 / secs
     );
-    // Measure the steady state: the 50 inserted parts merged, not merges fighting the queries
-    // for the two cores, as they would only for minutes after a bulk load.
+    // Measure the steady state: the inserted parts merged, not merges fighting the queries for
+    // the two cores, as they would only for minutes after a bulk load. Through the `clickhouse`
+    // crate, which waits as long as the merge takes (100 M events take minutes).
     let started = Instant::now();
-    clickhouse.query_in(DATABASE, "OPTIMIZE TABLE events FINAL")?;
-    devstack::wait::until("merges done", Duration::from_secs(600), || {
+    ::clickhouse::Client::default()
+        .with_url(format!("http://127.0.0.1:{}", clickhouse.http_port()))
+        .with_database(DATABASE)
+        .query("OPTIMIZE TABLE events FINAL")
+        .execute()
+        .await?;
+    let deadline = Duration::from_secs(600 + (rows / 100_000) as u64);
+    devstack::wait::until("merges done", deadline, || {
         clickhouse
             .query_in(DATABASE, "SELECT count() FROM system.merges")
             .is_ok_and(|merges| merges.trim() == "0")
     })?;
     eprintln!(
-        "query: parts merged in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "query: parts merged in {:.1} s; events on disk: {} bytes",
+        started.elapsed().as_secs_f64(),
+        clickhouse
+            .query(&format!(
+                "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '{DATABASE}' AND table = 'events'"
+            ))
+            .unwrap_or_default()
+            .trim()
     );
     Ok(clickhouse)
 }

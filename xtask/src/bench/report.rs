@@ -146,6 +146,7 @@ fn to_json(report: &Report, machine: &Value, r: &Ratios, targets: &[Target]) -> 
         })).collect::<Vec<_>>(),
         "ingest": ingest_json(&p.intake, p.ingest_cpu_us, r),
         "sink": sink_json(p, r),
+        "scaling": super::scaling::json(&p.scaling),
         "freshness": {
             "events_per_sec": p.freshness.events_per_sec,
             "events": p.freshness.events,
@@ -201,6 +202,10 @@ fn sink_json(p: &PipelineReport, r: &Ratios) -> Value {
         "ratio": r.sink,
         "raw_consume_rows_per_sec": s.raw_consume_rows_per_sec,
         "consume_ratio": r.consume,
+        "raw_ack_all_rows_per_sec": s.raw_ack_all_rows_per_sec,
+        "ack_all_ratio": r.ack_all,
+        "nats_server_cpu_us_per_row_raw_consume": s.raw_consume_nats_cpu_us[0],
+        "nats_server_cpu_us_per_row_raw_ack_all": s.raw_consume_nats_cpu_us[1],
         "batch_wait_ms": SINK_BATCH_WAIT_MS,
         "cpu_us_per_row": {
             "sink": s.cpu_us[0],

@@ -1,20 +1,20 @@
-//! The sink scenario: rows/s from a filled stream into a fresh ClickHouse, against its two
-//! limits measured on the same messages and rows: a bare JetStream consumer that only acks, and
-//! a direct `clickhouse` crate insert.
+//! The sink scenario: rows/s from a filled stream into a fresh ClickHouse, against its limits
+//! measured on the same messages and rows: bare JetStream consumers that only ack (each message,
+//! or with `AckAll` the last of each batch), and a direct `clickhouse` crate insert.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use async_nats::jetstream;
 use devstack::clickhouse::{ClickHouse, ClickHousePorts};
 use devstack::nats::NatsServer;
 use devstack::ports::free_port;
-use devstack::process::Process;
 use devstack::test::TempDir;
 
 use super::send::sample_event;
 use super::services::{cpu_seconds, peak_rss_mib, start};
+use super::sink_rate::sink_rate;
 use crate::launcher::{Running, Service};
 
 /// The sink's batch wait in every scenario here, its default; freshness depends on it.
@@ -28,6 +28,10 @@ pub(crate) struct SinkReport {
     pub(crate) raw_insert_rows_per_sec: f64,
     /// Raw JetStream consumption of the same messages: pull, explicit ack, nothing else.
     pub(crate) raw_consume_rows_per_sec: f64,
+    /// The same with `AckAll`: one ack, of the last message, per batch of the sink's size.
+    pub(crate) raw_ack_all_rows_per_sec: f64,
+    /// nats-server's CPU µs per row while each bare consumer read: explicit acks, `AckAll`.
+    pub(crate) raw_consume_nats_cpu_us: [f64; 2],
     /// CPU µs per row while the sink drained the stream: sink, nats-server, ClickHouse.
     pub(crate) cpu_us: [f64; 3],
     /// CPU µs per row of ClickHouse during the direct insert.
@@ -37,8 +41,10 @@ pub(crate) struct SinkReport {
 }
 
 /// The release sink as the bench runs it, on one port, into `bench` of one ClickHouse.
+#[derive(Clone)]
 pub(crate) struct Sink {
     pub(crate) port: u16,
+    name: String,
     env: Vec<(&'static str, String)>,
 }
 
@@ -53,12 +59,33 @@ impl Sink {
             ("SINK_BATCH_SIZE", batch_size().to_string()),
             ("SINK_BATCH_WAIT_MS", SINK_BATCH_WAIT_MS.to_string()),
         ];
-        Ok(Self { port, env })
+        Ok(Self {
+            port,
+            name: "sink".to_owned(),
+            env,
+        })
+    }
+
+    /// Another sink like this one, on a port of its own and logging to `<name>.log`: a
+    /// replica on the same durable consumer.
+    pub(crate) fn replica(&self, name: &str) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut env = self.env.clone();
+        for (variable, value) in &mut env {
+            if *variable == "SINK_PORT" {
+                *value = port.to_string();
+            }
+        }
+        Ok(Self {
+            port,
+            name: name.to_owned(),
+            env,
+        })
     }
 
     /// Starts it, not waiting for it to be ready: the drain is timed from its first batch.
     pub(crate) fn start(&self, dir: &Path) -> anyhow::Result<Running> {
-        start(dir, Service::new("sink").envs(&self.env))
+        start(dir, Service::new("sink").name(&self.name).envs(&self.env))
     }
 }
 
@@ -79,11 +106,10 @@ pub(crate) async fn run(
         },
     )?;
     let per_row = |seconds: f64| seconds * 1e6 / rows as f64;
-    // The bare consumer reads first: EVENTS keeps each message until every consumer acked it
-    // (interest retention), so the sink still finds them all, and its own acks then remove them
-    // as in production.
-    eprintln!("sink: the same messages consumed and acked, nothing else");
-    let raw_consume_rows_per_sec = raw_consume(js, rows).await?;
+    // The bare consumers read first: EVENTS keeps each message until every consumer acked it
+    // (interest retention), so both find them all, and so does the sink, whose own acks then
+    // remove them as in production.
+    let [explicit, ack_all] = bare_consumers(js, nats, rows).await?;
 
     eprintln!("sink: {rows} rows from the stream");
     let sink = Sink::new(nats, &clickhouse)?;
@@ -92,7 +118,7 @@ pub(crate) async fn run(
         cpu_seconds(nats.process()),
         cpu_seconds(clickhouse.process()),
     ];
-    let rows_per_sec = sink_rate(&mut running.process, sink.port, rows, &running.log)?;
+    let rows_per_sec = sink_rate(std::slice::from_mut(&mut running), &[sink.port], rows)?;
     let cpu_us = [
         per_row(cpu_seconds(&running.process)),
         per_row(cpu_seconds(nats.process()) - before[0]),
@@ -118,7 +144,9 @@ pub(crate) async fn run(
         rows,
         rows_per_sec,
         raw_insert_rows_per_sec,
-        raw_consume_rows_per_sec,
+        raw_consume_rows_per_sec: explicit.0,
+        raw_ack_all_rows_per_sec: ack_all.0,
+        raw_consume_nats_cpu_us: [explicit.1, ack_all.1],
         cpu_us,
         raw_insert_cpu_us,
         peak_rss_mib,
@@ -126,86 +154,82 @@ pub(crate) async fn run(
     Ok((report, clickhouse, sink))
 }
 
-/// Rows per second the sink inserts, from its own counter: from the first batch it stored
-/// (process start and connecting excluded) until it stored all `rows`.
-fn sink_rate(sink: &mut Process, port: u16, rows: usize, log: &Path) -> anyhow::Result<f64> {
-    let inserted = || -> usize {
-        devstack::http::get(port, "/metrics", Duration::from_secs(2))
-            .ok()
-            .and_then(|response| {
-                response.body.lines().find_map(|line| {
-                    line.strip_prefix("sink_rows_inserted_total ")
-                        .and_then(|n| n.trim().parse().ok())
-                })
-            })
-            .unwrap_or(0)
-    };
-    // Polled every 25 ms: the drain takes seconds, so each end is off by under 1 % of it, and
-    // rendering `/metrics` costs the sink about 1 % of its CPU (every 5 ms, it cost 6 %).
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut first = None;
-    loop {
-        let n = inserted();
-        if n > 0 && first.is_none() {
-            first = Some((Instant::now(), n));
-        }
-        if n >= rows {
-            break;
-        }
-        anyhow::ensure!(
-            sink.exit_status().is_none() && Instant::now() < deadline,
-            "the sink stopped or stalled at {n} of {rows} rows; see {}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let (started, already) = first.context("the sink stored nothing")?;
-    let elapsed = started.elapsed().as_secs_f64();
-    anyhow::ensure!(already < rows, "one batch held every row; use more rows");
-    Ok((rows - already) as f64 / elapsed)
-}
+const BARE: [&str; 2] = ["bench-raw-consume", "bench-raw-ack-all"];
 
-/// The other limit of the sink: a durable consumer configured like the sink's, read with the
-/// same continuous pull and batch size, each message acked and otherwise ignored; deleted
-/// afterwards, so that EVENTS does not keep messages for it.
-async fn raw_consume(js: &jetstream::Context, rows: usize) -> anyhow::Result<f64> {
+/// The other limits of the sink: two durable consumers configured like the sink's, one acking
+/// each message, the other with `AckAll`, both created before either reads (and before the
+/// sink drains) and deleted afterwards, so that EVENTS does not keep messages for them. Rows/s
+/// and nats-server's CPU µs per row of each.
+async fn bare_consumers(
+    js: &jetstream::Context,
+    nats: &NatsServer,
+    rows: usize,
+) -> anyhow::Result<[(f64, f64); 2]> {
     let stream = js.get_stream("EVENTS").await?;
     let sink: jetstream::consumer::PullConsumer = stream
         .get_consumer("sink-clickhouse")
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     let like = &sink.cached_info().config;
-    let consumer: jetstream::consumer::PullConsumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some("bench-raw-consume".to_owned()),
-            ack_policy: like.ack_policy,
-            ack_wait: like.ack_wait,
-            max_deliver: like.max_deliver,
-            max_ack_pending: like.max_ack_pending,
-            filter_subject: like.filter_subject.clone(),
-            ..Default::default()
-        })
-        .await
-        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let policies = [like.ack_policy, jetstream::consumer::AckPolicy::All];
+    let mut consumers = Vec::new();
+    for (name, ack_policy) in BARE.into_iter().zip(policies) {
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .create_consumer(jetstream::consumer::pull::Config {
+                durable_name: Some(name.to_owned()),
+                ack_policy,
+                ack_wait: like.ack_wait,
+                max_deliver: like.max_deliver,
+                max_ack_pending: like.max_ack_pending,
+                filter_subject: like.filter_subject.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        consumers.push(consumer);
+    }
+    let mut measured = [(0.0, 0.0); 2];
+    for ((consumer, name), out) in consumers.iter().zip(BARE).zip(&mut measured) {
+        eprintln!("sink: the same messages consumed and acked, nothing else ({name})");
+        let before = cpu_seconds(nats.process());
+        let rate = bare_consume(consumer, rows, name == BARE[1]).await?;
+        let nats_us = (cpu_seconds(nats.process()) - before) * 1e6 / rows as f64;
+        eprintln!("{name}: {rate:.0} rows/s, nats-server CPU µs per row {nats_us:.1}");
+        *out = (rate, nats_us);
+    }
+    for name in BARE {
+        stream.delete_consumer(name).await?;
+    }
+    Ok(measured)
+}
+
+/// `rows` messages of `consumer`, read with the sink's continuous pull and batch size and
+/// otherwise ignored: each acked, or (`ack_all`) only the last of each batch and the last one.
+async fn bare_consume(
+    consumer: &jetstream::consumer::PullConsumer,
+    rows: usize,
+    ack_all: bool,
+) -> anyhow::Result<f64> {
+    let batch = batch_size();
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(batch_size())
+        .max_messages_per_batch(batch)
         .messages()
         .await?;
     let started = Instant::now();
-    for _ in 0..rows {
+    for i in 0..rows {
         let message = futures_util::StreamExt::next(&mut messages)
             .await
             .context("the consumer ended")?
             .map_err(|err| anyhow::anyhow!("{err}"))?;
-        message
-            .ack()
-            .await
-            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        if !ack_all || (i + 1) % batch == 0 || i + 1 == rows {
+            message
+                .ack()
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+        }
     }
-    let rate = rows as f64 / started.elapsed().as_secs_f64();
-    stream.delete_consumer("bench-raw-consume").await?;
-    Ok(rate)
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
 /// The limit of the sink: the same number of rows inserted with the `clickhouse` crate, in
