@@ -97,9 +97,19 @@ fn measure_in(options: Options, dir: &TempDir) -> anyhow::Result<()> {
         let queries = runtime.block_on(queries::run(quick, dir))?;
         return report::write_queries(&queries);
     }
+    // How long each part measures, printed: `--quick` is meant to stay within minutes.
+    let started = std::time::Instant::now();
     let pipeline = runtime.block_on(pipeline::run(quick, dir))?;
+    let pipeline_secs = started.elapsed().as_secs_f64();
     let queries = runtime.block_on(queries::run(quick, dir))?;
+    let queries_secs = started.elapsed().as_secs_f64() - pipeline_secs;
     let auth = auth::run(quick, dir, cores)?;
+    eprintln!(
+        "bench: measured in {:.0} s (pipeline {pipeline_secs:.0} s, of which scaling {:.0} s; queries {queries_secs:.0} s; auth {:.0} s)",
+        started.elapsed().as_secs_f64(),
+        pipeline.scaling.secs,
+        started.elapsed().as_secs_f64() - pipeline_secs - queries_secs,
+    );
     report::write(&report::Report {
         quick,
         cores,
