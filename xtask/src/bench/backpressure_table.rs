@@ -48,15 +48,10 @@ pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpres
         p.fill_backpressure,
     ));
     rows.extend(
-        ["one", "two"]
+        ["straight to one ingest", "split over two ingests"]
             .into_iter()
             .zip(p.scaling.backpressure)
-            .map(|(n, b)| {
-                (
-                    format!("scaling: 100-event batches straight to {n} ingest(s)"),
-                    b,
-                )
-            }),
+            .map(|(to, b)| (format!("scaling: 100-event batches {to}"), b)),
     );
     rows.push((
         "freshness: 10-event requests through edge, paced".to_owned(),

@@ -161,7 +161,9 @@ async fn scaling(
     let port = free_port()?;
     let mut second = start_ingest(dir, "ingest-2", port, &stack.nats, stack.auth.port)?;
     let urls = [stack.ingest_port, port].map(|port| format!("http://127.0.0.1:{port}/batch/"));
-    let report = scaling::run(quick, dir.path(), &stack.js, [&urls[0], &urls[1]], sink).await;
+    let nats_peak = peak_rss_mib(stack.nats.process());
+    let ingests = [urls[0].as_str(), urls[1].as_str()];
+    let report = scaling::run(quick, dir.path(), &stack.js, ingests, sink, nats_peak).await;
     second.stop();
     report
 }

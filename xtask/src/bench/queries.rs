@@ -343,11 +343,13 @@ async fn filled_clickhouse(
             .is_ok_and(|merges| merges.trim() == "0")
     })?;
     eprintln!(
-        "query: parts merged in {:.1} s; events on disk: {} bytes",
+        "query: parts merged in {:.1} s; on disk, bytes: {}",
         started.elapsed().as_secs_f64(),
         clickhouse
             .query(&format!(
-                "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '{DATABASE}' AND table = 'events'"
+                "SELECT concat(toString(sum(bytes_on_disk)), ' in all, events ', \
+                 toString(sumIf(bytes_on_disk, table = 'events'))) FROM system.parts \
+                 WHERE active AND database = '{DATABASE}'"
             ))
             .unwrap_or_default()
             .trim()

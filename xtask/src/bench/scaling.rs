@@ -30,6 +30,9 @@ pub(crate) struct ScalingReport {
     pub(crate) backpressure: [Backpressure; 2],
     /// How long the whole scenario took, s.
     pub(crate) secs: f64,
+    /// nats-server's peak resident memory before the scenario, MiB (the report's peak is of
+    /// the whole pipeline run, this scenario included).
+    pub(crate) nats_peak_before_mib: f64,
 }
 
 impl ScalingReport {
@@ -52,6 +55,7 @@ pub(crate) async fn run(
     js: &jetstream::Context,
     ingests: [&str; 2],
     sink: &Sink,
+    nats_peak_before_mib: f64,
 ) -> anyhow::Result<ScalingReport> {
     let started = Instant::now();
     let events = if quick { 200_000 } else { 1_000_000 };
@@ -62,6 +66,7 @@ pub(crate) async fn run(
         rows: [0; 2],
         backpressure: [Backpressure::default(); 2],
         secs: 0.0,
+        nats_peak_before_mib,
     };
     for replicas in 1..=2 {
         let i = replicas - 1;
@@ -128,6 +133,7 @@ pub(crate) fn json(s: &ScalingReport) -> Value {
         "sink_two_rows_per_sec": s.sink[1],
         "sink_ratio": s.sink_ratio(),
         "seconds": s.secs,
+        "nats_server_peak_rss_mib_before": s.nats_peak_before_mib,
     })
 }
 
@@ -157,6 +163,11 @@ one left idle; the multi-machine proof is the scale-out test (docs/scaling.md).\
         s.sink[1],
         s.rows[1],
         s.sink_ratio()
+    );
+    let _ = writeln!(
+        out,
+        "nats-server's peak resident memory before this scenario: {:.0} MiB.\n",
+        s.nats_peak_before_mib
     );
     out
 }
