@@ -1,6 +1,7 @@
 //! Prometheus metrics: one registry per service, names prefixed with the service's name.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +24,19 @@ pub struct Metrics {
     pub http_duration: Family<HttpLabels, Histogram>,
     /// `<service>_dependency_up{dependency}`: 1 when the last readiness check reached it.
     pub dependency_up: Family<Vec<(&'static str, String)>, Gauge>,
+    /// The request counter and duration histogram of each route, method and status seen,
+    /// resolved from the families once: a request then costs one lookup by its route and no
+    /// allocation, instead of building its labels and hashing them into both families.
+    request_children: RwLock<HashMap<String, Vec<RequestChildren>>>,
+}
+
+/// The metrics one method and status of a route count into.
+#[derive(Debug)]
+struct RequestChildren {
+    method: String,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
 }
 
 impl Metrics {
@@ -54,11 +68,11 @@ impl Metrics {
             http_requests,
             http_duration,
             dependency_up,
+            request_children: RwLock::default(),
         }
     }
 
-    /// Counts one answered request and its duration. The labels are built once for both
-    /// metrics: this runs for every request.
+    /// Counts one answered request and its duration: this runs for every request.
     pub(crate) fn observe_request(
         &self,
         method: &str,
@@ -66,16 +80,46 @@ impl Metrics {
         status: axum::http::StatusCode,
         elapsed: std::time::Duration,
     ) {
+        let seen = |children: &RequestChildren| {
+            children.status == status.as_u16() && children.method == method
+        };
+        {
+            let known = self
+                .request_children
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(children) = known
+                .get(route)
+                .and_then(|all| all.iter().find(|c| seen(c)))
+            {
+                children.requests.inc();
+                children.duration.observe(elapsed.as_secs_f64());
+                return;
+            }
+        }
         let mut labels: HttpLabels = vec![
             ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.as_str().to_owned()),
         ];
-        self.http_requests.get_or_create(&labels).inc();
+        let requests = self.http_requests.get_or_create(&labels).clone();
         labels.truncate(2);
-        self.http_duration
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        let duration = self.http_duration.get_or_create(&labels).clone();
+        requests.inc();
+        duration.observe(elapsed.as_secs_f64());
+        let mut known = self
+            .request_children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let all = known.entry(route.to_owned()).or_default();
+        if !all.iter().any(seen) {
+            all.push(RequestChildren {
+                method: method.to_owned(),
+                status: status.as_u16(),
+                requests,
+                duration,
+            });
+        }
     }
 
     /// Registers a service's own metric under `<service>_<name>`.
@@ -119,3 +163,31 @@ pub fn counter_family(
 
 /// Content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_method_and_status_is_counted_on_its_own() {
+        let metrics = Metrics::new("svc");
+        let ok = axum::http::StatusCode::OK;
+        let bad = axum::http::StatusCode::BAD_REQUEST;
+        let second = std::time::Duration::from_secs(1);
+        metrics.observe_request("POST", "/e", ok, second);
+        metrics.observe_request("POST", "/e", ok, second);
+        metrics.observe_request("POST", "/e", bad, second);
+        metrics.observe_request("GET", "/e", ok, second);
+        metrics.observe_request("POST", "/batch", ok, second);
+        let text = metrics.render();
+        for line in [
+            r#"svc_http_requests_total{method="POST",route="/e",status="200"} 2"#,
+            r#"svc_http_requests_total{method="POST",route="/e",status="400"} 1"#,
+            r#"svc_http_requests_total{method="GET",route="/e",status="200"} 1"#,
+            r#"svc_http_requests_total{method="POST",route="/batch",status="200"} 1"#,
+            r#"svc_http_request_duration_seconds_count{method="POST",route="/e"} 3"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+}
