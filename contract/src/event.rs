@@ -54,9 +54,10 @@ pub const ENGAGEMENT_EVENT: &str = "$engagement";
 pub const ENGAGED_MS: &str = "$engaged_ms";
 pub const SCROLL_DEPTH: &str = "$scroll_depth";
 
-/// One event, normalised.
+/// One event, normalised. Its properties are a JSON object; a reader that does not need them
+/// as values (the sink, which stores their text) reads them as a type of its own (`P`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+pub struct Event<P = Map<String, Value>> {
     /// The SDK's id (`uuid`, `messageId`), a UUIDv5 of project and a non-UUID id, or a fresh
     /// UUIDv7 when the SDK sent none. The `Nats-Msg-Id` and the last column of the sorting key.
     pub event_id: Uuid,
@@ -79,9 +80,28 @@ pub struct Event {
     #[serde(with = "rfc3339")]
     pub received_at: OffsetDateTime,
     #[serde(default)]
-    pub properties: Map<String, Value>,
+    pub properties: P,
     #[serde(default)]
     pub context: EventContext,
+}
+
+impl<P> Event<P> {
+    /// The same event with its properties turned into `Q` by `f`.
+    pub fn map_properties<Q>(self, f: impl FnOnce(P) -> Q) -> Event<Q> {
+        Event {
+            event_id: self.event_id,
+            project_id: self.project_id,
+            kind: self.kind,
+            event: self.event,
+            distinct_id: self.distinct_id,
+            user_id: self.user_id,
+            session_id: self.session_id,
+            timestamp: self.timestamp,
+            received_at: self.received_at,
+            properties: f(self.properties),
+            context: self.context,
+        }
+    }
 }
 
 /// What ingest derived from the request and the event.

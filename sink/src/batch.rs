@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message, consumer::PullConsumer};
-use contract::event::Event;
 use contract::streams::{EVENTS_STREAM, SINK_CONSUMER};
 use futures_util::StreamExt as _;
 
@@ -78,8 +77,8 @@ impl Batch {
             .info()
             .map_err(|err| err.to_string())
             .and_then(|info| {
-                serde_json::from_slice::<Event>(&message.payload)
-                    .map(|event| (EventRow::new(event, info.stream_sequence), info.delivered))
+                EventRow::decode(&message.payload, info.stream_sequence)
+                    .map(|row| (row, info.delivered))
                     .map_err(|err| format!("not an event: {err}"))
             });
         match decoded {
@@ -248,6 +247,7 @@ async fn hand_over(batches: &tokio::sync::mpsc::Sender<Batch>, batch: Batch) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contract::event::Event;
 
     fn row(happened: &str, arrived: &str) -> EventRow {
         let event: Event = serde_json::from_value(serde_json::json!({

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer};
-use contract::event::Event;
 use contract::streams::EVENTS_HISTORY_STREAM;
 use futures_util::StreamExt as _;
 use time::OffsetDateTime;
@@ -94,8 +93,8 @@ pub async fn replay(
             .info()
             .map_err(|err| anyhow::anyhow!("a message without metadata: {err}"))?;
         let (sequence, pending) = (info.stream_sequence, info.pending);
-        match serde_json::from_slice::<Event>(&message.payload) {
-            Ok(event) => rows.push(EventRow::new(event, sequence)),
+        match EventRow::decode(&message.payload, sequence) {
+            Ok(row) => rows.push(row),
             Err(_) => done.unreadable += 1,
         }
         if rows.len() >= BATCH || pending == 0 {
