@@ -1,11 +1,13 @@
 //! Reading the durable consumer into batches: each message decoded as it arrives, a batch
 //! closed when full or when its wait is over, and handed to the writer.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message, consumer::PullConsumer};
 use contract::streams::{EVENTS_STREAM, SINK_CONSUMER};
 use futures_util::StreamExt as _;
+use uuid::Uuid;
 
 use crate::row::EventRow;
 
@@ -47,10 +49,12 @@ pub(crate) struct Batch {
     /// Messages that are not events at all, with the reason: they fail on their own whatever
     /// the number of deliveries.
     pub(crate) unreadable: Vec<(Message, String)>,
-    /// Some stored row was delivered before, imported (an import may run twice), or reached
-    /// ingest later after it happened than the stream's duplicate window (a client's late
-    /// retry, which the stream no longer recognised), so it may already be in the table.
-    pub(crate) redelivered: bool,
+    /// The event ids of the rows that may already be in the table: delivered before, imported
+    /// (an import may run twice), or reached ingest later after it happened than the stream's
+    /// duplicate window (a client's late retry, which the stream no longer recognised). Only
+    /// these are looked up before the insert; the others are first deliveries. Empty in the
+    /// live steady state, so it costs nothing there.
+    pub(crate) uncertain: HashSet<Uuid>,
 }
 
 impl Batch {
@@ -83,7 +87,9 @@ impl Batch {
             });
         match decoded {
             Ok((row, delivered)) => {
-                self.redelivered |= delivered > 1 || imported(&message) || late(&row, window);
+                if delivered > 1 || imported(&message) || late(&row, window) {
+                    self.uncertain.insert(row.event_id);
+                }
                 self.rows.push(row);
                 self.messages.push(message);
             }

@@ -15,6 +15,7 @@ pub mod retention;
 pub mod row;
 pub mod schema;
 mod sessions;
+mod stored;
 mod table;
 mod writer;
 
@@ -73,9 +74,9 @@ impl Config {
 /// knows both, and a server of the cluster is all the sink is told about.
 ///
 /// `load_balancing = 'in_order'`: of a shard's healthy replicas, the insert writes to the first
-/// and every read the sink makes (the look for rows already stored, before a redelivered or
-/// imported batch is written; the sessions' lookup) asks that same first one, so it finds what
-/// the sink just wrote there without waiting for replication. With ClickHouse's default
+/// and every read the sink makes (the look for rows already stored, before redelivered,
+/// imported or late rows are written; the sessions' lookup) asks that same first one, so it
+/// finds what the sink just wrote there without waiting for replication. With ClickHouse's default
 /// (`random`) a lookup could ask a replica the row had not reached yet, and store it twice.
 pub fn clickhouse_client(config: &ClickHouseConfig) -> clickhouse::Client {
     let client = plumbing::clickhouse::client(config);

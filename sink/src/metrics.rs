@@ -16,6 +16,9 @@ pub(crate) struct SinkCounters {
     pub(crate) insert_failures: Counter<u64>,
     /// Redelivered rows found already stored, acked without being written again.
     pub(crate) already_stored: Counter<u64>,
+    /// Rows looked up in the table before an insert, because they may already be stored (late,
+    /// imported or redelivered rows; every row of a retried insert). First deliveries are not.
+    pub(crate) rows_looked_up: Counter<u64>,
     /// Rows per successful INSERT.
     pub(crate) batch_rows: Histogram,
     /// Seconds from the start of a batch's write (lookup included) to ClickHouse's confirmation.
@@ -29,6 +32,7 @@ impl Default for SinkCounters {
             dead_lettered: Counter::default(),
             insert_failures: Counter::default(),
             already_stored: Counter::default(),
+            rows_looked_up: Counter::default(),
             batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             insert_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
         }
@@ -56,6 +60,11 @@ impl SinkCounters {
             "already_stored",
             "Redelivered events found already stored and acked without a second write",
             self.already_stored.clone(),
+        );
+        metrics.register(
+            "rows_looked_up",
+            "Rows looked up in ClickHouse before an insert because they may already be stored",
+            self.rows_looked_up.clone(),
         );
         metrics.register(
             "batch_rows",

@@ -15,11 +15,13 @@ const CHECK_CHUNK: usize = 4_000;
 /// days, the start of the sorting key, so ClickHouse reads only those index ranges.
 pub(crate) async fn already_stored(
     clickhouse: &clickhouse::Client,
-    rows: &[EventRow],
+    rows: &[impl std::borrow::Borrow<EventRow>],
 ) -> Result<std::collections::HashSet<Uuid>, clickhouse::error::Error> {
     let mut stored = std::collections::HashSet::new();
-    let (engaged, events): (Vec<&EventRow>, Vec<&EventRow>) =
-        rows.iter().partition(|row| is_engagement(row));
+    let (engaged, events): (Vec<&EventRow>, Vec<&EventRow>) = rows
+        .iter()
+        .map(std::borrow::Borrow::borrow)
+        .partition(|row| is_engagement(row));
     for (table, rows) in [(EVENTS_TABLE, events), (ENGAGEMENT_TABLE, engaged)] {
         stored_in(clickhouse, table, &rows, &mut stored).await?;
     }

@@ -15,7 +15,8 @@ use crate::persons::PersonKeys;
 use crate::recent::RecentIds;
 use crate::row::EventRow;
 use crate::sessions::Sessions;
-use crate::table::{already_stored, insert};
+use crate::stored::{Uncertain, take_out, take_stored};
+use crate::table::insert;
 
 /// How long ClickHouse may answer the sessions' lookup with an error (rather than not at all)
 /// before a batch gets its sessions from what the sink remembers alone.
@@ -55,30 +56,6 @@ fn log_stored(rows: &[EventRow], messages: &[Message]) {
             );
         });
     }
-}
-
-/// Takes the rows for which `is_copy` holds out of the batch, and returns their messages (to
-/// be acked without a write).
-fn take_out(
-    rows: &mut Vec<EventRow>,
-    messages: &mut Vec<Message>,
-    mut is_copy: impl FnMut(&EventRow) -> bool,
-) -> Vec<Message> {
-    let mut kept = (
-        Vec::with_capacity(rows.len()),
-        Vec::with_capacity(rows.len()),
-    );
-    let mut copies = Vec::new();
-    for (row, message) in rows.drain(..).zip(messages.drain(..)) {
-        if is_copy(&row) {
-            copies.push(message);
-        } else {
-            kept.0.push(row);
-            kept.1.push(message);
-        }
-    }
-    (*rows, *messages) = kept;
-    copies
 }
 
 /// What the writer follows of the persons' consumer: the erased persons, whose events it
@@ -133,10 +110,11 @@ pub(crate) async fn write(
         // One insert per month (the table's partition), so that no insert spans more months
         // than current ClickHouse takes in one block; the months waiting their turn are kept
         // from being redelivered meanwhile. A message delivered before may already be in the
-        // table: the parts of its batch are checked first.
-        let redelivered = batch.redelivered;
+        // table: those rows (only) are looked up first.
+        let uncertain = std::mem::take(&mut batch.uncertain);
         let sessions = &mut sessions;
         async {
+            let redelivered = !uncertain.is_empty();
             if !writer
                 .give_sessions(sessions, &mut batch.rows, &batch.messages, redelivered)
                 .await
@@ -145,7 +123,7 @@ pub(crate) async fn write(
             }
             let mut parts = crate::months::split(batch.rows, batch.messages).into_iter();
             while let Some((rows, messages)) = parts.next() {
-                let store = writer.store(rows, messages, redelivered);
+                let store = writer.store(rows, messages, Uncertain::Only(&uncertain));
                 if parts.len() == 0 {
                     store.await;
                 } else {
@@ -172,9 +150,10 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Inserts `rows` and acks their messages. When some may already be stored (`uncertain`:
-    /// a redelivery, or an earlier attempt whose outcome is unknown), the rows already in the
-    /// table are acked without being written again, so no event is ever stored twice.
+    /// Inserts `rows` and acks their messages. The rows that may already be stored
+    /// (`uncertain`: late, imported or redelivered rows; all of them after an attempt whose
+    /// outcome is unknown) are looked up, and those already in the table are acked without
+    /// being written again, so no event is ever stored twice.
     /// ClickHouse unavailable or overloaded: the same insert is retried with backoff for as
     /// long as it takes, the messages marked in progress (no delivery spent, nothing acked).
     /// ClickHouse rejecting the data: the batch is split until the rows that fail on their own
@@ -183,7 +162,7 @@ impl Writer<'_> {
         &self,
         mut rows: Vec<EventRow>,
         mut messages: Vec<Message>,
-        mut uncertain: bool,
+        mut uncertain: Uncertain<'_>,
     ) {
         // Copies of one event (in this batch, or just stored by this sink) are acked unwritten.
         let copies = self.drop_copies(&mut rows, &mut messages);
@@ -212,15 +191,15 @@ impl Writer<'_> {
                 Err(err) => err,
             };
             // Part of the batch may have been written before the failure.
-            uncertain = true;
+            uncertain = Uncertain::All;
             self.counters.insert_failures.inc();
             if crate::refusals::is_rejection(&err) {
                 if rows.len() > 1 {
                     let half = rows.len() / 2;
                     let (later_rows, later_messages) =
                         (rows.split_off(half), messages.split_off(half));
-                    Box::pin(self.store(rows, messages, true)).await;
-                    Box::pin(self.store(later_rows, later_messages, true)).await;
+                    Box::pin(self.store(rows, messages, Uncertain::All)).await;
+                    Box::pin(self.store(later_rows, later_messages, Uncertain::All)).await;
                 } else {
                     self.reject(&messages, &err.to_string()).await;
                 }
@@ -249,35 +228,32 @@ impl Writer<'_> {
         }
     }
 
-    /// One try at writing `rows`. When `uncertain`, the rows the table already holds are first
-    /// taken out and their messages acked; the rest is inserted.
+    /// One try at writing `rows`. The rows `uncertain` covers that the table already holds are
+    /// first taken out and their messages acked; the rest is inserted.
     async fn attempt(
         &self,
         rows: &mut Vec<EventRow>,
         messages: &mut Vec<Message>,
-        uncertain: bool,
+        uncertain: Uncertain<'_>,
     ) -> Result<(), clickhouse::error::Error> {
         // Asked again before every try: a person erased while the batch waited stays out.
         self.arrivals.take_erased(rows, messages).await;
         if rows.is_empty() {
             return Ok(());
         }
-        if uncertain {
-            let stored = already_stored(self.clickhouse, rows).await?;
-            if !stored.is_empty() {
-                let copies = take_out(rows, messages, |row| stored.contains(&row.event_id));
-                self.counters.already_stored.inc_by(copies.len() as u64);
-                tracing::info!(
-                    skipped = copies.len(),
-                    "rows already stored were not written again"
-                );
-                for message in copies {
-                    let _ = message.ack().await;
-                }
+        let copies = take_stored(self.clickhouse, self.counters, rows, messages, uncertain).await?;
+        if !copies.is_empty() {
+            self.counters.already_stored.inc_by(copies.len() as u64);
+            tracing::info!(
+                skipped = copies.len(),
+                "rows already stored were not written again"
+            );
+            for message in copies {
+                let _ = message.ack().await;
             }
-            if rows.is_empty() {
-                return Ok(());
-            }
+        }
+        if rows.is_empty() {
+            return Ok(());
         }
         insert(self.clickhouse, rows).await
     }
