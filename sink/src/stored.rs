@@ -80,3 +80,29 @@ pub(crate) fn take_out(
     (*rows, *messages) = kept;
     copies
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: Uuid) -> EventRow {
+        let event: contract::event::Event = serde_json::from_value(serde_json::json!({
+            "event_id": id, "project_id": Uuid::nil(), "kind": "track", "event": "e",
+            "distinct_id": "u", "timestamp": "2026-12-01T00:00:00Z",
+            "received_at": "2026-12-01T00:00:00Z",
+        }))
+        .expect("an event");
+        EventRow::new(event, 1)
+    }
+
+    #[test]
+    fn only_the_uncertain_rows_are_covered_unless_all_are() {
+        let (late, live) = (row(Uuid::now_v7()), row(Uuid::now_v7()));
+        let none = HashSet::new();
+        let one = HashSet::from([late.event_id]);
+        assert!(!Uncertain::Only(&none).covers(&late));
+        assert!(Uncertain::Only(&one).covers(&late));
+        assert!(!Uncertain::Only(&one).covers(&live));
+        assert!(Uncertain::All.covers(&live));
+    }
+}
