@@ -77,7 +77,11 @@ impl Failures {
         replicas: usize,
     ) -> anyhow::Result<Self> {
         let store = match js.get_key_value(LOGIN_FAILURES_BUCKET).await {
-            Ok(store) => store,
+            Ok(store) => {
+                let stream = format!("KV_{LOGIN_FAILURES_BUCKET}");
+                plumbing::streams::raise_replicas(js, &stream, replicas.max(1)).await;
+                store
+            }
             Err(_) => {
                 js.create_key_value(kv::Config {
                     bucket: LOGIN_FAILURES_BUCKET.to_owned(),

@@ -91,6 +91,8 @@ where
 /// streams.
 async fn open(js: &jetstream::Context, replicas: usize) -> anyhow::Result<kv::Store> {
     if let Ok(store) = js.get_key_value(RETENTION_BUCKET).await {
+        let stream = format!("KV_{RETENTION_BUCKET}");
+        plumbing::streams::raise_replicas(js, &stream, replicas).await;
         return Ok(store);
     }
     Ok(js

@@ -159,11 +159,10 @@ impl Salts {
         inner
             .store
             .get_or_try_init(|| async {
-                if let Ok(store) = inner
-                    .js
-                    .get_key_value(contract::streams::VISITOR_SALTS_BUCKET)
-                    .await
-                {
+                let bucket = contract::streams::VISITOR_SALTS_BUCKET;
+                if let Ok(store) = inner.js.get_key_value(bucket).await {
+                    let stream = format!("KV_{bucket}");
+                    plumbing::streams::raise_replicas(&inner.js, &stream, inner.replicas).await;
                     return Ok(store);
                 }
                 inner

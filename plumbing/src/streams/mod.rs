@@ -9,4 +9,4 @@ mod provision;
 pub use crate::connect::{connect, connect_options};
 pub use connection::JetStream;
 pub use definitions::{ConsumerDefinition, Definitions, EventBudgets, Service};
-pub use provision::provision;
+pub use provision::{provision, raise_replicas};

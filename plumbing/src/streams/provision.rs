@@ -21,6 +21,13 @@ pub async fn provision(js: &jetstream::Context, definitions: &Definitions) -> an
             continue;
         }
         copied_before_interest(js, definitions, config).await?;
+        // A stream is never moved to fewer servers than it is on: a service started without
+        // `NATS_STREAM_REPLICAS` on a cluster must not take its streams down to one.
+        let mut config = config.clone();
+        if let Some(existing) = existing_stream(js, &config.name).await? {
+            config.num_replicas = config.num_replicas.max(existing.config.num_replicas);
+        }
+        let config = &config;
         js.create_or_update_stream(config.clone())
             .await
             .with_context(|| format!("provisioning stream {}", config.name))?;
@@ -126,5 +133,32 @@ async fn existing_stream(
             }
             _ => Err(err.into()),
         },
+    }
+}
+
+/// Moves the stream `name` (a bucket's `KV_<bucket>` or `OBJ_<bucket>`) to `replicas` servers
+/// when it is on fewer; never to fewer. A bucket opened rather than created keeps the replicas
+/// it was made with, so one made before a cluster's `NATS_STREAM_REPLICAS` was set would stay
+/// on one server: whoever opens it calls this. A failure is logged, the bucket still usable.
+pub async fn raise_replicas(js: &jetstream::Context, name: &str, replicas: usize) {
+    let raised = async {
+        let Some(info) = existing_stream(js, name).await? else {
+            return anyhow::Ok(());
+        };
+        if info.config.num_replicas < replicas {
+            let mut config = info.config;
+            config.num_replicas = replicas;
+            js.update_stream(config).await?;
+            tracing::info!(stream = name, replicas, "bucket moved to more servers");
+        }
+        Ok(())
+    };
+    if let Err(err) = raised.await {
+        tracing::warn!(
+            stream = name,
+            replicas,
+            error = format!("{err:#}"),
+            "bucket not moved to more servers"
+        );
     }
 }

@@ -6,3 +6,4 @@ mod jwks;
 mod leftover;
 mod nats_users;
 mod provision;
+mod replicas;

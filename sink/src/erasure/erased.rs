@@ -227,7 +227,11 @@ impl Erased {
             .opened
             .get_or_try_init(|| async {
                 let store = match js.get_key_value(ERASED_BUCKET).await {
-                    Ok(store) => store,
+                    Ok(store) => {
+                        let stream = format!("KV_{ERASED_BUCKET}");
+                        plumbing::streams::raise_replicas(js, &stream, self.inner.replicas).await;
+                        store
+                    }
                     Err(_) => {
                         // Kept on as many servers as the streams (a three-node cluster: 3).
                         let replicas = self.inner.replicas;

@@ -230,29 +230,38 @@ impl Jobs {
         self.inner
             .buckets
             .get_or_try_init(|| async {
+                let replicas = self.inner.replicas;
                 let files = match js.get_object_store(IMPORTS_BUCKET).await {
-                    Ok(files) => files,
+                    Ok(files) => {
+                        let stream = format!("OBJ_{IMPORTS_BUCKET}");
+                        plumbing::streams::raise_replicas(js, &stream, replicas).await;
+                        files
+                    }
                     Err(_) => {
                         js.create_object_store(object_store::Config {
                             bucket: IMPORTS_BUCKET.to_owned(),
                             description: Some("Uploaded export files of imports".to_owned()),
                             max_bytes,
                             max_age: FILES_KEPT,
-                            num_replicas: self.inner.replicas,
+                            num_replicas: replicas,
                             ..Default::default()
                         })
                         .await?
                     }
                 };
                 let jobs = match js.get_key_value(IMPORT_JOBS_BUCKET).await {
-                    Ok(jobs) => jobs,
+                    Ok(jobs) => {
+                        let stream = format!("KV_{IMPORT_JOBS_BUCKET}");
+                        plumbing::streams::raise_replicas(js, &stream, replicas).await;
+                        jobs
+                    }
                     Err(_) => {
                         js.create_key_value(kv::Config {
                             bucket: IMPORT_JOBS_BUCKET.to_owned(),
                             description: "Import jobs and where each stands".to_owned(),
                             history: 1,
                             max_age: Duration::from_secs(90 * 24 * 3600),
-                            num_replicas: self.inner.replicas,
+                            num_replicas: replicas,
                             ..Default::default()
                         })
                         .await?
