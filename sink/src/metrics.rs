@@ -19,6 +19,9 @@ pub(crate) struct SinkCounters {
     /// Rows looked up in the table before an insert, because they may already be stored (late,
     /// imported or redelivered rows; every row of a retried insert). First deliveries are not.
     pub(crate) rows_looked_up: Counter<u64>,
+    /// Persons looked up in ClickHouse to give their new events sessions (not remembered, a
+    /// late event, a session start, or a row that may already be stored).
+    pub(crate) session_persons_looked_up: Counter<u64>,
     /// Rows per successful INSERT.
     pub(crate) batch_rows: Histogram,
     /// Seconds from the start of a batch's write (lookup included) to ClickHouse's confirmation.
@@ -33,6 +36,7 @@ impl Default for SinkCounters {
             insert_failures: Counter::default(),
             already_stored: Counter::default(),
             rows_looked_up: Counter::default(),
+            session_persons_looked_up: Counter::default(),
             batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             insert_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
         }
@@ -65,6 +69,11 @@ impl SinkCounters {
             "rows_looked_up",
             "Rows looked up in ClickHouse before an insert because they may already be stored",
             self.rows_looked_up.clone(),
+        );
+        metrics.register(
+            "session_persons_looked_up",
+            "Persons looked up in ClickHouse to give their new events sessions",
+            self.session_persons_looked_up.clone(),
         );
         metrics.register(
             "batch_rows",

@@ -126,7 +126,7 @@ async fn store(
     if rows.is_empty() {
         return Ok(());
     }
-    sessions.assign(clickhouse, rows, true).await?;
+    sessions.assign(clickhouse, rows, |_| true).await?;
     let stored = already_stored(clickhouse, rows).await?;
     let before = rows.len();
     rows.retain(|row| !stored.contains(&row.event_id));

@@ -2,10 +2,12 @@
 //! ClickHouse confirmed the insert that holds it; copies of a stored event are acked
 //! unwritten, a failing insert retried, and rows ClickHouse refuses split out and dead-lettered.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message};
 use tracing::Instrument as _;
+use uuid::Uuid;
 
 use crate::batch::{Batch, BatchSettings, PROGRESS_EVERY, keeping_alive};
 use crate::dlq::dead_letter;
@@ -78,7 +80,7 @@ pub(crate) async fn write(
 ) {
     let Following { arrivals, persons } = following;
     let recent = std::sync::Mutex::new(RecentIds::default());
-    let mut sessions = Sessions::following(persons);
+    let mut sessions = Sessions::following(persons, counters.session_persons_looked_up.clone());
     while let Some(mut batch) = queued.recv().await {
         for (message, reason) in &batch.unreadable {
             dead_letter(&js, &counters, message, reason).await;
@@ -114,9 +116,8 @@ pub(crate) async fn write(
         let uncertain = std::mem::take(&mut batch.uncertain);
         let sessions = &mut sessions;
         async {
-            let redelivered = !uncertain.is_empty();
             if !writer
-                .give_sessions(sessions, &mut batch.rows, &batch.messages, redelivered)
+                .give_sessions(sessions, &mut batch.rows, &batch.messages, &uncertain)
                 .await
             {
                 return;
@@ -267,13 +268,14 @@ impl Writer<'_> {
         sessions: &mut Sessions,
         rows: &mut [EventRow],
         messages: &[Message],
-        redelivered: bool,
+        uncertain: &HashSet<Uuid>,
     ) -> bool {
         let mut backoff = Duration::from_millis(200);
         let mut refused_since = None;
         let retrying = async {
             loop {
-                let err = match sessions.assign(self.clickhouse, rows, redelivered).await {
+                let looked_up = |row: &EventRow| uncertain.contains(&row.event_id);
+                let err = match sessions.assign(self.clickhouse, rows, looked_up).await {
                     Ok(()) => return true,
                     Err(err) => err,
                 };

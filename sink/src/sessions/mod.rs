@@ -9,8 +9,10 @@
 //! statement per project and chunk, `lookup`) for the persons it does not remember (a
 //! restart, or another replica saw them), for a late event (older than the person's latest),
 //! for an event that would start a session (another replica may have stored the events that
-//! continue it), and for every person of a redelivered batch, whose stored events keep the
-//! session they were stored with.
+//! continue it), and for every person with a row that may already be stored (late, imported
+//! or redelivered: the batch's uncertain rows), whose stored events keep the session they were
+//! stored with. The other persons of that batch are not looked up for it.
+//! `sink_session_persons_looked_up_total` counts the persons looked up.
 
 mod known;
 mod lookup;
@@ -18,6 +20,7 @@ mod timeline;
 
 use std::collections::HashMap;
 
+use prometheus_client::metrics::counter::Counter;
 use uuid::Uuid;
 
 use crate::persons::PersonKeys;
@@ -71,13 +74,17 @@ pub(crate) struct Sessions {
     /// Which person a distinct id is: the sink's, shared with the persons' consumer (a merge is
     /// seen at once); a replay's, made on its first batch (a merge is seen within the TTL).
     persons: Option<PersonKeys>,
+    /// Persons looked up in ClickHouse (each time they are).
+    looked_up: Counter<u64>,
 }
 
 impl Sessions {
-    /// The sink's: `persons` is the lookup the persons' consumer updates.
-    pub(crate) fn following(persons: PersonKeys) -> Self {
+    /// The sink's: `persons` is the lookup the persons' consumer updates; `looked_up` counts
+    /// the persons looked up.
+    pub(crate) fn following(persons: PersonKeys, looked_up: Counter<u64>) -> Self {
         Self {
             persons: Some(persons),
+            looked_up,
             ..Self::default()
         }
     }
@@ -90,25 +97,27 @@ impl Sessions {
         }
     }
 
-    /// Gives every row without a `session_id` one. `look_up_all`: every person is looked up in
-    /// ClickHouse, whatever is remembered (a redelivered batch). Once the lookup
-    /// failed the rows are as they were, except for those settled from memory, which a second
-    /// call keeps.
+    /// Gives every row without a `session_id` one. `uncertain`: the rows that may already be
+    /// stored (late, imported or redelivered); their persons are looked up in ClickHouse,
+    /// whatever is remembered. Once the lookup failed the rows are as they were, except for
+    /// those settled from memory, which a second call keeps.
     pub(crate) async fn assign(
         &mut self,
         clickhouse: &clickhouse::Client,
         rows: &mut [EventRow],
-        look_up_all: bool,
+        uncertain: impl Fn(&EventRow) -> bool,
     ) -> Result<(), clickhouse::error::Error> {
         let persons = self
             .persons
             .get_or_insert_with(|| PersonKeys::new(clickhouse.clone()))
             .clone();
         let keys = person_keys(&persons, rows).await?;
-        let unsure = self.settle_remembered(rows, keys, look_up_all || self.replaying);
+        let replaying = self.replaying;
+        let unsure = self.settle_remembered(rows, keys, |row| replaying || uncertain(row));
         if unsure.is_empty() {
             return Ok(());
         }
+        self.looked_up.inc_by(unsure.len() as u64);
         // What is remembered of a person next is their latest stored event; a replay
         // remembers nothing.
         let stored = lookup::around(clickhouse, &wanted(rows, &unsure), !self.replaying).await?;
@@ -119,18 +128,18 @@ impl Sessions {
     /// [`Self::assign`] from what is remembered alone, for when ClickHouse keeps refusing the
     /// lookup: a session may then be split where another replica stored its events.
     pub(crate) fn assign_unlooked(&mut self, rows: &mut [EventRow]) {
-        let unsure = self.settle_remembered(rows, own_keys(rows), false);
+        let unsure = self.settle_remembered(rows, own_keys(rows), |_| false);
         self.settle_unsure(rows, unsure, &HashMap::new());
     }
 
     /// Settles the persons (`keys`: each row's) whose rows all came with a session, or who are
-    /// remembered well enough (unless `look_up_all`); returns the others, with the indices of
-    /// their rows.
+    /// remembered well enough (unless one of their rows is one to `look_up`); returns the
+    /// others, with the indices of their rows.
     fn settle_remembered(
         &mut self,
         rows: &mut [EventRow],
         keys: Vec<String>,
-        look_up_all: bool,
+        look_up: impl Fn(&EventRow) -> bool,
     ) -> Vec<(Person, Vec<usize>)> {
         let mut persons: HashMap<Person, Vec<usize>> = HashMap::new();
         for (index, key) in keys.into_iter().enumerate() {
@@ -148,7 +157,8 @@ impl Sessions {
         let mut unsure = Vec::new();
         for (person, indices) in persons {
             let complete = indices.iter().all(|&i| !rows[i].session_id.is_empty());
-            if complete || (!look_up_all && self.settle_from_memory(&person, rows, &indices)) {
+            let wanted = indices.iter().any(|&i| look_up(&rows[i]));
+            if complete || (!wanted && self.settle_from_memory(&person, rows, &indices)) {
                 let moments = moments_of(rows, &indices);
                 self.remember(person, &moments);
             } else {
@@ -317,3 +327,6 @@ fn wanted<'a>(rows: &'a [EventRow], unsure: &'a [(Person, Vec<usize>)]) -> Vec<W
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
