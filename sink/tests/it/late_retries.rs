@@ -22,11 +22,22 @@ async fn publish(
     ago: time::Duration,
     message_id: &str,
 ) {
+    publish_as(js, project, (id, "u1"), ago, message_id).await;
+}
+
+/// [`publish`] of event `id` by `distinct_id`.
+async fn publish_as(
+    js: &jetstream::Context,
+    project: Uuid,
+    (id, distinct_id): (Uuid, &str),
+    ago: time::Duration,
+    message_id: &str,
+) {
     let now = time::OffsetDateTime::now_utc();
     let at = |t: time::OffsetDateTime| t.format(&Rfc3339).expect("time");
     let event = serde_json::json!({
         "event_id": id, "project_id": project, "kind": "track", "event": "signup",
-        "distinct_id": "u1", "timestamp": at(now - ago), "received_at": at(now),
+        "distinct_id": distinct_id, "timestamp": at(now - ago), "received_at": at(now),
     });
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id);
@@ -63,6 +74,10 @@ fn already_stored(stack: &TestStack) -> Option<f64> {
 
 fn looked_up(stack: &TestStack) -> Option<f64> {
     metric(stack.sink(), "sink_rows_looked_up_total")
+}
+
+fn sessions_looked_up(stack: &TestStack) -> Option<f64> {
+    metric(stack.sink(), "sink_session_persons_looked_up_total")
 }
 
 /// How many of `ids` the events table holds, once the sink has taken every message.
@@ -172,6 +187,78 @@ async fn one_late_retry_among_many_live_events_is_the_only_row_looked_up() {
         looked_up(&stack),
         Some(1.0),
         "only the late row was looked up, not its batch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_late_retry_among_live_events_of_remembered_persons_looks_up_only_its_persons_sessions()
+{
+    let mut stack = TestStack::builder()
+        .sink()
+        .clickhouse()
+        .start_servers()
+        .expect("servers start");
+    let project = Uuid::now_v7();
+    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
+    stack.start_services().expect("the sink starts");
+    let late = Uuid::now_v7();
+    publish(&js, project, late, time::Duration::hours(1), "late-first").await;
+    assert_eq!(rows_of(&stack, late).await, 1);
+
+    // 50 persons send an event each: the sink remembers them from then on.
+    let persons: Vec<String> = (0..50).map(|n| format!("p{n}")).collect();
+    let live = |_| Uuid::now_v7();
+    let first: Vec<Uuid> = persons.iter().map(live).collect();
+    for (id, person) in first.iter().zip(&persons) {
+        publish_as(
+            &js,
+            project,
+            (*id, person),
+            time::Duration::ZERO,
+            &id.to_string(),
+        )
+        .await;
+    }
+    assert_eq!(stored_of(&stack, &first).await, 50);
+    let before = sessions_looked_up(&stack).expect("the sessions lookup is counted");
+
+    // Each sends a second event, and the late retry comes amid them.
+    let second: Vec<Uuid> = persons.iter().map(live).collect();
+    for (index, (id, person)) in second.iter().zip(&persons).enumerate() {
+        if index == 25 {
+            publish(&js, project, late, time::Duration::hours(1), "late-again").await;
+        }
+        publish_as(
+            &js,
+            project,
+            (*id, person),
+            time::Duration::ZERO,
+            &id.to_string(),
+        )
+        .await;
+    }
+    assert_eq!(stored_of(&stack, &second).await, 50);
+    assert_eq!(
+        rows_of(&stack, late).await,
+        1,
+        "the retry is not stored twice"
+    );
+    assert_eq!(
+        sessions_looked_up(&stack).map(|after| after - before),
+        Some(1.0),
+        "only the late row's person was looked up for sessions, not the remembered ones beside it"
+    );
+    let one_session = stack
+        .clickhouse_sql(&format!(
+            "SELECT countIf(n = 2 AND s = 1) FROM (SELECT count() AS n, uniqExact(session_id) AS s \
+             FROM events WHERE project_id = '{project}' AND distinct_id LIKE 'p%' \
+             GROUP BY distinct_id)"
+        ))
+        .expect("sessions");
+    assert_eq!(
+        one_session.trim(),
+        "50",
+        "each person's two events are one session, continued from memory"
     );
 }
 
