@@ -91,6 +91,14 @@ impl TestCluster {
     pub fn server(&mut self, shard: usize, replica: usize) -> &mut ClickHouse {
         &mut self.servers[(shard - 1) * self.replicas + replica - 1]
     }
+
+    /// Starts a stopped (or killed) server again, once it reads ZooKeeper: it then catches up
+    /// with its shard's other replicas by itself.
+    pub fn restart(&mut self, shard: usize, replica: usize) -> anyhow::Result<()> {
+        let server = self.server(shard, replica);
+        server.restart()?;
+        server.wait_for_zookeeper()
+    }
 }
 
 impl Drop for TestCluster {

@@ -74,7 +74,7 @@ impl ClickHouse {
     }
 
     /// Waits until the server reads ZooKeeper, and fails if it exits meanwhile (stopped).
-    fn wait_for_zookeeper(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn wait_for_zookeeper(&mut self) -> anyhow::Result<()> {
         let errors = self.dir.join("log/clickhouse-server.err.log");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -117,11 +117,28 @@ impl ClickHouse {
         member: Option<&ClusterMember>,
         password: Option<String>,
     ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir.join("data"))?;
+        write_config(dir, ports, member, password.as_deref())?;
+        Self::launch(dir, ports, password)
+    }
+
+    /// Starts the server (stopped, or killed) again on its configuration, data and ports.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        *self = Self::launch(&self.dir.clone(), self.ports, self.password.clone())?;
+        Ok(())
+    }
+
+    /// Runs clickhouse-server on the configuration written in `dir`, and waits until it answers.
+    fn launch(
+        dir: &Path,
+        ports: ClickHousePorts,
+        password: Option<String>,
+    ) -> anyhow::Result<Self> {
         let bin = install::locate()
             .clickhouse_server
             .context("clickhouse-server not found; `cargo xtask up` installs it")?;
-        std::fs::create_dir_all(dir.join("data"))?;
-        let config = write_config(dir, ports, member, password.as_deref())?;
+        let config = dir.join("config.xml");
         let log = dir.join("clickhouse-stdout.log");
         let mut command = Command::new(bin);
         command

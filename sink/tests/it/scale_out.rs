@@ -5,10 +5,10 @@
 //! that was answered 2xx is stored exactly once, and query keeps answering.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::common::{BATCH_SIZE, KEY, publish_project, send_until_accepted, sink_process};
+use crate::common::{KEY, publish_project, send_until_accepted, sink_process};
 use devstack::nats::NatsUser;
 use devstack::ports::free_port;
 use devstack::stack::{ADMIN, PASSWORD, Service, TestStack};
@@ -18,9 +18,7 @@ use plumbing::streams::{Definitions, Service as Streams};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-/// Batches each of the four senders sends: 120 000 events in all, enough to keep the load
-/// going while the three kills happen one after another.
-const BATCHES_PER_SENDER: usize = 300;
+/// Senders keeping the load going, each sending one 100-event batch after another.
 const SENDERS: usize = 4;
 
 /// What a sender retries while a node is gone: ingest's 503 (JetStream unavailable while its
@@ -43,7 +41,13 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
         .start_servers()
         .expect("a NATS cluster, a ClickHouse cluster and PostgreSQL start");
     let project = Uuid::now_v7();
-    provision_on_the_cluster(&stack, project).await;
+    // The operator's connection, made before any node goes: it moves to another node then.
+    let js = async_nats::jetstream::new(
+        plumbing::streams::connect(stack.nats_url_for(NatsUser::Operator))
+            .await
+            .expect("nats"),
+    );
+    provision_on_the_cluster(&stack, &js, project).await;
     stack.start_services().expect("auth and ingest start");
 
     // Two sinks on the one consumer, through different NATS nodes and ClickHouse servers.
@@ -72,33 +76,53 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
             .edge(|config| config.ingest_url = second_ingest.url(""))
             .expect("second edge"),
     ];
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|sender| {
-            let url = edges[sender % edges.len()].url("/batch/");
-            let batches = sender * BATCHES_PER_SENDER..(sender + 1) * BATCHES_PER_SENDER;
-            tokio::spawn(send_until_accepted(
-                reqwest::Client::new(),
-                url,
-                batches,
-                Arc::clone(&accepted),
-                &RETRYABLE,
-            ))
-        })
-        .collect();
-
-    // Each kill once the pipeline has stored more since the one before.
+    // Merges stopped: a row written twice stays counted twice, not merged away unseen.
     let stored = Stored(
         stack.clickhouse().0.http_port(),
         stack.clickhouse().1.to_owned(),
     );
-    let ingest_node = node_of(NatsUser::Ingest);
+    for server in &stack.clickhouse_cluster_mut().servers {
+        stop_merges(server, &stored.1);
+    }
+    // The load: four senders taking turns over the two edges until told to stop.
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|sender| {
+            let url = edges[sender % edges.len()].url("/batch/");
+            let (accepted, stop) = (Arc::clone(&accepted), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let (http, mut batch, mut refusals) = (reqwest::Client::new(), sender, 0);
+                while !stop.load(Ordering::SeqCst) {
+                    let one = batch..batch + 1;
+                    refusals += send_until_accepted(
+                        http.clone(),
+                        url.clone(),
+                        one,
+                        Arc::clone(&accepted),
+                        &RETRYABLE,
+                    )
+                    .await;
+                    batch += SENDERS;
+                }
+                refusals
+            })
+        })
+        .collect();
+
+    // Each kill once the pipeline has stored more since the one before. First the node that
+    // leads EVENTS (its Raft group elects another), then the replica shard 2's inserts go to,
+    // then a sink with its batch in flight.
     stored.at_least(10_000).await;
-    stack.nats_cluster_mut().nodes[ingest_node]
-        .process_mut()
-        .kill();
-    eprintln!("killed NATS node {ingest_node} at {} stored", stored.now());
+    let leader = events_leader(&js).await;
+    stack.nats_cluster_mut().nodes[leader].process_mut().kill();
+    eprintln!(
+        "killed NATS node {leader}, EVENTS' leader, at {} stored",
+        stored.now()
+    );
     stored.at_least(stored.now() + 10_000).await;
+    let new_leader = events_leader(&js).await;
+    assert_ne!(new_leader, leader, "EVENTS has a new leader");
     stack
         .clickhouse_cluster_mut()
         .server(2, 1)
@@ -118,11 +142,6 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
     sinks[0].0.kill();
     eprintln!("killed sink 0 at {} stored", stored.now());
     stored.at_least(stored.now() + 10_000).await;
-    let sent_during_kills = accepted.load(Ordering::SeqCst);
-    assert!(
-        sent_during_kills < SENDERS * BATCHES_PER_SENDER * BATCH_SIZE,
-        "the load was still going after the last kill"
-    );
 
     // Query answers while the three are gone.
     let token = devstack::test::access_token(
@@ -135,12 +154,34 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
     let overview = events_counted(&edges[1], &token, project).await;
     assert!(overview > 0, "query answers during the failures");
 
+    stop.store(true, Ordering::SeqCst);
     let mut refusals = 0;
     for sender in senders {
         refusals += sender.await.expect("a sender finished");
     }
-    let total = SENDERS * BATCHES_PER_SENDER * BATCH_SIZE;
-    assert_eq!(accepted.load(Ordering::SeqCst), total);
+    let total = accepted.load(Ordering::SeqCst);
+    // The killed replica comes back: rows acked on it before its peer fetched them are there
+    // again, and it fetches what it missed.
+    let cluster = stack.clickhouse_cluster_mut();
+    cluster.restart(2, 1).expect("the replica starts again");
+    stop_merges(cluster.server(2, 1), &stored.1);
+    devstack::wait::until(
+        "shard 2's replicas in step",
+        Duration::from_secs(300),
+        || {
+            [1, 2].iter().all(|&replica| {
+                cluster
+                    .server(2, replica)
+                    .query(&format!(
+                        "SELECT count() FROM system.replication_queue WHERE database = '{}' \
+                         AND table = 'events_local' AND type = 'GET_PART'",
+                        stored.1
+                    ))
+                    .is_ok_and(|queued| queued.trim() == "0")
+            })
+        },
+    )
+    .expect("replication catches up");
     // The killed sink's unacked batch comes to the other one after the consumer's ack wait.
     devstack::wait::until_async("every event stored", Duration::from_secs(600), || async {
         stored.distinct() == total
@@ -158,11 +199,6 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
         "query counts each event once"
     );
     // Every stream and bucket the services made is on three nodes, so the node killed lost none.
-    let js = async_nats::jetstream::new(
-        plumbing::streams::connect(stack.nats_url_for(NatsUser::Operator))
-            .await
-            .expect("nats"),
-    );
     let mut streams = js.stream_names();
     let mut names = Vec::new();
     while let Some(name) = streams.next().await {
@@ -200,19 +236,47 @@ fn rows_inserted(port: u16) -> u64 {
         .unwrap_or(0)
 }
 
-/// The node (of three) the stack's services connect to as `user`.
-fn node_of(user: NatsUser) -> usize {
-    user as usize % 3
+/// The node (index into the cluster's nodes) leading `EVENTS`, once it has a leader.
+async fn events_leader(js: &async_nats::jetstream::Context) -> usize {
+    let leader = &AtomicUsize::new(usize::MAX);
+    devstack::wait::until_async(
+        "EVENTS to have a leader",
+        Duration::from_secs(120),
+        move || async move {
+            let info = match js.get_stream("EVENTS").await {
+                Ok(mut stream) => stream.info().await.ok().cloned(),
+                Err(_) => None,
+            };
+            // The devstack cluster names its nodes node1, node2, node3.
+            let node = info
+                .and_then(|info| info.cluster)
+                .and_then(|cluster| cluster.leader)
+                .and_then(|name| name.strip_prefix("node")?.parse::<usize>().ok());
+            if let Some(number) = node {
+                leader.store(number - 1, Ordering::SeqCst);
+            }
+            node.is_some()
+        },
+    )
+    .await
+    .expect("a leader");
+    leader.load(Ordering::SeqCst)
+}
+
+/// Stops the background merges of the events table on `server`.
+fn stop_merges(server: &devstack::clickhouse::ClickHouse, database: &str) {
+    server
+        .query(&format!("SYSTEM STOP MERGES {database}.events_local"))
+        .expect("merges stopped");
 }
 
 /// Creates every stream on three nodes and publishes the project and its write key, once the
 /// cluster's JetStream has a leader.
-async fn provision_on_the_cluster(stack: &TestStack, project: Uuid) {
-    let js = async_nats::jetstream::new(
-        plumbing::streams::connect(stack.nats_url_for(NatsUser::Operator))
-            .await
-            .expect("nats"),
-    );
+async fn provision_on_the_cluster(
+    stack: &TestStack,
+    js: &async_nats::jetstream::Context,
+    project: Uuid,
+) {
     devstack::wait::until_async(
         "JetStream to take the streams on three nodes",
         Duration::from_secs(120),
@@ -220,7 +284,7 @@ async fn provision_on_the_cluster(stack: &TestStack, project: Uuid) {
             for service in [Streams::Auth, Streams::Ingest, Streams::Sink] {
                 let definitions =
                     Definitions::for_service(service, stack.nats_replicas()).expect("definitions");
-                if let Err(err) = plumbing::streams::provision(&js, &definitions).await {
+                if let Err(err) = plumbing::streams::provision(js, &definitions).await {
                     eprintln!("provisioning: {err:#}");
                     return false;
                 }
@@ -230,7 +294,7 @@ async fn provision_on_the_cluster(stack: &TestStack, project: Uuid) {
     )
     .await
     .expect("the streams exist");
-    publish_project(&js, project, KEY).await;
+    publish_project(js, project, KEY).await;
 }
 
 /// The environment of a sink process on NATS node `node` and ClickHouse server (`shard`,
