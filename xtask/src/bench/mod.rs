@@ -93,6 +93,8 @@ fn measure_in(options: Options, dir: &TempDir) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // The query scenarios' events need the most disk: said now, not after the pipeline.
+    query_data::ensure_disk(dir.path(), queries::events(quick))?;
     if queries_only {
         let queries = runtime.block_on(queries::run(quick, dir))?;
         return report::write_queries(&queries);
