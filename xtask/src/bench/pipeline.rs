@@ -157,13 +157,23 @@ async fn scaling(
     dir: &TempDir,
     stack: &Stack,
     sink: &sink::Sink,
+    clickhouse: &ClickHouse,
 ) -> anyhow::Result<ScalingReport> {
     let port = free_port()?;
     let mut second = start_ingest(dir, "ingest-2", port, &stack.nats, stack.auth.port)?;
     let urls = [stack.ingest_port, port].map(|port| format!("http://127.0.0.1:{port}/batch/"));
     let nats_peak = peak_rss_mib(stack.nats.process());
     let ingests = [urls[0].as_str(), urls[1].as_str()];
-    let report = scaling::run(quick, dir.path(), &stack.js, ingests, sink, nats_peak).await;
+    let report = scaling::run(
+        quick,
+        dir.path(),
+        &stack.js,
+        clickhouse,
+        ingests,
+        sink,
+        nats_peak,
+    )
+    .await;
     second.stop();
     report
 }
@@ -213,7 +223,7 @@ pub(crate) async fn run(quick: bool, dir: &TempDir) -> anyhow::Result<PipelineRe
     // The sink drains what ingest stored, into a fresh ClickHouse.
     let (sink, clickhouse, sink_launch) = sink::run(dir, &stack.js, &stack.nats, rows).await?;
     // One replica against two, of ingest and of the sink, into the same ClickHouse.
-    let scaling = scaling(quick, dir, &stack, &sink_launch).await?;
+    let scaling = scaling(quick, dir, &stack, &sink_launch, &clickhouse).await?;
     // Freshness: the whole pipeline at once, the query API polled through edge.
     let mut sink_process = sink_launch.start(dir.path())?;
     let mut query = start_query(dir, &stack, &clickhouse)?;

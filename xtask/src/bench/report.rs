@@ -197,6 +197,7 @@ fn sink_json(p: &PipelineReport, r: &Ratios) -> Value {
     let s = &p.sink;
     json!({
         "rows": s.rows,
+        "batch": s.batch,
         "rows_per_sec": s.rows_per_sec,
         "raw_insert_rows_per_sec": s.raw_insert_rows_per_sec,
         "ratio": r.sink,

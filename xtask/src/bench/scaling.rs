@@ -1,32 +1,35 @@
 //! The scaling scenario: 100-event batches straight to one ingest, then as many split over two
 //! ingest processes at once; the events each load stored drained by one sink, then by two sinks
-//! on the one durable consumer. Events/s and rows/s of each, and the ratios two/one.
+//! on the one durable consumer; then two and one again. Events/s and rows/s of each over its
+//! two runs, and the ratios two/one.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
 use async_nats::jetstream;
+use devstack::clickhouse::ClickHouse;
 use serde_json::{Value, json};
 
 use super::backpressure::Backpressure;
+use super::drain::{Drain, still_running};
 use super::intake::empty_the_log;
 use super::load::ratio;
+use super::quiet::settle;
 use super::send::{CLIENTS, http_load, pageviews};
 use super::sink::Sink;
-use super::sink_rate::sink_rate;
 
 /// What the scaling scenario measured.
 #[derive(Debug)]
 pub(crate) struct ScalingReport {
-    /// Events sent to the ingests in each half.
+    /// Events sent to the ingests in each run.
     pub(crate) events: usize,
     /// Events/s of one ingest, then of two together.
     pub(crate) ingest: [f64; 2],
-    /// Rows/s of one sink, then of two together, and the rows each drained.
+    /// Rows/s of one sink, then of two together, and the rows each drained (both runs).
     pub(crate) sink: [f64; 2],
     pub(crate) rows: [usize; 2],
-    /// The 503s and 429s of the loads to one ingest, then to two.
+    /// The 503s and 429s of the loads to one ingest, then to two (both runs).
     pub(crate) backpressure: [Backpressure; 2],
     /// How long the whole scenario took, s.
     pub(crate) secs: f64,
@@ -47,51 +50,84 @@ impl ScalingReport {
     }
 }
 
-/// One ingest then two (`ingests`, PostHog `/batch/` URLs straight to each), each load then
-/// drained into `sink`'s ClickHouse by one replica of `sink` and then two.
+/// The order of the phases, by replicas: one, two, two, one, so that what drifts over the
+/// scenario (ClickHouse's table grows, nats-server's memory) weighs on one and two alike.
+const ORDER: [usize; 4] = [1, 2, 2, 1];
+
+/// One phase's sums: events sent, seconds of the loads, rows drained, seconds of the drains.
+#[derive(Default)]
+struct Totals {
+    events: usize,
+    ingest_secs: f64,
+    rows: usize,
+    sink_secs: f64,
+    backpressure: Backpressure,
+}
+
+/// One ingest then two, then two and one again (`ingests`, PostHog `/batch/` URLs straight to
+/// each), each load then drained into `clickhouse` by as many replicas of `sink`. Before each
+/// timed load or drain, ClickHouse's merges and EVENTS settle; each figure is over both runs.
 pub(crate) async fn run(
     quick: bool,
     dir: &Path,
     js: &jetstream::Context,
+    clickhouse: &ClickHouse,
     ingests: [&str; 2],
     sink: &Sink,
     nats_peak_before_mib: f64,
 ) -> anyhow::Result<ScalingReport> {
     let started = Instant::now();
     let events = if quick { 200_000 } else { 1_000_000 };
-    let mut report = ScalingReport {
-        events,
-        ingest: [0.0; 2],
-        sink: [0.0; 2],
-        rows: [0; 2],
-        backpressure: [Backpressure::default(); 2],
-        secs: 0.0,
-        nats_peak_before_mib,
-    };
-    for replicas in 1..=2 {
-        let i = replicas - 1;
+    let mut totals: [Totals; 2] = Default::default();
+    for (run, replicas) in ORDER.into_iter().enumerate() {
+        let total = &mut totals[replicas - 1];
         empty_the_log(js).await?;
+        settle(
+            js,
+            Some(clickhouse),
+            &format!("scaling: {replicas} ingest(s)"),
+        )
+        .await?;
         eprintln!("scaling: {events} events in 100-event batches straight to {replicas} ingest(s)");
-        (report.ingest[i], report.backpressure[i]) = ingest(&ingests[..replicas], events).await?;
-        report.rows[i] = js.get_stream("EVENTS").await?.info().await?.state.messages as usize;
+        let (sent, secs, backpressure) = ingest(&ingests[..replicas], events).await?;
+        total.events += sent;
+        total.ingest_secs += secs;
+        total.backpressure = total.backpressure.merge(backpressure);
+        settle(
+            js,
+            Some(clickhouse),
+            &format!("scaling: {replicas} sink(s)"),
+        )
+        .await?;
+        let drain = Drain::before(js, "sink-clickhouse").await?;
         eprintln!(
-            "scaling: {:.0} events/s; {} sink(s) drain {} rows",
-            report.ingest[i], replicas, report.rows[i]
+            "scaling: {:.0} events/s; {replicas} sink(s) drain {} rows",
+            sent as f64 / secs,
+            drain.rows
         );
         let sinks = (1..=replicas)
-            .map(|n| sink.replica(&format!("sink-scaling-{replicas}-{n}")))
+            .map(|n| sink.replica(&format!("sink-scaling-{run}-{n}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut running = sinks
             .iter()
             .map(|sink| sink.start(dir))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let ports: Vec<u16> = sinks.iter().map(|sink| sink.port).collect();
-        let rate = sink_rate(&mut running, &ports, report.rows[i]);
+        let rate = drain.rate(|| still_running(&mut running)).await;
         running.iter_mut().for_each(|sink| sink.stop());
-        report.sink[i] = rate?;
-        eprintln!("scaling: {:.0} rows/s", report.sink[i]);
+        let rate = rate?;
+        total.rows += drain.rows;
+        total.sink_secs += drain.rows as f64 / rate;
+        eprintln!("scaling: {rate:.0} rows/s");
     }
-    report.secs = started.elapsed().as_secs_f64();
+    let report = ScalingReport {
+        events,
+        ingest: totals.each_ref().map(|t| t.events as f64 / t.ingest_secs),
+        sink: totals.each_ref().map(|t| t.rows as f64 / t.sink_secs),
+        rows: totals.each_ref().map(|t| t.rows),
+        backpressure: totals.each_ref().map(|t| t.backpressure),
+        secs: started.elapsed().as_secs_f64(),
+        nats_peak_before_mib,
+    };
     eprintln!(
         "scaling: two ingests / one {:.2}, two sinks / one {:.2} ({:.0} s)",
         report.ingest_ratio(),
@@ -102,23 +138,22 @@ pub(crate) async fn run(
 }
 
 /// `events` in 100-event batches split evenly over `urls` at once, `CLIENTS` clients in all:
-/// events/s of them together (to the end of the slowest), and the 503s and 429s met.
-async fn ingest(urls: &[&str], events: usize) -> anyhow::Result<(f64, Backpressure)> {
+/// the events sent, the seconds on one clock for all the loads (from before any of them
+/// connected to the last answer of the slowest), and the 503s and 429s met.
+async fn ingest(urls: &[&str], events: usize) -> anyhow::Result<(usize, f64, Backpressure)> {
     let requests = events / 100 / urls.len();
     let clients = (CLIENTS / urls.len()).max(1);
-    let loads = futures_util::future::try_join_all(
-        urls.iter()
-            .map(|url| http_load(url, pageviews(requests, 100), 100, clients)),
-    )
-    .await?;
-    // Each load's own clock (from its first request, connecting excluded); the slowest ends it.
-    let slowest = loads
+    // The bodies are made before the clock starts.
+    let loads: Vec<_> = urls
         .iter()
-        .map(|load| (requests * 100) as f64 / load.events_per_sec)
-        .fold(0.0, f64::max);
+        .map(|url| http_load(url, pageviews(requests, 100), 100, clients))
+        .collect();
+    let started = Instant::now();
+    let loads = futures_util::future::try_join_all(loads).await?;
+    let secs = started.elapsed().as_secs_f64();
     let sent = requests * 100 * urls.len();
     let backpressure = Backpressure::sum(loads.iter().map(|load| load.backpressure));
-    Ok((sent as f64 / slowest, backpressure))
+    Ok((sent, secs, backpressure))
 }
 
 pub(crate) fn json(s: &ScalingReport) -> Value {
@@ -142,9 +177,13 @@ pub(crate) fn markdown(s: &ScalingReport, cores: usize) -> String {
         "## Scaling (one replica against two, on this {cores}-core machine)\n\n\
 {} events in 100-event batches straight to one ingest, then split over two ingest processes at \
 once ({CLIENTS} clients in all); what each load stored then drained into ClickHouse by one sink, \
-then by two sinks on the one durable consumer (rows/s from the sum of their counters, from the \
-first batch). Every process shares the same {cores} cores, so a second replica can only add what \
-one left idle; the multi-machine proof is the scale-out test (docs/scaling.md).\n\n\
+then by two sinks on the one durable consumer; each twice, in the order one, two, two, one, and \
+each figure over both runs. Before each load and each drain, ClickHouse's merges and the stream \
+(its history's copy, the sink's acks) have finished. A load is timed on one clock for both \
+ingests, from before either connected to the last answer; a drain as the sink's above, from the \
+consumer's first delivery to its last message acked. Every process shares the same {cores} \
+cores, so a second replica can only add what one left idle; the multi-machine proof is the \
+scale-out test (docs/scaling.md).\n\n\
 | | one | two | ratio two / one |\n|---|---|---|---|\n",
         s.events
     );
@@ -157,7 +196,7 @@ one left idle; the multi-machine proof is the scale-out test (docs/scaling.md).\
     );
     let _ = writeln!(
         out,
-        "| sink, rows/s | {:.0} ({} rows) | {:.0} ({} rows) | {:.2} |\n",
+        "| sink, rows/s | {:.0} ({} rows, both runs) | {:.0} ({} rows, both runs) | {:.2} |\n",
         s.sink[0],
         s.rows[0],
         s.sink[1],
