@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 /// Senders keeping the load going, each sending one 100-event batch after another.
 const SENDERS: usize = 4;
+/// The sink processes' batch size (`SINK_BATCH_SIZE` of `common::sink_process`).
+const SINK_BATCH: usize = 2_000;
 
 /// What a sender retries while a node is gone: ingest's 503 (JetStream unavailable while its
 /// streams elect new leaders), edge's 502/504 (ingest slow to answer meanwhile).
@@ -188,11 +190,28 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
     })
     .await
     .unwrap_or_else(|err| panic!("{err}: {} distinct stored", stored.distinct()));
-    assert_eq!(
-        stored.now(),
-        total,
-        "every accepted event stored exactly once"
+    // A row is written twice only in the window docs/scaling.md names: an insert cut by the
+    // replica's kill after that replica wrote its part (the sink, told nothing, looks the rows
+    // up on the other replica and writes them again; the killed one brings its copy back). The
+    // copies share their event id and merge away; what is left is each event once.
+    let written = stored.now();
+    eprintln!("{written} rows written for {total} events before merging");
+    assert!(
+        written - total <= 2 * SINK_BATCH,
+        "at most the insert the replica's kill cut was written twice: {written} rows for {total}"
     );
+    for server in &stack.clickhouse_cluster_mut().servers {
+        server
+            .query(&format!("SYSTEM START MERGES {}.events_local", stored.1))
+            .expect("merges started");
+        // A replica that does not lead its table hands the merge to the one that does, or
+        // refuses; one per shard is enough, and the replicas share the merged part.
+        let _ = server.query(&format!("OPTIMIZE TABLE {}.events_local FINAL", stored.1));
+    }
+    devstack::wait::until("each event once", Duration::from_secs(300), || {
+        stored.now() == total
+    })
+    .expect("every accepted event stored once");
     assert_eq!(
         events_counted(&edges[0], &token, project).await,
         total,
