@@ -65,14 +65,7 @@ impl TestCluster {
                 })
             })
             .collect();
-        let mut servers = Vec::new();
-        for thread in starting {
-            servers.push(
-                thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a ClickHouse start panicked"))??,
-            );
-        }
+        let servers = joined(starting, "a ClickHouse start")?;
         Ok(Self {
             servers,
             zookeeper,
@@ -144,14 +137,7 @@ impl TestNatsCluster {
                 })
             })
             .collect();
-        let mut servers = Vec::new();
-        for thread in starting {
-            servers.push(
-                thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a nats-server start panicked"))??,
-            );
-        }
+        let servers = joined(starting, "a nats-server start")?;
         Ok(Self {
             nodes: servers,
             _dir: dir,
@@ -171,4 +157,20 @@ impl Drop for TestNatsCluster {
             node.stop();
         }
     }
+}
+
+/// What the servers started side by side on `threads` gave, in order; the first failure (or
+/// panic, named `what`) fails it all.
+fn joined<T>(
+    threads: Vec<std::thread::JoinHandle<anyhow::Result<T>>>,
+    what: &str,
+) -> anyhow::Result<Vec<T>> {
+    threads
+        .into_iter()
+        .map(|thread| {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("{what} panicked"))?
+        })
+        .collect()
 }
