@@ -98,8 +98,8 @@ async fn stored_of(stack: &TestStack, ids: &[Uuid]) -> u64 {
         .expect("a number")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_retry_past_the_duplicate_window_is_found_stored_and_a_live_event_is_not_looked_up() {
+/// The sink on its own, over a project whose streams are ready: the tests publish to it.
+async fn sink_on_a_project() -> (TestStack, Uuid, async_nats::jetstream::Context) {
     let mut stack = TestStack::builder()
         .sink()
         .clickhouse()
@@ -108,6 +108,12 @@ async fn a_retry_past_the_duplicate_window_is_found_stored_and_a_live_event_is_n
     let project = Uuid::now_v7();
     let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
     stack.start_services().expect("the sink starts");
+    (stack, project, js)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_past_the_duplicate_window_is_found_stored_and_a_live_event_is_not_looked_up() {
+    let (mut stack, project, js) = sink_on_a_project().await;
 
     // A browser's queue sends an event an hour after it happened; a live event is sent at once.
     let late = Uuid::now_v7();
@@ -144,14 +150,7 @@ async fn a_retry_past_the_duplicate_window_is_found_stored_and_a_live_event_is_n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_late_retry_among_many_live_events_is_the_only_row_looked_up() {
-    let mut stack = TestStack::builder()
-        .sink()
-        .clickhouse()
-        .start_servers()
-        .expect("servers start");
-    let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
-    stack.start_services().expect("the sink starts");
+    let (mut stack, project, js) = sink_on_a_project().await;
     let late = Uuid::now_v7();
     publish(&js, project, late, time::Duration::hours(1), "late-first").await;
     assert_eq!(rows_of(&stack, late).await, 1);
@@ -193,14 +192,7 @@ async fn one_late_retry_among_many_live_events_is_the_only_row_looked_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_late_retry_among_live_events_of_remembered_persons_looks_up_only_its_persons_sessions()
 {
-    let mut stack = TestStack::builder()
-        .sink()
-        .clickhouse()
-        .start_servers()
-        .expect("servers start");
-    let project = Uuid::now_v7();
-    let js = crate::common::prepare_streams(stack.nats(), project, crate::common::KEY).await;
-    stack.start_services().expect("the sink starts");
+    let (stack, project, js) = sink_on_a_project().await;
     let late = Uuid::now_v7();
     publish(&js, project, late, time::Duration::hours(1), "late-first").await;
     assert_eq!(rows_of(&stack, late).await, 1);
