@@ -122,6 +122,7 @@ pub async fn run(
         jetstream.context.clone(),
         config.imports.clone(),
         config.nats.replicas,
+        &metrics,
     );
     // Told to stop when ingest stops: the job it runs is saved where it stands and let go, for
     // the next worker to take up from there at once (aborted if that takes too long).

@@ -11,6 +11,7 @@ mod json_array;
 mod mapper;
 pub mod records;
 pub mod run;
+mod stall;
 
 pub use format::Format;
 pub use mapper::{Mapper, link_of, parse_time};

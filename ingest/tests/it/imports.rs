@@ -247,9 +247,16 @@ async fn a_job_cut_off_by_a_nats_outage_is_run_again_from_its_offset_not_failed(
     .await
     .expect("the import runs");
 
-    // NATS goes away for a few seconds (the outage's length, not a wait for anything).
+    // NATS stays away until the job is cut off: a short outage the client rides out (its
+    // publishes wait in its buffer) would cut nothing.
     stack.nats_mut().server.process_mut().kill();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    devstack::wait::until_async(
+        "the job is let go after its error",
+        Duration::from_secs(120),
+        || async { released_runs(&http, port).await >= 1 },
+    )
+    .await
+    .expect("the outage cuts the job off");
     stack.nats_mut().server.restart().expect("nats restarts");
 
     devstack::wait::until_async("the import ends", Duration::from_secs(300), || async {
@@ -293,4 +300,20 @@ async fn a_job_cut_off_by_a_nats_outage_is_run_again_from_its_offset_not_failed(
         },
     )
     .expect("every event stored once");
+}
+
+/// Ingest's count of job runs let go after a transient error, as its `/metrics` tells.
+async fn released_runs(http: &reqwest::Client, port: u16) -> u64 {
+    let Ok(answer) = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+    else {
+        return 0;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix("ingest_import_runs_total{outcome=\"released\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
 }

@@ -5,6 +5,7 @@
 //! every ingest runs the jobs ([`worker`]), saving where each stands as it goes, so that a job
 //! an ingest left half done (killed, restarted) is taken up again from there.
 
+mod claimed;
 mod put;
 mod running;
 pub(crate) mod upload;
@@ -14,8 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, object_store};
-use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportError, ImportJob, ImportState};
+use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob};
 use futures_util::StreamExt as _;
+use plumbing::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -82,76 +86,6 @@ pub(crate) fn key_of(job: &ImportJob) -> String {
     format!("{}.{}", job.project_id, job.id)
 }
 
-/// Runs a job may end in a transient error before it fails.
-pub(crate) const MAX_TRIES: u32 = 5;
-
-/// How long a job released after `tries` transient errors waits before it is run again.
-pub(crate) fn backoff(tries: u32) -> Duration {
-    Duration::from_secs(1 << tries.min(6))
-}
-
-/// A job this ingest holds: its entry as last saved, and that save's revision.
-#[derive(Debug)]
-pub(crate) struct Claimed {
-    pub(crate) key: String,
-    pub(crate) entry: Entry,
-    pub(crate) revision: u64,
-    pub(crate) store: kv::Store,
-}
-
-impl Claimed {
-    /// The job as `kept` in `store`.
-    pub(crate) fn of(kept: Kept, store: kv::Store) -> Self {
-        Self {
-            key: key_of(&kept.entry.job),
-            entry: kept.entry,
-            revision: kept.revision,
-            store,
-        }
-    }
-
-    /// Saves the entry if it is still this ingest's; `false` when another took it over.
-    pub(crate) async fn save(&mut self) -> anyhow::Result<bool> {
-        self.entry.heartbeat_ms = now_ms();
-        let value = serde_json::to_vec(&self.entry)?;
-        match self
-            .store
-            .update(&self.key, value.into(), self.revision)
-            .await
-        {
-            Ok(revision) => {
-                self.revision = revision;
-                Ok(true)
-            }
-            Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// Ends the job failed with `error`, held by nobody.
-    pub(crate) fn fail(&mut self, error: String) {
-        let job = &mut self.entry.job;
-        job.state = ImportState::Failed;
-        job.finished_at = Some(now());
-        job.errors.push(ImportError { line: 0, error });
-        self.entry.owner = None;
-    }
-
-    /// Lets the job go after a transient `error`: held by nobody at its saved offset, for any
-    /// ingest to run again after [`backoff`]; failed once it has ended so [`MAX_TRIES`] times.
-    /// Whether it failed.
-    pub(crate) fn release_after(&mut self, error: String) -> bool {
-        self.entry.tries += 1;
-        if self.entry.tries >= MAX_TRIES {
-            self.fail(format!("{error} (after {MAX_TRIES} tries)"));
-            return true;
-        }
-        self.entry.last_error = Some(error);
-        self.entry.owner = None;
-        false
-    }
-}
-
 /// A job as read from the bucket: its entry, KV revision, and when that revision was written
 /// (the server's clock).
 #[derive(Debug, Clone)]
@@ -186,6 +120,31 @@ struct Inner {
     queued: Notify,
     /// This ingest, as the jobs it holds name it.
     owner: String,
+    /// `ingest_import_runs_total{outcome}`: job runs ended, by [`RunOutcome`].
+    runs: Family<Vec<(&'static str, &'static str)>, Counter>,
+}
+
+/// How a job's run on this ingest ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunOutcome {
+    /// The whole file imported.
+    Done,
+    /// Failed for good: a file that cannot be read, or too many tries.
+    Failed,
+    /// Stopped by a transient error (NATS, the file's read), let go to be run again.
+    Released,
+}
+
+impl RunOutcome {
+    const ALL: [Self; 3] = [Self::Done, Self::Failed, Self::Released];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Released => "released",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -201,7 +160,25 @@ impl std::fmt::Debug for Buckets {
 }
 
 impl Jobs {
-    pub(crate) fn new(js: jetstream::Context, config: ImportConfig, replicas: usize) -> Self {
+    /// The imports run with `js`, their buckets on `replicas` servers, their metrics in
+    /// `metrics`.
+    pub(crate) fn new(
+        js: jetstream::Context,
+        config: ImportConfig,
+        replicas: usize,
+        metrics: &Metrics,
+    ) -> Self {
+        let runs = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        // Every series from the start, so rates and alerts see zeros rather than gaps.
+        for outcome in RunOutcome::ALL {
+            let _ = runs.get_or_create(&vec![("outcome", outcome.label())]);
+        }
+        metrics.register(
+            "import_runs",
+            "Import job runs ended on this ingest, by outcome: done, failed, or released after a \
+             transient error to be run again",
+            runs.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 js,
@@ -210,12 +187,21 @@ impl Jobs {
                 buckets: OnceCell::new(),
                 queued: Notify::new(),
                 owner: Uuid::now_v7().to_string(),
+                runs,
             }),
         }
     }
 
     pub(crate) fn config(&self) -> &ImportConfig {
         &self.inner.config
+    }
+
+    /// Counts a job's run ended with `outcome`.
+    pub(crate) fn count_run(&self, outcome: RunOutcome) {
+        self.inner
+            .runs
+            .get_or_create(&vec![("outcome", outcome.label())])
+            .inc();
     }
 
     /// This ingest, as the jobs it holds name it.

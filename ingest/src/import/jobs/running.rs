@@ -10,9 +10,11 @@ use async_nats::jetstream;
 use contract::imports::{ImportError, ImportState};
 use tokio::sync::watch;
 
-use crate::import::jobs::{Claimed, Entry, Jobs, now};
+use crate::import::jobs::claimed::Claimed;
+use crate::import::jobs::{Entry, Jobs, RunOutcome, now};
 use crate::import::records::{Records, Unreadable};
 use crate::import::run::{Ended, Import, Observer, Options, Saved};
+use crate::import::stall::StallLimit;
 use crate::import::{Format, Mapper};
 
 /// PubAcks an import awaits at once.
@@ -21,6 +23,9 @@ pub(crate) const WINDOW: usize = 1000;
 const MAX_ERRORS: usize = 10;
 /// How often a running job is saved.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long the job's file may give nothing before its run ends with an error (NATS away:
+/// the object store's reader would wait for it without end).
+const READ_STALL: Duration = Duration::from_secs(30);
 /// How many times a job's end is tried to be saved, a second apart.
 const END_SAVE_TRIES: u32 = 60;
 
@@ -173,7 +178,12 @@ async fn publish(
         .ok_or_else(|| Unreadable(format!("unknown format {}", job.format)))?;
     let files = &jobs.buckets().await?.files;
     let object = files.get(job.id.to_string()).await?;
-    let mut records = Records::open(object, entry.csv, job.bytes_read).await?;
+    let mut records = Records::open(
+        StallLimit::new(object, READ_STALL),
+        entry.csv,
+        job.bytes_read,
+    )
+    .await?;
     let saved = observer.lock().saved;
     let import = Import {
         js,
@@ -198,28 +208,38 @@ fn unreadable(err: &anyhow::Error) -> bool {
 /// Saves a job's end: done, failed, or released to be tried again after a transient error.
 async fn finish(jobs: &Jobs, mut claimed: Claimed, outcome: anyhow::Result<Ended>) {
     let id = claimed.entry.job.id;
-    let over = match outcome {
+    let ended = match outcome {
         Ok(_) => {
             claimed.entry.job.state = ImportState::Done;
             claimed.entry.job.finished_at = Some(now());
             claimed.entry.owner = None;
-            true
+            RunOutcome::Done
         }
         Err(err) if unreadable(&err) => {
             tracing::warn!(job = %id, error = format!("{err:#}"), "import failed");
             claimed.fail(format!("{err:#}"));
-            true
+            RunOutcome::Failed
         }
         Err(err) => {
             let failed = claimed.release_after(format!("{err:#}"));
             let tries = claimed.entry.tries;
             tracing::warn!(job = %id, error = format!("{err:#}"), tries, failed, "import stopped by an error");
-            failed
+            if failed {
+                RunOutcome::Failed
+            } else {
+                RunOutcome::Released
+            }
         }
     };
+    // Counted as it ends, before it is saved: the error may be an outage the save waits out.
+    jobs.count_run(ended);
+    let over = ended != RunOutcome::Released;
     match save_end(&mut claimed).await {
         Ok(true) => {}
-        Ok(false) => return,
+        Ok(false) => {
+            tracing::warn!(job = %id, "import end not saved: another ingest took the job over");
+            return;
+        }
         Err(err) => {
             // Left running: after its heartbeat is stale another run finishes it.
             tracing::warn!(job = %id, error = %err, "import end not saved");

@@ -13,8 +13,9 @@ use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 
 use crate::import::Format;
+use crate::import::jobs::claimed::Claimed;
 use crate::import::jobs::put;
-use crate::import::jobs::{Claimed, Entry, Jobs, key_of, now, now_ms};
+use crate::import::jobs::{Entry, Jobs, key_of, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -195,12 +196,7 @@ impl Jobs {
             .create(&key, value.into())
             .await
             .map_err(UploadError::unavailable)?;
-        Ok(Claimed {
-            key,
-            entry,
-            revision,
-            store: buckets.jobs.clone(),
-        })
+        Ok(Claimed::new(key, entry, revision, buckets.jobs.clone()))
     }
 
     /// Stores `body` as the file of `uploading`'s job, saving the job every second meanwhile

@@ -11,8 +11,9 @@ use async_nats::jetstream::{self, kv};
 use contract::imports::ImportState;
 use tokio::sync::watch;
 
+use crate::import::jobs::claimed::{Claimed, backoff};
 use crate::import::jobs::running::{self, WINDOW, stopped};
-use crate::import::jobs::{Claimed, Jobs, Kept, backoff, now};
+use crate::import::jobs::{Jobs, Kept, now};
 
 /// How often an idle worker looks for jobs (one queued on this ingest wakes it at once).
 const LOOK_EVERY: Duration = Duration::from_secs(3);

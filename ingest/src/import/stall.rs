@@ -1,0 +1,87 @@
+//! A read that gives up when its source stalls: an import's file comes from the JetStream object
+//! store, whose reader waits without end while NATS is away. Bounded, the job ends with an
+//! error, is let go where it stands, and runs again from there once NATS is back.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// `inner`, failing a read with [`io::ErrorKind::TimedOut`] once it has given nothing for
+/// `limit`.
+#[derive(Debug)]
+pub(crate) struct StallLimit<R> {
+    inner: R,
+    limit: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<R> StallLimit<R> {
+    pub(crate) fn new(inner: R, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for StallLimit<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(read) => {
+                this.deadline.as_mut().reset(Instant::now() + this.limit);
+                Poll::Ready(read)
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the file gave nothing for {} s", this.limit.as_secs()),
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt as _;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_gives_nothing_fails_the_read_after_the_limit() {
+        let (_writer, reader) = tokio::io::duplex(64);
+        let mut read = StallLimit::new(reader, Duration::from_secs(30));
+        let mut buf = [0_u8; 8];
+        let err = read.read(&mut buf).await.expect_err("a stalled read fails");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_keeps_giving_is_read_to_its_end() {
+        let (mut writer, reader) = tokio::io::duplex(64);
+        let writing = tokio::spawn(async move {
+            for _ in 0..5 {
+                // Each piece within the limit, all of them together well past it.
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                tokio::io::AsyncWriteExt::write_all(&mut writer, b"ab")
+                    .await
+                    .expect("writes");
+            }
+        });
+        let mut read = StallLimit::new(reader, Duration::from_secs(30));
+        let mut all = Vec::new();
+        read.read_to_end(&mut all).await.expect("reads to the end");
+        assert_eq!(all, b"ababababab");
+        writing.await.expect("the writer ends");
+    }
+}
