@@ -10,13 +10,16 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// `inner`, failing a read with [`io::ErrorKind::TimedOut`] once it has given nothing for
-/// `limit`.
+/// `inner`, failing a read with [`io::ErrorKind::TimedOut`] once it has been waited on for
+/// `limit` without giving anything. Only the wait counts: the time the reader spends elsewhere
+/// (the import waiting for the sink, for its acks) is no stall.
 #[derive(Debug)]
 pub(crate) struct StallLimit<R> {
     inner: R,
     limit: Duration,
     deadline: Pin<Box<Sleep>>,
+    /// Whether a read is waiting on `inner` (since `deadline` was set).
+    waiting: bool,
 }
 
 impl<R> StallLimit<R> {
@@ -25,6 +28,7 @@ impl<R> StallLimit<R> {
             inner,
             limit,
             deadline: Box::pin(tokio::time::sleep(limit)),
+            waiting: false,
         }
     }
 }
@@ -36,9 +40,13 @@ impl<R: AsyncRead + Unpin> AsyncRead for StallLimit<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if !this.waiting {
+            this.deadline.as_mut().reset(Instant::now() + this.limit);
+            this.waiting = true;
+        }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(read) => {
-                this.deadline.as_mut().reset(Instant::now() + this.limit);
+                this.waiting = false;
                 Poll::Ready(read)
             }
             Poll::Pending => match this.deadline.as_mut().poll(cx) {
@@ -64,6 +72,28 @@ mod tests {
         let mut buf = [0_u8; 8];
         let err = read.read(&mut buf).await.expect_err("a stalled read fails");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_the_reader_spends_elsewhere_is_no_stall() {
+        let (mut writer, reader) = tokio::io::duplex(64);
+        let mut read = StallLimit::new(reader, Duration::from_secs(30));
+        tokio::io::AsyncWriteExt::write_all(&mut writer, b"ab")
+            .await
+            .expect("writes");
+        let mut buf = [0_u8; 2];
+        read.read_exact(&mut buf).await.expect("reads");
+        let writing = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(70)).await;
+            tokio::io::AsyncWriteExt::write_all(&mut writer, b"cd")
+                .await
+                .expect("writes");
+        });
+        // The reader is busy for a minute, then waits 10 s for what comes next.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        read.read_exact(&mut buf).await.expect("no stall");
+        assert_eq!(&buf, b"cd");
+        writing.await.expect("the writer ends");
     }
 
     #[tokio::test(start_paused = true)]

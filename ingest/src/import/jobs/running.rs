@@ -23,8 +23,8 @@ pub(crate) const WINDOW: usize = 1000;
 const MAX_ERRORS: usize = 10;
 /// How often a running job is saved.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
-/// How long the job's file may give nothing before its run ends with an error (NATS away:
-/// the object store's reader would wait for it without end).
+/// How long a read of the job's file may wait for it before the run ends with an error (NATS
+/// away: the object store's reader would wait without end).
 const READ_STALL: Duration = Duration::from_secs(30);
 /// How many times a job's end is tried to be saved, a second apart.
 const END_SAVE_TRIES: u32 = 60;
