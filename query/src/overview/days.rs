@@ -11,12 +11,12 @@
 //! links of the project, read at every request, map them to their persons; the union is
 //! counted exactly.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
 
-use super::slices::{self, EventFigures, SessionFigures, Slice};
+use super::slices::{self, ByHash, EventFigures, SessionFigures, Slice};
 use super::totals::Totals;
 use crate::error::Error;
 use crate::scope::Scope;
@@ -166,10 +166,17 @@ fn sum(
     period: &[Slice],
     events: &HashMap<Slice, EventFigures>,
     sessions: &HashMap<Slice, SessionFigures>,
-    persons: &HashMap<u64, u64>,
+    persons: &ByHash<u64>,
 ) -> Totals {
     let mut totals = Totals::default();
-    let mut seen = HashSet::new();
+    let largest = period
+        .iter()
+        .filter_map(|slice| events.get(slice))
+        .map(|figures| figures.ids.len())
+        .max()
+        .unwrap_or(0);
+    // Persons seen: each once, however many days saw them (a set of hashes, keyed as they are).
+    let mut seen = ByHash::<()>::with_capacity_and_hasher(largest, Default::default());
     for slice in period {
         if let Some(figures) = events.get(slice) {
             totals.events += figures.events;
@@ -178,7 +185,7 @@ fn sum(
                 figures
                     .ids
                     .iter()
-                    .map(|id| persons.get(id).copied().unwrap_or(*id)),
+                    .map(|id| (persons.get(id).copied().unwrap_or(*id), ())),
             );
         }
         if let Some(figures) = sessions.get(slice) {
