@@ -25,8 +25,9 @@ pub(crate) struct Claimed {
     pub(crate) entry: Entry,
     pub(crate) revision: u64,
     pub(crate) store: kv::Store,
-    /// The latest saves that failed without an answer (NATS away): the client still sends
-    /// what it held once NATS is back, so one of them may land after all.
+    /// The saves since the last that succeeded which failed without an answer (NATS away), the
+    /// first [`IN_DOUBT_KEPT`] of them: the client still sends what it held once NATS is back,
+    /// so one of them may land after all.
     in_doubt: Vec<Vec<u8>>,
 }
 
