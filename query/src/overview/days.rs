@@ -11,7 +11,7 @@
 //! links of the project, read at every request, map them to their persons; the union is
 //! counted exactly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
@@ -175,8 +175,9 @@ fn sum(
         .map(|figures| figures.ids.len())
         .max()
         .unwrap_or(0);
-    // Persons seen: each once, however many days saw them (a set of hashes, keyed as they are).
-    let mut seen = ByHash::<()>::with_capacity_and_hasher(largest, Default::default());
+    // Persons seen: each once, however many days saw them.
+    let mut seen: HashSet<u64, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(largest, Default::default());
     for slice in period {
         if let Some(figures) = events.get(slice) {
             totals.events += figures.events;
@@ -185,7 +186,7 @@ fn sum(
                 figures
                     .ids
                     .iter()
-                    .map(|id| (persons.get(id).copied().unwrap_or(*id), ())),
+                    .map(|id| persons.get(id).copied().unwrap_or(*id)),
             );
         }
         if let Some(figures) = sessions.get(slice) {
