@@ -11,8 +11,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// `inner`, failing a read with [`io::ErrorKind::TimedOut`] once it has been waited on for
-/// `limit` without giving anything. Only the wait counts: the time the reader spends elsewhere
-/// (the import waiting for the sink, for its acks) is no stall.
+/// `limit` without giving anything. The clock runs from the read's first poll: the time between
+/// reads (the import waiting for the sink, for its acks) is no stall.
 #[derive(Debug)]
 pub(crate) struct StallLimit<R> {
     inner: R,

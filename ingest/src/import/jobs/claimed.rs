@@ -89,14 +89,24 @@ impl Claimed {
         if self.in_doubt.is_empty() {
             return Ok(None);
         }
-        let kept = self.store.entry(self.key.as_str()).await?;
-        let ours = kept.filter(|kept| {
-            self.in_doubt
-                .iter()
-                .any(|value| value.as_slice() == kept.value.as_ref())
-        });
+        let Some(kept) = self.store.entry(self.key.as_str()).await? else {
+            self.in_doubt.clear();
+            return Ok(None);
+        };
+        // A replica behind may answer the read: tried again at the next save, not taken for
+        // another ingest's write.
+        anyhow::ensure!(
+            kept.revision > self.revision,
+            "the job read back at revision {}, before its last save's {}",
+            kept.revision,
+            self.revision
+        );
+        let ours = self
+            .in_doubt
+            .iter()
+            .any(|value| value.as_slice() == kept.value.as_ref());
         self.in_doubt.clear();
-        Ok(ours.map(|kept| kept.revision))
+        Ok(ours.then_some(kept.revision))
     }
 
     /// Ends the job failed with `error`, held by nobody.
