@@ -211,3 +211,18 @@ pub fn assert_liveness_and_metrics(
     );
     Ok(metrics.body)
 }
+
+/// The value of the metric line `name` (labels included, as `/metrics` prints them) on
+/// `service`'s `/metrics`, when it has one.
+pub fn metric(service: &ServiceHandle, name: &str) -> Option<f64> {
+    let answer = crate::http::get(
+        service.addr.port(),
+        "/metrics",
+        std::time::Duration::from_secs(5),
+    )
+    .ok()?;
+    answer.body.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        (key == name).then(|| value.parse().ok()).flatten()
+    })
+}

@@ -253,7 +253,13 @@ async fn a_job_cut_off_by_a_nats_outage_is_run_again_from_its_offset_not_failed(
     devstack::wait::until_async(
         "the job is let go after its error",
         Duration::from_secs(120),
-        || async { released_runs(&http, port).await >= 1 },
+        || async {
+            devstack::test::metric(
+                stack.ingest(),
+                r#"ingest_import_runs_total{outcome="released"}"#,
+            )
+            .is_some_and(|released| released >= 1.0)
+        },
     )
     .await
     .expect("the outage cuts the job off");
@@ -300,20 +306,4 @@ async fn a_job_cut_off_by_a_nats_outage_is_run_again_from_its_offset_not_failed(
         },
     )
     .expect("every event stored once");
-}
-
-/// Ingest's count of job runs let go after a transient error, as its `/metrics` tells.
-async fn released_runs(http: &reqwest::Client, port: u16) -> u64 {
-    let Ok(answer) = http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-    else {
-        return 0;
-    };
-    let text = answer.text().await.unwrap_or_default();
-    text.lines()
-        .find_map(|line| line.strip_prefix("ingest_import_runs_total{outcome=\"released\"} "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0)
 }

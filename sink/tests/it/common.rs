@@ -169,14 +169,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("finishes")
 }
 
-/// The value of the metric line `name` on the sink's `/metrics`, when it has one.
-pub fn metric(sink: &ServiceHandle, name: &str) -> Option<f64> {
-    let answer = devstack::http::get(sink.addr.port(), "/metrics", Duration::from_secs(5)).ok()?;
-    answer.body.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.parse().ok()).flatten()
-    })
-}
+pub use devstack::test::metric;
 
 /// Sends `batches` PostHog batches of [`BATCH_SIZE`] fresh events to `url` (ingest's or edge's
 /// `/batch/`), retrying a batch (same event ids, as an SDK does) until it is answered 200;
