@@ -21,6 +21,7 @@ mod openapi;
 mod overview;
 mod params;
 mod persons;
+mod pieces;
 mod retention;
 mod routes;
 mod scope;
@@ -192,6 +193,7 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         tokens: Arc::new(config.auth.verifier()),
         queries,
         days: crate::overview::DayCache::default(),
+        trend_days: crate::trends::TrendDays::default(),
         key_usage: crate::access::KeyUsage::default(),
         unlocked: crate::shared::Unlocked::default(),
     })

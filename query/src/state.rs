@@ -23,6 +23,8 @@ pub(crate) struct AppState {
     pub(crate) queries: Outcomes,
     /// The overview's figures per day, kept between requests.
     pub(crate) days: crate::overview::DayCache,
+    /// The trends' figures per day, kept between requests.
+    pub(crate) trend_days: crate::trends::TrendDays,
     /// When each API key's use was last told to auth.
     pub(crate) key_usage: crate::access::KeyUsage,
     /// The shared links' passwords given lately.

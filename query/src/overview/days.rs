@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
 
-use super::slices::{self, ByHash, EventFigures, SessionFigures, Slice};
+use super::slices::{self, ByHash, EventFigures, SessionFigures};
 use super::totals::Totals;
 use crate::error::Error;
+use crate::pieces::{self, Counters, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
 
@@ -44,19 +45,6 @@ pub(crate) struct DayCache {
 struct Kept {
     days: HashMap<(Uuid, bool, i64), Day>,
     ids: usize,
-}
-
-/// The counters of the days a slice's figures depend on.
-struct Counters(HashMap<i64, u64>);
-
-impl Counters {
-    fn of(&self, day: i64) -> u64 {
-        self.0.get(&day).copied().unwrap_or(0)
-    }
-
-    fn around(&self, day: i64) -> [u64; 3] {
-        [self.of(day - 1), self.of(day), self.of(day + 1)]
-    }
 }
 
 impl DayCache {
@@ -122,7 +110,7 @@ pub(crate) async fn totals(
 ) -> Result<[Totals; 2], Error> {
     let (from, to) = scope.range.seconds();
     let (previous_from, _) = scope.range.previous().seconds();
-    let periods = [slices::split(from, to), slices::split(previous_from, from)];
+    let periods = [pieces::split(from, to), pieces::split(previous_from, from)];
     let all: Vec<Slice> = periods.iter().flatten().copied().collect();
     let (Some(first), Some(last)) = (
         all.iter().map(|s| s.day).min(),
@@ -131,7 +119,7 @@ pub(crate) async fn totals(
         return Ok([Totals::default(), Totals::default()]);
     };
     let key = (scope.project, scope.include_bots);
-    let counters = Counters(slices::changes(store, scope.project, first - 1, last + 1).await?);
+    let counters = Counters::read(store, scope.project, first - 1, last + 1).await?;
     let mut events = HashMap::new();
     let mut sessions = HashMap::new();
     let (mut events_wanted, mut sessions_wanted) = (Vec::new(), Vec::new());

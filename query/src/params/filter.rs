@@ -136,6 +136,12 @@ impl Filter {
             .map_or_else(|| self.value_sql(), |condition| condition.sql)
     }
 
+    /// Whether the condition is on the event's person (a `person:<key>` dimension), whose
+    /// properties change apart from the event.
+    pub(crate) fn on_person_property(&self) -> bool {
+        self.dimension.person_key().is_some()
+    }
+
     /// For a `person:<key>` dimension: the membership test, binding its own values before
     /// those of [`Self::value_sql`], which it wraps.
     fn on_person(&self) -> Option<Fragment> {

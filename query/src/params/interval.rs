@@ -192,9 +192,9 @@ impl Buckets {
         }
     }
 
-    /// The key the SQL gives a row at Unix second `at`: the same arithmetic, for the tests and
-    /// for the first bucket of a clock interval.
-    fn key_of(&self, at: i64) -> i64 {
+    /// The key the SQL gives a row at Unix second `at`: the same arithmetic, for the tests, the
+    /// first bucket of a clock interval and the trends kept per day (`crate::trends::days`).
+    pub(crate) fn key_of(&self, at: i64) -> i64 {
         let segment = self.segment_of(at);
         let local = at + segment.offset - self.origin;
         match self.interval {
@@ -212,6 +212,20 @@ impl Buckets {
                 month_key(date)
             }
         }
+    }
+
+    /// Whether every bucket and every offset change after `from` starts at a whole multiple of
+    /// `unit` seconds (Unix time), so that the rows of a `unit`-long stretch of the range that
+    /// starts at such a multiple (or at `from`) all have one key. Zones move their clocks on
+    /// whole quarter hours, so for any range of this century a quarter hour is such a unit for
+    /// every interval from an hour up, and a minute for minutes.
+    pub(crate) fn on_grid(&self, unit: i64, from: i64) -> bool {
+        let starts = self.starts.iter().map(|b| b.start.timestamp().as_second());
+        let changes = self.segments.iter().map(|s| s.start);
+        starts
+            .chain(changes)
+            .filter(|start| *start > from)
+            .all(|start| start.rem_euclid(unit) == 0)
     }
 
     /// The segment holding Unix second `at` (the first for anything before it).

@@ -78,7 +78,7 @@ pub(crate) async fn trends(
             compare: matches!(asked.compare.as_deref(), Some("true" | "1")),
             interval_name: asked.interval.unwrap_or_else(|| "day".to_owned()),
         };
-        crate::trends::trends(&state.store, &scope, request).await
+        crate::trends::trends(&state.store, &state.trend_days, &scope, request).await
     })
     .await
 }

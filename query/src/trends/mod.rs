@@ -1,6 +1,7 @@
 //! Trends: a measure of events per bucket, optionally broken down by a dimension and compared
 //! with the previous period.
 
+mod days;
 pub(crate) mod request;
 mod series;
 
@@ -8,6 +9,7 @@ use clickhouse::Row;
 use contract::query::TrendsResponse;
 use serde::Deserialize;
 
+pub(crate) use self::days::TrendDays;
 use self::request::Request;
 use crate::error::Error;
 use crate::scope::Scope;
@@ -22,25 +24,31 @@ struct Ranked {
 /// `compare`, the same series for the previous period.
 pub(crate) async fn trends(
     store: &Store,
+    days: &TrendDays,
     scope: &Scope,
     request: Request,
 ) -> Result<TrendsResponse, Error> {
-    // The breakdown values are chosen once, over the current period, for both.
-    let top = top_labels(store, scope, &request).await?;
-    let series = series::series(store, scope, &scope.range, &request, &top).await?;
-    let mut body = TrendsResponse {
+    let previous = request.compare.then(|| scope.range.previous());
+    let (series, previous_series) = match days::series(store, days, scope, &request).await? {
+        Some(kept) => kept,
+        None => {
+            // The breakdown values are chosen once, over the current period, for both.
+            let top = top_labels(store, scope, &request).await?;
+            let series = series::series(store, scope, &scope.range, &request, &top).await?;
+            let previous_series = match &previous {
+                Some(range) => Some(series::series(store, scope, range, &request, &top).await?),
+                None => None,
+            };
+            (series, previous_series)
+        }
+    };
+    Ok(TrendsResponse {
         scope: scope.to_wire(),
         interval: request.interval_name.clone(),
         series,
-        previous_range: None,
-        previous_series: None,
-    };
-    if request.compare {
-        let previous = scope.range.previous();
-        body.previous_range = Some(previous.to_wire());
-        body.previous_series = Some(series::series(store, scope, &previous, &request, &top).await?);
-    }
-    Ok(body)
+        previous_range: previous.map(|range| range.to_wire()),
+        previous_series,
+    })
 }
 
 /// The breakdown's top values over the whole range, by the measure.

@@ -145,14 +145,7 @@ async fn every_answer_matches_the_figures_computed_from_the_generated_events() {
     let sql_log = logs.path().join("statements.sql");
     let stack = Stack::start_with(Some(sql_log.clone()));
     let admin = stack.token("admin@example.com");
-    let created = stack
-        .create_project(
-            &admin,
-            json!({ "name": "Shop", "timezone": "Europe/Berlin" }),
-        )
-        .await;
-    let project = created["id"].as_str().expect("project id").to_owned();
-    let key = created["write_key"].as_str().expect("write key").to_owned();
+    let (project, key) = stack.project_in(&admin, "Shop", "Europe/Berlin").await;
 
     let events = dataset();
     let batch: Vec<Value> = events

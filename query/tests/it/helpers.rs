@@ -77,6 +77,25 @@ impl Stack {
             .expect("json")
     }
 
+    /// A project named `name` in `timezone`, created by `admin`: its id and write key.
+    pub(crate) async fn project_in(
+        &self,
+        admin: &str,
+        name: &str,
+        timezone: &str,
+    ) -> (String, String) {
+        let created = self
+            .create_project(admin, json!({ "name": name, "timezone": timezone }))
+            .await;
+        let text = |field: &str| {
+            created[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {created}"))
+                .to_owned()
+        };
+        (text("id"), text("write_key"))
+    }
+
     /// Sends `batch` to ingest's `/batch/` with the project's write key; ingest takes it.
     pub(crate) async fn send_batch(&self, key: &str, batch: &[Value]) {
         let response = self

@@ -30,4 +30,5 @@ mod sessions;
 mod shared;
 mod system;
 mod top;
+mod trend_days;
 mod trends;

@@ -1,0 +1,264 @@
+//! Pieces of a period, each within one UTC day ([`Slice`]): a whole day is one piece, the day a
+//! period starts or ends in is cut where it does. Figures of whole days can be kept between
+//! requests, checked against the day's change counter ([`changes`]: `event_days`, which the
+//! sink moves on every insert into a day and on every erasure); a cut piece is read each time.
+//! [`Pieces`] writes the SQL that groups rows by piece in one statement: the whole days by their
+//! date, the cut ones by which piece's bounds hold the row.
+
+use std::collections::HashMap;
+
+use clickhouse::Row;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::store::Store;
+
+/// Seconds in a day.
+pub(crate) const DAY: i64 = 86_400;
+
+/// A piece of a period within one UTC day: `[from, to)` in seconds since the epoch, `day` the
+/// days since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Slice {
+    pub(crate) day: i64,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+}
+
+impl Slice {
+    /// Whether the piece is its whole day, whose figures do not depend on where a period cuts.
+    pub(crate) fn whole(&self) -> bool {
+        self.from == self.day * DAY && self.to == (self.day + 1) * DAY
+    }
+}
+
+/// `[from, to)` cut at every UTC midnight.
+pub(crate) fn split(from: i64, to: i64) -> Vec<Slice> {
+    let mut slices = Vec::new();
+    let mut at = from;
+    while at < to {
+        let day = at.div_euclid(DAY);
+        let end = ((day + 1) * DAY).min(to);
+        slices.push(Slice {
+            day,
+            from: at,
+            to: end,
+        });
+        at = end;
+    }
+    slices
+}
+
+/// Per day from the first to the last (bound as seconds), the counter of the changes of its
+/// events (`event_days`, kept by the sink: every insert and every erasure moves it).
+const CHANGES: &str = "SELECT toUInt16(date) AS day, sum(changes) AS changes FROM event_days \
+     WHERE project_id = toUUID(?) AND date >= toDate(toDateTime(?), 'UTC') \
+     AND date <= toDate(toDateTime(?), 'UTC') GROUP BY day";
+
+#[derive(Debug, Row, Deserialize)]
+struct ChangesRow {
+    day: u16,
+    changes: u64,
+}
+
+/// The SQL of a set of pieces: which cut piece a time is in, and the days to read.
+pub(crate) struct Pieces<'a> {
+    slices: &'a [Slice],
+}
+
+impl<'a> Pieces<'a> {
+    pub(crate) fn new(slices: &'a [Slice]) -> Self {
+        Self { slices }
+    }
+
+    fn cut(&self) -> impl Iterator<Item = &Slice> {
+        self.slices.iter().filter(|slice| !slice.whole())
+    }
+
+    /// `multiIf` over the cut pieces of `column` (a `DateTime`): the piece's place among them,
+    /// from 1; 0 when in none. [`Self::bind_cut`] binds it.
+    fn part(&self, column: &str) -> String {
+        let conditions: Vec<String> = self
+            .cut()
+            .enumerate()
+            .map(|(index, _)| {
+                format!(
+                    "{column} >= toDateTime(?) AND {column} < toDateTime(?), {}",
+                    index + 1
+                )
+            })
+            .collect();
+        if conditions.is_empty() {
+            "toUInt8(0)".to_owned()
+        } else {
+            format!("multiIf({}, 0)", conditions.join(", "))
+        }
+    }
+
+    /// Placeholders for `count` days (bound as seconds).
+    fn days(count: usize) -> String {
+        vec!["toDate(toDateTime(?), 'UTC')"; count].join(", ")
+    }
+
+    fn whole_days(&self) -> Vec<i64> {
+        self.slices
+            .iter()
+            .filter(|slice| slice.whole())
+            .map(|slice| slice.day)
+            .collect()
+    }
+
+    /// The statement `template` for these pieces, reading `days`: `{part}` is which cut piece
+    /// a row is in (of `column`), `{days}` the days read, `{whole}` the whole days (for a
+    /// `HAVING part > 0 OR day IN ({whole})`), `{bots}` is replaced by `bots`.
+    pub(crate) fn sql(&self, template: &str, column: &str, days: usize, bots: &str) -> String {
+        template
+            .replace("{part}", &self.part(column))
+            .replace("{days}", &Self::days(days))
+            .replace(
+                "{whole}",
+                &plumbing::clickhouse::placeholders(self.whole_days().len().max(1)),
+            )
+            .replace("{bots}", bots)
+    }
+
+    /// Which piece a row (its `part` and `day`) is about.
+    pub(crate) fn slice_of(&self, part: u8, day: u16) -> Option<Slice> {
+        if part > 0 {
+            self.cut().nth(usize::from(part) - 1).copied()
+        } else {
+            self.slices
+                .iter()
+                .find(|slice| slice.whole() && slice.day == i64::from(day))
+                .copied()
+        }
+    }
+
+    /// Binds the cut pieces' bounds, `{part}`'s.
+    pub(crate) fn bind_cut(&self, mut query: clickhouse::query::Query) -> clickhouse::query::Query {
+        for slice in self.cut() {
+            query = query.bind(slice.from).bind(slice.to);
+        }
+        query
+    }
+
+    /// Binds the whole days, `{whole}`'s.
+    pub(crate) fn bind_whole(
+        &self,
+        mut query: clickhouse::query::Query,
+    ) -> clickhouse::query::Query {
+        let whole = self.whole_days();
+        if whole.is_empty() {
+            // No day is this one (the year 2149).
+            return query.bind(u16::MAX);
+        }
+        for day in whole {
+            query = query.bind(day);
+        }
+        query
+    }
+
+    /// Binds the cut pieces' bounds (they come first, in `{part}`), the project, `days` and
+    /// the whole days, in the order the overview's statements hold them.
+    pub(crate) fn bind_after_project(
+        &self,
+        query: clickhouse::query::Query,
+        project: Uuid,
+        days: &[i64],
+    ) -> clickhouse::query::Query {
+        let query = self.bind_cut(query).bind(project.to_string());
+        self.bind_whole(bind_days(query, days))
+    }
+}
+
+/// The days of `slices`, each once, in order.
+pub(crate) fn days_of(slices: &[Slice]) -> Vec<i64> {
+    let mut days: Vec<i64> = slices.iter().map(|slice| slice.day).collect();
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+/// Binds days as seconds since the epoch, `{days}`'s.
+pub(crate) fn bind_days(
+    mut query: clickhouse::query::Query,
+    days: &[i64],
+) -> clickhouse::query::Query {
+    for day in days {
+        query = query.bind((day * DAY).max(0));
+    }
+    query
+}
+
+/// The change counter of each day (days since the epoch) that has one.
+pub(crate) struct Counters(HashMap<i64, u64>);
+
+impl Counters {
+    /// The counters of the days from `first` to `last` of `project`.
+    pub(crate) async fn read(
+        store: &Store,
+        project: Uuid,
+        first: i64,
+        last: i64,
+    ) -> Result<Self, clickhouse::error::Error> {
+        let query = store
+            .query(CHANGES)
+            .bind(project.to_string())
+            .bind((first * DAY).max(0))
+            .bind((last * DAY).max(0));
+        let rows: Vec<ChangesRow> = store.fetch_all(query).await?;
+        Ok(Self(
+            rows.into_iter()
+                .map(|row| (i64::from(row.day), row.changes))
+                .collect(),
+        ))
+    }
+
+    pub(crate) fn of(&self, day: i64) -> u64 {
+        self.0.get(&day).copied().unwrap_or(0)
+    }
+
+    /// The counters of the day before `day`, the day and the day after.
+    pub(crate) fn around(&self, day: i64) -> [u64; 3] {
+        [self.of(day - 1), self.of(day), self.of(day + 1)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_is_cut_at_every_utc_midnight() {
+        let from = 3 * DAY - 100;
+        let to = 5 * DAY + 7;
+        assert_eq!(
+            split(from, to),
+            vec![
+                Slice {
+                    day: 2,
+                    from,
+                    to: 3 * DAY
+                },
+                Slice {
+                    day: 3,
+                    from: 3 * DAY,
+                    to: 4 * DAY
+                },
+                Slice {
+                    day: 4,
+                    from: 4 * DAY,
+                    to: 5 * DAY
+                },
+                Slice {
+                    day: 5,
+                    from: 5 * DAY,
+                    to
+                },
+            ]
+        );
+        assert!(!split(from, to)[0].whole());
+        assert!(split(from, to)[1].whole());
+        assert!(split(from, from).is_empty());
+    }
+}

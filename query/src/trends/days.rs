@@ -1,0 +1,352 @@
+//! Trends of counts and sums from figures per UTC day that the service keeps between requests,
+//! as the overview's are kept (`crate::overview`): a whole day's figures are read once and kept
+//! with the day's change counter (`event_days`: every insert into the day and every erasure
+//! moves it); a request reads the counters, then only the days whose counter moved and the two
+//! cut days at a period's ends. A dashboard's trend of 30 days reads three days instead of
+//! thirty, however often it is shown.
+//!
+//! A day's figures are the measure per stretch of `unit` seconds (a quarter hour; a minute for
+//! minute buckets) and breakdown value. Every bucket starts at such a stretch's start
+//! ([`Buckets::on_grid`]), so a stretch is in one bucket, and counts and sums add up exactly
+//! across stretches and days. What does not add up, or does not depend on the day's events
+//! alone, is read from the events as before: distinct persons, averages, and a person's
+//! properties (as a breakdown or a filter).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use clickhouse::Row;
+use contract::query::TrendSeries;
+use serde::Deserialize;
+
+use super::request::{Measure, Request};
+use super::series::{self, Point};
+use crate::error::Error;
+use crate::params::dimension::Dimension;
+use crate::params::filter::bind_all;
+use crate::params::interval::{Buckets, Interval};
+use crate::pieces::{self, Counters, Pieces, Slice};
+use crate::scope::Scope;
+use crate::store::Store;
+
+/// Rows kept in all, at most; past it the cache starts again empty.
+const MAX_KEPT: usize = 4_000_000;
+
+/// Rows one read may give; a trend whose days have more (a breakdown by a dimension of many
+/// values) is read from the events as before, and its shape remembered as too fine to keep.
+const MAX_READ: usize = 500_000;
+
+/// The measure of the events of pieces, per piece, stretch and breakdown value. Binds the cut
+/// pieces, the breakdown's key, the measure's, the project, the days, the filters, the event
+/// name and the whole days.
+const FIGURES: &str = "SELECT {part} AS part, toUInt16(date) AS day, \
+     intDiv(toInt64(timestamp), {unit}) * {unit} AS at, {value} AS value, {measure} AS amount \
+     FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{filters}{event} \
+     GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole}) LIMIT {limit}";
+
+#[derive(Debug, Row, Deserialize)]
+struct FigureRow {
+    part: u8,
+    day: u16,
+    at: i64,
+    value: String,
+    amount: f64,
+}
+
+/// The measure of one stretch and breakdown value of a piece.
+#[derive(Debug, Clone)]
+struct Figure {
+    at: i64,
+    value: Arc<str>,
+    amount: f64,
+}
+
+/// Kept days, shared by every request of the service.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrendDays {
+    inner: Arc<Mutex<Kept>>,
+}
+
+/// A day's figures, with the day's counter when they were read.
+type KeptDay = (u64, Arc<[Figure]>);
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// By the trend's shape ([`Shape::key`]) and day.
+    days: HashMap<(Arc<str>, i64), KeptDay>,
+    rows: usize,
+    /// Shapes whose days had more than [`MAX_READ`] rows.
+    too_fine: HashSet<Arc<str>>,
+}
+
+impl TrendDays {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The kept figures of a whole day whose counter has not moved since.
+    fn get(&self, shape: &Arc<str>, slice: &Slice, counter: u64) -> Option<Arc<[Figure]>> {
+        if !slice.whole() {
+            return None;
+        }
+        let kept = self.lock();
+        let (at, figures) = kept.days.get(&(shape.clone(), slice.day))?;
+        (*at == counter).then(|| figures.clone())
+    }
+
+    /// Keeps the figures read of whole days, with the counters read before them.
+    fn keep(&self, shape: &Arc<str>, counters: &Counters, read: &[(Slice, Arc<[Figure]>)]) {
+        let mut kept = self.lock();
+        let adding: usize = read.iter().map(|(_, figures)| figures.len()).sum();
+        if kept.rows + adding > MAX_KEPT {
+            let too_fine = std::mem::take(&mut kept.too_fine);
+            *kept = Kept {
+                too_fine,
+                ..Kept::default()
+            };
+        }
+        for (slice, figures) in read.iter().filter(|(slice, _)| slice.whole()) {
+            let entry = (counters.of(slice.day), figures.clone());
+            let before = kept.days.insert((shape.clone(), slice.day), entry);
+            kept.rows = kept.rows + figures.len() - before.map_or(0, |(_, old)| old.len());
+        }
+    }
+}
+
+/// What a trend reads, apart from its range: its SQL and binds, and the key it is kept under.
+struct Shape<'a> {
+    scope: &'a Scope,
+    request: &'a Request,
+    unit: i64,
+    key: Arc<str>,
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of a trend whose days can be kept: a count or sum, with no person's property
+    /// in its breakdown or filters.
+    fn of(scope: &'a Scope, request: &'a Request) -> Option<Self> {
+        let by_person = request.breakdown.as_ref().and_then(Dimension::person_key);
+        if !matches!(request.measure, Measure::Count | Measure::Sum(_))
+            || by_person.is_some()
+            || scope.filters.iter().any(|f| f.on_person_property())
+        {
+            return None;
+        }
+        let unit = if request.interval == Interval::Minute {
+            60
+        } else {
+            900
+        };
+        let key = format!(
+            "{}|{}|{unit}|{:?}|{:?}|{:?}|{:?}",
+            scope.project,
+            scope.include_bots,
+            request.measure,
+            request.breakdown,
+            request.event,
+            scope.filters
+        );
+        Some(Self {
+            scope,
+            request,
+            unit,
+            key: key.into(),
+        })
+    }
+
+    /// The figures of `slices`, or None when they are too many to keep.
+    async fn read(
+        &self,
+        store: &Store,
+        slices: &[Slice],
+    ) -> Result<Option<Vec<(Slice, Arc<[Figure]>)>>, Error> {
+        if slices.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let pieces = Pieces::new(slices);
+        let days = pieces::days_of(slices);
+        let filters: String = self
+            .scope
+            .filters
+            .iter()
+            .map(|filter| format!(" AND {}", filter.sql()))
+            .collect();
+        let template = FIGURES
+            .replace("{unit}", &self.unit.to_string())
+            .replace(
+                "{value}",
+                self.request.breakdown.as_ref().map_or("''", |d| d.sql()),
+            )
+            .replace("{measure}", &self.request.measure.sql())
+            .replace("{filters}", &filters)
+            .replace("{event}", self.request.event_filter())
+            .replace("{limit}", &(MAX_READ + 1).to_string());
+        let bots = if self.scope.include_bots {
+            ""
+        } else {
+            " AND is_bot = 0"
+        };
+        let sql = pieces.sql(&template, "timestamp", days.len(), bots);
+        let mut query = pieces.bind_cut(store.query(&sql));
+        if let Some(key) = self.request.breakdown.as_ref().and_then(|d| d.bind()) {
+            query = query.bind(key);
+        }
+        query = self.request.measure.bind(query);
+        query = pieces::bind_days(query.bind(self.scope.project.to_string()), &days);
+        for filter in &self.scope.filters {
+            query = bind_all(query, &filter.binds());
+        }
+        if let Some(event) = &self.request.event {
+            query = query.bind(event.as_str());
+        }
+        let rows: Vec<FigureRow> = store.fetch_all(pieces.bind_whole(query)).await?;
+        if rows.len() > MAX_READ {
+            return Ok(None);
+        }
+        let mut figures: HashMap<Slice, Vec<Figure>> = HashMap::new();
+        let mut values: HashSet<Arc<str>> = HashSet::new();
+        for row in rows {
+            let Some(slice) = pieces.slice_of(row.part, row.day) else {
+                continue;
+            };
+            let value = match values.get(row.value.as_str()) {
+                Some(value) => value.clone(),
+                None => {
+                    let value: Arc<str> = row.value.into();
+                    values.insert(value.clone());
+                    value
+                }
+            };
+            figures.entry(slice).or_default().push(Figure {
+                at: row.at,
+                value,
+                amount: row.amount,
+            });
+        }
+        Ok(Some(
+            slices
+                .iter()
+                .map(|slice| (*slice, figures.remove(slice).unwrap_or_default().into()))
+                .collect(),
+        ))
+    }
+}
+
+/// The series of the scope's range and, when compared, of the period before it, from kept
+/// days; None when the trend cannot be kept (then it is read from the events).
+pub(crate) async fn series(
+    store: &Store,
+    cache: &TrendDays,
+    scope: &Scope,
+    request: &Request,
+) -> Result<Option<(Vec<TrendSeries>, Option<Vec<TrendSeries>>)>, Error> {
+    let Some(shape) = Shape::of(scope, request) else {
+        return Ok(None);
+    };
+    if cache.lock().too_fine.contains(&shape.key) {
+        return Ok(None);
+    }
+    let mut periods = vec![(
+        scope.range.seconds(),
+        request.interval.buckets(&scope.range)?,
+    )];
+    if request.compare {
+        let previous = scope.range.previous();
+        periods.push((previous.seconds(), request.interval.buckets(&previous)?));
+    }
+    if !periods
+        .iter()
+        .all(|((from, _), buckets)| buckets.on_grid(shape.unit, *from))
+    {
+        return Ok(None);
+    }
+    let all: Vec<Slice> = periods
+        .iter()
+        .flat_map(|((from, to), _)| pieces::split(*from, *to))
+        .collect();
+    let days = all.iter().map(|slice| slice.day);
+    let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
+        return Ok(None);
+    };
+    let counters = Counters::read(store, scope.project, first, last).await?;
+    let mut figures: HashMap<Slice, Arc<[Figure]>> = HashMap::new();
+    let mut wanted = Vec::new();
+    for slice in &all {
+        match cache.get(&shape.key, slice, counters.of(slice.day)) {
+            Some(kept) => drop(figures.insert(*slice, kept)),
+            None => wanted.push(*slice),
+        }
+    }
+    let Some(read) = shape.read(store, &wanted).await? else {
+        cache.lock().too_fine.insert(shape.key.clone());
+        return Ok(None);
+    };
+    cache.keep(&shape.key, &counters, &read);
+    figures.extend(read);
+    let mut answers = periods.iter().map(|((from, to), buckets)| {
+        let slices = pieces::split(*from, *to);
+        sums(&slices, &figures, buckets)
+    });
+    let current = answers.next().unwrap_or_default();
+    // The breakdown values are chosen once, over the current period, for both.
+    let top = top_values(request, &current);
+    let mut filled = periods
+        .iter()
+        .zip(std::iter::once(current).chain(answers))
+        .map(|((_, buckets), sums)| {
+            series::fill(request, &top, buckets.list(), &points(&top, &sums))
+        });
+    let current = filled.next().unwrap_or_default();
+    Ok(Some((current, filled.next())))
+}
+
+/// Per breakdown value and bucket key, the measure of a period's pieces.
+type Sums = HashMap<(Arc<str>, i64), f64>;
+
+fn sums(slices: &[Slice], figures: &HashMap<Slice, Arc<[Figure]>>, buckets: &Buckets) -> Sums {
+    let mut sums = Sums::new();
+    for slice in slices {
+        for figure in figures.get(slice).iter().flat_map(|f| f.iter()) {
+            // A cut piece's first stretch may start before the piece; its rows are in the
+            // bucket of the piece's start.
+            let key = buckets.key_of(figure.at.max(slice.from));
+            *sums.entry((figure.value.clone(), key)).or_default() += figure.amount;
+        }
+    }
+    sums
+}
+
+/// The breakdown's top values over the period, by the measure (then by value), as the SQL of
+/// the events orders them; none without a breakdown.
+fn top_values(request: &Request, sums: &Sums) -> Vec<String> {
+    if request.breakdown.is_none() {
+        return Vec::new();
+    }
+    let mut totals: HashMap<&Arc<str>, f64> = HashMap::new();
+    for ((value, _), amount) in sums {
+        *totals.entry(value).or_default() += amount;
+    }
+    let mut ranked: Vec<(&Arc<str>, f64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked
+        .into_iter()
+        .take(request.limit)
+        .map(|(value, _)| value.to_string())
+        .collect()
+}
+
+/// The sums as points: one per bucket and place among the top values (0: the rest).
+fn points(top: &[String], sums: &Sums) -> Vec<Point> {
+    let mut by_label: HashMap<(u64, i64), f64> = HashMap::new();
+    for ((value, t), amount) in sums {
+        let label = top
+            .iter()
+            .position(|top| top.as_str() == &**value)
+            .map_or(0, |place| place as u64 + 1);
+        *by_label.entry((label, *t)).or_default() += amount;
+    }
+    by_label
+        .into_iter()
+        .map(|((label, t), value)| Point { t, label, value })
+        .collect()
+}

@@ -1,0 +1,233 @@
+//! Trends of counts and sums come from days the service keeps between requests: a request
+//! again reads no whole day, a late event into a kept day and an erasure show at the next
+//! request, and every answer equals the one read straight from the events (the same trend with
+//! a filter on a person's property that keeps every event, which is never kept).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Stack, eventually, urlencode};
+
+const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+     Chrome/120.0.0.0 Safari/537.36";
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// An event of `who` at `at` (RFC 3339) on `path`, from `agent`, with `properties`.
+fn event(name: &str, who: &str, at: &str, path: &str, agent: &str, properties: Value) -> Value {
+    let mut all = json!({
+        "$current_url": format!("https://shop.example{path}"), "$raw_user_agent": agent,
+    });
+    if let (Some(all), Some(more)) = (all.as_object_mut(), properties.as_object()) {
+        all.extend(more.clone());
+    }
+    json!({ "event": name, "distinct_id": who, "timestamp": at, "properties": all })
+}
+
+/// The trends compared: a breakdown by browser by hour with the period before (one top value,
+/// the rest as "other"), a sum of a property per day of one event, and weekly paths of one
+/// browser only.
+fn trends(scope: &str) -> Vec<String> {
+    let chrome =
+        urlencode(&json!([{ "key": "browser", "op": "eq", "value": "Chrome" }]).to_string());
+    vec![
+        format!("/api/query/trends?{scope}&interval=hour&breakdown=browser&limit=1&compare=true"),
+        format!("/api/query/trends?{scope}&interval=day&measure=sum&property=amount&event=signup"),
+        format!("/api/query/trends?{scope}&interval=week&breakdown=path&filter={chrome}"),
+    ]
+}
+
+/// The same trend read straight from the events: with a person filter every event meets.
+fn straight(path: &str) -> String {
+    let everyone =
+        json!([{ "key": "person:plan", "op": "neq", "value": "no such plan" }]).to_string();
+    match path.split_once("&filter=") {
+        Some((before, _)) => {
+            let chrome = json!([
+                { "key": "browser", "op": "eq", "value": "Chrome" },
+                { "key": "person:plan", "op": "neq", "value": "no such plan" },
+            ]);
+            format!("{before}&filter={}", urlencode(&chrome.to_string()))
+        }
+        None => format!("{path}&filter={}", urlencode(&everyone)),
+    }
+}
+
+/// Every trend, kept and straight.
+async fn read_all(stack: &Stack, admin: &str, scope: &str) -> Vec<(Value, Value)> {
+    let mut pairs = Vec::new();
+    for path in trends(scope) {
+        let (status, kept) = stack.get(Some(admin), &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {kept}");
+        let (status, read) = stack.get(Some(admin), &straight(&path)).await;
+        assert_eq!(status, StatusCode::OK, "{path} straight: {read}");
+        pairs.push((kept, read));
+    }
+    pairs
+}
+
+/// The events of all series of a trend answer.
+fn total(answer: &Value) -> u64 {
+    answer["series"]
+        .as_array()
+        .map(|series| series.iter().filter_map(|s| s["total"].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() {
+    let logs = devstack::test::TempDir::new("query-sql").expect("dir");
+    let sql_log = logs.path().join("statements.sql");
+    let stack = Stack::start_with(Some(sql_log.clone()));
+    let admin = stack.token("admin@example.com");
+    let (project, key) = stack
+        .project_in(&admin, "Kept trends", "Europe/Berlin")
+        .await;
+    let none = json!({});
+    let batch = vec![
+        event(
+            "$pageview",
+            "ann",
+            "2026-10-03T10:00:00Z",
+            "/",
+            CHROME,
+            none.clone(),
+        ),
+        event(
+            "$pageview",
+            "ann",
+            "2026-10-03T10:20:00Z",
+            "/pricing",
+            CHROME,
+            none.clone(),
+        ),
+        event(
+            "signup",
+            "ann",
+            "2026-10-03T10:21:00Z",
+            "/pricing",
+            CHROME,
+            json!({ "amount": "12.5" }),
+        ),
+        event(
+            "$pageview",
+            "bob",
+            "2026-10-04T22:30:00Z",
+            "/",
+            FIREFOX,
+            none.clone(),
+        ),
+        event(
+            "signup",
+            "bob",
+            "2026-10-04T22:31:00Z",
+            "/",
+            FIREFOX,
+            json!({ "amount": "7" }),
+        ),
+        // The first local day's first hour is the UTC day before; the period before has one.
+        event(
+            "$pageview",
+            "cat",
+            "2026-09-30T22:10:00Z",
+            "/docs",
+            CHROME,
+            none.clone(),
+        ),
+        event(
+            "$pageview",
+            "dan",
+            "2026-09-27T09:00:00Z",
+            "/",
+            FIREFOX,
+            none.clone(),
+        ),
+    ];
+    stack.send_batch(&key, &batch).await;
+    let scope = format!("project_id={project}&from=2026-10-01&to=2026-10-07");
+    let settled = |events: u64, what: &'static str| {
+        let (stack, admin, scope) = (&stack, &admin, &scope);
+        async move {
+            let pairs = eventually(
+                what,
+                || read_all(stack, admin, scope),
+                |pairs| {
+                    pairs.iter().all(|(kept, read)| kept == read) && total(&pairs[0].0) == events
+                },
+            )
+            .await;
+            // Read again: from kept days now, and the same.
+            assert_eq!(
+                pairs,
+                read_all(stack, admin, scope).await,
+                "{what}, read again"
+            );
+            pairs
+        }
+    };
+
+    let first = settled(6, "the week's six events").await;
+    let series = first[0].0["series"].as_array().expect("series").clone();
+    assert_eq!(series.len(), 2, "Chrome, then the rest: {series:?}");
+    assert_eq!(
+        (series[0]["label"].clone(), series[0]["total"].clone()),
+        (json!("Chrome"), json!(4))
+    );
+    assert_eq!(
+        (series[1]["label"].clone(), series[1]["total"].clone()),
+        (json!("other"), json!(2))
+    );
+    assert_eq!(
+        first[0].0["previous_series"][1]["total"],
+        json!(1),
+        "Dan, the week before"
+    );
+    assert_eq!(
+        first[1].0["series"][0]["total"],
+        json!(19.5),
+        "Ann's 12.5 and Bob's 7"
+    );
+    let figures_read = std::fs::read_to_string(&sql_log)
+        .expect("the SQL log")
+        .lines()
+        .filter(|line| line.contains(" AS amount FROM events"))
+        .map(|line| {
+            line.rsplit_once("HAVING")
+                .map_or("", |(_, tail)| tail)
+                .to_owned()
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        figures_read
+            .last()
+            .is_some_and(|last| last.contains("day IN (65535)")),
+        "the last read took no whole day: {figures_read:?}"
+    );
+
+    // A late event into a day already kept: Eve on October 3rd, with Chrome.
+    let late = event(
+        "$pageview",
+        "eve",
+        "2026-10-03T15:00:00Z",
+        "/docs",
+        CHROME,
+        none.clone(),
+    );
+    stack.send_batch(&key, &[late]).await;
+    let later = settled(7, "Eve's late event counted").await;
+    assert_eq!(later[0].0["series"][0]["total"], json!(5));
+
+    // Ann erased: her three events are gone from the kept day too.
+    let status = stack
+        .delete(
+            &admin,
+            &format!("/api/admin/projects/{project}/persons/ann"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let erased = settled(4, "Ann's events erased").await;
+    assert_eq!(
+        erased[1].0["series"][0]["total"],
+        json!(7.0),
+        "Bob's 7 only"
+    );
+}
