@@ -49,6 +49,16 @@ pub async fn ping(client: &clickhouse::Client) -> Result<(), String> {
         .map_err(|err| err.to_string())
 }
 
+/// The number in `Code: N` of a ClickHouse exception text: `Code: 159. DB::Exception…` from
+/// current versions, `Code: 159, e.displayText() = …` from 18.16.
+pub fn exception_code(text: &str) -> Option<u32> {
+    let rest = &text[text.find("Code: ")? + "Code: ".len()..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
+}
+
 /// `?, ?, …`, `n` bind marks, for an `IN (…)` list whose values are bound one by one.
 pub fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")

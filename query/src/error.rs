@@ -53,14 +53,22 @@ impl From<Invalid> for Error {
     }
 }
 
+/// TIMEOUT_EXCEEDED: the query ran into `max_execution_time`.
+const TIMEOUT_EXCEEDED: u32 = 159;
+
+/// The ClickHouse error code `err` carries, if any.
+pub(crate) fn clickhouse_code(err: &clickhouse::error::Error) -> Option<u32> {
+    plumbing::clickhouse::exception_code(&err.to_string())
+}
+
 impl From<clickhouse::error::Error> for Error {
     fn from(err: clickhouse::error::Error) -> Self {
-        let text = err.to_string();
-        // TIMEOUT_EXCEEDED: the query ran into `max_execution_time`.
-        if text.contains("Code: 159.") || matches!(err, clickhouse::error::Error::TimedOut) {
+        if clickhouse_code(&err) == Some(TIMEOUT_EXCEEDED)
+            || matches!(err, clickhouse::error::Error::TimedOut)
+        {
             Self::Timeout
         } else {
-            Self::Unavailable(text)
+            Self::Unavailable(err.to_string())
         }
     }
 }
@@ -160,3 +168,28 @@ pub(crate) enum QueryTimeout {
 #[derive(Debug, utoipa::IntoResponses)]
 #[response(status = 413, description = "the request body is too large")]
 pub(crate) struct BodyTooLarge(contract::ErrorBody);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ClickHouse 18.16 and current versions say the code differently; both are read.
+    #[test]
+    fn a_timeout_is_told_apart_in_both_versions_error_texts() {
+        let old = "Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 1.0 \
+                   seconds, maximum: 1, e.what() = DB::Exception";
+        let current = "Code: 159. DB::Exception: Timeout exceeded: elapsed 1.0 seconds, \
+                       maximum: 1. (TIMEOUT_EXCEEDED) (version 26.1.1.1)";
+        for text in [old, current] {
+            let err = clickhouse::error::Error::BadResponse(text.to_owned());
+            assert_eq!(clickhouse_code(&err), Some(159), "{text}");
+            assert!(matches!(Error::from(err), Error::Timeout), "{text}");
+        }
+        let other = clickhouse::error::Error::BadResponse(
+            "Code: 158, e.displayText() = DB::Exception: Limit for rows to GROUP BY exceeded"
+                .to_owned(),
+        );
+        assert_eq!(clickhouse_code(&other), Some(158));
+        assert!(matches!(Error::from(other), Error::Unavailable(_)));
+    }
+}

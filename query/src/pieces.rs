@@ -1,6 +1,6 @@
 //! Pieces of a period, each within one UTC day ([`Slice`]): a whole day is one piece, the day a
 //! period starts or ends in is cut where it does. Figures of whole days can be kept between
-//! requests, checked against the day's change counter ([`changes`]: `event_days`, which the
+//! requests, checked against the day's change counter ([`Counters`]: `event_days`, which the
 //! sink moves on every insert into a day and on every erasure); a cut piece is read each time.
 //! [`Pieces`] writes the SQL that groups rows by piece in one statement: the whole days by their
 //! date, the cut ones by which piece's bounds hold the row.
@@ -191,6 +191,7 @@ pub(crate) fn bind_days(
 }
 
 /// The change counter of each day (days since the epoch) that has one.
+#[derive(Debug, Default)]
 pub(crate) struct Counters(HashMap<i64, u64>);
 
 impl Counters {

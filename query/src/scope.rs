@@ -77,7 +77,29 @@ impl Scope {
     /// The WHERE condition of the project, the range, the filters and (unless bots are
     /// included) the people's events only.
     pub(crate) fn where_sql(&self) -> String {
-        let mut sql = SCOPE.to_owned();
+        format!("{SCOPE}{}", self.filters_sql())
+    }
+
+    /// Binds what [`Self::where_sql`] holds, for `range`.
+    pub(crate) fn bind(
+        &self,
+        query: clickhouse::query::Query,
+        range: &Range,
+    ) -> clickhouse::query::Query {
+        let (from, to) = range.seconds();
+        let query = query
+            .bind(self.project.to_string())
+            .bind(from)
+            .bind(to)
+            .bind(from)
+            .bind(to);
+        self.bind_filters(query)
+    }
+
+    /// The part of [`Self::where_sql`] after the project and range, each condition after an
+    /// ` AND `: the people's events only (unless bots are included), and the filters.
+    pub(crate) fn filters_sql(&self) -> String {
+        let mut sql = String::new();
         if !self.include_bots {
             sql.push_str(NO_BOTS);
         }
@@ -88,19 +110,11 @@ impl Scope {
         sql
     }
 
-    /// Binds what [`Self::where_sql`] holds, for `range`.
-    pub(crate) fn bind(
+    /// Binds what [`Self::filters_sql`] holds.
+    pub(crate) fn bind_filters(
         &self,
         mut query: clickhouse::query::Query,
-        range: &Range,
     ) -> clickhouse::query::Query {
-        let (from, to) = range.seconds();
-        query = query
-            .bind(self.project.to_string())
-            .bind(from)
-            .bind(to)
-            .bind(from)
-            .bind(to);
         for filter in &self.filters {
             query = bind_all(query, &filter.binds());
         }

@@ -14,11 +14,13 @@ pub(crate) fn is_rejection(err: &clickhouse::error::Error) -> bool {
     // TOO_LARGE_STRING_SIZE, SIZES_OF_ARRAYS_DOESNT_MATCH.
     const ROW_CODES: &[u32] = &[6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190];
     match err {
-        clickhouse::error::Error::BadResponse(text) => match exception_code(text) {
-            Some(TOO_MANY_PARTS) => spans_too_many_partitions(text),
-            Some(code) => ROW_CODES.contains(&code),
-            None => false,
-        },
+        clickhouse::error::Error::BadResponse(text) => {
+            match plumbing::clickhouse::exception_code(text) {
+                Some(TOO_MANY_PARTS) => spans_too_many_partitions(text),
+                Some(code) => ROW_CODES.contains(&code),
+                None => false,
+            }
+        }
         _ => false,
     }
 }
@@ -37,18 +39,10 @@ fn spans_too_many_partitions(text: &str) -> bool {
         || text.contains("max_partitions_per_insert_block")
 }
 
-/// The number in `Code: N.` of a ClickHouse exception text.
-fn exception_code(text: &str) -> Option<u32> {
-    let rest = &text[text.find("Code: ")? + "Code: ".len()..];
-    let digits = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..digits].parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plumbing::clickhouse::exception_code;
 
     #[test]
     fn only_clickhouse_complaints_about_values_count_as_rejections() {

@@ -13,36 +13,35 @@
 //! properties (as a breakdown or a filter).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use clickhouse::Row;
 use contract::query::TrendSeries;
 use serde::Deserialize;
 
+use super::kept::{Figure, TrendDays};
 use super::request::{Measure, Request};
 use super::series::{self, Point};
-use crate::error::Error;
+use crate::error::{Error, clickhouse_code};
 use crate::params::dimension::Dimension;
-use crate::params::filter::bind_all;
 use crate::params::interval::{Buckets, Interval};
 use crate::pieces::{self, Counters, Pieces, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
 
-/// Rows kept in all, at most; past it the cache starts again empty.
-const MAX_KEPT: usize = 4_000_000;
-
-/// Rows one read may give; a trend whose days have more (a breakdown by a dimension of many
-/// values) is read from the events as before, and its shape remembered as too fine to keep.
-const MAX_READ: usize = 500_000;
+/// Figures (stretches with a breakdown value) a day may hold, on average over the days one
+/// read takes: a trend whose days hold more (a breakdown by a dimension of many values, such as
+/// URLs or ids) is read from the events as before, and its shape remembered as too fine to keep.
+/// ClickHouse stops grouping there, so such a read costs no more than the events' own.
+const MAX_PER_DAY: usize = 10_000;
 
 /// The measure of the events of pieces, per piece, stretch and breakdown value. Binds the cut
-/// pieces, the breakdown's key, the measure's, the project, the days, the filters, the event
-/// name and the whole days.
+/// pieces, the breakdown's key, the measure's, the project, the days, the filters and bots
+/// (as [`Scope::filters_sql`]), the event name and the whole days.
 const FIGURES: &str = "SELECT {part} AS part, toUInt16(date) AS day, \
      intDiv(toInt64(timestamp), {unit}) * {unit} AS at, {value} AS value, {measure} AS amount \
-     FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{filters}{event} \
-     GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole}) LIMIT {limit}";
+     FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{event} \
+     GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole})";
 
 #[derive(Debug, Row, Deserialize)]
 struct FigureRow {
@@ -51,66 +50,6 @@ struct FigureRow {
     at: i64,
     value: String,
     amount: f64,
-}
-
-/// The measure of one stretch and breakdown value of a piece.
-#[derive(Debug, Clone)]
-struct Figure {
-    at: i64,
-    value: Arc<str>,
-    amount: f64,
-}
-
-/// Kept days, shared by every request of the service.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TrendDays {
-    inner: Arc<Mutex<Kept>>,
-}
-
-/// A day's figures, with the day's counter when they were read.
-type KeptDay = (u64, Arc<[Figure]>);
-
-#[derive(Debug, Default)]
-struct Kept {
-    /// By the trend's shape ([`Shape::key`]) and day.
-    days: HashMap<(Arc<str>, i64), KeptDay>,
-    rows: usize,
-    /// Shapes whose days had more than [`MAX_READ`] rows.
-    too_fine: HashSet<Arc<str>>,
-}
-
-impl TrendDays {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The kept figures of a whole day whose counter has not moved since.
-    fn get(&self, shape: &Arc<str>, slice: &Slice, counter: u64) -> Option<Arc<[Figure]>> {
-        if !slice.whole() {
-            return None;
-        }
-        let kept = self.lock();
-        let (at, figures) = kept.days.get(&(shape.clone(), slice.day))?;
-        (*at == counter).then(|| figures.clone())
-    }
-
-    /// Keeps the figures read of whole days, with the counters read before them.
-    fn keep(&self, shape: &Arc<str>, counters: &Counters, read: &[(Slice, Arc<[Figure]>)]) {
-        let mut kept = self.lock();
-        let adding: usize = read.iter().map(|(_, figures)| figures.len()).sum();
-        if kept.rows + adding > MAX_KEPT {
-            let too_fine = std::mem::take(&mut kept.too_fine);
-            *kept = Kept {
-                too_fine,
-                ..Kept::default()
-            };
-        }
-        for (slice, figures) in read.iter().filter(|(slice, _)| slice.whole()) {
-            let entry = (counters.of(slice.day), figures.clone());
-            let before = kept.days.insert((shape.clone(), slice.day), entry);
-            kept.rows = kept.rows + figures.len() - before.map_or(0, |(_, old)| old.len());
-        }
-    }
 }
 
 /// What a trend reads, apart from its range: its SQL and binds, and the key it is kept under.
@@ -165,12 +104,6 @@ impl<'a> Shape<'a> {
         }
         let pieces = Pieces::new(slices);
         let days = pieces::days_of(slices);
-        let filters: String = self
-            .scope
-            .filters
-            .iter()
-            .map(|filter| format!(" AND {}", filter.sql()))
-            .collect();
         let template = FIGURES
             .replace("{unit}", &self.unit.to_string())
             .replace(
@@ -178,31 +111,31 @@ impl<'a> Shape<'a> {
                 self.request.breakdown.as_ref().map_or("''", |d| d.sql()),
             )
             .replace("{measure}", &self.request.measure.sql())
-            .replace("{filters}", &filters)
-            .replace("{event}", self.request.event_filter())
-            .replace("{limit}", &(MAX_READ + 1).to_string());
-        let bots = if self.scope.include_bots {
-            ""
-        } else {
-            " AND is_bot = 0"
-        };
-        let sql = pieces.sql(&template, "timestamp", days.len(), bots);
+            .replace("{event}", self.request.event_filter());
+        let bots_and_filters = self.scope.filters_sql();
+        let sql = pieces.sql(&template, "timestamp", days.len(), &bots_and_filters);
         let mut query = pieces.bind_cut(store.query(&sql));
         if let Some(key) = self.request.breakdown.as_ref().and_then(|d| d.bind()) {
             query = query.bind(key);
         }
         query = self.request.measure.bind(query);
         query = pieces::bind_days(query.bind(self.scope.project.to_string()), &days);
-        for filter in &self.scope.filters {
-            query = bind_all(query, &filter.binds());
-        }
+        query = self.scope.bind_filters(query);
         if let Some(event) = &self.request.event {
             query = query.bind(event.as_str());
         }
-        let rows: Vec<FigureRow> = store.fetch_all(pieces.bind_whole(query)).await?;
-        if rows.len() > MAX_READ {
-            return Ok(None);
-        }
+        let most = MAX_PER_DAY * days.len();
+        let query = pieces
+            .bind_whole(query)
+            .with_setting("max_rows_to_group_by", most.to_string())
+            .with_setting("group_by_overflow_mode", "throw");
+        let rows: Vec<FigureRow> = match store.fetch_all(query).await {
+            Ok(rows) if rows.len() <= most => rows,
+            Ok(_) => return Ok(None),
+            // TOO_MANY_ROWS: ClickHouse stopped grouping at `most`.
+            Err(err) if clickhouse_code(&err) == Some(158) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
         let mut figures: HashMap<Slice, Vec<Figure>> = HashMap::new();
         let mut values: HashSet<Arc<str>> = HashSet::new();
         for row in rows {
@@ -243,7 +176,7 @@ pub(crate) async fn series(
     let Some(shape) = Shape::of(scope, request) else {
         return Ok(None);
     };
-    if cache.lock().too_fine.contains(&shape.key) {
+    if cache.too_fine(&shape.key) {
         return Ok(None);
     }
     let mut periods = vec![(
@@ -278,7 +211,7 @@ pub(crate) async fn series(
         }
     }
     let Some(read) = shape.read(store, &wanted).await? else {
-        cache.lock().too_fine.insert(shape.key.clone());
+        cache.found_too_fine(&shape.key);
         return Ok(None);
     };
     cache.keep(&shape.key, &counters, &read);
@@ -327,7 +260,12 @@ fn top_values(request: &Request, sums: &Sums) -> Vec<String> {
         *totals.entry(value).or_default() += amount;
     }
     let mut ranked: Vec<(&Arc<str>, f64)> = totals.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    // ClickHouse puts NaN (a sum of "nan" texts) last whichever way it sorts.
+    ranked.sort_by(|a, b| {
+        (a.1.is_nan().cmp(&b.1.is_nan()))
+            .then_with(|| b.1.total_cmp(&a.1))
+            .then_with(|| a.0.cmp(b.0))
+    });
     ranked
         .into_iter()
         .take(request.limit)
@@ -337,12 +275,13 @@ fn top_values(request: &Request, sums: &Sums) -> Vec<String> {
 
 /// The sums as points: one per bucket and place among the top values (0: the rest).
 fn points(top: &[String], sums: &Sums) -> Vec<Point> {
+    let places: HashMap<&str, u64> = (1..)
+        .zip(top)
+        .map(|(place, value)| (value.as_str(), place))
+        .collect();
     let mut by_label: HashMap<(u64, i64), f64> = HashMap::new();
     for ((value, t), amount) in sums {
-        let label = top
-            .iter()
-            .position(|top| top.as_str() == &**value)
-            .map_or(0, |place| place as u64 + 1);
+        let label = places.get(&**value).copied().unwrap_or(0);
         *by_label.entry((label, *t)).or_default() += amount;
     }
     by_label

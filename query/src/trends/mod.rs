@@ -2,6 +2,7 @@
 //! with the previous period.
 
 mod days;
+mod kept;
 pub(crate) mod request;
 mod series;
 
@@ -9,7 +10,7 @@ use clickhouse::Row;
 use contract::query::TrendsResponse;
 use serde::Deserialize;
 
-pub(crate) use self::days::TrendDays;
+pub(crate) use self::kept::TrendDays;
 use self::request::Request;
 use crate::error::Error;
 use crate::scope::Scope;
@@ -29,7 +30,16 @@ pub(crate) async fn trends(
     request: Request,
 ) -> Result<TrendsResponse, Error> {
     let previous = request.compare.then(|| scope.range.previous());
-    let (series, previous_series) = match days::series(store, days, scope, &request).await? {
+    let kept = match days::series(store, days, scope, &request).await {
+        Err(Error::Invalid(message)) => return Err(Error::Invalid(message)),
+        Err(err) => {
+            // Read from the events instead, which fail as well if ClickHouse cannot answer.
+            tracing::warn!(error = %err, "kept trend days not read");
+            None
+        }
+        Ok(kept) => kept,
+    };
+    let (series, previous_series) = match kept {
         Some(kept) => kept,
         None => {
             // The breakdown values are chosen once, over the current period, for both.

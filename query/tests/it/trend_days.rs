@@ -3,6 +3,8 @@
 //! request, and every answer equals the one read straight from the events (the same trend with
 //! a filter on a person's property that keeps every event, which is never kept).
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -186,21 +188,18 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
         json!(19.5),
         "Ann's 12.5 and Bob's 7"
     );
-    let figures_read = std::fs::read_to_string(&sql_log)
+    let reads = figure_reads(&sql_log);
+    read_all(&stack, &admin, &scope).await;
+    let last = std::fs::read_to_string(&sql_log)
         .expect("the SQL log")
         .lines()
-        .filter(|line| line.contains(" AS amount FROM events"))
-        .map(|line| {
-            line.rsplit_once("HAVING")
-                .map_or("", |(_, tail)| tail)
-                .to_owned()
-        })
-        .collect::<Vec<_>>();
+        .rfind(|line| line.contains(" AS amount FROM events"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert_eq!(figure_reads(&sql_log), reads + 3, "one read of each trend");
     assert!(
-        figures_read
-            .last()
-            .is_some_and(|last| last.contains("day IN (65535)")),
-        "the last read took no whole day: {figures_read:?}"
+        last.ends_with("day IN (65535)"),
+        "the last read took no whole day: {last}"
     );
 
     // A late event into a day already kept: Eve on October 3rd, with Chrome.
@@ -229,5 +228,90 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
         erased[1].0["series"][0]["total"],
         json!(7.0),
         "Bob's 7 only"
+    );
+}
+
+/// How many reads of kept-day figures the SQL log holds.
+fn figure_reads(sql_log: &std::path::Path) -> usize {
+    std::fs::read_to_string(sql_log)
+        .expect("the SQL log")
+        .lines()
+        .filter(|line| line.contains(" AS amount FROM events"))
+        .count()
+}
+
+/// A breakdown of more values a day than are worth keeping (21 000 over the two UTC days a
+/// local day spans, where 10 000 a day are kept) is read from the events, right, and not tried
+/// again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trend_of_too_many_values_a_day_is_read_from_the_events() {
+    let logs = devstack::test::TempDir::new("query-sql").expect("dir");
+    let sql_log = logs.path().join("statements.sql");
+    let stack = Stack::start_with(Some(sql_log.clone()));
+    let admin = stack.token("admin@example.com");
+    // The local day is two cut UTC days, which a kept trend reads at every request.
+    let (project, key) = stack
+        .project_in(&admin, "Many values", "Europe/Berlin")
+        .await;
+    const EVENTS: usize = 21_000;
+    let events: Vec<Value> = (0..EVENTS)
+        .map(|i| {
+            let n = json!({ "n": format!("value {i:05}"), "weight": (i % 3).to_string() });
+            event(
+                "tick",
+                &format!("u{i}"),
+                "2026-10-03T10:00:00Z",
+                "/",
+                CHROME,
+                n,
+            )
+        })
+        .collect();
+    // Past the project's intake quota a batch is refused whole (429) and sent again.
+    for batch in events.chunks(1_000) {
+        let body = json!({ "api_key": key, "batch": batch });
+        let taken = || async {
+            let sent = stack.http.post(stack.ingest().url("/batch/")).json(&body);
+            sent.send()
+                .await
+                .is_ok_and(|answer| answer.status() == StatusCode::OK)
+        };
+        devstack::wait::until_async("a batch taken", Duration::from_secs(120), taken)
+            .await
+            .expect("taken");
+    }
+    let (server, database) = stack.clickhouse();
+    devstack::wait::until("the events stored", Duration::from_secs(120), || {
+        server
+            .query_in(database, "SELECT uniqExact(event_id) FROM events")
+            .is_ok_and(|count| count.trim() == EVENTS.to_string())
+    })
+    .expect("stored");
+    let path = format!(
+        "/api/query/trends?project_id={project}&from=2026-10-03&to=2026-10-03&interval=hour\
+         &breakdown=property:n&measure=sum&property=weight&limit=3"
+    );
+    let (status, read) = stack.get(Some(&admin), &straight(&path)).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    for round in 0..2 {
+        let (status, answer) = stack.get(Some(&admin), &path).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, read, "round {round}");
+    }
+    // Weights of 2 rank first; then values by their text.
+    let labels: Vec<&str> = read["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter_map(|s| s["label"].as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        ["value 00002", "value 00005", "value 00008", "other"]
+    );
+    assert_eq!(
+        figure_reads(&sql_log),
+        1,
+        "tried once, then read from the events"
     );
 }

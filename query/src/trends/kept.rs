@@ -1,0 +1,165 @@
+//! The trends' kept days ([`TrendDays`]), bounded by what they take in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::pieces::{Counters, Slice};
+
+/// Bytes kept in all, about, at most (figures and their values, as if no value were shared);
+/// past it the cache starts again empty.
+const MAX_BYTES: usize = 256 << 20;
+
+/// Trend shapes remembered as too fine to keep, at most; past it they are forgotten.
+const MAX_TOO_FINE: usize = 10_000;
+
+/// What a kept day costs beyond its figures: its key and the map's entry.
+const DAY_BYTES: usize = 128;
+
+/// The measure of one stretch and breakdown value of a piece.
+#[derive(Debug, Clone)]
+pub(super) struct Figure {
+    /// The stretch's start, Unix seconds.
+    pub(super) at: i64,
+    pub(super) value: Arc<str>,
+    pub(super) amount: f64,
+}
+
+impl Figure {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.value.len()
+    }
+}
+
+/// A day's figures, with the day's counter when they were read.
+type KeptDay = (u64, Arc<[Figure]>);
+
+/// Kept days, shared by every request of the service.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrendDays {
+    inner: Arc<Mutex<Kept>>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// By the trend's shape (the text of everything it reads but its range) and day.
+    days: HashMap<(Arc<str>, i64), KeptDay>,
+    bytes: usize,
+    /// Shapes whose days hold too many figures to keep.
+    too_fine: HashSet<Arc<str>>,
+}
+
+/// What `figures` of one day cost.
+fn cost(shape: &str, figures: &[Figure]) -> usize {
+    DAY_BYTES + shape.len() + figures.iter().map(Figure::bytes).sum::<usize>()
+}
+
+impl TrendDays {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `shape` was found too fine to keep.
+    pub(super) fn too_fine(&self, shape: &Arc<str>) -> bool {
+        self.lock().too_fine.contains(shape)
+    }
+
+    /// Remembers that `shape`'s days hold too many figures to keep.
+    pub(super) fn found_too_fine(&self, shape: &Arc<str>) {
+        let mut kept = self.lock();
+        if kept.too_fine.len() >= MAX_TOO_FINE {
+            kept.too_fine.clear();
+        }
+        kept.too_fine.insert(shape.clone());
+    }
+
+    /// The kept figures of a whole day whose counter has not moved since.
+    pub(super) fn get(
+        &self,
+        shape: &Arc<str>,
+        slice: &Slice,
+        counter: u64,
+    ) -> Option<Arc<[Figure]>> {
+        if !slice.whole() {
+            return None;
+        }
+        let kept = self.lock();
+        let (at, figures) = kept.days.get(&(shape.clone(), slice.day))?;
+        (*at == counter).then(|| figures.clone())
+    }
+
+    /// Keeps the figures read of whole days, with the counters read before them.
+    pub(super) fn keep(
+        &self,
+        shape: &Arc<str>,
+        counters: &Counters,
+        read: &[(Slice, Arc<[Figure]>)],
+    ) {
+        let whole = read.iter().filter(|(slice, _)| slice.whole());
+        let adding: usize = whole.clone().map(|(_, figures)| cost(shape, figures)).sum();
+        let mut kept = self.lock();
+        if kept.bytes + adding > MAX_BYTES {
+            kept.days.clear();
+            kept.bytes = 0;
+        }
+        if adding > MAX_BYTES {
+            return;
+        }
+        for (slice, figures) in whole {
+            let entry = (counters.of(slice.day), figures.clone());
+            if let Some((_, old)) = kept.days.insert((shape.clone(), slice.day), entry) {
+                kept.bytes -= cost(shape, &old);
+            }
+            kept.bytes += cost(shape, figures);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(day: i64) -> Slice {
+        Slice {
+            day,
+            from: day * crate::pieces::DAY,
+            to: (day + 1) * crate::pieces::DAY,
+        }
+    }
+
+    /// Empty days cost their entry, a day read again replaces its cost, and past the bound the
+    /// cache starts again.
+    #[test]
+    fn kept_days_count_what_they_cost_and_stay_bounded() {
+        let cache = TrendDays::default();
+        let shape: Arc<str> = "shape".into();
+        let none: Arc<[Figure]> = Vec::new().into();
+        let counters = Counters::default();
+        let read: Vec<(Slice, Arc<[Figure]>)> = (0..1000).map(|d| (day(d), none.clone())).collect();
+        cache.keep(&shape, &counters, &read);
+        assert_eq!(cache.lock().bytes, 1000 * cost("shape", &[]));
+        cache.keep(&shape, &counters, &read);
+        assert_eq!(
+            cache.lock().bytes,
+            1000 * cost("shape", &[]),
+            "read again: the same"
+        );
+        assert!(cache.get(&shape, &day(7), 0).is_some());
+        assert!(cache.get(&shape, &day(7), 1).is_none(), "the counter moved");
+
+        let big: Arc<str> = "v".repeat(1 << 20).into();
+        let figures: Arc<[Figure]> = vec![Figure {
+            at: 0,
+            value: big,
+            amount: 1.0,
+        }]
+        .into();
+        for d in 0..300 {
+            cache.keep(&shape, &counters, &[(day(2000 + d), figures.clone())]);
+            assert!(cache.lock().bytes <= MAX_BYTES);
+        }
+        assert!(
+            cache.get(&shape, &day(7), 0).is_none(),
+            "started again past the bound"
+        );
+    }
+}
