@@ -215,12 +215,12 @@ pub fn assert_liveness_and_metrics(
 /// The value of the metric line `name` (labels included, as `/metrics` prints them) on
 /// `service`'s `/metrics`, when it has one.
 pub fn metric(service: &ServiceHandle, name: &str) -> Option<f64> {
-    let answer = crate::http::get(
-        service.addr.port(),
-        "/metrics",
-        std::time::Duration::from_secs(5),
-    )
-    .ok()?;
+    metric_at(service.addr.port(), name)
+}
+
+/// [`metric`] of the service listening on local `port` (a process the test started itself).
+pub fn metric_at(port: u16, name: &str) -> Option<f64> {
+    let answer = crate::http::get(port, "/metrics", std::time::Duration::from_secs(5)).ok()?;
     answer.body.lines().find_map(|line| {
         let (key, value) = line.rsplit_once(' ')?;
         (key == name).then(|| value.parse().ok()).flatten()

@@ -64,14 +64,7 @@ fn number(server: &devstack::clickhouse::ClickHouse, database: &str, sql: &str) 
 
 /// `sink_rows_inserted_total` of a sink.
 fn rows_inserted(sink: &devstack::test::ServiceHandle) -> u64 {
-    let metrics =
-        devstack::http::get(sink.addr.port(), "/metrics", Duration::from_secs(5)).expect("metrics");
-    metrics
-        .body
-        .lines()
-        .find_map(|line| line.strip_prefix("sink_rows_inserted_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0)
+    devstack::test::metric(sink, "sink_rows_inserted_total").unwrap_or(0.0) as u64
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -127,16 +127,10 @@ async fn killing_the_sink_repeatedly_under_load_loses_nothing_and_counts_nothing
         BATCHES * BATCH_SIZE,
         "the query API counts each event once"
     );
-    let skipped = devstack::http::get(port, "/metrics", Duration::from_secs(2))
-        .map(|r| {
-            r.body
-                .lines()
-                .find(|l| l.starts_with("sink_already_stored_total "))
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .unwrap_or_default();
-    eprintln!("after {kills} kills: {total} rows, {total} events; last sink: {skipped}");
+    let skipped = devstack::test::metric_at(port, "sink_already_stored_total");
+    eprintln!(
+        "after {kills} kills: {total} rows, {total} events; last sink: {skipped:?} already stored"
+    );
     sink.stop();
 }
 

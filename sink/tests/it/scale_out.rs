@@ -244,15 +244,7 @@ async fn killing_a_nats_node_a_clickhouse_replica_and_a_sink_under_load_loses_no
 
 /// `sink_rows_inserted_total` of the sink process on `port`.
 fn rows_inserted(port: u16) -> u64 {
-    devstack::http::get(port, "/metrics", Duration::from_secs(5))
-        .ok()
-        .and_then(|answer| {
-            answer.body.lines().find_map(|line| {
-                line.strip_prefix("sink_rows_inserted_total ")
-                    .and_then(|value| value.trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
+    devstack::test::metric_at(port, "sink_rows_inserted_total").unwrap_or(0.0) as u64
 }
 
 /// The node (index into the cluster's nodes) leading `EVENTS`, once it has a leader.

@@ -133,16 +133,28 @@ pub(crate) enum RunOutcome {
     Failed,
     /// Stopped by a transient error (NATS, the file's read), let go to be run again.
     Released,
+    /// Let go where it stood because this ingest stops.
+    Stopped,
+    /// Another ingest took the job over (this one's heartbeat had gone stale).
+    TakenOver,
 }
 
 impl RunOutcome {
-    const ALL: [Self; 3] = [Self::Done, Self::Failed, Self::Released];
+    const ALL: [Self; 5] = [
+        Self::Done,
+        Self::Failed,
+        Self::Released,
+        Self::Stopped,
+        Self::TakenOver,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::Done => "done",
             Self::Failed => "failed",
             Self::Released => "released",
+            Self::Stopped => "stopped",
+            Self::TakenOver => "taken_over",
         }
     }
 }

@@ -141,6 +141,7 @@ pub(crate) async fn run(
         tokio::select! {
             outcome = &mut import => break outcome,
             () = stopped(&mut stop) => {
+                jobs.count_run(RunOutcome::Stopped);
                 take_progress(&mut claimed, &lock(&progress));
                 claimed.entry.owner = None;
                 match claimed.save().await {
@@ -155,6 +156,7 @@ pub(crate) async fn run(
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(job = %job.id, "import taken over by another ingest");
+                        jobs.count_run(RunOutcome::TakenOver);
                         return;
                     }
                     Err(err) => tracing::warn!(job = %job.id, error = %err, "import not saved"),
