@@ -139,15 +139,13 @@ async fn a_project_over_its_quota_gets_429_while_another_projects_events_are_acc
     }
     assert_eq!(stored(&js, calm).await, 300);
 
-    let metrics = reqwest::get(ingest.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("ingest_events_total{route=\"posthog\",result=\"over_quota\"} 3"),
-        "the refused events counted once each: {metrics}"
+    assert_eq!(
+        devstack::test::metric(
+            ingest,
+            "ingest_events_total{route=\"posthog\",result=\"over_quota\"}"
+        ),
+        Some(3.0),
+        "the refused events counted once each"
     );
 
     // The refused project is served again once its bucket refilled, as Retry-After said.

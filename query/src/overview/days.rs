@@ -80,17 +80,23 @@ impl DayCache {
         (events, sessions)
     }
 
-    /// Keeps the figures read of whole days, with the counters read before them.
+    /// Keeps the figures read of whole days, with the counters read before them. Past the
+    /// bound the cache starts again, once per call (`first`: the call's first read); a later
+    /// read of the call past it is not kept, so that it does not drop what the call kept.
     fn keep(
         &self,
         key: (Uuid, bool),
         counters: &Counters,
         events: &[(Slice, EventFigures)],
         sessions: &[(Slice, SessionFigures)],
+        first: bool,
     ) {
         let mut kept = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let adding: usize = events.iter().map(|(_, figures)| figures.ids.len()).sum();
         if kept.ids + adding > MAX_IDS {
+            if !first {
+                return;
+            }
             *kept = Kept::default();
         }
         for (slice, figures) in events.iter().filter(|(slice, _)| slice.whole()) {
@@ -161,7 +167,7 @@ pub(crate) async fn totals(
                     scope.include_bots
                 ),
             )?;
-            cache.keep(key, &counters, &read_events, &read_sessions);
+            cache.keep(key, &counters, &read_events, &read_sessions, chunk == 0);
             events.extend(read_events);
             sessions.extend(read_sessions);
         }

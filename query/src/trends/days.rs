@@ -32,8 +32,12 @@ use crate::store::Store;
 /// Figures (stretches with a breakdown value) a day may hold, on average over the days one
 /// read takes: a trend whose days hold more (a breakdown by a dimension of many values, such as
 /// URLs or ids) is read from the events as before, and its shape remembered as too fine to keep.
-/// ClickHouse stops grouping there, so such a read costs no more than the events' own.
+/// ClickHouse stops grouping there (per thread) and the statement's `LIMIT` bounds what comes
+/// back, so finding out costs about what reading the events does.
 const MAX_PER_DAY: usize = 10_000;
+
+/// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
+const TOO_MANY_ROWS: u32 = 158;
 
 /// The measure of the events of pieces, per piece, stretch and breakdown value. Binds the cut
 /// pieces, the breakdown's key, the measure's, the project, the days, the filters and bots
@@ -41,7 +45,7 @@ const MAX_PER_DAY: usize = 10_000;
 const FIGURES: &str = "SELECT {part} AS part, toUInt16(date) AS day, \
      intDiv(toInt64(timestamp), {unit}) * {unit} AS at, {value} AS value, {measure} AS amount \
      FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{event} \
-     GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole})";
+     GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole}) LIMIT {limit}";
 
 #[derive(Debug, Row, Deserialize)]
 struct FigureRow {
@@ -112,6 +116,10 @@ impl<'a> Shape<'a> {
             )
             .replace("{measure}", &self.request.measure.sql())
             .replace("{event}", self.request.event_filter());
+        // ClickHouse checks `max_rows_to_group_by` per thread (and per shard), before they are
+        // merged: the limit bounds what the merge sends.
+        let most = MAX_PER_DAY * days.len();
+        let template = template.replace("{limit}", &(most + 1).to_string());
         let bots_and_filters = self.scope.filters_sql();
         let sql = pieces.sql(&template, "timestamp", days.len(), &bots_and_filters);
         let mut query = pieces.bind_cut(store.query(&sql));
@@ -124,7 +132,6 @@ impl<'a> Shape<'a> {
         if let Some(event) = &self.request.event {
             query = query.bind(event.as_str());
         }
-        let most = MAX_PER_DAY * days.len();
         let query = pieces
             .bind_whole(query)
             .with_setting("max_rows_to_group_by", most.to_string())
@@ -132,8 +139,7 @@ impl<'a> Shape<'a> {
         let rows: Vec<FigureRow> = match store.fetch_all(query).await {
             Ok(rows) if rows.len() <= most => rows,
             Ok(_) => return Ok(None),
-            // TOO_MANY_ROWS: ClickHouse stopped grouping at `most`.
-            Err(err) if clickhouse_code(&err) == Some(158) => return Ok(None),
+            Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => return Ok(None),
             Err(err) => return Err(err.into()),
         };
         let mut figures: HashMap<Slice, Vec<Figure>> = HashMap::new();
@@ -263,7 +269,7 @@ fn top_values(request: &Request, sums: &Sums) -> Vec<String> {
     // ClickHouse puts NaN (a sum of "nan" texts) last whichever way it sorts.
     ranked.sort_by(|a, b| {
         (a.1.is_nan().cmp(&b.1.is_nan()))
-            .then_with(|| b.1.total_cmp(&a.1))
+            .then_with(|| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal))
             .then_with(|| a.0.cmp(b.0))
     });
     ranked

@@ -96,13 +96,14 @@ impl TrendDays {
     ) {
         let whole = read.iter().filter(|(slice, _)| slice.whole());
         let adding: usize = whole.clone().map(|(_, figures)| cost(shape, figures)).sum();
+        if adding > MAX_BYTES {
+            // More than could ever be kept: keep nothing, and leave what is kept alone.
+            return;
+        }
         let mut kept = self.lock();
         if kept.bytes + adding > MAX_BYTES {
             kept.days.clear();
             kept.bytes = 0;
-        }
-        if adding > MAX_BYTES {
-            return;
         }
         for (slice, figures) in whole {
             let entry = (counters.of(slice.day), figures.clone());
@@ -147,12 +148,18 @@ mod tests {
         assert!(cache.get(&shape, &day(7), 1).is_none(), "the counter moved");
 
         let big: Arc<str> = "v".repeat(1 << 20).into();
-        let figures: Arc<[Figure]> = vec![Figure {
+        let figure = Figure {
             at: 0,
             value: big,
             amount: 1.0,
-        }]
-        .into();
+        };
+        // A read that could never be kept leaves what is kept alone.
+        let huge: Arc<[Figure]> = vec![figure.clone(); 300].into();
+        cache.keep(&shape, &counters, &[(day(5000), huge)]);
+        assert!(cache.get(&shape, &day(7), 0).is_some(), "kept as before");
+        assert!(cache.get(&shape, &day(5000), 0).is_none(), "not kept");
+
+        let figures: Arc<[Figure]> = vec![figure].into();
         for d in 0..300 {
             cache.keep(&shape, &counters, &[(day(2000 + d), figures.clone())]);
             assert!(cache.lock().bytes <= MAX_BYTES);

@@ -31,7 +31,8 @@ pub(crate) async fn trends(
 ) -> Result<TrendsResponse, Error> {
     let previous = request.compare.then(|| scope.range.previous());
     let kept = match days::series(store, days, scope, &request).await {
-        Err(Error::Invalid(message)) => return Err(Error::Invalid(message)),
+        // The events would take longer still, or refuse the request the same way.
+        Err(err @ (Error::Invalid(_) | Error::Timeout)) => return Err(err),
         Err(err) => {
             // Read from the events instead, which fail as well if ClickHouse cannot answer.
             tracing::warn!(error = %err, "kept trend days not read");

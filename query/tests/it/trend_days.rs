@@ -198,7 +198,7 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
         .unwrap_or_default();
     assert_eq!(figure_reads(&sql_log), reads + 3, "one read of each trend");
     assert!(
-        last.ends_with("day IN (65535)"),
+        last.contains("day IN (65535) LIMIT"),
         "the last read took no whole day: {last}"
     );
 
