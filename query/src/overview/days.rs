@@ -147,27 +147,29 @@ pub(crate) async fn totals(
     // A few days a statement, each kept as soon as it is read: on a large project a cold call
     // reads 60 days, which in one statement can outlast `max_execution_time`, and then no call
     // would ever keep anything.
-    let chunks = events_wanted
-        .len()
-        .max(sessions_wanted.len())
-        .div_ceil(DAYS_PER_READ);
     let read = async {
-        for chunk in 0..chunks {
+        let (mut events_parts, mut sessions_parts) = (
+            events_wanted.chunks(DAYS_PER_READ),
+            sessions_wanted.chunks(DAYS_PER_READ),
+        );
+        let mut first = true;
+        while events_parts.len() + sessions_parts.len() > 0 {
             let (read_events, read_sessions) = tokio::try_join!(
                 slices::events(
                     store,
                     scope.project,
-                    part(&events_wanted, chunk),
+                    events_parts.next().unwrap_or_default(),
                     scope.include_bots
                 ),
                 slices::sessions(
                     store,
                     scope.project,
-                    part(&sessions_wanted, chunk),
+                    sessions_parts.next().unwrap_or_default(),
                     scope.include_bots
                 ),
             )?;
-            cache.keep(key, &counters, &read_events, &read_sessions, chunk == 0);
+            cache.keep(key, &counters, &read_events, &read_sessions, first);
+            first = false;
             events.extend(read_events);
             sessions.extend(read_sessions);
         }
@@ -179,12 +181,6 @@ pub(crate) async fn totals(
         sum(&current, &events, &sessions, &persons),
         sum(&previous, &events, &sessions, &persons),
     ])
-}
-
-/// The `chunk`th [`DAYS_PER_READ`] of `wanted` (empty past its end).
-fn part(wanted: &[Slice], chunk: usize) -> &[Slice] {
-    let from = (chunk * DAYS_PER_READ).min(wanted.len());
-    &wanted[from..(from + DAYS_PER_READ).min(wanted.len())]
 }
 
 /// The totals of the slices of one period; users are the persons of the ids seen.

@@ -25,6 +25,7 @@ use super::series::{self, Point};
 use crate::error::{Error, clickhouse_code};
 use crate::params::dimension::Dimension;
 use crate::params::interval::{Buckets, Interval};
+use crate::params::range::Range;
 use crate::pieces::{self, Counters, Pieces, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
@@ -185,23 +186,28 @@ pub(crate) async fn series(
     if cache.too_fine(&shape.key) {
         return Ok(None);
     }
-    let mut periods = vec![(
-        scope.range.seconds(),
-        request.interval.buckets(&scope.range)?,
-    )];
+    // Each period: where it starts, its pieces and its buckets.
+    let period = |range: &Range| {
+        let (from, to) = range.seconds();
+        Ok::<_, Error>((
+            from,
+            pieces::split(from, to),
+            request.interval.buckets(range)?,
+        ))
+    };
+    let mut periods = vec![period(&scope.range)?];
     if request.compare {
-        let previous = scope.range.previous();
-        periods.push((previous.seconds(), request.interval.buckets(&previous)?));
+        periods.push(period(&scope.range.previous())?);
     }
     if !periods
         .iter()
-        .all(|((from, _), buckets)| buckets.on_grid(shape.unit, *from))
+        .all(|(from, _, buckets)| buckets.on_grid(shape.unit, *from))
     {
         return Ok(None);
     }
     let all: Vec<Slice> = periods
         .iter()
-        .flat_map(|((from, to), _)| pieces::split(*from, *to))
+        .flat_map(|(_, slices, _)| slices.iter().copied())
         .collect();
     let days = all.iter().map(|slice| slice.day);
     let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
@@ -222,17 +228,16 @@ pub(crate) async fn series(
     };
     cache.keep(&shape.key, &counters, &read);
     figures.extend(read);
-    let mut answers = periods.iter().map(|((from, to), buckets)| {
-        let slices = pieces::split(*from, *to);
-        sums(&slices, &figures, buckets)
-    });
+    let mut answers = periods
+        .iter()
+        .map(|(_, slices, buckets)| sums(slices, &figures, buckets));
     let current = answers.next().unwrap_or_default();
     // The breakdown values are chosen once, over the current period, for both.
     let top = top_values(request, &current);
     let mut filled = periods
         .iter()
         .zip(std::iter::once(current).chain(answers))
-        .map(|((_, buckets), sums)| {
+        .map(|((_, _, buckets), sums)| {
             series::fill(request, &top, buckets.list(), &points(&top, &sums))
         });
     let current = filled.next().unwrap_or_default();
