@@ -86,15 +86,17 @@ async fn kept_days_follow_late_events_and_erasures_and_equal_the_tables() {
             figures(&overview)
         }
     };
-    // Waits until the overview (from kept days) shows `events` this week, then checks every
-    // figure against the tables' and returns them.
+    // Waits until the overview (from kept days) shows `events` this week and the tables agree
+    // (the sessions' view runs after the events are visible, so for a moment a reader sees the
+    // events without their sessions), then checks every figure against the tables' again and
+    // returns them.
     let settled = |events: f64, what: &'static str| {
         let read = &read;
         async move {
             let deadline = Instant::now() + Duration::from_secs(60);
             let seen = loop {
                 let seen = read(false).await;
-                if value(&seen, "events").0 == events {
+                if value(&seen, "events").0 == events && seen == read(true).await {
                     break seen;
                 }
                 assert!(
