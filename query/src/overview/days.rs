@@ -11,21 +11,18 @@
 //! links of the project, read at every request, map them to their persons; the union is
 //! counted exactly.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
 
-use super::slices::{self, ByHash, EventFigures, SessionFigures};
+use super::slices::{self, EventFigures, SessionFigures};
 use super::totals::Totals;
 use crate::error::Error;
+use crate::persons::hashes::Persons;
 use crate::pieces::{self, Counters, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
-
-/// Days one statement reads, at most: a week of a project of 100 M events in 60 days takes
-/// about two seconds.
-const DAYS_PER_READ: usize = 7;
 
 /// The id hashes kept in all, at most: 16 M (128 MiB); past it the cache starts again empty.
 const MAX_IDS: usize = 16_000_000;
@@ -149,8 +146,8 @@ pub(crate) async fn totals(
     // would ever keep anything.
     let read = async {
         let (mut events_parts, mut sessions_parts) = (
-            events_wanted.chunks(DAYS_PER_READ),
-            sessions_wanted.chunks(DAYS_PER_READ),
+            events_wanted.chunks(pieces::DAYS_PER_READ),
+            sessions_wanted.chunks(pieces::DAYS_PER_READ),
         );
         let mut first = true;
         while events_parts.len() + sessions_parts.len() > 0 {
@@ -175,7 +172,7 @@ pub(crate) async fn totals(
         }
         Ok::<_, clickhouse::error::Error>(())
     };
-    let ((), persons) = tokio::try_join!(read, slices::persons(store, scope.project))?;
+    let ((), persons) = tokio::try_join!(read, Persons::read(store, scope.project))?;
     let [current, previous] = periods;
     Ok([
         sum(&current, &events, &sessions, &persons),
@@ -188,28 +185,13 @@ fn sum(
     period: &[Slice],
     events: &HashMap<Slice, EventFigures>,
     sessions: &HashMap<Slice, SessionFigures>,
-    persons: &ByHash<u64>,
+    persons: &Persons,
 ) -> Totals {
     let mut totals = Totals::default();
-    let largest = period
-        .iter()
-        .filter_map(|slice| events.get(slice))
-        .map(|figures| figures.ids.len())
-        .max()
-        .unwrap_or(0);
-    // Persons seen: each once, however many days saw them.
-    let mut seen: HashSet<u64, foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(largest, Default::default());
     for slice in period {
         if let Some(figures) = events.get(slice) {
             totals.events += figures.events;
             totals.pageviews += figures.pageviews;
-            seen.extend(
-                figures
-                    .ids
-                    .iter()
-                    .map(|id| persons.get(id).copied().unwrap_or(*id)),
-            );
         }
         if let Some(figures) = sessions.get(slice) {
             totals.sessions += figures.sessions;
@@ -217,6 +199,11 @@ fn sum(
             totals.seconds += figures.seconds;
         }
     }
-    totals.users = seen.len() as u64;
+    // Persons seen: each once, however many days saw them.
+    let ids = period
+        .iter()
+        .filter_map(|slice| events.get(slice))
+        .map(|figures| &*figures.ids);
+    totals.users = persons.count(ids);
     totals
 }

@@ -10,7 +10,6 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::persons::sql::links;
 use crate::pieces::{self, Pieces, Slice};
 use crate::store::Store;
 
@@ -70,12 +69,6 @@ struct SessionsRow {
     sessions: u64,
     bounced: u64,
     seconds: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct LinkRow {
-    user_hash: u64,
-    linked_hash: u64,
 }
 
 /// The figures of the events of `slices` of `project` (bots' too when `bots`).
@@ -153,25 +146,4 @@ pub(crate) async fn sessions(
         }
     }
     Ok(figures)
-}
-
-/// Keyed by distinct ids' (or persons') hashes. std's SipHash costs most of the overview's time
-/// when a month's users are millions of set inserts; foldhash is a few times faster and still
-/// keyed per process, which matters: the ids come from clients, and unkeyed, anyone could send
-/// ids whose hashes collide and slow every overview of the project.
-pub(crate) type ByHash<V> = std::collections::HashMap<u64, V, foldhash::fast::RandomState>;
-
-/// Per linked distinct id of `project` (by hash), its person's hash; an id without a link, or
-/// whose link was erased, is its own person.
-pub(crate) async fn persons(
-    store: &Store,
-    project: Uuid,
-) -> Result<ByHash<u64>, clickhouse::error::Error> {
-    let links = links(project);
-    let rows: Vec<LinkRow> = store.fetch_all(links.bind(store.query(&links.sql))).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|row| row.linked_hash != 0)
-        .map(|row| (row.user_hash, row.linked_hash))
-        .collect())
 }

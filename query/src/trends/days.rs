@@ -1,16 +1,19 @@
-//! Trends of counts and sums from figures per UTC day that the service keeps between requests,
-//! as the overview's are kept (`crate::overview`): a whole day's figures are read once and kept
-//! with the day's change counter (`event_days`: every insert into the day and every erasure
-//! moves it); a request reads the counters, then only the days whose counter moved and the two
-//! cut days at a period's ends. A dashboard's trend of 30 days reads three days instead of
-//! thirty, however often it is shown.
+//! Trends from figures per UTC day that the service keeps between requests, as the overview's
+//! are kept (`crate::overview`): a whole day's figures are read once and kept with the day's
+//! change counter (`event_days`: every insert into the day and every erasure moves it); a
+//! request reads the counters, then only the days whose counter moved and the two cut days at
+//! a period's ends. A dashboard's trend of 30 days reads three days instead of thirty, however
+//! often it is shown.
 //!
-//! A day's figures are the measure per stretch of `unit` seconds (a quarter hour; a minute for
-//! minute buckets) and breakdown value. Every bucket starts at such a stretch's start
-//! ([`Buckets::on_grid`]), so a stretch is in one bucket, and counts and sums add up exactly
-//! across stretches and days. What does not add up, or does not depend on the day's events
-//! alone, is read from the events as before: distinct persons, averages, and a person's
-//! properties (as a breakdown or a filter).
+//! A day's figures are the measure per stretch of `unit` seconds and breakdown value. Every
+//! bucket starts at such a stretch's start ([`Buckets::on_grid`]), so a stretch is in one
+//! bucket. Counts and sums are kept per quarter hour (per minute for minute buckets) and add up
+//! exactly across stretches and days. Distinct persons are kept as the distinct ids each
+//! stretch saw (per day when every bucket starts at a UTC midnight, else per hour or quarter
+//! hour), and counted as persons at each request through the identity links read then
+//! ([`Persons`]): a link made today merges persons of every day. What depends on more than the
+//! day's events is read from the events as before: averages, and a person's properties (as a
+//! breakdown or a filter), which change without the day's counter moving.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,13 +22,15 @@ use clickhouse::Row;
 use contract::query::TrendSeries;
 use serde::Deserialize;
 
+use super::combine::{Combine, Figures};
 use super::kept::{Figure, TrendDays};
 use super::request::{Measure, Request};
-use super::series::{self, Point};
+use super::series;
 use crate::error::{Error, clickhouse_code};
 use crate::params::dimension::Dimension;
 use crate::params::interval::{Buckets, Interval};
 use crate::params::range::Range;
+use crate::persons::hashes::Persons;
 use crate::pieces::{self, Counters, Pieces, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
@@ -44,8 +49,8 @@ const TOO_MANY_ROWS: u32 = 158;
 /// pieces, the breakdown's key, the measure's, the project, the days, the filters and bots
 /// (as [`Scope::filters_sql`]), the event name and the whole days.
 const FIGURES: &str = "SELECT {part} AS part, toUInt16(date) AS day, \
-     intDiv(toInt64(timestamp), {unit}) * {unit} AS at, {value} AS value, {measure} AS amount \
-     FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{event} \
+     intDiv(toInt64(timestamp), {unit}) * {unit} AS at, {value} AS value, {measure} AS amount, \
+     {ids} AS ids FROM events WHERE project_id = toUUID(?) AND date IN ({days}){bots}{event} \
      GROUP BY part, day, at, value HAVING part > 0 OR day IN ({whole}) LIMIT {limit}";
 
 #[derive(Debug, Row, Deserialize)]
@@ -55,6 +60,30 @@ struct FigureRow {
     at: i64,
     value: String,
     amount: f64,
+    ids: Vec<u64>,
+}
+
+/// Distinct ids a day may hold, on average over the days one read takes, for distinct persons
+/// to be kept: 8 MiB a day. A project with more is read from the events (where ClickHouse
+/// estimates them, [`Measure::sql`]), and its shape remembered as too fine to keep.
+const MAX_IDS_PER_DAY: usize = 1 << 20;
+
+/// A period of the trend: where it starts, its pieces and its buckets.
+struct Period {
+    from: i64,
+    slices: Vec<Slice>,
+    buckets: Buckets,
+}
+
+impl Period {
+    fn of(range: &Range, interval: Interval) -> Result<Self, Error> {
+        let (from, to) = range.seconds();
+        Ok(Self {
+            from,
+            slices: pieces::split(from, to),
+            buckets: interval.buckets(range)?,
+        })
+    }
 }
 
 /// What a trend reads, apart from its range: its SQL and binds, and the key it is kept under.
@@ -66,21 +95,29 @@ struct Shape<'a> {
 }
 
 impl<'a> Shape<'a> {
-    /// The shape of a trend whose days can be kept: a count or sum, with no person's property
-    /// in its breakdown or filters.
-    fn of(scope: &'a Scope, request: &'a Request) -> Option<Self> {
+    /// The shape of a trend whose days can be kept: a count, sum or distinct persons, with no
+    /// person's property in its breakdown or filters, over periods whose buckets start on the
+    /// grid of its stretches.
+    fn of(scope: &'a Scope, request: &'a Request, periods: &[Period]) -> Option<Self> {
         let by_person = request.breakdown.as_ref().and_then(Dimension::person_key);
-        if !matches!(request.measure, Measure::Count | Measure::Sum(_))
+        if matches!(request.measure, Measure::Average(_))
             || by_person.is_some()
             || scope.filters.iter().any(|f| f.on_person_property())
         {
             return None;
         }
-        let unit = if request.interval == Interval::Minute {
-            60
-        } else {
-            900
+        // Ids are kept in the largest stretches the buckets allow; figures that add up in
+        // quarter hours, whatever the zone and interval, so that every trend shares them.
+        let units: &[i64] = match (request.interval, &request.measure) {
+            (Interval::Minute, _) => &[60],
+            (_, Measure::Uniques) => &[pieces::DAY, 3_600, 900],
+            _ => &[900],
         };
+        let unit = units.iter().copied().find(|unit| {
+            periods
+                .iter()
+                .all(|period| period.buckets.on_grid(*unit, period.from))
+        })?;
         let key = format!(
             "{}|{}|{unit}|{:?}|{:?}|{:?}|{:?}",
             scope.project,
@@ -98,6 +135,10 @@ impl<'a> Shape<'a> {
         })
     }
 
+    fn uniques(&self) -> bool {
+        matches!(self.request.measure, Measure::Uniques)
+    }
+
     /// The figures of `slices`, or None when they are too many to keep.
     async fn read(
         &self,
@@ -109,13 +150,22 @@ impl<'a> Shape<'a> {
         }
         let pieces = Pieces::new(slices);
         let days = pieces::days_of(slices);
+        let (measure, ids) = if self.uniques() {
+            (
+                "toFloat64(0)".to_owned(),
+                "arraySort(groupUniqArray(user_hash))",
+            )
+        } else {
+            (self.request.measure.sql(), "emptyArrayUInt64()")
+        };
         let template = FIGURES
             .replace("{unit}", &self.unit.to_string())
             .replace(
                 "{value}",
                 self.request.breakdown.as_ref().map_or("''", |d| d.sql()),
             )
-            .replace("{measure}", &self.request.measure.sql())
+            .replace("{measure}", &measure)
+            .replace("{ids}", ids)
             .replace("{event}", self.request.event_filter());
         // ClickHouse checks `max_rows_to_group_by` per thread (and per shard), before they are
         // merged: the limit bounds what the merge sends.
@@ -127,7 +177,9 @@ impl<'a> Shape<'a> {
         if let Some(key) = self.request.breakdown.as_ref().and_then(|d| d.bind()) {
             query = query.bind(key);
         }
-        query = self.request.measure.bind(query);
+        if !self.uniques() {
+            query = self.request.measure.bind(query);
+        }
         query = pieces::bind_days(query.bind(self.scope.project.to_string()), &days);
         query = self.scope.bind_filters(query);
         if let Some(event) = &self.request.event {
@@ -143,33 +195,51 @@ impl<'a> Shape<'a> {
             Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => return Ok(None),
             Err(err) => return Err(err.into()),
         };
-        let mut figures: HashMap<Slice, Vec<Figure>> = HashMap::new();
-        let mut values: HashSet<Arc<str>> = HashSet::new();
-        for row in rows {
-            let Some(slice) = pieces.slice_of(row.part, row.day) else {
-                continue;
-            };
-            let value = match values.get(row.value.as_str()) {
-                Some(value) => value.clone(),
-                None => {
-                    let value: Arc<str> = row.value.into();
-                    values.insert(value.clone());
-                    value
-                }
-            };
-            figures.entry(slice).or_default().push(Figure {
-                at: row.at,
-                value,
-                amount: row.amount,
-            });
+        let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
+        if ids > MAX_IDS_PER_DAY * days.len() {
+            return Ok(None);
         }
-        Ok(Some(
-            slices
-                .iter()
-                .map(|slice| (*slice, figures.remove(slice).unwrap_or_default().into()))
-                .collect(),
-        ))
+        Ok(Some(collect(&pieces, slices, rows)))
     }
+}
+
+/// The rows read as figures per slice (every slice present).
+fn collect(
+    pieces: &Pieces<'_>,
+    slices: &[Slice],
+    rows: Vec<FigureRow>,
+) -> Vec<(Slice, Arc<[Figure]>)> {
+    let mut figures: HashMap<Slice, Vec<Figure>> = HashMap::new();
+    let mut values: HashSet<Arc<str>> = HashSet::new();
+    let none: Arc<[u64]> = Arc::new([]);
+    for row in rows {
+        let Some(slice) = pieces.slice_of(row.part, row.day) else {
+            continue;
+        };
+        let value = match values.get(row.value.as_str()) {
+            Some(value) => value.clone(),
+            None => {
+                let value: Arc<str> = row.value.into();
+                values.insert(value.clone());
+                value
+            }
+        };
+        let ids = if row.ids.is_empty() {
+            none.clone()
+        } else {
+            row.ids.into()
+        };
+        figures.entry(slice).or_default().push(Figure {
+            at: row.at,
+            value,
+            amount: row.amount,
+            ids,
+        });
+    }
+    slices
+        .iter()
+        .map(|slice| (*slice, figures.remove(slice).unwrap_or_default().into()))
+        .collect()
 }
 
 /// The series of the scope's range and, when compared, of the period before it, from kept
@@ -180,123 +250,77 @@ pub(crate) async fn series(
     scope: &Scope,
     request: &Request,
 ) -> Result<Option<(Vec<TrendSeries>, Option<Vec<TrendSeries>>)>, Error> {
-    let Some(shape) = Shape::of(scope, request) else {
+    let mut periods = vec![Period::of(&scope.range, request.interval)?];
+    if request.compare {
+        periods.push(Period::of(&scope.range.previous(), request.interval)?);
+    }
+    let Some(shape) = Shape::of(scope, request, &periods) else {
         return Ok(None);
     };
     if cache.too_fine(&shape.key) {
         return Ok(None);
     }
-    // Each period: where it starts, its pieces and its buckets.
-    let period = |range: &Range| {
-        let (from, to) = range.seconds();
-        Ok::<_, Error>((
-            from,
-            pieces::split(from, to),
-            request.interval.buckets(range)?,
-        ))
-    };
-    let mut periods = vec![period(&scope.range)?];
-    if request.compare {
-        periods.push(period(&scope.range.previous())?);
-    }
-    if !periods
-        .iter()
-        .all(|(from, _, buckets)| buckets.on_grid(shape.unit, *from))
-    {
-        return Ok(None);
-    }
     let all: Vec<Slice> = periods
         .iter()
-        .flat_map(|(_, slices, _)| slices.iter().copied())
+        .flat_map(|period| period.slices.iter().copied())
         .collect();
     let days = all.iter().map(|slice| slice.day);
     let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
         return Ok(None);
     };
-    let counters = Counters::read(store, scope.project, first, last).await?;
-    let mut figures: HashMap<Slice, Arc<[Figure]>> = HashMap::new();
+    // Persons are counted through the links as they are now.
+    let links = async {
+        if shape.uniques() {
+            Persons::read(store, scope.project).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (counters, persons) =
+        tokio::try_join!(Counters::read(store, scope.project, first, last), links)?;
+    let Some(figures) = figures(store, cache, &shape, &all, &counters).await? else {
+        cache.found_too_fine(&shape.key);
+        return Ok(None);
+    };
+    let combine = match &persons {
+        Some(persons) => Combine::Persons(persons),
+        None => Combine::Add,
+    };
+    // The breakdown values are chosen once, over the current period, for both.
+    let breakdown = request.breakdown.is_some();
+    let top = combine.top(breakdown, request.limit, &periods[0].slices, &figures);
+    let mut filled = periods.iter().map(|period| {
+        let points = combine.points(&top, &period.slices, &figures, &period.buckets);
+        series::fill(request, &top, period.buckets.list(), &points)
+    });
+    let current = filled.next().unwrap_or_default();
+    Ok(Some((current, filled.next())))
+}
+
+/// The figures of every slice: kept, or read a few days a statement and kept as soon as read
+/// (a cold trend of a large project would outlast `max_execution_time` in one statement, and
+/// then keep nothing); None when they are too many to keep.
+async fn figures(
+    store: &Store,
+    cache: &TrendDays,
+    shape: &Shape<'_>,
+    all: &[Slice],
+    counters: &Counters,
+) -> Result<Option<Figures>, Error> {
+    let mut figures = Figures::new();
     let mut wanted = Vec::new();
-    for slice in &all {
+    for slice in all {
         match cache.get(&shape.key, slice, counters.of(slice.day)) {
             Some(kept) => drop(figures.insert(*slice, kept)),
             None => wanted.push(*slice),
         }
     }
-    let Some(read) = shape.read(store, &wanted).await? else {
-        cache.found_too_fine(&shape.key);
-        return Ok(None);
-    };
-    cache.keep(&shape.key, &counters, &read);
-    figures.extend(read);
-    let mut answers = periods
-        .iter()
-        .map(|(_, slices, buckets)| sums(slices, &figures, buckets));
-    let current = answers.next().unwrap_or_default();
-    // The breakdown values are chosen once, over the current period, for both.
-    let top = top_values(request, &current);
-    let mut filled = periods
-        .iter()
-        .zip(std::iter::once(current).chain(answers))
-        .map(|((_, _, buckets), sums)| {
-            series::fill(request, &top, buckets.list(), &points(&top, &sums))
-        });
-    let current = filled.next().unwrap_or_default();
-    Ok(Some((current, filled.next())))
-}
-
-/// Per breakdown value and bucket key, the measure of a period's pieces.
-type Sums = HashMap<(Arc<str>, i64), f64>;
-
-fn sums(slices: &[Slice], figures: &HashMap<Slice, Arc<[Figure]>>, buckets: &Buckets) -> Sums {
-    let mut sums = Sums::new();
-    for slice in slices {
-        for figure in figures.get(slice).iter().flat_map(|f| f.iter()) {
-            // A cut piece's first stretch may start before the piece; its rows are in the
-            // bucket of the piece's start.
-            let key = buckets.key_of(figure.at.max(slice.from));
-            *sums.entry((figure.value.clone(), key)).or_default() += figure.amount;
-        }
+    for (index, part) in wanted.chunks(pieces::DAYS_PER_READ).enumerate() {
+        let Some(read) = shape.read(store, part).await? else {
+            return Ok(None);
+        };
+        cache.keep(&shape.key, counters, &read, index == 0);
+        figures.extend(read);
     }
-    sums
-}
-
-/// The breakdown's top values over the period, by the measure (then by value), as the SQL of
-/// the events orders them; none without a breakdown.
-fn top_values(request: &Request, sums: &Sums) -> Vec<String> {
-    if request.breakdown.is_none() {
-        return Vec::new();
-    }
-    let mut totals: HashMap<&Arc<str>, f64> = HashMap::new();
-    for ((value, _), amount) in sums {
-        *totals.entry(value).or_default() += amount;
-    }
-    let mut ranked: Vec<(&Arc<str>, f64)> = totals.into_iter().collect();
-    // ClickHouse puts NaN (a sum of "nan" texts) last whichever way it sorts.
-    ranked.sort_by(|a, b| {
-        (a.1.is_nan().cmp(&b.1.is_nan()))
-            .then_with(|| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal))
-            .then_with(|| a.0.cmp(b.0))
-    });
-    ranked
-        .into_iter()
-        .take(request.limit)
-        .map(|(value, _)| value.to_string())
-        .collect()
-}
-
-/// The sums as points: one per bucket and place among the top values (0: the rest).
-fn points(top: &[String], sums: &Sums) -> Vec<Point> {
-    let places: HashMap<&str, u64> = (1..)
-        .zip(top)
-        .map(|(place, value)| (value.as_str(), place))
-        .collect();
-    let mut by_label: HashMap<(u64, i64), f64> = HashMap::new();
-    for ((value, t), amount) in sums {
-        let label = places.get(&**value).copied().unwrap_or(0);
-        *by_label.entry((label, *t)).or_default() += amount;
-    }
-    by_label
-        .into_iter()
-        .map(|((label, t), value)| Point { t, label, value })
-        .collect()
+    Ok(Some(figures))
 }

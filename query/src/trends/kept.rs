@@ -21,12 +21,16 @@ pub(super) struct Figure {
     /// The stretch's start, Unix seconds.
     pub(super) at: i64,
     pub(super) value: Arc<str>,
+    /// A count or sum (0 for distinct persons).
     pub(super) amount: f64,
+    /// For distinct persons, the hashes of the distinct ids seen (`user_hash`), each once, in
+    /// order; empty for the other measures.
+    pub(super) ids: Arc<[u64]>,
 }
 
 impl Figure {
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.value.len()
+        std::mem::size_of::<Self>() + self.value.len() + std::mem::size_of_val(&*self.ids)
     }
 }
 
@@ -87,12 +91,15 @@ impl TrendDays {
         (*at == counter).then(|| figures.clone())
     }
 
-    /// Keeps the figures read of whole days, with the counters read before them.
+    /// Keeps the figures read of whole days, with the counters read before them. Past the
+    /// bound the cache starts again, once per call (`first`: the call's first read); a later
+    /// read of the call past it is not kept, so that it does not drop what the call kept.
     pub(super) fn keep(
         &self,
         shape: &Arc<str>,
         counters: &Counters,
         read: &[(Slice, Arc<[Figure]>)],
+        first: bool,
     ) {
         let whole = read.iter().filter(|(slice, _)| slice.whole());
         let adding: usize = whole.clone().map(|(_, figures)| cost(shape, figures)).sum();
@@ -102,6 +109,9 @@ impl TrendDays {
         }
         let mut kept = self.lock();
         if kept.bytes + adding > MAX_BYTES {
+            if !first {
+                return;
+            }
             kept.days.clear();
             kept.bytes = 0;
         }
@@ -136,9 +146,9 @@ mod tests {
         let none: Arc<[Figure]> = Vec::new().into();
         let counters = Counters::default();
         let read: Vec<(Slice, Arc<[Figure]>)> = (0..1000).map(|d| (day(d), none.clone())).collect();
-        cache.keep(&shape, &counters, &read);
+        cache.keep(&shape, &counters, &read, true);
         assert_eq!(cache.lock().bytes, 1000 * cost("shape", &[]));
-        cache.keep(&shape, &counters, &read);
+        cache.keep(&shape, &counters, &read, true);
         assert_eq!(
             cache.lock().bytes,
             1000 * cost("shape", &[]),
@@ -152,21 +162,27 @@ mod tests {
             at: 0,
             value: big,
             amount: 1.0,
+            ids: Vec::new().into(),
         };
         // A read that could never be kept leaves what is kept alone.
         let huge: Arc<[Figure]> = vec![figure.clone(); 300].into();
-        cache.keep(&shape, &counters, &[(day(5000), huge)]);
+        cache.keep(&shape, &counters, &[(day(5000), huge)], true);
         assert!(cache.get(&shape, &day(7), 0).is_some(), "kept as before");
         assert!(cache.get(&shape, &day(5000), 0).is_none(), "not kept");
 
-        let figures: Arc<[Figure]> = vec![figure].into();
+        let figures: Arc<[Figure]> = vec![figure.clone()].into();
         for d in 0..300 {
-            cache.keep(&shape, &counters, &[(day(2000 + d), figures.clone())]);
+            cache.keep(&shape, &counters, &[(day(2000 + d), figures.clone())], true);
             assert!(cache.lock().bytes <= MAX_BYTES);
         }
         assert!(
             cache.get(&shape, &day(7), 0).is_none(),
             "started again past the bound"
         );
+        // Past the bound again, a call's later read is not kept and drops nothing.
+        let large: Arc<[Figure]> = vec![figure; 220].into();
+        cache.keep(&shape, &counters, &[(day(9000), large)], false);
+        assert!(cache.get(&shape, &day(9000), 0).is_none(), "not kept");
+        assert!(cache.get(&shape, &day(2299), 0).is_some(), "kept as before");
     }
 }

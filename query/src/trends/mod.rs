@@ -1,6 +1,7 @@
 //! Trends: a measure of events per bucket, optionally broken down by a dimension and compared
 //! with the previous period.
 
+mod combine;
 mod days;
 mod kept;
 pub(crate) mod request;

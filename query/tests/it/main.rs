@@ -31,4 +31,5 @@ mod shared;
 mod system;
 mod top;
 mod trend_days;
+mod trend_uniques;
 mod trends;

@@ -10,12 +10,20 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Stack, eventually, urlencode};
 
-const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+pub(crate) const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
      Chrome/120.0.0.0 Safari/537.36";
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+pub(crate) const FIREFOX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 
 /// An event of `who` at `at` (RFC 3339) on `path`, from `agent`, with `properties`.
-fn event(name: &str, who: &str, at: &str, path: &str, agent: &str, properties: Value) -> Value {
+pub(crate) fn event(
+    name: &str,
+    who: &str,
+    at: &str,
+    path: &str,
+    agent: &str,
+    properties: Value,
+) -> Value {
     let mut all = json!({
         "$current_url": format!("https://shop.example{path}"), "$raw_user_agent": agent,
     });
@@ -39,7 +47,7 @@ fn trends(scope: &str) -> Vec<String> {
 }
 
 /// The same trend read straight from the events: with a person filter every event meets.
-fn straight(path: &str) -> String {
+pub(crate) fn straight(path: &str) -> String {
     let everyone =
         json!([{ "key": "person:plan", "op": "neq", "value": "no such plan" }]).to_string();
     match path.split_once("&filter=") {
@@ -193,7 +201,7 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
     let last = std::fs::read_to_string(&sql_log)
         .expect("the SQL log")
         .lines()
-        .rfind(|line| line.contains(" AS amount FROM events"))
+        .rfind(|line| line.contains(" AS ids FROM events"))
         .map(str::to_owned)
         .unwrap_or_default();
     assert_eq!(figure_reads(&sql_log), reads + 3, "one read of each trend");
@@ -232,11 +240,11 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
 }
 
 /// How many reads of kept-day figures the SQL log holds.
-fn figure_reads(sql_log: &std::path::Path) -> usize {
+pub(crate) fn figure_reads(sql_log: &std::path::Path) -> usize {
     std::fs::read_to_string(sql_log)
         .expect("the SQL log")
         .lines()
-        .filter(|line| line.contains(" AS amount FROM events"))
+        .filter(|line| line.contains(" AS ids FROM events"))
         .count()
 }
 
