@@ -194,6 +194,7 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         queries,
         days: crate::overview::DayCache::default(),
         trend_days: crate::trends::TrendDays::default(),
+        top_days: crate::top::TopDays::default(),
         key_usage: crate::access::KeyUsage::default(),
         unlocked: crate::shared::Unlocked::default(),
     })

@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     pub(crate) days: crate::overview::DayCache,
     /// The trends' figures per day, kept between requests.
     pub(crate) trend_days: crate::trends::TrendDays,
+    /// The top values' figures per day, kept between requests.
+    pub(crate) top_days: crate::top::TopDays,
     /// When each API key's use was last told to auth.
     pub(crate) key_usage: crate::access::KeyUsage,
     /// The shared links' passwords given lately.

@@ -45,6 +45,11 @@ impl Persons {
         ))
     }
 
+    /// Each linked id's hash with its person's.
+    pub(crate) fn links(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.0.iter().map(|(id, person)| (*id, *person))
+    }
+
     /// The person of the distinct id whose hash is `id`, by hash.
     pub(crate) fn of(&self, id: u64) -> u64 {
         self.0.get(&id).copied().unwrap_or(id)

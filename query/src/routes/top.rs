@@ -64,7 +64,7 @@ pub(crate) async fn top(
             event: given(asked.event),
             dimension_name,
         };
-        crate::top::top(&state.store, &scope, request).await
+        crate::top::top(&state.store, &state.top_days, &scope, request).await
     })
     .await
 }

@@ -23,8 +23,8 @@ pub(super) struct Figure {
     pub(super) value: Arc<str>,
     /// A count or sum (0 for distinct persons).
     pub(super) amount: f64,
-    /// For distinct persons, the hashes of the distinct ids seen (`user_hash`), each once, in
-    /// order; empty for the other measures.
+    /// For distinct persons, the hashes of the distinct ids seen (`user_hash`), each once;
+    /// empty for the other measures.
     pub(super) ids: Arc<[u64]>,
 }
 

@@ -30,6 +30,7 @@ mod sessions;
 mod shared;
 mod system;
 mod top;
+mod top_days;
 mod trend_days;
 mod trend_uniques;
 mod trends;

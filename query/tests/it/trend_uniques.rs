@@ -127,7 +127,7 @@ async fn kept_distinct_persons_follow_links_made_later_and_equal_the_events() {
     .await;
     assert_eq!(values(&linked[0].0["series"][0]), [2, 2, 1], "by day");
     let log = std::fs::read_to_string(&sql_log).expect("the SQL log");
-    let october_first = "toDateTime(1790812800)";
+    let october_first = "toDate(toDateTime(1790812800), 'UTC')";
     let read_since = log
         .lines()
         .filter(|line| line.contains(" AS ids FROM events"))

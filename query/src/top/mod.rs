@@ -1,45 +1,29 @@
 //! The most frequent values of a dimension, with event counts and unique users (persons: the
-//! distinct ids linked into one count once).
+//! distinct ids linked into one count once). Answered from days kept between requests where
+//! they can be (`days`), else straight from the events.
 
-use clickhouse::Row;
+mod days;
+mod kept;
+mod request;
+
 use contract::query::{TopResponse, TopValue};
-use serde::Deserialize;
 
 use crate::error::Error;
-use crate::params::dimension::Dimension;
 use crate::persons::sql::{PERSON, join};
 use crate::scope::Scope;
 use crate::store::Store;
 
-/// One top-values request, checked.
-#[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) dimension: Dimension,
-    /// The dimension as the caller named it, echoed in the answer.
-    pub(crate) dimension_name: String,
-    /// Only events of this name.
-    pub(crate) event: Option<String>,
-    pub(crate) limit: usize,
-}
+pub(crate) use self::kept::TopDays;
+pub(crate) use self::request::Request;
+use self::request::TopRow;
 
-#[derive(Debug, Row, Deserialize)]
-struct TopRow {
-    value: String,
-    count: u64,
-    users: u64,
-}
-
-/// The top `limit` values of the dimension in the scope, most frequent first.
-pub(crate) async fn top(
-    store: &Store,
-    scope: &Scope,
-    request: Request,
-) -> Result<TopResponse, Error> {
+/// The top values straight from the events; users estimated (`uniqCombined`).
+async fn read(store: &Store, scope: &Scope, request: &Request) -> Result<Vec<TopRow>, Error> {
     let Request {
         dimension,
-        dimension_name,
         event,
         limit,
+        ..
     } = request;
     let persons = join(scope.project, dimension.person_key());
     let text = format!(
@@ -62,7 +46,31 @@ pub(crate) async fn top(
     if let Some(event) = &event {
         query = query.bind(event.as_str());
     }
-    let rows: Vec<TopRow> = store.fetch_all(query.bind(limit as u64)).await?;
+    Ok(store.fetch_all(query.bind(*limit as u64)).await?)
+}
+
+/// The top `limit` values of the dimension in the scope, most frequent first.
+pub(crate) async fn top(
+    store: &Store,
+    days: &TopDays,
+    scope: &Scope,
+    request: Request,
+) -> Result<TopResponse, Error> {
+    let kept = match days::top(store, days, scope, &request).await {
+        // The events would take longer still, or refuse the request the same way.
+        Err(err @ (Error::Invalid(_) | Error::Timeout)) => return Err(err),
+        Err(err) => {
+            // Read from the events instead, which fail as well if ClickHouse cannot answer.
+            tracing::warn!(error = %err, "kept top days not read");
+            None
+        }
+        Ok(kept) => kept,
+    };
+    let rows = match kept {
+        Some(rows) => rows,
+        None => read(store, scope, &request).await?,
+    };
+    let dimension_name = request.dimension_name;
     // Pages also say how long they were looked at and how far scrolled.
     let engaged = if dimension_name == "path" {
         let paths: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();

@@ -1,0 +1,217 @@
+//! Top values from figures per UTC day that the service keeps between requests, as the trends'
+//! are kept (`crate::trends`): a whole day's figures are read once and kept with the day's
+//! change counter (`event_days`); a request reads the counters, then only the days whose
+//! counter moved and the two cut days at the range's ends. A day's figures are each value's
+//! count of events and the distinct ids that sent them ([`super::kept`]); the identity links,
+//! read at each request, make the ids persons, and each value's users are the persons of the
+//! union of its days. What depends on more than the day's events is read from the events as
+//! before: a person's property as the dimension or in a filter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use clickhouse::Row;
+use serde::Deserialize;
+
+use super::kept::{Figures, Read, TopDays};
+use super::request::{Request, TopRow};
+use crate::error::{Error, clickhouse_code};
+use crate::params::dimension::Dimension;
+use crate::persons::hashes::Persons;
+use crate::pieces::{self, Counters, Pieces, Slice};
+use crate::scope::Scope;
+use crate::store::Store;
+
+/// Values a day may hold, on average over the days one read takes: a dimension of more (URLs,
+/// ids) is read from the events, and its shape remembered as too fine to keep.
+const MAX_PER_DAY: usize = 10_000;
+
+/// Distinct ids over a day's values (an id counted once per value it sent), on average over
+/// the days one read takes: 8 MiB a day once placed. A project with more is read from the
+/// events, and its shape remembered as too fine to keep.
+const MAX_IDS_PER_DAY: usize = 2 << 20;
+
+/// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
+const TOO_MANY_ROWS: u32 = 158;
+
+/// Each value's events and distinct ids per piece (in order, so that every ClickHouse version
+/// gives the same answer). Binds the cut pieces, the dimension's key,
+/// the project, the days, the filters and bots (as [`Scope::filters_sql`]), the event name
+/// and the whole days.
+const FIGURES: &str = "SELECT {part} AS part, toUInt16(date) AS day, {value} AS value, \
+     count() AS count, arraySort(groupUniqArray(user_hash)) AS ids FROM events \
+     WHERE project_id = toUUID(?) AND date IN ({days}){bots}{event} \
+     GROUP BY part, day, value HAVING part > 0 OR day IN ({whole}) LIMIT {limit}";
+
+#[derive(Debug, Row, Deserialize)]
+struct FigureRow {
+    part: u8,
+    day: u16,
+    value: String,
+    count: u64,
+    ids: Vec<u64>,
+}
+
+/// The top values of the scope's range from kept days; None when they cannot be kept (then
+/// they are read from the events).
+pub(super) async fn top(
+    store: &Store,
+    cache: &TopDays,
+    scope: &Scope,
+    request: &Request,
+) -> Result<Option<Vec<TopRow>>, Error> {
+    if matches!(request.dimension, Dimension::Person(_))
+        || scope.filters.iter().any(|f| f.on_person_property())
+    {
+        return Ok(None);
+    }
+    let shape: Arc<str> = format!(
+        "{}|{}|{:?}|{:?}|{:?}",
+        scope.project, scope.include_bots, request.dimension, request.event, scope.filters
+    )
+    .into();
+    if cache.too_fine(&shape) {
+        return Ok(None);
+    }
+    let (from, to) = scope.range.seconds();
+    let slices = pieces::split(from, to);
+    let (Some(first), Some(last)) = (slices.first(), slices.last()) else {
+        return Ok(None);
+    };
+    let (counters, persons) = tokio::try_join!(
+        Counters::read(store, scope.project, first.day, last.day),
+        Persons::read(store, scope.project),
+    )?;
+    let (generation, mut figures) = cache.get(&shape, &slices, &counters);
+    let wanted: Vec<Slice> = slices
+        .iter()
+        .filter(|slice| !figures.contains_key(slice))
+        .copied()
+        .collect();
+    // A few days a statement, each kept as soon as it is read (as the overview's).
+    for part in wanted.chunks(pieces::DAYS_PER_READ) {
+        let Some(read) = read(store, scope, request, part).await? else {
+            cache.found_too_fine(&shape);
+            return Ok(None);
+        };
+        let Some(placed) = cache.keep((scope.project, &shape), generation, &counters, read) else {
+            return Ok(None);
+        };
+        figures.extend(placed);
+    }
+    let Some(person_of) = cache.persons(scope.project, generation, &persons) else {
+        return Ok(None);
+    };
+    Ok(Some(rows(&slices, &figures, &person_of, request.limit)))
+}
+
+/// The figures of `slices`, or None when they are too many to keep.
+async fn read(
+    store: &Store,
+    scope: &Scope,
+    request: &Request,
+    slices: &[Slice],
+) -> Result<Option<Vec<(Slice, Vec<Read>)>>, Error> {
+    let pieces = Pieces::new(slices);
+    let days = pieces::days_of(slices);
+    // ClickHouse checks `max_rows_to_group_by` per thread (and per shard), before they are
+    // merged: the limit bounds what the merge sends.
+    let most = MAX_PER_DAY * days.len();
+    let template = FIGURES
+        .replace("{value}", request.dimension.sql())
+        .replace(
+            "{event}",
+            if request.event.is_some() {
+                " AND event = ?"
+            } else {
+                ""
+            },
+        )
+        .replace("{limit}", &(most + 1).to_string());
+    let sql = pieces.sql(&template, "timestamp", days.len(), &scope.filters_sql());
+    let mut query = pieces.bind_cut(store.query(&sql));
+    if let Some(key) = request.dimension.bind() {
+        query = query.bind(key);
+    }
+    query = pieces::bind_days(query.bind(scope.project.to_string()), &days);
+    query = scope.bind_filters(query);
+    if let Some(event) = &request.event {
+        query = query.bind(event.as_str());
+    }
+    let query = pieces
+        .bind_whole(query)
+        .with_setting("max_rows_to_group_by", most.to_string())
+        .with_setting("group_by_overflow_mode", "throw");
+    let rows: Vec<FigureRow> = match store.fetch_all(query).await {
+        Ok(rows) if rows.len() <= most => rows,
+        Ok(_) => return Ok(None),
+        Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
+    if ids > MAX_IDS_PER_DAY * days.len() {
+        return Ok(None);
+    }
+    let mut figures: HashMap<Slice, Vec<Read>> = HashMap::new();
+    for row in rows {
+        if let Some(slice) = pieces.slice_of(row.part, row.day) {
+            figures.entry(slice).or_default().push(Read {
+                value: row.value,
+                count: row.count,
+                ids: row.ids,
+            });
+        }
+    }
+    Ok(Some(
+        slices
+            .iter()
+            .map(|slice| (*slice, figures.remove(slice).unwrap_or_default()))
+            .collect(),
+    ))
+}
+
+/// The `limit` values of the most events over `slices` (then by value, as the SQL orders
+/// them), each with its users: the persons (`person_of`, by place) of the ids of its days.
+fn rows(
+    slices: &[Slice],
+    figures: &HashMap<Slice, Figures>,
+    person_of: &[u32],
+    limit: usize,
+) -> Vec<TopRow> {
+    let mut counts: HashMap<&str, u64> = HashMap::new();
+    let mut lists: HashMap<&str, Vec<&[u32]>> = HashMap::new();
+    for figure in slices
+        .iter()
+        .filter_map(|s| figures.get(s))
+        .flat_map(|f| f.iter())
+    {
+        *counts.entry(&figure.value).or_default() += figure.count;
+        lists.entry(&figure.value).or_default().push(&figure.places);
+    }
+    let mut ranked: Vec<(&str, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked.truncate(limit);
+    // One bit per place: a person seen on any day of the value is set once.
+    let mut seen = vec![0_u64; person_of.len().div_ceil(64)];
+    ranked
+        .into_iter()
+        .map(|(value, count)| {
+            seen.fill(0);
+            let places = lists
+                .get(value)
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p.iter());
+            for person in places.filter_map(|place| person_of.get(*place as usize)) {
+                if let Some(word) = seen.get_mut(*person as usize / 64) {
+                    *word |= 1 << (person % 64);
+                }
+            }
+            TopRow {
+                value: value.to_owned(),
+                count,
+                users: seen.iter().map(|word| u64::from(word.count_ones())).sum(),
+            }
+        })
+        .collect()
+}
