@@ -138,6 +138,40 @@ pub(crate) async fn persons_across_shards(cluster: &Cluster<'_>) {
         .map(|step| step["count"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(counts, [39, 20, 10], "{funnel}");
+    // Each id's periods are gathered on its shard, its person's across both.
+    let retention = cluster
+        .post(
+            &format!("/api/query/retention?{scope}"),
+            json!({ "start_event": "$pageview", "return_event": "$pageview",
+                    "period": "week", "periods": 4 }),
+        )
+        .await;
+    let sizes: u64 = retention["cohorts"]
+        .as_array()
+        .expect("cohorts")
+        .iter()
+        .map(|cohort| cohort["size"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(sizes, 39, "{retention}");
+    // Top values kept per day: the ids of each shard, made persons by the links.
+    let events = cluster
+        .get(&format!("/api/query/top?{scope}&dimension=event"))
+        .await;
+    let rows: Vec<(Value, Value, Value)> = events["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| (v["value"].clone(), v["count"].clone(), v["users"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (json!("$pageview"), json!(40), json!(39)),
+            (json!("signup"), json!(20), json!(20)),
+            (json!("purchase"), json!(10), json!(10)),
+        ],
+        "{events}"
+    );
     let pro = crate::helpers::urlencode(
         &json!([{ "key": "person:plan", "op": "eq", "value": "pro" }]).to_string(),
     );
