@@ -98,7 +98,9 @@ struct Reached {
     label: String,
     level: u8,
     users: u64,
-    /// Median seconds from the first step to the last, over the users who converted.
+    /// Median seconds from the first step to the last, over the users who converted: exact up
+    /// to 8 192 of them, beyond that of a sample chosen by the person's hash, so that the same
+    /// events give the same median at every call (ClickHouse's `median` samples at random).
     median_seconds: f64,
 }
 
@@ -184,13 +186,13 @@ async fn levels(
     // the first time of the first step and the first time of the last step after it.
     let text = format!(
         "SELECT label, level, toUInt64(count()) AS users, \
-           toFloat64(ifNull(median(if(level = {n}, finished - started, NULL)), 0)) AS median_seconds \
+           toFloat64(ifNull(quantileDeterministic(0.5)(if(level = {n}, finished - started, NULL), person), 0)) AS median_seconds \
          FROM ( \
            SELECT {PERSON} AS person, windowFunnel(?)(timestamp, {conditions}) AS level, \
              minIf(toUInt32(timestamp), {first_sql}) AS started, \
              arrayReduce('min', arrayFilter(t -> t >= started, groupArrayIf(toUInt32(timestamp), {last_sql}))) AS finished, \
              {label} AS label \
-           FROM events{persons} WHERE {scope} GROUP BY person) \
+           FROM events{persons} WHERE {scope} AND event IN ({names}) GROUP BY person) \
          WHERE level > 0 GROUP BY label, level ORDER BY label, level",
         n = steps.len(),
         conditions = conditions.join(", "),
@@ -198,6 +200,7 @@ async fn levels(
         last_sql = last.sql,
         persons = persons.sql,
         scope = scope.where_sql(),
+        names = plumbing::clickhouse::placeholders(steps.len()),
     );
     let mut query = store.query(&text).bind(funnel.window_seconds);
     for step in steps {
@@ -211,9 +214,12 @@ async fn levels(
         }
         query = bind_all(query, &first.binds);
     }
-    Ok(store
-        .fetch_all(scope.bind(persons.bind(query), &scope.range))
-        .await?)
+    // Only the steps' events: a person without any reached no step.
+    let mut query = scope.bind(persons.bind(query), &scope.range);
+    for step in steps {
+        query = query.bind(step.event.as_str());
+    }
+    Ok(store.fetch_all(query).await?)
 }
 
 /// Counts and conversions per step, from the users per deepest level: a user who reached level
