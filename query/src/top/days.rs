@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clickhouse::Row;
 use serde::Deserialize;
 
-use super::kept::{Figures, Read, TopDays};
+use super::kept::{Figures, MAX_HELD, Read, TopDays};
 use super::request::{Request, TopRow};
 use crate::error::{Error, clickhouse_code};
 use crate::params::dimension::Dimension;
@@ -27,9 +27,9 @@ use crate::store::Store;
 const MAX_PER_DAY: usize = 10_000;
 
 /// Distinct ids over a day's values (an id counted once per value it sent), on average over
-/// the days one read takes: 8 MiB a day once placed. A project with more is read from the
-/// events, and its shape remembered as too fine to keep.
-const MAX_IDS_PER_DAY: usize = 2 << 20;
+/// the days one read takes: 32 MiB a day as read, 16 MiB once placed. A project with more is
+/// read from the events, and its shape remembered as too fine to keep.
+const MAX_IDS_PER_DAY: usize = 4 << 20;
 
 /// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
 const TOO_MANY_ROWS: u32 = 158;
@@ -90,9 +90,15 @@ pub(super) async fn top(
         .collect();
     // A few days a statement, each kept as soon as it is read (as the overview's).
     for part in wanted.chunks(pieces::DAYS_PER_READ) {
-        let Some(read) = read(store, scope, request, part).await? else {
-            cache.found_too_fine(&shape);
-            return Ok(None);
+        // Ids cost more to read than to count in ClickHouse: what cannot be read in time is
+        // counted there from then on.
+        let read = match read(store, scope, request, part).await {
+            Ok(Some(read)) => read,
+            Ok(None) | Err(Error::Timeout) => {
+                cache.found_too_fine(&shape);
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
         };
         let Some(placed) = cache.keep((scope.project, &shape), generation, &counters, read) else {
             return Ok(None);
@@ -102,6 +108,15 @@ pub(super) async fn top(
     let Some(person_of) = cache.persons(scope.project, generation, &persons) else {
         return Ok(None);
     };
+    // A range whose days could not all be kept would be read again at every call.
+    let held: usize = figures
+        .values()
+        .flat_map(|f| f.iter())
+        .map(|f| f.places.len())
+        .sum();
+    if held > MAX_HELD {
+        cache.found_too_fine(&shape);
+    }
     Ok(Some(rows(&slices, &figures, &person_of, request.limit)))
 }
 

@@ -16,6 +16,10 @@ use crate::pieces::{Counters, Slice};
 /// cache starts again empty.
 const MAX_BYTES: usize = 256 << 20;
 
+/// Places one request may hold, at most, for its days to be kept: three quarters of the bound
+/// (the dictionary takes some of the rest).
+pub(super) const MAX_HELD: usize = MAX_BYTES / 4 * 3 / 4;
+
 /// Shapes remembered as too fine to keep, at most; past it they are forgotten.
 const MAX_TOO_FINE: usize = 10_000;
 
