@@ -563,6 +563,12 @@ async fn an_upload_counts_from_its_first_byte_and_one_broken_off_fails_leaving_n
     .await
     .expect("upload");
     assert_eq!(status, 409, "{body}");
+    // The other two are refused as they arrive: wait for their answers before letting the
+    // three finish, or one that a loaded machine delays would find room.
+    let refused = || async { sending.iter().filter(|task| task.is_finished()).count() == 2 };
+    devstack::wait::until_async("two uploads refused", Duration::from_secs(60), refused)
+        .await
+        .expect("two answered while the three are held");
     for go in &gos {
         let _ = go.send(1);
     }

@@ -45,6 +45,12 @@ impl Persons {
         ))
     }
 
+    /// Persons of the given links (id, person), for tests.
+    #[cfg(test)]
+    pub(crate) fn of_links(links: impl IntoIterator<Item = (u64, u64)>) -> Self {
+        Self(links.into_iter().collect())
+    }
+
     /// Each linked id's hash with its person's.
     pub(crate) fn links(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.0.iter().map(|(id, person)| (*id, *person))
@@ -72,9 +78,7 @@ mod tests {
 
     #[test]
     fn linked_ids_count_once_across_sets() {
-        let mut links = ByHash::default();
-        links.insert(2, 1);
-        let persons = Persons(links);
+        let persons = Persons::of_links([(2, 1)]);
         let sets: [&[u64]; 2] = [&[1, 3], &[2, 3, 4]];
         assert_eq!(
             persons.count(sets.iter().copied()),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clickhouse::Row;
 use serde::Deserialize;
 
-use super::kept::{Figures, MAX_HELD, Read, TopDays};
+use super::kept::{self, Figures, Read, TopDays};
 use super::request::{Request, TopRow};
 use crate::error::{Error, clickhouse_code};
 use crate::params::dimension::Dimension;
@@ -100,23 +100,20 @@ pub(super) async fn top(
             }
             Err(err) => return Err(err),
         };
-        let Some(placed) = cache.keep((scope.project, &shape), generation, &counters, read) else {
+        let Some((placed, ids)) = cache.keep((scope.project, &shape), generation, &counters, read)
+        else {
             return Ok(None);
         };
         figures.extend(placed);
+        // A range whose days could not all be kept would be read again at every call.
+        if kept::too_many(held(&figures), ids) {
+            cache.found_too_fine(&shape);
+            return Ok(None);
+        }
     }
     let Some(person_of) = cache.persons(scope.project, generation, &persons) else {
         return Ok(None);
     };
-    // A range whose days could not all be kept would be read again at every call.
-    let held: usize = figures
-        .values()
-        .flat_map(|f| f.iter())
-        .map(|f| f.places.len())
-        .sum();
-    if held > MAX_HELD {
-        cache.found_too_fine(&shape);
-    }
     Ok(Some(rows(&slices, &figures, &person_of, request.limit)))
 }
 
@@ -185,6 +182,15 @@ async fn read(
     ))
 }
 
+/// The places `figures` hold.
+fn held(figures: &HashMap<Slice, Figures>) -> usize {
+    figures
+        .values()
+        .flat_map(|f| f.iter())
+        .map(|f| f.places.len())
+        .sum()
+}
+
 /// The `limit` values of the most events over `slices` (then by value, as the SQL orders
 /// them), each with its users: the persons (`person_of`, by place) of the ids of its days.
 fn rows(
@@ -229,4 +235,45 @@ fn rows(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::top::kept::Figure;
+
+    fn figure(value: &str, count: u64, places: &[u32]) -> Figure {
+        Figure {
+            value: value.into(),
+            count,
+            places: places.into(),
+        }
+    }
+
+    /// Counts add up over the days; users are the persons of the places of every day, each
+    /// once; ties rank by value.
+    #[test]
+    fn values_rank_by_events_and_count_their_persons_once() {
+        let slices = pieces::split(0, 2 * pieces::DAY);
+        let mut figures = HashMap::new();
+        figures.insert(
+            slices[0],
+            vec![figure("/b", 2, &[0, 1]), figure("/a", 1, &[2])].into(),
+        );
+        figures.insert(
+            slices[1],
+            vec![figure("/a", 1, &[0]), figure("/c", 3, &[64])].into(),
+        );
+        // Place 1 is linked to place 0's person; place 64 is in the second word.
+        let person_of = [0, 0, 2].into_iter().chain(3..65).collect::<Vec<u32>>();
+        let rows: Vec<(String, u64, u64)> = rows(&slices, &figures, &person_of, 2)
+            .into_iter()
+            .map(|row| (row.value, row.count, row.users))
+            .collect();
+        assert_eq!(
+            rows,
+            [("/c".to_owned(), 3, 1), ("/a".to_owned(), 2, 2)],
+            "/a and /b tie at two events; /a first"
+        );
+    }
 }

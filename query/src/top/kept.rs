@@ -14,11 +14,17 @@ use crate::pieces::{Counters, Slice};
 
 /// Bytes kept in all, about, at most (figures, their values and the dictionaries); past it the
 /// cache starts again empty.
-const MAX_BYTES: usize = 256 << 20;
+const MAX_BYTES: usize = 384 << 20;
 
-/// Places one request may hold, at most, for its days to be kept: three quarters of the bound
-/// (the dictionary takes some of the rest).
-pub(super) const MAX_HELD: usize = MAX_BYTES / 4 * 3 / 4;
+/// What one request may hold, at most, for its days to be kept: three quarters of the bound,
+/// counting its places and its project's dictionary ([`too_many`]).
+const MAX_HELD_BYTES: usize = MAX_BYTES / 4 * 3;
+
+/// Whether `places` held by a request of a project whose dictionary holds `ids` are more than
+/// can be kept.
+pub(super) fn too_many(places: usize, ids: usize) -> bool {
+    places * 4 + ids * PLACE_BYTES > MAX_HELD_BYTES
+}
 
 /// Shapes remembered as too fine to keep, at most; past it they are forgotten.
 const MAX_TOO_FINE: usize = 10_000;
@@ -81,6 +87,8 @@ struct Kept {
     days: HashMap<(Arc<str>, i64), (u64, Figures)>,
     dictionaries: HashMap<Uuid, Dictionary>,
     bytes: usize,
+    /// A day was left unkept for want of room: the cache starts again at the next request.
+    full: bool,
     too_fine: HashSet<Arc<str>>,
 }
 
@@ -118,7 +126,7 @@ impl TopDays {
         counters: &Counters,
     ) -> (u64, HashMap<Slice, Figures>) {
         let mut kept = self.lock();
-        if kept.bytes > MAX_BYTES {
+        if kept.bytes > MAX_BYTES || kept.full {
             *kept = Kept {
                 generation: kept.generation + 1,
                 too_fine: std::mem::take(&mut kept.too_fine),
@@ -136,16 +144,17 @@ impl TopDays {
         (kept.generation, found)
     }
 
-    /// The figures read, with their ids placed in `project`'s dictionary; the whole days kept
-    /// with the counters read before them, while the bound allows. None when the cache started
-    /// again since `generation` (the places of the figures got before would mean other ids).
+    /// The figures read, with their ids placed in `project`'s dictionary, and how many ids the
+    /// dictionary holds then; the whole days kept with the counters read before them, while
+    /// the bound allows. None when the cache started again since `generation` (the places of
+    /// the figures got before would mean other ids).
     pub(super) fn keep(
         &self,
         (project, shape): (Uuid, &Arc<str>),
         generation: u64,
         counters: &Counters,
         read: Vec<(Slice, Vec<Read>)>,
-    ) -> Option<Vec<(Slice, Figures)>> {
+    ) -> Option<(Vec<(Slice, Figures)>, usize)> {
         let mut kept = self.lock();
         if kept.generation != generation {
             return None;
@@ -154,6 +163,7 @@ impl TopDays {
             days,
             dictionaries,
             bytes,
+            full,
             ..
         } = &mut *kept;
         let dictionary = dictionaries.entry(project).or_default();
@@ -164,17 +174,17 @@ impl TopDays {
             .collect();
         *bytes += (dictionary.places.len() - before) * PLACE_BYTES;
         for (slice, figures) in figures.iter().filter(|(slice, _)| slice.whole()) {
+            let key = (shape.clone(), slice.day);
+            let replaced = days.get(&key).map_or(0, |(_, old)| cost(shape, old));
             let adding = cost(shape, figures);
-            if *bytes + adding > MAX_BYTES {
+            if *bytes - replaced + adding > MAX_BYTES {
+                *full = true;
                 continue;
             }
-            let entry = (counters.of(slice.day), figures.clone());
-            if let Some((_, old)) = days.insert((shape.clone(), slice.day), entry) {
-                *bytes -= cost(shape, &old);
-            }
-            *bytes += adding;
+            days.insert(key, (counters.of(slice.day), figures.clone()));
+            *bytes = *bytes - replaced + adding;
         }
-        Some(figures)
+        Some((figures, dictionary.places.len()))
     }
 
     /// Per place of `project`'s dictionary, the place of its person, through `persons`' links
@@ -230,4 +240,65 @@ fn place(dictionary: &mut Dictionary, values: Vec<Read>) -> Figures {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pieces::DAY;
+
+    fn day(day: i64) -> Slice {
+        Slice {
+            day,
+            from: day * DAY,
+            to: (day + 1) * DAY,
+        }
+    }
+
+    fn read(value: &str, ids: &[u64]) -> Read {
+        Read {
+            value: value.to_owned(),
+            count: ids.len() as u64,
+            ids: ids.to_vec(),
+        }
+    }
+
+    /// Ids keep their places within a generation, persons take the places of their links, and
+    /// a request holding places of a generation the cache left gets nothing.
+    #[test]
+    fn places_hold_within_a_generation_and_persons_follow_the_links() {
+        let cache = TopDays::default();
+        let (project, shape): (Uuid, Arc<str>) = (Uuid::nil(), "shape".into());
+        let counters = Counters::default();
+        let (generation, kept) = cache.get(&shape, &[day(1)], &counters);
+        assert!(kept.is_empty());
+        let day_one = vec![(day(1), vec![read("/", &[10, 20]), read("/x", &[30, 20])])];
+        let (figures, ids) = cache
+            .keep((project, &shape), generation, &counters, day_one)
+            .expect("the same generation");
+        assert_eq!(ids, 3);
+        let places: Vec<Vec<u32>> = figures[0].1.iter().map(|f| f.places.to_vec()).collect();
+        assert_eq!(places, [vec![0, 1], vec![1, 2]], "in order of place");
+        let (_, kept) = cache.get(&shape, &[day(1)], &counters);
+        assert_eq!(kept.len(), 1, "the whole day is kept");
+
+        // 30 is linked to 10; 40, a person no kept id is, gets a place of its own.
+        let persons = Persons::of_links([(30, 10), (20, 40)]);
+        let person_of = cache
+            .persons(project, generation, &persons)
+            .expect("the same generation");
+        assert_eq!(person_of, [0, 3, 0, 3]);
+
+        cache.lock().full = true;
+        let (next, kept) = cache.get(&shape, &[day(1)], &counters);
+        assert_ne!(next, generation, "started again");
+        assert!(kept.is_empty());
+        let late = vec![(day(2), vec![read("/", &[50])])];
+        assert!(
+            cache
+                .keep((project, &shape), generation, &counters, late)
+                .is_none()
+        );
+        assert!(cache.persons(project, generation, &persons).is_none());
+    }
 }

@@ -23,7 +23,7 @@ use contract::query::TrendSeries;
 use serde::Deserialize;
 
 use super::combine::{Combine, Figures};
-use super::kept::{Figure, TrendDays};
+use super::kept::{Figure, MAX_HELD_IDS, TrendDays};
 use super::request::{Measure, Request};
 use super::series;
 use crate::error::{Error, clickhouse_code};
@@ -299,7 +299,8 @@ pub(crate) async fn series(
 
 /// The figures of every slice: kept, or read a few days a statement and kept as soon as read
 /// (a cold trend of a large project would outlast `max_execution_time` in one statement, and
-/// then keep nothing); None when they are too many to keep.
+/// then keep nothing); None when they are too many to keep, or distinct persons too many to
+/// read in time.
 async fn figures(
     store: &Store,
     cache: &TrendDays,
@@ -315,10 +316,23 @@ async fn figures(
             None => wanted.push(*slice),
         }
     }
+    let ids = |figures: &[Figure]| figures.iter().map(|f| f.ids.len()).sum::<usize>();
+    let mut held: usize = figures.values().map(|kept| ids(kept)).sum();
     for (index, part) in wanted.chunks(pieces::DAYS_PER_READ).enumerate() {
-        let Some(read) = shape.read(store, part).await? else {
-            return Ok(None);
+        // Ids cost more to read than to count in ClickHouse: distinct persons that cannot be
+        // read in time are counted there from then on.
+        let read = match shape.read(store, part).await {
+            Ok(Some(read)) => read,
+            Err(Error::Timeout) if shape.uniques() => return Ok(None),
+            Ok(None) => return Ok(None),
+            Err(err) => return Err(err),
         };
+        held += read.iter().map(|(_, read)| ids(read)).sum::<usize>();
+        // A range whose days could not all be kept would be read again at every call, and
+        // empty the cache each time.
+        if held > MAX_HELD_IDS {
+            return Ok(None);
+        }
         cache.keep(&shape.key, counters, &read, index == 0);
         figures.extend(read);
     }

@@ -9,6 +9,9 @@ use crate::pieces::{Counters, Slice};
 /// past it the cache starts again empty.
 const MAX_BYTES: usize = 256 << 20;
 
+/// Distinct ids one request may hold, at most, for its days to be kept: half the bound.
+pub(super) const MAX_HELD_IDS: usize = MAX_BYTES / 8 / 2;
+
 /// Trend shapes remembered as too fine to keep, at most; past it they are forgotten.
 const MAX_TOO_FINE: usize = 10_000;
 
