@@ -5,12 +5,14 @@
 //! [`Pieces`] writes the SQL that groups rows by piece in one statement: the whole days by their
 //! date, the cut ones by which piece's bounds hold the row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::error::{Error, clickhouse_code};
 use crate::store::Store;
 
 /// Seconds in a day.
@@ -172,6 +174,56 @@ impl<'a> Pieces<'a> {
     ) -> clickhouse::query::Query {
         let query = self.bind_cut(query).bind(project.to_string());
         self.bind_whole(bind_days(query, days))
+    }
+}
+
+/// Shapes remembered as too fine to keep, at most; past it they are forgotten.
+const MAX_TOO_FINE: usize = 10_000;
+
+/// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
+const TOO_MANY_ROWS: u32 = 158;
+
+/// The shapes (the text of everything a kept read reads but its range) whose days hold too
+/// much to keep: read from the events from then on, without trying again.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TooFine(Arc<Mutex<HashSet<Arc<str>>>>);
+
+impl TooFine {
+    /// Whether `shape` was found too fine to keep.
+    pub(crate) fn contains(&self, shape: &Arc<str>) -> bool {
+        let shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        shapes.contains(shape)
+    }
+
+    /// Remembers that `shape`'s days hold too much to keep.
+    pub(crate) fn insert(&self, shape: &Arc<str>) {
+        let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if shapes.len() >= MAX_TOO_FINE {
+            shapes.clear();
+        }
+        shapes.insert(shape.clone());
+    }
+}
+
+/// The rows of a statement that groups kept days, or None when they are more than `most`:
+/// ClickHouse stops grouping there (it checks per thread, and per shard, before they are
+/// merged, so the statement's own `LIMIT` must bound what the merge sends too).
+pub(crate) async fn fetch_bounded<T>(
+    store: &Store,
+    query: clickhouse::query::Query,
+    most: usize,
+) -> Result<Option<Vec<T>>, Error>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    let query = query
+        .with_setting("max_rows_to_group_by", most.to_string())
+        .with_setting("group_by_overflow_mode", "throw");
+    match store.fetch_all(query).await {
+        Ok(rows) if rows.len() <= most => Ok(Some(rows)),
+        Ok(_) => Ok(None),
+        Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => Ok(None),
+        Err(err) => Err(err.into()),
     }
 }
 

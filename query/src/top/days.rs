@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::kept::{self, Figures, Read, TopDays};
 use super::request::{Request, TopRow};
-use crate::error::{Error, clickhouse_code};
+use crate::error::Error;
 use crate::params::dimension::Dimension;
 use crate::persons::hashes::Persons;
 use crate::pieces::{self, Counters, Pieces, Slice};
@@ -30,9 +30,6 @@ const MAX_PER_DAY: usize = 10_000;
 /// the days one read takes: 32 MiB a day as read, 16 MiB once placed. A project with more is
 /// read from the events, and its shape remembered as too fine to keep.
 const MAX_IDS_PER_DAY: usize = 4 << 20;
-
-/// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
-const TOO_MANY_ROWS: u32 = 158;
 
 /// Each value's events and distinct ids per piece (in order, so that every ClickHouse version
 /// gives the same answer). Binds the cut pieces, the dimension's key,
@@ -150,15 +147,9 @@ async fn read(
     if let Some(event) = &request.event {
         query = query.bind(event.as_str());
     }
-    let query = pieces
-        .bind_whole(query)
-        .with_setting("max_rows_to_group_by", most.to_string())
-        .with_setting("group_by_overflow_mode", "throw");
-    let rows: Vec<FigureRow> = match store.fetch_all(query).await {
-        Ok(rows) if rows.len() <= most => rows,
-        Ok(_) => return Ok(None),
-        Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => return Ok(None),
-        Err(err) => return Err(err.into()),
+    let query = pieces.bind_whole(query);
+    let Some(rows) = pieces::fetch_bounded::<FigureRow>(store, query, most).await? else {
+        return Ok(None);
     };
     let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
     if ids > MAX_IDS_PER_DAY * days.len() {

@@ -4,13 +4,13 @@
 //! large project's days is tens of millions of ids, which hashing at every request would take
 //! seconds to unite.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use uuid::Uuid;
 
 use crate::persons::hashes::{ByHash, Persons};
-use crate::pieces::{Counters, Slice};
+use crate::pieces::{Counters, Slice, TooFine};
 
 /// Bytes kept in all, about, at most (figures, their values and the dictionaries); past it the
 /// cache starts again empty.
@@ -25,9 +25,6 @@ const MAX_HELD_BYTES: usize = MAX_BYTES / 4 * 3;
 pub(super) fn too_many(places: usize, ids: usize) -> bool {
     places * 4 + ids * PLACE_BYTES > MAX_HELD_BYTES
 }
-
-/// Shapes remembered as too fine to keep, at most; past it they are forgotten.
-const MAX_TOO_FINE: usize = 10_000;
 
 /// What a kept day costs beyond its figures: its key and the map's entry.
 const DAY_BYTES: usize = 128;
@@ -77,6 +74,7 @@ impl Dictionary {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TopDays {
     inner: Arc<Mutex<Kept>>,
+    too_fine: TooFine,
 }
 
 #[derive(Debug, Default)]
@@ -89,7 +87,6 @@ struct Kept {
     bytes: usize,
     /// A day was left unkept for want of room: the cache starts again at the next request.
     full: bool,
-    too_fine: HashSet<Arc<str>>,
 }
 
 /// What `figures` of one day cost.
@@ -104,16 +101,12 @@ impl TopDays {
 
     /// Whether `shape` was found too fine to keep.
     pub(super) fn too_fine(&self, shape: &Arc<str>) -> bool {
-        self.lock().too_fine.contains(shape)
+        self.too_fine.contains(shape)
     }
 
-    /// Remembers that `shape`'s days hold too many figures to keep.
+    /// Remembers that `shape`'s days hold too much to keep.
     pub(super) fn found_too_fine(&self, shape: &Arc<str>) {
-        let mut kept = self.lock();
-        if kept.too_fine.len() >= MAX_TOO_FINE {
-            kept.too_fine.clear();
-        }
-        kept.too_fine.insert(shape.clone());
+        self.too_fine.insert(shape);
     }
 
     /// The kept figures of the whole days of `slices` whose counter has not moved since, and
@@ -129,7 +122,6 @@ impl TopDays {
         if kept.bytes > MAX_BYTES || kept.full {
             *kept = Kept {
                 generation: kept.generation + 1,
-                too_fine: std::mem::take(&mut kept.too_fine),
                 ..Kept::default()
             };
         }

@@ -26,7 +26,7 @@ use super::combine::{Combine, Figures};
 use super::kept::{Figure, MAX_HELD_IDS, TrendDays};
 use super::request::{Measure, Request};
 use super::series;
-use crate::error::{Error, clickhouse_code};
+use crate::error::Error;
 use crate::params::dimension::Dimension;
 use crate::params::interval::{Buckets, Interval};
 use crate::params::range::Range;
@@ -41,9 +41,6 @@ use crate::store::Store;
 /// ClickHouse stops grouping there (per thread) and the statement's `LIMIT` bounds what comes
 /// back, so finding out costs about what reading the events does.
 const MAX_PER_DAY: usize = 10_000;
-
-/// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
-const TOO_MANY_ROWS: u32 = 158;
 
 /// The measure of the events of pieces, per piece, stretch and breakdown value. Binds the cut
 /// pieces, the breakdown's key, the measure's, the project, the days, the filters and bots
@@ -185,15 +182,9 @@ impl<'a> Shape<'a> {
         if let Some(event) = &self.request.event {
             query = query.bind(event.as_str());
         }
-        let query = pieces
-            .bind_whole(query)
-            .with_setting("max_rows_to_group_by", most.to_string())
-            .with_setting("group_by_overflow_mode", "throw");
-        let rows: Vec<FigureRow> = match store.fetch_all(query).await {
-            Ok(rows) if rows.len() <= most => rows,
-            Ok(_) => return Ok(None),
-            Err(err) if clickhouse_code(&err) == Some(TOO_MANY_ROWS) => return Ok(None),
-            Err(err) => return Err(err.into()),
+        let query = pieces.bind_whole(query);
+        let Some(rows) = pieces::fetch_bounded::<FigureRow>(store, query, most).await? else {
+            return Ok(None);
         };
         let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
         if ids > MAX_IDS_PER_DAY * days.len() {

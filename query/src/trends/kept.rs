@@ -1,9 +1,9 @@
 //! The trends' kept days ([`TrendDays`]), bounded by what they take in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::pieces::{Counters, Slice};
+use crate::pieces::{Counters, Slice, TooFine};
 
 /// Bytes kept in all, about, at most (figures and their values, as if no value were shared);
 /// past it the cache starts again empty.
@@ -11,9 +11,6 @@ const MAX_BYTES: usize = 256 << 20;
 
 /// Distinct ids one request may hold, at most, for its days to be kept: half the bound.
 pub(super) const MAX_HELD_IDS: usize = MAX_BYTES / 8 / 2;
-
-/// Trend shapes remembered as too fine to keep, at most; past it they are forgotten.
-const MAX_TOO_FINE: usize = 10_000;
 
 /// What a kept day costs beyond its figures: its key and the map's entry.
 const DAY_BYTES: usize = 128;
@@ -44,6 +41,7 @@ type KeptDay = (u64, Arc<[Figure]>);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TrendDays {
     inner: Arc<Mutex<Kept>>,
+    too_fine: TooFine,
 }
 
 #[derive(Debug, Default)]
@@ -51,8 +49,6 @@ struct Kept {
     /// By the trend's shape (the text of everything it reads but its range) and day.
     days: HashMap<(Arc<str>, i64), KeptDay>,
     bytes: usize,
-    /// Shapes whose days hold too many figures to keep.
-    too_fine: HashSet<Arc<str>>,
 }
 
 /// What `figures` of one day cost.
@@ -67,16 +63,12 @@ impl TrendDays {
 
     /// Whether `shape` was found too fine to keep.
     pub(super) fn too_fine(&self, shape: &Arc<str>) -> bool {
-        self.lock().too_fine.contains(shape)
+        self.too_fine.contains(shape)
     }
 
-    /// Remembers that `shape`'s days hold too many figures to keep.
+    /// Remembers that `shape`'s days hold too much to keep.
     pub(super) fn found_too_fine(&self, shape: &Arc<str>) {
-        let mut kept = self.lock();
-        if kept.too_fine.len() >= MAX_TOO_FINE {
-            kept.too_fine.clear();
-        }
-        kept.too_fine.insert(shape.clone());
+        self.too_fine.insert(shape);
     }
 
     /// The kept figures of a whole day whose counter has not moved since.
