@@ -227,6 +227,21 @@ where
     }
 }
 
+/// A kept read's answer, or None to read `what` from the events instead: a timeout or a
+/// refusal stands (the events would take longer still, or refuse the request the same way);
+/// any other failure is logged, and the events read (they fail as well if ClickHouse cannot
+/// answer).
+pub(crate) fn or_events<T>(kept: Result<Option<T>, Error>, what: &str) -> Result<Option<T>, Error> {
+    match kept {
+        Err(err @ (Error::Invalid(_) | Error::Timeout)) => Err(err),
+        Err(err) => {
+            tracing::warn!(error = %err, "kept {what} days not read");
+            Ok(None)
+        }
+        Ok(kept) => Ok(kept),
+    }
+}
+
 /// The days of `slices`, each once, in order.
 pub(crate) fn days_of(slices: &[Slice]) -> Vec<i64> {
     let mut days: Vec<i64> = slices.iter().map(|slice| slice.day).collect();

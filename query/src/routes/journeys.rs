@@ -65,7 +65,7 @@ pub(crate) async fn retention(
     JsonBody(request): JsonBody<RetentionRequest>,
 ) -> Response {
     answer(&state, &caller, &scope, async |scope| {
-        crate::retention::retention(&state.store, &scope, request).await
+        crate::retention::retention(&state.store, &state.top_days, &scope, request).await
     })
     .await
 }

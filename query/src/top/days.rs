@@ -49,6 +49,15 @@ struct FigureRow {
     ids: Vec<u64>,
 }
 
+/// The kept figures of a scope's range: per piece, each value's events and the places of its
+/// distinct ids, and per place the place of its person.
+pub(crate) struct KeptDays {
+    /// The pieces of the range, in order.
+    pub(crate) slices: Vec<Slice>,
+    pub(crate) figures: HashMap<Slice, Figures>,
+    pub(crate) person_of: Vec<u32>,
+}
+
 /// The top values of the scope's range from kept days; None when they cannot be kept (then
 /// they are read from the events).
 pub(super) async fn top(
@@ -57,6 +66,20 @@ pub(super) async fn top(
     scope: &Scope,
     request: &Request,
 ) -> Result<Option<Vec<TopRow>>, Error> {
+    let Some(days) = kept_days(store, cache, scope, request).await? else {
+        return Ok(None);
+    };
+    Ok(Some(rows(&days, request.limit)))
+}
+
+/// The figures of the scope's range, kept days and the cut ones; None when they cannot be
+/// kept (then what they answer is read from the events).
+pub(crate) async fn kept_days(
+    store: &Store,
+    cache: &TopDays,
+    scope: &Scope,
+    request: &Request,
+) -> Result<Option<KeptDays>, Error> {
     if matches!(request.dimension, Dimension::Person(_))
         || scope.filters.iter().any(|f| f.on_person_property())
     {
@@ -111,7 +134,11 @@ pub(super) async fn top(
     let Some(person_of) = cache.persons(scope.project, generation, &persons) else {
         return Ok(None);
     };
-    Ok(Some(rows(&slices, &figures, &person_of, request.limit)))
+    Ok(Some(KeptDays {
+        slices,
+        figures,
+        person_of,
+    }))
 }
 
 /// The figures of `slices`, or None when they are too many to keep.
@@ -184,12 +211,12 @@ fn held(figures: &HashMap<Slice, Figures>) -> usize {
 
 /// The `limit` values of the most events over `slices` (then by value, as the SQL orders
 /// them), each with its users: the persons (`person_of`, by place) of the ids of its days.
-fn rows(
-    slices: &[Slice],
-    figures: &HashMap<Slice, Figures>,
-    person_of: &[u32],
-    limit: usize,
-) -> Vec<TopRow> {
+fn rows(days: &KeptDays, limit: usize) -> Vec<TopRow> {
+    let KeptDays {
+        slices,
+        figures,
+        person_of,
+    } = days;
     let mut counts: HashMap<&str, u64> = HashMap::new();
     let mut lists: HashMap<&str, Vec<&[u32]>> = HashMap::new();
     for figure in slices
@@ -257,7 +284,12 @@ mod tests {
         );
         // Place 1 is linked to place 0's person; place 64 is in the second word.
         let person_of = [0, 0, 2].into_iter().chain(3..65).collect::<Vec<u32>>();
-        let rows: Vec<(String, u64, u64)> = rows(&slices, &figures, &person_of, 2)
+        let days = KeptDays {
+            slices,
+            figures,
+            person_of,
+        };
+        let rows: Vec<(String, u64, u64)> = rows(&days, 2)
             .into_iter()
             .map(|row| (row.value, row.count, row.users))
             .collect();

@@ -42,10 +42,10 @@ pub(super) struct Read {
 
 /// One value of a piece as kept: its events and the places of the distinct ids, in order.
 #[derive(Debug)]
-pub(super) struct Figure {
-    pub(super) value: Arc<str>,
-    pub(super) count: u64,
-    pub(super) places: Box<[u32]>,
+pub(crate) struct Figure {
+    pub(crate) value: Arc<str>,
+    pub(crate) count: u64,
+    pub(crate) places: Box<[u32]>,
 }
 
 impl Figure {
@@ -55,7 +55,7 @@ impl Figure {
 }
 
 /// The figures of one piece.
-pub(super) type Figures = Arc<[Figure]>;
+pub(crate) type Figures = Arc<[Figure]>;
 
 /// Each distinct id's hash seen in a project's kept days, numbered from 0.
 #[derive(Debug, Default)]

@@ -10,9 +10,13 @@ use contract::query::{TopResponse, TopValue};
 
 use crate::error::Error;
 use crate::persons::sql::{PERSON, join};
+use crate::pieces;
 use crate::scope::Scope;
 use crate::store::Store;
 
+pub(crate) use self::days::{KeptDays, kept_days};
+#[cfg(test)]
+pub(crate) use self::kept::Figure;
 pub(crate) use self::kept::TopDays;
 pub(crate) use self::request::Request;
 use self::request::TopRow;
@@ -56,16 +60,7 @@ pub(crate) async fn top(
     scope: &Scope,
     request: Request,
 ) -> Result<TopResponse, Error> {
-    let kept = match days::top(store, days, scope, &request).await {
-        // The events would take longer still, or refuse the request the same way.
-        Err(err @ (Error::Invalid(_) | Error::Timeout)) => return Err(err),
-        Err(err) => {
-            // Read from the events instead, which fail as well if ClickHouse cannot answer.
-            tracing::warn!(error = %err, "kept top days not read");
-            None
-        }
-        Ok(kept) => kept,
-    };
+    let kept = pieces::or_events(days::top(store, days, scope, &request).await, "top")?;
     let rows = match kept {
         Some(rows) => rows,
         None => read(store, scope, &request).await?,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub(crate) use self::kept::TrendDays;
 use self::request::Request;
 use crate::error::Error;
+use crate::pieces;
 use crate::scope::Scope;
 use crate::store::Store;
 
@@ -31,16 +32,7 @@ pub(crate) async fn trends(
     request: Request,
 ) -> Result<TrendsResponse, Error> {
     let previous = request.compare.then(|| scope.range.previous());
-    let kept = match days::series(store, days, scope, &request).await {
-        // The events would take longer still, or refuse the request the same way.
-        Err(err @ (Error::Invalid(_) | Error::Timeout)) => return Err(err),
-        Err(err) => {
-            // Read from the events instead, which fail as well if ClickHouse cannot answer.
-            tracing::warn!(error = %err, "kept trend days not read");
-            None
-        }
-        Ok(kept) => kept,
-    };
+    let kept = pieces::or_events(days::series(store, days, scope, &request).await, "trend")?;
     let (series, previous_series) = match kept {
         Some(kept) => kept,
         None => {

@@ -26,6 +26,7 @@ mod persons_filters;
 mod persons_identified;
 mod places;
 mod refusals;
+mod retention_days;
 mod sessions;
 mod shared;
 mod system;

@@ -248,6 +248,35 @@ pub(crate) fn figure_reads(sql_log: &std::path::Path) -> usize {
         .count()
 }
 
+/// How many reads of ids' figures after the first `skip` read the UTC day `day` (as
+/// `YYYY-MM-DD`).
+pub(crate) fn day_reads_since(sql_log: &std::path::Path, skip: usize, day: &str) -> usize {
+    let midnight = format!("{day}T00:00:00Z")
+        .parse::<jiff::Timestamp>()
+        .expect("a day")
+        .as_second();
+    let bound = format!("toDate(toDateTime({midnight}), 'UTC')");
+    std::fs::read_to_string(sql_log)
+        .expect("the SQL log")
+        .lines()
+        .filter(|line| line.contains(" AS ids FROM events"))
+        .skip(skip)
+        .filter(|line| line.contains(&bound))
+        .count()
+}
+
+/// `who` says, at `at`, that the anonymous visitor `anonymous` was them.
+pub(crate) fn identify(who: &str, anonymous: &str, at: &str) -> Value {
+    event(
+        "$identify",
+        who,
+        at,
+        "/",
+        CHROME,
+        json!({ "$anon_distinct_id": anonymous }),
+    )
+}
+
 /// A breakdown of more values a day than are worth keeping (21 000 over the two UTC days a
 /// local day spans, where 10 000 a day are kept) is read from the events, right, and not tried
 /// again.

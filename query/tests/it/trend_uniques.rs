@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Stack, eventually};
-use crate::trend_days::{CHROME, FIREFOX, event, figure_reads, straight};
+use crate::trend_days::{
+    CHROME, FIREFOX, day_reads_since, event, figure_reads, identify, straight,
+};
 
 /// Distinct persons by day with the period before (kept per UTC day), by hour broken down by
 /// path with one top value (kept per hour), and by week of pageviews only.
@@ -111,14 +113,7 @@ async fn kept_distinct_persons_follow_links_made_later_and_equal_the_events() {
 
     // On October 3rd Ann says the anonymous visitor was her: October 1st, kept and not read
     // again (its counter did not move), now counts two persons.
-    let link = event(
-        "$identify",
-        "ann",
-        "2026-10-03T08:00:00Z",
-        "/",
-        CHROME,
-        json!({ "$anon_distinct_id": "anon-1" }),
-    );
+    let link = identify("ann", "anon-1", "2026-10-03T08:00:00Z");
     stack.send_batch(&key, &[link]).await;
     let linked = settled(
         |pairs| totals(pairs) == (json!(2), json!(5)),
@@ -126,13 +121,9 @@ async fn kept_distinct_persons_follow_links_made_later_and_equal_the_events() {
     )
     .await;
     assert_eq!(values(&linked[0].0["series"][0]), [2, 2, 1], "by day");
-    let log = std::fs::read_to_string(&sql_log).expect("the SQL log");
-    let october_first = "toDate(toDateTime(1790812800), 'UTC')";
-    let read_since = log
-        .lines()
-        .filter(|line| line.contains(" AS ids FROM events"))
-        .skip(reads)
-        .filter(|line| line.contains(october_first))
-        .count();
-    assert_eq!(read_since, 0, "October 1st was not read again");
+    assert_eq!(
+        day_reads_since(&sql_log, reads, "2026-10-01"),
+        0,
+        "October 1st was not read again"
+    );
 }

@@ -1,30 +1,48 @@
 //! Retention: users (persons: every distinct id linked into one) grouped by the period of their
 //! first start event in the range; for each cohort, how many did the return event 0, 1, …
-//! periods later (within the range), as counts and percentages.
+//! periods later (within the range), as counts and percentages. Counted from the top values'
+//! kept days where they can be (`kept`), else straight from the events.
 
-use clickhouse::Row;
+mod kept;
+
 use contract::query::{Cohort, MAX_PERIODS, RetentionRequest, RetentionResponse};
-use serde::Deserialize;
 
+use self::kept::CohortCell;
 use crate::error::Error;
 use crate::persons::sql::{PERSON, join};
+use crate::pieces;
 use crate::scope::Scope;
 use crate::store::Store;
-
-#[derive(Debug, Row, Deserialize)]
-struct CohortCell {
-    cohort: u32,
-    offset: u32,
-    users: u64,
-}
+use crate::top::TopDays;
 
 /// The cohorts of `request` in the scope, with their returns per period.
 pub(crate) async fn retention(
     store: &Store,
+    days: &TopDays,
     scope: &Scope,
     request: RetentionRequest,
 ) -> Result<RetentionResponse, Error> {
     let days_per_period = check(&request)?;
+    let kept = kept::cells(store, days, scope, &request, days_per_period).await;
+    let cells = match pieces::or_events(kept, "retention")? {
+        Some(cells) => cells,
+        None => read(store, scope, &request, days_per_period).await?,
+    };
+    Ok(retention_body(
+        scope,
+        &cells,
+        request.periods,
+        days_per_period,
+    ))
+}
+
+/// The cohorts' cells straight from the events, by cohort then offset.
+async fn read(
+    store: &Store,
+    scope: &Scope,
+    request: &RetentionRequest,
+    days_per_period: u32,
+) -> Result<Vec<CohortCell>, Error> {
     // A period is named by the day number (days since 1970-01-01, in the project's zone) of
     // its first day: the day itself, or the Monday of the week.
     let period_sql = if days_per_period == 1 {
@@ -67,13 +85,7 @@ pub(crate) async fn retention(
         .bind(request.start_event.as_str())
         .bind(request.return_event.as_str());
     let query = persons.bind(query).bind(request.periods);
-    let cells: Vec<CohortCell> = store.fetch_all(query).await?;
-    Ok(retention_body(
-        scope,
-        &cells,
-        request.periods,
-        days_per_period,
-    ))
+    Ok(store.fetch_all(query).await?)
 }
 
 /// Checks the request; the days of its period.
