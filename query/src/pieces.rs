@@ -5,8 +5,9 @@
 //! [`Pieces`] writes the SQL that groups rows by piece in one statement: the whole days by their
 //! date, the cut ones by which piece's bounds hold the row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use clickhouse::Row;
 use serde::Deserialize;
@@ -180,28 +181,45 @@ impl<'a> Pieces<'a> {
 /// Shapes remembered as too fine to keep, at most; past it they are forgotten.
 const MAX_TOO_FINE: usize = 10_000;
 
+/// How long a shape found too fine is read from the events before its days are tried again:
+/// a timeout may have been a busy moment, and a project's days may shrink (retention, erasure).
+/// Trying again costs one statement of kept days an hour.
+const RETRY_AFTER: Duration = Duration::from_secs(3_600);
+
 /// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
 const TOO_MANY_ROWS: u32 = 158;
 
 /// The shapes (the text of everything a kept read reads but its range) whose days hold too
-/// much to keep: read from the events from then on, without trying again.
+/// much to keep, or could not be read in time: read from the events for [`RETRY_AFTER`] from
+/// when that was found, without trying again.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TooFine(Arc<Mutex<HashSet<Arc<str>>>>);
+pub(crate) struct TooFine(Arc<Mutex<HashMap<Arc<str>, Instant>>>);
 
 impl TooFine {
-    /// Whether `shape` was found too fine to keep.
+    /// Whether `shape` was found too fine to keep within the last [`RETRY_AFTER`].
     pub(crate) fn contains(&self, shape: &Arc<str>) -> bool {
-        let shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        shapes.contains(shape)
+        self.contains_within(shape, RETRY_AFTER)
     }
 
-    /// Remembers that `shape`'s days hold too much to keep.
+    fn contains_within(&self, shape: &Arc<str>, retry_after: Duration) -> bool {
+        let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match shapes.get(shape) {
+            Some(found) if found.elapsed() < retry_after => true,
+            Some(_) => {
+                shapes.remove(shape);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers that `shape`'s days hold too much to keep, from now.
     pub(crate) fn insert(&self, shape: &Arc<str>) {
         let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if shapes.len() >= MAX_TOO_FINE {
             shapes.clear();
         }
-        shapes.insert(shape.clone());
+        shapes.insert(shape.clone(), Instant::now());
     }
 }
 
@@ -299,6 +317,21 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shape found too fine is read from the events until the time to try again is past.
+    #[test]
+    fn a_shape_too_fine_is_tried_again_later() {
+        let too_fine = TooFine::default();
+        let shape: Arc<str> = "shape".into();
+        assert!(!too_fine.contains(&shape));
+        too_fine.insert(&shape);
+        assert!(too_fine.contains(&shape));
+        assert!(
+            !too_fine.contains_within(&shape, Duration::ZERO),
+            "past the time"
+        );
+        assert!(!too_fine.contains(&shape), "forgotten once past it");
+    }
 
     #[test]
     fn a_period_is_cut_at_every_utc_midnight() {
