@@ -11,11 +11,9 @@ use std::collections::BTreeMap;
 
 use clickhouse::Row;
 use contract::query::RetentionRequest;
-use jiff::tz::Offset;
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::params;
 use crate::params::dimension::Dimension;
 use crate::pieces::Slice;
 use crate::scope::Scope;
@@ -40,9 +38,11 @@ pub(super) async fn cells(
     request: &RetentionRequest,
     days_per_period: u32,
 ) -> Result<Option<Vec<CohortCell>>, Error> {
-    let utc = params::zone(&scope.zone_name)
-        .to_fixed_offset()
-        .is_ok_and(|offset| offset == Offset::UTC);
+    // By name: a name the service does not know reads as UTC here, but not in ClickHouse.
+    let utc = matches!(
+        scope.zone_name.as_str(),
+        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Etc/Universal" | "Etc/Zulu"
+    );
     if !utc || scope.filters.iter().any(|f| f.on_person_property()) {
         return Ok(None);
     }

@@ -90,11 +90,14 @@ pub(crate) async fn kept_days(
         scope.project, scope.include_bots, request.dimension, request.event, scope.filters
     )
     .into();
-    if cache.too_fine(&shape) {
-        return Ok(None);
-    }
     let (from, to) = scope.range.seconds();
     let slices = pieces::split(from, to);
+    // Too long a range marks its length too fine, not the shape: a year's retention shares
+    // the shape of a day's top events.
+    let ranged: Arc<str> = format!("{shape}|{} days", slices.len()).into();
+    if cache.too_fine(&shape) || cache.too_fine(&ranged) {
+        return Ok(None);
+    }
     let (Some(first), Some(last)) = (slices.first(), slices.last()) else {
         return Ok(None);
     };
@@ -111,7 +114,7 @@ pub(crate) async fn kept_days(
     // A few days a statement, each kept as soon as it is read (as the overview's).
     for part in wanted.chunks(pieces::DAYS_PER_READ) {
         // Ids cost more to read than to count in ClickHouse: what cannot be read in time is
-        // counted there from then on.
+        // counted there for a while.
         let read = match read(store, scope, request, part).await {
             Ok(Some(read)) => read,
             Ok(None) | Err(Error::Timeout) => {
@@ -127,7 +130,7 @@ pub(crate) async fn kept_days(
         figures.extend(placed);
         // A range whose days could not all be kept would be read again at every call.
         if kept::too_many(held(&figures), ids) {
-            cache.found_too_fine(&shape);
+            cache.found_too_fine(&ranged);
             return Ok(None);
         }
     }

@@ -311,7 +311,7 @@ async fn figures(
     let mut held: usize = figures.values().map(|kept| ids(kept)).sum();
     for (index, part) in wanted.chunks(pieces::DAYS_PER_READ).enumerate() {
         // Ids cost more to read than to count in ClickHouse: distinct persons that cannot be
-        // read in time are counted there from then on.
+        // read in time are counted there for a while.
         let read = match shape.read(store, part).await {
             Ok(Some(read)) => read,
             Err(Error::Timeout) if shape.uniques() => return Ok(None),

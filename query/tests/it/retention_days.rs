@@ -10,13 +10,22 @@ use crate::persons::post;
 use crate::trend_days::{CHROME, day_reads_since, event, figure_reads, identify};
 
 /// Three weeks from Monday, September 28th.
-const SCOPE: &str = "from=2026-09-28&to=2026-10-18";
+const WEEKS: &str = "from=2026-09-28&to=2026-10-18";
 
-/// Weekly returns to pages, and daily returns to pages after a signup.
-fn requests() -> [Value; 2] {
+/// From a Wednesday morning to a Thursday noon: both ends cut a day.
+const CUT: &str = "from=2026-09-30T06:00:00Z&to=2026-10-15T12:00:00Z";
+
+/// Weekly returns to pages, daily returns to pages after a signup, and weekly returns over a
+/// range cut at both ends, asking more periods than it holds.
+fn requests() -> [(&'static str, Value); 3] {
+    let pages = |periods: u32| json!({ "start_event": "$pageview", "return_event": "$pageview", "period": "week", "periods": periods });
     [
-        json!({ "start_event": "$pageview", "return_event": "$pageview", "period": "week", "periods": 3 }),
-        json!({ "start_event": "signup", "return_event": "$pageview", "period": "day", "periods": 2 }),
+        (WEEKS, pages(3)),
+        (
+            WEEKS,
+            json!({ "start_event": "signup", "return_event": "$pageview", "period": "day", "periods": 2 }),
+        ),
+        (CUT, pages(5)),
     ]
 }
 
@@ -24,10 +33,13 @@ fn requests() -> [Value; 2] {
 async fn read_all(stack: &Stack, admin: &str, project: &str) -> Vec<(Value, Value)> {
     let everyone =
         json!([{ "key": "person:plan", "op": "neq", "value": "no such plan" }]).to_string();
-    let path = format!("/api/query/retention?project_id={project}&{SCOPE}");
-    let straight = format!("{path}&filter={}", urlencode(&everyone));
     let mut pairs = Vec::new();
-    for request in requests() {
+    for (scope, request) in requests() {
+        let path = format!(
+            "/api/query/retention?project_id={project}&{}",
+            scope.replace(':', "%3A")
+        );
+        let straight = format!("{path}&filter={}", urlencode(&everyone));
         let kept = post(stack, admin, &path, request.clone()).await;
         let read = post(stack, admin, &straight, request).await;
         pairs.push((kept, read));
@@ -122,12 +134,31 @@ async fn kept_retention_follows_links_made_later_and_equals_the_events() {
         [("2026-09-30".to_owned(), 1, vec![0, 1])],
         "Bob's page came the day after his signup"
     );
+    assert_eq!(
+        cohorts(&first[2].0),
+        [
+            ("2026-09-28".to_owned(), 1, vec![1, 0, 1, 0, 0]),
+            ("2026-10-05".to_owned(), 3, vec![3, 1, 0, 0, 0]),
+            ("2026-10-12".to_owned(), 1, vec![1, 0, 0, 0, 0]),
+        ],
+        "from Wednesday: Bob alone in the first week; Cat's page on Thursday morning counts"
+    );
 
-    // Read again: every day of the range is whole and kept, so no day is read.
+    // Read again: every whole day is kept, so only the cut range's two ends are read.
     let reads = figure_reads(&sql_log);
     assert!(reads > 0, "the days were read to be kept");
     read_all(&stack, &admin, &project).await;
-    assert_eq!(figure_reads(&sql_log), reads, "no day read again");
+    let log = std::fs::read_to_string(&sql_log).expect("the SQL log");
+    let since: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" AS ids FROM events"))
+        .skip(reads)
+        .collect();
+    assert_eq!(since.len(), 1, "one read, of the cut ends: {since:?}");
+    assert!(
+        since[0].contains("day IN (65535)"),
+        "no whole day: {since:?}"
+    );
 
     // On October 16th Ann says the anonymous visitor was her: September 28th, kept and not
     // read again, now holds her first page, and her week-2 return is anon-1's.
