@@ -26,10 +26,11 @@ use crate::store::Store;
 /// ids) is read from the events, and its shape remembered as too fine to keep.
 const MAX_PER_DAY: usize = 10_000;
 
-/// Distinct ids over a day's values (an id counted once per value it sent), on average over
-/// the days one read takes: 32 MiB a day as read, 16 MiB once placed. A project with more is
-/// read from the events, and its shape remembered as too fine to keep.
-const MAX_IDS_PER_DAY: usize = 4 << 20;
+/// Distinct ids over the values of the days one read takes (an id counted once per value and
+/// day it sent): 4 Mi a day for a week, 224 MiB as read, 112 MiB once placed. Per read, not
+/// per day read: the last days of a range, read apart, may be its busiest. A project with more
+/// is read from the events, and its shape remembered as too fine to keep.
+const MAX_IDS_PER_READ: usize = (4 << 20) * pieces::DAYS_PER_READ;
 
 /// Each value's events and distinct ids per piece (in order, so that every ClickHouse version
 /// gives the same answer). Binds the cut pieces, the dimension's key,
@@ -182,7 +183,7 @@ async fn read(
         return Ok(None);
     };
     let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
-    if ids > MAX_IDS_PER_DAY * days.len() {
+    if ids > MAX_IDS_PER_READ {
         return Ok(None);
     }
     let mut figures: HashMap<Slice, Vec<Read>> = HashMap::new();

@@ -60,10 +60,11 @@ struct FigureRow {
     ids: Vec<u64>,
 }
 
-/// Distinct ids a day may hold, on average over the days one read takes, for distinct persons
-/// to be kept: 8 MiB a day. A project with more is read from the events (where ClickHouse
-/// estimates them, [`Measure::sql`]), and its shape remembered as too fine to keep.
-const MAX_IDS_PER_DAY: usize = 1 << 20;
+/// Distinct ids the days one read takes may hold, for distinct persons to be kept: 1 Mi a day
+/// for a week, 56 MiB. Per read, not per day read: the last days of a range, read apart, may
+/// be its busiest. A project with more is read from the events (where ClickHouse estimates
+/// them, [`Measure::sql`]), and its shape remembered as too fine to keep.
+const MAX_IDS_PER_READ: usize = (1 << 20) * pieces::DAYS_PER_READ;
 
 /// A period of the trend: where it starts, its pieces and its buckets.
 struct Period {
@@ -187,7 +188,7 @@ impl<'a> Shape<'a> {
             return Ok(None);
         };
         let ids: usize = rows.iter().map(|row| row.ids.len()).sum();
-        if ids > MAX_IDS_PER_DAY * days.len() {
+        if ids > MAX_IDS_PER_READ {
             return Ok(None);
         }
         Ok(Some(collect(&pieces, slices, rows)))
