@@ -46,11 +46,15 @@ pub(super) async fn cells(
     if !utc || scope.filters.iter().any(|f| f.on_person_property()) {
         return Ok(None);
     }
-    // The events by name, one shape for every pair of them; or the one event alone.
+    // The ids of the start and the return event, by name.
+    let mut names = vec![request.start_event.clone()];
+    if request.return_event != request.start_event {
+        names.push(request.return_event.clone());
+    }
     let events = top::Request {
         dimension: Dimension::parse("event")?,
         dimension_name: "event".to_owned(),
-        event: (request.start_event == request.return_event).then(|| request.start_event.clone()),
+        events: names,
         limit: 0,
     };
     let Some(days) = top::kept_days(store, cache, scope, &events).await? else {

@@ -61,7 +61,7 @@ pub(crate) async fn top(
         let request = Request {
             dimension: Dimension::parse(&dimension_name)?,
             limit: params::limit(asked.limit.as_deref(), 10)?,
-            event: given(asked.event),
+            events: given(asked.event).into_iter().collect(),
             dimension_name,
         };
         crate::top::top(&state.store, &state.top_days, &scope, request).await

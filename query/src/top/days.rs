@@ -88,7 +88,7 @@ pub(crate) async fn kept_days(
     }
     let shape: Arc<str> = format!(
         "{}|{}|{:?}|{:?}|{:?}",
-        scope.project, scope.include_bots, request.dimension, request.event, scope.filters
+        scope.project, scope.include_bots, request.dimension, request.events, scope.filters
     )
     .into();
     let (from, to) = scope.range.seconds();
@@ -159,14 +159,7 @@ async fn read(
     let most = MAX_PER_DAY * days.len();
     let template = FIGURES
         .replace("{value}", request.dimension.sql())
-        .replace(
-            "{event}",
-            if request.event.is_some() {
-                " AND event = ?"
-            } else {
-                ""
-            },
-        )
+        .replace("{event}", &request.events_sql())
         .replace("{limit}", &(most + 1).to_string());
     let sql = pieces.sql(&template, "timestamp", days.len(), &scope.filters_sql());
     let mut query = pieces.bind_cut(store.query(&sql));
@@ -174,11 +167,7 @@ async fn read(
         query = query.bind(key);
     }
     query = pieces::bind_days(query.bind(scope.project.to_string()), &days);
-    query = scope.bind_filters(query);
-    if let Some(event) = &request.event {
-        query = query.bind(event.as_str());
-    }
-    let query = pieces.bind_whole(query);
+    let query = pieces.bind_whole(request.bind_events(scope.bind_filters(query)));
     let Some(rows) = pieces::fetch_bounded::<FigureRow>(store, query, most).await? else {
         return Ok(None);
     };

@@ -24,10 +24,7 @@ use self::request::TopRow;
 /// The top values straight from the events; users estimated (`uniqCombined`).
 async fn read(store: &Store, scope: &Scope, request: &Request) -> Result<Vec<TopRow>, Error> {
     let Request {
-        dimension,
-        event,
-        limit,
-        ..
+        dimension, limit, ..
     } = request;
     let persons = join(scope.project, dimension.person_key());
     let text = format!(
@@ -36,20 +33,13 @@ async fn read(store: &Store, scope: &Scope, request: &Request) -> Result<Vec<Top
         dimension.sql(),
         persons.sql,
         scope.where_sql(),
-        if event.is_some() {
-            " AND event = ?"
-        } else {
-            ""
-        }
+        request.events_sql()
     );
     let mut query = store.query(&text);
     if let Some(key) = dimension.bind() {
         query = query.bind(key);
     }
-    query = scope.bind(persons.bind(query), &scope.range);
-    if let Some(event) = &event {
-        query = query.bind(event.as_str());
-    }
+    query = request.bind_events(scope.bind(persons.bind(query), &scope.range));
     Ok(store.fetch_all(query.bind(*limit as u64)).await?)
 }
 

@@ -11,9 +11,33 @@ pub(crate) struct Request {
     pub(crate) dimension: Dimension,
     /// The dimension as the caller named it, echoed in the answer.
     pub(crate) dimension_name: String,
-    /// Only events of this name.
-    pub(crate) event: Option<String>,
+    /// Only events of these names; every event when empty.
+    pub(crate) events: Vec<String>,
     pub(crate) limit: usize,
+}
+
+impl Request {
+    /// The condition on the event's name, to follow a `WHERE`; [`Self::bind_events`] binds it.
+    pub(super) fn events_sql(&self) -> String {
+        if self.events.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND event IN ({})",
+                plumbing::clickhouse::placeholders(self.events.len())
+            )
+        }
+    }
+
+    pub(super) fn bind_events(
+        &self,
+        mut query: clickhouse::query::Query,
+    ) -> clickhouse::query::Query {
+        for event in &self.events {
+            query = query.bind(event.as_str());
+        }
+        query
+    }
 }
 
 /// One value of the answer: its events and users.
