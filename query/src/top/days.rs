@@ -93,7 +93,7 @@ pub(crate) async fn kept_days(
     .into();
     let (from, to) = scope.range.seconds();
     let slices = pieces::split(from, to);
-    // Too long a range marks its length too fine, not the shape: a year's retention shares
+    // Too long a range marks its length too fine, not the shape: a year's retention may share
     // the shape of a day's top events.
     let ranged: Arc<str> = format!("{shape}|{} days", slices.len()).into();
     if cache.too_fine(&shape) || cache.too_fine(&ranged) {
