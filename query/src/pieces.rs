@@ -186,6 +186,10 @@ const MAX_TOO_FINE: usize = 10_000;
 /// Trying again costs one statement of kept days an hour.
 const RETRY_AFTER: Duration = Duration::from_secs(3_600);
 
+/// How long the other calls of a shape tried again keep reading the events while one call
+/// tries its days: a cold call over a month of a large project takes tens of seconds.
+const RETRYING: Duration = Duration::from_secs(60);
+
 /// TOO_MANY_ROWS: ClickHouse stopped grouping at `max_rows_to_group_by`.
 const TOO_MANY_ROWS: u32 = 158;
 
@@ -196,20 +200,27 @@ const TOO_MANY_ROWS: u32 = 158;
 pub(crate) struct TooFine(Arc<Mutex<HashMap<Arc<str>, Instant>>>);
 
 impl TooFine {
-    /// Whether `shape` was found too fine to keep within the last [`RETRY_AFTER`].
+    /// Whether `shape` was found too fine to keep within the last [`RETRY_AFTER`]. Past it,
+    /// one call (this one) tries the days again, and the others read the events for
+    /// [`RETRYING`] more, unless it kept them ([`Self::remove`]).
     pub(crate) fn contains(&self, shape: &Arc<str>) -> bool {
-        self.contains_within(shape, RETRY_AFTER)
-    }
-
-    fn contains_within(&self, shape: &Arc<str>, retry_after: Duration) -> bool {
         let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match shapes.get(shape) {
-            Some(found) if found.elapsed() < retry_after => true,
-            Some(_) => {
-                shapes.remove(shape);
+        match shapes.get_mut(shape) {
+            None => false,
+            Some(found) if found.elapsed() < RETRY_AFTER => true,
+            Some(found) => {
+                let retrying = Instant::now().checked_sub(RETRY_AFTER - RETRYING);
+                *found = retrying.unwrap_or_else(Instant::now);
                 false
             }
-            None => false,
+        }
+    }
+
+    /// Forgets `shape`: its days were kept.
+    pub(crate) fn remove(&self, shape: &Arc<str>) {
+        let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !shapes.is_empty() {
+            shapes.remove(shape);
         }
     }
 
@@ -318,19 +329,27 @@ impl Counters {
 mod tests {
     use super::*;
 
-    /// A shape found too fine is read from the events until the time to try again is past.
+    /// A shape found too fine is read from the events until the time to try again is past;
+    /// then one call tries again while the others wait for what it finds.
     #[test]
-    fn a_shape_too_fine_is_tried_again_later() {
+    fn a_shape_too_fine_is_tried_again_later_by_one_call() {
         let too_fine = TooFine::default();
         let shape: Arc<str> = "shape".into();
         assert!(!too_fine.contains(&shape));
         too_fine.insert(&shape);
         assert!(too_fine.contains(&shape));
-        assert!(
-            !too_fine.contains_within(&shape, Duration::ZERO),
-            "past the time"
-        );
-        assert!(!too_fine.contains(&shape), "forgotten once past it");
+        let Some(long_ago) = Instant::now().checked_sub(RETRY_AFTER) else {
+            return;
+        };
+        too_fine
+            .0
+            .lock()
+            .expect("not poisoned")
+            .insert(shape.clone(), long_ago);
+        assert!(!too_fine.contains(&shape), "this call tries again");
+        assert!(too_fine.contains(&shape), "the others wait");
+        too_fine.remove(&shape);
+        assert!(!too_fine.contains(&shape), "kept: forgotten");
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub(crate) async fn kept_days(
     let Some(person_of) = cache.persons(scope.project, generation, &persons) else {
         return Ok(None);
     };
+    cache.found_fine(&shape);
+    cache.found_fine(&ranged);
     Ok(Some(KeptDays {
         slices,
         figures,

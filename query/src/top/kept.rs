@@ -109,6 +109,11 @@ impl TopDays {
         self.too_fine.insert(shape);
     }
 
+    /// Forgets that `shape` was found too fine: its days were kept.
+    pub(super) fn found_fine(&self, shape: &Arc<str>) {
+        self.too_fine.remove(shape);
+    }
+
     /// The kept figures of the whole days of `slices` whose counter has not moved since, and
     /// the generation they belong to. Past the bound the cache starts again here, before a
     /// request holds any of its figures.

@@ -274,6 +274,7 @@ pub(crate) async fn series(
         cache.found_too_fine(&shape.key);
         return Ok(None);
     };
+    cache.found_fine(&shape.key);
     let combine = match &persons {
         Some(persons) => Combine::Persons(persons),
         None => Combine::Add,

@@ -71,6 +71,11 @@ impl TrendDays {
         self.too_fine.insert(shape);
     }
 
+    /// Forgets that `shape` was found too fine: its days were kept.
+    pub(super) fn found_fine(&self, shape: &Arc<str>) {
+        self.too_fine.remove(shape);
+    }
+
     /// The kept figures of a whole day whose counter has not moved since.
     pub(super) fn get(
         &self,
