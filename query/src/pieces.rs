@@ -219,9 +219,7 @@ impl TooFine {
     /// Forgets `shape`: its days were kept.
     pub(crate) fn remove(&self, shape: &Arc<str>) {
         let mut shapes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if !shapes.is_empty() {
-            shapes.remove(shape);
-        }
+        shapes.remove(shape);
     }
 
     /// Remembers that `shape`'s days hold too much to keep, from now.

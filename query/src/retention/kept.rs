@@ -18,7 +18,7 @@ use crate::params::dimension::Dimension;
 use crate::pieces::Slice;
 use crate::scope::Scope;
 use crate::store::Store;
-use crate::top::{self, KeptDays, TopDays};
+use crate::top::{self, KeptDays, TopDays, Values};
 
 /// Users of a cohort (named by the day number of its period's first day) `offset` periods on:
 /// 0 is the cohort's size, k the users who did the return event k − 1 periods after its own.
@@ -51,13 +51,11 @@ pub(super) async fn cells(
     if request.return_event != request.start_event {
         names.push(request.return_event.clone());
     }
-    let events = top::Request {
-        dimension: Dimension::parse("event")?,
-        dimension_name: "event".to_owned(),
+    let values = Values {
+        dimension: Dimension::Column("event"),
         events: names,
-        limit: 0,
     };
-    let Some(days) = top::kept_days(store, cache, scope, &events).await? else {
+    let Some(days) = top::kept_days(store, cache, scope, &values).await? else {
         return Ok(None);
     };
     let periods = Periods {

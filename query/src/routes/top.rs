@@ -12,7 +12,7 @@ use crate::extract::Caller;
 use crate::params;
 use crate::params::dimension::{Dimension, SessionDimension};
 use crate::state::AppState;
-use crate::top::Request;
+use crate::top::{Request, Values};
 
 /// What top values are counted.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -59,9 +59,11 @@ pub(crate) async fn top(
                 .await;
         }
         let request = Request {
-            dimension: Dimension::parse(&dimension_name)?,
+            values: Values {
+                dimension: Dimension::parse(&dimension_name)?,
+                events: given(asked.event).into_iter().collect(),
+            },
             limit: params::limit(asked.limit.as_deref(), 10)?,
-            events: given(asked.event).into_iter().collect(),
             dimension_name,
         };
         crate::top::top(&state.store, &state.top_days, &scope, request).await

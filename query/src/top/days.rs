@@ -14,7 +14,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 
 use super::kept::{self, Figures, Read, TopDays};
-use super::request::{Request, TopRow};
+use super::request::{Request, TopRow, Values};
 use crate::error::Error;
 use crate::params::dimension::Dimension;
 use crate::persons::hashes::Persons;
@@ -67,7 +67,7 @@ pub(super) async fn top(
     scope: &Scope,
     request: &Request,
 ) -> Result<Option<Vec<TopRow>>, Error> {
-    let Some(days) = kept_days(store, cache, scope, request).await? else {
+    let Some(days) = kept_days(store, cache, scope, &request.values).await? else {
         return Ok(None);
     };
     Ok(Some(rows(&days, request.limit)))
@@ -79,16 +79,16 @@ pub(crate) async fn kept_days(
     store: &Store,
     cache: &TopDays,
     scope: &Scope,
-    request: &Request,
+    values: &Values,
 ) -> Result<Option<KeptDays>, Error> {
-    if matches!(request.dimension, Dimension::Person(_))
+    if matches!(values.dimension, Dimension::Person(_))
         || scope.filters.iter().any(|f| f.on_person_property())
     {
         return Ok(None);
     }
     let shape: Arc<str> = format!(
         "{}|{}|{:?}|{:?}|{:?}",
-        scope.project, scope.include_bots, request.dimension, request.events, scope.filters
+        scope.project, scope.include_bots, values.dimension, values.events, scope.filters
     )
     .into();
     let (from, to) = scope.range.seconds();
@@ -116,7 +116,7 @@ pub(crate) async fn kept_days(
     for part in wanted.chunks(pieces::DAYS_PER_READ) {
         // Ids cost more to read than to count in ClickHouse: what cannot be read in time is
         // counted there for a while.
-        let read = match read(store, scope, request, part).await {
+        let read = match read(store, scope, values, part).await {
             Ok(Some(read)) => read,
             Ok(None) | Err(Error::Timeout) => {
                 cache.found_too_fine(&shape);
@@ -151,7 +151,7 @@ pub(crate) async fn kept_days(
 async fn read(
     store: &Store,
     scope: &Scope,
-    request: &Request,
+    values: &Values,
     slices: &[Slice],
 ) -> Result<Option<Vec<(Slice, Vec<Read>)>>, Error> {
     let pieces = Pieces::new(slices);
@@ -160,16 +160,16 @@ async fn read(
     // merged: the limit bounds what the merge sends.
     let most = MAX_PER_DAY * days.len();
     let template = FIGURES
-        .replace("{value}", request.dimension.sql())
-        .replace("{event}", &request.events_sql())
+        .replace("{value}", values.dimension.sql())
+        .replace("{event}", &values.events_sql())
         .replace("{limit}", &(most + 1).to_string());
     let sql = pieces.sql(&template, "timestamp", days.len(), &scope.filters_sql());
     let mut query = pieces.bind_cut(store.query(&sql));
-    if let Some(key) = request.dimension.bind() {
+    if let Some(key) = values.dimension.bind() {
         query = query.bind(key);
     }
     query = pieces::bind_days(query.bind(scope.project.to_string()), &days);
-    let query = pieces.bind_whole(request.bind_events(scope.bind_filters(query)));
+    let query = pieces.bind_whole(values.bind_events(scope.bind_filters(query)));
     let Some(rows) = pieces::fetch_bounded::<FigureRow>(store, query, most).await? else {
         return Ok(None);
     };

@@ -18,14 +18,13 @@ pub(crate) use self::days::{KeptDays, kept_days};
 #[cfg(test)]
 pub(crate) use self::kept::Figure;
 pub(crate) use self::kept::TopDays;
-pub(crate) use self::request::Request;
 use self::request::TopRow;
+pub(crate) use self::request::{Request, Values};
 
 /// The top values straight from the events; users estimated (`uniqCombined`).
 async fn read(store: &Store, scope: &Scope, request: &Request) -> Result<Vec<TopRow>, Error> {
-    let Request {
-        dimension, limit, ..
-    } = request;
+    let Request { values, limit, .. } = request;
+    let dimension = &values.dimension;
     let persons = join(scope.project, dimension.person_key());
     let text = format!(
         "SELECT {} AS value, count() AS count, uniqCombined({PERSON}) AS users \
@@ -33,13 +32,13 @@ async fn read(store: &Store, scope: &Scope, request: &Request) -> Result<Vec<Top
         dimension.sql(),
         persons.sql,
         scope.where_sql(),
-        request.events_sql()
+        values.events_sql()
     );
     let mut query = store.query(&text);
     if let Some(key) = dimension.bind() {
         query = query.bind(key);
     }
-    query = request.bind_events(scope.bind(persons.bind(query), &scope.range));
+    query = values.bind_events(scope.bind(persons.bind(query), &scope.range));
     Ok(store.fetch_all(query.bind(*limit as u64)).await?)
 }
 

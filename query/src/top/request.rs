@@ -8,15 +8,22 @@ use crate::params::dimension::Dimension;
 /// One top-values request, checked.
 #[derive(Debug)]
 pub(crate) struct Request {
-    pub(crate) dimension: Dimension,
+    pub(crate) values: Values,
     /// The dimension as the caller named it, echoed in the answer.
     pub(crate) dimension_name: String,
-    /// Only events of these names; every event when empty.
-    pub(crate) events: Vec<String>,
     pub(crate) limit: usize,
 }
 
-impl Request {
+/// What a top list counts, and its kept days keep: the values of a dimension, over the events
+/// of some names.
+#[derive(Debug)]
+pub(crate) struct Values {
+    pub(crate) dimension: Dimension,
+    /// Only events of these names; every event when empty.
+    pub(crate) events: Vec<String>,
+}
+
+impl Values {
     /// The condition on the event's name, to follow a `WHERE`; [`Self::bind_events`] binds it.
     pub(super) fn events_sql(&self) -> String {
         if self.events.is_empty() {
