@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, eventually, urlencode};
+use crate::helpers::{Stack, urlencode};
 use crate::persons::post;
-use crate::trend_days::{CHROME, day_reads_since, event, figure_reads, identify};
+use crate::trend_days::{CHROME, day_reads_since, event, figure_reads, identify, settle};
 
 /// Three weeks from Monday, September 28th.
 const WEEKS: &str = "from=2026-09-28&to=2026-10-18";
@@ -101,24 +101,13 @@ async fn kept_retention_follows_links_made_later_and_equals_the_events() {
     stack.send_batch(&key, &batch).await;
     let settled = |week0: (u64, Vec<u64>), what: &'static str| {
         let (stack, admin, project) = (&stack, &admin, &project);
-        async move {
-            let pairs = eventually(
-                what,
-                || read_all(stack, admin, project),
-                |pairs| {
-                    pairs.iter().all(|(kept, read)| kept == read)
-                        && cohorts(&pairs[0].0).first().map(|c| (c.1, c.2.clone()))
-                            == Some(week0.clone())
-                },
-            )
-            .await;
-            assert_eq!(
-                pairs,
-                read_all(stack, admin, project).await,
-                "{what}, read again"
-            );
-            pairs
-        }
+        settle(
+            what,
+            move || read_all(stack, admin, project),
+            move |pairs| {
+                cohorts(&pairs[0].0).first().map(|c| (c.1, c.2.clone())) == Some(week0.clone())
+            },
+        )
     };
 
     let first = settled((3, vec![3, 1, 2]), "three persons in the first week").await;

@@ -6,8 +6,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, eventually, urlencode};
-use crate::trend_days::{CHROME, FIREFOX, day_reads_since, event, figure_reads, identify};
+use crate::helpers::{Stack, urlencode};
+use crate::trend_days::{CHROME, FIREFOX, day_reads_since, event, figure_reads, identify, settle};
 
 /// Top paths, top browsers of pageviews, and the one top plan.
 fn tops(scope: &str) -> Vec<String> {
@@ -138,23 +138,11 @@ async fn kept_top_values_follow_links_made_later_and_equal_the_events() {
     // Settled when the kept and the straight lists agree, and "/" has its events and users.
     let settled = |root: (u64, u64), what: &'static str| {
         let (stack, admin, scope) = (&stack, &admin, &scope);
-        async move {
-            let pairs = eventually(
-                what,
-                || read_all(stack, admin, scope),
-                |pairs| {
-                    pairs.iter().all(|(kept, read)| kept == read)
-                        && rows(&pairs[0].0).first().map(|row| (row.1, row.2)) == Some(root)
-                },
-            )
-            .await;
-            assert_eq!(
-                pairs,
-                read_all(stack, admin, scope).await,
-                "{what}, read again"
-            );
-            pairs
-        }
+        settle(
+            what,
+            move || read_all(stack, admin, scope),
+            move |pairs| rows(&pairs[0].0).first().map(|row| (row.1, row.2)) == Some(root),
+        )
     };
 
     let first = settled((4, 4), "four visitors of /").await;

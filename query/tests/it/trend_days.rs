@@ -156,23 +156,11 @@ async fn kept_trend_days_follow_late_events_and_erasures_and_equal_the_events() 
     let scope = format!("project_id={project}&from=2026-10-01&to=2026-10-07");
     let settled = |events: u64, what: &'static str| {
         let (stack, admin, scope) = (&stack, &admin, &scope);
-        async move {
-            let pairs = eventually(
-                what,
-                || read_all(stack, admin, scope),
-                |pairs| {
-                    pairs.iter().all(|(kept, read)| kept == read) && total(&pairs[0].0) == events
-                },
-            )
-            .await;
-            // Read again: from kept days now, and the same.
-            assert_eq!(
-                pairs,
-                read_all(stack, admin, scope).await,
-                "{what}, read again"
-            );
-            pairs
-        }
+        settle(
+            what,
+            move || read_all(stack, admin, scope),
+            move |pairs| total(&pairs[0].0) == events,
+        )
     };
 
     let first = settled(6, "the week's six events").await;
@@ -263,6 +251,25 @@ pub(crate) fn day_reads_since(sql_log: &std::path::Path, skip: usize, day: &str)
         .skip(skip)
         .filter(|line| line.contains(&bound))
         .count()
+}
+
+/// Reads the answers, kept and straight from the events (`read_all`), until every pair agrees
+/// and `done` holds; then reads them again, from the kept days now, and checks they stand.
+pub(crate) async fn settle<F, Fut>(
+    what: &str,
+    mut read_all: F,
+    done: impl Fn(&[(Value, Value)]) -> bool,
+) -> Vec<(Value, Value)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<(Value, Value)>>,
+{
+    let pairs = eventually(what, &mut read_all, |pairs: &Vec<(Value, Value)>| {
+        pairs.iter().all(|(kept, read)| kept == read) && done(pairs)
+    })
+    .await;
+    assert_eq!(pairs, read_all().await, "{what}, read again");
+    pairs
 }
 
 /// `who` says, at `at`, that the anonymous visitor `anonymous` was them.

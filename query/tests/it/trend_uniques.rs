@@ -6,9 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, eventually};
+use crate::helpers::Stack;
 use crate::trend_days::{
-    CHROME, FIREFOX, day_reads_since, event, figure_reads, identify, straight,
+    CHROME, FIREFOX, day_reads_since, event, figure_reads, identify, settle, straight,
 };
 
 /// Distinct persons by day with the period before (kept per UTC day), by hour broken down by
@@ -73,20 +73,7 @@ async fn kept_distinct_persons_follow_links_made_later_and_equal_the_events() {
     let scope = format!("project_id={project}&from=2026-10-01&to=2026-10-03");
     let settled = |done: fn(&[(Value, Value)]) -> bool, what: &'static str| {
         let (stack, admin, scope) = (&stack, &admin, &scope);
-        async move {
-            let pairs = eventually(
-                what,
-                || read_all(stack, admin, scope),
-                |pairs| pairs.iter().all(|(kept, read)| kept == read) && done(pairs),
-            )
-            .await;
-            assert_eq!(
-                pairs,
-                read_all(stack, admin, scope).await,
-                "{what}, read again"
-            );
-            pairs
-        }
+        settle(what, move || read_all(stack, admin, scope), done)
     };
 
     let first = settled(
