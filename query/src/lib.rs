@@ -181,6 +181,8 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         ),
         None => None,
     };
+    // One copy of each project's links for every kind of kept days.
+    let links = crate::persons::hashes::KeptLinks::default();
     Ok(AppState {
         store: Store::new(
             clickhouse,
@@ -192,9 +194,9 @@ fn state(config: &Config, jetstream: &JetStream, queries: Outcomes) -> anyhow::R
         projects: plumbing::projects::Projects::follow(jetstream.context.clone()),
         tokens: Arc::new(config.auth.verifier()),
         queries,
-        days: crate::overview::DayCache::default(),
-        trend_days: crate::trends::TrendDays::default(),
-        top_days: crate::top::TopDays::default(),
+        days: crate::overview::DayCache::sharing(links.clone()),
+        trend_days: crate::trends::TrendDays::sharing(links.clone()),
+        top_days: crate::top::TopDays::sharing(links),
         key_usage: crate::access::KeyUsage::default(),
         unlocked: crate::shared::Unlocked::default(),
     })

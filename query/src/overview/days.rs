@@ -8,7 +8,7 @@
 //! 30 days reads three days instead of sixty.
 //!
 //! Users are persons: the days keep the hashes of the distinct ids they saw, and the identity
-//! links of the project, read at every request, map them to their persons; the union is
+//! links of the project, as they are at every request, map them to their persons; the union is
 //! counted exactly.
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::slices::{self, EventFigures, SessionFigures};
 use super::totals::Totals;
 use crate::error::Error;
-use crate::persons::hashes::Persons;
+use crate::persons::hashes::{KeptLinks, Persons};
 use crate::pieces::{self, Counters, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
@@ -40,6 +40,8 @@ struct Day {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DayCache {
     inner: Arc<Mutex<Kept>>,
+    /// The links, shared with the other kept days of the service.
+    links: KeptLinks,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +51,14 @@ struct Kept {
 }
 
 impl DayCache {
+    /// Empty, counting persons through `links` (shared with the other kept days).
+    pub(crate) fn sharing(links: KeptLinks) -> Self {
+        Self {
+            links,
+            ..Self::default()
+        }
+    }
+
     /// The kept figures of `slice` that are still true, as events and sessions (a cut slice
     /// is never kept).
     fn get(
@@ -172,7 +182,7 @@ pub(crate) async fn totals(
         }
         Ok::<_, clickhouse::error::Error>(())
     };
-    let ((), persons) = tokio::try_join!(read, Persons::read(store, scope.project))?;
+    let ((), persons) = tokio::try_join!(read, cache.links.persons(store, scope.project))?;
     let [current, previous] = periods;
     Ok([
         sum(&current, &events, &sessions, &persons),

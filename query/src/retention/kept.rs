@@ -1,5 +1,5 @@
 //! Retention from the top values' kept days (`crate::top`): per UTC day, the places of the
-//! distinct ids that did each event, made persons by the links read at each request. A
+//! distinct ids that did each event, made persons by the links as they are at each request. A
 //! person's cohort is the period of their first start event in the range, their returns the
 //! periods of their return events from then on, as the SQL counts them; a few bits per person
 //! instead of a pass over every event of the range.

@@ -3,7 +3,7 @@
 //! change counter (`event_days`); a request reads the counters, then only the days whose
 //! counter moved and the two cut days at the range's ends. A day's figures are each value's
 //! count of events and the distinct ids that sent them ([`super::kept`]); the identity links,
-//! read at each request, make the ids persons, and each value's users are the persons of the
+//! as they are at each request, make the ids persons, and each value's users are the persons of the
 //! union of its days. What depends on more than the day's events is read from the events as
 //! before: a person's property as the dimension or in a filter.
 
@@ -17,7 +17,6 @@ use super::kept::{self, Figures, Read, TopDays};
 use super::request::{Request, TopRow, Values};
 use crate::error::Error;
 use crate::params::dimension::Dimension;
-use crate::persons::hashes::Persons;
 use crate::pieces::{self, Counters, Pieces, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
@@ -104,7 +103,7 @@ pub(crate) async fn kept_days(
     };
     let (counters, persons) = tokio::try_join!(
         Counters::read(store, scope.project, first.day, last.day),
-        Persons::read(store, scope.project),
+        cache.links().persons(store, scope.project),
     )?;
     let (generation, mut figures) = cache.get(&shape, &slices, &counters);
     let wanted: Vec<Slice> = slices

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use uuid::Uuid;
 
-use crate::persons::hashes::{ByHash, Persons};
+use crate::persons::hashes::{ByHash, KeptLinks, Persons};
 use crate::pieces::{Counters, Slice, TooFine};
 
 /// Bytes kept in all, about, at most (figures, their values and the dictionaries); past it the
@@ -75,6 +75,8 @@ impl Dictionary {
 pub(crate) struct TopDays {
     inner: Arc<Mutex<Kept>>,
     too_fine: TooFine,
+    /// The links, shared with the other kept days of the service.
+    links: KeptLinks,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +97,19 @@ fn cost(shape: &str, figures: &[Figure]) -> usize {
 }
 
 impl TopDays {
+    /// Empty, counting persons through `links` (shared with the other kept days).
+    pub(crate) fn sharing(links: KeptLinks) -> Self {
+        Self {
+            links,
+            ..Self::default()
+        }
+    }
+
+    /// The links the kept days count persons through.
+    pub(crate) fn links(&self) -> &KeptLinks {
+        &self.links
+    }
+
     fn lock(&self) -> MutexGuard<'_, Kept> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }

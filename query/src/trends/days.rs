@@ -10,8 +10,8 @@
 //! bucket. Counts and sums are kept per quarter hour (per minute for minute buckets) and add up
 //! exactly across stretches and days. Distinct persons are kept as the distinct ids each
 //! stretch saw (per day when every bucket starts at a UTC midnight, else per hour or quarter
-//! hour), and counted as persons at each request through the identity links read then
-//! ([`Persons`]): a link made today merges persons of every day. What depends on more than the
+//! hour), and counted as persons at each request through the identity links as they are then
+//! ([`crate::persons::hashes::KeptLinks`]): a link made today merges persons of every day. What depends on more than the
 //! day's events is read from the events as before: averages, and a person's properties (as a
 //! breakdown or a filter), which change without the day's counter moving.
 
@@ -30,7 +30,6 @@ use crate::error::Error;
 use crate::params::dimension::Dimension;
 use crate::params::interval::{Buckets, Interval};
 use crate::params::range::Range;
-use crate::persons::hashes::Persons;
 use crate::pieces::{self, Counters, Pieces, Slice};
 use crate::scope::Scope;
 use crate::store::Store;
@@ -263,7 +262,7 @@ pub(crate) async fn series(
     // Persons are counted through the links as they are now.
     let links = async {
         if shape.uniques() {
-            Persons::read(store, scope.project).await.map(Some)
+            cache.links().persons(store, scope.project).await.map(Some)
         } else {
             Ok(None)
         }

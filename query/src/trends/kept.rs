@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::persons::hashes::KeptLinks;
 use crate::pieces::{Counters, Slice, TooFine};
 
 /// Bytes kept in all, about, at most (figures and their values, as if no value were shared);
@@ -42,6 +43,8 @@ type KeptDay = (u64, Arc<[Figure]>);
 pub(crate) struct TrendDays {
     inner: Arc<Mutex<Kept>>,
     too_fine: TooFine,
+    /// The links, shared with the other kept days of the service.
+    links: KeptLinks,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +60,19 @@ fn cost(shape: &str, figures: &[Figure]) -> usize {
 }
 
 impl TrendDays {
+    /// Empty, counting persons through `links` (shared with the other kept days).
+    pub(crate) fn sharing(links: KeptLinks) -> Self {
+        Self {
+            links,
+            ..Self::default()
+        }
+    }
+
+    /// The links the kept days count persons through.
+    pub(crate) fn links(&self) -> &KeptLinks {
+        &self.links
+    }
+
     fn lock(&self) -> MutexGuard<'_, Kept> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }

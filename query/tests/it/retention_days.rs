@@ -1,13 +1,15 @@
 //! Retention comes from the top values' kept days in a project whose zone is UTC: the distinct
-//! ids that did each event per day, made persons by the links read at each request. A request
-//! again reads no day, a link made later merges a kept day's ids, and every answer equals the
-//! one read straight from the events.
+//! ids that did each event per day, made persons by the links as they are at each request. A
+//! request again reads no day and, the links unchanged, not the links; a link made later merges
+//! a kept day's ids, and every answer equals the one read straight from the events.
 
 use serde_json::{Value, json};
 
 use crate::helpers::{Stack, urlencode};
 use crate::persons::post;
-use crate::trend_days::{CHROME, day_reads_since, event, figure_reads, identify, settle};
+use crate::trend_days::{
+    CHROME, day_reads_since, event, figure_reads, identify, link_reads, settle,
+};
 
 /// Three weeks from Monday, September 28th.
 const WEEKS: &str = "from=2026-09-28&to=2026-10-18";
@@ -133,10 +135,14 @@ async fn kept_retention_follows_links_made_later_and_equals_the_events() {
         "from Wednesday: Bob alone in the first week; Cat's page on Thursday morning counts"
     );
 
-    // Read again: every whole day is kept, so only the cut range's two ends are read.
+    // Read again: every whole day is kept, so only the cut range's two ends are read; and the
+    // links, which did not change, are not read again.
     let reads = figure_reads(&sql_log);
     assert!(reads > 0, "the days were read to be kept");
+    let links = link_reads(&sql_log);
+    assert!(links > 0, "the links were read to be kept");
     read_all(&stack, &admin, &project).await;
+    assert_eq!(link_reads(&sql_log), links, "the links were not read again");
     let log = std::fs::read_to_string(&sql_log).expect("the SQL log");
     let since: Vec<&str> = log
         .lines()
@@ -154,6 +160,7 @@ async fn kept_retention_follows_links_made_later_and_equals_the_events() {
     let link = identify("ann", "anon-1", "2026-10-16T12:00:00Z");
     stack.send_batch(&key, &[link]).await;
     let linked = settled((2, vec![2, 1, 2]), "anon-1 is Ann").await;
+    assert!(link_reads(&sql_log) > links, "the new link was read");
     assert_eq!(
         cohorts(&linked[0].0)[1],
         ("2026-10-05".to_owned(), 2, vec![2, 1, 0])

@@ -236,6 +236,16 @@ pub(crate) fn figure_reads(sql_log: &std::path::Path) -> usize {
         .count()
 }
 
+/// How many times the SQL log read the identity links on their own (as the kept days do, not
+/// joined to the events as a statement straight from the events does).
+pub(crate) fn link_reads(sql_log: &std::path::Path) -> usize {
+    std::fs::read_to_string(sql_log)
+        .expect("the SQL log")
+        .lines()
+        .filter(|line| line.starts_with("SELECT cityHash64(distinct_id) AS user_hash"))
+        .count()
+}
+
 /// How many reads of ids' figures after the first `skip` read the UTC day `day` (as
 /// `YYYY-MM-DD`).
 pub(crate) fn day_reads_since(sql_log: &std::path::Path, skip: usize, day: &str) -> usize {
