@@ -223,14 +223,13 @@ pub(crate) async fn read(
 }
 
 /// A continuous pull from the durable consumer: the client asks for the next messages before
-/// the previous ones are used up. With the stream's duplicate window in seconds, as the server
-/// has it now.
+/// the previous ones are used up. With the stream's duplicate window in seconds ([`window`]).
 async fn subscribe(
     js: &jetstream::Context,
     settings: &BatchSettings,
 ) -> Result<(jetstream::consumer::pull::Stream, u32), async_nats::Error> {
     let stream = js.get_stream(EVENTS_STREAM).await?;
-    let window = stream.cached_info().config.duplicate_window.as_secs();
+    let window = window(stream.cached_info().config.duplicate_window).as_secs();
     let consumer: PullConsumer = stream.get_consumer(SINK_CONSUMER).await?;
     let messages = consumer
         .stream()
@@ -240,6 +239,21 @@ async fn subscribe(
         .messages()
         .await?;
     Ok((messages, u32::try_from(window).unwrap_or(u32::MAX)))
+}
+
+/// The stream's duplicate window as the server has it, or as this release defines it when that
+/// is shorter: a stream an earlier release made keeps its longer window until provisioning
+/// narrows it, and a retry the new window does not recognise must be looked up from the start.
+fn window(on_server: Duration) -> Duration {
+    plumbing::streams::Definitions::bundled()
+        .ok()
+        .and_then(|definitions| {
+            definitions
+                .streams
+                .into_iter()
+                .find(|stream| stream.name == EVENTS_STREAM)
+        })
+        .map_or(on_server, |defined| defined.duplicate_window.min(on_server))
 }
 
 /// Waits for room in the channel, keeping the batch's messages from being redelivered while
@@ -262,6 +276,14 @@ mod tests {
         }))
         .expect("an event");
         EventRow::new(event, 1)
+    }
+
+    #[test]
+    fn a_longer_window_on_the_server_counts_as_this_releases_until_provisioning_narrows_it() {
+        let defined = window(Duration::MAX);
+        assert!(defined < Duration::from_secs(120), "{defined:?}");
+        assert_eq!(window(Duration::from_secs(120)), defined);
+        assert_eq!(window(Duration::from_secs(1)), Duration::from_secs(1));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Which rows of a batch may already be in the table, and taking those that are out of it
-//! before the insert. Only those rows are looked up (by project, day and event id): a row that
-//! is certainly a first delivery costs no lookup, whatever else its batch holds.
+//! before the insert. Only those rows are looked up (by project, day, event name and event
+//! id): a row that is certainly a first delivery costs no lookup, whatever else its batch
+//! holds.
 
 use std::collections::HashSet;
 

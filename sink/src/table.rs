@@ -11,15 +11,17 @@ use crate::row::EventRow;
 /// default `max_query_size` (256 KiB).
 const CHECK_CHUNK: usize = 4_000;
 
-/// Bytes of event names one existence check may name: beyond that (thousands of long names in
+/// Bytes of text the event names of one existence check may take, each at its longest (every
+/// character escaped, quotes and a comma around it): beyond that (thousands of long names in
 /// one chunk) the check leaves them out, reading more of its days, so that its text stays
-/// under `max_query_size` beside the ids.
-const CHECK_NAME_BYTES: usize = 32 << 10;
+/// under `max_query_size` beside the ids (160 KB of them).
+const CHECK_NAME_BYTES: usize = 48 << 10;
 
 /// The event ids of `rows` that the table already holds. Bounded by the rows' projects, days
-/// and event names, the sorting key before the event id, so ClickHouse reads only those index
-/// ranges: a lookup costs the rows' granules, not a scan of their days' event ids. A copy of an
-/// event has the event's name (both come from the one message).
+/// and event names, all of the events table's sorting key before the event id, so ClickHouse
+/// reads only those index ranges: a lookup costs the rows' granules, not a scan of their days'
+/// event ids (the engagements' key has no name; there it only filters). Every copy of an event
+/// has its name: ingest takes it as the client sent it, and a retry sends the same event.
 pub(crate) async fn already_stored(
     clickhouse: &clickhouse::Client,
     rows: &[impl std::borrow::Borrow<EventRow>],
@@ -52,7 +54,7 @@ async fn stored_in(
         let projects = distinct(chunk.iter().map(|row| row.project_id.to_string()).collect());
         let days = distinct(chunk.iter().map(|row| day_text(row.date)).collect());
         let mut names = distinct(chunk.iter().map(|row| row.event.clone()).collect());
-        if names.iter().map(String::len).sum::<usize>() > CHECK_NAME_BYTES {
+        if names.iter().map(|name| name.len() * 2 + 4).sum::<usize>() > CHECK_NAME_BYTES {
             names.clear();
         }
         let ids: Vec<String> = chunk.iter().map(|row| row.event_id.to_string()).collect();

@@ -282,7 +282,7 @@ async fn a_posthog_event_sent_again_through_ingest_past_the_window_is_stored_onc
             .await
             .expect("nats"),
     );
-    // A one-second duplicate window, so that the test need not wait two minutes for it to pass
+    // A one-second duplicate window, so that the test need not wait a minute for it to pass
     // (until a service provisions the streams again as it starts: the sink restarted below).
     let mut config = js
         .get_stream(contract::streams::EVENTS_STREAM)
