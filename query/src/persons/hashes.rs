@@ -10,7 +10,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::sql::links;
+use super::sql::{KEPT_LINKS, LINKS_STATE};
 use crate::store::Store;
 
 /// Keyed by distinct ids' (or persons') hashes. std's SipHash costs most of the overview's time
@@ -22,10 +22,14 @@ pub(crate) type ByHash<V> = std::collections::HashMap<u64, V, foldhash::fast::Ra
 /// A set of ids' or persons' hashes, keyed as [`ByHash`].
 pub(crate) type HashSet = std::collections::HashSet<u64, foldhash::fast::RandomState>;
 
+/// A linked id's row of [`KEPT_LINKS`].
 #[derive(Debug, Row, Deserialize)]
 struct LinkRow {
     user_hash: u64,
     linked_hash: u64,
+    rows: u64,
+    latest_version: u64,
+    fingerprint: u64,
 }
 
 /// Per linked distinct id of a project (by hash), its person's hash; an id without a link, or
@@ -34,16 +38,26 @@ struct LinkRow {
 pub(crate) struct Persons(ByHash<u64>);
 
 impl Persons {
-    /// The links of `project`.
-    async fn read(store: &Store, project: Uuid) -> Result<Self, clickhouse::error::Error> {
-        let links = links(project);
-        let rows: Vec<LinkRow> = store.fetch_all(links.bind(store.query(&links.sql))).await?;
-        Ok(Self(
-            rows.into_iter()
-                .filter(|row| row.linked_hash != 0)
-                .map(|row| (row.user_hash, row.linked_hash))
-                .collect(),
-        ))
+    /// The links of `project`, and the state of `person_ids` they were read at (from the same
+    /// statement, so from the same replicas on a cluster).
+    async fn read(
+        store: &Store,
+        project: Uuid,
+    ) -> Result<(Self, LinksState), clickhouse::error::Error> {
+        let query = store.query(KEPT_LINKS).bind(project.to_string());
+        let rows: Vec<LinkRow> = store.fetch_all(query).await?;
+        let mut state = LinksState::default();
+        for row in &rows {
+            state.rows += row.rows;
+            state.latest_version = state.latest_version.max(row.latest_version);
+            state.fingerprint = state.fingerprint.wrapping_add(row.fingerprint);
+        }
+        let persons = rows
+            .into_iter()
+            .filter(|row| row.linked_hash != 0)
+            .map(|row| (row.user_hash, row.linked_hash))
+            .collect();
+        Ok((Self(persons), state))
     }
 
     /// How many ids are linked.
@@ -82,23 +96,22 @@ impl Persons {
 /// request.
 const MAX_KEPT_LINKS: usize = 1 << 20;
 
-/// A project's rows of `person_ids`, counted, and the latest link's `version` (the sequence
-/// on `PERSONS` of the link that wrote the row). A link added moves the version, one removed
-/// (an erasure's `DELETE`) the count; a merge of two rows of an id moves the count too, and
-/// only makes the links be read again. Binds the project.
-const STATE: &str = "SELECT toUInt64(count()) AS rows, max(version) AS version \
-     FROM person_ids WHERE project_id = toUUID(?)";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+/// A project's rows of `person_ids`: counted, the latest `version`, and a fingerprint of all
+/// of them ([`LINKS_STATE`]). Any row added, removed or merged away moves it; a merge changes
+/// no link, and only makes them be read again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
 struct LinksState {
     rows: u64,
-    version: u64,
+    latest_version: u64,
+    fingerprint: u64,
 }
 
-/// Each project's links as last read, with the state of `person_ids` read just before them:
-/// while the state is the same, the links are too. At 100 M events and 200 000 links, reading
-/// them took about 70 ms of every overview, trend of persons, top values and retention; the
-/// state takes a millisecond or two.
+/// Each project's links as last read, with the state of `person_ids` they were read at: while
+/// the state is the same, the links are too. At 100 M events and 200 000 links, reading them
+/// took about 70 ms of every overview, trend of persons, top values and retention; the state
+/// takes a few milliseconds. On a cluster the state and the links may come from different
+/// replicas: links read from one that lags keep its older state, which a later call's state
+/// differs from once the replicas agree, so they are read again then.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeptLinks {
     inner: Arc<Mutex<ByProject>>,
@@ -118,17 +131,16 @@ impl KeptLinks {
         store: &Store,
         project: Uuid,
     ) -> Result<Arc<Persons>, clickhouse::error::Error> {
-        // The state is read first: links read after it are at least as new, so they are
-        // current for as long as the state does not move.
         let state: LinksState = store
-            .fetch_one(store.query(STATE).bind(project.to_string()))
+            .fetch_one(store.query(LINKS_STATE).bind(project.to_string()))
             .await?;
         if let Some((kept, persons)) = self.lock().get(&project)
             && *kept == state
         {
             return Ok(persons.clone());
         }
-        let persons = Arc::new(Persons::read(store, project).await?);
+        let (persons, state) = Persons::read(store, project).await?;
+        let persons = Arc::new(persons);
         self.keep(project, state, &persons);
         Ok(persons)
     }

@@ -17,18 +17,59 @@ use uuid::Uuid;
 /// The person an event counts for, once [`join`] is in the statement.
 pub(crate) const PERSON: &str = "if(linked_hash = 0, user_hash, linked_hash)";
 
+/// A linked id's person's hash from its rows of `person_ids`: that of its latest row, 0 when
+/// that row erased it.
+macro_rules! linked_hash {
+    () => {
+        "argMax(if(is_deleted = 1, toUInt64(0), person_hash), version)"
+    };
+}
+
+/// What says whether rows of `person_ids` changed: `rows` counted, the latest link's version
+/// (`latest_version`: the sequence on `PERSONS` of the link that wrote the row) and a
+/// `fingerprint` of every row, summed. A link added moves all three, an erasure's delete or a
+/// merge the count, and a row written again differently (`sink rebuild-persons` after a fix)
+/// the fingerprint. No alias is a column's name, which the statement's other expressions read.
+macro_rules! links_state {
+    () => {
+        "toUInt64(count()) AS rows, max(version) AS latest_version, \
+         sum(cityHash64(distinct_id, person_hash, version, is_deleted)) AS fingerprint"
+    };
+}
+
 /// Per linked distinct id, by its hash (`user_hash`): its person's hash (`linked_hash`; 0 when
 /// its latest row erased it). Binds the project.
-const LINKS: &str = "SELECT cityHash64(distinct_id) AS user_hash, \
-     argMax(if(is_deleted = 1, toUInt64(0), person_hash), version) AS linked_hash \
-     FROM person_ids WHERE project_id = toUUID(?) GROUP BY user_hash";
+const LINKS: &str = concat!(
+    "SELECT cityHash64(distinct_id) AS user_hash, ",
+    linked_hash!(),
+    " AS linked_hash FROM person_ids WHERE project_id = toUUID(?) GROUP BY user_hash"
+);
+
+/// [`LINKS`] with the [`LINKS_STATE`] of each id's rows, which add up (the count and the
+/// fingerprint summed, the version the greatest) to that of the project's. Binds the project.
+pub(crate) const KEPT_LINKS: &str = concat!(
+    "SELECT cityHash64(distinct_id) AS user_hash, ",
+    linked_hash!(),
+    " AS linked_hash, ",
+    links_state!(),
+    " FROM person_ids WHERE project_id = toUUID(?) GROUP BY user_hash"
+);
+
+/// The state of a project's links, as `links_state!` says. Binds the project.
+pub(crate) const LINKS_STATE: &str = concat!(
+    "SELECT ",
+    links_state!(),
+    " FROM person_ids WHERE project_id = toUUID(?)"
+);
 
 /// Per distinct id that has ever been linked (its text, not its hash): its person's hash
 /// (`linked_hash`, 0 when erased) and canonical id (`linked_key`). Binds the project.
-pub(crate) const MEMBERS: &str = "SELECT distinct_id, \
-     argMax(if(is_deleted = 1, toUInt64(0), person_hash), version) AS linked_hash, \
-     argMax(person_key, version) AS linked_key \
-     FROM person_ids WHERE project_id = toUUID(?) GROUP BY distinct_id";
+pub(crate) const MEMBERS: &str = concat!(
+    "SELECT distinct_id, ",
+    linked_hash!(),
+    " AS linked_hash, argMax(person_key, version) AS linked_key \
+     FROM person_ids WHERE project_id = toUUID(?) GROUP BY distinct_id"
+);
 
 /// A person's value of a key from its rows: the latest `$set` value, else the first
 /// `$set_once` one (ties broken by the event id, so every server answers the same).

@@ -11,9 +11,10 @@
 //! exactly across stretches and days. Distinct persons are kept as the distinct ids each
 //! stretch saw (per day when every bucket starts at a UTC midnight, else per hour or quarter
 //! hour), and counted as persons at each request through the identity links as they are then
-//! ([`crate::persons::hashes::KeptLinks`]): a link made today merges persons of every day. What depends on more than the
-//! day's events is read from the events as before: averages, and a person's properties (as a
-//! breakdown or a filter), which change without the day's counter moving.
+//! ([`crate::persons::hashes::KeptLinks`]): a link made today merges persons of every day.
+//! What depends on more than the day's events is read from the events as before: averages,
+//! and a person's properties (as a breakdown or a filter), which change without the day's
+//! counter moving.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Top values come from days the service keeps between requests: each value's events and the
-//! distinct ids that sent them, made persons by the identity links read at each request. A
+//! distinct ids that sent them, made persons by the identity links as they are at each request. A
 //! request again reads no whole day, a link made later merges a kept day's ids, and every
 //! answer equals the one read straight from the events.
 

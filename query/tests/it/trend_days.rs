@@ -236,13 +236,13 @@ pub(crate) fn figure_reads(sql_log: &std::path::Path) -> usize {
         .count()
 }
 
-/// How many times the SQL log read the identity links on their own (as the kept days do, not
-/// joined to the events as a statement straight from the events does).
+/// How many times the SQL log read the identity links to keep them (with their state, as the
+/// kept days do; not joined to the events, as a statement straight from the events does).
 pub(crate) fn link_reads(sql_log: &std::path::Path) -> usize {
     std::fs::read_to_string(sql_log)
         .expect("the SQL log")
         .lines()
-        .filter(|line| line.starts_with("SELECT cityHash64(distinct_id) AS user_hash"))
+        .filter(|line| line.contains(" AS linked_hash, toUInt64(count()) AS rows"))
         .count()
 }
 

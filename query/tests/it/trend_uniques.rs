@@ -1,5 +1,5 @@
 //! Trends of distinct persons come from days the service keeps between requests too: the days
-//! keep the distinct ids they saw, and the identity links read at each request make them
+//! keep the distinct ids they saw, and the identity links as they are at each request make them
 //! persons, so a link made after a day was kept merges that day's ids at the next request,
 //! though the day is not read again. Every answer equals the one read straight from the events.
 
