@@ -174,6 +174,23 @@ impl Browser {
         Ok(())
     }
 
+    /// Delays every request the page makes by `latency` (zero: none), so a test sees what the
+    /// page shows while an answer is on its way.
+    pub fn set_latency(&self, latency: Duration) -> anyhow::Result<()> {
+        let conditions = json!({
+            "offline": false,
+            "latency": latency.as_millis(),
+            "download_throughput": -1,
+            "upload_throughput": -1,
+        });
+        self.command(
+            "POST",
+            "/chromium/network_conditions",
+            Some(&json!({ "network_conditions": conditions })),
+        )?;
+        Ok(())
+    }
+
     /// Text of the first element matching `css`, if there is one.
     pub fn text(&self, css: &str) -> anyhow::Result<Option<String>> {
         let Some(element) = self.find(css)? else {

@@ -65,32 +65,34 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             Phase::SignedOut | Phase::SignedIn => {}
         }
     });
-    let app_page = move || match (session.phase(), router.current()) {
+    let shown = create_selector(move || page_key(session.phase(), router.current()));
+    let app_page = move || match shown.get() {
         // Drawn apart, below: whoever opens the link, signed in or not.
         (_, Route::Shared) => view! {},
         // So is a password-reset link, for whoever holds it.
         (_, Route::Reset) => view! { reset::ResetPage {} },
-        (Phase::Checking, _) => view! {
+        // (No phase is kept only for the two above.)
+        (Some(Phase::Checking) | None, _) => view! {
             p(id="session-checking", class="status", role="status") { "Checking your session…" }
         },
         (_, Route::Login) => view! { LoginPage {} },
         (_, Route::Register) => view! { RegisterPage {} },
         (_, Route::NotFound) => view! { NotFoundPage {} },
         // A signed-out visitor is on the way to the sign-in form.
-        (Phase::SignedOut, _) => view! {},
-        (Phase::SignedIn, Route::Home) => view! { HomePage {} },
-        (Phase::SignedIn, Route::Dashboard) => {
+        (Some(Phase::SignedOut), _) => view! {},
+        (Some(Phase::SignedIn), Route::Home) => view! { HomePage {} },
+        (Some(Phase::SignedIn), Route::Dashboard) => {
             pages::restricted(Route::Dashboard, dashboard::DashboardPage)
         }
-        (Phase::SignedIn, Route::Analytics) => {
+        (Some(Phase::SignedIn), Route::Analytics) => {
             pages::restricted(Route::Analytics, analytics::AnalyticsPage)
         }
-        (Phase::SignedIn, Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
-        (Phase::SignedIn, Route::Dashboards) => {
+        (Some(Phase::SignedIn), Route::Admin) => pages::restricted(Route::Admin, admin::AdminPage),
+        (Some(Phase::SignedIn), Route::Dashboards) => {
             pages::restricted(Route::Dashboards, dashboards::DashboardsPage)
         }
-        (Phase::SignedIn, Route::Invite) => view! { invite::InvitePage {} },
-        (Phase::SignedIn, Route::Account) => view! { account::AccountPage {} },
+        (Some(Phase::SignedIn), Route::Invite) => view! { invite::InvitePage {} },
+        (Some(Phase::SignedIn), Route::Account) => view! { account::AccountPage {} },
     };
     // A shared dashboard is for anyone with its link and shows nothing of the rest of the app:
     // no masthead, no way in. It is not drawn again when the session turns out to be none.
@@ -108,6 +110,16 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             (masthead)
             main(id="page", class="page") { (page) }
         }
+    }
+}
+
+/// What decides the page drawn: the route, and the session's phase unless the page is the same
+/// whoever opens it (a shared dashboard, a password-reset link). So the reset form is not drawn
+/// again, losing what was typed, when the check of the session ends.
+fn page_key(phase: Phase, route: Route) -> (Option<Phase>, Route) {
+    match route {
+        Route::Shared | Route::Reset => (None, route),
+        _ => (Some(phase), route),
     }
 }
 
@@ -206,6 +218,18 @@ mod tests {
 
     fn render(route: Route, session: impl FnOnce() -> Session + 'static) -> String {
         sycamore::web::render_to_string(move || shell(route, session()))
+    }
+
+    #[test]
+    fn a_reset_link_or_shared_dashboard_is_not_drawn_again_when_the_session_check_ends() {
+        for route in [Route::Reset, Route::Shared] {
+            for phase in [Phase::SignedOut, Phase::SignedIn] {
+                assert_eq!(page_key(Phase::Checking, route), page_key(phase, route));
+            }
+        }
+        let home = |phase| page_key(phase, Route::Home);
+        assert_ne!(home(Phase::Checking), home(Phase::SignedIn));
+        assert_ne!(home(Phase::SignedOut), home(Phase::SignedIn));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! more. Made an admin of the project, that user finds its retention and history on the account
 //! page.
 
+use std::time::Duration;
+
 use devstack::browser::Browser;
 use devstack::stack::{ADMIN, PASSWORD, TestStack};
 use devstack::test::{ServiceHandle, TempDir};
@@ -340,8 +342,20 @@ async fn an_admin_reads_a_projects_history_sets_its_retention_and_sends_a_reset_
     api.set_role((&project, &bob), "admin").await?;
     account_shows_retention_and_history(&browser, &edge, &project)?;
 
-    // The link a second time: the error, and the password stays the new one.
+    // The link a second time: the error, and the password stays the new one. Bob is signed in
+    // now, and the end of the page's session check does not draw the form again (which lost
+    // what he had typed): a mark put on the form while the check is on its way stays.
+    browser.set_latency(Duration::from_secs(2))?;
     browser.goto(&link)?;
+    browser.wait_for_text("#reset-submit", "Set the password", WAIT)?;
+    browser.execute("document.querySelector('#reset-form').dataset.mark = 'first'")?;
+    browser.wait_for_text("#signed-in-as", BOB_NAME, WAIT)?;
+    browser.set_latency(Duration::ZERO)?;
+    let mark = eval(
+        &browser,
+        "document.querySelector('#reset-form')?.dataset.mark ?? ''",
+    );
+    assert_eq!(mark, json!("first"), "the form drawn once");
     set_password(&browser, "yet another password")?;
     browser.wait_for_text("#reset-error", NO_LONGER_VALID, WAIT)?;
     assert!(!exists(&browser, "#reset-done"));
