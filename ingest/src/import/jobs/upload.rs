@@ -83,17 +83,17 @@ impl Jobs {
         if declared.is_some_and(|bytes| bytes > max_bytes) {
             return Err(UploadError::TooLarge(max_bytes));
         }
-        let unfinished = self.unfinished(project_id, None).await?;
+        let unfinished = self.unfinished(project_id).await?;
         if unfinished >= self.config().max_unfinished_per_project {
             return Err(UploadError::Busy(unfinished));
         }
         if let Some(bytes) = declared {
             self.room_for(bytes).await?;
         }
-        let mut uploading = self.register(project_id, format).await?;
+        let mut uploading = self.register(Uuid::now_v7(), project_id, format).await?;
         let id = uploading.entry.job.id;
         // Two uploads that counted at once: the later backs off.
-        let older = self.unfinished(project_id, Some(id)).await?;
+        let older = self.created_before(project_id, &uploading).await?;
         if older >= self.config().max_unfinished_per_project {
             let _ = uploading.store.delete(&uploading.key).await;
             return Err(UploadError::Busy(older));
@@ -133,18 +133,36 @@ impl Jobs {
         }
     }
 
-    /// The project's unfinished jobs (older than `before`, if given).
-    async fn unfinished(
-        &self,
-        project_id: Uuid,
-        before: Option<Uuid>,
-    ) -> Result<usize, UploadError> {
+    /// The project's unfinished jobs.
+    async fn unfinished(&self, project_id: Uuid) -> Result<usize, UploadError> {
         Ok(self
             .list(project_id)
             .await
             .map_err(UploadError::unavailable)?
             .iter()
-            .filter(|job| !job.state.finished() && before.is_none_or(|id| job.id < id))
+            .filter(|job| !job.state.finished())
+            .count())
+    }
+
+    /// The project's unfinished jobs created in the bucket before `uploading`.
+    /// The bucket's order, not the jobs' ids: an id is taken before its job is written, so an
+    /// upload with the smaller id may be written after a later one has counted, and each would
+    /// count the other as younger. Whatever was created before this listing is in it.
+    async fn created_before(
+        &self,
+        project_id: Uuid,
+        uploading: &Claimed,
+    ) -> Result<usize, UploadError> {
+        let created = uploading.entry.created.unwrap_or(uploading.revision);
+        Ok(self
+            .matching(&format!("{project_id}.*"))
+            .await
+            .map_err(UploadError::unavailable)?
+            .iter()
+            .filter(|kept| {
+                !kept.entry.job.state.finished()
+                    && kept.entry.created.unwrap_or(kept.revision) < created
+            })
             .count())
     }
 
@@ -164,10 +182,14 @@ impl Jobs {
         Ok(())
     }
 
-    /// Keeps a new job as `uploading`, held by this ingest.
-    async fn register(&self, project_id: Uuid, format: Format) -> Result<Claimed, UploadError> {
+    /// Keeps a new job `id` as `uploading`, held by this ingest.
+    async fn register(
+        &self,
+        id: Uuid,
+        project_id: Uuid,
+        format: Format,
+    ) -> Result<Claimed, UploadError> {
         let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
-        let id = Uuid::now_v7();
         let entry = Entry {
             job: ImportJob {
                 id,
@@ -188,6 +210,7 @@ impl Jobs {
             heartbeat_ms: now_ms(),
             tries: 0,
             last_error: None,
+            created: None,
         };
         let key = key_of(&entry.job);
         let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
@@ -196,7 +219,9 @@ impl Jobs {
             .create(&key, value.into())
             .await
             .map_err(UploadError::unavailable)?;
-        Ok(Claimed::new(key, entry, revision, buckets.jobs.clone()))
+        let mut claimed = Claimed::new(key, entry, revision, buckets.jobs.clone());
+        claimed.entry.created = Some(revision);
+        Ok(claimed)
     }
 
     /// Stores `body` as the file of `uploading`'s job, saving the job every second meanwhile
@@ -302,4 +327,48 @@ where
     }
     writer.shutdown().await.map_err(UploadError::unavailable)?;
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use devstack::nats::NatsUser;
+    use plumbing::metrics::Metrics;
+
+    use super::*;
+    use crate::import::jobs::ImportConfig;
+
+    #[tokio::test]
+    async fn an_upload_written_late_counts_those_written_before_it_whatever_its_id()
+    -> anyhow::Result<()> {
+        let nats = devstack::test::TestNats::start()?;
+        let client = plumbing::streams::connect(nats.url_for(NatsUser::Ingest)).await?;
+        let config = ImportConfig::default();
+        let max = config.max_unfinished_per_project;
+        let jobs = Jobs::new(jetstream::new(client), config, 1, &Metrics::new("ingest"));
+        let project = Uuid::now_v7();
+        let mut held = Vec::new();
+        for _ in 1..max {
+            held.push(
+                jobs.register(Uuid::now_v7(), project, Format::Segment)
+                    .await?,
+            );
+        }
+        // An upload takes its id, and another takes a later one but is written first.
+        let late_id = Uuid::now_v7();
+        let later = jobs
+            .register(Uuid::now_v7(), project, Format::Segment)
+            .await?;
+        assert!(later.entry.job.id > late_id);
+        assert_eq!(jobs.created_before(project, &later).await?, max - 1, "room");
+        // The first, written now, finds the project full: the later one stays.
+        let late = jobs.register(late_id, project, Format::Segment).await?;
+        assert_eq!(jobs.created_before(project, &late).await?, max, "full");
+        // Saved since (its creation kept in the entry), the later one still comes after the
+        // jobs written before it.
+        let mut later = later;
+        assert!(later.save().await?);
+        assert_eq!(jobs.created_before(project, &late).await?, max);
+        assert_eq!(jobs.created_before(project, &later).await?, max - 1);
+        Ok(())
+    }
 }
