@@ -75,11 +75,6 @@ pub(crate) struct Entry {
     /// The last of those errors.
     #[serde(default)]
     pub(crate) last_error: Option<String>,
-    /// The KV revision the job was created at, kept from its first save on: uploads are
-    /// admitted in the order of their creation in the bucket. Before that first save the
-    /// entry's own revision is that creation.
-    #[serde(default)]
-    pub(crate) created: Option<u64>,
 }
 
 /// How long a listing of the jobs may take.

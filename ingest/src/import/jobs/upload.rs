@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
+use async_nats::jetstream::kv;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use contract::imports::{ImportError, ImportJob, ImportState};
 use futures_util::{Stream, StreamExt as _};
 use tokio::io::AsyncWriteExt as _;
@@ -83,20 +85,18 @@ impl Jobs {
         if declared.is_some_and(|bytes| bytes > max_bytes) {
             return Err(UploadError::TooLarge(max_bytes));
         }
-        let unfinished = self.unfinished(project_id).await?;
-        if unfinished >= self.config().max_unfinished_per_project {
-            return Err(UploadError::Busy(unfinished));
-        }
         if let Some(bytes) = declared {
             self.room_for(bytes).await?;
         }
         let mut uploading = self.register(Uuid::now_v7(), project_id, format).await?;
         let id = uploading.entry.job.id;
-        // Two uploads that counted at once: the later backs off.
-        let older = self.created_before(project_id, &uploading).await?;
-        if older >= self.config().max_unfinished_per_project {
-            let _ = uploading.store.delete(&uploading.key).await;
-            return Err(UploadError::Busy(older));
+        let max = self.config().max_unfinished_per_project;
+        match self.admit(&uploading).await {
+            Ok(true) => {}
+            refused => {
+                let _ = uploading.store.delete(&uploading.key).await;
+                return Err(refused.err().unwrap_or(UploadError::Busy(max)));
+            }
         }
         let stored = self.receive(&mut uploading, body).await;
         match stored {
@@ -133,37 +133,39 @@ impl Jobs {
         }
     }
 
-    /// The project's unfinished jobs.
-    async fn unfinished(&self, project_id: Uuid) -> Result<usize, UploadError> {
-        Ok(self
-            .list(project_id)
-            .await
-            .map_err(UploadError::unavailable)?
-            .iter()
-            .filter(|job| !job.state.finished())
-            .count())
-    }
-
-    /// The project's unfinished jobs created in the bucket before `uploading`.
-    /// The bucket's order, not the jobs' ids: an id is taken before its job is written, so an
-    /// upload with the smaller id may be written after a later one has counted, and each would
-    /// count the other as younger. Whatever was created before this listing is in it.
-    async fn created_before(
-        &self,
-        project_id: Uuid,
-        uploading: &Claimed,
-    ) -> Result<usize, UploadError> {
-        let created = uploading.entry.created.unwrap_or(uploading.revision);
-        Ok(self
-            .matching(&format!("{project_id}.*"))
-            .await
-            .map_err(UploadError::unavailable)?
-            .iter()
-            .filter(|kept| {
-                !kept.entry.job.state.finished()
-                    && kept.entry.created.unwrap_or(kept.revision) < created
-            })
-            .count())
+    /// Takes one of the project's `max_unfinished_per_project` slots for the job `uploading`
+    /// (just kept); false when none is free. A slot names the job holding it and is free when
+    /// it names none, or a job that has ended or is gone: a job's end frees its slot wherever
+    /// that happens (done, failed, or its ingest died and the job was failed). A free slot is
+    /// taken with a compare-and-set (created when it never was, updated at the revision read),
+    /// so of two uploads after one slot one gets it. Counting the unfinished jobs of a listing
+    /// instead let four in where three are allowed: a listing read while jobs are saved can
+    /// miss some.
+    async fn admit(&self, uploading: &Claimed) -> Result<bool, UploadError> {
+        let store = &uploading.store;
+        let holder = uploading.key.as_bytes().to_vec();
+        for n in 0..self.config().max_unfinished_per_project {
+            let slot = slot_key(uploading.entry.job.project_id, n);
+            let taken = match last(store, &slot).await? {
+                None => match store.create(&slot, holder.clone().into()).await {
+                    Ok(_) => true,
+                    Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                    Err(err) => return Err(UploadError::unavailable(err)),
+                },
+                Some((revision, job)) if !unfinished(store, &job).await? => {
+                    match store.update(&slot, holder.clone().into(), revision).await {
+                        Ok(_) => true,
+                        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                        Err(err) => return Err(UploadError::unavailable(err)),
+                    }
+                }
+                Some(_) => false,
+            };
+            if taken {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Refuses an upload of `bytes` the files' bucket has no room for.
@@ -210,7 +212,6 @@ impl Jobs {
             heartbeat_ms: now_ms(),
             tries: 0,
             last_error: None,
-            created: None,
         };
         let key = key_of(&entry.job);
         let value = serde_json::to_vec(&entry).map_err(UploadError::unavailable)?;
@@ -219,9 +220,7 @@ impl Jobs {
             .create(&key, value.into())
             .await
             .map_err(UploadError::unavailable)?;
-        let mut claimed = Claimed::new(key, entry, revision, buckets.jobs.clone());
-        claimed.entry.created = Some(revision);
-        Ok(claimed)
+        Ok(Claimed::new(key, entry, revision, buckets.jobs.clone()))
     }
 
     /// Stores `body` as the file of `uploading`'s job, saving the job every second meanwhile
@@ -253,6 +252,35 @@ impl Jobs {
             }
         }
     }
+}
+
+/// The key of slot `n` of `project_id`'s unfinished imports in the jobs' bucket, apart from
+/// the jobs' own `<project_id>.<id>`.
+fn slot_key(project_id: Uuid, n: usize) -> String {
+    format!("slots.{project_id}.{n}")
+}
+
+/// The revision and value of `key` in `store` as its stream's leader has them (a replica's
+/// direct answer may lag); `None` when the key was never written, or deleted.
+async fn last(store: &kv::Store, key: &str) -> Result<Option<(u64, Vec<u8>)>, UploadError> {
+    let subject = format!("{}{key}", store.prefix);
+    match store.stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) if message.headers.get("KV-Operation").is_some() => Ok(None),
+        Ok(message) => Ok(Some((message.sequence, message.payload.to_vec()))),
+        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(err) => Err(UploadError::unavailable(err)),
+    }
+}
+
+/// Whether the job a slot names (its key, `job`) is kept and not finished.
+async fn unfinished(store: &kv::Store, job: &[u8]) -> Result<bool, UploadError> {
+    let Ok(key) = std::str::from_utf8(job) else {
+        return Ok(false);
+    };
+    Ok(last(store, key)
+        .await?
+        .and_then(|(_, value)| serde_json::from_slice::<Entry>(&value).ok())
+        .is_some_and(|entry| !entry.job.state.finished()))
 }
 
 /// Streams `body` into the files' bucket as `name`, refusing it past `max_bytes`. A refused or
@@ -337,38 +365,60 @@ mod tests {
     use super::*;
     use crate::import::jobs::ImportConfig;
 
-    #[tokio::test]
-    async fn an_upload_written_late_counts_those_written_before_it_whatever_its_id()
+    /// A job kept for `project` and whether it got a slot.
+    async fn upload(jobs: &Jobs, project: Uuid) -> anyhow::Result<(Claimed, bool)> {
+        let uploading = jobs
+            .register(Uuid::now_v7(), project, Format::Segment)
+            .await?;
+        let admitted = jobs.admit(&uploading).await?;
+        Ok((uploading, admitted))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn uploads_at_once_take_the_projects_slots_and_a_jobs_end_frees_its_own()
     -> anyhow::Result<()> {
         let nats = devstack::test::TestNats::start()?;
         let client = plumbing::streams::connect(nats.url_for(NatsUser::Ingest)).await?;
         let config = ImportConfig::default();
         let max = config.max_unfinished_per_project;
         let jobs = Jobs::new(jetstream::new(client), config, 1, &Metrics::new("ingest"));
+        // Uploads at once, their jobs saved meanwhile (a listing read then missed some).
+        for _ in 0..20 {
+            let project = Uuid::now_v7();
+            let tasks: Vec<_> = (0..max + 2)
+                .map(|_| {
+                    let jobs = jobs.clone();
+                    tokio::spawn(async move {
+                        let (mut uploading, admitted) = upload(&jobs, project).await?;
+                        uploading.save().await?;
+                        anyhow::Ok(admitted)
+                    })
+                })
+                .collect();
+            let mut admitted = 0;
+            for task in tasks {
+                admitted += usize::from(task.await??);
+            }
+            assert_eq!(admitted, max, "as many as the slots");
+        }
         let project = Uuid::now_v7();
         let mut held = Vec::new();
-        for _ in 1..max {
-            held.push(
-                jobs.register(Uuid::now_v7(), project, Format::Segment)
-                    .await?,
-            );
+        for _ in 0..max {
+            let (uploading, admitted) = upload(&jobs, project).await?;
+            assert!(admitted);
+            held.push(uploading);
         }
-        // An upload takes its id, and another takes a later one but is written first.
-        let late_id = Uuid::now_v7();
-        let later = jobs
-            .register(Uuid::now_v7(), project, Format::Segment)
-            .await?;
-        assert!(later.entry.job.id > late_id);
-        assert_eq!(jobs.created_before(project, &later).await?, max - 1, "room");
-        // The first, written now, finds the project full: the later one stays.
-        let late = jobs.register(late_id, project, Format::Segment).await?;
-        assert_eq!(jobs.created_before(project, &late).await?, max, "full");
-        // Saved since (its creation kept in the entry), the later one still comes after the
-        // jobs written before it.
-        let mut later = later;
-        assert!(later.save().await?);
-        assert_eq!(jobs.created_before(project, &late).await?, max);
-        assert_eq!(jobs.created_before(project, &later).await?, max - 1);
+        assert!(!upload(&jobs, project).await?.1, "full");
+        // A job done frees its slot; so does one gone.
+        held[0].entry.job.state = ImportState::Done;
+        assert!(held[0].save().await?);
+        assert!(upload(&jobs, project).await?.1, "the done job's slot");
+        assert!(!upload(&jobs, project).await?.1, "full again");
+        held[1].store.delete(&held[1].key).await?;
+        assert!(upload(&jobs, project).await?.1, "the deleted job's slot");
+        assert!(!upload(&jobs, project).await?.1);
+        // Another project has slots of its own.
+        assert!(upload(&jobs, Uuid::now_v7()).await?.1);
         Ok(())
     }
 }
