@@ -158,6 +158,18 @@ impl Browser {
         Ok(())
     }
 
+    /// Goes back one entry in the tab's history, as the browser's back button does.
+    pub fn back(&self) -> anyhow::Result<()> {
+        self.command("POST", "/back", Some(&json!({})))?;
+        Ok(())
+    }
+
+    /// Goes forward one entry in the tab's history, as the browser's forward button does.
+    pub fn forward(&self) -> anyhow::Result<()> {
+        self.command("POST", "/forward", Some(&json!({})))?;
+        Ok(())
+    }
+
     /// Reloads the page and waits for it to load again.
     pub fn refresh(&self) -> anyhow::Result<()> {
         self.command("POST", "/refresh", Some(&json!({})))?;

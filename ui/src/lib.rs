@@ -65,13 +65,48 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
             Phase::SignedOut | Phase::SignedIn => {}
         }
     });
-    let shown = create_selector(move || page_key(session.phase(), router.current()));
-    let app_page = move || match shown.get() {
+    // Every route set draws the page again (a page reads its address as it opens: a link,
+    // back and forward); the session's phase is read, and so tracked, only where it changes
+    // what is drawn.
+    let app_page = move || {
+        let route = router.current();
+        let phase = (!same_for_any_session(route)).then(|| session.phase());
+        page_of(phase, route)
+    };
+    // A shared dashboard is for anyone with its link and shows nothing of the rest of the app:
+    // no masthead, no way in. It is not drawn again when the session turns out to be none.
+    let shared = create_selector(move || router.current() == Route::Shared);
+    let masthead = move || (!shared.get()).then(|| view! { Masthead {} });
+    let page = move || {
+        if shared.get() {
+            view! { shared::SharedPage {} }
+        } else {
+            app_page()
+        }
+    };
+    view! {
+        div(class="shell") {
+            (masthead)
+            main(id="page", class="page") { (page) }
+        }
+    }
+}
+
+/// Whether the page of `route` is the same whoever opens it (a shared dashboard, a
+/// password-reset link): it does not wait for the check of the session, nor is it drawn again
+/// when that check ends, which lost what was typed into the reset form.
+fn same_for_any_session(route: Route) -> bool {
+    matches!(route, Route::Shared | Route::Reset)
+}
+
+/// The page of `route` for a session in `phase` (`None` for a page the same for any session).
+fn page_of(phase: Option<Phase>, route: Route) -> View {
+    match (phase, route) {
         // Drawn apart, below: whoever opens the link, signed in or not.
         (_, Route::Shared) => view! {},
         // So is a password-reset link, for whoever holds it.
         (_, Route::Reset) => view! { reset::ResetPage {} },
-        // (No phase is kept only for the two above.)
+        // (No phase only for the two above.)
         (Some(Phase::Checking) | None, _) => view! {
             p(id="session-checking", class="status", role="status") { "Checking your session…" }
         },
@@ -93,33 +128,6 @@ pub(crate) fn shell(initial: Route, session: Session) -> View {
         }
         (Some(Phase::SignedIn), Route::Invite) => view! { invite::InvitePage {} },
         (Some(Phase::SignedIn), Route::Account) => view! { account::AccountPage {} },
-    };
-    // A shared dashboard is for anyone with its link and shows nothing of the rest of the app:
-    // no masthead, no way in. It is not drawn again when the session turns out to be none.
-    let shared = create_selector(move || router.current() == Route::Shared);
-    let masthead = move || (!shared.get()).then(|| view! { Masthead {} });
-    let page = move || {
-        if shared.get() {
-            view! { shared::SharedPage {} }
-        } else {
-            app_page()
-        }
-    };
-    view! {
-        div(class="shell") {
-            (masthead)
-            main(id="page", class="page") { (page) }
-        }
-    }
-}
-
-/// What decides the page drawn: the route, and the session's phase unless the page is the same
-/// whoever opens it (a shared dashboard, a password-reset link). So the reset form is not drawn
-/// again, losing what was typed, when the check of the session ends.
-fn page_key(phase: Phase, route: Route) -> (Option<Phase>, Route) {
-    match route {
-        Route::Shared | Route::Reset => (None, route),
-        _ => (Some(phase), route),
     }
 }
 
@@ -221,15 +229,12 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_link_or_shared_dashboard_is_not_drawn_again_when_the_session_check_ends() {
-        for route in [Route::Reset, Route::Shared] {
-            for phase in [Phase::SignedOut, Phase::SignedIn] {
-                assert_eq!(page_key(Phase::Checking, route), page_key(phase, route));
-            }
+    fn only_a_reset_link_and_a_shared_dashboard_are_drawn_alike_for_any_session() {
+        assert!(same_for_any_session(Route::Reset));
+        assert!(same_for_any_session(Route::Shared));
+        for route in [Route::Home, Route::Login, Route::Dashboards, Route::Invite] {
+            assert!(!same_for_any_session(route), "{route:?}");
         }
-        let home = |phase| page_key(phase, Route::Home);
-        assert_ne!(home(Phase::Checking), home(Phase::SignedIn));
-        assert_ne!(home(Phase::SignedOut), home(Phase::SignedIn));
     }
 
     #[test]

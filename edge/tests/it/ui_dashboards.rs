@@ -387,6 +387,17 @@ async fn a_saved_trends_chart_shows_the_same_on_a_dashboard_and_through_its_shar
         bars,
         "the tile shows what Analytics showed"
     );
+    // Back to the insights the board was made beside, and forward to it again: the page follows
+    // the address, though both are the one route, /dashboards.
+    admin.back()?;
+    wait_for(
+        &admin,
+        &format!("#insight-list tr[data-insight='{insight}']"),
+    )?;
+    wait_for_none(&admin, "#board-title")?;
+    admin.forward()?;
+    admin.wait_for_text("#board-title", BOARD, WAIT)?;
+    assert_eq!(wait_for_figures(&admin, &tile)?, bars);
     let href = eval(
         &admin,
         &format!("document.querySelector(\"{tile} .tile-title a\").getAttribute('href')"),
