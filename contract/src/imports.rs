@@ -9,7 +9,8 @@ use uuid::Uuid;
 pub const IMPORTS_BUCKET: &str = "IMPORTS";
 /// JetStream KV bucket of the import jobs, keyed `<project_id>.<job id>` (a project's jobs are
 /// listed by a key filter): what the API answers, and where a job stands (the byte offset an
-/// ingest resumes it from, which ingest runs it).
+/// ingest resumes it from, which ingest runs it). It also holds each project's slots for
+/// unfinished imports, `slots.<project_id>.<n>`, each naming the job that holds it.
 pub const IMPORT_JOBS_BUCKET: &str = "IMPORT_JOBS";
 /// The largest export file an upload takes: 1 GiB.
 pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
