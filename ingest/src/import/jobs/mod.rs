@@ -11,12 +11,14 @@ mod running;
 pub(crate) mod upload;
 pub(crate) mod worker;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, consumer, kv, object_store};
 use contract::imports::{IMPORT_JOBS_BUCKET, IMPORTS_BUCKET, ImportJob};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use plumbing::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -302,23 +304,29 @@ impl Jobs {
             .map(|kept| kept.entry.job))
     }
 
-    /// The jobs whose keys match `filter` (NATS wildcards), each as last saved, read through one
-    /// ordered consumer (the last revision of each key) instead of a get per key.
+    /// The jobs whose keys match `filter` (NATS wildcards), each as last saved: read through one
+    /// ordered consumer of every message the bucket keeps (it keeps one revision per key, so
+    /// each key's last) instead of a get per key, then each key the consumer left out read on
+    /// its own. A key saved during the read can be left out: the server may remove the revision
+    /// it counted before it counts the new one, and then says nothing is left. The keys the
+    /// stream holds once the read is over say which were.
     async fn matching(&self, filter: &str) -> anyhow::Result<Vec<Kept>> {
         let jobs = &self.buckets().await?.jobs;
+        let subjects = format!("{}{filter}", jobs.prefix);
         let consumer = jobs
             .stream
             .create_consumer(consumer::push::OrderedConfig {
                 deliver_subject: self.inner.js.client().new_inbox(),
-                filter_subject: format!("{}{filter}", jobs.prefix),
-                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                filter_subject: subjects.clone(),
+                deliver_policy: consumer::DeliverPolicy::All,
                 replay_policy: consumer::ReplayPolicy::Instant,
                 ..Default::default()
             })
             .await?;
         let mut pending = consumer.cached_info().num_pending;
         let mut messages = consumer.messages().await?;
-        let mut kept = Vec::new();
+        // Each key's latest revision read: `None` when it was removed, or holds no job.
+        let mut latest: HashMap<String, Option<Kept>> = HashMap::new();
         while pending > 0 {
             let message = tokio::time::timeout(READ_WITHIN, messages.next())
                 .await
@@ -326,23 +334,54 @@ impl Jobs {
                 .ok_or_else(|| anyhow::anyhow!("the import jobs' reading ended early"))??;
             let info = message.info().map_err(|err| anyhow::anyhow!("{err}"))?;
             pending = info.pending;
-            let removed = message
-                .headers
-                .as_ref()
-                .is_some_and(|headers| headers.get("KV-Operation").is_some());
-            if removed {
+            let kept = kept(
+                message.headers.as_ref(),
+                &message.payload,
+                info.stream_sequence,
+                info.published,
+            );
+            latest.insert(message.subject.to_string(), kept);
+        }
+        let mut held = jobs.stream.info_with_subjects(&subjects).await?;
+        while let Some((subject, _)) = held.try_next().await? {
+            if latest.contains_key(&subject) {
                 continue;
             }
-            if let Ok(entry) = serde_json::from_slice(&message.payload) {
-                kept.push(Kept {
-                    entry,
-                    revision: info.stream_sequence,
-                    written: info.published,
-                });
+            match jobs.stream.get_last_raw_message_by_subject(&subject).await {
+                Ok(message) => {
+                    let kept = kept(
+                        Some(&message.headers),
+                        &message.payload,
+                        message.sequence,
+                        message.time,
+                    );
+                    latest.insert(subject, kept);
+                }
+                Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(err) => return Err(err.into()),
             }
         }
-        Ok(kept)
+        Ok(latest.into_values().flatten().collect())
     }
+}
+
+/// The job a message of the jobs' bucket holds (`sequence` its revision, written at
+/// `written`); `None` for a removed key, or a value that is no job (a project's slot).
+fn kept(
+    headers: Option<&async_nats::HeaderMap>,
+    payload: &[u8],
+    sequence: u64,
+    written: OffsetDateTime,
+) -> Option<Kept> {
+    if headers.is_some_and(|headers| headers.get("KV-Operation").is_some()) {
+        return None;
+    }
+    let entry = serde_json::from_slice(payload).ok()?;
+    Some(Kept {
+        entry,
+        revision: sequence,
+        written,
+    })
 }
 
 impl Jobs {
@@ -370,4 +409,45 @@ pub(crate) fn now() -> String {
 /// Now in Unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use devstack::nats::NatsUser;
+
+    use super::*;
+    use crate::import::Format;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_listing_sees_every_job_while_they_are_saved() -> anyhow::Result<()> {
+        let nats = devstack::test::TestNats::start()?;
+        let client = plumbing::streams::connect(nats.url_for(NatsUser::Ingest)).await?;
+        let config = ImportConfig::default();
+        let jobs = Jobs::new(jetstream::new(client), config, 1, &Metrics::new("ingest"));
+        let project = Uuid::now_v7();
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            held.push(
+                jobs.register(Uuid::now_v7(), project, Format::Segment)
+                    .await?,
+            );
+        }
+        // The jobs saved over and over, as running jobs are every second.
+        let saving = tokio::spawn(async move {
+            for _ in 0..300 {
+                for job in &mut held {
+                    job.save().await?;
+                }
+            }
+            anyhow::Ok(())
+        });
+        let mut listings = 0;
+        while !saving.is_finished() {
+            assert_eq!(jobs.list(project).await?.len(), 5, "listing {listings}");
+            listings += 1;
+        }
+        saving.await??;
+        assert!(listings > 10, "{listings} listings while saving");
+        Ok(())
+    }
 }

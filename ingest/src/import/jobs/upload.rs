@@ -185,7 +185,7 @@ impl Jobs {
     }
 
     /// Keeps a new job `id` as `uploading`, held by this ingest.
-    async fn register(
+    pub(super) async fn register(
         &self,
         id: Uuid,
         project_id: Uuid,
