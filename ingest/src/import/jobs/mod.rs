@@ -279,7 +279,15 @@ impl Jobs {
 
     /// One job as kept, by its key.
     pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<Kept>> {
-        Ok(self.matching(key).await?.pop())
+        let jobs = &self.buckets().await?.jobs;
+        Ok(leader_last(jobs, key).await?.and_then(|message| {
+            kept(
+                Some(&message.headers),
+                &message.payload,
+                message.sequence,
+                message.time,
+            )
+        }))
     }
 
     /// The jobs of `project_id`, newest first: the keys `<project_id>.*` alone are read.
@@ -328,9 +336,12 @@ impl Jobs {
         // Each key's latest revision read: `None` when it was removed, or holds no job.
         let mut latest: HashMap<String, Option<Kept>> = HashMap::new();
         while pending > 0 {
-            let message = tokio::time::timeout(READ_WITHIN, messages.next())
-                .await
-                .map_err(|_| anyhow::anyhow!("the import jobs were not read in time"))?
+            // A counted revision removed with none after it (expired, purged) leaves the count
+            // above zero for good: what the stream holds, read next, completes the listing.
+            let Ok(message) = tokio::time::timeout(READ_WITHIN, messages.next()).await else {
+                break;
+            };
+            let message = message
                 .ok_or_else(|| anyhow::anyhow!("the import jobs' reading ended early"))??;
             let info = message.info().map_err(|err| anyhow::anyhow!("{err}"))?;
             pending = info.pending;
@@ -344,24 +355,37 @@ impl Jobs {
         }
         let mut held = jobs.stream.info_with_subjects(&subjects).await?;
         while let Some((subject, _)) = held.try_next().await? {
+            let Some(key) = subject.strip_prefix(jobs.prefix.as_str()) else {
+                continue;
+            };
             if latest.contains_key(&subject) {
                 continue;
             }
-            match jobs.stream.get_last_raw_message_by_subject(&subject).await {
-                Ok(message) => {
-                    let kept = kept(
-                        Some(&message.headers),
-                        &message.payload,
-                        message.sequence,
-                        message.time,
-                    );
-                    latest.insert(subject, kept);
-                }
-                Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {}
-                Err(err) => return Err(err.into()),
+            if let Some(message) = leader_last(jobs, key).await? {
+                let kept = kept(
+                    Some(&message.headers),
+                    &message.payload,
+                    message.sequence,
+                    message.time,
+                );
+                latest.insert(subject, kept);
             }
         }
         Ok(latest.into_values().flatten().collect())
+    }
+}
+
+/// The last message of `key` in `store` as the stream's leader has it (a replica's direct
+/// answer may lag), a removal's marker too; `None` when the key was never written or is gone.
+pub(crate) async fn leader_last(
+    store: &kv::Store,
+    key: &str,
+) -> anyhow::Result<Option<jetstream::message::StreamMessage>> {
+    let subject = format!("{}{key}", store.prefix);
+    match store.stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => Ok(Some(message)),
+        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -432,22 +456,25 @@ mod tests {
                     .await?,
             );
         }
-        // The jobs saved over and over, as running jobs are every second.
+        // The jobs saved over and over, as running jobs are every second, while they are
+        // listed 50 times.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let saving = tokio::spawn(async move {
-            for _ in 0..300 {
+            let mut saves = 0_u32;
+            while !*stopped.borrow() {
                 for job in &mut held {
-                    job.save().await?;
+                    anyhow::ensure!(job.save().await?, "the job is still this test's");
+                    saves += 1;
                 }
             }
-            anyhow::Ok(())
+            anyhow::Ok(saves)
         });
-        let mut listings = 0;
-        while !saving.is_finished() {
-            assert_eq!(jobs.list(project).await?.len(), 5, "listing {listings}");
-            listings += 1;
+        for listing in 0..50 {
+            assert_eq!(jobs.list(project).await?.len(), 5, "listing {listing}");
         }
-        saving.await??;
-        assert!(listings > 10, "{listings} listings while saving");
+        stop.send(true)?;
+        let saves = saving.await??;
+        assert!(saves >= 50, "{saves} saves meanwhile");
         Ok(())
     }
 }

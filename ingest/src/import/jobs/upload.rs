@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::kv;
-use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use contract::imports::{ImportError, ImportJob, ImportState};
 use futures_util::{Stream, StreamExt as _};
 use tokio::io::AsyncWriteExt as _;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 use crate::import::Format;
 use crate::import::jobs::claimed::Claimed;
 use crate::import::jobs::put;
-use crate::import::jobs::{Entry, Jobs, key_of, now, now_ms};
+use crate::import::jobs::{Entry, Jobs, key_of, leader_last, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +87,12 @@ impl Jobs {
         if let Some(bytes) = declared {
             self.room_for(bytes).await?;
         }
+        let max = self.config().max_unfinished_per_project;
+        if !self.any_free_slot(project_id).await? {
+            return Err(UploadError::Busy(max));
+        }
         let mut uploading = self.register(Uuid::now_v7(), project_id, format).await?;
         let id = uploading.entry.job.id;
-        let max = self.config().max_unfinished_per_project;
         match self.admit(&uploading).await {
             Ok(true) => {}
             refused => {
@@ -146,22 +148,35 @@ impl Jobs {
         let holder = uploading.key.as_bytes().to_vec();
         for n in 0..self.config().max_unfinished_per_project {
             let slot = slot_key(uploading.entry.job.project_id, n);
-            let taken = match last(store, &slot).await? {
-                None => match store.create(&slot, holder.clone().into()).await {
+            let taken = match slot_state(store, &slot).await? {
+                Slot::Unused => match store.create(&slot, holder.clone().into()).await {
                     Ok(_) => true,
                     Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => false,
                     Err(err) => return Err(UploadError::unavailable(err)),
                 },
-                Some((revision, job)) if !unfinished(store, &job).await? => {
+                Slot::Free(revision) => {
                     match store.update(&slot, holder.clone().into(), revision).await {
                         Ok(_) => true,
                         Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
                         Err(err) => return Err(UploadError::unavailable(err)),
                     }
                 }
-                Some(_) => false,
+                Slot::Held => false,
             };
             if taken {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether one of the project's slots looks free, read before anything is written: a
+    /// project that is busy refuses an upload without keeping (and then removing) its job, whose
+    /// removal would stay in the bucket. [`Jobs::admit`] decides.
+    async fn any_free_slot(&self, project_id: Uuid) -> Result<bool, UploadError> {
+        let store = &self.buckets().await.map_err(UploadError::unavailable)?.jobs;
+        for n in 0..self.config().max_unfinished_per_project {
+            if slot_state(store, &slot_key(project_id, n)).await? != Slot::Held {
                 return Ok(true);
             }
         }
@@ -260,16 +275,35 @@ fn slot_key(project_id: Uuid, n: usize) -> String {
     format!("slots.{project_id}.{n}")
 }
 
-/// The revision and value of `key` in `store` as its stream's leader has them (a replica's
-/// direct answer may lag); `None` when the key was never written, or deleted.
+/// The revision and value of `key` in `store` as its stream's leader has them; `None` when
+/// the key was never written, or deleted.
 async fn last(store: &kv::Store, key: &str) -> Result<Option<(u64, Vec<u8>)>, UploadError> {
-    let subject = format!("{}{key}", store.prefix);
-    match store.stream.get_last_raw_message_by_subject(&subject).await {
-        Ok(message) if message.headers.get("KV-Operation").is_some() => Ok(None),
-        Ok(message) => Ok(Some((message.sequence, message.payload.to_vec()))),
-        Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
-        Err(err) => Err(UploadError::unavailable(err)),
-    }
+    let message = leader_last(store, key)
+        .await
+        .map_err(UploadError::unavailable)?;
+    Ok(message
+        .filter(|message| message.headers.get("KV-Operation").is_none())
+        .map(|message| (message.sequence, message.payload.to_vec())))
+}
+
+/// Where a slot of a project's unfinished imports stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Never written, or removed: taken by creating it.
+    Unused,
+    /// Naming a job that has ended or is gone: taken by updating it at this revision.
+    Free(u64),
+    /// Naming an unfinished job.
+    Held,
+}
+
+/// Where the slot `key` stands, as the stream's leader has it and the job it names.
+async fn slot_state(store: &kv::Store, key: &str) -> Result<Slot, UploadError> {
+    Ok(match last(store, key).await? {
+        None => Slot::Unused,
+        Some((revision, job)) if !unfinished(store, &job).await? => Slot::Free(revision),
+        Some(_) => Slot::Held,
+    })
 }
 
 /// Whether the job a slot names (its key, `job`) is kept and not finished.
@@ -409,9 +443,11 @@ mod tests {
             held.push(uploading);
         }
         assert!(!upload(&jobs, project).await?.1, "full");
+        assert!(!jobs.any_free_slot(project).await?, "refused before a job is kept");
         // A job done frees its slot; so does one gone.
         held[0].entry.job.state = ImportState::Done;
         assert!(held[0].save().await?);
+        assert!(jobs.any_free_slot(project).await?);
         assert!(upload(&jobs, project).await?.1, "the done job's slot");
         assert!(!upload(&jobs, project).await?.1, "full again");
         held[1].store.delete(&held[1].key).await?;
