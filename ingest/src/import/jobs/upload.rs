@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::import::Format;
 use crate::import::jobs::claimed::Claimed;
 use crate::import::jobs::put;
-use crate::import::jobs::{Entry, Jobs, key_of, leader_last, now, now_ms};
+use crate::import::jobs::read::leader_last;
+use crate::import::jobs::{Entry, Jobs, key_of, now, now_ms};
 
 /// Why an upload was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -443,7 +444,10 @@ mod tests {
             held.push(uploading);
         }
         assert!(!upload(&jobs, project).await?.1, "full");
-        assert!(!jobs.any_free_slot(project).await?, "refused before a job is kept");
+        assert!(
+            !jobs.any_free_slot(project).await?,
+            "refused before a job is kept"
+        );
         // A job done frees its slot; so does one gone.
         held[0].entry.job.state = ImportState::Done;
         assert!(held[0].save().await?);
