@@ -20,15 +20,7 @@ impl Jobs {
 
     /// One job as kept, by its key.
     pub(crate) async fn entry(&self, key: &str) -> anyhow::Result<Option<Kept>> {
-        let jobs = &self.buckets().await?.jobs;
-        Ok(leader_last(jobs, key).await?.and_then(|message| {
-            kept(
-                Some(&message.headers),
-                &message.payload,
-                message.sequence,
-                message.time,
-            )
-        }))
+        leader_kept(&self.buckets().await?.jobs, key).await
     }
 
     /// The jobs of `project_id`, newest first: the keys `<project_id>.*` alone are read.
@@ -102,15 +94,8 @@ impl Jobs {
             if latest.contains_key(&subject) {
                 continue;
             }
-            if let Some(message) = leader_last(jobs, key).await? {
-                let kept = kept(
-                    Some(&message.headers),
-                    &message.payload,
-                    message.sequence,
-                    message.time,
-                );
-                latest.insert(subject, kept);
-            }
+            let kept = leader_kept(jobs, key).await?;
+            latest.insert(subject, kept);
         }
         Ok(latest.into_values().flatten().collect())
     }
@@ -128,6 +113,18 @@ pub(crate) async fn leader_last(
         Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(err) => Err(err.into()),
     }
+}
+
+/// The job kept under `key` in `store`, as the stream's leader has it.
+async fn leader_kept(store: &kv::Store, key: &str) -> anyhow::Result<Option<Kept>> {
+    Ok(leader_last(store, key).await?.and_then(|message| {
+        kept(
+            Some(&message.headers),
+            &message.payload,
+            message.sequence,
+            message.time,
+        )
+    }))
 }
 
 /// The job a message of the jobs' bucket holds (`sequence` its revision, written at
@@ -167,10 +164,7 @@ mod tests {
         let project = Uuid::now_v7();
         let mut held = Vec::new();
         for _ in 0..5 {
-            held.push(
-                jobs.register(Uuid::now_v7(), project, Format::Segment)
-                    .await?,
-            );
+            held.push(jobs.register(project, Format::Segment).await?);
         }
         // The jobs saved over and over, as running jobs are every second, while they are
         // listed 50 times.

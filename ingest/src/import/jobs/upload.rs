@@ -92,7 +92,7 @@ impl Jobs {
         if !self.any_free_slot(project_id).await? {
             return Err(UploadError::Busy(max));
         }
-        let mut uploading = self.register(Uuid::now_v7(), project_id, format).await?;
+        let mut uploading = self.register(project_id, format).await?;
         let id = uploading.entry.job.id;
         match self.admit(&uploading).await {
             Ok(true) => {}
@@ -149,7 +149,7 @@ impl Jobs {
         let holder = uploading.key.as_bytes().to_vec();
         for n in 0..self.config().max_unfinished_per_project {
             let slot = slot_key(uploading.entry.job.project_id, n);
-            let taken = match slot_state(store, &slot).await? {
+            let taken = match self.slot_state(store, &slot).await? {
                 Slot::Unused => match store.create(&slot, holder.clone().into()).await {
                     Ok(_) => true,
                     Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => false,
@@ -177,7 +177,7 @@ impl Jobs {
     async fn any_free_slot(&self, project_id: Uuid) -> Result<bool, UploadError> {
         let store = &self.buckets().await.map_err(UploadError::unavailable)?.jobs;
         for n in 0..self.config().max_unfinished_per_project {
-            if slot_state(store, &slot_key(project_id, n)).await? != Slot::Held {
+            if self.slot_state(store, &slot_key(project_id, n)).await? != Slot::Held {
                 return Ok(true);
             }
         }
@@ -200,14 +200,14 @@ impl Jobs {
         Ok(())
     }
 
-    /// Keeps a new job `id` as `uploading`, held by this ingest.
+    /// Keeps a new job as `uploading`, held by this ingest.
     pub(super) async fn register(
         &self,
-        id: Uuid,
         project_id: Uuid,
         format: Format,
     ) -> Result<Claimed, UploadError> {
         let buckets = self.buckets().await.map_err(UploadError::unavailable)?;
+        let id = Uuid::now_v7();
         let entry = Entry {
             job: ImportJob {
                 id,
@@ -298,24 +298,21 @@ enum Slot {
     Held,
 }
 
-/// Where the slot `key` stands, as the stream's leader has it and the job it names.
-async fn slot_state(store: &kv::Store, key: &str) -> Result<Slot, UploadError> {
-    Ok(match last(store, key).await? {
-        None => Slot::Unused,
-        Some((revision, job)) if !unfinished(store, &job).await? => Slot::Free(revision),
-        Some(_) => Slot::Held,
-    })
-}
-
-/// Whether the job a slot names (its key, `job`) is kept and not finished.
-async fn unfinished(store: &kv::Store, job: &[u8]) -> Result<bool, UploadError> {
-    let Ok(key) = std::str::from_utf8(job) else {
-        return Ok(false);
-    };
-    Ok(last(store, key)
-        .await?
-        .and_then(|(_, value)| serde_json::from_slice::<Entry>(&value).ok())
-        .is_some_and(|entry| !entry.job.state.finished()))
+impl Jobs {
+    /// Where the slot `key` stands, as the stream's leader has it and the job it names.
+    async fn slot_state(&self, store: &kv::Store, key: &str) -> Result<Slot, UploadError> {
+        let Some((revision, job)) = last(store, key).await? else {
+            return Ok(Slot::Unused);
+        };
+        let job = match std::str::from_utf8(&job) {
+            Ok(job) => self.entry(job).await.map_err(UploadError::unavailable)?,
+            Err(_) => None,
+        };
+        Ok(match job {
+            Some(kept) if !kept.entry.job.state.finished() => Slot::Held,
+            _ => Slot::Free(revision),
+        })
+    }
 }
 
 /// Streams `body` into the files' bucket as `name`, refusing it past `max_bytes`. A refused or
@@ -402,9 +399,7 @@ mod tests {
 
     /// A job kept for `project` and whether it got a slot.
     async fn upload(jobs: &Jobs, project: Uuid) -> anyhow::Result<(Claimed, bool)> {
-        let uploading = jobs
-            .register(Uuid::now_v7(), project, Format::Segment)
-            .await?;
+        let uploading = jobs.register(project, Format::Segment).await?;
         let admitted = jobs.admit(&uploading).await?;
         Ok((uploading, admitted))
     }
