@@ -33,6 +33,11 @@ pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpres
             i.single_edge_few.backpressure(),
         ),
         (
+            "single events through edge, paced at half the median rate, right after the rounds"
+                .to_owned(),
+            i.after_burst.load.backpressure,
+        ),
+        (
             "single events through edge, paced at half the median rate".to_owned(),
             Backpressure::sum(i.half_rate.iter().map(|paced| paced.load.backpressure)),
         ),

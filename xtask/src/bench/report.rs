@@ -185,6 +185,10 @@ fn ingest_json(i: &IntakeReport, batch_cpu_us: [f64; 4], r: &Ratios) -> Value {
             "load": load_json(&r.load),
         })).collect::<Vec<_>>(),
         "single_at_half_rate_median_p99_ms": r.half_p99,
+        "single_at_half_rate_right_after_the_rounds": json!({
+            "target_req_per_sec": i.after_burst.target_events_per_sec,
+            "load": load_json(&i.after_burst.load),
+        }),
         "events_per_sec_by_batch_size_through_edge": i.by_batch_size.iter().map(|(size, load)| json!({
             "events_per_request": size, "load": load_json(load),
         })).collect::<Vec<_>>(),
