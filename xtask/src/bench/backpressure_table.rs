@@ -38,7 +38,8 @@ pub(crate) fn rows(p: &PipelineReport, q: &QueryReport) -> Vec<(String, Backpres
             i.after_burst.load.backpressure,
         ),
         (
-            "single events through edge, paced at half the median rate".to_owned(),
+            "single events through edge, paced at half the median rate, once the duplicate window had passed"
+                .to_owned(),
             Backpressure::sum(i.half_rate.iter().map(|paced| paced.load.backpressure)),
         ),
     ];

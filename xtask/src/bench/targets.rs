@@ -23,17 +23,19 @@ pub(crate) struct Ratios {
     pub(crate) ack_all: f64,
     /// Single events through edge against straight to ingest, same clients.
     pub(crate) edge_single: f64,
-    /// The median paced round at half the single-event rate.
+    /// The paced round at half the single-event rate whose p99 is the median of the rounds'.
     pub(crate) half: Paced,
-    /// The median p99 of the paced rounds.
+    /// Its p99: the median of the paced rounds'.
     pub(crate) half_p99: f64,
 }
 
 impl Ratios {
     pub(crate) fn of(p: &PipelineReport) -> Self {
         let i = &p.intake;
-        let mut half_p99: Vec<f64> = i.half_rate.iter().map(|r| r.load.p99_ms).collect();
-        half_p99.sort_by(f64::total_cmp);
+        // The round whose p99 is the median, all its figures from that one round.
+        let mut paced = i.half_rate.clone();
+        paced.sort_by(|a, b| a.load.p99_ms.total_cmp(&b.load.p99_ms));
+        let half = paced[(paced.len() - 1) / 2];
         Self {
             batch: ratio(
                 i.batch_edge.median().events_per_sec,
@@ -50,8 +52,8 @@ impl Ratios {
                 i.single_edge.median().events_per_sec,
                 i.single.median().events_per_sec,
             ),
-            half: i.half_rate[(i.half_rate.len() - 1) / 2],
-            half_p99: half_p99[(half_p99.len() - 1) / 2],
+            half,
+            half_p99: half.load.p99_ms,
         }
     }
 }
