@@ -116,7 +116,7 @@ pub(crate) async fn leader_last(
 }
 
 /// The job kept under `key` in `store`, as the stream's leader has it.
-async fn leader_kept(store: &kv::Store, key: &str) -> anyhow::Result<Option<Kept>> {
+pub(crate) async fn leader_kept(store: &kv::Store, key: &str) -> anyhow::Result<Option<Kept>> {
     Ok(leader_last(store, key).await?.and_then(|message| {
         kept(
             Some(&message.headers),

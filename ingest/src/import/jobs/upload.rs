@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::import::Format;
 use crate::import::jobs::claimed::Claimed;
 use crate::import::jobs::put;
-use crate::import::jobs::read::leader_last;
+use crate::import::jobs::read::{leader_kept, leader_last};
 use crate::import::jobs::{Entry, Jobs, key_of, now, now_ms};
 
 /// Why an upload was not taken.
@@ -149,7 +149,7 @@ impl Jobs {
         let holder = uploading.key.as_bytes().to_vec();
         for n in 0..self.config().max_unfinished_per_project {
             let slot = slot_key(uploading.entry.job.project_id, n);
-            let taken = match self.slot_state(store, &slot).await? {
+            let taken = match slot_state(store, &slot).await? {
                 Slot::Unused => match store.create(&slot, holder.clone().into()).await {
                     Ok(_) => true,
                     Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => false,
@@ -177,7 +177,7 @@ impl Jobs {
     async fn any_free_slot(&self, project_id: Uuid) -> Result<bool, UploadError> {
         let store = &self.buckets().await.map_err(UploadError::unavailable)?.jobs;
         for n in 0..self.config().max_unfinished_per_project {
-            if self.slot_state(store, &slot_key(project_id, n)).await? != Slot::Held {
+            if slot_state(store, &slot_key(project_id, n)).await? != Slot::Held {
                 return Ok(true);
             }
         }
@@ -298,21 +298,21 @@ enum Slot {
     Held,
 }
 
-impl Jobs {
-    /// Where the slot `key` stands, as the stream's leader has it and the job it names.
-    async fn slot_state(&self, store: &kv::Store, key: &str) -> Result<Slot, UploadError> {
-        let Some((revision, job)) = last(store, key).await? else {
-            return Ok(Slot::Unused);
-        };
-        let job = match std::str::from_utf8(&job) {
-            Ok(job) => self.entry(job).await.map_err(UploadError::unavailable)?,
-            Err(_) => None,
-        };
-        Ok(match job {
-            Some(kept) if !kept.entry.job.state.finished() => Slot::Held,
-            _ => Slot::Free(revision),
-        })
-    }
+/// Where the slot `key` stands, as the stream's leader has it and the job it names.
+async fn slot_state(store: &kv::Store, key: &str) -> Result<Slot, UploadError> {
+    let Some((revision, job)) = last(store, key).await? else {
+        return Ok(Slot::Unused);
+    };
+    let job = match std::str::from_utf8(&job) {
+        Ok(job) => leader_kept(store, job)
+            .await
+            .map_err(UploadError::unavailable)?,
+        Err(_) => None,
+    };
+    Ok(match job {
+        Some(kept) if !kept.entry.job.state.finished() => Slot::Held,
+        _ => Slot::Free(revision),
+    })
 }
 
 /// Streams `body` into the files' bucket as `name`, refusing it past `max_bytes`. A refused or
