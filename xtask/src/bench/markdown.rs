@@ -122,7 +122,7 @@ fn ingest(i: &IntakeReport, r: &Ratios) -> String {
     let _ = writeln!(
         out,
         "| the same, once the duplicate window had passed since those rounds | {:.0} | {:.1} / {:.1} ms (median round) | | |\n",
-        r.half.load.events_per_sec, r.half.load.p50_ms, r.half_p99,
+        r.half.load.events_per_sec, r.half.load.p50_ms, r.half.load.p99_ms,
     );
     out
 }

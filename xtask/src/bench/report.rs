@@ -184,7 +184,7 @@ fn ingest_json(i: &IntakeReport, batch_cpu_us: [f64; 4], r: &Ratios) -> Value {
             "target_req_per_sec": r.target_events_per_sec,
             "load": load_json(&r.load),
         })).collect::<Vec<_>>(),
-        "single_at_half_rate_median_p99_ms": r.half_p99,
+        "single_at_half_rate_median_p99_ms": r.half.load.p99_ms,
         "single_at_half_rate_right_after_the_rounds": json!({
             "target_req_per_sec": i.after_burst.target_events_per_sec,
             "load": load_json(&i.after_burst.load),
